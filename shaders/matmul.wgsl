@@ -1,0 +1,170 @@
+// C = alpha · op(A) · op(B) + beta · C, f32, with op(X) = X or Xᵀ chosen per pipeline.
+//
+// Each 16×16 workgroup computes a 64×64 tile of C: the A and B panels for 16 steps of k are staged
+// in workgroup memory, and each invocation keeps a 4×4 block of C in registers (register blocking),
+// so every value read from workgroup memory feeds four multiply-adds instead of one. Invocations
+// own rows ly, ly+16, ly+32, ly+48 and the matching columns, so neighbouring invocations write
+// neighbouring addresses of C.
+//
+// The operands are windows of larger buffers (offset + leading dimension), which lets the wrapper
+// split a product whose matrices exceed maxStorageBufferBindingSize into sub-products that fit.
+//
+// SYMMETRIC computes only the tiles on and above the diagonal and mirrors them: valid when op(A)·op(B)
+// is symmetric, as for the Gram matrix XᵀX (A = B = X, TRANS_A). It halves the work of the
+// statistic every pruner accumulates.
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  lda: u32,
+  ldb: u32,
+  ldc: u32,
+  off_a: u32,
+  off_b: u32,
+  off_c: u32,
+  alpha: f32,
+  beta: f32,
+  // Number of 64-wide tile columns (ceil(n / 64)), for mapping a folded 1-D grid to tiles.
+  tiles_n: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override SYMMETRIC: bool = false;
+
+const TILE: u32 = 64u;
+const TK: u32 = 16u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// Both panels are stored k-major so the inner loop reads a row of each.
+var<workgroup> panel_a: array<f32, 1024>; // [TK][TILE]
+var<workgroup> panel_b: array<f32, 1024>; // [TK][TILE]
+
+fn load_a(i: u32, kk: u32) -> f32 {
+  if (i >= p.m || kk >= p.k) {
+    return 0.0;
+  }
+  if (TRANS_A) {
+    return a[p.off_a + kk * p.lda + i];
+  }
+  return a[p.off_a + i * p.lda + kk];
+}
+
+fn load_b(kk: u32, j: u32) -> f32 {
+  if (kk >= p.k || j >= p.n) {
+    return 0.0;
+  }
+  if (TRANS_B) {
+    return b[p.off_b + j * p.ldb + kk];
+  }
+  return b[p.off_b + kk * p.ldb + j];
+}
+
+// Maps a linear tile index onto the upper triangle: index = tj·(tj+1)/2 + ti with ti ≤ tj.
+fn triangular_tile(index: u32) -> vec2<u32> {
+  var tj = u32((sqrt(8.0 * f32(index) + 1.0) - 1.0) * 0.5);
+  // The f32 square root can be off by one for large indices; correct it in integers.
+  while (tj * (tj + 1u) / 2u > index) {
+    tj -= 1u;
+  }
+  while ((tj + 1u) * (tj + 2u) / 2u <= index) {
+    tj += 1u;
+  }
+  return vec2<u32>(index - tj * (tj + 1u) / 2u, tj);
+}
+
+@compute @workgroup_size(16, 16)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let linear = wg.x + wg.y * groups.x;
+  var tile_row: u32;
+  var tile_col: u32;
+  if (SYMMETRIC) {
+    let t = triangular_tile(linear);
+    tile_row = t.x;
+    tile_col = t.y;
+  } else {
+    tile_row = linear / p.tiles_n;
+    tile_col = linear % p.tiles_n;
+  }
+  let row0 = tile_row * TILE;
+  let col0 = tile_col * TILE;
+  // A folded grid may carry a few workgroups past the last tile. They must still reach every
+  // barrier below (the loads are bounds-checked), so they only skip the write.
+  let live = row0 < p.m && col0 < p.n;
+  let t = lid.y * 16u + lid.x;
+
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = t + r * 256u;
+      // Consecutive invocations read consecutive addresses of whichever layout A has.
+      var i: u32;
+      var kk: u32;
+      if (TRANS_A) {
+        i = idx % TILE;
+        kk = idx / TILE;
+      } else {
+        kk = idx % TK;
+        i = idx / TK;
+      }
+      panel_a[kk * TILE + i] = load_a(row0 + i, k0 + kk);
+      var j: u32;
+      var kb: u32;
+      if (TRANS_B) {
+        kb = idx % TK;
+        j = idx / TK;
+      } else {
+        j = idx % TILE;
+        kb = idx / TILE;
+      }
+      panel_b[kb * TILE + j] = load_b(k0 + kb, col0 + j);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      let base = kk * TILE;
+      let av = vec4<f32>(panel_a[base + lid.y], panel_a[base + lid.y + 16u], panel_a[base + lid.y + 32u], panel_a[base + lid.y + 48u]);
+      let bv = vec4<f32>(panel_b[base + lid.x], panel_b[base + lid.x + 16u], panel_b[base + lid.x + 32u], panel_b[base + lid.x + 48u]);
+      acc[0] += av.x * bv;
+      acc[1] += av.y * bv;
+      acc[2] += av.z * bv;
+      acc[3] += av.w * bv;
+    }
+    workgroupBarrier();
+  }
+
+  if (!live) {
+    return;
+  }
+  let mirror = SYMMETRIC && tile_row != tile_col;
+  for (var r = 0u; r < 4u; r++) {
+    let i = row0 + lid.y + r * 16u;
+    for (var q = 0u; q < 4u; q++) {
+      let j = col0 + lid.x + q * 16u;
+      if (i < p.m && j < p.n) {
+        let product = p.alpha * acc[r][q];
+        store_c(p.off_c + i * p.ldc + j, product);
+        if (mirror) {
+          store_c(p.off_c + j * p.ldc + i, product);
+        }
+      }
+    }
+  }
+}
+
+fn store_c(index: u32, product: f32) {
+  // beta = 0 must overwrite without reading: C may hold garbage (even NaN) on entry.
+  if (p.beta == 0.0) {
+    c[index] = product;
+  } else {
+    c[index] = product + p.beta * c[index];
+  }
+}

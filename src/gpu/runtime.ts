@@ -1,0 +1,285 @@
+// The GPU runtime every kernel wrapper talks to: the device and its negotiated limits, the buffer
+// ledger, a pipeline cache, dispatch that checks the workgroup-count limit, and readback through
+// reusable staging buffers. WebGPU reports validation failures and device loss asynchronously;
+// the runtime keeps the first such failure and rethrows it at the next point where the caller
+// awaits (readback or sync), so an error is raised where someone is listening for it.
+
+import { type AcquireOptions, acquireGpu, type CapabilityReport, type EngineLimits } from './device';
+import {
+  GpuDeviceLostError,
+  type GpuError,
+  GpuLimitError,
+  GpuShaderError,
+  GpuValidationError,
+} from './errors';
+import { type BufferCategory, BufferLedger, type TrackedBuffer } from './ledger';
+
+/** A storage binding: a whole buffer, or a byte range of it. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
+export interface Dispatch {
+  pipeline: GPUComputePipeline;
+  /** Bound at @binding(0) as a uniform block, when the shader declares one. */
+  uniforms?: ArrayBuffer;
+  /** Bound in order from @binding(1) (or @binding(0) when there are no uniforms). */
+  storage: Binding[];
+  workgroups: readonly [number, number?, number?];
+}
+
+export interface KernelSource {
+  /** Names the pipeline in errors and in the cache. */
+  name: string;
+  code: string;
+  entryPoint?: string;
+  constants?: Record<string, number>;
+}
+
+export class GpuRuntime {
+  readonly ledger: BufferLedger;
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  private readonly staging: TrackedBuffer[] = [];
+  private readonly lostListeners = new Set<(error: GpuDeviceLostError) => void>();
+  private pendingError: GpuError | null = null;
+  private lostError: GpuDeviceLostError | null = null;
+  private destroying = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly capability: CapabilityReport,
+  ) {
+    this.ledger = new BufferLedger(device);
+    device.addEventListener('uncapturederror', (event) => {
+      this.fail(new GpuValidationError('a GPU command', (event as GPUUncapturedErrorEvent).error.message));
+    });
+    void device.lost.then((info) => {
+      if (this.destroying) return;
+      this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
+      this.ledger.forgetAll();
+      for (const listener of this.lostListeners) listener(this.lostError);
+    });
+  }
+
+  static async create(gpu: GPU | undefined, options: AcquireOptions = {}): Promise<GpuRuntime> {
+    const { device, capability } = await acquireGpu(gpu, options);
+    return new GpuRuntime(device, capability);
+  }
+
+  get limits(): EngineLimits {
+    return this.capability.limits;
+  }
+
+  get isLost(): boolean {
+    return this.lostError !== null;
+  }
+
+  /** Called once if the device is lost; returns an unsubscribe function. */
+  onLost(listener: (error: GpuDeviceLostError) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  /** Allocates a storage buffer through the ledger. */
+  async createBuffer(
+    label: string,
+    category: BufferCategory,
+    size: number,
+    extraUsage = 0,
+  ): Promise<TrackedBuffer> {
+    this.throwIfLost();
+    return this.ledger.create({
+      label,
+      category,
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+    });
+  }
+
+  /** Allocates a storage buffer and fills it with data. */
+  async upload(
+    label: string,
+    category: BufferCategory,
+    data: Float32Array | Uint32Array,
+  ): Promise<TrackedBuffer> {
+    const tracked = await this.createBuffer(label, category, data.byteLength);
+    this.write(tracked.buffer, data);
+    return tracked;
+  }
+
+  write(buffer: GPUBuffer, data: Float32Array | Uint32Array, byteOffset = 0): void {
+    this.throwIfLost();
+    // writeBuffer needs a multiple of 4 bytes, which f32/u32 data always is.
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Compiles (once) and returns the pipeline for a kernel with the given override constants. */
+  pipeline(source: KernelSource): Promise<GPUComputePipeline> {
+    this.throwIfLost();
+    const entryPoint = source.entryPoint ?? 'main';
+    const key = `${source.name}:${entryPoint}:${JSON.stringify(source.constants ?? {})}`;
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.compile(source, entryPoint);
+      this.pipelines.set(key, pipeline);
+      // A failed compile must not poison the cache for a retry after a fix or a new device.
+      pipeline.catch(() => this.pipelines.delete(key));
+    }
+    return pipeline;
+  }
+
+  private async compile(source: KernelSource, entryPoint: string): Promise<GPUComputePipeline> {
+    let module = this.modules.get(source.name);
+    if (!module) {
+      module = this.device.createShaderModule({ label: source.name, code: source.code });
+      this.modules.set(source.name, module);
+    }
+    try {
+      return await this.device.createComputePipelineAsync({
+        label: source.name,
+        layout: 'auto',
+        compute: { module, entryPoint, constants: source.constants ?? {} },
+      });
+    } catch (error) {
+      const info = await module.getCompilationInfo();
+      const messages = info.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => `  ${source.name}:${m.lineNum}:${m.linePos} ${m.message}`)
+        .join('\n');
+      throw new GpuShaderError(source.name, messages || String(error));
+    }
+  }
+
+  /** Encodes the dispatches into one command buffer and submits it. */
+  submit(dispatches: readonly Dispatch[]): void {
+    this.throwIfLost();
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    const uniforms: TrackedBuffer[] = [];
+    this.device.pushErrorScope('validation');
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const dispatch of dispatches) {
+      const [x, y = 1, z = 1] = dispatch.workgroups;
+      if (x > maxGroups || y > maxGroups || z > maxGroups) {
+        pass.end();
+        void this.device.popErrorScope();
+        for (const u of uniforms) u.destroy();
+        throw new GpuLimitError(
+          `Dispatch ${dispatch.pipeline.label} of ${x}×${y}×${z} workgroups exceeds ` +
+            `maxComputeWorkgroupsPerDimension = ${maxGroups}.`,
+        );
+      }
+      if (x === 0 || y === 0 || z === 0) continue;
+      const entries: GPUBindGroupEntry[] = [];
+      if (dispatch.uniforms) {
+        const u = this.ledger.createFast(
+          {
+            label: `${dispatch.pipeline.label} params`,
+            category: 'uniform',
+            size: dispatch.uniforms.byteLength,
+            usage: GPUBufferUsage.UNIFORM,
+            mappedAtCreation: true,
+          },
+          (error) => this.fail(error as GpuError),
+        );
+        new Uint8Array(u.buffer.getMappedRange()).set(new Uint8Array(dispatch.uniforms));
+        u.buffer.unmap();
+        uniforms.push(u);
+        entries.push({ binding: 0, resource: { buffer: u.buffer } });
+      }
+      for (const binding of dispatch.storage) {
+        entries.push({
+          binding: entries.length,
+          resource: 'offset' in binding ? binding : { buffer: binding },
+        });
+      }
+      const bindGroup = this.device.createBindGroup({
+        layout: dispatch.pipeline.getBindGroupLayout(0),
+        entries,
+      });
+      pass.setPipeline(dispatch.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+    void this.device.popErrorScope().then((error) => {
+      if (error) this.fail(new GpuValidationError('a compute dispatch', error.message));
+    });
+    // Destroying after submit is allowed: the implementation keeps the memory until the work that
+    // uses it has finished.
+    for (const u of uniforms) u.destroy();
+  }
+
+  /** Copies a byte range of a buffer to the CPU. Waits for all submitted work. */
+  async read(buffer: GPUBuffer, byteOffset = 0, byteLength = buffer.size - byteOffset): Promise<ArrayBuffer> {
+    this.throwIfLost();
+    const staging = await this.takeStaging(byteLength);
+    try {
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(buffer, byteOffset, staging.buffer, 0, byteLength);
+      this.device.queue.submit([encoder.finish()]);
+      try {
+        await staging.buffer.mapAsync(GPUMapMode.READ, 0, byteLength);
+      } catch (error) {
+        this.throwIfLost();
+        throw new GpuValidationError(`reading back "${buffer.label}"`, String(error));
+      }
+      const copy = staging.buffer.getMappedRange(0, byteLength).slice(0);
+      staging.buffer.unmap();
+      this.throwPending();
+      return copy;
+    } finally {
+      if (!this.isLost) this.staging.push(staging);
+    }
+  }
+
+  async readF32(buffer: GPUBuffer, byteOffset = 0, byteLength?: number): Promise<Float32Array> {
+    return new Float32Array(await this.read(buffer, byteOffset, byteLength));
+  }
+
+  /** Waits until the queue is idle, then raises any error reported meanwhile. */
+  async sync(): Promise<void> {
+    this.throwIfLost();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfLost();
+    this.throwPending();
+  }
+
+  /** Frees everything and the device itself. */
+  destroy(): void {
+    this.destroying = true;
+    for (const s of this.staging) s.destroy();
+    this.staging.length = 0;
+    this.device.destroy();
+    this.ledger.forgetAll();
+  }
+
+  private async takeStaging(byteLength: number): Promise<TrackedBuffer> {
+    // Size classes of powers of two keep the pool small while letting most reads reuse a buffer.
+    const size = 2 ** Math.ceil(Math.log2(Math.max(byteLength, 256)));
+    const index = this.staging.findIndex((s) => s.entry.size === size);
+    if (index >= 0) return this.staging.splice(index, 1)[0] as TrackedBuffer;
+    return this.ledger.create({
+      label: `staging ${size}`,
+      category: 'staging',
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  private fail(error: GpuError): void {
+    this.pendingError ??= error;
+  }
+
+  private throwPending(): void {
+    const error = this.pendingError;
+    if (error) {
+      this.pendingError = null;
+      throw error;
+    }
+  }
+
+  private throwIfLost(): void {
+    if (this.lostError) throw this.lostError;
+  }
+}

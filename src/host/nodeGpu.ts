@@ -1,0 +1,38 @@
+// WebGPU for Node through Dawn's `webgpu` package: the host the CLI, the benchmarks and the
+// Vitest rig share. On a machine without a GPU, Dawn needs a Vulkan driver it accepts; Chromium's
+// SwiftShader ICD is one (see README: VK_ICD_FILENAMES), Debian's lavapipe is not.
+
+import { create, globals } from 'webgpu';
+import type { AcquireOptions } from '../gpu/device';
+import { GpuUnavailableError } from '../gpu/errors';
+import { GpuRuntime } from '../gpu/runtime';
+
+// Dawn segfaults if the object returned by create() is collected while a device is alive, so it
+// is held for the life of the process.
+let instance: GPU | undefined;
+
+export function nodeGpu(): GPU {
+  if (!instance) {
+    // The engine uses the WebGPU constant objects (GPUBufferUsage, GPUMapMode, ...) as globals,
+    // as it does in the browser.
+    Object.assign(globalThis, globals);
+    instance = create([]);
+  }
+  return instance;
+}
+
+/** A GPU runtime on Node's WebGPU, failing with the setup hint when no adapter is found. */
+export async function createNodeRuntime(options: AcquireOptions = {}): Promise<GpuRuntime> {
+  try {
+    return await GpuRuntime.create(nodeGpu(), options);
+  } catch (error) {
+    if (error instanceof GpuUnavailableError && !process.env.VK_ICD_FILENAMES) {
+      throw new GpuUnavailableError(
+        error.message,
+        "On a machine without a GPU, install Debian's chromium and set " +
+          'VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json so Dawn can use SwiftShader.',
+      );
+    }
+    throw error;
+  }
+}

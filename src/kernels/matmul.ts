@@ -1,0 +1,161 @@
+// General matrix product on the GPU: C = alpha · op(A) · op(B) + beta · C, in the three layouts the
+// engine uses (A·B for activations times weights stored in×out, A·Bᵀ for weights stored out×in as
+// PyTorch does, Aᵀ·B for Grams and weight gradients). Products whose operands exceed one storage
+// binding are split into sub-products over blocks of rows, columns and k, each bound as a window.
+
+import shader from '../../shaders/matmul.wgsl?raw';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { foldGrid, packParams } from './params';
+import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+const TILE = 64;
+
+export interface MatmulArgs {
+  a: GPUBuffer;
+  b: GPUBuffer;
+  c: GPUBuffer;
+  /** op(A) is m × k, op(B) is k × n, C is m × n. */
+  m: number;
+  n: number;
+  k: number;
+  transA?: boolean;
+  transB?: boolean;
+  /** Leading dimensions in elements; default to the packed width of each stored matrix. */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Element offsets of each matrix inside its buffer. */
+  offsetA?: number;
+  offsetB?: number;
+  offsetC?: number;
+  alpha?: number;
+  beta?: number;
+  /**
+   * The caller promises op(A)·op(B) is symmetric (A = B with one side transposed): only the upper
+   * triangle of tiles is computed and mirrored.
+   */
+  symmetric?: boolean;
+}
+
+export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<void> {
+  rt.submit(await matmulDispatches(rt, args));
+}
+
+/** The dispatches of one product, for callers that batch several kernels into one submit. */
+export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promise<Dispatch[]> {
+  const { m, n, k } = args;
+  const transA = args.transA ?? false;
+  const transB = args.transB ?? false;
+  const lda = args.lda ?? (transA ? m : k);
+  const ldb = args.ldb ?? (transB ? k : n);
+  const ldc = args.ldc ?? n;
+  const alpha = args.alpha ?? 1;
+  const beta = args.beta ?? 0;
+  checkShape('A', transA ? k : m, transA ? m : k, lda, args.offsetA ?? 0, args.a);
+  checkShape('B', transB ? n : k, transB ? k : n, ldb, args.offsetB ?? 0, args.b);
+  checkShape('C', m, n, ldc, args.offsetC ?? 0, args.c);
+  if (args.symmetric && (m !== n || transA === transB)) {
+    throw new RangeError('symmetric matmul needs a square result from op(A) = op(B)ᵀ');
+  }
+  if (m === 0 || n === 0) return [];
+
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const spanA = (bl: Blk) => (transA ? span(bl.k, bl.m, lda) : span(bl.m, bl.k, lda));
+  const spanB = (bl: Blk) => (transB ? span(bl.n, bl.k, ldb) : span(bl.k, bl.n, ldb));
+  const block = planBlocks<'m' | 'n' | 'k'>(
+    { m, n, k: Math.max(k, 1) },
+    [
+      { measure: (bl) => span(bl.m, bl.n, ldc), limit: capacity, shrink: ['m', 'n'] },
+      { measure: spanA, limit: capacity, shrink: transA ? ['k', 'm'] : ['m', 'k'] },
+      { measure: spanB, limit: capacity, shrink: transB ? ['n', 'k'] : ['k', 'n'] },
+      // One sub-product's tiles must fit a folded 2-D grid.
+      {
+        measure: (bl) => Math.ceil(bl.m / TILE) * Math.ceil(bl.n / TILE),
+        limit: maxGroups * maxGroups,
+        shrink: ['m', 'n'],
+      },
+    ],
+    TILE,
+  );
+  // Mirroring writes across the diagonal, so it needs the whole of C in one window.
+  const symmetric = (args.symmetric ?? false) && block.m === m && block.n === n;
+  const pipeline = await rt.pipeline({
+    name: 'matmul',
+    code: shader,
+    constants: { TRANS_A: Number(transA), TRANS_B: Number(transB), SYMMETRIC: Number(symmetric) },
+  });
+
+  const dispatches: Dispatch[] = [];
+  for (let i0 = 0; i0 < m; i0 += block.m) {
+    const mb = Math.min(block.m, m - i0);
+    for (let j0 = 0; j0 < n; j0 += block.n) {
+      const nb = Math.min(block.n, n - j0);
+      const c = bindWindow(args.c, (args.offsetC ?? 0) + i0 * ldc + j0, span(mb, nb, ldc), align);
+      const tilesN = Math.ceil(nb / TILE);
+      const tiles = symmetric ? (tilesN * (tilesN + 1)) / 2 : Math.ceil(mb / TILE) * tilesN;
+      const workgroups = foldGrid(tiles, maxGroups);
+      // k = 0 still runs one pass so that C becomes beta · C.
+      for (let k0 = 0; k0 < Math.max(k, 1); k0 += block.k) {
+        const kb = Math.min(block.k, k - k0);
+        const aFirst = (args.offsetA ?? 0) + (transA ? k0 * lda + i0 : i0 * lda + k0);
+        const bFirst = (args.offsetB ?? 0) + (transB ? j0 * ldb + k0 : k0 * ldb + j0);
+        const a = bindWindow(args.a, aFirst, Math.max(1, spanA({ m: mb, n: nb, k: kb })), align);
+        const b = bindWindow(args.b, bFirst, Math.max(1, spanB({ m: mb, n: nb, k: kb })), align);
+        dispatches.push({
+          pipeline,
+          uniforms: packParams([
+            ['u32', mb],
+            ['u32', nb],
+            ['u32', kb],
+            ['u32', lda],
+            ['u32', ldb],
+            ['u32', ldc],
+            ['u32', a.base],
+            ['u32', b.base],
+            ['u32', c.base],
+            ['f32', alpha],
+            // Later k blocks accumulate onto the earlier ones.
+            ['f32', k0 === 0 ? beta : 1],
+            ['u32', tilesN],
+          ]),
+          storage: [a.binding, b.binding, c.binding],
+          workgroups,
+        });
+      }
+    }
+  }
+  return dispatches;
+}
+
+type Blk = Record<'m' | 'n' | 'k', number>;
+
+function checkShape(
+  name: string,
+  rows: number,
+  cols: number,
+  ld: number,
+  offset: number,
+  buffer: GPUBuffer,
+): void {
+  for (const [what, value] of [
+    ['rows', rows],
+    ['cols', cols],
+    ['leading dimension', ld],
+    ['offset', offset],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0)
+      throw new RangeError(`matmul ${name}: ${what} ${value} is invalid`);
+  }
+  if (rows > 0 && ld < cols)
+    throw new RangeError(`matmul ${name}: leading dimension ${ld} < ${cols} columns`);
+  const needed = (offset + span(rows, cols, ld)) * 4;
+  if (needed > buffer.size) {
+    throw new RangeError(
+      `matmul ${name}: a ${rows}×${cols} matrix (ld ${ld}, offset ${offset}) needs ${needed} bytes, ` +
+        `buffer "${buffer.label}" has ${buffer.size}`,
+    );
+  }
+}
