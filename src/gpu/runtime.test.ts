@@ -1,0 +1,150 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createNodeRuntime } from '../host/nodeGpu';
+import {
+  GpuDeviceLostError,
+  GpuLimitError,
+  GpuOutOfMemoryError,
+  GpuShaderError,
+  GpuValidationError,
+} from './errors';
+import type { GpuRuntime } from './runtime';
+
+const COPY = `
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < arrayLength(&dst)) { dst[id.x] = 2.0 * src[id.x]; }
+}`;
+
+describe('GpuRuntime', () => {
+  let rt: GpuRuntime;
+  beforeEach(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterEach(() => rt.destroy());
+
+  it('reports the adapter and the limits it negotiated', () => {
+    const cap = rt.capability;
+    expect(cap.ladderStep).toBe(0);
+    expect(cap.limits.maxStorageBufferBindingSize).toBe(cap.adapterLimits.maxStorageBufferBindingSize);
+    // The adapter's full limits were requested, above the spec's 128 MiB default.
+    expect(cap.limits.maxStorageBufferBindingSize).toBeGreaterThan(128 * 2 ** 20);
+    expect(typeof cap.features['shader-f16']).toBe('boolean');
+    expect(cap.adapterFeatures.length).toBeGreaterThan(0);
+  });
+
+  it('round-trips data and runs a kernel', async () => {
+    const src = await rt.upload(
+      'src',
+      'scratch',
+      Float32Array.from({ length: 100 }, (_, i) => i - 50.5),
+    );
+    const dst = await rt.createBuffer('dst', 'scratch', 400);
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    rt.submit([{ pipeline, storage: [src.buffer, dst.buffer], workgroups: [2] }]);
+    const out = await rt.readF32(dst.buffer);
+    expect(Array.from(out)).toEqual(Array.from({ length: 100 }, (_, i) => 2 * (i - 50.5)));
+    // The pipeline cache returns the same pipeline for the same source and constants.
+    expect(await rt.pipeline({ name: 'copy-test', code: COPY })).toBe(pipeline);
+  });
+
+  it('turns a shader compile error into a GpuShaderError with the line', async () => {
+    const error = await rt.pipeline({ name: 'broken', code: 'fn main( {' }).catch((e) => e);
+    expect(error).toBeInstanceOf(GpuShaderError);
+    expect(error.message).toMatch(/broken:1:/);
+  });
+
+  it('raises a dispatch validation error at the next sync, then keeps working', async () => {
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    const src = await rt.upload('src', 'scratch', new Float32Array(64).fill(1));
+    // A mappable buffer cannot be bound as storage: WebGPU rejects the bind group.
+    const notStorage = await rt.ledger.create({
+      label: 'not storage',
+      category: 'scratch',
+      size: 256,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    rt.submit([{ pipeline, storage: [src.buffer, notStorage.buffer], workgroups: [1] }]);
+    await expect(rt.sync()).rejects.toBeInstanceOf(GpuValidationError);
+    await expect(rt.sync()).resolves.toBeUndefined();
+  });
+
+  it('refuses a dispatch larger than the workgroup limit', async () => {
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    const src = await rt.upload('src', 'scratch', new Float32Array(64));
+    const dst = await rt.createBuffer('dst', 'scratch', 256);
+    const tooMany = rt.limits.maxComputeWorkgroupsPerDimension + 1;
+    expect(() => rt.submit([{ pipeline, storage: [src.buffer, dst.buffer], workgroups: [tooMany] }])).toThrow(
+      GpuLimitError,
+    );
+  });
+
+  it('names the buffer when an allocation is invalid or cannot be backed', async () => {
+    const before = rt.ledger.snapshot().liveBytes;
+    const invalid = await rt.createBuffer('too big', 'weights', rt.limits.maxBufferSize + 4).catch((e) => e);
+    expect(invalid).toBeInstanceOf(GpuValidationError);
+    expect(invalid.message).toContain('too big');
+    // SwiftShader advertises a 1 GiB maxBufferSize but cannot allocate it (measured in
+    // ../shared/notes/webgpu-on-cpu.md): a real out-of-memory error, caught by the error scope.
+    const huge = await rt.createBuffer('whole model', 'weights', rt.limits.maxBufferSize).catch((e) => e);
+    if (rt.capability.architecture === 'swiftshader') {
+      expect(huge).toBeInstanceOf(GpuOutOfMemoryError);
+      expect(huge.message).toContain('whole model');
+    } else if (!(huge instanceof GpuOutOfMemoryError)) {
+      huge.destroy();
+    }
+    expect(rt.ledger.snapshot().liveBytes).toBe(before);
+  });
+
+  it('reports a lost device, refuses further work, and a new runtime recovers', async () => {
+    const kept = await rt.createBuffer('kept', 'weights', 1024);
+    expect(rt.ledger.snapshot().liveBuffers).toBe(1);
+    const lost = new Promise<GpuDeviceLostError>((resolve) => rt.onLost(resolve));
+    // Destroying the device behind the runtime's back is what a driver reset looks like to it.
+    rt.device.destroy();
+    const error = await lost;
+    expect(error).toBeInstanceOf(GpuDeviceLostError);
+    expect(rt.isLost).toBe(true);
+    expect(rt.ledger.snapshot().liveBytes).toBe(0);
+    await expect(rt.createBuffer('after', 'scratch', 16)).rejects.toBeInstanceOf(GpuDeviceLostError);
+    await expect(rt.readF32(kept.buffer)).rejects.toBeInstanceOf(GpuDeviceLostError);
+
+    const fresh = await createNodeRuntime();
+    const buffer = await fresh.upload('again', 'scratch', Float32Array.of(1, 2, 3));
+    expect(Array.from(await fresh.readF32(buffer.buffer))).toEqual([1, 2, 3]);
+    fresh.destroy();
+  });
+});
+
+describe('BufferLedger', () => {
+  let rt: GpuRuntime;
+  beforeEach(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterEach(() => rt.destroy());
+
+  it('counts live and peak bytes per category and notifies subscribers', async () => {
+    const seen: number[] = [];
+    const unsubscribe = rt.ledger.subscribe((s) => seen.push(s.liveBytes));
+    const a = await rt.createBuffer('a', 'weights', 1000);
+    const b = await rt.createBuffer('b', 'optimizer', 2002);
+    // Sizes round up to whole 4-byte words.
+    expect(rt.ledger.snapshot()).toEqual({
+      liveBytes: 1000 + 2004,
+      peakBytes: 3004,
+      liveBuffers: 2,
+      byCategory: { weights: 1000, optimizer: 2004 },
+    });
+    expect(rt.ledger.bytesIn('optimizer')).toBe(2004);
+    expect(rt.ledger.entries().map((e) => e.label)).toEqual(['b', 'a']);
+    b.destroy();
+    b.destroy();
+    expect(rt.ledger.snapshot()).toMatchObject({ liveBytes: 1000, peakBytes: 3004, liveBuffers: 1 });
+    rt.ledger.resetPeak();
+    expect(rt.ledger.snapshot().peakBytes).toBe(1000);
+    a.destroy();
+    unsubscribe();
+    expect(seen).toEqual([1000, 3004, 1000, 1000, 0]);
+  });
+});
