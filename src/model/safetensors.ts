@@ -1,0 +1,219 @@
+// The safetensors format: an 8-byte little-endian header length, a JSON header naming each
+// tensor's dtype, shape and byte range, then the raw data. The header is untrusted input, so every
+// field is checked before any byte range is read: a hostile or truncated file yields a
+// ModelFormatError naming the file and tensor, never a huge allocation or a read out of range.
+
+import { type ByteSource, ModelFormatError } from './byteSource';
+
+export type Dtype = 'F32' | 'F16' | 'BF16';
+
+const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** Headers larger than this are refused (the reference implementation uses the same bound). */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export interface TensorInfo {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  /** Absolute byte offset in the file. */
+  offset: number;
+  byteLength: number;
+  /** The file holding it (for sharded checkpoints). */
+  source: ByteSource;
+}
+
+export interface SafetensorsFile {
+  source: ByteSource;
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorInfo>;
+}
+
+export async function readSafetensorsHeader(source: ByteSource): Promise<SafetensorsFile> {
+  const file = source.name;
+  if (source.size < 8)
+    throw new ModelFormatError(file, `${source.size} bytes is too short for a safetensors header`);
+  const lengthBytes = new DataView(await source.read(0, 8));
+  const headerLength = Number(lengthBytes.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new ModelFormatError(
+      file,
+      `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+    );
+  }
+  if (8 + headerLength > source.size) {
+    throw new ModelFormatError(
+      file,
+      `header claims ${headerLength} bytes but the file has only ${source.size - 8} after the length: truncated or not safetensors`,
+    );
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, headerLength)));
+  } catch (error) {
+    throw new ModelFormatError(file, `header is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new ModelFormatError(file, 'header is not a JSON object');
+  }
+
+  const dataStart = 8 + headerLength;
+  const dataSize = source.size - dataStart;
+  let metadata: Record<string, string> = {};
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = parseMetadata(file, entry);
+      continue;
+    }
+    const info = parseEntry(file, name, entry, dataSize);
+    tensors.set(name, { ...info, offset: dataStart + info.begin, source });
+  }
+
+  // Two tensors sharing bytes would let a write to one corrupt the other.
+  const sorted = [...tensors.values()].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1] as TensorInfo;
+    const cur = sorted[i] as TensorInfo;
+    if (cur.offset < prev.offset + prev.byteLength && cur.byteLength > 0 && prev.byteLength > 0) {
+      throw new ModelFormatError(file, `its bytes overlap those of tensor "${prev.name}"`, cur.name);
+    }
+  }
+  return { source, metadata, tensors };
+}
+
+function parseMetadata(file: string, entry: unknown): Record<string, string> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new ModelFormatError(file, '__metadata__ is not an object');
+  }
+  for (const [key, value] of Object.entries(entry)) {
+    if (typeof value !== 'string') throw new ModelFormatError(file, `__metadata__.${key} is not a string`);
+  }
+  return entry as Record<string, string>;
+}
+
+function parseEntry(
+  file: string,
+  name: string,
+  entry: unknown,
+  dataSize: number,
+): { name: string; dtype: Dtype; shape: number[]; begin: number; byteLength: number } {
+  if (typeof entry !== 'object' || entry === null)
+    throw new ModelFormatError(file, 'entry is not an object', name);
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+    throw new ModelFormatError(
+      file,
+      `dtype ${JSON.stringify(dtype)} is not supported (F32, F16 and BF16 are); convert the checkpoint to one of them`,
+      name,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new ModelFormatError(
+      file,
+      `shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
+      name,
+    );
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[1] < offsets[0]
+  ) {
+    throw new ModelFormatError(
+      file,
+      `data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`,
+      name,
+    );
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end > dataSize) {
+    throw new ModelFormatError(
+      file,
+      `data_offsets end ${end} is past the ${dataSize} bytes of data: truncated file`,
+      name,
+    );
+  }
+  const elements = shape.reduce((a: number, b: number) => a * b, 1);
+  const expected = elements * DTYPE_BYTES[dtype as Dtype];
+  if (end - begin !== expected) {
+    throw new ModelFormatError(
+      file,
+      `${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets give ${end - begin}`,
+      name,
+    );
+  }
+  return { name, dtype: dtype as Dtype, shape: shape as number[], begin, byteLength: expected };
+}
+
+/** Reads one tensor as f32, upcasting F16/BF16. */
+export async function readTensorF32(info: TensorInfo): Promise<Float32Array> {
+  const raw = await info.source.read(info.offset, info.byteLength);
+  return toF32(info.dtype, raw);
+}
+
+export function toF32(dtype: Dtype, raw: ArrayBuffer): Float32Array {
+  if (dtype === 'F32') {
+    // The data section need not be 4-byte aligned inside the file, but a read returns a fresh
+    // ArrayBuffer, which always is.
+    return new Float32Array(raw);
+  }
+  const halves = new Uint16Array(raw);
+  const out = new Float32Array(halves.length);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < halves.length; i++) bits[i] = (halves[i] as number) << 16;
+  } else {
+    for (let i = 0; i < halves.length; i++) out[i] = halfToFloat(halves[i] as number);
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+export interface TensorToWrite {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Serializes f32 tensors as safetensors, in the order given, header padded to 8 bytes. */
+export function writeSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    if (elements !== t.data.length) {
+      throw new RangeError(
+        `tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${elements} values, data has ${t.data.length}`,
+      );
+    }
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length)
+    json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(padded - json.length));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of tensors) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}

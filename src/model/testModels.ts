@@ -1,0 +1,46 @@
+// Tiny random models of each family, written in their Hugging Face layout, for tests and
+// benchmarks: a test builds the checkpoint bytes a user would drop in, then loads them.
+
+import { Random } from '../kernels/random';
+import type { ModelConfig } from './config';
+import { canonicalTensors } from './weights';
+
+export function tinyConfig(family: ModelConfig['family'], overrides: Partial<ModelConfig> = {}): ModelConfig {
+  const base: ModelConfig = {
+    family,
+    vocabSize: 37,
+    hidden: 12,
+    layers: 2,
+    heads: 3,
+    kvHeads: 3,
+    headDim: 4,
+    ffnHidden: 20,
+    maxPositions: 16,
+    norm: family === 'llama' ? 'rmsnorm' : 'layernorm',
+    normEps: 1e-5,
+    activation: family === 'llama' ? 'swiglu' : family === 'opt' ? 'relu' : 'gelu_new',
+    bias: family !== 'llama',
+    positions: family === 'llama' ? 'rope' : 'learned',
+    positionOffset: family === 'opt' ? 2 : 0,
+    ropeTheta: family === 'llama' ? 10000 : 0,
+    ropeStyle: 'half',
+    tiedEmbeddings: family !== 'llama',
+    bosId: 1,
+    eosId: 2,
+  };
+  return { ...base, ...overrides };
+}
+
+/** Random canonical tensors; norm gains near 1 so activations stay in a realistic range. */
+export function randomTensors(config: ModelConfig, seed: number): Map<string, Float32Array> {
+  const random = new Random(seed);
+  const tensors = new Map<string, Float32Array>();
+  for (const t of canonicalTensors(config)) {
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    const isNormGain = /norm\.weight$/.test(t.name);
+    const fanIn = t.shape.length === 2 ? (t.shape[1] as number) : 1;
+    const values = random.uniform(size, -1, 1).map((v) => (isNormGain ? 1 + 0.2 * v : v / Math.sqrt(fanIn)));
+    tensors.set(t.name, values);
+  }
+  return tensors;
+}
