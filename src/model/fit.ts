@@ -1,0 +1,84 @@
+// Will a model run on this GPU? Answered from the config and the device limits alone, before a
+// weight is read. WebGPU does not report how much memory a GPU has, so the memory budget is the
+// user's setting; the binding and buffer limits are the device's own.
+
+import type { EngineLimits } from '../gpu/device';
+import { formatBytes } from '../gpu/errors';
+import type { ModelConfig } from './config';
+import { canonicalTensors } from './weights';
+
+export type FitVerdict = 'fits' | 'fits block by block' | 'does not fit';
+
+export interface FitReport {
+  verdict: FitVerdict;
+  reasons: string[];
+  weightBytes: number;
+  /** Embeddings, final norm and head: resident for the whole run. */
+  sharedBytes: number;
+  largestBlockBytes: number;
+  /** Activations of one window at the given sequence length. */
+  activationBytes: number;
+  /** Peak with every block resident / with one block resident. */
+  peakResidentBytes: number;
+  peakStreamingBytes: number;
+  largestTensor: { name: string; bytes: number };
+}
+
+/** Tokens of logits computed at once: bounds the largest activation buffer. */
+export const LOGIT_CHUNK_TOKENS = 64;
+
+export function fitCheck(c: ModelConfig, limits: EngineLimits, budgetBytes: number, seqLen: number): FitReport {
+  const tensors = canonicalTensors(c).map((t) => ({ name: t.name, bytes: 4 * t.shape.reduce((a, b) => a * b, 1) }));
+  const weightBytes = tensors.reduce((s, t) => s + t.bytes, 0);
+  const blocks = new Map<string, number>();
+  let sharedBytes = 0;
+  for (const t of tensors) {
+    const block = /^layers\.(\d+)\./.exec(t.name)?.[1];
+    if (block === undefined) sharedBytes += t.bytes;
+    else blocks.set(block, (blocks.get(block) ?? 0) + t.bytes);
+  }
+  const largestBlockBytes = Math.max(0, ...blocks.values());
+  const qd = c.heads * c.headDim;
+  const kvd = c.kvHeads * c.headDim;
+  // x, h, q, k, v, attention output, two MLP buffers, the logit chunk, ids/targets/NLL.
+  const activationBytes =
+    4 * seqLen * (3 * c.hidden + 2 * qd + 2 * kvd + 2 * c.ffnHidden + 4) + 4 * LOGIT_CHUNK_TOKENS * c.vocabSize;
+  const largestTensor = tensors.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const peakResidentBytes = weightBytes + activationBytes;
+  const peakStreamingBytes = sharedBytes + largestBlockBytes + activationBytes;
+
+  const reasons: string[] = [];
+  let verdict: FitVerdict;
+  if (largestTensor.bytes > limits.maxBufferSize) {
+    verdict = 'does not fit';
+    reasons.push(
+      `tensor ${largestTensor.name} needs ${formatBytes(largestTensor.bytes)}, above this GPU's largest buffer (${formatBytes(limits.maxBufferSize)})`,
+    );
+  } else if (peakResidentBytes <= budgetBytes) {
+    verdict = 'fits';
+    reasons.push(`all weights and one window's activations take ${formatBytes(peakResidentBytes)} of the ${formatBytes(budgetBytes)} budget`);
+  } else if (peakStreamingBytes <= budgetBytes) {
+    verdict = 'fits block by block';
+    reasons.push(
+      `all weights (${formatBytes(weightBytes)}) exceed the ${formatBytes(budgetBytes)} budget; one block at a time ` +
+        `needs ${formatBytes(peakStreamingBytes)}`,
+    );
+  } else {
+    verdict = 'does not fit';
+    reasons.push(
+      `even one block at a time needs ${formatBytes(peakStreamingBytes)}, above the ${formatBytes(budgetBytes)} budget; ` +
+        'a shorter sequence length lowers the activations',
+    );
+  }
+  return {
+    verdict,
+    reasons,
+    weightBytes,
+    sharedBytes,
+    largestBlockBytes,
+    activationBytes,
+    peakResidentBytes,
+    peakStreamingBytes,
+    largestTensor,
+  };
+}

@@ -1,0 +1,92 @@
+// Perplexity by the papers' protocol: the text is tokenized once, cut into non-overlapping windows
+// of the sequence length (remainder dropped), each window scored on its own (every token predicts
+// the next: length − 1 predictions), and ppl = exp(total NLL / predictions). Windows stream one by
+// one with a known total, and the run can be cancelled between windows.
+
+import { windows } from './datasets';
+
+export interface WindowScore {
+  /** Sum of the next-token NLLs of the window (nats). */
+  nllSum: number;
+  count: number;
+}
+
+export type WindowScorer = (window: readonly number[]) => Promise<WindowScore>;
+
+export interface PerplexityOptions {
+  seqLen: number;
+  /** Score only the first windows (the default scores all). */
+  maxWindows?: number;
+  signal?: AbortSignal;
+  onWindow?: (progress: PerplexityProgress) => void;
+}
+
+export interface PerplexityProgress {
+  done: number;
+  total: number;
+  windowPpl: number;
+  runningPpl: number;
+  tokensScored: number;
+  elapsedMs: number;
+  tokensPerSecond: number;
+  etaMs: number;
+}
+
+export interface PerplexityResult {
+  ppl: number;
+  meanNll: number;
+  windows: number;
+  tokensScored: number;
+  seqLen: number;
+  /** Tokens in the text; those past the last whole window are not scored. */
+  tokensInText: number;
+  windowPpl: number[];
+}
+
+export async function perplexity(
+  tokens: readonly number[],
+  score: WindowScorer,
+  options: PerplexityOptions,
+): Promise<PerplexityResult> {
+  const parts = windows(tokens, options.seqLen, options.maxWindows);
+  if (parts.length === 0) {
+    throw new RangeError(
+      `the text has ${tokens.length} tokens, fewer than one window of ${options.seqLen}; use a shorter sequence length`,
+    );
+  }
+  const start = performance.now();
+  let nll = 0;
+  let count = 0;
+  const windowPpl: number[] = [];
+  for (const [index, part] of parts.entries()) {
+    options.signal?.throwIfAborted();
+    const s = await score(part);
+    if (!Number.isFinite(s.nllSum)) {
+      throw new RangeError(`window ${index + 1} scored a non-finite NLL (${s.nllSum}): the model produced NaN or Inf`);
+    }
+    nll += s.nllSum;
+    count += s.count;
+    windowPpl.push(Math.exp(s.nllSum / s.count));
+    const elapsedMs = performance.now() - start;
+    const tokensScored = (index + 1) * options.seqLen;
+    options.onWindow?.({
+      done: index + 1,
+      total: parts.length,
+      windowPpl: windowPpl[index] as number,
+      runningPpl: Math.exp(nll / count),
+      tokensScored,
+      elapsedMs,
+      tokensPerSecond: tokensScored / (elapsedMs / 1000),
+      etaMs: (elapsedMs / (index + 1)) * (parts.length - index - 1),
+    });
+  }
+  return {
+    ppl: Math.exp(nll / count),
+    meanNll: nll / count,
+    windows: parts.length,
+    tokensScored: parts.length * options.seqLen,
+    seqLen: options.seqLen,
+    tokensInText: tokens.length,
+    windowPpl,
+  };
+}
