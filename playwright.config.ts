@@ -1,0 +1,64 @@
+// End-to-end tests in the system's Chromium. On a machine without a GPU, --enable-unsafe-webgpu
+// gives a SwiftShader adapter (Vulkan on the CPU), so the whole studio runs for real, only slowly;
+// without the flag Chromium offers no adapter, which is how the no-WebGPU page is tested.
+// See shared/notes/webgpu-on-cpu.md. Never `npx playwright install`: the system Chromium is used.
+
+import { defineConfig } from '@playwright/test';
+
+const PORT = 5199;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const BASE_ARGS = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export default defineConfig({
+  testDir: 'e2e',
+  // A subfolder, because Playwright empties outputDir on start and scripts/test.sh keeps Vitest's
+  // report in test-results/ beside playwright.json, which scripts/summary.mjs reads.
+  outputDir: 'test-results/e2e',
+  // SwiftShader already keeps both cores busy; a second browser would only slow both down.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: Boolean(process.env.CI),
+  retries: 0,
+  timeout: 6 * 60_000,
+  expect: { timeout: 30_000 },
+  reporter: [
+    ['list'],
+    ['json', { outputFile: 'test-results/playwright.json' }],
+    ['html', { open: 'never', outputFolder: 'playwright-report' }],
+  ],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    {
+      name: 'webgpu',
+      testMatch: 'kernel-check.spec.ts',
+      use: {
+        launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },
+      },
+    },
+    {
+      name: 'no-webgpu',
+      testMatch: 'no-webgpu.spec.ts',
+      use: { launchOptions: { executablePath: CHROMIUM, args: BASE_ARGS } },
+    },
+  ],
+  webServer: {
+    command: `npx vite --host 127.0.0.1 --port ${PORT} --strictPort`,
+    url: `http://127.0.0.1:${PORT}`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 120_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});
