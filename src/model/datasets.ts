@@ -24,8 +24,13 @@ export function splitStories(text: string): string[] {
  * Cuts a token stream into non-overlapping windows of `length` tokens, dropping the remainder (the
  * papers' protocol: nsamples = numel // seqlen), optionally only the first `limit` windows.
  */
-export function windows(tokens: readonly number[], length: number, limit = Number.POSITIVE_INFINITY): number[][] {
-  if (!Number.isInteger(length) || length < 2) throw new RangeError(`window length must be an integer ≥ 2, got ${length}`);
+export function windows(
+  tokens: readonly number[],
+  length: number,
+  limit = Number.POSITIVE_INFINITY,
+): number[][] {
+  if (!Number.isInteger(length) || length < 2)
+    throw new RangeError(`window length must be an integer ≥ 2, got ${length}`);
   const count = Math.min(Math.floor(tokens.length / length), limit);
   return Array.from({ length: count }, (_, i) => tokens.slice(i * length, (i + 1) * length));
 }

@@ -27,8 +27,16 @@ export interface FitReport {
 /** Tokens of logits computed at once: bounds the largest activation buffer. */
 export const LOGIT_CHUNK_TOKENS = 64;
 
-export function fitCheck(c: ModelConfig, limits: EngineLimits, budgetBytes: number, seqLen: number): FitReport {
-  const tensors = canonicalTensors(c).map((t) => ({ name: t.name, bytes: 4 * t.shape.reduce((a, b) => a * b, 1) }));
+export function fitCheck(
+  c: ModelConfig,
+  limits: EngineLimits,
+  budgetBytes: number,
+  seqLen: number,
+): FitReport {
+  const tensors = canonicalTensors(c).map((t) => ({
+    name: t.name,
+    bytes: 4 * t.shape.reduce((a, b) => a * b, 1),
+  }));
   const weightBytes = tensors.reduce((s, t) => s + t.bytes, 0);
   const blocks = new Map<string, number>();
   let sharedBytes = 0;
@@ -42,7 +50,8 @@ export function fitCheck(c: ModelConfig, limits: EngineLimits, budgetBytes: numb
   const kvd = c.kvHeads * c.headDim;
   // x, h, q, k, v, attention output, two MLP buffers, the logit chunk, ids/targets/NLL.
   const activationBytes =
-    4 * seqLen * (3 * c.hidden + 2 * qd + 2 * kvd + 2 * c.ffnHidden + 4) + 4 * LOGIT_CHUNK_TOKENS * c.vocabSize;
+    4 * seqLen * (3 * c.hidden + 2 * qd + 2 * kvd + 2 * c.ffnHidden + 4) +
+    4 * LOGIT_CHUNK_TOKENS * c.vocabSize;
   const largestTensor = tensors.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const peakResidentBytes = weightBytes + activationBytes;
   const peakStreamingBytes = sharedBytes + largestBlockBytes + activationBytes;
@@ -56,7 +65,9 @@ export function fitCheck(c: ModelConfig, limits: EngineLimits, budgetBytes: numb
     );
   } else if (peakResidentBytes <= budgetBytes) {
     verdict = 'fits';
-    reasons.push(`all weights and one window's activations take ${formatBytes(peakResidentBytes)} of the ${formatBytes(budgetBytes)} budget`);
+    reasons.push(
+      `all weights and one window's activations take ${formatBytes(peakResidentBytes)} of the ${formatBytes(budgetBytes)} budget`,
+    );
   } else if (peakStreamingBytes <= budgetBytes) {
     verdict = 'fits block by block';
     reasons.push(

@@ -37,9 +37,10 @@ describe('llama2.c import', () => {
     const a = referenceLogits(original.config, original.tensors, ids);
     const b = referenceLogits(half.config, half.tensors, ids);
     let worst = 0;
-    a.forEach((row, t) =>
-      row.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - ((b[t] as Float64Array)[i] as number))))),
-    );
+    for (const [t, row] of a.entries()) {
+      for (const [i, v] of row.entries())
+        worst = Math.max(worst, Math.abs(v - ((b[t] as Float64Array)[i] as number)));
+    }
     expect(worst).toBeLessThan(1e-9);
     // The permutation really moved rows (a no-op would pass the check above trivially).
     expect(half.tensors.get('layers.0.q.weight')).not.toEqual(original.tensors.get('layers.0.q.weight'));

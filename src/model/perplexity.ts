@@ -62,7 +62,9 @@ export async function perplexity(
     options.signal?.throwIfAborted();
     const s = await score(part);
     if (!Number.isFinite(s.nllSum)) {
-      throw new RangeError(`window ${index + 1} scored a non-finite NLL (${s.nllSum}): the model produced NaN or Inf`);
+      throw new RangeError(
+        `window ${index + 1} scored a non-finite NLL (${s.nllSum}): the model produced NaN or Inf`,
+      );
     }
     nll += s.nllSum;
     count += s.count;

@@ -288,14 +288,14 @@ export async function hfTensorsForExport(source: WeightSource): Promise<TensorTo
 function joinParts(entry: { shape: number[]; parts: Float32Array[] }): Float32Array {
   if (entry.shape.length === 1) {
     const out = new Float32Array(entry.shape[0] as number);
-    entry.parts.forEach((p, i) => out.set(p, i * p.length));
+    for (const [i, p] of entry.parts.entries()) out.set(p, i * p.length);
     return out;
   }
   const [rows, cols] = entry.shape as [number, number];
   const n = cols / 3;
   const out = new Float32Array(rows * cols);
-  entry.parts.forEach((p, part) => {
+  for (const [part, p] of entry.parts.entries()) {
     for (let r = 0; r < rows; r++) out.set(p.subarray(r * n, (r + 1) * n), r * cols + part * n);
-  });
+  }
   return out;
 }
