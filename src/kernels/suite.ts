@@ -230,8 +230,9 @@ function elementwiseCase(op: ElementwiseOp, n: number): KernelCase {
       },
       again: run,
       reference,
-      // One rounding for scale and soft-threshold, and at most two for a fused or unfused axpy.
-      bound: 2 * F32_EPS,
+      // One rounding for scale and soft-threshold; an unfused axpy rounds a·x and then the sum, an
+      // error of at most u·|a·x| + u·(1 + u)·(|a·x| + |y|) ≤ (2u + u²)·scale.
+      bound: 2 * F32_EPS + F32_EPS ** 2,
       flops: op === 'axpy' ? 2 * n : n,
       bytes: 4 * n * (op === 'scale' ? 2 : op === 'axpy' ? 3 : 2),
       free: () => buffers.free(),
