@@ -1,0 +1,171 @@
+// `npm run bench`: the one place the engine's speed is measured (tests never time anything).
+// It measures, on the adapter of this run, a large buffer copy and the matmul/Gram kernels at the
+// sizes the pruners use, with a single-threaded JS loop as a yardstick, then prints a table and
+// writes a JSON report. On CPU adapters (SwiftShader) the absolute numbers say nothing about GPUs.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createNodeRuntime } from '../src/host/nodeGpu';
+import { parseArgs, USAGE } from './args';
+import { suite } from './cases';
+import { environment, repoRoot } from './environment';
+import type { BenchRow } from './row';
+import { runCase } from './runCase';
+import { formatNotes, formatTable, num, type Peaks } from './table';
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const plan = suite(options.quick);
+  const startedAt = new Date();
+  const rt = await createNodeRuntime();
+  const cap = rt.capability;
+  console.log(
+    `Adapter: ${cap.vendor} / ${cap.architecture} / ${cap.device || '?'} (${cap.description || 'no description'})` +
+      `${cap.isFallbackAdapter ? ', fallback (CPU) adapter' : ''}`,
+  );
+  if (cap.isFallbackAdapter || cap.architecture === 'swiftshader') {
+    console.log('This is a CPU adapter: its numbers say nothing about real-GPU speed.');
+  }
+  const loadAtStart = os.loadavg();
+  console.log(
+    `Mode: ${options.quick ? 'quick' : 'full'}, node ${process.version}, ` +
+      `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`,
+  );
+  if ((loadAtStart[0] as number) > 1) {
+    console.log('Warning: the machine is already busy; other work skews every number below.');
+  }
+  console.log('');
+
+  const rows: BenchRow[] = [];
+  let seed = 1;
+  try {
+    for (const c of plan.cases) {
+      // FLOPs the kernel executes; the symmetric Gram does about half of 2·rows·width².
+      const executed =
+        c.kind === 'matmul' ? 2 * c.m * c.n * c.k : c.kind === 'gram' ? c.rows * c.width ** 2 : 0;
+      let runs = options.runs ?? (executed > plan.bigFlops ? Math.min(plan.runs, plan.bigRuns) : plan.runs);
+      // The copy is every %copy's yardstick and takes milliseconds: it gets at least copyRuns runs.
+      if (c.kind === 'copy') runs = Math.max(runs, plan.copyRuns);
+      process.stderr.write(`  ${c.group} · ${c.name} (${runs} runs) … `);
+      const t = performance.now();
+      try {
+        const row = await runCase(rt, c, { runs, jsTargetFlops: plan.jsTargetFlops, seed: seed++ });
+        rows.push(row);
+        process.stderr.write(
+          `${num(row.medianMs, 4)} ms${row.kind === 'copy' ? '' : `, ${num(row.gflops)} GFLOP/s`} ` +
+            `(case took ${num((performance.now() - t) / 1000)} s)\n`,
+        );
+      } catch (error) {
+        process.stderr.write(`FAILED\n`);
+        rows.push(failedRow(c.group, c.name, c.kind, runs, error));
+        if (rt.isLost) break;
+      }
+    }
+  } finally {
+    rt.destroy();
+  }
+
+  const peaks = findPeaks(rows);
+  for (const r of rows) {
+    if (r.error) continue;
+    if (r.kind !== 'copy') r.fracPeakMatmul = r.gflops / peaks.matmulGflops;
+    r.fracPeakCopy = r.gbps / peaks.copyGbps;
+  }
+
+  console.log(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks)}\n`);
+
+  const finishedAt = new Date();
+  const out =
+    options.jsonOut ??
+    path.join(repoRoot, 'bench', 'results', `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  const report = {
+    schema: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    options: {
+      ...options,
+      runsDefault: plan.runs,
+      bigFlops: plan.bigFlops,
+      bigRuns: plan.bigRuns,
+      copyRuns: plan.copyRuns,
+      jsTargetFlops: plan.jsTargetFlops,
+    },
+    ...environment(),
+    loadavgAtStart: loadAtStart,
+    capability: cap,
+    limits: rt.limits,
+    peaks,
+    method: {
+      time: 'submit → await rt.sync() (queue.onSubmittedWorkDone), median of the timed runs after one warm-up run',
+      bytes: 'fewest bytes moved: each input read once, each output written once (copy: read + write)',
+      gram: 'flops = 2·rows·width² (delivered); executedFlops = what the symmetric kernel computes (upper tiles)',
+      js: 'single-threaded ikj loop on Float32Array over the first js.rows rows of the result; transposed operands packed before timing',
+      maxRelError: 'max |gpu − js| / max |js| over the rows the JS loop computed',
+    },
+    rows,
+  };
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`JSON report: ${path.relative(process.cwd(), path.resolve(out)) || out}`);
+  return rows.some((r) => r.error) ? 1 : 0;
+}
+
+function findPeaks(rows: readonly BenchRow[]): Peaks {
+  const ok = rows.filter((r) => !r.error);
+  let best: BenchRow | undefined;
+  for (const r of ok) if (r.kind === 'matmul' && (!best || r.gflops > best.gflops)) best = r;
+  const copies = ok.filter((r) => r.kind === 'copy').map((r) => r.gbps);
+  return {
+    matmulGflops: best?.gflops ?? Number.NaN,
+    matmulCase: best ? `${best.group} ${best.name}` : 'none',
+    copyGbps: copies.length > 0 ? Math.max(...copies) : Number.NaN,
+  };
+}
+
+function failedRow(
+  group: string,
+  name: string,
+  kind: BenchRow['kind'],
+  runs: number,
+  error: unknown,
+): BenchRow {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.error(message);
+  return {
+    group,
+    name,
+    kind,
+    layout: '',
+    shape: '',
+    flops: Number.NaN,
+    executedFlops: Number.NaN,
+    bytes: Number.NaN,
+    runs,
+    firstMs: Number.NaN,
+    timesMs: [],
+    medianMs: Number.NaN,
+    minMs: Number.NaN,
+    maxMs: Number.NaN,
+    gflops: Number.NaN,
+    gbps: Number.NaN,
+    fracPeakMatmul: null,
+    fracPeakCopy: null,
+    js: null,
+    vsJs: null,
+    maxRelError: null,
+    error: message,
+  };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);

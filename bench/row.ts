@@ -1,0 +1,47 @@
+// One measured case, as printed and as written to the JSON report.
+
+export interface JsBaseline {
+  /** Rows of the result the JS loop computed, of `totalRows`. */
+  rows: number;
+  totalRows: number;
+  /** FLOPs of that slice. */
+  flops: number;
+  runs: number;
+  medianMs: number;
+  gflops: number;
+}
+
+export interface BenchRow {
+  group: string;
+  name: string;
+  kind: 'copy' | 'matmul' | 'gram';
+  /** A·B, A·Bᵀ, Aᵀ·B, XᵀX (symmetric), or "copy". */
+  layout: string;
+  /** m×n×k for products, bytes for the copy. */
+  shape: string;
+  /** FLOPs of the delivered result (2·m·n·k; 2·rows·width² for a Gram). */
+  flops: number;
+  /** FLOPs the kernel actually executes (the symmetric Gram computes only upper tiles). */
+  executedFlops: number;
+  /** The fewest bytes moved: each input read once, each output written once. */
+  bytes: number;
+  runs: number;
+  firstMs: number;
+  timesMs: number[];
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  gflops: number;
+  gbps: number;
+  /** GFLOP/s over the run's best plain matmul GFLOP/s (a Gram counts delivered FLOPs, so can exceed 1). */
+  fracPeakMatmul: number | null;
+  /** GB/s over the run's copy GB/s. */
+  fracPeakCopy: number | null;
+  js: JsBaseline | null;
+  /** GPU GFLOP/s ÷ JS GFLOP/s. */
+  vsJs: number | null;
+  /** max |gpu − js| / max |js| over the rows the JS loop computed. */
+  maxRelError: number | null;
+  /** Set when the case failed; the other numbers are then NaN. */
+  error?: string;
+}
