@@ -3,14 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { parseLlama2cTokenizer } from '../tokenizer';
 import { parseLlama2c } from './llama2c';
 import { erf, referenceLogits } from './reference';
+import { STORIES260K_GREEDY } from './testModels';
 
 const file = (name: string) => {
   const b = readFileSync(new URL(`../../public/models/stories260K/${name}`, import.meta.url));
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 };
-
-/** The text llama2.c's run.c prints for stories260K at temperature 0 (see the model's SOURCE.md). */
-export const STORIES260K_GREEDY = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
 
 describe('float64 reference forward', () => {
   it('decodes stories260K greedily into the text the original C implementation prints', () => {

@@ -44,3 +44,7 @@ export function randomTensors(config: ModelConfig, seed: number): Map<string, Fl
   }
   return tensors;
 }
+
+/** The text llama2.c's run.c prints for stories260K at temperature 0 (see the model's SOURCE.md). */
+export const STORIES260K_GREEDY =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
