@@ -35,7 +35,10 @@ export function bytesSource(name: string, data: ArrayBuffer | Uint8Array): ByteS
     size: bytes.byteLength,
     async read(offset, length) {
       checkRange(source, offset, length);
-      return bytes.slice(offset, offset + length).buffer;
+      // A copy into a fresh buffer: Node's Buffer.slice would return a view of a shared pool.
+      const copy = new Uint8Array(length);
+      copy.set(bytes.subarray(offset, offset + length));
+      return copy.buffer;
     },
   };
   return source;
