@@ -1,0 +1,41 @@
+// Perplexity of a model on one of the evaluation texts, tokenized as the papers do: WikiText-2 raw
+// test joined into one string and tokenized once with a single BOS in front (as a Hugging Face
+// tokenizer call adds it); TinyStories story by story, each with its BOS (llama2.c's convention),
+// concatenated. Both streams are then cut into non-overlapping windows.
+
+import type { Tokenizer } from '../tokenizer';
+import { joinWikitext, splitStories } from './datasets';
+import type { GpuModel } from './gpuModel';
+import { type PerplexityProgress, type PerplexityResult, perplexity } from './perplexity';
+
+export type EvalText = 'wikitext2' | 'tinystories';
+
+export const EVAL_TEXTS: Record<EvalText, { label: string; file: string }> = {
+  wikitext2: { label: 'WikiText-2 (raw test)', file: 'data/wikitext-2/wiki.test.raw' },
+  tinystories: { label: 'TinyStories (validation sample)', file: 'data/tinystories/valid-sample.txt' },
+};
+
+export function tokenizeEvalText(kind: EvalText, raw: string, tokenizer: Tokenizer): number[] {
+  if (kind === 'wikitext2') return tokenizer.encode(joinWikitext(raw), { addBos: true });
+  return splitStories(raw).flatMap((story) => tokenizer.encode(story, { addBos: true }));
+}
+
+export interface EvaluateOptions {
+  seqLen: number;
+  maxWindows?: number;
+  signal?: AbortSignal;
+  onWindow?: (progress: PerplexityProgress) => void;
+}
+
+export async function evaluatePerplexity(
+  model: GpuModel,
+  tokens: readonly number[],
+  options: EvaluateOptions,
+): Promise<PerplexityResult> {
+  if (options.seqLen > model.config.maxPositions) {
+    throw new RangeError(
+      `sequence length ${options.seqLen} is longer than the model's context of ${model.config.maxPositions} tokens`,
+    );
+  }
+  return perplexity(tokens, (window) => model.scoreWindow(window), options);
+}
