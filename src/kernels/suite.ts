@@ -4,9 +4,14 @@
 // "the kernels are correct".
 
 import type { GpuRuntime } from '../gpu/runtime';
+import { type ActivationFn, activation, biasAdd, gatedActivation } from './activation';
+import { attention } from './attention';
+import { crossEntropy, IGNORE_TARGET } from './crossEntropy';
 import { axpy, scale, softThreshold } from './elementwise';
+import { embedding } from './embedding';
 import { accumulateGram } from './gram';
 import { matmul } from './matmul';
+import { type NormKind, norm } from './norm';
 import { Random } from './random';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
 import {
@@ -21,9 +26,39 @@ import {
   softThresholdReference,
   transposeReference,
 } from './reference';
+import {
+  ACTIVATION_BOUND,
+  activationReference,
+  attentionBound,
+  attentionReference,
+  BIAS_ADD_BOUND,
+  biasAddReference,
+  crossEntropyBound,
+  crossEntropyReference,
+  embeddingBound,
+  embeddingReference,
+  gatedReference,
+  layerNormReference,
+  normBound,
+  ROPE_BOUND,
+  rmsNormReference,
+  ropeReference,
+} from './reference.model';
+import { type RopeConvention, rope } from './rope';
 import { transpose } from './transpose';
 
-export type KernelFamily = 'matmul' | 'gram' | 'elementwise' | 'reduce' | 'transpose';
+export type KernelFamily =
+  | 'matmul'
+  | 'gram'
+  | 'elementwise'
+  | 'reduce'
+  | 'transpose'
+  | 'embedding'
+  | 'norm'
+  | 'rope'
+  | 'attention'
+  | 'activation'
+  | 'crossEntropy';
 
 export interface KernelCaseResult {
   name: string;
@@ -310,6 +345,23 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       reduceCase('sumsq', 4099, false),
       reduceCase('maxabs', 3001, false),
       transposeCase(31, 45),
+      embeddingCase(23, 97, 40, false),
+      embeddingCase(9, 13, 500, true),
+      normCase('layer', 13, 300, 0),
+      normCase('layer', 7, 100, 1000),
+      normCase('rms', 29, 37, 0),
+      ropeCase('interleaved', 11, 3, 16, 16, 0),
+      ropeCase('half', 7, 4, 24, 24, 2000),
+      ropeCase('half', 5, 2, 32, 16, 3),
+      attentionCase(37, 4, 2, 8),
+      attentionCase(9, 2, 1, 100),
+      attentionCase(20, 3, 3, 12, { fused: true }),
+      activationCase('gelu', 1, 2999),
+      activationCase('gelu_tanh', 17, 300),
+      gatedCase('silu', 31, 45),
+      biasAddCase(37, 129),
+      crossEntropyCase(11, 300, 1, true),
+      crossEntropyCase(20, 77, 100, false),
     ];
   }
   return [
@@ -333,6 +385,40 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     transposeCase(1, 1),
     transposeCase(37, 129),
     transposeCase(256, 255),
+    embeddingCase(1, 1, 1, false),
+    embeddingCase(31, 97, 45, false),
+    embeddingCase(50, 1000, 768, false),
+    embeddingCase(37, 67, 45, true),
+    normCase('layer', 1, 1, 0),
+    normCase('layer', 37, 769, 0),
+    normCase('layer', 13, 300, 1000),
+    normCase('layer', 3, 8192, 0),
+    normCase('rms', 1, 1, 0),
+    normCase('rms', 5, 8192, 0),
+    normCase('rms', 17, 257, 0),
+    ropeCase('interleaved', 1, 1, 2, 2, 0),
+    ropeCase('interleaved', 7, 3, 16, 16, 0),
+    ropeCase('half', 5, 2, 64, 64, 4090),
+    ropeCase('half', 3, 2, 32, 16, 17),
+    ropeCase('interleaved', 4, 2, 128, 128, 8000, 500000),
+    attentionCase(1, 1, 1, 1),
+    attentionCase(37, 4, 2, 16),
+    attentionCase(130, 6, 1, 64),
+    attentionCase(70, 2, 2, 256),
+    attentionCase(45, 4, 2, 32, { fused: true }),
+    attentionCase(20, 2, 1, 8, { qScale: 300 }),
+    activationCase('gelu', 37, 271),
+    activationCase('gelu_tanh', 37, 271),
+    activationCase('relu', 1, 4099),
+    activationCase('silu', 37, 271),
+    gatedCase('silu', 33, 257),
+    gatedCase('gelu_tanh', 5, 1000),
+    biasAddCase(1, 1),
+    biasAddCase(37, 129),
+    crossEntropyCase(1, 1, 1, false),
+    crossEntropyCase(7, 50272, 1, false),
+    crossEntropyCase(13, 1000, 1, true),
+    crossEntropyCase(5, 301, 100, false),
   ];
 }
 
@@ -366,4 +452,324 @@ export async function runKernelSuite(
     options.onResult?.({ done: index + 1, total: cases.length, result });
   }
   return results;
+}
+
+// ——— Transformer kernels: embedding, norms, RoPE, attention, activations, cross-entropy ———
+// Bounds and error scales are defined beside the references (reference.model.ts), with their
+// derivations.
+
+/** u32 data through the f32 upload: the bytes are written as they are, only the view's type differs. */
+function u32Bytes(data: Uint32Array): Float32Array {
+  return new Float32Array(data.buffer, data.byteOffset, data.length);
+}
+
+function embeddingCase(tokens: number, vocab: number, width: number, positions: boolean): KernelCase {
+  return defineCase(
+    positions ? 'embedding += positions' : 'embedding',
+    'embedding',
+    `${tokens} ids into ${vocab}×${width}`,
+    async (rt, random) => {
+      const buffers = new Buffers(rt);
+      const table = random.uniform(vocab * width);
+      const ids = new Uint32Array(tokens);
+      if (positions) {
+        // Learned position embeddings as OPT looks them up: position t + 2 (vocab ≥ tokens + 2).
+        for (let t = 0; t < tokens; t++) ids[t] = t + 2;
+      } else {
+        for (let t = 0; t < tokens; t++) ids[t] = Math.floor(random.next() * vocab);
+        // The first and last rows are where an off-by-one in the table windows would show.
+        ids[0] = 0;
+        if (tokens > 1) ids[tokens - 1] = vocab - 1;
+      }
+      const out0 = positions
+        ? random.uniform(tokens * width)
+        : new Float32Array(tokens * width).fill(NAN_POISON);
+      const tableBuf = await buffers.upload('table', table);
+      const idsBuf = await buffers.upload('ids', u32Bytes(ids));
+      const outBuf = await buffers.upload('out', out0);
+      const run = () =>
+        embedding(rt, {
+          ids: idsBuf,
+          table: tableBuf,
+          out: outBuf,
+          tokens,
+          vocab,
+          width,
+          accumulate: positions,
+        });
+      return {
+        async check() {
+          rt.write(outBuf, out0);
+          await run();
+          return rt.readF32(outBuf);
+        },
+        again: run,
+        reference: embeddingReference(table, width, ids, positions ? out0 : undefined),
+        bound: embeddingBound(positions),
+        flops: positions ? tokens * width : 0,
+        bytes: 4 * (tokens + tokens * width * (positions ? 3 : 2)),
+        free: () => buffers.free(),
+      };
+    },
+  );
+}
+
+function normCase(kind: NormKind, rows: number, width: number, mean: number): KernelCase {
+  const name = `${kind === 'layer' ? 'LayerNorm' : 'RMSNorm'}${mean ? ` (mean ${mean})` : ''}`;
+  return defineCase(name, 'norm', `${rows}×${width}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    // Around a large mean, E[x²] − E[x]² cancels catastrophically; the two-pass variance does not.
+    const x = random.uniform(rows * width, mean - 1, mean + 1);
+    const g = random.uniform(width, 0.5, 1.5);
+    const b = random.uniform(width);
+    const eps = 1e-5;
+    const poison = new Float32Array(rows * width).fill(NAN_POISON);
+    const xBuf = await buffers.upload('x', x);
+    const gBuf = await buffers.upload('g', g);
+    const bBuf = await buffers.upload('b', b);
+    const yBuf = await buffers.upload('y', poison);
+    const bias = kind === 'layer' ? bBuf : undefined;
+    const run = () => norm(rt, { kind, x: xBuf, y: yBuf, weight: gBuf, bias, rows, width, eps });
+    return {
+      async check() {
+        rt.write(yBuf, poison);
+        await run();
+        return rt.readF32(yBuf);
+      },
+      again: run,
+      reference:
+        kind === 'layer'
+          ? layerNormReference(x, rows, width, g, b, eps)
+          : rmsNormReference(x, rows, width, g, eps),
+      bound: normBound(width),
+      flops: (kind === 'layer' ? 8 : 4) * rows * width,
+      bytes: 4 * (2 * rows * width + (kind === 'layer' ? 2 : 1) * width),
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function ropeCase(
+  convention: RopeConvention,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  rotaryDim: number,
+  startPosition: number,
+  theta = 10000,
+): KernelCase {
+  const partial = rotaryDim < headDim ? ` (rotary ${rotaryDim})` : '';
+  return defineCase(
+    `RoPE ${convention}${partial}`,
+    'rope',
+    `${tokens}×${heads}×${headDim} from position ${startPosition}, θ ${theta}`,
+    async (rt, random) => {
+      const buffers = new Buffers(rt);
+      const x = random.uniform(tokens * heads * headDim);
+      const xBuf = await buffers.upload('x', x);
+      // In place: the input is rewritten before each checked run.
+      const run = () =>
+        rope(rt, { x: xBuf, tokens, heads, headDim, rotaryDim, convention, startPosition, theta });
+      return {
+        async check() {
+          rt.write(xBuf, x);
+          await run();
+          return rt.readF32(xBuf);
+        },
+        again: run,
+        reference: ropeReference(x, tokens, heads, headDim, { convention, rotaryDim, startPosition, theta }),
+        bound: ROPE_BOUND,
+        flops: 3 * tokens * heads * rotaryDim,
+        bytes: 8 * tokens * heads * rotaryDim,
+        free: () => buffers.free(),
+      };
+    },
+  );
+}
+
+function attentionCase(
+  tokens: number,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+  options: { fused?: boolean; qScale?: number } = {},
+): KernelCase {
+  const qScale = options.qScale ?? 1;
+  const kind = kvHeads === heads ? '' : kvHeads === 1 ? ' MQA' : ' GQA';
+  const name = `attention${kind}${options.fused ? ' (fused qkv)' : ''}${qScale !== 1 ? ' (large scores)' : ''}`;
+  const T = tokens;
+  const D = headDim;
+  return defineCase(name, 'attention', `T ${T}, heads ${heads}/${kvHeads}, D ${D}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    // Large scores overflow exp unless the running maximum is subtracted first.
+    const q = random.uniform(T * heads * D, -qScale, qScale);
+    const k = random.uniform(T * kvHeads * D);
+    const v = random.uniform(T * kvHeads * D);
+    const poison = new Float32Array(T * heads * D).fill(NAN_POISON);
+    const outBuf = await buffers.upload('out', poison);
+    let run: () => Promise<void>;
+    if (options.fused) {
+      // One [T, (heads + 2·kvHeads)·D] buffer, each row q_t | k_t | v_t, read through views.
+      const qw = heads * D;
+      const kw = kvHeads * D;
+      const ld = qw + 2 * kw;
+      const qkv = new Float32Array(T * ld);
+      for (let t = 0; t < T; t++) {
+        qkv.set(q.subarray(t * qw, (t + 1) * qw), t * ld);
+        qkv.set(k.subarray(t * kw, (t + 1) * kw), t * ld + qw);
+        qkv.set(v.subarray(t * kw, (t + 1) * kw), t * ld + qw + kw);
+      }
+      const qkvBuf = await buffers.upload('qkv', qkv);
+      run = () =>
+        attention(rt, {
+          q: qkvBuf,
+          k: qkvBuf,
+          v: qkvBuf,
+          out: outBuf,
+          tokens,
+          heads,
+          kvHeads,
+          headDim,
+          ldQ: ld,
+          ldK: ld,
+          ldV: ld,
+          offsetK: qw,
+          offsetV: qw + kw,
+        });
+    } else {
+      const qBuf = await buffers.upload('q', q);
+      const kBuf = await buffers.upload('k', k);
+      const vBuf = await buffers.upload('v', v);
+      run = () => attention(rt, { q: qBuf, k: kBuf, v: vBuf, out: outBuf, tokens, heads, kvHeads, headDim });
+    }
+    return {
+      async check() {
+        rt.write(outBuf, poison);
+        await run();
+        return rt.readF32(outBuf);
+      },
+      again: run,
+      reference: attentionReference({ q, k, v, tokens, heads, kvHeads, headDim }),
+      bound: attentionBound(tokens, headDim),
+      // Causal: query t meets t + 1 keys, each a q·k and a p·v of D multiply-adds.
+      flops: 2 * heads * D * T * (T + 1),
+      bytes: 4 * (2 * T * heads * D + 2 * T * kvHeads * D),
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function activationCase(fn: ActivationFn, rows: number, cols: number): KernelCase {
+  return defineCase(fn, 'activation', `${rows}×${cols}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    // [−8, 8] reaches both branches of erf and the saturated tails of every function.
+    const x = random.uniform(rows * cols, -8, 8);
+    const poison = new Float32Array(rows * cols).fill(NAN_POISON);
+    const xBuf = await buffers.upload('x', x);
+    const yBuf = await buffers.upload('y', poison);
+    const run = () => activation(rt, { fn, rows, cols, x: { buffer: xBuf }, y: { buffer: yBuf } });
+    return {
+      async check() {
+        rt.write(yBuf, poison);
+        await run();
+        return rt.readF32(yBuf);
+      },
+      again: run,
+      reference: activationReference(fn, x),
+      bound: ACTIVATION_BOUND,
+      flops: 20 * rows * cols,
+      bytes: 8 * rows * cols,
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function gatedCase(fn: ActivationFn, rows: number, cols: number): KernelCase {
+  const name = fn === 'silu' ? 'SwiGLU silu(a)·b' : `gated ${fn}(a)·b`;
+  return defineCase(name, 'activation', `${rows}×${cols}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    const a = random.uniform(rows * cols, -8, 8);
+    const b = random.uniform(rows * cols);
+    const poison = new Float32Array(rows * cols).fill(NAN_POISON);
+    const aBuf = await buffers.upload('a', a);
+    const bBuf = await buffers.upload('b', b);
+    const outBuf = await buffers.upload('out', poison);
+    const run = () =>
+      gatedActivation(rt, {
+        fn,
+        rows,
+        cols,
+        a: { buffer: aBuf },
+        b: { buffer: bBuf },
+        out: { buffer: outBuf },
+      });
+    return {
+      async check() {
+        rt.write(outBuf, poison);
+        await run();
+        return rt.readF32(outBuf);
+      },
+      again: run,
+      reference: gatedReference(fn, a, b),
+      bound: ACTIVATION_BOUND,
+      flops: 21 * rows * cols,
+      bytes: 12 * rows * cols,
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function biasAddCase(rows: number, cols: number): KernelCase {
+  return defineCase('bias add y += b', 'activation', `${rows}×${cols}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    const y0 = random.uniform(rows * cols);
+    const bias = random.uniform(cols);
+    const yBuf = await buffers.upload('y', y0);
+    const biasBuf = await buffers.upload('bias', bias);
+    const run = () => biasAdd(rt, { rows, cols, y: { buffer: yBuf }, bias: biasBuf });
+    return {
+      async check() {
+        rt.write(yBuf, y0);
+        await run();
+        return rt.readF32(yBuf);
+      },
+      again: run,
+      reference: biasAddReference(y0, bias, rows, cols),
+      bound: BIAS_ADD_BOUND,
+      flops: rows * cols,
+      bytes: 4 * (2 * rows * cols + cols),
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function crossEntropyCase(rows: number, vocab: number, logitScale: number, withIgnored: boolean): KernelCase {
+  const name = `cross-entropy${withIgnored ? ' (ignored rows)' : ''}${logitScale > 10 ? ' (large logits)' : ''}`;
+  return defineCase(name, 'crossEntropy', `${rows}×${vocab}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    // Large logits overflow exp unless the row maximum is subtracted first.
+    const logits = random.uniform(rows * vocab, -logitScale, logitScale);
+    const targets = new Uint32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      targets[r] = withIgnored && r % 3 === 1 ? IGNORE_TARGET : Math.floor(random.next() * vocab);
+    }
+    const poison = new Float32Array(rows).fill(NAN_POISON);
+    const logitsBuf = await buffers.upload('logits', logits);
+    const targetsBuf = await buffers.upload('targets', u32Bytes(targets));
+    const nllBuf = await buffers.upload('nll', poison);
+    const run = () => crossEntropy(rt, { logits: logitsBuf, targets: targetsBuf, nll: nllBuf, rows, vocab });
+    return {
+      async check() {
+        rt.write(nllBuf, poison);
+        await run();
+        return rt.readF32(nllBuf);
+      },
+      again: run,
+      reference: crossEntropyReference(logits, rows, vocab, targets, IGNORE_TARGET),
+      bound: crossEntropyBound(vocab),
+      flops: 4 * rows * vocab,
+      bytes: 4 * (rows * vocab + 2 * rows),
+      free: () => buffers.free(),
+    };
+  });
 }

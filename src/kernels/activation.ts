@@ -1,0 +1,232 @@
+// The MLP activations of GPT-2 (GELU tanh approximation, "gelu_new"), OPT (ReLU), BERT-style exact
+// GELU, and Llama (SiLU inside SwiGLU: out = silu(a) · b with a = w1 x, b = w3 x), plus the
+// row-broadcast bias add of GPT-2's and OPT's Linear layers. All work on a rows × cols block with a
+// leading dimension per operand, so an operand may be a column block of a wider matrix (one half of
+// a fused gate/up product). Blocks larger than one storage binding are processed in windows.
+
+import shader from '../../shaders/activation.wgsl?raw';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { checkInteger, checkMatrix } from './operands';
+import { foldGrid, packParams } from './params';
+import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+export type ActivationFn = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
+
+/** The FN override of activation.wgsl. */
+const FN_CODE: Record<ActivationFn, number> = { gelu: 0, gelu_tanh: 1, relu: 2, silu: 3 };
+
+/** A rows × cols block of a row-major matrix: rows ld apart (default cols), from an element offset. */
+export interface MatrixRef {
+  buffer: GPUBuffer;
+  ld?: number;
+  offset?: number;
+}
+
+export interface ActivationArgs {
+  fn: ActivationFn;
+  rows: number;
+  cols: number;
+  x: MatrixRef;
+  /** Where f(x) goes; omitted, x is overwritten. */
+  y?: MatrixRef;
+}
+
+export interface GatedArgs {
+  /** 'silu' for SwiGLU, 'gelu' / 'gelu_tanh' for GeGLU. */
+  fn: ActivationFn;
+  rows: number;
+  cols: number;
+  a: MatrixRef;
+  b: MatrixRef;
+  /** Where f(a) · b goes; omitted, a is overwritten. */
+  out?: MatrixRef;
+}
+
+export interface BiasAddArgs {
+  rows: number;
+  cols: number;
+  /** y[r, :] += bias[:] in place. */
+  y: MatrixRef;
+  /** cols elements. */
+  bias: GPUBuffer;
+  offsetBias?: number;
+}
+
+export async function activation(rt: GpuRuntime, args: ActivationArgs): Promise<void> {
+  rt.submit(await activationDispatches(rt, args));
+}
+
+export async function activationDispatches(rt: GpuRuntime, args: ActivationArgs): Promise<Dispatch[]> {
+  const kernel = `activation ${args.fn}`;
+  const fn = fnCode(kernel, args.fn);
+  const x = operand('a', args.x, args.cols);
+  if (!args.y || sameView(args.x, args.y, args.cols)) {
+    return dispatch2d(rt, kernel, 'map_inplace', fn, args.rows, args.cols, [named('x', x)]);
+  }
+  const y = operand('y', args.y, args.cols);
+  if (y.buffer === x.buffer) throw aliasError(kernel, 'y', 'x');
+  return dispatch2d(rt, kernel, 'map', fn, args.rows, args.cols, [named('x', x), named('y', y)]);
+}
+
+/** out = f(a) · b; swiglu is fn = 'silu'. */
+export async function gatedActivation(rt: GpuRuntime, args: GatedArgs): Promise<void> {
+  rt.submit(await gatedActivationDispatches(rt, args));
+}
+
+export async function swiglu(rt: GpuRuntime, args: Omit<GatedArgs, 'fn'>): Promise<void> {
+  await gatedActivation(rt, { ...args, fn: 'silu' });
+}
+
+export async function gatedActivationDispatches(rt: GpuRuntime, args: GatedArgs): Promise<Dispatch[]> {
+  const kernel = `gated ${args.fn}`;
+  const fn = fnCode(kernel, args.fn);
+  const a = operand('a', args.a, args.cols);
+  const b = operand('b', args.b, args.cols);
+  if (!args.out || sameView(args.a, args.out, args.cols)) {
+    if (b.buffer === a.buffer) throw aliasError(kernel, 'out (in place in a)', 'b');
+    return dispatch2d(rt, kernel, 'gated_inplace', fn, args.rows, args.cols, [named('a', a), named('b', b)]);
+  }
+  const out = operand('y', args.out, args.cols);
+  if (out.buffer === a.buffer) throw aliasError(kernel, 'out', 'a');
+  if (out.buffer === b.buffer) throw aliasError(kernel, 'out', 'b');
+  return dispatch2d(rt, kernel, 'gated', fn, args.rows, args.cols, [
+    named('a', a),
+    named('b', b),
+    named('out', out),
+  ]);
+}
+
+export async function biasAdd(rt: GpuRuntime, args: BiasAddArgs): Promise<void> {
+  rt.submit(await biasAddDispatches(rt, args));
+}
+
+export async function biasAddDispatches(rt: GpuRuntime, args: BiasAddArgs): Promise<Dispatch[]> {
+  const kernel = 'biasAdd';
+  const bias: Operand = {
+    slot: 'a',
+    buffer: args.bias,
+    ld: args.cols,
+    offset: args.offsetBias ?? 0,
+    broadcast: true,
+  };
+  const y = operand('y', args.y, args.cols);
+  if (y.buffer === bias.buffer) throw aliasError(kernel, 'y', 'bias');
+  return dispatch2d(rt, kernel, 'bias_add', FN_CODE.gelu, args.rows, args.cols, [
+    named('bias', bias),
+    named('y', y),
+  ]);
+}
+
+type Slot = 'a' | 'b' | 'y';
+
+interface Operand {
+  slot: Slot;
+  buffer: GPUBuffer;
+  ld: number;
+  offset: number;
+  /** One row of cols elements shared by every row. */
+  broadcast?: boolean;
+}
+
+function operand(slot: Slot, ref: MatrixRef, cols: number): Operand {
+  return { slot, buffer: ref.buffer, ld: ref.ld ?? cols, offset: ref.offset ?? 0 };
+}
+
+function named(name: string, o: Operand): Operand & { name: string } {
+  return { ...o, name };
+}
+
+function sameView(x: MatrixRef, y: MatrixRef, cols: number): boolean {
+  return x.buffer === y.buffer && (x.offset ?? 0) === (y.offset ?? 0) && (x.ld ?? cols) === (y.ld ?? cols);
+}
+
+function aliasError(kernel: string, written: string, read: string): RangeError {
+  return new RangeError(
+    `${kernel}: ${written} shares a buffer with ${read} without being the same block; WebGPU cannot bind ` +
+      'one buffer for writing and reading in a dispatch, so use separate buffers or write in place',
+  );
+}
+
+function fnCode(kernel: string, fn: ActivationFn): number {
+  const code = FN_CODE[fn];
+  if (code === undefined) {
+    throw new RangeError(`${kernel}: fn must be one of ${Object.keys(FN_CODE).join(', ')}, got ${fn}`);
+  }
+  return code;
+}
+
+async function dispatch2d(
+  rt: GpuRuntime,
+  kernel: string,
+  entryPoint: 'map' | 'map_inplace' | 'gated' | 'gated_inplace' | 'bias_add',
+  fn: number,
+  rows: number,
+  cols: number,
+  operands: readonly (Operand & { name: string })[],
+): Promise<Dispatch[]> {
+  checkInteger(kernel, 'rows', rows);
+  checkInteger(kernel, 'cols', cols);
+  for (const o of operands) {
+    checkMatrix(kernel, o.name, o.buffer, o.broadcast ? 1 : rows, cols, o.ld, o.offset);
+  }
+  if (rows === 0 || cols === 0) return [];
+
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const block = planBlocks<'r' | 'c'>(
+    { r: rows, c: cols },
+    [
+      ...operands.map((o) =>
+        o.broadcast
+          ? { measure: (b: Record<'r' | 'c', number>) => b.c, limit: capacity, shrink: ['c'] as const }
+          : {
+              measure: (b: Record<'r' | 'c', number>) => span(b.r, b.c, o.ld),
+              limit: capacity,
+              shrink: ['r', 'c'] as const,
+            },
+      ),
+      {
+        measure: (b) => b.r * b.c,
+        limit: Math.min(maxGroups * maxGroups * 256, 2 ** 31),
+        shrink: ['r', 'c'] as const,
+      },
+    ],
+    64,
+  );
+  const pipeline = await rt.pipeline({ name: 'activation', code: shader, entryPoint, constants: { FN: fn } });
+  const dispatches: Dispatch[] = [];
+  for (let r0 = 0; r0 < rows; r0 += block.r) {
+    const rb = Math.min(block.r, rows - r0);
+    for (let c0 = 0; c0 < cols; c0 += block.c) {
+      const cb = Math.min(block.c, cols - c0);
+      const ld: Record<Slot, number> = { a: 0, b: 0, y: 0 };
+      const base: Record<Slot, number> = { a: 0, b: 0, y: 0 };
+      const storage = operands.map((o) => {
+        const w = o.broadcast
+          ? bindWindow(o.buffer, o.offset + c0, cb, align)
+          : bindWindow(o.buffer, o.offset + r0 * o.ld + c0, span(rb, cb, o.ld), align);
+        ld[o.slot] = o.ld;
+        base[o.slot] = w.base;
+        return w.binding;
+      });
+      dispatches.push({
+        pipeline,
+        uniforms: packParams([
+          ['u32', rb],
+          ['u32', cb],
+          ['u32', ld.a],
+          ['u32', ld.b],
+          ['u32', ld.y],
+          ['u32', base.a],
+          ['u32', base.b],
+          ['u32', base.y],
+        ]),
+        storage,
+        workgroups: foldGrid(Math.ceil((rb * cb) / 256), maxGroups),
+      });
+    }
+  }
+  return dispatches;
+}

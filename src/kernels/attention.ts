@@ -1,0 +1,167 @@
+// Causal scaled-dot-product attention with grouped-query attention (GQA): q is [tokens, heads,
+// headDim], k and v are [tokens, kvHeads, headDim], query head h reads kv head floor(h / (heads /
+// kvHeads)) (multi-head attention when kvHeads = heads, multi-query when kvHeads = 1). Each operand
+// has its own leading dimension and offset, so q, k and v can be column blocks of one fused qkv
+// buffer. The softmax is computed online (attention.wgsl), so memory stays O(tokens · heads ·
+// headDim) for any sequence length.
+//
+// When q, k, v or out do not fit one storage binding, queries, heads and keys are split into
+// blocks; a query whose keys span several key blocks carries its softmax state (running max and
+// normaliser) between dispatches in a scratch buffer of 2 floats per (query, head).
+
+import shader from '../../shaders/attention.wgsl?raw';
+import { GpuLimitError } from '../gpu/errors';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { checkDistinct, checkFinite, checkInteger, checkMatrix } from './operands';
+import { foldGrid, packParams } from './params';
+import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+/** The largest headDim: one workgroup of 256 invocations holds one query row. */
+export const ATTENTION_MAX_HEAD_DIM = 256;
+
+/** Keys scored per step of a workgroup (must match attention.wgsl). */
+const CHUNK = 64;
+
+export interface AttentionArgs {
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  out: GPUBuffer;
+  tokens: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** Multiplies q · k; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Elements between consecutive tokens; default heads · headDim for q and out, kvHeads · headDim for k and v. */
+  ldQ?: number;
+  ldK?: number;
+  ldV?: number;
+  ldOut?: number;
+  offsetQ?: number;
+  offsetK?: number;
+  offsetV?: number;
+  offsetOut?: number;
+}
+
+export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
+  const { tokens, heads, kvHeads, headDim } = args;
+  const kernel = 'attention';
+  checkInteger(kernel, 'tokens', tokens);
+  checkInteger(kernel, 'heads', heads, 1);
+  checkInteger(kernel, 'kvHeads', kvHeads, 1);
+  checkInteger(kernel, 'headDim', headDim, 1);
+  if (heads % kvHeads !== 0) {
+    throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
+  }
+  if (headDim > ATTENTION_MAX_HEAD_DIM) {
+    throw new RangeError(`attention: headDim must be ≤ ${ATTENTION_MAX_HEAD_DIM}, got ${headDim}`);
+  }
+  const scale = args.scale ?? 1 / Math.sqrt(headDim);
+  checkFinite(kernel, 'scale', scale);
+  const ldQ = args.ldQ ?? heads * headDim;
+  const ldK = args.ldK ?? kvHeads * headDim;
+  const ldV = args.ldV ?? kvHeads * headDim;
+  const ldOut = args.ldOut ?? heads * headDim;
+  const offQ = args.offsetQ ?? 0;
+  const offK = args.offsetK ?? 0;
+  const offV = args.offsetV ?? 0;
+  const offOut = args.offsetOut ?? 0;
+  checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, ldQ, offQ);
+  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, ldK, offK);
+  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, ldV, offV);
+  checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, ldOut, offOut);
+  checkDistinct(kernel, ['out', args.out], ['q', args.q], ['k', args.k], ['v', args.v]);
+  if (tokens === 0) return;
+
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  if (headDim > capacity) {
+    throw new GpuLimitError(
+      `attention: one head of ${headDim} elements does not fit one storage binding (${capacity} elements here)`,
+    );
+  }
+  const group = heads / kvHeads;
+  // The most kv heads a run of hb consecutive query heads can touch, whatever its alignment.
+  const kvSpan = (hb: number) => Math.min(kvHeads, Math.ceil((hb - 1) / group) + 1);
+  const block = planBlocks<'t' | 'h' | 'j'>(
+    { t: tokens, h: heads, j: tokens },
+    [
+      { measure: (b) => span(b.t, b.h * headDim, ldQ), limit: capacity, shrink: ['t', 'h'] },
+      { measure: (b) => span(b.t, b.h * headDim, ldOut), limit: capacity, shrink: ['t', 'h'] },
+      { measure: (b) => span(b.t, b.h * 2, heads * 2), limit: capacity, shrink: ['t', 'h'] },
+      { measure: (b) => span(b.j, kvSpan(b.h) * headDim, ldK), limit: capacity, shrink: ['j', 'h'] },
+      { measure: (b) => span(b.j, kvSpan(b.h) * headDim, ldV), limit: capacity, shrink: ['j', 'h'] },
+      // One workgroup per (query, head) of a block.
+      { measure: (b) => b.t * b.h, limit: maxGroups * maxGroups, shrink: ['t', 'h'] },
+    ],
+    CHUNK,
+  );
+  const split = block.j < tokens;
+  const state = await rt.createBuffer('attention softmax state', 'scratch', split ? tokens * heads * 8 : 16);
+  try {
+    const pipeline = await rt.pipeline({ name: 'attention', code: shader });
+    const dispatches: Dispatch[] = [];
+    for (let t0 = 0; t0 < tokens; t0 += block.t) {
+      const tb = Math.min(block.t, tokens - t0);
+      for (let h0 = 0; h0 < heads; h0 += block.h) {
+        const hb = Math.min(block.h, heads - h0);
+        const kvFirst = Math.floor(h0 / group);
+        const kvCount = Math.floor((h0 + hb - 1) / group) - kvFirst + 1;
+        const q = bindWindow(args.q, offQ + t0 * ldQ + h0 * headDim, span(tb, hb * headDim, ldQ), align);
+        const out = bindWindow(
+          args.out,
+          offOut + t0 * ldOut + h0 * headDim,
+          span(tb, hb * headDim, ldOut),
+          align,
+        );
+        const st = split
+          ? bindWindow(state.buffer, (t0 * heads + h0) * 2, span(tb, hb * 2, heads * 2), align)
+          : { binding: state.buffer, base: 0 };
+        const workgroups = foldGrid(tb * hb, maxGroups);
+        // Keys past the block's last query are never needed.
+        const keyEnd = t0 + tb;
+        for (let j0 = 0; j0 < keyEnd; j0 += block.j) {
+          const jb = Math.min(block.j, keyEnd - j0);
+          const kFirst = offK + j0 * ldK + kvFirst * headDim;
+          const vFirst = offV + j0 * ldV + kvFirst * headDim;
+          const k = bindWindow(args.k, kFirst, span(jb, kvCount * headDim, ldK), align);
+          const v = bindWindow(args.v, vFirst, span(jb, kvCount * headDim, ldV), align);
+          dispatches.push({
+            pipeline,
+            uniforms: packParams([
+              ['u32', tb],
+              ['u32', hb],
+              ['u32', headDim],
+              ['u32', group],
+              ['u32', t0],
+              ['u32', h0],
+              ['u32', kvFirst],
+              ['u32', j0],
+              ['u32', j0 + jb],
+              ['u32', ldQ],
+              ['u32', ldK],
+              ['u32', ldV],
+              ['u32', ldOut],
+              ['u32', heads * 2],
+              ['u32', q.base],
+              ['u32', k.base],
+              ['u32', v.base],
+              ['u32', out.base],
+              ['u32', st.base],
+              ['f32', scale],
+            ]),
+            storage: [q.binding, k.binding, v.binding, out.binding, st.binding],
+            workgroups,
+          });
+        }
+      }
+    }
+    rt.submit(dispatches);
+  } finally {
+    // Safe right after submit: the implementation keeps the memory until the work is done.
+    state.destroy();
+  }
+}

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { embedding } from './embedding';
+import { Random } from './random';
+
+// Bad ids, strided output and argument errors; the suite covers the values on random ids.
+describe('embedding', () => {
+  let rt: GpuRuntime;
+  let tiny: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+    tiny = await createNodeRuntime({
+      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+    });
+  });
+  afterAll(() => {
+    rt.destroy();
+    tiny.destroy();
+  });
+
+  const upload = async (r: GpuRuntime, data: Float32Array | Uint32Array) =>
+    (await r.upload('embedding test', 'scratch', data)).buffer;
+
+  for (const [label, runtime] of [
+    ['full limits', () => rt],
+    ['tiny limits', () => tiny],
+  ] as const) {
+    it(`writes NaN for ids past the vocabulary and copies the rest (${label})`, async () => {
+      const r = runtime();
+      const vocab = 41;
+      const width = 23;
+      const table = new Random(7).uniform(vocab * width);
+      const ids = Uint32Array.of(3, vocab, 0, 0xffffffff, vocab - 1, vocab + 100);
+      const out = await upload(r, new Float32Array(ids.length * width).fill(1));
+      await embedding(r, {
+        ids: await upload(r, ids),
+        table: await upload(r, table),
+        out,
+        tokens: ids.length,
+        vocab,
+        width,
+      });
+      const got = await r.readF32(out);
+      ids.forEach((id, t) => {
+        const row = got.subarray(t * width, (t + 1) * width);
+        if (id < vocab) expect(row).toEqual(table.subarray(id * width, (id + 1) * width));
+        else expect(row.every(Number.isNaN), `token ${t} (id ${id})`).toBe(true);
+      });
+    });
+  }
+
+  it('writes a column block of a wider output (ldOut, offsets) and leaves the rest alone', async () => {
+    const vocab = 10;
+    const width = 6;
+    const ld = 11;
+    const table = new Random(3).uniform(vocab * width + 5);
+    const ids = Uint32Array.of(9, 2, 2, 0);
+    const before = new Float32Array(2 + ids.length * ld).fill(-7);
+    const out = await upload(rt, before);
+    await embedding(rt, {
+      ids: await upload(rt, Uint32Array.of(99, ...ids)),
+      table: await upload(rt, table),
+      out,
+      tokens: ids.length,
+      vocab,
+      width,
+      ldOut: ld,
+      offsetIds: 1,
+      offsetTable: 5,
+      offsetOut: 2,
+    });
+    const got = await rt.readF32(out);
+    const expected = before.slice();
+    for (const [t, id] of ids.entries()) {
+      expected.set(table.subarray(5 + id * width, 5 + (id + 1) * width), 2 + t * ld);
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('names the argument that is wrong', async () => {
+    const table = await upload(rt, new Float32Array(40));
+    const ids = await upload(rt, new Uint32Array(4));
+    const out = await upload(rt, new Float32Array(16));
+    const base = { ids, table, out, tokens: 4, vocab: 10, width: 4 };
+    await expect(embedding(rt, { ...base, tokens: 5 })).rejects.toThrow(/embedding: ids .* needs 20 bytes/);
+    await expect(embedding(rt, { ...base, vocab: 11 })).rejects.toThrow(/embedding: table \(11×4/);
+    await expect(embedding(rt, { ...base, width: 5 })).rejects.toThrow(RangeError);
+    await expect(embedding(rt, { ...base, vocab: 0 })).rejects.toThrow(/vocab must be an integer ≥ 1/);
+    await expect(embedding(rt, { ...base, out: table })).rejects.toThrow(/out must be a different buffer/);
+    await expect(embedding(rt, { ...base, ldOut: 3 })).rejects.toThrow(/out leading dimension 3/);
+  });
+});

@@ -1,0 +1,114 @@
+// Embedding lookup for the first layer of every transformer: out[t, :] = table[ids[t], :], or
+// out[t, :] += table[ids[t], :] with `accumulate` to add learned position embeddings, whose ids are
+// the position numbers the caller computes (OPT's offset of 2 included). Ids are u32.
+//
+// A table larger than one storage binding (GPT-2's 50257 × 768 f32 is 154 MB, above the 128 MiB
+// default) is swept in windows of vocabulary rows; each dispatch writes only the tokens whose id
+// falls in its window, so every output element is written exactly once. Ids ≥ vocab give NaN (see
+// embedding.wgsl): the caller validates ids, and NaN makes a missed check visible.
+
+import shader from '../../shaders/embedding.wgsl?raw';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { checkDistinct, checkInteger, checkMatrix } from './operands';
+import { foldGrid, packParams } from './params';
+import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+const QUIET_NAN_BITS = 0x7fc00000;
+
+export interface EmbeddingArgs {
+  /** tokens u32 ids. */
+  ids: GPUBuffer;
+  /** vocab × width, row-major. */
+  table: GPUBuffer;
+  /** tokens × width, rows ldOut apart. */
+  out: GPUBuffer;
+  tokens: number;
+  vocab: number;
+  width: number;
+  /** Add the rows to out instead of overwriting it. */
+  accumulate?: boolean;
+  ldOut?: number;
+  /** Element offsets. */
+  offsetIds?: number;
+  offsetTable?: number;
+  offsetOut?: number;
+}
+
+export async function embedding(rt: GpuRuntime, args: EmbeddingArgs): Promise<void> {
+  rt.submit(await embeddingDispatches(rt, args));
+}
+
+export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): Promise<Dispatch[]> {
+  const { tokens, vocab, width } = args;
+  const ldOut = args.ldOut ?? width;
+  const offIds = args.offsetIds ?? 0;
+  const offTable = args.offsetTable ?? 0;
+  const offOut = args.offsetOut ?? 0;
+  const kernel = 'embedding';
+  checkInteger(kernel, 'tokens', tokens);
+  checkInteger(kernel, 'vocab', vocab, 1);
+  checkInteger(kernel, 'width', width, 1);
+  checkMatrix(kernel, 'ids', args.ids, 1, tokens, tokens, offIds);
+  checkMatrix(kernel, 'table', args.table, vocab, width, width, offTable);
+  checkMatrix(kernel, 'out', args.out, tokens, width, ldOut, offOut);
+  checkDistinct(kernel, ['out', args.out], ['ids', args.ids], ['table', args.table]);
+  if (tokens === 0) return [];
+
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const block = planBlocks<'t' | 'c' | 'v'>(
+    { t: tokens, c: width, v: vocab },
+    [
+      { measure: (b) => span(b.t, b.c, ldOut), limit: capacity, shrink: ['t', 'c'] },
+      { measure: (b) => b.t, limit: capacity, shrink: ['t'] },
+      { measure: (b) => span(b.v, b.c, width), limit: capacity, shrink: ['v', 'c'] },
+      // One invocation per output element of a block, on a folded grid of 256-wide workgroups.
+      {
+        measure: (b) => b.t * b.c,
+        limit: Math.min(maxGroups * maxGroups * 256, 2 ** 31),
+        shrink: ['t', 'c'],
+      },
+    ],
+    64,
+  );
+  const pipeline = await rt.pipeline({
+    name: 'embedding',
+    code: shader,
+    constants: { ACCUMULATE: Number(args.accumulate ?? false) },
+  });
+  const dispatches: Dispatch[] = [];
+  for (let t0 = 0; t0 < tokens; t0 += block.t) {
+    const tb = Math.min(block.t, tokens - t0);
+    const ids = bindWindow(args.ids, offIds + t0, tb, align);
+    for (let c0 = 0; c0 < width; c0 += block.c) {
+      const cb = Math.min(block.c, width - c0);
+      const out = bindWindow(args.out, offOut + t0 * ldOut + c0, span(tb, cb, ldOut), align);
+      const workgroups = foldGrid(Math.ceil((tb * cb) / 256), maxGroups);
+      for (let v0 = 0; v0 < vocab; v0 += block.v) {
+        const vb = Math.min(block.v, vocab - v0);
+        const table = bindWindow(args.table, offTable + v0 * width + c0, span(vb, cb, width), align);
+        dispatches.push({
+          pipeline,
+          uniforms: packParams([
+            ['u32', tb],
+            ['u32', cb],
+            ['u32', width],
+            ['u32', ldOut],
+            ['u32', ids.base],
+            ['u32', table.base],
+            ['u32', out.base],
+            ['u32', v0],
+            ['u32', vb],
+            ['u32', vocab],
+            ['u32', QUIET_NAN_BITS],
+          ]),
+          storage: [ids.binding, table.binding, out.binding],
+          workgroups,
+        });
+      }
+    }
+  }
+  return dispatches;
+}
