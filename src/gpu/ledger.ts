@@ -51,6 +51,13 @@ export class BufferLedger {
   private liveBytes = 0;
   private peakBytes = 0;
 
+  /**
+   * Set by the runtime while it holds encoded work not yet submitted: a buffer that work uses must
+   * outlive the submit, so its destruction is handed over (return true) and run after it. The
+   * entry stays live in the ledger until then, which is also when the memory is really freed.
+   */
+  deferDestroy: ((destroyNow: () => void) => boolean) | null = null;
+
   constructor(private readonly device: GPUDevice) {}
 
   /**
@@ -59,9 +66,9 @@ export class BufferLedger {
    */
   async create(request: BufferRequest): Promise<TrackedBuffer> {
     const buffer = this.allocate(request);
-    // Scopes are popped in reverse order of pushing: validation was pushed last.
-    const validation = await this.device.popErrorScope();
-    const oom = await this.device.popErrorScope();
+    // Both pops are issued before any await, so work interleaved at the await cannot push a scope
+    // between them. Scopes pop in reverse order of pushing: validation was pushed last.
+    const [validation, oom] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     if (oom || validation) {
       buffer.destroy();
       this.release(buffer.entry);
@@ -102,8 +109,11 @@ export class BufferLedger {
       destroy: () => {
         if (destroyed) return;
         destroyed = true;
-        buffer.destroy();
-        this.release(entry);
+        const now = () => {
+          buffer.destroy();
+          this.release(entry);
+        };
+        if (!this.deferDestroy?.(now)) now();
       },
     };
   }

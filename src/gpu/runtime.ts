@@ -1,8 +1,16 @@
 // The GPU runtime every kernel wrapper talks to: the device and its negotiated limits, the buffer
-// ledger, a pipeline cache, dispatch that checks the workgroup-count limit, and readback through
-// reusable staging buffers. WebGPU reports validation failures and device loss asynchronously;
-// the runtime keeps the first such failure and rethrows it at the next point where the caller
-// awaits (readback or sync), so an error is raised where someone is listening for it.
+// ledger, a pipeline cache, dispatch that checks the workgroup-count and binding limits, and
+// readback through reusable staging buffers.
+//
+// Dispatches are recorded into one pending command encoder and submitted together when the CPU
+// next needs the GPU's results or changes its inputs (a read, a write, a sync), or when the batch
+// grows large. A forward pass of a model is dozens of small kernels; one submit instead of one each
+// removes most of the per-submit cost. Buffers destroyed while work that uses them is pending are
+// freed after the submit (see BufferLedger.deferDestroy).
+//
+// WebGPU reports validation failures and device loss asynchronously; the runtime keeps the first
+// such failure and rethrows it at the next point where the caller awaits (readback or sync), so
+// an error is raised where someone is listening for it.
 
 import { type AcquireOptions, acquireGpu, type CapabilityReport, type EngineLimits } from './device';
 import {
@@ -34,6 +42,9 @@ export interface KernelSource {
   constants?: Record<string, number>;
 }
 
+/** Recorded dispatches that trigger a submit on their own, to bound the encoder's size. */
+const MAX_PENDING_DISPATCHES = 512;
+
 export class GpuRuntime {
   readonly ledger: BufferLedger;
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -41,6 +52,7 @@ export class GpuRuntime {
   private readonly staging: TrackedBuffer[] = [];
   private readonly lostListeners = new Set<(error: GpuDeviceLostError) => void>();
   private pendingError: GpuError | null = null;
+  private pending: { encoder: GPUCommandEncoder; dispatches: number; deferred: (() => void)[] } | null = null;
   private lostError: GpuDeviceLostError | null = null;
   private destroying = false;
 
@@ -49,6 +61,11 @@ export class GpuRuntime {
     readonly capability: CapabilityReport,
   ) {
     this.ledger = new BufferLedger(device);
+    this.ledger.deferDestroy = (destroyNow) => {
+      if (!this.pending) return false;
+      this.pending.deferred.push(destroyNow);
+      return true;
+    };
     device.addEventListener('uncapturederror', (event) => {
       this.fail(new GpuValidationError('a GPU command', (event as GPUUncapturedErrorEvent).error.message));
     });
@@ -108,6 +125,8 @@ export class GpuRuntime {
 
   write(buffer: GPUBuffer, data: Float32Array | Uint32Array, byteOffset = 0): void {
     this.throwIfLost();
+    // writeBuffer takes effect on the queue at once, ahead of work still being recorded.
+    this.flush();
     // writeBuffer needs a multiple of 4 bytes, which f32/u32 data always is.
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -149,25 +168,18 @@ export class GpuRuntime {
     }
   }
 
-  /** Encodes the dispatches into one command buffer and submits it. */
+  /** Records the dispatches, in order, into the pending command encoder. */
   submit(dispatches: readonly Dispatch[]): void {
     this.throwIfLost();
-    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
-    const uniforms: TrackedBuffer[] = [];
-    this.device.pushErrorScope('validation');
-    const encoder = this.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
+    // Every dispatch is checked before any is recorded, so a refused batch leaves nothing behind.
+    for (const dispatch of dispatches) this.checkDispatch(dispatch);
+    if (!this.pending) {
+      this.device.pushErrorScope('validation');
+      this.pending = { encoder: this.device.createCommandEncoder(), dispatches: 0, deferred: [] };
+    }
+    const pass = this.pending.encoder.beginComputePass();
     for (const dispatch of dispatches) {
       const [x, y = 1, z = 1] = dispatch.workgroups;
-      if (x > maxGroups || y > maxGroups || z > maxGroups) {
-        pass.end();
-        void this.device.popErrorScope();
-        for (const u of uniforms) u.destroy();
-        throw new GpuLimitError(
-          `Dispatch ${dispatch.pipeline.label} of ${x}×${y}×${z} workgroups exceeds ` +
-            `maxComputeWorkgroupsPerDimension = ${maxGroups}.`,
-        );
-      }
       if (x === 0 || y === 0 || z === 0) continue;
       const entries: GPUBindGroupEntry[] = [];
       if (dispatch.uniforms) {
@@ -183,8 +195,9 @@ export class GpuRuntime {
         );
         new Uint8Array(u.buffer.getMappedRange()).set(new Uint8Array(dispatch.uniforms));
         u.buffer.unmap();
-        uniforms.push(u);
         entries.push({ binding: 0, resource: { buffer: u.buffer } });
+        // Freed once the batch is submitted (the ledger defers it while work is pending).
+        u.destroy();
       }
       for (const binding of dispatch.storage) {
         entries.push({
@@ -199,15 +212,48 @@ export class GpuRuntime {
       pass.setPipeline(dispatch.pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
+      this.pending.dispatches++;
     }
     pass.end();
-    this.device.queue.submit([encoder.finish()]);
+    if (this.pending.dispatches >= MAX_PENDING_DISPATCHES) this.flush();
+  }
+
+  /** Submits the recorded work, if any. */
+  flush(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    if (this.lostError) return;
+    this.device.queue.submit([pending.encoder.finish()]);
     void this.device.popErrorScope().then((error) => {
       if (error) this.fail(new GpuValidationError('a compute dispatch', error.message));
     });
     // Destroying after submit is allowed: the implementation keeps the memory until the work that
     // uses it has finished.
-    for (const u of uniforms) u.destroy();
+    for (const destroyNow of pending.deferred) destroyNow();
+  }
+
+  private checkDispatch(dispatch: Dispatch): void {
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = dispatch.workgroups;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new GpuLimitError(
+        `Dispatch ${dispatch.pipeline.label} of ${x}×${y}×${z} workgroups exceeds ` +
+          `maxComputeWorkgroupsPerDimension = ${maxGroups}.`,
+      );
+    }
+    // The planners tile every kernel to the engine's limit, which tests set far below the
+    // device's; a binding above it is a planner bug that the device itself would not catch.
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    for (const binding of dispatch.storage) {
+      if (binding.size > maxBinding) {
+        const label = 'offset' in binding ? binding.buffer.label : binding.label;
+        throw new GpuLimitError(
+          `Dispatch ${dispatch.pipeline.label} binds ${binding.size} bytes of "${label}", ` +
+            `above maxStorageBufferBindingSize = ${maxBinding}.`,
+        );
+      }
+    }
   }
 
   /** Copies a byte range of a buffer to the CPU. Waits for all submitted work. */
@@ -215,6 +261,7 @@ export class GpuRuntime {
     this.throwIfLost();
     const staging = await this.takeStaging(byteLength);
     try {
+      this.flush();
       const encoder = this.device.createCommandEncoder();
       encoder.copyBufferToBuffer(buffer, byteOffset, staging.buffer, 0, byteLength);
       this.device.queue.submit([encoder.finish()]);
@@ -240,6 +287,7 @@ export class GpuRuntime {
   /** Waits until the queue is idle, then raises any error reported meanwhile. */
   async sync(): Promise<void> {
     this.throwIfLost();
+    this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.throwIfLost();
     this.throwPending();
@@ -248,6 +296,7 @@ export class GpuRuntime {
   /** Frees everything and the device itself. */
   destroy(): void {
     this.destroying = true;
+    this.flush();
     for (const s of this.staging) s.destroy();
     this.staging.length = 0;
     this.device.destroy();

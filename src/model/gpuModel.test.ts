@@ -34,14 +34,13 @@ async function compare(config: ModelConfig, residency: Residency = 'resident') {
   const model = await GpuModel.load(rt, memoryWeightSource(config, tensors, 'random'), { residency });
   try {
     const ids = Array.from({ length: 11 }, (_, i) => (i * 7 + seed) % config.vocabSize);
-    const ref = referenceLogits(config, tensors, ids).at(-1) as Float64Array;
-    const gpu = await model.lastLogits(ids);
+    const ref = referenceLogits(config, tensors, ids);
+    const gpu = await model.logits(ids);
     let worst = 0;
-    for (let i = 0; i < ref.length; i++) {
-      worst = Math.max(
-        worst,
-        Math.abs((gpu[i] as number) - (ref[i] as number)) / (1 + Math.abs(ref[i] as number)),
-      );
+    for (const [t, row] of ref.entries()) {
+      for (const [i, r] of row.entries()) {
+        worst = Math.max(worst, Math.abs((gpu[t * config.vocabSize + i] as number) - r) / (1 + Math.abs(r)));
+      }
     }
     expect(worst, `seed ${seed}`).toBeLessThanOrEqual(LOGIT_BOUND);
     const nll = referenceNll(config, tensors, ids);
@@ -65,13 +64,15 @@ describe('GPU forward pass against the float64 reference', () => {
   it('streams block by block with the same result', () => compare(tinyConfig('opt'), 'streaming'));
 
   it('frees every buffer it allocated', async () => {
-    const before = rt.ledger.snapshot().liveBytes;
+    // Staging buffers for readback are pooled by the runtime, not owned by the model.
+    const held = () => rt.ledger.snapshot().liveBytes - rt.ledger.bytesIn('staging');
+    const before = held();
     const config = tinyConfig('gpt2');
     const model = await GpuModel.load(rt, memoryWeightSource(config, randomTensors(config, 1), 'random'));
     await model.scoreWindow([1, 2, 3]);
     expect(rt.ledger.bytesIn('weights')).toBeGreaterThan(0);
     model.destroy();
-    expect(rt.ledger.snapshot().liveBytes).toBe(before);
+    expect(held()).toBe(before);
   });
 
   it('refuses token ids outside the vocabulary and windows longer than the context', async () => {
@@ -91,12 +92,18 @@ describe('stories260K on the GPU', () => {
       rt,
       memoryWeightSource(imported.config, imported.tensors, 'stories260K'),
     );
-    const ids = [1];
-    while (ids.length < 40) {
-      const logits = await model.lastLogits(ids);
-      ids.push(logits.indexOf(Math.max(...logits)));
-    }
+    // Greedy decoding yields a sequence exactly when every token is the argmax of the logits of the
+    // prefix before it, which one causal forward pass over the whole sequence checks at once.
+    const ids = tokenizer.encode(STORIES260K_GREEDY, { addBos: true });
+    const logits = await model.logits(ids);
     model.destroy();
-    expect(tokenizer.decode(ids).startsWith(STORIES260K_GREEDY)).toBe(true);
+    const V = imported.config.vocabSize;
+    const greedy = [1];
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const row = Array.from(logits.subarray(t * V, (t + 1) * V));
+      greedy.push(row.indexOf(Math.max(...row)));
+    }
+    expect(greedy).toEqual(ids);
+    expect(tokenizer.decode(greedy)).toBe(STORIES260K_GREEDY);
   });
 });

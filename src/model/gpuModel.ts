@@ -134,11 +134,17 @@ export class GpuModel {
     return { nllSum, count: T - 1 };
   }
 
-  /** Logits of the last position (for generation). */
-  async lastLogits(ids: readonly number[]): Promise<Float32Array> {
+  /** Logits of every position, tokens × vocab (for generation and for checks). */
+  async logits(ids: readonly number[]): Promise<Float32Array> {
     const ws = await this.forward(ids);
-    await this.head(ws, ids.length - 1, 1);
-    return this.rt.readF32(ws.logits, 0, 4 * this.config.vocabSize);
+    const V = this.config.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    for (let t0 = 0; t0 < ids.length; t0 += LOGIT_CHUNK_TOKENS) {
+      const rows = Math.min(LOGIT_CHUNK_TOKENS, ids.length - t0);
+      await this.head(ws, t0, rows);
+      out.set(await this.rt.readF32(ws.logits, 0, 4 * rows * V), t0 * V);
+    }
+    return out;
   }
 
   /** Runs embeddings and every block; leaves the final-normed hidden states in ws.h. */
