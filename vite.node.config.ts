@@ -6,9 +6,10 @@
 import { builtinModules } from 'node:module';
 import { defineConfig } from 'vite';
 
-/** Entry name (→ dist-node/<name>.js) → source. Add the CLI here when it exists. */
+/** Entry name (→ dist-node/<name>.js) → source. */
 const entries: Record<string, string> = {
   bench: 'bench/bench.ts',
+  cli: 'src/cli/main.ts',
 };
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];

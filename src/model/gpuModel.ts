@@ -7,6 +7,7 @@ import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
 import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
 import { attention } from '../kernels/attention';
+import { scoresAttention, scoresFit } from '../kernels/attentionScores';
 import { crossEntropy, IGNORE_TARGET } from '../kernels/crossEntropy';
 import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
@@ -225,7 +226,7 @@ export class GpuModel {
         });
       }
     }
-    await attention(rt, {
+    const attentionArgs = {
       q: ws.q,
       k: ws.k,
       v: ws.v,
@@ -234,7 +235,11 @@ export class GpuModel {
       heads: c.heads,
       kvHeads: c.kvHeads,
       headDim: c.headDim,
-    });
+    };
+    // Short windows go through materialised scores and the matmul kernel; long ones through the
+    // online softmax, whose memory does not grow with tokens² (see attentionScores.ts).
+    if (scoresFit(T, rt.limits)) await scoresAttention(rt, attentionArgs);
+    else await attention(rt, attentionArgs);
     // The residual stream accumulates in place: x ← x + W_o · attn.
     await this.linear(w, `${p}.o`, ws.attn, ws.x, T, qd, d, true);
     await this.norm(ws.x, ws.h, w, `${p}.mlp_norm`, T);

@@ -1,0 +1,60 @@
+// Row-wise softmax in place with a scale and an optional causal mask, for attention scores that a
+// matmul has materialised. Rows are bound in windows of whole rows.
+
+import shader from '../../shaders/softmax.wgsl?raw';
+import type { GpuRuntime } from '../gpu/runtime';
+import { checkInteger, checkMatrix, rowsPerWindow } from './operands';
+import { foldGrid, packParams } from './params';
+import { bindWindow, span, windowCapacity } from './window';
+
+export interface SoftmaxArgs {
+  x: GPUBuffer;
+  rows: number;
+  cols: number;
+  ld?: number;
+  offset?: number;
+  /** Multiplies x before the softmax. Default 1. */
+  scale?: number;
+  /** Row r is query firstRow + r and sees columns 0..firstRow + r only. */
+  causal?: boolean;
+  firstRow?: number;
+}
+
+export async function softmax(rt: GpuRuntime, args: SoftmaxArgs): Promise<void> {
+  const { rows, cols } = args;
+  const ld = args.ld ?? cols;
+  const offset = args.offset ?? 0;
+  const firstRow = args.firstRow ?? 0;
+  const kernel = 'softmax';
+  checkInteger(kernel, 'rows', rows);
+  checkInteger(kernel, 'cols', cols, 1);
+  checkInteger(kernel, 'firstRow', firstRow);
+  checkMatrix(kernel, 'x', args.x, rows, cols, ld, offset);
+  if (rows === 0) return;
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const perWindow = Math.min(rowsPerWindow(kernel, 'row', capacity, cols, ld), maxGroups * maxGroups);
+  const pipeline = await rt.pipeline({ name: 'softmax', code: shader });
+  const dispatches = [];
+  for (let r0 = 0; r0 < rows; r0 += perWindow) {
+    const rb = Math.min(perWindow, rows - r0);
+    const w = bindWindow(args.x, offset + r0 * ld, span(rb, cols, ld), align);
+    dispatches.push({
+      pipeline,
+      uniforms: packParams([
+        ['u32', rb],
+        ['u32', cols],
+        ['u32', ld],
+        ['u32', w.base],
+        ['u32', firstRow + r0],
+        ['u32', args.causal ? 1 : 0],
+        ['f32', args.scale ?? 1],
+      ]),
+      storage: [w.binding],
+      workgroups: foldGrid(rb, maxGroups),
+    });
+  }
+  rt.submit(dispatches);
+}
