@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
 import { folderSources } from '../host/nodeFiles';
+import { createNodeRuntime } from '../host/nodeGpu';
 import { openModel } from '../model/checkpoint';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
 import { fitCheck } from '../model/fit';
@@ -66,61 +66,83 @@ program
 program
   .command('eval')
   .description("perplexity of a model on an evaluation text, by the papers' protocol")
-  .option('--model <path>', 'a model folder (config.json + safetensors, or a llama2.c .bin)', `${ROOT}public/models/stories260K`)
-  .addOption(new Option('--text <name>', 'the evaluation text').choices(Object.keys(EVAL_TEXTS)).default('wikitext2'))
+  .option(
+    '--model <path>',
+    'a model folder (config.json + safetensors, or a llama2.c .bin)',
+    `${ROOT}public/models/stories260K`,
+  )
+  .addOption(
+    new Option('--text <name>', 'the evaluation text').choices(Object.keys(EVAL_TEXTS)).default('wikitext2'),
+  )
   .option('--seq-len <n>', "tokens per window (default: the model's context)", positiveInt)
   .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
   .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
   .option('--json', 'print one JSON object on stdout')
-  .action(async (options: { model: string; text: EvalText; seqLen?: number; windows?: number; budgetGib: number; json?: boolean }) => {
-    const started = performance.now();
-    const sources = await folderSources(options.model);
-    const opened = await openModel(sources);
-    const config = opened.config;
-    const tokenizerFiles = await Promise.all(opened.otherFiles.map(async (f) => ({ name: f.name, data: await f.read(0, f.size) })));
-    const tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: config.vocabSize });
-    const seqLen = options.seqLen ?? config.maxPositions;
-    const raw = await readFile(`${ROOT}public/${EVAL_TEXTS[options.text].file}`, 'utf8');
-    const tokens = tokenizeEvalText(options.text, raw, tokenizer);
-    await withRuntime(async (rt) => {
-      const fit = fitCheck(config, rt.limits, options.budgetGib * 2 ** 30, seqLen);
-      if (fit.verdict === 'does not fit') throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
-      const load = new ProgressLine('upload', opened.weightBytes, 'bytes');
-      const model = await GpuModel.load(rt, opened.weights, {
-        residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
-        onProgress: (p) => load.update(p.bytesDone),
-      });
-      load.done();
-      try {
-        const total = Math.min(Math.floor(tokens.length / seqLen), options.windows ?? Number.POSITIVE_INFINITY);
-        const bar = new ProgressLine('perplexity', total, 'windows');
-        const result = await evaluatePerplexity(model, tokens, {
-          seqLen,
-          maxWindows: options.windows,
-          onWindow: (p) => bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
+  .action(
+    async (options: {
+      model: string;
+      text: EvalText;
+      seqLen?: number;
+      windows?: number;
+      budgetGib: number;
+      json?: boolean;
+    }) => {
+      const started = performance.now();
+      const sources = await folderSources(options.model);
+      const opened = await openModel(sources);
+      const config = opened.config;
+      const tokenizerFiles = await Promise.all(
+        opened.otherFiles.map(async (f) => ({ name: f.name, data: await f.read(0, f.size) })),
+      );
+      const tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: config.vocabSize });
+      const seqLen = options.seqLen ?? config.maxPositions;
+      const raw = await readFile(`${ROOT}public/${EVAL_TEXTS[options.text].file}`, 'utf8');
+      const tokens = tokenizeEvalText(options.text, raw, tokenizer);
+      await withRuntime(async (rt) => {
+        const fit = fitCheck(config, rt.limits, options.budgetGib * 2 ** 30, seqLen);
+        if (fit.verdict === 'does not fit')
+          throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
+        const load = new ProgressLine('upload', opened.weightBytes, 'bytes');
+        const model = await GpuModel.load(rt, opened.weights, {
+          residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
+          onProgress: (p) => load.update(p.bytesDone),
         });
-        bar.done();
-        const elapsedMs = performance.now() - started;
-        emit(
-          Boolean(options.json),
-          {
-            command: 'eval',
-            model: options.model,
-            family: config.family,
-            text: options.text,
-            residency: model.residency,
-            adapter: `${rt.capability.vendor} ${rt.capability.architecture}`,
-            elapsedMs,
-            ...result,
-          },
-          `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[options.text].label}: ${result.windows} windows of ` +
-            `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}`,
-        );
-      } finally {
-        model.destroy();
-      }
-    });
-  });
+        load.done();
+        try {
+          const total = Math.min(
+            Math.floor(tokens.length / seqLen),
+            options.windows ?? Number.POSITIVE_INFINITY,
+          );
+          const bar = new ProgressLine('perplexity', total, 'windows');
+          const result = await evaluatePerplexity(model, tokens, {
+            seqLen,
+            maxWindows: options.windows,
+            onWindow: (p) =>
+              bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
+          });
+          bar.done();
+          const elapsedMs = performance.now() - started;
+          emit(
+            Boolean(options.json),
+            {
+              command: 'eval',
+              model: options.model,
+              family: config.family,
+              text: options.text,
+              residency: model.residency,
+              adapter: `${rt.capability.vendor} ${rt.capability.architecture}`,
+              elapsedMs,
+              ...result,
+            },
+            `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[options.text].label}: ${result.windows} windows of ` +
+              `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}`,
+          );
+        } finally {
+          model.destroy();
+        }
+      });
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);

@@ -12,7 +12,10 @@ export async function fileSource(path: string): Promise<ByteSource> {
     size,
     async read(offset, length) {
       if (offset < 0 || length < 0 || offset + length > size) {
-        throw new ModelFormatError(basename(path), `read of ${length} bytes at ${offset} is past the end (${size} bytes)`);
+        throw new ModelFormatError(
+          basename(path),
+          `read of ${length} bytes at ${offset} is past the end (${size} bytes)`,
+        );
       }
       const handle = await open(path, 'r');
       try {
@@ -20,7 +23,8 @@ export async function fileSource(path: string): Promise<ByteSource> {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await handle.read(bytes, done, length - done, offset + done);
-          if (bytesRead === 0) throw new ModelFormatError(basename(path), `ended early at byte ${offset + done}`);
+          if (bytesRead === 0)
+            throw new ModelFormatError(basename(path), `ended early at byte ${offset + done}`);
           done += bytesRead;
         }
         return bytes.buffer;
