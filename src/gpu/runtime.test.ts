@@ -49,6 +49,20 @@ describe('GpuRuntime', () => {
     expect(await rt.pipeline({ name: 'copy-test', code: COPY })).toBe(pipeline);
   });
 
+  it('times kernels on the GPU clock when profiling', async () => {
+    const src = await rt.upload('src', 'scratch', new Float32Array(4096).fill(1));
+    const dst = await rt.createBuffer('dst', 'scratch', 4 * 4096);
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    if (!rt.startProfile()) return; // no timestamp-query on this adapter
+    for (let i = 0; i < 3; i++)
+      rt.submit([{ pipeline, storage: [src.buffer, dst.buffer], workgroups: [64] }]);
+    const totals = await rt.stopProfile();
+    expect([...totals.keys()]).toEqual(['copy-test']);
+    expect(totals.get('copy-test')).toBeGreaterThan(0);
+    // The profiler's buffers are gone again.
+    expect(rt.ledger.entries().filter((e) => e.label.startsWith('timestamps'))).toEqual([]);
+  });
+
   it('turns a shader compile error into a GpuShaderError with the line', async () => {
     const error = await rt.pipeline({ name: 'broken', code: 'fn main( {' }).catch((e) => e);
     expect(error).toBeInstanceOf(GpuShaderError);

@@ -55,6 +55,7 @@ export class GpuRuntime {
   private pending: { encoder: GPUCommandEncoder; dispatches: number; deferred: (() => void)[] } | null = null;
   private lostError: GpuDeviceLostError | null = null;
   private destroying = false;
+  private profiler: KernelProfiler | null = null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -177,7 +178,10 @@ export class GpuRuntime {
       this.device.pushErrorScope('validation');
       this.pending = { encoder: this.device.createCommandEncoder(), dispatches: 0, deferred: [] };
     }
-    const pass = this.pending.encoder.beginComputePass();
+    const label = dispatches[0]?.pipeline.label ?? '';
+    const pass = this.pending.encoder.beginComputePass(
+      this.profiler ? { timestampWrites: this.profiler.next(label) } : undefined,
+    );
     for (const dispatch of dispatches) {
       const [x, y = 1, z = 1] = dispatch.workgroups;
       if (x === 0 || y === 0 || z === 0) continue;
@@ -215,7 +219,27 @@ export class GpuRuntime {
       this.pending.dispatches++;
     }
     pass.end();
-    if (this.pending.dispatches >= MAX_PENDING_DISPATCHES) this.flush();
+    if (this.pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
+  }
+
+  /**
+   * Starts timing every recorded kernel call on the GPU's own clock (timestamp queries around each
+   * compute pass), for benchmarks. Returns false where the adapter has no timestamp-query.
+   */
+  startProfile(): boolean {
+    if (!this.capability.features['timestamp-query']) return false;
+    this.flush();
+    this.profiler = new KernelProfiler(this.device, this.ledger);
+    return true;
+  }
+
+  /** Stops timing and returns the GPU nanoseconds spent per kernel (pipeline label). */
+  async stopProfile(): Promise<Map<string, number>> {
+    const profiler = this.profiler;
+    if (!profiler) return new Map();
+    this.flush();
+    this.profiler = null;
+    return profiler.finish();
   }
 
   /** Submits the recorded work, if any. */
@@ -224,7 +248,9 @@ export class GpuRuntime {
     if (!pending) return;
     this.pending = null;
     if (this.lostError) return;
+    this.profiler?.resolve(pending.encoder);
     this.device.queue.submit([pending.encoder.finish()]);
+    this.profiler?.collect();
     void this.device.popErrorScope().then((error) => {
       if (error) this.fail(new GpuValidationError('a compute dispatch', error.message));
     });
@@ -330,5 +356,90 @@ export class GpuRuntime {
 
   private throwIfLost(): void {
     if (this.lostError) throw this.lostError;
+  }
+}
+
+/**
+ * Timestamp queries around each compute pass (one pass per kernel call), resolved at every flush
+ * and read back in the background. Implementations may quantise or clamp timestamps; the totals
+ * are what the GPU's clock says, not wall time.
+ */
+class KernelProfiler {
+  private static readonly CAPACITY = 512;
+  private readonly querySet: GPUQuerySet;
+  private readonly labels: string[] = [];
+  private readonly reads: Promise<void>[] = [];
+  private readonly totals = new Map<string, number>();
+  private readonly held: TrackedBuffer[] = [];
+  private resolved: { buffer: TrackedBuffer; labels: string[] } | null = null;
+
+  constructor(
+    device: GPUDevice,
+    private readonly ledger: BufferLedger,
+  ) {
+    this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * KernelProfiler.CAPACITY });
+  }
+
+  get full(): boolean {
+    return this.labels.length >= KernelProfiler.CAPACITY;
+  }
+
+  next(label: string): GPUComputePassTimestampWrites {
+    const index = this.labels.push(label) - 1;
+    return {
+      querySet: this.querySet,
+      beginningOfPassWriteIndex: 2 * index,
+      endOfPassWriteIndex: 2 * index + 1,
+    };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    if (this.labels.length === 0) return;
+    const bytes = 16 * this.labels.length;
+    const resolveBuffer = this.ledger.createFast(
+      {
+        label: 'timestamps',
+        category: 'staging',
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      },
+      () => {},
+    );
+    const readBuffer = this.ledger.createFast(
+      {
+        label: 'timestamps read',
+        category: 'staging',
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      },
+      () => {},
+    );
+    encoder.resolveQuerySet(this.querySet, 0, 2 * this.labels.length, resolveBuffer.buffer, 0);
+    encoder.copyBufferToBuffer(resolveBuffer.buffer, 0, readBuffer.buffer, 0, bytes);
+    this.held.push(resolveBuffer);
+    this.resolved = { buffer: readBuffer, labels: this.labels.splice(0) };
+  }
+
+  collect(): void {
+    const resolved = this.resolved;
+    if (!resolved) return;
+    this.resolved = null;
+    this.reads.push(
+      resolved.buffer.buffer.mapAsync(GPUMapMode.READ).then(() => {
+        const stamps = new BigUint64Array(resolved.buffer.buffer.getMappedRange());
+        for (const [i, label] of resolved.labels.entries()) {
+          const ns = Number((stamps[2 * i + 1] as bigint) - (stamps[2 * i] as bigint));
+          this.totals.set(label, (this.totals.get(label) ?? 0) + Math.max(0, ns));
+        }
+        resolved.buffer.destroy();
+      }),
+    );
+  }
+
+  async finish(): Promise<Map<string, number>> {
+    await Promise.all(this.reads);
+    for (const b of this.held) b.destroy();
+    this.querySet.destroy();
+    return this.totals;
   }
 }
