@@ -13,6 +13,9 @@ import { openModel } from '../model/checkpoint';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
 import { fitCheck } from '../model/fit';
 import { GpuModel } from '../model/gpuModel';
+import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
+import { referenceNll } from '../model/reference';
+import { canonicalTensors } from '../model/weights';
 import { loadTokenizer } from '../tokenizer';
 import { formatSeconds, ProgressLine } from './progress';
 
@@ -77,9 +80,11 @@ program
   .option('--seq-len <n>', "tokens per window (default: the model's context)", positiveInt)
   .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
   .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+  .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
   .option('--json', 'print one JSON object on stdout')
   .action(
     async (options: {
+      reference?: boolean;
       model: string;
       text: EvalText;
       seqLen?: number;
@@ -98,6 +103,44 @@ program
       const seqLen = options.seqLen ?? config.maxPositions;
       const raw = await readFile(`${ROOT}public/${EVAL_TEXTS[options.text].file}`, 'utf8');
       const tokens = tokenizeEvalText(options.text, raw, tokenizer);
+      const total = Math.min(Math.floor(tokens.length / seqLen), options.windows ?? Number.POSITIVE_INFINITY);
+      const bar = new ProgressLine('perplexity', total, 'windows');
+      const evalOptions = {
+        seqLen,
+        maxWindows: options.windows,
+        onWindow: (p: PerplexityProgress) =>
+          bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
+      };
+      const report = (result: PerplexityResult, engine: string, extra: object) => {
+        bar.done();
+        const elapsedMs = performance.now() - started;
+        emit(
+          Boolean(options.json),
+          {
+            command: 'eval',
+            model: options.model,
+            family: config.family,
+            text: options.text,
+            engine,
+            elapsedMs,
+            ...extra,
+            ...result,
+          },
+          `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[options.text].label} (${engine}): ${result.windows} windows of ` +
+            `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}`,
+        );
+      };
+      if (options.reference) {
+        // The float64 CPU forward the tests check the GPU against: slow, and independent of it.
+        const tensors = new Map<string, Float32Array>();
+        for (const t of canonicalTensors(config)) tensors.set(t.name, await opened.weights.read(t.name));
+        const score = async (window: readonly number[]) => {
+          const nll = referenceNll(config, tensors, window);
+          return { nllSum: nll.sum, count: nll.count };
+        };
+        report(await perplexity(tokens, score, evalOptions), 'float64 CPU reference', {});
+        return;
+      }
       await withRuntime(async (rt) => {
         const fit = fitCheck(config, rt.limits, options.budgetGib * 2 ** 30, seqLen);
         if (fit.verdict === 'does not fit')
@@ -109,34 +152,11 @@ program
         });
         load.done();
         try {
-          const total = Math.min(
-            Math.floor(tokens.length / seqLen),
-            options.windows ?? Number.POSITIVE_INFINITY,
-          );
-          const bar = new ProgressLine('perplexity', total, 'windows');
-          const result = await evaluatePerplexity(model, tokens, {
-            seqLen,
-            maxWindows: options.windows,
-            onWindow: (p) =>
-              bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
+          const result = await evaluatePerplexity(model, tokens, evalOptions);
+          report(result, 'WebGPU', {
+            residency: model.residency,
+            adapter: `${rt.capability.vendor} ${rt.capability.architecture}`,
           });
-          bar.done();
-          const elapsedMs = performance.now() - started;
-          emit(
-            Boolean(options.json),
-            {
-              command: 'eval',
-              model: options.model,
-              family: config.family,
-              text: options.text,
-              residency: model.residency,
-              adapter: `${rt.capability.vendor} ${rt.capability.architecture}`,
-              elapsedMs,
-              ...result,
-            },
-            `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[options.text].label}: ${result.windows} windows of ` +
-              `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}`,
-          );
         } finally {
           model.destroy();
         }
