@@ -1,14 +1,25 @@
 // The page: a header, then what the GPU allows. Until the worker answers there is a status line,
-// so the page is never empty; without WebGPU the explanation takes the place of the tools.
+// so the page is never empty; without WebGPU the explanation takes the place of the tools. The
+// model work comes first; the GPU's report and the kernel check follow, one link away.
 
+import { useEffect } from 'react';
 import { CapabilityCard } from './CapabilityCard';
 import { ErrorBoundary } from './ErrorBoundary';
+import { EvalPanel } from './EvalPanel';
 import { KernelCheck } from './KernelCheck';
+import { ModelPanel } from './ModelPanel';
+import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
 import { useStudio } from './store';
 
 export function App() {
   const capability = useStudio((s) => s.capability);
+  const ready = capability.status === 'ready';
+  // The built-in model is opened as soon as there is a GPU to check it against.
+  useEffect(() => {
+    if (ready) useModelStudio.getState().init();
+  }, [ready]);
+
   return (
     <div className="app">
       <header className="app-header">
@@ -17,6 +28,14 @@ export function App() {
           Compress language models on your own GPU with WebGPU. The model, the data and the work stay on this
           machine.
         </p>
+        {ready && (
+          <nav className="app-nav" aria-label="Sections">
+            <a href="#model">Model</a>
+            <a href="#evaluate">Perplexity</a>
+            <a href="#gpu">GPU</a>
+            <a href="#kernel-check">Kernel check</a>
+          </nav>
+        )}
       </header>
       <main className="app-main">
         <ErrorBoundary>
@@ -28,8 +47,15 @@ export function App() {
           {capability.status === 'failed' && <NoWebGpu failure={capability.failure} />}
           {capability.status === 'ready' && (
             <>
-              <CapabilityCard report={capability.report} />
-              <KernelCheck />
+              <ModelPanel />
+              <EvalPanel />
+              {/* Anchors for the header's links; the cards themselves stay as they are. */}
+              <div id="gpu" className="anchor">
+                <CapabilityCard report={capability.report} />
+              </div>
+              <div id="kernel-check" className="anchor">
+                <KernelCheck />
+              </div>
             </>
           )}
         </ErrorBoundary>

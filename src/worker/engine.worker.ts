@@ -1,19 +1,126 @@
 // The engine's browser host: a module worker that owns the GPU and answers the UI through comlink.
 // Nothing here touches the DOM; the UI never touches the GPU. Every method resolves with a value,
 // because an exception thrown across comlink arrives as a bare Error without kind or advice.
+//
+// One job runs at a time (a kernel check, a model load or an evaluation): they share one device,
+// and a second job would only slow the first and blur both one's timings and the other's errors.
 
 import { expose, type ProxyMarked, type Remote, releaseProxy } from 'comlink';
-import type { EngineApi, KernelCheckEvent, KernelCheckOutcome } from './api';
+import { EVAL_TEXTS } from '../model/evaluate';
+import type {
+  EngineApi,
+  EngineNotice,
+  ErrorEvent,
+  EvalEvent,
+  EvalOutcome,
+  JobKind,
+  KernelCheckEvent,
+  KernelCheckOutcome,
+  ModelLoadEvent,
+  ModelLoadOutcome,
+} from './api';
+import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
 import { errorEvent, toFailure } from './failure';
 import { runKernelCheck } from './kernelCheck';
+import {
+  checkFit,
+  type InspectedModel,
+  inspectModel,
+  type LoadedModel,
+  modelFailure,
+  runModelLoad,
+} from './modelJob';
 import { RuntimeSlot } from './runtimeSlot';
 
 const slot = new RuntimeSlot(() => self.navigator.gpu);
-let active: AbortController | null = null;
+let active: { job: JobKind; controller: AbortController } | null = null;
+let inspected: InspectedModel | null = null;
+let loaded: LoadedModel | null = null;
+/** Why there is no loaded model, when it was there and went away. */
+let dropped: string | null = null;
+const watchers = new Set<Remote<(notice: EngineNotice) => void>>();
 
-// A lost device ends the running check with its error; the slot has already let the runtime go,
-// so the next call acquires a new device.
-slot.onLost((error) => active?.abort(error));
+/**
+ * Where the studio is served from, so the built-in model and the texts are found under a non-root
+ * base too. A relative base ('./', for hosting at any path) is resolved from this worker's own
+ * URL, which Vite puts one folder down, in assets/.
+ */
+const SITE_ROOT = import.meta.env.BASE_URL.startsWith('/')
+  ? self.location.origin + import.meta.env.BASE_URL
+  : new URL('../', self.location.href).href;
+
+const JOB_NAMES: Record<JobKind, string> = {
+  'kernel-check': 'A kernel check',
+  load: 'A model load',
+  evaluate: 'An evaluation',
+};
+
+const RELOAD_ADVICE = 'Load the model again: its weights were on the device that was lost.';
+
+// A lost device ends the running job with its error, and takes the loaded model with it (its
+// buffers died with the device). The slot has already let the runtime go, so the next call
+// acquires a new device; the model has to be loaded again onto that one.
+slot.onLost((error) => {
+  active?.controller.abort(error);
+  if (loaded) {
+    loaded = null;
+    dropped = `The GPU device was lost, and the loaded model with it (${error.message}).`;
+    for (const watcher of watchers) {
+      void Promise.resolve(watcher({ type: 'model-dropped', message: dropped, advice: RELOAD_ADVICE })).catch(
+        () => watchers.delete(watcher),
+      );
+    }
+  }
+});
+
+/**
+ * Runs a job under the one-job rule and delivers its events through the caller's proxied
+ * callback, which is released at the end. A page that closed mid-run leaves a dead port; losing
+ * its events must not fail the job.
+ */
+async function runJob<E extends { type: string }, O extends E>(
+  job: JobKind,
+  onEvent: (event: E) => void,
+  body: (emit: (event: E) => void, signal: AbortSignal) => Promise<O>,
+): Promise<O> {
+  // Events are plain data: comlink clones them, so the remote takes them as they are.
+  const remote = onEvent as unknown as ((event: E) => Promise<void>) &
+    Pick<Remote<object>, typeof releaseProxy> &
+    ProxyMarked;
+  const emit = (event: E) => void Promise.resolve(remote(event)).catch(() => {});
+  let outcome: O;
+  if (active) {
+    // Every job's outcome type includes ErrorEvent.
+    outcome = {
+      type: 'error',
+      kind: 'busy',
+      message: `${JOB_NAMES[active.job]} is already running.`,
+      advice: 'Wait for it to finish or cancel it first.',
+    } satisfies ErrorEvent as unknown as O;
+    emit(outcome);
+  } else {
+    const controller = new AbortController();
+    active = { job, controller };
+    try {
+      outcome = await body(emit, controller.signal);
+    } finally {
+      if (active?.controller === controller) active = null;
+    }
+  }
+  remote[releaseProxy]();
+  return outcome;
+}
+
+function noModel(): ErrorEvent {
+  return {
+    type: 'error',
+    kind: 'no-model',
+    message: dropped ?? 'No model is loaded.',
+    advice: dropped ? RELOAD_ADVICE : 'Choose a model and load it first.',
+  };
+}
+
+const fetchText = (text: Parameters<typeof fetchEvalText>[0]) => fetchEvalText(text, SITE_ROOT);
 
 const engine: EngineApi = {
   async capability() {
@@ -25,39 +132,119 @@ const engine: EngineApi = {
     }
   },
 
-  async runKernelCheck(options, onEvent) {
-    const remote = onEvent as unknown as Remote<(event: KernelCheckEvent) => void> & ProxyMarked;
-    // A page that closed mid-run leaves a dead port; losing its events must not fail the job.
-    const emit = (event: KernelCheckEvent) => void Promise.resolve(remote(event)).catch(() => {});
-    let outcome: KernelCheckOutcome;
-    if (active) {
-      outcome = {
-        type: 'error',
-        kind: 'busy',
-        message: 'A kernel check is already running.',
-        advice: 'Wait for it to finish or cancel it first.',
-      };
-      emit(outcome);
-    } else {
-      const controller = new AbortController();
-      active = controller;
+  runKernelCheck(options, onEvent) {
+    return runJob<KernelCheckEvent, KernelCheckOutcome>('kernel-check', onEvent, async (emit, signal) => {
       try {
         const rt = await slot.acquire();
-        outcome = await runKernelCheck(rt, options, emit, controller.signal);
+        return await runKernelCheck(rt, options, emit, signal);
       } catch (error) {
-        outcome = errorEvent(error);
+        const outcome = errorEvent(error);
         emit(outcome);
-      } finally {
-        if (active === controller) active = null;
+        return outcome;
       }
-    }
-    remote[releaseProxy]();
-    return outcome;
+    });
   },
 
-  async cancel() {
-    active?.abort();
+  async cancel(job) {
+    if (active && (job === undefined || active.job === job)) active.controller.abort();
+  },
+
+  async inspectModel(source, options) {
+    try {
+      const rt = await slot.acquire();
+      const model = await inspectModel(source, SITE_ROOT);
+      const answer = checkFit(rt, model.opened.config, options);
+      inspected = model;
+      return { ok: true, summary: model.summary, ...answer };
+    } catch (error) {
+      // The previously inspected model stays: bad input must not undo what was there.
+      return modelFailure(error);
+    }
+  },
+
+  async checkFit(options) {
+    if (!inspected) return { ok: false, ...withoutType(noModel()), message: 'No model has been opened yet.' };
+    try {
+      const rt = await slot.acquire();
+      return { ok: true, ...checkFit(rt, inspected.opened.config, options) };
+    } catch (error) {
+      return modelFailure(error);
+    }
+  },
+
+  loadModel(options, onEvent) {
+    return runJob<ModelLoadEvent, ModelLoadOutcome>('load', onEvent, async (emit, signal) => {
+      const model = inspected;
+      if (!model) {
+        const outcome = { ...noModel(), message: 'No model has been opened yet.' };
+        emit(outcome);
+        return outcome;
+      }
+      try {
+        const rt = await slot.acquire();
+        const result = await runModelLoad({
+          rt,
+          inspected: model,
+          options,
+          emit,
+          signal,
+          dropPrevious: () => {
+            loaded?.model.destroy();
+            loaded = null;
+            dropped = null;
+          },
+        });
+        if (result.loaded) loaded = result.loaded;
+        return result.outcome;
+      } catch (error) {
+        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
+        emit(outcome);
+        return outcome;
+      }
+    });
+  },
+
+  async textInfo(text) {
+    const model = loaded;
+    if (!model) return { ok: false, ...withoutType(noModel()) };
+    try {
+      const tokens = await tokensFor(model, text, fetchText);
+      return { ok: true, text, label: EVAL_TEXTS[text].label, tokens: tokens.length };
+    } catch (error) {
+      return modelFailure(error);
+    }
+  },
+
+  evaluate(options, onEvent) {
+    return runJob<EvalEvent, EvalOutcome>('evaluate', onEvent, async (emit, signal) => {
+      const model = loaded;
+      if (!model) {
+        const outcome = noModel();
+        emit(outcome);
+        return outcome;
+      }
+      try {
+        const rt = await slot.acquire();
+        return await runEvaluation({ rt, loaded: model, options, fetchText, emit, signal });
+      } catch (error) {
+        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
+        emit(outcome);
+        return outcome;
+      }
+    });
+  },
+
+  async watch(onNotice) {
+    watchers.add(onNotice as unknown as Remote<(notice: EngineNotice) => void>);
   },
 };
+
+function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {
+  return rest;
+}
+
+function withoutType<T extends { type: string }>({ type: _, ...rest }: T): Omit<T, 'type'> {
+  return rest;
+}
 
 expose(engine);

@@ -1,0 +1,57 @@
+// Loading progress in bytes: what the GPU will hold, how much of it is there, which step of which
+// tensor the worker is on, and when it should be done. A large checkpoint over a network takes
+// minutes, and a bar that only moves per file would look stuck.
+
+import type { LoadPhase } from '../worker/api';
+import { formatBytes, formatDuration } from './format';
+import type { LoadState } from './modelReducers';
+
+const PHASE_TEXT: Record<LoadPhase, string> = {
+  read: 'reading',
+  parse: 'converting',
+  upload: 'uploading',
+};
+
+export function ModelLoadProgress({ load }: { load: LoadState }) {
+  const percent = load.bytesTotal > 0 ? (100 * load.bytesDone) / load.bytesTotal : 0;
+  return (
+    <div className="progress-row" data-testid="model-load-progress">
+      <span className="progress-count">
+        {formatBytes(load.bytesDone)} / {load.bytesTotal > 0 ? formatBytes(load.bytesTotal) : '–'}
+      </span>
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label="Model load progress"
+        aria-valuemin={0}
+        aria-valuemax={load.bytesTotal}
+        aria-valuenow={load.bytesDone}
+      >
+        <div className={`progress-fill status-${progressStatus(load)}`} style={{ width: `${percent}%` }} />
+      </div>
+      {load.status === 'loading' && (
+        <span className="memory">
+          {load.phase ? PHASE_TEXT[load.phase] : 'starting'}
+          {load.item && (
+            <>
+              {' '}
+              <code>{load.item}</code>
+            </>
+          )}
+          {load.etaMs !== null && ` · ${formatDuration(load.etaMs)} left`}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function progressStatus(load: LoadState): string {
+  switch (load.status) {
+    case 'loaded':
+      return 'finished';
+    case 'loading':
+      return 'running';
+    default:
+      return load.status;
+  }
+}
