@@ -9,10 +9,11 @@ import path from 'node:path';
 import { createNodeRuntime } from '../src/host/nodeGpu';
 import { parseArgs, USAGE } from './args';
 import { suite } from './cases';
-import { environment, repoRoot } from './environment';
+import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
+import { benchForward, type ForwardRow, formatForward } from './forward';
 import type { BenchRow } from './row';
 import { runCase } from './runCase';
-import { formatNotes, formatTable, num, type Peaks } from './table';
+import { formatNotes, formatTable, num, type Peaks, pct } from './table';
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
@@ -31,17 +32,19 @@ async function main(): Promise<number> {
   if (cap.isFallbackAdapter || cap.architecture === 'swiftshader') {
     console.log('This is a CPU adapter: its numbers say nothing about real-GPU speed.');
   }
-  const loadAtStart = os.loadavg();
+  const busyBefore = await otherCpuOver(1000);
   console.log(
-    `Mode: ${options.quick ? 'quick' : 'full'}, node ${process.version}, ` +
-      `load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`,
+    `Mode: ${options.quick ? 'quick' : 'full'}, node ${process.version}, ${os.cpus().length} CPUs ` +
+      `(${pct(busyBefore)} busy with other work in the second before the start)`,
   );
-  if ((loadAtStart[0] as number) > 1) {
+  if (busyBefore > 0.2) {
     console.log('Warning: the machine is already busy; other work skews every number below.');
   }
   console.log('');
 
   const rows: BenchRow[] = [];
+  let forward: ForwardRow[] = [];
+  const runStart = cpuSnapshot();
   let seed = 1;
   try {
     for (const c of plan.cases) {
@@ -53,8 +56,10 @@ async function main(): Promise<number> {
       if (c.kind === 'copy') runs = Math.max(runs, plan.copyRuns);
       process.stderr.write(`  ${c.group} · ${c.name} (${runs} runs) … `);
       const t = performance.now();
+      const before = cpuSnapshot();
       try {
         const row = await runCase(rt, c, { runs, jsTargetFlops: plan.jsTargetFlops, seed: seed++ });
+        row.otherCpu = otherCpuShare(before, cpuSnapshot());
         rows.push(row);
         process.stderr.write(
           `${num(row.medianMs, 4)} ms${row.kind === 'copy' ? '' : `, ${num(row.gflops)} GFLOP/s`} ` +
@@ -62,10 +67,14 @@ async function main(): Promise<number> {
         );
       } catch (error) {
         process.stderr.write(`FAILED\n`);
-        rows.push(failedRow(c.group, c.name, c.kind, runs, error));
+        rows.push({
+          ...failedRow(c.group, c.name, c.kind, runs, error),
+          otherCpu: otherCpuShare(before, cpuSnapshot()),
+        });
         if (rt.isLost) break;
       }
     }
+    if (!rt.isLost) forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
   } finally {
     rt.destroy();
   }
@@ -77,7 +86,9 @@ async function main(): Promise<number> {
     r.fracPeakCopy = r.gbps / peaks.copyGbps;
   }
 
-  console.log(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks)}\n`);
+  const otherCpu = otherCpuShare(runStart, cpuSnapshot());
+  console.log(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
+  if (forward.length) console.log(`${formatForward(forward)}\n`);
 
   const finishedAt = new Date();
   const out =
@@ -97,7 +108,7 @@ async function main(): Promise<number> {
       jsTargetFlops: plan.jsTargetFlops,
     },
     ...environment(),
-    loadavgAtStart: loadAtStart,
+    otherCpu: { beforeStart: busyBefore, duringRun: otherCpu },
     capability: cap,
     limits: rt.limits,
     peaks,
@@ -109,6 +120,7 @@ async function main(): Promise<number> {
       maxRelError: 'max |gpu − js| / max |js| over the rows the JS loop computed',
     },
     rows,
+    forward,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`JSON report: ${path.relative(process.cwd(), path.resolve(out)) || out}`);
@@ -158,6 +170,7 @@ function failedRow(
     js: null,
     vsJs: null,
     maxRelError: null,
+    otherCpu: Number.NaN,
     error: message,
   };
 }
