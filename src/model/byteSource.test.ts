@@ -31,11 +31,25 @@ describe('byte sources', () => {
     const source = await urlSource('https://example.test/model.safetensors', fetchFn);
     expect(source.size).toBe(1000);
     expect(Array.from(new Uint8Array(await source.read(500, 4)))).toEqual(Array.from(DATA.slice(500, 504)));
-    // The probe fetched one byte and the read four: nothing like the whole file.
-    expect(log.bytes).toBe(5);
+    // The probe fetched eight bytes and the read four: nothing like the whole file.
+    expect(log.bytes).toBe(12);
     await expect(source.read(998, 4)).rejects.toThrow(
       /past the end of the file \(1000 bytes\): the file is truncated/,
     );
+  });
+
+  it('takes its bytes from a larger answer than it asked for', async () => {
+    // Some static servers answer a range with more bytes, saying where they start.
+    const generous = (async (_url: string, init?: RequestInit) => {
+      const begin = Number(/bytes=(\d+)-/.exec(new Headers(init?.headers).get('Range') ?? '')?.[1]);
+      const from = Math.max(0, begin - 3);
+      return new Response(DATA.slice(from), {
+        status: 206,
+        headers: { 'Content-Range': `bytes ${from}-${DATA.length - 1}/${DATA.length}` },
+      });
+    }) as typeof fetch;
+    const source = await urlSource('https://example.test/m', generous);
+    expect(Array.from(new Uint8Array(await source.read(100, 5)))).toEqual(Array.from(DATA.slice(100, 105)));
   });
 
   it('explains a server without range support', async () => {

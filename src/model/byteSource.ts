@@ -59,7 +59,10 @@ export function blobSource(blob: Blob, name = (blob as File).name ?? 'blob'): By
 
 /** A URL whose server answers range requests (as static hosts and the Hugging Face hub do). */
 export async function urlSource(url: string, fetchFn: typeof fetch = fetch): Promise<ByteSource> {
-  const head = await fetchFn(url, { headers: { Range: 'bytes=0-0' } });
+  // The probe asks for the first 8 bytes, not 1: some servers read "bytes=0-0" as the whole file.
+  // Range reads bypass the HTTP cache: a browser may answer a repeated range from its cache with
+  // an empty body, and each byte of a model is read once anyway.
+  const head = await fetchFn(url, { headers: { Range: 'bytes=0-7' }, cache: 'no-store' });
   if (!head.ok) throw new ModelFormatError(url, `the server answered ${head.status} ${head.statusText}`);
   const total = /\/(\d+)$/.exec(head.headers.get('Content-Range') ?? '')?.[1];
   if (head.status !== 206 || total === undefined) {
@@ -75,15 +78,25 @@ export async function urlSource(url: string, fetchFn: typeof fetch = fetch): Pro
     async read(offset, length) {
       checkRange(source, offset, length);
       if (length === 0) return new ArrayBuffer(0);
-      const response = await fetchFn(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+      const response = await fetchFn(url, {
+        headers: { Range: `bytes=${offset}-${offset + length - 1}` },
+        cache: 'no-store',
+      });
       if (response.status !== 206) {
         throw new ModelFormatError(url, `range request answered ${response.status} instead of 206`);
       }
       const body = await response.arrayBuffer();
-      if (body.byteLength !== length) {
-        throw new ModelFormatError(url, `asked for ${length} bytes at ${offset}, got ${body.byteLength}`);
+      // A server may send more than was asked for; Content-Range says where its bytes start.
+      const start = Number(/bytes (\d+)-/.exec(response.headers.get('Content-Range') ?? '')?.[1] ?? offset);
+      if (start > offset || start + body.byteLength < offset + length) {
+        throw new ModelFormatError(
+          url,
+          `asked for ${length} bytes at ${offset}, got ${body.byteLength} at ${start}`,
+        );
       }
-      return body;
+      return body.byteLength === length && start === offset
+        ? body
+        : body.slice(offset - start, offset - start + length);
     },
   };
   return source;

@@ -218,7 +218,8 @@ async function fetchOptional(fetchFn: typeof fetch, url: string): Promise<Respon
 }
 
 async function exists(fetchFn: typeof fetch, url: string): Promise<boolean> {
-  const response = await fetchFn(url, { headers: { Range: 'bytes=0-0' } });
+  // 8 bytes, not 1: some servers read "bytes=0-0" as the whole file. The body is cancelled unread.
+  const response = await fetchFn(url, { headers: { Range: 'bytes=0-7' }, cache: 'no-store' });
   await response.body?.cancel();
   if (response.status === 404 || response.status === 410) return false;
   return response.ok && !isHtmlFallback(response);
