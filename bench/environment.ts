@@ -48,11 +48,40 @@ export function environment() {
       cpuModel: cpus[0]?.model ?? null,
       cpus: cpus.length,
       totalMemBytes: os.totalmem(),
-      /** 1/5/15-minute load averages when the report was written: other work skews every number. */
-      loadavg: os.loadavg(),
     },
     env: {
       VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? null,
     },
   };
+}
+
+/** A point for measuring how much CPU time other processes took (they skew every number here). */
+export interface CpuSnapshot {
+  wallMs: number;
+  /** Busy CPU time of the whole machine, summed over CPUs. */
+  machineBusyMs: number;
+  /** CPU time of this process (the JS loop, Dawn's threads and SwiftShader's workers). */
+  ownMs: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  let busy = 0;
+  for (const { times } of os.cpus()) busy += times.user + times.nice + times.sys + times.irq;
+  const own = process.cpuUsage();
+  return { wallMs: performance.now(), machineBusyMs: busy, ownMs: (own.user + own.system) / 1000 };
+}
+
+/** The fraction of the machine's CPU capacity other processes used between two snapshots. */
+export function otherCpuShare(from: CpuSnapshot, to: CpuSnapshot): number {
+  const capacity = (to.wallMs - from.wallMs) * os.cpus().length;
+  if (capacity <= 0) return 0;
+  const other = to.machineBusyMs - from.machineBusyMs - (to.ownMs - from.ownMs);
+  return Math.min(1, Math.max(0, other / capacity));
+}
+
+/** The fraction of the machine's CPU capacity other processes use over the next `ms` milliseconds. */
+export async function otherCpuOver(ms: number): Promise<number> {
+  const from = cpuSnapshot();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return otherCpuShare(from, cpuSnapshot());
 }

@@ -42,6 +42,8 @@ export interface BenchRow {
   vsJs: number | null;
   /** max |gpu − js| / max |js| over the rows the JS loop computed. */
   maxRelError: number | null;
+  /** Share of the machine's CPU capacity other processes used while this case ran (0 = undisturbed). */
+  otherCpu: number;
   /** Set when the case failed; the other numbers are then NaN. */
   error?: string;
 }

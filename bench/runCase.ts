@@ -67,6 +67,7 @@ async function runCopy(rt: GpuRuntime, c: CopyCase, plan: RunPlan): Promise<Benc
       js: null,
       vsJs: null,
       maxRelError: relativeDifference(copied, pattern, 1),
+      otherCpu: 0,
     };
   } finally {
     src.destroy();
@@ -173,6 +174,7 @@ function finishProduct(
     js,
     vsJs: gflops / js.gflops,
     maxRelError: measured.error,
+    otherCpu: 0,
   };
 }
 

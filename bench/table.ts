@@ -22,7 +22,8 @@ export function num(x: number | null | undefined, digits = 3): string {
   return x.toFixed(decimals);
 }
 
-const pct = (x: number | null): string => (x === null || Number.isNaN(x) ? dash : `${(100 * x).toFixed(0)}%`);
+export const pct = (x: number | null): string =>
+  x === null || Number.isNaN(x) ? dash : `${(100 * x).toFixed(0)}%`;
 
 const COLUMNS: Column[] = [
   { head: 'group', align: 'left', cell: (r) => r.group },
@@ -82,8 +83,11 @@ export interface Peaks {
   copyGbps: number;
 }
 
-export function formatNotes(rows: readonly BenchRow[], peaks: Peaks): string {
+export function formatNotes(rows: readonly BenchRow[], peaks: Peaks, otherCpu: number): string {
+  const disturbed = rows.filter((r) => r.otherCpu > 0.1).map((r) => `${r.name} ${pct(r.otherCpu)}`);
   const notes = [
+    `Other processes used ${pct(otherCpu)} of the machine's CPU capacity during the run` +
+      (disturbed.length > 0 ? `; over 10% during: ${disturbed.join(', ')}. Those rows are skewed.` : '.'),
     `Peak of this run: matmul ${num(peaks.matmulGflops)} GFLOP/s (${peaks.matmulCase}, the best plain matmul row), ` +
       `copy ${num(peaks.copyGbps)} GB/s (copyBufferToBuffer; bytes = read + write). %mm and %copy are fractions of these.`,
     'Time: submit → await rt.sync(), median of the runs after one untimed warm-up run. ' +
