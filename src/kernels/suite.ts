@@ -149,6 +149,20 @@ function defineCase(
 
 const NAN_POISON = Number.NaN;
 
+/** The usual check: reset the output (to poison, or to its initial value), run, read it back. */
+function overwriteCheck(
+  rt: GpuRuntime,
+  out: GPUBuffer,
+  initial: Float32Array,
+  run: () => Promise<void>,
+): () => Promise<Float32Array> {
+  return async () => {
+    rt.write(out, initial);
+    await run();
+    return rt.readF32(out);
+  };
+}
+
 /** Uploads data and tracks the buffers for freeing. */
 class Buffers {
   private readonly held: { destroy(): void }[] = [];
@@ -216,11 +230,7 @@ function gramCase(rows: number, width: number): KernelCase {
     const gBuf = await buffers.upload('G', g0);
     const run = () => accumulateGram(rt, { x: xBuf, rows, width, g: gBuf });
     return {
-      async check() {
-        rt.write(gBuf, g0);
-        await run();
-        return rt.readF32(gBuf);
-      },
+      check: overwriteCheck(rt, gBuf, g0, run),
       again: run,
       reference: gramReference(x, rows, width, g0),
       bound: (rows + 2) * F32_EPS,
@@ -310,11 +320,7 @@ function transposeCase(rows: number, cols: number): KernelCase {
     const outBuf = await buffers.upload('out', poison);
     const run = () => transpose(rt, { input: inBuf, output: outBuf, rows, cols });
     return {
-      async check() {
-        rt.write(outBuf, poison);
-        await run();
-        return rt.readF32(outBuf);
-      },
+      check: overwriteCheck(rt, outBuf, poison, run),
       again: run,
       reference: transposeReference(x, rows, cols),
       bound: 0,
@@ -531,11 +537,7 @@ function normCase(kind: NormKind, rows: number, width: number, mean: number): Ke
     const bias = kind === 'layer' ? bBuf : undefined;
     const run = () => norm(rt, { kind, x: xBuf, y: yBuf, weight: gBuf, bias, rows, width, eps });
     return {
-      async check() {
-        rt.write(yBuf, poison);
-        await run();
-        return rt.readF32(yBuf);
-      },
+      check: overwriteCheck(rt, yBuf, poison, run),
       again: run,
       reference:
         kind === 'layer'
@@ -643,11 +645,7 @@ function attentionCase(
       run = () => attention(rt, { q: qBuf, k: kBuf, v: vBuf, out: outBuf, tokens, heads, kvHeads, headDim });
     }
     return {
-      async check() {
-        rt.write(outBuf, poison);
-        await run();
-        return rt.readF32(outBuf);
-      },
+      check: overwriteCheck(rt, outBuf, poison, run),
       again: run,
       reference: attentionReference({ q, k, v, tokens, heads, kvHeads, headDim }),
       bound: attentionBound(tokens, headDim),
@@ -669,11 +667,7 @@ function activationCase(fn: ActivationFn, rows: number, cols: number): KernelCas
     const yBuf = await buffers.upload('y', poison);
     const run = () => activation(rt, { fn, rows, cols, x: { buffer: xBuf }, y: { buffer: yBuf } });
     return {
-      async check() {
-        rt.write(yBuf, poison);
-        await run();
-        return rt.readF32(yBuf);
-      },
+      check: overwriteCheck(rt, yBuf, poison, run),
       again: run,
       reference: activationReference(fn, x),
       bound: ACTIVATION_BOUND,
@@ -704,11 +698,7 @@ function gatedCase(fn: ActivationFn, rows: number, cols: number): KernelCase {
         out: { buffer: outBuf },
       });
     return {
-      async check() {
-        rt.write(outBuf, poison);
-        await run();
-        return rt.readF32(outBuf);
-      },
+      check: overwriteCheck(rt, outBuf, poison, run),
       again: run,
       reference: gatedReference(fn, a, b),
       bound: ACTIVATION_BOUND,
@@ -728,11 +718,7 @@ function biasAddCase(rows: number, cols: number): KernelCase {
     const biasBuf = await buffers.upload('bias', bias);
     const run = () => biasAdd(rt, { rows, cols, y: { buffer: yBuf }, bias: biasBuf });
     return {
-      async check() {
-        rt.write(yBuf, y0);
-        await run();
-        return rt.readF32(yBuf);
-      },
+      check: overwriteCheck(rt, yBuf, y0, run),
       again: run,
       reference: biasAddReference(y0, bias, rows, cols),
       bound: BIAS_ADD_BOUND,
@@ -759,11 +745,7 @@ function crossEntropyCase(rows: number, vocab: number, logitScale: number, withI
     const nllBuf = await buffers.upload('nll', poison);
     const run = () => crossEntropy(rt, { logits: logitsBuf, targets: targetsBuf, nll: nllBuf, rows, vocab });
     return {
-      async check() {
-        rt.write(nllBuf, poison);
-        await run();
-        return rt.readF32(nllBuf);
-      },
+      check: overwriteCheck(rt, nllBuf, poison, run),
       again: run,
       reference: crossEntropyReference(logits, rows, vocab, targets, IGNORE_TARGET),
       bound: crossEntropyBound(vocab),
