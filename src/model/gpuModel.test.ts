@@ -5,6 +5,7 @@ import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed } from '../kernels/random';
 import { parseLlama2cTokenizer } from '../tokenizer';
 import type { ModelConfig } from './config';
+import { fitCheck } from './fit';
 import { GpuModel, type Residency } from './gpuModel';
 import { parseLlama2c, toHalfRope } from './llama2c';
 import { referenceLogits, referenceNll } from './reference';
@@ -62,6 +63,23 @@ describe('GPU forward pass against the float64 reference', () => {
   it('Llama with attention biases and a tied head', () =>
     compare(tinyConfig('llama', { bias: true, tiedEmbeddings: true })));
   it('streams block by block with the same result', () => compare(tinyConfig('opt'), 'streaming'));
+
+  it('holds the shared tensors and one block of weights at a time when streaming', async () => {
+    const config = tinyConfig('llama', { layers: 4 });
+    const model = await GpuModel.load(rt, memoryWeightSource(config, randomTensors(config, 5), 'random'), {
+      residency: 'streaming',
+    });
+    let peak = 0;
+    const unsubscribe = rt.ledger.subscribe((s) => {
+      peak = Math.max(peak, s.byCategory.weights ?? 0);
+    });
+    await model.scoreWindow([1, 2, 3, 4, 5]);
+    unsubscribe();
+    model.destroy();
+    const fit = fitCheck(config, rt.limits, 2 ** 30, 5);
+    expect(peak).toBeGreaterThan(fit.sharedBytes);
+    expect(peak).toBeLessThanOrEqual(fit.sharedBytes + fit.largestBlockBytes);
+  });
 
   it('frees every buffer it allocated', async () => {
     // Staging buffers for readback are pooled by the runtime, not owned by the model.

@@ -192,7 +192,12 @@ export class GpuModel {
       try {
         await this.block(ws, block, l);
       } finally {
-        if (!this.blocks) for (const b of block.values()) b.destroy();
+        if (!this.blocks) {
+          for (const b of block.values()) b.destroy();
+          // Submit now so the block's memory is really freed before the next block is uploaded:
+          // streaming holds one block at a time, not two.
+          this.rt.flush();
+        }
       }
     }
     await this.norm(ws.x, ws.h, this.shared, 'final_norm', T);
