@@ -6,6 +6,7 @@
 import type { GpuRuntime } from '../gpu/runtime';
 import { type ActivationFn, activation, biasAdd, gatedActivation } from './activation';
 import { attention } from './attention';
+import { scoresAttention } from './attentionScores';
 import { crossEntropy, IGNORE_TARGET } from './crossEntropy';
 import { axpy, scale, softThreshold } from './elementwise';
 import { embedding } from './embedding';
@@ -362,6 +363,8 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       attentionCase(37, 4, 2, 8),
       attentionCase(9, 2, 1, 100),
       attentionCase(20, 3, 3, 12, { fused: true }),
+      attentionCase(37, 4, 2, 8, { scores: true }),
+      attentionCase(20, 3, 3, 12, { fused: true, scores: true }),
       activationCase('gelu', 1, 2999),
       activationCase('gelu_tanh', 17, 300),
       gatedCase('silu', 31, 45),
@@ -413,6 +416,9 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     attentionCase(70, 2, 2, 256),
     attentionCase(45, 4, 2, 32, { fused: true }),
     attentionCase(20, 2, 1, 8, { qScale: 300 }),
+    attentionCase(130, 6, 1, 64, { scores: true }),
+    attentionCase(45, 4, 2, 32, { fused: true, scores: true }),
+    attentionCase(20, 2, 1, 8, { qScale: 300, scores: true }),
     activationCase('gelu', 37, 271),
     activationCase('gelu_tanh', 37, 271),
     activationCase('relu', 1, 4099),
@@ -594,11 +600,15 @@ function attentionCase(
   heads: number,
   kvHeads: number,
   headDim: number,
-  options: { fused?: boolean; qScale?: number } = {},
+  options: { fused?: boolean; qScale?: number; scores?: boolean } = {},
 ): KernelCase {
   const qScale = options.qScale ?? 1;
+  // The same cases run through both implementations: online softmax, and materialised scores.
+  const kernel = options.scores ? scoresAttention : attention;
   const kind = kvHeads === heads ? '' : kvHeads === 1 ? ' MQA' : ' GQA';
-  const name = `attention${kind}${options.fused ? ' (fused qkv)' : ''}${qScale !== 1 ? ' (large scores)' : ''}`;
+  const name =
+    `attention${kind}${options.fused ? ' (fused qkv)' : ''}${qScale !== 1 ? ' (large scores)' : ''}` +
+    `${options.scores ? ' via scores' : ''}`;
   const T = tokens;
   const D = headDim;
   return defineCase(name, 'attention', `T ${T}, heads ${heads}/${kvHeads}, D ${D}`, async (rt, random) => {
@@ -623,7 +633,7 @@ function attentionCase(
       }
       const qkvBuf = await buffers.upload('qkv', qkv);
       run = () =>
-        attention(rt, {
+        kernel(rt, {
           q: qkvBuf,
           k: qkvBuf,
           v: qkvBuf,
@@ -642,7 +652,7 @@ function attentionCase(
       const qBuf = await buffers.upload('q', q);
       const kBuf = await buffers.upload('k', k);
       const vBuf = await buffers.upload('v', v);
-      run = () => attention(rt, { q: qBuf, k: kBuf, v: vBuf, out: outBuf, tokens, heads, kvHeads, headDim });
+      run = () => kernel(rt, { q: qBuf, k: kBuf, v: vBuf, out: outBuf, tokens, heads, kvHeads, headDim });
     }
     return {
       check: overwriteCheck(rt, outBuf, poison, run),
