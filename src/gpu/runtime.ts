@@ -174,12 +174,9 @@ export class GpuRuntime {
     this.throwIfLost();
     // Every dispatch is checked before any is recorded, so a refused batch leaves nothing behind.
     for (const dispatch of dispatches) this.checkDispatch(dispatch);
-    if (!this.pending) {
-      this.device.pushErrorScope('validation');
-      this.pending = { encoder: this.device.createCommandEncoder(), dispatches: 0, deferred: [] };
-    }
+    const pending = this.openPending();
     const label = dispatches[0]?.pipeline.label ?? '';
-    const pass = this.pending.encoder.beginComputePass(
+    const pass = pending.encoder.beginComputePass(
       this.profiler ? { timestampWrites: this.profiler.next(label) } : undefined,
     );
     for (const dispatch of dispatches) {
@@ -216,10 +213,29 @@ export class GpuRuntime {
       pass.setPipeline(dispatch.pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
-      this.pending.dispatches++;
+      pending.dispatches++;
     }
     pass.end();
-    if (this.pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
+    if (pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy after the work recorded so far (offsets and length in bytes, multiples of 4). */
+  copy(src: GPUBuffer, dst: GPUBuffer, byteLength: number, srcOffset = 0, dstOffset = 0): void {
+    this.throwIfLost();
+    if (
+      byteLength % 4 ||
+      srcOffset % 4 ||
+      dstOffset % 4 ||
+      srcOffset + byteLength > src.size ||
+      dstOffset + byteLength > dst.size
+    ) {
+      throw new RangeError(
+        `copy of ${byteLength} bytes from "${src.label}"@${srcOffset} to "${dst.label}"@${dstOffset} is out of range or unaligned`,
+      );
+    }
+    if (byteLength === 0) return;
+    const pending = this.openPending();
+    pending.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, byteLength);
   }
 
   /**
@@ -257,6 +273,15 @@ export class GpuRuntime {
     // Destroying after submit is allowed: the implementation keeps the memory until the work that
     // uses it has finished.
     for (const destroyNow of pending.deferred) destroyNow();
+  }
+
+  /** The encoder that work is being recorded into, opened (with its validation scope) on first use. */
+  private openPending(): NonNullable<typeof this.pending> {
+    if (!this.pending) {
+      this.device.pushErrorScope('validation');
+      this.pending = { encoder: this.device.createCommandEncoder(), dispatches: 0, deferred: [] };
+    }
+    return this.pending;
   }
 
   private checkDispatch(dispatch: Dispatch): void {

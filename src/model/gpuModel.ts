@@ -5,15 +5,17 @@
 
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
-import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
-import { attention } from '../kernels/attention';
-import { scoresAttention, scoresFit } from '../kernels/attentionScores';
 import { crossEntropy, IGNORE_TARGET } from '../kernels/crossEntropy';
-import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
-import { norm } from '../kernels/norm';
 import { reduceToNumber } from '../kernels/reduce';
-import { rope } from '../kernels/rope';
+import {
+  type BlockBuffers,
+  blockBufferSizes,
+  blockForward,
+  embedTokens,
+  normLayer,
+  type WeightLookup,
+} from './blockForward';
 import type { ModelConfig } from './config';
 import { LOGIT_CHUNK_TOKENS } from './fit';
 import type { WindowScore } from './perplexity';
@@ -37,20 +39,9 @@ export interface LoadOptions {
 type Weights = Map<string, TrackedBuffer>;
 
 /** Activation buffers for one sequence length, reused across windows. */
-interface Workspace {
-  tokens: number;
+interface Workspace extends BlockBuffers {
   buffers: TrackedBuffer[];
-  ids: GPUBuffer;
-  positions: GPUBuffer;
   targets: GPUBuffer;
-  x: GPUBuffer;
-  h: GPUBuffer;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  attn: GPUBuffer;
-  up: GPUBuffer;
-  gate: GPUBuffer;
   logits: GPUBuffer;
   nll: GPUBuffer;
 }
@@ -162,35 +153,11 @@ export class GpuModel {
       throw new RangeError(`token id ${bad} is outside the vocabulary of ${c.vocabSize}`);
     const rt = this.rt;
     const ws = await this.workspaceFor(T);
-    rt.write(ws.ids, Uint32Array.from(ids));
-    const d = c.hidden;
-    await embedding(rt, {
-      ids: ws.ids,
-      table: this.weight(this.shared, 'tok_embeddings'),
-      out: ws.x,
-      tokens: T,
-      vocab: c.vocabSize,
-      width: d,
-    });
-    if (c.positions === 'learned') {
-      rt.write(
-        ws.positions,
-        Uint32Array.from({ length: T }, (_, t) => t + c.positionOffset),
-      );
-      await embedding(rt, {
-        ids: ws.positions,
-        table: this.weight(this.shared, 'pos_embeddings'),
-        out: ws.x,
-        tokens: T,
-        vocab: c.maxPositions + c.positionOffset,
-        width: d,
-        accumulate: true,
-      });
-    }
+    await embedTokens(rt, c, this.lookup(this.shared), ws, ids);
     for (let l = 0; l < c.layers; l++) {
       const block = this.blocks ? (this.blocks[l] as Weights) : await this.uploadBlock(l);
       try {
-        await this.block(ws, block, l);
+        await blockForward(rt, c, this.lookup(block), ws, l);
       } finally {
         if (!this.blocks) {
           for (const b of block.values()) b.destroy();
@@ -200,111 +167,8 @@ export class GpuModel {
         }
       }
     }
-    await this.norm(ws.x, ws.h, this.shared, 'final_norm', T);
+    await normLayer(rt, c, this.lookup(this.shared), 'final_norm', ws.x, ws.h, T);
     return ws;
-  }
-
-  private async block(ws: Workspace, w: Weights, l: number): Promise<void> {
-    const c = this.config;
-    const rt = this.rt;
-    const T = ws.tokens;
-    const d = c.hidden;
-    const qd = c.heads * c.headDim;
-    const kvd = c.kvHeads * c.headDim;
-    const p = `layers.${l}`;
-    await this.norm(ws.x, ws.h, w, `${p}.attn_norm`, T);
-    await this.linear(w, `${p}.q`, ws.h, ws.q, T, d, qd, false);
-    await this.linear(w, `${p}.k`, ws.h, ws.k, T, d, kvd, false);
-    await this.linear(w, `${p}.v`, ws.h, ws.v, T, d, kvd, false);
-    if (c.positions === 'rope') {
-      for (const [buffer, heads] of [
-        [ws.q, c.heads],
-        [ws.k, c.kvHeads],
-      ] as const) {
-        await rope(rt, {
-          x: buffer,
-          tokens: T,
-          heads,
-          headDim: c.headDim,
-          convention: c.ropeStyle,
-          theta: c.ropeTheta,
-        });
-      }
-    }
-    const attentionArgs = {
-      q: ws.q,
-      k: ws.k,
-      v: ws.v,
-      out: ws.attn,
-      tokens: T,
-      heads: c.heads,
-      kvHeads: c.kvHeads,
-      headDim: c.headDim,
-    };
-    // Short windows go through materialised scores and the matmul kernel; long ones through the
-    // online softmax, whose memory does not grow with tokens² (see attentionScores.ts).
-    if (scoresFit(T, rt.limits)) await scoresAttention(rt, attentionArgs);
-    else await attention(rt, attentionArgs);
-    // The residual stream accumulates in place: x ← x + W_o · attn.
-    await this.linear(w, `${p}.o`, ws.attn, ws.x, T, qd, d, true);
-    await this.norm(ws.x, ws.h, w, `${p}.mlp_norm`, T);
-    const f = c.ffnHidden;
-    if (c.activation === 'swiglu') {
-      await this.linear(w, `${p}.gate`, ws.h, ws.gate, T, d, f, false);
-      await this.linear(w, `${p}.up`, ws.h, ws.up, T, d, f, false);
-      await gatedActivation(rt, {
-        fn: 'silu',
-        rows: T,
-        cols: f,
-        a: { buffer: ws.gate },
-        b: { buffer: ws.up },
-      });
-      await this.linear(w, `${p}.down`, ws.gate, ws.x, T, f, d, true);
-    } else {
-      await this.linear(w, `${p}.up`, ws.h, ws.up, T, d, f, false);
-      const fn = c.activation === 'gelu_new' ? 'gelu_tanh' : c.activation === 'gelu' ? 'gelu' : 'relu';
-      await pointwise(rt, { fn, rows: T, cols: f, x: { buffer: ws.up } });
-      await this.linear(w, `${p}.down`, ws.up, ws.x, T, f, d, true);
-    }
-  }
-
-  /** y (+)= x · Wᵀ + b for a weight stored out × in. */
-  private async linear(
-    w: Weights,
-    name: string,
-    x: GPUBuffer,
-    y: GPUBuffer,
-    rows: number,
-    inDim: number,
-    outDim: number,
-    accumulate: boolean,
-  ): Promise<void> {
-    await matmul(this.rt, {
-      a: x,
-      b: this.weight(w, `${name}.weight`),
-      c: y,
-      m: rows,
-      n: outDim,
-      k: inDim,
-      transB: true,
-      beta: accumulate ? 1 : 0,
-    });
-    const bias = w.get(`${name}.bias`);
-    if (bias) await biasAdd(this.rt, { rows, cols: outDim, y: { buffer: y }, bias: bias.buffer });
-  }
-
-  private async norm(x: GPUBuffer, y: GPUBuffer, w: Weights, name: string, rows: number): Promise<void> {
-    const c = this.config;
-    await norm(this.rt, {
-      kind: c.norm === 'rmsnorm' ? 'rms' : 'layer',
-      x,
-      y,
-      weight: this.weight(w, `${name}.weight`),
-      bias: c.norm === 'layernorm' ? this.weight(w, `${name}.bias`) : undefined,
-      rows,
-      width: c.hidden,
-      eps: c.normEps,
-    });
   }
 
   /** Logits of rows t0..t0+rows of ws.h into ws.logits. */
@@ -321,6 +185,10 @@ export class GpuModel {
       transB: true,
       offsetA: t0 * c.hidden,
     });
+  }
+
+  private lookup(w: Weights): WeightLookup {
+    return (name) => w.get(name)?.buffer;
   }
 
   private weight(w: Weights, name: string): GPUBuffer {
@@ -354,22 +222,21 @@ export class GpuModel {
       return b.buffer;
     };
     try {
-      const qd = c.heads * c.headDim;
-      const kvd = c.kvHeads * c.headDim;
+      const sizes = blockBufferSizes(c, tokens);
       const ws: Workspace = {
         tokens,
         buffers,
-        ids: await make('token ids', tokens),
-        positions: await make('position ids', tokens),
+        ids: await make('token ids', sizes.ids),
+        positions: await make('position ids', sizes.positions),
         targets: await make('targets', tokens),
-        x: await make('residual stream', tokens * c.hidden),
-        h: await make('normed hidden', tokens * c.hidden),
-        q: await make('queries', tokens * qd),
-        k: await make('keys', tokens * kvd),
-        v: await make('values', tokens * kvd),
-        attn: await make('attention output', tokens * qd),
-        up: await make('mlp up', tokens * c.ffnHidden),
-        gate: await make('mlp gate', c.activation === 'swiglu' ? tokens * c.ffnHidden : 1),
+        x: await make('residual stream', sizes.x),
+        h: await make('normed hidden', sizes.h),
+        q: await make('queries', sizes.q),
+        k: await make('keys', sizes.k),
+        v: await make('values', sizes.v),
+        attn: await make('attention output', sizes.attn),
+        up: await make('mlp up', sizes.up),
+        gate: await make('mlp gate', sizes.gate),
         logits: await make('logits', Math.min(tokens, LOGIT_CHUNK_TOKENS) * c.vocabSize),
         nll: await make('token nll', tokens),
       };

@@ -1,0 +1,268 @@
+// One decoder block's forward pass, and the embeddings before the first block, shared by the model
+// (perplexity, logits) and the pruner. The pruner needs more than the block's output: the input of
+// every linear operator, in the dense block and in the block whose earlier operators are already
+// pruned (FISTAPruner's intra-layer error correction, spec §2). So the block runs against any
+// weight lookup, and an observer sees each operator group's input as it is produced and may stop
+// the block there.
+
+import type { GpuRuntime } from '../gpu/runtime';
+import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
+import { attention } from '../kernels/attention';
+import { scoresAttention, scoresFit } from '../kernels/attentionScores';
+import { embedding } from '../kernels/embedding';
+import { matmul } from '../kernels/matmul';
+import { norm } from '../kernels/norm';
+import { rope } from '../kernels/rope';
+import type { ModelConfig } from './config';
+
+/** Activation buffers for one window of `tokens` tokens. */
+export interface BlockBuffers {
+  tokens: number;
+  ids: GPUBuffer;
+  positions: GPUBuffer;
+  /** The residual stream: the block's input, and its output (updated in place). */
+  x: GPUBuffer;
+  h: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  attn: GPUBuffer;
+  up: GPUBuffer;
+  gate: GPUBuffer;
+}
+
+/** Element counts of each activation buffer for a window of `tokens` tokens. */
+export function blockBufferSizes(
+  c: ModelConfig,
+  tokens: number,
+): Record<Exclude<keyof BlockBuffers, 'tokens'>, number> {
+  return {
+    ids: tokens,
+    positions: tokens,
+    x: tokens * c.hidden,
+    h: tokens * c.hidden,
+    q: tokens * c.heads * c.headDim,
+    k: tokens * c.kvHeads * c.headDim,
+    v: tokens * c.kvHeads * c.headDim,
+    attn: tokens * c.heads * c.headDim,
+    up: tokens * c.ffnHidden,
+    gate: c.activation === 'swiglu' ? tokens * c.ffnHidden : 1,
+  };
+}
+
+/** Finds a weight ('layers.0.q.weight', 'tok_embeddings') on the GPU; undefined for an absent bias. */
+export type WeightLookup = (name: string) => GPUBuffer | undefined;
+
+/**
+ * The linear operators of a block in the order they are computed, grouped by shared input: the
+ * pruning order of spec §2 (q, k, v; o; fc1 or gate and up; fc2 or down).
+ */
+export interface OperatorGroup {
+  operators: string[];
+  /** Width of the shared input (the operators' in-features). */
+  inputWidth: number;
+}
+
+export function operatorGroups(c: ModelConfig): OperatorGroup[] {
+  const qd = c.heads * c.headDim;
+  return [
+    { operators: ['q', 'k', 'v'], inputWidth: c.hidden },
+    { operators: ['o'], inputWidth: qd },
+    { operators: c.activation === 'swiglu' ? ['gate', 'up'] : ['up'], inputWidth: c.hidden },
+    { operators: ['down'], inputWidth: c.ffnHidden },
+  ];
+}
+
+/** Out-features of an operator. */
+export function operatorRows(c: ModelConfig, operator: string): number {
+  switch (operator) {
+    case 'q':
+      return c.heads * c.headDim;
+    case 'k':
+    case 'v':
+      return c.kvHeads * c.headDim;
+    case 'gate':
+    case 'up':
+      return c.ffnHidden;
+    default:
+      return c.hidden;
+  }
+}
+
+/**
+ * Called with each group's input (tokens × inputWidth, row-major) as soon as it is computed.
+ * Returning true stops the block there (the rest of it is not computed).
+ */
+export type GroupObserver = (
+  group: number,
+  input: GPUBuffer,
+) => Promise<boolean | undefined> | boolean | undefined;
+
+const required = (lookup: WeightLookup, name: string): GPUBuffer => {
+  const b = lookup(name);
+  if (!b) throw new Error(`weight ${name} is not on the GPU`);
+  return b;
+};
+
+/** Writes the embeddings of `ids` (token plus learned positions where the family has them) into buffers.x. */
+export async function embedTokens(
+  rt: GpuRuntime,
+  c: ModelConfig,
+  weights: WeightLookup,
+  buffers: BlockBuffers,
+  ids: readonly number[],
+): Promise<void> {
+  const T = ids.length;
+  rt.write(buffers.ids, Uint32Array.from(ids));
+  await embedding(rt, {
+    ids: buffers.ids,
+    table: required(weights, 'tok_embeddings'),
+    out: buffers.x,
+    tokens: T,
+    vocab: c.vocabSize,
+    width: c.hidden,
+  });
+  if (c.positions === 'learned') {
+    rt.write(
+      buffers.positions,
+      Uint32Array.from({ length: T }, (_, t) => t + c.positionOffset),
+    );
+    await embedding(rt, {
+      ids: buffers.positions,
+      table: required(weights, 'pos_embeddings'),
+      out: buffers.x,
+      tokens: T,
+      vocab: c.maxPositions + c.positionOffset,
+      width: c.hidden,
+      accumulate: true,
+    });
+  }
+}
+
+/** Runs block `layer` on buffers.x in place (x ← block(x)), unless the observer stops it early. */
+export async function blockForward(
+  rt: GpuRuntime,
+  c: ModelConfig,
+  weights: WeightLookup,
+  buffers: BlockBuffers,
+  layer: number,
+  observe?: GroupObserver,
+): Promise<void> {
+  const T = buffers.tokens;
+  const d = c.hidden;
+  const qd = c.heads * c.headDim;
+  const kvd = c.kvHeads * c.headDim;
+  const p = `layers.${layer}`;
+  const ws = buffers;
+  const linear = (
+    name: string,
+    x: GPUBuffer,
+    y: GPUBuffer,
+    inDim: number,
+    outDim: number,
+    accumulate: boolean,
+  ) => linearLayer(rt, weights, `${p}.${name}`, x, y, T, inDim, outDim, accumulate);
+  const layerNorm = (name: string) => normLayer(rt, c, weights, `${p}.${name}`, ws.x, ws.h, T);
+
+  await layerNorm('attn_norm');
+  if (await observe?.(0, ws.h)) return;
+  await linear('q', ws.h, ws.q, d, qd, false);
+  await linear('k', ws.h, ws.k, d, kvd, false);
+  await linear('v', ws.h, ws.v, d, kvd, false);
+  if (c.positions === 'rope') {
+    for (const [buffer, heads] of [
+      [ws.q, c.heads],
+      [ws.k, c.kvHeads],
+    ] as const) {
+      await rope(rt, {
+        x: buffer,
+        tokens: T,
+        heads,
+        headDim: c.headDim,
+        convention: c.ropeStyle,
+        theta: c.ropeTheta,
+      });
+    }
+  }
+  const attentionArgs = {
+    q: ws.q,
+    k: ws.k,
+    v: ws.v,
+    out: ws.attn,
+    tokens: T,
+    heads: c.heads,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+  };
+  // Short windows go through materialised scores and the matmul kernel; long ones through the
+  // online softmax, whose memory does not grow with tokens² (see attentionScores.ts).
+  if (scoresFit(T, rt.limits)) await scoresAttention(rt, attentionArgs);
+  else await attention(rt, attentionArgs);
+  if (await observe?.(1, ws.attn)) return;
+  // The residual stream accumulates in place: x ← x + W_o · attn.
+  await linear('o', ws.attn, ws.x, qd, d, true);
+  await layerNorm('mlp_norm');
+  if (await observe?.(2, ws.h)) return;
+  const f = c.ffnHidden;
+  if (c.activation === 'swiglu') {
+    await linear('gate', ws.h, ws.gate, d, f, false);
+    await linear('up', ws.h, ws.up, d, f, false);
+    await gatedActivation(rt, { fn: 'silu', rows: T, cols: f, a: { buffer: ws.gate }, b: { buffer: ws.up } });
+    if (await observe?.(3, ws.gate)) return;
+    await linear('down', ws.gate, ws.x, f, d, true);
+  } else {
+    await linear('up', ws.h, ws.up, d, f, false);
+    const fn = c.activation === 'gelu_new' ? 'gelu_tanh' : c.activation === 'gelu' ? 'gelu' : 'relu';
+    await pointwise(rt, { fn, rows: T, cols: f, x: { buffer: ws.up } });
+    if (await observe?.(3, ws.up)) return;
+    await linear('down', ws.up, ws.x, f, d, true);
+  }
+}
+
+/** y (+)= x · Wᵀ + b for a weight stored out × in. */
+async function linearLayer(
+  rt: GpuRuntime,
+  weights: WeightLookup,
+  name: string,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  rows: number,
+  inDim: number,
+  outDim: number,
+  accumulate: boolean,
+): Promise<void> {
+  await matmul(rt, {
+    a: x,
+    b: required(weights, `${name}.weight`),
+    c: y,
+    m: rows,
+    n: outDim,
+    k: inDim,
+    transB: true,
+    beta: accumulate ? 1 : 0,
+  });
+  const bias = weights(`${name}.bias`);
+  if (bias) await biasAdd(rt, { rows, cols: outDim, y: { buffer: y }, bias });
+}
+
+/** The family's norm of x into y. */
+export async function normLayer(
+  rt: GpuRuntime,
+  c: ModelConfig,
+  weights: WeightLookup,
+  name: string,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  rows: number,
+): Promise<void> {
+  await norm(rt, {
+    kind: c.norm === 'rmsnorm' ? 'rms' : 'layer',
+    x,
+    y,
+    weight: required(weights, `${name}.weight`),
+    bias: c.norm === 'layernorm' ? required(weights, `${name}.bias`) : undefined,
+    rows,
+    width: c.hidden,
+    eps: c.normEps,
+  });
+}

@@ -1,0 +1,164 @@
+// What a pruning run is asked to do, with the paper's defaults and the checks that turn a bad
+// setting into a message before any GPU work starts. The open questions of the spec
+// (specs/fistapruner.md §7) are options here; each default names the choice it makes.
+
+export type PruneMethod = 'fista' | 'sparsegpt' | 'wanda' | 'magnitude';
+
+/** Unstructured: this fraction of each group is zeroed. N:M: N non-zeros are kept in every M consecutive inputs of a row. */
+export type SparsityPattern =
+  | { kind: 'unstructured'; sparsity: number }
+  | { kind: 'nm'; n: number; m: number };
+
+/** Where FISTA starts: a baseline's pruned weights (computed on the same statistics) or the dense weights. */
+export type WarmStart = 'sparsegpt' | 'wanda' | 'magnitude' | 'dense';
+
+/**
+ * Which magnitudes one unstructured hard threshold ranks together. Spec §7.1 leaves it open; 'row'
+ * (the default) matches the row-wise objective and Wanda, and the spec's prototype found it better.
+ */
+export type ThresholdGroup = 'row' | 'matrix';
+
+export type CalibrationSource =
+  | { kind: 'c4' }
+  | { kind: 'tinystories' }
+  | { kind: 'text'; text: string; label: string };
+
+export interface CalibrationOptions {
+  source: CalibrationSource;
+  windows: number;
+  seqLen: number;
+  seed: number;
+}
+
+export interface FistaOptions {
+  /** K: FISTA iterations per inner solve (paper: 20). */
+  iterations: number;
+  /** T: outer rounds of the λ search (paper: 3). */
+  rounds: number;
+  /** ξ: the ratio E_round / E_total above which λ is raised (paper: 0.3). */
+  xi: number;
+  /** Relative change ‖W_{k+1} − W_k‖_F / ‖W_k‖_F that ends an inner solve early (Eq. 6; its form is our reading). 0 runs all K. */
+  tolerance: number;
+  warmStart: WarmStart;
+  thresholdGroup: ThresholdGroup;
+  /** Intra-layer cumulative error correction (X* from the already-pruned operators). Off: X* = X, for the ablation. */
+  errorCorrection: boolean;
+}
+
+export interface SparseGptOptions {
+  /** Damping as a fraction of the mean Hessian diagonal (0.01 in the reference code). */
+  percdamp: number;
+  /** Columns swept per block (128 in the reference code). */
+  blocksize: number;
+}
+
+/**
+ * Where each block's input comes from. 'dense': every block sees the dense model's activations, so
+ * blocks are independent (FISTAPruner's choice, spec §2). 'pruned': the previous blocks' pruned
+ * outputs, as SparseGPT's and Wanda's code do (spec §5.1).
+ */
+export type BlockInputs = 'dense' | 'pruned';
+
+export interface PruneOptions {
+  method: PruneMethod;
+  pattern: SparsityPattern;
+  calibration: CalibrationOptions;
+  fista: FistaOptions;
+  sparsegpt: SparseGptOptions;
+  blockInputs: BlockInputs;
+  /** Blocks to prune (all when absent): a subset for sharded runs. */
+  blocks?: number[];
+}
+
+export const PAPER_FISTA: FistaOptions = {
+  iterations: 20,
+  rounds: 3,
+  xi: 0.3,
+  tolerance: 0,
+  warmStart: 'sparsegpt',
+  thresholdGroup: 'row',
+  errorCorrection: true,
+};
+
+export const PAPER_SPARSEGPT: SparseGptOptions = { percdamp: 0.01, blocksize: 128 };
+
+/** The reference pipelines' calibration: 128 C4 windows of 2048 tokens, seed 0. */
+export const PAPER_CALIBRATION: CalibrationOptions = {
+  source: { kind: 'c4' },
+  windows: 128,
+  seqLen: 2048,
+  seed: 0,
+};
+
+/**
+ * Calibration scaled to the model: the paper's 128 windows of 2048 tokens for a model with that
+ * context, fewer and shorter ones for small models (a 260K-parameter model with a 512-token context
+ * is well served by 32 × 256 tokens, and the GPU time stays in seconds).
+ */
+export function defaultCalibration(context: number, parameters: number): CalibrationOptions {
+  const seqLen = Math.min(PAPER_CALIBRATION.seqLen, Math.max(16, Math.floor(context / 2)));
+  const windows = parameters < 10_000_000 ? 32 : PAPER_CALIBRATION.windows;
+  return { ...PAPER_CALIBRATION, seqLen: Math.min(seqLen, context), windows };
+}
+
+/** The block inputs each method's reference pipeline uses. */
+export function defaultBlockInputs(method: PruneMethod): BlockInputs {
+  return method === 'fista' ? 'dense' : 'pruned';
+}
+
+/** A pruning setting no model could honour. */
+export class PruneOptionsError extends RangeError {
+  override name = 'PruneOptionsError';
+}
+
+/** Checks what does not depend on the model; checkPatternFits checks each operator's width. */
+export function validatePruneOptions(o: PruneOptions, layers: number): void {
+  const p = o.pattern;
+  if (p.kind === 'unstructured') {
+    if (!(p.sparsity > 0 && p.sparsity < 1))
+      throw new PruneOptionsError(`sparsity must lie strictly between 0 and 1, got ${p.sparsity}`);
+  } else {
+    if (!Number.isInteger(p.n) || !Number.isInteger(p.m) || p.n < 1 || p.m < 2)
+      throw new PruneOptionsError(`N:M needs whole numbers N ≥ 1 and M ≥ 2, got ${p.n}:${p.m}`);
+    if (p.n >= p.m) throw new PruneOptionsError(`N:M needs N < M (N kept of every M), got ${p.n}:${p.m}`);
+  }
+  const c = o.calibration;
+  if (!Number.isInteger(c.windows) || c.windows < 1)
+    throw new PruneOptionsError(`calibration needs at least one window, got ${c.windows}`);
+  if (!Number.isInteger(c.seqLen) || c.seqLen < 2)
+    throw new PruneOptionsError(`calibration windows need at least 2 tokens, got ${c.seqLen}`);
+  const f = o.fista;
+  if (!Number.isInteger(f.iterations) || f.iterations < 1 || f.iterations > 10_000)
+    throw new PruneOptionsError(`FISTA iterations must be a whole number in 1..10000, got ${f.iterations}`);
+  if (!Number.isInteger(f.rounds) || f.rounds < 1 || f.rounds > 100)
+    throw new PruneOptionsError(`λ rounds must be a whole number in 1..100, got ${f.rounds}`);
+  if (!(f.xi > 0 && f.xi < 1))
+    throw new PruneOptionsError(`ξ must lie strictly between 0 and 1, got ${f.xi}`);
+  if (!(f.tolerance >= 0))
+    throw new PruneOptionsError(`the stopping tolerance must be ≥ 0, got ${f.tolerance}`);
+  const s = o.sparsegpt;
+  if (!(s.percdamp > 0 && s.percdamp <= 10))
+    throw new PruneOptionsError(`SparseGPT damping must lie in (0, 10], got ${s.percdamp}`);
+  if (!Number.isInteger(s.blocksize) || s.blocksize < 1)
+    throw new PruneOptionsError(`SparseGPT block size must be a whole number ≥ 1, got ${s.blocksize}`);
+  if (p.kind === 'nm' && s.blocksize % p.m !== 0)
+    throw new PruneOptionsError(`SparseGPT's block size ${s.blocksize} must be a multiple of M = ${p.m}`);
+  for (const b of o.blocks ?? []) {
+    if (!Number.isInteger(b) || b < 0 || b >= layers)
+      throw new PruneOptionsError(`block ${b} is outside 0..${layers - 1}`);
+  }
+}
+
+/** N:M groups run along an operator's inputs, so M must divide every input width. */
+export function checkPatternFits(pattern: SparsityPattern, operator: string, inputWidth: number): void {
+  if (pattern.kind === 'nm' && inputWidth % pattern.m !== 0) {
+    throw new PruneOptionsError(
+      `${operator} has ${inputWidth} inputs, which M = ${pattern.m} does not divide: choose an M that divides every input width`,
+    );
+  }
+}
+
+/** How many entries of each ranked group of `width` are zeroed. */
+export function prunedPerGroup(sparsity: number, width: number): number {
+  return Math.floor(sparsity * width);
+}
