@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { freshSeed, Random } from '../kernels/random';
+import {
+  FistaWorkspace,
+  fistaSolve,
+  median,
+  type OperatorProblem,
+  operatorError,
+  weightedEnergy,
+} from './fista';
+import {
+  crossGram64,
+  type Layer,
+  largestEigenvalue64,
+  lassoGradient64,
+  lassoObjective64,
+  lassoOptimum64,
+  randomLayer,
+  tokenError64,
+} from './fista.reference';
+import { LIPSCHITZ_MARGIN, largestEigenvalue } from './lipschitz';
+
+describe('FISTA on the GPU', () => {
+  let rt: GpuRuntime;
+  const owned: { destroy(): void }[] = [];
+  const up = async (data: Float32Array | Float64Array) => {
+    const b = await rt.upload('test', 'scratch', Float32Array.from(data));
+    owned.push(b);
+    return b.buffer;
+  };
+  const problemOf = async (layer: Layer): Promise<OperatorProblem> => ({
+    rows: layer.m,
+    cols: layer.n,
+    gram: await up(layer.lasso.g),
+    b: await up(layer.lasso.b),
+    denseEnergy: layer.lasso.c0,
+  });
+
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterAll(() => {
+    for (const b of owned) b.destroy();
+    rt.destroy();
+  });
+
+  it('reaches the float64 LASSO optimum: objective and KKT conditions', async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), 7, 13, 61, 0.1);
+    const p = layer.lasso;
+    const g0 = lassoGradient64(p, new Float64Array(p.m * p.n));
+    // A λ that zeroes a fair share of the entries but not all.
+    const lambda = 0.3 * g0.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    const problem = await problemOf(layer);
+    const L = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(p.g, p.n);
+    const ws = await FistaWorkspace.create(rt, p.m, p.n, 1500);
+    owned.push(ws);
+    const solve = await fistaSolve(rt, {
+      problem,
+      workspace: ws,
+      start: await up(layer.w),
+      lambda,
+      lipschitz: L,
+      iterations: 1500,
+    });
+    const gpu = await rt.readF32(ws.w);
+    const optimum = lassoOptimum64(p, lambda, layer.w);
+    const fStar = lassoObjective64(p, optimum, lambda);
+    const fGpu = lassoObjective64(p, gpu, lambda);
+    // The f32 iterate sits within rounding of the optimum; the objective gap is second order in
+    // that distance. 1e-5 relative leaves room for gradients rounded at 2⁻²⁴·n·|W||G|.
+    expect(fGpu - fStar, `seed ${seed}`).toBeLessThanOrEqual(1e-5 * fStar);
+    // The objective the GPU reports for its last iterate, against f64 on the same matrix: its
+    // terms are summed in f32 (tree depth ≤ 16 roundings per pass) with ‖WX‖² added, so 1e-5.
+    expect(Math.abs((solve.objectives.at(-1) as number) - fGpu), `seed ${seed}`).toBeLessThanOrEqual(
+      1e-5 * fGpu,
+    );
+    // KKT of the LASSO: ∇f + λ·sign(w) = 0 where w ≠ 0, |∇f| ≤ λ where w = 0, within 1e-3·λ.
+    const grad = lassoGradient64(p, gpu);
+    let zeros = 0;
+    for (let i = 0; i < gpu.length; i++) {
+      const w = gpu[i] as number;
+      const gi = grad[i] as number;
+      if (w === 0) {
+        zeros++;
+        expect(Math.abs(gi), `entry ${i} seed ${seed}`).toBeLessThanOrEqual(lambda * (1 + 1e-3));
+      } else {
+        expect(Math.abs(gi + lambda * Math.sign(w)), `entry ${i} seed ${seed}`).toBeLessThanOrEqual(
+          1e-3 * lambda,
+        );
+      }
+    }
+    expect(zeros, `seed ${seed}: λ should zero some entries`).toBeGreaterThan(0);
+    expect(zeros, `seed ${seed}: λ should not zero everything`).toBeLessThan(gpu.length);
+  });
+
+  it('measures ‖V X* − W X‖² and ‖WX‖² as the tokens do', async () => {
+    const seed = freshSeed();
+    const random = new Random(seed);
+    const layer = randomLayer(random, 9, 20, 45, 0.2);
+    const problem = await problemOf(layer);
+    const v = random.uniform(layer.m * layer.n);
+    const expected = tokenError64(v, layer.w, layer.x, layer.xStar, layer.m, layer.n, layer.tokens);
+    // Statistics rounded to f32 (2⁻²⁴ each) and a sum with cancellation against ‖WX‖²: 1e-4 of ‖WX‖².
+    const gpu = await operatorError(rt, problem, await up(v));
+    expect(Math.abs(gpu - expected), `seed ${seed}`).toBeLessThanOrEqual(1e-4 * layer.lasso.c0);
+    const energy = await weightedEnergy(
+      rt,
+      await up(layer.w),
+      await up(crossGram64(layer.x, layer.x, layer.tokens, layer.n)),
+      layer.m,
+      layer.n,
+    );
+    expect(Math.abs(energy - layer.lasso.c0) / layer.lasso.c0, `seed ${seed}`).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('finds λ_max of a Gram by power iteration', async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), 1, 33, 80, 0);
+    const exact = largestEigenvalue64(layer.lasso.g, 33);
+    const gpu = await largestEigenvalue(rt, await up(layer.lasso.g), 33);
+    expect(Math.abs(gpu - exact) / exact, `seed ${seed}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('takes the median by quickselect', () => {
+    const random = new Random(freshSeed());
+    for (const n of [1, 2, 7, 100, 1001]) {
+      const values = random.integers(n, 5);
+      const sorted = Array.from(values).sort((a, b) => a - b);
+      expect(median(values)).toBe(sorted[(n - 1) >> 1]);
+    }
+  });
+});

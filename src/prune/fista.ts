@@ -1,0 +1,296 @@
+// FISTAPruner's solver for one linear operator (spec §1, §4): minimise
+//   F(Ŵ) = ½‖Ŵ X* − W X‖²_F + λ‖Ŵ‖₁
+// with FISTA (Beck & Teboulle's accelerated proximal gradient), then reach the exact sparsity with
+// a hard threshold, and search λ by bisection on the error ratio E_round / E_total against ξ,
+// keeping the best thresholded result (the warm start included). Everything is expressed through
+// the operator's statistics, never the calibration tokens: G = X*ᵀX* (n × n), B = W·(XᵀX*) (m × n)
+// and ‖WX‖²; then ‖Ŵ X* − W X‖² = Σ Ŵ⊙(Ŵ G − 2B) + ‖WX‖² and ∇f(Ŵ) = Ŵ G − B.
+// The rows are independent LASSO problems sharing G, so each iteration is one (m × n)·(n × n)
+// product on the matmul kernel plus one fused elementwise pass (shaders/fista.wgsl).
+
+import fistaShader from '../../shaders/fista.wgsl?raw';
+import type { TrackedBuffer } from '../gpu/ledger';
+import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
+import { matmul } from '../kernels/matmul';
+import { foldGrid, packParams } from '../kernels/params';
+import { reduce, reduceToNumber } from '../kernels/reduce';
+import { bindWindow, windowCapacity } from '../kernels/window';
+
+/** One operator's least-squares problem, as statistics on the GPU. */
+export interface OperatorProblem {
+  rows: number;
+  cols: number;
+  /** cols × cols: G = X*ᵀX*. */
+  gram: GPUBuffer;
+  /** rows × cols: B = W·(XᵀX*). */
+  b: GPUBuffer;
+  /** ‖W X‖²_F, the error of the all-zero matrix. */
+  denseEnergy: number;
+}
+
+interface Vec {
+  buffer: GPUBuffer;
+  offset?: number;
+  /** Bound whole rather than windowed (a short vector indexed by column). */
+  whole?: boolean;
+}
+
+type Entry = 'step' | 'quad_terms' | 'round_terms' | 'harden' | 'coordinate_scores';
+
+/**
+ * One elementwise pass over `count` elements. Matrices longer than one binding are processed in
+ * windows; `startSlot` names the offset field that receives each window's first element index.
+ */
+export async function pass(
+  rt: GpuRuntime,
+  entryPoint: Entry,
+  count: number,
+  vectors: readonly Vec[],
+  scalars: readonly number[] = [],
+  startSlot?: number,
+): Promise<void> {
+  const pipeline = await rt.pipeline({ name: 'fista', code: fistaShader, entryPoint });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
+  const dispatches: Dispatch[] = [];
+  for (let start = 0; start < count; start += capacity) {
+    const n = Math.min(capacity, count - start);
+    const windows = vectors.map((v) =>
+      v.whole
+        ? { binding: v.buffer as Binding, base: v.offset ?? 0 }
+        : bindWindow(v.buffer, (v.offset ?? 0) + start, n, align),
+    );
+    const offsets = Array.from({ length: 8 }, (_, i) => (i === startSlot ? start : (windows[i]?.base ?? 0)));
+    dispatches.push({
+      pipeline,
+      uniforms: packParams([
+        ['u32', n],
+        ...offsets.map((o): ['u32', number] => ['u32', o]),
+        ...Array.from({ length: 6 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
+      ]),
+      storage: windows.map((w) => w.binding),
+      workgroups: foldGrid(Math.ceil(n / 256), rt.limits.maxComputeWorkgroupsPerDimension),
+    });
+  }
+  rt.submit(dispatches);
+}
+
+/** out = V·G (rows × cols). */
+export async function timesGram(
+  rt: GpuRuntime,
+  p: OperatorProblem,
+  v: GPUBuffer,
+  out: GPUBuffer,
+): Promise<void> {
+  await matmul(rt, { a: v, b: p.gram, c: out, m: p.rows, n: p.cols, k: p.cols });
+}
+
+/** Scratch matrices of one operator's solve, all rows × cols. */
+export class FistaWorkspace {
+  private readonly owned: TrackedBuffer[] = [];
+  private constructor(readonly count: number) {}
+
+  y!: GPUBuffer;
+  yg!: GPUBuffer;
+  w!: GPUBuffer;
+  pg!: GPUBuffer;
+  z!: GPUBuffer;
+  terms!: GPUBuffer;
+  change!: GPUBuffer;
+  hard!: GPUBuffer;
+  best!: GPUBuffer;
+  keep!: GPUBuffer;
+  objectives!: GPUBuffer;
+
+  static async create(
+    rt: GpuRuntime,
+    rows: number,
+    cols: number,
+    iterations: number,
+  ): Promise<FistaWorkspace> {
+    const ws = new FistaWorkspace(rows * cols);
+    const bytes = 4 * ws.count;
+    try {
+      for (const name of ['y', 'yg', 'w', 'pg', 'z', 'terms', 'change', 'hard', 'best', 'keep'] as const) {
+        const b = await rt.createBuffer(`fista ${name}`, 'scratch', bytes);
+        ws.owned.push(b);
+        ws[name] = b.buffer;
+      }
+      const objectives = await rt.createBuffer('fista objectives', 'scratch', 4 * (iterations + 1));
+      ws.owned.push(objectives);
+      ws.objectives = objectives.buffer;
+    } catch (error) {
+      ws.destroy();
+      throw error;
+    }
+    return ws;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}
+
+/** Σ v⊙(vg − 2b) + 2λ|v| over the matrix, given vg = V·G, into `terms` and summed. */
+export async function sumQuadTerms(
+  rt: GpuRuntime,
+  count: number,
+  v: GPUBuffer,
+  vg: GPUBuffer,
+  b: GPUBuffer,
+  terms: GPUBuffer,
+  lambda = 0,
+): Promise<number> {
+  await pass(
+    rt,
+    'quad_terms',
+    count,
+    [{ buffer: v }, { buffer: vg }, { buffer: b }, { buffer: terms }],
+    [2 * lambda],
+  );
+  return reduceToNumber(rt, 'sum', count, { buffer: terms });
+}
+
+/** Runs `body` with `count`-element scratch buffers that are freed afterwards. */
+async function withScratch<T>(
+  rt: GpuRuntime,
+  count: number,
+  names: string[],
+  body: (b: GPUBuffer[]) => Promise<T>,
+): Promise<T> {
+  const owned: TrackedBuffer[] = [];
+  try {
+    for (const name of names) owned.push(await rt.createBuffer(name, 'scratch', 4 * count));
+    return await body(owned.map((b) => b.buffer));
+  } finally {
+    for (const b of owned) b.destroy();
+  }
+}
+
+/** ‖V X* − W X‖²_F of a matrix V (rows × cols) under the problem's statistics. */
+export async function operatorError(rt: GpuRuntime, p: OperatorProblem, v: GPUBuffer): Promise<number> {
+  const count = p.rows * p.cols;
+  return withScratch(rt, count, ['V·G', 'error terms'], async ([vg, terms]) => {
+    await timesGram(rt, p, v, vg as GPUBuffer);
+    return (await sumQuadTerms(rt, count, v, vg as GPUBuffer, p.b, terms as GPUBuffer)) + p.denseEnergy;
+  });
+}
+
+/** Σ W⊙(W·H) = ‖W X‖²_F for H = XᵀX (rows × cols weights, cols × cols H). */
+export async function weightedEnergy(
+  rt: GpuRuntime,
+  w: GPUBuffer,
+  h: GPUBuffer,
+  rows: number,
+  cols: number,
+): Promise<number> {
+  const count = rows * cols;
+  // The zero-filled buffer stands for b (new buffers are zero-initialised), so the terms are w⊙(wh).
+  return withScratch(rt, count, ['W·H', 'zeros', 'energy terms'], async ([wh, zeros, terms]) => {
+    await matmul(rt, { a: w, b: h, c: wh as GPUBuffer, m: rows, n: cols, k: cols });
+    return sumQuadTerms(rt, count, w, wh as GPUBuffer, zeros as GPUBuffer, terms as GPUBuffer);
+  });
+}
+
+export interface SolveArgs {
+  problem: OperatorProblem;
+  workspace: FistaWorkspace;
+  /** The starting point W₀ (rows × cols); it is copied, not modified. */
+  start: GPUBuffer;
+  lambda: number;
+  lipschitz: number;
+  iterations: number;
+  /** Relative change ‖W_{k+1} − W_k‖/‖W_{k+1}‖ that ends the solve early; 0 runs every iteration. */
+  tolerance?: number;
+  signal?: AbortSignal;
+}
+
+export interface SolveResult {
+  /** F(W_k) for k = 0 … iterations run (F(W₀) first). */
+  objectives: number[];
+  iterations: number;
+}
+
+/**
+ * FISTA from `start`: leaves W_K in workspace.w, W_K·G in workspace.yg and the last point before
+ * shrinkage, Y_{K−1} − ∇f(Y_{K−1})/L, in workspace.z.
+ */
+export async function fistaSolve(rt: GpuRuntime, args: SolveArgs): Promise<SolveResult> {
+  const { problem: p, workspace: ws, lambda, lipschitz: L } = args;
+  if (!(L > 0) || !Number.isFinite(L))
+    throw new RangeError(`FISTA needs a finite Lipschitz constant > 0, got ${L}`);
+  if (!(lambda >= 0)) throw new RangeError(`λ must be ≥ 0, got ${lambda}`);
+  const bytes = 4 * ws.count;
+  rt.copy(args.start, ws.w, bytes);
+  rt.copy(args.start, ws.y, bytes);
+  const tolerance = args.tolerance ?? 0;
+  let t = 1;
+  // β₀ = 0: Y₀ = W₀, so the first product gives P₀ = W₀·G directly.
+  let betaPrev = 0;
+  let run = 0;
+  for (let k = 1; k <= args.iterations; k++) {
+    args.signal?.throwIfAborted();
+    await timesGram(rt, p, ws.y, ws.yg);
+    const tNext = (1 + Math.sqrt(1 + 4 * t * t)) / 2;
+    const betaNext = (t - 1) / tNext;
+    const last = k === args.iterations;
+    await pass(
+      rt,
+      'step',
+      ws.count,
+      [ws.y, ws.yg, p.b, ws.w, ws.pg, ws.z, ws.terms, ws.change].map((buffer) => ({ buffer })),
+      [1 / L, lambda / L, betaPrev, betaNext, 2 * lambda, last || tolerance > 0 ? 1 : 0],
+    );
+    // Σ terms + ‖WX‖² = 2F(W_{k−1}); halved when read.
+    await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.objectives, offset: k - 1 });
+    betaPrev = betaNext;
+    t = tNext;
+    run = k;
+    if (tolerance > 0 && !last) {
+      const change = await reduceToNumber(rt, 'sumsq', ws.count, { buffer: ws.change });
+      const size = await reduceToNumber(rt, 'sumsq', ws.count, { buffer: ws.w });
+      if (Math.sqrt(change) <= tolerance * Math.sqrt(size)) break;
+    }
+  }
+  // The final iterate's own product and objective.
+  await timesGram(rt, p, ws.w, ws.yg);
+  await pass(
+    rt,
+    'quad_terms',
+    ws.count,
+    [ws.w, ws.yg, p.b, ws.terms].map((buffer) => ({ buffer })),
+    [2 * lambda],
+  );
+  await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.objectives, offset: run });
+  const sums = await rt.readF32(ws.objectives, 0, 4 * (run + 1));
+  return { objectives: Array.from(sums, (s) => (s + p.denseEnergy) / 2), iterations: run };
+}
+
+/** The median of the values (the lower middle one for an even count), by quickselect. */
+export function median(values: Float32Array): number {
+  const a = Float32Array.from(values);
+  const k = (a.length - 1) >> 1;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k] as number;
+}
