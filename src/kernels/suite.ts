@@ -4,6 +4,8 @@
 // "the kernels are correct".
 
 import type { GpuRuntime } from '../gpu/runtime';
+import { nmMask, rowMask } from '../prune/masks';
+import { nmMaskReference, rowMaskReference } from '../prune/masks.reference';
 import { type ActivationFn, activation, biasAdd, gatedActivation } from './activation';
 import { attention } from './attention';
 import { scoresAttention } from './attentionScores';
@@ -59,7 +61,8 @@ export type KernelFamily =
   | 'rope'
   | 'attention'
   | 'activation'
-  | 'crossEntropy';
+  | 'crossEntropy'
+  | 'mask';
 
 export interface KernelCaseResult {
   name: string;
@@ -371,6 +374,8 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       biasAddCase(37, 129),
       crossEntropyCase(11, 300, 1, true),
       crossEntropyCase(20, 77, 100, false),
+      rowMaskCase(13, 100, 41),
+      nmMaskCase(7, 96, 1, 2),
     ];
   }
   return [
@@ -431,6 +436,8 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     crossEntropyCase(7, 50272, 1, false),
     crossEntropyCase(13, 1000, 1, true),
     crossEntropyCase(5, 301, 100, false),
+    rowMaskCase(37, 129, 64),
+    nmMaskCase(37, 128, 2, 4),
   ];
 }
 
@@ -764,4 +771,64 @@ function crossEntropyCase(rows: number, vocab: number, logitScale: number, withI
       free: () => buffers.free(),
     };
   });
+}
+
+// ——— Pruning masks: exact, so the error must be 0 ———
+
+/** Scores that are small integers 0..4 (so most thresholds fall among ties), and a mask read as 0/1 floats. */
+function maskCase(
+  name: string,
+  shape: string,
+  rows: number,
+  cols: number,
+  run: (rt: GpuRuntime, scores: GPUBuffer, keep: GPUBuffer) => Promise<void>,
+  reference: (scores: Float32Array) => Uint32Array,
+): KernelCase {
+  return defineCase(name, 'mask', shape, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    const scores = random.integers(rows * cols, 4).map(Math.abs);
+    // Neither 0 nor 1: an entry the kernel fails to write shows as an error.
+    const poison = u32Bytes(new Uint32Array(rows * cols).fill(7));
+    const scoresBuf = await buffers.upload('scores', scores);
+    const keepBuf = await buffers.upload('keep', poison);
+    const again = () => run(rt, scoresBuf, keepBuf);
+    return {
+      async check() {
+        rt.write(keepBuf, poison);
+        await again();
+        return Float32Array.from(new Uint32Array(await rt.read(keepBuf)));
+      },
+      again,
+      reference: {
+        value: Float64Array.from(reference(scores)),
+        scale: new Float64Array(rows * cols).fill(1),
+      },
+      bound: 0,
+      flops: 0,
+      bytes: 8 * rows * cols,
+      free: () => buffers.free(),
+    };
+  });
+}
+
+function rowMaskCase(rows: number, cols: number, prune: number): KernelCase {
+  return maskCase(
+    'row mask (ties)',
+    `${rows}×${cols}, prune ${prune} per row`,
+    rows,
+    cols,
+    (rt, scores, keep) => rowMask(rt, { scores, keep, rows, cols, prune }),
+    (scores) => rowMaskReference(scores, rows, cols, prune),
+  );
+}
+
+function nmMaskCase(rows: number, cols: number, n: number, m: number): KernelCase {
+  return maskCase(
+    `${n}:${m} mask (ties)`,
+    `${rows}×${cols}`,
+    rows,
+    cols,
+    (rt, scores, keep) => nmMask(rt, { scores, keep, rows, cols, n, m }),
+    (scores) => nmMaskReference(scores, rows, cols, n, m),
+  );
 }
