@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { freshSeed, Random } from '../kernels/random';
+import type { OperatorProblem } from './fista';
+import { type Layer, largestEigenvalue64, randomLayer, tokenError64 } from './fista.reference';
+import { fistaPruneOperator } from './lambdaSearch';
+import { LIPSCHITZ_MARGIN } from './lipschitz';
+import type { FistaOptions, SparsityPattern } from './options';
+
+const M = 11;
+const N = 24;
+const TOKENS = 70;
+
+/** The dense weights with the smallest half of each group (a row, or 4 columns) zeroed by magnitude. */
+function magnitudeStart(w: Float32Array, group: number): Float32Array {
+  const start = Float32Array.from(w);
+  for (let r = 0; r < M; r++)
+    for (let g0 = 0; g0 < N; g0 += group) {
+      const idx = Array.from({ length: group }, (_, i) => r * N + g0 + i).sort(
+        (a, b) => Math.abs(start[a] as number) - Math.abs(start[b] as number),
+      );
+      for (const i of idx.slice(0, group / 2)) start[i] = 0;
+    }
+  return start;
+}
+
+describe('FISTAPruner λ search on one operator', () => {
+  let rt: GpuRuntime;
+  const owned: { destroy(): void }[] = [];
+  const up = async (data: Float32Array | Float64Array) => {
+    const b = await rt.upload('test', 'scratch', Float32Array.from(data));
+    owned.push(b);
+    return b.buffer;
+  };
+  const problemOf = async (layer: Layer): Promise<OperatorProblem> => ({
+    rows: layer.m,
+    cols: layer.n,
+    gram: await up(layer.lasso.g),
+    b: await up(layer.lasso.b),
+    denseEnergy: layer.lasso.c0,
+  });
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterAll(() => {
+    for (const b of owned) b.destroy();
+    rt.destroy();
+  });
+
+  const options: FistaOptions = {
+    iterations: 20,
+    rounds: 3,
+    xi: 0.3,
+    tolerance: 0,
+    warmStart: 'magnitude',
+    thresholdGroup: 'row',
+    errorCorrection: true,
+  };
+  const patterns: [string, SparsityPattern, number][] = [
+    ['50% unstructured', { kind: 'unstructured', sparsity: 0.5 }, N],
+    ['2:4', { kind: 'nm', n: 2, m: 4 }, 4],
+  ];
+  for (const [name, pattern, group] of patterns) {
+    it(`prunes to exactly ${name}, never worse than its warm start, with errors the tokens confirm`, async () => {
+      const seed = freshSeed();
+      const layer = randomLayer(new Random(seed), M, N, TOKENS, 0.3);
+      const start = magnitudeStart(layer.w, group);
+      const out = await up(new Float32Array(M * N).fill(Number.NaN));
+      const rounds: number[] = [];
+      const result = await fistaPruneOperator(rt, {
+        problem: await problemOf(layer),
+        start: await up(start),
+        out,
+        pattern,
+        options,
+        lipschitz: (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(layer.lasso.g, N),
+        startIsCandidate: true,
+        onRound: (r) => rounds.push(r.errorTotal),
+      });
+      const pruned = await rt.readF32(out);
+      for (let r = 0; r < M; r++)
+        for (let g0 = 0; g0 < N; g0 += group) {
+          const kept = Array.from({ length: group }, (_, i) => pruned[r * N + g0 + i]).filter(
+            (v) => v !== 0,
+          ).length;
+          expect(kept, `row ${r} group ${g0} seed ${seed}`).toBe(group / 2);
+        }
+      const warm = tokenError64(start, layer.w, layer.x, layer.xStar, M, N, TOKENS);
+      const final = tokenError64(pruned, layer.w, layer.x, layer.xStar, M, N, TOKENS);
+      // Statistics rounded to f32 and sums that cancel against ‖WX‖²: within 1e-4 of ‖WX‖².
+      const bound = 1e-4 * layer.lasso.c0;
+      expect(Math.abs(result.warmStartError - warm), `seed ${seed}`).toBeLessThanOrEqual(bound);
+      expect(Math.abs(result.error - final), `seed ${seed}`).toBeLessThanOrEqual(bound);
+      expect(final, `seed ${seed}`).toBeLessThanOrEqual(warm + bound);
+      expect(rounds, `seed ${seed}`).toHaveLength(3);
+      expect(result.error).toBe(Math.min(result.warmStartError, ...rounds));
+      // With X* ≠ X the corrected solve should beat a magnitude start on a random layer.
+      expect(result.error, `seed ${seed}`).toBeLessThan(result.warmStartError);
+    });
+  }
+
+  it('starts from dense weights and still returns a pruned matrix', async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), M, N, TOKENS, 0.1);
+    const out = await up(new Float32Array(M * N).fill(Number.NaN));
+    const result = await fistaPruneOperator(rt, {
+      problem: await problemOf(layer),
+      start: await up(layer.w),
+      out,
+      pattern: { kind: 'nm', n: 2, m: 4 },
+      options: { ...options, warmStart: 'dense' },
+      lipschitz: (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(layer.lasso.g, N),
+      startIsCandidate: false,
+    });
+    const pruned = await rt.readF32(out);
+    expect(pruned.filter((v) => v === 0).length, `seed ${seed}`).toBe((M * N) / 2);
+    expect(result.lambda).not.toBeNull();
+  });
+});
