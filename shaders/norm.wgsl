@@ -3,8 +3,10 @@
 //   rms_norm:   y = x / sqrt(mean(x²) + eps) · g (Llama).
 // The variance is computed in two passes over the row (mean first, then Σ(x − mean)²), never as
 // E[x²] − E[x]², which cancels catastrophically when |mean| ≫ std. Each invocation sums a strided
-// slice of the row serially, then the workgroup combines the 256 partials pairwise, so an element
-// goes through at most ceil(width / 256) + 8 additions.
+// slice of the row serially, then the workgroup combines the GROUP partials pairwise, so an element
+// goes through at most ceil(width / GROUP) + log2(GROUP) additions. The wrapper sizes GROUP (a power
+// of two ≤ 256) to the row: narrow rows get small workgroups rather than mostly idle ones, which
+// matters on CPU adapters, where every invocation and barrier costs.
 
 struct Params {
   rows: u32,
@@ -18,11 +20,11 @@ struct Params {
   eps: f32,
 }
 
-const GROUP: u32 = 256u;
+override GROUP: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial: array<f32, GROUP>;
 
 // Must be called from uniform control flow by every invocation of the workgroup.
 fn workgroup_sum(t: u32, value: f32) -> f32 {
@@ -45,7 +47,7 @@ fn workgroup_sum(t: u32, value: f32) -> f32 {
 @group(0) @binding(3) var<storage, read> ln_b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ln_y: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn layer_norm(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -77,7 +79,7 @@ fn layer_norm(
 @group(0) @binding(2) var<storage, read> rms_g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rms_y: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn rms_norm(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,

@@ -1,8 +1,9 @@
 // Row-wise softmax in place, y = exp(s·x − m) / Σ exp(s·x − m) with m the row maximum of s·x, and
 // an optional causal mask: row r of the window is query first_row + r and sees columns 0..that
-// (later columns become 0). Used on attention scores materialised by a matmul. One workgroup of 64
-// per row: each invocation reduces a strided slice, the workgroup combines the slices pairwise, so an
-// element goes through at most ceil(cols / 64) + 6 additions.
+// (later columns become 0). Used on attention scores materialised by a matmul. One workgroup of
+// GROUP per row (a power of two ≤ 64 the wrapper sizes to the row, so short rows do not leave most
+// invocations idle): each invocation reduces a strided slice, the workgroup combines the slices
+// pairwise, so an element goes through at most ceil(cols / GROUP) + log2(GROUP) additions.
 
 struct Params {
   rows: u32,
@@ -14,15 +15,15 @@ struct Params {
   scale: f32,
 }
 
-const GROUP: u32 = 64u;
+override GROUP: u32 = 64u;
 const LOWEST: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
+var<workgroup> partial: array<f32, GROUP>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GROUP)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,

@@ -82,6 +82,7 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
     name: 'norm',
     code: shader,
     entryPoint: kind === 'layer' ? 'layer_norm' : 'rms_norm',
+    constants: { GROUP: normGroupSize(width) },
   });
   const g = bindWindow(args.weight, offG, width, align);
   const b = kind === 'layer' ? bindWindow(args.bias as GPUBuffer, offB, width, align) : undefined;
@@ -111,4 +112,9 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
     });
   }
   return dispatches;
+}
+
+/** Invocations per row: the power of two ≥ width/4, at most 256 (each sums ≤ 4 elements serially until 1024). */
+export function normGroupSize(width: number): number {
+  return Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, width / 4))));
 }

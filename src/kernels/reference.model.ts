@@ -7,6 +7,7 @@
 // within the spec's allowances. sin and cos are not taken from WGSL, whose allowance (2^-11
 // absolute) SwiftShader really uses; rope.wgsl computes them.
 
+import { normGroupSize } from './norm';
 import { F32_EPS, type Reference } from './reference';
 
 // ——— Embedding ———
@@ -109,12 +110,13 @@ export function rmsNormReference(
 }
 
 /**
- * Both norms: the row sums (depth roundings, plus one for the division by width), the deviation,
+ * Both norms: the row sums (ceil(width / G) + log2 G roundings for the workgroup size G of norm.ts, plus one for the division by width), the deviation,
  * and r (eps add, sqrt, division: up to 3 + 2.5 ulps in WGSL's accuracy tables), then two products
  * and the bias add. (depth + 32)ε covers the sum of these with room for the ulp-level terms.
  */
 export function normBound(width: number): number {
-  return (rowSumDepth(width) + 32) * F32_EPS;
+  const group = normGroupSize(width);
+  return (Math.ceil(width / group) + Math.log2(group) + 32) * F32_EPS;
 }
 
 // ——— Rotary position embedding ———

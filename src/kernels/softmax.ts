@@ -36,7 +36,9 @@ export async function softmax(rt: GpuRuntime, args: SoftmaxArgs): Promise<void> 
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   const perWindow = Math.min(rowsPerWindow(kernel, 'row', capacity, cols, ld), maxGroups * maxGroups);
-  const pipeline = await rt.pipeline({ name: 'softmax', code: shader });
+  // Each invocation handles about four columns; 64 invocations at most per row.
+  const group = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols / 4))));
+  const pipeline = await rt.pipeline({ name: 'softmax', code: shader, constants: { GROUP: group } });
   const dispatches = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
