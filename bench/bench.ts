@@ -1,6 +1,7 @@
 // `npm run bench`: the one place the engine's speed is measured (tests never time anything).
 // It measures, on the adapter of this run, a large buffer copy and the matmul/Gram kernels at the
-// sizes the pruners use, with a single-threaded JS loop as a yardstick, then prints a table and
+// sizes the pruners use, with a single-threaded JS loop as a yardstick, a forward pass and
+// FISTAPruner on single operators (bench/forward.ts, bench/prune.ts), then prints tables and
 // writes a JSON report. On CPU adapters (SwiftShader) the absolute numbers say nothing about GPUs.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { parseArgs, USAGE } from './args';
 import { suite } from './cases';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
 import { benchForward, type ForwardRow, formatForward } from './forward';
+import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './prune';
 import type { BenchRow } from './row';
 import { runCase } from './runCase';
 import { formatNotes, formatTable, num, type Peaks, pct } from './table';
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
 
   const rows: BenchRow[] = [];
   let forward: ForwardRow[] = [];
+  let prune: PruneRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -75,6 +78,7 @@ async function main(): Promise<number> {
       }
     }
     if (!rt.isLost) forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
+    if (!rt.isLost) prune = await benchPrune(rt, options.quick, options.runs);
   } finally {
     rt.destroy();
   }
@@ -85,10 +89,12 @@ async function main(): Promise<number> {
     if (r.kind !== 'copy') r.fracPeakMatmul = r.gflops / peaks.matmulGflops;
     r.fracPeakCopy = r.gbps / peaks.copyGbps;
   }
+  relatePruneToPeak(prune, peaks);
 
   const otherCpu = otherCpuShare(runStart, cpuSnapshot());
   console.log(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
   if (forward.length) console.log(`${formatForward(forward)}\n`);
+  if (prune.length) console.log(`${formatPrune(prune, peaks)}\n`);
 
   const finishedAt = new Date();
   const out =
@@ -121,10 +127,11 @@ async function main(): Promise<number> {
     },
     rows,
     forward,
+    prune,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`JSON report: ${path.relative(process.cwd(), path.resolve(out)) || out}`);
-  return rows.some((r) => r.error) ? 1 : 0;
+  return rows.some((r) => r.error) || prune.some((r) => r.error) ? 1 : 0;
 }
 
 function findPeaks(rows: readonly BenchRow[]): Peaks {
