@@ -3,44 +3,17 @@
 // 1 the job failed (bad file, GPU error), 2 wrong arguments.
 
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { GpuError } from '../gpu/errors';
-import type { GpuRuntime } from '../gpu/runtime';
-import { folderSources } from '../host/nodeFiles';
-import { createNodeRuntime } from '../host/nodeGpu';
-import { openModel } from '../model/checkpoint';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
 import { fitCheck } from '../model/fit';
 import { GpuModel } from '../model/gpuModel';
 import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
 import { referenceNll } from '../model/reference';
 import { canonicalTensors } from '../model/weights';
-import { loadTokenizer } from '../tokenizer';
 import { formatSeconds, ProgressLine } from './progress';
-
-/** The project root, where public/ holds the built-in model and texts (the bundle is in dist-node/). */
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function emit(json: boolean, result: object, summary: string): void {
-  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stderr.write(`${summary}\n`);
-}
-
-async function withRuntime<T>(fn: (rt: GpuRuntime) => Promise<T>): Promise<T> {
-  const rt = await createNodeRuntime();
-  try {
-    return await fn(rt);
-  } finally {
-    rt.destroy();
-  }
-}
+import { registerPrune } from './prune';
+import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 const program = new Command()
   .name('compression-studio')
@@ -93,13 +66,7 @@ program
       json?: boolean;
     }) => {
       const started = performance.now();
-      const sources = await folderSources(options.model);
-      const opened = await openModel(sources);
-      const config = opened.config;
-      const tokenizerFiles = await Promise.all(
-        opened.otherFiles.map(async (f) => ({ name: f.name, data: await f.read(0, f.size) })),
-      );
-      const tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: config.vocabSize });
+      const { opened, config, tokenizer } = await openModelFolder(options.model);
       const seqLen = options.seqLen ?? config.maxPositions;
       const raw = await readFile(`${ROOT}public/${EVAL_TEXTS[options.text].file}`, 'utf8');
       const tokens = tokenizeEvalText(options.text, raw, tokenizer);
@@ -163,6 +130,8 @@ program
       });
     },
   );
+
+registerPrune(program);
 
 try {
   await program.parseAsync(process.argv);

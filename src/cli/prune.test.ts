@@ -1,0 +1,19 @@
+import { InvalidArgumentError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { parseBlocks, parsePattern } from './prune';
+
+describe('prune command arguments', () => {
+  it('reads sparsity as a percentage, a fraction or N:M', () => {
+    expect(parsePattern('50%')).toEqual({ kind: 'unstructured', sparsity: 0.5 });
+    expect(parsePattern('0.25')).toEqual({ kind: 'unstructured', sparsity: 0.25 });
+    expect(parsePattern('2:4')).toEqual({ kind: 'nm', n: 2, m: 4 });
+    expect(() => parsePattern('half')).toThrow(InvalidArgumentError);
+  });
+
+  it('reads block lists and ranges', () => {
+    expect(parseBlocks('0-3')).toEqual([0, 1, 2, 3]);
+    expect(parseBlocks('1,4-5')).toEqual([1, 4, 5]);
+    expect(() => parseBlocks('3-1')).toThrow(/runs backwards/);
+    expect(() => parseBlocks('a')).toThrow(InvalidArgumentError);
+  });
+});

@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { freshSeed, Random } from '../kernels/random';
+import type { ModelConfig } from '../model/config';
+import { GpuModel } from '../model/gpuModel';
+import { referenceNll } from '../model/reference';
+import { randomTensors, tinyConfig } from '../model/testModels';
+import { memoryWeightSource } from '../model/weights';
+import type { PruneEvent } from './events';
+import { defaultPruneOptions, PruneInterruptedError, prunedWeightSource, pruneModel } from './job';
+import type { PruneMethod, PruneOptions, SparsityPattern } from './options';
+import { StatisticsError } from './statistics';
+
+const TWO_FOUR: SparsityPattern = { kind: 'nm', n: 2, m: 4 };
+
+function options(
+  method: PruneMethod,
+  pattern: SparsityPattern,
+  overrides: Partial<PruneOptions> = {},
+): PruneOptions {
+  const o = defaultPruneOptions(method, { context: 16, parameters: 1000 });
+  return { ...o, pattern, fista: { ...o.fista, iterations: 4, rounds: 2 }, ...overrides };
+}
+
+function calibration(c: ModelConfig, seed: number, windows = 6, tokens = 12): number[][] {
+  const random = new Random(seed);
+  return Array.from({ length: windows }, () =>
+    Array.from({ length: tokens }, () => Math.floor(random.next() * c.vocabSize)),
+  );
+}
+
+function zeroFraction(data: Float32Array): number {
+  return data.reduce((z, v) => z + (v === 0 ? 1 : 0), 0) / data.length;
+}
+
+describe('pruning a model block by block', () => {
+  let rt: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterAll(() => rt.destroy());
+
+  for (const family of ['llama', 'opt'] as const) {
+    it(`FISTAPruner at 2:4 on a tiny ${family}: exact pattern, never worse than its warm start, reproducible`, async () => {
+      const seed = freshSeed();
+      const c = tinyConfig(family);
+      const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+      const events: PruneEvent[] = [];
+      const o = options('fista', TWO_FOUR, {
+        fista: { ...options('fista', TWO_FOUR).fista, warmStart: 'wanda' },
+      });
+      const windows = calibration(c, seed);
+      const first = await pruneModel({
+        rt,
+        source,
+        calibration: windows,
+        options: o,
+        emit: (e) => events.push(e),
+      });
+      const operators = c.activation === 'swiglu' ? 7 : 6;
+      expect(first.tensors.size).toBe(c.layers * operators);
+      for (const [name, data] of first.tensors) {
+        const cols = data.length / (name.includes('.down.') ? c.hidden : data.length / c.ffnHidden);
+        // Every group of 4 consecutive inputs keeps exactly 2.
+        for (let i = 0; i < data.length; i += 4) {
+          const kept = [0, 1, 2, 3].filter((j) => data[i + j] !== 0).length;
+          expect(kept, `${name} group at ${i} seed ${seed} (cols ${cols})`).toBe(2);
+        }
+      }
+      for (const block of first.summary.blocks)
+        for (const m of block.matrices) {
+          expect(m.sparsity).toBe(0.5);
+          expect(m.sparsity).toBe(zeroFraction(first.tensors.get(m.tensor) as Float32Array));
+          // Keeping the best of the rounds and the warm start: never worse than the start.
+          expect(m.error, `${m.tensor} seed ${seed}`).toBeLessThanOrEqual(m.warmStartError as number);
+        }
+      expect(first.summary.sparsity).toBe(0.5);
+      expect(events.filter((e) => e.type === 'lambda-round')).toHaveLength(c.layers * operators * 2);
+      // K + 1 objectives per round: the start and each iteration.
+      expect(events.filter((e) => e.type === 'fista-iteration')).toHaveLength(c.layers * operators * 2 * 5);
+      // The same seed and settings give the same weights, bit for bit.
+      const again = await pruneModel({ rt, source, calibration: windows, options: o });
+      for (const [name, data] of first.tensors) expect(again.tensors.get(name), name).toEqual(data);
+
+      // The pruned model's perplexity is finite and matches the float64 reference on the same weights.
+      const pruned = prunedWeightSource(source, first.tensors);
+      const model = await GpuModel.load(rt, pruned);
+      const ids = windows[0] as number[];
+      const score = await model.scoreWindow(ids);
+      model.destroy();
+      const all = new Map<string, Float32Array>();
+      for (const t of ['tok_embeddings', ...first.tensors.keys()]) all.set(t, await pruned.read(t));
+      const reference = referenceNll(c, new Map([...randomTensors(c, seed), ...first.tensors]), ids);
+      expect(Number.isFinite(score.nllSum)).toBe(true);
+      expect(Math.abs(score.nllSum - reference.sum) / reference.sum, `seed ${seed}`).toBeLessThanOrEqual(
+        1e-4,
+      );
+    });
+  }
+
+  for (const method of ['magnitude', 'wanda', 'sparsegpt'] as const) {
+    it(`${method} at 50% unstructured reaches exactly the target`, async () => {
+      const seed = freshSeed();
+      const c = tinyConfig('llama');
+      const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+      const o = options(method, { kind: 'unstructured', sparsity: 0.5 });
+      const { tensors, summary } = await pruneModel({
+        rt,
+        source,
+        calibration: calibration(c, seed),
+        options: o,
+      });
+      for (const [name, data] of tensors) {
+        const rows =
+          data.length /
+          (name.includes('.down.') ? c.ffnHidden : name.includes('.o.') ? c.heads * c.headDim : c.hidden);
+        const cols = data.length / rows;
+        if (method === 'wanda') {
+          // Wanda ranks per output row: each row loses exactly half.
+          for (let r = 0; r < rows; r++)
+            expect(zeroFraction(data.subarray(r * cols, (r + 1) * cols)), `${name} row ${r}`).toBe(0.5);
+        } else {
+          expect(zeroFraction(data), `${name} seed ${seed}`).toBeGreaterThanOrEqual(0.5 - 1 / data.length);
+        }
+      }
+      expect(summary.sparsity).toBeGreaterThan(0.49);
+      for (const block of summary.blocks)
+        for (const m of block.matrices) expect(m.relativeError).toBeGreaterThan(0);
+    });
+  }
+
+  it('resumes after a lost device from the last finished block, with the same result', async () => {
+    const seed = freshSeed();
+    const c = tinyConfig('llama', { layers: 2 });
+    const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+    const o = options('fista', TWO_FOUR, {
+      fista: { ...options('fista', TWO_FOUR).fista, warmStart: 'magnitude' },
+    });
+    const windows = calibration(c, seed, 4, 8);
+    const local = await createNodeRuntime();
+    const whole = await pruneModel({ rt: local, source, calibration: windows, options: o });
+    let interrupted: PruneInterruptedError | undefined;
+    try {
+      await pruneModel({
+        rt: local,
+        source,
+        calibration: windows,
+        options: o,
+        emit: (e) => {
+          if (e.type === 'block-finished' && e.summary.block === 0) local.device.destroy();
+        },
+      });
+    } catch (error) {
+      interrupted = error as PruneInterruptedError;
+    }
+    expect(interrupted).toBeInstanceOf(PruneInterruptedError);
+    const checkpoint = (interrupted as PruneInterruptedError).checkpoint;
+    expect(checkpoint.blocks.map((b) => b.block)).toEqual([0]);
+    expect(checkpoint.layer).toBeLessThanOrEqual(1);
+    const fresh = await createNodeRuntime();
+    try {
+      const resumed = await pruneModel({ rt: fresh, source, calibration: windows, options: o, checkpoint });
+      expect(resumed.summary.blocks.map((b) => b.block)).toEqual([0, 1]);
+      for (const [name, data] of whole.tensors) expect(resumed.tensors.get(name), name).toEqual(data);
+    } finally {
+      fresh.destroy();
+    }
+  });
+
+  it('stops at a cancel and frees what it allocated', async () => {
+    const c = tinyConfig('llama');
+    const source = memoryWeightSource(c, randomTensors(c, 1), 'tiny');
+    const before = rt.ledger.snapshot().liveBytes;
+    const controller = new AbortController();
+    const run = pruneModel({
+      rt,
+      source,
+      calibration: calibration(c, 1),
+      options: options('fista', TWO_FOUR),
+      signal: controller.signal,
+      emit: (e) => {
+        if (e.type === 'operator-finished') controller.abort();
+      },
+    });
+    await expect(run).rejects.toThrow(/abort/i);
+    rt.flush();
+    expect(rt.ledger.snapshot().liveBytes).toBe(before);
+  });
+
+  it('refuses impossible settings and NaN weights with clear messages', async () => {
+    const c = tinyConfig('llama');
+    const tensors = randomTensors(c, 2);
+    const source = memoryWeightSource(c, tensors, 'tiny');
+    const run = (o: PruneOptions, s = source) =>
+      pruneModel({ rt, source: s, calibration: calibration(c, 2), options: o });
+    await expect(run(options('wanda', { kind: 'nm', n: 4, m: 4 }))).rejects.toThrow(/N < M/);
+    await expect(run(options('wanda', { kind: 'unstructured', sparsity: 1 }))).rejects.toThrow(
+      /strictly between 0 and 1/,
+    );
+    // hidden 12 and ffn 20: M = 8 divides neither.
+    await expect(run(options('wanda', { kind: 'nm', n: 2, m: 8 }))).rejects.toThrow(/M = 8 does not divide/);
+    await expect(
+      pruneModel({ rt, source, calibration: [[1, 2, 3, 99]], options: options('wanda', TWO_FOUR) }),
+    ).rejects.toThrow(/outside the vocabulary/);
+    const poisoned = new Map(tensors);
+    const q = Float32Array.from(tensors.get('layers.0.q.weight') as Float32Array);
+    q[3] = Number.NaN;
+    poisoned.set('layers.0.q.weight', q);
+    await expect(run(options('fista', TWO_FOUR), memoryWeightSource(c, poisoned, 'tiny'))).rejects.toThrow(
+      /layers\.0\.q\.weight.*NaN/,
+    );
+    // Finite weights whose activations overflow f32: v's output, and so o_proj's Gram, is infinite.
+    const overflowing = new Map(tensors);
+    overflowing.set(
+      'layers.0.v.weight',
+      (tensors.get('layers.0.v.weight') as Float32Array).map((v) => v * 1e25),
+    );
+    await expect(run(options('wanda', TWO_FOUR), memoryWeightSource(c, overflowing, 'tiny'))).rejects.toThrow(
+      StatisticsError,
+    );
+  });
+});

@@ -1,0 +1,550 @@
+// A pruning run over a whole model, block by block (spec §4). Each block's input activations for
+// every calibration window live on the host between blocks; on the GPU there is one block's dense
+// weights, its pruned operators, one operator group's statistics and one window's activations, so
+// memory is bounded by a block, not by the model or the calibration tokens.
+//
+// Inside a block the operator groups are pruned in order (q,k,v; o; fc1 or gate,up; fc2 or down).
+// With error correction (FISTAPruner) each group's statistics come from one pass in which every
+// window runs through the dense block (X, the target's input) and through the block with the
+// earlier groups already pruned (X*). Without it (the baselines' convention) one dense pass
+// collects every group at once. The next block's input comes from the dense block (FISTAPruner:
+// blocks independent) or the pruned one (the baselines' sequential pipeline).
+//
+// A finished block is a checkpoint: its pruned tensors and the next block's inputs are on the host,
+// so a lost device costs at most the block in progress (PruneInterruptedError carries the state).
+
+import { GpuDeviceLostError } from '../gpu/errors';
+import type { TrackedBuffer } from '../gpu/ledger';
+import type { GpuRuntime } from '../gpu/runtime';
+import { matmul } from '../kernels/matmul';
+import {
+  type BlockBuffers,
+  blockBufferSizes,
+  blockForward,
+  embedTokens,
+  operatorGroups,
+  operatorRows,
+} from '../model/blockForward';
+import type { ModelConfig } from '../model/config';
+import { canonicalTensors, checkFinite, type WeightSource } from '../model/weights';
+import { pruneBaseline } from './baselines';
+import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';
+import { type OperatorProblem, operatorError, weightedEnergy } from './fista';
+import { fistaPruneOperator } from './lambdaSearch';
+import { lipschitzConstant } from './lipschitz';
+import {
+  checkPatternFits,
+  defaultBlockInputs,
+  defaultCalibration,
+  PAPER_FISTA,
+  PAPER_SPARSEGPT,
+  type PruneMethod,
+  type PruneOptions,
+  PruneOptionsError,
+  validatePruneOptions,
+} from './options';
+import { GroupStatistics } from './statistics';
+
+/** Where a run stands after its last finished block. */
+export interface PruneCheckpoint {
+  /** The next layer to run (pruned or passed through densely). */
+  layer: number;
+  /** That layer's input for each calibration window (tokens × hidden). */
+  inputs: Float32Array[];
+  tensors: Map<string, Float32Array>;
+  blocks: BlockSummary[];
+  ms: number;
+}
+
+export class PruneInterruptedError extends Error {
+  override name = 'PruneInterruptedError';
+  constructor(
+    readonly checkpoint: PruneCheckpoint,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `the GPU device was lost while pruning layer ${checkpoint.layer}; the ${checkpoint.blocks.length} blocks finished before it are kept`,
+    );
+  }
+}
+
+export interface PruneInput {
+  rt: GpuRuntime;
+  source: WeightSource;
+  /** Calibration windows of token ids (calibration.ts), all of one length. */
+  calibration: number[][];
+  options: PruneOptions;
+  emit?: (event: PruneEvent) => void;
+  signal?: AbortSignal;
+  checkpoint?: PruneCheckpoint;
+}
+
+export interface PruneOutput {
+  /** The pruned weight matrices, in canonical naming ('layers.0.q.weight'), out × in. */
+  tensors: Map<string, Float32Array>;
+  summary: PruneSummary;
+}
+
+/** The paper's settings for a method, with calibration scaled to the model. */
+export function defaultPruneOptions(
+  method: PruneMethod,
+  model: { context: number; parameters: number },
+): PruneOptions {
+  return {
+    method,
+    pattern: { kind: 'unstructured', sparsity: 0.5 },
+    calibration: defaultCalibration(model.context, model.parameters),
+    fista: { ...PAPER_FISTA, warmStart: 'sparsegpt' },
+    sparsegpt: { ...PAPER_SPARSEGPT },
+    blockInputs: defaultBlockInputs(method),
+  };
+}
+
+/** The model with pruned tensors in place of its dense ones. */
+export function prunedWeightSource(source: WeightSource, tensors: Map<string, Float32Array>): WeightSource {
+  return {
+    config: source.config,
+    description: `${source.description} (pruned)`,
+    read: async (name) => tensors.get(name) ?? source.read(name),
+  };
+}
+
+export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
+  const { rt, source, options, signal } = input;
+  const c = source.config;
+  const emit = input.emit ?? (() => {});
+  validatePruneOptions(options, c.layers);
+  checkCalibration(input.calibration, c);
+  for (const group of operatorGroups(c))
+    for (const op of group.operators) checkPatternFits(options.pattern, op, group.inputWidth);
+  const targets = [...new Set(options.blocks ?? Array.from({ length: c.layers }, (_, l) => l))].sort(
+    (a, b) => a - b,
+  );
+  const last = targets[targets.length - 1] ?? -1;
+  const tokensPerWindow = input.calibration[0]?.length ?? 0;
+  const state: PruneCheckpoint = input.checkpoint ?? {
+    layer: 0,
+    inputs: [],
+    tensors: new Map(),
+    blocks: [],
+    ms: 0,
+  };
+  emit({
+    type: 'started',
+    blocks: targets,
+    operatorsPerBlock: operatorGroups(c).flatMap((g) => g.operators),
+    calibrationTokens: input.calibration.length * tokensPerWindow,
+  });
+  const runner = await BlockRunner.create(rt, c, tokensPerWindow);
+  try {
+    if (state.layer === 0 && state.inputs.length === 0)
+      state.inputs = await runner.embed(source, input.calibration, signal);
+    while (state.layer <= last) {
+      const l = state.layer;
+      const started = performance.now();
+      const dense = await uploadBlock(rt, source, l);
+      try {
+        if (targets.includes(l)) {
+          const pruned = await pruneBlock(runner, dense, l, state.inputs, options, emit, signal);
+          try {
+            const summary: BlockSummary = {
+              block: l,
+              ms: performance.now() - started,
+              matrices: pruned.summaries,
+            };
+            const lookup = options.blockInputs === 'pruned' ? pruned.lookup : lookupOf(dense);
+            state.inputs = await runner.advance(lookup, l, state.inputs, signal);
+            summary.ms = performance.now() - started;
+            for (const [name, data] of pruned.tensors) state.tensors.set(name, data);
+            state.blocks.push(summary);
+            emit({ type: 'block-finished', summary });
+          } finally {
+            pruned.destroy();
+          }
+        } else {
+          state.inputs = await runner.advance(lookupOf(dense), l, state.inputs, signal);
+        }
+      } finally {
+        for (const b of dense.values()) b.destroy();
+        rt.flush();
+      }
+      state.ms += performance.now() - started;
+      state.layer = l + 1;
+    }
+  } catch (error) {
+    if (error instanceof GpuDeviceLostError || rt.isLost) throw new PruneInterruptedError(state, error);
+    throw error;
+  } finally {
+    runner.destroy();
+  }
+  return {
+    tensors: state.tensors,
+    summary: summarize(options, state, input.calibration.length * tokensPerWindow),
+  };
+}
+
+function checkCalibration(windows: number[][], c: ModelConfig): void {
+  const length = windows[0]?.length ?? 0;
+  if (windows.length === 0 || length === 0) throw new PruneOptionsError('there are no calibration windows');
+  if (length > c.maxPositions)
+    throw new PruneOptionsError(
+      `calibration windows of ${length} tokens exceed the model's context of ${c.maxPositions}`,
+    );
+  for (const w of windows) {
+    if (w.length !== length) throw new PruneOptionsError('calibration windows differ in length');
+    for (const id of w)
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize)
+        throw new PruneOptionsError(`calibration token ${id} is outside the vocabulary of ${c.vocabSize}`);
+  }
+}
+
+function summarize(options: PruneOptions, state: PruneCheckpoint, calibrationTokens: number): PruneSummary {
+  let zeros = 0;
+  let entries = 0;
+  for (const block of state.blocks)
+    for (const m of block.matrices) {
+      zeros += m.sparsity * m.rows * m.cols;
+      entries += m.rows * m.cols;
+    }
+  return {
+    method: options.method,
+    options,
+    blocks: state.blocks,
+    sparsity: entries ? zeros / entries : 0,
+    calibrationTokens,
+    ms: state.ms,
+  };
+}
+
+type BlockWeights = Map<string, TrackedBuffer>;
+type Lookup = (name: string) => GPUBuffer | undefined;
+
+const lookupOf =
+  (w: BlockWeights): Lookup =>
+  (name) =>
+    w.get(name)?.buffer;
+
+async function uploadBlock(rt: GpuRuntime, source: WeightSource, l: number): Promise<BlockWeights> {
+  const block: BlockWeights = new Map();
+  try {
+    for (const t of canonicalTensors(source.config).filter((t) => t.name.startsWith(`layers.${l}.`))) {
+      const data = await source.read(t.name);
+      checkFinite(source.description, t.name, data);
+      block.set(t.name, await rt.upload(t.name, 'weights', data));
+    }
+  } catch (error) {
+    for (const b of block.values()) b.destroy();
+    throw error;
+  }
+  return block;
+}
+
+/** Two sets of activation buffers (the dense block and the partly pruned one) for one window length. */
+class BlockRunner {
+  private constructor(
+    readonly rt: GpuRuntime,
+    readonly config: ModelConfig,
+    readonly tokens: number,
+    readonly dense: BlockBuffers,
+    readonly pruned: BlockBuffers,
+    private readonly owned: TrackedBuffer[],
+  ) {}
+
+  static async create(rt: GpuRuntime, c: ModelConfig, tokens: number): Promise<BlockRunner> {
+    const owned: TrackedBuffer[] = [];
+    const make = async (label: string): Promise<BlockBuffers> => {
+      const sizes = blockBufferSizes(c, tokens);
+      const out: Partial<Record<keyof BlockBuffers, unknown>> = { tokens };
+      for (const [name, elements] of Object.entries(sizes)) {
+        const b = await rt.createBuffer(`${label} ${name}`, 'activations', 4 * elements);
+        owned.push(b);
+        out[name as keyof BlockBuffers] = b.buffer;
+      }
+      return out as BlockBuffers;
+    };
+    try {
+      return new BlockRunner(rt, c, tokens, await make('dense'), await make('pruned'), owned);
+    } catch (error) {
+      for (const b of owned) b.destroy();
+      throw error;
+    }
+  }
+
+  /** The first block's input for every window: the embeddings. */
+  async embed(source: WeightSource, windows: number[][], signal?: AbortSignal): Promise<Float32Array[]> {
+    const shared = new Map<string, TrackedBuffer>();
+    try {
+      for (const name of ['tok_embeddings', 'pos_embeddings']) {
+        if (name === 'pos_embeddings' && this.config.positions !== 'learned') continue;
+        shared.set(name, await this.rt.upload(name, 'weights', await source.read(name)));
+      }
+      const out: Float32Array[] = [];
+      for (const ids of windows) {
+        signal?.throwIfAborted();
+        await embedTokens(this.rt, this.config, lookupOf(shared), this.dense, ids);
+        out.push(await this.rt.readF32(this.dense.x, 0, 4 * this.tokens * this.config.hidden));
+      }
+      return out;
+    } finally {
+      for (const b of shared.values()) b.destroy();
+    }
+  }
+
+  /** Runs a whole block on every window's input and returns the outputs. */
+  async advance(
+    weights: Lookup,
+    layer: number,
+    inputs: Float32Array[],
+    signal?: AbortSignal,
+  ): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const x of inputs) {
+      signal?.throwIfAborted();
+      this.rt.write(this.dense.x, x);
+      await blockForward(this.rt, this.config, weights, this.dense, layer);
+      out.push(await this.rt.readF32(this.dense.x, 0, x.byteLength));
+    }
+    return out;
+  }
+
+  /** Runs `buffers` through block `layer` from `input` until group `group`'s input; returns that buffer. */
+  async inputOf(
+    weights: Lookup,
+    buffers: BlockBuffers,
+    layer: number,
+    input: Float32Array,
+    group: number,
+  ): Promise<GPUBuffer> {
+    this.rt.write(buffers.x, input);
+    let found: GPUBuffer | undefined;
+    await blockForward(this.rt, this.config, weights, buffers, layer, (g, x) => {
+      if (g !== group) return false;
+      found = x;
+      return true;
+    });
+    if (!found) throw new Error(`block ${layer} has no operator group ${group}`);
+    return found;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+interface PrunedBlock {
+  tensors: Map<string, Float32Array>;
+  summaries: MatrixSummary[];
+  lookup: Lookup;
+  destroy(): void;
+}
+
+async function pruneBlock(
+  runner: BlockRunner,
+  dense: BlockWeights,
+  layer: number,
+  inputs: Float32Array[],
+  options: PruneOptions,
+  emit: (event: PruneEvent) => void,
+  signal?: AbortSignal,
+): Promise<PrunedBlock> {
+  const { rt, config: c, tokens } = runner;
+  const groups = operatorGroups(c);
+  const corrected = options.method === 'fista' && options.fista.errorCorrection;
+  const prunedWeights = new Map<string, TrackedBuffer>();
+  const lookupPruned: Lookup = (name) => (prunedWeights.get(name) ?? dense.get(name))?.buffer;
+  const tensors = new Map<string, Float32Array>();
+  const summaries: MatrixSummary[] = [];
+  const stats: (GroupStatistics | undefined)[] = [];
+  const destroy = () => {
+    for (const s of stats) s?.destroy();
+    for (const b of prunedWeights.values()) b.destroy();
+  };
+  try {
+    // Without correction every group's statistics come from one dense pass.
+    if (!corrected) {
+      for (const [g, group] of groups.entries())
+        stats[g] = await GroupStatistics.create(rt, group.inputWidth, false, `layers.${layer} group ${g}`);
+      for (const [i, x] of inputs.entries()) {
+        signal?.throwIfAborted();
+        rt.write(runner.dense.x, x);
+        await blockForward(rt, c, lookupOf(dense), runner.dense, layer, async (g, input) => {
+          await stats[g]?.add(rt, tokens, input, input);
+          return g === groups.length - 1;
+        });
+        emit({
+          type: 'statistics',
+          block: layer,
+          operators: groups.flatMap((g) => g.operators),
+          windowsDone: i + 1,
+          windowsTotal: inputs.length,
+        });
+      }
+    }
+    for (const [g, group] of groups.entries()) {
+      // X* differs from X only once an earlier group is pruned.
+      const correctHere = corrected && g > 0;
+      if (corrected) {
+        const s = await GroupStatistics.create(
+          rt,
+          group.inputWidth,
+          correctHere,
+          `layers.${layer} group ${g}`,
+        );
+        stats[g] = s;
+        for (const [i, x] of inputs.entries()) {
+          signal?.throwIfAborted();
+          const xDense = await runner.inputOf(lookupOf(dense), runner.dense, layer, x, g);
+          const xStar = correctHere ? await runner.inputOf(lookupPruned, runner.pruned, layer, x, g) : xDense;
+          await s.add(rt, tokens, xDense, xStar);
+          emit({
+            type: 'statistics',
+            block: layer,
+            operators: group.operators,
+            windowsDone: i + 1,
+            windowsTotal: inputs.length,
+          });
+        }
+      }
+      const s = stats[g] as GroupStatistics;
+      await s.checkFinite(rt, `layers.${layer}.{${group.operators.join(',')}}`);
+      const lipschitz =
+        options.method === 'fista' ? await lipschitzConstant(rt, s.gram, group.inputWidth) : undefined;
+      for (const op of group.operators) {
+        signal?.throwIfAborted();
+        const name = `layers.${layer}.${op}.weight`;
+        const rows = operatorRows(c, op);
+        const cols = group.inputWidth;
+        emit({ type: 'operator-started', block: layer, operator: op, rows, cols, lipschitz });
+        const started = performance.now();
+        const out = await rt.createBuffer(`${name} pruned`, 'weights', 4 * rows * cols);
+        prunedWeights.set(name, out);
+        const w = dense.get(name)?.buffer as GPUBuffer;
+        const matrix = await pruneOperator(rt, {
+          w,
+          out: out.buffer,
+          rows,
+          cols,
+          stats: s,
+          lipschitz,
+          layer,
+          op,
+          options,
+          emit,
+          signal,
+        });
+        const data = await rt.readF32(out.buffer);
+        let zeros = 0;
+        for (const v of data) if (v === 0) zeros++;
+        const summary: MatrixSummary = {
+          tensor: name,
+          block: layer,
+          operator: op,
+          rows,
+          cols,
+          sparsity: zeros / data.length,
+          ...matrix,
+          ms: performance.now() - started,
+        };
+        tensors.set(name, data);
+        summaries.push(summary);
+        emit({ type: 'operator-finished', matrix: summary });
+      }
+      s.destroy();
+      stats[g] = undefined;
+    }
+  } catch (error) {
+    destroy();
+    throw error;
+  }
+  return { tensors, summaries, lookup: lookupPruned, destroy };
+}
+
+interface OperatorArgs {
+  w: GPUBuffer;
+  out: GPUBuffer;
+  rows: number;
+  cols: number;
+  stats: GroupStatistics;
+  lipschitz?: number;
+  layer: number;
+  op: string;
+  options: PruneOptions;
+  emit: (event: PruneEvent) => void;
+  signal?: AbortSignal;
+}
+
+type OperatorOutcome = Pick<
+  MatrixSummary,
+  'error' | 'relativeError' | 'warmStartError' | 'lambda' | 'damping'
+>;
+
+/** One operator: its least-squares problem from the statistics, then the method. */
+async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorOutcome> {
+  const { rows, cols, options: o } = a;
+  const b = await rt.createBuffer('B = W·C', 'statistics', 4 * rows * cols);
+  try {
+    await matmul(rt, { a: a.w, b: a.stats.cross, c: b.buffer, m: rows, n: cols, k: cols });
+    const problem: OperatorProblem = {
+      rows,
+      cols,
+      gram: a.stats.gram,
+      b: b.buffer,
+      denseEnergy: await weightedEnergy(rt, a.w, a.stats.dense, rows, cols),
+    };
+    const baseline = o.method === 'fista' ? o.fista.warmStart : o.method;
+    const baselineArgs = {
+      w: a.w,
+      rows,
+      cols,
+      gram: a.stats.gram,
+      pattern: o.pattern,
+      sparsegpt: o.sparsegpt,
+      signal: a.signal,
+    };
+    if (o.method !== 'fista') {
+      const result = await pruneBaseline(rt, baseline, { ...baselineArgs, out: a.out });
+      const error = await operatorError(rt, problem, a.out);
+      return { error, relativeError: error / problem.denseEnergy, damping: result.damping };
+    }
+    const start = await rt.createBuffer('warm start', 'scratch', 4 * rows * cols);
+    try {
+      const warm = await pruneBaseline(rt, baseline, { ...baselineArgs, out: start.buffer });
+      const result = await fistaPruneOperator(rt, {
+        problem,
+        start: start.buffer,
+        out: a.out,
+        pattern: o.pattern,
+        options: o.fista,
+        lipschitz: a.lipschitz as number,
+        // A dense start is not at the pattern, so it cannot be the result; a pruned start can.
+        startIsCandidate: baseline !== 'dense',
+        signal: a.signal,
+        onRound: (r) => {
+          r.objectives.forEach((objective, iteration) => {
+            a.emit({
+              type: 'fista-iteration',
+              block: a.layer,
+              operator: a.op,
+              round: r.round,
+              iteration,
+              objective,
+            });
+          });
+          const { objectives: _, ...round } = r;
+          a.emit({ type: 'lambda-round', block: a.layer, operator: a.op, ...round });
+        },
+      });
+      return {
+        error: result.error,
+        relativeError: result.error / problem.denseEnergy,
+        warmStartError: result.warmStartError,
+        lambda: result.lambda ?? undefined,
+        damping: warm.damping,
+      };
+    } finally {
+      start.destroy();
+    }
+  } finally {
+    b.destroy();
+  }
+}
