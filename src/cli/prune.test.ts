@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { parseBlocks, parsePattern } from './prune';
+import { parseBlocks, parsePattern, TOKENIZER_FILE } from './prune';
 
 describe('prune command arguments', () => {
   it('reads sparsity as a percentage, a fraction or N:M', () => {
@@ -8,6 +8,13 @@ describe('prune command arguments', () => {
     expect(parsePattern('0.25')).toEqual({ kind: 'unstructured', sparsity: 0.25 });
     expect(parsePattern('2:4')).toEqual({ kind: 'nm', n: 2, m: 4 });
     expect(() => parsePattern('half')).toThrow(InvalidArgumentError);
+  });
+
+  it('exports tokenizer files only, never a dense checkpoint beside them', () => {
+    for (const name of ['tok512.bin', 'tokenizer.json', 'vocab.json', 'merges.txt'])
+      expect(TOKENIZER_FILE.test(name), name).toBe(true);
+    for (const name of ['stories260K.bin', 'pytorch_model.bin', 'SOURCE.md'])
+      expect(TOKENIZER_FILE.test(name), name).toBe(false);
   });
 
   it('reads block lists and ranges', () => {

@@ -24,6 +24,10 @@ import type {
 import { formatSeconds, ProgressLine } from './progress';
 import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
+/** Files a tokenizer is read from: Hugging Face's, GPT-2's and llama2.c's (tok*.bin). */
+export const TOKENIZER_FILE =
+  /^(tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.json|merges\.txt|tokenizer\.model|tok\d*\.bin)$/;
+
 /** '50%', '0.5' or '2:4'. */
 export function parsePattern(value: string): SparsityPattern {
   const nm = /^(\d+):(\d+)$/.exec(value);
@@ -285,7 +289,10 @@ async function writeModel(
   await mkdir(dir, { recursive: true });
   for (const file of await exportHfModel(source, { pruned_by: 'compression-studio', method: summary.method }))
     await writeFile(join(dir, file.name), file.data);
-  for (const file of tokenizerFiles) await writeFile(join(dir, file.name), new Uint8Array(file.data));
+  // Only the tokenizer travels with the pruned weights: a folder's other files (the dense
+  // checkpoint in another format, notes) would describe the model it was pruned from.
+  for (const file of tokenizerFiles.filter((f) => TOKENIZER_FILE.test(f.name)))
+    await writeFile(join(dir, file.name), new Uint8Array(file.data));
   const perMatrix = summary.blocks.flatMap((b) =>
     b.matrices.map((m) => ({
       tensor: m.tensor,
