@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-const evalWindows = Number(process.env.RESULTS_EVAL_WINDOWS ?? 16);
+const evalWindows = Number(process.env.RESULTS_EVAL_WINDOWS ?? 8);
 const calWindows = Number(process.env.RESULTS_CAL_WINDOWS ?? 32);
 const calLength = Number(process.env.RESULTS_CAL_LENGTH ?? 256);
 const seqLen = 512;
