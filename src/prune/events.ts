@@ -3,6 +3,22 @@
 
 import type { PruneMethod, PruneOptions } from './options';
 
+/** One outer round of FISTAPruner's λ search, after its hard threshold. */
+export interface LambdaRound {
+  round: number;
+  lambda: number;
+  /** The bisection bracket after this round; hi is null while no upper bound is known. */
+  lo: number;
+  hi: number | null;
+  /** Zeros of the FISTA iterate before the hard threshold. */
+  sparsityBeforeThreshold: number;
+  /** E_total = ‖W_s X* − W X‖², E_round = ‖(W_s − W_K) X*‖². */
+  errorTotal: number;
+  errorRound: number;
+  /** Whether this round's result is the best so far (and so the one kept unless a later round beats it). */
+  best: boolean;
+}
+
 /** One pruned weight matrix, in the engine's canonical naming ('layers.3.down.weight'). */
 export interface MatrixSummary {
   tensor: string;
@@ -64,22 +80,6 @@ export type PruneEvent =
       objective: number;
     }
   /** FISTAPruner: one outer round of the λ search, after its hard threshold. */
-  | {
-      type: 'lambda-round';
-      block: number;
-      operator: string;
-      round: number;
-      lambda: number;
-      /** The bisection bracket after this round; hi is null while no upper bound is known. */
-      lo: number;
-      hi: number | null;
-      /** Zeros of the FISTA iterate before the hard threshold. */
-      sparsityBeforeThreshold: number;
-      /** E_total = ‖W_s X* − W X‖², E_round = ‖(W_s − W_K) X*‖². */
-      errorTotal: number;
-      errorRound: number;
-      /** Whether this round's result is the best so far (and so the one kept unless a later round beats it). */
-      best: boolean;
-    }
+  | ({ type: 'lambda-round'; block: number; operator: string } & LambdaRound)
   | { type: 'operator-finished'; matrix: MatrixSummary }
   | { type: 'block-finished'; summary: BlockSummary };

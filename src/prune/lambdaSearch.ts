@@ -5,6 +5,7 @@
 
 import type { GpuRuntime } from '../gpu/runtime';
 import { reduceToNumber } from '../kernels/reduce';
+import type { LambdaRound } from './events';
 import {
   FistaWorkspace,
   fistaSolve,
@@ -42,15 +43,8 @@ export async function selectKeep(
   }
 }
 
-export interface RoundReport {
-  round: number;
-  lambda: number;
-  lo: number;
-  hi: number | null;
-  sparsityBeforeThreshold: number;
-  errorTotal: number;
-  errorRound: number;
-  best: boolean;
+/** A λ round with the objective after each of its iterations (F(W₀) first). */
+export interface RoundReport extends LambdaRound {
   objectives: number[];
 }
 
