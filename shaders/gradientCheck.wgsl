@@ -1,0 +1,62 @@
+// Counts the NaN and infinite entries of a gradient before an optimizer step uses it. The test reads
+// the exponent bits (all ones: ±∞ when the mantissa is zero, NaN otherwise) instead of comparing
+// floats, because WGSL lets a compiler assume floating-point values are finite. Each invocation
+// counts its own 8 elements and touches the atomics only when it found one, so a clean gradient
+// costs one read per element.
+
+struct Params {
+  n: u32,
+  start: u32,
+  cols: u32,
+  pbase: u32,
+  // o0: the window's first gradient element; o1: the parameter's slot in counts (infinite at o1,
+  // NaN at o1 + 1).
+  o0: u32,
+  o1: u32,
+  o2: u32,
+  o3: u32,
+  o4: u32,
+  o5: u32,
+  f0: f32,
+  f1: f32,
+  f2: f32,
+  f3: f32,
+  f4: f32,
+  f5: f32,
+  f6: f32,
+  f7: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
+
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let first = (wg.x + wg.y * groups.x) * 2048u;
+  var inf = 0u;
+  var nan = 0u;
+  for (var r = 0u; r < 8u; r++) {
+    let i = first + r * 256u + t;
+    if (i < p.n) {
+      let bits = bitcast<u32>(grad[p.o0 + i]);
+      if ((bits & 0x7f800000u) == 0x7f800000u) {
+        if ((bits & 0x007fffffu) == 0u) {
+          inf += 1u;
+        } else {
+          nan += 1u;
+        }
+      }
+    }
+  }
+  if (inf > 0u) {
+    atomicAdd(&counts[p.o1], inf);
+  }
+  if (nan > 0u) {
+    atomicAdd(&counts[p.o1 + 1u], nan);
+  }
+}

@@ -1,0 +1,116 @@
+// AdamW on the GPU with PyTorch's torch.optim.AdamW semantics (specs/adapprox.md §3.1): decoupled
+// weight decay applied first, bias-corrected moments, ε outside the square root. One fused pass per
+// parameter (shaders/adamw.wgsl). amsgrad and maximize are not offered.
+// State: m and v, rows × cols f32 each, for every parameter: 2·rows·cols floats.
+
+import shader from '../../../shaders/adamw.wgsl?raw';
+import type { TrackedBuffer } from '../../gpu/ledger';
+import type { GpuRuntime } from '../../gpu/runtime';
+import {
+  checkLearningRate,
+  checkParams,
+  checkPositive,
+  checkRange,
+  type Optimizer,
+  type ParamSlot,
+  type StateBytes,
+  stateBuffer,
+} from './optimizer';
+import { checkGradients, runPass } from './passes';
+
+export interface AdamWOptions {
+  /** (β1, β2); PyTorch's default (0.9, 0.999). */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Decoupled, scaled by the learning rate; PyTorch's default 1e-2. */
+  weightDecay?: number;
+  /** Refuse steps whose gradients hold NaN or ±∞ (see passes.checkGradients for the cost). Default true. */
+  checkFinite?: boolean;
+}
+
+interface State {
+  rows: number;
+  cols: number;
+  t: number;
+  m: TrackedBuffer;
+  v: TrackedBuffer;
+}
+
+export class AdamW implements Optimizer {
+  readonly name = 'AdamW';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly checkFinite: boolean;
+  private readonly states = new Map<string, State>();
+
+  constructor(options: AdamWOptions = {}) {
+    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 1e-2;
+    this.checkFinite = options.checkFinite ?? true;
+    checkRange(this.name, 'β1', this.beta1, 0, 1);
+    checkRange(this.name, 'β2', this.beta2, 0, 1);
+    checkPositive(this.name, 'ε', this.eps);
+    checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+  }
+
+  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    checkLearningRate(this.name, lr);
+    checkParams(this.name, params, (name) => this.states.get(name));
+    if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const kernel = { name: 'adamw', code: shader, entryPoint: 'main' };
+    for (const slot of params) {
+      const state = await this.state(rt, slot);
+      state.t++;
+      const bc1 = 1 - this.beta1 ** state.t;
+      const bc2 = 1 - this.beta2 ** state.t;
+      await runPass(
+        rt,
+        kernel,
+        slot.rows * slot.cols,
+        [{ buffer: slot.g }, { buffer: state.m.buffer }, { buffer: state.v.buffer }, { buffer: slot.p }],
+        {
+          scalars: [
+            1 - lr * this.weightDecay,
+            this.beta1,
+            1 - this.beta1,
+            this.beta2,
+            1 - this.beta2,
+            lr / bc1,
+            1 / Math.sqrt(bc2),
+            this.eps,
+          ],
+        },
+      );
+    }
+  }
+
+  stateBytes(): StateBytes {
+    let floats = 0;
+    for (const s of this.states.values()) floats += 2 * s.rows * s.cols;
+    return { persistent: 4 * floats, transient: 0 };
+  }
+
+  destroy(): void {
+    for (const s of this.states.values()) {
+      s.m.destroy();
+      s.v.destroy();
+    }
+    this.states.clear();
+  }
+
+  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
+    let state = this.states.get(slot.name);
+    if (!state) {
+      const n = slot.rows * slot.cols;
+      const m = await stateBuffer(rt, `adamw m ${slot.name}`, n);
+      const v = await stateBuffer(rt, `adamw v ${slot.name}`, n);
+      state = { rows: slot.rows, cols: slot.cols, t: 0, m, v };
+      this.states.set(slot.name, state);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,196 @@
+// The fused elementwise passes every optimizer is built from, and the gradient finiteness check.
+//
+// A pass runs one entry point of an optimizer shader over the `count` elements of a parameter. All
+// of those shaders share one uniform block (OptimParams below) and one grid: a workgroup covers
+// PASS_BLOCK = 2048 elements, each of its 256 invocations 8 elements 256 apart, the same layout as
+// kernels/reduce.wgsl. So a pass can also fold a per-element quantity (Σ Û², ⟨M, Û⟩, …) into one
+// partial sum per workgroup, which kernels/reduce.ts then sums into a scalar slot on the GPU: the
+// optimizers never read a norm back to the CPU to use it in the next pass.
+// Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
+
+import gradientCheckShader from '../../../shaders/gradientCheck.wgsl?raw';
+import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { foldGrid, packParams } from '../../kernels/params';
+import { reduce } from '../../kernels/reduce';
+import { bindWindow, windowCapacity } from '../../kernels/window';
+import { type NonFiniteCount, NonFiniteGradientError, type ParamSlot } from './optimizer';
+
+/** Elements one workgroup of a pass covers (must match the shaders' 8 × 256). */
+export const PASS_BLOCK = 2048;
+
+export interface Kernel {
+  name: string;
+  code: string;
+  entryPoint: string;
+  constants?: Record<string, number>;
+}
+
+/** An operand of a pass: windowed with the element range unless `whole` (short vectors, scalar slots). */
+export interface Operand {
+  buffer: GPUBuffer;
+  offset?: number;
+  whole?: boolean;
+}
+
+export interface PassOptions {
+  /** Row length, for passes that index row or column statistics. */
+  cols?: number;
+  /** Up to 8 f32 scalars (f0…f7). */
+  scalars?: readonly number[];
+  /** Up to 6 extra u32 fields that follow the operands' offsets (o[k] for k ≥ operands). */
+  words?: readonly number[];
+  /** Receives one partial per workgroup, from index 0, bound after the operands. */
+  partials?: GPUBuffer;
+}
+
+/** Elements one window spans on this runtime. */
+export function passCapacity(rt: GpuRuntime): number {
+  const capacity = windowCapacity(
+    rt.limits.maxStorageBufferBindingSize,
+    rt.limits.minStorageBufferOffsetAlignment,
+  );
+  return capacity >= PASS_BLOCK ? Math.floor(capacity / PASS_BLOCK) * PASS_BLOCK : capacity;
+}
+
+/** Partials a pass over `count` elements writes. */
+export function partialCount(rt: GpuRuntime, count: number): number {
+  const capacity = passCapacity(rt);
+  const whole = Math.floor(count / capacity);
+  return whole * Math.ceil(capacity / PASS_BLOCK) + Math.ceil((count - whole * capacity) / PASS_BLOCK);
+}
+
+/** The dispatches of one pass; returns how many partials they write. */
+export async function passDispatches(
+  rt: GpuRuntime,
+  kernel: Kernel,
+  count: number,
+  operands: readonly Operand[],
+  options: PassOptions = {},
+): Promise<{ dispatches: Dispatch[]; partials: number }> {
+  const scalars = options.scalars ?? [];
+  const words = options.words ?? [];
+  if (operands.length + words.length > 6 || scalars.length > 8)
+    throw new RangeError(`${kernel.name}/${kernel.entryPoint}: too many pass arguments`);
+  for (const o of operands) {
+    const end = ((o.offset ?? 0) + (o.whole ? 1 : count)) * 4;
+    if (end > o.buffer.size)
+      throw new RangeError(
+        `${kernel.name}/${kernel.entryPoint}: ${count} elements overrun "${o.buffer.label}" (${o.buffer.size} bytes)`,
+      );
+  }
+  const pipeline = await rt.pipeline({
+    name: kernel.name,
+    code: kernel.code,
+    entryPoint: kernel.entryPoint,
+    constants: kernel.constants ?? {},
+  });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const capacity = passCapacity(rt);
+  const dispatches: Dispatch[] = [];
+  let written = 0;
+  for (let start = 0; start < count; start += capacity) {
+    const n = Math.min(capacity, count - start);
+    const blocks = Math.ceil(n / PASS_BLOCK);
+    const windows = operands.map((o) =>
+      o.whole
+        ? { binding: o.buffer as Binding, base: o.offset ?? 0 }
+        : bindWindow(o.buffer, (o.offset ?? 0) + start, n, align),
+    );
+    const storage = windows.map((w) => w.binding);
+    if (options.partials) storage.push(options.partials);
+    const offsets = [...windows.map((w) => w.base), ...words];
+    dispatches.push({
+      pipeline,
+      uniforms: packParams([
+        ['u32', n],
+        ['u32', start],
+        ['u32', options.cols ?? 1],
+        ['u32', written],
+        ...Array.from({ length: 6 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
+        ...Array.from({ length: 8 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
+      ]),
+      storage,
+      workgroups: foldGrid(blocks, rt.limits.maxComputeWorkgroupsPerDimension),
+    });
+    written += blocks;
+  }
+  return { dispatches, partials: written };
+}
+
+export async function runPass(
+  rt: GpuRuntime,
+  kernel: Kernel,
+  count: number,
+  operands: readonly Operand[],
+  options: PassOptions = {},
+): Promise<number> {
+  const { dispatches, partials } = await passDispatches(rt, kernel, count, operands, options);
+  rt.submit(dispatches);
+  return partials;
+}
+
+/** Runs a partial-writing pass and sums its partials into out[slot] on the GPU. */
+export async function sumPass(
+  rt: GpuRuntime,
+  kernel: Kernel,
+  count: number,
+  operands: readonly Operand[],
+  options: PassOptions & { partials: GPUBuffer },
+  out: { buffer: GPUBuffer; offset: number },
+): Promise<void> {
+  const partials = await runPass(rt, kernel, count, operands, options);
+  await reduce(rt, 'sum', partials, { buffer: options.partials }, out);
+}
+
+/**
+ * Refuses the step when any gradient holds NaN or ±∞. Cost: one read of every gradient element
+ * (4 bytes; AdamW's own step moves 28 per element), one dispatch per parameter, and one read-back of
+ * 8 bytes per parameter, which waits for the GPU to finish the work queued before the step (the
+ * backward pass). The test looks at the exponent bits, so it holds even where a shader compiler
+ * assumes floats are finite; nothing is counted twice and sums cannot overflow.
+ */
+export async function checkGradients(
+  rt: GpuRuntime,
+  optimizer: string,
+  params: readonly ParamSlot[],
+): Promise<void> {
+  if (params.length === 0) return;
+  const counts = await rt.createBuffer(`${optimizer} gradient check`, 'scratch', 8 * params.length);
+  try {
+    const kernel = { name: 'gradientCheck', code: gradientCheckShader, entryPoint: 'main' };
+    for (const [i, slot] of params.entries()) {
+      await runPass(rt, kernel, slot.rows * slot.cols, [
+        { buffer: slot.g },
+        { buffer: counts.buffer, offset: 2 * i, whole: true },
+      ]);
+    }
+    const found = new Uint32Array(await rt.read(counts.buffer));
+    const bad: NonFiniteCount[] = [];
+    for (const [i, slot] of params.entries()) {
+      const nan = found[2 * i + 1] as number;
+      const infinite = found[2 * i] as number;
+      if (nan + infinite > 0)
+        bad.push({ parameter: slot.name, nan, infinite, elements: slot.rows * slot.cols });
+    }
+    if (bad.length > 0) throw new NonFiniteGradientError(optimizer, bad);
+  } finally {
+    counts.destroy();
+  }
+}
+
+/** A step's scratch buffers, freed together at its end. */
+export class Scratch {
+  private readonly owned: { destroy(): void }[] = [];
+  constructor(private readonly rt: GpuRuntime) {}
+
+  async buffer(label: string, floats: number): Promise<GPUBuffer> {
+    const b = await this.rt.createBuffer(label, 'scratch', 4 * Math.max(1, floats));
+    this.owned.push(b);
+    return b.buffer;
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}

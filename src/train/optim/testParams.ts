@@ -1,0 +1,104 @@
+// Test fixtures shared by the optimizer tests: parameters with awkward shapes uploaded to the GPU
+// next to float64 copies for the references, fresh seeded gradients, and the comparison of a GPU
+// run with its reference.
+
+import type { TrackedBuffer } from '../../gpu/ledger';
+import type { GpuRuntime } from '../../gpu/runtime';
+import type { Random } from '../../kernels/random';
+import type { ParamSlot } from './optimizer';
+
+/** f32 unit roundoff. */
+export const U32 = 2 ** -24;
+
+export interface Shape {
+  name: string;
+  rows: number;
+  cols: number;
+}
+
+/** A 7×13 matrix, its 13×7 transpose (the other orientation), a 1×5 row and a 33×1 column vector. */
+export const AWKWARD: Shape[] = [
+  { name: 'w7x13', rows: 7, cols: 13 },
+  { name: 'w13x7', rows: 13, cols: 7 },
+  { name: 'row1x5', rows: 1, cols: 5 },
+  { name: 'col33x1', rows: 33, cols: 1 },
+];
+
+export interface TestParam extends Shape {
+  slot: ParamSlot;
+  /** The parameter as it was uploaded, exactly (f32 values). */
+  p0: Float32Array;
+  /** The reference's copy, stepped in float64. */
+  ref: Float64Array;
+}
+
+export class TestParams {
+  readonly params: TestParam[] = [];
+  private readonly owned: TrackedBuffer[] = [];
+
+  private constructor(private readonly rt: GpuRuntime) {}
+
+  static async create(rt: GpuRuntime, random: Random, shapes: readonly Shape[]): Promise<TestParams> {
+    const set = new TestParams(rt);
+    for (const s of shapes) {
+      const p0 = random.uniform(s.rows * s.cols, -1, 1);
+      const p = await rt.upload(`test p ${s.name}`, 'weights', p0);
+      const g = await rt.createBuffer(`test g ${s.name}`, 'gradients', p0.byteLength);
+      set.owned.push(p, g);
+      set.params.push({ ...s, p0, ref: Float64Array.from(p0), slot: { ...s, p: p.buffer, g: g.buffer } });
+    }
+    return set;
+  }
+
+  get slots(): ParamSlot[] {
+    return this.params.map((p) => p.slot);
+  }
+
+  /** Uploads one gradient per parameter and returns them (f32, as the GPU sees them). */
+  setGradients(make: (param: TestParam) => Float32Array): Float32Array[] {
+    return this.params.map((param) => {
+      const g = make(param);
+      this.rt.write(param.slot.g, g);
+      return g;
+    });
+  }
+
+  async read(param: TestParam): Promise<Float32Array> {
+    return this.rt.readF32(param.slot.p, 0, param.rows * param.cols * 4);
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}
+
+/** Gradients of varied scale per row and column (as real ones are), never zero. */
+export function awkwardGradient(random: Random, rows: number, cols: number, scale = 1e-2): Float32Array {
+  const rowScale = Array.from({ length: rows }, () => 0.1 + 3 * random.next());
+  const colScale = Array.from({ length: cols }, () => 0.1 + 3 * random.next());
+  const g = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) {
+      const sign = random.next() < 0.5 ? -1 : 1;
+      g[i * cols + j] =
+        sign * scale * (rowScale[i] as number) * (colScale[j] as number) * (0.2 + random.next());
+    }
+  return g;
+}
+
+export function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] as number));
+  return m;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    // NaN must fail the comparison, not vanish in max.
+    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+  }
+  return m;
+}
