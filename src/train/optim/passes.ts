@@ -8,7 +8,7 @@
 // optimizers never read a norm back to the CPU to use it in the next pass.
 // Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
 
-import gradientCheckShader from '../../../shaders/gradientCheck.wgsl?raw';
+import nonFiniteShader from '../../../shaders/nonFinite.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { foldGrid, packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
@@ -157,7 +157,7 @@ export async function checkGradients(
   if (params.length === 0) return;
   const counts = await rt.createBuffer(`${optimizer} gradient check`, 'scratch', 8 * params.length);
   try {
-    const kernel = { name: 'gradientCheck', code: gradientCheckShader, entryPoint: 'main' };
+    const kernel = { name: 'nonFinite', code: nonFiniteShader, entryPoint: 'main' };
     for (const [i, slot] of params.entries()) {
       await runPass(rt, kernel, slot.rows * slot.cols, [
         { buffer: slot.g },
