@@ -60,23 +60,33 @@ export function dot(weights: ArrayLike<number>, values: ArrayLike<number>): numb
 }
 
 /**
- * max |gpu − want| over the elements, divided by the largest |want| (or by `scale` when given): a
- * gradient's error measured against the tensor's own size. Over `indices` only when given. NaN or
- * infinity anywhere in gpu gives Infinity, so poisoned output that survives fails.
+ * max |gpu − want| over the elements, divided by the largest |want|: a gradient's error measured
+ * against the tensor's own size. With `scale` a number, divided by it instead; with `scale` an
+ * array, each element's error is divided by its own scale (the magnitude its f32 rounding error is
+ * proportional to, such as Σ|terms| of a sum) and the largest ratio is returned. Over `indices`
+ * only when given. NaN or infinity anywhere in gpu gives Infinity, so poisoned output that
+ * survives fails.
  */
 export function gradientError(
   gpu: Float32Array,
   want: Float64Array,
-  options: { indices?: readonly number[]; scale?: number } = {},
+  options: { indices?: readonly number[]; scale?: number | Float64Array } = {},
 ): number {
   if (gpu.length !== want.length) return Number.POSITIVE_INFINITY;
   for (const g of gpu) if (!Number.isFinite(g)) return Number.POSITIVE_INFINITY;
   const indices = options.indices ?? Array.from({ length: gpu.length }, (_, i) => i);
+  const scale = options.scale;
   let worst = 0;
   let size = 0;
   for (const i of indices) {
-    worst = Math.max(worst, Math.abs((gpu[i] as number) - (want[i] as number)));
-    size = Math.max(size, Math.abs(want[i] as number));
+    const error = Math.abs((gpu[i] as number) - (want[i] as number));
+    if (scale instanceof Float64Array) {
+      worst = Math.max(worst, error / Math.max(scale[i] as number, 1e-30));
+    } else {
+      worst = Math.max(worst, error);
+      size = Math.max(size, Math.abs(want[i] as number));
+    }
   }
-  return worst / Math.max(options.scale ?? size, 1e-30);
+  if (scale instanceof Float64Array) return worst;
+  return worst / Math.max(scale ?? size, 1e-30);
 }
