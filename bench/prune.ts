@@ -216,6 +216,7 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
     const rounds: Omit<RoundReport, 'objectives'>[] = [];
     const result = await fistaPruneOperator(rt, {
       problem: p.problem,
+      dense: p.w,
       start: start.buffer,
       out: out.buffer,
       pattern: PATTERN,

@@ -100,13 +100,15 @@ fn round_terms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // The hard threshold 𝓗 applied to the FISTA iterate w (spec §1): entries the mask keeps hold their
 // FISTA value; an entry kept although shrinkage zeroed it (the row was over-pruned) takes its value
-// before shrinkage z, so the exact count is met (spec §8). zeros marks w's zeros, to report the
-// sparsity FISTA reached before the threshold.
+// before shrinkage z, so the exact count is met (spec §8). Where both are 0 — an input that never
+// fired in the calibration data, whose weight the data cannot see — the dense weight stays, so a
+// kept entry is never a zero. zeros marks w's zeros, to report FISTA's sparsity before the threshold.
 @group(0) @binding(1) var<storage, read> hd_keep: array<u32>;
 @group(0) @binding(2) var<storage, read> hd_w: array<f32>;
 @group(0) @binding(3) var<storage, read> hd_z: array<f32>;
-@group(0) @binding(4) var<storage, read_write> hd_out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> hd_zeros: array<f32>;
+@group(0) @binding(4) var<storage, read> hd_dense: array<f32>;
+@group(0) @binding(5) var<storage, read_write> hd_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> hd_zeros: array<f32>;
 
 @compute @workgroup_size(256)
 fn harden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -116,9 +118,10 @@ fn harden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var kept = 0.0;
     if (hd_keep[p.o0 + i] != 0u) {
       kept = select(hd_z[p.o2 + i], w, w != 0.0);
+      kept = select(hd_dense[p.o3 + i], kept, kept != 0.0);
     }
-    hd_out[p.o3 + i] = kept;
-    hd_zeros[p.o4 + i] = select(0.0, 1.0, w == 0.0);
+    hd_out[p.o4 + i] = kept;
+    hd_zeros[p.o5 + i] = select(0.0, 1.0, w == 0.0);
   }
 }
 

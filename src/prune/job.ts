@@ -511,6 +511,7 @@ async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorO
       const warm = await pruneBaseline(rt, baseline, { ...baselineArgs, out: start.buffer });
       const result = await fistaPruneOperator(rt, {
         problem,
+        dense: a.w,
         start: start.buffer,
         out: a.out,
         pattern: o.pattern,

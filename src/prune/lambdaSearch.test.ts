@@ -70,6 +70,7 @@ describe('FISTAPruner λ search on one operator', () => {
       const rounds: number[] = [];
       const result = await fistaPruneOperator(rt, {
         problem: await problemOf(layer),
+        dense: await up(layer.w),
         start: await up(start),
         out,
         pattern,
@@ -106,6 +107,7 @@ describe('FISTAPruner λ search on one operator', () => {
     const out = await up(new Float32Array(M * N).fill(Number.NaN));
     const result = await fistaPruneOperator(rt, {
       problem: await problemOf(layer),
+      dense: await up(layer.w),
       start: await up(layer.w),
       out,
       pattern: { kind: 'nm', n: 2, m: 4 },

@@ -50,6 +50,8 @@ export interface RoundReport extends LambdaRound {
 
 export interface PruneOperatorArgs {
   problem: OperatorProblem;
+  /** The dense weights (rows × cols): the value a kept entry takes when FISTA left it at zero. */
+  dense: GPUBuffer;
   /** The warm start (rows × cols, already at the target pattern or dense); not modified. */
   start: GPUBuffer;
   /** Receives the result (rows × cols). */
@@ -109,7 +111,7 @@ export async function fistaPruneOperator(
         rt,
         'harden',
         ws.count,
-        [ws.keep, ws.w, ws.z, ws.hard, ws.terms].map((buffer) => ({ buffer })),
+        [ws.keep, ws.w, ws.z, args.dense, ws.hard, ws.terms].map((buffer) => ({ buffer })),
       );
       const zeros = await reduceToNumber(rt, 'sum', ws.count, { buffer: ws.terms });
       // ws.yg holds W_K·G; the thresholded product goes to ws.pg (free until the next solve).
