@@ -15,6 +15,8 @@ struct Params {
   o3: u32,
   o4: u32,
   o5: u32,
+  o6: u32,
+  o7: u32,
   // f0 = 1 − ηλ, f1 = β1, f2 = 1 − β1, f3 = β2, f4 = 1 − β2, f5 = η / (1 − β1ᵗ),
   // f6 = 1 / sqrt(1 − β2ᵗ), f7 = ε (the complements are formed in float64 on the CPU)
   f0: f32,
@@ -25,6 +27,10 @@ struct Params {
   f5: f32,
   f6: f32,
   f7: f32,
+  f8: f32,
+  f9: f32,
+  f10: f32,
+  f11: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -17,6 +17,8 @@ struct Params {
   o3: u32,
   o4: u32,
   o5: u32,
+  o6: u32,
+  o7: u32,
   f0: f32,
   f1: f32,
   f2: f32,
@@ -25,6 +27,10 @@ struct Params {
   f5: f32,
   f6: f32,
   f7: f32,
+  f8: f32,
+  f9: f32,
+  f10: f32,
+  f11: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

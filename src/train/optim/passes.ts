@@ -35,9 +35,9 @@ export interface Operand {
 export interface PassOptions {
   /** Row length, for passes that index row or column statistics. */
   cols?: number;
-  /** Up to 8 f32 scalars (f0…f7). */
+  /** Up to 12 f32 scalars (f0…f11). */
   scalars?: readonly number[];
-  /** Up to 6 extra u32 fields that follow the operands' offsets (o[k] for k ≥ operands). */
+  /** Extra u32 fields that follow the operands' offsets (o[k] for k ≥ operands; 8 in all). */
   words?: readonly number[];
   /** Receives one partial per workgroup, from index 0, bound after the operands. */
   partials?: GPUBuffer;
@@ -69,7 +69,7 @@ export async function passDispatches(
 ): Promise<{ dispatches: Dispatch[]; partials: number }> {
   const scalars = options.scalars ?? [];
   const words = options.words ?? [];
-  if (operands.length + words.length > 6 || scalars.length > 8)
+  if (operands.length + words.length > 8 || scalars.length > 12)
     throw new RangeError(`${kernel.name}/${kernel.entryPoint}: too many pass arguments`);
   for (const o of operands) {
     const end = ((o.offset ?? 0) + (o.whole ? 1 : count)) * 4;
@@ -106,8 +106,8 @@ export async function passDispatches(
         ['u32', start],
         ['u32', options.cols ?? 1],
         ['u32', written],
-        ...Array.from({ length: 6 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
-        ...Array.from({ length: 8 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
+        ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
+        ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
       ]),
       storage,
       workgroups: foldGrid(blocks, rt.limits.maxComputeWorkgroupsPerDimension),

@@ -102,3 +102,57 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return m;
 }
+
+export interface ReferenceRun {
+  step(
+    params: { name: string; rows: number; cols: number; p: Float64Array; g: Float32Array }[],
+    lr: number,
+  ): void;
+  /** After a step: how much this step adds to the bound on |p_gpu − p_ref| of the parameter. */
+  boundAfterStep(param: TestParam, step: number): number;
+}
+
+/**
+ * Steps an optimizer on the GPU and its float64 reference with the same f32 gradients and learning
+ * rates, then checks max |p_gpu − p_ref| ≤ Σ_t bound_t per parameter, and that the parameters moved
+ * by far more than that. Returns error / bound per parameter, for the record.
+ */
+export async function compareWithReference(
+  rt: GpuRuntime,
+  opt: { step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> },
+  ref: ReferenceRun,
+  set: TestParams,
+  random: Random,
+  lrs: readonly number[],
+  gradient: (param: TestParam, step: number) => Float32Array = (p) =>
+    awkwardGradient(random, p.rows, p.cols, 10 ** (-1 - 2 * random.next())),
+): Promise<{ name: string; error: number; bound: number; moved: number }[]> {
+  const bounds = set.params.map(() => 0);
+  for (const [t, lr] of lrs.entries()) {
+    const grads = set.setGradients((p) => gradient(p, t));
+    await opt.step(rt, set.slots, lr);
+    ref.step(
+      set.params.map((p, i) => ({
+        name: p.name,
+        rows: p.rows,
+        cols: p.cols,
+        p: p.ref,
+        g: grads[i] as Float32Array,
+      })),
+      lr,
+    );
+    for (const [i, p] of set.params.entries()) bounds[i] = (bounds[i] as number) + ref.boundAfterStep(p, t);
+  }
+  const out = [];
+  for (const [i, p] of set.params.entries()) {
+    out.push({
+      name: p.name,
+      error: maxAbsDiff(await set.read(p), p.ref),
+      bound: bounds[i] as number,
+      moved: maxAbsDiff(p.p0, p.ref),
+    });
+  }
+  if (process.env.OPTIM_BOUNDS)
+    console.log(out.map((o) => `${o.name}: error/bound ${(o.error / o.bound).toExponential(2)}`).join(', '));
+  return out;
+}

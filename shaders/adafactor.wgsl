@@ -1,0 +1,166 @@
+// Adafactor's update (Shazeer & Stern 2018, as HF transformers implements it; specs/adapprox.md
+// §3.2), after shaders/factored.wgsl has updated the second-moment statistics and summed Û²:
+//   Û ← G / sqrt(X̂) · 1/max(1, RMS(Û)/d);  u ← α·Û
+//   with β1: M ← β1·M + (1−β1)·u; u ← M        (HF: the momentum holds the lr-scaled update)
+//   W ← W − α·λ·W − u
+// α = ρ, or max(ε2, RMS(W))·ρ with parameter scaling; ρ is the caller's learning rate or the
+// relative step, chosen on the CPU.
+// Scalar slots of the parameter (o-offset `slot`): ΣR at +0, ΣÛ² at +1, ΣW² at +2.
+// Uniform scalars: f0 = ρ, f1 = 1 with parameter scaling (else 0), f2 = ε2, f3 = 1/rows,
+// f4 = 1/(rows·cols), f5 = d, f6 = β1, f7 = 1 − β1, f8 = λ.
+
+struct Params {
+  n: u32,
+  start: u32,
+  cols: u32,
+  pbase: u32,
+  o0: u32,
+  o1: u32,
+  o2: u32,
+  o3: u32,
+  o4: u32,
+  o5: u32,
+  o6: u32,
+  o7: u32,
+  f0: f32,
+  f1: f32,
+  f2: f32,
+  f3: f32,
+  f4: f32,
+  f5: f32,
+  f6: f32,
+  f7: f32,
+  f8: f32,
+  f9: f32,
+  f10: f32,
+  f11: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn factored_u(g: f32, r: f32, c: f32, mean_r: f32) -> f32 {
+  return g * inverseSqrt(r / mean_r) * inverseSqrt(c);
+}
+
+fn clip_factor(sum_u2: f32) -> f32 {
+  return 1.0 / max(1.0, sqrt(sum_u2 * p.f4) / p.f5);
+}
+
+fn step_size(sum_w2: f32) -> f32 {
+  if (p.f1 > 0.0) {
+    return max(p.f2, sqrt(sum_w2 * p.f4)) * p.f0;
+  }
+  return p.f0;
+}
+
+fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
+  return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
+}
+
+// ---- Matrices: o0 = G, o1 = R, o2 = C, o3 = slot, o4 = W (plain) or M (momentum), o5 = W.
+
+@group(0) @binding(1) var<storage, read> fg: array<f32>;
+@group(0) @binding(2) var<storage, read> fr: array<f32>;
+@group(0) @binding(3) var<storage, read> fc: array<f32>;
+@group(0) @binding(4) var<storage, read> fs: array<f32>;
+@group(0) @binding(5) var<storage, read_write> fw: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_factored(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let mean_r = fs[p.o3] * p.f3;
+  let clip = clip_factor(fs[p.o3 + 1u]);
+  let alpha = step_size(fs[p.o3 + 2u]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let e = p.start + i;
+      let u = alpha * clip * factored_u(fg[p.o0 + i], fr[p.o1 + e / p.cols], fc[p.o2 + e % p.cols], mean_r);
+      let w = fw[p.o4 + i];
+      fw[p.o4 + i] = w - alpha * p.f8 * w - u;
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> mg: array<f32>;
+@group(0) @binding(2) var<storage, read> mr: array<f32>;
+@group(0) @binding(3) var<storage, read> mc: array<f32>;
+@group(0) @binding(4) var<storage, read> ms: array<f32>;
+@group(0) @binding(5) var<storage, read_write> mm: array<f32>;
+@group(0) @binding(6) var<storage, read_write> mw: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_factored_momentum(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let mean_r = ms[p.o3] * p.f3;
+  let clip = clip_factor(ms[p.o3 + 1u]);
+  let alpha = step_size(ms[p.o3 + 2u]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let e = p.start + i;
+      let u = alpha * clip * factored_u(mg[p.o0 + i], mr[p.o1 + e / p.cols], mc[p.o2 + e % p.cols], mean_r);
+      let m = p.f6 * mm[p.o4 + i] + p.f7 * u;
+      mm[p.o4 + i] = m;
+      let w = mw[p.o5 + i];
+      mw[p.o5 + i] = w - alpha * p.f8 * w - m;
+    }
+  }
+}
+
+// ---- Vectors: o0 = G, o1 = V (already updated), o2 = slot, o3 = W (plain) or M (momentum), o4 = W.
+
+@group(0) @binding(1) var<storage, read> dg: array<f32>;
+@group(0) @binding(2) var<storage, read> dv: array<f32>;
+@group(0) @binding(3) var<storage, read> ds: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dw: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_dense(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let clip = clip_factor(ds[p.o2 + 1u]);
+  let alpha = step_size(ds[p.o2 + 2u]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let u = alpha * clip * dg[p.o0 + i] * inverseSqrt(dv[p.o1 + i]);
+      let w = dw[p.o3 + i];
+      dw[p.o3 + i] = w - alpha * p.f8 * w - u;
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> eg: array<f32>;
+@group(0) @binding(2) var<storage, read> ev: array<f32>;
+@group(0) @binding(3) var<storage, read> es: array<f32>;
+@group(0) @binding(4) var<storage, read_write> em: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ew: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_dense_momentum(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let clip = clip_factor(es[p.o2 + 1u]);
+  let alpha = step_size(es[p.o2 + 2u]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let u = alpha * clip * eg[p.o0 + i] * inverseSqrt(ev[p.o1 + i]);
+      let m = p.f6 * em[p.o3 + i] + p.f7 * u;
+      em[p.o3 + i] = m;
+      let w = ew[p.o4 + i];
+      ew[p.o4 + i] = w - alpha * p.f8 * w - m;
+    }
+  }
+}

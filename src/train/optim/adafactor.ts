@@ -1,0 +1,231 @@
+// Adafactor on the GPU (Shazeer & Stern, ICML 2018), following HF transformers' Adafactor as
+// specs/adapprox.md §3.2 transcribes it: the second moment of a matrix is the rank-1 product of row
+// and column EMAs of G² + ε1 (R / mean R ⊗ C), β2,t = 1 − t^decay_rate (no bias correction
+// needed), update clipping by RMS(Û)/d, optional momentum on the lr-scaled update, decoupled weight
+// decay scaled by the same step size. Vectors keep a dense EMA.
+// Defaults are those of HF except the ones §5 of the spec fixes for runs with an explicit schedule:
+// relative step, parameter scaling and warm-up init are off, so the step size is the caller's lr.
+// State per m×n matrix: R (m) + C (n), plus M (m·n) with β1 > 0; per vector of n: V (n) + M (n).
+// A step allocates no m×n temporary: every pass reads G and the factors and forms Û on the fly.
+
+import shader from '../../../shaders/adafactor.wgsl?raw';
+import type { TrackedBuffer } from '../../gpu/ledger';
+import type { GpuRuntime } from '../../gpu/runtime';
+import { reduce } from '../../kernels/reduce';
+import { FACTORED_SHADER, factoredEma } from './factored';
+import {
+  checkLearningRate,
+  checkParams,
+  checkPositive,
+  checkRange,
+  isVector,
+  type Optimizer,
+  type ParamSlot,
+  type StateBytes,
+  stateBuffer,
+} from './optimizer';
+import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+
+export interface AdafactorOptions {
+  /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */
+  beta1?: number;
+  /** β2,t = 1 − t^decayRate; default −0.8. */
+  decayRate?: number;
+  /** (ε1 added to G², ε2 the floor of RMS(W) in parameter scaling); default (1e-30, 1e-3). */
+  eps?: [number, number];
+  /** d in Û / max(1, RMS(Û)/d); default 1. */
+  clipThreshold?: number;
+  /** Decoupled, scaled by the step size α; default 0. */
+  weightDecay?: number;
+  /** ρ = min(1e-2, 1/sqrt(t)) instead of the caller's lr (HF's default; off here). */
+  relativeStep?: boolean;
+  /** α = max(ε2, RMS(W))·ρ (HF's default; off here). */
+  scaleParameter?: boolean;
+  /** With relativeStep: ρ = min(1e-6·t, 1/sqrt(t)). */
+  warmupInit?: boolean;
+  checkFinite?: boolean;
+}
+
+interface State {
+  rows: number;
+  cols: number;
+  t: number;
+  /** Matrices: row and column EMAs; vectors: the dense EMA in `v`. */
+  r?: TrackedBuffer;
+  c?: TrackedBuffer;
+  v?: TrackedBuffer;
+  m?: TrackedBuffer;
+}
+
+/** Scalar slots per parameter: ΣR, ΣÛ², ΣW², spare. */
+const SLOTS = 4;
+
+export class Adafactor implements Optimizer {
+  readonly name = 'Adafactor';
+  readonly beta1: number;
+  readonly decayRate: number;
+  readonly eps1: number;
+  readonly eps2: number;
+  readonly clipThreshold: number;
+  readonly weightDecay: number;
+  readonly relativeStep: boolean;
+  readonly scaleParameter: boolean;
+  readonly warmupInit: boolean;
+  readonly checkFinite: boolean;
+  private readonly states = new Map<string, State>();
+
+  constructor(options: AdafactorOptions = {}) {
+    this.beta1 = options.beta1 ?? 0;
+    this.decayRate = options.decayRate ?? -0.8;
+    [this.eps1, this.eps2] = options.eps ?? [1e-30, 1e-3];
+    this.clipThreshold = options.clipThreshold ?? 1;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.relativeStep = options.relativeStep ?? false;
+    this.scaleParameter = options.scaleParameter ?? false;
+    this.warmupInit = options.warmupInit ?? false;
+    this.checkFinite = options.checkFinite ?? true;
+    checkRange(this.name, 'β1', this.beta1, 0, 1);
+    checkRange(this.name, 'decay rate', this.decayRate, -1, 0, true);
+    checkPositive(this.name, 'ε1', this.eps1);
+    checkPositive(this.name, 'ε2', this.eps2);
+    checkPositive(this.name, 'clip threshold', this.clipThreshold);
+    checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+    if (this.warmupInit && !this.relativeStep)
+      throw new RangeError(`${this.name}: warm-up init needs the relative step`);
+  }
+
+  /** The step size ρ of step t (before parameter scaling). */
+  stepSize(lr: number, t: number): number {
+    if (!this.relativeStep) return lr;
+    return Math.min(this.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t));
+  }
+
+  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    checkLearningRate(this.name, lr);
+    checkParams(this.name, params, (name) => this.states.get(name));
+    if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const scratch = new Scratch(rt);
+    try {
+      const scalars = await scratch.buffer('adafactor scalars', SLOTS * params.length);
+      const most = Math.max(...params.map((s) => s.rows * s.cols));
+      const partials = await scratch.buffer('adafactor partials', partialCount(rt, most));
+      for (const [index, slot] of params.entries()) {
+        await this.stepOne(rt, slot, await this.state(rt, slot), lr, scalars, SLOTS * index, partials);
+      }
+    } finally {
+      scratch.destroy();
+    }
+  }
+
+  private async stepOne(
+    rt: GpuRuntime,
+    slot: ParamSlot,
+    state: State,
+    lr: number,
+    scalars: GPUBuffer,
+    at: number,
+    partials: GPUBuffer,
+  ): Promise<void> {
+    const { rows, cols } = slot;
+    const count = rows * cols;
+    state.t++;
+    const beta2t = 1 - state.t ** this.decayRate;
+    const factoredKernel = (entryPoint: string) => ({ name: 'factored', code: FACTORED_SHADER, entryPoint });
+    if (state.r && state.c) {
+      await factoredEma(
+        rt,
+        { rows, cols, g: slot.g, r: state.r.buffer, c: state.c.buffer, beta: beta2t },
+        this.eps1,
+      );
+      await reduce(rt, 'sum', rows, { buffer: state.r.buffer }, { buffer: scalars, offset: at });
+      await sumPass(
+        rt,
+        factoredKernel('factored_u2'),
+        count,
+        [
+          { buffer: slot.g },
+          { buffer: state.r.buffer, whole: true },
+          { buffer: state.c.buffer, whole: true },
+          { buffer: scalars, offset: at, whole: true },
+        ],
+        { cols, scalars: [0, 0, 0, 1 / rows], partials },
+        { buffer: scalars, offset: at + 1 },
+      );
+    } else {
+      await sumPass(
+        rt,
+        factoredKernel('dense_sq'),
+        count,
+        [{ buffer: slot.g }, { buffer: (state.v as TrackedBuffer).buffer }],
+        { scalars: [beta2t, 1 - beta2t, this.eps1], partials },
+        { buffer: scalars, offset: at + 1 },
+      );
+    }
+    if (this.scaleParameter) {
+      await reduce(rt, 'sumsq', count, { buffer: slot.p }, { buffer: scalars, offset: at + 2 });
+    }
+    const uniforms = [
+      this.stepSize(lr, state.t),
+      this.scaleParameter ? 1 : 0,
+      this.eps2,
+      1 / rows,
+      1 / count,
+      this.clipThreshold,
+      this.beta1,
+      1 - this.beta1,
+      this.weightDecay,
+    ];
+    const momentum = state.m ? [{ buffer: state.m.buffer }] : [];
+    const suffix = state.m ? '_momentum' : '';
+    const second =
+      state.r && state.c
+        ? [
+            { buffer: state.r.buffer, whole: true },
+            { buffer: state.c.buffer, whole: true },
+          ]
+        : [{ buffer: (state.v as TrackedBuffer).buffer }];
+    await runPass(
+      rt,
+      { name: 'adafactor', code: shader, entryPoint: `apply_${state.r ? 'factored' : 'dense'}${suffix}` },
+      count,
+      [
+        { buffer: slot.g },
+        ...second,
+        { buffer: scalars, offset: at, whole: true },
+        ...momentum,
+        { buffer: slot.p },
+      ],
+      { cols, scalars: uniforms },
+    );
+  }
+
+  stateBytes(): StateBytes {
+    let floats = 0;
+    for (const s of this.states.values()) {
+      const n = s.rows * s.cols;
+      floats += (s.r ? s.rows + s.cols : n) + (s.m ? n : 0);
+    }
+    return { persistent: 4 * floats, transient: 0 };
+  }
+
+  destroy(): void {
+    for (const s of this.states.values()) for (const b of [s.r, s.c, s.v, s.m]) b?.destroy();
+    this.states.clear();
+  }
+
+  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
+    let state = this.states.get(slot.name);
+    if (state) return state;
+    const { rows, cols, name } = slot;
+    state = { rows, cols, t: 0 };
+    if (isVector(slot)) {
+      state.v = await stateBuffer(rt, `adafactor v ${name}`, rows * cols);
+    } else {
+      state.r = await stateBuffer(rt, `adafactor row ${name}`, rows);
+      state.c = await stateBuffer(rt, `adafactor col ${name}`, cols);
+    }
+    if (this.beta1 > 0) state.m = await stateBuffer(rt, `adafactor m ${name}`, rows * cols);
+    this.states.set(name, state);
+    return state;
+  }
+}
