@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../../gpu/runtime';
+import { createNodeRuntime } from '../../host/nodeGpu';
+import { freshSeed, Random } from '../../kernels/random';
+import { Came } from './came';
+import { CameReference } from './came.reference';
+import { NonFiniteGradientError } from './optimizer';
+import {
+  AWKWARD,
+  awkwardGradient,
+  compareWithReference,
+  maxAbs,
+  type Shape,
+  TestParams,
+  U32,
+} from './testParams';
+
+const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
+
+/**
+ * The bound per step: 2u·max|p| for rounding p, plus K·u·(η·max(max_t|Û|·S^-½) + η·max|M·S^-½|) with
+ * K = 8·(rows + cols) + 512: the second moment's reductions as in Adafactor (4·(rows + cols) + 256)
+ * reach Û and, through the momentum, M (first term); the instability's reductions cost as much
+ * again and reach the confidence S^-½ (second term). On random gradients (Û − M)² is not
+ * cancellation-bound: Û − M = β1·(Û − M_prev).
+ */
+async function compare(rt: GpuRuntime, shapes: readonly Shape[], weightDecay = 0) {
+  const seed = freshSeed();
+  const random = new Random(seed);
+  const set = await TestParams.create(rt, random, shapes);
+  const opt = new Came({ weightDecay });
+  const ref = new CameReference(0.9, 0.999, 0.9999, 1e-30, 1e-16, 1, weightDecay);
+  try {
+    const results = await compareWithReference(
+      rt,
+      opt,
+      {
+        step: (params, lr) => ref.step(params, lr),
+        boundAfterStep: (p) => {
+          const s = ref.scales.get(p.name) as { spread: number; step: number };
+          return 2 * U32 * maxAbs(p.ref) + (8 * (p.rows + p.cols) + 512) * U32 * (s.spread + s.step);
+        },
+      },
+      set,
+      random,
+      LRS,
+    );
+    for (const r of results) {
+      expect(r.error, `${r.name} seed ${seed}`).toBeLessThanOrEqual(r.bound);
+      expect(r.moved, `${r.name} seed ${seed}`).toBeGreaterThan(100 * r.bound);
+    }
+  } finally {
+    opt.destroy();
+    set.destroy();
+  }
+}
+
+describe('CAME on the GPU', () => {
+  let rt: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+  });
+  afterAll(() => rt.destroy());
+
+  it('follows the float64 reference for a few steps on awkward shapes', () => compare(rt, AWKWARD));
+
+  it('follows it with weight decay under a tiny binding limit (row windows, windowed passes)', async () => {
+    const tiny = await createNodeRuntime({
+      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+    });
+    try {
+      await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], 0.1);
+    } finally {
+      tiny.destroy();
+    }
+  });
+
+  it('keeps mn + 2(m + n) floats per matrix and 2n per vector, as the ledger shows', async () => {
+    const random = new Random(freshSeed());
+    const set = await TestParams.create(rt, random, AWKWARD);
+    const opt = new Came();
+    const before = rt.ledger.bytesIn('optimizer');
+    set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+    await opt.step(rt, set.slots, 1e-3);
+    // Spec §2 and §8: CAME's 1-D parameters keep exp_avg and exp_avg_sq only.
+    const formula = AWKWARD.reduce((sum, s) => {
+      const vector = s.rows === 1 || s.cols === 1;
+      return sum + 4 * (vector ? 2 * s.rows * s.cols : s.rows * s.cols + 2 * (s.rows + s.cols));
+    }, 0);
+    expect(opt.stateBytes()).toEqual({ persistent: formula, transient: 0 });
+    expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
+    opt.destroy();
+    await rt.sync();
+    expect(rt.ledger.bytesIn('optimizer')).toBe(before);
+    set.destroy();
+  });
+
+  it('refuses bad learning rates, hyper-parameters and gradients', async () => {
+    const random = new Random(freshSeed());
+    const set = await TestParams.create(rt, random, AWKWARD);
+    const opt = new Came();
+    await expect(opt.step(rt, set.slots, Number.NEGATIVE_INFINITY)).rejects.toThrow(/learning rate/);
+    expect(() => new Came({ betas: [0.9, 0.999, 1] })).toThrow(/β3 must lie in \[0, 1\)/);
+    expect(() => new Came({ eps: [1e-30, 0] })).toThrow(RangeError);
+    const before = await Promise.all(set.params.map((p) => set.read(p)));
+    set.setGradients((p) => {
+      const g = awkwardGradient(random, p.rows, p.cols);
+      if (p.name === 'w7x13') g[90] = Number.POSITIVE_INFINITY;
+      if (p.name === 'row1x5') g[0] = Number.NaN;
+      return g;
+    });
+    const error = (await opt.step(rt, set.slots, 1e-3).catch((e: unknown) => e)) as NonFiniteGradientError;
+    expect(error).toBeInstanceOf(NonFiniteGradientError);
+    expect(error.parameter).toBe('w7x13');
+    expect(error.counts.map((c) => c.parameter)).toEqual(['w7x13', 'row1x5']);
+    for (const [i, p] of set.params.entries()) expect(await set.read(p)).toEqual(before[i]);
+    opt.destroy();
+    set.destroy();
+  });
+});

@@ -1,0 +1,236 @@
+// CAME on the GPU (Luo et al., "CAME: Confidence-guided Adaptive Memory Efficient Optimization",
+// ACL 2023), following yangluo7/CAME's came_pytorch as specs/adapprox.md §3.3 transcribes it:
+// Adafactor's factored second moment with a constant β2 and update clipping, a momentum of the
+// clipped update, and a confidence scaling 1/sqrt(S) from the rank-1 factored EMA (β3) of the
+// instability (Û − M)² + ε2. Vectors keep dense V and M and step by M (no confidence), as the
+// reference code does. Momentum is always on.
+// State per m×n matrix: M (m·n) + R, Rr (m) + C, Rc (n) = mn + 2(m + n); per vector of n: 2n.
+// A step allocates no m×n temporary: the instability is formed on the fly inside its row and column
+// reductions (shaders/factored.wgsl).
+
+import shader from '../../../shaders/came.wgsl?raw';
+import type { TrackedBuffer } from '../../gpu/ledger';
+import type { GpuRuntime } from '../../gpu/runtime';
+import { reduce } from '../../kernels/reduce';
+import { FACTORED_SHADER, factoredEma } from './factored';
+import {
+  checkLearningRate,
+  checkParams,
+  checkPositive,
+  checkRange,
+  isVector,
+  type Optimizer,
+  type ParamSlot,
+  type StateBytes,
+  stateBuffer,
+} from './optimizer';
+import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+
+export interface CameOptions {
+  /** (β1, β2, β3); default (0.9, 0.999, 0.9999). */
+  betas?: [number, number, number];
+  /** (ε1 added to G², ε2 added to the instability); default (1e-30, 1e-16). */
+  eps?: [number, number];
+  /** d in Û / max(1, RMS(Û)/d); default 1. */
+  clipThreshold?: number;
+  /** Decoupled, scaled by the learning rate; default 0 (the README's example uses 1e-2). */
+  weightDecay?: number;
+  checkFinite?: boolean;
+}
+
+interface State {
+  rows: number;
+  cols: number;
+  m: TrackedBuffer;
+  /** Matrices: second-moment and instability factors; vectors: the dense V. */
+  r?: TrackedBuffer;
+  c?: TrackedBuffer;
+  rr?: TrackedBuffer;
+  rc?: TrackedBuffer;
+  v?: TrackedBuffer;
+}
+
+/** Scalar slots per parameter: ΣR, ΣÛ², ΣRr, spare. */
+const SLOTS = 4;
+
+export class Came implements Optimizer {
+  readonly name = 'CAME';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly beta3: number;
+  readonly eps1: number;
+  readonly eps2: number;
+  readonly clipThreshold: number;
+  readonly weightDecay: number;
+  readonly checkFinite: boolean;
+  private readonly states = new Map<string, State>();
+
+  constructor(options: CameOptions = {}) {
+    [this.beta1, this.beta2, this.beta3] = options.betas ?? [0.9, 0.999, 0.9999];
+    [this.eps1, this.eps2] = options.eps ?? [1e-30, 1e-16];
+    this.clipThreshold = options.clipThreshold ?? 1;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.checkFinite = options.checkFinite ?? true;
+    checkRange(this.name, 'β1', this.beta1, 0, 1);
+    checkRange(this.name, 'β2', this.beta2, 0, 1);
+    checkRange(this.name, 'β3', this.beta3, 0, 1);
+    checkPositive(this.name, 'ε1', this.eps1);
+    checkPositive(this.name, 'ε2', this.eps2);
+    checkPositive(this.name, 'clip threshold', this.clipThreshold);
+    checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+  }
+
+  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    checkLearningRate(this.name, lr);
+    checkParams(this.name, params, (name) => this.states.get(name));
+    if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const scratch = new Scratch(rt);
+    try {
+      const scalars = await scratch.buffer('came scalars', SLOTS * params.length);
+      const most = Math.max(...params.map((s) => s.rows * s.cols));
+      const partials = await scratch.buffer('came partials', partialCount(rt, most));
+      for (const [index, slot] of params.entries()) {
+        await this.stepOne(rt, slot, await this.state(rt, slot), lr, scalars, SLOTS * index, partials);
+      }
+    } finally {
+      scratch.destroy();
+    }
+  }
+
+  private async stepOne(
+    rt: GpuRuntime,
+    slot: ParamSlot,
+    s: State,
+    lr: number,
+    scalars: GPUBuffer,
+    at: number,
+    partials: GPUBuffer,
+  ): Promise<void> {
+    const { rows, cols } = slot;
+    const count = rows * cols;
+    const factored = (entryPoint: string) => ({ name: 'factored', code: FACTORED_SHADER, entryPoint });
+    const came = (entryPoint: string) => ({ name: 'came', code: shader, entryPoint });
+    const uniforms = [
+      lr,
+      0,
+      0,
+      1 / rows,
+      1 / count,
+      this.clipThreshold,
+      this.beta1,
+      1 - this.beta1,
+      this.weightDecay,
+    ];
+    const slotOperand = { buffer: scalars, offset: at, whole: true };
+    if (s.r && s.c && s.rr && s.rc) {
+      await factoredEma(
+        rt,
+        { rows, cols, g: slot.g, r: s.r.buffer, c: s.c.buffer, beta: this.beta2 },
+        this.eps1,
+      );
+      await reduce(rt, 'sum', rows, { buffer: s.r.buffer }, { buffer: scalars, offset: at });
+      const factors = [
+        { buffer: s.r.buffer, whole: true },
+        { buffer: s.c.buffer, whole: true },
+      ];
+      await sumPass(
+        rt,
+        factored('factored_u2'),
+        count,
+        [{ buffer: slot.g }, ...factors, slotOperand],
+        { cols, scalars: [0, 0, 0, 1 / rows], partials },
+        { buffer: scalars, offset: at + 1 },
+      );
+      await runPass(
+        rt,
+        came('moment_factored'),
+        count,
+        [{ buffer: slot.g }, ...factors, slotOperand, { buffer: s.m.buffer }],
+        {
+          cols,
+          scalars: uniforms,
+        },
+      );
+      await factoredEma(
+        rt,
+        { rows, cols, g: slot.g, r: s.rr.buffer, c: s.rc.buffer, beta: this.beta3 },
+        this.eps2,
+        {
+          m: s.m.buffer,
+          sqR: s.r.buffer,
+          sqC: s.c.buffer,
+          scalars,
+          slot: at,
+          clipThreshold: this.clipThreshold,
+        },
+      );
+      await reduce(rt, 'sum', rows, { buffer: s.rr.buffer }, { buffer: scalars, offset: at + 2 });
+      await runPass(
+        rt,
+        came('apply_factored'),
+        count,
+        [
+          { buffer: s.m.buffer },
+          { buffer: s.rr.buffer, whole: true },
+          { buffer: s.rc.buffer, whole: true },
+          slotOperand,
+          { buffer: slot.p },
+        ],
+        { cols, scalars: uniforms },
+      );
+    } else {
+      const v = (s.v as TrackedBuffer).buffer;
+      await sumPass(
+        rt,
+        factored('dense_sq'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }],
+        { scalars: [this.beta2, 1 - this.beta2, this.eps1], partials },
+        { buffer: scalars, offset: at + 1 },
+      );
+      await runPass(
+        rt,
+        came('moment_dense'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: s.m.buffer }],
+        {
+          scalars: uniforms,
+        },
+      );
+      await runPass(rt, came('apply_dense'), count, [{ buffer: s.m.buffer }, { buffer: slot.p }], {
+        scalars: uniforms,
+      });
+    }
+  }
+
+  stateBytes(): StateBytes {
+    let floats = 0;
+    for (const s of this.states.values()) {
+      const n = s.rows * s.cols;
+      floats += n + (s.r ? 2 * (s.rows + s.cols) : n);
+    }
+    return { persistent: 4 * floats, transient: 0 };
+  }
+
+  destroy(): void {
+    for (const s of this.states.values()) for (const b of [s.m, s.r, s.c, s.rr, s.rc, s.v]) b?.destroy();
+    this.states.clear();
+  }
+
+  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
+    let state = this.states.get(slot.name);
+    if (state) return state;
+    const { rows, cols, name } = slot;
+    state = { rows, cols, m: await stateBuffer(rt, `came m ${name}`, rows * cols) };
+    if (isVector(slot)) {
+      state.v = await stateBuffer(rt, `came v ${name}`, rows * cols);
+    } else {
+      state.r = await stateBuffer(rt, `came row ${name}`, rows);
+      state.c = await stateBuffer(rt, `came col ${name}`, cols);
+      state.rr = await stateBuffer(rt, `came instability row ${name}`, rows);
+      state.rc = await stateBuffer(rt, `came instability col ${name}`, cols);
+    }
+    this.states.set(name, state);
+    return state;
+  }
+}
