@@ -10,6 +10,8 @@ import type { EvalText } from '../model/evaluate';
 import type { FitReport } from '../model/fit';
 import type { Residency } from '../model/gpuModel';
 import type { PerplexityProgress, PerplexityResult } from '../model/perplexity';
+import type { PruneEvent, PruneSummary } from '../prune/events';
+import type { PruneOptions } from '../prune/options';
 
 /**
  * GPU failures, plus 'busy' (a job is already running) and 'internal' (a bug, not the GPU), and
@@ -195,7 +197,94 @@ export type EvalOutcome = Extract<EvalEvent, { type: 'finished' | 'cancelled' | 
 /** Told to the UI outside any job: the loaded model is gone with the device. */
 export type EngineNotice = { type: 'model-dropped'; message: string; advice: string };
 
-export type JobKind = 'kernel-check' | 'load' | 'evaluate';
+export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune';
+
+// ---------------------------------------------------------------------------------------------
+// Pruning
+
+/** A pruning run: the engine's options, and the perplexity measured before and after (none when null). */
+export interface PruneJobOptions {
+  prune: PruneOptions;
+  evaluation: { text: EvalText; seqLen: number; maxWindows?: number } | null;
+}
+
+/** What a finished run leaves: the record the results table, the charts and the exports read. */
+export interface PruneRun {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  modelName: string;
+  summary: PruneSummary;
+  /** Null when the run was asked for no evaluation. */
+  pplBefore: number | null;
+  pplAfter: number | null;
+  evalText: EvalText | null;
+  seqLen: number | null;
+  /** Windows scored (the same windows before and after). */
+  windows: number | null;
+  /** Where the calibration windows came from ('C4 sample …', a pasted text's label). */
+  calibrationLabel: string;
+  /** Lost devices the run survived by continuing from its last finished block. */
+  resumes: number;
+  /** Wall time of the whole job: calibration, both evaluations and the pruning. */
+  totalMs: number;
+  /** Whether the worker still holds the pruned weights (exportRun); masks are kept for every run. */
+  exportable: boolean;
+}
+
+export type PruneStage = 'calibration' | 'before' | 'prune' | 'after';
+
+export type PruneJobEvent =
+  /** The calibration text is fetched (first time only), tokenized and sampled. */
+  | { type: 'calibrating'; label: string }
+  | { type: 'calibrated'; label: string; windows: number; seqLen: number; tokens: number }
+  /** A perplexity pass on the dense model ('before') or the pruned one ('after'); cached: measured earlier on the same windows. */
+  | {
+      type: 'perplexity-started';
+      stage: 'before' | 'after';
+      label: string;
+      seqLen: number;
+      total: number;
+      cached: boolean;
+    }
+  | { type: 'perplexity-window'; stage: 'before' | 'after'; done: number; total: number; runningPpl: number }
+  | { type: 'perplexity-finished'; stage: 'before' | 'after'; ppl: number; windows: number; cached: boolean }
+  /**
+   * The engine's own events, in order, batched every ~100 ms. 'fista-iteration' events are thinned
+   * on long solves (every iteration of the first 50, then at most 50 more spread over the rest of a
+   * round); every other event is passed on.
+   */
+  | { type: 'prune'; events: PruneEvent[] }
+  /** The device was lost; a new one was acquired and the run continues (at block `block` when pruning). */
+  | {
+      type: 'resumed';
+      stage: PruneStage;
+      block: number | null;
+      blocksKept: number;
+      attempt: number;
+      message: string;
+    }
+  | { type: 'finished'; run: PruneRun }
+  | { type: 'cancelled'; stage: PruneStage }
+  | ErrorEvent
+  | MemoryEvent;
+
+export type PruneOutcome = Extract<PruneJobEvent, { type: 'finished' | 'cancelled' | 'error' }>;
+
+/**
+ * A run's mask of one matrix: bit i (LSB first within each byte) is entry i of the out × in
+ * row-major matrix, set when the weight was kept (non-zero). Unused bits of the last byte are 0.
+ */
+export type MaskResult =
+  | { ok: true; tensor: string; rows: number; cols: number; bits: Uint8Array }
+  | EngineFailure;
+
+export interface ExportedRunFile {
+  name: string;
+  data: Uint8Array;
+}
+
+export type ExportResult = { ok: true; files: ExportedRunFile[] } | EngineFailure;
 
 /** What the worker exposes through comlink. Every method resolves; none rejects on GPU failure. */
 export interface EngineApi {
@@ -229,4 +318,17 @@ export interface EngineApi {
   evaluate(options: EvalOptions, onEvent: (event: EvalEvent) => void): Promise<EvalOutcome>;
   /** Registers for notices outside jobs (a lost device drops the model). onNotice must be proxied. */
   watch(onNotice: (notice: EngineNotice) => void): Promise<void>;
+
+  /**
+   * Prunes the loaded model: calibration, perplexity before (cached per model, text and windows),
+   * the engine's run block by block (continued from its checkpoint if the device is lost), and
+   * perplexity after on the pruned weights.
+   */
+  prune(options: PruneJobOptions, onEvent: (event: PruneJobEvent) => void): Promise<PruneOutcome>;
+  /** The kept/pruned mask of one matrix of a run (its bits are transferred). */
+  maskOf(runId: string, tensor: string): Promise<MaskResult>;
+  /** A run's model as files: model.safetensors, config.json, the tokenizer files, summary.json (transferred). */
+  exportRun(runId: string): Promise<ExportResult>;
+  /** Drops a run's masks and weights from the worker. */
+  forgetRun(runId: string): Promise<void>;
 }

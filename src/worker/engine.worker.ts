@@ -2,10 +2,11 @@
 // Nothing here touches the DOM; the UI never touches the GPU. Every method resolves with a value,
 // because an exception thrown across comlink arrives as a bare Error without kind or advice.
 //
-// One job runs at a time (a kernel check, a model load or an evaluation): they share one device,
+// One job runs at a time (a kernel check, a model load, an evaluation or a pruning run): they share one device,
 // and a second job would only slow the first and blur both one's timings and the other's errors.
 
-import { expose, type ProxyMarked, type Remote, releaseProxy } from 'comlink';
+import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
+import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import type {
   EngineApi,
@@ -18,6 +19,8 @@ import type {
   KernelCheckOutcome,
   ModelLoadEvent,
   ModelLoadOutcome,
+  PruneJobEvent,
+  PruneOutcome,
 } from './api';
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
 import { errorEvent, toFailure } from './failure';
@@ -28,8 +31,11 @@ import {
   inspectModel,
   type LoadedModel,
   modelFailure,
+  NetworkError,
   runModelLoad,
 } from './modelJob';
+import { pruneFailure, runPrune } from './pruneJob';
+import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';
 
 const slot = new RuntimeSlot(() => self.navigator.gpu);
@@ -39,6 +45,10 @@ let loaded: LoadedModel | null = null;
 /** Why there is no loaded model, when it was there and went away. */
 let dropped: string | null = null;
 const watchers = new Set<Remote<(notice: EngineNotice) => void>>();
+/** The loaded model's tokenizer files, exported beside a pruned model's weights. */
+let loadedTokenizerFiles: ByteSource[] = [];
+/** Finished pruning runs: every run's masks, the newest runs' pruned weights (see pruneRuns.ts). */
+const pruneRuns = new PruneRunStore();
 
 /**
  * Where the studio is served from, so the built-in model and the texts are found under a non-root
@@ -53,6 +63,7 @@ const JOB_NAMES: Record<JobKind, string> = {
   'kernel-check': 'A kernel check',
   load: 'A model load',
   evaluate: 'An evaluation',
+  prune: 'A pruning run',
 };
 
 const RELOAD_ADVICE = 'Load the model again: its weights were on the device that was lost.';
@@ -61,7 +72,8 @@ const RELOAD_ADVICE = 'Load the model again: its weights were on the device that
 // buffers died with the device). The slot has already let the runtime go, so the next call
 // acquires a new device; the model has to be loaded again onto that one.
 slot.onLost((error) => {
-  active?.controller.abort(error);
+  // A pruning run watches its own device and continues on a new one from its last finished block.
+  if (active?.job !== 'prune') active?.controller.abort(error);
   if (loaded) {
     loaded = null;
     dropped = `The GPU device was lost, and the loaded model with it (${error.message}).`;
@@ -194,7 +206,10 @@ const engine: EngineApi = {
             dropped = null;
           },
         });
-        if (result.loaded) loaded = result.loaded;
+        if (result.loaded) {
+          loaded = result.loaded;
+          loadedTokenizerFiles = model.tokenizerFiles;
+        }
         return result.outcome;
       } catch (error) {
         const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
@@ -237,7 +252,89 @@ const engine: EngineApi = {
   async watch(onNotice) {
     watchers.add(onNotice as unknown as Remote<(notice: EngineNotice) => void>);
   },
+
+  prune(options, onEvent) {
+    return runJob<PruneJobEvent, PruneOutcome>('prune', onEvent, async (emit, signal) => {
+      const model = loaded;
+      if (!model) {
+        const outcome = noModel();
+        emit(outcome);
+        return outcome;
+      }
+      try {
+        return await runPrune({
+          loaded: model,
+          options,
+          acquire: () => slot.acquire(),
+          fetchText,
+          fetchFile: (file) => fetchSiteFile(file),
+          store: pruneRuns,
+          tokenizerFiles: loadedTokenizerFiles,
+          emit,
+          signal,
+        });
+      } catch (error) {
+        const outcome: ErrorEvent = { type: 'error', ...withoutOk(pruneFailure(error)) };
+        emit(outcome);
+        return outcome;
+      }
+    });
+  },
+
+  async maskOf(runId, tensor) {
+    const mask = pruneRuns.mask(runId, tensor);
+    if (!mask) return runMissing(runId, `has no matrix ${tensor}`);
+    // A copy goes: the worker keeps its own for the next request.
+    const bits = mask.bits.slice();
+    return transfer({ ok: true as const, tensor, rows: mask.rows, cols: mask.cols, bits }, [bits.buffer]);
+  },
+
+  async exportRun(runId) {
+    try {
+      const files = await pruneRuns.exportFiles(runId);
+      if (!files) {
+        if (!pruneRuns.hasRun(runId)) return runMissing(runId, 'is not in this session');
+        return {
+          ok: false,
+          kind: 'range',
+          message: `The pruned weights of run ${runId} are no longer held: the worker keeps the newest ${KEPT_TENSOR_RUNS} runs' weights.`,
+          advice:
+            'Run it again with the same settings (they are in the results table; the run is seeded) and export it then.',
+        };
+      }
+      const buffers = [...new Set(files.map((f) => f.data.buffer as ArrayBuffer))];
+      return transfer({ ok: true as const, files }, buffers);
+    } catch (error) {
+      return modelFailure(error);
+    }
+  },
+
+  async forgetRun(runId) {
+    pruneRuns.forget(runId);
+  },
 };
+
+function runMissing(runId: string, what: string) {
+  return {
+    ok: false as const,
+    kind: 'range' as const,
+    message: `Run ${runId} ${what}.`,
+    advice: 'Runs live as long as this page: pick a run from the results table.',
+  };
+}
+
+async function fetchSiteFile(file: string): Promise<string> {
+  const url = new URL(file, SITE_ROOT).href;
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new NetworkError(url, error instanceof Error ? error.message : String(error));
+  }
+  if (!response.ok)
+    throw new NetworkError(url, `the server answered ${response.status} ${response.statusText}`);
+  return response.text();
+}
 
 function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {
   return rest;

@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { GpuModel } from '../model/gpuModel';
+import { randomTensors, tinyConfig } from '../model/testModels';
+import { memoryWeightSource } from '../model/weights';
+import type { PruneEvent } from '../prune/events';
+import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
+import type { Tokenizer } from '../tokenizer';
+import type { ModelSummary, PruneJobEvent, PruneJobOptions } from './api';
+import type { LoadedModel } from './modelJob';
+import { runPrune } from './pruneJob';
+import { PruneRunStore } from './pruneRuns';
+
+const c = tinyConfig('llama', { layers: 3 });
+
+/** Characters to ids 3..36, BOS = 1: enough of a tokenizer for a 37-token test model. */
+const tokenizer: Tokenizer = {
+  kind: 'test',
+  vocabSize: c.vocabSize,
+  bosId: 1,
+  encode: (text, options) => [
+    ...(options?.addBos ? [1] : []),
+    ...[...text].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3))),
+  ],
+  decode: () => '',
+};
+
+const TEXT = 'Once upon a time a small model was pruned, and it still told stories. '.repeat(20);
+
+function summary(): ModelSummary {
+  return {
+    name: 'tiny (test)',
+    family: 'llama',
+    format: 'safetensors',
+    layers: c.layers,
+    hidden: c.hidden,
+    heads: c.heads,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+    ffnHidden: c.ffnHidden,
+    vocabSize: c.vocabSize,
+    context: c.maxPositions,
+    paperSeqLen: 2048,
+    defaultSeqLen: c.maxPositions,
+    parameters: 10_000,
+    weightBytes: 40_000,
+    weightFiles: [],
+    tokenizerFiles: [],
+  };
+}
+
+function pruneOptions(overrides: Partial<PruneOptions> = {}): PruneOptions {
+  return {
+    method: 'fista',
+    pattern: { kind: 'nm', n: 2, m: 4 },
+    calibration: { source: { kind: 'text', text: TEXT, label: 'test text' }, windows: 4, seqLen: 8, seed: 3 },
+    fista: { ...PAPER_FISTA, iterations: 6, rounds: 2, warmStart: 'wanda' },
+    sparsegpt: { ...PAPER_SPARSEGPT },
+    blockInputs: 'dense',
+    ...overrides,
+  };
+}
+
+const EVALUATION: PruneJobOptions['evaluation'] = { text: 'tinystories', seqLen: 8, maxWindows: 2 };
+
+describe('the pruning job', () => {
+  let rt: GpuRuntime;
+  let loaded: LoadedModel;
+  const source = memoryWeightSource(c, randomTensors(c, 11), 'tiny');
+
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+    loaded = {
+      model: await GpuModel.load(rt, source),
+      tokenizer,
+      summary: summary(),
+      budgetBytes: 2 ** 30,
+      tokens: new Map(),
+    };
+  });
+  afterAll(() => {
+    loaded.model.destroy();
+    rt.destroy();
+  });
+
+  function job(store: PruneRunStore, options: PruneJobOptions, events: PruneJobEvent[], extra = {}) {
+    return {
+      loaded,
+      options,
+      acquire: async () => rt,
+      fetchText: async () => TEXT,
+      fetchFile: async () => TEXT,
+      store,
+      tokenizerFiles: [],
+      emit: (e: PruneJobEvent) => events.push(e),
+      signal: new AbortController().signal,
+      ...extra,
+    };
+  }
+
+  it('calibrates, measures before, prunes, measures after, keeps masks; the dense number is cached', async () => {
+    const store = new PruneRunStore();
+    const events: PruneJobEvent[] = [];
+    const outcome = await runPrune(job(store, { prune: pruneOptions(), evaluation: EVALUATION }, events));
+    expect(outcome.type).toBe('finished');
+    if (outcome.type !== 'finished') return;
+    const { run } = outcome;
+    expect(run.summary.sparsity).toBe(0.5);
+    expect(run.windows).toBe(2);
+    expect(Number.isFinite(run.pplBefore)).toBe(true);
+    expect(Number.isFinite(run.pplAfter)).toBe(true);
+    expect(run.pplAfter).not.toBe(run.pplBefore);
+    expect(run.exportable).toBe(true);
+
+    const types = events.map((e) => e.type).filter((t) => t !== 'memory' && t !== 'perplexity-window');
+    expect(types.slice(0, 3)).toEqual(['calibrating', 'calibrated', 'perplexity-started']);
+    expect(types.at(-1)).toBe('finished');
+    const engine = events.flatMap((e) => (e.type === 'prune' ? e.events : []));
+    const count = (type: PruneEvent['type']) => engine.filter((e) => e.type === type).length;
+    expect(count('block-finished')).toBe(3);
+    expect(count('operator-finished')).toBe(3 * 7);
+    expect(count('lambda-round')).toBe(3 * 7 * 2);
+    // K ≤ 50: every iteration is passed on (K + 1 objectives per round, the start included).
+    expect(count('fista-iteration')).toBe(3 * 7 * 2 * 7);
+
+    // A mask bit per weight, 2 of every 4 set.
+    for (const block of run.summary.blocks)
+      for (const m of block.matrices) {
+        const mask = store.mask(run.id, m.tensor);
+        expect(mask, m.tensor).toBeDefined();
+        let kept = 0;
+        for (let i = 0; i < m.rows * m.cols; i++) kept += ((mask?.bits[i >> 3] ?? 0) >> (i & 7)) & 1;
+        expect(kept, m.tensor).toBe((m.rows * m.cols) / 2);
+      }
+
+    const second: PruneJobEvent[] = [];
+    const again = await runPrune(
+      job(
+        store,
+        { prune: pruneOptions({ method: 'magnitude', blockInputs: 'pruned' }), evaluation: EVALUATION },
+        second,
+      ),
+    );
+    expect(again.type).toBe('finished');
+    expect(second.find((e) => e.type === 'perplexity-started')).toMatchObject({
+      stage: 'before',
+      cached: true,
+    });
+    if (again.type === 'finished') expect(again.run.pplBefore).toBe(run.pplBefore);
+    const files = await store.exportFiles(run.id);
+    expect(files?.map((f) => f.name)).toEqual(['model.safetensors', 'config.json', 'summary.json']);
+  });
+
+  it('continues on a new device from the last finished block, with the same weights', async () => {
+    const store = new PruneRunStore();
+    // A block takes seconds on SwiftShader, far longer than the 100 ms an event batch waits.
+    const options: PruneJobOptions = { prune: pruneOptions(), evaluation: null };
+    const whole = await runPrune(job(store, options, []));
+    expect(whole.type).toBe('finished');
+
+    let current = await createNodeRuntime();
+    const created = [current];
+    const events: PruneJobEvent[] = [];
+    let lost = false;
+    const outcome = await runPrune(
+      job(store, options, events, {
+        acquire: async () => {
+          if (current.isLost) {
+            current = await createNodeRuntime();
+            created.push(current);
+          }
+          return current;
+        },
+        emit: (e: PruneJobEvent) => {
+          events.push(e);
+          // The batch that reports block 0 done arrives while block 1 is being pruned.
+          if (!lost && e.type === 'prune' && e.events.some((x) => x.type === 'block-finished')) {
+            lost = true;
+            current.device.destroy();
+          }
+        },
+      }),
+    );
+    try {
+      expect(outcome.type).toBe('finished');
+      const resumed = events.find((e) => e.type === 'resumed');
+      expect(resumed).toMatchObject({ stage: 'prune', attempt: 1 });
+      if (resumed?.type === 'resumed') expect(resumed.block).toBeGreaterThanOrEqual(1);
+      expect(created).toHaveLength(2);
+      if (outcome.type === 'finished' && whole.type === 'finished') {
+        expect(outcome.run.resumes).toBe(1);
+        expect(outcome.run.summary.blocks.map((b) => b.block)).toEqual([0, 1, 2]);
+        for (const block of whole.run.summary.blocks)
+          for (const m of block.matrices)
+            expect(store.mask(outcome.run.id, m.tensor)?.bits, m.tensor).toEqual(
+              store.mask(whole.run.id, m.tensor)?.bits,
+            );
+      }
+    } finally {
+      for (const r of created) if (!r.isLost) r.destroy();
+    }
+  });
+
+  it('reports a bad setting as a range error before any work, and a cancel as cancelled', async () => {
+    const store = new PruneRunStore();
+    const events: PruneJobEvent[] = [];
+    const bad = await runPrune(
+      job(
+        store,
+        { prune: pruneOptions({ pattern: { kind: 'nm', n: 2, m: 8 } }), evaluation: EVALUATION },
+        events,
+      ),
+    );
+    expect(bad).toMatchObject({ type: 'error', kind: 'range' });
+    if (bad.type === 'error') expect(bad.message).toMatch(/M = 8 does not divide/);
+    expect(events.some((e) => e.type === 'perplexity-started')).toBe(false);
+
+    const controller = new AbortController();
+    const cancelled = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null }, [], {
+        signal: controller.signal,
+        emit: (e: PruneJobEvent) => {
+          if (e.type === 'prune' && e.events.some((x) => x.type === 'operator-finished')) controller.abort();
+        },
+      }),
+    );
+    expect(cancelled).toEqual({ type: 'cancelled', stage: 'prune' });
+    expect(store.list()).toHaveLength(0);
+  });
+});

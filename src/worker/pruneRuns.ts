@@ -1,0 +1,158 @@
+// What the worker keeps of finished pruning runs. Masks are kept for every run, one bit per weight
+// (1/32 of the f32 matrices), so the microscope can open and compare any two runs of a session.
+// The pruned f32 tensors are kept only for the newest KEPT_TENSOR_RUNS runs: each is a full copy of
+// the model's block matrices (0.9 MB for stories260K, ~340 MB for a 125M-parameter model, and
+// gigabytes beyond), and exporting is what one does right after a run, or to pick between the last
+// two; an older run is re-created from its recorded settings (the run is seeded and deterministic).
+
+import type { ByteSource } from '../model/byteSource';
+import { exportHfModel } from '../model/export';
+import type { WeightSource } from '../model/weights';
+import type { PruneSummary } from '../prune/events';
+import { prunedWeightSource } from '../prune/job';
+import type { ExportedRunFile, PruneRun } from './api';
+
+export const KEPT_TENSOR_RUNS = 2;
+
+export interface PackedMask {
+  rows: number;
+  cols: number;
+  bits: Uint8Array;
+}
+
+/** Bit i (LSB first within each byte) is set when entry i is non-zero; unused bits of the last byte stay 0. */
+export function packMask(data: Float32Array, rows: number, cols: number): PackedMask {
+  if (data.length !== rows * cols)
+    throw new RangeError(`a ${rows}×${cols} mask needs ${rows * cols} entries, got ${data.length}`);
+  const bits = new Uint8Array(Math.ceil(data.length / 8));
+  const whole = data.length >> 3;
+  for (let b = 0; b < whole; b++) {
+    const i = b << 3;
+    bits[b] =
+      (data[i] !== 0 ? 1 : 0) |
+      (data[i + 1] !== 0 ? 2 : 0) |
+      (data[i + 2] !== 0 ? 4 : 0) |
+      (data[i + 3] !== 0 ? 8 : 0) |
+      (data[i + 4] !== 0 ? 16 : 0) |
+      (data[i + 5] !== 0 ? 32 : 0) |
+      (data[i + 6] !== 0 ? 64 : 0) |
+      (data[i + 7] !== 0 ? 128 : 0);
+  }
+  let tail = 0;
+  for (let i = whole << 3; i < data.length; i++) if (data[i] !== 0) tail |= 1 << (i & 7);
+  if (whole < bits.length) bits[whole] = tail;
+  return { rows, cols, bits };
+}
+
+/** What summary.json holds: the run's settings, its numbers, and sparsity and error per matrix. */
+export function summaryJson(run: PruneRun): string {
+  const s: PruneSummary = run.summary;
+  const matrices = s.blocks.flatMap((b) =>
+    b.matrices.map((m) => ({
+      tensor: m.tensor,
+      rows: m.rows,
+      cols: m.cols,
+      sparsity: m.sparsity,
+      error: m.error,
+      relativeError: m.relativeError,
+      ...(m.lambda === undefined ? {} : { lambda: m.lambda }),
+    })),
+  );
+  const record = {
+    prunedBy: 'compression-studio',
+    model: run.modelName,
+    createdAt: run.createdAt,
+    method: s.method,
+    options: s.options,
+    sparsity: s.sparsity,
+    calibration: { label: run.calibrationLabel, tokens: s.calibrationTokens },
+    perplexity: {
+      text: run.evalText,
+      seqLen: run.seqLen,
+      windows: run.windows,
+      before: run.pplBefore,
+      after: run.pplAfter,
+    },
+    matrices,
+  };
+  return `${JSON.stringify(record, null, 2)}\n`;
+}
+
+interface StoredRun {
+  run: PruneRun;
+  masks: Map<string, PackedMask>;
+  /** Dropped once KEPT_TENSOR_RUNS newer runs exist. */
+  tensors: Map<string, Float32Array> | null;
+  /** The dense model the run pruned, and the tokenizer files it was opened with (for export). */
+  source: WeightSource;
+  tokenizerFiles: ByteSource[];
+}
+
+export class PruneRunStore {
+  private readonly runs = new Map<string, StoredRun>();
+
+  constructor(private readonly keepTensors = KEPT_TENSOR_RUNS) {}
+
+  add(
+    run: PruneRun,
+    tensors: Map<string, Float32Array>,
+    source: WeightSource,
+    tokenizerFiles: ByteSource[],
+  ): PruneRun {
+    const masks = new Map<string, PackedMask>();
+    for (const block of run.summary.blocks)
+      for (const m of block.matrices) {
+        const data = tensors.get(m.tensor);
+        if (data) masks.set(m.tensor, packMask(data, m.rows, m.cols));
+      }
+    const stored: StoredRun = { run: { ...run, exportable: true }, masks, tensors, source, tokenizerFiles };
+    this.runs.set(run.id, stored);
+    const withTensors = [...this.runs.values()].filter((r) => r.tensors !== null);
+    for (const old of withTensors.slice(0, Math.max(0, withTensors.length - this.keepTensors))) {
+      old.tensors = null;
+      old.run = { ...old.run, exportable: false };
+    }
+    return stored.run;
+  }
+
+  get(runId: string): PruneRun | undefined {
+    return this.runs.get(runId)?.run;
+  }
+
+  /** Runs that lost their tensors since `add`, so the UI can grey out their export. */
+  list(): PruneRun[] {
+    return [...this.runs.values()].map((r) => r.run);
+  }
+
+  mask(runId: string, tensor: string): PackedMask | undefined {
+    return this.runs.get(runId)?.masks.get(tensor);
+  }
+
+  hasRun(runId: string): boolean {
+    return this.runs.has(runId);
+  }
+
+  forget(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  /**
+   * The run's model as a Hugging Face folder: model.safetensors and config.json, the tokenizer
+   * files the model was opened with, and summary.json. Null when the run's tensors were dropped.
+   */
+  async exportFiles(runId: string): Promise<ExportedRunFile[] | null> {
+    const stored = this.runs.get(runId);
+    if (!stored?.tensors) return null;
+    const { run, tensors, source } = stored;
+    const files: ExportedRunFile[] = await exportHfModel(prunedWeightSource(source, tensors), {
+      pruned_by: 'compression-studio',
+      method: run.summary.method,
+    });
+    for (const f of stored.tokenizerFiles) {
+      const name = f.name.split(/[\\/]/).pop() ?? f.name;
+      files.push({ name, data: new Uint8Array(await f.read(0, f.size)) });
+    }
+    files.push({ name: 'summary.json', data: new TextEncoder().encode(summaryJson(run)) });
+    return files;
+  }
+}
