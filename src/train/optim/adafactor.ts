@@ -103,6 +103,7 @@ export class Adafactor implements Optimizer {
   async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
     checkLearningRate(this.name, lr);
     checkParams(this.name, params, (name) => this.states.get(name));
+    if (params.length === 0) return;
     if (this.checkFinite) await checkGradients(rt, this.name, params);
     const scratch = new Scratch(rt);
     try {

@@ -60,6 +60,7 @@ export class AdamW implements Optimizer {
   async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
     checkLearningRate(this.name, lr);
     checkParams(this.name, params, (name) => this.states.get(name));
+    if (params.length === 0) return;
     if (this.checkFinite) await checkGradients(rt, this.name, params);
     const kernel = { name: 'adamw', code: shader, entryPoint: 'main' };
     for (const slot of params) {

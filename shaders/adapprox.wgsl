@@ -1,0 +1,316 @@
+// Adapprox (Zhao et al. 2024, arXiv:2403.14958; specs/adapprox.md §1.2, §1.5–§1.7, §2): the passes
+// over the m × n parameter around the low-rank re-compression of the second moment.
+//   V ← β2·max(Q·Uᵀ, 0) + (1−β2)·(G² + ε1)    second_moment (Q·Uᵀ already written into V by a GEMM)
+//   Û ← G / (sqrt(V) + ε), clipped by 1/max(1, RMS(Û)/d)
+//   M ← β1·M + (1−β1)·Û                         moment (when β1 > 0)
+//   W ← W − η·(s·D + λ·W), D = M or Û           apply_momentum / apply_plain
+// s is the cosine guidance factor of §1.7 (a reconstruction: the paper's formula was not recovered)
+// or 1. Also the Gaussian test matrix of the sketch (Box–Muller on a counter-based hash, so a run
+// replays from its seed) and Σ (V / max V)², the squared norm of V without f32 underflow (§8).
+// Scalar slots of the parameter (o-offset `slot`): ΣÛ² (unclipped) at +0, ⟨M, Û⟩ at +1, ΣM² at +2,
+// max V at +3, Σ (V / max V)² at +4, and the count of clamped history entries (u32) at +5.
+
+struct Params {
+  n: u32,
+  start: u32,
+  cols: u32,
+  pbase: u32,
+  o0: u32,
+  o1: u32,
+  o2: u32,
+  o3: u32,
+  o4: u32,
+  o5: u32,
+  o6: u32,
+  o7: u32,
+  f0: f32,
+  f1: f32,
+  f2: f32,
+  f3: f32,
+  f4: f32,
+  f5: f32,
+  f6: f32,
+  f7: f32,
+  f8: f32,
+  f9: f32,
+  f10: f32,
+  f11: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
+  return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
+}
+
+// The update-clipping factor from ΣÛ²; f4 = 1/(rows·cols), f5 = d.
+fn clip_factor(sum_u2: f32) -> f32 {
+  return 1.0 / max(1.0, sqrt(sum_u2 * p.f4) / p.f5);
+}
+
+var<workgroup> partial: array<f32, 256>;
+
+fn tree_sum(t: u32) {
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride /= 2u) {
+    if (t < stride) {
+      partial[t] = partial[t] + partial[t + stride];
+    }
+    workgroupBarrier();
+  }
+}
+
+// ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter;
+// f0 = β2 (0 on a first step without history), f1 = 1 − β2, f2 = ε1, f3 = ε. Partials of Û².
+// Clamping the history before adding the fresh G² keeps V ≥ (1−β2)·G² (spec §1.5).
+
+@group(0) @binding(1) var<storage, read> sm_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sm_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sm_counts: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> sm_partials: array<f32>;
+
+@compute @workgroup_size(256)
+fn second_moment(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  var acc = 0.0;
+  var clamped = 0u;
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let g = sm_g[p.o0 + i];
+      let h = sm_v[p.o1 + i];
+      if (p.f0 > 0.0 && h < 0.0) {
+        clamped += 1u;
+      }
+      let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
+      sm_v[p.o1 + i] = v;
+      let u = g / (sqrt(v) + p.f3);
+      acc += u * u;
+    }
+  }
+  if (clamped > 0u) {
+    atomicAdd(&sm_counts[p.o2], clamped);
+  }
+  partial[t] = acc;
+  tree_sum(t);
+  let block = wg.x + wg.y * groups.x;
+  if (t == 0u && block * 2048u < p.n) {
+    sm_partials[p.pbase + block] = partial[0];
+  }
+}
+
+// ---- o0 = G, o1 = V, o2 = slot, o3 = M; f3 = ε, f4 = 1/N, f5 = d, f6 = β1, f7 = 1 − β1.
+
+@group(0) @binding(1) var<storage, read> mo_g: array<f32>;
+@group(0) @binding(2) var<storage, read> mo_v: array<f32>;
+@group(0) @binding(3) var<storage, read> mo_s: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mo_m: array<f32>;
+
+@compute @workgroup_size(256)
+fn moment(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let clip = clip_factor(mo_s[p.o2]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let u = clip * mo_g[p.o0 + i] / (sqrt(mo_v[p.o1 + i]) + p.f3);
+      mo_m[p.o3 + i] = p.f6 * mo_m[p.o3 + i] + p.f7 * u;
+    }
+  }
+}
+
+// ---- Partials of ⟨M, Û⟩ (Û unclipped; the clip factor is applied to the sum). o0 = G, o1 = V,
+// o2 = M; f3 = ε.
+
+@group(0) @binding(1) var<storage, read> gd_g: array<f32>;
+@group(0) @binding(2) var<storage, read> gd_v: array<f32>;
+@group(0) @binding(3) var<storage, read> gd_m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gd_partials: array<f32>;
+
+@compute @workgroup_size(256)
+fn guidance_dot(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  var acc = 0.0;
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      acc += gd_m[p.o2 + i] * gd_g[p.o0 + i] / (sqrt(gd_v[p.o1 + i]) + p.f3);
+    }
+  }
+  partial[t] = acc;
+  tree_sum(t);
+  let block = wg.x + wg.y * groups.x;
+  if (t == 0u && block * 2048u < p.n) {
+    gd_partials[p.pbase + block] = partial[0];
+  }
+}
+
+// The guidance factor s of spec §1.7 [reconstruction]: c = ⟨M, Û⟩ / (‖M‖‖Û‖ + 1e-12) with Û
+// clipped; f2 = 1 for s = (1 + c)/2, 2 for s = max(c, 0), 0 for no guidance (s = 1).
+fn guidance(s0: f32, s1: f32, s2: f32) -> f32 {
+  if (p.f2 == 0.0) {
+    return 1.0;
+  }
+  let clip = clip_factor(s0);
+  let c = clip * s1 / (sqrt(s2) * clip * sqrt(s0) + 1e-12);
+  if (p.f2 == 1.0) {
+    return 0.5 * (1.0 + c);
+  }
+  return max(c, 0.0);
+}
+
+// ---- W ← W − η·(s·M + λ·W). o0 = M, o1 = slot, o2 = W; f0 = η, f1 = λ, f2 = guidance mode.
+
+@group(0) @binding(1) var<storage, read> am_m: array<f32>;
+@group(0) @binding(2) var<storage, read> am_s: array<f32>;
+@group(0) @binding(3) var<storage, read_write> am_w: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_momentum(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let s = guidance(am_s[p.o1], am_s[p.o1 + 1u], am_s[p.o1 + 2u]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let w = am_w[p.o2 + i];
+      am_w[p.o2 + i] = w - p.f0 * (s * am_m[p.o0 + i] + p.f1 * w);
+    }
+  }
+}
+
+// ---- W ← W − η·(Û + λ·W) without a first moment. o0 = G, o1 = V, o2 = slot, o3 = W; f0 = η,
+// f1 = λ, f3 = ε.
+
+@group(0) @binding(1) var<storage, read> ap_g: array<f32>;
+@group(0) @binding(2) var<storage, read> ap_v: array<f32>;
+@group(0) @binding(3) var<storage, read> ap_s: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ap_w: array<f32>;
+
+@compute @workgroup_size(256)
+fn apply_plain(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let clip = clip_factor(ap_s[p.o2]);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let u = clip * ap_g[p.o0 + i] / (sqrt(ap_v[p.o1 + i]) + p.f3);
+      let w = ap_w[p.o3 + i];
+      ap_w[p.o3 + i] = w - p.f0 * (u + p.f1 * w);
+    }
+  }
+}
+
+// ---- Partials of (V / max V)²: ‖V‖² = (max V)²·Σ (V / max V)² stays representable when the
+// entries of V are so small that their squares underflow f32 (spec §8). o0 = V, o1 = slot.
+
+@group(0) @binding(1) var<storage, read> sq_v: array<f32>;
+@group(0) @binding(2) var<storage, read> sq_s: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sq_partials: array<f32>;
+
+@compute @workgroup_size(256)
+fn scaled_square(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let top = sq_s[p.o1 + 3u];
+  let inv = select(0.0, 1.0 / top, top > 0.0);
+  var acc = 0.0;
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let x = sq_v[p.o0 + i] * inv;
+      acc += x * x;
+    }
+  }
+  partial[t] = acc;
+  tree_sum(t);
+  let block = wg.x + wg.y * groups.x;
+  if (t == 0u && block * 2048u < p.n) {
+    sq_partials[p.pbase + block] = partial[0];
+  }
+}
+
+// ---- The Gaussian test matrix Ω (long side × w, row-major).
+
+// lowbias32 (C. Wellons' integer hash), as train/optim/srsi.ts hash32.
+fn hash32(x: u32) -> u32 {
+  var h = x;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}
+
+// Element `index` of the standard normal stream of `key` (srsi.ts gaussianAt).
+fn gaussian(key: u32, index: u32) -> f32 {
+  let a = hash32(key ^ hash32(2u * index));
+  let b = hash32(key ^ hash32(2u * index + 1u));
+  let u1 = (f32(a >> 8u) + 0.5) / 16777216.0;
+  let u2 = f32(b >> 8u) / 16777216.0;
+  // cos(2π·u2) = −cos(2π·(u2 − ½)): WGSL bounds cos's error only on [−π, π] (2⁻¹¹ absolute).
+  return -sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * (u2 - 0.5));
+}
+
+// Every entry of a window of Ω: o0 = Ω, o1 = key; `start` is the window's first element.
+@group(0) @binding(1) var<storage, read_write> sg_omega: array<f32>;
+
+@compute @workgroup_size(256)
+fn sketch_gaussian(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      sg_omega[p.o0 + i] = gaussian(p.o1, p.start + i);
+    }
+  }
+}
+
+// The warm start of spec §2: Ω = [U_prev / max V | randn]. A window of whole rows of Ω (w = cols
+// wide) from global row `start`, n = its elements; o0 = Ω, o1 = U_prev (row stride o4), o2 = key,
+// o3 = the columns taken from U_prev, o5 = slot (max V at +3).
+@group(0) @binding(1) var<storage, read_write> sw_omega: array<f32>;
+@group(0) @binding(2) var<storage, read> sw_u: array<f32>;
+@group(0) @binding(3) var<storage, read> sw_s: array<f32>;
+
+@compute @workgroup_size(256)
+fn sketch_warm(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let top = sw_s[p.o5 + 3u];
+  let inv = select(1.0, 1.0 / top, top > 0.0);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      let row = i / p.cols;
+      let col = i % p.cols;
+      if (col < p.o3) {
+        sw_omega[p.o0 + i] = sw_u[p.o1 + row * p.o4 + col] * inv;
+      } else {
+        sw_omega[p.o0 + i] = gaussian(p.o2, p.start * p.cols + i);
+      }
+    }
+  }
+}

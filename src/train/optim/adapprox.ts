@@ -1,0 +1,592 @@
+// Adapprox on the GPU (Zhao et al., "Adapprox: Adaptive Approximation in Adam Optimization via
+// Randomized Low-Rank Matrices", arXiv:2403.14958), as specs/adapprox.md reconstructs it:
+//
+//   V   ← β2·max(Q·Uᵀ, 0) + (1−β2)·(G² + ε1)      dense m×n temporary; history clamped (§1.5)
+//   Û   ← G / (sqrt(V) + ε),  Û ← Û / max(1, RMS(Û)/d)            uses the dense V (§1.2, §7.6)
+//   M   ← β1·M + (1−β1)·Û     (β1 > 0; else M = Û)
+//   W   ← W − η·(s·M + λ·W)   s = 1, or the cosine guidance of §1.7 [reconstruction, off by default]
+//   Q,U ← AS-RSI(V)          re-compress for the next step (§1.3–§1.4, single-pass variant of §2)
+//
+// No bias correction and a constant β2 (§1.2, §1.9). Vectors, and matrices whose short side is
+// below `denseBelow` (§1.8, default 8), keep a dense V and skip the compression.
+//
+// S-RSI, as implemented: Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian
+// (short side excluded: long side × w, w = min(k_prev + Δk, k_max) + p, at most the short side),
+// drawn on the GPU from a counter-based hash of (seed, parameter, step), or [U_prev | randn] with
+// the warm start. Then l times: Y = V·Ω on the GPU; the thin QR of Y on the CPU in float64
+// (Householder; spec §8: CholeskyQR fails in f32); Ω ← Vᵀ·Q on the GPU. Finally the w×w Gram of
+// U = VᵀQ and its eigendecomposition on the CPU in float64 give the error of every rank at once
+// (‖V − QUᵀ‖² = ‖V‖² − ‖U‖²); the rank is the smallest j ≤ min(k_prev + Δk, k_max) with relative
+// error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), and
+// Q·E_k, U·E_k (rotated into singular-vector order, §1.3) are uploaded as the new factors.
+// ‖V‖² is summed as (max V)²·Σ(V/max V)² so that small gradients do not underflow it (§8).
+//
+// State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
+// floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
+// §1.1); dense parameters: V (+ M). Transient, per matrix, processed one after another: the dense V
+// (mn) and the sketch buffers ((m+n)·w), spec §2.
+
+import shader from '../../../shaders/adapprox.wgsl?raw';
+import type { TrackedBuffer } from '../../gpu/ledger';
+import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { type MatmulArgs, matmul } from '../../kernels/matmul';
+import { rowsPerWindow } from '../../kernels/operands';
+import { foldGrid, packParams } from '../../kernels/params';
+import { reduce } from '../../kernels/reduce';
+import { bindWindow, span, windowCapacity } from '../../kernels/window';
+import {
+  checkLearningRate,
+  checkParams,
+  checkPositive,
+  checkRange,
+  isVector,
+  type Optimizer,
+  type ParamSlot,
+  type StateBytes,
+  stateBuffer,
+} from './optimizer';
+import { checkGradients, PASS_BLOCK, partialCount, runPass, Scratch, sumPass } from './passes';
+import {
+  chooseRank,
+  gram,
+  householderQ,
+  sketchKey,
+  symmetricEigen,
+  timesColumns,
+  truncationErrors,
+} from './srsi';
+
+/** A rank bound: one number for every matrix, or a rule of its shape. */
+export type RankBound = number | ((rows: number, cols: number) => number);
+
+/** Cosine guidance (spec §1.7, a reconstruction): s = (1 + c)/2 ('half') or max(c, 0) ('positive'). */
+export type Guidance = 'off' | 'half' | 'positive';
+
+export interface AdapproxOptions {
+  /** First-moment decay; 0 keeps no M (the update is Û itself). Default 0.9. */
+  beta1?: number;
+  /** Constant second-moment decay, no bias correction (§1.9). Default 0.999. */
+  beta2?: number;
+  /** In the denominator sqrt(V) + ε. Default 1e-8. */
+  eps?: number;
+  /** Added to G² inside V (§1.5). Default 1e-30. */
+  eps1?: number;
+  /** d of the update clipping. Default 1. */
+  clipThreshold?: number;
+  /** Decoupled, scaled by the learning rate, as AdamW's. Default 1e-2. */
+  weightDecay?: number;
+  /** Default 1. */
+  kMin?: RankBound;
+  /** Default ⌊min(m, n)/4⌋ (at least 1), the bound that reproduces the paper's memory figures (§1.4). */
+  kMax?: RankBound;
+  /** The rank of the first sketch. Default kMin. */
+  k0?: RankBound;
+  /** The most the rank grows per step. Default 8. */
+  deltaK?: number;
+  /** ξ_thr, the relative Frobenius error the rank aims for. Default 0.03. */
+  errorThreshold?: number;
+  /** p, extra sketch columns. Default 5. */
+  oversampling?: number;
+  /** l, power iterations. Default 5, or 2 with the warm start (§1.9). */
+  powerIterations?: number;
+  /** Ω = [U_prev | randn] instead of a fresh Gaussian (§1.3, an allowed speed-up). Default false. */
+  warmStart?: boolean;
+  /** Allocate Q and U for k_max at once (as the paper did, §1.1). Default false: they follow the rank. */
+  preallocate?: boolean;
+  /** Matrices whose short side is below this keep a dense V (§1.8). Default 8. */
+  denseBelow?: number;
+  guidance?: Guidance;
+  /** Seeds the Gaussian test matrices; a run replays exactly from it. Default 1. */
+  seed?: number;
+  checkFinite?: boolean;
+  /**
+   * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
+   * diagnostics that compare the factors with V, such as the error identity).
+   */
+  inspect?: (view: AdapproxInspection) => void | Promise<void>;
+}
+
+export interface AdapproxDiagnostics {
+  name: string;
+  rows: number;
+  cols: number;
+  /** False for vectors and small matrices, which keep a dense V. */
+  factored: boolean;
+  rank: number;
+  sketchWidth: number;
+  /** ξ at the chosen rank: ‖V − QUᵀ‖_F / ‖V‖_F as estimated from the sketch's spectrum. */
+  relativeError: number;
+  /** Entries of β2·Q·Uᵀ that were negative and clamped to 0 this step, as a fraction. */
+  clampedFraction: number;
+}
+
+export interface AdapproxInspection extends AdapproxDiagnostics {
+  /** rows × cols, this step's dense V. */
+  v: GPUBuffer;
+  /** short × rank and long × rank, row-major with row length `stride`. */
+  q: GPUBuffer;
+  u: GPUBuffer;
+  stride: number;
+  /** Whether Q holds the row side (rows ≤ cols), so V ≈ Q·Uᵀ; else V ≈ U·Qᵀ. */
+  qOnRows: boolean;
+  /** ‖V‖²_F as the GPU summed it. */
+  normSquared: number;
+  /** ξ_j for j = 0…w. */
+  errors: Float64Array;
+}
+
+interface State {
+  rows: number;
+  cols: number;
+  t: number;
+  m?: TrackedBuffer;
+  /** Dense parameters: V. */
+  v?: TrackedBuffer;
+  /** Factored parameters. */
+  factored?: {
+    q?: TrackedBuffer;
+    u?: TrackedBuffer;
+    k: number;
+    stride: number;
+    kMin: number;
+    kMax: number;
+    k0: number;
+    short: number;
+    long: number;
+    qOnRows: boolean;
+  };
+  diagnostics?: AdapproxDiagnostics;
+}
+
+/** Scalar slots per parameter (see shaders/adapprox.wgsl). */
+const SLOTS = 8;
+
+export class Adapprox implements Optimizer {
+  readonly name = 'Adapprox';
+  /** For the UI: how the pieces the spec leaves open are done here. */
+  readonly methods = {
+    factorization: 'thin QR (Householder) and Gram eigendecomposition of the sketch on the CPU in float64',
+    rankRule:
+      'single pass: smallest rank with error ≤ ξ_thr up to k_prev + Δk (spec §1.4/§2, reconstruction)',
+    clamp: 'history clamped at 0 before adding (1−β2)·G² (spec §1.5, reconstruction)',
+    guidance: 'cosine of momentum and clipped update, s = (1+c)/2 or max(c,0) (spec §1.7, reconstruction)',
+  } as const;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly eps1: number;
+  readonly clipThreshold: number;
+  readonly weightDecay: number;
+  readonly deltaK: number;
+  readonly errorThreshold: number;
+  readonly oversampling: number;
+  readonly powerIterations: number;
+  readonly warmStart: boolean;
+  readonly preallocate: boolean;
+  readonly denseBelow: number;
+  readonly guidance: Guidance;
+  readonly seed: number;
+  readonly checkFinite: boolean;
+  private readonly kMin: RankBound;
+  private readonly kMax: RankBound;
+  private readonly k0: RankBound | undefined;
+  private readonly inspect: AdapproxOptions['inspect'];
+  private readonly states = new Map<string, State>();
+  private lastTransient = 0;
+
+  constructor(options: AdapproxOptions = {}) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.eps1 = options.eps1 ?? 1e-30;
+    this.clipThreshold = options.clipThreshold ?? 1;
+    this.weightDecay = options.weightDecay ?? 1e-2;
+    this.kMin = options.kMin ?? 1;
+    this.kMax = options.kMax ?? ((rows, cols) => Math.max(1, Math.floor(Math.min(rows, cols) / 4)));
+    this.k0 = options.k0;
+    this.deltaK = options.deltaK ?? 8;
+    this.errorThreshold = options.errorThreshold ?? 0.03;
+    this.oversampling = options.oversampling ?? 5;
+    this.warmStart = options.warmStart ?? false;
+    this.powerIterations = options.powerIterations ?? (this.warmStart ? 2 : 5);
+    this.preallocate = options.preallocate ?? false;
+    this.denseBelow = options.denseBelow ?? 8;
+    this.guidance = options.guidance ?? 'off';
+    this.seed = options.seed ?? 1;
+    this.checkFinite = options.checkFinite ?? true;
+    this.inspect = options.inspect;
+    const n = this.name;
+    checkRange(n, 'β1', this.beta1, 0, 1);
+    checkRange(n, 'β2', this.beta2, 0, 1);
+    checkPositive(n, 'ε', this.eps);
+    checkPositive(n, 'ε1', this.eps1);
+    checkPositive(n, 'clip threshold', this.clipThreshold);
+    checkRange(n, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+    checkRange(n, 'error threshold ξ_thr', this.errorThreshold, 0, 1, true);
+    for (const [what, value, min] of [
+      ['Δk', this.deltaK, 0],
+      ['oversampling p', this.oversampling, 0],
+      ['power iterations l', this.powerIterations, 1],
+      ['denseBelow', this.denseBelow, 1],
+    ] as const) {
+      if (!Number.isInteger(value) || value < min)
+        throw new RangeError(`${n}: ${what} must be an integer ≥ ${min}, got ${value}`);
+    }
+    for (const [what, bound] of [
+      ['k_min', this.kMin],
+      ['k_max', this.kMax],
+      ['k0', this.k0],
+    ] as const) {
+      if (typeof bound === 'number' && (!Number.isInteger(bound) || bound < 1))
+        throw new RangeError(`${n}: ${what} must be an integer ≥ 1, got ${bound}`);
+    }
+    if (!['off', 'half', 'positive'].includes(this.guidance))
+      throw new RangeError(`${n}: guidance must be 'off', 'half' or 'positive', got ${this.guidance}`);
+    if (this.guidance !== 'off' && this.beta1 === 0)
+      throw new RangeError(`${n}: cosine guidance compares the momentum with the update, so it needs β1 > 0`);
+    if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff)
+      throw new RangeError(`${n}: the seed must be a u32, got ${this.seed}`);
+  }
+
+  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    checkLearningRate(this.name, lr);
+    checkParams(this.name, params, (name) => this.states.get(name));
+    if (params.length === 0) return;
+    // Rank bounds are checked for every new parameter before anything is allocated or written.
+    const plans = new Map(params.filter((s) => !this.states.has(s.name)).map((s) => [s.name, this.plan(s)]));
+    if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const scratch = new Scratch(rt);
+    this.lastTransient = 0;
+    try {
+      const scalars = await scratch.buffer('adapprox scalars', SLOTS * params.length);
+      const most = Math.max(...params.map((s) => s.rows * s.cols));
+      const partials = await scratch.buffer('adapprox partials', partialCount(rt, most));
+      for (const [index, slot] of params.entries()) {
+        const state =
+          this.states.get(slot.name) ?? (await this.create(rt, slot, plans.get(slot.name) ?? null));
+        await this.stepOne(rt, slot, state, lr, scalars, SLOTS * index, partials);
+      }
+    } finally {
+      scratch.destroy();
+    }
+  }
+
+  /** Rank, error and clamping of every parameter at its last step. */
+  diagnostics(): AdapproxDiagnostics[] {
+    return [...this.states.values()].flatMap((s) => (s.diagnostics ? [s.diagnostics] : []));
+  }
+
+  stateBytes(): StateBytes {
+    let floats = 0;
+    for (const s of this.states.values()) {
+      const n = s.rows * s.cols;
+      if (s.m) floats += n;
+      if (s.v) floats += n;
+      if (s.factored?.q) floats += s.factored.stride * (s.rows + s.cols);
+    }
+    return { persistent: 4 * floats, transient: this.lastTransient };
+  }
+
+  destroy(): void {
+    for (const s of this.states.values())
+      for (const b of [s.m, s.v, s.factored?.q, s.factored?.u]) b?.destroy();
+    this.states.clear();
+  }
+
+  private plan(slot: ParamSlot): State['factored'] | null {
+    const { rows, cols, name } = slot;
+    const short = Math.min(rows, cols);
+    if (isVector(slot) || short < this.denseBelow) return null;
+    const resolve = (bound: RankBound) => (typeof bound === 'number' ? bound : bound(rows, cols));
+    const kMin = resolve(this.kMin);
+    const kMax = resolve(this.kMax);
+    const k0 = this.k0 === undefined ? kMin : resolve(this.k0);
+    const ok =
+      [kMin, kMax, k0].every(Number.isInteger) && 1 <= kMin && kMin <= k0 && k0 <= kMax && kMax <= short;
+    if (!ok)
+      throw new RangeError(
+        `${this.name}: "${name}" (${rows}×${cols}) needs integer ranks 1 ≤ k_min ≤ k0 ≤ k_max ≤ min(m, n) = ${short}, ` +
+          `got k_min = ${kMin}, k0 = ${k0}, k_max = ${kMax}`,
+      );
+    return { k: 0, stride: 0, kMin, kMax, k0, short, long: Math.max(rows, cols), qOnRows: rows <= cols };
+  }
+
+  private async create(rt: GpuRuntime, slot: ParamSlot, plan: State['factored'] | null): Promise<State> {
+    const { rows, cols, name } = slot;
+    const state: State = { rows, cols, t: 0 };
+    if (plan) state.factored = plan;
+    else state.v = await stateBuffer(rt, `adapprox v ${name}`, rows * cols);
+    if (this.beta1 > 0) state.m = await stateBuffer(rt, `adapprox m ${name}`, rows * cols);
+    this.states.set(name, state);
+    return state;
+  }
+
+  private async stepOne(
+    rt: GpuRuntime,
+    slot: ParamSlot,
+    state: State,
+    lr: number,
+    scalars: GPUBuffer,
+    at: number,
+    partials: GPUBuffer,
+  ): Promise<void> {
+    const { rows, cols, name } = slot;
+    const count = rows * cols;
+    state.t++;
+    const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
+    const slotOperand = { buffer: scalars, offset: at, whole: true };
+    const f = state.factored;
+    const perMatrix = new Scratch(rt);
+    try {
+      let v: GPUBuffer;
+      let history: boolean;
+      if (f) {
+        v = await perMatrix.buffer(`adapprox V ${name}`, count);
+        history = f.k > 0;
+        if (history) await matmul(rt, this.historyProduct(state, v));
+      } else {
+        v = (state.v as TrackedBuffer).buffer;
+        history = true;
+      }
+      await sumPass(
+        rt,
+        kernel('second_moment'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }, { buffer: scalars, offset: at + 5, whole: true }],
+        { scalars: [history ? this.beta2 : 0, 1 - this.beta2, this.eps1, this.eps], partials },
+        { buffer: scalars, offset: at },
+      );
+      const clip = [1 / count, this.clipThreshold];
+      if (state.m) {
+        const m = state.m.buffer;
+        await runPass(
+          rt,
+          kernel('moment'),
+          count,
+          [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: m }],
+          {
+            scalars: [0, 0, 0, this.eps, ...clip, this.beta1, 1 - this.beta1],
+          },
+        );
+        if (this.guidance !== 'off') {
+          await sumPass(
+            rt,
+            kernel('guidance_dot'),
+            count,
+            [{ buffer: slot.g }, { buffer: v }, { buffer: m }],
+            { scalars: [0, 0, 0, this.eps], partials },
+            { buffer: scalars, offset: at + 1 },
+          );
+          await reduce(rt, 'sumsq', count, { buffer: m }, { buffer: scalars, offset: at + 2 });
+        }
+        const mode = { off: 0, half: 1, positive: 2 }[this.guidance];
+        await runPass(rt, kernel('apply_momentum'), count, [{ buffer: m }, slotOperand, { buffer: slot.p }], {
+          scalars: [lr, this.weightDecay, mode, 0, ...clip],
+        });
+      } else {
+        await runPass(
+          rt,
+          kernel('apply_plain'),
+          count,
+          [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: slot.p }],
+          { scalars: [lr, this.weightDecay, 0, this.eps, ...clip] },
+        );
+      }
+      if (f) {
+        await this.compress(rt, slot, state, v, scalars, at, partials, perMatrix);
+      } else {
+        state.diagnostics = {
+          name,
+          rows,
+          cols,
+          factored: false,
+          rank: Math.min(rows, cols),
+          sketchWidth: 0,
+          relativeError: 0,
+          clampedFraction: 0,
+        };
+      }
+    } finally {
+      perMatrix.destroy();
+    }
+  }
+
+  /** The GEMM that writes the history Q·Uᵀ (or U·Qᵀ) into v, rows × cols. */
+  private historyProduct(state: State, v: GPUBuffer): MatmulArgs {
+    const f = state.factored as NonNullable<State['factored']>;
+    const q = (f.q as TrackedBuffer).buffer;
+    const u = (f.u as TrackedBuffer).buffer;
+    const [a, b] = f.qOnRows ? [q, u] : [u, q];
+    return { a, b, c: v, m: state.rows, n: state.cols, k: f.k, transB: true, lda: f.stride, ldb: f.stride };
+  }
+
+  private async compress(
+    rt: GpuRuntime,
+    slot: ParamSlot,
+    state: State,
+    v: GPUBuffer,
+    scalars: GPUBuffer,
+    at: number,
+    partials: GPUBuffer,
+    perMatrix: Scratch,
+  ): Promise<void> {
+    const f = state.factored as NonNullable<State['factored']>;
+    const { rows, cols, name } = slot;
+    const count = rows * cols;
+    const { short, long, qOnRows } = f;
+    const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
+
+    // ‖V‖² without underflow: (max V)² · Σ (V / max V)².
+    await reduce(rt, 'maxabs', count, { buffer: v }, { buffer: scalars, offset: at + 3 });
+    await sumPass(
+      rt,
+      kernel('scaled_square'),
+      count,
+      [{ buffer: v }, { buffer: scalars, offset: at, whole: true }],
+      { partials },
+      { buffer: scalars, offset: at + 4 },
+    );
+
+    const kPrev = f.k > 0 ? f.k : f.k0;
+    const kCap = Math.min(kPrev + this.deltaK, f.kMax);
+    const w = Math.min(kCap + this.oversampling, short);
+    this.lastTransient = Math.max(this.lastTransient, 4 * (count + (rows + cols) * w));
+    // Ω (long × w), later U = VᵀQ; Y (short × w), later Q.
+    const omega = await perMatrix.buffer(`adapprox sketch Ω ${name}`, long * w);
+    const y = await perMatrix.buffer(`adapprox sketch Y ${name}`, short * w);
+    const key = sketchKey(this.seed, name, state.t);
+    if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, omega, w, key, scalars, at);
+    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: omega }], { words: [key] });
+
+    let q32 = new Float32Array(0);
+    let slots = new ArrayBuffer(0);
+    for (let it = 0; it < this.powerIterations; it++) {
+      // Y = V·Ω with V oriented short × long.
+      await matmul(rt, { a: v, b: omega, c: y, m: short, n: w, k: long, transA: !qOnRows });
+      const sketch = await rt.readF32(y, 0, short * w * 4);
+      if (it === 0) slots = await rt.read(scalars, at * 4, SLOTS * 4);
+      q32 = Float32Array.from(householderQ(Float64Array.from(sketch), short, w));
+      rt.write(y, q32);
+      // U = Vᵀ·Q (long × w) into Ω's buffer. Between iterations it is the next Ω, divided by max V:
+      // each product with V would otherwise scale it by |V| again, and small second moments
+      // underflow f32 within a few iterations (the span, all that Ω is for, does not change).
+      const top = new Float32Array(slots)[3] as number;
+      const alpha = it < this.powerIterations - 1 && top > 0 ? 1 / top : 1;
+      await matmul(rt, { a: v, b: y, c: omega, m: long, n: w, k: short, transA: qOnRows, alpha });
+    }
+    const u64 = Float64Array.from(await rt.readF32(omega, 0, long * w * 4));
+    const f32 = new Float32Array(slots);
+    const top = f32[3] as number;
+    const normSquared = top * top * (f32[4] as number);
+    const clamped = new Uint32Array(slots)[5] as number;
+
+    const { values, vectors } = symmetricEigen(gram(u64, long, w), w);
+    const errors = truncationErrors(normSquared, values);
+    const k = chooseRank(errors, f.kMin, kCap, this.errorThreshold);
+    await this.storeFactors(
+      rt,
+      slot,
+      f,
+      timesColumns(q32, short, w, vectors, w, k),
+      timesColumns(u64, long, w, vectors, w, k),
+      k,
+    );
+
+    state.diagnostics = {
+      name,
+      rows,
+      cols,
+      factored: true,
+      rank: k,
+      sketchWidth: w,
+      relativeError: errors[k] as number,
+      clampedFraction: clamped / count,
+    };
+    if (this.inspect) {
+      await this.inspect({
+        ...state.diagnostics,
+        v,
+        q: (f.q as TrackedBuffer).buffer,
+        u: (f.u as TrackedBuffer).buffer,
+        stride: f.stride,
+        qOnRows,
+        normSquared,
+        errors,
+      });
+    }
+  }
+
+  /** Uploads Q (short × k) and U (long × k), reallocating when the rank (or the first step) asks. */
+  private async storeFactors(
+    rt: GpuRuntime,
+    slot: ParamSlot,
+    f: NonNullable<State['factored']>,
+    q: Float64Array,
+    u: Float64Array,
+    k: number,
+  ): Promise<void> {
+    const stride = this.preallocate ? f.kMax : k;
+    if (!f.q || !f.u || f.stride !== stride) {
+      // Nothing recorded uses the old factors any more: the read-backs above flushed the queue.
+      f.q?.destroy();
+      f.u?.destroy();
+      f.q = undefined;
+      f.u = undefined;
+      f.q = await stateBuffer(rt, `adapprox Q ${slot.name}`, f.short * stride);
+      f.u = await stateBuffer(rt, `adapprox U ${slot.name}`, f.long * stride);
+      f.stride = stride;
+    }
+    const pack = (x: Float64Array, rows: number) => {
+      const out = new Float32Array(rows * stride);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) out[i * stride + j] = x[i * k + j] as number;
+      return out;
+    };
+    rt.write(f.q.buffer, pack(q, f.short));
+    rt.write(f.u.buffer, pack(u, f.long));
+    f.k = k;
+  }
+
+  /**
+   * Ω = [U_prev / max V | randn], windows of whole rows of Ω and of U. U_prev is as small as V is;
+   * dividing it by this step's max V keeps V·Ω clear of f32 underflow, as between power iterations.
+   */
+  private async warmSketch(
+    rt: GpuRuntime,
+    f: NonNullable<State['factored']>,
+    omega: GPUBuffer,
+    w: number,
+    key: number,
+    scalars: GPUBuffer,
+    at: number,
+  ): Promise<void> {
+    const u = (f.u as TrackedBuffer).buffer;
+    const align = rt.limits.minStorageBufferOffsetAlignment;
+    const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
+    const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension;
+    const perWindow = Math.min(
+      rowsPerWindow('adapprox warm start', 'sketch row', capacity, w, w),
+      rowsPerWindow('adapprox warm start', 'factor row', capacity, f.k, f.stride),
+    );
+    const pipeline = await rt.pipeline({ name: 'adapprox', code: shader, entryPoint: 'sketch_warm' });
+    const dispatches: Dispatch[] = [];
+    for (let r0 = 0; r0 < f.long; r0 += perWindow) {
+      const n = Math.min(perWindow, f.long - r0);
+      const o = bindWindow(omega, r0 * w, n * w, align);
+      const uw = bindWindow(u, r0 * f.stride, span(n, f.k, f.stride), align);
+      dispatches.push({
+        pipeline,
+        uniforms: packParams([
+          ['u32', n * w],
+          ['u32', r0],
+          ['u32', w],
+          ['u32', 0],
+          ...[o.base, uw.base, key, f.k, f.stride, at, 0, 0].map((x): ['u32', number] => ['u32', x]),
+          ...Array.from({ length: 12 }, (): ['f32', number] => ['f32', 0]),
+        ]),
+        storage: [o.binding, uw.binding, scalars],
+        workgroups: foldGrid(Math.ceil((n * w) / PASS_BLOCK), maxGroups),
+      });
+    }
+    rt.submit(dispatches);
+  }
+}
