@@ -1,24 +1,53 @@
-// SparseGPT's column sweep (Frantar & Alistarh 2023; spec §5.4) over one block of B columns starting
-// at column c0. Rows are independent in the sweep — a column's pruning error is spread only along
-// its own row, through the upper Cholesky factor U of H⁻¹ — so one invocation owns one row and walks
-// the block's columns in order. The updates of the columns after the block are one matmul, done by
-// the wrapper: W[:, c0+B:] −= Err · U[c0:c0+B, c0+B:].
+// SparseGPT's column sweep (Frantar & Alistarh 2023; spec §5.4) over one block of `width` columns
+// starting at column c0. Rows are independent in the sweep — a column's pruning error is spread only
+// along its own row, through row c0 + i of U, the upper Cholesky factor of H⁻¹ — so one invocation
+// owns one row and walks the block's columns in order. The columns after the block are updated by
+// one matmul in the wrapper: W[:, c0+width:] −= Err · U[c0:c0+width, c0+width:].
+//
+// Bindings are windows (src/kernels/window.ts): the weights of a window of rows, from column c0 of
+// its first row (w_base is the element offset of that entry in the binding, rows are ld apart); the
+// block's rows × width scores, mask and errors, packed (e_base); and U's rows c0 .. c0+width−1, whole
+// rows of ld entries, so U_(c0+i, c) is u[i·ld + c].
 
 struct Params {
+  // Rows in this window.
   rows: u32,
-  cols: u32,
-  c0: u32,
+  // Leading dimension of W, the layer's input width (also the length of U's rows).
+  ld: u32,
+  // Columns in this block.
   width: u32,
-  // 0: unstructured, the mask comes precomputed in keep; otherwise N:M chosen during the sweep.
+  // The block's first column.
+  c0: u32,
+  w_base: u32,
+  e_base: u32,
+  // 0: unstructured, the mask comes precomputed in keep; 1: N:M, chosen during the sweep.
   nm: u32,
   n: u32,
   m: u32,
+  // zero_columns: how many dead columns are listed.
+  count: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
 fn row_of(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return gid.x + gid.y * groups.x * 64u;
+}
+
+// Dead inputs (a zero Hessian diagonal): their weight columns are zeroed before anything else.
+@group(0) @binding(1) var<storage, read_write> zc_w: array<f32>;
+@group(0) @binding(2) var<storage, read> zc_dead: array<u32>;
+
+@compute @workgroup_size(64)
+fn zero_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let r = row_of(gid, groups);
+  if (r >= p.rows) {
+    return;
+  }
+  let base = p.w_base + r * p.ld;
+  for (var d = 0u; d < p.count; d++) {
+    zc_w[base + zc_dead[d]] = 0.0;
+  }
 }
 
 // The adaptive mask's scores for the block: w² / U_jj² (the OBS saliency with U's diagonal).
@@ -32,11 +61,11 @@ fn block_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (r >= p.rows) {
     return;
   }
+  let base = p.w_base + r * p.ld;
   for (var j = 0u; j < p.width; j++) {
-    let c = p.c0 + j;
-    let w = bs_w[r * p.cols + c];
-    let d = bs_u[c * p.cols + c];
-    bs_out[r * p.width + j] = (w * w) / (d * d);
+    let w = bs_w[base + j];
+    let d = bs_u[j * p.ld + p.c0 + j];
+    bs_out[p.e_base + r * p.width + j] = (w * w) / (d * d);
   }
 }
 
@@ -45,53 +74,60 @@ fn block_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 @group(0) @binding(3) var<storage, read> sw_keep: array<u32>;
 @group(0) @binding(4) var<storage, read_write> sw_err: array<f32>;
 
+// The N:M score of block column a of the row at base, from the current weights.
+fn nm_score(base: u32, a: u32) -> f32 {
+  let w = sw_w[base + a];
+  let d = sw_u[a * p.ld + p.c0 + a];
+  return (w * w) / (d * d);
+}
+
 @compute @workgroup_size(64)
 fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let r = row_of(gid, groups);
   if (r >= p.rows) {
     return;
   }
-  let base = r * p.cols;
-  // Bit k set: column k of the current N:M group is pruned (M ≤ 32, checked by the wrapper).
-  var pruned_bits = 0u;
+  let base = p.w_base + r * p.ld;
+  let e = p.e_base + r * p.width;
+  // Bit k of the two words set: column k of the current N:M group is pruned (M ≤ 64, checked by the
+  // wrapper).
+  var pruned_bits = vec2<u32>(0u, 0u);
   for (var i = 0u; i < p.width; i++) {
-    let c = p.c0 + i;
     var pruned = false;
     if (p.nm != 0u) {
       let k = i % p.m;
       if (k == 0u) {
         // Choose the group's mask from the current (already updated) weights: prune the m − n
         // lowest scores, the lower column first among equal ones.
-        pruned_bits = 0u;
+        pruned_bits = vec2<u32>(0u, 0u);
         for (var a = 0u; a < p.m; a++) {
-          let wa = sw_w[base + c + a];
-          let da = sw_u[(c + a) * p.cols + c + a];
-          let sa = wa * wa / (da * da);
+          let sa = nm_score(base, i + a);
           var rank = 0u;
           for (var b = 0u; b < p.m; b++) {
-            let wb = sw_w[base + c + b];
-            let db = sw_u[(c + b) * p.cols + c + b];
-            let sb = wb * wb / (db * db);
+            let sb = nm_score(base, i + b);
             if (sb < sa || (sb == sa && b < a)) {
               rank++;
             }
           }
           if (rank < p.m - p.n) {
-            pruned_bits |= 1u << a;
+            pruned_bits[a / 32u] |= 1u << (a % 32u);
           }
         }
       }
-      pruned = (pruned_bits & (1u << k)) != 0u;
+      pruned = (pruned_bits[k / 32u] & (1u << (k % 32u))) != 0u;
     } else {
-      pruned = sw_keep[r * p.width + i] == 0u;
+      pruned = sw_keep[e + i] == 0u;
     }
-    let w = sw_w[base + c];
+    let urow = i * p.ld + p.c0;
+    let w = sw_w[base + i];
     let q = select(w, 0.0, pruned);
-    let err = (w - q) / sw_u[c * p.cols + c];
-    for (var j = i + 1u; j < p.width; j++) {
-      sw_w[base + p.c0 + j] -= err * sw_u[c * p.cols + p.c0 + j];
+    let err = (w - q) / sw_u[urow + i];
+    if (err != 0.0) {
+      for (var j = i + 1u; j < p.width; j++) {
+        sw_w[base + j] -= err * sw_u[urow + j];
+      }
     }
-    sw_w[base + c] = q;
-    sw_err[r * p.width + i] = err;
+    sw_w[base + i] = q;
+    sw_err[e + i] = err;
   }
 }
