@@ -43,6 +43,12 @@ fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
   return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
 }
 
+// Passes that also sum cover 8192 elements per workgroup (32 per invocation): a quarter of the
+// workgroups, hence of the tree reductions, whose barriers dominate on CPU drivers.
+fn summed_element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
+  return (wg.x + wg.y * groups.x) * 8192u + r * 256u + t;
+}
+
 // The update-clipping factor from ΣÛ²; f4 = 1/(rows·cols), f5 = d.
 fn clip_factor(sum_u2: f32) -> f32 {
   return 1.0 / max(1.0, sqrt(sum_u2 * p.f4) / p.f5);
@@ -77,8 +83,8 @@ fn second_moment(
 ) {
   var acc = 0.0;
   var clamped = 0u;
-  for (var r = 0u; r < 8u; r++) {
-    let i = element(wg, groups, r, t);
+  for (var r = 0u; r < 32u; r++) {
+    let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
       let g = sm_g[p.o0 + i];
       let h = sm_v[p.o1 + i];
@@ -97,8 +103,61 @@ fn second_moment(
   partial[t] = acc;
   tree_sum(t);
   let block = wg.x + wg.y * groups.x;
-  if (t == 0u && block * 2048u < p.n) {
+  if (t == 0u && block * 8192u < p.n) {
     sm_partials[p.pbase + block] = partial[0];
+  }
+}
+
+// ---- The same with the history formed in place, H_ij = Σ_c Q_ac·U_bc (a, b = i, j with Q on the
+// rows, else j, i): the GEMM's epilogue fused with it (spec §2), so V is written once and no
+// separate product runs. o0 = G, o1 = V (out), o2 = the clamp counter, o3 = Q, o4 = U (both whole,
+// row stride o6), o5 = k, o7 = 1 when Q holds the rows; f0…f3 as in second_moment.
+
+@group(0) @binding(1) var<storage, read> hm_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> hm_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> hm_counts: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read> hm_q: array<f32>;
+@group(0) @binding(5) var<storage, read> hm_u: array<f32>;
+@group(0) @binding(6) var<storage, read_write> hm_partials: array<f32>;
+
+@compute @workgroup_size(256)
+fn history_moment(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  var acc = 0.0;
+  var clamped = 0u;
+  for (var r = 0u; r < 32u; r++) {
+    let i = summed_element(wg, groups, r, t);
+    if (i < p.n) {
+      let e = p.start + i;
+      let row = e / p.cols;
+      let col = e % p.cols;
+      let a = select(col, row, p.o7 == 1u);
+      let b = select(row, col, p.o7 == 1u);
+      var h = 0.0;
+      for (var c = 0u; c < p.o5; c++) {
+        h += hm_q[p.o3 + a * p.o6 + c] * hm_u[p.o4 + b * p.o6 + c];
+      }
+      if (h < 0.0) {
+        clamped += 1u;
+      }
+      let g = hm_g[p.o0 + i];
+      let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
+      hm_v[p.o1 + i] = v;
+      let u = g / (sqrt(v) + p.f3);
+      acc += u * u;
+    }
+  }
+  if (clamped > 0u) {
+    atomicAdd(&hm_counts[p.o2], clamped);
+  }
+  partial[t] = acc;
+  tree_sum(t);
+  let block = wg.x + wg.y * groups.x;
+  if (t == 0u && block * 8192u < p.n) {
+    hm_partials[p.pbase + block] = partial[0];
   }
 }
 
@@ -140,8 +199,8 @@ fn guidance_dot(
   @builtin(local_invocation_index) t: u32,
 ) {
   var acc = 0.0;
-  for (var r = 0u; r < 8u; r++) {
-    let i = element(wg, groups, r, t);
+  for (var r = 0u; r < 32u; r++) {
+    let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
       acc += gd_m[p.o2 + i] * gd_g[p.o0 + i] / (sqrt(gd_v[p.o1 + i]) + p.f3);
     }
@@ -149,7 +208,7 @@ fn guidance_dot(
   partial[t] = acc;
   tree_sum(t);
   let block = wg.x + wg.y * groups.x;
-  if (t == 0u && block * 2048u < p.n) {
+  if (t == 0u && block * 8192u < p.n) {
     gd_partials[p.pbase + block] = partial[0];
   }
 }
@@ -231,8 +290,8 @@ fn scaled_square(
   let top = sq_s[p.o1 + 3u];
   let inv = select(0.0, 1.0 / top, top > 0.0);
   var acc = 0.0;
-  for (var r = 0u; r < 8u; r++) {
-    let i = element(wg, groups, r, t);
+  for (var r = 0u; r < 32u; r++) {
+    let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
       let x = sq_v[p.o0 + i] * inv;
       acc += x * x;
@@ -241,7 +300,7 @@ fn scaled_square(
   partial[t] = acc;
   tree_sum(t);
   let block = wg.x + wg.y * groups.x;
-  if (t == 0u && block * 2048u < p.n) {
+  if (t == 0u && block * 8192u < p.n) {
     sq_partials[p.pbase + block] = partial[0];
   }
 }
@@ -310,6 +369,67 @@ fn sketch_warm(
         sw_omega[p.o0 + i] = sw_u[p.o1 + row * p.o4 + col] * inv;
       } else {
         sw_omega[p.o0 + i] = gaussian(p.o2, p.start * p.cols + i);
+      }
+    }
+  }
+}
+
+// ---- The sketch's skinny products C = α·op(V)·B with B inner × w and C out × w (row-major, row
+// length w): Y = V·Ω and U = Vᵀ·Q for V oriented short × long. One invocation per 4 × 4 tile of
+// C, summing along the inner dimension serially in registers: no workgroup barriers (they dominate
+// tiled GEMMs with w ≪ 64 on CPU drivers; this is 4–5× faster than the 64-tile GEMM here on
+// SwiftShader) and 16 multiply-adds per 8 loads. Reads past the last row or column are clamped
+// and their results dropped. `cols` is V's row length; n = ⌈out/4⌉·⌈w/4⌉; o0 = V, o1 = B, o2 = C
+// (all whole), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
+// o6 = out; f0 = α.
+
+@group(0) @binding(1) var<storage, read> sk_v: array<f32>;
+@group(0) @binding(2) var<storage, read> sk_b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sk_c: array<f32>;
+
+@compute @workgroup_size(64)
+fn skinny(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let id = (wg.x + wg.y * groups.x) * 64u + t;
+  let cb = (p.o4 + 3u) / 4u;
+  if (id >= p.n) {
+    return;
+  }
+  let r0 = (id / cb) * 4u;
+  let c0 = (id % cb) * 4u;
+  let top = p.o6 - 1u;
+  let rr = vec4<u32>(r0, min(r0 + 1u, top), min(r0 + 2u, top), min(r0 + 3u, top));
+  let cc = min(vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4<u32>(p.o4 - 1u));
+  var a0 = vec4<f32>();
+  var a1 = vec4<f32>();
+  var a2 = vec4<f32>();
+  var a3 = vec4<f32>();
+  for (var j = 0u; j < p.o3; j++) {
+    let bi = p.o1 + j * p.o4;
+    let b = vec4<f32>(sk_b[bi + cc.x], sk_b[bi + cc.y], sk_b[bi + cc.z], sk_b[bi + cc.w]);
+    var x: vec4<f32>;
+    if (p.o5 == 1u) {
+      let vi = p.o0 + j * p.cols;
+      x = vec4<f32>(sk_v[vi + rr.x], sk_v[vi + rr.y], sk_v[vi + rr.z], sk_v[vi + rr.w]);
+    } else {
+      let vi = p.o0 + j;
+      x = vec4<f32>(sk_v[vi + rr.x * p.cols], sk_v[vi + rr.y * p.cols], sk_v[vi + rr.z * p.cols], sk_v[vi + rr.w * p.cols]);
+    }
+    a0 += x.x * b;
+    a1 += x.y * b;
+    a2 += x.z * b;
+    a3 += x.w * b;
+  }
+  let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var ri = 0u; ri < 4u; ri++) {
+    if (r0 + ri < p.o6) {
+      for (var c = 0u; c < 4u; c++) {
+        if (c0 + c < p.o4) {
+          sk_c[p.o2 + (r0 + ri) * p.o4 + c0 + c] = p.f0 * tile[ri][c];
+        }
       }
     }
   }

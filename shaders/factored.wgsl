@@ -3,12 +3,14 @@
 // per-element quantity X of an m × n gradient, kept as R (m) and C (n) instead of an m × n matrix:
 //   R ← β·R + (1−β)·rowmean(X),   C ← β·C + (1−β)·colmean(X),   X̂ = (R / mean R) ⊗ C.
 // X is either G² + ε1 (the second moment, *_sq) or CAME's instability (Û − M)² + ε2 (*_res), formed
-// on the fly so that no m × n temporary exists. Rows: one workgroup per row, reducing in a tree.
-// Columns: one invocation per column, summing down the rows of a window serially (reads are
-// coalesced across the workgroup); a matrix taller than one binding is processed in row windows,
-// the first applying β and the later ones accumulating (f0 = β, then 1).
+// on the fly so that no m × n temporary exists. Rows: one invocation per row, summing along it
+// serially (a workgroup tree per row cost 1.3 ms per row in barriers on SwiftShader). Columns: one
+// invocation per column, summing down the rows of a window serially (reads are coalesced across
+// the workgroup); a matrix taller than one binding is processed in row windows, the first applying
+// β and the later ones accumulating (f0 = β, then 1).
 // Also here: the dense second moment of vectors and the partial sums of Û² (for the update clipping
-// RMS) in the pass layout of optimizer passes (2048 elements per workgroup, see train/optim/passes.ts).
+// RMS) in the layout of summing optimizer passes (8192 elements per workgroup, 32 per invocation,
+// see train/optim/passes.ts).
 
 struct Params {
   n: u32,
@@ -73,26 +75,22 @@ fn sq_at(row: u32, col: u32) -> f32 {
   return g * g + p.f2;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn row_sq(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) t: u32,
 ) {
-  let row = wg.x + wg.y * groups.x;
+  let row = (wg.x + wg.y * groups.x) * 64u + t;
   if (row >= p.n) {
     return;
   }
   var acc = 0.0;
-  for (var j = t; j < p.cols; j += 256u) {
+  for (var j = 0u; j < p.cols; j++) {
     acc += sq_at(row, j);
   }
-  partial[t] = acc;
-  tree_sum(t);
-  if (t == 0u) {
-    let i = p.o1 + p.start + row;
-    sq_target[i] = p.f0 * sq_target[i] + p.f1 * partial[0];
-  }
+  let i = p.o1 + p.start + row;
+  sq_target[i] = p.f0 * sq_target[i] + p.f1 * acc;
 }
 
 @compute @workgroup_size(256)
@@ -134,26 +132,22 @@ fn res_at(row: u32, col: u32) -> f32 {
   return d * d + p.f2;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn row_res(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) t: u32,
 ) {
-  let row = wg.x + wg.y * groups.x;
+  let row = (wg.x + wg.y * groups.x) * 64u + t;
   if (row >= p.n) {
     return;
   }
   var acc = 0.0;
-  for (var j = t; j < p.cols; j += 256u) {
+  for (var j = 0u; j < p.cols; j++) {
     acc += res_at(row, j);
   }
-  partial[t] = acc;
-  tree_sum(t);
-  if (t == 0u) {
-    let i = p.o5 + p.start + row;
-    res_target[i] = p.f0 * res_target[i] + p.f1 * partial[0];
-  }
+  let i = p.o5 + p.start + row;
+  res_target[i] = p.f0 * res_target[i] + p.f1 * acc;
 }
 
 @compute @workgroup_size(256)
@@ -190,10 +184,10 @@ fn factored_u2(
   @builtin(local_invocation_index) t: u32,
 ) {
   let block = wg.x + wg.y * groups.x;
-  let first = block * 2048u;
+  let first = block * 8192u;
   let mean_r = u2_s[p.o3] * p.f3;
   var acc = 0.0;
-  for (var r = 0u; r < 8u; r++) {
+  for (var r = 0u; r < 32u; r++) {
     let i = first + r * 256u + t;
     if (i < p.n) {
       let e = p.start + i;
@@ -222,9 +216,9 @@ fn dense_sq(
   @builtin(local_invocation_index) t: u32,
 ) {
   let block = wg.x + wg.y * groups.x;
-  let first = block * 2048u;
+  let first = block * 8192u;
   var acc = 0.0;
-  for (var r = 0u; r < 8u; r++) {
+  for (var r = 0u; r < 32u; r++) {
     let i = first + r * 256u + t;
     if (i < p.n) {
       let g = dense_g[p.o0 + i];

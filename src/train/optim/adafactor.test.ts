@@ -20,8 +20,8 @@ const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
 /**
  * The bound per step: 2u·max|p| for rounding p (the decay and the subtraction), plus K·u·max|α·Û|
  * for the update, where K = 4·(rows + cols) + 256 covers the reductions the update goes through
- * (a column mean sums `rows` terms serially, a row mean up to cols/256 + 8 deep, the sums of R, Û²
- * and W² are trees of depth ≤ 32 on these sizes), the inverse square roots (2 ulp each in WGSL),
+ * (a column mean sums `rows` terms serially, a row mean `cols`, the sums of R, Û² and W² are at
+ * most 32 serial plus tree levels of depth ≤ 24 on these sizes), the inverse square roots (2 ulp each in WGSL),
  * the clip and the EMAs; with momentum the errors of the updates it averages add up to at most
  * the same bound on max|α·Û|.
  */

@@ -1,7 +1,7 @@
 // Dispatch of the rank-1 factored statistics shared by Adafactor and CAME (shaders/factored.wgsl):
 // row and column EMAs of G² + ε1 or of CAME's instability, formed on the fly, and the dense
 // second moment of vectors. Matrices are bound in windows of whole rows; a single row longer than
-// one storage binding is a GpuLimitError (its mean needs all of it in one workgroup).
+// one storage binding is a GpuLimitError (one invocation sums all of it).
 
 import shader from '../../../shaders/factored.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
@@ -60,7 +60,7 @@ export async function factoredEma(
     const g = bindWindow(f.g, r0 * cols, n * cols, align);
     const m = residual ? bindWindow(residual.m, r0 * cols, n * cols, align) : null;
     for (const [pipeline, target, length, beta, groups] of [
-      [rowPipeline, f.r, cols, f.beta, n],
+      [rowPipeline, f.r, cols, f.beta, Math.ceil(n / 64)],
       [colPipeline, f.c, rows, r0 === 0 ? f.beta : 1, Math.ceil(cols / 256)],
     ] as const) {
       const storage: Binding[] = residual

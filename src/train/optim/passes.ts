@@ -1,11 +1,13 @@
 // The fused elementwise passes every optimizer is built from, and the gradient finiteness check.
 //
 // A pass runs one entry point of an optimizer shader over the `count` elements of a parameter. All
-// of those shaders share one uniform block (OptimParams below) and one grid: a workgroup covers
-// PASS_BLOCK = 2048 elements, each of its 256 invocations 8 elements 256 apart, the same layout as
-// kernels/reduce.wgsl. So a pass can also fold a per-element quantity (Σ Û², ⟨M, Û⟩, …) into one
-// partial sum per workgroup, which kernels/reduce.ts then sums into a scalar slot on the GPU: the
-// optimizers never read a norm back to the CPU to use it in the next pass.
+// of those shaders share one uniform block (the Params struct of each shader, packed below) and one
+// grid: a workgroup covers PASS_BLOCK = 2048 elements, each of its 256 invocations 8 elements 256
+// apart. A pass can also fold a per-element quantity (Σ Û², ⟨M, Û⟩, …) into one partial sum per
+// workgroup, which kernels/reduce.ts then sums into a scalar slot on the GPU: the optimizers never
+// read a norm back to the CPU to use it in the next pass. Summing passes cover SUM_BLOCK = 8192
+// elements per workgroup (32 per invocation) so that fewer workgroups pay for the tree's barriers,
+// which dominate on CPU drivers (SwiftShader).
 // Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
 
 import nonFiniteShader from '../../../shaders/nonFinite.wgsl?raw';
@@ -17,6 +19,8 @@ import { type NonFiniteCount, NonFiniteGradientError, type ParamSlot } from './o
 
 /** Elements one workgroup of a pass covers (must match the shaders' 8 × 256). */
 export const PASS_BLOCK = 2048;
+/** Elements one workgroup of a summing pass covers (the shaders' 32 × 256). */
+export const SUM_BLOCK = 8192;
 
 export interface Kernel {
   name: string;
@@ -43,20 +47,20 @@ export interface PassOptions {
   partials?: GPUBuffer;
 }
 
-/** Elements one window spans on this runtime. */
-export function passCapacity(rt: GpuRuntime): number {
+/** Elements one window spans on this runtime: whole blocks where the binding allows it. */
+export function passCapacity(rt: GpuRuntime, block = PASS_BLOCK): number {
   const capacity = windowCapacity(
     rt.limits.maxStorageBufferBindingSize,
     rt.limits.minStorageBufferOffsetAlignment,
   );
-  return capacity >= PASS_BLOCK ? Math.floor(capacity / PASS_BLOCK) * PASS_BLOCK : capacity;
+  return capacity >= block ? Math.floor(capacity / block) * block : capacity;
 }
 
-/** Partials a pass over `count` elements writes. */
+/** Partials a summing pass over `count` elements writes. */
 export function partialCount(rt: GpuRuntime, count: number): number {
-  const capacity = passCapacity(rt);
+  const capacity = passCapacity(rt, SUM_BLOCK);
   const whole = Math.floor(count / capacity);
-  return whole * Math.ceil(capacity / PASS_BLOCK) + Math.ceil((count - whole * capacity) / PASS_BLOCK);
+  return whole * Math.ceil(capacity / SUM_BLOCK) + Math.ceil((count - whole * capacity) / SUM_BLOCK);
 }
 
 /** The dispatches of one pass; returns how many partials they write. */
@@ -85,12 +89,13 @@ export async function passDispatches(
     constants: kernel.constants ?? {},
   });
   const align = rt.limits.minStorageBufferOffsetAlignment;
-  const capacity = passCapacity(rt);
+  const block = options.partials ? SUM_BLOCK : PASS_BLOCK;
+  const capacity = passCapacity(rt, block);
   const dispatches: Dispatch[] = [];
   let written = 0;
   for (let start = 0; start < count; start += capacity) {
     const n = Math.min(capacity, count - start);
-    const blocks = Math.ceil(n / PASS_BLOCK);
+    const blocks = Math.ceil(n / block);
     const windows = operands.map((o) =>
       o.whole
         ? { binding: o.buffer as Binding, base: o.offset ?? 0 }
