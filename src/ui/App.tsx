@@ -7,9 +7,11 @@ import { CapabilityCard } from './CapabilityCard';
 import { ErrorBoundary } from './ErrorBoundary';
 import { EvalPanel } from './EvalPanel';
 import { KernelCheck } from './KernelCheck';
+import { Microscope } from './Microscope';
 import { ModelPanel } from './ModelPanel';
 import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
+import { PrunePanel } from './PrunePanel';
 import { useStudio } from './store';
 
 export function App() {
@@ -32,6 +34,8 @@ export function App() {
           <nav className="app-nav" aria-label="Sections">
             <a href="#model">Model</a>
             <a href="#evaluate">Perplexity</a>
+            <a href="#prune">Pruning</a>
+            <a href="#microscope">Microscope</a>
             <a href="#gpu">GPU</a>
             <a href="#kernel-check">Kernel check</a>
           </nav>
@@ -49,6 +53,8 @@ export function App() {
             <>
               <ModelPanel />
               <EvalPanel />
+              <PrunePanel />
+              <Microscope />
               {/* Anchors for the header's links; the cards themselves stay as they are. */}
               <div id="gpu" className="anchor">
                 <CapabilityCard report={capability.report} />

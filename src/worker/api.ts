@@ -264,7 +264,8 @@ export type PruneJobEvent =
       attempt: number;
       message: string;
     }
-  | { type: 'finished'; run: PruneRun }
+  /** heldRuns: the runs whose pruned weights the worker still holds (exportRun works for these). */
+  | { type: 'finished'; run: PruneRun; heldRuns: string[] }
   | { type: 'cancelled'; stage: PruneStage }
   | ErrorEvent
   | MemoryEvent;

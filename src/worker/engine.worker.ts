@@ -2,8 +2,9 @@
 // Nothing here touches the DOM; the UI never touches the GPU. Every method resolves with a value,
 // because an exception thrown across comlink arrives as a bare Error without kind or advice.
 //
-// One job runs at a time (a kernel check, a model load, an evaluation or a pruning run): they share one device,
-// and a second job would only slow the first and blur both one's timings and the other's errors.
+// One job runs at a time (a kernel check, a model load, an evaluation or a pruning run): they share
+// one device, and a second job would only slow the first and blur both one's timings and the
+// other's errors.
 
 import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
 import type { ByteSource } from '../model/byteSource';

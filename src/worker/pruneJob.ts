@@ -251,7 +251,9 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       totalMs: performance.now() - started,
       exportable: true,
     };
-    outcome = { type: 'finished', run: store.add(run, result.tensors, source, job.tokenizerFiles) };
+    const stored = store.add(run, result.tensors, source, job.tokenizerFiles);
+    const heldRuns = store.list().flatMap((r) => (r.exportable ? [r.id] : []));
+    outcome = { type: 'finished', run: stored, heldRuns };
   } catch (error) {
     const reason: unknown = signal.aborted ? signal.reason : error;
     if (signal.aborted && !(reason instanceof GpuError)) outcome = { type: 'cancelled', stage };
