@@ -9,39 +9,6 @@
 // Uniform scalars: f0 = ρ, f1 = 1 with parameter scaling (else 0), f2 = ε2, f3 = 1/rows,
 // f4 = 1/(rows·cols), f5 = d, f6 = β1, f7 = 1 − β1, f8 = λ.
 
-struct Params {
-  n: u32,
-  start: u32,
-  cols: u32,
-  pbase: u32,
-  o0: u32,
-  o1: u32,
-  o2: u32,
-  o3: u32,
-  o4: u32,
-  o5: u32,
-  o6: u32,
-  o7: u32,
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  f4: f32,
-  f5: f32,
-  f6: f32,
-  f7: f32,
-  f8: f32,
-  f9: f32,
-  f10: f32,
-  f11: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-
-fn factored_u(g: f32, r: f32, c: f32, mean_r: f32) -> f32 {
-  return g * inverseSqrt(r / mean_r) * inverseSqrt(c);
-}
-
 fn clip_factor(sum_u2: f32) -> f32 {
   return 1.0 / max(1.0, sqrt(sum_u2 * p.f4) / p.f5);
 }

@@ -10,35 +10,6 @@
 // Scalar slots of the parameter (o-offset `slot`): ΣÛ² (unclipped) at +0, ⟨M, Û⟩ at +1, ΣM² at +2,
 // max V at +3, Σ (V / max V)² at +4, and the count of clamped history entries (u32) at +5.
 
-struct Params {
-  n: u32,
-  start: u32,
-  cols: u32,
-  pbase: u32,
-  o0: u32,
-  o1: u32,
-  o2: u32,
-  o3: u32,
-  o4: u32,
-  o5: u32,
-  o6: u32,
-  o7: u32,
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  f4: f32,
-  f5: f32,
-  f6: f32,
-  f7: f32,
-  f8: f32,
-  f9: f32,
-  f10: f32,
-  f11: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-
 fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
   return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
 }

@@ -12,40 +12,6 @@
 // RMS) in the layout of summing optimizer passes (8192 elements per workgroup, 32 per invocation,
 // see train/optim/passes.ts).
 
-struct Params {
-  n: u32,
-  start: u32,
-  cols: u32,
-  pbase: u32,
-  o0: u32,
-  o1: u32,
-  o2: u32,
-  o3: u32,
-  o4: u32,
-  o5: u32,
-  o6: u32,
-  o7: u32,
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  f4: f32,
-  f5: f32,
-  f6: f32,
-  f7: f32,
-  f8: f32,
-  f9: f32,
-  f10: f32,
-  f11: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-
-// Û = G / sqrt(X̂) for the factored estimate, as HF computes it: rsqrt(R/mean R) · rsqrt(C) · G.
-fn factored_u(g: f32, r: f32, c: f32, mean_r: f32) -> f32 {
-  return g * inverseSqrt(r / mean_r) * inverseSqrt(c);
-}
-
 // The update-clipping factor 1 / max(1, RMS(Û)/d) from Σ Û² and 1/N.
 fn clip_factor(sum_u2: f32, inv_count: f32, d: f32) -> f32 {
   return 1.0 / max(1.0, sqrt(sum_u2 * inv_count) / d);

@@ -8,7 +8,7 @@
 // State per m×n matrix: R (m) + C (n), plus M (m·n) with β1 > 0; per vector of n: V (n) + M (n).
 // A step allocates no m×n temporary: every pass reads G and the factors and forms Û on the fly.
 
-import shader from '../../../shaders/adafactor.wgsl?raw';
+import body from '../../../shaders/adafactor.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
@@ -24,7 +24,9 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+import { checkGradients, partialCount, runPass, Scratch, sumPass, withOptimizerParams } from './passes';
+
+const shader = withOptimizerParams(body);
 
 export interface AdafactorOptions {
   /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */

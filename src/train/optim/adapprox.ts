@@ -31,7 +31,7 @@
 // §1.1); dense parameters: V (+ M). Transient, per matrix, processed one after another: the dense V
 // (mn) and the sketch buffers ((m+n)·w), spec §2.
 
-import shader from '../../../shaders/adapprox.wgsl?raw';
+import body from '../../../shaders/adapprox.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { type MatmulArgs, matmul } from '../../kernels/matmul';
@@ -50,7 +50,15 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, PASS_BLOCK, partialCount, runPass, Scratch, sumPass } from './passes';
+import {
+  checkGradients,
+  PASS_BLOCK,
+  partialCount,
+  runPass,
+  Scratch,
+  sumPass,
+  withOptimizerParams,
+} from './passes';
 import {
   chooseRank,
   gram,
@@ -60,6 +68,8 @@ import {
   timesColumns,
   truncationErrors,
 } from './srsi';
+
+const shader = withOptimizerParams(body);
 
 /** A rank bound: one number for every matrix, or a rule of its shape. */
 export type RankBound = number | ((rows: number, cols: number) => number);

@@ -8,7 +8,7 @@
 // A step allocates no m×n temporary: the instability is formed on the fly inside its row and column
 // reductions (shaders/factored.wgsl).
 
-import shader from '../../../shaders/came.wgsl?raw';
+import body from '../../../shaders/came.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
@@ -24,7 +24,9 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+import { checkGradients, partialCount, runPass, Scratch, sumPass, withOptimizerParams } from './passes';
+
+const shader = withOptimizerParams(body);
 
 export interface CameOptions {
   /** (β1, β2, β3); default (0.9, 0.999, 0.9999). */

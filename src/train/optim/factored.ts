@@ -3,13 +3,14 @@
 // second moment of vectors. Matrices are bound in windows of whole rows; a single row longer than
 // one storage binding is a GpuLimitError (one invocation sums all of it).
 
-import shader from '../../../shaders/factored.wgsl?raw';
+import body from '../../../shaders/factored.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { rowsPerWindow } from '../../kernels/operands';
 import { foldGrid, packParams } from '../../kernels/params';
 import { bindWindow, windowCapacity } from '../../kernels/window';
+import { withOptimizerParams } from './passes';
 
-export const FACTORED_SHADER = shader;
+export const FACTORED_SHADER = withOptimizerParams(body);
 
 export interface Factors {
   rows: number;
@@ -52,8 +53,8 @@ export async function factoredEma(
     maxGroups * maxGroups,
   );
   const kind = residual ? 'res' : 'sq';
-  const rowPipeline = await rt.pipeline({ name: 'factored', code: shader, entryPoint: `row_${kind}` });
-  const colPipeline = await rt.pipeline({ name: 'factored', code: shader, entryPoint: `col_${kind}` });
+  const rowPipeline = await rt.pipeline({ name: 'factored', code: FACTORED_SHADER, entryPoint: `row_${kind}` });
+  const colPipeline = await rt.pipeline({ name: 'factored', code: FACTORED_SHADER, entryPoint: `col_${kind}` });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const n = Math.min(perWindow, rows - r0);

@@ -11,6 +11,7 @@
 // Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
 
 import nonFiniteShader from '../../../shaders/nonFinite.wgsl?raw';
+import optimizerParams from '../../../shaders/optimParams.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { foldGrid, packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
@@ -198,4 +199,9 @@ export class Scratch {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
   }
+}
+
+/** A shader of the factored optimizers with the shared Params block and helpers in front of it. */
+export function withOptimizerParams(code: string): string {
+  return `${optimizerParams}\n${code}`;
 }
