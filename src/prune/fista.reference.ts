@@ -1,7 +1,9 @@
 // Float64 references for the FISTAPruner tests: the LASSO objective and its optimum, computed
 // directly from token matrices or from f64 statistics, independently of the GPU formulation.
 
+import type { GpuRuntime } from '../gpu/runtime';
 import type { Random } from '../kernels/random';
+import type { OperatorProblem } from './fista';
 
 /** Row-major a (r × k) times b (k × c), in f64. */
 export function matmul64(
@@ -155,4 +157,31 @@ export function randomLayer(
   const wh = matmul64(w, h, m, n, n);
   const c0 = wh.reduce((s, v, i) => s + v * (w[i] as number), 0);
   return { m, n, tokens, w, x, xStar, lasso: { m, n, g, b, c0 } };
+}
+
+/** Uploads test data to the GPU and frees it all at once (the FISTA tests' buffers). */
+export class TestUploads {
+  private readonly owned: { destroy(): void }[] = [];
+  constructor(private readonly rt: GpuRuntime) {}
+
+  async up(data: Float32Array | Float64Array): Promise<GPUBuffer> {
+    const b = await this.rt.upload('test', 'scratch', Float32Array.from(data));
+    this.owned.push(b);
+    return b.buffer;
+  }
+
+  /** A layer's statistics as the GPU problem FISTA solves. */
+  async problem(layer: Layer): Promise<OperatorProblem> {
+    return {
+      rows: layer.m,
+      cols: layer.n,
+      gram: await this.up(layer.lasso.g),
+      b: await this.up(layer.lasso.b),
+      denseEnergy: layer.lasso.c0,
+    };
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
 }

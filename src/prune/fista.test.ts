@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
-import {
-  FistaWorkspace,
-  fistaSolve,
-  median,
-  type OperatorProblem,
-  operatorError,
-  weightedEnergy,
-} from './fista';
+import { FistaWorkspace, fistaSolve, median, operatorError, weightedEnergy } from './fista';
 import {
   crossGram64,
   type Layer,
@@ -18,31 +11,22 @@ import {
   lassoObjective64,
   lassoOptimum64,
   randomLayer,
+  TestUploads,
   tokenError64,
 } from './fista.reference';
 import { LIPSCHITZ_MARGIN, largestEigenvalue } from './lipschitz';
 
 describe('FISTA on the GPU', () => {
   let rt: GpuRuntime;
-  const owned: { destroy(): void }[] = [];
-  const up = async (data: Float32Array | Float64Array) => {
-    const b = await rt.upload('test', 'scratch', Float32Array.from(data));
-    owned.push(b);
-    return b.buffer;
-  };
-  const problemOf = async (layer: Layer): Promise<OperatorProblem> => ({
-    rows: layer.m,
-    cols: layer.n,
-    gram: await up(layer.lasso.g),
-    b: await up(layer.lasso.b),
-    denseEnergy: layer.lasso.c0,
-  });
-
+  let uploads: TestUploads;
+  const up = (data: Float32Array | Float64Array) => uploads.up(data);
+  const problemOf = (layer: Layer) => uploads.problem(layer);
   beforeAll(async () => {
     rt = await createNodeRuntime();
+    uploads = new TestUploads(rt);
   });
   afterAll(() => {
-    for (const b of owned) b.destroy();
+    uploads.destroy();
     rt.destroy();
   });
 
@@ -56,7 +40,6 @@ describe('FISTA on the GPU', () => {
     const problem = await problemOf(layer);
     const L = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(p.g, p.n);
     const ws = await FistaWorkspace.create(rt, p.m, p.n, 1500);
-    owned.push(ws);
     const solve = await fistaSolve(rt, {
       problem,
       workspace: ws,
@@ -66,6 +49,7 @@ describe('FISTA on the GPU', () => {
       iterations: 1500,
     });
     const gpu = await rt.readF32(ws.w);
+    ws.destroy();
     const optimum = lassoOptimum64(p, lambda, layer.w);
     const fStar = lassoObjective64(p, optimum, lambda);
     const fGpu = lassoObjective64(p, gpu, lambda);

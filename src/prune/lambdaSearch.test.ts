@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
-import type { OperatorProblem } from './fista';
-import { type Layer, largestEigenvalue64, randomLayer, tokenError64 } from './fista.reference';
+import { type Layer, largestEigenvalue64, randomLayer, TestUploads, tokenError64 } from './fista.reference';
 import { fistaPruneOperator } from './lambdaSearch';
 import { LIPSCHITZ_MARGIN } from './lipschitz';
 import type { FistaOptions, SparsityPattern } from './options';
@@ -27,24 +26,15 @@ function magnitudeStart(w: Float32Array, group: number): Float32Array {
 
 describe('FISTAPruner λ search on one operator', () => {
   let rt: GpuRuntime;
-  const owned: { destroy(): void }[] = [];
-  const up = async (data: Float32Array | Float64Array) => {
-    const b = await rt.upload('test', 'scratch', Float32Array.from(data));
-    owned.push(b);
-    return b.buffer;
-  };
-  const problemOf = async (layer: Layer): Promise<OperatorProblem> => ({
-    rows: layer.m,
-    cols: layer.n,
-    gram: await up(layer.lasso.g),
-    b: await up(layer.lasso.b),
-    denseEnergy: layer.lasso.c0,
-  });
+  let uploads: TestUploads;
+  const up = (data: Float32Array | Float64Array) => uploads.up(data);
+  const problemOf = (layer: Layer) => uploads.problem(layer);
   beforeAll(async () => {
     rt = await createNodeRuntime();
+    uploads = new TestUploads(rt);
   });
   afterAll(() => {
-    for (const b of owned) b.destroy();
+    uploads.destroy();
     rt.destroy();
   });
 
