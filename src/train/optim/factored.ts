@@ -53,8 +53,16 @@ export async function factoredEma(
     maxGroups * maxGroups,
   );
   const kind = residual ? 'res' : 'sq';
-  const rowPipeline = await rt.pipeline({ name: 'factored', code: FACTORED_SHADER, entryPoint: `row_${kind}` });
-  const colPipeline = await rt.pipeline({ name: 'factored', code: FACTORED_SHADER, entryPoint: `col_${kind}` });
+  const rowPipeline = await rt.pipeline({
+    name: 'factored',
+    code: FACTORED_SHADER,
+    entryPoint: `row_${kind}`,
+  });
+  const colPipeline = await rt.pipeline({
+    name: 'factored',
+    code: FACTORED_SHADER,
+    entryPoint: `col_${kind}`,
+  });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const n = Math.min(perWindow, rows - r0);
