@@ -1,0 +1,156 @@
+// A run record: everything needed to know what a job (prune, train, eval) did and to run it again.
+// The CLI writes one per job, the studio keeps them in its history and imports and exports them as
+// JSON. The format is versioned; parseRunRecord checks an imported file field by field, so a
+// truncated or hand-edited record is refused with the field that is wrong rather than half-shown.
+
+export const RUN_RECORD_FORMAT = 'compression-studio/run-record';
+export const RUN_RECORD_VERSION = 1;
+
+export type RunKind = 'prune' | 'train' | 'eval';
+
+/** What the weights were: the name shown and the sha256 of the weight bytes as read from the files. */
+export interface ModelIdentity {
+  name: string;
+  /** Lower-case hex sha256 of the weight files' bytes, concatenated in the order listed. */
+  sha256: string;
+  files: string[];
+  parameters: number;
+}
+
+/** What the data was: a built-in text by its id, or the user's text by its hash. */
+export interface DataIdentity {
+  /** 'wikitext2', 'tinystories', 'tinyshakespeare', 'c4', or 'user'. */
+  name: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** One named series of numbers over steps (loss per step, objective per iteration, …). */
+export interface MetricSeries {
+  name: string;
+  /** x values (step, iteration, window); same length as y. */
+  x: number[];
+  y: number[];
+}
+
+export interface RunRecord {
+  format: typeof RUN_RECORD_FORMAT;
+  version: typeof RUN_RECORD_VERSION;
+  id: string;
+  kind: RunKind;
+  /** ISO 8601 times. */
+  startedAt: string;
+  finishedAt: string;
+  /** How the job ended. */
+  status: 'finished' | 'cancelled' | 'failed';
+  /** The job's full options, as given to the engine (prune options, train options, eval options). */
+  config: Record<string, unknown>;
+  seed: number | null;
+  model: ModelIdentity;
+  data: DataIdentity[];
+  /** package.json's version of the engine that ran the job. */
+  engineVersion: string;
+  /** The GPU adapter, as the runtime describes it ('Google SwiftShader (fallback)', 'nvidia …'). */
+  adapter: string;
+  /** 'cli' or 'studio'. */
+  producer: 'cli' | 'studio';
+  metrics: MetricSeries[];
+  /** The final numbers (perplexity, sparsity, validation loss, state bytes, …), flat. */
+  results: Record<string, number | string | null>;
+  /** Milliseconds per phase ('total', 'calibration', 'evaluation', …). */
+  timings: Record<string, number>;
+  /** Kind-specific detail kept whole (a PruneSummary, per-arm train summaries). */
+  detail?: unknown;
+  /** Set when status is 'failed'. */
+  error?: string;
+}
+
+export class RunRecordError extends Error {
+  override name = 'RunRecordError';
+}
+
+/** Lower-case hex sha256 of the bytes (Web Crypto, in browsers and in Node 20 alike). */
+export async function sha256Hex(parts: readonly Uint8Array[]): Promise<string> {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    joined.set(p, at);
+    at += p.byteLength;
+  }
+  const digest = await crypto.subtle.digest('SHA-256', joined);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+type Check = (value: unknown) => boolean;
+const isString: Check = (v) => typeof v === 'string';
+const isObject: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNumberArray: Check = (v) => Array.isArray(v) && v.every((n) => typeof n === 'number' || n === null);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function field(record: Record<string, unknown>, path: string, check: Check, what: string): void {
+  if (!check(record[path])) {
+    throw new RunRecordError(`run record: "${path}" must be ${what}, got ${JSON.stringify(record[path])}`);
+  }
+}
+
+/**
+ * Checks a parsed JSON value as a run record and returns it typed. Unknown extra fields are kept
+ * (a newer studio may add some); anything the charts or the re-run need must be present and typed.
+ */
+export function parseRunRecord(value: unknown): RunRecord {
+  if (!isObject(value)) throw new RunRecordError('run record: the file does not hold a JSON object');
+  const r = value as Record<string, unknown>;
+  if (r.format !== RUN_RECORD_FORMAT) {
+    throw new RunRecordError(`run record: "format" must be "${RUN_RECORD_FORMAT}"; this is not a run record`);
+  }
+  if (r.version !== RUN_RECORD_VERSION) {
+    throw new RunRecordError(
+      `run record: version ${JSON.stringify(r.version)} is not supported (this studio reads version ${RUN_RECORD_VERSION})`,
+    );
+  }
+  field(r, 'id', isString, 'a string');
+  field(r, 'kind', (v) => v === 'prune' || v === 'train' || v === 'eval', '"prune", "train" or "eval"');
+  field(r, 'startedAt', isString, 'an ISO time');
+  field(r, 'finishedAt', isString, 'an ISO time');
+  field(r, 'status', (v) => v === 'finished' || v === 'cancelled' || v === 'failed', 'a run status');
+  field(r, 'config', isObject, 'an object');
+  field(r, 'seed', (v) => v === null || Number.isInteger(v), 'an integer or null');
+  field(r, 'model', isObject, 'an object');
+  const model = r.model as Record<string, unknown>;
+  field(model, 'name', isString, 'a string');
+  field(model, 'sha256', (v) => isString(v) && HEX64.test(v as string), 'a hex sha256');
+  field(model, 'files', (v) => Array.isArray(v) && v.every(isString), 'a list of file names');
+  field(model, 'parameters', Number.isInteger as Check, 'an integer');
+  field(r, 'data', Array.isArray, 'a list');
+  for (const d of r.data as unknown[]) {
+    if (!isObject(d)) throw new RunRecordError('run record: each "data" entry must be an object');
+    field(d as Record<string, unknown>, 'name', isString, 'a string');
+    field(
+      d as Record<string, unknown>,
+      'sha256',
+      (v) => isString(v) && HEX64.test(v as string),
+      'a hex sha256',
+    );
+  }
+  field(r, 'engineVersion', isString, 'a string');
+  field(r, 'adapter', isString, 'a string');
+  field(r, 'producer', (v) => v === 'cli' || v === 'studio', '"cli" or "studio"');
+  field(r, 'metrics', Array.isArray, 'a list');
+  for (const m of r.metrics as unknown[]) {
+    if (!isObject(m)) throw new RunRecordError('run record: each metric must be an object');
+    const s = m as Record<string, unknown>;
+    field(s, 'name', isString, 'a string');
+    field(s, 'x', isNumberArray, 'a list of numbers');
+    field(s, 'y', isNumberArray, 'a list of numbers');
+    if ((s.x as number[]).length !== (s.y as number[]).length) {
+      throw new RunRecordError(
+        `run record: metric "${s.name}" has ${(s.x as number[]).length} x and ${(s.y as number[]).length} y values`,
+      );
+    }
+  }
+  field(r, 'results', isObject, 'an object');
+  field(r, 'timings', isObject, 'an object');
+  return r as unknown as RunRecord;
+}
