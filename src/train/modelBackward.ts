@@ -27,6 +27,11 @@ export type GradientLookup = (name: string) => GPUBuffer | undefined;
 export interface BackwardOptions {
   /** Add into the gradient buffers instead of overwriting them. Default false. */
   accumulate?: boolean;
+  /**
+   * Multiplies the gradient: a batch of B windows accumulated with scale 1/B gives the gradient of
+   * the batch's mean loss when every window counts as many targets. Default 1.
+   */
+  scale?: number;
 }
 
 /** Scratch gradients of one window's activations, reused by every block. */
@@ -88,7 +93,7 @@ export async function modelBackward(
       targets: saved.targetsBuffer,
       rows: T,
       vocab: c.vocabSize,
-      scale: count > 0 ? 1 / count : 1,
+      scale: count > 0 ? (options.scale ?? 1) / count : 1,
     });
     // Logits → final hidden states and the LM head (or the tied embedding table).
     const head = c.tiedEmbeddings ? 'tok_embeddings' : 'lm_head.weight';

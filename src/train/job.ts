@@ -1,0 +1,466 @@
+// A training comparison: several arms (an optimizer each, with its own learning rate) train the
+// same starting model on the same batches in the same order, one step of each arm in turn, so the
+// studio's loss curves grow side by side. The job streams every step's loss, learning rate, speed
+// and optimizer-state bytes, validation losses, and Adapprox's rank and error per matrix; it can be
+// paused and cancelled between steps, and keeps a checkpoint (the weights at the last validation)
+// that survives a lost device.
+//
+// A NaN or ±∞ gradient stops only that arm: the optimizer refuses the step before writing, so the
+// arm's weights are still its last good step's, and those are what it keeps and can save.
+
+import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { ModelConfig } from '../model/config';
+import { canonicalTensors } from '../model/weights';
+import { TrainArm } from './arm';
+import { BatchSampler, type DataSplit, validationWindows } from './data';
+import {
+  type AdapproxDiagnostics,
+  type AdapproxInspection,
+  NonFiniteGradientError,
+  type OptimizerChoice,
+  type StateBytes,
+} from './optim';
+import { gram, symmetricEigen } from './optim/srsi';
+import { checkSchedule, type Decay, learningRate } from './schedule';
+
+export interface ArmSpec {
+  /** Unique within the job; events and exports name the arm by it. */
+  id: string;
+  label: string;
+  optimizer: OptimizerChoice;
+  /** Peak learning rate of this arm (arms are tuned separately; spec §5). */
+  lr: number;
+}
+
+export interface TrainOptions {
+  seqLen: number;
+  /** Windows per step. */
+  batch: number;
+  steps: number;
+  warmupSteps: number;
+  decay: Decay;
+  /** Learning-rate floor as a fraction of the peak. Default 0.1. */
+  minLrRatio?: number;
+  /** Validate every this many steps (and before the first and after the last). */
+  validationEvery: number;
+  /** Fixed validation windows scored each time. */
+  validationWindows: number;
+  /** Seeds the batch order (the model's initialization is seeded by whoever builds it). */
+  seed: number;
+  arms: ArmSpec[];
+}
+
+/** Adapprox's per-matrix diagnostics, as plain numbers for the rank heatmap. */
+export interface RankSample {
+  name: string;
+  rank: number;
+  relativeError: number;
+  clampedFraction: number;
+}
+
+export type TrainEvent =
+  | {
+      type: 'started';
+      arms: { id: string; label: string; optimizer: string }[];
+      steps: number;
+      tokensPerStep: number;
+      parameters: number;
+    }
+  | {
+      type: 'step';
+      arm: string;
+      step: number;
+      loss: number;
+      lr: number;
+      tokensPerSecond: number;
+      modelMs: number;
+      optimizerMs: number;
+      state: StateBytes;
+      ranks?: RankSample[];
+    }
+  | { type: 'validation'; arm: string; step: number; loss: number }
+  | { type: 'arm-stopped'; arm: string; step: number; message: string }
+  | { type: 'checkpoint'; step: number };
+
+export interface ArmSummary {
+  id: string;
+  label: string;
+  optimizer: string;
+  lr: number;
+  /** Steps applied (fewer than asked when the arm stopped or the job was cancelled). */
+  steps: number;
+  finalTrainLoss: number | null;
+  finalValidationLoss: number | null;
+  state: StateBytes;
+  /** Mean over steps, milliseconds. */
+  modelMs: number;
+  optimizerMs: number;
+  stopped?: string;
+}
+
+export interface TrainSummary {
+  status: 'finished' | 'cancelled';
+  arms: ArmSummary[];
+  ms: number;
+}
+
+/** The singular spectrum of one matrix's dense second moment V at one step, for the inspect view. */
+export interface SecondMomentSpectrum {
+  arm: string;
+  matrix: string;
+  step: number;
+  rows: number;
+  cols: number;
+  /** Descending singular values of V (float64, from the eigenvalues of the short side's Gram). */
+  singularValues: number[];
+  /** ‖V − V_k‖_F / ‖V‖_F of the best rank-k approximation, k = 0…min(m, n). */
+  exactErrors: number[];
+  /** ξ_j Adapprox estimated from its sketch, j = 0…w, and the rank it chose against errorTarget. */
+  sketchErrors: number[];
+  rank: number;
+  errorTarget: number;
+}
+
+export interface TrainCheckpoint {
+  /** Steps completed when it was taken. */
+  step: number;
+  weights: Map<string, Map<string, Float32Array>>;
+}
+
+export class TrainOutOfMemoryError extends Error {
+  override name = 'TrainOutOfMemoryError';
+  constructor(
+    override readonly cause: GpuOutOfMemoryError,
+    readonly suggestion: { seqLen: number; arms: number },
+  ) {
+    super(
+      `${cause.message}. A step holds one window's activations whatever the batch (the batch is accumulated window ` +
+        `by window), so a smaller batch does not help; try a window of ${suggestion.seqLen} tokens or ` +
+        `${suggestion.arms} arm${suggestion.arms === 1 ? '' : 's'} at a time.`,
+    );
+  }
+}
+
+interface ArmState {
+  spec: ArmSpec;
+  arm: TrainArm;
+  steps: number;
+  lastLoss: number | null;
+  lastValidation: number | null;
+  modelMs: number;
+  optimizerMs: number;
+  stopped?: string;
+}
+
+interface Inspection {
+  arm: string;
+  matrix: string;
+  resolve: (spectrum: SecondMomentSpectrum) => void;
+}
+
+export class TrainingJob {
+  private readonly arms: ArmState[] = [];
+  private checkpointValue: TrainCheckpoint | null = null;
+  private pendingInspection: Inspection | null = null;
+  private currentStep = 0;
+
+  private constructor(
+    private readonly rt: GpuRuntime,
+    readonly config: ModelConfig,
+    private readonly data: DataSplit,
+    readonly options: TrainOptions,
+  ) {}
+
+  /**
+   * Checks the options and allocates every arm (weights, gradients, optimizer). start is the
+   * starting model of every arm, or per arm (to continue arms from a checkpoint's weights).
+   */
+  static async create(
+    rt: GpuRuntime,
+    config: ModelConfig,
+    start: Map<string, Float32Array> | ((arm: ArmSpec) => Map<string, Float32Array>),
+    data: DataSplit,
+    options: TrainOptions,
+  ): Promise<TrainingJob> {
+    checkTrainOptions(options, config);
+    // Constructing the sampler checks that a batch fits the training tokens.
+    new BatchSampler(data.train, options.seqLen, options.batch, options.seed);
+    const job = new TrainingJob(rt, config, data, options);
+    try {
+      for (const spec of options.arms) {
+        const choice = job.withInspection(spec);
+        job.arms.push({
+          spec,
+          arm: await TrainArm.create(
+            rt,
+            config,
+            typeof start === 'function' ? start(spec) : start,
+            choice,
+            spec.id,
+          ),
+          steps: 0,
+          lastLoss: null,
+          lastValidation: null,
+          modelMs: 0,
+          optimizerMs: 0,
+        });
+      }
+    } catch (error) {
+      job.destroy();
+      throw job.explain(error);
+    }
+    return job;
+  }
+
+  /** The weights at the last validation (or null before the first). */
+  get checkpoint(): TrainCheckpoint | null {
+    return this.checkpointValue;
+  }
+
+  /**
+   * Trains until options.steps, cancellation or every arm stopping. pause is awaited between
+   * steps (resolve it to go on). Throws on a GPU failure; this.checkpoint is still readable then.
+   */
+  async run(
+    hooks: { emit?: (e: TrainEvent) => void; signal?: AbortSignal; pause?: () => Promise<void> } = {},
+  ): Promise<TrainSummary> {
+    const { options, rt } = this;
+    const emit = hooks.emit ?? (() => {});
+    const t0 = performance.now();
+    const sampler = new BatchSampler(this.data.train, options.seqLen, options.batch, options.seed);
+    const validation = validationWindows(this.data.validation, options.seqLen, options.validationWindows);
+    const tokensPerStep = options.seqLen * options.batch;
+    emit({
+      type: 'started',
+      arms: this.arms.map((a) => ({ id: a.spec.id, label: a.spec.label, optimizer: a.arm.optimizer.name })),
+      steps: options.steps,
+      tokensPerStep,
+      parameters: parameterCount(this.config),
+    });
+    const validate = async (step: number) => {
+      for (const a of this.arms) {
+        if (a.stopped) continue;
+        a.lastValidation = await a.arm.evaluate(rt, validation);
+        emit({ type: 'validation', arm: a.spec.id, step, loss: a.lastValidation });
+      }
+      const weights = new Map<string, Map<string, Float32Array>>();
+      for (const a of this.arms) weights.set(a.spec.id, await a.arm.snapshot(rt));
+      this.checkpointValue = { step, weights };
+      emit({ type: 'checkpoint', step });
+    };
+    let cancelled = false;
+    try {
+      await validate(0);
+      for (let step = 0; step < options.steps; step++) {
+        if (hooks.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        await hooks.pause?.();
+        if (hooks.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        this.currentStep = step;
+        const batch = sampler.batchAt(step);
+        for (const a of this.arms) {
+          if (a.stopped) continue;
+          const lr = learningRate(scheduleOf(options, a.spec.lr), step);
+          try {
+            const r = await a.arm.step(rt, batch, lr);
+            a.steps = step + 1;
+            a.lastLoss = r.loss;
+            a.modelMs += r.modelMs;
+            a.optimizerMs += r.optimizerMs;
+            emit({
+              type: 'step',
+              arm: a.spec.id,
+              step: step + 1,
+              loss: r.loss,
+              lr,
+              tokensPerSecond: tokensPerStep / ((r.modelMs + r.optimizerMs) / 1000),
+              modelMs: r.modelMs,
+              optimizerMs: r.optimizerMs,
+              state: a.arm.optimizer.stateBytes(),
+              ranks: rankSamples(a.arm),
+            });
+          } catch (error) {
+            if (!(error instanceof NonFiniteGradientError)) throw error;
+            a.stopped =
+              `stopped at step ${step + 1}: ${error.message} The weights of step ${step} are kept ` +
+              "(the refused step changed nothing); lower this arm's learning rate and run again.";
+            emit({ type: 'arm-stopped', arm: a.spec.id, step: step + 1, message: a.stopped });
+          }
+        }
+        if (this.arms.every((a) => a.stopped)) break;
+        const done = step + 1;
+        if (done % options.validationEvery === 0 || done === options.steps) await validate(done);
+      }
+    } catch (error) {
+      throw this.explain(error);
+    }
+    return {
+      status: cancelled ? 'cancelled' : 'finished',
+      ms: performance.now() - t0,
+      arms: this.arms.map((a) => ({
+        id: a.spec.id,
+        label: a.spec.label,
+        optimizer: a.arm.optimizer.name,
+        lr: a.spec.lr,
+        steps: a.steps,
+        finalTrainLoss: a.lastLoss,
+        finalValidationLoss: a.lastValidation,
+        state: a.arm.optimizer.stateBytes(),
+        modelMs: a.steps > 0 ? a.modelMs / a.steps : 0,
+        optimizerMs: a.steps > 0 ? a.optimizerMs / a.steps : 0,
+        ...(a.stopped ? { stopped: a.stopped } : {}),
+      })),
+    };
+  }
+
+  /**
+   * The spectrum of one Adapprox matrix's dense V at the arm's next step (resolves during that
+   * step, so call it while the job runs or before run()).
+   */
+  inspectSecondMoment(arm: string, matrix: string): Promise<SecondMomentSpectrum> {
+    const a = this.arms.find((x) => x.spec.id === arm);
+    if (a?.spec.optimizer.kind !== 'adapprox') {
+      return Promise.reject(new RangeError(`arm ${arm} is not an Adapprox arm of this job`));
+    }
+    return new Promise((resolve) => {
+      this.pendingInspection = { arm, matrix, resolve };
+    });
+  }
+
+  /** The current weights of an arm (after the run: its final or last good weights). */
+  async weightsOf(arm: string): Promise<Map<string, Float32Array>> {
+    const a = this.arms.find((x) => x.spec.id === arm);
+    if (!a) throw new RangeError(`no arm ${arm} in this job`);
+    return a.arm.snapshot(this.rt);
+  }
+
+  destroy(): void {
+    for (const a of this.arms) a.arm.destroy();
+    this.arms.length = 0;
+  }
+
+  private withInspection(spec: ArmSpec): OptimizerChoice {
+    if (spec.optimizer.kind !== 'adapprox') return spec.optimizer;
+    const options = spec.optimizer.options ?? {};
+    return {
+      kind: 'adapprox',
+      options: {
+        ...options,
+        inspect: async (view) => {
+          const want = this.pendingInspection;
+          if (!want || want.arm !== spec.id || want.matrix !== view.name) return;
+          this.pendingInspection = null;
+          want.resolve(
+            await spectrumOf(this.rt, spec.id, this.currentStep + 1, view, options.errorThreshold ?? 0.03),
+          );
+        },
+      },
+    };
+  }
+
+  private explain(error: unknown): unknown {
+    if (error instanceof GpuOutOfMemoryError) {
+      return new TrainOutOfMemoryError(error, {
+        seqLen: Math.max(2, Math.floor(this.options.seqLen / 2)),
+        arms: Math.max(1, Math.ceil(this.options.arms.length / 2)),
+      });
+    }
+    if (error instanceof GpuDeviceLostError && this.checkpointValue) {
+      error.message += ` The weights at step ${this.checkpointValue.step} are kept and can be saved.`;
+    }
+    return error;
+  }
+}
+
+function scheduleOf(o: TrainOptions, peak: number) {
+  return { peak, warmupSteps: o.warmupSteps, totalSteps: o.steps, decay: o.decay, minRatio: o.minLrRatio };
+}
+
+export function checkTrainOptions(o: TrainOptions, c: ModelConfig): void {
+  for (const [what, value, min] of [
+    ['the window', o.seqLen, 2],
+    ['the batch', o.batch, 1],
+    ['validation every', o.validationEvery, 1],
+    ['validation windows', o.validationWindows, 1],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min)
+      throw new RangeError(`${what} must be an integer ≥ ${min}, got ${value}`);
+  }
+  if (o.seqLen > c.maxPositions) {
+    throw new RangeError(
+      `a window of ${o.seqLen} tokens is longer than the model's context of ${c.maxPositions}`,
+    );
+  }
+  if (o.arms.length === 0) throw new RangeError('choose at least one optimizer arm');
+  const ids = new Set(o.arms.map((a) => a.id));
+  if (ids.size !== o.arms.length) throw new RangeError('two arms share an id');
+  for (const a of o.arms) checkSchedule(scheduleOf(o, a.lr));
+}
+
+export function parameterCount(c: ModelConfig): number {
+  return canonicalTensors(c).reduce((n, t) => n + t.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+function rankSamples(arm: TrainArm): RankSample[] | undefined {
+  const opt = arm.optimizer as { diagnostics?: () => AdapproxDiagnostics[] };
+  if (typeof opt.diagnostics !== 'function') return undefined;
+  return opt
+    .diagnostics()
+    .filter((d) => d.factored)
+    .map((d) => ({
+      name: d.name,
+      rank: d.rank,
+      relativeError: d.relativeError,
+      clampedFraction: d.clampedFraction,
+    }));
+}
+
+async function spectrumOf(
+  rt: GpuRuntime,
+  arm: string,
+  step: number,
+  view: AdapproxInspection,
+  errorTarget: number,
+): Promise<SecondMomentSpectrum> {
+  const { rows, cols } = view;
+  const v = await rt.readF32(view.v, 0, rows * cols * 4);
+  // Singular values from the Gram of the short side: VᵀV (cols ≤ rows) or VVᵀ via Vᵀ.
+  let g: Float64Array;
+  let n: number;
+  if (cols <= rows) {
+    g = gram(v, rows, cols);
+    n = cols;
+  } else {
+    const t = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = v[i * cols + j] as number;
+    g = gram(t, cols, rows);
+    n = rows;
+  }
+  const eig = symmetricEigen(g, n).values;
+  const singularValues = Array.from(eig, (e) => Math.sqrt(Math.max(e, 0)));
+  const total = singularValues.reduce((s, x) => s + x * x, 0);
+  const exactErrors: number[] = [];
+  let tail = total;
+  for (let k = 0; k <= n; k++) {
+    exactErrors.push(total > 0 ? Math.sqrt(Math.max(tail, 0) / total) : 0);
+    tail -= (singularValues[k] ?? 0) ** 2;
+  }
+  return {
+    arm,
+    matrix: view.name,
+    step,
+    rows,
+    cols,
+    singularValues,
+    exactErrors,
+    sketchErrors: Array.from(view.errors),
+    rank: view.rank,
+    errorTarget,
+  };
+}
