@@ -13,6 +13,7 @@ import { referenceNll } from '../model/reference';
 import { canonicalTensors } from '../model/weights';
 import { formatSeconds, ProgressLine } from './progress';
 import { registerPrune } from './prune';
+import { registerTrain } from './train';
 import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 const program = new Command()
@@ -132,6 +133,7 @@ program
   );
 
 registerPrune(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,275 @@
+// `train`: the optimizer studio's training comparison, headless. Arms (an optimizer and its learning
+// rate each) train the same starting model on the same batches; the command prints the final
+// training and validation loss and the optimizer-state bytes per arm, and can save every arm's
+// model as a Hugging Face folder with the tokenizer it was trained with.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { exportHfModel } from '../model/export';
+import { canonicalTensors, memoryWeightSource } from '../model/weights';
+import { loadTokenizer, type Tokenizer } from '../tokenizer';
+import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
+import {
+  type ArmSpec,
+  type TrainEvent,
+  TrainingJob,
+  type TrainOptions,
+  type TrainSummary,
+} from '../train/job';
+import {
+  initialWeights,
+  PRESETS,
+  type PresetFamily,
+  type PresetName,
+  presetConfig,
+} from '../train/modelPresets';
+import type { OptimizerChoice } from '../train/optim';
+import type { Decay } from '../train/schedule';
+import { ProgressLine } from './progress';
+import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+
+const KINDS = ['adamw', 'adafactor', 'came', 'adapprox'] as const;
+type Kind = (typeof KINDS)[number];
+
+/** Peak learning rates of the default arms (the studio's defaults; tune per arm for comparisons). */
+export const DEFAULT_LR: Record<Kind, number> = { adamw: 3e-3, adafactor: 3e-3, came: 1e-3, adapprox: 3e-3 };
+
+/** Option names an arm may set, per optimizer, and the engine's option each one sets. */
+const ARM_KEYS: Record<string, { option: string; kinds: readonly Kind[]; string?: readonly string[] }> = {
+  beta1: { option: 'beta1', kinds: KINDS },
+  beta2: { option: 'beta2', kinds: ['adamw', 'came', 'adapprox'] },
+  wd: { option: 'weightDecay', kinds: KINDS },
+  kmin: { option: 'kMin', kinds: ['adapprox'] },
+  kmax: { option: 'kMax', kinds: ['adapprox'] },
+  xi: { option: 'errorThreshold', kinds: ['adapprox'] },
+  guidance: { option: 'guidance', kinds: ['adapprox'], string: ['off', 'half', 'positive'] },
+  seed: { option: 'seed', kinds: ['adapprox'] },
+};
+
+/**
+ * An arm: `kind[@lr][:key=value,…]`, e.g. `adamw@3e-3`, `adapprox:beta1=0` (no first moment),
+ * `adapprox@1e-3:kmin=1,kmax=1` (fixed rank 1). The id is the spec itself, so arms stay distinct.
+ */
+export function parseArm(spec: string): ArmSpec {
+  const m = /^([a-z]+)(?:@([^:]+))?(?::(.*))?$/.exec(spec.trim());
+  const kind = m?.[1] as Kind | undefined;
+  if (!m || !kind || !KINDS.includes(kind)) {
+    throw new InvalidArgumentError(
+      `expected an arm such as adamw@3e-3 or adapprox:beta1=0, with one of ${KINDS.join(', ')}`,
+    );
+  }
+  const lr = m[2] === undefined ? DEFAULT_LR[kind] : Number(m[2]);
+  if (!Number.isFinite(lr)) throw new InvalidArgumentError(`the learning rate of ${spec} is not a number`);
+  const options: Record<string, number | string> = {};
+  for (const pair of m[3] ? m[3].split(',') : []) {
+    const [key, value] = pair.split('=') as [string, string | undefined];
+    const known = ARM_KEYS[key];
+    if (!known?.kinds.includes(kind) || value === undefined) {
+      const allowed = Object.entries(ARM_KEYS)
+        .filter(([, k]) => k.kinds.includes(kind))
+        .map(([name]) => name);
+      throw new InvalidArgumentError(
+        `${spec}: "${pair}" is not a setting of ${kind}; use ${allowed.join(', ')}`,
+      );
+    }
+    if (known.string) {
+      if (!known.string.includes(value))
+        throw new InvalidArgumentError(`${spec}: ${key} must be one of ${known.string.join(', ')}`);
+      options[known.option] = value;
+    } else {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new InvalidArgumentError(`${spec}: ${key}=${value} is not a number`);
+      options[known.option] = n;
+    }
+  }
+  return { id: spec.trim(), label: spec.trim(), lr, optimizer: { kind, options } as OptimizerChoice };
+}
+
+interface TrainCliOptions {
+  size: PresetName;
+  family: PresetFamily;
+  from?: string;
+  text: TrainText;
+  textFile?: string;
+  arm: ArmSpec[];
+  steps: number;
+  batch: number;
+  seqLen: number;
+  warmup?: number;
+  decay: Decay;
+  minLrRatio: number;
+  valEvery?: number;
+  valWindows: number;
+  valFraction: number;
+  seed: number;
+  out?: string;
+  json?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a model with several optimizers side by side (AdamW, Adafactor, CAME, Adapprox)')
+    .addOption(
+      new Option('--size <preset>', 'model size to train from scratch')
+        .choices(Object.keys(PRESETS))
+        .default('tiny'),
+    )
+    .addOption(
+      new Option('--family <family>', 'decoder family of the preset')
+        .choices(['gpt2', 'llama'])
+        .default('gpt2'),
+    )
+    .option('--from <path>', 'fine-tune this model folder instead of a preset from scratch')
+    .addOption(
+      new Option('--text <name>', 'shipped training text')
+        .choices(Object.keys(TRAIN_TEXTS))
+        .default('tinyshakespeare'),
+    )
+    .option('--text-file <path>', 'train on this UTF-8 text file instead')
+    .option(
+      '--arm <spec>',
+      'an optimizer arm, kind[@lr][:key=value,…], repeatable (e.g. adamw@3e-3, adapprox:beta1=0, adapprox:kmin=1,kmax=1)',
+      (value: string, previous: ArmSpec[] | undefined) => [...(previous ?? []), parseArm(value)],
+    )
+    .option('--steps <n>', 'optimizer steps per arm', positiveInt, 200)
+    .option('--batch <n>', 'windows per step', positiveInt, 8)
+    .option('--seq-len <n>', 'tokens per window', positiveInt, 64)
+    .option('--warmup <n>', 'linear warm-up steps (default: a tenth of the steps)', (v) => nonNegativeInt(v))
+    .addOption(
+      new Option('--decay <shape>', 'learning-rate decay after warm-up')
+        .choices(['cosine', 'linear', 'constant'])
+        .default('cosine'),
+    )
+    .option('--min-lr-ratio <r>', 'the decay floor as a fraction of the peak', Number, 0.1)
+    .option('--val-every <n>', 'validate every n steps (default: 10 times per run)', positiveInt)
+    .option('--val-windows <n>', 'held-out windows scored at each validation', positiveInt, 16)
+    .option('--val-fraction <f>', "fraction of the text's tail held out for validation", Number, 0.1)
+    .option(
+      '--seed <n>',
+      "seeds the batch order and the preset's initialization",
+      (v) => nonNegativeInt(v),
+      0,
+    )
+    .option('--out <dir>', "save every arm's model (safetensors, config, tokenizer) in <dir>/<arm>/")
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (options: TrainCliOptions) => {
+      const arms = options.arm ?? KINDS.map((k) => parseArm(k));
+      const { config, start, tokenizer, tokenizerFiles } = await startingModel(options);
+      const raw = options.textFile
+        ? await readFile(options.textFile, 'utf8')
+        : await readFile(
+            join(ROOT, 'public', TRAIN_TEXTS[options.text as Exclude<TrainText, 'user'>].file),
+            'utf8',
+          );
+      const tokens = tokenizeTrainText(options.textFile ? 'user' : options.text, raw, tokenizer);
+      const data = splitTokens(tokens, options.valFraction, options.seqLen);
+      const trainOptions: TrainOptions = {
+        seqLen: options.seqLen,
+        batch: options.batch,
+        steps: options.steps,
+        warmupSteps: options.warmup ?? Math.round(options.steps / 10),
+        decay: options.decay,
+        minLrRatio: options.minLrRatio,
+        validationEvery: options.valEvery ?? Math.max(1, Math.round(options.steps / 10)),
+        validationWindows: options.valWindows,
+        seed: options.seed,
+        arms,
+      };
+      await withRuntime(async (rt) => {
+        const job = await TrainingJob.create(rt, config, start, data, trainOptions);
+        const progress = new ProgressLine('train', options.steps * arms.length, 'arm-steps');
+        const series = new Map(
+          arms.map((a) => [
+            a.id,
+            { loss: [] as number[], validation: [] as [number, number][], ranks: [] as number[][] },
+          ]),
+        );
+        let done = 0;
+        const onEvent = (e: TrainEvent) => {
+          if (e.type === 'step') {
+            const s = series.get(e.arm);
+            s?.loss.push(e.loss);
+            if (e.ranks) s?.ranks.push(e.ranks.map((r) => r.rank));
+            progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
+          } else if (e.type === 'validation') series.get(e.arm)?.validation.push([e.step, e.loss]);
+          else if (e.type === 'arm-stopped') process.stderr.write(`\n${e.arm}: ${e.message}\n`);
+        };
+        let summary: TrainSummary;
+        try {
+          summary = await job.run({ emit: onEvent });
+          progress.done();
+          if (options.out) await saveArms(job, options.out, tokenizerFiles, summary);
+        } finally {
+          job.destroy();
+        }
+        const lines = summary.arms.map(
+          (a) =>
+            `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
+            `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step${a.stopped ? `  (${a.stopped})` : ''}`,
+        );
+        emit(
+          Boolean(options.json),
+          {
+            config,
+            options: trainOptions,
+            data: {
+              text: options.textFile ?? options.text,
+              tokens: tokens.length,
+              train: data.train.length,
+              validation: data.validation.length,
+            },
+            summary,
+            series: Object.fromEntries(series),
+          },
+          lines.join('\n'),
+        );
+      });
+    });
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+  return n;
+}
+
+const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(4));
+
+/** A preset from scratch over the built-in tokenizer (tok512), or a model folder to fine-tune. */
+async function startingModel(options: TrainCliOptions) {
+  if (options.from) {
+    const { opened, config, tokenizer, tokenizerFiles } = await openModelFolder(options.from);
+    const start = new Map<string, Float32Array>();
+    for (const t of canonicalTensors(config)) start.set(t.name, await opened.weights.read(t.name));
+    return { config, start, tokenizer, tokenizerFiles };
+  }
+  const bytes = await readFile(join(ROOT, 'public/models/stories260K/tok512.bin'));
+  const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const tokenizerFiles = [{ name: 'tok512.bin', data }];
+  const tokenizer: Tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: 512 });
+  const config = presetConfig(options.size, options.family, {
+    size: 512,
+    bosId: tokenizer.bosId ?? null,
+    eosId: tokenizer.eosId ?? null,
+  });
+  return { config, start: initialWeights(config, options.seed), tokenizer, tokenizerFiles };
+}
+
+async function saveArms(
+  job: TrainingJob,
+  out: string,
+  tokenizerFiles: { name: string; data: ArrayBuffer }[],
+  summary: TrainSummary,
+) {
+  for (const arm of summary.arms) {
+    const dir = join(out, arm.id.replace(/[^A-Za-z0-9._=-]+/g, '_'));
+    await mkdir(dir, { recursive: true });
+    const source = memoryWeightSource(job.config, await job.weightsOf(arm.id), arm.label);
+    const files = [...(await exportHfModel(source, { optimizer: arm.label })), ...tokenizerFiles];
+    for (const f of files)
+      await writeFile(join(dir, f.name), f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data));
+    await writeFile(join(dir, 'summary.json'), `${JSON.stringify(arm, null, 2)}\n`);
+  }
+}
