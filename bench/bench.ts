@@ -1,7 +1,8 @@
 // `npm run bench`: the one place the engine's speed is measured (tests never time anything).
 // It measures, on the adapter of this run, a large buffer copy and the matmul/Gram kernels at the
 // sizes the pruners use, with a single-threaded JS loop as a yardstick, a forward pass and
-// FISTAPruner on single operators (bench/forward.ts, bench/prune.ts), then prints tables and
+// FISTAPruner on single operators (bench/forward.ts, bench/prune.ts), a training step per optimizer
+// (bench/train.ts), then prints tables and
 // writes a JSON report. On CPU adapters (SwiftShader) the absolute numbers say nothing about GPUs.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './pru
 import type { BenchRow } from './row';
 import { runCase } from './runCase';
 import { formatNotes, formatTable, num, type Peaks, pct } from './table';
+import { benchTrain, formatTrain, relateTrainToPeak, type TrainRow } from './train';
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
@@ -47,6 +49,7 @@ async function main(): Promise<number> {
   const rows: BenchRow[] = [];
   let forward: ForwardRow[] = [];
   let prune: PruneRow[] = [];
+  let train: TrainRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -79,6 +82,7 @@ async function main(): Promise<number> {
     }
     if (!rt.isLost) forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
     if (!rt.isLost) prune = await benchPrune(rt, options.quick, options.runs);
+    if (!rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
   } finally {
     rt.destroy();
   }
@@ -90,11 +94,13 @@ async function main(): Promise<number> {
     r.fracPeakCopy = r.gbps / peaks.copyGbps;
   }
   relatePruneToPeak(prune, peaks);
+  relateTrainToPeak(train, peaks);
 
   const otherCpu = otherCpuShare(runStart, cpuSnapshot());
   console.log(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
   if (forward.length) console.log(`${formatForward(forward)}\n`);
   if (prune.length) console.log(`${formatPrune(prune, peaks)}\n`);
+  if (train.length) console.log(`${formatTrain(train)}\n`);
 
   const finishedAt = new Date();
   const out =
@@ -128,10 +134,11 @@ async function main(): Promise<number> {
     rows,
     forward,
     prune,
+    train,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`JSON report: ${path.relative(process.cwd(), path.resolve(out)) || out}`);
-  return rows.some((r) => r.error) || prune.some((r) => r.error) ? 1 : 0;
+  return rows.some((r) => r.error) || prune.some((r) => r.error) || train.some((r) => r.error) ? 1 : 0;
 }
 
 function findPeaks(rows: readonly BenchRow[]): Peaks {

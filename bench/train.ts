@@ -1,0 +1,160 @@
+// Training throughput: one training step (forward and backward of one window, then the optimizer)
+// for each optimizer on the model presets, with the optimizer's share of the step and Adapprox's
+// overhead over AdamW. Each arm first takes two untimed steps (the first allocates the optimizer's
+// state and compiles its pipelines); the median of the timed steps is reported. The model's rate
+// counts 6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·layers·T²·d
+// per window; AdamW's bytes are its fewest: p, g, m, v read and p, m, v written, 4 bytes each.
+
+import type { GpuRuntime } from '../src/gpu/runtime';
+import { Random } from '../src/kernels/random';
+import { TrainArm } from '../src/train/arm';
+import { parameterCount } from '../src/train/job';
+import { initialWeights, type PresetName, presetConfig } from '../src/train/modelPresets';
+import type { OptimizerChoice } from '../src/train/optim';
+import { num, type Peaks, pct } from './table';
+
+export interface TrainRow {
+  preset: PresetName;
+  optimizer: string;
+  parameters: number;
+  tokens: number;
+  runs: number;
+  modelMs: number;
+  optimizerMs: number;
+  /** optimizerMs / (modelMs + optimizerMs). */
+  optimizerShare: number;
+  /** Persistent optimizer state after the timed steps. */
+  stateBytes: number;
+  modelGflops: number;
+  /** AdamW only: its fewest bytes over its time, and that over the run's copy peak. */
+  optimizerGbps: number | null;
+  fracPeakCopy: number | null;
+  /** (this optimizer's ms − AdamW's) / AdamW's, for the optimizer alone and the whole step. */
+  overOptimizerAdamW: number | null;
+  overStepAdamW: number | null;
+  error?: string;
+}
+
+const ARMS: { label: string; choice: OptimizerChoice }[] = [
+  { label: 'AdamW', choice: { kind: 'adamw' } },
+  { label: 'Adafactor', choice: { kind: 'adafactor' } },
+  { label: 'CAME', choice: { kind: 'came' } },
+  { label: 'Adapprox', choice: { kind: 'adapprox' } },
+  { label: 'Adapprox without M', choice: { kind: 'adapprox', options: { beta1: 0 } } },
+];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+export async function benchTrain(
+  rt: GpuRuntime,
+  quick: boolean,
+  runs: number | undefined,
+): Promise<TrainRow[]> {
+  const presets: PresetName[] = quick ? ['nano', 'tiny'] : ['nano', 'tiny', 'small', 'paper'];
+  const timed = runs ?? (quick ? 3 : 5);
+  const rows: TrainRow[] = [];
+  for (const preset of presets) {
+    const config = presetConfig(preset, 'gpt2', { size: 512, bosId: 1, eosId: 2 });
+    const T = Math.min(config.maxPositions, quick ? 64 : 128);
+    const random = new Random(7);
+    const ids = Array.from({ length: T + 1 }, () => Math.floor(random.next() * config.vocabSize));
+    const batch = [{ ids: ids.slice(0, T), targets: ids.slice(1) }];
+    const parameters = parameterCount(config);
+    const flops = 6 * parameters * T + 12 * config.layers * T * T * config.hidden;
+    const start = initialWeights(config, 1);
+    for (const { label, choice } of ARMS) {
+      process.stderr.write(`  train · ${preset} · ${label} (${timed} steps) … `);
+      let arm: TrainArm | undefined;
+      try {
+        arm = await TrainArm.create(rt, config, start, choice, `bench ${label}`);
+        // Small lr: the bench measures speed, and the weights must stay finite for every step.
+        for (let i = 0; i < 2; i++) await arm.step(rt, batch, 1e-4);
+        const model: number[] = [];
+        const opt: number[] = [];
+        for (let i = 0; i < timed; i++) {
+          const r = await arm.step(rt, batch, 1e-4);
+          model.push(r.modelMs);
+          opt.push(r.optimizerMs);
+        }
+        const modelMs = median(model);
+        const optimizerMs = median(opt);
+        const isAdamW = choice.kind === 'adamw';
+        rows.push({
+          preset,
+          optimizer: label,
+          parameters,
+          tokens: T,
+          runs: timed,
+          modelMs,
+          optimizerMs,
+          optimizerShare: optimizerMs / (modelMs + optimizerMs),
+          stateBytes: arm.optimizer.stateBytes().persistent,
+          modelGflops: flops / modelMs / 1e6,
+          optimizerGbps: isAdamW ? (7 * 4 * parameters) / optimizerMs / 1e6 : null,
+          fracPeakCopy: null,
+          overOptimizerAdamW: null,
+          overStepAdamW: null,
+        });
+        process.stderr.write(`${num(modelMs)} + ${num(optimizerMs)} ms\n`);
+      } catch (error) {
+        process.stderr.write('FAILED\n');
+        rows.push({
+          preset,
+          optimizer: label,
+          parameters,
+          tokens: T,
+          runs: timed,
+          modelMs: Number.NaN,
+          optimizerMs: Number.NaN,
+          optimizerShare: Number.NaN,
+          stateBytes: Number.NaN,
+          modelGflops: Number.NaN,
+          optimizerGbps: null,
+          fracPeakCopy: null,
+          overOptimizerAdamW: null,
+          overStepAdamW: null,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        if (rt.isLost) return rows;
+      } finally {
+        arm?.destroy();
+      }
+    }
+    const adamw = rows.find((r) => r.preset === preset && r.optimizer === 'AdamW' && !r.error);
+    if (adamw) {
+      for (const r of rows.filter((x) => x.preset === preset && !x.error)) {
+        r.overOptimizerAdamW = (r.optimizerMs - adamw.optimizerMs) / adamw.optimizerMs;
+        r.overStepAdamW =
+          (r.modelMs + r.optimizerMs - adamw.modelMs - adamw.optimizerMs) /
+          (adamw.modelMs + adamw.optimizerMs);
+      }
+    }
+  }
+  return rows;
+}
+
+export function relateTrainToPeak(rows: TrainRow[], peaks: Peaks): void {
+  for (const r of rows) if (r.optimizerGbps !== null) r.fracPeakCopy = r.optimizerGbps / peaks.copyGbps;
+}
+
+export function formatTrain(rows: readonly TrainRow[]): string {
+  const lines = [
+    'Training step, one window (forward + backward, then the optimizer); median of the timed steps:',
+    '',
+    '| model | params | tokens | optimizer | model ms | optimizer ms | optimizer share | vs AdamW (optimizer / step) | state bytes | model GFLOP/s | AdamW GB/s (of copy peak) |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) =>
+      r.error
+        ? `| ${r.preset} | ${r.parameters} | ${r.tokens} | ${r.optimizer} | failed: ${r.error} |||||||`
+        : `| ${r.preset} | ${r.parameters.toLocaleString('en-US')} | ${r.tokens} | ${r.optimizer} | ${num(r.modelMs)} | ${num(r.optimizerMs)} | ${pct(r.optimizerShare)} | ` +
+          `${r.overOptimizerAdamW === null ? '—' : `${signed(r.overOptimizerAdamW)} / ${signed(r.overStepAdamW ?? 0)}`} | ` +
+          `${r.stateBytes.toLocaleString('en-US')} | ${num(r.modelGflops)} | ${r.optimizerGbps === null ? '—' : `${num(r.optimizerGbps)} (${pct(r.fracPeakCopy)})`} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(0)}%`;
