@@ -10,6 +10,8 @@ export type BufferCategory =
   | 'activations'
   | 'statistics'
   | 'optimizer'
+  /** What an optimizer step allocates and frees again (the dense V and sketches of Adapprox, row sums). */
+  | 'optimizer-transient'
   | 'gradients'
   | 'scratch'
   | 'uniform'
@@ -50,6 +52,9 @@ export class BufferLedger {
   private nextId = 1;
   private liveBytes = 0;
   private peakBytes = 0;
+  /** Live and peak bytes per category, so one category's transient peak can be measured alone. */
+  private readonly categoryLive = new Map<BufferCategory, number>();
+  private readonly categoryPeak = new Map<BufferCategory, number>();
 
   /**
    * Set by the runtime while it holds encoded work not yet submitted: a buffer that work uses must
@@ -101,6 +106,12 @@ export class BufferLedger {
     this.live.set(entry.id, entry);
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    const inCategory = (this.categoryLive.get(request.category) ?? 0) + size;
+    this.categoryLive.set(request.category, inCategory);
+    this.categoryPeak.set(
+      request.category,
+      Math.max(this.categoryPeak.get(request.category) ?? 0, inCategory),
+    );
     this.notify();
     let destroyed = false;
     return {
@@ -152,9 +163,20 @@ export class BufferLedger {
     return total;
   }
 
-  /** Starts a new peak measurement from the current live bytes. */
+  /** The most bytes one category held at once since the last resetPeak() or resetPeakIn(category). */
+  peakIn(category: BufferCategory): number {
+    return this.categoryPeak.get(category) ?? 0;
+  }
+
+  /** Starts a new peak measurement of one category, leaving the overall peak alone. */
+  resetPeakIn(category: BufferCategory): void {
+    this.categoryPeak.set(category, this.categoryLive.get(category) ?? 0);
+  }
+
+  /** Starts a new peak measurement (overall and per category) from the current live bytes. */
   resetPeak(): void {
     this.peakBytes = this.liveBytes;
+    for (const [category, bytes] of this.categoryLive) this.categoryPeak.set(category, bytes);
     this.notify();
   }
 
@@ -167,12 +189,14 @@ export class BufferLedger {
   forgetAll(): void {
     this.live.clear();
     this.liveBytes = 0;
+    this.categoryLive.clear();
     this.notify();
   }
 
   private release(entry: LedgerEntry): void {
     if (!this.live.delete(entry.id)) return;
     this.liveBytes -= entry.size;
+    this.categoryLive.set(entry.category, (this.categoryLive.get(entry.category) ?? 0) - entry.size);
     this.notify();
   }
 

@@ -161,4 +161,21 @@ describe('BufferLedger', () => {
     unsubscribe();
     expect(seen).toEqual([1000, 3004, 1000, 1000, 0]);
   });
+
+  it("measures one category's peak on its own", async () => {
+    const keep = await rt.createBuffer('state', 'optimizer', 400);
+    rt.ledger.resetPeakIn('optimizer-transient');
+    const x = await rt.createBuffer('x', 'optimizer-transient', 1000);
+    const y = await rt.createBuffer('y', 'optimizer-transient', 600);
+    x.destroy();
+    const z = await rt.createBuffer('z', 'optimizer-transient', 800);
+    // x and y together (1600) were the most at once; y and z reach 1400.
+    expect(rt.ledger.peakIn('optimizer-transient')).toBe(1600);
+    y.destroy();
+    z.destroy();
+    rt.ledger.resetPeakIn('optimizer-transient');
+    expect(rt.ledger.peakIn('optimizer-transient')).toBe(0);
+    expect(rt.ledger.peakIn('optimizer')).toBeGreaterThanOrEqual(400);
+    keep.destroy();
+  });
 });

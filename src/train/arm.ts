@@ -19,6 +19,8 @@ export interface StepResult {
   /** Forward and backward of every window, then the optimizer, each waited for on the GPU. */
   modelMs: number;
   optimizerMs: number;
+  /** The most bytes the optimizer step held in scratch at once, measured by the ledger. */
+  optimizerTransientBytes: number;
 }
 
 export class TrainArm {
@@ -87,9 +89,15 @@ export class TrainArm {
     }
     await rt.sync();
     const t1 = performance.now();
+    rt.ledger.resetPeakIn('optimizer-transient');
     await this.optimizer.step(rt, this.slots, lr);
     await rt.sync();
-    return { loss: sum / count, modelMs: t1 - t0, optimizerMs: performance.now() - t1 };
+    return {
+      loss: sum / count,
+      modelMs: t1 - t0,
+      optimizerMs: performance.now() - t1,
+      optimizerTransientBytes: rt.ledger.peakIn('optimizer-transient'),
+    };
   }
 
   /** Mean next-token loss over the windows, with the current weights. */

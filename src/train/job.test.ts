@@ -4,6 +4,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed } from '../kernels/random';
 import { referenceNll } from '../model/reference';
+import { canonicalTensors } from '../model/weights';
 import { parseLlama2cTokenizer } from '../tokenizer/llama2c';
 import { splitTokens, tokenizeTrainText } from './data';
 import { type ArmSpec, type TrainEvent, TrainingJob, type TrainOptions } from './job';
@@ -71,6 +72,14 @@ describe('training job', () => {
           const steps = events.filter((e) => e.type === 'step' && e.arm === arm.id);
           expect(steps).toHaveLength(16);
         }
+        // Adapprox's transient by the spec's formula (one m×n V plus (m+n)·w sketches, largest over the
+        // matrices) against the ledger's measured scratch peak, which adds only the step-wide scalar
+        // slots (8 floats per tensor) and the reduction's partial sums.
+        const last = events.find((e) => e.type === 'step' && e.arm === 'adapprox' && e.step === 16);
+        if (last?.type !== 'step') throw new Error('no last Adapprox step');
+        const tensors = canonicalTensors(config).length;
+        expect(last.measuredTransient).toBeGreaterThanOrEqual(last.state.transient);
+        expect(last.measuredTransient - last.state.transient).toBeLessThanOrEqual(4 * 8 * tensors + 64);
         // The state bytes every arm reports add up to what the ledger holds in 'optimizer'.
         const reported = summary.arms.reduce((s, a) => s + a.state.persistent, 0);
         expect(rt.ledger.bytesIn('optimizer')).toBe(reported);

@@ -76,7 +76,10 @@ export type TrainEvent =
       tokensPerSecond: number;
       modelMs: number;
       optimizerMs: number;
+      /** By the spec's formulas (persistent: what the ledger holds for this arm). */
       state: StateBytes;
+      /** The optimizer step's scratch peak as the ledger measured it. */
+      measuredTransient: number;
       ranks?: RankSample[];
     }
   | { type: 'validation'; arm: string; step: number; loss: number }
@@ -283,6 +286,7 @@ export class TrainingJob {
               modelMs: r.modelMs,
               optimizerMs: r.optimizerMs,
               state: a.arm.optimizer.stateBytes(),
+              measuredTransient: r.optimizerTransientBytes,
               ranks: rankSamples(a.arm),
             });
           } catch (error) {

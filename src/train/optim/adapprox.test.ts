@@ -373,14 +373,10 @@ describe('Adapprox on the GPU', () => {
       const set = await TestParams.create(rt, random, shapes);
       const opt = new Adapprox({ beta1 });
       const before = rt.ledger.bytesIn('optimizer');
-      const scratchBefore = rt.ledger.bytesIn('scratch');
-      let scratchPeak = 0;
-      const stop = rt.ledger.subscribe((s) => {
-        scratchPeak = Math.max(scratchPeak, (s.byCategory.scratch ?? 0) - scratchBefore);
-      });
+      rt.ledger.resetPeakIn('optimizer-transient');
       set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
       await opt.step(rt, set.slots, 1e-3);
-      stop();
+      const scratchPeak = rt.ledger.peakIn('optimizer-transient');
       // Default ranks: k_max = ⌊24/4⌋ = 6, k0 = k_min = 1, so w = min(1 + 8, 6) + 5 = 11.
       let formula = 0;
       for (const s of shapes) {
@@ -394,7 +390,7 @@ describe('Adapprox on the GPU', () => {
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
       expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
-      // The ledger's scratch peak is the transient plus bookkeeping: 8 scalar slots per parameter,
+      // The ledger's 'optimizer-transient' peak is the transient plus bookkeeping: 8 scalar slots per parameter,
       // one partial sum per 2048 elements, the NaN counters.
       expect(scratchPeak).toBeGreaterThanOrEqual(transient);
       expect(scratchPeak).toBeLessThanOrEqual(transient + 4 * 8 * shapes.length + 64);

@@ -161,7 +161,11 @@ export async function checkGradients(
   params: readonly ParamSlot[],
 ): Promise<void> {
   if (params.length === 0) return;
-  const counts = await rt.createBuffer(`${optimizer} gradient check`, 'scratch', 8 * params.length);
+  const counts = await rt.createBuffer(
+    `${optimizer} gradient check`,
+    'optimizer-transient',
+    8 * params.length,
+  );
   try {
     const kernel = { name: 'nonFinite', code: nonFiniteShader, entryPoint: 'main' };
     for (const [i, slot] of params.entries()) {
@@ -190,7 +194,7 @@ export class Scratch {
   constructor(private readonly rt: GpuRuntime) {}
 
   async buffer(label: string, floats: number): Promise<GPUBuffer> {
-    const b = await this.rt.createBuffer(label, 'scratch', 4 * Math.max(1, floats));
+    const b = await this.rt.createBuffer(label, 'optimizer-transient', 4 * Math.max(1, floats));
     this.owned.push(b);
     return b.buffer;
   }
