@@ -10,7 +10,7 @@ import type { ModelConfig } from '../model/config';
 import { canonicalTensors, memoryWeightSource, type WeightSource } from '../model/weights';
 import type { Window } from './data';
 import { modelBackward } from './modelBackward';
-import { createOptimizer, type Optimizer, type OptimizerChoice, type ParamSlot } from './optim';
+import { Adapprox, createOptimizer, type Optimizer, type OptimizerChoice, type ParamSlot } from './optim';
 import { lossOf, trainForward } from './trainForward';
 
 export interface StepResult {
@@ -43,6 +43,15 @@ export class TrainArm {
     const weights = new Map<string, TrackedBuffer>();
     const grads = new Map<string, TrackedBuffer>();
     const optimizer = createOptimizer(choice);
+    if (optimizer instanceof Adapprox) {
+      optimizer.checkShapes(
+        canonicalTensors(config).map((t) => ({
+          name: t.name,
+          rows: t.shape.length === 2 ? (t.shape[0] as number) : 1,
+          cols: t.shape.length === 2 ? (t.shape[1] as number) : (t.shape[0] as number),
+        })),
+      );
+    }
     try {
       const slots: ParamSlot[] = [];
       for (const t of canonicalTensors(config)) {

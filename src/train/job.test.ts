@@ -154,6 +154,18 @@ describe('training job', () => {
     await expect(
       TrainingJob.create(rt, config, start, data, { ...options(ARMS, 1), seqLen: 65 }),
     ).rejects.toThrow(/longer than the model's context of 64/);
+    await expect(
+      TrainingJob.create(
+        rt,
+        config,
+        start,
+        data,
+        options(
+          [{ ...(ARMS[3] as ArmSpec), optimizer: { kind: 'adapprox', options: { kMin: 40, kMax: 40 } } }],
+          1,
+        ),
+      ),
+    ).rejects.toThrow(/needs integer ranks 1 ≤ k_min ≤ k0 ≤ k_max ≤ min\(m, n\) = 32, got k_min = 40/);
     expect(rt.ledger.bytesIn('weights')).toBe(0);
   });
 });

@@ -313,7 +313,15 @@ export class Adapprox implements Optimizer {
     this.states.clear();
   }
 
-  private plan(slot: ParamSlot): State['factored'] | null {
+  /**
+   * Checks the rank bounds against every parameter's shape without allocating anything, so a
+   * training job refuses bad ranks before its first step rather than at it.
+   */
+  checkShapes(params: readonly { name: string; rows: number; cols: number }[]): void {
+    for (const p of params) this.plan(p);
+  }
+
+  private plan(slot: { name: string; rows: number; cols: number }): State['factored'] | null {
     const { rows, cols, name } = slot;
     const short = Math.min(rows, cols);
     if (isVector(slot) || short < this.denseBelow) return null;
