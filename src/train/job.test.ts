@@ -141,6 +141,41 @@ describe('training job', () => {
     }
   }, 300_000);
 
+  it("inspects an Adapprox matrix's second moment: exact spectrum against the sketch's errors", async () => {
+    const seed = freshSeed();
+    const config = presetConfig('nano', 'llama', vocab);
+    const data = splitTokens(tokens, 0.1, 32);
+    const job = await TrainingJob.create(rt, config, initialWeights(config, seed), data, {
+      ...options([ARMS[3] as ArmSpec], seed),
+      steps: 3,
+      validationEvery: 3,
+    });
+    try {
+      const matrix = 'layers.1.up.weight';
+      const pending = job.inspectSecondMoment('adapprox', matrix);
+      await job.run();
+      const s = await pending;
+      expect(s).toMatchObject({ arm: 'adapprox', matrix, step: 1, rows: config.ffnHidden, cols: 32 });
+      expect(s.singularValues).toHaveLength(32);
+      for (let i = 1; i < 32; i++)
+        expect(s.singularValues[i]).toBeLessThanOrEqual(s.singularValues[i - 1] as number);
+      expect(s.exactErrors[0]).toBeCloseTo(1, 12);
+      expect(s.exactErrors[32]).toBeLessThan(1e-6);
+      // The best rank-j approximation (Eckart–Young) is never worse than the sketch's rank-j one, up
+      // to f32 rounding of V and of the GPU's ‖V‖².
+      for (let j = 0; j < s.sketchErrors.length; j++) {
+        expect(s.exactErrors[j] as number, `rank ${j} seed ${seed}`).toBeLessThanOrEqual(
+          (s.sketchErrors[j] as number) + 1e-4,
+        );
+      }
+      expect(s.rank).toBeGreaterThanOrEqual(1);
+      expect(s.errorTarget).toBe(0.03);
+      await expect(job.inspectSecondMoment('nope', matrix)).rejects.toThrow(/not an Adapprox arm/);
+    } finally {
+      job.destroy();
+    }
+  }, 300_000);
+
   it('refuses a batch larger than the data and a learning rate out of range', async () => {
     const config = presetConfig('nano', 'gpt2', vocab);
     const data = splitTokens(tokens.slice(0, 400), 0.2, 32);
