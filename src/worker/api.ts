@@ -12,6 +12,7 @@ import type { Residency } from '../model/gpuModel';
 import type { PerplexityProgress, PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
+import type { DataIdentity, ModelIdentity } from '../run/record';
 
 /**
  * GPU failures, plus 'busy' (a job is already running) and 'internal' (a bug, not the GPU), and
@@ -287,6 +288,15 @@ export interface ExportedRunFile {
 
 export type ExportResult = { ok: true; files: ExportedRunFile[] } | EngineFailure;
 
+// ---------------------------------------------------------------------------------------------
+// Run records
+
+/** The shipped texts a run record can name by their file's sha256. */
+export type BuiltinData = 'wikitext2' | 'tinystories' | 'c4' | 'tinyshakespeare';
+
+export type ModelIdentityResult = { ok: true; identity: ModelIdentity } | EngineFailure;
+export type DataIdentityResult = { ok: true; identity: DataIdentity } | EngineFailure;
+
 /** What the worker exposes through comlink. Every method resolves; none rejects on GPU failure. */
 export interface EngineApi {
   capability(): Promise<CapabilityResult>;
@@ -332,4 +342,9 @@ export interface EngineApi {
   exportRun(runId: string): Promise<ExportResult>;
   /** Drops a run's masks and weights from the worker. */
   forgetRun(runId: string): Promise<void>;
+
+  /** The loaded model's name, files and sha256 of its weight bytes, for run records (hashed once per load). */
+  modelIdentity(): Promise<ModelIdentityResult>;
+  /** A shipped text's name, size and sha256 of its file, for run records (hashed once per session). */
+  dataIdentity(name: BuiltinData): Promise<DataIdentityResult>;
 }

@@ -24,6 +24,7 @@ import type {
   PruneOutcome,
 } from './api';
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
+import { dataIdentity, modelIdentity } from './identity';
 import { errorEvent, toFailure } from './failure';
 import { runKernelCheck } from './kernelCheck';
 import {
@@ -48,6 +49,8 @@ let dropped: string | null = null;
 const watchers = new Set<Remote<(notice: EngineNotice) => void>>();
 /** The loaded model's tokenizer files, exported beside a pruned model's weights. */
 let loadedTokenizerFiles: ByteSource[] = [];
+/** The loaded model's weight files, hashed for run records. */
+let loadedWeightFiles: ByteSource[] = [];
 /** Finished pruning runs: every run's masks, the newest runs' pruned weights (see pruneRuns.ts). */
 const pruneRuns = new PruneRunStore();
 
@@ -210,6 +213,7 @@ const engine: EngineApi = {
         if (result.loaded) {
           loaded = result.loaded;
           loadedTokenizerFiles = model.tokenizerFiles;
+          loadedWeightFiles = model.weightFiles;
         }
         return result.outcome;
       } catch (error) {
@@ -312,6 +316,24 @@ const engine: EngineApi = {
 
   async forgetRun(runId) {
     pruneRuns.forget(runId);
+  },
+
+  async modelIdentity() {
+    const model = loaded;
+    if (!model) return { ok: false, ...withoutType(noModel()) };
+    try {
+      return { ok: true, identity: await modelIdentity(model.summary, loadedWeightFiles) };
+    } catch (error) {
+      return modelFailure(error);
+    }
+  },
+
+  async dataIdentity(name) {
+    try {
+      return { ok: true, identity: await dataIdentity(name, SITE_ROOT) };
+    } catch (error) {
+      return modelFailure(error);
+    }
   },
 };
 

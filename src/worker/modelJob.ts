@@ -60,6 +60,8 @@ export interface InspectedModel {
   summary: ModelSummary;
   opened: OpenedModel;
   tokenizerFiles: ByteSource[];
+  /** The files the weights are read from, in the order summary.weightFiles names them (hashed for run records). */
+  weightFiles: ByteSource[];
   /** Told the size of every read from the model's files; the load job listens to mark the parse phase. */
   reads: { onRead: ((bytes: number) => void) | null };
 }
@@ -92,7 +94,10 @@ export async function inspectModel(
   const observed = files.map((f) => observeReads(f, (bytes) => reads.onRead?.(bytes)));
   const opened = await openModel(observed);
   const tokenizerFiles = opened.otherFiles.filter((f) => isTokenizerFile(f.name));
-  return { summary: summarize(name, opened, tokenizerFiles), opened, tokenizerFiles, reads };
+  const summary = summarize(name, opened, tokenizerFiles);
+  // The unobserved files: hashing them later must not count as the load job's reads.
+  const weightFiles = summary.weightFiles.flatMap((w) => files.filter((f) => baseName(f.name) === w));
+  return { summary, opened, tokenizerFiles, weightFiles, reads };
 }
 
 async function resolveSource(
