@@ -42,7 +42,7 @@ export default defineConfig({
   projects: [
     {
       name: 'webgpu',
-      testMatch: ['kernel-check.spec.ts', 'model-eval.spec.ts', 'prune.spec.ts'],
+      testMatch: ['kernel-check.spec.ts', 'model-eval.spec.ts', 'prune.spec.ts', 'train.spec.ts'],
       use: {
         launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },
       },

@@ -13,6 +13,7 @@ import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
 import { PrunePanel } from './PrunePanel';
 import { useStudio } from './store';
+import { TrainPanel } from './TrainPanel';
 
 export function App() {
   const capability = useStudio((s) => s.capability);
@@ -36,6 +37,7 @@ export function App() {
             <a href="#evaluate">Perplexity</a>
             <a href="#prune">Pruning</a>
             <a href="#microscope">Microscope</a>
+            <a href="#train">Optimizer</a>
             <a href="#gpu">GPU</a>
             <a href="#kernel-check">Kernel check</a>
           </nav>
@@ -55,6 +57,7 @@ export function App() {
               <EvalPanel />
               <PrunePanel />
               <Microscope />
+              <TrainPanel />
               {/* Anchors for the header's links; the cards themselves stay as they are. */}
               <div id="gpu" className="anchor">
                 <CapabilityCard report={capability.report} />

@@ -13,6 +13,11 @@ import type { PerplexityProgress, PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
 import type { DataIdentity, ModelIdentity } from '../run/record';
+import type { ArmChoice } from '../train/armVariants';
+import type { TrainText } from '../train/data';
+import type { SecondMomentSpectrum, TrainEvent, TrainSummary } from '../train/job';
+import type { PresetFamily, PresetName } from '../train/modelPresets';
+import type { Decay } from '../train/schedule';
 
 /**
  * GPU failures, plus 'busy' (a job is already running) and 'internal' (a bug, not the GPU), and
@@ -198,7 +203,7 @@ export type EvalOutcome = Extract<EvalEvent, { type: 'finished' | 'cancelled' | 
 /** Told to the UI outside any job: the loaded model is gone with the device. */
 export type EngineNotice = { type: 'model-dropped'; message: string; advice: string };
 
-export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune';
+export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune' | 'train';
 
 // ---------------------------------------------------------------------------------------------
 // Pruning
@@ -297,6 +302,88 @@ export type BuiltinData = 'wikitext2' | 'tinystories' | 'c4' | 'tinyshakespeare'
 export type ModelIdentityResult = { ok: true; identity: ModelIdentity } | EngineFailure;
 export type DataIdentityResult = { ok: true; identity: DataIdentity } | EngineFailure;
 
+// ---------------------------------------------------------------------------------------------
+// Training (the optimizer studio)
+
+/** A preset from scratch over the built-in tokenizer (tok512), or the loaded model fine-tuned. */
+export type TrainModelChoice =
+  | { kind: 'preset'; preset: PresetName; family: PresetFamily }
+  | { kind: 'loaded' };
+
+/** A shipped text, or the person's own (pasted or a dropped .txt). */
+export type TrainDataChoice =
+  | { kind: Exclude<TrainText, 'user'> }
+  | { kind: 'user'; label: string; text: string };
+
+export interface TrainJobOptions {
+  model: TrainModelChoice;
+  data: TrainDataChoice;
+  seqLen: number;
+  batch: number;
+  steps: number;
+  warmupSteps: number;
+  decay: Decay;
+  validationEvery: number;
+  validationWindows: number;
+  /** Seeds the batch order and a preset's initialization. */
+  seed: number;
+  arms: ArmChoice[];
+}
+
+/** What a training run leaves: its settings and summary, and whether the worker holds its arms' weights. */
+export interface TrainRun {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  /** How the run ended; a failed run keeps the weights of its last validation. */
+  status: 'finished' | 'cancelled' | 'failed';
+  /** 'nano GPT-2 (from scratch)', or the loaded model's name and 'fine-tuned'. */
+  modelName: string;
+  dataLabel: string;
+  trainTokens: number;
+  validationTokens: number;
+  parameters: number;
+  /** The settings, with a pasted text left out (its label stays). */
+  options: TrainJobOptions;
+  summary: TrainSummary;
+  /** The step the kept weights are from (the last step, or the last validation after a failure). */
+  weightsStep: number;
+  /** Whether the worker still holds the arms' weights (exportTrainArm). */
+  exportable: boolean;
+}
+
+export type TrainJobEvent =
+  /** The text is fetched (first time only) and tokenized; a preset's tokenizer is read. */
+  | { type: 'preparing'; label: string }
+  | {
+      type: 'prepared';
+      label: string;
+      modelName: string;
+      trainTokens: number;
+      validationTokens: number;
+    }
+  /** The engine's events in order, batched every ~150 ms; elapsedMs: time spent training, pauses left out. */
+  | { type: 'train'; events: TrainEvent[]; elapsedMs: number }
+  /** The pause landed between steps (after `step` steps of every arm), or the run goes on again. */
+  | { type: 'paused'; step: number }
+  | { type: 'continued' }
+  /** The arms' weights were kept (sent before the outcome, also for a cancelled or failed run). */
+  | { type: 'kept'; run: TrainRun; heldRuns: string[] }
+  | { type: 'finished'; runId: string }
+  | { type: 'cancelled'; step: number }
+  | ErrorEvent
+  | MemoryEvent;
+
+export type TrainOutcome = Extract<TrainJobEvent, { type: 'finished' | 'cancelled' | 'error' }>;
+
+export interface AdapproxDefaults {
+  methods: Record<string, string>;
+  /** ξ_thr, the relative error the adaptive rank aims for. */
+  errorThreshold: number;
+}
+
+export type SpectrumResult = { ok: true; spectrum: SecondMomentSpectrum } | EngineFailure;
+
 /** What the worker exposes through comlink. Every method resolves; none rejects on GPU failure. */
 export interface EngineApi {
   capability(): Promise<CapabilityResult>;
@@ -347,4 +434,23 @@ export interface EngineApi {
   modelIdentity(): Promise<ModelIdentityResult>;
   /** A shipped text's name, size and sha256 of its file, for run records (hashed once per session). */
   dataIdentity(name: BuiltinData): Promise<DataIdentityResult>;
+
+  /**
+   * Trains arms side by side (a preset from scratch, or the loaded model fine-tuned) on the same
+   * batches. Pausable (pauseTrain) and cancellable between steps; every arm's weights are kept after
+   * it ends (exportTrainArm), the last validation's when it fails.
+   */
+  train(options: TrainJobOptions, onEvent: (event: TrainJobEvent) => void): Promise<TrainOutcome>;
+  /** Holds the running training job before its next step, or lets it go on; a no-op when none runs. */
+  pauseTrain(paused: boolean): Promise<void>;
+  /**
+   * The singular spectrum of an Adapprox arm's dense second moment V for one matrix, taken at the
+   * arm's next step of the running job (so it resolves once the job goes on after a pause).
+   */
+  inspectSecondMoment(arm: string, matrix: string): Promise<SpectrumResult>;
+  /** One arm of a training run as files: model.safetensors, config.json, tokenizer, summary.json (transferred). */
+  exportTrainArm(runId: string, arm: string): Promise<ExportResult>;
+  forgetTrainRun(runId: string): Promise<void>;
+  /** How Adapprox does what the spec leaves open (its `methods`), and its ξ_thr, for the studio to label. */
+  adapproxDefaults(): Promise<AdapproxDefaults>;
 }

@@ -2,13 +2,14 @@
 // Nothing here touches the DOM; the UI never touches the GPU. Every method resolves with a value,
 // because an exception thrown across comlink arrives as a bare Error without kind or advice.
 //
-// One job runs at a time (a kernel check, a model load, an evaluation or a pruning run): they share
-// one device, and a second job would only slow the first and blur both one's timings and the
-// other's errors.
+// One job runs at a time (a kernel check, a model load, an evaluation, a pruning or a training
+// run): they share one device, and a second job would only slow the first and blur both one's
+// timings and the other's errors.
 
 import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
+import { Adapprox } from '../train/optim';
 import type {
   EngineApi,
   EngineNotice,
@@ -22,6 +23,8 @@ import type {
   ModelLoadOutcome,
   PruneJobEvent,
   PruneOutcome,
+  TrainJobEvent,
+  TrainOutcome,
 } from './api';
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
 import { dataIdentity, modelIdentity } from './identity';
@@ -39,6 +42,10 @@ import {
 import { pruneFailure, runPrune } from './pruneJob';
 import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';
+import { TrainControl } from './trainControl';
+import { siteFiles } from './trainData';
+import { runTrain, trainFailure } from './trainJob';
+import { KEPT_WEIGHT_RUNS, TrainRunStore } from './trainRuns';
 
 const slot = new RuntimeSlot(() => self.navigator.gpu);
 let active: { job: JobKind; controller: AbortController } | null = null;
@@ -53,6 +60,10 @@ let loadedTokenizerFiles: ByteSource[] = [];
 let loadedWeightFiles: ByteSource[] = [];
 /** Finished pruning runs: every run's masks, the newest runs' pruned weights (see pruneRuns.ts). */
 const pruneRuns = new PruneRunStore();
+/** Finished training runs: every run's record, the newest runs' arm weights (see trainRuns.ts). */
+const trainRuns = new TrainRunStore();
+/** Pause and inspection of the training run in progress. */
+let training: TrainControl | null = null;
 
 /**
  * Where the studio is served from, so the built-in model and the texts are found under a non-root
@@ -68,6 +79,7 @@ const JOB_NAMES: Record<JobKind, string> = {
   load: 'A model load',
   evaluate: 'An evaluation',
   prune: 'A pruning run',
+  train: 'A training run',
 };
 
 const RELOAD_ADVICE = 'Load the model again: its weights were on the device that was lost.';
@@ -334,6 +346,76 @@ const engine: EngineApi = {
     } catch (error) {
       return modelFailure(error);
     }
+  },
+
+  train(options, onEvent) {
+    return runJob<TrainJobEvent, TrainOutcome>('train', onEvent, async (emit, signal) => {
+      const control = new TrainControl();
+      training = control;
+      try {
+        return await runTrain({
+          options,
+          acquire: () => slot.acquire(),
+          loaded,
+          loadedTokenizerFiles,
+          files: siteFiles(SITE_ROOT),
+          store: trainRuns,
+          control,
+          emit,
+          signal,
+        });
+      } catch (error) {
+        const outcome: ErrorEvent = { type: 'error', ...withoutOk(trainFailure(error)) };
+        emit(outcome);
+        return outcome;
+      } finally {
+        if (training === control) training = null;
+      }
+    });
+  },
+
+  async pauseTrain(paused) {
+    training?.setPaused(paused);
+  },
+
+  inspectSecondMoment(arm, matrix) {
+    if (!training)
+      return Promise.resolve({
+        ok: false,
+        kind: 'range',
+        message: 'No training run is running.',
+        advice: 'Start a run with an Adapprox arm; the spectrum is taken at its next step.',
+      });
+    return training.inspect(arm, matrix);
+  },
+
+  async exportTrainArm(runId, arm) {
+    try {
+      const files = await trainRuns.exportArm(runId, arm);
+      if (!files) {
+        if (!trainRuns.hasRun(runId)) return runMissing(runId, 'is not in this session');
+        return {
+          ok: false,
+          kind: 'range',
+          message: `The weights of arm ${arm} of run ${runId} are no longer held: the worker keeps the newest ${KEPT_WEIGHT_RUNS} runs' weights.`,
+          advice: 'Run it again with the same settings (the run is seeded) and save it then.',
+        };
+      }
+      const buffers = [...new Set(files.map((f) => f.data.buffer as ArrayBuffer))];
+      return transfer({ ok: true as const, files }, buffers);
+    } catch (error) {
+      return modelFailure(error);
+    }
+  },
+
+  async forgetTrainRun(runId) {
+    trainRuns.forget(runId);
+  },
+
+  async adapproxDefaults() {
+    // The constructor only reads its options: nothing touches the GPU.
+    const adapprox = new Adapprox();
+    return { methods: { ...adapprox.methods }, errorThreshold: adapprox.errorThreshold };
   },
 };
 
