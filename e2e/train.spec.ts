@@ -183,6 +183,7 @@ test('AdamW and Adapprox side by side on the nano preset: curves, exact state by
     expect(rank).toBeGreaterThanOrEqual(1);
     expect(rank).toBeLessThanOrEqual(32 / 4);
     await expect(page.getByTestId('train-spectrum').locator('.recharts-line')).toHaveCount(3);
+    await page.getByTestId('train-inspect').screenshot({ path: testInfo.outputPath('train-inspect.png') });
 
     await page.getByTestId('train-pause').click();
     await expect(page.getByTestId('train-status')).toHaveText(/^Paused after \d+ of 600 arm-steps\.$/, {
@@ -207,6 +208,7 @@ test('AdamW and Adapprox side by side on the nano preset: curves, exact state by
     await expect(runs).toHaveCount(4);
     const statuses = await runs.evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
     expect(statuses).toEqual(['cancelled', 'cancelled', 'finished', 'finished']);
+    await page.getByTestId('train-runs').screenshot({ path: testInfo.outputPath('train-runs.png') });
   });
 
   await test.step('a text shorter than one window is refused by the engine', async () => {

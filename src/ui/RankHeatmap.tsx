@@ -65,7 +65,8 @@ export function RankHeatmap({ trace, label }: { trace: RankTrace; label: string 
   return (
     <figure className="chart rank-heatmap" data-testid="train-rank-heatmap">
       <figcaption>
-        {label}: rank k chosen per matrix (rows) and step (columns), from {lo} (light) to {hi} (dark)
+        {label}: rank k chosen per matrix (rows) and step (columns),{' '}
+        {lo === hi ? `all at ${lo}` : `from ${lo} (light) to ${hi} (dark)`}
       </figcaption>
       <div className="rank-grid" style={{ gridTemplateRows: `repeat(${trace.names.length}, ${ROW_PX}px)` }}>
         <ol className="rank-names" style={{ gridRow: `1 / span ${trace.names.length}` }}>

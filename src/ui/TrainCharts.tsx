@@ -17,7 +17,7 @@ import {
   YAxis,
 } from 'recharts';
 import type { SecondMomentSpectrum } from '../train/job';
-import { formatBytes } from './format';
+import { formatBytes, formatMs } from './format';
 import {
   errorRows,
   lossKey,
@@ -31,6 +31,8 @@ import {
 import type { ArmTrace, RankTrace } from './trainReducer';
 
 const MARGIN = { top: 8, right: 24, bottom: 4, left: 8 };
+/** Room on the right for a reference line's label. */
+const LABELLED = { ...MARGIN, right: 44 };
 const PALETTE = ['#1f6fb2', '#d9822b', '#1a7f37', '#8e44ad', '#c4312b', '#5b6470', '#0f8b8d', '#b8860b'];
 
 /** One colour per arm, by its place in the run, the same in every chart. */
@@ -165,9 +167,14 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
           style={{ width: '100%', height: 70 + 34 * rows.length }}
         >
           <CartesianGrid stroke="var(--grid)" />
-          <XAxis type="number" stroke="var(--muted)" fontSize={12} unit=" ms" tickFormatter={formatValue} />
+          <XAxis
+            type="number"
+            stroke="var(--muted)"
+            fontSize={12}
+            tickFormatter={(v) => `${formatMs(Number(v))} ms`}
+          />
           <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={250} />
-          <Tooltip formatter={(v) => `${formatValue(Number(v))} ms`} />
+          <Tooltip formatter={(v) => `${formatMs(Number(v))} ms`} />
           <Legend verticalAlign="top" height={26} />
           <Bar
             dataKey="modelMs"
@@ -233,7 +240,7 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
         inspect a matrix below for the exact error.
       </figcaption>
       <div className="chart-body">
-        <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 260 }}>
+        <LineChart responsive data={rows} margin={LABELLED} style={{ width: '100%', height: 260 }}>
           <CartesianGrid stroke="var(--grid)" />
           {stepAxis}
           <YAxis
@@ -303,7 +310,7 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
               x={spectrum.rank}
               stroke="var(--accent-strong)"
               strokeDasharray="4 3"
-              label={{ value: `k = ${spectrum.rank}`, position: 'top', fontSize: 12 }}
+              label={{ value: `k = ${spectrum.rank}`, position: 'insideTopRight', fontSize: 12 }}
             />
             <Line
               dataKey="sigma"
@@ -321,7 +328,7 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
           <sub>k</sub>, against the target ξ<sub>thr</sub> = {spectrum.errorTarget}
         </figcaption>
         <div className="chart-body chart-body-narrow">
-          <LineChart responsive data={errors} margin={MARGIN} style={{ width: '100%', height: 240 }}>
+          <LineChart responsive data={errors} margin={LABELLED} style={{ width: '100%', height: 240 }}>
             <CartesianGrid stroke="var(--grid)" />
             <XAxis
               dataKey="k"

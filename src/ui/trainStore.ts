@@ -1,6 +1,8 @@
 // The optimizer studio's state: the settings form, the run in progress, every run of this session
 // (its arms kept by the worker for saving or opening in the pruning studio), and the second-moment
-// spectrum asked for. As in pruneStore.ts, only the actions talk to the worker.
+// spectrum asked for. As in pruneStore.ts, only the actions talk to the worker. A run's end is
+// visible to watchers as job.status leaving 'preparing'/'running'/'paused', with the kept run
+// (options, per-arm summary) appended to `runs` just before: what a run record needs.
 
 import { proxy } from 'comlink';
 import { create } from 'zustand';
