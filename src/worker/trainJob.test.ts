@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuOutOfMemoryError } from '../gpu/errors';
+import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { bytesSource } from '../model/byteSource';
@@ -57,7 +57,7 @@ describe('the training job', () => {
 
   function start(
     options: TrainJobOptions,
-    on: (event: TrainJobEvent, control: TrainControl, abort: () => void) => void = () => {},
+    on: (event: TrainJobEvent, control: TrainControl, abort: (reason?: unknown) => void) => void = () => {},
     loaded: LoadedModel | null = null,
   ) {
     const control = new TrainControl();
@@ -74,7 +74,7 @@ describe('the training job', () => {
       control,
       emit: (event) => {
         events.push(event);
-        on(event, control, () => abort.abort());
+        on(event, control, (reason) => abort.abort(reason));
       },
       signal: abort.signal,
     });
@@ -154,6 +154,34 @@ describe('the training job', () => {
     expect(kept.run.weightsStep).toBeLessThan(50);
     expect(await store.exportArm(kept.run.id, 'adamw')).not.toBeNull();
     expect(events.at(-1)).toEqual(end);
+  }, 300_000);
+
+  it('ends on a lost device with the weights of the last validation kept', async () => {
+    let lost = false;
+    const { outcome, events, store } = start({ ...OPTIONS, steps: 50 }, (event, _control, abort) => {
+      const third = event.type === 'train' && event.events.some((e) => e.type === 'step' && e.step >= 3);
+      if (third && !lost) {
+        lost = true;
+        // What the worker's slot does when the device goes: abort the job with the device's error.
+        abort(new GpuDeviceLostError('unknown', 'test'));
+      }
+    });
+    const end = await outcome;
+    expect(end).toMatchObject({ type: 'error', kind: 'device-lost' });
+    expect(end.type === 'error' && end.advice).toContain('weights at the last validation are kept');
+    const kept = events.find((e) => e.type === 'kept');
+    if (kept?.type !== 'kept') throw new Error('no kept event');
+    expect(kept.run).toMatchObject({ status: 'failed', weightsStep: 2 });
+    const validations = events
+      .flatMap((e) => (e.type === 'train' ? e.events : []))
+      .filter((e) => e.type === 'validation');
+    for (const arm of kept.run.summary.arms) {
+      expect(arm.steps).toBe(2);
+      const atTwo = validations.find((e) => e.type === 'validation' && e.arm === arm.id && e.step === 2);
+      expect(atTwo?.type === 'validation' && atTwo.loss).toBe(arm.finalValidationLoss);
+      expect(arm.finalTrainLoss).not.toBeNull();
+    }
+    expect(await store.exportArm(kept.run.id, 'no-m')).not.toBeNull();
   }, 300_000);
 
   it('refuses settings and texts with the engine’s message before training', async () => {
