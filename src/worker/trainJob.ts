@@ -156,9 +156,14 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
     batcher.flush();
     // The slot aborts the job when the device is lost; run() then stops as if cancelled.
     if (signal.aborted && signal.reason instanceof GpuError) throw signal.reason;
-    const weights = new Map<string, Map<string, Float32Array>>();
-    for (const arm of summary.arms) weights.set(arm.id, await job.weightsOf(arm.id));
-    const run = keep(summary.status, summary, Math.max(0, ...summary.arms.map((a) => a.steps)), weights);
+    // A run cancelled before any arm stepped holds only its starting weights: nothing to keep.
+    const stepped = Math.max(0, ...summary.arms.map((a) => a.steps));
+    let run: TrainRun | undefined;
+    if (stepped > 0 || summary.status === 'finished') {
+      const weights = new Map<string, Map<string, Float32Array>>();
+      for (const arm of summary.arms) weights.set(arm.id, await job.weightsOf(arm.id));
+      run = keep(summary.status, summary, stepped, weights);
+    }
     outcome =
       summary.status === 'finished' && run
         ? { type: 'finished', runId: run.id }
@@ -262,7 +267,10 @@ export class ArmRecord {
     else a.stopped = e.message;
   }
 
-  /** The arms as of `step` (the kept weights' step): losses there, state and timings as last reported. */
+  /**
+   * The arms as of `step` (the kept weights' step): losses there, state and timings as last
+   * reported. The engine's summary knows only 'finished' and 'cancelled'; the run says 'failed'.
+   */
   summaryAt(step: number, options: TrainOptions): TrainSummary {
     const arms: ArmSummary[] = options.arms.map((spec) => {
       const a = this.arms.get(spec.id);
