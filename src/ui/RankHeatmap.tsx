@@ -12,7 +12,7 @@ const ROW_PX = 14;
 const MAX_COLUMNS = 1200;
 
 /** Light to dark blue: t = 0 is the lowest rank in the run, 1 the highest. */
-export function rankColor(t: number): [number, number, number] {
+function rankColor(t: number): [number, number, number] {
   const from = [232, 240, 248];
   const to = [31, 78, 121];
   return from.map((f, i) => Math.round(f + ((to[i] as number) - f) * Math.min(1, Math.max(0, t)))) as [

@@ -36,7 +36,7 @@ const LABELLED = { ...MARGIN, right: 44 };
 const PALETTE = ['#1f6fb2', '#d9822b', '#1a7f37', '#8e44ad', '#c4312b', '#5b6470', '#0f8b8d', '#b8860b'];
 
 /** One colour per arm, by its place in the run, the same in every chart. */
-export function armColor(arms: readonly ArmTrace[], id: string): string {
+function armColor(arms: readonly ArmTrace[], id: string): string {
   const i = arms.findIndex((a) => a.id === id);
   return PALETTE[Math.max(i, 0) % PALETTE.length] as string;
 }

@@ -210,7 +210,7 @@ function TrainProgress({ job }: { job: TrainJobState }) {
 }
 
 /** The status line (aria-live): one sentence per state. */
-export function trainStatus(job: TrainJobState): string {
+function trainStatus(job: TrainJobState): string {
   const { done, total } = trainProgress(job);
   switch (job.status) {
     case 'idle':

@@ -7,7 +7,7 @@ import type { SecondMomentSpectrum } from '../train/job';
 import type { ArmTrace, RankTrace } from './trainReducer';
 
 /** Points per series a line chart draws at most. */
-export const MAX_POINTS = 400;
+const MAX_POINTS = 400;
 
 /** Indices 0…n−1 at an even stride so that at most `max` remain, the last one included. */
 export function thinIndices(n: number, max = MAX_POINTS): number[] {

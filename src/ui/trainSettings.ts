@@ -97,10 +97,7 @@ const int = (text: string) => (/^\s*\d+\s*$/.test(text) ? Number(text) : Number.
 const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 
 /** The context windows must fit: the preset's, or the loaded model's when fine-tuning. */
-export function contextOf(
-  form: Pick<TrainForm, 'model' | 'preset'>,
-  loaded: LoadedShape | null,
-): number | null {
+function contextOf(form: Pick<TrainForm, 'model' | 'preset'>, loaded: LoadedShape | null): number | null {
   if (form.model === 'loaded') return loaded?.context ?? null;
   return PRESETS[form.preset].context;
 }

@@ -69,7 +69,7 @@ const idleInspection: InspectionState = {
 };
 
 /** 'nano-GPT-2-Adapprox-train-1-…', a folder name for an arm. */
-export function armFolderName(run: TrainRun, armLabel: string): string {
+function armFolderName(run: TrainRun, armLabel: string): string {
   return safeName(`${run.modelName.replace(/\s*\((from scratch|built-in)\)/, '')}-${armLabel}-${run.id}`);
 }
 

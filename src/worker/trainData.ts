@@ -14,9 +14,9 @@ import type { TrainDataChoice, TrainModelChoice } from './api';
 import { type LoadedModel, NetworkError } from './modelJob';
 
 /** The built-in tokenizer presets are trained over, under the site root. */
-export const PRESET_TOKENIZER = { file: 'models/stories260K/tok512.bin', vocab: 512 };
+const PRESET_TOKENIZER = { file: 'models/stories260K/tok512.bin', vocab: 512 };
 
-export interface StartingModel {
+interface StartingModel {
   config: ModelConfig;
   weights: Map<string, Float32Array>;
   tokenizer: Tokenizer;

@@ -33,7 +33,7 @@ import type { TrainRunStore } from './trainRuns';
 
 const MEMORY_INTERVAL_MS = 250;
 /** The text's tail held out for validation (the CLI's default). */
-export const VALIDATION_FRACTION = 0.1;
+const VALIDATION_FRACTION = 0.1;
 
 export interface TrainJobContext {
   options: TrainJobOptions;
@@ -192,7 +192,7 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
 }
 
 /** The engine's options: each arm's variant becomes its optimizer (rank bounds as functions stay in the worker). */
-export function engineOptions(o: TrainJobOptions): TrainOptions {
+function engineOptions(o: TrainJobOptions): TrainOptions {
   const arms: ArmSpec[] = o.arms.map((a: ArmChoice) => ({
     id: a.id,
     label: ARM_VARIANTS[a.variant]?.label ?? a.variant,
@@ -221,7 +221,7 @@ function withoutText(o: TrainJobOptions): TrainJobOptions {
  * What each arm had reported, so a run that fails can still be summarised at the step its kept
  * weights are from (a finished or cancelled run has the engine's own summary).
  */
-export class ArmRecord {
+class ArmRecord {
   lastStep = 0;
   private readonly arms = new Map<
     string,
