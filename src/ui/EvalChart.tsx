@@ -3,6 +3,7 @@
 // is, which says how many windows a quick run needs before its number can be trusted.
 
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { ChartExport } from './ChartExport';
 import type { EvalPoint } from './modelReducers';
 
 export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
@@ -59,6 +60,7 @@ export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
           />
         </LineChart>
       </div>
+      <ChartExport name="perplexity-per-window" rows={points} />
     </figure>
   );
 }

@@ -3,6 +3,7 @@
 
 import { Bar, BarChart, CartesianGrid, Cell, Tooltip, XAxis, YAxis } from 'recharts';
 import type { KernelCaseResult } from '../kernels/suite';
+import { ChartExport } from './ChartExport';
 import { formatRate, formatTick } from './format';
 
 const ROW_HEIGHT = 26;
@@ -48,6 +49,7 @@ export function KernelChart({ results }: { results: readonly KernelCaseResult[] 
           </Bar>
         </BarChart>
       </div>
+      <ChartExport name="kernel-check-gflops" rows={data} />
     </figure>
   );
 }

@@ -23,6 +23,7 @@ import {
 import type { MatrixSummary } from '../prune/events';
 import type { PruneMethod } from '../prune/options';
 import type { PruneRun } from '../worker/api';
+import { ChartExport } from './ChartExport';
 import { formatError } from './format';
 import { blockErrors, type FistaTrace, objectiveRows } from './pruneReducer';
 import { describePattern, METHOD_LABELS } from './pruneSettings';
@@ -91,6 +92,7 @@ export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
           ))}
         </LineChart>
       </div>
+      <ChartExport name={`fista-objective-block-${trace.block}-${trace.operator}`} rows={rows} />
     </figure>
   );
 }
@@ -146,6 +148,7 @@ export function LambdaCharts({ trace, xi }: { trace: FistaTrace; xi: number }) {
             />
           </ComposedChart>
         </div>
+        <ChartExport name={`lambda-search-block-${trace.block}-${trace.operator}`} rows={data} />
       </figure>
       <figure className="chart">
         <figcaption>
@@ -177,6 +180,7 @@ export function LambdaCharts({ trace, xi }: { trace: FistaTrace; xi: number }) {
             </Bar>
           </BarChart>
         </div>
+        <ChartExport name={`error-ratio-block-${trace.block}-${trace.operator}`} rows={data} />
       </figure>
     </div>
   );
@@ -217,6 +221,7 @@ export function ErrorCharts({ matrices }: { matrices: readonly MatrixSummary[] }
             </Bar>
           </BarChart>
         </div>
+        <ChartExport name="relative-error-per-operator" rows={ops} />
       </figure>
       <figure className="chart">
         <figcaption>Per block: the operators' errors over their dense energies, summed</figcaption>
@@ -234,6 +239,7 @@ export function ErrorCharts({ matrices }: { matrices: readonly MatrixSummary[] }
             />
           </BarChart>
         </div>
+        <ChartExport name="relative-error-per-block" rows={blocks} />
       </figure>
     </div>
   );
@@ -267,6 +273,7 @@ export function PerplexityChart({ before, after }: { before: number | null; afte
           </Bar>
         </BarChart>
       </div>
+      <ChartExport name="perplexity-before-after" rows={data} />
     </figure>
   );
 }
@@ -347,6 +354,10 @@ export function SparsityScatter({ runs, reference }: { runs: readonly PruneRun[]
           ))}
         </ScatterChart>
       </div>
+      <ChartExport
+        name="sparsity-against-perplexity"
+        rows={[{ name: 'dense', sparsity: 0, ppl: reference.pplBefore }, ...same.map(point)]}
+      />
     </figure>
   );
 }
