@@ -17,6 +17,7 @@ import {
   YAxis,
 } from 'recharts';
 import type { SecondMomentSpectrum } from '../train/job';
+import { ChartExport } from './ChartExport';
 import { formatBytes, formatMs } from './format';
 import {
   errorRows,
@@ -106,6 +107,7 @@ export function LossChart({ arms }: { arms: readonly ArmTrace[] }) {
           ])}
         </LineChart>
       </div>
+      <ChartExport name="training-loss" rows={rows} />
     </figure>
   );
 }
@@ -143,6 +145,7 @@ export function MemoryChart({ arms, parameters }: { arms: readonly ArmTrace[]; p
           </Bar>
         </BarChart>
       </div>
+      <ChartExport name="optimizer-state-bytes" rows={rows} />
     </figure>
   );
 }
@@ -192,6 +195,7 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
           />
         </BarChart>
       </div>
+      <ChartExport name="step-time" rows={rows} />
     </figure>
   );
 }
@@ -224,6 +228,7 @@ export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
           ))}
         </LineChart>
       </div>
+      <ChartExport name="tokens-per-second" rows={rows} />
     </figure>
   );
 }
@@ -272,6 +277,7 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
           ))}
         </LineChart>
       </div>
+      <ChartExport name={`adapprox-error-${label}`} rows={rows} />
     </figure>
   );
 }
@@ -321,6 +327,10 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
             />
           </LineChart>
         </div>
+        <ChartExport
+          name={`spectrum-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
+          rows={sigma}
+        />
       </figure>
       <figure className="chart">
         <figcaption>
@@ -376,6 +386,10 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
             />
           </LineChart>
         </div>
+        <ChartExport
+          name={`truncation-error-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
+          rows={errors}
+        />
       </figure>
     </div>
   );
