@@ -27,8 +27,8 @@ import type {
   TrainOutcome,
 } from './api';
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
-import { dataIdentity, modelIdentity } from './identity';
 import { errorEvent, toFailure } from './failure';
+import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import {
   checkFit,
