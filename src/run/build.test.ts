@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import packageJson from '../../package.json?raw';
+import type { PruneEvent, PruneSummary } from '../prune/events';
+import { defaultPruneOptions } from '../prune/job';
+import {
+  adapterName,
+  buildRunRecord,
+  nllPerWindow,
+  PruneSeriesCollector,
+  pruneConfig,
+  pruneResults,
+  SERIES,
+  subsample,
+} from './build';
+import { parseRunRecord } from './record';
+
+const HASH = 'a'.repeat(64);
+
+function summary(): PruneSummary {
+  const matrix = (block: number, operator: string, sparsity: number) => ({
+    tensor: `layers.${block}.${operator}.weight`,
+    block,
+    operator,
+    rows: 4,
+    cols: 8,
+    sparsity,
+    error: 1,
+    relativeError: 0.1 * (block + 1),
+    ms: 1,
+  });
+  return {
+    method: 'fista',
+    options: defaultPruneOptions('fista', { context: 16, parameters: 100 }),
+    blocks: [
+      { block: 0, ms: 2, matrices: [matrix(0, 'q', 0.5), matrix(0, 'k', 0.25)] },
+      { block: 1, ms: 2, matrices: [matrix(1, 'q', 0.75)] },
+    ],
+    sparsity: 0.5,
+    calibrationTokens: 64,
+    ms: 4,
+  };
+}
+
+describe('building run records', () => {
+  it('gives a record the parser accepts, with the engine version of package.json and data listed once', () => {
+    const data = { name: 'tinystories', sha256: HASH, bytes: 10 };
+    const record = buildRunRecord({
+      kind: 'eval',
+      startedAt: new Date(0),
+      finishedAt: new Date(1000),
+      status: 'finished',
+      config: { text: 'tinystories' },
+      seed: null,
+      model: { name: 'tiny', sha256: HASH, files: ['model.safetensors'], parameters: 10 },
+      data: [data, { ...data }],
+      adapter: 'test',
+      producer: 'cli',
+      metrics: [{ name: SERIES.windowNll, x: [1], y: [0.5] }],
+      results: { ppl: 1.6 },
+      timings: { total: 1000 },
+    });
+    expect(parseRunRecord(JSON.parse(JSON.stringify(record)))).toEqual(record);
+    expect(record.engineVersion).toBe(JSON.parse(packageJson).version);
+    expect(record.data).toEqual([data]);
+    expect(record.startedAt).toBe('1970-01-01T00:00:00.000Z');
+    expect('error' in record).toBe(false);
+  });
+
+  it('names the adapter by vendor, architecture and description', () => {
+    const c = { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' };
+    expect(adapterName({ ...c, isFallbackAdapter: true })).toBe(
+      'google swiftshader SwiftShader driver 5.0.0 (fallback)',
+    );
+    expect(adapterName({ ...c, description: '', isFallbackAdapter: false })).toBe('google swiftshader');
+  });
+
+  it('subsamples a long series to at most the points asked for, first and last kept', () => {
+    const n = 1001;
+    const series = {
+      name: 's',
+      x: Array.from({ length: n }, (_, i) => i),
+      y: Array.from({ length: n }, (_, i) => -i),
+    };
+    for (const max of [2, 3, 10, 100, 1000]) {
+      const s = subsample(series, max);
+      expect(s.x.length, `max ${max}`).toBeLessThanOrEqual(max);
+      expect(s.x[0]).toBe(0);
+      expect(s.x[s.x.length - 1]).toBe(n - 1);
+      expect(s.y).toEqual(s.x.map((x) => -x));
+    }
+    expect(subsample(series, n)).toBe(series);
+  });
+
+  it("turns a perplexity result into each window's mean NLL", () => {
+    const s = nllPerWindow({
+      ppl: 3,
+      meanNll: Math.log(3),
+      windows: 2,
+      tokensScored: 8,
+      seqLen: 4,
+      tokensInText: 9,
+      windowPpl: [2, 4.5],
+    });
+    expect(s.x).toEqual([1, 2]);
+    expect(s.y[0]).toBeCloseTo(Math.log(2), 15);
+    expect(s.y[1]).toBeCloseTo(Math.log(4.5), 15);
+  });
+
+  it('collects per-operator, λ and objective series from a run', () => {
+    const collector = new PruneSeriesCollector();
+    const round = {
+      lo: 0,
+      hi: null,
+      sparsityBeforeThreshold: 0.4,
+      errorTotal: 1,
+      errorRound: 0.1,
+      best: true,
+    };
+    const events: PruneEvent[] = [
+      { type: 'lambda-round', block: 0, operator: 'q', round: 0, lambda: 0.5, ...round },
+      { type: 'lambda-round', block: 0, operator: 'q', round: 1, lambda: 0.25, ...round },
+      ...Array.from(
+        { length: 50 },
+        (_, i): PruneEvent => ({
+          type: 'fista-iteration',
+          block: 0,
+          operator: 'q',
+          round: 0,
+          iteration: i,
+          objective: 100 - i,
+        }),
+      ),
+    ];
+    for (const e of events) collector.add(e);
+    const series = new Map(collector.series(summary(), 10).map((s) => [s.name, s]));
+    expect(series.get(SERIES.relativeError)).toEqual({
+      name: SERIES.relativeError,
+      x: [0, 1, 2],
+      y: [0.1, 0.1, 0.2],
+    });
+    expect(series.get(SERIES.sparsity)?.y).toEqual([0.5, 0.25, 0.75]);
+    expect(series.get(SERIES.lambda)).toEqual({ name: SERIES.lambda, x: [1, 2], y: [0.5, 0.25] });
+    const objective = series.get(SERIES.objective);
+    expect(objective?.x.length).toBeLessThanOrEqual(10);
+    expect(objective?.x[objective.x.length - 1]).toBe(49);
+  });
+
+  it('keeps a user calibration text out of the record, by label and length', () => {
+    const options = defaultPruneOptions('wanda', { context: 16, parameters: 100 });
+    options.calibration.source = { kind: 'text', text: 'a long private text', label: 'notes.txt' };
+    const config = pruneConfig(options);
+    expect(JSON.stringify(config)).not.toContain('private');
+    expect((config.calibration as { source: unknown }).source).toEqual({
+      kind: 'text',
+      label: 'notes.txt',
+      chars: 19,
+    });
+  });
+
+  it('flattens the results, perplexity per text before and after', () => {
+    expect(
+      pruneResults(summary(), { before: { wikitext2: 20 }, after: { wikitext2: 25, tinystories: 5 } }),
+    ).toEqual({
+      method: 'fista',
+      sparsity: 0.5,
+      calibrationTokens: 64,
+      blocks: 2,
+      operators: 3,
+      'pplBefore.wikitext2': 20,
+      'pplAfter.wikitext2': 25,
+      'pplAfter.tinystories': 5,
+    });
+  });
+});

@@ -1,0 +1,176 @@
+// Building run records from what the engine reports: the CLI and the studio both turn a prune or
+// eval job's events and results into the same record (record.ts), so a run looks the same
+// whichever host ran it. Nothing here touches files, the GPU or the DOM; identities (sha256) are
+// computed by the host, which knows where the bytes are.
+
+import type { CapabilityReport } from '../gpu/device';
+import type { PerplexityResult } from '../model/perplexity';
+import type { PruneEvent, PruneSummary } from '../prune/events';
+import type { PruneOptions } from '../prune/options';
+import { ENGINE_VERSION } from './engineVersion';
+import {
+  type DataIdentity,
+  type MetricSeries,
+  type ModelIdentity,
+  RUN_RECORD_FORMAT,
+  RUN_RECORD_VERSION,
+  type RunKind,
+  type RunRecord,
+} from './record';
+
+export interface RunRecordParts {
+  kind: RunKind;
+  startedAt: Date;
+  finishedAt: Date;
+  status: RunRecord['status'];
+  config: Record<string, unknown>;
+  seed: number | null;
+  model: ModelIdentity;
+  data: DataIdentity[];
+  adapter: string;
+  producer: RunRecord['producer'];
+  metrics: MetricSeries[];
+  results: RunRecord['results'];
+  timings: RunRecord['timings'];
+  detail?: unknown;
+  error?: string;
+}
+
+export function buildRunRecord(parts: RunRecordParts): RunRecord {
+  const { startedAt, finishedAt, detail, error, ...rest } = parts;
+  return {
+    format: RUN_RECORD_FORMAT,
+    version: RUN_RECORD_VERSION,
+    id: crypto.randomUUID(),
+    ...rest,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    engineVersion: ENGINE_VERSION,
+    // Data named twice (calibration and evaluation on the same text) is listed once.
+    data: [...new Map(rest.data.map((d) => [`${d.name} ${d.sha256}`, d])).values()],
+    ...(detail === undefined ? {} : { detail }),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+/** The adapter as a record names it: 'google swiftshader SwiftShader driver 5.0.0 (fallback)'. */
+export function adapterName(
+  c: Pick<CapabilityReport, 'vendor' | 'architecture' | 'description' | 'isFallbackAdapter'>,
+): string {
+  const name = [c.vendor, c.architecture, c.description].filter(Boolean).join(' ') || 'unknown adapter';
+  return c.isFallbackAdapter ? `${name} (fallback)` : name;
+}
+
+/**
+ * At most maxPoints of a series, evenly strided, always keeping the last point (so a chart ends
+ * where the run ended and concatenated series can be offset by the last x).
+ */
+export function subsample(series: MetricSeries, maxPoints: number): MetricSeries {
+  const n = series.x.length;
+  if (n <= maxPoints) return series;
+  const stride = Math.ceil((n - 1) / (maxPoints - 1));
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; i += stride) {
+    x.push(series.x[i] as number);
+    y.push(series.y[i] as number);
+  }
+  if (x[x.length - 1] !== series.x[n - 1]) {
+    x.push(series.x[n - 1] as number);
+    y.push(series.y[n - 1] as number);
+  }
+  return { name: series.name, x, y };
+}
+
+/**
+ * Series names, shared with the studio's records so either host's records chart the same way.
+ * x: the window from 1; the operator's position in block order (detail.blocks[*].matrices) from 0;
+ * the λ round over the whole run from 1; the objective evaluation over the whole run from 0.
+ */
+export const SERIES = {
+  windowNll: 'nll/window',
+  relativeError: 'operator/relative-error',
+  sparsity: 'operator/sparsity',
+  lambda: 'fista/lambda',
+  objective: 'fista/objective',
+} as const;
+
+/** Mean NLL (nats per predicted token) of each window, the series behind a perplexity. */
+export function nllPerWindow(result: PerplexityResult): MetricSeries {
+  return {
+    name: SERIES.windowNll,
+    x: result.windowPpl.map((_, i) => i + 1),
+    y: result.windowPpl.map((ppl) => Math.log(ppl)),
+  };
+}
+
+/** Error and sparsity per pruned operator, from a summary (so merged shards can rebuild them). */
+export function operatorSeries(summary: Pick<PruneSummary, 'blocks'>): MetricSeries[] {
+  const matrices = summary.blocks.flatMap((b) => b.matrices);
+  const x = matrices.map((_, i) => i);
+  return [
+    { name: SERIES.relativeError, x, y: matrices.map((m) => m.relativeError) },
+    { name: SERIES.sparsity, x: [...x], y: matrices.map((m) => m.sparsity) },
+  ];
+}
+
+/**
+ * Collects FISTAPruner's per-round λ and per-iteration objective from a run's events. A large
+ * model runs tens of thousands of iterations; the objective is subsampled when the series is taken.
+ */
+export class PruneSeriesCollector {
+  private readonly lambda: number[] = [];
+  private readonly objective: number[] = [];
+
+  readonly add = (event: PruneEvent): void => {
+    if (event.type === 'lambda-round') this.lambda.push(event.lambda);
+    else if (event.type === 'fista-iteration') this.objective.push(event.objective);
+  };
+
+  series(summary: PruneSummary, maxObjectivePoints = 2000): MetricSeries[] {
+    const out = operatorSeries(summary);
+    if (this.lambda.length)
+      out.push({ name: SERIES.lambda, x: this.lambda.map((_, i) => i + 1), y: this.lambda });
+    if (this.objective.length) {
+      const objective = { name: SERIES.objective, x: this.objective.map((_, i) => i), y: this.objective };
+      out.push(subsample(objective, maxObjectivePoints));
+    }
+    return out;
+  }
+}
+
+/** A PruneSummary as a record keeps it (detail), its options as pruneConfig gives them. */
+export type RecordedPruneSummary = Omit<PruneSummary, 'options'> & { options: Record<string, unknown> };
+
+/**
+ * Prune options as a record keeps them: a user's calibration text is named by its label and length
+ * (its bytes are identified by sha256 in the record's data), never copied whole into the record.
+ */
+export function pruneConfig(options: PruneOptions): Record<string, unknown> {
+  const source = options.calibration.source;
+  return {
+    ...options,
+    calibration: {
+      ...options.calibration,
+      source:
+        source.kind === 'text' ? { kind: 'text', label: source.label, chars: source.text.length } : source,
+    },
+  };
+}
+
+/** The flat results of a pruning run: overall sparsity and perplexity per text before and after. */
+export function pruneResults(
+  summary: Pick<PruneSummary, 'method' | 'sparsity' | 'calibrationTokens' | 'blocks'>,
+  perplexity: { before: Partial<Record<string, number>>; after: Partial<Record<string, number>> },
+): RunRecord['results'] {
+  const results: RunRecord['results'] = {
+    method: summary.method,
+    sparsity: summary.sparsity,
+    calibrationTokens: summary.calibrationTokens,
+    blocks: summary.blocks.length,
+    operators: summary.blocks.reduce((n, b) => n + b.matrices.length, 0),
+  };
+  for (const [text, ppl] of Object.entries(perplexity.before)) results[`pplBefore.${text}`] = ppl ?? null;
+  for (const [text, ppl] of Object.entries(perplexity.after)) results[`pplAfter.${text}`] = ppl ?? null;
+  return results;
+}
