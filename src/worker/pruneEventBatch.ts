@@ -5,6 +5,7 @@
 // blocks and statistics passes are the record of the run.
 
 import type { PruneEvent } from '../prune/events';
+import { type EventBatcher, eventBatcher } from './eventBatch';
 
 /** Every iteration of a round up to here is sent… */
 export const DENSE_ITERATIONS = 50;
@@ -21,10 +22,7 @@ export function keepIteration(iteration: number, objectives: number): boolean {
   return (iteration - DENSE_ITERATIONS) % stride === stride - 1;
 }
 
-export interface PruneEventBatcher {
-  push(event: PruneEvent): void;
-  /** Sends what is queued now (call before any other message, to keep the order). */
-  flush(): void;
+export interface PruneEventBatcher extends EventBatcher<PruneEvent> {
   /** Drops the pending timer (the queue is flushed first). */
   close(): void;
 }
@@ -39,25 +37,13 @@ export function pruneEventBatcher(
   send: (events: PruneEvent[]) => void,
   intervalMs = 100,
 ): PruneEventBatcher {
-  let queue: PruneEvent[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const flush = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    send(batch);
-  };
-
+  const batcher = eventBatcher(send, intervalMs);
   return {
     push(event) {
       if (event.type === 'fista-iteration' && !keepIteration(event.iteration, objectives)) return;
-      queue.push(event);
-      timer ??= setTimeout(flush, intervalMs);
+      batcher.push(event);
     },
-    flush,
-    close: flush,
+    flush: batcher.flush,
+    close: batcher.flush,
   };
 }

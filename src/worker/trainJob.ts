@@ -24,14 +24,15 @@ import {
   type TrainSummary,
 } from '../train/job';
 import type { EngineFailure, TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
+import { eventBatcher } from './eventBatch';
 import { type LoadedModel, modelFailure } from './modelJob';
 import { throttle } from './throttle';
 import type { TrainControl } from './trainControl';
 import { dataLabel, NoModelError, type SiteFiles, startingModel, trainTokens } from './trainData';
-import { trainEventBatcher } from './trainEventBatch';
 import type { TrainRunStore } from './trainRuns';
 
 const MEMORY_INTERVAL_MS = 250;
+const EVENT_INTERVAL_MS = 150;
 /** The text's tail held out for validation (the CLI's default). */
 const VALIDATION_FRACTION = 0.1;
 
@@ -57,8 +58,10 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
   let elapsed = { start: 0, paused: 0, pausedAt: null as number | null };
   const elapsedMs = () =>
     elapsed.start === 0 ? 0 : (elapsed.pausedAt ?? performance.now()) - elapsed.start - elapsed.paused;
-  const batcher = trainEventBatcher<TrainEvent>((events) =>
-    ctx.emit({ type: 'train', events, elapsedMs: elapsedMs() }),
+  // None is dropped: the steps are the run's record, and the charts thin what they draw themselves.
+  const batcher = eventBatcher<TrainEvent>(
+    (events) => ctx.emit({ type: 'train', events, elapsedMs: elapsedMs() }),
+    EVENT_INTERVAL_MS,
   );
   // Every other message goes out after the queued engine events, so the page sees them in order.
   const emit = (event: TrainJobEvent) => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { trainEventBatcher } from './trainEventBatch';
+import { eventBatcher } from './eventBatch';
 
-describe('training event batches', () => {
+describe('event batches', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -9,7 +9,7 @@ describe('training event batches', () => {
   it('sends every event once, in order, at most one batch per interval unless flushed', () => {
     vi.useFakeTimers();
     const sent: number[][] = [];
-    const batcher = trainEventBatcher<number>((events) => sent.push(events), 100);
+    const batcher = eventBatcher<number>((events) => sent.push(events), 100);
     batcher.push(1);
     batcher.push(2);
     expect(sent).toEqual([]);

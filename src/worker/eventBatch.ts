@@ -1,7 +1,7 @@
-// A training run reports a step event per arm per step, each with Adapprox's rank and error per
-// matrix: on a fast GPU that is hundreds of messages a second, each a structured clone and a
-// re-render. They are batched (one message per interval, in order); none is dropped, because the
-// steps are the run's record and the charts thin what they draw themselves.
+// A job's engine events come faster than the page needs them (every FISTA iteration of a pruning
+// run; a step per arm per step of a training run, each with Adapprox's rank per matrix): each
+// message is a structured clone and a re-render. They are batched instead, one message per
+// interval, in the order they were pushed.
 
 export interface EventBatcher<E> {
   push(event: E): void;
@@ -10,7 +10,7 @@ export interface EventBatcher<E> {
 }
 
 /** `send` gets non-empty batches in the order the events were pushed, at most one per intervalMs unless flushed. */
-export function trainEventBatcher<E>(send: (events: E[]) => void, intervalMs = 150): EventBatcher<E> {
+export function eventBatcher<E>(send: (events: E[]) => void, intervalMs: number): EventBatcher<E> {
   let queue: E[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
