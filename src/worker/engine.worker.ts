@@ -36,14 +36,13 @@ import {
   inspectModel,
   type LoadedModel,
   modelFailure,
-  NetworkError,
   runModelLoad,
 } from './modelJob';
 import { pruneFailure, runPrune } from './pruneJob';
 import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';
+import { siteFiles } from './siteFiles';
 import { TrainControl } from './trainControl';
-import { siteFiles } from './trainData';
 import { runTrain, trainFailure } from './trainJob';
 import { KEPT_WEIGHT_RUNS, TrainRunStore } from './trainRuns';
 
@@ -73,6 +72,7 @@ let training: TrainControl | null = null;
 const SITE_ROOT = import.meta.env.BASE_URL.startsWith('/')
   ? self.location.origin + import.meta.env.BASE_URL
   : new URL('../', self.location.href).href;
+const site = siteFiles(SITE_ROOT);
 
 const JOB_NAMES: Record<JobKind, string> = {
   'kernel-check': 'A kernel check',
@@ -284,7 +284,7 @@ const engine: EngineApi = {
           options,
           acquire: () => slot.acquire(),
           fetchText,
-          fetchFile: (file) => fetchSiteFile(file),
+          fetchFile: site.text,
           store: pruneRuns,
           tokenizerFiles: loadedTokenizerFiles,
           emit,
@@ -358,7 +358,7 @@ const engine: EngineApi = {
           acquire: () => slot.acquire(),
           loaded,
           loadedTokenizerFiles,
-          files: siteFiles(SITE_ROOT),
+          files: site,
           store: trainRuns,
           control,
           emit,
@@ -426,19 +426,6 @@ function runMissing(runId: string, what: string) {
     message: `Run ${runId} ${what}.`,
     advice: 'Runs live as long as this page: pick a run from the results table.',
   };
-}
-
-async function fetchSiteFile(file: string): Promise<string> {
-  const url = new URL(file, SITE_ROOT).href;
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw new NetworkError(url, error instanceof Error ? error.message : String(error));
-  }
-  if (!response.ok)
-    throw new NetworkError(url, `the server answered ${response.status} ${response.statusText}`);
-  return response.text();
 }
 
 function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {

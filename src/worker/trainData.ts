@@ -11,7 +11,8 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import { initialWeights, PRESETS, presetConfig } from '../train/modelPresets';
 import type { TrainDataChoice, TrainModelChoice } from './api';
-import { type LoadedModel, NetworkError } from './modelJob';
+import type { LoadedModel } from './modelJob';
+import type { SiteFiles } from './siteFiles';
 
 /** The built-in tokenizer presets are trained over, under the site root. */
 const PRESET_TOKENIZER = { file: 'models/stories260K/tok512.bin', vocab: 512 };
@@ -24,31 +25,6 @@ interface StartingModel {
   tokenizerFiles: ByteSource[];
   /** 'nano GPT-2 (from scratch)', or '<loaded model>, fine-tuned'. */
   name: string;
-}
-
-export interface SiteFiles {
-  text(path: string): Promise<string>;
-  bytes(path: string): Promise<ArrayBuffer>;
-}
-
-/** Fetches files under siteRoot, naming the URL when the server or the connection fails. */
-export function siteFiles(siteRoot: string, fetchFn: typeof fetch = fetch): SiteFiles {
-  const get = async (path: string) => {
-    const url = new URL(path, siteRoot).href;
-    let response: Response;
-    try {
-      response = await fetchFn(url);
-    } catch (error) {
-      throw new NetworkError(url, error instanceof Error ? error.message : String(error));
-    }
-    if (!response.ok)
-      throw new NetworkError(url, `the server answered ${response.status} ${response.statusText}`);
-    return response;
-  };
-  return {
-    text: async (path) => (await get(path)).text(),
-    bytes: async (path) => (await get(path)).arrayBuffer(),
-  };
 }
 
 const FAMILY_LABELS = { gpt2: 'GPT-2', llama: 'Llama' } as const;

@@ -12,8 +12,8 @@ import { type RankSample, TrainOutOfMemoryError } from '../train/job';
 import { presetConfig } from '../train/modelPresets';
 import type { SpectrumResult, TrainJobEvent, TrainJobOptions } from './api';
 import type { LoadedModel } from './modelJob';
+import type { SiteFiles } from './siteFiles';
 import { TrainControl } from './trainControl';
-import type { SiteFiles } from './trainData';
 import { runTrain, trainFailure } from './trainJob';
 import { TrainRunStore } from './trainRuns';
 

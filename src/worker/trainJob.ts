@@ -26,9 +26,10 @@ import {
 import type { EngineFailure, TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
 import { eventBatcher } from './eventBatch';
 import { type LoadedModel, modelFailure } from './modelJob';
+import type { SiteFiles } from './siteFiles';
 import { throttle } from './throttle';
 import type { TrainControl } from './trainControl';
-import { dataLabel, NoModelError, type SiteFiles, startingModel, trainTokens } from './trainData';
+import { dataLabel, NoModelError, startingModel, trainTokens } from './trainData';
 import type { TrainRunStore } from './trainRuns';
 
 const MEMORY_INTERVAL_MS = 250;
