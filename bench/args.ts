@@ -1,4 +1,9 @@
-// Command-line options of `npm run bench`, parsed by hand (no dependency for three flags).
+// Command-line options of `npm run bench`, parsed by hand (no dependency for a few flags). The CLI's
+// `bench` command takes the same options through commander.
+
+/** The parts of the benchmark, in the order they run. */
+export const BENCH_SECTIONS = ['kernels', 'forward', 'prune', 'train'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOptions {
   /** Small sizes only: a smoke run that finishes in well under a minute on a CPU adapter. */
@@ -7,6 +12,10 @@ export interface BenchOptions {
   runs: number | null;
   /** Where the JSON report goes; null = bench/results/bench-<timestamp>.json. */
   jsonOut: string | null;
+  /** The sections to run (all by default). */
+  sections: BenchSection[];
+  /** Only the kernel cases whose 'group · name' contains this text; null = all. */
+  cases: string | null;
   help: boolean;
 }
 
@@ -15,10 +24,19 @@ export const USAGE = `Usage: npm run bench -- [options]
   --runs N         timed runs per case after one warm-up run (default 5, 3 for quick;
                    without --runs, products above 4 GFLOP get 3; the copy always gets >= 10)
   --json-out PATH  write the JSON report to PATH instead of bench/results/bench-<timestamp>.json
+  --only LIST      run only these sections, comma-separated: ${BENCH_SECTIONS.join(', ')}
+  --cases TEXT     only the kernel cases whose group or name contains TEXT (e.g. n=128, Gram)
   --help           print this text`;
 
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, runs: null, jsonOut: null, help: false };
+  const options: BenchOptions = {
+    quick: false,
+    runs: null,
+    jsonOut: null,
+    sections: [...BENCH_SECTIONS],
+    cases: null,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] =
@@ -43,6 +61,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--json-out':
         options.jsonOut = value();
         break;
+      case '--only':
+        options.sections = parseSections(value());
+        break;
+      case '--cases':
+        options.cases = value();
+        break;
       case '--help':
       case '-h':
         options.help = true;
@@ -52,4 +76,13 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
   }
   return options;
+}
+
+/** 'kernels,prune' → those sections in run order; an unknown name throws with the valid ones. */
+export function parseSections(list: string): BenchSection[] {
+  const names = list.split(',').map((s) => s.trim());
+  for (const name of names)
+    if (!(BENCH_SECTIONS as readonly string[]).includes(name))
+      throw new Error(`unknown bench section "${name}": choose from ${BENCH_SECTIONS.join(', ')}`);
+  return BENCH_SECTIONS.filter((s) => names.includes(s));
 }

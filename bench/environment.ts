@@ -4,10 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../src/host/projectRoot';
 
-/** The repository root: this file is bench/environment.ts, or bundled into dist-node/bench.js. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root, wherever the bundle put this module (dist-node/ or a shared chunk). */
+export const repoRoot = projectRoot();
 
 function packageVersion(file: string): string | null {
   try {
