@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { parseBlocks, parsePattern, TOKENIZER_FILE } from './prune';
+import { parseBlocks, parsePattern } from './prune';
+import { TOKENIZER_FILE } from './prunedFolder';
 
 describe('prune command arguments', () => {
   it('reads sparsity as a percentage, a fraction or N:M', () => {

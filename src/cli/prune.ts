@@ -1,19 +1,19 @@
 // `prune`: the studio's pruning run, headless. Optionally measures perplexity before and after on
-// the evaluation texts, and writes the pruned model as a Hugging Face folder (safetensors, config,
-// the tokenizer files it was opened with, and a summary of sparsity per matrix).
+// the evaluation texts, and writes the pruned model as a Hugging Face folder (prunedFolder.ts).
+// `--blocks` or `--shard i/n` prune part of the model, so that shards on several processes or
+// machines can be joined by `merge`; each folder's summary.json says which blocks it holds.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { GpuRuntime } from '../gpu/runtime';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
-import { exportHfModel } from '../model/export';
 import { GpuModel } from '../model/gpuModel';
 import type { WeightSource } from '../model/weights';
 import { CALIBRATION_TEXTS, sampleCalibration } from '../prune/calibration';
-import type { PruneEvent, PruneSummary } from '../prune/events';
+import type { PruneEvent } from '../prune/events';
 import { defaultPruneOptions, prunedWeightSource, pruneModel } from '../prune/job';
 import type {
+  BlockInputs,
   CalibrationSource,
   PruneMethod,
   PruneOptions,
@@ -21,12 +21,19 @@ import type {
   ThresholdGroup,
   WarmStart,
 } from '../prune/options';
+import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
+import type { DataIdentity } from '../run/record';
 import { formatSeconds, ProgressLine } from './progress';
-import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
-
-/** Files a tokenizer is read from: Hugging Face's, GPT-2's and llama2.c's (tok*.bin). */
-export const TOKENIZER_FILE =
-  /^(tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.json|merges\.txt|tokenizer\.model|tok\d*\.bin)$/;
+import {
+  matrixEntries,
+  PRUNED_FOLDER_FORMAT,
+  type PrunedFolderSummary,
+  RECORD_FILE,
+  writePrunedFolder,
+} from './prunedFolder';
+import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
+import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
+import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 /** '50%', '0.5' or '2:4'. */
 export function parsePattern(value: string): SparsityPattern {
@@ -74,16 +81,21 @@ interface PruneCliOptions {
   calibrationLength?: number;
   seed: number;
   blocks?: number[];
+  shard?: Shard;
+  blockInputs?: BlockInputs;
   eval: EvalText[];
   evalWindows?: number;
   evalBefore: boolean;
   seqLen?: number;
   out?: string;
   json?: boolean;
+  record?: string;
 }
 
+type Model = Awaited<ReturnType<typeof openModelFolder>>;
+
 export function registerPrune(program: Command): void {
-  program
+  const command = program
     .command('prune')
     .description(
       'prune a model with FISTAPruner, SparseGPT, Wanda or magnitude, and measure perplexity before and after',
@@ -126,7 +138,22 @@ export function registerPrune(program: Command): void {
       positiveInt,
     )
     .option('--seed <n>', 'calibration sampling seed', (v) => Number.parseInt(v, 10), 0)
-    .option('--blocks <list>', 'prune only these blocks (0-3, 1,4), for sharded runs', parseBlocks)
+    .addOption(
+      new Option('--blocks <list>', 'prune only these blocks (0-3, 1,4)')
+        .argParser(parseBlocks)
+        .conflicts('shard'),
+    )
+    .option(
+      '--shard <i/n>',
+      'prune shard i of n: a contiguous, balanced range of blocks (join the shards with merge)',
+      parseShard,
+    )
+    .addOption(
+      new Option(
+        '--block-inputs <from>',
+        "each block's calibration input: the dense model's (FISTAPruner's default) or the pruned one's (the baselines')",
+      ).choices(['dense', 'pruned']),
+    )
     .option(
       '--eval <texts>',
       'perplexity before and after on these texts (comma-separated; "none" to skip)',
@@ -145,93 +172,169 @@ export function registerPrune(program: Command): void {
     .option('--no-eval-before', "skip the dense model's perplexity (when it is already known)")
     .option('--eval-windows <n>', 'score only the first n windows of each text (default: all)', positiveInt)
     .option('--seq-len <n>', "evaluation window (default: the model's context)", positiveInt)
-    .option('--out <dir>', 'write the pruned model (safetensors + config + tokenizer + summary.json) here')
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (cli: PruneCliOptions) => {
-      const started = performance.now();
-      const { opened, config, tokenizer, tokenizerFiles } = await openModelFolder(cli.model);
-      const parameters = opened.weightBytes / 4;
-      const base = defaultPruneOptions(cli.method, { context: config.maxPositions, parameters });
-      const options: PruneOptions = {
-        ...base,
-        pattern: cli.pattern,
-        fista: {
-          ...base.fista,
-          warmStart: cli.warmStart,
-          thresholdGroup: cli.thresholdGroup,
-          errorCorrection: cli.errorCorrection,
-          iterations: cli.iterations ?? base.fista.iterations,
-          rounds: cli.rounds ?? base.fista.rounds,
-          xi: cli.xi ?? base.fista.xi,
-        },
-        calibration: {
-          source: await calibrationSource(cli.calibration),
-          windows: cli.calibrationWindows ?? base.calibration.windows,
-          seqLen: cli.calibrationLength ?? base.calibration.seqLen,
-          seed: cli.seed,
-        },
-        blocks: cli.blocks,
-      };
-      const raw =
-        options.calibration.source.kind === 'text'
-          ? options.calibration.source.text
-          : await readPublic(CALIBRATION_TEXTS[options.calibration.source.kind].file);
-      const windows = sampleCalibration(options.calibration.source, raw, tokenizer, options.calibration);
-      const seqLen = cli.seqLen ?? config.maxPositions;
-      const evalTokens = new Map<EvalText, number[]>();
-      for (const text of cli.eval)
-        evalTokens.set(text, tokenizeEvalText(text, await readPublic(EVAL_TEXTS[text].file), tokenizer));
-
-      await withRuntime(async (rt) => {
-        const before = cli.evalBefore
-          ? await perplexities(rt, opened.weights, evalTokens, seqLen, cli.evalWindows, 'dense')
-          : {};
-        const run = await pruneModel({
-          rt,
-          source: opened.weights,
-          calibration: windows,
-          options,
-          emit: progressPrinter(),
+    .option(
+      '--out <dir>',
+      'write the pruned model here (safetensors, config, tokenizer, summary.json, run-record.json)',
+    )
+    .option('--json', 'print one JSON object on stdout');
+  addRecordOption(command).action(async (cli: PruneCliOptions) => {
+    const model = await openModelFolder(cli.model);
+    let blocks = cli.blocks;
+    if (cli.shard) {
+      try {
+        blocks = shardBlocks(cli.shard, model.config.layers);
+      } catch (error) {
+        command.error(`error: --shard ${cli.shard.index}/${cli.shard.count}: ${(error as Error).message}`, {
+          exitCode: 2,
+          code: 'commander.invalidArgument',
         });
-        const pruned = prunedWeightSource(opened.weights, run.tensors);
-        const after = await perplexities(rt, pruned, evalTokens, seqLen, cli.evalWindows, 'pruned');
-        if (cli.out) await writeModel(cli.out, pruned, run.summary, tokenizerFiles);
-        const elapsedMs = performance.now() - started;
-        const lines = [
-          `${cli.method} ${describePattern(options.pattern)}: sparsity ${(100 * run.summary.sparsity).toFixed(2)}% over ${run.summary.blocks.length} blocks in ${formatSeconds(elapsedMs / 1000)}`,
-          ...[...evalTokens.keys()].map(
-            (t) =>
-              `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
-          ),
-          ...(cli.out ? [`  written to ${cli.out}`] : []),
-        ];
-        emit(
-          Boolean(cli.json),
-          {
-            command: 'prune',
-            model: cli.model,
-            options,
-            summary: run.summary,
-            perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
-            elapsedMs,
-          },
-          lines.join('\n'),
-        );
-      });
-    });
+      }
+    }
+    const draft = new RunDraft('prune', cli.seed);
+    await runRecorded(cli, draft, () => prune(cli, model, blocks, draft));
+  });
+}
+
+async function prune(
+  cli: PruneCliOptions,
+  model: Model,
+  blocks: number[] | undefined,
+  draft: RunDraft,
+): Promise<JobResult> {
+  const { opened, config, tokenizer, tokenizerFiles } = model;
+  draft.model = await modelIdentity(cli.model, opened);
+  const parameters = opened.weightBytes / 4;
+  const base = defaultPruneOptions(cli.method, { context: config.maxPositions, parameters });
+  const calibration = await calibrationText(cli.calibration);
+  draft.data.push(calibration.identity);
+  const options: PruneOptions = {
+    ...base,
+    pattern: cli.pattern,
+    fista: {
+      ...base.fista,
+      warmStart: cli.warmStart,
+      thresholdGroup: cli.thresholdGroup,
+      errorCorrection: cli.errorCorrection,
+      iterations: cli.iterations ?? base.fista.iterations,
+      rounds: cli.rounds ?? base.fista.rounds,
+      xi: cli.xi ?? base.fista.xi,
+    },
+    calibration: {
+      source: calibration.source,
+      windows: cli.calibrationWindows ?? base.calibration.windows,
+      seqLen: cli.calibrationLength ?? base.calibration.seqLen,
+      seed: cli.seed,
+    },
+    blockInputs: cli.blockInputs ?? base.blockInputs,
+    blocks,
+  };
+  draft.config = pruneConfig(options);
+  const windows = await draft.phase('calibration', async () =>
+    sampleCalibration(options.calibration.source, calibration.text, tokenizer, options.calibration),
+  );
+  const seqLen = cli.seqLen ?? config.maxPositions;
+  const evalTokens = new Map<EvalText, number[]>();
+  for (const text of cli.eval) {
+    const data = await readData(text, `${ROOT}public/${EVAL_TEXTS[text].file}`);
+    draft.data.push(data.identity);
+    evalTokens.set(text, tokenizeEvalText(text, data.text, tokenizer));
+  }
+
+  return withRuntime(async (rt) => {
+    draft.adapter = adapterName(rt.capability);
+    const before =
+      cli.evalBefore && evalTokens.size
+        ? await draft.phase('evaluation before', () =>
+            perplexities(rt, opened.weights, evalTokens, seqLen, cli.evalWindows, 'dense'),
+          )
+        : {};
+    const series = new PruneSeriesCollector();
+    const progress = progressPrinter();
+    const run = await draft.phase('pruning', () =>
+      pruneModel({
+        rt,
+        source: opened.weights,
+        calibration: windows,
+        options,
+        emit: (event) => {
+          progress(event);
+          series.add(event);
+        },
+      }),
+    );
+    const pruned = prunedWeightSource(opened.weights, run.tensors);
+    const after = evalTokens.size
+      ? await draft.phase('evaluation after', () =>
+          perplexities(rt, pruned, evalTokens, seqLen, cli.evalWindows, 'pruned'),
+        )
+      : {};
+    const summary = { ...run.summary, options: pruneConfig(run.summary.options) };
+    const prunedBlocks = run.summary.blocks.map((b) => b.block);
+    let outputSha256: string | undefined;
+    if (cli.out) {
+      const folder: PrunedFolderSummary = {
+        format: PRUNED_FOLDER_FORMAT,
+        method: summary.method,
+        options: summary.options,
+        sparsity: summary.sparsity,
+        layers: config.layers,
+        blocks: prunedBlocks,
+        shard: cli.shard ?? null,
+        baseModel: draft.model as NonNullable<typeof draft.model>,
+        matrices: matrixEntries(summary),
+      };
+      const out = cli.out;
+      outputSha256 = await draft.phase('writing', () =>
+        writePrunedFolder(out, pruned, tokenizerFiles, folder),
+      );
+    }
+    const part = cli.shard
+      ? ` (shard ${cli.shard.index}/${cli.shard.count}: blocks ${describeBlocks(prunedBlocks)})`
+      : blocks
+        ? ` (blocks ${describeBlocks(prunedBlocks)})`
+        : '';
+    const lines = [
+      `${cli.method} ${describePattern(options.pattern)}: sparsity ${(100 * summary.sparsity).toFixed(2)}% over ${prunedBlocks.length} blocks${part} in ${formatSeconds(draft.elapsedMs() / 1000)}`,
+      ...[...evalTokens.keys()].map(
+        (t) =>
+          `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
+      ),
+      ...(cli.out ? [`  written to ${cli.out}`] : []),
+    ];
+    return {
+      output: {
+        command: 'prune',
+        model: cli.model,
+        options: summary.options,
+        shard: cli.shard ?? null,
+        summary,
+        perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
+        elapsedMs: draft.elapsedMs(),
+      },
+      summary: lines.join('\n'),
+      metrics: series.series(run.summary),
+      results: { ...pruneResults(run.summary, { before, after }), ...(outputSha256 ? { outputSha256 } : {}) },
+      timings: {},
+      detail: summary,
+      recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
+    };
+  });
 }
 
 function describePattern(p: SparsityPattern): string {
   return p.kind === 'nm' ? `${p.n}:${p.m}` : `${(100 * p.sparsity).toFixed(0)}% unstructured`;
 }
 
-async function readPublic(file: string): Promise<string> {
-  return readFile(`${ROOT}public/${file}`, 'utf8');
-}
-
-async function calibrationSource(value: string): Promise<CalibrationSource> {
-  if (value === 'c4' || value === 'tinystories') return { kind: value };
-  return { kind: 'text', text: await readFile(value, 'utf8'), label: value };
+/** The calibration text, its source for the engine and its identity for the record. */
+async function calibrationText(
+  value: string,
+): Promise<{ source: CalibrationSource; text: string; identity: DataIdentity }> {
+  if (value === 'c4' || value === 'tinystories') {
+    const data = await readData(value, `${ROOT}public/${CALIBRATION_TEXTS[value].file}`);
+    return { source: { kind: value }, ...data };
+  }
+  const data = await readData('user', value);
+  return { source: { kind: 'text', text: data.text, label: value }, ...data };
 }
 
 async function perplexities(
@@ -243,7 +346,6 @@ async function perplexities(
   label: string,
 ): Promise<Partial<Record<EvalText, number>>> {
   const out: Partial<Record<EvalText, number>> = {};
-  if (texts.size === 0) return out;
   const model = await GpuModel.load(rt, source);
   try {
     for (const [text, tokens] of texts) {
@@ -278,32 +380,4 @@ function progressPrinter(): (event: PruneEvent) => void {
       );
     }
   };
-}
-
-async function writeModel(
-  dir: string,
-  source: WeightSource,
-  summary: PruneSummary,
-  tokenizerFiles: { name: string; data: ArrayBuffer }[],
-) {
-  await mkdir(dir, { recursive: true });
-  for (const file of await exportHfModel(source, { pruned_by: 'compression-studio', method: summary.method }))
-    await writeFile(join(dir, file.name), file.data);
-  // Only the tokenizer travels with the pruned weights: a folder's other files (the dense
-  // checkpoint in another format, notes) would describe the model it was pruned from.
-  for (const file of tokenizerFiles.filter((f) => TOKENIZER_FILE.test(f.name)))
-    await writeFile(join(dir, file.name), new Uint8Array(file.data));
-  const perMatrix = summary.blocks.flatMap((b) =>
-    b.matrices.map((m) => ({
-      tensor: m.tensor,
-      rows: m.rows,
-      cols: m.cols,
-      sparsity: m.sparsity,
-      relativeError: m.relativeError,
-    })),
-  );
-  await writeFile(
-    join(dir, 'summary.json'),
-    `${JSON.stringify({ method: summary.method, options: summary.options, sparsity: summary.sparsity, matrices: perMatrix }, null, 2)}\n`,
-  );
 }

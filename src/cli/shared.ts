@@ -1,16 +1,16 @@
 // What the CLI's commands share: where the built-in files are, argument parsers, output, and the
 // GPU runtime's lifetime.
 
-import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import type { GpuRuntime } from '../gpu/runtime';
 import { folderSources } from '../host/nodeFiles';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { projectRoot } from '../host/projectRoot';
 import { openModel } from '../model/checkpoint';
 import { loadTokenizer } from '../tokenizer';
 
-/** The project root, where public/ holds the built-in model and texts (the bundle is in dist-node/). */
-export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The project root with a trailing slash, where public/ holds the built-in model and texts. */
+export const ROOT = `${projectRoot()}/`;
 
 export function positiveInt(value: string): number {
   const n = Number(value);

@@ -1,0 +1,71 @@
+// The headless CLI: the studio's engine in Node through Dawn's WebGPU. Human-readable progress
+// goes to stderr; with --json, stdout carries exactly one JSON object (the result, or on failure
+// the error and the run record it left). Exit codes: 0 success, 1 the job failed (bad file, GPU
+// error, shards that do not fit together), 2 wrong arguments (with the usage).
+// runCli builds a fresh program per call, so tests run commands in-process as the binary would.
+
+import { Command, CommanderError } from 'commander';
+import { GpuError } from '../gpu/errors';
+import { registerBench } from './bench';
+import { registerEval } from './eval';
+import { registerMerge } from './merge';
+import { registerPrune } from './prune';
+import { FailedRunError } from './record';
+import { emit, withRuntime } from './shared';
+import { registerTrain } from './train';
+
+export function createProgram(): Command {
+  const program = new Command()
+    .name('compression-studio')
+    .description('Compression Studio, headless: the same WebGPU engine as the studio, in Node.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('info')
+    .description('the GPU adapter, its features and the limits the engine negotiated')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (options: { json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        const c = rt.capability;
+        const lines = [
+          `adapter: ${c.vendor} ${c.architecture} ${c.description}${c.isFallbackAdapter ? ' (fallback)' : ''}`,
+          `features: ${Object.entries(c.features)
+            .map(([f, on]) => `${f} ${on ? 'yes' : 'no'}`)
+            .join(', ')}`,
+          ...Object.entries(c.limits).map(([name, value]) => `  ${name} = ${value}`),
+        ];
+        emit(Boolean(options.json), c, lines.join('\n'));
+      });
+    });
+
+  registerEval(program);
+  registerPrune(program);
+  registerMerge(program);
+  registerTrain(program);
+  registerBench(program);
+  return program;
+}
+
+/** Runs one command line (argv as process.argv gives it) and returns the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; every other parse failure is a usage error.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+    }
+    const cause = error instanceof FailedRunError ? error.cause : error;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const advice = cause instanceof GpuError ? cause.advice : undefined;
+    process.stderr.write(`error: ${message}\n${advice ? `${advice}\n` : ''}`);
+    if (argv.includes('--json')) {
+      const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? null;
+      const record = error instanceof FailedRunError ? error.record : null;
+      process.stdout.write(`${JSON.stringify({ command, error: message, advice, record })}\n`);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,239 @@
+// `prune` on a tiny model written as a Hugging Face folder, whole and as two shards, and `merge`:
+// FISTAPruner's blocks see the dense model's inputs, so the merged shards must equal the whole run
+// bit for bit (same calibration seed, same kernels). Then the shards that must not merge.
+
+import { cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderSources } from '../host/nodeFiles';
+import { projectRoot } from '../host/projectRoot';
+import { openModel } from '../model/checkpoint';
+import { exportHfModel } from '../model/export';
+import { randomTensors, tinyConfig } from '../model/testModels';
+import { blockOperators, canonicalTensors, memoryWeightSource } from '../model/weights';
+import { parseRunRecord } from '../run/record';
+import type { PrunedFolderSummary } from './prunedFolder';
+import { jsonOf, runCommand } from './testing';
+
+const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
+let dir: string;
+let model: string;
+
+const pruneArgs = () => [
+  'prune',
+  '--model',
+  model,
+  '--calibration',
+  'tinystories',
+  '--calibration-windows',
+  '2',
+  '--calibration-length',
+  '8',
+  '--iterations',
+  '2',
+  '--rounds',
+  '2',
+  '--json',
+];
+
+async function writeModel(folder: string, tensors: Map<string, Float32Array>): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
+    await writeFile(join(folder, f.name), f.data);
+  await cp(join(projectRoot(), 'public/models/stories260K/tok512.bin'), join(folder, 'tok512.bin'));
+}
+
+async function tensorsOf(folder: string): Promise<Map<string, Float32Array>> {
+  const opened = await openModel(await folderSources(folder));
+  const out = new Map<string, Float32Array>();
+  for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
+  return out;
+}
+
+const summaryOf = async (folder: string): Promise<PrunedFolderSummary> =>
+  JSON.parse(await readFile(join(folder, 'summary.json'), 'utf8'));
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shards-test-'));
+  model = join(dir, 'tiny');
+  await writeModel(model, randomTensors(config, 7));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('pruning in shards and merging them', () => {
+  const whole = () => join(dir, 'whole');
+  const shard = (i: number) => join(dir, `shard-${i}`);
+  const merged = () => join(dir, 'merged');
+
+  it('prunes the whole model: the sparsity reported is the zeros in the written weights', async () => {
+    const recordFile = join(dir, 'whole-record.json');
+    const run = await runCommand(...pruneArgs(), '--eval', 'none', '--out', whole(), '--record', recordFile);
+    expect(run.code, run.stderr).toBe(0);
+    const out = jsonOf(run);
+    const tensors = await tensorsOf(whole());
+    let zeros = 0;
+    let entries = 0;
+    for (let l = 0; l < config.layers; l++)
+      for (const op of blockOperators(config)) {
+        const data = tensors.get(`layers.${l}.${op}.weight`) as Float32Array;
+        zeros += data.filter((v) => v === 0).length;
+        entries += data.length;
+      }
+    const sparsity = (out.summary as { sparsity: number }).sparsity;
+    expect(sparsity).toBeCloseTo(zeros / entries, 12);
+    expect(sparsity).toBeCloseTo(0.5, 1);
+
+    const record = parseRunRecord(out.record);
+    expect(JSON.parse(await readFile(recordFile, 'utf8'))).toEqual(out.record);
+    expect(JSON.parse(await readFile(join(whole(), 'run-record.json'), 'utf8'))).toEqual(out.record);
+    expect(record.results).toMatchObject({
+      sparsity,
+      blocks: 3,
+      operators: 3 * blockOperators(config).length,
+    });
+    expect(record.data.map((d) => d.name)).toEqual(['tinystories']);
+    expect(record.metrics.map((m) => m.name)).toEqual([
+      'operator/relative-error',
+      'operator/sparsity',
+      'fista/lambda',
+      'fista/objective',
+    ]);
+    expect(await summaryOf(whole())).toMatchObject({ blocks: [0, 1, 2], layers: 3, shard: null });
+  });
+
+  it('prunes shard i of n as a contiguous range of blocks and says so in summary.json', async () => {
+    for (const i of [1, 2]) {
+      const run = await runCommand(...pruneArgs(), '--eval', 'none', '--shard', `${i}/2`, '--out', shard(i));
+      expect(run.code, run.stderr).toBe(0);
+      expect(jsonOf(run).shard).toEqual({ index: i, count: 2 });
+    }
+    expect(await summaryOf(shard(1))).toMatchObject({ blocks: [0], shard: { index: 1, count: 2 } });
+    expect(await summaryOf(shard(2))).toMatchObject({ blocks: [1, 2], shard: { index: 2, count: 2 } });
+  });
+
+  it('merges the shards into the whole run, bit for bit', async () => {
+    const recordFile = join(dir, 'merged-record.json');
+    const run = await runCommand(
+      'merge',
+      '--out',
+      merged(),
+      shard(2),
+      shard(1),
+      '--json',
+      '--record',
+      recordFile,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const out = jsonOf(run);
+    const [mergedBytes, wholeBytes] = await Promise.all(
+      [merged(), whole()].map((f) => readFile(join(f, 'model.safetensors'))),
+    );
+    expect(Buffer.compare(mergedBytes as Buffer, wholeBytes as Buffer)).toBe(0);
+    const [m, w] = await Promise.all([summaryOf(merged()), summaryOf(whole())]);
+    expect(m.matrices).toEqual(w.matrices);
+    expect(m.sparsity).toBe(w.sparsity);
+    expect(m.blocks).toEqual([0, 1, 2]);
+    expect(m.mergedFrom?.map((s) => s.blocks)).toEqual([[0], [1, 2]]);
+
+    const record = parseRunRecord(out.record);
+    const wholeRecord = parseRunRecord(JSON.parse(await readFile(join(whole(), 'run-record.json'), 'utf8')));
+    expect(JSON.parse(await readFile(recordFile, 'utf8'))).toEqual(out.record);
+    expect(record.metrics).toEqual(wholeRecord.metrics);
+    expect(record.results).toMatchObject({ sparsity: w.sparsity, shards: 2, outputSha256: out.outputSha256 });
+    expect(record.model).toEqual(wholeRecord.model);
+
+    // Without --json: nothing on stdout, the one-line summary on stderr after the progress.
+    const plain = await runCommand('merge', '--out', join(dir, 'merged-again'), shard(1), shard(2));
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toMatch(
+      /merge \[#+\] 30\/30 tensors.*\nmerged 2 shards into .*: sparsity 50\.00% over 3 blocks/s,
+    );
+  });
+
+  it('refuses more shards than the model has blocks, as a usage error', async () => {
+    const run = await runCommand(...pruneArgs(), '--eval', 'none', '--shard', '4/4');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('4 shards of a 3-block model');
+  });
+
+  /** A copy of shard 1 with one thing changed. */
+  async function brokenShard(name: string, change: (folder: string) => Promise<void>): Promise<string> {
+    const folder = join(dir, name);
+    await cp(shard(1), folder, { recursive: true });
+    await change(folder);
+    return folder;
+  }
+
+  async function refused(shards: string[], message: RegExp | string): Promise<void> {
+    const run = await runCommand('merge', '--out', join(dir, 'refused'), ...shards, '--json');
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(message);
+    expect(jsonOf(run).error).toMatch(message);
+  }
+
+  it('refuses overlapping and missing blocks', async () => {
+    await refused([whole(), shard(2)], /block 1 was pruned in both .*whole and .*shard-2/);
+    await refused([shard(2)], /block 0 is in none of the folders given; shard 1\/2 is missing/);
+  });
+
+  it('refuses shards of other models, configs or settings', async () => {
+    const editSummary = (edit: (s: PrunedFolderSummary) => void) => async (folder: string) => {
+      const s = await summaryOf(folder);
+      edit(s);
+      await writeFile(join(folder, 'summary.json'), JSON.stringify(s));
+    };
+    const otherModel = await brokenShard(
+      'other-model',
+      editSummary((s) => {
+        s.baseModel.sha256 = '0'.repeat(64);
+      }),
+    );
+    await refused(
+      [shard(2), otherModel],
+      /other-model was pruned from a different model than .*shard-2: base model sha256 000000000000…/,
+    );
+    const otherSettings = await brokenShard(
+      'other-settings',
+      editSummary((s) => {
+        (s.options.fista as { iterations: number }).iterations = 3;
+      }),
+    );
+    await refused([shard(2), otherSettings], /different settings: options\.fista\.iterations: 2 ≠ 3/);
+    const otherConfig = await brokenShard('other-config', async (folder) => {
+      const json = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8'));
+      json.rms_norm_eps = 1e-6;
+      await writeFile(join(folder, 'config.json'), JSON.stringify(json));
+    });
+    await refused([shard(2), otherConfig], /different model configs: config\.normEps: 0\.00001 ≠ 0\.000001/);
+    // The same recorded sha256, but a tensor neither shard pruned differs: caught while merging.
+    const otherWeights = await brokenShard('other-weights', async (folder) => {
+      const tensors = await tensorsOf(folder);
+      (tensors.get('final_norm.weight') as Float32Array)[0] = 2;
+      for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
+        if (f.name === 'model.safetensors') await writeFile(join(folder, f.name), f.data);
+    });
+    await refused(
+      [otherWeights, shard(2)],
+      /tensor final_norm\.weight differs between .* and neither pruned it/,
+    );
+  });
+
+  it('names the file when a shard folder is incomplete or truncated', async () => {
+    const noRecord = await brokenShard('no-record', (folder) => rm(join(folder, 'run-record.json')));
+    await refused([noRecord, shard(2)], /no-record: run-record\.json is missing/);
+    const truncated = await brokenShard('truncated', async (folder) => {
+      const file = join(folder, 'model.safetensors');
+      await truncate(file, (await readFile(file)).byteLength - 100);
+    });
+    await refused([truncated, shard(2)], /truncated: model\.safetensors.*truncated/);
+    const cut = await brokenShard('cut-summary', async (folder) => {
+      const text = await readFile(join(folder, 'summary.json'), 'utf8');
+      await writeFile(join(folder, 'summary.json'), text.slice(0, text.length / 2));
+    });
+    await refused([cut, shard(2)], /cut-summary: summary\.json is not valid JSON/);
+  });
+});
