@@ -154,6 +154,19 @@ describe('pruning in shards and merging them', () => {
     );
   });
 
+  it('records a job that failed after reading its model, with the error', async () => {
+    const recordFile = join(dir, 'failed-record.json');
+    const missing = join(dir, 'no-such-text.txt');
+    const run = await runCommand(...pruneArgs(), '--calibration', missing, '--record', recordFile);
+    expect(run.code).toBe(1);
+    const out = jsonOf(run);
+    expect(out.error).toContain('no-such-text.txt');
+    const record = parseRunRecord(JSON.parse(await readFile(recordFile, 'utf8')));
+    expect(out.record).toEqual(record);
+    expect(record).toMatchObject({ kind: 'prune', status: 'failed', model: { name: 'tiny' } });
+    expect(record.error).toContain('no-such-text.txt');
+  });
+
   it('refuses more shards than the model has blocks, as a usage error', async () => {
     const run = await runCommand(...pruneArgs(), '--eval', 'none', '--shard', '4/4');
     expect(run.code).toBe(2);
