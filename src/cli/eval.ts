@@ -127,6 +127,5 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
       tokensScored: result.tokensScored,
       tokensInText: result.tokensInText,
     },
-    timings: {},
   };
 }

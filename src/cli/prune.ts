@@ -314,7 +314,6 @@ async function prune(
       summary: lines.join('\n'),
       metrics: series.series(run.summary),
       results: { ...pruneResults(run.summary, { before, after }), ...(outputSha256 ? { outputSha256 } : {}) },
-      timings: {},
       detail: summary,
       recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
     };

@@ -52,7 +52,8 @@ export async function readData(
   };
 }
 
-type Outcome = Pick<RunRecordParts, 'metrics' | 'results' | 'timings' | 'detail'>;
+/** What a job adds to its record; the timings are the draft's phases. */
+type Outcome = Pick<RunRecordParts, 'metrics' | 'results' | 'detail'>;
 
 /** What a command knows about its run so far; identities are filled in as the job reads its inputs. */
 export class RunDraft {
@@ -98,7 +99,7 @@ export class RunDraft {
       adapter: this.adapter,
       producer: 'cli',
       ...outcome,
-      timings: { ...outcome.timings, total: this.elapsedMs() },
+      timings: { ...this.timings, total: this.elapsedMs() },
       error,
     });
   }
@@ -134,12 +135,12 @@ export async function runRecorded(
   try {
     result = await job();
   } catch (error) {
-    const record = draft.build('failed', { metrics: [], results: {}, timings: draft.timings }, String(error));
+    const record = draft.build('failed', { metrics: [], results: {} }, String(error));
     if (record && cli.record) await writeRecord(cli.record, record);
     throw new FailedRunError(error, record);
   }
   const { output, summary, recordFiles = [], ...outcome } = result;
-  const record = draft.build('finished', { ...outcome, timings: { ...draft.timings, ...outcome.timings } });
+  const record = draft.build('finished', outcome);
   if (record)
     for (const path of [...recordFiles, ...(cli.record ? [cli.record] : [])]) await writeRecord(path, record);
   emit(
