@@ -48,9 +48,13 @@ const cache = new Map(
 
 const armArg = (arm, lr) => `${arm.spec}@${lr}${arm.options ? `:${arm.options}` : ''}`;
 
+// One longer run on seed 0 at the tuned lrs (RESULTS_LONG_STEPS, 0 to skip): the short budget
+// above mostly measures how fast each arm leaves the unigram plateau.
+const longSteps = Number(env.RESULTS_LONG_STEPS ?? 400);
+
 /** One CLI run of several arms on one seed, from the cache or fresh (saved at once). */
-function run(seed, armArgs) {
-  const key = `seed ${seed}: ${armArgs.join(' ')}`;
+function run(seed, armArgs, steps = settings.steps) {
+  const key = `seed ${seed}${steps === settings.steps ? '' : `, ${steps} steps`}: ${armArgs.join(' ')}`;
   const cached = cache.get(key);
   if (cached) return cached.result;
   process.stderr.write(`${key}\n`);
@@ -65,7 +69,9 @@ function run(seed, armArgs) {
     '--text',
     settings.text,
     '--steps',
-    String(settings.steps),
+    String(steps),
+    // The long run validates 20 times, so its quarter marks are validation steps.
+    ...(steps === settings.steps ? [] : ['--val-every', String(Math.max(1, Math.round(steps / 20)))]),
     '--batch',
     String(settings.batch),
     '--seq-len',
@@ -155,5 +161,26 @@ const lines = [
     )
     .join('; ')}.`,
 ];
+if (longSteps > 0) {
+  const long = run(
+    0,
+    final.map((a) => armArg(a, a.lr)),
+    longSteps,
+  );
+  const marks = [0.25, 0.5, 0.75, 1].map((f) => Math.round(f * longSteps));
+  lines.push(
+    '',
+    `One longer run, seed 0, ${longSteps} steps at the same lrs (validation loss at steps ${marks.join(', ')}):`,
+    '',
+    `| optimizer | ${marks.map((m) => `step ${m}`).join(' | ')} | state bytes | optimizer ms/step |`,
+    `| --- | ${marks.map(() => '---:').join(' | ')} | ---: | ---: |`,
+    ...final.map((a) => {
+      const id = armArg(a, a.lr);
+      const curve = new Map(long.series[id].validation);
+      const s = byId(long, id);
+      return `| ${a.label} | ${marks.map((m) => (curve.has(m) ? curve.get(m).toFixed(4) : '—')).join(' | ')} | ${s.state.persistent.toLocaleString('en-US')} | ${s.optimizerMs.toFixed(0)} |`;
+    }),
+  );
+}
 writeFileSync('docs/results/training-table.md', `${lines.join('\n')}\n`);
 process.stdout.write(`${lines.join('\n')}\n`);
