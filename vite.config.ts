@@ -1,5 +1,6 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
+import { precachePlugin } from './src/offline/precachePlugin.ts';
 
 // Dawn finds Chromium's SwiftShader Vulkan driver through VK_ICD_FILENAMES. It must be set in the
 // main process: worker threads get a copy of process.env that the Vulkan loader never reads.
@@ -7,7 +8,9 @@ process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 export default defineConfig({
-  plugins: [react()],
+  // Relative, so the built site works from any folder of any static host.
+  base: './',
+  plugins: [react(), precachePlugin()],
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true },
   test: {

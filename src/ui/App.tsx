@@ -4,9 +4,13 @@
 
 import { useEffect } from 'react';
 import { CapabilityCard } from './CapabilityCard';
+import { DemoLayout } from './DemoView';
+import { useDemo } from './demoStore';
 import { ErrorBoundary } from './ErrorBoundary';
 import { EvalPanel } from './EvalPanel';
+import { HistoryPanel } from './HistoryPanel';
 import { KernelCheck } from './KernelCheck';
+import { LinkProblems } from './LinkProblems';
 import { Microscope } from './Microscope';
 import { ModelPanel } from './ModelPanel';
 import { useModelStudio } from './modelStore';
@@ -18,10 +22,13 @@ import { TrainPanel } from './TrainPanel';
 export function App() {
   const capability = useStudio((s) => s.capability);
   const ready = capability.status === 'ready';
+  const demo = useDemo((s) => s.status !== 'none');
   // The built-in model is opened as soon as there is a GPU to check it against.
   useEffect(() => {
     if (ready) useModelStudio.getState().init();
   }, [ready]);
+
+  if (demo) return <DemoLayout />;
 
   return (
     <div className="app">
@@ -38,6 +45,7 @@ export function App() {
             <a href="#prune">Pruning</a>
             <a href="#microscope">Microscope</a>
             <a href="#train">Optimizer</a>
+            <a href="#history">History</a>
             <a href="#gpu">GPU</a>
             <a href="#kernel-check">Kernel check</a>
           </nav>
@@ -45,6 +53,7 @@ export function App() {
       </header>
       <main className="app-main">
         <ErrorBoundary>
+          <LinkProblems />
           {capability.status === 'loading' && (
             <p className="card muted" role="status">
               Looking for a WebGPU adapter…
@@ -58,6 +67,7 @@ export function App() {
               <PrunePanel />
               <Microscope />
               <TrainPanel />
+              <HistoryPanel />
               {/* Anchors for the header's links; the cards themselves stay as they are. */}
               <div id="gpu" className="anchor">
                 <CapabilityCard report={capability.report} />

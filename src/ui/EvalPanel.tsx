@@ -29,8 +29,9 @@ export function EvalPanel() {
   const context = summary?.context ?? 2048;
   const [seqText, setSeqText] = useState(String(seqLen));
   const [windowsText, setWindowsText] = useState(maxWindows === null ? '' : String(maxWindows));
-  // A new model resets the window to its default.
+  // A new model resets the window to its default; a link or a re-run may set both.
   useEffect(() => setSeqText(String(seqLen)), [seqLen]);
+  useEffect(() => setWindowsText(maxWindows === null ? '' : String(maxWindows)), [maxWindows]);
 
   const seqValue = Number(seqText);
   const seqValid = Number.isInteger(seqValue) && seqValue >= 2 && seqValue <= context;

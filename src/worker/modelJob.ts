@@ -30,7 +30,7 @@ import { throttle } from './throttle';
 export const PAPER_SEQ_LEN = 2048;
 
 /** The built-in model's folder under the site root, and the files it has (a fixed list: see fetchOptional). */
-const BUILTIN = {
+export const BUILTIN = {
   name: 'stories260K (built-in)',
   folder: 'models/stories260K/',
   files: ['config.json', 'model.safetensors', 'tok512.bin'],

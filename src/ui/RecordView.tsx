@@ -1,0 +1,143 @@
+// One run record on show, from this studio, another browser or the CLI: who made it on what, its
+// final numbers, and its charts drawn by the same components as a live run, fed from the record's
+// metrics and detail. Series the studio has no chart for are drawn as plain lines.
+
+import { lazy, Suspense } from 'react';
+import type { RunRecord } from '../run/record';
+import { formatDuration } from './format';
+import { describeMethod, describePattern } from './pruneSettings';
+import { evalPointsOf, isChartedMetric, pruneSummaryOf, traceOf } from './recordBuild';
+
+// recharts is most of the bundle's weight and is needed only once a record is opened.
+const charts = () => import('./PruneCharts');
+const ObjectiveChart = lazy(() => charts().then((m) => ({ default: m.ObjectiveChart })));
+const LambdaCharts = lazy(() => charts().then((m) => ({ default: m.LambdaCharts })));
+const ErrorCharts = lazy(() => charts().then((m) => ({ default: m.ErrorCharts })));
+const PerplexityChart = lazy(() => charts().then((m) => ({ default: m.PerplexityChart })));
+const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
+const MetricChart = lazy(() => import('./MetricChart').then((m) => ({ default: m.MetricChart })));
+
+export const KIND_LABELS: Record<RunRecord['kind'], string> = {
+  prune: 'Pruning',
+  eval: 'Perplexity',
+  train: 'Training',
+};
+
+/** 'FISTAPruner (SparseGPT start), 2:4', 'TinyStories, 2 × 64': what the run was, in a line. */
+export function describeRecord(record: RunRecord): string {
+  const summary = pruneSummaryOf(record);
+  if (summary?.options?.pattern && summary.options.fista) {
+    return `${describeMethod(summary.options)}, ${describePattern(summary.options.pattern)}`;
+  }
+  const r = record.results;
+  if (record.kind === 'eval')
+    return `${String(r.text ?? '?')}, ${String(r.windows ?? '?')} × ${String(r.seqLen ?? '?')}`;
+  return typeof r.method === 'string' ? r.method : KIND_LABELS[record.kind];
+}
+
+const number = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function formatResult(v: number | string | null): string {
+  if (v === null) return '—';
+  if (typeof v === 'string') return v;
+  return Number.isInteger(v) ? v.toLocaleString('en-US') : String(+v.toPrecision(6));
+}
+
+export function RecordView({ record, onClose }: { record: RunRecord; onClose: () => void }) {
+  const summary = pruneSummaryOf(record);
+  const trace = traceOf(record);
+  const points = record.kind === 'eval' ? evalPointsOf(record) : [];
+  const others = record.metrics.filter((m) => !isChartedMetric(m.name));
+  const xi = number((summary?.options as { fista?: { xi?: unknown } } | undefined)?.fista?.xi) ?? 0.3;
+  const before = number(record.results.pplBefore);
+  const after = number(record.results.pplAfter);
+  const total = record.timings.total;
+
+  return (
+    <article
+      className="record-view"
+      data-testid="record-view"
+      data-record={record.id}
+      aria-labelledby="record-title"
+    >
+      <div className="toolbar">
+        <h3 id="record-title">
+          {KIND_LABELS[record.kind]}: {describeRecord(record)}
+        </h3>
+        <span className={`status-pill status-${record.status}`} data-testid="record-status">
+          {record.status}
+        </span>
+        <button type="button" className="link-button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <dl className="facts">
+        <dt>Model</dt>
+        <dd>
+          {record.model.name}{' '}
+          <span className="mono small muted" title={record.model.sha256}>
+            sha256 {record.model.sha256.slice(0, 16)}…
+          </span>
+        </dd>
+        {record.data.length > 0 && (
+          <>
+            <dt>Data</dt>
+            <dd>
+              {record.data.map((d) => (
+                <span key={`${d.name}-${d.sha256}`} className="small" title={d.sha256}>
+                  {d.name} <span className="mono muted">{d.sha256.slice(0, 8)}…</span>{' '}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
+        <dt>Started</dt>
+        <dd>
+          {new Date(record.startedAt).toLocaleString()}
+          {typeof total === 'number' && <span className="muted small"> · took {formatDuration(total)}</span>}
+        </dd>
+        <dt>Made by</dt>
+        <dd data-testid="record-producer">
+          {record.producer === 'cli' ? 'the CLI' : 'the studio'} {record.engineVersion} on {record.adapter}
+          {record.seed !== null && <span className="muted small"> · seed {record.seed}</span>}
+        </dd>
+      </dl>
+      {record.error && (
+        <div className="notice notice-error" role="status">
+          <p className="mono">{record.error}</p>
+        </div>
+      )}
+
+      <table className="table" aria-label="Results">
+        <tbody>
+          {Object.entries(record.results).map(([key, value]) => (
+            <tr key={key}>
+              <th scope="row">{key}</th>
+              <td className="num" data-testid={`record-result-${key}`} data-value={String(value)}>
+                {formatResult(value)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+
+      <Suspense fallback={<p className="muted small">Loading charts…</p>}>
+        {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
+        {trace && <ObjectiveChart trace={trace} />}
+        {trace && <LambdaCharts trace={trace} xi={xi} />}
+        {summary && <ErrorCharts matrices={summary.blocks.flatMap((b) => b.matrices)} />}
+        {points.length > 0 && <EvalChart points={points} />}
+        {others.map((series) => (
+          <MetricChart key={series.name} series={series} />
+        ))}
+      </Suspense>
+
+      <details className="details">
+        <summary>Settings as recorded</summary>
+        <pre className="mono small" data-testid="record-config">
+          {JSON.stringify(record.config, null, 2)}
+        </pre>
+      </details>
+    </article>
+  );
+}

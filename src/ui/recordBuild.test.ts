@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import type { MatrixSummary } from '../prune/events';
+import { PAPER_FISTA, PAPER_SPARSEGPT } from '../prune/options';
+import { parseRunRecord } from '../run/record';
+import type { PruneJobOptions } from '../worker/api';
+import { initialEval, reduceEval, startingEval } from './modelReducers';
+import { initialPruneJob, reducePruneJob, startingPruneJob } from './pruneReducer';
+import {
+  evalPointsOf,
+  evalRecord,
+  isChartedMetric,
+  METRICS,
+  pruneRecord,
+  pruneSummaryOf,
+  type RecordContext,
+  traceOf,
+} from './recordBuild';
+
+const HASH = 'ab'.repeat(32);
+const context: RecordContext = {
+  id: 'r1',
+  startedAt: '2026-11-28T10:00:00.000Z',
+  finishedAt: '2026-11-28T10:00:03.500Z',
+  model: { name: 'stories260K (built-in)', sha256: HASH, files: ['model.safetensors'], parameters: 260_000 },
+  adapter: 'google swiftshader (fallback)',
+  engineVersion: '0.1.0',
+};
+const tinystories = { name: 'tinystories', sha256: 'cd'.repeat(32), bytes: 300_000 };
+
+/** Through JSON and the format's own check, as an exported file comes back. */
+const roundTrip = (value: unknown) => parseRunRecord(JSON.parse(JSON.stringify(value)));
+
+describe('evaluation records', () => {
+  const windowPpl = [12.5, 8, 10];
+  let state = startingEval(initialEval);
+  state = reduceEval(state, {
+    type: 'started',
+    text: 'tinystories',
+    label: 'TinyStories',
+    seqLen: 64,
+    total: 3,
+    tokensInText: 5000,
+  });
+
+  it('keep the per-window NLL, and give back the chart’s points and the final perplexity', () => {
+    const finished = reduceEval(state, {
+      type: 'finished',
+      result: {
+        ppl: 10.02,
+        meanNll: Math.log(10.02),
+        windows: 3,
+        tokensScored: 192,
+        seqLen: 64,
+        tokensInText: 5000,
+        windowPpl,
+        text: 'tinystories',
+        label: 'TinyStories',
+        ms: 900,
+        tokensPerSecond: 213,
+      },
+    });
+    const record = roundTrip(
+      evalRecord(context, { text: 'tinystories', seqLen: 64, maxWindows: 3 }, finished, [tinystories]),
+    );
+    expect(record).toMatchObject({
+      kind: 'eval',
+      status: 'finished',
+      producer: 'studio',
+      config: { text: 'tinystories', seqLen: 64, maxWindows: 3 },
+      results: { ppl: 10.02, windows: 3, tokensScored: 192 },
+      timings: { total: 3500, evaluation: 900 },
+    });
+    const points = evalPointsOf(record);
+    expect(points.map((p) => p.window)).toEqual([1, 2, 3]);
+    points.forEach((p, i) => {
+      expect(p.windowPpl).toBeCloseTo(windowPpl[i] as number, 12);
+    });
+    // Windows are equally long, so the running perplexity is exp of the mean NLL so far.
+    expect(points[1]?.runningPpl).toBeCloseTo(Math.sqrt(12.5 * 8), 12);
+    expect(isChartedMetric(METRICS.windowNll)).toBe(true);
+  });
+
+  it('record a cancelled run with the windows it scored and no perplexity', () => {
+    let s = reduceEval(state, {
+      type: 'window',
+      done: 1,
+      total: 3,
+      windowPpl: 12.5,
+      runningPpl: 12.5,
+      tokensScored: 64,
+      tokensPerSecond: 100,
+      elapsedMs: 300,
+      etaMs: 600,
+    });
+    s = reduceEval(s, { type: 'cancelled', done: 1, total: 3 });
+    const record = roundTrip(evalRecord(context, { text: 'tinystories', seqLen: 64 }, s, [tinystories]));
+    expect(record.status).toBe('cancelled');
+    expect(record.results.ppl).toBeNull();
+    expect(record.metrics[0]?.y).toEqual([Math.log(12.5)]);
+  });
+
+  it('carry the reason of a failed run', () => {
+    const s = reduceEval(state, { type: 'error', kind: 'device-lost', message: 'Lost.', advice: 'Reload.' });
+    const record = roundTrip(evalRecord(context, { text: 'tinystories', seqLen: 64 }, s, [tinystories]));
+    expect(record).toMatchObject({ status: 'failed', error: 'Lost. Reload.' });
+  });
+});
+
+describe('pruning records', () => {
+  const options: PruneJobOptions = {
+    prune: {
+      method: 'fista',
+      pattern: { kind: 'nm', n: 2, m: 4 },
+      calibration: { source: { kind: 'c4' }, windows: 4, seqLen: 32, seed: 7 },
+      fista: { ...PAPER_FISTA, iterations: 4, rounds: 2 },
+      sparsegpt: PAPER_SPARSEGPT,
+      blockInputs: 'dense',
+    },
+    evaluation: { text: 'tinystories', seqLen: 64, maxWindows: 2 },
+  };
+  const matrix = (block: number, operator: string, relativeError: number): MatrixSummary => ({
+    tensor: `layers.${block}.${operator}.weight`,
+    block,
+    operator,
+    rows: 4,
+    cols: 8,
+    sparsity: 0.5,
+    error: relativeError * 10,
+    relativeError,
+    ms: 2,
+  });
+  const block0 = { block: 0, ms: 20, matrices: [matrix(0, 'q', 0.1), matrix(0, 'k', 0.2)] };
+
+  let job = startingPruneJob(initialPruneJob, 1);
+  const apply = (...events: Parameters<typeof reducePruneJob>[1][]) => {
+    for (const e of events) job = reducePruneJob(job, e);
+  };
+  apply(
+    { type: 'calibrated', label: 'C4', windows: 4, seqLen: 32, tokens: 128 },
+    {
+      type: 'prune',
+      events: [
+        { type: 'started', blocks: [0, 1], operatorsPerBlock: ['q', 'k'], calibrationTokens: 128 },
+        { type: 'fista-iteration', block: 0, operator: 'k', round: 0, iteration: 1, objective: 5 },
+        { type: 'fista-iteration', block: 0, operator: 'k', round: 0, iteration: 2, objective: 4 },
+        {
+          type: 'lambda-round',
+          block: 0,
+          operator: 'k',
+          round: 0,
+          lambda: 0.5,
+          lo: 0,
+          hi: null,
+          sparsityBeforeThreshold: 0.3,
+          errorTotal: 2,
+          errorRound: 1,
+          best: true,
+        },
+        { type: 'fista-iteration', block: 0, operator: 'k', round: 1, iteration: 1, objective: 3 },
+        { type: 'operator-finished', matrix: block0.matrices[0] as MatrixSummary },
+        { type: 'operator-finished', matrix: block0.matrices[1] as MatrixSummary },
+        { type: 'block-finished', summary: block0 },
+      ],
+    },
+  );
+
+  it('keep a cancelled run’s finished blocks as its summary, and the FISTA trace as metrics', () => {
+    const cancelled = reducePruneJob(job, { type: 'cancelled', stage: 'prune' });
+    const record = roundTrip(pruneRecord(context, options, cancelled, [tinystories]));
+    expect(record).toMatchObject({ kind: 'prune', status: 'cancelled', seed: 7 });
+    expect(record.results).toMatchObject({ sparsity: 0.5, matrices: 2, 'fista.operator': 'k' });
+    const summary = pruneSummaryOf(record);
+    expect(summary?.blocks).toEqual([block0]);
+    expect(summary?.calibrationTokens).toBe(128);
+
+    const trace = traceOf(record);
+    expect(trace).toEqual(job.fista);
+    expect(trace?.rounds[0]?.hi).toBeNull();
+    expect(record.metrics.every((m) => isChartedMetric(m.name))).toBe(true);
+  });
+
+  it('take a finished run’s summary and perplexities from the worker’s run', () => {
+    const summary = {
+      method: 'fista' as const,
+      options: options.prune,
+      blocks: [block0],
+      sparsity: 0.5,
+      calibrationTokens: 128,
+      ms: 20,
+    };
+    const finished = reducePruneJob(job, {
+      type: 'finished',
+      heldRuns: [],
+      run: {
+        id: 'run-1',
+        createdAt: context.finishedAt,
+        modelName: 'stories260K (built-in)',
+        summary,
+        pplBefore: 9.5,
+        pplAfter: 12.25,
+        evalText: 'tinystories',
+        seqLen: 64,
+        windows: 2,
+        calibrationLabel: 'C4',
+        resumes: 0,
+        totalMs: 3000,
+        exportable: true,
+      },
+    });
+    const record = roundTrip(pruneRecord(context, options, finished, [tinystories]));
+    expect(record.results).toMatchObject({ pplBefore: 9.5, pplAfter: 12.25, evalWindows: 2 });
+    expect(record.timings).toEqual({ total: 3000, prune: 20 });
+    expect(record.detail).toEqual(summary);
+    expect(record.config).toEqual(options);
+  });
+
+  it('refuse a detail that is not a pruning summary, as a hand-made record may carry', () => {
+    const record = roundTrip(pruneRecord(context, options, job, []));
+    expect(pruneSummaryOf({ ...record, detail: { blocks: [{ matrices: [{}] }] } })).toBeNull();
+    expect(pruneSummaryOf({ ...record, detail: undefined })).toBeNull();
+  });
+});

@@ -1,0 +1,124 @@
+// Every pruning and evaluation run ends in a run record in the history, finished, cancelled or
+// failed. This watches the two stores rather than living inside their actions, so a run started
+// from anywhere (the panels, a re-run, a demo) is recorded the same way. The model's and the data's
+// sha256 are asked of the worker when the run starts: a failed run may have lost the model with
+// its device by the time it ends.
+
+import { version as engineVersion } from '../../package.json';
+import { type DataIdentity, type ModelIdentity, type RunRecord, sha256Hex } from '../run/record';
+import type { BuiltinData, EvalOptions, PruneJobOptions } from '../worker/api';
+import { getEngine } from './engineClient';
+import { saveRunRecord, useHistory } from './historyStore';
+import { useModelStudio } from './modelStore';
+import { buildOptions } from './pruneSettings';
+import { usePruneStudio } from './pruneStore';
+import { describeAdapter, evalRecord, pruneRecord, type RecordContext } from './recordBuild';
+import { useStudio } from './store';
+
+interface Started {
+  id: string;
+  startedAt: string;
+  model: Promise<ModelIdentity>;
+  data: Promise<DataIdentity[]>;
+}
+
+async function builtinData(name: BuiltinData): Promise<DataIdentity> {
+  const answer = await getEngine().dataIdentity(name);
+  if (!answer.ok) throw new Error(`${answer.message} ${answer.advice}`);
+  return answer.identity;
+}
+
+async function userData(text: string): Promise<DataIdentity> {
+  const bytes = new TextEncoder().encode(text);
+  return { name: 'user', sha256: await sha256Hex([bytes]), bytes: bytes.byteLength };
+}
+
+function start(data: Promise<DataIdentity>[]): Started {
+  const model = getEngine()
+    .modelIdentity()
+    .then((answer) => {
+      if (!answer.ok) throw new Error(`${answer.message} ${answer.advice}`);
+      return answer.identity;
+    });
+  const started = {
+    id: crypto.randomUUID(),
+    startedAt: new Date().toISOString(),
+    model,
+    data: Promise.all(data),
+  };
+  // Awaited when the run ends; until then a rejection is not unhandled.
+  model.catch(() => {});
+  started.data.catch(() => {});
+  return started;
+}
+
+async function finish(started: Started, build: (context: RecordContext, data: DataIdentity[]) => RunRecord) {
+  try {
+    const capability = useStudio.getState().capability;
+    const context: RecordContext = {
+      id: started.id,
+      startedAt: started.startedAt,
+      finishedAt: new Date().toISOString(),
+      model: await started.model,
+      adapter: capability.status === 'ready' ? describeAdapter(capability.report) : 'unknown',
+      engineVersion,
+    };
+    await saveRunRecord(build(context, await started.data));
+  } catch (error) {
+    useHistory.setState({
+      error: `A run could not be recorded: ${error instanceof Error ? error.message : String(error)}`,
+    });
+  }
+}
+
+const isActive = (status: string) => status === 'running' || status === 'preparing';
+const ENDED = new Set(['finished', 'cancelled', 'error']);
+
+let recording = false;
+
+/** Starts recording runs (once; later calls do nothing). */
+export function startRunRecording(): void {
+  if (recording) return;
+  recording = true;
+
+  let prune: { started: Started; options: PruneJobOptions } | null = null;
+  usePruneStudio.subscribe((state, previous) => {
+    const { job } = state;
+    if (job.status === 'running' && previous.job.status !== 'running') {
+      const summary = useModelStudio.getState().load.loaded?.summary;
+      const built = state.form && summary ? buildOptions(state.form, summary) : null;
+      if (!built?.ok) return;
+      const options = built.options;
+      const source = options.prune.calibration.source;
+      const data = [
+        source.kind === 'text' ? userData(source.text) : builtinData(source.kind),
+        ...(options.evaluation ? [builtinData(options.evaluation.text)] : []),
+      ];
+      prune = { started: start(data), options };
+    } else if (prune && ENDED.has(job.status) && previous.job.status === 'running') {
+      const { started, options } = prune;
+      prune = null;
+      // 'busy' means another job held the GPU and this one never began: nothing ran to record.
+      if (job.error?.kind === 'busy') return;
+      void finish(started, (context, data) => pruneRecord(context, options, job, data));
+    }
+  });
+
+  let evaluation: { started: Started; options: EvalOptions } | null = null;
+  useModelStudio.subscribe((state, previous) => {
+    const e = state.evaluation;
+    if (isActive(e.status) && !isActive(previous.evaluation.status)) {
+      const options: EvalOptions = {
+        text: state.evalText,
+        seqLen: state.seqLen,
+        ...(state.maxWindows === null ? {} : { maxWindows: state.maxWindows }),
+      };
+      evaluation = { started: start([builtinData(options.text)]), options };
+    } else if (evaluation && ENDED.has(e.status) && isActive(previous.evaluation.status)) {
+      const { started, options } = evaluation;
+      evaluation = null;
+      if (e.error?.kind === 'busy') return;
+      void finish(started, (context, data) => evalRecord(context, options, e, data));
+    }
+  });
+}

@@ -1,0 +1,122 @@
+// Runs started on a person's behalf rather than from a panel's Run button: a record run again from
+// the history, and a paper demo. Each one makes sure the model is open and loaded, puts the
+// settings into the panel's own store (so the panel shows exactly what runs), and starts it there.
+
+import type { StoreApi, UseBoundStore } from 'zustand';
+import type { RunKind, RunRecord } from '../run/record';
+import { getEngine } from './engineClient';
+import { useModelStudio } from './modelStore';
+import { buildOptions, type PruneForm } from './pruneSettings';
+import { usePruneStudio } from './pruneStore';
+import { evalSettingsOfConfig, pruneFormOfConfig } from './recordConfig';
+import type { EvalSettings } from './urlState';
+
+/** Resolves with the first state that passes `ready`, now or later. */
+function until<S>(store: UseBoundStore<StoreApi<S>>, ready: (state: S) => boolean): Promise<S> {
+  const now = store.getState();
+  if (ready(now)) return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const stop = store.subscribe((state) => {
+      if (ready(state)) {
+        stop();
+        resolve(state);
+      }
+    });
+  });
+}
+
+/**
+ * Opens the chosen model if nothing is open yet and loads it unless it is the one loaded; resolves
+ * with why not, or null once it is on the GPU.
+ */
+export async function ensureModelLoaded(): Promise<string | null> {
+  useModelStudio.getState().init();
+  const opened = await until(
+    useModelStudio,
+    (s) => s.inspect.status === 'ready' || s.inspect.status === 'error',
+  );
+  if (opened.load.loaded && opened.load.loaded.summary.name === opened.inspect.summary?.name) return null;
+  if (opened.inspect.status !== 'ready')
+    return opened.inspect.error?.message ?? 'The model could not be opened.';
+  await opened.loadModel();
+  // The job's outcome can arrive before its last event has been applied to the store.
+  const { load } = await until(useModelStudio, (s) => s.load.status !== 'loading');
+  return load.loaded ? null : (load.error?.message ?? `The model was not loaded (${load.status}).`);
+}
+
+/** The pruning form set to the model's defaults with `fields` over them, then run. */
+export async function runPrune(fields: Partial<PruneForm>): Promise<string | null> {
+  const problem = await ensureModelLoaded();
+  if (problem) return problem;
+  const summary = useModelStudio.getState().load.loaded?.summary;
+  if (!summary) return 'The model went away before the run could start.';
+  const prune = usePruneStudio.getState();
+  if (prune.job.status === 'running') return 'A pruning run is already under way.';
+  prune.resetForm(summary, true);
+  prune.setForm(fields);
+  const { form } = usePruneStudio.getState();
+  const built = form ? buildOptions(form, summary) : null;
+  if (!built?.ok) {
+    const errors = built ? Object.entries(built.errors).map(([field, why]) => `${field}: ${why}`) : [];
+    return `The settings do not fit ${summary.name}: ${errors.join('; ')}`;
+  }
+  void prune.run();
+  return null;
+}
+
+/** The evaluation settings set (unnamed ones as they are), then run. */
+export async function runEvaluation(settings: Partial<EvalSettings>): Promise<string | null> {
+  const problem = await ensureModelLoaded();
+  if (problem) return problem;
+  const model = useModelStudio.getState();
+  if (settings.text) model.setEvalText(settings.text);
+  if (settings.seqLen !== undefined) model.setSeqLen(settings.seqLen);
+  if (settings.windows !== undefined) model.setMaxWindows(settings.windows);
+  void model.runEvaluation();
+  return null;
+}
+
+/** Runs a record again; resolves with notes for the person (settings that could not be read), or a reason it did not start. */
+export type Rerun = (record: RunRecord) => Promise<{ started: boolean; notes: string[] }>;
+
+/** Said when the loaded model is not the one the record was made on (the run goes ahead on it). */
+async function otherModel(record: RunRecord): Promise<string[]> {
+  const answer = await getEngine().modelIdentity();
+  if (!answer.ok || answer.identity.sha256 === record.model.sha256) return [];
+  const short = (hash: string) => hash.slice(0, 12);
+  return [
+    `The record was made on ${record.model.name} (sha256 ${short(record.model.sha256)}…); this run uses the loaded ${answer.identity.name} (${short(answer.identity.sha256)}…).`,
+  ];
+}
+
+async function rerunIn(
+  panel: string,
+  problems: string[],
+  start: () => Promise<string | null>,
+  record: RunRecord,
+) {
+  const problem = await start();
+  document.getElementById(panel)?.scrollIntoView({ behavior: 'smooth' });
+  if (problem) return { started: false, notes: [...problems, problem] };
+  return { started: true, notes: [...problems, ...(await otherModel(record))] };
+}
+
+const reruns: Partial<Record<RunKind, Rerun>> = {
+  prune(record) {
+    const { values, problems } = pruneFormOfConfig(record.config);
+    return rerunIn('prune', problems, () => runPrune(values), record);
+  },
+  eval(record) {
+    const { values, problems } = evalSettingsOfConfig(record.config);
+    return rerunIn('evaluate', problems, () => runEvaluation(values), record);
+  },
+};
+
+/** How the training panel makes its records runnable again from the history. */
+export function registerRerun(kind: RunKind, rerun: Rerun): void {
+  reruns[kind] = rerun;
+}
+
+export function rerunOf(record: RunRecord): Rerun | null {
+  return reruns[record.kind] ?? null;
+}
