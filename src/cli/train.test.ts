@@ -1,5 +1,19 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { folderSources } from '../host/nodeFiles';
+import { projectRoot } from '../host/projectRoot';
+import { openModel } from '../model/checkpoint';
+import { referenceNll } from '../model/reference';
+import { canonicalTensors } from '../model/weights';
+import { parseRunRecord } from '../run/record';
+import { parseLlama2cTokenizer } from '../tokenizer/llama2c';
+import { splitTokens, tokenizeTrainText } from '../train/data';
+import type { TrainOptions, TrainSummary } from '../train/job';
+import { jsonOf, runCommand } from './testing';
 import { DEFAULT_LR, parseArm } from './train';
 
 describe('train command arguments', () => {
@@ -26,4 +40,80 @@ describe('train command arguments', () => {
     expect(() => parseArm('adapprox:guidance=sometimes')).toThrow(/off, half, positive/);
     expect(() => parseArm('adapprox:xi')).toThrow(InvalidArgumentError);
   });
+});
+
+describe('train command', () => {
+  it('trains two arms, saves them, and its --json and record match the saved models', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-train-'));
+    try {
+      const run = await runCommand(
+        'train',
+        '--size',
+        'nano',
+        '--steps',
+        '3',
+        '--batch',
+        '1',
+        '--seq-len',
+        '16',
+        '--val-windows',
+        '2',
+        '--arm',
+        'adamw',
+        '--arm',
+        'adapprox:beta1=0',
+        '--out',
+        join(dir, 'out'),
+        '--record',
+        join(dir, 'r.json'),
+        '--json',
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const out = jsonOf(run) as { summary: TrainSummary; options: TrainOptions; record: unknown };
+      const record = parseRunRecord(JSON.parse(await readFile(join(dir, 'r.json'), 'utf8')));
+      expect(record).toEqual(parseRunRecord(out.record));
+      expect(record.kind).toBe('train');
+      expect(record.data[0]?.sha256).toBe(
+        createHash('sha256')
+          .update(await readFile(join(projectRoot(), 'public/data/tinyshakespeare/input.txt')))
+          .digest('hex'),
+      );
+      expect(record.model.parameters).toBe(43_904);
+      // Each saved arm's final validation loss, recomputed by the float64 reference from its files.
+      const text = await readFile(join(projectRoot(), 'public/data/tinyshakespeare/input.txt'), 'utf8');
+      const tokenizer = parseLlama2cTokenizer(
+        (await readFile(join(projectRoot(), 'public/models/stories260K/tok512.bin'))).buffer as ArrayBuffer,
+        512,
+      );
+      const validation = splitTokens(
+        tokenizeTrainText('tinyshakespeare', text, tokenizer),
+        0.1,
+        16,
+      ).validation;
+      for (const arm of out.summary.arms) {
+        const opened = await openModel(
+          await folderSources(join(dir, 'out', arm.id.replace(/[^A-Za-z0-9._=-]+/g, '_'))),
+        );
+        const weights = new Map<string, Float32Array>();
+        for (const t of canonicalTensors(opened.config))
+          weights.set(t.name, await opened.weights.read(t.name));
+        let sum = 0;
+        let count = 0;
+        for (let w = 0; w < 2; w++) {
+          const r = referenceNll(
+            opened.config,
+            weights,
+            Array.from(validation.subarray(w * 16, w * 16 + 17)),
+          );
+          sum += r.sum;
+          count += r.count;
+        }
+        expect(Math.abs(sum / count - (arm.finalValidationLoss as number)), arm.id).toBeLessThan(1e-4);
+        expect(record.results[`validation/${arm.id}`]).toBe(arm.finalValidationLoss);
+        expect(record.metrics.find((m) => m.name === `loss/${arm.id}`)?.y).toHaveLength(3);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

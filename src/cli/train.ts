@@ -8,10 +8,13 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
+import { adapterName } from '../run/build';
+import { type ModelIdentity, sha256Hex } from '../run/record';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import {
   type ArmSpec,
+  parameterCount,
   type TrainEvent,
   TrainingJob,
   type TrainOptions,
@@ -27,7 +30,8 @@ import {
 import type { OptimizerChoice } from '../train/optim';
 import type { Decay } from '../train/schedule';
 import { ProgressLine } from './progress';
-import { emit, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
+import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 const KINDS = ['adamw', 'adafactor', 'came', 'adapprox'] as const;
 type Kind = (typeof KINDS)[number];
@@ -105,10 +109,11 @@ interface TrainCliOptions {
   seed: number;
   out?: string;
   json?: boolean;
+  record?: string;
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a model with several optimizers side by side (AdamW, Adafactor, CAME, Adapprox)')
     .addOption(
@@ -153,80 +158,105 @@ export function registerTrain(program: Command): void {
       0,
     )
     .option('--out <dir>', "save every arm's model (safetensors, config, tokenizer) in <dir>/<arm>/")
-    .option('--json', 'print one JSON object on stdout')
-    .action(async (options: TrainCliOptions) => {
-      const arms = options.arm ?? KINDS.map((k) => parseArm(k));
-      const { config, start, tokenizer, tokenizerFiles } = await startingModel(options);
-      const raw = options.textFile
-        ? await readFile(options.textFile, 'utf8')
-        : await readFile(
-            join(ROOT, 'public', TRAIN_TEXTS[options.text as Exclude<TrainText, 'user'>].file),
-            'utf8',
-          );
-      const tokens = tokenizeTrainText(options.textFile ? 'user' : options.text, raw, tokenizer);
-      const data = splitTokens(tokens, options.valFraction, options.seqLen);
-      const trainOptions: TrainOptions = {
-        seqLen: options.seqLen,
-        batch: options.batch,
-        steps: options.steps,
-        warmupSteps: options.warmup ?? Math.round(options.steps / 10),
-        decay: options.decay,
-        minLrRatio: options.minLrRatio,
-        validationEvery: options.valEvery ?? Math.max(1, Math.round(options.steps / 10)),
-        validationWindows: options.valWindows,
-        seed: options.seed,
-        arms,
-      };
-      await withRuntime(async (rt) => {
-        const job = await TrainingJob.create(rt, config, start, data, trainOptions);
-        const progress = new ProgressLine('train', options.steps * arms.length, 'arm-steps');
-        const series = new Map(
-          arms.map((a) => [
-            a.id,
-            { loss: [] as number[], validation: [] as [number, number][], ranks: [] as number[][] },
-          ]),
-        );
-        let done = 0;
-        const onEvent = (e: TrainEvent) => {
-          if (e.type === 'step') {
-            const s = series.get(e.arm);
-            s?.loss.push(e.loss);
-            if (e.ranks) s?.ranks.push(e.ranks.map((r) => r.rank));
-            progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
-          } else if (e.type === 'validation') series.get(e.arm)?.validation.push([e.step, e.loss]);
-          else if (e.type === 'arm-stopped') process.stderr.write(`\n${e.arm}: ${e.message}\n`);
-        };
-        let summary: TrainSummary;
-        try {
-          summary = await job.run({ emit: onEvent });
-          progress.done();
-          if (options.out) await saveArms(job, options.out, tokenizerFiles, summary);
-        } finally {
-          job.destroy();
-        }
-        const lines = summary.arms.map(
-          (a) =>
-            `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
-            `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step${a.stopped ? `  (${a.stopped})` : ''}`,
-        );
-        emit(
-          Boolean(options.json),
-          {
-            config,
-            options: trainOptions,
-            data: {
-              text: options.textFile ?? options.text,
-              tokens: tokens.length,
-              train: data.train.length,
-              validation: data.validation.length,
-            },
-            summary,
-            series: Object.fromEntries(series),
-          },
-          lines.join('\n'),
-        );
-      });
-    });
+    .option('--json', 'print one JSON object on stdout');
+  addRecordOption(command).action(async (cli: TrainCliOptions) => {
+    const { json, record, out, ...config } = cli;
+    const draft = new RunDraft('train', cli.seed);
+    draft.config = { ...config, arm: (cli.arm ?? defaultArms()).map((a) => a.id) };
+    await runRecorded(cli, draft, () => train(cli, draft));
+  });
+}
+
+const defaultArms = () => KINDS.map((k) => parseArm(k));
+
+async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResult> {
+  const arms = options.arm ?? defaultArms();
+  const { config, start, tokenizer, tokenizerFiles, identity } = await startingModel(options);
+  draft.model = identity;
+  const text = options.textFile
+    ? await readData('user', options.textFile)
+    : await readData(
+        options.text,
+        join(ROOT, 'public', TRAIN_TEXTS[options.text as Exclude<TrainText, 'user'>].file),
+      );
+  draft.data.push(text.identity);
+  const tokens = tokenizeTrainText(options.textFile ? 'user' : options.text, text.text, tokenizer);
+  const data = splitTokens(tokens, options.valFraction, options.seqLen);
+  const trainOptions: TrainOptions = {
+    seqLen: options.seqLen,
+    batch: options.batch,
+    steps: options.steps,
+    warmupSteps: options.warmup ?? Math.round(options.steps / 10),
+    decay: options.decay,
+    minLrRatio: options.minLrRatio,
+    validationEvery: options.valEvery ?? Math.max(1, Math.round(options.steps / 10)),
+    validationWindows: options.valWindows,
+    seed: options.seed,
+    arms,
+  };
+  draft.config = { ...draft.config, resolved: { ...trainOptions, arms: arms.map((a) => a.id) } };
+  return withRuntime(async (rt) => {
+    draft.adapter = adapterName(rt.capability);
+    const job = await TrainingJob.create(rt, config, start, data, trainOptions);
+    const progress = new ProgressLine('train', options.steps * arms.length, 'arm-steps');
+    const series = new Map(
+      arms.map((a) => [
+        a.id,
+        { loss: [] as number[], validation: [] as [number, number][], ranks: [] as number[][] },
+      ]),
+    );
+    let done = 0;
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'step') {
+        const s = series.get(e.arm);
+        s?.loss.push(e.loss);
+        if (e.ranks) s?.ranks.push(e.ranks.map((r) => r.rank));
+        progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
+      } else if (e.type === 'validation') series.get(e.arm)?.validation.push([e.step, e.loss]);
+      else if (e.type === 'arm-stopped') process.stderr.write(`\n${e.arm}: ${e.message}\n`);
+    };
+    let summary: TrainSummary;
+    try {
+      summary = await draft.phase('training', () => job.run({ emit: onEvent }));
+      progress.done();
+      if (options.out)
+        await draft.phase('save', () => saveArms(job, options.out as string, tokenizerFiles, summary));
+    } finally {
+      job.destroy();
+    }
+    const lines = summary.arms.map(
+      (a) =>
+        `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
+        `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step${a.stopped ? `  (${a.stopped})` : ''}`,
+    );
+    const results: Record<string, number | string | null> = {};
+    for (const a of summary.arms) {
+      results[`validation/${a.id}`] = a.finalValidationLoss;
+      results[`train/${a.id}`] = a.finalTrainLoss;
+      results[`stateBytes/${a.id}`] = a.state.persistent;
+    }
+    return {
+      output: {
+        config,
+        options: trainOptions,
+        data: {
+          text: options.textFile ?? options.text,
+          tokens: tokens.length,
+          train: data.train.length,
+          validation: data.validation.length,
+        },
+        summary,
+        series: Object.fromEntries(series),
+      },
+      summary: lines.join('\n'),
+      metrics: [...series].flatMap(([id, s]) => [
+        { name: `loss/${id}`, x: s.loss.map((_, i) => i + 1), y: s.loss },
+        { name: `validation/${id}`, x: s.validation.map((v) => v[0]), y: s.validation.map((v) => v[1]) },
+      ]),
+      results,
+      detail: summary,
+    };
+  });
 }
 
 function nonNegativeInt(value: string): number {
@@ -243,7 +273,7 @@ async function startingModel(options: TrainCliOptions) {
     const { opened, config, tokenizer, tokenizerFiles } = await openModelFolder(options.from);
     const start = new Map<string, Float32Array>();
     for (const t of canonicalTensors(config)) start.set(t.name, await opened.weights.read(t.name));
-    return { config, start, tokenizer, tokenizerFiles };
+    return { config, start, tokenizer, tokenizerFiles, identity: await modelIdentity(options.from, opened) };
   }
   const bytes = await readFile(join(ROOT, 'public/models/stories260K/tok512.bin'));
   const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -254,7 +284,20 @@ async function startingModel(options: TrainCliOptions) {
     bosId: tokenizer.bosId ?? null,
     eosId: tokenizer.eosId ?? null,
   });
-  return { config, start: initialWeights(config, options.seed), tokenizer, tokenizerFiles };
+  const start = initialWeights(config, options.seed);
+  // A preset from scratch has no files: it is named by the sha256 of its initial weights (f32, in
+  // canonical order), which the preset, family and seed determine.
+  const parts = canonicalTensors(config).map((t) => {
+    const w = start.get(t.name) as Float32Array;
+    return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
+  });
+  const identity: ModelIdentity = {
+    name: `${options.size} ${options.family} preset, seed ${options.seed}`,
+    sha256: await sha256Hex(parts),
+    files: [],
+    parameters: parameterCount(config),
+  };
+  return { config, start, tokenizer, tokenizerFiles, identity };
 }
 
 async function saveArms(
