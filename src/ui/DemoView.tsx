@@ -7,6 +7,7 @@ import './sharing.css';
 import { type DemoSpec, parseDemoText } from './demoSpec';
 import { useDemo } from './demoStore';
 import { ErrorBoundary } from './ErrorBoundary';
+import { LinkProblems } from './LinkProblems';
 import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
 import { PruneProgress, pruneStatus } from './PruneProgress';
@@ -231,6 +232,7 @@ export function DemoLayout() {
       </header>
       <main className="app-main">
         <ErrorBoundary>
+          <LinkProblems />
           <DemoView />
         </ErrorBoundary>
       </main>

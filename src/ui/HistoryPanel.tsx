@@ -10,16 +10,18 @@ import { useDemo } from './demoStore';
 import { formatBytes } from './format';
 import { useHistory } from './historyStore';
 import { describeRecord, KIND_LABELS, RecordView } from './RecordView';
+import { perplexitiesOf } from './recordBuild';
 import { rerunOf } from './studioActions';
 
 function headline(record: RunRecord): string {
   const r = record.results;
-  const ppl = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '—');
+  const ppl = (v: number | null) => (v === null ? '—' : v.toFixed(3));
   if (record.kind === 'prune') {
     const sparsity = typeof r.sparsity === 'number' ? `${(100 * r.sparsity).toFixed(2)}% sparse` : '';
-    return `${sparsity}${r.pplBefore !== undefined ? `, perplexity ${ppl(r.pplBefore)} → ${ppl(r.pplAfter)}` : ''}`;
+    const texts = perplexitiesOf(record).map((p) => `, ${p.text} ${ppl(p.before)} → ${ppl(p.after)}`);
+    return `${sparsity}${texts.join('')}`;
   }
-  if (record.kind === 'eval') return `perplexity ${ppl(r.ppl)}`;
+  if (record.kind === 'eval') return `perplexity ${ppl(typeof r.ppl === 'number' ? r.ppl : null)}`;
   return '';
 }
 
@@ -27,7 +29,8 @@ export function HistoryPanel() {
   const { status, records, error, damaged, estimate, selected, importError } = useHistory();
   const { load, remove, clear, importFile, exportRecord, select } = useHistory.getState();
   const [confirmClear, setConfirmClear] = useState(false);
-  const [rerun, setRerun] = useState<{ id: string; notes: string[] } | null>(null);
+  /** What the last Run again had to say (settings it could not read, another model). */
+  const [rerunNotes, setRerunNotes] = useState<string[]>([]);
   const shown = records.find((r) => r.id === selected) ?? null;
 
   useEffect(() => {
@@ -37,8 +40,8 @@ export function HistoryPanel() {
   const again = async (record: RunRecord) => {
     const run = rerunOf(record);
     if (!run) return;
-    setRerun({ id: record.id, notes: ['Starting…'] });
-    setRerun({ id: record.id, notes: (await run(record)).notes });
+    setRerunNotes([]);
+    setRerunNotes((await run(record)).notes);
   };
 
   return (
@@ -215,9 +218,9 @@ export function HistoryPanel() {
           </table>
         </div>
       )}
-      {rerun && rerun.notes.length > 0 && (
+      {rerunNotes.length > 0 && (
         <div className="notice notice-warn" role="status" data-testid="history-rerun-notes">
-          {rerun.notes.map((note) => (
+          {rerunNotes.map((note) => (
             <p key={note}>{note}</p>
           ))}
         </div>

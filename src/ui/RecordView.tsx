@@ -6,7 +6,7 @@ import { lazy, Suspense } from 'react';
 import type { RunRecord } from '../run/record';
 import { formatDuration } from './format';
 import { describeMethod, describePattern } from './pruneSettings';
-import { evalPointsOf, isChartedMetric, pruneSummaryOf, traceOf } from './recordBuild';
+import { evalPointsOf, isChartedMetric, perplexitiesOf, pruneSummaryOf, traceOf } from './recordBuild';
 
 // recharts is most of the bundle's weight and is needed only once a record is opened.
 const charts = () => import('./PruneCharts');
@@ -47,10 +47,9 @@ export function RecordView({ record, onClose }: { record: RunRecord; onClose: ()
   const summary = pruneSummaryOf(record);
   const trace = traceOf(record);
   const points = record.kind === 'eval' ? evalPointsOf(record) : [];
-  const others = record.metrics.filter((m) => !isChartedMetric(m.name));
+  const others = record.metrics.filter((m) => !isChartedMetric(record, m.name));
   const xi = number((summary?.options as { fista?: { xi?: unknown } } | undefined)?.fista?.xi) ?? 0.3;
-  const before = number(record.results.pplBefore);
-  const after = number(record.results.pplAfter);
+  const perplexities = perplexitiesOf(record);
   const total = record.timings.total;
 
   return (
@@ -122,7 +121,12 @@ export function RecordView({ record, onClose }: { record: RunRecord; onClose: ()
       </table>
 
       <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-        {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
+        {perplexities.map((p) => (
+          <div key={p.text}>
+            {perplexities.length > 1 && <h4 className="small">{p.text}</h4>}
+            <PerplexityChart before={p.before} after={p.after} />
+          </div>
+        ))}
         {trace && <ObjectiveChart trace={trace} />}
         {trace && <LambdaCharts trace={trace} xi={xi} />}
         {summary && <ErrorCharts matrices={summary.blocks.flatMap((b) => b.matrices)} />}

@@ -9,7 +9,7 @@ import {
   evalPointsOf,
   evalRecord,
   isChartedMetric,
-  METRICS,
+  perplexitiesOf,
   pruneRecord,
   pruneSummaryOf,
   type RecordContext,
@@ -18,12 +18,10 @@ import {
 
 const HASH = 'ab'.repeat(32);
 const context: RecordContext = {
-  id: 'r1',
-  startedAt: '2026-11-28T10:00:00.000Z',
-  finishedAt: '2026-11-28T10:00:03.500Z',
+  startedAt: new Date('2026-11-28T10:00:00.000Z'),
+  finishedAt: new Date('2026-11-28T10:00:03.500Z'),
   model: { name: 'stories260K (built-in)', sha256: HASH, files: ['model.safetensors'], parameters: 260_000 },
   adapter: 'google swiftshader (fallback)',
-  engineVersion: '0.1.0',
 };
 const tinystories = { name: 'tinystories', sha256: 'cd'.repeat(32), bytes: 300_000 };
 
@@ -77,7 +75,8 @@ describe('evaluation records', () => {
     });
     // Windows are equally long, so the running perplexity is exp of the mean NLL so far.
     expect(points[1]?.runningPpl).toBeCloseTo(Math.sqrt(12.5 * 8), 12);
-    expect(isChartedMetric(METRICS.windowNll)).toBe(true);
+    expect(record.metrics.map((m) => m.name)).toEqual(['nll/window']);
+    expect(isChartedMetric(record, 'nll/window')).toBe(true);
   });
 
   it('record a cancelled run with the windows it scored and no perplexity', () => {
@@ -168,7 +167,12 @@ describe('pruning records', () => {
     const cancelled = reducePruneJob(job, { type: 'cancelled', stage: 'prune' });
     const record = roundTrip(pruneRecord(context, options, cancelled, [tinystories]));
     expect(record).toMatchObject({ kind: 'prune', status: 'cancelled', seed: 7 });
-    expect(record.results).toMatchObject({ sparsity: 0.5, matrices: 2, 'fista.operator': 'k' });
+    expect(record.results).toMatchObject({
+      sparsity: 0.5,
+      operators: 2,
+      blocks: 1,
+      'lastOperator.name': 'k',
+    });
     const summary = pruneSummaryOf(record);
     expect(summary?.blocks).toEqual([block0]);
     expect(summary?.calibrationTokens).toBe(128);
@@ -176,7 +180,14 @@ describe('pruning records', () => {
     const trace = traceOf(record);
     expect(trace).toEqual(job.fista);
     expect(trace?.rounds[0]?.hi).toBeNull();
-    expect(record.metrics.every((m) => isChartedMetric(m.name))).toBe(true);
+    // Shared with the CLI's records: per-operator error and sparsity; the studio adds the trace.
+    expect(record.metrics.map((m) => m.name).filter((n) => !n.startsWith('last-operator/'))).toEqual([
+      'operator/relative-error',
+      'operator/sparsity',
+    ]);
+    expect(record.metrics.filter((m) => !isChartedMetric(record, m.name)).map((m) => m.name)).toEqual([
+      'operator/sparsity',
+    ]);
   });
 
   it('take a finished run’s summary and perplexities from the worker’s run', () => {
@@ -193,7 +204,7 @@ describe('pruning records', () => {
       heldRuns: [],
       run: {
         id: 'run-1',
-        createdAt: context.finishedAt,
+        createdAt: context.finishedAt.toISOString(),
         modelName: 'stories260K (built-in)',
         summary,
         pplBefore: 9.5,
@@ -208,10 +219,26 @@ describe('pruning records', () => {
       },
     });
     const record = roundTrip(pruneRecord(context, options, finished, [tinystories]));
-    expect(record.results).toMatchObject({ pplBefore: 9.5, pplAfter: 12.25, evalWindows: 2 });
+    expect(record.results).toMatchObject({
+      'pplBefore.tinystories': 9.5,
+      'pplAfter.tinystories': 12.25,
+      evalWindows: 2,
+    });
+    expect(perplexitiesOf(record)).toEqual([{ text: 'tinystories', before: 9.5, after: 12.25 }]);
     expect(record.timings).toEqual({ total: 3000, prune: 20 });
     expect(record.detail).toEqual(summary);
     expect(record.config).toEqual(options);
+  });
+
+  it('never copy a pasted calibration text into a file that may be shared', () => {
+    const source = { kind: 'text' as const, text: 'A secret story.', label: 'pasted text' };
+    const pasted = {
+      ...options,
+      prune: { ...options.prune, calibration: { ...options.prune.calibration, source } },
+    };
+    const record = roundTrip(pruneRecord(context, pasted, job, []));
+    expect(JSON.stringify(record)).not.toContain('A secret story.');
+    expect(record.config).toMatchObject({ prune: { calibration: { source: { kind: 'text', chars: 15 } } } });
   });
 
   it('refuse a detail that is not a pruning summary, as a hand-made record may carry', () => {

@@ -1,87 +1,57 @@
 // Run records (src/run/record.ts) made from what the studio's stores hold when a job ends, and the
-// other way round: the chart inputs read back out of a record, whoever wrote it. Pure, so the
-// mapping is tested without a page; the metric names below are the contract between the two.
+// other way round: the chart inputs read back out of a record, whoever wrote it. The assembly,
+// the shared series and results (nll/window, operator/*, pplBefore.<text>, …) come from
+// src/run/build.ts, as the CLI's do, so a record charts the same from either host. The studio adds
+// the λ search and FISTA objective of the last operator it solved, which its live charts draw.
+// Pure, so the mapping is tested without a page.
 
-import type { CapabilityReport } from '../gpu/device';
 import type { LambdaRound, PruneSummary } from '../prune/events';
 import {
-  type DataIdentity,
-  type MetricSeries,
-  type ModelIdentity,
-  RUN_RECORD_FORMAT,
-  RUN_RECORD_VERSION,
-  type RunRecord,
-} from '../run/record';
+  buildRunRecord,
+  nllPerWindow,
+  operatorSeries,
+  pruneConfig,
+  pruneResults,
+  SERIES,
+} from '../run/build';
+import type { DataIdentity, MetricSeries, ModelIdentity, RunRecord } from '../run/record';
 import type { EvalOptions, PruneJobOptions } from '../worker/api';
 import type { CheckError } from './checkReducer';
 import type { EvalPoint, EvalState } from './modelReducers';
 import type { FistaTrace, PruneJobState } from './pruneReducer';
 
-/** Series names a record's metrics use; any others are drawn as plain lines. */
-export const METRICS = {
-  /** Per evaluation window: its mean negative log-likelihood in nats (x: window, from 1). */
-  windowNll: 'nll/window',
-  /** Per FISTA iteration of λ round r (1-based) of the operator traced last (x: iteration). */
-  fistaObjective: (round: number) => `fista/objective/round-${round}`,
-  /** Per λ round (x: round, from 1). */
-  lambda: 'lambda/value',
-  lambdaLo: 'lambda/lo',
+/** The last operator's trace, which only the studio records (x: iteration, or λ round from 1). */
+export const TRACE = {
+  /** Per FISTA iteration of λ round r (1-based). */
+  objective: (round: number) => `last-operator/objective/round-${round}`,
+  lambda: 'last-operator/lambda',
+  lambdaLo: 'last-operator/lambda-lo',
   /** null while no upper bound is known. */
-  lambdaHi: 'lambda/hi',
-  errorTotal: 'lambda/error-total',
-  errorRound: 'lambda/error-round',
+  lambdaHi: 'last-operator/lambda-hi',
+  errorTotal: 'last-operator/error-total',
+  errorRound: 'last-operator/error-round',
   /** 1 for the round whose result was kept so far, else 0. */
-  best: 'lambda/best',
-  sparsityBeforeThreshold: 'lambda/sparsity-before-threshold',
+  best: 'last-operator/best',
+  sparsityBeforeThreshold: 'last-operator/sparsity-before-threshold',
 } as const;
 
-const FISTA_OBJECTIVE = /^fista\/objective\/round-(\d+)$/;
+const TRACE_OBJECTIVE = /^last-operator\/objective\/round-(\d+)$/;
 
-/** What every record of this studio shares: when, where, by whom. */
+/** What every record of this studio shares: when, on what, where. */
 export interface RecordContext {
-  id: string;
-  startedAt: string;
-  finishedAt: string;
+  startedAt: Date;
+  finishedAt: Date;
   model: ModelIdentity;
   adapter: string;
-  engineVersion: string;
 }
 
-export type JobEnd = 'finished' | 'cancelled' | 'failed';
+type JobEnd = RunRecord['status'];
 
-/** 'google swiftshader (fallback)': what the adapter says of itself, as short as it allows. */
-export function describeAdapter(report: CapabilityReport): string {
-  const name = [report.vendor, report.architecture, report.device].filter(Boolean).join(' ') || 'unknown';
-  return `${name}${report.description ? ` — ${report.description}` : ''}${report.isFallbackAdapter ? ' (fallback)' : ''}`;
-}
+const end = (status: string): JobEnd =>
+  status === 'finished' ? 'finished' : status === 'cancelled' ? 'cancelled' : 'failed';
 
-function base(
-  context: RecordContext,
-  kind: RunRecord['kind'],
-  status: JobEnd,
-  config: Record<string, unknown>,
-): Omit<RunRecord, 'seed' | 'data' | 'metrics' | 'results' | 'timings'> {
-  return {
-    format: RUN_RECORD_FORMAT,
-    version: RUN_RECORD_VERSION,
-    id: context.id,
-    kind,
-    startedAt: context.startedAt,
-    finishedAt: context.finishedAt,
-    status,
-    config,
-    model: context.model,
-    engineVersion: context.engineVersion,
-    adapter: context.adapter,
-    producer: 'studio',
-  };
-}
-
-const elapsed = (c: RecordContext) => Date.parse(c.finishedAt) - Date.parse(c.startedAt);
-
-function withError(record: RunRecord, error: CheckError | null): RunRecord {
-  return error ? { ...record, error: `${error.message} ${error.advice}`.trim() } : record;
-}
+const failure = (status: JobEnd, error: CheckError | null) =>
+  status === 'failed' && error ? `${error.message} ${error.advice}`.trim() : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
@@ -92,35 +62,45 @@ export function evalRecord(
   state: EvalState,
   data: DataIdentity[],
 ): RunRecord {
-  const status: JobEnd =
-    state.status === 'finished' ? 'finished' : state.status === 'cancelled' ? 'cancelled' : 'failed';
+  const status = end(state.status);
   const result = state.status === 'finished' ? state.result : null;
+  const seqLen = state.seqLen || options.seqLen;
+  // A run that stopped early keeps the windows it scored.
   const windowPpl = result?.windowPpl ?? state.points.map((p) => p.windowPpl);
-  const record: RunRecord = {
-    ...base(context, 'eval', status, { ...options }),
+  return buildRunRecord({
+    kind: 'eval',
+    ...context,
+    status,
+    config: { ...options },
     seed: null,
     data,
+    producer: 'studio',
     metrics: [
-      { name: METRICS.windowNll, x: windowPpl.map((_, i) => i + 1), y: windowPpl.map((p) => Math.log(p)) },
+      result
+        ? nllPerWindow(result)
+        : { name: SERIES.windowNll, x: windowPpl.map((_, i) => i + 1), y: windowPpl.map((p) => Math.log(p)) },
     ],
     results: {
       text: options.text,
       ppl: result?.ppl ?? null,
       meanNll: result?.meanNll ?? null,
       windows: windowPpl.length,
-      seqLen: state.seqLen || options.seqLen,
-      tokensScored: result?.tokensScored ?? windowPpl.length * (state.seqLen || options.seqLen),
+      seqLen,
+      tokensScored: result?.tokensScored ?? windowPpl.length * seqLen,
       tokensInText: state.tokensInText,
       tokensPerSecond: state.tokensPerSecond,
     },
-    timings: { total: elapsed(context), evaluation: result?.ms ?? state.elapsedMs },
-  };
-  return withError(record, status === 'failed' ? state.error : null);
+    timings: {
+      total: context.finishedAt.getTime() - context.startedAt.getTime(),
+      evaluation: result?.ms ?? state.elapsedMs,
+    },
+    error: failure(status, state.error),
+  });
 }
 
 /** The evaluation chart's points: perplexity per window and over the windows so far, from the NLLs. */
 export function evalPointsOf(record: RunRecord): EvalPoint[] {
-  const series = record.metrics.find((m) => m.name === METRICS.windowNll);
+  const series = record.metrics.find((m) => m.name === SERIES.windowNll);
   if (!series) return [];
   let sum = 0;
   return series.y.map((nll, i) => {
@@ -138,33 +118,41 @@ export function pruneRecord(
   job: PruneJobState,
   data: DataIdentity[],
 ): RunRecord {
-  const status: JobEnd =
-    job.status === 'finished' ? 'finished' : job.status === 'cancelled' ? 'cancelled' : 'failed';
+  const status = end(job.status);
   const run = job.status === 'finished' ? job.run : null;
   const summary = run?.summary ?? partialSummary(options, job);
+  const text = options.evaluation?.text;
+  const before = run?.pplBefore ?? job.before?.ppl ?? null;
+  const after = run?.pplAfter ?? job.after?.ppl ?? null;
   const trace = job.fista;
-  const record: RunRecord = {
-    ...base(context, 'prune', status, { ...options }),
+  return buildRunRecord({
+    kind: 'prune',
+    ...context,
+    status,
+    // As the CLI keeps them: a pasted calibration text is named by its label and length (its bytes
+    // by sha256 in data), never copied into a file that may be shared.
+    config: { prune: pruneConfig(options.prune), evaluation: options.evaluation },
     seed: options.prune.calibration.seed,
     data,
-    metrics: trace ? traceMetrics(trace) : [],
+    producer: 'studio',
+    metrics: [...operatorSeries(summary), ...(trace ? traceMetrics(trace) : [])],
     results: {
-      method: options.prune.method,
-      sparsity: summary.sparsity,
-      pplBefore: run?.pplBefore ?? job.before?.ppl ?? null,
-      pplAfter: run?.pplAfter ?? job.after?.ppl ?? null,
-      evalText: options.evaluation?.text ?? null,
+      ...pruneResults(summary, {
+        before: text && before !== null ? { [text]: before } : {},
+        after: text && after !== null ? { [text]: after } : {},
+      }),
       evalSeqLen: options.evaluation?.seqLen ?? null,
       evalWindows: run?.windows ?? job.before?.total ?? null,
-      calibrationTokens: summary.calibrationTokens,
-      matrices: summary.blocks.reduce((n, b) => n + b.matrices.length, 0),
       resumes: job.resumes.length,
-      ...(trace ? { 'fista.block': trace.block, 'fista.operator': trace.operator } : {}),
+      ...(trace ? { 'lastOperator.block': trace.block, 'lastOperator.name': trace.operator } : {}),
     },
-    timings: { total: run?.totalMs ?? elapsed(context), prune: summary.ms },
-    detail: summary,
-  };
-  return withError(record, status === 'failed' ? job.error : null);
+    timings: {
+      total: run?.totalMs ?? context.finishedAt.getTime() - context.startedAt.getTime(),
+      prune: summary.ms,
+    },
+    detail: { ...summary, options: pruneConfig(summary.options) },
+    error: failure(status, job.error),
+  });
 }
 
 /** What a cancelled or failed run finished: its whole blocks, as the engine summarises a run. */
@@ -193,24 +181,25 @@ function traceMetrics(trace: FistaTrace): MetricSeries[] {
   const rounds = (name: string, y: (r: LambdaRound) => number | null): MetricSeries => ({
     name,
     x,
+    // The format takes null for a value not known yet (hi before the bracket closes).
     y: trace.rounds.map(y) as number[],
   });
   return [
     ...trace.objectives.map((points, r) => ({
-      name: METRICS.fistaObjective(r + 1),
+      name: TRACE.objective(r + 1),
       x: points.map(([iteration]) => iteration),
       y: points.map(([, objective]) => objective),
     })),
     ...(trace.rounds.length === 0
       ? []
       : [
-          rounds(METRICS.lambda, (r) => r.lambda),
-          rounds(METRICS.lambdaLo, (r) => r.lo),
-          rounds(METRICS.lambdaHi, (r) => r.hi),
-          rounds(METRICS.errorTotal, (r) => r.errorTotal),
-          rounds(METRICS.errorRound, (r) => r.errorRound),
-          rounds(METRICS.best, (r) => (r.best ? 1 : 0)),
-          rounds(METRICS.sparsityBeforeThreshold, (r) => r.sparsityBeforeThreshold),
+          rounds(TRACE.lambda, (r) => r.lambda),
+          rounds(TRACE.lambdaLo, (r) => r.lo),
+          rounds(TRACE.lambdaHi, (r) => r.hi),
+          rounds(TRACE.errorTotal, (r) => r.errorTotal),
+          rounds(TRACE.errorRound, (r) => r.errorRound),
+          rounds(TRACE.best, (r) => (r.best ? 1 : 0)),
+          rounds(TRACE.sparsityBeforeThreshold, (r) => r.sparsityBeforeThreshold),
         ]),
   ];
 }
@@ -220,25 +209,25 @@ export function traceOf(record: RunRecord): FistaTrace | null {
   const byName = new Map(record.metrics.map((m) => [m.name, m]));
   const objectives: [number, number][][] = [];
   for (const m of record.metrics) {
-    const round = FISTA_OBJECTIVE.exec(m.name);
+    const round = TRACE_OBJECTIVE.exec(m.name);
     if (round) objectives[Number(round[1]) - 1] = m.x.map((x, i) => [x, m.y[i] as number]);
   }
   for (let r = 0; r < objectives.length; r++) objectives[r] ??= [];
-  const lambda = byName.get(METRICS.lambda);
+  const lambda = byName.get(TRACE.lambda);
   const at = (name: string, i: number) => byName.get(name)?.y[i] ?? null;
   const rounds: LambdaRound[] = (lambda?.x ?? []).map((x, i) => ({
     round: x - 1,
     lambda: lambda?.y[i] as number,
-    lo: at(METRICS.lambdaLo, i) ?? 0,
-    hi: at(METRICS.lambdaHi, i),
-    errorTotal: at(METRICS.errorTotal, i) ?? 0,
-    errorRound: at(METRICS.errorRound, i) ?? 0,
-    best: at(METRICS.best, i) === 1,
-    sparsityBeforeThreshold: at(METRICS.sparsityBeforeThreshold, i) ?? 0,
+    lo: at(TRACE.lambdaLo, i) ?? 0,
+    hi: at(TRACE.lambdaHi, i),
+    errorTotal: at(TRACE.errorTotal, i) ?? 0,
+    errorRound: at(TRACE.errorRound, i) ?? 0,
+    best: at(TRACE.best, i) === 1,
+    sparsityBeforeThreshold: at(TRACE.sparsityBeforeThreshold, i) ?? 0,
   }));
   if (objectives.length === 0 && rounds.length === 0) return null;
-  const block = record.results['fista.block'];
-  const operator = record.results['fista.operator'];
+  const block = record.results['lastOperator.block'];
+  const operator = record.results['lastOperator.name'];
   return {
     block: typeof block === 'number' ? block : 0,
     operator: typeof operator === 'string' ? operator : '?',
@@ -247,12 +236,40 @@ export function traceOf(record: RunRecord): FistaTrace | null {
   };
 }
 
-/** Whether a metric is drawn by one of the dedicated charts (the rest get a plain line chart). */
-export function isChartedMetric(name: string): boolean {
-  return name === METRICS.windowNll || FISTA_OBJECTIVE.test(name) || name.startsWith('lambda/');
+/**
+ * Whether a metric is drawn by one of the dedicated charts (the rest get a plain line chart): the
+ * windows' NLL, the last operator's trace, and the per-operator errors when the summary is there
+ * to label them.
+ */
+export function isChartedMetric(record: RunRecord, name: string): boolean {
+  if (name === SERIES.windowNll || name.startsWith('last-operator/')) return true;
+  return name === SERIES.relativeError && pruneSummaryOf(record) !== null;
 }
 
-/** A prune record's summary, when its detail has the shape the charts need. */
+/** Perplexity before and after per evaluation text (results pplBefore.<text>, pplAfter.<text>). */
+export function perplexitiesOf(
+  record: RunRecord,
+): { text: string; before: number | null; after: number | null }[] {
+  const texts = new Set<string>();
+  for (const key of Object.keys(record.results)) {
+    const match = /^ppl(?:Before|After)\.(.+)$/.exec(key);
+    if (match?.[1]) texts.add(match[1]);
+  }
+  const value = (key: string) => {
+    const v = record.results[key];
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  };
+  return [...texts].map((text) => ({
+    text,
+    before: value(`pplBefore.${text}`),
+    after: value(`pplAfter.${text}`),
+  }));
+}
+
+/**
+ * A prune record's summary, when its detail has the shape the charts need. Its options are as
+ * pruneConfig keeps them (a pasted text by label only), which is all the charts read.
+ */
 export function pruneSummaryOf(record: RunRecord): PruneSummary | null {
   const d = record.detail as Partial<PruneSummary> | undefined;
   if (record.kind !== 'prune' || !d || !Array.isArray(d.blocks)) return null;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { pruneConfig } from '../run/build';
 import { buildOptions, defaultForm, type PruneForm } from './pruneSettings';
-import { evalSettingsOfConfig, pruneFormOfConfig } from './recordConfig';
+import { evalSettingsOfRecord, pruneFormOfRecord } from './recordConfig';
 
 const stories260K = {
   family: 'llama' as const,
@@ -19,8 +20,14 @@ function optionsOf(form: PruneForm) {
   return built.options;
 }
 
+/** A record's config and results as the studio writes them (recordBuild.ts), through JSON. */
+function studioRecord(form: PruneForm) {
+  const { prune, evaluation } = optionsOf(form);
+  return JSON.parse(JSON.stringify({ config: { prune: pruneConfig(prune), evaluation }, results: {} }));
+}
+
 describe('a record’s config as settings', () => {
-  it('gives back the pruning form the options were built from', () => {
+  it('gives back the pruning form the studio’s options were built from', () => {
     const form: PruneForm = {
       ...defaultForm(stories260K),
       method: 'fista',
@@ -38,13 +45,12 @@ describe('a record’s config as settings', () => {
       evalSeqLen: '64',
       evalWindows: '2',
     };
-    const config = JSON.parse(JSON.stringify(optionsOf(form)));
-    const { values, problems } = pruneFormOfConfig(config);
+    const { values, problems } = pruneFormOfRecord(studioRecord(form));
     expect(problems).toEqual([]);
     expect({ ...defaultForm(stories260K), ...values }).toEqual(form);
   });
 
-  it('reads unstructured sparsity, a pasted calibration text, and no evaluation', () => {
+  it('reads unstructured sparsity and no evaluation, and asks for a pasted text again', () => {
     const form: PruneForm = {
       ...defaultForm(stories260K),
       method: 'wanda',
@@ -53,47 +59,64 @@ describe('a record’s config as settings', () => {
       pastedText: 'Once upon a time.',
       evaluate: false,
     };
-    const { values, problems } = pruneFormOfConfig(JSON.parse(JSON.stringify(optionsOf(form))));
-    expect(problems).toEqual([]);
-    expect(values).toMatchObject({
-      sparsity: '62.5',
-      calibration: 'text',
-      pastedText: 'Once upon a time.',
-      evaluate: false,
-    });
+    const { values, problems } = pruneFormOfRecord(studioRecord(form));
+    expect(values).toMatchObject({ method: 'wanda', sparsity: '62.5', evaluate: false });
+    expect(values.pastedText).toBeUndefined();
+    expect(problems).toEqual([
+      'the run calibrated on a pasted text "pasted text", which records do not keep: paste it again',
+    ]);
   });
 
-  it('reads the engine’s PruneOptions alone, as another producer may write them', () => {
+  it('reads a CLI record: the engine’s options alone, the evaluated text from the results', () => {
     const { prune } = optionsOf({ ...defaultForm(stories260K), method: 'magnitude', windows: '9' });
-    const { values, problems } = pruneFormOfConfig(JSON.parse(JSON.stringify(prune)));
+    const { values, problems } = pruneFormOfRecord({
+      config: JSON.parse(JSON.stringify(pruneConfig(prune))),
+      results: { 'pplBefore.tinystories': 4.3, 'pplAfter.tinystories': 30.1 },
+    });
     expect(problems).toEqual([]);
-    expect(values).toMatchObject({ method: 'magnitude', windows: '9' });
-    expect(values.evaluate).toBeUndefined();
+    expect(values).toMatchObject({
+      method: 'magnitude',
+      windows: '9',
+      evaluate: true,
+      evalText: 'tinystories',
+    });
   });
 
   it('refuses values a link would refuse, and names them', () => {
-    const { values, problems } = pruneFormOfConfig({
-      method: 'fista',
-      pattern: { kind: 'nm', n: 2, m: 999 },
-      calibration: { source: { kind: 'text' }, windows: -1, seqLen: { evil: true }, seed: 1 },
-      fista: { xi: 7 },
+    const { values, problems } = pruneFormOfRecord({
+      config: {
+        method: 'fista',
+        pattern: { kind: 'nm', n: 2, m: 999 },
+        calibration: { source: { kind: 'c4' }, windows: -1, seqLen: { evil: true }, seed: 1 },
+        fista: { xi: 7 },
+      },
+      results: {},
     });
-    expect(values).toEqual({ method: 'fista', pattern: 'nm', n: '2', seed: '1' });
+    expect(values).toEqual({ method: 'fista', pattern: 'nm', n: '2', calibration: 'c4', seed: '1' });
     expect(problems).toEqual([
       'config.m = "999": expected a whole number from 2 to 64',
       'config.windows = "-1": expected a whole number from 1 to 100000',
       'config.seqLen = "{\\"evil\\":true}": expected a whole number from 2 to 1000000',
       'config.xi = "7": expected a number greater than 0 and less than 1',
-      'config.calibration is a pasted text, but the record does not hold the text',
     ]);
   });
 
-  it('reads an evaluation’s options', () => {
-    expect(evalSettingsOfConfig({ text: 'tinystories', seqLen: 64, maxWindows: 2 })).toEqual({
+  it('reads the studio’s and the CLI’s evaluation options', () => {
+    expect(
+      evalSettingsOfRecord({ config: { text: 'tinystories', seqLen: 64, maxWindows: 2 }, results: {} }),
+    ).toEqual({
       values: { text: 'tinystories', seqLen: 64, windows: 2 },
       problems: [],
     });
-    expect(evalSettingsOfConfig({ text: 'wikitext2', seqLen: 128 }).values.windows).toBeNull();
-    expect(evalSettingsOfConfig({ text: 'c4', seqLen: 1 }).problems).toHaveLength(2);
+    // The CLI's eval command: `windows`, and no seqLen when the model's context was used.
+    const cli = {
+      config: { model: '/m', text: 'wikitext2', windows: 3, budgetGib: 4 },
+      results: { seqLen: 512 },
+    };
+    expect(evalSettingsOfRecord(cli).values).toEqual({ text: 'wikitext2', seqLen: 512, windows: 3 });
+    expect(
+      evalSettingsOfRecord({ config: { text: 'wikitext2', seqLen: 128 }, results: {} }).values.windows,
+    ).toBeNull();
+    expect(evalSettingsOfRecord({ config: { text: 'c4', seqLen: 1 }, results: {} }).problems).toHaveLength(2);
   });
 });

@@ -1,8 +1,10 @@
 // A run record's config read back as the studio's settings, to run it again. The config is
-// whatever the producer wrote (the studio writes its PruneJobOptions; a CLI record may hold the
-// engine's PruneOptions alone), so it is read defensively and every value goes through the same
-// field checks as a link (urlState.ts): a record can no more smuggle a bad value into the form.
+// whatever the producer wrote (the studio: { prune, evaluation }; the CLI: the engine's prune
+// options alone, its evaluation texts in the results, or its eval command's options), so it is
+// read defensively and every value goes through the same field checks as a link (urlState.ts): a
+// record can no more smuggle a bad value into the form than a link can.
 
+import type { RunRecord } from '../run/record';
 import type { PruneForm } from './pruneSettings';
 import { decodeFields, EVAL_FIELDS, type EvalSettings, PRUNE_FIELDS } from './urlState';
 
@@ -23,15 +25,25 @@ export interface ConfigSettings<T> {
   problems: string[];
 }
 
-/** The pruning form a record's config describes; fields it does not name keep the model's defaults. */
-export function pruneFormOfConfig(config: Record<string, unknown>): ConfigSettings<PruneForm> {
+/** The pruning form a record describes; fields it does not name keep the model's defaults. */
+export function pruneFormOfRecord(record: Pick<RunRecord, 'config' | 'results'>): ConfigSettings<PruneForm> {
+  const config = record.config;
   const prune = object(config.prune) ?? config;
   const pattern = object(prune.pattern);
   const calibration = object(prune.calibration);
   const source = object(calibration?.source);
   const fista = object(prune.fista);
   const sparsegpt = object(prune.sparsegpt);
-  const evaluation = 'evaluation' in config ? object(config.evaluation) : undefined;
+  // The studio's records say how they evaluated; a CLI record names its texts in the results only.
+  const evaluated = Object.keys(record.results)
+    .map((key) => /^pplAfter\.(.+)$/.exec(key)?.[1])
+    .filter((text) => text !== undefined);
+  const evaluation =
+    'evaluation' in config
+      ? object(config.evaluation)
+      : evaluated.length
+        ? { text: evaluated[0] }
+        : undefined;
   const nm = pattern?.kind === 'nm';
   const sparsity =
     typeof pattern?.sparsity === 'number' ? +(100 * pattern.sparsity).toPrecision(12) : undefined;
@@ -43,7 +55,6 @@ export function pruneFormOfConfig(config: Record<string, unknown>): ConfigSettin
     ['n', nm ? text(pattern?.n) : undefined],
     ['m', nm ? text(pattern?.m) : undefined],
     ['warmStart', text(fista?.warmStart)],
-    // A pasted text is carried whole in the config and comes back as it was.
     ['calibration', source?.kind === 'text' ? undefined : text(source?.kind)],
     ['windows', text(calibration?.windows)],
     ['seqLen', text(calibration?.seqLen)],
@@ -55,7 +66,7 @@ export function pruneFormOfConfig(config: Record<string, unknown>): ConfigSettin
     ['errorCorrection', text(fista?.errorCorrection)],
     ['blockInputs', text(prune.blockInputs)],
     ['percdamp', text(sparsegpt?.percdamp)],
-    ['evaluate', 'evaluation' in config ? String(evaluation !== undefined) : undefined],
+    ['evaluate', 'evaluation' in config || evaluated.length ? String(evaluation !== undefined) : undefined],
     ['evalText', text(evaluation?.text)],
     ['evalSeqLen', text(evaluation?.seqLen)],
     ['evalWindows', evaluation ? (text(evaluation.maxWindows) ?? '') : undefined],
@@ -64,21 +75,25 @@ export function pruneFormOfConfig(config: Record<string, unknown>): ConfigSettin
   const present = fields.filter((f): f is [string, string] => f[1] !== undefined);
   const values: Partial<PruneForm> = decodeFields(PRUNE_FIELDS, present, 'config.', problems);
   if (source?.kind === 'text') {
-    if (typeof source.text === 'string') {
-      values.calibration = 'text';
-      values.pastedText = source.text;
-    } else problems.push('config.calibration is a pasted text, but the record does not hold the text');
+    // Records never hold a pasted text (run/build.ts pruneConfig): it has to be pasted again.
+    const label = typeof source.label === 'string' ? ` "${source.label}"` : '';
+    problems.push(`the run calibrated on a pasted text${label}, which records do not keep: paste it again`);
   }
   return { values, problems };
 }
 
-/** The evaluation settings a record's config describes (EvalOptions: text, seqLen, maxWindows). */
-export function evalSettingsOfConfig(config: Record<string, unknown>): ConfigSettings<EvalSettings> {
+/** The evaluation settings a record describes: the studio's EvalOptions, or the CLI's eval options. */
+export function evalSettingsOfRecord(
+  record: Pick<RunRecord, 'config' | 'results'>,
+): ConfigSettings<EvalSettings> {
+  const { config, results } = record;
   const problems: string[] = [];
+  const windows = config.maxWindows ?? config.windows;
   const fields: [string, string | undefined][] = [
     ['text', text(config.text)],
-    ['seqLen', text(config.seqLen)],
-    ['windows', config.maxWindows === undefined ? 'all' : text(config.maxWindows)],
+    // The CLI leaves the window to the model's context when not told; the results say what it was.
+    ['seqLen', text(config.seqLen ?? results.seqLen)],
+    ['windows', windows === undefined ? 'all' : text(windows)],
   ];
   const present = fields.filter((f): f is [string, string] => f[1] !== undefined);
   return { values: decodeFields(EVAL_FIELDS, present, 'config.', problems), problems };

@@ -4,7 +4,7 @@
 // sha256 are asked of the worker when the run starts: a failed run may have lost the model with
 // its device by the time it ends.
 
-import { version as engineVersion } from '../../package.json';
+import { adapterName } from '../run/build';
 import { type DataIdentity, type ModelIdentity, type RunRecord, sha256Hex } from '../run/record';
 import type { BuiltinData, EvalOptions, PruneJobOptions } from '../worker/api';
 import { getEngine } from './engineClient';
@@ -12,12 +12,11 @@ import { saveRunRecord, useHistory } from './historyStore';
 import { useModelStudio } from './modelStore';
 import { buildOptions } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
-import { describeAdapter, evalRecord, pruneRecord, type RecordContext } from './recordBuild';
+import { evalRecord, pruneRecord, type RecordContext } from './recordBuild';
 import { useStudio } from './store';
 
 interface Started {
-  id: string;
-  startedAt: string;
+  startedAt: Date;
   model: Promise<ModelIdentity>;
   data: Promise<DataIdentity[]>;
 }
@@ -41,8 +40,7 @@ function start(data: Promise<DataIdentity>[]): Started {
       return answer.identity;
     });
   const started = {
-    id: crypto.randomUUID(),
-    startedAt: new Date().toISOString(),
+    startedAt: new Date(),
     model,
     data: Promise.all(data),
   };
@@ -56,12 +54,10 @@ async function finish(started: Started, build: (context: RecordContext, data: Da
   try {
     const capability = useStudio.getState().capability;
     const context: RecordContext = {
-      id: started.id,
       startedAt: started.startedAt,
-      finishedAt: new Date().toISOString(),
+      finishedAt: new Date(),
       model: await started.model,
-      adapter: capability.status === 'ready' ? describeAdapter(capability.report) : 'unknown',
-      engineVersion,
+      adapter: capability.status === 'ready' ? adapterName(capability.report) : 'unknown adapter',
     };
     await saveRunRecord(build(context, await started.data));
   } catch (error) {

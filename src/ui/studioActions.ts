@@ -8,7 +8,7 @@ import { getEngine } from './engineClient';
 import { useModelStudio } from './modelStore';
 import { buildOptions, type PruneForm } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
-import { evalSettingsOfConfig, pruneFormOfConfig } from './recordConfig';
+import { evalSettingsOfRecord, pruneFormOfRecord } from './recordConfig';
 import type { EvalSettings } from './urlState';
 
 /** Resolves with the first state that passes `ready`, now or later. */
@@ -103,11 +103,11 @@ async function rerunIn(
 
 const reruns: Partial<Record<RunKind, Rerun>> = {
   prune(record) {
-    const { values, problems } = pruneFormOfConfig(record.config);
+    const { values, problems } = pruneFormOfRecord(record);
     return rerunIn('prune', problems, () => runPrune(values), record);
   },
   eval(record) {
-    const { values, problems } = evalSettingsOfConfig(record.config);
+    const { values, problems } = evalSettingsOfRecord(record);
     return rerunIn('evaluate', problems, () => runEvaluation(values), record);
   },
 };
