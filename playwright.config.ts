@@ -42,7 +42,16 @@ export default defineConfig({
   projects: [
     {
       name: 'webgpu',
-      testMatch: ['kernel-check.spec.ts', 'model-eval.spec.ts', 'prune.spec.ts', 'train.spec.ts'],
+      testMatch: [
+        'kernel-check.spec.ts',
+        'model-eval.spec.ts',
+        'prune.spec.ts',
+        'train.spec.ts',
+        'url-state.spec.ts',
+        'offline.spec.ts',
+        'run-history.spec.ts',
+        'demo.spec.ts',
+      ],
       use: {
         launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },
       },
