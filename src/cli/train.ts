@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
-import { adapterName } from '../run/build';
-import { type ModelIdentity, sha256Hex } from '../run/record';
+import { adapterName, trainOutcome } from '../run/build';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import {
   type ArmSpec,
-  parameterCount,
   type TrainEvent,
   TrainingJob,
   type TrainOptions,
@@ -26,6 +24,7 @@ import {
   type PresetFamily,
   type PresetName,
   presetConfig,
+  presetIdentity,
 } from '../train/modelPresets';
 import type { OptimizerChoice } from '../train/optim';
 import type { Decay } from '../train/schedule';
@@ -229,12 +228,6 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
         `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
         `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step${a.stopped ? `  (${a.stopped})` : ''}`,
     );
-    const results: Record<string, number | string | null> = {};
-    for (const a of summary.arms) {
-      results[`validation/${a.id}`] = a.finalValidationLoss;
-      results[`train/${a.id}`] = a.finalTrainLoss;
-      results[`stateBytes/${a.id}`] = a.state.persistent;
-    }
     return {
       output: {
         config,
@@ -249,11 +242,14 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
         series: Object.fromEntries(series),
       },
       summary: lines.join('\n'),
-      metrics: [...series].flatMap(([id, s]) => [
-        { name: `loss/${id}`, x: s.loss.map((_, i) => i + 1), y: s.loss },
-        { name: `validation/${id}`, x: s.validation.map((v) => v[0]), y: s.validation.map((v) => v[1]) },
-      ]),
-      results,
+      ...trainOutcome(
+        [...series].map(([id, s]) => ({
+          id,
+          train: s.loss.map((loss, i): [number, number] => [i + 1, loss]),
+          validation: s.validation,
+        })),
+        summary,
+      ),
       detail: summary,
     };
   });
@@ -285,18 +281,11 @@ async function startingModel(options: TrainCliOptions) {
     eosId: tokenizer.eosId ?? null,
   });
   const start = initialWeights(config, options.seed);
-  // A preset from scratch has no files: it is named by the sha256 of its initial weights (f32, in
-  // canonical order), which the preset, family and seed determine.
-  const parts = canonicalTensors(config).map((t) => {
-    const w = start.get(t.name) as Float32Array;
-    return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
-  });
-  const identity: ModelIdentity = {
-    name: `${options.size} ${options.family} preset, seed ${options.seed}`,
-    sha256: await sha256Hex(parts),
-    files: [],
-    parameters: parameterCount(config),
-  };
+  const identity = await presetIdentity(
+    config,
+    `${options.size} ${options.family} preset, seed ${options.seed}`,
+    options.seed,
+  );
   return { config, start, tokenizer, tokenizerFiles, identity };
 }
 

@@ -7,6 +7,7 @@ import type { CapabilityReport } from '../gpu/device';
 import type { PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
+import type { TrainSummary } from '../train/job';
 import { ENGINE_VERSION } from './engineVersion';
 import {
   type DataIdentity,
@@ -173,4 +174,39 @@ export function pruneResults(
   for (const [text, ppl] of Object.entries(perplexity.before)) results[`pplBefore.${text}`] = ppl ?? null;
   for (const [text, ppl] of Object.entries(perplexity.after)) results[`pplAfter.${text}`] = ppl ?? null;
   return results;
+}
+
+/** One arm's curves: [step, loss] pairs of the training batches and of the validations. */
+export interface ArmCurves {
+  id: string;
+  train: [number, number][];
+  validation: [number, number][];
+}
+
+/**
+ * A training run's series and results, the same from the CLI and the studio: loss/<arm> and
+ * validation/<arm> per step, and per arm the final losses and the optimizer's persistent bytes.
+ */
+export function trainOutcome(
+  arms: readonly ArmCurves[],
+  summary: TrainSummary | null,
+): Pick<RunRecordParts, 'metrics' | 'results'> {
+  const series = (name: string, points: [number, number][]): MetricSeries => ({
+    name,
+    x: points.map((p) => p[0]),
+    y: points.map((p) => p[1]),
+  });
+  const results: RunRecord['results'] = {};
+  for (const a of summary?.arms ?? []) {
+    results[`validation/${a.id}`] = a.finalValidationLoss;
+    results[`train/${a.id}`] = a.finalTrainLoss;
+    results[`stateBytes/${a.id}`] = a.state.persistent;
+  }
+  return {
+    metrics: arms.flatMap((a) => [
+      series(`loss/${a.id}`, a.train),
+      series(`validation/${a.id}`, a.validation),
+    ]),
+    results,
+  };
 }

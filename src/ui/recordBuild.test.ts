@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MatrixSummary } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT } from '../prune/options';
 import { parseRunRecord } from '../run/record';
-import type { PruneJobOptions } from '../worker/api';
+import type { PruneJobOptions, TrainJobOptions } from '../worker/api';
 import { initialEval, reduceEval, startingEval } from './modelReducers';
 import { initialPruneJob, reducePruneJob, startingPruneJob } from './pruneReducer';
 import {
@@ -14,7 +14,9 @@ import {
   pruneSummaryOf,
   type RecordContext,
   traceOf,
+  trainRecord,
 } from './recordBuild';
+import { initialTrainJob, type TrainJobState } from './trainReducer';
 
 const HASH = 'ab'.repeat(32);
 const context: RecordContext = {
@@ -245,5 +247,65 @@ describe('pruning records', () => {
     const record = roundTrip(pruneRecord(context, options, job, []));
     expect(pruneSummaryOf({ ...record, detail: { blocks: [{ matrices: [{}] }] } })).toBeNull();
     expect(pruneSummaryOf({ ...record, detail: undefined })).toBeNull();
+  });
+});
+
+describe('training records', () => {
+  const options: TrainJobOptions = {
+    model: { kind: 'preset', preset: 'nano', family: 'gpt2' },
+    data: { kind: 'user', label: 'my notes', text: '' },
+    seqLen: 32,
+    batch: 2,
+    steps: 2,
+    warmupSteps: 0,
+    decay: 'cosine',
+    validationEvery: 2,
+    validationWindows: 2,
+    seed: 5,
+    arms: [],
+  };
+  const arm = (id: string) => ({
+    id,
+    label: id,
+    optimizer: id,
+    train: [
+      [1, 6.1],
+      [2, 5.9],
+    ] as [number, number][],
+    validation: [
+      [0, 6.2],
+      [2, 6.0],
+    ] as [number, number][],
+    tokensPerSecond: [],
+    modelMs: 10,
+    optimizerMs: 2,
+    lr: 1e-3,
+    state: { persistent: 800, transient: 0 },
+    measuredTransient: 64,
+    ranks: null,
+    stopped: null,
+  });
+
+  it('keep every arm’s curves, and a failed run’s error without a summary', () => {
+    const failed: TrainJobState = {
+      ...initialTrainJob,
+      status: 'error',
+      arms: [arm('adamw'), arm('adapprox')],
+      elapsedMs: 1234,
+      error: { kind: 'device-lost', message: 'The GPU was lost.', advice: 'Reload.' },
+    };
+    const record = roundTrip(trainRecord(context, options, failed, null, [tinystories]));
+    expect(record).toMatchObject({ kind: 'train', status: 'failed', seed: 5, producer: 'studio' });
+    expect(record.error).toBe('The GPU was lost. Reload.');
+    expect(record.metrics.map((m) => m.name)).toEqual([
+      'loss/adamw',
+      'validation/adamw',
+      'loss/adapprox',
+      'validation/adapprox',
+    ]);
+    expect(record.metrics[1]).toEqual({ name: 'validation/adamw', x: [0, 2], y: [6.2, 6.0] });
+    expect(record.results).toEqual({});
+    expect(record.timings.training).toBe(1234);
+    expect(record.detail).toBeUndefined();
   });
 });

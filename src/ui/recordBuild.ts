@@ -13,12 +13,14 @@ import {
   pruneConfig,
   pruneResults,
   SERIES,
+  trainOutcome,
 } from '../run/build';
 import type { DataIdentity, MetricSeries, ModelIdentity, RunRecord } from '../run/record';
-import type { EvalOptions, PruneJobOptions } from '../worker/api';
+import type { EvalOptions, PruneJobOptions, TrainJobOptions, TrainRun } from '../worker/api';
 import type { CheckError } from './checkReducer';
 import type { EvalPoint, EvalState } from './modelReducers';
 import type { FistaTrace, PruneJobState } from './pruneReducer';
+import type { TrainJobState } from './trainReducer';
 
 /** The last operator's trace, which only the studio records (x: iteration, or λ round from 1). */
 export const TRACE = {
@@ -52,6 +54,37 @@ const end = (status: string): JobEnd =>
 
 const failure = (status: JobEnd, error: CheckError | null) =>
   status === 'failed' && error ? `${error.message} ${error.advice}`.trim() : undefined;
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+/**
+ * A training run's record: every arm's loss and validation curve, its final losses and state
+ * bytes (src/run/build.ts trainOutcome, as the CLI's), the kept run's summary as the detail. A run
+ * that failed before any arm was kept has no summary and records its curves so far.
+ */
+export function trainRecord(
+  context: RecordContext,
+  options: TrainJobOptions,
+  state: TrainJobState,
+  run: TrainRun | null,
+  data: DataIdentity[],
+): RunRecord {
+  const status = end(state.status);
+  return buildRunRecord({
+    kind: 'train',
+    ...context,
+    status,
+    config: { ...options },
+    seed: options.seed,
+    data,
+    producer: 'studio',
+    ...trainOutcome(state.arms, run?.summary ?? null),
+    timings: { total: context.finishedAt.getTime() - context.startedAt.getTime(), training: state.elapsedMs },
+    ...(run ? { detail: run.summary } : {}),
+    error: failure(status, state.error),
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation

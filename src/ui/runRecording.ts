@@ -6,14 +6,17 @@
 
 import { adapterName } from '../run/build';
 import { type DataIdentity, type ModelIdentity, type RunRecord, sha256Hex } from '../run/record';
-import type { BuiltinData, EvalOptions, PruneJobOptions } from '../worker/api';
+import { presetConfig, presetIdentity } from '../train/modelPresets';
+import type { BuiltinData, EvalOptions, PruneJobOptions, TrainJobOptions } from '../worker/api';
 import { getEngine } from './engineClient';
 import { saveRunRecord, useHistory } from './historyStore';
 import { useModelStudio } from './modelStore';
 import { buildOptions } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
-import { evalRecord, pruneRecord, type RecordContext } from './recordBuild';
+import { evalRecord, pruneRecord, type RecordContext, trainRecord } from './recordBuild';
 import { useStudio } from './store';
+import { buildTrainOptions } from './trainSettings';
+import { useTrainStudio } from './trainStore';
 
 interface Started {
   startedAt: Date;
@@ -32,13 +35,16 @@ async function userData(text: string): Promise<DataIdentity> {
   return { name: 'user', sha256: await sha256Hex([bytes]), bytes: bytes.byteLength };
 }
 
-function start(data: Promise<DataIdentity>[]): Started {
-  const model = getEngine()
+function loadedModel(): Promise<ModelIdentity> {
+  return getEngine()
     .modelIdentity()
     .then((answer) => {
       if (!answer.ok) throw new Error(`${answer.message} ${answer.advice}`);
       return answer.identity;
     });
+}
+
+function start(data: Promise<DataIdentity>[], model: Promise<ModelIdentity> = loadedModel()): Started {
   const started = {
     startedAt: new Date(),
     model,
@@ -117,4 +123,41 @@ export function startRunRecording(): void {
       void finish(started, (context, data) => evalRecord(context, options, e, data));
     }
   });
+
+  let training: { started: Started; options: TrainJobOptions } | null = null;
+  const trainActive = (status: string) =>
+    status === 'preparing' || status === 'running' || status === 'paused';
+  useTrainStudio.subscribe((state, previous) => {
+    const { job } = state;
+    if (trainActive(job.status) && !trainActive(previous.job.status)) {
+      const loaded = useModelStudio.getState().load.loaded?.summary ?? null;
+      const built = buildTrainOptions(state.form, loaded && { name: loaded.name, context: loaded.context });
+      if (!built.ok) return;
+      const options = built.options;
+      const model =
+        options.model.kind === 'preset'
+          ? presetModel(options.model.preset, options.model.family, options.seed)
+          : loadedModel();
+      const data =
+        options.data.kind === 'user' ? userData(options.data.text) : builtinData(options.data.kind);
+      training = { started: start([data], model), options };
+    } else if (training && ENDED.has(job.status) && trainActive(previous.job.status)) {
+      const { started, options } = training;
+      training = null;
+      if (job.error?.kind === 'busy') return;
+      // The kept run (options without a pasted text, per-arm summary) is appended just before.
+      const run = state.runs.find((r) => r.id === job.runId) ?? null;
+      void finish(started, (context, data) => trainRecord(context, run?.options ?? options, job, run, data));
+    }
+  });
+}
+
+/** A preset from scratch, named by its initial weights (the worker's vocabulary is tok512's 512). */
+function presetModel(
+  preset: Parameters<typeof presetConfig>[0],
+  family: Parameters<typeof presetConfig>[1],
+  seed: number,
+) {
+  const config = presetConfig(preset, family, { size: 512, bosId: 1, eosId: 2 });
+  return presetIdentity(config, `${preset} ${family} preset, seed ${seed}`, seed);
 }
