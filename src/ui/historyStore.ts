@@ -153,8 +153,8 @@ export const useHistory = create<HistoryState>()((set, get) => {
 });
 
 /**
- * The one way a finished job enters the history. The pruning and evaluation runs are recorded by
- * runRecording.ts; the training panel calls this with its own records (kind 'train').
+ * The one way a finished job enters the history: runRecording.ts calls it for every pruning,
+ * evaluation and training run; a new kind of job records itself the same way.
  */
 export function saveRunRecord(record: RunRecord): Promise<void> {
   return useHistory.getState().save(record);

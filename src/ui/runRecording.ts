@@ -1,8 +1,8 @@
-// Every pruning and evaluation run ends in a run record in the history, finished, cancelled or
-// failed. This watches the two stores rather than living inside their actions, so a run started
-// from anywhere (the panels, a re-run, a demo) is recorded the same way. The model's and the data's
-// sha256 are asked of the worker when the run starts: a failed run may have lost the model with
-// its device by the time it ends.
+// Every pruning, evaluation and training run ends in a run record in the history, finished,
+// cancelled or failed. This watches the job stores rather than living inside their actions, so a
+// run started from anywhere (the panels, a re-run, a demo) is recorded the same way. The model's
+// and the data's sha256 are asked for when the run starts: a failed run may have lost the model
+// with its device by the time it ends.
 
 import { adapterName } from '../run/build';
 import { type DataIdentity, type ModelIdentity, type RunRecord, sha256Hex } from '../run/record';
