@@ -2,10 +2,10 @@
 // the perplexity measured before and after. Beside each field, the paper's value, and ours where
 // it differs with the reason. A wrong field says what it needs right under it; Run stays off.
 
-import { type ReactNode, useId } from 'react';
 import { EVAL_TEXTS, type EvalText } from '../model/evaluate';
 import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { PruneMethod, ThresholdGroup, WarmStart } from '../prune/options';
+import { LabelledField, type LabelledFieldProps } from './LabelledField';
 import {
   type FieldHint,
   type FormErrors,
@@ -321,37 +321,9 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
   );
 }
 
-/** What a field passes to its control: its id, its hint's id and whether it is wrong. */
-interface ControlProps {
-  id: string;
-  'aria-describedby': string;
-  'aria-invalid': boolean;
-}
-
-function Field({
-  label,
-  hint,
-  error,
-  wide = false,
-  children,
-}: {
-  label: string;
-  hint?: FieldHint;
-  error?: string;
-  wide?: boolean;
-  children: (control: ControlProps) => ReactNode;
-}) {
-  const id = useId();
-  return (
-    <div className={`field${wide ? ' field-wide' : ''}`}>
-      <label htmlFor={id}>{label}</label>
-      {children({ id, 'aria-describedby': `${id}-hint`, 'aria-invalid': Boolean(error) })}
-      <div id={`${id}-hint`}>
-        <Hint hint={hint} />
-        {error && <small className="field-error">{error}</small>}
-      </div>
-    </div>
-  );
+/** A field with the paper's value (and ours, where it differs) as its note. */
+function Field({ hint, ...rest }: Omit<LabelledFieldProps, 'note'> & { hint?: FieldHint }) {
+  return <LabelledField {...rest} note={<Hint hint={hint} />} />;
 }
 
 function Hint({ hint }: { hint?: FieldHint }) {

@@ -3,11 +3,12 @@
 // stands beside the fields; the Adapprox arms say where they rest on a reconstruction (spec §7),
 // with the engine's own description of how each open piece is done.
 
-import { type DragEvent, type ReactNode, useId, useState } from 'react';
+import { type DragEvent, useId, useState } from 'react';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../train/armVariants';
 import type { TrainText } from '../train/data';
 import { PRESETS, type PresetFamily, type PresetName } from '../train/modelPresets';
 import type { Decay } from '../train/schedule';
+import { LabelledField, type LabelledFieldProps } from './LabelledField';
 import {
   SPEC_HINTS,
   TEXT_LABELS,
@@ -333,35 +334,8 @@ function UserText({ form, error }: { form: TrainForm; error?: string }) {
   );
 }
 
-/** What a field passes to its control: its id, its hint's id and whether it is wrong. */
-interface ControlProps {
-  id: string;
-  'aria-describedby': string;
-  'aria-invalid': boolean;
-}
-
-function Field({
-  label,
-  hint,
-  error,
-  children,
-}: {
-  label: string;
-  hint?: string;
-  error?: string;
-  children: (control: ControlProps) => ReactNode;
-}) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {children({ id, 'aria-describedby': `${id}-hint`, 'aria-invalid': Boolean(error) })}
-      <div id={`${id}-hint`}>
-        {hint && <small className="muted hint">{hint}</small>}
-        {error && <small className="field-error">{error}</small>}
-      </div>
-    </div>
-  );
+function Field({ hint, ...rest }: Omit<LabelledFieldProps, 'note'> & { hint?: string }) {
+  return <LabelledField {...rest} note={hint && <small className="muted hint">{hint}</small>} />;
 }
 
 type NumericField = 'steps' | 'batch' | 'seqLen' | 'warmup' | 'validationEvery' | 'validationWindows';
