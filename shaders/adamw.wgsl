@@ -4,36 +4,9 @@
 //   w ← w − (η / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + ε)
 // The bias corrections are computed on the CPU in float64 and passed in.
 
-struct Params {
-  n: u32,
-  start: u32,
-  cols: u32,
-  pbase: u32,
-  o0: u32,
-  o1: u32,
-  o2: u32,
-  o3: u32,
-  o4: u32,
-  o5: u32,
-  o6: u32,
-  o7: u32,
-  // f0 = 1 − ηλ, f1 = β1, f2 = 1 − β1, f3 = β2, f4 = 1 − β2, f5 = η / (1 − β1ᵗ),
-  // f6 = 1 / sqrt(1 − β2ᵗ), f7 = ε (the complements are formed in float64 on the CPU)
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  f4: f32,
-  f5: f32,
-  f6: f32,
-  f7: f32,
-  f8: f32,
-  f9: f32,
-  f10: f32,
-  f11: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and its binding p come from shaders/optimParams.wgsl (withOptimizerParams).
+// f0 = 1 − ηλ, f1 = β1, f2 = 1 − β1, f3 = β2, f4 = 1 − β2, f5 = η / (1 − β1ᵗ),
+// f6 = 1 / sqrt(1 − β2ᵗ), f7 = ε (the complements are formed in float64 on the CPU)
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;

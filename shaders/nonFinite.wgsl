@@ -4,36 +4,9 @@
 // counts its own 8 elements and touches the atomics only when it found one, so a clean gradient
 // costs one read per element.
 
-struct Params {
-  n: u32,
-  start: u32,
-  cols: u32,
-  pbase: u32,
-  // o0: the window's first gradient element; o1: the parameter's slot in counts (infinite at o1,
-  // NaN at o1 + 1).
-  o0: u32,
-  o1: u32,
-  o2: u32,
-  o3: u32,
-  o4: u32,
-  o5: u32,
-  o6: u32,
-  o7: u32,
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  f4: f32,
-  f5: f32,
-  f6: f32,
-  f7: f32,
-  f8: f32,
-  f9: f32,
-  f10: f32,
-  f11: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params and its binding p come from shaders/optimParams.wgsl (withOptimizerParams).
+// o0: the window's first gradient element; o1: the parameter's slot in counts (infinite at o1,
+// NaN at o1 + 1).
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
 

@@ -3,7 +3,7 @@
 // parameter (shaders/adamw.wgsl). amsgrad and maximize are not offered.
 // State: m and v, rows × cols f32 each, for every parameter: 2·rows·cols floats.
 
-import shader from '../../../shaders/adamw.wgsl?raw';
+import body from '../../../shaders/adamw.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import {
@@ -16,7 +16,9 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, runPass } from './passes';
+import { checkGradients, runPass, withOptimizerParams } from './passes';
+
+const shader = withOptimizerParams(body);
 
 export interface AdamWOptions {
   /** (β1, β2); PyTorch's default (0.9, 0.999). */

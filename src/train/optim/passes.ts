@@ -167,7 +167,7 @@ export async function checkGradients(
     8 * params.length,
   );
   try {
-    const kernel = { name: 'nonFinite', code: nonFiniteShader, entryPoint: 'main' };
+    const kernel = { name: 'nonFinite', code: withOptimizerParams(nonFiniteShader), entryPoint: 'main' };
     for (const [i, slot] of params.entries()) {
       await runPass(rt, kernel, slot.rows * slot.cols, [
         { buffer: slot.g },
