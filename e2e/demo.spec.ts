@@ -1,7 +1,7 @@
 // Paper demos: ?demo=<name> opens public/demos/<name>.json in the demo layout and runs it by
 // itself; a demo file opened from the studio waits for its Run button; a demo that cannot be had
-// or read says why. The shipped demo runs here with its settings made tiny on the way in (the file
-// as shipped takes about a minute on SwiftShader), so its text and format are the real ones.
+// or read says why. The shipped demos run here with their settings made tiny on the way in (the
+// files as shipped take a minute or more on SwiftShader), so their text and format are the real ones.
 
 import { expect, test } from '@playwright/test';
 import { collectErrors, EVAL_MS, LOAD_MS, loadModel } from './studioPage';
@@ -48,6 +48,43 @@ test('the shipped demo opens in the demo layout, runs by itself, and opens in th
   await expect(page.getByTestId('prune-windows')).toHaveValue('4');
   await expect(page.getByTestId('prune-iterations')).toHaveValue('4');
   await expect(page.getByTestId('prune-eval-windows')).toHaveValue('2');
+  // The demo's run is in the history like any other.
+  await expect(page.getByTestId('history-row')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('the shipped training demo trains its arms by itself and opens in the optimizer panel', async ({
+  page,
+  context,
+}, testInfo) => {
+  test.setTimeout(4 * 60_000);
+  const errors = collectErrors(page);
+  await context.route('**/demos/adapprox-nano-gpt.json', async (route) => {
+    const demo = await (await route.fetch()).json();
+    const tiny = { steps: 3, batch: 1, seqLen: 32, warmup: 1, validationEvery: 3, validationWindows: 2 };
+    await route.fulfill({ json: { ...demo, settings: { ...demo.settings, ...tiny } } });
+  });
+  await page.goto('/?demo=adapprox-nano-gpt');
+  await expect(page.getByTestId('demo-title')).toContainText('Adapprox');
+  await expect(page.getByTestId('demo-what')).toContainText(
+    'Trains a nano (2 × 32) GPT-2 from scratch: 3 steps of 1 × 32 tokens of',
+  );
+  await expect(page.getByTestId('demo-what')).toContainText('Adapprox, no first moment (β1 = 0)');
+  await expect(page.getByTestId('train-steps')).toHaveCount(0);
+  await expect(page.getByTestId('demo-status')).toHaveText(/^Done: 4 arms × 3 steps/, {
+    timeout: 3 * 60_000,
+  });
+  await expect(page.getByTestId('train-loss-chart').locator('.recharts-line')).toHaveCount(8);
+  await expect(page.getByTestId('train-memory-chart')).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath('train-demo.png'), fullPage: true });
+
+  await page.getByTestId('demo-studio-link').click();
+  await expect(page).toHaveURL(/[?&]train\.steps=3&.*#train$/);
+  await expect(page.getByTestId('train-steps')).toHaveValue('3', { timeout: 60_000 });
+  await expect(page.getByTestId('train-preset')).toHaveValue('nano');
+  await expect(page.getByTestId('train-arm-adafactor-no-m')).toBeChecked();
+  await expect(page.getByTestId('train-lr-adapprox')).toHaveValue('0.03');
+  await expect(page.getByTestId('train-arm-came')).not.toBeChecked();
   // The demo's run is in the history like any other.
   await expect(page.getByTestId('history-row')).toHaveCount(1);
   expect(errors).toEqual([]);

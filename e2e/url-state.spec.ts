@@ -1,7 +1,7 @@
-// A link sets the studio up: the pruning and evaluation settings in the query, the section in the
-// hash. Opened in a fresh browser, the form shows what the link says; a change is written back to
-// the address at once, so a reload keeps it; what a link asks for and the studio cannot use is
-// reported and ignored.
+// A link sets the studio up: the pruning, evaluation and training settings in the query, the
+// section in the hash. Opened in a fresh browser, the form shows what the link says; a change is
+// written back to the address at once, so a reload keeps it; what a link asks for and the studio
+// cannot use is reported and ignored.
 
 import { expect, test } from '@playwright/test';
 import { collectErrors, LOAD_MS, loadModel } from './studioPage';
@@ -77,5 +77,48 @@ test('a link’s bad values are reported and ignored, and the rest applies', asy
   await expect(page).toHaveURL(/\?prune\.pattern=nm&prune\.xi=0\.2#nowhere$/);
   await page.getByTestId('link-problems').getByRole('button', { name: 'Dismiss' }).click();
   await expect(problems).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test('a link sets up the optimizer panel, and refuses what does not fit the preset', async ({ page }) => {
+  test.setTimeout(2 * 60_000);
+  const errors = collectErrors(page);
+  const link = new URLSearchParams({
+    'train.preset': 'nano',
+    'train.family': 'llama',
+    'train.text': 'tinystories',
+    'train.steps': '7',
+    'train.seqLen': '100',
+    'train.arms': 'adamw@0.01,adapprox-no-m@0.02',
+  });
+  await page.goto(`/?${link}#train`);
+  await expect(page.getByTestId('train-preset')).toHaveValue('nano', { timeout: 60_000 });
+  await expect(page.getByTestId('train-family')).toHaveValue('llama');
+  await expect(page.getByTestId('train-text')).toHaveValue('tinystories');
+  await expect(page.getByTestId('train-steps')).toHaveValue('7');
+  await expect(page.getByTestId('train-arm-adamw')).toBeChecked();
+  await expect(page.getByTestId('train-lr-adamw')).toHaveValue('0.01');
+  await expect(page.getByTestId('train-arm-adapprox-no-m')).toBeChecked();
+  await expect(page.getByTestId('train-lr-adapprox-no-m')).toHaveValue('0.02');
+  for (const off of ['adafactor', 'came', 'adapprox'])
+    await expect(page.getByTestId(`train-arm-${off}`)).not.toBeChecked();
+  // The nano preset's context is 64 tokens: the window is refused and stays at its default.
+  await expect(page.getByTestId('link-problems')).toContainText(
+    'train.seqLen = "100": A whole number of tokens from 2 to the model’s context (64).',
+  );
+  await expect(page.getByTestId('train-seq-len')).toHaveValue('64');
+  await expect(page.locator('#train')).toBeInViewport();
+
+  // A change goes into the address; a reload keeps it.
+  await page.getByTestId('train-batch').fill('3');
+  await page.getByTestId('train-arm-came').check();
+  await expect(page).toHaveURL(/[?&]train\.batch=3(&|#|$)/);
+  await expect(page).toHaveURL(
+    /[?&]train\.arms=adamw%400\.01%2Ccame%400\.001%2Cadapprox-no-m%400\.02(&|#|$)/,
+  );
+  await page.reload();
+  await expect(page.getByTestId('train-batch')).toHaveValue('3', { timeout: 60_000 });
+  await expect(page.getByTestId('train-arm-came')).toBeChecked();
+  await expect(page.getByTestId('train-steps')).toHaveValue('7');
   expect(errors).toEqual([]);
 });

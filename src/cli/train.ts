@@ -10,6 +10,7 @@ import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { adapterName, trainOutcome } from '../run/build';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
+import { ARM_KINDS, ArmSpecError, type ArmText, readArmSpec } from '../train/armSpec';
 import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import {
   type ArmSpec,
@@ -27,66 +28,56 @@ import {
   presetIdentity,
 } from '../train/modelPresets';
 import type { OptimizerChoice } from '../train/optim';
+import { DEFAULT_BETAS as ADAMW_BETAS } from '../train/optim/adamw';
+import { DEFAULT_BETAS as CAME_BETAS } from '../train/optim/came';
 import type { Decay } from '../train/schedule';
 import { ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
-const KINDS = ['adamw', 'adafactor', 'came', 'adapprox'] as const;
-type Kind = (typeof KINDS)[number];
-
-/** Peak learning rates of the default arms (the studio's defaults; tune per arm for comparisons). */
-export const DEFAULT_LR: Record<Kind, number> = { adamw: 3e-3, adafactor: 3e-3, came: 1e-3, adapprox: 3e-3 };
-
-/** Option names an arm may set, per optimizer, and the engine's option each one sets. */
-const ARM_KEYS: Record<string, { option: string; kinds: readonly Kind[]; string?: readonly string[] }> = {
-  beta1: { option: 'beta1', kinds: KINDS },
-  beta2: { option: 'beta2', kinds: ['adamw', 'came', 'adapprox'] },
-  wd: { option: 'weightDecay', kinds: KINDS },
-  kmin: { option: 'kMin', kinds: ['adapprox'] },
-  kmax: { option: 'kMax', kinds: ['adapprox'] },
-  xi: { option: 'errorThreshold', kinds: ['adapprox'] },
-  guidance: { option: 'guidance', kinds: ['adapprox'], string: ['off', 'half', 'positive'] },
-  seed: { option: 'seed', kinds: ['adapprox'] },
+/** Engine option names of the arm settings that map one to one (beta1/beta2 of AdamW and CAME go into betas). */
+const OPTION_OF: Record<string, string> = {
+  beta1: 'beta1',
+  beta2: 'beta2',
+  wd: 'weightDecay',
+  kmin: 'kMin',
+  kmax: 'kMax',
+  xi: 'errorThreshold',
+  guidance: 'guidance',
+  seed: 'seed',
 };
+
+/** An arm's settings as its optimizer's options. */
+function optimizerOfArm({ kind, settings }: ArmText): OptimizerChoice {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (key !== 'beta1' && key !== 'beta2') options[OPTION_OF[key] as string] = value;
+  }
+  const b1 = settings.beta1 as number | undefined;
+  const b2 = settings.beta2 as number | undefined;
+  if (kind === 'adamw' && (b1 !== undefined || b2 !== undefined)) {
+    options.betas = [b1 ?? ADAMW_BETAS[0], b2 ?? ADAMW_BETAS[1]];
+  } else if (kind === 'came' && (b1 !== undefined || b2 !== undefined)) {
+    options.betas = [b1 ?? CAME_BETAS[0], b2 ?? CAME_BETAS[1], CAME_BETAS[2]];
+  } else {
+    if (b1 !== undefined) options.beta1 = b1;
+    if (b2 !== undefined) options.beta2 = b2;
+  }
+  return { kind, options } as OptimizerChoice;
+}
 
 /**
  * An arm: `kind[@lr][:key=value,…]`, e.g. `adamw@3e-3`, `adapprox:beta1=0` (no first moment),
  * `adapprox@1e-3:kmin=1,kmax=1` (fixed rank 1). The id is the spec itself, so arms stay distinct.
  */
 export function parseArm(spec: string): ArmSpec {
-  const m = /^([a-z]+)(?:@([^:]+))?(?::(.*))?$/.exec(spec.trim());
-  const kind = m?.[1] as Kind | undefined;
-  if (!m || !kind || !KINDS.includes(kind)) {
-    throw new InvalidArgumentError(
-      `expected an arm such as adamw@3e-3 or adapprox:beta1=0, with one of ${KINDS.join(', ')}`,
-    );
+  try {
+    const arm = readArmSpec(spec);
+    return { id: spec.trim(), label: spec.trim(), lr: arm.lr, optimizer: optimizerOfArm(arm) };
+  } catch (error) {
+    if (error instanceof ArmSpecError) throw new InvalidArgumentError(error.message);
+    throw error;
   }
-  const lr = m[2] === undefined ? DEFAULT_LR[kind] : Number(m[2]);
-  if (!Number.isFinite(lr)) throw new InvalidArgumentError(`the learning rate of ${spec} is not a number`);
-  const options: Record<string, number | string> = {};
-  for (const pair of m[3] ? m[3].split(',') : []) {
-    const [key, value] = pair.split('=') as [string, string | undefined];
-    const known = ARM_KEYS[key];
-    if (!known?.kinds.includes(kind) || value === undefined) {
-      const allowed = Object.entries(ARM_KEYS)
-        .filter(([, k]) => k.kinds.includes(kind))
-        .map(([name]) => name);
-      throw new InvalidArgumentError(
-        `${spec}: "${pair}" is not a setting of ${kind}; use ${allowed.join(', ')}`,
-      );
-    }
-    if (known.string) {
-      if (!known.string.includes(value))
-        throw new InvalidArgumentError(`${spec}: ${key} must be one of ${known.string.join(', ')}`);
-      options[known.option] = value;
-    } else {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new InvalidArgumentError(`${spec}: ${key}=${value} is not a number`);
-      options[known.option] = n;
-    }
-  }
-  return { id: spec.trim(), label: spec.trim(), lr, optimizer: { kind, options } as OptimizerChoice };
 }
 
 interface TrainCliOptions {
@@ -166,7 +157,7 @@ export function registerTrain(program: Command): void {
   });
 }
 
-const defaultArms = () => KINDS.map((k) => parseArm(k));
+const defaultArms = () => ARM_KINDS.map((k) => parseArm(k));
 
 async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResult> {
   const arms = options.arm ?? defaultArms();

@@ -9,6 +9,7 @@ import type { OptimizerChoice } from './optim';
 export type ArmVariant =
   | 'adamw'
   | 'adafactor'
+  | 'adafactor-no-m'
   | 'came'
   | 'adapprox'
   | 'adapprox-no-m'
@@ -35,6 +36,11 @@ export const ARM_VARIANTS: Record<ArmVariant, ArmVariantInfo> = {
   adafactor: {
     label: 'Adafactor',
     note: 'β1 = 0.9 and an explicit learning rate, as spec §5 sets it up; factored V (m + n)',
+    defaultLr: 3e-3,
+  },
+  'adafactor-no-m': {
+    label: 'Adafactor, no first moment (β1 = 0)',
+    note: 'Adafactor as published, and the CLI’s default: only the factored V (m + n)',
     defaultLr: 3e-3,
   },
   came: { label: 'CAME', note: 'confidence-guided momentum over Adafactor’s factored V', defaultLr: 1e-3 },
@@ -87,6 +93,8 @@ export function optimizerOf(variant: ArmVariant): OptimizerChoice {
       return { kind: 'adamw' };
     case 'adafactor':
       return { kind: 'adafactor', options: { beta1: 0.9 } };
+    case 'adafactor-no-m':
+      return { kind: 'adafactor' };
     case 'came':
       return { kind: 'came' };
     case 'adapprox':

@@ -4,6 +4,8 @@
 
 import { lazy, Suspense, useEffect, useRef } from 'react';
 import './sharing.css';
+import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../train/armVariants';
+import { PRESETS } from '../train/modelPresets';
 import { type DemoSpec, parseDemoText } from './demoSpec';
 import { useDemo } from './demoStore';
 import { ErrorBoundary } from './ErrorBoundary';
@@ -14,6 +16,10 @@ import { PruneProgress, pruneStatus } from './PruneProgress';
 import { METHOD_LABELS } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
 import { useStudio } from './store';
+import { TrainProgress, trainStatus } from './TrainProgress';
+import { ArmsTable } from './TrainTables';
+import { TEXT_LABELS } from './trainSettings';
+import { useTrainStudio } from './trainStore';
 import { encodeUrlState } from './urlState';
 
 const charts = () => import('./PruneCharts');
@@ -22,10 +28,28 @@ const LambdaCharts = lazy(() => charts().then((m) => ({ default: m.LambdaCharts 
 const ErrorCharts = lazy(() => charts().then((m) => ({ default: m.ErrorCharts })));
 const PerplexityChart = lazy(() => charts().then((m) => ({ default: m.PerplexityChart })));
 const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
+const trainCharts = () => import('./TrainCharts');
+const LossChart = lazy(() => trainCharts().then((m) => ({ default: m.LossChart })));
+const MemoryChart = lazy(() => trainCharts().then((m) => ({ default: m.MemoryChart })));
+
+/** 'nano GPT-2 from scratch, 40 steps of 4 × 64 tokens of Tiny Shakespeare, AdamW and Adapprox'. */
+function whatTrains(spec: DemoSpec, s: Extract<DemoSpec['job'], { kind: 'train' }>['settings']): string {
+  const model =
+    s.model === 'loaded'
+      ? `Fine-tunes ${spec.model.kind === 'builtin' ? 'the built-in stories260K' : spec.model.url}`
+      : `Trains a ${PRESETS[s.preset ?? 'tiny'].label} ${s.family === 'llama' ? 'Llama' : 'GPT-2'} from scratch`;
+  const arms = s.arms
+    ? ARM_VARIANT_ORDER.filter((v) => s.arms?.[v].on).map((v) => ARM_VARIANTS[v].label)
+    : ['AdamW', 'Adafactor', 'CAME', 'Adapprox'];
+  const steps = s.steps ? `${s.steps} steps` : 'steps';
+  const batch = s.batch && s.seqLen ? ` of ${s.batch} × ${s.seqLen} tokens` : '';
+  return `${model}: ${steps}${batch} of ${TEXT_LABELS[s.text ?? 'tinyshakespeare']}, with ${arms.join(', ')} side by side.`;
+}
 
 /** 'FISTAPruner, 2:4, calibrated on 8 C4 windows of 64 tokens': the demo's settings in a line. */
 function whatRuns(spec: DemoSpec): string {
   const model = spec.model.kind === 'builtin' ? 'the built-in stories260K' : spec.model.url;
+  if (spec.job.kind === 'train') return whatTrains(spec, spec.job.settings);
   if (spec.job.kind === 'eval') {
     const s = spec.job.settings;
     const text = s.text === 'tinystories' ? 'TinyStories' : 'WikiText-2';
@@ -47,8 +71,10 @@ function studioLink(spec: DemoSpec): string {
     demo: null,
     prune: spec.job.kind === 'prune' ? spec.job.settings : {},
     eval: spec.job.kind === 'eval' ? spec.job.settings : {},
+    train: spec.job.kind === 'train' ? spec.job.settings : {},
   });
-  return `${location.pathname}${search}#${spec.job.kind === 'prune' ? 'prune' : 'evaluate'}`;
+  const section = { prune: 'prune', eval: 'evaluate', train: 'train' }[spec.job.kind];
+  return `${location.pathname}${search}#${section}`;
 }
 
 function DemoText({ text }: { text: string }) {
@@ -139,6 +165,36 @@ function EvalResults() {
   );
 }
 
+function TrainResults() {
+  const job = useTrainStudio((s) => s.job);
+  if (job.status === 'idle') return null;
+  return (
+    <>
+      <TrainProgress job={job} />
+      <p className={`summary status-${job.status}`} data-testid="demo-status" aria-live="polite">
+        {trainStatus(job)}
+      </p>
+      {job.status === 'error' && job.error && (
+        <div className="notice notice-error" role="alert">
+          <p className="mono">{job.error.message}</p>
+          <p>{job.error.advice}</p>
+        </div>
+      )}
+      {job.arms.length > 0 && (
+        <>
+          <ArmsTable job={job} />
+          <Suspense fallback={<p className="muted small">Loading charts…</p>}>
+            <LossChart arms={job.arms} />
+            <MemoryChart arms={job.arms} parameters={job.parameters} />
+          </Suspense>
+        </>
+      )}
+    </>
+  );
+}
+
+const RESULTS = { prune: PruneResults, eval: EvalResults, train: TrainResults };
+
 export function DemoView() {
   const { status, spec, error, runError, started, source } = useDemo();
   const capability = useStudio((s) => s.capability);
@@ -146,8 +202,11 @@ export function DemoView() {
   const modelBusy = useModelStudio((s) => s.load.status === 'loading');
   const jobStatus = usePruneStudio((s) => s.job.status);
   const evalStatus = useModelStudio((s) => s.evaluation.status);
-  const job = spec?.job.kind === 'eval' ? evalStatus : jobStatus;
-  const busy = started || modelBusy || job === 'running' || job === 'preparing';
+  const trainStatusNow = useTrainStudio((s) => s.job.status);
+  const kind = spec?.job.kind ?? 'prune';
+  const job = { prune: jobStatus, eval: evalStatus, train: trainStatusNow }[kind];
+  const Results = RESULTS[kind];
+  const busy = started || modelBusy || job === 'running' || job === 'preparing' || job === 'paused';
   // An author's autoRun starts the demo once; after a failure the reader retries with the button.
   const autoStarted = useRef(false);
 
@@ -217,7 +276,7 @@ export function DemoView() {
           <p>{runError}</p>
         </div>
       )}
-      {spec.job.kind === 'prune' ? <PruneResults /> : <EvalResults />}
+      <Results />
     </article>
   );
 }

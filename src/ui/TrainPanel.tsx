@@ -5,15 +5,14 @@
 // pruning studio.
 
 import { lazy, Suspense, useEffect } from 'react';
-import { formatBytes, formatDuration } from './format';
 import { useModelStudio } from './modelStore';
 import { usePruneStudio } from './pruneStore';
 import { RankHeatmap } from './RankHeatmap';
 import { SecondMomentView } from './SecondMomentView';
+import { TrainProgress, trainStatus } from './TrainProgress';
 import { TrainRunsTable } from './TrainRunsTable';
 import { TrainSettingsForm } from './TrainSettingsForm';
 import { ArmsTable, MemoryTable, RankTable } from './TrainTables';
-import { type TrainJobState, trainEta, trainProgress } from './trainReducer';
 import { buildTrainOptions } from './trainSettings';
 import { useTrainStudio } from './trainStore';
 
@@ -171,65 +170,4 @@ export function TrainPanel() {
       />
     </section>
   );
-}
-
-function TrainProgress({ job }: { job: TrainJobState }) {
-  const { done, total } = trainProgress(job);
-  const eta = trainEta(job);
-  const finished = job.status === 'finished';
-  return (
-    <div className="progress-row">
-      <span className="progress-count" data-testid="train-progress" data-done={done} data-total={total}>
-        {done} / {total || '–'}
-      </span>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label="Training progress: steps of every arm"
-        aria-valuemin={0}
-        aria-valuemax={total}
-        aria-valuenow={done}
-      >
-        <div
-          className={`progress-fill status-${job.status}`}
-          style={{ width: `${finished ? 100 : total > 0 ? (100 * done) / total : 0}%` }}
-        />
-      </div>
-      <span className="memory" data-testid="train-eta">
-        {job.arms.length > 0 && `${job.steps} steps × ${job.arms.length} arms`}
-        {eta !== null && ` · about ${formatDuration(eta)} left`}
-        {job.elapsedMs > 0 && ` · ${formatDuration(job.elapsedMs)} training`}
-      </span>
-      {job.memory && (
-        <span className="memory" title="GPU buffers live now, and the most that were live during this run.">
-          GPU memory {formatBytes(job.memory.liveBytes)} live · {formatBytes(job.memory.peakBytes)} peak
-        </span>
-      )}
-    </div>
-  );
-}
-
-/** The status line (aria-live): one sentence per state. */
-function trainStatus(job: TrainJobState): string {
-  const { done, total } = trainProgress(job);
-  switch (job.status) {
-    case 'idle':
-      return 'Not run yet.';
-    case 'preparing':
-      return job.cancelRequested
-        ? 'Cancelling…'
-        : `Preparing: ${job.dataLabel ?? 'the text'} is fetched and tokenized, the arms are set up…`;
-    case 'running':
-      if (job.cancelRequested) return 'Cancelling after the current step…';
-      if (job.pauseRequested) return 'Pausing after the current step…';
-      return total > 0 ? `Training: ${done} of ${total} arm-steps…` : 'Validating the starting weights…';
-    case 'paused':
-      return `Paused after ${done} of ${total} arm-steps.`;
-    case 'finished':
-      return `Done: ${job.arms.length} arms × ${job.steps} steps in ${formatDuration(job.elapsedMs)}.`;
-    case 'cancelled':
-      return `Cancelled after ${done} of ${total} arm-steps${job.runId ? '; the arms’ weights are kept below' : ''}.`;
-    case 'error':
-      return `Stopped: ${job.error?.kind ?? 'error'}.`;
-  }
 }

@@ -8,6 +8,14 @@ import type { ArmTrace, RankTrace, TrainJobState } from './trainReducer';
 
 const loss = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(4));
 
+/** An arm that has not stopped on its own is where the run is. */
+function armState(status: TrainJobState['status']): string {
+  if (status === 'finished') return 'done';
+  if (status === 'cancelled') return 'cancelled';
+  if (status === 'error') return 'stopped';
+  return status === 'paused' ? 'paused' : 'training';
+}
+
 export function ArmsTable({ job }: { job: TrainJobState }) {
   if (job.arms.length === 0) return null;
   return (
@@ -58,7 +66,7 @@ export function ArmsTable({ job }: { job: TrainJobState }) {
                 <td className="num">{a.lr === null ? '—' : a.lr.toExponential(2)}</td>
                 <td className="num">{a.tokensPerSecond.at(-1)?.[1].toFixed(0) ?? '—'}</td>
                 <td className={a.stopped ? 'field-error' : undefined}>
-                  {a.stopped ? `stopped at step ${a.stopped.step}` : 'training'}
+                  {a.stopped ? `stopped at step ${a.stopped.step}` : armState(job.status)}
                 </td>
               </tr>
             );

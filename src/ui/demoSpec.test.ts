@@ -14,14 +14,16 @@ const valid = {
 };
 
 describe('demo files', () => {
-  it('every shipped demo is valid and names a prune or eval job', () => {
+  it('every shipped demo is valid, and the demos cover pruning and training', () => {
     const files = readdirSync(demosDir).filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThan(0);
+    const kinds = new Set<string>();
     for (const file of files) {
       const spec = parseDemo(JSON.parse(readFileSync(new URL(file, demosDir), 'utf8')), BASE);
       expect(spec.title.length).toBeGreaterThan(0);
       expect(parseDemoText(spec.text).length).toBeGreaterThan(0);
+      kinds.add(spec.job.kind);
     }
+    expect(kinds).toEqual(new Set(['prune', 'train']));
   });
 
   it('takes settings as a link spells them, and a model URL relative to the file', () => {
@@ -36,6 +38,11 @@ describe('demo files', () => {
       kind: 'eval',
       settings: { windows: null },
     });
+    const train = parseDemo({ ...valid, job: 'train', settings: { steps: 4, arms: 'came@1e-3' } }, BASE);
+    expect(train.job.kind).toBe('train');
+    const arms = train.job.kind === 'train' ? train.job.settings.arms : undefined;
+    expect(arms?.came).toEqual({ on: true, lr: '1e-3' });
+    expect(Object.values(arms ?? {}).filter((a) => a.on)).toHaveLength(1);
   });
 
   it.each([
@@ -46,7 +53,8 @@ describe('demo files', () => {
     [{ ...valid, link: 'javascript:alert(1)' }, '"link" must be an http(s) address'],
     [{ ...valid, model: { url: 'file:///etc/passwd' } }, 'model.url must be an http(s) address'],
     [{ ...valid, model: 'mine' }, '"model" must be "builtin"'],
-    [{ ...valid, job: 'train' }, '"job" must be "prune" or "eval"'],
+    [{ ...valid, job: 'distill' }, '"job" must be "prune", "eval" or "train"'],
+    [{ ...valid, job: 'train', settings: { arms: 'adamw@3' } }, 'settings.arms = "adamw@3"'],
     [{ ...valid, settings: { windows: 0, bogus: 1 } }, 'settings.windows = "0"'],
     [{ ...valid, settings: { xi: [1] } }, 'settings.xi must be a string, a number or true/false'],
     [{ ...valid, text: 'x'.repeat(10_001) }, '"text" is 10001 characters long'],

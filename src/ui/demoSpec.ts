@@ -5,14 +5,22 @@
 // README.md ("Paper demos") documents the format for authors.
 
 import type { PruneForm } from './pruneSettings';
-import { decodeFields, EVAL_FIELDS, type EvalSettings, PRUNE_FIELDS } from './urlState';
+import {
+  decodeFields,
+  EVAL_FIELDS,
+  type EvalSettings,
+  type LinkedTrainForm,
+  PRUNE_FIELDS,
+  TRAIN_FIELDS,
+} from './urlState';
 
 export const DEMO_FORMAT = 'compression-studio/demo';
 export const DEMO_VERSION = 1;
 
 export type DemoJob =
   | { kind: 'prune'; settings: Partial<PruneForm> }
-  | { kind: 'eval'; settings: Partial<EvalSettings> };
+  | { kind: 'eval'; settings: Partial<EvalSettings> }
+  | { kind: 'train'; settings: Partial<LinkedTrainForm> };
 
 export interface DemoSpec {
   title: string;
@@ -21,7 +29,7 @@ export interface DemoSpec {
   authors: string | null;
   /** An http(s) link to the paper or the project. */
   link: string | null;
-  /** The built-in model, or a model folder by URL (relative to the demo file). */
+  /** The built-in model, or a model folder by URL (relative to the demo file); a training demo uses it only to fine-tune (settings.model "loaded"). */
   model: { kind: 'builtin' } | { kind: 'url'; url: string };
   job: DemoJob;
   /** Start as soon as the studio is ready, rather than on a click. */
@@ -96,7 +104,9 @@ export function parseDemo(value: unknown, base: string): DemoSpec {
     job = { kind: 'prune', settings: decodeFields(PRUNE_FIELDS, entries, 'settings.', problems) };
   else if (value.job === 'eval')
     job = { kind: 'eval', settings: decodeFields(EVAL_FIELDS, entries, 'settings.', problems) };
-  else throw new DemoError('demo: "job" must be "prune" or "eval"');
+  else if (value.job === 'train')
+    job = { kind: 'train', settings: decodeFields(TRAIN_FIELDS, entries, 'settings.', problems) };
+  else throw new DemoError('demo: "job" must be "prune", "eval" or "train"');
   if (problems.length > 0) throw new DemoError(`demo: ${problems.join('; ')}`);
 
   if (value.autoRun !== undefined && typeof value.autoRun !== 'boolean')

@@ -4,7 +4,7 @@
 import { create } from 'zustand';
 import { type DemoSpec, parseDemo } from './demoSpec';
 import { useModelStudio } from './modelStore';
-import { runEvaluation, runPrune } from './studioActions';
+import { runEvaluation, runPrune, runTrain } from './studioActions';
 
 interface DemoState {
   status: 'none' | 'loading' | 'ready' | 'error';
@@ -85,8 +85,13 @@ export const useDemo = create<DemoState>()((set, get) => ({
     if (want.kind === 'url' && !(current.kind === 'url' && current.url === want.url))
       await model.chooseUrl(want.url);
     if (want.kind === 'builtin' && current.kind !== 'builtin') await model.chooseBuiltin();
+    const { job } = spec;
     const problem =
-      spec.job.kind === 'prune' ? await runPrune(spec.job.settings) : await runEvaluation(spec.job.settings);
+      job.kind === 'prune'
+        ? await runPrune(job.settings)
+        : job.kind === 'eval'
+          ? await runEvaluation(job.settings)
+          : await runTrain(job.settings);
     // The job itself is followed in its panel's store; `started` only covers opening, loading and starting.
     set({ runError: problem, started: false });
   },

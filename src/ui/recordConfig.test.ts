@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pruneConfig } from '../run/build';
 import { buildOptions, defaultForm, type PruneForm } from './pruneSettings';
-import { evalSettingsOfRecord, pruneFormOfRecord } from './recordConfig';
+import { evalSettingsOfRecord, pruneFormOfRecord, trainFormOfRecord } from './recordConfig';
+import { buildTrainOptions, defaultTrainForm, type TrainForm } from './trainSettings';
 
 const stories260K = {
   family: 'llama' as const,
@@ -118,5 +119,118 @@ describe('a record’s config as settings', () => {
       evalSettingsOfRecord({ config: { text: 'wikitext2', seqLen: 128 }, results: {} }).values.windows,
     ).toBeNull();
     expect(evalSettingsOfRecord({ config: { text: 'c4', seqLen: 1 }, results: {} }).problems).toHaveLength(2);
+  });
+
+  it('gives back the training form the studio’s options were built from', () => {
+    const defaults = defaultTrainForm();
+    const form: TrainForm = {
+      ...defaults,
+      preset: 'nano',
+      family: 'llama',
+      text: 'tinystories',
+      steps: '12',
+      batch: '3',
+      seqLen: '40',
+      warmup: '2',
+      decay: 'linear',
+      validationEvery: '4',
+      validationWindows: '5',
+      seed: '11',
+      arms: {
+        ...defaults.arms,
+        adafactor: { on: false, lr: '0.003' },
+        came: { on: true, lr: '0.0005' },
+        'adapprox-no-m': { on: true, lr: '0.02' },
+      },
+    };
+    const built = buildTrainOptions(form, null);
+    if (!built.ok) throw new Error(JSON.stringify(built.errors));
+    const config = JSON.parse(JSON.stringify(built.options));
+    const { values, problems } = trainFormOfRecord({ config });
+    expect(problems).toEqual([]);
+    // Rates come back as numbers spell them (0.0005 for '0.0005', 0.003 for '3e-3').
+    const again = buildTrainOptions({ ...defaults, ...values }, null);
+    expect(again).toEqual(built);
+  });
+
+  it('reads a CLI training record: its resolved options and its arms as studio variants', () => {
+    const cli = {
+      size: 'nano',
+      family: 'gpt2',
+      text: 'tinyshakespeare',
+      arm: ['adamw@0.001', 'adafactor', 'adapprox:beta1=0', 'adapprox:kmin=2,kmax=2'],
+      steps: 4,
+      batch: 1,
+      seqLen: 32,
+      decay: 'cosine',
+      minLrRatio: 0.1,
+      valWindows: 2,
+      valFraction: 0.1,
+      seed: 0,
+      resolved: {
+        seqLen: 32,
+        batch: 1,
+        steps: 4,
+        warmupSteps: 0,
+        decay: 'cosine',
+        minLrRatio: 0.1,
+        validationEvery: 1,
+        validationWindows: 2,
+        seed: 0,
+        arms: ['adamw@0.001', 'adafactor', 'adapprox:beta1=0', 'adapprox:kmin=2,kmax=2'],
+      },
+    };
+    const { values, problems } = trainFormOfRecord({ config: cli });
+    expect(problems).toEqual([
+      'the arm adapprox:kmin=2,kmax=2 has settings no studio optimizer has; it is left out',
+    ]);
+    const on = Object.entries(values.arms ?? {}).filter(([, a]) => a.on);
+    expect(on).toEqual([
+      ['adamw', { on: true, lr: '0.001' }],
+      ['adafactor-no-m', { on: true, lr: '0.003' }],
+      ['adapprox-no-m', { on: true, lr: '0.003' }],
+    ]);
+    expect(values).toMatchObject({
+      model: 'preset',
+      preset: 'nano',
+      steps: '4',
+      warmup: '0',
+      validationEvery: '1',
+    });
+
+    const tuned = trainFormOfRecord({
+      config: {
+        ...cli,
+        from: '/models/m',
+        textFile: '/t.txt',
+        minLrRatio: 0.5,
+        resolved: { ...cli.resolved, minLrRatio: 0.5 },
+      },
+    });
+    expect(tuned.values).toMatchObject({ model: 'loaded', text: 'user' });
+    expect(tuned.problems.slice(1)).toEqual([
+      'the run fine-tuned the folder /models/m; load that model to do the same',
+      'the run trained on the file /t.txt: drop it on the text field again',
+      'the run decayed to 0.5 of the peak rate; the studio decays to 0.1',
+    ]);
+  });
+
+  it('refuses a training record’s values as a link would, and asks for a pasted text again', () => {
+    const { values, problems } = trainFormOfRecord({
+      config: {
+        model: { kind: 'preset', preset: 'huge', family: 'gpt2' },
+        data: { kind: 'user', label: 'notes.txt' },
+        steps: -1,
+        arms: [{ id: 'x', variant: 'sgd', lr: 0.1 }, 7],
+      },
+    });
+    expect(values).toEqual({ model: 'preset', family: 'gpt2', text: 'user' });
+    expect(problems).toEqual([
+      'config.arms: 7 is not an arm',
+      'the run trained on your own text "notes.txt", which records do not keep: paste it again',
+      'config.preset = "huge": expected one of nano, tiny, small, paper',
+      'config.steps = "-1": expected a whole number from 1 to 1000000',
+      expect.stringMatching(/^config\.arms = "sgd@0\.1": expected optimizers/),
+    ]);
   });
 });

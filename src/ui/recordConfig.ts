@@ -1,12 +1,15 @@
 // A run record's config read back as the studio's settings, to run it again. The config is
-// whatever the producer wrote (the studio: { prune, evaluation }; the CLI: the engine's prune
-// options alone, its evaluation texts in the results, or its eval command's options), so it is
+// whatever the producer wrote (the studio: { prune, evaluation }, EvalOptions or TrainJobOptions;
+// the CLI: the engine's prune options alone, its evaluation texts in the results, its eval
+// command's options, or its train command's options with what it resolved), so it is
 // read defensively and every value goes through the same field checks as a link (urlState.ts): a
 // record can no more smuggle a bad value into the form than a link can.
 
 import type { RunRecord } from '../run/record';
+import { readArmSpec, variantOfArm } from '../train/armSpec';
 import type { PruneForm } from './pruneSettings';
-import { decodeFields, EVAL_FIELDS, type EvalSettings, PRUNE_FIELDS } from './urlState';
+import type { TrainForm } from './trainSettings';
+import { decodeFields, EVAL_FIELDS, type EvalSettings, PRUNE_FIELDS, TRAIN_FIELDS } from './urlState';
 
 type Loose = Record<string, unknown> | undefined;
 const object = (v: unknown): Loose =>
@@ -97,4 +100,84 @@ export function evalSettingsOfRecord(
   ];
   const present = fields.filter((f): f is [string, string] => f[1] !== undefined);
   return { values: decodeFields(EVAL_FIELDS, present, 'config.', problems), problems };
+}
+
+/** An arm as a link spells it (`variant@rate`), from the studio's { variant, lr } or the CLI's arm text. */
+function armOfRecord(arm: unknown, problems: string[]): string | null {
+  const studio = object(arm);
+  if (studio) return `${text(studio.variant)}@${text(studio.lr)}`;
+  if (typeof arm !== 'string') {
+    problems.push(`config.arms: ${JSON.stringify(arm)?.slice(0, 40)} is not an arm`);
+    return null;
+  }
+  try {
+    const read = readArmSpec(arm);
+    const variant = variantOfArm(read);
+    if (variant) return `${variant}@${read.lr}`;
+    problems.push(`the arm ${arm} has settings no studio optimizer has; it is left out`);
+  } catch (error) {
+    problems.push(`config.arms: ${(error as Error).message}`);
+  }
+  return null;
+}
+
+/**
+ * The training form a record describes: the studio's TrainJobOptions, or the CLI's train options
+ * (with what it resolved: warm-up and validation interval) and its arms as text.
+ */
+export function trainFormOfRecord(record: Pick<RunRecord, 'config'>): ConfigSettings<TrainForm> {
+  const config = record.config;
+  const cli = object(config.resolved);
+  const source = cli ?? config;
+  const problems: string[] = [];
+  const model = object(config.model);
+  const data = object(config.data);
+  const arms = Array.isArray(source.arms) ? source.arms : [];
+  const armTexts = arms.map((a) => armOfRecord(a, problems)).filter((a) => a !== null);
+
+  let kind: string | undefined;
+  let textName: string | undefined;
+  if (cli) {
+    kind = config.from === undefined ? 'preset' : 'loaded';
+    if (config.from !== undefined)
+      problems.push(`the run fine-tuned the folder ${text(config.from)}; load that model to do the same`);
+    if (config.textFile !== undefined) {
+      problems.push(`the run trained on the file ${text(config.textFile)}: drop it on the text field again`);
+      textName = 'user';
+    } else textName = text(config.text);
+    if (config.minLrRatio !== undefined && config.minLrRatio !== 0.1)
+      problems.push(
+        `the run decayed to ${text(config.minLrRatio)} of the peak rate; the studio decays to 0.1`,
+      );
+    if (config.valFraction !== undefined && config.valFraction !== 0.1)
+      problems.push(`the run held out ${text(config.valFraction)} of the text; the studio holds out 0.1`);
+  } else {
+    kind = text(model?.kind);
+    textName = text(data?.kind);
+    if (textName === 'user') {
+      const label = typeof data?.label === 'string' ? ` "${data.label}"` : '';
+      problems.push(`the run trained on your own text${label}, which records do not keep: paste it again`);
+    }
+  }
+
+  const fields: [string, string | undefined][] = [
+    ['model', kind],
+    ['preset', kind === 'preset' ? text(cli ? config.size : model?.preset) : undefined],
+    ['family', kind === 'preset' ? text(cli ? config.family : model?.family) : undefined],
+    // The person's own text is not a field a link or a record can set; the form asks for it.
+    ['text', textName === 'user' ? undefined : textName],
+    ['steps', text(source.steps)],
+    ['batch', text(source.batch)],
+    ['seqLen', text(source.seqLen)],
+    ['warmup', text(source.warmupSteps)],
+    ['decay', text(source.decay)],
+    ['validationEvery', text(source.validationEvery)],
+    ['validationWindows', text(source.validationWindows)],
+    ['seed', text(source.seed)],
+    ['arms', armTexts.length > 0 ? armTexts.join(',') : undefined],
+  ];
+  const present = fields.filter((f): f is [string, string] => f[1] !== undefined);
+  const values: Partial<TrainForm> = decodeFields(TRAIN_FIELDS, present, 'config.', problems);
+  if (textName === 'user') values.text = 'user';
+  return { values, problems };
 }

@@ -8,7 +8,9 @@ import { getEngine } from './engineClient';
 import { useModelStudio } from './modelStore';
 import { buildOptions, type PruneForm } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
-import { evalSettingsOfRecord, pruneFormOfRecord } from './recordConfig';
+import { evalSettingsOfRecord, pruneFormOfRecord, trainFormOfRecord } from './recordConfig';
+import { buildTrainOptions, defaultTrainForm, type TrainForm } from './trainSettings';
+import { useTrainStudio } from './trainStore';
 import type { EvalSettings } from './urlState';
 
 /** Resolves with the first state that passes `ready`, now or later. */
@@ -76,6 +78,33 @@ export async function runEvaluation(settings: Partial<EvalSettings>): Promise<st
   return null;
 }
 
+/**
+ * The training form set to its defaults with `fields` over them, then run; a model is loaded first
+ * only when the run fine-tunes one. A form the run cannot start from (a pasted text to paste again)
+ * stays on show with its fields marked.
+ */
+export async function runTrain(fields: Partial<TrainForm>): Promise<string | null> {
+  const train = useTrainStudio.getState();
+  const active = ['preparing', 'running', 'paused'].includes(train.job.status);
+  if (active) return 'A training run is already under way.';
+  train.setForm({ ...defaultTrainForm(), ...fields });
+  if (fields.model === 'loaded') {
+    const problem = await ensureModelLoaded();
+    if (problem) return problem;
+  }
+  const loaded = useModelStudio.getState().load.loaded?.summary ?? null;
+  const built = buildTrainOptions(
+    useTrainStudio.getState().form,
+    loaded && { name: loaded.name, context: loaded.context },
+  );
+  if (!built.ok) {
+    const errors = Object.entries(built.errors).map(([field, why]) => `${field}: ${why}`);
+    return `The training settings cannot run as they are: ${errors.join('; ')}`;
+  }
+  void useTrainStudio.getState().run();
+  return null;
+}
+
 /** Runs a record again; resolves with notes for the person (settings that could not be read), or a reason it did not start. */
 export type Rerun = (record: RunRecord) => Promise<{ started: boolean; notes: string[] }>;
 
@@ -101,7 +130,7 @@ async function rerunIn(
   return { started: true, notes: [...problems, ...(await otherModel(record))] };
 }
 
-const reruns: Partial<Record<RunKind, Rerun>> = {
+const reruns: Record<RunKind, Rerun> = {
   prune(record) {
     const { values, problems } = pruneFormOfRecord(record);
     return rerunIn('prune', problems, () => runPrune(values), record);
@@ -110,13 +139,19 @@ const reruns: Partial<Record<RunKind, Rerun>> = {
     const { values, problems } = evalSettingsOfRecord(record);
     return rerunIn('evaluate', problems, () => runEvaluation(values), record);
   },
+  async train(record) {
+    const { values, problems } = trainFormOfRecord(record);
+    const problem = await runTrain(values);
+    document.getElementById('train')?.scrollIntoView({ behavior: 'smooth' });
+    if (problem) return { started: false, notes: [...problems, problem] };
+    // A preset from scratch is the record's model by construction; a fine-tuned one may not be.
+    return {
+      started: true,
+      notes: [...problems, ...(values.model === 'loaded' ? await otherModel(record) : [])],
+    };
+  },
 };
 
-/** How the training panel makes its records runnable again from the history. */
-export function registerRerun(kind: RunKind, rerun: Rerun): void {
-  reruns[kind] = rerun;
-}
-
 export function rerunOf(record: RunRecord): Rerun | null {
-  return reruns[record.kind] ?? null;
+  return Object.hasOwn(reruns, record.kind) ? reruns[record.kind] : null;
 }

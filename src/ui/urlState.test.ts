@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultForm } from './pruneSettings';
-import { changedFields, decodeUrlState, encodeUrlState, type UrlState } from './urlState';
+import { defaultTrainForm } from './trainSettings';
+import { changedFields, changedTrainFields, decodeUrlState, encodeUrlState, type UrlState } from './urlState';
 
 const stories260K = {
   family: 'llama' as const,
@@ -42,8 +43,32 @@ describe('URL state', () => {
         evalWindows: '',
       },
       eval: { text: 'tinystories', seqLen: 64, windows: null },
+      train: {
+        model: 'preset',
+        preset: 'nano',
+        family: 'llama',
+        text: 'wikitext2',
+        steps: '40',
+        batch: '4',
+        seqLen: '32',
+        warmup: '0',
+        decay: 'linear',
+        validationEvery: '10',
+        validationWindows: '3',
+        seed: '7',
+        arms: {
+          ...defaultTrainForm().arms,
+          adafactor: { on: false, lr: '0.003' },
+          came: { on: false, lr: '0.001' },
+          adamw: { on: true, lr: '1e-3' },
+          'adapprox-k1': { on: true, lr: '0.01' },
+        },
+      },
     };
     const { search, hash } = encodeUrlState(state);
+    expect(search).toContain(
+      `train.arms=${encodeURIComponent('adamw@1e-3,adapprox@0.003,adapprox-k1@0.01')}`,
+    );
     expect(hash).toBe('#prune');
     expect(search).toContain('prune.method=wanda');
     expect(search).toContain('eval.windows=all');
@@ -60,8 +85,57 @@ describe('URL state', () => {
       demo: 'fista-2-4',
       prune: changed,
       eval: { seqLen: 64 },
+      train: {},
     });
     expect(search).toBe('?demo=fista-2-4&prune.method=magnitude&prune.windows=4&eval.seqLen=64');
+  });
+
+  it('writes the training fields that differ, never the person’s own text', () => {
+    const defaults = defaultTrainForm();
+    const form = {
+      ...defaults,
+      steps: '50',
+      text: 'user' as const,
+      userText: 'private words',
+      arms: { ...defaults.arms, came: { on: false, lr: '0.001' } },
+    };
+    const changed = changedTrainFields(form, defaults);
+    expect(Object.keys(changed)).toEqual(['steps', 'arms']);
+    const { search } = encodeUrlState({ panel: null, demo: null, prune: {}, eval: {}, train: changed });
+    expect(decodeURIComponent(search)).toBe(
+      '?train.steps=50&train.arms=adamw@0.003,adafactor@0.003,adapprox@0.003',
+    );
+    expect(search).not.toContain('private');
+    // An arm whose rate is edited but left off is not a change a link carries.
+    const off = { ...defaults, arms: { ...defaults.arms, 'adapprox-k1': { on: false, lr: '0.5' } } };
+    expect(changedTrainFields(off, defaults)).toEqual({});
+  });
+
+  it('refuses training arms it cannot read, and a text it does not carry', () => {
+    const { state, problems } = decodeUrlState(
+      `?train.arms=${encodeURIComponent('adamw@2,adapprox@0.003')}&train.text=user&train.steps=0&train.preset=huge&train.seed=9`,
+      '',
+    );
+    expect(state.train).toEqual({ seed: '9' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^train\.arms = "adamw@2,adapprox@0\.003": expected optimizers as variant@rate/),
+      'train.text = "user": expected one of tinyshakespeare, tinystories, wikitext2',
+      'train.steps = "0": expected a whole number from 1 to 1000000',
+      'train.preset = "huge": expected one of nano, tiny, small, paper',
+    ]);
+    for (const arms of [
+      '',
+      'adamw',
+      'adamw@0.1@2',
+      'sgd@0.1',
+      'adamw@0.1,adamw@0.2',
+      '__proto__@0.1',
+      'adamw@-1',
+    ]) {
+      const decoded = decodeUrlState(`?train.arms=${encodeURIComponent(arms)}`, '');
+      expect(decoded.state.train).toEqual({});
+      expect(decoded.problems).toHaveLength(1);
+    }
   });
 
   it('reports and ignores bad values, keeping the good ones', () => {
@@ -117,10 +191,10 @@ describe('URL state', () => {
 
   it('takes the empty link as no settings at all', () => {
     expect(decodeUrlState('', '')).toEqual({
-      state: { panel: null, demo: null, prune: {}, eval: {} },
+      state: { panel: null, demo: null, prune: {}, eval: {}, train: {} },
       problems: [],
     });
-    expect(encodeUrlState({ panel: null, demo: null, prune: {}, eval: {} })).toEqual({
+    expect(encodeUrlState({ panel: null, demo: null, prune: {}, eval: {}, train: {} })).toEqual({
       search: '',
       hash: '',
     });

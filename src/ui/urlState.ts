@@ -1,17 +1,24 @@
-// The studio's configuration as a link: the pruning and evaluation settings in the query string
-// (`?prune.method=fista&prune.pattern=nm&eval.text=tinystories`), the section in the hash
-// (`#prune`). Pure, so hostile links are tested without a page. A value is checked here as far as
+// The studio's configuration as a link: the pruning, evaluation and training settings in the query
+// string (`?prune.method=fista&prune.pattern=nm&eval.text=tinystories&train.arms=adamw@3e-3`), the
+// section in the hash (`#prune`). Pure, so hostile links are tested without a page. A value is checked here as far as
 // it can be without a model (its syntax and fixed range); what depends on the model (a window
 // longer than its context, an M that does not divide its widths) is checked once the model is
 // there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
 
 import type { EvalText } from '../model/evaluate';
+import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../train/armVariants';
+import { PRESETS } from '../train/modelPresets';
 import { parseSeed } from './format';
 import type { PruneForm } from './pruneSettings';
+import type { ArmField, TrainForm } from './trainSettings';
 
 /** What a link carries of the pruning form: everything but a pasted text, which is no link's business. */
 export type LinkedPruneForm = Omit<PruneForm, 'pastedText'>;
 export type LinkedPruneField = keyof LinkedPruneForm;
+
+/** What a link carries of the training form: all but the person's own text, which stays on their machine. */
+export type LinkedTrainForm = Omit<TrainForm, 'userText' | 'userLabel'>;
+export type LinkedTrainField = keyof LinkedTrainForm;
 
 export interface EvalSettings {
   text: EvalText;
@@ -25,11 +32,10 @@ export interface UrlState {
   panel: string | null;
   prune: Partial<LinkedPruneForm>;
   eval: Partial<EvalSettings>;
+  train: Partial<LinkedTrainForm>;
   /** A paper demo to open (public/demos/<name>.json). */
   demo: string | null;
 }
-
-export const emptyUrlState: UrlState = { panel: null, prune: {}, eval: {}, demo: null };
 
 /** Parses one field's text; a string is the reason it was refused. */
 type Field<T> = (text: string) => T | { refused: string };
@@ -62,6 +68,9 @@ function decimal(lo: number, hi: number, upTo = false): Field<string> {
   };
 }
 
+const seed: Field<string> = (text) =>
+  parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim();
+
 const flag: Field<boolean> = (text) =>
   text === 'true' || text === '1'
     ? true
@@ -81,7 +90,7 @@ export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> 
   calibration: oneOf('c4', 'tinystories'),
   windows: whole(1, 100_000),
   seqLen: whole(2, 1_000_000),
-  seed: (text) => (parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim()),
+  seed,
   iterations: whole(1, 10_000),
   rounds: whole(1, 100),
   xi: decimal(0, 1),
@@ -107,6 +116,52 @@ export const EVAL_FIELDS: { [K in keyof EvalSettings]: Field<EvalSettings[K]> } 
     const v = whole(1, 1_000_000)(text);
     return isRefused(v) ? refused('a whole number of windows from 1, or "all"') : Number(v);
   },
+};
+
+type Arms = Record<ArmVariant, ArmField>;
+
+/** The arms that are on, `adamw@0.003,adapprox@0.001`, in the panel's order. */
+export function armsText(arms: Arms): string {
+  return ARM_VARIANT_ORDER.filter((v) => arms[v].on)
+    .map((v) => `${v}@${arms[v].lr.trim()}`)
+    .join(',');
+}
+
+/** The arms a link names turn on at their rates; the rest are off, at their default rates. */
+const armsField: Field<Arms> = (text) => {
+  const arms = Object.fromEntries(
+    ARM_VARIANT_ORDER.map((v) => [v, { on: false, lr: String(ARM_VARIANTS[v].defaultLr) }]),
+  ) as Arms;
+  const expected = `optimizers as variant@rate, comma-separated (${ARM_VARIANT_ORDER.join(', ')}), each rate in (0, 1]`;
+  if (text === '') return refused(expected);
+  for (const item of text.split(',')) {
+    const [variant, lr, ...rest] = item.trim().split('@');
+    const known = variant !== undefined && (ARM_VARIANT_ORDER as string[]).includes(variant);
+    if (!known || lr === undefined || rest.length > 0 || arms[variant as ArmVariant].on)
+      return refused(expected);
+    const rate = decimal(0, 1, true)(lr);
+    if (isRefused(rate)) return refused(expected);
+    arms[variant as ArmVariant] = { on: true, lr: rate };
+  }
+  return arms;
+};
+
+/** The training form's fields as a link spells them; ranges as the form checks them (trainSettings.ts). */
+export const TRAIN_FIELDS: { [K in LinkedTrainField]: Field<LinkedTrainForm[K]> } = {
+  model: oneOf('preset', 'loaded'),
+  preset: oneOf(...(Object.keys(PRESETS) as (keyof typeof PRESETS)[])),
+  family: oneOf('gpt2', 'llama'),
+  // The person's own text is not carried, so a link cannot ask for it.
+  text: oneOf('tinyshakespeare', 'tinystories', 'wikitext2'),
+  steps: whole(1, 1_000_000),
+  batch: whole(1, 4096),
+  seqLen: whole(2, 1_000_000),
+  warmup: whole(0, 1_000_000),
+  decay: oneOf('cosine', 'linear', 'constant'),
+  validationEvery: whole(1, 1_000_000),
+  validationWindows: whole(1, 100_000),
+  seed,
+  arms: armsField,
 };
 
 const PANEL = /^[A-Za-z][\w-]{0,40}$/;
@@ -162,10 +217,12 @@ export function decodeUrlState(search: string, hash: string): { state: UrlState;
   const params = new URLSearchParams(search);
   const prune: [string, string][] = [];
   const evaluation: [string, string][] = [];
+  const training: [string, string][] = [];
   let demo: string | null = null;
   for (const [key, value] of params) {
     if (key.startsWith('prune.')) prune.push([key.slice(6), value]);
     else if (key.startsWith('eval.')) evaluation.push([key.slice(5), value]);
+    else if (key.startsWith('train.')) training.push([key.slice(6), value]);
     else if (key === 'demo') {
       if (DEMO.test(value)) demo = value;
       else problems.push(`demo = ${shown(value)}: expected a demo name (letters, digits, - and _)`);
@@ -175,6 +232,7 @@ export function decodeUrlState(search: string, hash: string): { state: UrlState;
     panel: null,
     prune: decodeFields(PRUNE_FIELDS, prune, 'prune.', problems),
     eval: decodeFields(EVAL_FIELDS, evaluation, 'eval.', problems),
+    train: decodeFields(TRAIN_FIELDS, training, 'train.', problems),
     demo,
   };
   let section = hash.replace(/^#/, '');
@@ -202,15 +260,33 @@ export function encodeUrlState(state: UrlState): { search: string; hash: string 
     const value = state.eval[key];
     if (value !== undefined) params.set(`eval.${key}`, value === null ? 'all' : String(value));
   }
+  for (const key of Object.keys(TRAIN_FIELDS) as LinkedTrainField[]) {
+    const value = state.train[key];
+    if (value !== undefined) params.set(`train.${key}`, trainFieldText(key, value));
+  }
   const search = params.toString();
   return { search: search ? `?${search}` : '', hash: state.panel ? `#${state.panel}` : '' };
 }
+
+const trainFieldText = (key: LinkedTrainField, value: LinkedTrainForm[LinkedTrainField]) =>
+  key === 'arms' ? armsText(value as Arms) : String(value);
 
 /** The fields of `form` that differ from `defaults`: what a link needs to say. */
 export function changedFields(form: LinkedPruneForm, defaults: LinkedPruneForm): Partial<LinkedPruneForm> {
   const out: Partial<LinkedPruneForm> = {};
   for (const key of Object.keys(PRUNE_FIELDS) as LinkedPruneField[]) {
     if (form[key] !== defaults[key]) (out as Record<string, unknown>)[key] = form[key];
+  }
+  return out;
+}
+
+/** The training fields that differ from `defaults`; the person's own text is never a link's. */
+export function changedTrainFields(form: TrainForm, defaults: TrainForm): Partial<LinkedTrainForm> {
+  const out: Partial<LinkedTrainForm> = {};
+  for (const key of Object.keys(TRAIN_FIELDS) as LinkedTrainField[]) {
+    if (key === 'text' && form.text === 'user') continue;
+    if (trainFieldText(key, form[key]) !== trainFieldText(key, defaults[key]))
+      (out as Record<string, unknown>)[key] = form[key];
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Keeps the address bar and the studio's settings in step, so a link opens the studio set up the
 // same way (urlState.ts has the format). A link is read once, at start; its values land in the
-// stores as soon as there is something to put them in (the evaluation window once the model is
-// opened, the pruning form once a model is loaded), checked against that model, and anything that
-// does not fit is reported and dropped. From then on every change is written back with
+// stores as soon as there is something to put them in (the training form at once, the evaluation
+// window once the model is opened, the pruning form once a model is loaded), checked against that
+// model or preset, and anything that does not fit is reported and dropped. From then on every change is written back with
 // replaceState, so the address is always a link to what is on screen, without filling the history.
 
 import { create } from 'zustand';
@@ -10,13 +10,18 @@ import { useModelStudio } from './modelStore';
 import { buildOptions, defaultForm, type PruneForm } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
 import { useStudio } from './store';
+import { buildTrainOptions, defaultTrainForm, type TrainField } from './trainSettings';
+import { useTrainStudio } from './trainStore';
 import {
+  armsText,
   changedFields,
+  changedTrainFields,
   decodeUrlState,
   type EvalSettings,
   encodeUrlState,
   type LinkedPruneField,
   type LinkedPruneForm,
+  type LinkedTrainForm,
   type UrlState,
 } from './urlState';
 
@@ -56,6 +61,30 @@ function applyPrune(form: PruneForm, wanted: Partial<LinkedPruneForm>): void {
   usePruneStudio.getState().setForm(patched);
 }
 
+/** A form field's error as the link field it comes from (every arm's rate is in `arms`). */
+const linkFieldOf = (field: TrainField) => (field.startsWith('lr-') ? 'arms' : field);
+
+/**
+ * The link's training values over the defaults; a value the form refuses (a window longer than the
+ * preset's context, a warm-up as long as the run) is reverted and reported. Whether a model is
+ * loaded to fine-tune is not the link's to check: the form says so until one is.
+ */
+function applyTrain(wanted: Partial<LinkedTrainForm>): void {
+  const form = useTrainStudio.getState().form;
+  const patched = { ...form, ...wanted };
+  const built = buildTrainOptions(patched, null);
+  if (!built.ok) {
+    for (const [field, message] of Object.entries(built.errors)) {
+      const key = linkFieldOf(field as TrainField) as keyof LinkedTrainForm;
+      if (field === 'model' || !(key in wanted)) continue;
+      const text = key === 'arms' && wanted.arms ? armsText(wanted.arms) : String(wanted[key]);
+      report(`train.${key} = ${JSON.stringify(text)}: ${message}`);
+      (patched as Record<string, unknown>)[key] = form[key];
+    }
+  }
+  useTrainStudio.getState().setForm(patched);
+}
+
 function currentState(): UrlState {
   const model = useModelStudio.getState();
   const { form, formModel } = usePruneStudio.getState();
@@ -71,7 +100,8 @@ function currentState(): UrlState {
   if (model.maxWindows !== null) evaluation.windows = model.maxWindows;
   // The section in view is the hash the header's links set; only a well-formed one is written back.
   const { panel } = decodeUrlState('', location.hash).state;
-  return { panel, demo: null, prune: pendingPrune ?? linkedPrune, eval: evaluation };
+  const train = changedTrainFields(useTrainStudio.getState().form, defaultTrainForm());
+  return { panel, demo: null, prune: pendingPrune ?? linkedPrune, eval: evaluation, train };
 }
 
 let writeQueued = false;
@@ -119,6 +149,7 @@ export function startUrlSync(link: UrlState): void {
   if (link.eval.windows !== undefined) model.setMaxWindows(link.eval.windows);
   pendingSeqLen = link.eval.seqLen ?? null;
   pendingPrune = Object.keys(link.prune).length > 0 ? link.prune : null;
+  if (Object.keys(link.train).length > 0) applyTrain(link.train);
 
   useModelStudio.subscribe((state) => {
     // The window a link asks for applies once the model is open (opening resets it to the model's default).
@@ -139,6 +170,10 @@ export function startUrlSync(link: UrlState): void {
       applyPrune(state.form, wanted);
     }
     queueWrite();
+  });
+  useTrainStudio.subscribe((state, previous) => {
+    // Only the form is a link's business; a run's progress events are not.
+    if (state.form !== previous.form) queueWrite();
   });
   // The section a link names comes into view once the studio has drawn it.
   const panel = link.panel;

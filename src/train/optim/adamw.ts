@@ -20,6 +20,9 @@ import { checkGradients, runPass, withOptimizerParams } from './passes';
 
 const shader = withOptimizerParams(body);
 
+/** PyTorch's (β1, β2). */
+export const DEFAULT_BETAS: [number, number] = [0.9, 0.999];
+
 export interface AdamWOptions {
   /** (β1, β2); PyTorch's default (0.9, 0.999). */
   betas?: [number, number];
@@ -49,7 +52,7 @@ export class AdamW implements Optimizer {
   private readonly states = new Map<string, State>();
 
   constructor(options: AdamWOptions = {}) {
-    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    [this.beta1, this.beta2] = options.betas ?? DEFAULT_BETAS;
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 1e-2;
     this.checkFinite = options.checkFinite ?? true;

@@ -28,6 +28,9 @@ import { checkGradients, partialCount, runPass, Scratch, sumPass, withOptimizerP
 
 const shader = withOptimizerParams(body);
 
+/** (β1, β2, β3) of the CAME paper. */
+export const DEFAULT_BETAS: [number, number, number] = [0.9, 0.999, 0.9999];
+
 export interface CameOptions {
   /** (β1, β2, β3); default (0.9, 0.999, 0.9999). */
   betas?: [number, number, number];
@@ -68,7 +71,7 @@ export class Came implements Optimizer {
   private readonly states = new Map<string, State>();
 
   constructor(options: CameOptions = {}) {
-    [this.beta1, this.beta2, this.beta3] = options.betas ?? [0.9, 0.999, 0.9999];
+    [this.beta1, this.beta2, this.beta3] = options.betas ?? DEFAULT_BETAS;
     [this.eps1, this.eps2] = options.eps ?? [1e-30, 1e-16];
     this.clipThreshold = options.clipThreshold ?? 1;
     this.weightDecay = options.weightDecay ?? 0;
