@@ -1,26 +1,29 @@
 // Runs kept across visits, and records as files: every run lands in the history (IndexedDB), which
 // survives a reload and forgets what is deleted; a record exported as JSON and imported again shows
-// the same numbers and charts as the run itself, and so does one written by the CLI (--record); a
-// bad file is refused with the field that is wrong, and nothing else moves. Also the charts' PNG,
-// SVG and CSV downloads.
+// the same numbers and charts as the run itself, and so does one written by the CLI (--record:
+// evaluation, pruning and training); a bad file is refused with the field that is wrong, and
+// nothing else moves. Also the charts' PNG, SVG and CSV downloads.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import type { TrainSummary } from '../src/train/job';
 import { collectErrors, EVAL_MS, LOAD_MS, loadModel, runSmallEvaluation } from './studioPage';
 
 const PRUNE_MS = 150_000;
 const CLI_MS = 4 * 60_000;
+/** The tiny training run below took 13 s alone on two CPU cores, its bundle build included. */
+const TRAIN_CLI_MS = 2 * 60_000;
 
 /** The headless CLI on Dawn in Node, writing its run record to `record`; resolves with its --json object. */
-function cli(args: string[], record: string): Record<string, unknown> {
+function cli(args: string[], record: string, timeout = CLI_MS): Record<string, unknown> {
   const env = { ...process.env };
   env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
   env.XDG_RUNTIME_DIR ??= '/tmp';
   const stdout = execFileSync('bash', ['scripts/cli.sh', ...args, '--json', '--record', record], {
     env,
     encoding: 'utf8',
-    timeout: CLI_MS,
+    timeout,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return JSON.parse(stdout);
@@ -291,5 +294,71 @@ test('CLI records import with their numbers and charts, and run again in the stu
   const studioPpl = Number(await ppl.getAttribute('data-ppl'));
   expect(Math.abs(studioPpl - (evaluation.ppl as number)) / (evaluation.ppl as number)).toBeLessThan(1e-5);
   await expect(rows).toHaveCount(3);
+  expect(errors).toEqual([]);
+});
+
+test('a CLI training record imports with its final losses, state bytes and every arm’s curves', async ({
+  page,
+}, testInfo) => {
+  // execFileSync holds the test's timer until the CLI is done, so the CLI has its own limit.
+  test.setTimeout(TRAIN_CLI_MS + 2 * 60_000);
+  const errors = collectErrors(page);
+  const file = testInfo.outputPath('cli-train.json');
+  const arms = ['adamw@3e-3', 'adapprox@3e-3'];
+  const output = cli(
+    [
+      'train',
+      ...['--size', 'nano', '--steps', '4', '--batch', '1', '--seq-len', '32'],
+      ...['--val-every', '2', '--val-windows', '2'],
+      ...arms.flatMap((arm) => ['--arm', arm]),
+    ],
+    file,
+    TRAIN_CLI_MS,
+  ) as unknown as { summary: TrainSummary };
+  expect(output.summary.arms.map((a) => a.id)).toEqual(arms);
+
+  await openStudio(page);
+  await page.getByTestId('history-import').setInputFiles(file);
+  const view = page.getByTestId('record-view');
+  await expect(view.getByTestId('record-producer')).toContainText('the CLI');
+  await expect(page.getByTestId('history-row')).toHaveAttribute('data-kind', 'train');
+  // The numbers the CLI printed, to the last digit.
+  for (const arm of output.summary.arms) {
+    const results: [string, number | null][] = [
+      [`train/${arm.id}`, arm.finalTrainLoss],
+      [`validation/${arm.id}`, arm.finalValidationLoss],
+      [`stateBytes/${arm.id}`, arm.state.persistent],
+    ];
+    for (const [key, value] of results) {
+      expect(value).not.toBeNull();
+      await expect(view.getByTestId(`record-result-${key}`)).toHaveAttribute('data-value', String(value));
+    }
+  }
+
+  // One loss chart, as a live run draws it: per arm a training line with a point per step and a
+  // validation line with a dot per validation (before the first step, after step 2 and step 4).
+  const curves = view.getByTestId('record-train-loss');
+  for (const arm of arms) {
+    const counts = curves.locator(`[data-testid="record-train-arm"][data-arm="${arm}"]`);
+    await expect(counts).toHaveAttribute('data-train-points', '4');
+    await expect(counts).toHaveAttribute('data-validation-points', '3');
+  }
+  const chart = curves.getByTestId('train-loss-chart');
+  await expect(chart.locator('.recharts-line')).toHaveCount(2 * arms.length);
+  for (const arm of arms)
+    for (const kind of ['train', 'validation'])
+      await expect(chart.locator('.recharts-legend-item', { hasText: `${arm} (${kind})` })).toHaveCount(1);
+  await expect(chart.locator('.recharts-line-dots circle')).toHaveCount(2 * 3);
+  // Every point is a vertex of its line's path (M, then L per further point), in the arms' order.
+  const vertices = await chart
+    .locator('path.recharts-line-curve')
+    .evaluateAll((paths) => paths.map((p) => (p.getAttribute('d') ?? '').match(/[ML]/g)?.length ?? 0));
+  expect(vertices).toEqual([4, 3, 4, 3]);
+  // The curves are not drawn a second time as plain series; the state bytes get their chart.
+  await expect(view.getByTestId('record-metric-chart')).toHaveCount(0);
+  await expect(view.getByTestId('train-memory-chart').locator('.recharts-bar-rectangle')).toHaveCount(
+    arms.length + 1,
+  );
+  await view.screenshot({ path: testInfo.outputPath('imported-train-record.png') });
   expect(errors).toEqual([]);
 });

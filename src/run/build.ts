@@ -183,6 +183,9 @@ export interface ArmCurves {
   validation: [number, number][];
 }
 
+/** Name prefixes of a training run's series: loss/<arm> and validation/<arm>, by the arm's id. */
+export const TRAIN_SERIES = { loss: 'loss/', validation: 'validation/' } as const;
+
 /**
  * A training run's series and results, the same from the CLI and the studio: loss/<arm> and
  * validation/<arm> per step, and per arm the final losses and the optimizer's persistent bytes.
@@ -204,8 +207,8 @@ export function trainOutcome(
   }
   return {
     metrics: arms.flatMap((a) => [
-      series(`loss/${a.id}`, a.train),
-      series(`validation/${a.id}`, a.validation),
+      series(`${TRAIN_SERIES.loss}${a.id}`, a.train),
+      series(`${TRAIN_SERIES.validation}${a.id}`, a.validation),
     ]),
     results,
   };

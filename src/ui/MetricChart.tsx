@@ -1,5 +1,5 @@
 // One metric series of a run record as a line: what a record holds beyond the charts the studio
-// draws for pruning and evaluation (a training run's loss, a series a newer producer added).
+// draws for pruning, evaluation and training (per-operator sparsity, a series a newer producer added).
 
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricSeries } from '../run/record';

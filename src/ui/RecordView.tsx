@@ -6,7 +6,15 @@ import { lazy, Suspense } from 'react';
 import type { RunRecord } from '../run/record';
 import { formatDuration } from './format';
 import { describeMethod, describePattern } from './pruneSettings';
-import { evalPointsOf, isChartedMetric, perplexitiesOf, pruneSummaryOf, traceOf } from './recordBuild';
+import {
+  evalPointsOf,
+  isChartedMetric,
+  perplexitiesOf,
+  pruneSummaryOf,
+  type RecordArm,
+  traceOf,
+  trainTraceOf,
+} from './recordBuild';
 
 // recharts is most of the bundle's weight and is needed only once a record is opened.
 const charts = () => import('./PruneCharts');
@@ -14,6 +22,9 @@ const ObjectiveChart = lazy(() => charts().then((m) => ({ default: m.ObjectiveCh
 const LambdaCharts = lazy(() => charts().then((m) => ({ default: m.LambdaCharts })));
 const ErrorCharts = lazy(() => charts().then((m) => ({ default: m.ErrorCharts })));
 const PerplexityChart = lazy(() => charts().then((m) => ({ default: m.PerplexityChart })));
+const trainCharts = () => import('./TrainCharts');
+const LossChart = lazy(() => trainCharts().then((m) => ({ default: m.LossChart })));
+const MemoryChart = lazy(() => trainCharts().then((m) => ({ default: m.MemoryChart })));
 const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
 const MetricChart = lazy(() => import('./MetricChart').then((m) => ({ default: m.MetricChart })));
 
@@ -43,11 +54,41 @@ function formatResult(v: number | string | null): string {
   return Number.isInteger(v) ? v.toLocaleString('en-US') : String(+v.toPrecision(6));
 }
 
+/**
+ * A training record's curves as a live run draws them: every arm's training and validation loss on
+ * one chart, with how many points of each the record holds (the chart thins a curve past 400, as
+ * live); then the state bytes beside AdamW's formula, which needs the model's parameter count.
+ */
+function TrainCurves({ arms, parameters }: { arms: RecordArm[]; parameters: number }) {
+  return (
+    <>
+      <div data-testid="record-train-loss">
+        <LossChart arms={arms} />
+        <ul className="small muted">
+          {arms.map((a) => (
+            <li
+              key={a.id}
+              data-testid="record-train-arm"
+              data-arm={a.id}
+              data-train-points={a.train.length}
+              data-validation-points={a.validation.length}
+            >
+              {a.label}: {a.train.length} training and {a.validation.length} validation losses
+            </li>
+          ))}
+        </ul>
+      </div>
+      {parameters > 0 && <MemoryChart arms={arms} parameters={parameters} />}
+    </>
+  );
+}
+
 export function RecordView({ record, onClose }: { record: RunRecord; onClose: () => void }) {
   const summary = pruneSummaryOf(record);
   const trace = traceOf(record);
   const points = record.kind === 'eval' ? evalPointsOf(record) : [];
-  const others = record.metrics.filter((m) => !isChartedMetric(record, m.name));
+  const arms = trainTraceOf(record);
+  const others = record.metrics.filter((m) => !isChartedMetric(record, m));
   const xi = number((summary?.options as { fista?: { xi?: unknown } } | undefined)?.fista?.xi) ?? 0.3;
   const perplexities = perplexitiesOf(record);
   const total = record.timings.total;
@@ -131,6 +172,7 @@ export function RecordView({ record, onClose }: { record: RunRecord; onClose: ()
         {trace && <LambdaCharts trace={trace} xi={xi} />}
         {summary && <ErrorCharts matrices={summary.blocks.flatMap((b) => b.matrices)} />}
         {points.length > 0 && <EvalChart points={points} />}
+        {arms && <TrainCurves arms={arms} parameters={record.model.parameters} />}
         {others.map((series) => (
           <MetricChart key={series.name} series={series} />
         ))}

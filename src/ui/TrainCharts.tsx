@@ -1,7 +1,8 @@
 // The optimizer studio's charts, loaded with recharts only once a run reports: training and
 // validation loss of every arm on one chart, optimizer-state bytes per arm beside AdamW's formula,
 // step time split into the model's and the optimizer's share, tokens per second, Adapprox's error
-// per matrix over the steps, and the singular spectrum of one matrix's second moment.
+// per matrix over the steps, and the singular spectrum of one matrix's second moment. The loss and
+// state-bytes charts also draw a training run record (RecordView), from the arms it keeps.
 
 import {
   Bar,
@@ -20,7 +21,9 @@ import type { SecondMomentSpectrum } from '../train/job';
 import { ChartExport } from './ChartExport';
 import { formatBytes, formatMs } from './format';
 import {
+  type ArmState,
   errorRows,
+  type LossCurves,
   lossKey,
   lossRows,
   memoryRows,
@@ -37,7 +40,7 @@ const LABELLED = { ...MARGIN, right: 44 };
 const PALETTE = ['#1f6fb2', '#d9822b', '#1a7f37', '#8e44ad', '#c4312b', '#5b6470', '#0f8b8d', '#b8860b'];
 
 /** One colour per arm, by its place in the run, the same in every chart. */
-function armColor(arms: readonly ArmTrace[], id: string): string {
+function armColor(arms: readonly { id: string }[], id: string): string {
   const i = arms.findIndex((a) => a.id === id);
   return PALETTE[Math.max(i, 0) % PALETTE.length] as string;
 }
@@ -60,7 +63,7 @@ const stepAxis = (
   />
 );
 
-export function LossChart({ arms }: { arms: readonly ArmTrace[] }) {
+export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
   const rows = lossRows(arms);
   if (rows.length === 0) return null;
   return (
@@ -112,7 +115,7 @@ export function LossChart({ arms }: { arms: readonly ArmTrace[] }) {
   );
 }
 
-export function MemoryChart({ arms, parameters }: { arms: readonly ArmTrace[]; parameters: number }) {
+export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; parameters: number }) {
   const rows = memoryRows(arms, parameters);
   if (rows.length <= 1) return null;
   return (

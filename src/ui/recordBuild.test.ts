@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MatrixSummary } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT } from '../prune/options';
-import { parseRunRecord } from '../run/record';
+import { buildRunRecord, trainOutcome } from '../run/build';
+import { type MetricSeries, parseRunRecord, type RunRecord } from '../run/record';
+import type { TrainSummary } from '../train/job';
 import type { PruneJobOptions, TrainJobOptions } from '../worker/api';
 import { initialEval, reduceEval, startingEval } from './modelReducers';
 import { initialPruneJob, reducePruneJob, startingPruneJob } from './pruneReducer';
@@ -15,7 +17,9 @@ import {
   type RecordContext,
   traceOf,
   trainRecord,
+  trainTraceOf,
 } from './recordBuild';
+import { lossKey, lossRows } from './trainChartData';
 import { initialTrainJob, type TrainJobState } from './trainReducer';
 
 const HASH = 'ab'.repeat(32);
@@ -78,7 +82,7 @@ describe('evaluation records', () => {
     // Windows are equally long, so the running perplexity is exp of the mean NLL so far.
     expect(points[1]?.runningPpl).toBeCloseTo(Math.sqrt(12.5 * 8), 12);
     expect(record.metrics.map((m) => m.name)).toEqual(['nll/window']);
-    expect(isChartedMetric(record, 'nll/window')).toBe(true);
+    expect(isChartedMetric(record, record.metrics[0] as MetricSeries)).toBe(true);
   });
 
   it('record a cancelled run with the windows it scored and no perplexity', () => {
@@ -187,7 +191,7 @@ describe('pruning records', () => {
       'operator/relative-error',
       'operator/sparsity',
     ]);
-    expect(record.metrics.filter((m) => !isChartedMetric(record, m.name)).map((m) => m.name)).toEqual([
+    expect(record.metrics.filter((m) => !isChartedMetric(record, m)).map((m) => m.name)).toEqual([
       'operator/sparsity',
     ]);
   });
@@ -307,5 +311,148 @@ describe('training records', () => {
     expect(record.results).toEqual({});
     expect(record.timings.training).toBe(1234);
     expect(record.detail).toBeUndefined();
+    // Without a summary the arms are named by id and have no state bytes to chart.
+    expect(trainTraceOf(record)?.map((a) => [a.id, a.label, a.state])).toEqual([
+      ['adamw', 'adamw', null],
+      ['adapprox', 'adapprox', null],
+    ]);
+  });
+});
+
+describe('a training record read back for the charts', () => {
+  // As the CLI writes one (src/cli/train.ts): arms by spec, steps from 1, validation from step 0.
+  const curves = [
+    {
+      id: 'adamw@3e-3',
+      train: [
+        [1, 6.21],
+        [2, 6.22],
+        [3, 6.18],
+        [4, 6.15],
+      ] as [number, number][],
+      validation: [
+        [0, 6.25],
+        [2, 6.16],
+        [4, 6.13],
+      ] as [number, number][],
+    },
+    {
+      id: 'adapprox@3e-3',
+      train: [
+        [1, 6.21],
+        [2, 6.25],
+        [3, 6.24],
+        [4, 6.24],
+      ] as [number, number][],
+      validation: [
+        [0, 6.25],
+        [2, 6.24],
+        [4, 6.235],
+      ] as [number, number][],
+    },
+  ];
+  const armSummary = (id: string, label: string, persistent: number) => ({
+    id,
+    label,
+    optimizer: label,
+    lr: 3e-3,
+    steps: 4,
+    finalTrainLoss: 6.2,
+    finalValidationLoss: 6.1,
+    state: { persistent, transient: 64 },
+    modelMs: 600,
+    optimizerMs: 40,
+  });
+  const summary: TrainSummary = {
+    status: 'finished',
+    ms: 10_000,
+    arms: [
+      armSummary('adamw@3e-3', 'AdamW 3e-3', 351_232),
+      armSummary('adapprox@3e-3', 'Adapprox 3e-3', 236_544),
+    ],
+  };
+  const cliRecord = (): RunRecord =>
+    roundTrip(
+      buildRunRecord({
+        kind: 'train',
+        ...context,
+        status: 'finished',
+        config: {},
+        seed: 0,
+        data: [tinystories],
+        producer: 'cli',
+        ...trainOutcome(curves, summary),
+        timings: { total: 12_000, training: 10_000 },
+        detail: summary,
+      }),
+    );
+
+  it('give every arm its curves, its label and its state bytes, and chart every series once', () => {
+    const record = cliRecord();
+    const arms = trainTraceOf(record);
+    expect(arms).toEqual([
+      { ...curves[0], label: 'AdamW 3e-3', state: { persistent: 351_232 } },
+      { ...curves[1], label: 'Adapprox 3e-3', state: { persistent: 236_544 } },
+    ]);
+    expect(record.metrics.filter((m) => !isChartedMetric(record, m))).toEqual([]);
+    // The loss chart's rows: one per step any arm reported, every point there.
+    const rows = lossRows(arms ?? []);
+    expect(rows.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(rows[2]).toEqual({
+      step: 2,
+      [lossKey('adamw@3e-3', 'train')]: 6.22,
+      [lossKey('adamw@3e-3', 'val')]: 6.16,
+      [lossKey('adapprox@3e-3', 'train')]: 6.25,
+      [lossKey('adapprox@3e-3', 'val')]: 6.24,
+    });
+  });
+
+  it('pass over what a hand-made or damaged record gets wrong, without throwing', () => {
+    const series = (name: string, x: unknown[], y: unknown[]) => ({ name, x, y }) as MetricSeries;
+    const record: RunRecord = {
+      ...cliRecord(),
+      metrics: [
+        // A diverged loss (NaN, written as null) and a step that is not a number are left out.
+        series('loss/a', [1, 2, 3, '4'], [5, null, 4, 3]),
+        // Ragged: x and y cannot be paired, so it is not read, and is drawn on its own.
+        series('validation/a', [0, 2], [6]),
+        // A repeat: the first of a name counts.
+        series('loss/a', [1], [9]),
+        series('loss/', [1], [1]),
+        series('validation/b', [0], [Number.NaN]),
+        // Not a list at all (the format's parser refuses it; an in-memory record may not have been parsed).
+        series('loss/c', null as unknown as unknown[], [1]),
+        series('operator/sparsity', [0], [0.5]),
+      ],
+      detail: {
+        arms: [null, 5, { id: 'a', label: 7, state: { persistent: -1 } }, { id: 'b', state: 'big' }],
+      },
+    };
+    expect(trainTraceOf(record)).toEqual([
+      {
+        id: 'a',
+        label: 'a',
+        state: null,
+        train: [
+          [1, 5],
+          [3, 4],
+        ],
+        validation: [],
+      },
+    ]);
+    // What the loss chart did not take is left to the plain charts (an all-NaN series has nothing to draw).
+    expect(record.metrics.filter((m) => !isChartedMetric(record, m)).map((m) => m.name)).toEqual([
+      'validation/a',
+      'loss/a',
+      'loss/',
+      'loss/c',
+      'operator/sparsity',
+    ]);
+    for (const detail of [undefined, null, 'summary', { arms: 'all' }]) {
+      expect(trainTraceOf({ ...record, detail })?.[0]?.label).toBe('a');
+    }
+    expect(trainTraceOf({ ...record, metrics: [] })).toBeNull();
+    expect(trainTraceOf({ ...record, metrics: [series('loss/a', [1], [null])] })).toBeNull();
+    expect(trainTraceOf({ ...record, kind: 'eval' })).toBeNull();
   });
 });

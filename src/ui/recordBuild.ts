@@ -13,6 +13,7 @@ import {
   pruneConfig,
   pruneResults,
   SERIES,
+  TRAIN_SERIES,
   trainOutcome,
 } from '../run/build';
 import type { DataIdentity, MetricSeries, ModelIdentity, RunRecord } from '../run/record';
@@ -20,6 +21,7 @@ import type { EvalOptions, PruneJobOptions, TrainJobOptions, TrainRun } from '..
 import type { CheckError } from './checkReducer';
 import type { EvalPoint, EvalState } from './modelReducers';
 import type { FistaTrace, PruneJobState } from './pruneReducer';
+import type { ArmState, LossCurves } from './trainChartData';
 import type { TrainJobState } from './trainReducer';
 
 /** The last operator's trace, which only the studio records (x: iteration, or λ round from 1). */
@@ -84,6 +86,92 @@ export function trainRecord(
     ...(run ? { detail: run.summary } : {}),
     error: failure(status, state.error),
   });
+}
+
+/** One arm of a training record, as the live run's loss and state-bytes charts read it. */
+export type RecordArm = LossCurves & ArmState;
+
+/**
+ * Which arm's curve a series is (loss/<arm> or validation/<arm> of trainOutcome), or null for
+ * another series and for one whose x and y differ in length: its points cannot be paired.
+ */
+function trainCurve(series: MetricSeries): { arm: string; kind: 'train' | 'validation' } | null {
+  const { name, x, y } = series;
+  if (typeof name !== 'string' || !Array.isArray(x) || !Array.isArray(y) || x.length !== y.length)
+    return null;
+  for (const [kind, prefix] of [
+    ['train', TRAIN_SERIES.loss],
+    ['validation', TRAIN_SERIES.validation],
+  ] as const) {
+    if (name.startsWith(prefix) && name.length > prefix.length)
+      return { arm: name.slice(prefix.length), kind };
+  }
+  return null;
+}
+
+/** [step, loss] pairs, less any point that is not two finite numbers (JSON writes a NaN loss as null). */
+function curvePoints(series: MetricSeries): [number, number][] {
+  const points: [number, number][] = [];
+  series.x.forEach((step, i) => {
+    const loss = series.y[i];
+    if (Number.isFinite(step) && Number.isFinite(loss)) points.push([step, loss as number]);
+  });
+  return points;
+}
+
+/** Label and persistent state bytes per arm id, when the detail is the engine's TrainSummary. */
+function summaryArms(detail: unknown): Map<string, Omit<ArmState, 'id'>> {
+  const arms = (detail as { arms?: unknown } | null | undefined)?.arms;
+  const out = new Map<string, Omit<ArmState, 'id'>>();
+  if (!Array.isArray(arms)) return out;
+  for (const a of arms as { id?: unknown; label?: unknown; state?: { persistent?: unknown } }[]) {
+    if (typeof a?.id !== 'string') continue;
+    const persistent = a.state?.persistent;
+    out.set(a.id, {
+      label: typeof a.label === 'string' ? a.label : a.id,
+      state:
+        typeof persistent === 'number' && Number.isFinite(persistent) && persistent >= 0
+          ? { persistent }
+          : null,
+    });
+  }
+  return out;
+}
+
+/**
+ * A training record's arms for the charts a live run draws: each arm's training and validation
+ * curves from its series, in the order the record lists them, labelled and with its state bytes
+ * from the detail when that is a TrainSummary (else named by id, without bytes). Records come from
+ * files, so each part is checked: a series whose x and y differ in length, a point that is not two
+ * finite numbers, a repeat of a series name (the first counts) and a detail of another shape are
+ * passed over. Null when no arm has a point to draw.
+ */
+export function trainTraceOf(record: RunRecord): RecordArm[] | null {
+  if (record.kind !== 'train') return null;
+  const summary = summaryArms(record.detail);
+  const arms = new Map<string, RecordArm>();
+  const seen = new Set<string>();
+  for (const series of record.metrics) {
+    if (seen.has(series.name)) continue;
+    seen.add(series.name);
+    const curve = trainCurve(series);
+    if (!curve) continue;
+    let arm = arms.get(curve.arm);
+    if (!arm) {
+      const known = summary.get(curve.arm);
+      arm = {
+        id: curve.arm,
+        label: known?.label ?? curve.arm,
+        state: known?.state ?? null,
+        train: [],
+        validation: [],
+      };
+      arms.set(curve.arm, arm);
+    }
+    arm[curve.kind] = curvePoints(series);
+  }
+  const drawn = [...arms.values()].filter((a) => a.train.length + a.validation.length > 0);
+  return drawn.length > 0 ? drawn : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,11 +359,15 @@ export function traceOf(record: RunRecord): FistaTrace | null {
 
 /**
  * Whether a metric is drawn by one of the dedicated charts (the rest get a plain line chart): the
- * windows' NLL, the last operator's trace, and the per-operator errors when the summary is there
- * to label them.
+ * windows' NLL, the last operator's trace, the per-operator errors when the summary is there to
+ * label them, and a training run's loss and validation curves that trainTraceOf can read.
  */
-export function isChartedMetric(record: RunRecord, name: string): boolean {
+export function isChartedMetric(record: RunRecord, series: MetricSeries): boolean {
+  const { name } = series;
   if (name === SERIES.windowNll || name.startsWith('last-operator/')) return true;
+  // trainTraceOf reads the first series of a name; a repeat is drawn on its own.
+  if (record.kind === 'train' && trainCurve(series))
+    return record.metrics.find((m) => m.name === name) === series;
   return name === SERIES.relativeError && pruneSummaryOf(record) !== null;
 }
 

@@ -4,6 +4,7 @@
 // always kept), while validation points, which are few and the ones that matter, are all kept.
 
 import type { SecondMomentSpectrum } from '../train/job';
+import type { StateBytes } from '../train/optim';
 import type { ArmTrace, RankTrace } from './trainReducer';
 
 /** Points per series a line chart draws at most. */
@@ -23,11 +24,21 @@ function thin<T>(items: readonly T[], max = MAX_POINTS): T[] {
   return thinIndices(items.length, max).map((i) => items[i] as T);
 }
 
+/** What the loss chart reads of an arm: a live run's trace, or one read back from a run record. */
+export type LossCurves = Pick<ArmTrace, 'id' | 'label' | 'train' | 'validation'>;
+
+/** What the state-bytes chart reads of an arm (a record keeps only the persistent bytes for sure). */
+export interface ArmState {
+  id: string;
+  label: string;
+  state: Pick<StateBytes, 'persistent'> | null;
+}
+
 /** Keys of an arm's two series in the loss rows. */
 export const lossKey = (arm: string, kind: 'train' | 'val') => `${arm}:${kind}`;
 
 /** One row per step that any arm reported: each arm's training loss (thinned) and validation loss. */
-export function lossRows(arms: readonly ArmTrace[]): Record<string, number>[] {
+export function lossRows(arms: readonly LossCurves[]): Record<string, number>[] {
   const rows = new Map<number, Record<string, number>>();
   const put = (step: number, key: string, value: number) => {
     const row = rows.get(step) ?? { step };
@@ -69,7 +80,7 @@ export function adamwBytes(parameters: number): number {
 }
 
 /** Each arm that has stepped, then AdamW's bytes by the formula for comparison. */
-export function memoryRows(arms: readonly ArmTrace[], parameters: number): MemoryRow[] {
+export function memoryRows(arms: readonly ArmState[], parameters: number): MemoryRow[] {
   const reference = adamwBytes(parameters);
   const rows: MemoryRow[] = arms.flatMap((a) =>
     a.state
