@@ -38,6 +38,11 @@ describe('every command', () => {
     ['eval', ['eval', '--text', 'shakespeare']],
     ['eval', ['eval', '--windows', '0']],
     ['prune', ['prune', '--pattern', 'half']],
+    // Settings the engine refuses, refused before any calibration or evaluation is spent on them.
+    ['prune', ['prune', '--pattern', '3:2']],
+    ['prune', ['prune', '--pattern', '2:3']],
+    ['prune', ['prune', '--pattern', '150%']],
+    ['prune', ['prune', '--xi', '2']],
     ['prune', ['prune', '--shard', '3/2']],
     ['prune', ['prune', '--shard', '1/2', '--blocks', '0']],
     ['merge', ['merge', 'shard-1']],

@@ -11,15 +11,16 @@ import { GpuModel } from '../model/gpuModel';
 import type { WeightSource } from '../model/weights';
 import { CALIBRATION_TEXTS, sampleCalibration } from '../prune/calibration';
 import type { PruneEvent } from '../prune/events';
-import { defaultPruneOptions, prunedWeightSource, pruneModel } from '../prune/job';
-import type {
-  BlockInputs,
-  CalibrationSource,
-  PruneMethod,
-  PruneOptions,
-  SparsityPattern,
-  ThresholdGroup,
-  WarmStart,
+import { checkOptionsFit, defaultPruneOptions, prunedWeightSource, pruneModel } from '../prune/job';
+import {
+  type BlockInputs,
+  type CalibrationSource,
+  type PruneMethod,
+  type PruneOptions,
+  PruneOptionsError,
+  type SparsityPattern,
+  type ThresholdGroup,
+  type WarmStart,
 } from '../prune/options';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
 import type { DataIdentity } from '../run/record';
@@ -190,24 +191,28 @@ export function registerPrune(program: Command): void {
         });
       }
     }
+    try {
+      // Before any text is read or window scored; the calibration source is not among what is checked.
+      checkOptionsFit(pruneOptionsOf(cli, model, blocks, { kind: 'c4' }), model.config);
+    } catch (error) {
+      if (!(error instanceof PruneOptionsError)) throw error;
+      command.error(`error: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+    }
     const draft = new RunDraft('prune', cli.seed);
     await runRecorded(cli, draft, () => prune(cli, model, blocks, draft));
   });
 }
 
-async function prune(
+/** The engine's options for the command line, calibrating on `source`. */
+function pruneOptionsOf(
   cli: PruneCliOptions,
   model: Model,
   blocks: number[] | undefined,
-  draft: RunDraft,
-): Promise<JobResult> {
-  const { opened, config, tokenizer, tokenizerFiles } = model;
-  draft.model = await modelIdentity(cli.model, opened);
-  const parameters = opened.weightBytes / 4;
-  const base = defaultPruneOptions(cli.method, { context: config.maxPositions, parameters });
-  const calibration = await calibrationText(cli.calibration);
-  draft.data.push(calibration.identity);
-  const options: PruneOptions = {
+  source: CalibrationSource,
+): PruneOptions {
+  const parameters = model.opened.weightBytes / 4;
+  const base = defaultPruneOptions(cli.method, { context: model.config.maxPositions, parameters });
+  return {
     ...base,
     pattern: cli.pattern,
     fista: {
@@ -220,7 +225,7 @@ async function prune(
       xi: cli.xi ?? base.fista.xi,
     },
     calibration: {
-      source: calibration.source,
+      source,
       windows: cli.calibrationWindows ?? base.calibration.windows,
       seqLen: cli.calibrationLength ?? base.calibration.seqLen,
       seed: cli.seed,
@@ -228,6 +233,19 @@ async function prune(
     blockInputs: cli.blockInputs ?? base.blockInputs,
     blocks,
   };
+}
+
+async function prune(
+  cli: PruneCliOptions,
+  model: Model,
+  blocks: number[] | undefined,
+  draft: RunDraft,
+): Promise<JobResult> {
+  const { opened, config, tokenizer, tokenizerFiles } = model;
+  draft.model = await modelIdentity(cli.model, opened);
+  const calibration = await calibrationText(cli.calibration);
+  draft.data.push(calibration.identity);
+  const options = pruneOptionsOf(cli, model, blocks, calibration.source);
   draft.config = pruneConfig(options);
   const windows = await draft.phase('calibration', async () =>
     sampleCalibration(options.calibration.source, calibration.text, tokenizer, options.calibration),

@@ -109,14 +109,22 @@ export function prunedWeightSource(source: WeightSource, tensors: Map<string, Fl
   };
 }
 
+/**
+ * What can be checked of the options before any work: their ranges, and the pattern against every
+ * operator's input width. Hosts call it first, so a bad setting costs no calibration or evaluation.
+ */
+export function checkOptionsFit(options: PruneOptions, c: ModelConfig): void {
+  validatePruneOptions(options, c.layers);
+  for (const group of operatorGroups(c))
+    for (const op of group.operators) checkPatternFits(options.pattern, op, group.inputWidth);
+}
+
 export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
   const { rt, source, options, signal } = input;
   const c = source.config;
   const emit = input.emit ?? (() => {});
-  validatePruneOptions(options, c.layers);
+  checkOptionsFit(options, c);
   checkCalibration(input.calibration, c);
-  for (const group of operatorGroups(c))
-    for (const op of group.operators) checkPatternFits(options.pattern, op, group.inputWidth);
   const targets = [...new Set(options.blocks ?? Array.from({ length: c.layers }, (_, l) => l))].sort(
     (a, b) => a - b,
   );

@@ -11,13 +11,18 @@
 
 import { GpuDeviceLostError, GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { operatorGroups } from '../model/blockForward';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity } from '../model/evaluate';
 import { GpuModel, type Residency } from '../model/gpuModel';
 import { CALIBRATION_TEXTS, CalibrationError, sampleCalibration } from '../prune/calibration';
-import { type PruneCheckpoint, PruneInterruptedError, prunedWeightSource, pruneModel } from '../prune/job';
-import { checkPatternFits, PruneOptionsError, validatePruneOptions } from '../prune/options';
+import {
+  checkOptionsFit,
+  type PruneCheckpoint,
+  PruneInterruptedError,
+  prunedWeightSource,
+  pruneModel,
+} from '../prune/job';
+import { PruneOptionsError } from '../prune/options';
 import { SingularHessianError } from '../prune/sparsegpt';
 import { StatisticsError } from '../prune/statistics';
 import type {
@@ -139,9 +144,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   let outcome: PruneOutcome;
   try {
     // Settings first: a bad one is reported before any text is fetched or any window scored.
-    validatePruneOptions(prune, config.layers);
-    for (const group of operatorGroups(config))
-      for (const op of group.operators) checkPatternFits(prune.pattern, op, group.inputWidth);
+    checkOptionsFit(prune, config);
     if (evaluation) checkEvaluation(rt, loaded, evaluation);
 
     // Calibration
