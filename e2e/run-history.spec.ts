@@ -297,7 +297,7 @@ test('CLI records import with their numbers and charts, and run again in the stu
   expect(errors).toEqual([]);
 });
 
-test('a CLI training record imports with its final losses, state bytes and every arm’s curves', async ({
+test('a CLI training record imports with its final losses, state bytes and every arm’s curves, and runs again in the studio', async ({
   page,
 }, testInfo) => {
   // execFileSync holds the test's timer until the CLI is done, so the CLI has its own limit.
@@ -360,5 +360,32 @@ test('a CLI training record imports with its final losses, state bytes and every
     arms.length + 1,
   );
   await view.screenshot({ path: testInfo.outputPath('imported-train-record.png') });
+
+  // Run again in the studio: the same preset weights (the record's sha256), the same batches, the
+  // same arms, in Chromium's WebGPU rather than Node's Dawn. The losses came out bit-identical when
+  // this was written (both on SwiftShader); the bound leaves room for the two Dawn builds to drift.
+  const cliModel = await view.getByTestId('record-model-sha256').getAttribute('data-value');
+  await page.getByTestId('history-row').getByTestId('history-rerun').click();
+  await expect(page.getByTestId('train-status')).toHaveText(/^Done: 2 arms × 4 steps/, {
+    timeout: 2 * 60_000,
+  });
+  await expect(page.getByTestId('train-steps')).toHaveValue('4');
+  await expect(page.getByTestId('train-val-every')).toHaveValue('2');
+  const rows = page.getByTestId('history-row');
+  await expect(rows).toHaveCount(2);
+  await rows.nth(0).getByTestId('history-view').click();
+  const rerun = page.getByTestId('record-view');
+  await expect(rerun.getByTestId('record-producer')).toContainText('the studio');
+  await expect(rerun.getByTestId('record-model-sha256')).toHaveAttribute('data-value', cliModel ?? '');
+  for (const arm of output.summary.arms) {
+    const variant = arm.id.replace(/@.*$/, '');
+    const value = async (key: string) =>
+      Number(await rerun.getByTestId(`record-result-${key}/${variant}`).getAttribute('data-value'));
+    expect(Math.abs((await value('train')) - (arm.finalTrainLoss ?? Number.NaN))).toBeLessThan(1e-3);
+    expect(Math.abs((await value('validation')) - (arm.finalValidationLoss ?? Number.NaN))).toBeLessThan(
+      1e-3,
+    );
+    expect(await value('stateBytes')).toBe(arm.state.persistent);
+  }
   expect(errors).toEqual([]);
 });

@@ -10,7 +10,7 @@ import { useDemo } from './demoStore';
 import { formatBytes } from './format';
 import { useHistory } from './historyStore';
 import { describeRecord, KIND_LABELS, RecordView } from './RecordView';
-import { perplexitiesOf } from './recordBuild';
+import { perplexitiesOf, trainArmsOf } from './recordBuild';
 import { rerunOf } from './studioActions';
 
 function headline(record: RunRecord): string {
@@ -22,7 +22,8 @@ function headline(record: RunRecord): string {
     return `${sparsity}${texts.join('')}`;
   }
   if (record.kind === 'eval') return `perplexity ${ppl(typeof r.ppl === 'number' ? r.ppl : null)}`;
-  return '';
+  const arms = trainArmsOf(record).map((a) => `${a.id} ${ppl(a.validation)}`);
+  return arms.length > 0 ? `validation loss ${arms.join(', ')}` : '';
 }
 
 export function HistoryPanel() {
@@ -48,9 +49,9 @@ export function HistoryPanel() {
     <section className="card" id="history" aria-labelledby="history-title">
       <h2 id="history-title">Run history</h2>
       <p className="muted">
-        Every pruning and perplexity run is kept in this browser, finished, cancelled or failed, with its
-        settings, the model's and the data's sha256, its numbers and its charts. Import a record from another
-        browser or from the CLI to see it here.
+        Every pruning, perplexity and training run is kept in this browser, finished, cancelled or failed,
+        with its settings, the model's and the data's sha256, its numbers and its charts. Import a record from
+        another browser or from the CLI to see it here, or to run it again.
       </p>
       <p className="small muted history-storage" data-testid="history-storage">
         {status !== 'ready'
@@ -187,7 +188,7 @@ export function HistoryPanel() {
                           type="button"
                           className="button button-small"
                           data-testid="history-rerun"
-                          title="Load its settings into the panel and run it on the loaded model"
+                          title="Load its settings into its panel and run it again"
                           onClick={() => void again(r)}
                         >
                           Run again

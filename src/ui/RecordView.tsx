@@ -13,6 +13,7 @@ import {
   pruneSummaryOf,
   type RecordArm,
   traceOf,
+  trainArmsOf,
   trainTraceOf,
 } from './recordBuild';
 
@@ -34,7 +35,9 @@ export const KIND_LABELS: Record<RunRecord['kind'], string> = {
   train: 'Training',
 };
 
-/** 'FISTAPruner (SparseGPT start), 2:4', 'TinyStories, 2 × 64': what the run was, in a line. */
+const number = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** 'FISTAPruner (SparseGPT start), 2:4', 'TinyStories, 2 × 64', '4 arms × 40 steps': what the run was, in a line. */
 export function describeRecord(record: RunRecord): string {
   const summary = pruneSummaryOf(record);
   if (summary?.options?.pattern && summary.options.fista) {
@@ -43,10 +46,13 @@ export function describeRecord(record: RunRecord): string {
   const r = record.results;
   if (record.kind === 'eval')
     return `${String(r.text ?? '?')}, ${String(r.windows ?? '?')} × ${String(r.seqLen ?? '?')}`;
+  if (record.kind === 'train') {
+    const arms = trainArmsOf(record);
+    const steps = number(record.config.steps);
+    return `${arms.length} arm${arms.length === 1 ? '' : 's'}${steps === null ? '' : ` × ${steps} steps`}`;
+  }
   return typeof r.method === 'string' ? r.method : KIND_LABELS[record.kind];
 }
-
-const number = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 function formatResult(v: number | string | null): string {
   if (v === null) return '—';
@@ -115,7 +121,12 @@ export function RecordView({ record, onClose }: { record: RunRecord; onClose: ()
         <dt>Model</dt>
         <dd>
           {record.model.name}{' '}
-          <span className="mono small muted" title={record.model.sha256}>
+          <span
+            className="mono small muted"
+            title={record.model.sha256}
+            data-testid="record-model-sha256"
+            data-value={record.model.sha256}
+          >
             sha256 {record.model.sha256.slice(0, 16)}…
           </span>
         </dd>

@@ -16,6 +16,7 @@ import {
   pruneSummaryOf,
   type RecordContext,
   traceOf,
+  trainArmsOf,
   trainRecord,
   trainTraceOf,
 } from './recordBuild';
@@ -395,6 +396,11 @@ describe('a training record read back for the charts', () => {
       { ...curves[1], label: 'Adapprox 3e-3', state: { persistent: 236_544 } },
     ]);
     expect(record.metrics.filter((m) => !isChartedMetric(record, m))).toEqual([]);
+    // The history's line: every arm's final validation loss, from the summary.
+    expect(trainArmsOf(record)).toEqual([
+      { id: 'adamw@3e-3', validation: 6.1 },
+      { id: 'adapprox@3e-3', validation: 6.1 },
+    ]);
     // The loss chart's rows: one per step any arm reported, every point there.
     const rows = lossRows(arms ?? []);
     expect(rows.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);

@@ -406,3 +406,13 @@ export function pruneSummaryOf(record: RunRecord): PruneSummary | null {
   );
   return ok ? (d as PruneSummary) : null;
 }
+
+/** A training record's arms with their final validation loss, from its results (the same from either producer). */
+export function trainArmsOf(record: RunRecord): { id: string; validation: number | null }[] {
+  return Object.entries(record.results).flatMap(([key, value]) => {
+    const id = /^validation\/(.+)$/.exec(key)?.[1];
+    return id === undefined
+      ? []
+      : [{ id, validation: typeof value === 'number' && Number.isFinite(value) ? value : null }];
+  });
+}
