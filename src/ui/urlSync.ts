@@ -2,8 +2,9 @@
 // same way (urlState.ts has the format). A link is read once, at start; its values land in the
 // stores as soon as there is something to put them in (the training form at once, the evaluation
 // window once the model is opened, the pruning form once a model is loaded), checked against that
-// model or preset, and anything that does not fit is reported and dropped. From then on every change is written back with
-// replaceState, so the address is always a link to what is on screen, without filling the history.
+// model or preset, and anything that does not fit is reported and dropped. From then on every
+// change is written back with replaceState, so the address is always a link to what is on screen,
+// without filling the history.
 
 import { create } from 'zustand';
 import { useModelStudio } from './modelStore';
