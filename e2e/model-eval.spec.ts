@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { collectErrors } from './studioPage';
 
 const LOAD_MS = 120_000;
 const EVAL_MS = 4 * 60_000;
@@ -13,16 +14,6 @@ const CLI_MS = 4 * 60_000;
 
 const builtinFile = (name: string) =>
   readFileSync(new URL(`../public/models/stories260K/${name}`, import.meta.url));
-
-/** Fails the test on any uncaught page or worker error, which would otherwise pass unseen. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`page: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
-  });
-  return errors;
-}
 
 /** Opens the studio; on a first visit the built-in model is chosen and checked without a click. */
 async function openStudio(page: Page) {

@@ -6,19 +6,10 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
+import { collectErrors } from './studioPage';
 
 const LOAD_MS = 120_000;
 const PRUNE_MS = 150_000;
-
-/** Fails the test on any uncaught page or worker error, which would otherwise pass unseen. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`page: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
-  });
-  return errors;
-}
 
 async function openAndLoad(page: Page) {
   await page.goto('/');

@@ -10,18 +10,9 @@ import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { canonicalTensors } from '../src/model/weights';
 import { presetConfig } from '../src/train/modelPresets';
+import { collectErrors } from './studioPage';
 
 const TRAIN_MS = 90_000;
-
-/** Fails the test on any uncaught page or worker error, which would otherwise pass unseen. */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`page: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
-  });
-  return errors;
-}
 
 /** The nano settings of the test: `steps` steps of batch 1 × 32 tokens, validation every 3 on 2 windows. */
 async function nanoSettings(page: Page, steps: number) {
