@@ -4,9 +4,10 @@
 
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { EVAL_TEXTS, type EvalText } from '../model/evaluate';
-import { formatBytes, formatDuration } from './format';
+import { formatDuration } from './format';
 import type { EvalState } from './modelReducers';
 import { useModelStudio } from './modelStore';
+import { GpuMemory, ProgressBar } from './ProgressBar';
 
 // recharts is most of the bundle's weight and is needed only once windows arrive.
 const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
@@ -142,25 +143,13 @@ export function EvalPanel() {
         <span className="progress-count" data-testid="eval-progress">
           {evaluation.done} / {evaluation.total || '–'}
         </span>
-        <div
-          className="progress"
-          role="progressbar"
-          aria-label="Evaluation progress"
-          aria-valuemin={0}
-          aria-valuemax={evaluation.total}
-          aria-valuenow={evaluation.done}
-        >
-          <div
-            className={`progress-fill status-${evaluation.status === 'preparing' ? 'running' : evaluation.status}`}
-            style={{ width: `${evaluation.total > 0 ? (100 * evaluation.done) / evaluation.total : 0}%` }}
-          />
-        </div>
-        {evaluation.memory && (
-          <span className="memory" title="GPU buffers live now, and the most that were live during this run.">
-            GPU memory {formatBytes(evaluation.memory.liveBytes)} live ·{' '}
-            {formatBytes(evaluation.memory.peakBytes)} peak
-          </span>
-        )}
+        <ProgressBar
+          label="Evaluation progress"
+          done={evaluation.done}
+          total={evaluation.total}
+          status={evaluation.status === 'preparing' ? 'running' : evaluation.status}
+        />
+        <GpuMemory memory={evaluation.memory} />
       </div>
       <p className={`summary status-${evaluation.status}`} data-testid="eval-status" aria-live="polite">
         {summarize(evaluation, loaded !== null)}

@@ -4,8 +4,9 @@
 
 import { lazy, Suspense, useState } from 'react';
 import { countPassed, type KernelCheckState } from './checkReducer';
-import { formatBytes, formatDuration, formatSeed, parseSeed } from './format';
+import { formatDuration, formatSeed, parseSeed } from './format';
 import { KernelResultsTable } from './KernelResultsTable';
+import { GpuMemory, ProgressBar } from './ProgressBar';
 import { useStudio } from './store';
 
 // recharts is most of the bundle's weight and is needed only once results arrive.
@@ -18,7 +19,6 @@ export function KernelCheck() {
   const [seedText, setSeedText] = useState('');
   const seed = seedText.trim() === '' ? undefined : parseSeed(seedText);
   const running = check.status === 'running';
-  const percent = check.total > 0 ? (100 * check.done) / check.total : 0;
 
   return (
     <section className="card" aria-labelledby="kernel-check-title">
@@ -67,24 +67,13 @@ export function KernelCheck() {
         <span className="progress-count" data-testid="kernel-check-progress">
           {check.done} / {check.total || '–'}
         </span>
-        <div
-          className="progress"
-          role="progressbar"
-          aria-label="Kernel check progress"
-          aria-valuemin={0}
-          aria-valuemax={check.total}
-          aria-valuenow={check.done}
-        >
-          <div className={`progress-fill status-${check.status}`} style={{ width: `${percent}%` }} />
-        </div>
-        {check.memory && (
-          <span
-            className="memory"
-            title="GPU buffers live now, and the most that were live during this check."
-          >
-            GPU memory {formatBytes(check.memory.liveBytes)} live · {formatBytes(check.memory.peakBytes)} peak
-          </span>
-        )}
+        <ProgressBar
+          label="Kernel check progress"
+          done={check.done}
+          total={check.total}
+          status={check.status}
+        />
+        <GpuMemory memory={check.memory} what="check" />
       </div>
 
       <p className={`summary status-${check.status}`} data-testid="kernel-check-summary" aria-live="polite">

@@ -5,6 +5,7 @@
 import type { LoadPhase } from '../worker/api';
 import { formatBytes, formatDuration } from './format';
 import type { LoadState } from './modelReducers';
+import { ProgressBar } from './ProgressBar';
 
 const PHASE_TEXT: Record<LoadPhase, string> = {
   read: 'reading',
@@ -13,22 +14,17 @@ const PHASE_TEXT: Record<LoadPhase, string> = {
 };
 
 export function ModelLoadProgress({ load }: { load: LoadState }) {
-  const percent = load.bytesTotal > 0 ? (100 * load.bytesDone) / load.bytesTotal : 0;
   return (
     <div className="progress-row" data-testid="model-load-progress">
       <span className="progress-count">
         {formatBytes(load.bytesDone)} / {load.bytesTotal > 0 ? formatBytes(load.bytesTotal) : '–'}
       </span>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label="Model load progress"
-        aria-valuemin={0}
-        aria-valuemax={load.bytesTotal}
-        aria-valuenow={load.bytesDone}
-      >
-        <div className={`progress-fill status-${progressStatus(load)}`} style={{ width: `${percent}%` }} />
-      </div>
+      <ProgressBar
+        label="Model load progress"
+        done={load.bytesDone}
+        total={load.bytesTotal}
+        status={progressStatus(load)}
+      />
       {load.status === 'loading' && (
         <span className="memory">
           {load.phase ? PHASE_TEXT[load.phase] : 'starting'}

@@ -3,7 +3,7 @@
 // line read out to screen readers as it changes.
 
 import type { PruneStage } from '../worker/api';
-import { formatBytes } from './format';
+import { GpuMemory, ProgressBar } from './ProgressBar';
 import { type PerplexityProgress, type PruneJobState, pruneProgress } from './pruneReducer';
 
 const STAGES: { stage: PruneStage; label: string }[] = [
@@ -49,24 +49,14 @@ export function PruneProgress({ job, evaluate }: { job: PruneJobState; evaluate:
         <span className="progress-count" data-testid="prune-progress">
           {done} / {total || '–'}
         </span>
-        <div
-          className="progress"
-          role="progressbar"
-          aria-label="Pruning progress: statistics passes and operators"
-          aria-valuemin={0}
-          aria-valuemax={total}
-          aria-valuenow={done}
-        >
-          <div
-            className={`progress-fill status-${job.status}`}
-            style={{ width: `${finished ? 100 : total > 0 ? (100 * done) / total : 0}%` }}
-          />
-        </div>
-        {job.memory && (
-          <span className="memory" title="GPU buffers live now, and the most that were live during this run.">
-            GPU memory {formatBytes(job.memory.liveBytes)} live · {formatBytes(job.memory.peakBytes)} peak
-          </span>
-        )}
+        <ProgressBar
+          label="Pruning progress: statistics passes and operators"
+          done={done}
+          total={total}
+          status={job.status}
+          full={finished}
+        />
+        <GpuMemory memory={job.memory} />
       </div>
       <p className="muted small prune-detail">{detail(job)}</p>
     </div>

@@ -1,7 +1,8 @@
 // A training run's progress as the Optimizer panel and a paper demo show it: arm-steps done of the
 // known total with an ETA, the GPU memory live and at peak, and a one-sentence status per state.
 
-import { formatBytes, formatDuration } from './format';
+import { formatDuration } from './format';
+import { GpuMemory, ProgressBar } from './ProgressBar';
 import { type TrainJobState, trainEta, trainProgress } from './trainReducer';
 
 export function TrainProgress({ job }: { job: TrainJobState }) {
@@ -13,29 +14,19 @@ export function TrainProgress({ job }: { job: TrainJobState }) {
       <span className="progress-count" data-testid="train-progress" data-done={done} data-total={total}>
         {done} / {total || '–'}
       </span>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label="Training progress: steps of every arm"
-        aria-valuemin={0}
-        aria-valuemax={total}
-        aria-valuenow={done}
-      >
-        <div
-          className={`progress-fill status-${job.status}`}
-          style={{ width: `${finished ? 100 : total > 0 ? (100 * done) / total : 0}%` }}
-        />
-      </div>
+      <ProgressBar
+        label="Training progress: steps of every arm"
+        done={done}
+        total={total}
+        status={job.status}
+        full={finished}
+      />
       <span className="memory" data-testid="train-eta">
         {job.arms.length > 0 && `${job.steps} steps × ${job.arms.length} arms`}
         {eta !== null && ` · about ${formatDuration(eta)} left`}
         {job.elapsedMs > 0 && ` · ${formatDuration(job.elapsedMs)} training`}
       </span>
-      {job.memory && (
-        <span className="memory" title="GPU buffers live now, and the most that were live during this run.">
-          GPU memory {formatBytes(job.memory.liveBytes)} live · {formatBytes(job.memory.peakBytes)} peak
-        </span>
-      )}
+      <GpuMemory memory={job.memory} />
     </div>
   );
 }
