@@ -34,3 +34,33 @@ export function LabelledField({ label, note, error, wide = false, children }: La
     </div>
   );
 }
+
+export interface ChoicesProps<T extends string> extends ControlProps {
+  value: T;
+  /** Every value with what it shows, in the order they are listed. */
+  labels: Record<T, ReactNode>;
+  onChange(value: T): void;
+  testId: string;
+  /** Values listed but not to be chosen now. */
+  disabled?: readonly T[];
+}
+
+/** A select over a fixed set of values, for a LabelledField. */
+export function Choices<T extends string>({
+  value,
+  labels,
+  onChange,
+  testId,
+  disabled = [],
+  ...control
+}: ChoicesProps<T>) {
+  return (
+    <select {...control} value={value} data-testid={testId} onChange={(e) => onChange(e.target.value as T)}>
+      {(Object.keys(labels) as T[]).map((v) => (
+        <option key={v} value={v} disabled={disabled.includes(v)}>
+          {labels[v]}
+        </option>
+      ))}
+    </select>
+  );
+}

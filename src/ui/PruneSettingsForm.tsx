@@ -4,8 +4,7 @@
 
 import { EVAL_TEXTS, type EvalText } from '../model/evaluate';
 import { CALIBRATION_TEXTS } from '../prune/calibration';
-import type { PruneMethod, ThresholdGroup, WarmStart } from '../prune/options';
-import { LabelledField, type LabelledFieldProps } from './LabelledField';
+import { Choices, LabelledField, type LabelledFieldProps } from './LabelledField';
 import {
   type FieldHint,
   type FormErrors,
@@ -26,6 +25,28 @@ interface Props {
   disabled: boolean;
 }
 
+const PATTERN_CHOICES: Record<PruneForm['pattern'], string> = {
+  unstructured: 'Unstructured',
+  nm: 'N:M (semi-structured)',
+};
+const BLOCK_INPUT_CHOICES: Record<PruneForm['blockInputs'], string> = {
+  dense: "Dense model's (blocks independent)",
+  pruned: "Pruned model's (sequential)",
+};
+const CALIBRATION_CHOICES: Record<PruneForm['calibration'], string> = {
+  c4: CALIBRATION_TEXTS.c4.label,
+  tinystories: CALIBRATION_TEXTS.tinystories.label,
+  text: 'Paste a text',
+};
+const THRESHOLD_GROUP_CHOICES: Record<PruneForm['thresholdGroup'], string> = {
+  row: 'Per row',
+  matrix: 'Whole matrix',
+};
+const EVAL_TEXT_CHOICES: Record<EvalText, string> = {
+  wikitext2: EVAL_TEXTS.wikitext2.label,
+  tinystories: EVAL_TEXTS.tinystories.label,
+};
+
 export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
   const setForm = usePruneStudio((s) => s.setForm);
   const field = (name: FormField) => ({ hint: hints[name], error: errors[name] });
@@ -37,31 +58,24 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
         <legend>Method and pattern</legend>
         <Field label="Method" {...field('method')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.method}
-              data-testid="prune-method"
-              onChange={(e) => setForm(withMethod(form, e.target.value as PruneMethod))}
-            >
-              {(Object.keys(METHOD_LABELS) as PruneMethod[]).map((m) => (
-                <option key={m} value={m}>
-                  {METHOD_LABELS[m]}
-                </option>
-              ))}
-            </select>
+              labels={METHOD_LABELS}
+              testId="prune-method"
+              onChange={(method) => setForm(withMethod(form, method))}
+            />
           )}
         </Field>
         <Field label="Pattern" {...field('pattern')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.pattern}
-              data-testid="prune-pattern"
-              onChange={(e) => setForm({ pattern: e.target.value as PruneForm['pattern'] })}
-            >
-              <option value="unstructured">Unstructured</option>
-              <option value="nm">N:M (semi-structured)</option>
-            </select>
+              labels={PATTERN_CHOICES}
+              testId="prune-pattern"
+              onChange={(pattern) => setForm({ pattern })}
+            />
           )}
         </Field>
         {form.pattern === 'unstructured' ? (
@@ -125,15 +139,13 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
         )}
         <Field label="Block inputs" {...field('blockInputs')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.blockInputs}
-              data-testid="prune-block-inputs"
-              onChange={(e) => setForm({ blockInputs: e.target.value as PruneForm['blockInputs'] })}
-            >
-              <option value="dense">Dense model's (blocks independent)</option>
-              <option value="pruned">Pruned model's (sequential)</option>
-            </select>
+              labels={BLOCK_INPUT_CHOICES}
+              testId="prune-block-inputs"
+              onChange={(blockInputs) => setForm({ blockInputs })}
+            />
           )}
         </Field>
       </fieldset>
@@ -142,16 +154,13 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
         <legend>Calibration</legend>
         <Field label="Text" {...field('calibration')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.calibration}
-              data-testid="prune-calibration"
-              onChange={(e) => setForm({ calibration: e.target.value as PruneForm['calibration'] })}
-            >
-              <option value="c4">{CALIBRATION_TEXTS.c4.label}</option>
-              <option value="tinystories">{CALIBRATION_TEXTS.tinystories.label}</option>
-              <option value="text">Paste a text</option>
-            </select>
+              labels={CALIBRATION_CHOICES}
+              testId="prune-calibration"
+              onChange={(calibration) => setForm({ calibration })}
+            />
           )}
         </Field>
         {form.calibration === 'text' && (
@@ -193,18 +202,13 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
           <legend>FISTAPruner</legend>
           <Field label="Warm start" {...field('warmStart')}>
             {(a) => (
-              <select
+              <Choices
                 {...a}
                 value={form.warmStart}
-                data-testid="prune-warm-start"
-                onChange={(e) => setForm({ warmStart: e.target.value as WarmStart })}
-              >
-                {(Object.keys(WARM_START_LABELS) as WarmStart[]).map((w) => (
-                  <option key={w} value={w}>
-                    {WARM_START_LABELS[w]}
-                  </option>
-                ))}
-              </select>
+                labels={WARM_START_LABELS}
+                testId="prune-warm-start"
+                onChange={(warmStart) => setForm({ warmStart })}
+              />
             )}
           </Field>
           <NumberField
@@ -225,15 +229,13 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
           />
           <Field label="Threshold group" {...field('thresholdGroup')}>
             {(a) => (
-              <select
+              <Choices
                 {...a}
                 value={form.thresholdGroup}
-                data-testid="prune-threshold-group"
-                onChange={(e) => setForm({ thresholdGroup: e.target.value as ThresholdGroup })}
-              >
-                <option value="row">Per row</option>
-                <option value="matrix">Whole matrix</option>
-              </select>
+                labels={THRESHOLD_GROUP_CHOICES}
+                testId="prune-threshold-group"
+                onChange={(thresholdGroup) => setForm({ thresholdGroup })}
+              />
             )}
           </Field>
           <div className="field">
@@ -285,18 +287,13 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
           <>
             <Field label="Text" {...field('evalText')}>
               {(a) => (
-                <select
+                <Choices
                   {...a}
                   value={form.evalText}
-                  data-testid="prune-eval-text"
-                  onChange={(e) => setForm({ evalText: e.target.value as EvalText })}
-                >
-                  {(Object.keys(EVAL_TEXTS) as EvalText[]).map((t) => (
-                    <option key={t} value={t}>
-                      {EVAL_TEXTS[t].label}
-                    </option>
-                  ))}
-                </select>
+                  labels={EVAL_TEXT_CHOICES}
+                  testId="prune-eval-text"
+                  onChange={(evalText) => setForm({ evalText })}
+                />
               )}
             </Field>
             <NumberField

@@ -5,10 +5,9 @@
 
 import { type DragEvent, useId, useState } from 'react';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../train/armVariants';
-import type { TrainText } from '../train/data';
 import { PRESETS, type PresetFamily, type PresetName } from '../train/modelPresets';
 import type { Decay } from '../train/schedule';
-import { LabelledField, type LabelledFieldProps } from './LabelledField';
+import { Choices, LabelledField, type LabelledFieldProps } from './LabelledField';
 import {
   SPEC_HINTS,
   TEXT_LABELS,
@@ -27,6 +26,22 @@ interface Props {
   methods: Record<string, string> | null;
 }
 
+const PRESET_CHOICES = Object.fromEntries(
+  (Object.keys(PRESETS) as PresetName[]).map((p) => [
+    p,
+    `${PRESETS[p].label}, context ${PRESETS[p].context}`,
+  ]),
+) as Record<PresetName, string>;
+const FAMILY_CHOICES: Record<PresetFamily, string> = {
+  gpt2: 'GPT-2 (LayerNorm, learned positions, GELU)',
+  llama: 'Llama (RMSNorm, RoPE, SwiGLU)',
+};
+const DECAY_CHOICES: Record<Decay, string> = {
+  cosine: 'Cosine (to 10% of the peak)',
+  linear: 'Linear (to 10% of the peak)',
+  constant: 'Constant',
+};
+
 export function TrainSettingsForm({ form, errors, disabled, loadedName, methods }: Props) {
   const setForm = useTrainStudio((s) => s.setForm);
   const setArm = useTrainStudio((s) => s.setArm);
@@ -38,50 +53,41 @@ export function TrainSettingsForm({ form, errors, disabled, loadedName, methods 
         <legend>Model</legend>
         <Field label="Start from" {...field('model')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.model}
-              data-testid="train-model"
-              onChange={(e) => setForm({ model: e.target.value as TrainForm['model'] })}
-            >
-              <option value="preset">A preset, from scratch (tokenizer: tok512)</option>
-              <option value="loaded" disabled={!loadedName}>
-                {loadedName
-                  ? `Fine-tune the loaded model (${loadedName})`
-                  : 'Fine-tune the loaded model (none loaded)'}
-              </option>
-            </select>
+              labels={{
+                preset: 'A preset, from scratch (tokenizer: tok512)',
+                loaded: `Fine-tune the loaded model (${loadedName ?? 'none loaded'})`,
+              }}
+              disabled={loadedName ? [] : ['loaded']}
+              testId="train-model"
+              onChange={(model) => setForm({ model })}
+            />
           )}
         </Field>
         {form.model === 'preset' && (
           <>
             <Field label="Size" {...field('preset')}>
               {(a) => (
-                <select
+                <Choices
                   {...a}
                   value={form.preset}
-                  data-testid="train-preset"
-                  onChange={(e) => setForm({ preset: e.target.value as PresetName })}
-                >
-                  {(Object.keys(PRESETS) as PresetName[]).map((p) => (
-                    <option key={p} value={p}>
-                      {PRESETS[p].label}, context {PRESETS[p].context}
-                    </option>
-                  ))}
-                </select>
+                  labels={PRESET_CHOICES}
+                  testId="train-preset"
+                  onChange={(preset) => setForm({ preset })}
+                />
               )}
             </Field>
             <Field label="Family" {...field('family')}>
               {(a) => (
-                <select
+                <Choices
                   {...a}
                   value={form.family}
-                  data-testid="train-family"
-                  onChange={(e) => setForm({ family: e.target.value as PresetFamily })}
-                >
-                  <option value="gpt2">GPT-2 (LayerNorm, learned positions, GELU)</option>
-                  <option value="llama">Llama (RMSNorm, RoPE, SwiGLU)</option>
-                </select>
+                  labels={FAMILY_CHOICES}
+                  testId="train-family"
+                  onChange={(family) => setForm({ family })}
+                />
               )}
             </Field>
           </>
@@ -92,18 +98,13 @@ export function TrainSettingsForm({ form, errors, disabled, loadedName, methods 
         <legend>Data</legend>
         <Field label="Text" {...field('text')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.text}
-              data-testid="train-text"
-              onChange={(e) => setForm({ text: e.target.value as TrainText })}
-            >
-              {(Object.keys(TEXT_LABELS) as TrainText[]).map((t) => (
-                <option key={t} value={t}>
-                  {TEXT_LABELS[t]}
-                </option>
-              ))}
-            </select>
+              labels={TEXT_LABELS}
+              testId="train-text"
+              onChange={(text) => setForm({ text })}
+            />
           )}
         </Field>
         {form.text === 'user' && <UserText form={form} error={errors.userText} />}
@@ -142,16 +143,13 @@ export function TrainSettingsForm({ form, errors, disabled, loadedName, methods 
         />
         <Field label="Decay after warm-up" {...field('decay')}>
           {(a) => (
-            <select
+            <Choices
               {...a}
               value={form.decay}
-              data-testid="train-decay"
-              onChange={(e) => setForm({ decay: e.target.value as Decay })}
-            >
-              <option value="cosine">Cosine (to 10% of the peak)</option>
-              <option value="linear">Linear (to 10% of the peak)</option>
-              <option value="constant">Constant</option>
-            </select>
+              labels={DECAY_CHOICES}
+              testId="train-decay"
+              onChange={(decay) => setForm({ decay })}
+            />
           )}
         </Field>
       </fieldset>
