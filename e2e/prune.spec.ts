@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
-import { collectErrors } from './studioPage';
+import { collectErrors, tarNames } from './studioPage';
 
 const LOAD_MS = 120_000;
 const PRUNE_MS = 150_000;
@@ -147,18 +147,7 @@ test('FISTAPruner and magnitude at 2:4, checked and compared under the microscop
   ]);
   expect(tar.suggestedFilename()).toMatch(/^stories260K-magnitude-2of4-run-.*\.tar$/);
   const archive = readFileSync(await tar.path());
-  const names = new Set<string>();
-  for (let offset = 0; offset + 512 <= archive.length; ) {
-    const name = archive
-      .subarray(offset, offset + 100)
-      .toString('latin1')
-      .replace(/\0.*$/s, '');
-    if (!name) break;
-    const size = Number.parseInt(archive.subarray(offset + 124, offset + 136).toString('latin1'), 8);
-    names.add(name.split('/').pop() ?? name);
-    offset += 512 + Math.ceil(size / 512) * 512;
-  }
-  expect([...names].sort()).toEqual(['', 'config.json', 'model.safetensors', 'summary.json', 'tok512.bin']);
+  expect(tarNames(archive)).toEqual(['', 'config.json', 'model.safetensors', 'summary.json', 'tok512.bin']);
 
   // A cancel lands between steps and leaves the finished runs as they were.
   await page.getByTestId('prune-method').selectOption('fista');

@@ -39,3 +39,19 @@ export async function runSmallEvaluation(page: Page): Promise<number> {
   await expect(ppl).toBeVisible({ timeout: EVAL_MS });
   return Number(await ppl.getAttribute('data-ppl'));
 }
+
+/** The base names in a ustar archive ('' for the folder itself), sorted. */
+export function tarNames(archive: Buffer): string[] {
+  const names: string[] = [];
+  for (let offset = 0; offset + 512 <= archive.length; ) {
+    const name = archive
+      .subarray(offset, offset + 100)
+      .toString('latin1')
+      .replace(/\0.*$/s, '');
+    if (!name) break;
+    const size = Number.parseInt(archive.subarray(offset + 124, offset + 136).toString('latin1'), 8);
+    names.push(name.split('/').pop() ?? name);
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return names.sort();
+}

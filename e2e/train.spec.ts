@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { canonicalTensors } from '../src/model/weights';
 import { presetConfig } from '../src/train/modelPresets';
-import { collectErrors } from './studioPage';
+import { collectErrors, tarNames } from './studioPage';
 
 const TRAIN_MS = 90_000;
 
@@ -226,19 +226,3 @@ test('AdamW and Adapprox side by side on the nano preset: curves, exact state by
   });
   expect(errors).toEqual([]);
 });
-
-/** The base names in a ustar archive ('' for the folder itself), sorted. */
-function tarNames(archive: Buffer): string[] {
-  const names: string[] = [];
-  for (let offset = 0; offset + 512 <= archive.length; ) {
-    const name = archive
-      .subarray(offset, offset + 100)
-      .toString('latin1')
-      .replace(/\0.*$/s, '');
-    if (!name) break;
-    const size = Number.parseInt(archive.subarray(offset + 124, offset + 136).toString('latin1'), 8);
-    names.push(name.split('/').pop() ?? name);
-    offset += 512 + Math.ceil(size / 512) * 512;
-  }
-  return names.sort();
-}

@@ -10,22 +10,11 @@ import {
   type ModelShape,
   withMethod,
 } from './pruneSettings';
-
-/** stories260K's shape. */
-const STORIES: ModelShape = {
-  family: 'llama',
-  context: 512,
-  parameters: 260_000,
-  hidden: 64,
-  heads: 8,
-  headDim: 8,
-  ffnHidden: 172,
-  defaultSeqLen: 512,
-};
+import { STORIES_260K } from './testModelShape';
 
 /** An OPT-125M-like shape. */
 const OPT: ModelShape = {
-  ...STORIES,
+  ...STORIES_260K,
   family: 'opt',
   context: 2048,
   parameters: 125_000_000,
@@ -38,7 +27,7 @@ const OPT: ModelShape = {
 
 describe('the pruning form', () => {
   it('defaults to the paper’s settings, with calibration scaled to a small model', () => {
-    const built = buildOptions(defaultForm(STORIES), STORIES);
+    const built = buildOptions(defaultForm(STORIES_260K), STORIES_260K);
     expect(built.ok).toBe(true);
     if (!built.ok) return;
     const { prune, evaluation } = built.options;
@@ -66,7 +55,7 @@ describe('the pruning form', () => {
   });
 
   it('explains where our defaults differ from the paper', () => {
-    const small = fieldHints(STORIES);
+    const small = fieldHints(STORIES_260K);
     expect(small.windows?.paper).toBe('128');
     expect(small.windows?.ours).toMatch(/^32:/);
     expect(small.seqLen?.ours).toMatch(/^256:/);
@@ -77,7 +66,7 @@ describe('the pruning form', () => {
 
   it('builds N:M, the tiny e2e settings, and a pasted calibration text', () => {
     const form = {
-      ...defaultForm(STORIES),
+      ...defaultForm(STORIES_260K),
       pattern: 'nm' as const,
       n: '2',
       m: '4',
@@ -92,7 +81,7 @@ describe('the pruning form', () => {
       pastedText: 'Once upon a time.',
       seed: '0x10',
     };
-    const built = buildOptions(form, STORIES);
+    const built = buildOptions(form, STORIES_260K);
     expect(built.ok).toBe(true);
     if (!built.ok) return;
     expect(built.options.prune.pattern).toEqual({ kind: 'nm', n: 2, m: 4 });
@@ -104,16 +93,16 @@ describe('the pruning form', () => {
     });
     expect(built.options.prune.fista).toMatchObject({ iterations: 4, rounds: 2 });
     expect(built.options.evaluation).toEqual({ text: 'tinystories', seqLen: 64, maxWindows: 2 });
-    expect(buildOptions({ ...form, evaluate: false }, STORIES)).toMatchObject({
+    expect(buildOptions({ ...form, evaluate: false }, STORIES_260K)).toMatchObject({
       ok: true,
       options: { evaluation: null },
     });
   });
 
   it('names every wrong field', () => {
-    const base = defaultForm(STORIES);
+    const base = defaultForm(STORIES_260K);
     const errors = (patch: Partial<typeof base>) => {
-      const built = buildOptions({ ...base, ...patch }, STORIES);
+      const built = buildOptions({ ...base, ...patch }, STORIES_260K);
       return built.ok ? {} : built.errors;
     };
     expect(errors({ sparsity: '100' })).toHaveProperty('sparsity');
@@ -145,9 +134,9 @@ describe('the pruning form', () => {
   });
 
   it('switches block inputs with the method, and describes runs', () => {
-    const form = withMethod(defaultForm(STORIES), 'wanda');
+    const form = withMethod(defaultForm(STORIES_260K), 'wanda');
     expect(form.blockInputs).toBe('pruned');
-    const built = buildOptions(form, STORIES);
+    const built = buildOptions(form, STORIES_260K);
     if (!built.ok) throw new Error('unexpected');
     expect(describeMethod(built.options.prune)).toBe('Wanda');
     expect(describeMethod({ ...built.options.prune, method: 'fista' })).toBe('FISTAPruner (SparseGPT start)');

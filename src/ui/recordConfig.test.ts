@@ -2,21 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { pruneConfig } from '../run/build';
 import { buildOptions, defaultForm, type PruneForm } from './pruneSettings';
 import { evalSettingsOfRecord, pruneFormOfRecord, trainFormOfRecord } from './recordConfig';
+import { STORIES_260K } from './testModelShape';
 import { buildTrainOptions, defaultTrainForm, type TrainForm } from './trainSettings';
 
-const stories260K = {
-  family: 'llama' as const,
-  context: 512,
-  parameters: 260_000,
-  hidden: 64,
-  heads: 8,
-  headDim: 8,
-  ffnHidden: 172,
-  defaultSeqLen: 512,
-};
-
 function optionsOf(form: PruneForm) {
-  const built = buildOptions(form, stories260K);
+  const built = buildOptions(form, STORIES_260K);
   if (!built.ok) throw new Error(JSON.stringify(built.errors));
   return built.options;
 }
@@ -30,7 +20,7 @@ function studioRecord(form: PruneForm) {
 describe('a record’s config as settings', () => {
   it('gives back the pruning form the studio’s options were built from', () => {
     const form: PruneForm = {
-      ...defaultForm(stories260K),
+      ...defaultForm(STORIES_260K),
       method: 'fista',
       pattern: 'nm',
       n: '2',
@@ -48,12 +38,12 @@ describe('a record’s config as settings', () => {
     };
     const { values, problems } = pruneFormOfRecord(studioRecord(form));
     expect(problems).toEqual([]);
-    expect({ ...defaultForm(stories260K), ...values }).toEqual(form);
+    expect({ ...defaultForm(STORIES_260K), ...values }).toEqual(form);
   });
 
   it('reads unstructured sparsity and no evaluation, and asks for a pasted text again', () => {
     const form: PruneForm = {
-      ...defaultForm(stories260K),
+      ...defaultForm(STORIES_260K),
       method: 'wanda',
       sparsity: '62.5',
       calibration: 'text',
@@ -69,7 +59,7 @@ describe('a record’s config as settings', () => {
   });
 
   it('reads a CLI record: the engine’s options alone, the evaluated text from the results', () => {
-    const { prune } = optionsOf({ ...defaultForm(stories260K), method: 'magnitude', windows: '9' });
+    const { prune } = optionsOf({ ...defaultForm(STORIES_260K), method: 'magnitude', windows: '9' });
     const { values, problems } = pruneFormOfRecord({
       config: JSON.parse(JSON.stringify(pruneConfig(prune))),
       results: { 'pplBefore.tinystories': 4.3, 'pplAfter.tinystories': 30.1 },

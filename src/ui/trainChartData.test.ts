@@ -10,22 +10,10 @@ import {
   timeRows,
   truncationRows,
 } from './trainChartData';
-import type { ArmTrace } from './trainReducer';
+import { type ArmTrace, emptyArmTrace } from './trainReducer';
 
 const arm = (id: string, patch: Partial<ArmTrace> = {}): ArmTrace => ({
-  id,
-  label: id.toUpperCase(),
-  optimizer: id,
-  train: [],
-  validation: [],
-  tokensPerSecond: [],
-  modelMs: 0,
-  optimizerMs: 0,
-  lr: null,
-  state: null,
-  measuredTransient: null,
-  ranks: null,
-  stopped: null,
+  ...emptyArmTrace(id, id.toUpperCase(), id),
   ...patch,
 });
 

@@ -142,6 +142,25 @@ export function reduceTrainJob(state: TrainJobState, event: TrainJobEvent): Trai
   }
 }
 
+/** An arm before its first step. */
+export function emptyArmTrace(id: string, label: string, optimizer: string): ArmTrace {
+  return {
+    id,
+    label,
+    optimizer,
+    train: [],
+    validation: [],
+    tokensPerSecond: [],
+    modelMs: 0,
+    optimizerMs: 0,
+    lr: null,
+    state: null,
+    measuredTransient: null,
+    ranks: null,
+    stopped: null,
+  };
+}
+
 export function reduceEngineEvent(state: TrainJobState, e: TrainEvent): TrainJobState {
   switch (e.type) {
     case 'started':
@@ -151,21 +170,7 @@ export function reduceEngineEvent(state: TrainJobState, e: TrainEvent): TrainJob
         steps: e.steps,
         tokensPerStep: e.tokensPerStep,
         parameters: e.parameters,
-        arms: e.arms.map((a) => ({
-          id: a.id,
-          label: a.label,
-          optimizer: a.optimizer,
-          train: [],
-          validation: [],
-          tokensPerSecond: [],
-          modelMs: 0,
-          optimizerMs: 0,
-          lr: null,
-          state: null,
-          measuredTransient: null,
-          ranks: null,
-          stopped: null,
-        })),
+        arms: e.arms.map((a) => emptyArmTrace(a.id, a.label, a.optimizer)),
       };
     case 'step':
       return withArm(state, e.arm, (a) => ({

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultForm } from './pruneSettings';
+import { STORIES_260K } from './testModelShape';
 import { defaultTrainForm } from './trainSettings';
 import { changedFields, changedTrainFields, decodeUrlState, encodeUrlState, type UrlState } from './urlState';
-
-const stories260K = {
-  family: 'llama' as const,
-  context: 512,
-  parameters: 260_000,
-  hidden: 64,
-  heads: 8,
-  headDim: 8,
-  ffnHidden: 172,
-  defaultSeqLen: 512,
-};
 
 describe('URL state', () => {
   it('round-trips every setting through a link', () => {
@@ -76,7 +66,7 @@ describe('URL state', () => {
   });
 
   it('writes only what differs from the model’s defaults, in a fixed order', () => {
-    const defaults = defaultForm(stories260K);
+    const defaults = defaultForm(STORIES_260K);
     const form = { ...defaults, windows: '4', method: 'magnitude' as const };
     const changed = changedFields(form, defaults);
     expect(changed).toEqual({ method: 'magnitude', windows: '4' });
