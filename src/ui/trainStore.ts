@@ -83,6 +83,15 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
     return null;
   }
 
+  /** A kept run's arm with its label and its files from the worker, or null (the error shown). */
+  async function armOfRun(runId: string, arm: string) {
+    const run = get().runs.find((r) => r.id === runId);
+    if (!run) return null;
+    const files = await armFiles(runId, arm);
+    if (!files) return null;
+    return { run, label: run.summary.arms.find((a) => a.id === arm)?.label ?? arm, files };
+  }
+
   /** Runs an action on one arm at a time, with its failure shown rather than thrown. */
   async function onArm<T>(runId: string, arm: string, action: () => Promise<T>, fallback: T): Promise<T> {
     if (get().busy) return fallback;
@@ -202,10 +211,9 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
         runId,
         arm,
         async () => {
-          const run = get().runs.find((r) => r.id === runId);
-          const label = run?.summary.arms.find((a) => a.id === arm)?.label ?? arm;
-          const files = run ? await armFiles(runId, arm) : null;
-          if (!run || !files) return;
+          const found = await armOfRun(runId, arm);
+          if (!found) return;
+          const { run, label, files } = found;
           const folder = armFolderName(run, label);
           downloadBytes(`${folder}.tar`, tarArchive(folder, files), 'application/x-tar');
         },
@@ -218,10 +226,9 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
         runId,
         arm,
         async () => {
-          const run = get().runs.find((r) => r.id === runId);
-          const label = run?.summary.arms.find((a) => a.id === arm)?.label ?? arm;
-          const files = run ? await armFiles(runId, arm) : null;
-          if (!run || !files) return false;
+          const found = await armOfRun(runId, arm);
+          if (!found) return false;
+          const { run, label, files } = found;
           // The model's own files, as if dropped on the Model section (summary.json is ours, not the model's).
           const model = files
             .filter((f) => f.name !== 'summary.json')
