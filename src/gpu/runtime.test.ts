@@ -7,7 +7,7 @@ import {
   GpuShaderError,
   GpuValidationError,
 } from './errors';
-import type { GpuRuntime } from './runtime';
+import { countersSince, type GpuRuntime } from './runtime';
 
 const COPY = `
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -47,6 +47,30 @@ describe('GpuRuntime', () => {
     expect(Array.from(out)).toEqual(Array.from({ length: 100 }, (_, i) => 2 * (i - 50.5)));
     // The pipeline cache returns the same pipeline for the same source and constants.
     expect(await rt.pipeline({ name: 'copy-test', code: COPY })).toBe(pipeline);
+  });
+
+  it('counts dispatches, submissions, writes and read-backs with their bytes', async () => {
+    const before = rt.counters();
+    const src = await rt.upload('src', 'scratch', new Float32Array(96).fill(3));
+    const dst = await rt.createBuffer('dst', 'scratch', 4 * 96);
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    // Three dispatches, one of them empty (skipped), recorded into one pending encoder.
+    rt.submit([
+      { pipeline, storage: [src.buffer, dst.buffer], workgroups: [1] },
+      { pipeline, storage: [src.buffer, dst.buffer], workgroups: [0] },
+      { pipeline, storage: [src.buffer, dst.buffer], workgroups: [2] },
+    ]);
+    await rt.readF32(dst.buffer, 8, 20);
+    await rt.sync();
+    expect(countersSince(rt.counters(), before)).toEqual({
+      readbacks: 1,
+      bytesRead: 20,
+      dispatches: 2,
+      // The recorded work, then the read-back's copy; sync had nothing left to submit.
+      submissions: 2,
+      writes: 1,
+      bytesWritten: 4 * 96,
+    });
   });
 
   it('times kernels on the GPU clock when profiling', async () => {

@@ -45,6 +45,44 @@ export interface KernelSource {
 /** Recorded dispatches that trigger a submit on their own, to bound the encoder's size. */
 const MAX_PENDING_DISPATCHES = 512;
 
+/**
+ * What the runtime has asked of the GPU so far: the costs that decide speed on a real GPU, where a
+ * read-back stalls the CPU until the queue drains and every submit and dispatch has a fixed price.
+ * Jobs and the benchmark take a snapshot before a unit of work and subtract it after
+ * (countersSince), so the numbers are per operator, per step or per run.
+ */
+export interface GpuCounters {
+  /** GPU→CPU copies the caller waited for (read, readF32). */
+  readbacks: number;
+  /** Bytes those read-backs brought to the CPU. */
+  bytesRead: number;
+  /** Compute dispatches recorded (empty ones skipped). */
+  dispatches: number;
+  /** Command buffers handed to the queue (each flush of recorded work, and each read-back's copy). */
+  submissions: number;
+  /** CPU→GPU writes (writeBuffer) and the bytes they carried. */
+  writes: number;
+  bytesWritten: number;
+}
+
+export function zeroCounters(): GpuCounters {
+  return { readbacks: 0, bytesRead: 0, dispatches: 0, submissions: 0, writes: 0, bytesWritten: 0 };
+}
+
+/** after − before, field by field. */
+export function countersSince(after: GpuCounters, before: GpuCounters): GpuCounters {
+  const out = zeroCounters();
+  for (const key of Object.keys(out) as (keyof GpuCounters)[]) out[key] = after[key] - before[key];
+  return out;
+}
+
+/** a + b, field by field (to total per-operator counts over a block or a run). */
+export function addCounters(a: GpuCounters, b: GpuCounters): GpuCounters {
+  const out = zeroCounters();
+  for (const key of Object.keys(out) as (keyof GpuCounters)[]) out[key] = a[key] + b[key];
+  return out;
+}
+
 export class GpuRuntime {
   readonly ledger: BufferLedger;
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -56,6 +94,7 @@ export class GpuRuntime {
   private lostError: GpuDeviceLostError | null = null;
   private destroying = false;
   private profiler: KernelProfiler | null = null;
+  private readonly counts: GpuCounters = zeroCounters();
 
   private constructor(
     readonly device: GPUDevice,
@@ -85,6 +124,11 @@ export class GpuRuntime {
 
   get limits(): EngineLimits {
     return this.capability.limits;
+  }
+
+  /** A copy of the running totals; subtract two with countersSince. */
+  counters(): GpuCounters {
+    return { ...this.counts };
   }
 
   get isLost(): boolean {
@@ -130,6 +174,8 @@ export class GpuRuntime {
     this.flush();
     // writeBuffer needs a multiple of 4 bytes, which f32/u32 data always is.
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.counts.writes++;
+    this.counts.bytesWritten += data.byteLength;
   }
 
   /** Compiles (once) and returns the pipeline for a kernel with the given override constants. */
@@ -214,6 +260,7 @@ export class GpuRuntime {
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
       pending.dispatches++;
+      this.counts.dispatches++;
     }
     pass.end();
     if (pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
@@ -266,6 +313,7 @@ export class GpuRuntime {
     if (this.lostError) return;
     this.profiler?.resolve(pending.encoder);
     this.device.queue.submit([pending.encoder.finish()]);
+    this.counts.submissions++;
     this.profiler?.collect();
     void this.device.popErrorScope().then((error) => {
       if (error) this.fail(new GpuValidationError('a compute dispatch', error.message));
@@ -316,6 +364,9 @@ export class GpuRuntime {
       const encoder = this.device.createCommandEncoder();
       encoder.copyBufferToBuffer(buffer, byteOffset, staging.buffer, 0, byteLength);
       this.device.queue.submit([encoder.finish()]);
+      this.counts.submissions++;
+      this.counts.readbacks++;
+      this.counts.bytesRead += byteLength;
       try {
         await staging.buffer.mapAsync(GPUMapMode.READ, 0, byteLength);
       } catch (error) {
