@@ -31,6 +31,17 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} CPUs"
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def products(reports):
     """The distinct products of the reports' matmul and Gram rows, in report order."""
     seen = set()
@@ -136,6 +147,11 @@ def time_case(torch, p, dtype_name, device, warmups, runs, case_seconds):
         spent += wall[-1] / 1e3
     flops = 2 * p["m"] * p["n"] * p["k"]
     ms = statistics.median(events if cuda else wall)
+    # The product is checked too, so that a fast path that computes something else cannot pass as
+    # speed: its first rows against float64 (a Gram holds 1 + warm-ups + runs accumulations).
+    rows = min(16, p["m"])
+    ref = a[:rows].double() @ b.double() * (1 if p["kind"] == "matmul" else warmups + len(wall))
+    error = float((c[:rows].double() - ref).abs().max() / ref.abs().max())
     return {
         "runs": len(wall),
         "warmups": warmups,
@@ -146,6 +162,7 @@ def time_case(torch, p, dtype_name, device, warmups, runs, case_seconds):
         "eventMedianMs": statistics.median(events) if cuda else None,
         "flops": flops,
         "gflops": flops / ms / 1e6,
+        "maxRelError": error,
     }
 
 
@@ -186,7 +203,7 @@ def main():
         result.update(
             {
                 "device": device,
-                "deviceName": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
+                "deviceName": torch.cuda.get_device_name(0) if cuda else cpu_name(),
                 "versions": {
                     "torch": torch.__version__,
                     "cuda": torch.version.cuda,
@@ -214,7 +231,7 @@ def main():
                         row.update(time_case(torch, p, dtype, device, warmups, runs, case_seconds))
                         print(
                             f"  torch {dtype:8} {p['group']} · {p['name']}: {row['medianMs']:.4g} ms, "
-                            f"{row['gflops']:.4g} GFLOP/s",
+                            f"{row['gflops']:.4g} GFLOP/s, error {row['maxRelError']:.1e}",
                             file=sys.stderr,
                         )
                     except Exception as error:

@@ -39,8 +39,10 @@ die() {
 # ---------------------------------------------------------------------------------------------- pack
 
 pack() {
-  source scripts/setup.sh
-  ensure_node_modules
+  # No `npm ci` here (scripts/setup.sh would run it when package-lock.json is newer): in a git
+  # worktree node_modules may be another checkout's, and reinstalling it would pull it from under them.
+  [ -f node_modules/webgpu/package.json ] && [ -x node_modules/.bin/vite ] ||
+    die "node_modules is missing or incomplete: run npm ci first"
   local node_bin stage
   node_bin=$(readlink -f "$(command -v node)") || die "no node on PATH"
   [ "$(uname -m)" = x86_64 ] || die "pack on x86-64: the device machine runs this Node and Dawn build"
@@ -262,9 +264,12 @@ run() {
   else
     printf '%s\t%s\t%s\t%s\n' torch "skipped: ${PYTHON:-no python with torch}, kernels report: $([ -f "$WORK/bench-kernels.json" ] && echo yes || echo no)" 0 0 >>"$WORK/stages.tsv"
   fi
-  for section in forward prune train; do
-    stage "$section" $(($(left) - 20)) "${bench[@]}" "${quick[@]}" --only "$section" \
-      --json-out "$WORK/bench-$section.json"
+  # An equal share of what is left for each section still to run, so one that hangs leaves the rest
+  # their time (on a GPU each takes seconds).
+  local sections=(forward prune train) i
+  for i in "${!sections[@]}"; do
+    stage "${sections[$i]}" $((($(left) - 20) / (${#sections[@]} - i))) "${bench[@]}" "${quick[@]}" \
+      --only "${sections[$i]}" --json-out "$WORK/bench-${sections[$i]}.json"
   done
 
   local ldconfig_vk nvsmi
