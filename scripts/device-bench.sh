@@ -77,7 +77,9 @@ pack() {
 
   local tree pack_bytes
   pack_bytes=$(du -cb "$PACK" | tail -1 | cut -f1)
-  tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+  # What the device tool sends besides carried paths: tracked files and untracked ones not ignored.
+  tree=$({ git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null |
+    tail -1 | cut -f1)
   NODE_BIN=$node_bin PACK_BYTES=$pack_bytes TREE_BYTES=$tree \
     GIT=$(git describe --always --dirty 2>/dev/null || echo unknown) \
     node -e '
@@ -94,13 +96,13 @@ pack() {
         archiveBytes: fs.statSync(".device/device-bench.tar.xz").size,
         debs: fs.readdirSync(".device/debs"),
         packBytes: Number(e.PACK_BYTES),
-        trackedTreeBytes: Number(e.TREE_BYTES),
+        workingTreeBytes: Number(e.TREE_BYTES),
       };
       fs.writeFileSync(".device/manifest.json", JSON.stringify(manifest, null, 2) + "\n");
     ' || die "writing the manifest failed"
   local mib=$((1024 * 1024))
   echo "Packed .device/: $((pack_bytes / mib)) MiB (archive $(($(stat -c %s "$ARCHIVE") / mib)) MiB);" \
-    "tracked working tree $((tree / mib)) MiB; together $(((pack_bytes + tree) / mib)) MiB of the 64 MiB carry"
+    "working tree $((tree / mib)) MiB; together $(((pack_bytes + tree) / mib)) MiB of the 64 MiB carry"
   [ $((pack_bytes + tree)) -le $CARRY_LIMIT ] ||
     die "too big for the device tool: keep .device/ plus the working tree under $((CARRY_LIMIT / mib)) MiB"
 }
