@@ -127,19 +127,14 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
     const small = await make('SparseGPT factor diagonal block', 4 * block * block);
     const status = await make('SparseGPT factor status', 4 * STATUS_SLOTS);
     const pipe = (entryPoint: string) => rt.pipeline({ name: 'cholesky', code: shader, entryPoint });
-    const [check, diagonal, mean, damp, factorDiagonal, panelSolve, zeroLower, invertDiagonal] =
-      await Promise.all(
-        [
-          'check',
-          'diagonal',
-          'mean',
-          'damp',
-          'factor_diagonal',
-          'panel',
-          'zero_lower',
-          'invert_diagonal',
-        ].map(pipe),
-      );
+    const check = await pipe('check');
+    const diagonal = await pipe('diagonal');
+    const mean = await pipe('mean');
+    const damp = await pipe('damp');
+    const factorDiagonal = await pipe('factor_diagonal');
+    const panelSolve = await pipe('panel');
+    const zeroLower = await pipe('zero_lower');
+    const invertDiagonal = await pipe('invert_diagonal');
     const params = (q: {
       rows?: number;
       row0?: number;
@@ -361,5 +356,41 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
   } finally {
     for (const b of temporary) b.destroy();
     if (!done) for (const b of kept) b.destroy();
+  }
+}
+
+/**
+ * The factor of one operator group's Hessian, made when the first operator asks for it and shared
+ * by the rest (q, k and v, or gate and up, have the same inputs). A failed factorization fails
+ * every operator that asks, with the same error.
+ */
+export class GroupHessianFactor {
+  private pending: Promise<HessianFactor> | undefined;
+  private made: HessianFactor | undefined;
+  private destroyed = false;
+
+  constructor(
+    private readonly rt: GpuRuntime,
+    private readonly args: FactorHessianArgs,
+  ) {}
+
+  get cols(): number {
+    return this.args.cols;
+  }
+
+  get(): Promise<HessianFactor> {
+    if (this.destroyed) throw new Error('GroupHessianFactor: used after destroy');
+    this.pending ??= factorHessian(this.rt, this.args).then((factor) => {
+      if (this.destroyed) factor.destroy();
+      else this.made = factor;
+      return factor;
+    });
+    return this.pending;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.made?.destroy();
+    this.made = undefined;
   }
 }
