@@ -6,12 +6,18 @@
 //      right-looking from the last block of columns up. Per block [s, e): factor_diagonal factors
 //      the updated diagonal block in workgroup memory; panel solves R[0:s, s:e] = H[0:s, s:e]·R_D⁻ᵀ
 //      row by row; the wrapper's matmul updates H[0:s, 0:s] −= R[0:s, s:e]·R[0:s, s:e]ᵀ.
-//   2. U = R⁻¹ (upper, positive diagonal; (R⁻¹)ᵀR⁻¹ = (RRᵀ)⁻¹ and such a factor is unique), by
-//      blocks from the first: invert_diagonal inverts the diagonal block; two matmuls give
-//      U[0:s, s:e] = −U[0:s, 0:s]·R[0:s, s:e]·R_D⁻¹.
+//   2. U = R⁻¹ (upper, positive diagonal; (R⁻¹)ᵀR⁻¹ = (RRᵀ)⁻¹ and such a factor is unique), as the
+//      solution of R·U = I by block back substitution, right-looking, from the last block row up.
+//      Block row [s, e) of S holds, right of its diagonal block, the right-hand side accumulated so
+//      far (B = I − Σ R·U over the rows below). Per block: invert_diagonal inverts R_D;
+//      apply_inverse turns the block row into U[s:e, s:] = R_D⁻¹·B (in place, and a packed copy for
+//      the matmul); take_panel moves R[0:s, s:e] out into the panel buffer and leaves the right-hand
+//      side there (0, from I); the wrapper's matmul updates S[0:s, s:] −= R[0:s, s:e]·U[s:e, s:].
+//      Every product has s × (n − s) outputs and inner size e − s: the same parallel shape as the
+//      trailing updates of phase 1, and no work on zero triangles.
 //
-// Only the upper triangle of S is read: zero_lower clears the rest between the phases so that the
-// matmuls of phase 2 can treat U[0:s, 0:s] as a plain matrix.
+// Only the upper triangle of S is read; zero_lower clears the rest at the end, so that U can be read
+// as a plain matrix.
 //
 // Before phase 1: check counts non-finite entries, diagonal fixes dead inputs (a zero diagonal
 // becomes 1, as SparseGPT does) and copies the diagonal out, mean averages it, damp adds
@@ -36,6 +42,8 @@ struct Params {
   base2: u32,
   // Width of the diagonal block (≤ MAXB).
   width: u32,
+  // apply_inverse: leading dimension of the packed copy.
+  ld2: u32,
   // damp: the damping as a fraction of the mean diagonal.
   damping: f32,
 }
@@ -256,12 +264,12 @@ fn zero_lower(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   }
 }
 
-@group(0) @binding(1) var<storage, read_write> iv_s: array<f32>;
+@group(0) @binding(1) var<storage, read> iv_s: array<f32>;
 @group(0) @binding(2) var<storage, read_write> iv_block: array<f32>;
 
-// One workgroup inverts the upper diagonal block R_D in place (window at its first entry): row t
-// of U_D = R_D⁻¹ from U_D·R_D = I, U_tj = (δ_tj − Σ_{t≤k<j} U_tk·R_kj) / R_jj. U_D also goes,
-// packed width × width with zeros below the diagonal, into iv_block for the off-diagonal product.
+// One workgroup inverts the upper diagonal block R_D (window at its first entry) into iv_block,
+// packed width × width with zeros below the diagonal: row t of U_D = R_D⁻¹ from U_D·R_D = I,
+// U_tj = (δ_tj − Σ_{t≤k<j} U_tk·R_kj) / R_jj.
 @compute @workgroup_size(32)
 fn invert_diagonal(@builtin(local_invocation_index) t: u32) {
   let b = p.width;
@@ -283,10 +291,65 @@ fn invert_diagonal(@builtin(local_invocation_index) t: u32) {
     u[j] = v / blk[j * MAXB + j];
   }
   for (var j = 0u; j < b; j++) {
-    let v = select(0.0, u[j], j >= t);
-    if (j >= t) {
-      iv_s[p.base + t * p.n + j] = v;
+    iv_block[t * b + j] = select(0.0, u[j], j >= t);
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> ap_s: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ap_copy: array<f32>;
+@group(0) @binding(3) var<storage, read> ap_block: array<f32>;
+
+// One invocation per column of a chunk of block row [s, s + width) (the window starts at the
+// chunk's first column, `rows` columns wide; row0 = that column's index less s): the column x of
+// the right-hand side (a unit vector inside the diagonal block, where S still holds R_D) becomes
+// R_D⁻¹·x, written back into S and into the packed copy (leading dimension ld2, from base2).
+@compute @workgroup_size(64)
+fn apply_inverse(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let b = p.width;
+  for (var q = t; q < b * b; q += 64u) {
+    blk[(q / b) * MAXB + q % b] = ap_block[q];
+  }
+  workgroupBarrier();
+  let c = row_of(gid, groups, 64u);
+  if (c >= p.rows) {
+    return;
+  }
+  let rel = p.row0 + c;
+  var x: array<f32, 32>;
+  for (var i = 0u; i < b; i++) {
+    if (rel < b) {
+      x[i] = select(0.0, 1.0, i == rel);
+    } else {
+      x[i] = ap_s[p.base + i * p.n + c];
     }
-    iv_block[t * b + j] = v;
+  }
+  for (var i = 0u; i < b; i++) {
+    var y = 0.0;
+    for (var k = i; k < b; k++) {
+      y += blk[i * MAXB + k] * x[k];
+    }
+    ap_s[p.base + i * p.n + c] = y;
+    ap_copy[p.base2 + i * p.ld2 + c] = y;
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> tp_s: array<f32>;
+@group(0) @binding(2) var<storage, read_write> tp_panel: array<f32>;
+
+// One invocation per row i < s (a window of rows from column s): R[i, s:e] moves to the panel
+// buffer (packed rows × width, from base2) and its place becomes the right-hand side's 0.
+@compute @workgroup_size(64)
+fn take_panel(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = row_of(gid, groups, 64u);
+  if (i >= p.rows) {
+    return;
+  }
+  for (var j = 0u; j < p.width; j++) {
+    tp_panel[p.base2 + i * p.width + j] = tp_s[p.base + i * p.n + j];
+    tp_s[p.base + i * p.n + j] = 0.0;
   }
 }

@@ -125,8 +125,11 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
     const diag = await make('SparseGPT Hessian diagonal', 4 * n);
     const panel = await make('SparseGPT factor panel', 4 * n * block);
     const small = await make('SparseGPT factor diagonal block', 4 * block * block);
+    const copy = await make('SparseGPT factor block row', 4 * block * n);
     const status = await make('SparseGPT factor status', 4 * STATUS_SLOTS);
-    const pipe = (entryPoint: string) => rt.pipeline({ name: 'cholesky', code: shader, entryPoint });
+    // Named by entry point, so that a profile splits the GPU time by kernel.
+    const pipe = (entryPoint: string) =>
+      rt.pipeline({ name: `cholesky ${entryPoint}`, code: shader, entryPoint });
     const check = await pipe('check');
     const diagonal = await pipe('diagonal');
     const mean = await pipe('mean');
@@ -135,12 +138,15 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
     const panelSolve = await pipe('panel');
     const zeroLower = await pipe('zero_lower');
     const invertDiagonal = await pipe('invert_diagonal');
+    const applyInverse = await pipe('apply_inverse');
+    const takePanel = await pipe('take_panel');
     const params = (q: {
       rows?: number;
       row0?: number;
       base?: number;
       base2?: number;
       width?: number;
+      ld2?: number;
       damping?: number;
     }) =>
       packParams([
@@ -150,6 +156,7 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
         ['u32', q.base ?? 0],
         ['u32', q.base2 ?? 0],
         ['u32', q.width ?? 0],
+        ['u32', q.ld2 ?? 0],
         ['f32', q.damping ?? 0],
       ]);
     // Row-parallel dispatches over windows of `per` rows; `first` is the element each window starts at.
@@ -220,15 +227,17 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
         const [start, end] = blocks[k] as [number, number];
         const b = end - start;
         const d = bindWindow(s.buffer, start * n + start, span(b, b, n), align);
-        const work: Dispatch[] = [
+        // One pass per kernel, so that a profile splits the GPU time by kernel.
+        rt.submit([
           {
             pipeline: factorDiagonal,
             uniforms: params({ row0: start, base: d.base, width: b }),
             storage: [d.binding, small.buffer, status.buffer],
             workgroups: [1],
           },
-        ];
+        ]);
         if (start > 0) {
+          const work: Dispatch[] = [];
           for (let r0 = 0; r0 < start; r0 += panelRows) {
             const rb = Math.min(panelRows, start - r0);
             const win = bindWindow(s.buffer, r0 * n + start, span(rb, b, n), align);
@@ -240,9 +249,10 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
               workgroups: foldGrid(Math.ceil(rb / 64), maxGroups),
             });
           }
+          rt.submit(work);
           // H[0:s, 0:s] −= R[0:s, s:e]·R[0:s, s:e]ᵀ; only its upper triangle is read later.
-          work.push(
-            ...(await matmulDispatches(rt, {
+          rt.submit(
+            await matmulDispatches(rt, {
               a: panel.buffer,
               b: panel.buffer,
               c: s.buffer,
@@ -256,14 +266,74 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
               alpha: -1,
               beta: 1,
               symmetric: true,
-            })),
+            }),
           );
         }
-        rt.submit(work);
       }
 
-      // Phase 2: U = R⁻¹, from the first block on. Recorded before the status is read, so that the
-      // normal case drains the queue once; after a failure this work is wasted.
+      // Phase 2: U = R⁻¹ by block back substitution, from the last block row up. Recorded before
+      // the status is read, so that the normal case drains the queue once; after a failure this
+      // work is wasted.
+      for (let k = blocks.length - 1; k >= 0; k--) {
+        const [start, end] = blocks[k] as [number, number];
+        const b = end - start;
+        const d = bindWindow(s.buffer, start * n + start, span(b, b, n), align);
+        rt.submit([
+          {
+            pipeline: invertDiagonal,
+            uniforms: params({ row0: start, base: d.base, width: b }),
+            storage: [d.binding, small.buffer],
+            workgroups: [1],
+          },
+        ]);
+        // U[s:e, s:] = R_D⁻¹·B, in chunks of columns that fit a binding (b rows of S each).
+        const ld2 = n - start;
+        const chunk = Math.max(1, capacity - (b - 1) * n);
+        const apply: Dispatch[] = [];
+        for (let c0 = 0; c0 < ld2; c0 += chunk) {
+          const w = Math.min(chunk, ld2 - c0);
+          const win = bindWindow(s.buffer, start * n + start + c0, span(b, w, n), align);
+          const cw = bindWindow(copy.buffer, c0, span(b, w, ld2), align);
+          apply.push({
+            pipeline: applyInverse,
+            uniforms: params({ rows: w, row0: c0, base: win.base, base2: cw.base, width: b, ld2 }),
+            storage: [win.binding, cw.binding, small.buffer],
+            workgroups: foldGrid(Math.ceil(w / 64), maxGroups),
+          });
+        }
+        rt.submit(apply);
+        if (start === 0) continue;
+        const take: Dispatch[] = [];
+        for (let r0 = 0; r0 < start; r0 += panelRows) {
+          const rb = Math.min(panelRows, start - r0);
+          const win = bindWindow(s.buffer, r0 * n + start, span(rb, b, n), align);
+          const pw = bindWindow(panel.buffer, r0 * b, rb * b, align);
+          take.push({
+            pipeline: takePanel,
+            uniforms: params({ rows: rb, base: win.base, base2: pw.base, width: b }),
+            storage: [win.binding, pw.binding],
+            workgroups: foldGrid(Math.ceil(rb / 64), maxGroups),
+          });
+        }
+        rt.submit(take);
+        // S[0:s, s:] −= R[0:s, s:e]·U[s:e, s:].
+        rt.submit(
+          await matmulDispatches(rt, {
+            a: panel.buffer,
+            b: copy.buffer,
+            c: s.buffer,
+            m: start,
+            n: ld2,
+            k: b,
+            lda: b,
+            ldb: ld2,
+            ldc: n,
+            offsetC: start,
+            alpha: -1,
+            beta: 1,
+          }),
+        );
+      }
       rt.submit(
         overRows(
           zeroLower,
@@ -274,49 +344,6 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
           () => [],
         ),
       );
-      for (const [start, end] of blocks) {
-        const b = end - start;
-        const d = bindWindow(s.buffer, start * n + start, span(b, b, n), align);
-        const work: Dispatch[] = [
-          {
-            pipeline: invertDiagonal,
-            uniforms: params({ row0: start, base: d.base, width: b }),
-            storage: [d.binding, small.buffer],
-            workgroups: [1],
-          },
-        ];
-        if (start > 0) {
-          // T = U[0:s, 0:s]·R[0:s, s:e] into the panel, then U[0:s, s:e] = −T·U_D.
-          work.push(
-            ...(await matmulDispatches(rt, {
-              a: s.buffer,
-              b: s.buffer,
-              c: panel.buffer,
-              m: start,
-              n: b,
-              k: start,
-              lda: n,
-              ldb: n,
-              ldc: b,
-              offsetB: start,
-            })),
-            ...(await matmulDispatches(rt, {
-              a: panel.buffer,
-              b: small.buffer,
-              c: s.buffer,
-              m: start,
-              n: b,
-              k: b,
-              lda: b,
-              ldb: b,
-              ldc: n,
-              offsetC: start,
-              alpha: -1,
-            })),
-          );
-        }
-        rt.submit(work);
-      }
 
       const record = new Uint32Array(await rt.read(status.buffer));
       const nonFinite = record[NON_FINITE] as number;
