@@ -59,7 +59,7 @@ const NON_FINITE: u32 = 4u;
 const FIRST_NON_FINITE: u32 = 5u;
 const MEAN: u32 = 6u;
 
-const MAXB: u32 = 32u;
+const MAXB: u32 = 64u;
 
 fn is_non_finite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;
@@ -153,7 +153,7 @@ fn damp(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 // The diagonal block, row-major with stride MAXB.
-var<workgroup> blk: array<f32, 1024>;
+var<workgroup> blk: array<f32, 4096>;
 
 @group(0) @binding(1) var<storage, read_write> fd_s: array<f32>;
 @group(0) @binding(2) var<storage, read_write> fd_block: array<f32>;
@@ -163,7 +163,7 @@ var<workgroup> blk: array<f32, 1024>;
 // D = R_D·R_Dᵀ, R_D upper, from the last column: R_jj = √D_jj, R_ij = D_ij / R_jj (i < j), then
 // D_ik −= R_ij·R_kj for i ≤ k < j. Invocation t owns row t. R_D goes back into S and, packed
 // width × width with zeros below the diagonal, into fd_block for the panel.
-@compute @workgroup_size(32)
+@compute @workgroup_size(64)
 fn factor_diagonal(@builtin(local_invocation_index) t: u32) {
   let b = p.width;
   if (t < b) {
@@ -232,7 +232,7 @@ fn panel(
   if (i >= p.rows) {
     return;
   }
-  var x: array<f32, 32>;
+  var x: array<f32, 64>;
   for (var j = 0u; j < b; j++) {
     x[j] = pn_s[p.base + i * p.n + j];
   }
@@ -270,7 +270,7 @@ fn zero_lower(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 // One workgroup inverts the upper diagonal block R_D (window at its first entry) into iv_block,
 // packed width × width with zeros below the diagonal: row t of U_D = R_D⁻¹ from U_D·R_D = I,
 // U_tj = (δ_tj − Σ_{t≤k<j} U_tk·R_kj) / R_jj.
-@compute @workgroup_size(32)
+@compute @workgroup_size(64)
 fn invert_diagonal(@builtin(local_invocation_index) t: u32) {
   let b = p.width;
   if (t < b) {
@@ -282,7 +282,7 @@ fn invert_diagonal(@builtin(local_invocation_index) t: u32) {
   if (t >= b) {
     return;
   }
-  var u: array<f32, 32>;
+  var u: array<f32, 64>;
   for (var j = t; j < b; j++) {
     var v = select(0.0, 1.0, j == t);
     for (var k = t; k < j; k++) {
@@ -319,7 +319,7 @@ fn apply_inverse(
     return;
   }
   let rel = p.row0 + c;
-  var x: array<f32, 32>;
+  var x: array<f32, 64>;
   for (var i = 0u; i < b; i++) {
     if (rel < b) {
       x[i] = select(0.0, 1.0, i == rel);

@@ -136,8 +136,8 @@ describe('factorHessian (the inverse-Hessian factor on the GPU)', () => {
     return gpu;
   }
 
-  // Across the 32-wide diagonal blocks: inside one, one and a bit, two and a bit, three and a bit.
-  for (const n of [1, 7, 33, 65, 100]) {
+  // Around the 64-wide diagonal blocks: inside one (1, 7, 33), one and a bit, two less a bit, two and a bit.
+  for (const n of [1, 7, 33, 65, 100, 130]) {
     it(`matches the float64 factor at n = ${n}, one read-back`, async () => {
       const seed = freshSeed();
       const { h } = gram(new Random(seed), n, 2 * n + 3);

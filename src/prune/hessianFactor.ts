@@ -13,7 +13,7 @@
 // trailing updates run on the matmul kernel's symmetric mode (half the tiles) when S fits one
 // binding, and on full tiles otherwise; the inverse's products U[0:s, 0:s]·R[0:s, s:e] use full
 // tiles (U is triangular), so the kernels do up to twice the counted flops. Memory: the n × n factor
-// (kept, category 'statistics', freed by destroy) and an n × 32 panel while factoring.
+// (kept, category 'statistics', freed by destroy) and an n × 64 panel and a 64 × n block row while factoring.
 //
 // Limits: S and the panel are bound in windows of rows; a diagonal block is narrowed until it fits
 // one binding. The diagonal, the dead-input flags (n floats each) must fit one binding, which holds
@@ -42,8 +42,8 @@ export class SingularHessianError extends Error {
   override name = 'SingularHessianError';
 }
 
-/** Widest diagonal block (the kernels' workgroup arrays hold 32 × 32). */
-const MAX_BLOCK = 32;
+/** Widest diagonal block (the kernels' workgroup arrays hold 64 × 64, the 16 KiB every device has). */
+const MAX_BLOCK = 64;
 
 /** Status slots, as shaders/cholesky.wgsl numbers them. */
 const FAILED = 0;
