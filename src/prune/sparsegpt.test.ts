@@ -22,9 +22,16 @@ import { sparseGptReference } from './sparsegpt.reference';
 // roundings per update, times a few for the propagation. Over a few hundred fresh-seed runs of the
 // cases below the observed max |Δw| / (cols·u·P) stayed below 0.15 (0.01–0.05 on the well-conditioned
 // layers, the most on the barely damped singular ones; pruned entries are exactly 0 on both sides),
-// so C = 2 leaves more than 10× margin while any wrong index or missed update, which moves weights
-// by O(P), still fails by orders of magnitude.
-const C_BOUND = 2;
+// so C = 2 left more than 10× margin while U was the f64 factor rounded to f32.
+//
+// Since U is computed in f32 on the GPU (hessianFactor.ts), its entries carry the factorization's
+// own error, about n·u·κ relative with κ the condition number of the damped H (see
+// hessianFactor.test.ts), and every update term err_i·U_ij inherits it. On the well-conditioned
+// layers the ratio hardly moved (0.01–0.03); on the barely damped rank-deficient layer (12 tokens,
+// 16 inputs, damping 0.01: the largest κ here) it rose to 0.48–0.83 over the dozen runs measured.
+// C = 8 restores about 10× margin; a wrong index or missed update moves weights by O(P) and still
+// fails by orders of magnitude (8·cols·u ≈ 2·10⁻⁵ of P at cols = 48).
+const C_BOUND = 8;
 const U32 = 2 ** -24;
 
 interface Layer {
@@ -153,10 +160,13 @@ describe('SparseGPT on the GPU', () => {
       retries: DAMPING_RETRIES,
     });
     const delta = C_BOUND * cols * U32 * own.peak;
-    // A score s = w²/d² computed from w within δ and d = U_jj rounded to f32 (and three f32 roundings
-    // in the division) is off by at most (2|w|δ + δ²)/d² + 2⁻²⁰·s.
+    // A score s = w²/d² computed from w within δ and d = U_jj (and three f32 roundings in the
+    // division) is off by at most (2|w|δ + δ²)/d² + ε·s, with ε twice d's relative error. d now comes
+    // from the f32 factor, whose error is bounded by about n·u·κ (hessianFactor.test.ts measures
+    // 10⁻⁷–10⁻⁶ of max|U|, against 2⁻²⁴ relative for f64 rounded to f32), so ε = 2⁻¹⁶ where 2⁻²⁰ was
+    // enough before.
     const scoreTolerance = (v: number, d: number) =>
-      (2 * Math.abs(v) * delta + delta * delta) / (d * d) + 2 ** -20 * ((v * v) / (d * d));
+      (2 * Math.abs(v) * delta + delta * delta) / (d * d) + 2 ** -16 * ((v * v) / (d * d));
     const ref = sparseGptReference(layer.w, rows, cols, layer.h, pattern, {
       percdamp,
       blocksize,
