@@ -16,7 +16,7 @@ export interface BenchOptions {
   sections: BenchSection[];
   /** Only the kernel cases whose 'group · name' contains this text; null = all. */
   cases: string | null;
-  /** Also time SparseGPT's factor at LLaMA-7B's widths 4096 and 11008 (minutes on a CPU adapter). */
+  /** Also time SparseGPT's factor at LLaMA-7B's widths 4096 and 11008 (hours on a CPU adapter). */
   sparsegptWide?: boolean;
   help: boolean;
 }
@@ -26,7 +26,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --runs N         timed runs per case after one warm-up run (default 5, 3 for quick;
                    without --runs, products above 4 GFLOP get 3; the copy always gets >= 10)
   --sparsegpt-wide also time SparseGPT's factor at widths 4096 and 11008 (prune section;
-                   minutes each on a CPU adapter)
+                   half an hour to hours on a CPU adapter)
   --json-out PATH  write the JSON report to PATH instead of bench/results/bench-<timestamp>.json
   --only LIST      run only these sections, comma-separated: ${BENCH_SECTIONS.join(', ')}
   --cases TEXT     only the kernel cases whose group or name contains TEXT (e.g. n=128, Gram)

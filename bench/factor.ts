@@ -1,7 +1,7 @@
 // SparseGPT's factor of the inverse Hessian on the GPU (src/prune/hessianFactor.ts): the damped
 // Cholesky and triangular inverse of one operator group's Hessian, timed at the input widths of real
-// models (OPT-125M's 768 and 3072; LLaMA-7B's 4096 and 11008 behind --sparsegpt-wide, minutes each on
-// a CPU adapter), with its read-backs, and the float64 JavaScript factorization the engine used to
+// models (OPT-125M's 768 and 3072; LLaMA-7B's 4096 and 11008 behind --sparsegpt-wide, half an hour
+// to hours on a CPU adapter), with its read-backs, and the float64 JavaScript factorization the engine used to
 // run (cholesky.reference.ts, now the tests' reference) timed in the same run at the widths up to 768.
 
 import type { TrackedBuffer } from '../src/gpu/ledger';

@@ -1,5 +1,5 @@
-// SparseGPT (Frantar & Alistarh 2023), as the reference code's fasterprune runs it (spec §5.4), all
-// on the GPU: the Hessian H = Σ x xᵀ with dead inputs fixed and damped, U = the upper Cholesky factor
+// SparseGPT (Frantar & Alistarh 2023), as the reference code's fasterprune runs it (docs/pruning.md),
+// all on the GPU: the Hessian H = Σ x xᵀ with dead inputs fixed and damped, U = the upper Cholesky factor
 // of H⁻¹ in f32 (hessianFactor.ts, shaders/cholesky.wgsl; once per operator group, since the
 // operators of a group share their inputs), then a sweep over blocks of columns
 // (shaders/sparsegpt.wgsl): each column is pruned or kept, and its error, divided by U_ii, is spread
