@@ -142,7 +142,7 @@ class Problem {
       const random = new Random(seed);
       // Features with their own mean and scale, as real activations have: G then has a dominant
       // eigenvalue and is far from a multiple of I. An i.i.d. X gives G ≈ (tokens/3)·I, a flat
-      // spectrum on which the power iteration for L runs hundreds of steps, and for which magnitude
+      // spectrum on which λ_max converges slowest (lipschitz.ts measures it), and for which magnitude
       // pruning is already optimal, so FISTA's rounds never beat their warm start.
       const mean = random.uniform(cols, -0.5, 0.5);
       const scale = random.uniform(cols, -0.7, 0.7).map(Math.exp);
@@ -490,7 +490,7 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       `(${num(peaks.matmulGflops)} GFLOP/s).`,
     '* matmul share and the other kernels: GPU time of the warm-up solve by kernel (timestamp queries); ' +
       'mm GFLOP/s in solve = the K + 1 products over matmul GPU time.',
-    `* prune ms: magnitude warm start + L (power iteration, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
+    `* prune ms: magnitude warm start + L (Lanczos, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
       `of K = ${PAPER_FISTA.iterations} with the hard threshold to 50 % per row (ξ = ${PAPER_FISTA.xi}). ` +
       'OPT-125M: K = 5 for the solve rows, and the full step only for q/k/v/out_proj (fc1/fc2 take minutes on a CPU adapter).',
     '* read-backs, dispatches: GPU→CPU read-backs and compute dispatches of L plus fistaPruneOperator ' +

@@ -49,3 +49,53 @@ fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     nm_u[p.off_u + i] = select(0.0, nm_w[p.off_w + i] / sqrt(b2), b2 > 0.0);
   }
 }
+
+// All of step j's vector work in one workgroup, for vectors that fit one binding: α_j = v·w,
+// w ← w − α_j·v − β_j·u, β_{j+1}² = ‖w‖² and u ← w/β_{j+1} (as normalize), with α_j and β_{j+1}²
+// written to the record. Each invocation owns the elements t, t + 256, …, so the passes over w and
+// u need no barrier between them; the two sums are workgroup trees. O(n) work against the
+// product's O(n²), in one dispatch instead of five.
+@group(0) @binding(1) var<storage, read_write> st_coef: array<f32>;
+@group(0) @binding(2) var<storage, read_write> st_w: array<f32>;
+@group(0) @binding(3) var<storage, read> st_v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> st_u: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn workgroup_sum(x: f32, t: u32) -> f32 {
+  partial[t] = x;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride /= 2u) {
+    if (t < stride) {
+      partial[t] += partial[t + stride];
+    }
+    workgroupBarrier();
+  }
+  let s = partial[0];
+  workgroupBarrier();
+  return s;
+}
+
+@compute @workgroup_size(256)
+fn step(@builtin(local_invocation_index) t: u32) {
+  var dot = 0.0;
+  for (var i = t; i < p.n; i += 256u) {
+    dot += st_v[p.off_v + i] * st_w[p.off_w + i];
+  }
+  let alpha = workgroup_sum(dot, t);
+  let beta = sqrt(st_coef[p.off_coef]);
+  var sq = 0.0;
+  for (var i = t; i < p.n; i += 256u) {
+    let x = st_w[p.off_w + i] - alpha * st_v[p.off_v + i] - beta * st_u[p.off_u + i];
+    st_w[p.off_w + i] = x;
+    sq += x * x;
+  }
+  let b2 = workgroup_sum(sq, t);
+  for (var i = t; i < p.n; i += 256u) {
+    st_u[p.off_u + i] = select(0.0, st_w[p.off_w + i] / sqrt(b2), b2 > 0.0);
+  }
+  if (t == 0u) {
+    st_coef[p.off_coef + 1u] = alpha;
+    st_coef[p.off_coef + 2u] = b2;
+  }
+}

@@ -1,9 +1,11 @@
 // A fixed number of Lanczos steps on a symmetric n × n matrix A, recorded on the GPU with a single
 // read-back. Step j (from the unit vector v_1 the caller gives):
 //   w = A·v_j,  α_j = v_jᵀw,  w ← w − α_j·v_j − β_j·v_{j−1},  β_{j+1} = ‖w‖,  v_{j+1} = w / β_{j+1}.
-// The product and the terms of α_j are one matvec dispatch (matvec.ts), α_j and β_{j+1}² are
-// reductions into slots of one small record, and the two vector updates read their coefficients
-// from that record (shaders/lanczos.wgsl), so nothing waits for the CPU until the record is read.
+// The product is one matvec dispatch (matvec.ts); the rest of a step is one single-workgroup pass
+// (shaders/lanczos.wgsl, `step`) that writes α_j and β_{j+1}² into slots of one small record. When
+// a vector is longer than one binding, the step is five windowed passes instead: the product with
+// the terms of α_j, reductions into the record, and the two vector updates reading their
+// coefficients from it. Either way nothing waits for the CPU until the record is read.
 // The α's and β's are the tridiagonal matrix T whose eigenvalues (Ritz values) approximate A's,
 // the extreme ones first; largestRitzValue takes T's largest in float64 on the CPU.
 //
@@ -62,15 +64,25 @@ export async function lanczos(
     let prev = await make('lanczos v_{j−1}', n);
     let v = await make('lanczos v_j', n);
     const w = await make('lanczos w', n);
-    const dots = await make('lanczos α terms', n);
     rt.write(v, start);
+    // One workgroup does a step's vector work when a vector fits one binding (any real n);
+    // otherwise five windowed passes, with the terms of α_j in their own buffer.
+    const fused =
+      n <= windowCapacity(rt.limits.maxStorageBufferBindingSize, rt.limits.minStorageBufferOffsetAlignment);
+    const dots = fused ? w : await make('lanczos α terms', n);
     for (let j = 1; j <= k; j++) {
-      await matvec(rt, { a, x: v, y: w, rows: n, cols: n, dots: { xRows: v, out: dots } });
-      await reduce(rt, 'sum', n, { buffer: dots }, { buffer: record, offset: alphaSlot(j) });
-      if (j === k) break;
-      await update(rt, 'orthogonalize', n, record, j, { w, v, u: prev });
-      await reduce(rt, 'sumsq', n, { buffer: w }, { buffer: record, offset: betaSquaredSlot(j) });
-      await update(rt, 'normalize', n, record, j, { w, u: prev });
+      if (fused) {
+        await matvec(rt, { a, x: v, y: w, rows: n, cols: n });
+        // The last step's β and v_{k+1} are computed too (slot 2k exists): one dispatch either way.
+        await update(rt, 'step', n, record, j, { w, v, u: prev });
+      } else {
+        await matvec(rt, { a, x: v, y: w, rows: n, cols: n, dots: { xRows: v, out: dots } });
+        await reduce(rt, 'sum', n, { buffer: dots }, { buffer: record, offset: alphaSlot(j) });
+        if (j === k) break;
+        await update(rt, 'orthogonalize', n, record, j, { w, v, u: prev });
+        await reduce(rt, 'sumsq', n, { buffer: w }, { buffer: record, offset: betaSquaredSlot(j) });
+        await update(rt, 'normalize', n, record, j, { w, u: prev });
+      }
       [prev, v] = [v, prev];
     }
     const values = await rt.readF32(record, 0, 4 * (2 * k + 1));
@@ -89,7 +101,7 @@ export async function lanczos(
 /** One vector update of step j over n elements, in windows when n exceeds one binding. */
 async function update(
   rt: GpuRuntime,
-  entryPoint: 'orthogonalize' | 'normalize',
+  entryPoint: 'orthogonalize' | 'normalize' | 'step',
   n: number,
   record: GPUBuffer,
   j: number,
@@ -100,8 +112,10 @@ async function update(
   const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
   const coef = bindWindow(record, 2 * j - 2, 3, align);
   const dispatches: Dispatch[] = [];
-  for (let s = 0; s < n; s += capacity) {
-    const count = Math.min(capacity, n - s);
+  // The fused step covers all n elements with one workgroup, in one window.
+  const chunk = entryPoint === 'step' ? n : capacity;
+  for (let s = 0; s < n; s += chunk) {
+    const count = Math.min(chunk, n - s);
     const [w, v, u] = [vectors.w, vectors.v, vectors.u].map((b) =>
       b ? bindWindow(b, s, count, align) : null,
     );
@@ -115,7 +129,10 @@ async function update(
         ['u32', u?.base ?? 0],
       ]),
       storage: [coef, w, v, u].flatMap((x) => (x ? [x.binding] : [])),
-      workgroups: foldGrid(Math.ceil(count / 256), rt.limits.maxComputeWorkgroupsPerDimension),
+      workgroups:
+        entryPoint === 'step'
+          ? [1]
+          : foldGrid(Math.ceil(count / 256), rt.limits.maxComputeWorkgroupsPerDimension),
     });
   }
   rt.submit(dispatches);
