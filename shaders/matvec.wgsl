@@ -87,3 +87,22 @@ fn matvec_dots(
     dots[p.off_dots + row] = x_rows[p.off_xr + row] * total;
   }
 }
+
+// y = Aᵀ·x over the block, one invocation per column of A and no workgroup memory: invocation c
+// walks down its column, and neighbouring invocations read neighbouring addresses at every row.
+// For a symmetric A (a Gram matrix) this is A·x without the per-row tree and its barriers, which
+// CPU adapters pay dearly for. A block after the first row block adds to y (ACC). The bindings
+// are matvec's: g = A's block, x over the block's rows, y over its columns.
+@compute @workgroup_size(256)
+fn matvec_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let c = gid.x + gid.y * groups.x * 256u;
+  if (c >= p.cols) {
+    return;
+  }
+  var acc = 0.0;
+  for (var r = 0u; r < p.rows; r++) {
+    acc += g[p.off_g + r * p.ld + c] * x[p.off_x + r];
+  }
+  let i = p.off_y + c;
+  y[i] = select(acc, y[i] + acc, p.acc != 0u);
+}

@@ -72,7 +72,8 @@ export async function lanczos(
     const dots = fused ? w : await make('lanczos α terms', n);
     for (let j = 1; j <= k; j++) {
       if (fused) {
-        await matvec(rt, { a, x: v, y: w, rows: n, cols: n });
+        // Aᵀ·v = A·v for a symmetric A, by the barrier-free per-column kernel.
+        await matvec(rt, { a, x: v, y: w, rows: n, cols: n, transpose: true });
         // The last step's β and v_{k+1} are computed too (slot 2k exists): one dispatch either way.
         await update(rt, 'step', n, record, j, { w, v, u: prev });
       } else {

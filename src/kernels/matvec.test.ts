@@ -37,7 +37,7 @@ describe('matvec', () => {
     ['default limits', () => rt],
     ['2 KiB bindings', () => small],
   ] as const) {
-    it(`y = A·x and x_rows⊙y match float64 at awkward shapes (${label})`, async () => {
+    it(`y = A·x, x_rows⊙y and y = Aᵀ·x match float64 at awkward shapes (${label})`, async () => {
       const r = which();
       for (const [rows, cols] of shapes) {
         const seed = freshSeed();
@@ -76,6 +76,16 @@ describe('matvec', () => {
         expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
           bound,
         );
+        // y = Aᵀ·x: each column's rows serially, plus one addition per later row block.
+        const xt = random.uniform(rows);
+        const yt = await up(r, new Float32Array(cols).fill(Number.NaN));
+        await matvec(r, { a: await up(r, a), x: await up(r, xt), y: yt, rows, cols, transpose: true });
+        const refT = matmulReference({ a, b: xt, m: cols, n: 1, k: rows, transA: true });
+        const rowBlocks = Math.ceil(rows / matvecBlocks(r, rows, cols).rows);
+        expect(
+          relativeError(await r.readF32(yt), refT),
+          `Aᵀx ${rows}×${cols} seed ${seed}`,
+        ).toBeLessThanOrEqual((rows + rowBlocks) * F32_EPS);
       }
     });
   }

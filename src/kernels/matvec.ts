@@ -4,6 +4,8 @@
 // binding is split into blocks of whole rows and, when a single row does not fit, of columns: the
 // blocks after a row's first column block add to y. With `dots`, the last column block also
 // writes dots[i] = xRows[i]·y[i] (for a square A and xRows = x, the terms of xᵀA·x).
+// With `transpose`, y = Aᵀ·x by one invocation per column and no workgroup memory: for a
+// symmetric A the same product without the per-row tree's barriers (Lanczos on a Gram uses it).
 
 import shader from '../../shaders/matvec.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
@@ -16,8 +18,10 @@ export interface MatvecArgs {
   y: GPUBuffer;
   rows: number;
   cols: number;
-  /** Also write out[i] = xRows[i]·y[i] for i < rows. */
+  /** Also write out[i] = xRows[i]·y[i] for i < rows (not with `transpose`). */
   dots?: { xRows: GPUBuffer; out: GPUBuffer };
+  /** y = Aᵀ·x instead (x has rows elements, y cols): one invocation per column, no barriers. */
+  transpose?: boolean;
 }
 
 /** The rows × cols blocks of A that one dispatch covers under the runtime's limits. */
@@ -35,7 +39,7 @@ export function matvecBlocks(rt: GpuRuntime, rows: number, cols: number): { rows
 }
 
 export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
-  const { a, x, y, rows, cols, dots } = args;
+  const { a, x, y, rows, cols, dots, transpose } = args;
   for (const [name, v] of [
     ['rows', rows],
     ['cols', cols],
@@ -49,8 +53,9 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
       );
   };
   need('a', a, rows * cols);
-  need('x', x, cols);
-  need('y', y, rows);
+  need('x', x, transpose ? rows : cols);
+  need('y', y, transpose ? cols : rows);
+  if (transpose && dots) throw new RangeError('matvec: dots are not available with transpose');
   if (y === x || y === a) throw new RangeError('matvec: y must be a different buffer from a and x');
   if (dots) {
     need('dots.xRows', dots.xRows, rows);
@@ -65,6 +70,37 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const block = matvecBlocks(rt, rows, cols);
   const dispatches: Dispatch[] = [];
+  if (transpose) {
+    const pipeline = await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec_t' });
+    // Column blocks outermost, so each block's later row blocks add to what the first wrote.
+    for (let c0 = 0; c0 < cols; c0 += block.cols) {
+      const c = Math.min(block.cols, cols - c0);
+      for (let r0 = 0; r0 < rows; r0 += block.rows) {
+        const r = Math.min(block.rows, rows - r0);
+        const gw = bindWindow(a, r0 * cols + c0, (r - 1) * cols + c, align);
+        const xw = bindWindow(x, r0, r, align);
+        const yw = bindWindow(y, c0, c, align);
+        dispatches.push({
+          pipeline,
+          uniforms: packParams([
+            ['u32', r],
+            ['u32', c],
+            ['u32', cols],
+            ['u32', gw.base],
+            ['u32', xw.base],
+            ['u32', yw.base],
+            ['u32', 0],
+            ['u32', 0],
+            ['u32', r0 > 0 ? 1 : 0],
+          ]),
+          storage: [gw.binding, xw.binding, yw.binding],
+          workgroups: foldGrid(Math.ceil(c / 256), rt.limits.maxComputeWorkgroupsPerDimension),
+        });
+      }
+    }
+    rt.submit(dispatches);
+    return;
+  }
   for (let r0 = 0; r0 < rows; r0 += block.rows) {
     const r = Math.min(block.rows, rows - r0);
     for (let c0 = 0; c0 < cols; c0 += block.cols) {
