@@ -17,10 +17,11 @@ import { Random } from '../kernels/random';
  * - i.i.d. uniform X (a flat Marchenko–Pastur spectrum, the slow case; power iteration needed
  *   hundreds of steps there): n = 768 gives 2.4·10⁻² at 8 steps, 8.5·10⁻³ at 16, 3.3·10⁻³ at
  *   32 and 2.7·10⁻⁶ at 48; n ≤ 172 is within 10⁻⁷ from 24 steps;
- * - rank-deficient G (n/8 tokens): within 10⁻⁶ from 12 steps.
+ * - rank-deficient G (n/8 tokens), n = 24, 64, 172: within 10⁻⁶ from 12 steps.
  * Near a spectrum's edge Lanczos' error falls like the width over m², independent of n, so 48
  * steps leave the flat case about 0.2 % below λ_max at any width, ten times inside
- * LIPSCHITZ_MARGIN. The cost is 48 products G·v, far less than one FISTA iteration's Y·G.
+ * LIPSCHITZ_MARGIN. The cost is 48 products G·v (48·n² multiply-adds), no more than one FISTA
+ * iteration's Y·G (m·n², m ≥ 64 rows for every operator here), and L is shared by an operator group.
  */
 export const LANCZOS_STEPS = 48;
 
