@@ -6,7 +6,7 @@
 // the Y·G product or the elementwise passes and reductions around it take the GPU's time.
 
 import type { TrackedBuffer } from '../src/gpu/ledger';
-import type { GpuRuntime } from '../src/gpu/runtime';
+import { countersSince, type GpuCounters, type GpuRuntime } from '../src/gpu/runtime';
 import { accumulateGram } from '../src/kernels/gram';
 import { matmul } from '../src/kernels/matmul';
 import { Random } from '../src/kernels/random';
@@ -65,6 +65,9 @@ export interface PruneTiming {
   warmStartError: number;
   error: number;
   rounds: Omit<RoundReport, 'objectives'>[];
+  /** GPU work of L alone and of fistaPruneOperator (λ₀ and the T rounds) on its own. */
+  lipschitzCounters: GpuCounters;
+  operatorCounters: GpuCounters;
 }
 
 interface Shape {
@@ -139,7 +142,7 @@ class Problem {
       const random = new Random(seed);
       // Features with their own mean and scale, as real activations have: G then has a dominant
       // eigenvalue and is far from a multiple of I. An i.i.d. X gives G ≈ (tokens/3)·I, a flat
-      // spectrum on which the power iteration for L runs hundreds of steps, and for which magnitude
+      // spectrum on which λ_max converges slowest (lipschitz.ts measures it), and for which magnitude
       // pruning is already optimal, so FISTA's rounds never beat their warm start.
       const mean = random.uniform(cols, -0.5, 0.5);
       const scale = random.uniform(cols, -0.7, 0.7).map(Math.exp);
@@ -211,8 +214,10 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
     await magnitudeStart(rt, p, start.buffer);
     await rt.sync();
     const t1 = performance.now();
+    const c1 = rt.counters();
     const lipschitz = await lipschitzConstant(rt, p.problem.gram, p.problem.cols);
     const t2 = performance.now();
+    const c2 = rt.counters();
     const rounds: Omit<RoundReport, 'objectives'>[] = [];
     const result = await fistaPruneOperator(rt, {
       problem: p.problem,
@@ -225,6 +230,7 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
       startIsCandidate: true,
       onRound: ({ objectives: _, ...round }) => rounds.push(round),
     });
+    const c3 = rt.counters();
     await rt.sync();
     const t3 = performance.now();
     return {
@@ -238,6 +244,8 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
       warmStartError: result.warmStartError,
       error: result.error,
       rounds,
+      lipschitzCounters: countersSince(c2, c1),
+      operatorCounters: countersSince(c3, c2),
     };
   } finally {
     start.destroy();
@@ -427,6 +435,8 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
     'matmul share',
     'mm GFLOP/s in solve',
     'prune ms (L)',
+    'read-backs (L)',
+    'dispatches (L)',
     'largest other kernels (GPU ms per solve)',
   ];
   const lines = rows.map((r) => {
@@ -448,6 +458,8 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       r.matmulShare === null ? 'n/a' : pct(r.matmulShare),
       num(r.matmulGflopsInSolve),
       r.prune ? `${num(r.prune.totalMs, 4)} (${num(r.prune.lipschitzMs, 4)})` : '–',
+      r.prune ? countPair(r.prune, 'readbacks') : '–',
+      r.prune ? countPair(r.prune, 'dispatches') : '–',
       others || (r.gpuMsByKernel ? '' : 'n/a'),
     ];
   });
@@ -478,8 +490,17 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       `(${num(peaks.matmulGflops)} GFLOP/s).`,
     '* matmul share and the other kernels: GPU time of the warm-up solve by kernel (timestamp queries); ' +
       'mm GFLOP/s in solve = the K + 1 products over matmul GPU time.',
-    `* prune ms: magnitude warm start + L (power iteration, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
+    `* prune ms: magnitude warm start + L (Lanczos, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
       `of K = ${PAPER_FISTA.iterations} with the hard threshold to 50 % per row (ξ = ${PAPER_FISTA.xi}). ` +
       'OPT-125M: K = 5 for the solve rows, and the full step only for q/k/v/out_proj (fc1/fc2 take minutes on a CPU adapter).',
+    '* read-backs, dispatches: GPU→CPU read-backs and compute dispatches of L plus fistaPruneOperator ' +
+      "(λ₀ and the T rounds) for one operator, from rt.counters(); L's own share in parentheses. " +
+      'The magnitude warm start is not counted.',
   ].join('\n');
+}
+
+/** "L + operator (L)" of one counter. */
+function countPair(t: PruneTiming, key: keyof GpuCounters): string {
+  const l = t.lipschitzCounters[key];
+  return `${l + t.operatorCounters[key]} (${l})`;
 }
