@@ -352,11 +352,14 @@ fn sketch_warm(
 // SwiftShader) and 16 multiply-adds per 8 loads. Reads past the last row or column are clamped
 // and their results dropped. `cols` is V's row length; n = ⌈out/4⌉·⌈w/4⌉; o0 = V, o1 = B, o2 = C
 // (all whole), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
-// o6 = out; f0 = α.
+// o6 = out, o7 = the parameter's scalar slot; C is scaled by 1 / max V (slot +3): the sketch of
+// V / max V, whose Gram cannot underflow f32 however small V is (the QR and the Gram of U run in
+// f32 on the GPU; srsi.wgsl).
 
 @group(0) @binding(1) var<storage, read> sk_v: array<f32>;
 @group(0) @binding(2) var<storage, read> sk_b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sk_c: array<f32>;
+@group(0) @binding(4) var<storage, read> sk_s: array<f32>;
 
 @compute @workgroup_size(64)
 fn skinny(
@@ -394,14 +397,38 @@ fn skinny(
     a2 += x.z * b;
     a3 += x.w * b;
   }
+  let vmax = sk_s[p.o7 + 3u];
+  let alpha = select(1.0, 1.0 / vmax, vmax > 0.0);
   let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
   for (var ri = 0u; ri < 4u; ri++) {
     if (r0 + ri < p.o6) {
       for (var c = 0u; c < 4u; c++) {
         if (c0 + c < p.o4) {
-          sk_c[p.o2 + (r0 + ri) * p.o4 + c0 + c] = p.f0 * tile[ri][c];
+          sk_c[p.o2 + (r0 + ri) * p.o4 + c0 + c] = alpha * tile[ri][c];
         }
       }
+    }
+  }
+}
+
+// ---- C ← C / max V after the tiled GEMM, which takes its α from the CPU: the windowed form of the
+// skinny kernel's scaling (V too large for one binding). o0 = C, o1 = slot (max V at +3).
+
+@group(0) @binding(1) var<storage, read_write> st_c: array<f32>;
+@group(0) @binding(2) var<storage, read> st_s: array<f32>;
+
+@compute @workgroup_size(256)
+fn scale_inverse_top(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let top = st_s[p.o1 + 3u];
+  let inv = select(1.0, 1.0 / top, top > 0.0);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      st_c[p.o0 + i] = inv * st_c[p.o0 + i];
     }
   }
 }

@@ -1,0 +1,343 @@
+// The small dense pieces of Adapprox's S-RSI on the GPU (docs/training.md, "Adapprox"): the thin QR
+// of the tall-skinny sketch Y (rows × w), the eigendecomposition of the w × w Gram of U with the
+// truncation error of every rank and the chosen rank, and the rotation of Q and U into
+// singular-vector order. w is small (k + oversampling), so the QR and the eigensolver each run in
+// ONE workgroup of 256 invocations, their w × w matrices in a storage scratch buffer (`work`) that
+// must fit one binding (train/optim/srsiGpu.ts checks it up front). Nothing here is read back.
+//
+// Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
+// costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
+// (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
+// (no barrier: one invocation per entry sums over the rows), w pivots of 2 barriers each, and a
+// row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares the condition number in
+// the Gram and fails from κ(Y) ≈ 1e4 on; the first pass here factors YᵀY + s·I with
+// s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
+// leaves Q₁ = Y·R⁻¹ with κ(Q₁) = O(u^-½); two plain passes (CholeskyQR2) then make it orthonormal
+// to O(u) (Fukaya, Kannan, Nakatsukasa, Yamamoto, Yanagisawa 2020).
+// Rank-deficient sketches (a V of rank below w): a pivot that falls to w·u of its column's squared
+// norm means the column lies in the span of the earlier ones; its column of Q is set to 0 (and its
+// row of R to 0), which leaves Q·Qᵀ a projection onto the sketch's range. The next power iteration
+// or the rank rule never needs that column: its eigenvalue in UᵀU is 0.
+
+const UNIT_ROUNDOFF: f32 = 5.9604645e-8;
+
+// ---- Thin QR of Y in place. n = rows, o0 = Y (row-major, row length w), o1 = work (w² + 2w),
+// o2 = w. Work: the Gram / R (upper triangle) at +0, the diagonal before factoring at +w², R's
+// diagonal (0 for a dropped column) at +w² + w.
+
+@group(0) @binding(1) var<storage, read_write> qr_y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> qr_g: array<f32>;
+
+fn qr_pass(t: u32, shifted: bool) {
+  let rows = p.n;
+  let w = p.o2;
+  let g = p.o1;
+  let diag = g + w * w;
+  let rdiag = diag + w;
+  // Upper triangle of YᵀY: one invocation per entry, summing over the rows serially.
+  for (var e = t; e < w * w; e += 256u) {
+    let a = e / w;
+    let b = e % w;
+    if (a <= b) {
+      var acc = 0.0;
+      for (var r = 0u; r < rows; r++) {
+        acc += qr_y[p.o0 + r * w + a] * qr_y[p.o0 + r * w + b];
+      }
+      qr_g[g + a * w + b] = acc;
+    }
+  }
+  storageBarrier();
+  var shift = 0.0;
+  if (shifted) {
+    var trace = 0.0;
+    for (var a = 0u; a < w; a++) {
+      trace += qr_g[g + a * w + a];
+    }
+    shift = 11.0 * f32(rows * w + w * (w + 1u)) * UNIT_ROUNDOFF * trace;
+  }
+  storageBarrier();
+  for (var a = t; a < w; a += 256u) {
+    let d = qr_g[g + a * w + a] + shift;
+    qr_g[g + a * w + a] = d;
+    qr_g[diag + a] = d;
+  }
+  storageBarrier();
+  // Right-looking Cholesky G = RᵀR in the upper triangle. Every invocation reads the pivot itself
+  // (the same value), so it needs no barrier of its own.
+  let tol = f32(w) * UNIT_ROUNDOFF;
+  for (var j = 0u; j < w; j++) {
+    let d = qr_g[g + j * w + j];
+    let keep = d > tol * qr_g[diag + j];
+    let r = sqrt(max(d, 0.0));
+    for (var q = j + 1u + t; q < w; q += 256u) {
+      qr_g[g + j * w + q] = select(0.0, qr_g[g + j * w + q] / r, keep);
+    }
+    if (t == 0u) {
+      qr_g[rdiag + j] = select(0.0, r, keep);
+    }
+    storageBarrier();
+    let m = w - j - 1u;
+    for (var e = t; e < m * m; e += 256u) {
+      let a = j + 1u + e / m;
+      let b = j + 1u + e % m;
+      if (a <= b) {
+        qr_g[g + a * w + b] -= qr_g[g + j * w + a] * qr_g[g + j * w + b];
+      }
+    }
+    storageBarrier();
+  }
+  // Y ← Y·R⁻¹, one row per invocation: x_j = (y_j − Σ_{i<j} x_i·R_ij) / R_jj, in place.
+  for (var r = t; r < rows; r += 256u) {
+    let base = p.o0 + r * w;
+    for (var j = 0u; j < w; j++) {
+      var x = qr_y[base + j];
+      for (var i = 0u; i < j; i++) {
+        x -= qr_y[base + i] * qr_g[g + i * w + j];
+      }
+      let rjj = qr_g[rdiag + j];
+      qr_y[base + j] = select(0.0, x / rjj, rjj > 0.0);
+    }
+  }
+  storageBarrier();
+}
+
+@compute @workgroup_size(256)
+fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
+  qr_pass(t, true);
+  qr_pass(t, false);
+  qr_pass(t, false);
+}
+
+// ---- Eigendecomposition of UᵀU (U rows × w, n = rows) by parallel cyclic Jacobi, then the
+// truncation errors ξ_j = sqrt(max(s² − Σ_{i<j} λ_i⁺, 0) / s²) for j = 0…w and the rank rule (the
+// smallest j in [k_min, k_cap] with ξ_j ≤ ξ_thr, else k_cap), as srsi.reference.ts computes them in
+// float64. o0 = U, o1 = work (3w² + 2w + 2), o2 = w, o3 = the parameter's scalar slot (s² =
+// Σ (V / max V)² at +4, matching U = Vᵀ·Q / max V), o4 = the record (ξ_0…ξ_w, then k as f32),
+// o5 = k_min, o6 = k_cap; f0 = ξ_thr. Work: A at +0, the eigenvectors E at +w², E with its
+// columns sorted by descending eigenvalue at +2w² (what the rotation reads), the round's rotations
+// (c, s) at +3w², the sorted eigenvalues at +3w² + 2·⌈w/2⌉.
+// Parallel ordering (round robin): each round rotates ⌈w/2⌉ disjoint pairs (p, q) at once, so its
+// column rotations commute and one barrier covers them all; w − 1 (or w) rounds visit every pair
+// once per sweep. A sweep costs 3 barriers per round instead of 2 per pair for the serial order.
+
+@group(0) @binding(1) var<storage, read> eg_u: array<f32>;
+@group(0) @binding(2) var<storage, read_write> eg_work: array<f32>;
+@group(0) @binding(3) var<storage, read_write> eg_s: array<f32>;
+
+var<workgroup> eg_converged: u32;
+
+const JACOBI_SWEEPS: u32 = 30u;
+
+// Pair i of round r among `players` (even) indices: the circle method, player players−1 fixed.
+fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
+  let ring = players - 1u;
+  var a: u32;
+  var b: u32;
+  if (i == 0u) {
+    a = ring;
+    b = r;
+  } else {
+    a = (r + i) % ring;
+    b = (r + ring - i) % ring;
+  }
+  return vec2<u32>(min(a, b), max(a, b));
+}
+
+@compute @workgroup_size(256)
+fn eigen_rank(@builtin(local_invocation_index) t: u32) {
+  let rows = p.n;
+  let w = p.o2;
+  let a0 = p.o1;
+  let e0 = a0 + w * w;
+  let es0 = e0 + w * w;
+  let players = w + (w & 1u);
+  let half = players / 2u;
+  let rot0 = es0 + w * w;
+  let vals0 = rot0 + 2u * half;
+  for (var e = t; e < w * w; e += 256u) {
+    let a = e / w;
+    let b = e % w;
+    if (a <= b) {
+      var acc = 0.0;
+      for (var r = 0u; r < rows; r++) {
+        acc += eg_u[p.o0 + r * w + a] * eg_u[p.o0 + r * w + b];
+      }
+      eg_work[a0 + a * w + b] = acc;
+      eg_work[a0 + b * w + a] = acc;
+    }
+    eg_work[e0 + e] = select(0.0, 1.0, a == b);
+  }
+  storageBarrier();
+  for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
+    if (t == 0u) {
+      // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
+      // rotations cannot take it much further (each leaves O(u·‖A‖) behind).
+      var off = 0.0;
+      var total = 0.0;
+      for (var e = 0u; e < w * w; e++) {
+        let x = eg_work[a0 + e];
+        total += x * x;
+        if (e / w != e % w) {
+          off += x * x;
+        }
+      }
+      eg_converged = select(0u, 1u, off <= 1e-12 * total);
+    }
+    if (workgroupUniformLoad(&eg_converged) == 1u) {
+      break;
+    }
+    for (var round = 0u; round < players - 1u; round++) {
+      if (t < half) {
+        let pq = eg_pair(round, t, players);
+        var c = 1.0;
+        var s = 0.0;
+        if (pq.y < w) {
+          let apq = eg_work[a0 + pq.x * w + pq.y];
+          if (apq != 0.0) {
+            // The rotation that zeroes (p, q): t = tan θ, the smaller root of t² + 2τt − 1 = 0.
+            let tau = (eg_work[a0 + pq.y * w + pq.y] - eg_work[a0 + pq.x * w + pq.x]) / (2.0 * apq);
+            var tn: f32;
+            if (abs(tau) > 1e15) {
+              tn = 0.5 / tau;
+            } else {
+              tn = sign(tau) / (abs(tau) + sqrt(1.0 + tau * tau));
+              if (tau == 0.0) {
+                tn = 1.0;
+              }
+            }
+            c = inverseSqrt(1.0 + tn * tn);
+            s = tn * c;
+          }
+        }
+        eg_work[rot0 + 2u * t] = c;
+        eg_work[rot0 + 2u * t + 1u] = s;
+      }
+      storageBarrier();
+      // A ← A·J and E ← E·J: columns p and q of every row k.
+      for (var e = t; e < half * w; e += 256u) {
+        let i = e / w;
+        let k = e % w;
+        let pq = eg_pair(round, i, players);
+        let s = eg_work[rot0 + 2u * i + 1u];
+        if (pq.y < w && s != 0.0) {
+          let c = eg_work[rot0 + 2u * i];
+          let kp = a0 + k * w + pq.x;
+          let kq = a0 + k * w + pq.y;
+          let x = eg_work[kp];
+          let y = eg_work[kq];
+          eg_work[kp] = c * x - s * y;
+          eg_work[kq] = s * x + c * y;
+          let vp = e0 + k * w + pq.x;
+          let vq = e0 + k * w + pq.y;
+          let u = eg_work[vp];
+          let v = eg_work[vq];
+          eg_work[vp] = c * u - s * v;
+          eg_work[vq] = s * u + c * v;
+        }
+      }
+      storageBarrier();
+      // A ← Jᵀ·A: rows p and q of every column k.
+      for (var e = t; e < half * w; e += 256u) {
+        let i = e / w;
+        let k = e % w;
+        let pq = eg_pair(round, i, players);
+        let s = eg_work[rot0 + 2u * i + 1u];
+        if (pq.y < w && s != 0.0) {
+          let c = eg_work[rot0 + 2u * i];
+          let pk = a0 + pq.x * w + k;
+          let qk = a0 + pq.y * w + k;
+          let x = eg_work[pk];
+          let y = eg_work[qk];
+          eg_work[pk] = c * x - s * y;
+          eg_work[qk] = s * x + c * y;
+        }
+      }
+      storageBarrier();
+    }
+  }
+  // Sort by descending eigenvalue (ties by index): each eigenpair finds its own position.
+  for (var j = t; j < w; j += 256u) {
+    let lj = eg_work[a0 + j * w + j];
+    var at = 0u;
+    for (var i = 0u; i < w; i++) {
+      let li = eg_work[a0 + i * w + i];
+      if (li > lj || (li == lj && i < j)) {
+        at++;
+      }
+    }
+    eg_work[vals0 + at] = lj;
+    for (var k = 0u; k < w; k++) {
+      eg_work[es0 + k * w + at] = eg_work[e0 + k * w + j];
+    }
+  }
+  storageBarrier();
+  if (t == 0u) {
+    let s2 = eg_s[p.o3 + 4u];
+    var kept = 0.0;
+    var rank = p.o6;
+    var found = false;
+    for (var j = 0u; j <= w; j++) {
+      let xi = select(0.0, sqrt(max(s2 - kept, 0.0) / s2), s2 > 0.0);
+      eg_s[p.o4 + j] = xi;
+      if (!found && j >= p.o5 && j <= p.o6 && xi <= p.f0) {
+        rank = j;
+        found = true;
+      }
+      if (j < w) {
+        kept += max(eg_work[vals0 + j], 0.0);
+      }
+    }
+    eg_s[p.o4 + w + 1u] = f32(rank);
+  }
+}
+
+// ---- The new factors from the sketch, in singular-vector order and at the chosen rank k:
+// Q' = Q·E_k (short × k) and U' = max V · U·E_k (long × k; U was formed from V / max V), each
+// row-major with row length `cols` = the stored stride (columns k…stride−1 are zeroed).
+// n = (short + long)·stride elements, 8 per invocation; o0 = short, o1 = w, o2 = k, o3 = E (sorted,
+// in work), o4 = the scalar slot (max V at +3).
+
+@group(0) @binding(1) var<storage, read> ro_q: array<f32>;
+@group(0) @binding(2) var<storage, read> ro_u: array<f32>;
+@group(0) @binding(3) var<storage, read> ro_e: array<f32>;
+@group(0) @binding(4) var<storage, read> ro_s: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ro_qo: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ro_uo: array<f32>;
+
+@compute @workgroup_size(256)
+fn rotate_factors(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let stride = p.cols;
+  let w = p.o1;
+  let top = ro_s[p.o4 + 3u];
+  let split = p.o0 * stride;
+  for (var r = 0u; r < 8u; r++) {
+    let i = (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
+    if (i < p.n) {
+      let onU = i >= split;
+      let local = select(i, i - split, onU);
+      let row = local / stride;
+      let col = local % stride;
+      var acc = 0.0;
+      if (col < p.o2) {
+        for (var c = 0u; c < w; c++) {
+          var x: f32;
+          if (onU) {
+            x = ro_u[row * w + c];
+          } else {
+            x = ro_q[row * w + c];
+          }
+          acc += x * ro_e[p.o3 + c * w + col];
+        }
+      }
+      if (onU) {
+        ro_uo[local] = select(acc, top * acc, top > 0.0);
+      } else {
+        ro_qo[local] = acc;
+      }
+    }
+  }
+}
