@@ -9,6 +9,8 @@
 // replays from its seed) and Σ (V / max V)², the squared norm of V without f32 underflow (§8).
 // Scalar slots of the parameter (o-offset `slot`): ΣÛ² (unclipped) at +0, ⟨M, Û⟩ at +1, ΣM² at +2,
 // max V at +3, Σ (V / max V)² at +4, and the count of clamped history entries (u32) at +5.
+// max V is folded into the second-moment passes by an atomic max on its bits (V > 0, so the bits of
+// the f32 order as u32s do): one pass and one reduction fewer per matrix than a separate max.
 
 fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
   return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
@@ -26,6 +28,8 @@ fn clip_factor(sum_u2: f32) -> f32 {
 }
 
 var<workgroup> partial: array<f32, 256>;
+// max V over the workgroup, as the bits of a non-negative f32 (which order as u32s do).
+var<workgroup> vmax_bits: atomic<u32>;
 
 fn tree_sum(t: u32) {
   workgroupBarrier();
@@ -37,7 +41,8 @@ fn tree_sum(t: u32) {
   }
 }
 
-// ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter;
+// ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter
+// (slot +5; max V goes to slot +3, o2 − 2);
 // f0 = β2 (0 on a first step without history), f1 = 1 − β2, f2 = ε1, f3 = ε. Partials of Û².
 // Clamping the history before adding the fresh G² keeps V ≥ (1−β2)·G² (spec §1.5).
 
@@ -54,6 +59,7 @@ fn second_moment(
 ) {
   var acc = 0.0;
   var clamped = 0u;
+  var vmax = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
@@ -64,6 +70,7 @@ fn second_moment(
       }
       let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
       sm_v[p.o1 + i] = v;
+      vmax = max(vmax, v);
       let u = g / (sqrt(v) + p.f3);
       acc += u * u;
     }
@@ -71,8 +78,12 @@ fn second_moment(
   if (clamped > 0u) {
     atomicAdd(&sm_counts[p.o2], clamped);
   }
+  atomicMax(&vmax_bits, bitcast<u32>(vmax));
   partial[t] = acc;
   tree_sum(t);
+  if (t == 0u) {
+    atomicMax(&sm_counts[p.o2 - 2u], atomicLoad(&vmax_bits));
+  }
   let block = wg.x + wg.y * groups.x;
   if (t == 0u && block * 8192u < p.n) {
     sm_partials[p.pbase + block] = partial[0];
@@ -99,6 +110,7 @@ fn history_moment(
 ) {
   var acc = 0.0;
   var clamped = 0u;
+  var vmax = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
@@ -117,6 +129,7 @@ fn history_moment(
       let g = hm_g[p.o0 + i];
       let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
       hm_v[p.o1 + i] = v;
+      vmax = max(vmax, v);
       let u = g / (sqrt(v) + p.f3);
       acc += u * u;
     }
@@ -124,8 +137,12 @@ fn history_moment(
   if (clamped > 0u) {
     atomicAdd(&hm_counts[p.o2], clamped);
   }
+  atomicMax(&vmax_bits, bitcast<u32>(vmax));
   partial[t] = acc;
   tree_sum(t);
+  if (t == 0u) {
+    atomicMax(&hm_counts[p.o2 - 2u], atomicLoad(&vmax_bits));
+  }
   let block = wg.x + wg.y * groups.x;
   if (t == 0u && block * 8192u < p.n) {
     hm_partials[p.pbase + block] = partial[0];

@@ -2,7 +2,7 @@
 // of the tall-skinny sketch Y (rows × w), the eigendecomposition of the w × w Gram of U with the
 // truncation error of every rank and the chosen rank, and the rotation of Q and U into
 // singular-vector order. w is small (k + oversampling), so the QR and the eigensolver each run in
-// ONE workgroup of 256 invocations, their w × w matrices in a storage scratch buffer (`work`) that
+// ONE workgroup (of WG invocations), their w × w matrices in a storage scratch buffer (`work`) that
 // must fit one binding (train/optim/srsiGpu.ts checks it up front). Nothing here is read back.
 //
 // Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
@@ -14,15 +14,22 @@
 // s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
 // leaves Q₁ = Y·R⁻¹ with κ(Q₁) = O(u^-½); two plain passes (CholeskyQR2) then make it orthonormal
 // to O(u) (Fukaya, Kannan, Nakatsukasa, Yamamoto, Yanagisawa 2020).
-// Rank-deficient sketches (a V of rank below w): a pivot that falls to w·u of its column's squared
-// norm means the column lies in the span of the earlier ones; its column of Q is set to 0 (and its
-// row of R to 0), which leaves Q·Qᵀ a projection onto the sketch's range. The next power iteration
-// or the rank rule never needs that column: its eigenvalue in UᵀU is 0.
+// A pivot below w·u of its column's squared norm is rounding noise (the column is, to working
+// precision, in the span of the earlier ones, or Y is worse conditioned than one shift can mend) and
+// is raised to that floor. Only the pivot is inaccurate there, not the column's direction, which the
+// solve forms from Y itself: the floor just scales that column, and the next pass, to which column
+// scaling makes no difference, orthonormalises it. So κ(Y) up to ~1e6 (the tests) and exactly
+// rank-deficient sketches (V of rank below w; Q is then completed by orthonormal noise directions
+// whose columns of U are ~0) both come out orthonormal. An all-zero column of Y stays zero.
 
 const UNIT_ROUNDOFF: f32 = 5.9604645e-8;
 
+// Invocations of the single-workgroup kernels (the QR and the eigensolver).
+override WG: u32 = 64u;
+
 // ---- Thin QR of Y in place. n = rows, o0 = Y (row-major, row length w), o1 = work (w² + 2w),
-// o2 = w. Work: the Gram / R (upper triangle) at +0, the diagonal before factoring at +w², R's
+// o2 = w, o3 = the plain passes after the two shifted ones: 2 for an orthonormal Q, 0 where only
+// Q's span and conditioning matter (the power iterations before the last; κ(Q) ≲ 1e3 there). Work: the Gram / R (upper triangle) at +0, the diagonal before factoring at +w², R's
 // diagonal (0 for a dropped column) at +w² + w.
 
 @group(0) @binding(1) var<storage, read_write> qr_y: array<f32>;
@@ -35,7 +42,7 @@ fn qr_pass(t: u32, shifted: bool) {
   let diag = g + w * w;
   let rdiag = diag + w;
   // Upper triangle of YᵀY: one invocation per entry, summing over the rows serially.
-  for (var e = t; e < w * w; e += 256u) {
+  for (var e = t; e < w * w; e += WG) {
     let a = e / w;
     let b = e % w;
     if (a <= b) {
@@ -56,7 +63,7 @@ fn qr_pass(t: u32, shifted: bool) {
     shift = 11.0 * f32(rows * w + w * (w + 1u)) * UNIT_ROUNDOFF * trace;
   }
   storageBarrier();
-  for (var a = t; a < w; a += 256u) {
+  for (var a = t; a < w; a += WG) {
     let d = qr_g[g + a * w + a] + shift;
     qr_g[g + a * w + a] = d;
     qr_g[diag + a] = d;
@@ -66,18 +73,16 @@ fn qr_pass(t: u32, shifted: bool) {
   // (the same value), so it needs no barrier of its own.
   let tol = f32(w) * UNIT_ROUNDOFF;
   for (var j = 0u; j < w; j++) {
-    let d = qr_g[g + j * w + j];
-    let keep = d > tol * qr_g[diag + j];
-    let r = sqrt(max(d, 0.0));
-    for (var q = j + 1u + t; q < w; q += 256u) {
-      qr_g[g + j * w + q] = select(0.0, qr_g[g + j * w + q] / r, keep);
+    let r = sqrt(max(qr_g[g + j * w + j], tol * qr_g[diag + j]));
+    for (var q = j + 1u + t; q < w; q += WG) {
+      qr_g[g + j * w + q] = select(0.0, qr_g[g + j * w + q] / r, r > 0.0);
     }
     if (t == 0u) {
-      qr_g[rdiag + j] = select(0.0, r, keep);
+      qr_g[rdiag + j] = r;
     }
     storageBarrier();
     let m = w - j - 1u;
-    for (var e = t; e < m * m; e += 256u) {
+    for (var e = t; e < m * m; e += WG) {
       let a = j + 1u + e / m;
       let b = j + 1u + e % m;
       if (a <= b) {
@@ -87,7 +92,7 @@ fn qr_pass(t: u32, shifted: bool) {
     storageBarrier();
   }
   // Y ← Y·R⁻¹, one row per invocation: x_j = (y_j − Σ_{i<j} x_i·R_ij) / R_jj, in place.
-  for (var r = t; r < rows; r += 256u) {
+  for (var r = t; r < rows; r += WG) {
     let base = p.o0 + r * w;
     for (var j = 0u; j < w; j++) {
       var x = qr_y[base + j];
@@ -101,11 +106,13 @@ fn qr_pass(t: u32, shifted: bool) {
   storageBarrier();
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
   qr_pass(t, true);
-  qr_pass(t, false);
-  qr_pass(t, false);
+  qr_pass(t, true);
+  for (var k = 0u; k < p.o3; k++) {
+    qr_pass(t, false);
+  }
 }
 
 // ---- Eigendecomposition of UᵀU (U rows × w, n = rows) by parallel cyclic Jacobi, then the
@@ -143,7 +150,7 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   return vec2<u32>(min(a, b), max(a, b));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn eigen_rank(@builtin(local_invocation_index) t: u32) {
   let rows = p.n;
   let w = p.o2;
@@ -154,7 +161,7 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
   let half = players / 2u;
   let rot0 = es0 + w * w;
   let vals0 = rot0 + 2u * half;
-  for (var e = t; e < w * w; e += 256u) {
+  for (var e = t; e < w * w; e += WG) {
     let a = e / w;
     let b = e % w;
     if (a <= b) {
@@ -187,8 +194,8 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
       break;
     }
     for (var round = 0u; round < players - 1u; round++) {
-      if (t < half) {
-        let pq = eg_pair(round, t, players);
+      for (var i = t; i < half; i += WG) {
+        let pq = eg_pair(round, i, players);
         var c = 1.0;
         var s = 0.0;
         if (pq.y < w) {
@@ -209,12 +216,12 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
             s = tn * c;
           }
         }
-        eg_work[rot0 + 2u * t] = c;
-        eg_work[rot0 + 2u * t + 1u] = s;
+        eg_work[rot0 + 2u * i] = c;
+        eg_work[rot0 + 2u * i + 1u] = s;
       }
       storageBarrier();
       // A ← A·J and E ← E·J: columns p and q of every row k.
-      for (var e = t; e < half * w; e += 256u) {
+      for (var e = t; e < half * w; e += WG) {
         let i = e / w;
         let k = e % w;
         let pq = eg_pair(round, i, players);
@@ -237,7 +244,7 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
       }
       storageBarrier();
       // A ← Jᵀ·A: rows p and q of every column k.
-      for (var e = t; e < half * w; e += 256u) {
+      for (var e = t; e < half * w; e += WG) {
         let i = e / w;
         let k = e % w;
         let pq = eg_pair(round, i, players);
@@ -256,7 +263,7 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
     }
   }
   // Sort by descending eigenvalue (ties by index): each eigenpair finds its own position.
-  for (var j = t; j < w; j += 256u) {
+  for (var j = t; j < w; j += WG) {
     let lj = eg_work[a0 + j * w + j];
     var at = 0u;
     for (var i = 0u; i < w; i++) {

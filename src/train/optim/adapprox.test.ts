@@ -8,6 +8,7 @@ import { AdapproxReference, type AdapproxReferenceOptions } from './adapprox.ref
 import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
+import { recordFloats, sketchWorkFloats } from './srsiGpu';
 import {
   AWKWARD,
   awkwardGradient,
@@ -193,13 +194,30 @@ describe('Adapprox on the GPU', () => {
       capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
     });
     try {
+      // The sketch (long side × w), the w × w scratch and the factors must each fit one binding (the
+      // QR and the eigensolver run in one workgroup and cannot window), so at full rank, where the
+      // sketch is as large as V, a V too large for a binding is refused up front, changing nothing;
+      // below full rank V is windowed (tiled GEMMs and passes, warm start) while its sketch fits.
+      const ranks = { kMin: fixedRank(4), kMax: fixedRank(4), oversampling: 5, powerIterations: 3, seed: 5 };
       await compare(
         tiny,
         [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)],
-        { ...FULL_RANK, warmStart: true },
-        FULL_RANK_REF,
-        (r) => (p) => moderateGradient(r, p),
+        { ...ranks, warmStart: true },
+        { ...ranks, warmStart: true },
+        (r) => lowRankSquares(r, 2),
       );
+      const random = new Random(freshSeed());
+      const set = await TestParams.create(tiny, random, [{ name: 'w37x29', rows: 37, cols: 29 }]);
+      set.setGradients((p) => moderateGradient(random, p));
+      const before = tiny.ledger.bytesIn('optimizer');
+      const opt = new Adapprox(FULL_RANK);
+      await expect(opt.step(tiny, set.slots, 1e-3)).rejects.toThrow(
+        /"w37x29" needs its sketch \(long side × w\) in one storage binding .* lower k_max or the oversampling/,
+      );
+      expect(tiny.ledger.bytesIn('optimizer')).toBe(before);
+      expect(await set.read(set.params[0] as TestParam)).toEqual(set.params[0]?.p0);
+      opt.destroy();
+      set.destroy();
     } finally {
       tiny.destroy();
     }
@@ -386,7 +404,12 @@ describe('Adapprox on the GPU', () => {
         if (factored) expect(k).toBeGreaterThanOrEqual(1);
         formula += 4 * ((beta1 > 0 ? n : 0) + (factored ? k * (s.rows + s.cols) : n));
       }
-      const transient = 4 * (24 * 40 + (24 + 40) * 11);
+      // The dense V of the largest factored matrix (one buffer, reused matrix after matrix) and, per
+      // factored matrix, its sketch (m + n)·w, the w × w scratch of the QR and eigensolver and its
+      // record: every matrix's new factors wait in its sketch until the step's one read-back of the
+      // ranks.
+      const perSketch = (24 + 40) * 11 + sketchWorkFloats(11) + recordFloats(11);
+      const transient = 4 * (24 * 40 + 2 * perSketch);
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
       expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);

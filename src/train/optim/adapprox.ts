@@ -562,8 +562,7 @@ export class Adapprox implements Optimizer {
     const { w, kCap } = matrix.size;
     const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
 
-    // ‖V‖² without underflow: (max V)² · Σ (V / max V)².
-    await reduce(rt, 'maxabs', count, { buffer: v }, { buffer: scalars, offset: at + 3 });
+    // ‖V‖² without underflow: (max V)² · Σ (V / max V)², max V from the second-moment pass.
     await sumPass(
       rt,
       kernel('scaled_square'),
@@ -585,6 +584,7 @@ export class Adapprox implements Optimizer {
     // Gram and the Gram of U then stay far from f32 underflow however small V is.
     const skinny = 4 * count <= rt.limits.maxStorageBufferBindingSize;
     const product = { v, rows, cols, w, scalars, at };
+    const basis = await choleskyQr3(rt, y, work, short, w, true);
     const qr = await choleskyQr3(rt, y, work, short, w);
     for (let it = 0; it < this.powerIterations; it++) {
       // Y = V·Ω with V oriented short × long, then Y ← Q.
@@ -596,7 +596,7 @@ export class Adapprox implements Optimizer {
         inner: long,
         vt: !qOnRows,
       });
-      rt.submit([qr]);
+      rt.submit([it < this.powerIterations - 1 ? basis : qr]);
       // U = Vᵀ·Q (long × w) into Ω's buffer: the next Ω, and after the last iteration U itself.
       await this.sketchProduct(rt, skinny, {
         ...product,

@@ -68,17 +68,22 @@ function params(
 
 const pipeline = (rt: GpuRuntime, entryPoint: string) => rt.pipeline({ name: 'srsi', code, entryPoint });
 
-/** Y (rows × w, row-major, whole buffer) ← its orthonormal factor Q, in one workgroup. */
+/**
+ * Y (rows × w, row-major, whole buffer) ← its orthonormal factor Q, in one workgroup; with
+ * `basisOnly`, a well-conditioned basis of the same span (the two shifted passes without the
+ * closing CholeskyQR2), enough for the power iterations before the last.
+ */
 export async function choleskyQr3(
   rt: GpuRuntime,
   y: GPUBuffer,
   work: GPUBuffer,
   rows: number,
   w: number,
+  basisOnly = false,
 ): Promise<Dispatch> {
   return {
     pipeline: await pipeline(rt, 'cholesky_qr3'),
-    uniforms: params(rows, 1, [0, 0, w]),
+    uniforms: params(rows, 1, [0, 0, w, basisOnly ? 0 : 2]),
     storage: [y, work],
     workgroups: [1],
   };
