@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import shader from '../../../shaders/adapprox.wgsl?raw';
-import type { GpuRuntime } from '../../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { Adapprox, type AdapproxInspection, type AdapproxOptions } from './adapprox';
@@ -417,6 +417,33 @@ describe('Adapprox on the GPU', () => {
       // one partial sum per 2048 elements, the NaN counters.
       expect(scratchPeak).toBeGreaterThanOrEqual(transient);
       expect(scratchPeak).toBeLessThanOrEqual(transient + 4 * 8 * shapes.length + 64);
+      opt.destroy();
+      set.destroy();
+    }
+  });
+
+  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes nothing', async () => {
+    const random = new Random(freshSeed());
+    const shapes = [
+      { name: 'w24x40', rows: 24, cols: 40 },
+      { name: 'w40x24', rows: 40, cols: 24 },
+      { name: 'w17x31', rows: 17, cols: 31 },
+      ...AWKWARD,
+    ];
+    for (const warmStart of [false, true]) {
+      const set = await TestParams.create(rt, random, shapes);
+      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2 });
+      for (let t = 0; t < 3; t++) {
+        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+        await rt.sync();
+        const before = rt.counters();
+        await opt.step(rt, set.slots, 1e-3);
+        await rt.sync();
+        const used = countersSince(rt.counters(), before);
+        expect(used.readbacks).toBe(2);
+        expect(used.writes).toBe(0);
+      }
+      expect(opt.diagnostics().filter((d) => d.factored)).toHaveLength(3);
       opt.destroy();
       set.destroy();
     }
