@@ -10,26 +10,36 @@
 // No bias correction and a constant β2 (§1.2, §1.9). Vectors, and matrices whose short side is
 // below `denseBelow` (§1.8, default 8), keep a dense V and skip the compression.
 //
-// S-RSI, as implemented: Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian
-// (short side excluded: long side × w, w = min(k_prev + Δk, k_max) + p, at most the short side),
-// drawn on the GPU from a counter-based hash of (seed, parameter, step), or [U_prev | randn] with
-// the warm start. Then l times: Y = V·Ω on the GPU; the thin QR of Y on the CPU in float64
-// (Householder; spec §8: CholeskyQR fails in f32); Ω ← Vᵀ·Q on the GPU. Finally the w×w Gram of
-// U = VᵀQ and its eigendecomposition on the CPU in float64 give the error of every rank at once
-// (‖V − QUᵀ‖² = ‖V‖² − ‖U‖²); the rank is the smallest j ≤ min(k_prev + Δk, k_max) with relative
-// error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), and
-// Q·E_k, U·E_k (rotated into singular-vector order, §1.3) are uploaded as the new factors.
-// ‖V‖² is summed as (max V)²·Σ(V/max V)² so that small gradients do not underflow it (§8).
-// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (the GEMM epilogue of §2) and
-// the sketch's products V·Ω, Vᵀ·Q run on a barrier-free skinny kernel, both when their operands
-// fit one storage binding; otherwise the tiled, windowed GEMM of kernels/matmul.ts does them.
-// Cost on SwiftShader, 256×1024 at the default ranks: ~0.65 s per step (cold, l = 5), ~0.45 s with
-// the warm start (l = 2); one read-back of Y per power iteration and of U at the end.
+// S-RSI, as implemented, entirely on the GPU (shaders/srsi.wgsl; docs/training.md, "Adapprox"):
+// Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian (long side × w,
+// w = min(k_prev + Δk, k_max) + p, at most the short side), drawn on the GPU from a counter-based
+// hash of (seed, parameter, step) passed as a uniform, or [U_prev / max V | randn] with the warm
+// start. Then l times: Y = V·Ω / max V; the thin QR of Y in one workgroup (two shifted CholeskyQR
+// passes, then CholeskyQR2 on the last iteration only: before it, only Q's span matters);
+// Ω ← Vᵀ·Q / max V. Every product is taken with V / max V so that no Gram underflows f32 however
+// small V is. Then one workgroup forms the w×w Gram of U, diagonalises it by parallel Jacobi,
+// writes the error of every rank (‖V − QUᵀ‖² = ‖V‖² − ‖U‖², with ‖V / max V‖² from the GPU's
+// scaled sum) and the chosen rank, the smallest j ≤ min(k_prev + Δk, k_max) with relative
+// error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), into
+// the step's scalar buffer. Nothing is read back there: each matrix's new factors wait in its
+// sketch buffers, and at the end of the step ONE read-back brings every matrix's rank (with the
+// gradient check, two read-backs per step in all, and no writes). Then Q and U are reallocated
+// where the rank changed and filled on the GPU with Q·E_k and max V·U·E_k (rotated into
+// singular-vector order, §1.3). The float64 QR, eigensolver and rank rule are the tests'
+// reference (srsi.reference.ts, srsi.ts).
+// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (the GEMM epilogue of §2),
+// which also takes max V by an atomic max, and the sketch's products run on a barrier-free skinny
+// kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
+// kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
+// each (checked before the step: GpuLimitError).
+// Cost on SwiftShader: dominated by the number of dispatches (a fixed ~1–2 ms each there), about
+// 9 + 3l per factored matrix; see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
-// §1.1); dense parameters: V (+ M). Transient, per matrix, processed one after another: the dense V
-// (mn) and the sketch buffers ((m+n)·w), spec §2.
+// §1.1); dense parameters: V (+ M). Transient: the dense V of the largest factored matrix (one
+// buffer, matrix after matrix) and, per factored matrix, its sketch ((m+n)·w), the w×w scratch
+// (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step (spec §2).
 
 import body from '../../../shaders/adapprox.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
@@ -207,7 +217,8 @@ export class Adapprox implements Optimizer {
   readonly name = 'Adapprox';
   /** For the UI: how the pieces the spec leaves open are done here. */
   readonly methods = {
-    factorization: 'thin QR (Householder) and Gram eigendecomposition of the sketch on the CPU in float64',
+    factorization:
+      'thin QR (shifted CholeskyQR, then CholeskyQR2) and Jacobi eigendecomposition of the Gram of U, on the GPU in float32',
     rankRule:
       'single pass: smallest rank with error ≤ ξ_thr up to k_prev + Δk (spec §1.4/§2, reconstruction)',
     clamp: 'history clamped at 0 before adding (1−β2)·G² (spec §1.5, reconstruction)',
