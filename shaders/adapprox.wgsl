@@ -368,15 +368,14 @@ fn sketch_warm(
 // tiled GEMMs with w ≪ 64 on CPU drivers; this is 4–5× faster than the 64-tile GEMM here on
 // SwiftShader) and 16 multiply-adds per 8 loads. Reads past the last row or column are clamped
 // and their results dropped. `cols` is V's row length; n = ⌈out/4⌉·⌈w/4⌉; o0 = V, o1 = B, o2 = C
-// (all whole), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
+// (B and C both in the matrix's sketch buffer, srsi.wgsl), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
 // o6 = out, o7 = the parameter's scalar slot; C is scaled by 1 / max V (slot +3): the sketch of
 // V / max V, whose Gram cannot underflow f32 however small V is (the QR and the Gram of U run in
 // f32 on the GPU; srsi.wgsl).
 
 @group(0) @binding(1) var<storage, read> sk_v: array<f32>;
-@group(0) @binding(2) var<storage, read> sk_b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sk_c: array<f32>;
-@group(0) @binding(4) var<storage, read> sk_s: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sk_bc: array<f32>;
+@group(0) @binding(3) var<storage, read> sk_s: array<f32>;
 
 @compute @workgroup_size(64)
 fn skinny(
@@ -400,7 +399,7 @@ fn skinny(
   var a3 = vec4<f32>();
   for (var j = 0u; j < p.o3; j++) {
     let bi = p.o1 + j * p.o4;
-    let b = vec4<f32>(sk_b[bi + cc.x], sk_b[bi + cc.y], sk_b[bi + cc.z], sk_b[bi + cc.w]);
+    let b = vec4<f32>(sk_bc[bi + cc.x], sk_bc[bi + cc.y], sk_bc[bi + cc.z], sk_bc[bi + cc.w]);
     var x: vec4<f32>;
     if (p.o5 == 1u) {
       let vi = p.o0 + j * p.cols;
@@ -421,7 +420,7 @@ fn skinny(
     if (r0 + ri < p.o6) {
       for (var c = 0u; c < 4u; c++) {
         if (c0 + c < p.o4) {
-          sk_c[p.o2 + (r0 + ri) * p.o4 + c0 + c] = alpha * tile[ri][c];
+          sk_bc[p.o2 + (r0 + ri) * p.o4 + c0 + c] = alpha * tile[ri][c];
         }
       }
     }

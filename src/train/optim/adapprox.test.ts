@@ -8,7 +8,7 @@ import { AdapproxReference, type AdapproxReferenceOptions } from './adapprox.ref
 import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
-import { recordFloats, sketchWorkFloats } from './srsiGpu';
+import { recordFloats, sketchLayout } from './srsiGpu';
 import {
   AWKWARD,
   awkwardGradient,
@@ -191,9 +191,10 @@ describe('Adapprox on the GPU', () => {
 
   it('follows it under a tiny binding limit (windowed GEMMs, passes and warm start)', async () => {
     const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+      capLimits: { maxStorageBufferBindingSize: 4096, maxComputeWorkgroupsPerDimension: 3 },
     });
     try {
+      // 4 KiB: V of 37 × 29 (4.2 KiB) takes two windows, its sketch buffer at w = 9 (3.3 KiB) one.
       // The sketch (long side × w), the w × w scratch and the factors must each fit one binding (the
       // QR and the eigensolver run in one workgroup and cannot window), so at full rank, where the
       // sketch is as large as V, a V too large for a binding is refused up front, changing nothing;
@@ -212,7 +213,7 @@ describe('Adapprox on the GPU', () => {
       const before = tiny.ledger.bytesIn('optimizer');
       const opt = new Adapprox(FULL_RANK);
       await expect(opt.step(tiny, set.slots, 1e-3)).rejects.toThrow(
-        /"w37x29" needs its sketch \(long side × w\) in one storage binding .* lower k_max or the oversampling/,
+        /"w37x29" needs its sketch \(\(m \+ n\)·w and the w × w scratch\) in one storage binding .* lower k_max or the oversampling/,
       );
       expect(tiny.ledger.bytesIn('optimizer')).toBe(before);
       expect(await set.read(set.params[0] as TestParam)).toEqual(set.params[0]?.p0);
@@ -230,13 +231,21 @@ describe('Adapprox on the GPU', () => {
       { name: 'col33x1', rows: 33, cols: 1 },
     ];
     const ranks = { kMin: fixedRank(4), kMax: fixedRank(4), oversampling: 5, powerIterations: 3 };
-    const { opt, ref } = await compare(rt, shapes, { ...ranks, seed: 77 }, { ...ranks, seed: 77 }, (r) =>
-      lowRankSquares(r, 2),
-    );
-    for (const d of opt.diagnostics().filter((x) => x.factored)) {
-      expect(d.rank).toBe(4);
-      expect(d.sketchWidth).toBe(9);
-      expect(ref.last.get(d.name)?.rank).toBe(4);
+    // Both forms of the S-RSI: one workgroup per matrix (small matrices, the default) and one
+    // dispatch per product and QR (fuseBelow: 0, what larger matrices get).
+    for (const fuseBelow of [undefined, 0]) {
+      const { opt, ref } = await compare(
+        rt,
+        shapes,
+        { ...ranks, seed: 77, fuseBelow },
+        { ...ranks, seed: 77 },
+        (r) => lowRankSquares(r, 2),
+      );
+      for (const d of opt.diagnostics().filter((x) => x.factored)) {
+        expect(d.rank).toBe(4);
+        expect(d.sketchWidth).toBe(9);
+        expect(ref.last.get(d.name)?.rank).toBe(4);
+      }
     }
   });
 
@@ -408,7 +417,7 @@ describe('Adapprox on the GPU', () => {
       // factored matrix, its sketch (m + n)·w, the w × w scratch of the QR and eigensolver and its
       // record: every matrix's new factors wait in its sketch until the step's one read-back of the
       // ranks.
-      const perSketch = (24 + 40) * 11 + sketchWorkFloats(11) + recordFloats(11);
+      const perSketch = sketchLayout(24, 40, 11).floats + recordFloats(11);
       const transient = 4 * (24 * 40 + 2 * perSketch);
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
@@ -430,9 +439,13 @@ describe('Adapprox on the GPU', () => {
       { name: 'w17x31', rows: 17, cols: 31 },
       ...AWKWARD,
     ];
-    for (const warmStart of [false, true]) {
+    for (const [warmStart, fuseBelow] of [
+      [false, undefined],
+      [true, undefined],
+      [true, 0],
+    ] as const) {
       const set = await TestParams.create(rt, random, shapes);
-      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2 });
+      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2, fuseBelow });
       for (let t = 0; t < 3; t++) {
         set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
         await rt.sync();

@@ -41,7 +41,6 @@
 // buffer, matrix after matrix) and, per factored matrix, its sketch ((m+n)·w), the w×w scratch
 // (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step (spec §2).
 
-import body from '../../../shaders/adapprox.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { type MatmulArgs, matmul } from '../../kernels/matmul';
@@ -60,26 +59,20 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import {
-  checkGradients,
-  PASS_BLOCK,
-  partialCount,
-  runPass,
-  Scratch,
-  sumPass,
-  withOptimizerParams,
-} from './passes';
+import { checkGradients, PASS_BLOCK, partialCount, runPass, Scratch, sumPass } from './passes';
 import { sketchKey } from './srsi';
 import {
+  ADAPPROX_SHADER,
   checkSketchFits,
   choleskyQr3,
   eigenRank,
   recordFloats,
   rotateFactors,
-  sketchWorkFloats,
+  sketchLayout,
+  srsiSmall,
 } from './srsiGpu';
 
-const shader = withOptimizerParams(body);
+const shader = ADAPPROX_SHADER;
 
 /** A rank bound: one number for every matrix, or a rule of its shape. */
 export type RankBound = number | ((rows: number, cols: number) => number);
@@ -123,6 +116,12 @@ export interface AdapproxOptions {
   guidance?: Guidance;
   /** Seeds the Gaussian test matrices; a run replays exactly from it. Default 1. */
   seed?: number;
+  /**
+   * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
+   * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
+   * 2²³: on CPU drivers a dispatch costs more than that much arithmetic. 0 turns it off.
+   */
+  fuseBelow?: number;
   checkFinite?: boolean;
   /**
    * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
@@ -195,9 +194,8 @@ interface Compressed {
   at: number;
   /** Offset of its record (ξ_0…ξ_w, k) in the scalar buffer. */
   record: number;
-  omega: GPUBuffer;
-  y: GPUBuffer;
-  work: GPUBuffer;
+  /** Ω/U, Y/Q and the scratch (srsiGpu.ts sketchLayout). */
+  sketch: GPUBuffer;
   v: GPUBuffer;
   scalars: GPUBuffer;
 }
@@ -239,6 +237,7 @@ export class Adapprox implements Optimizer {
   readonly denseBelow: number;
   readonly guidance: Guidance;
   readonly seed: number;
+  readonly fuseBelow: number;
   readonly checkFinite: boolean;
   private readonly kMin: RankBound;
   private readonly kMax: RankBound;
@@ -266,6 +265,7 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 23;
     this.checkFinite = options.checkFinite ?? true;
     this.inspect = options.inspect;
     const n = this.name;
@@ -345,9 +345,12 @@ export class Adapprox implements Optimizer {
         (factoredMost +
           params.reduce((sum, s) => {
             const w = sizes.get(s.name)?.w;
-            return w === undefined
-              ? sum
-              : sum + (s.rows + s.cols) * w + sketchWorkFloats(w) + recordFloats(w);
+            if (w === undefined) return sum;
+            const short = Math.min(s.rows, s.cols);
+            const long = Math.max(s.rows, s.cols);
+            // Where V exceeds one binding, the tiled GEMM's product waits in a buffer of its own.
+            const windowed = 4 * s.rows * s.cols > rt.limits.maxStorageBufferBindingSize ? long * w : 0;
+            return sum + sketchLayout(short, long, w).floats + recordFloats(w) + windowed;
           }, 0));
       const compressed: Compressed[] = [];
       for (const [index, slot] of params.entries()) {
@@ -583,57 +586,50 @@ export class Adapprox implements Optimizer {
       { buffer: scalars, offset: at + 4 },
     );
 
-    // Ω (long × w), later U = VᵀQ / max V; Y (short × w), later Q. Both live until `finish`.
-    const omega = await matrix.scratch.buffer(`adapprox sketch Ω ${name}`, long * w);
-    const y = await matrix.scratch.buffer(`adapprox sketch Y ${name}`, short * w);
-    const work = await matrix.scratch.buffer(`adapprox sketch work ${name}`, sketchWorkFloats(w));
+    // One buffer per matrix: Ω (long × w), later U = VᵀQ / max V; Y (short × w), later Q; the
+    // scratch of the QR and the eigensolver. It lives until `finish`.
+    const layout = sketchLayout(short, long, w);
+    const sketch = await matrix.scratch.buffer(`adapprox sketch ${name}`, layout.floats);
     const key = sketchKey(this.seed, name, state.t);
-    if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, omega, w, key, scalars, at);
-    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: omega }], { words: [key] });
+    const record = matrix.record;
+    const fits = 4 * count <= rt.limits.maxStorageBufferBindingSize;
+    const rank = { scalars, slot: at, record, kMin: f.kMin, kCap, threshold: this.errorThreshold };
+    if (fits && count * w * this.powerIterations < this.fuseBelow) {
+      const warm = this.warmStart && f.k > 0 && f.u ? { u: f.u.buffer, k: f.k, stride: f.stride } : undefined;
+      rt.submit([
+        await srsiSmall(rt, {
+          ...rank,
+          v,
+          rows,
+          cols,
+          w,
+          sketch,
+          key,
+          iterations: this.powerIterations,
+          warm,
+        }),
+      ]);
+      return { slot, state, w, at, record, sketch, v, scalars };
+    }
+    if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, sketch, w, key, scalars, at);
+    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: sketch }], { words: [key] });
 
     // Every product is taken with V / max V (the skinny kernel reads max V from the slot): the QR's
     // Gram and the Gram of U then stay far from f32 underflow however small V is.
-    const skinny = 4 * count <= rt.limits.maxStorageBufferBindingSize;
-    const product = { v, rows, cols, w, scalars, at };
-    const basis = await choleskyQr3(rt, y, work, short, w, true);
-    const qr = await choleskyQr3(rt, y, work, short, w);
+    const temp = fits ? undefined : await matrix.scratch.buffer(`adapprox sketch product ${name}`, long * w);
+    const product = { v, rows, cols, w, sketch, scalars, at, temp };
+    const { u0, y0, g0 } = layout;
+    const basis = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0, basisOnly: true });
+    const qr = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0 });
     for (let it = 0; it < this.powerIterations; it++) {
       // Y = V·Ω with V oriented short × long, then Y ← Q.
-      await this.sketchProduct(rt, skinny, {
-        ...product,
-        b: omega,
-        c: y,
-        out: short,
-        inner: long,
-        vt: !qOnRows,
-      });
+      await this.sketchProduct(rt, { ...product, b: u0, c: y0, out: short, inner: long, vt: !qOnRows });
       rt.submit([it < this.powerIterations - 1 ? basis : qr]);
-      // U = Vᵀ·Q (long × w) into Ω's buffer: the next Ω, and after the last iteration U itself.
-      await this.sketchProduct(rt, skinny, {
-        ...product,
-        b: y,
-        c: omega,
-        out: long,
-        inner: short,
-        vt: qOnRows,
-      });
+      // U = Vᵀ·Q (long × w) into Ω's place: the next Ω, and after the last iteration U itself.
+      await this.sketchProduct(rt, { ...product, b: y0, c: u0, out: long, inner: short, vt: qOnRows });
     }
-    const record = matrix.record;
-    rt.submit([
-      await eigenRank(rt, {
-        u: omega,
-        rows: long,
-        w,
-        work,
-        scalars,
-        slot: at,
-        record,
-        kMin: f.kMin,
-        kCap,
-        threshold: this.errorThreshold,
-      }),
-    ]);
-    return { slot, state, w, at, record, omega, y, work, v, scalars };
+    rt.submit([await eigenRank(rt, { ...rank, sketch, rows: long, w, u0, g0 })]);
+    return { slot, state, w, at, record, sketch, v, scalars };
   }
 
   /**
@@ -685,18 +681,21 @@ export class Adapprox implements Optimizer {
   }
 
   /**
-   * C = op(V)·B / max V for the sketch (B inner × w, C out × w): the barrier-free skinny kernel when
-   * V fits one binding, else the tiled, windowed GEMM followed by the scaling pass.
+   * C = op(V)·B / max V for the sketch (B inner × w and C out × w, both in the sketch buffer at
+   * element offsets b and c): the barrier-free skinny kernel when V fits one binding, else the tiled,
+   * windowed GEMM into `temp`, scaled there and copied into place (B and C share a buffer, which
+   * one dispatch may not bind as both read-only and writable).
    */
   private async sketchProduct(
     rt: GpuRuntime,
-    skinny: boolean,
     a: {
       v: GPUBuffer;
       rows: number;
       cols: number;
-      b: GPUBuffer;
-      c: GPUBuffer;
+      sketch: GPUBuffer;
+      temp: GPUBuffer | undefined;
+      b: number;
+      c: number;
       out: number;
       inner: number;
       w: number;
@@ -705,12 +704,22 @@ export class Adapprox implements Optimizer {
       at: number;
     },
   ): Promise<void> {
-    if (!skinny) {
-      await matmul(rt, { a: a.v, b: a.b, c: a.c, m: a.out, n: a.w, k: a.inner, transA: a.vt });
+    if (a.temp) {
+      await matmul(rt, {
+        a: a.v,
+        b: a.sketch,
+        offsetB: a.b,
+        c: a.temp,
+        m: a.out,
+        n: a.w,
+        k: a.inner,
+        transA: a.vt,
+      });
       await runPass(rt, { name: 'adapprox', code: shader, entryPoint: 'scale_inverse_top' }, a.out * a.w, [
-        { buffer: a.c },
+        { buffer: a.temp },
         { buffer: a.scalars, offset: a.at, whole: true },
       ]);
+      rt.copy(a.temp, a.sketch, 4 * a.out * a.w, 0, 4 * a.c);
       return;
     }
     const pipeline = await rt.pipeline({ name: 'adapprox', code: shader, entryPoint: 'skinny' });
@@ -723,10 +732,10 @@ export class Adapprox implements Optimizer {
           ['u32', 0],
           ['u32', a.cols],
           ['u32', 0],
-          ...[0, 0, 0, a.inner, a.w, a.vt ? 1 : 0, a.out, a.at].map((x): ['u32', number] => ['u32', x]),
+          ...[0, a.b, a.c, a.inner, a.w, a.vt ? 1 : 0, a.out, a.at].map((x): ['u32', number] => ['u32', x]),
           ...Array.from({ length: 12 }, (): ['f32', number] => ['f32', 0]),
         ]),
-        storage: [a.v, a.b, a.c, a.scalars],
+        storage: [a.v, a.sketch, a.scalars],
         workgroups: foldGrid(Math.ceil(invocations / 64), rt.limits.maxComputeWorkgroupsPerDimension),
       },
     ]);
@@ -755,9 +764,7 @@ export class Adapprox implements Optimizer {
     }
     rt.submit([
       await rotateFactors(rt, {
-        q: c.y,
-        u: c.omega,
-        work: c.work,
+        sketch: c.sketch,
         scalars: c.scalars,
         slot: c.at,
         short: f.short,

@@ -10,6 +10,7 @@ import {
   eigenRank,
   recordFloats,
   rotateFactors,
+  sketchLayout,
   sketchWorkFloats,
 } from './srsiGpu';
 
@@ -50,16 +51,13 @@ describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
   afterAll(() => rt.destroy());
 
   async function qr(y: Float64Array, rows: number, w: number): Promise<Float64Array> {
-    const buffer = await rt.upload('test Y', 'scratch', Float32Array.from(y));
-    const work = await rt.upload(
-      'test work',
-      'scratch',
-      new Float32Array(sketchWorkFloats(w)).fill(Number.NaN),
-    );
-    rt.submit([await choleskyQr3(rt, buffer.buffer, work.buffer, rows, w)]);
-    const q = Float64Array.from(await rt.readF32(buffer.buffer));
-    buffer.destroy();
-    work.destroy();
+    // Y at +0 and the scratch after it, poisoned.
+    const data = new Float32Array(rows * w + sketchWorkFloats(w)).fill(Number.NaN);
+    data.set(Float32Array.from(y));
+    const sketch = await rt.upload('test sketch', 'scratch', data);
+    rt.submit([await choleskyQr3(rt, { sketch: sketch.buffer, rows, w, y0: 0, g0: rows * w })]);
+    const q = Float64Array.from(await rt.readF32(sketch.buffer, 0, 4 * rows * w));
+    sketch.destroy();
     return q;
   }
 
@@ -193,17 +191,20 @@ describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
       const record = 16;
       const scalars = new Float32Array(record + recordFloats(w)).fill(Number.NaN);
       scalars[slot + 4] = s2;
+      // U at +0 and the poisoned scratch after it.
+      const data = new Float32Array(rows * w + sketchWorkFloats(w)).fill(Number.NaN);
+      data.set(Float32Array.from(u));
       const buffers = {
-        u: await rt.upload('test U', 'scratch', Float32Array.from(u)),
-        work: await rt.upload('test work', 'scratch', new Float32Array(sketchWorkFloats(w)).fill(Number.NaN)),
+        sketch: await rt.upload('test sketch', 'scratch', data),
         scalars: await rt.upload('test scalars', 'scratch', scalars),
       };
       rt.submit([
         await eigenRank(rt, {
-          u: buffers.u.buffer,
+          sketch: buffers.sketch.buffer,
           rows,
           w,
-          work: buffers.work.buffer,
+          u0: 0,
+          g0: rows * w,
           scalars: buffers.scalars.buffer,
           slot,
           record,
@@ -212,7 +213,7 @@ describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
           threshold,
         }),
       ]);
-      const work = Float64Array.from(await rt.readF32(buffers.work.buffer));
+      const work = Float64Array.from(await rt.readF32(buffers.sketch.buffer, 4 * rows * w));
       const out = await rt.readF32(buffers.scalars.buffer);
       for (const b of Object.values(buffers)) b.destroy();
       const what = `${rows}×${w} decay ${decay} seed ${seed}`;
@@ -266,24 +267,24 @@ describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
       const u = random.uniform(long * w);
       const e = random.uniform(w * w);
       const top = 3e-20;
-      const work = new Float32Array(sketchWorkFloats(w)).fill(Number.NaN);
-      work.set(e, 2 * w * w);
+      // The sketch buffer as srsiGpu.ts lays it out: U, then Q, then the scratch with E at +2w².
+      const layout = sketchLayout(short, long, w);
+      const sketch = new Float32Array(layout.floats).fill(Number.NaN);
+      sketch.set(u, layout.u0);
+      sketch.set(q, layout.y0);
+      sketch.set(e, layout.g0 + 2 * w * w);
       // The parameter's slot starts at 5; max V is at +3.
       const scalars = new Float32Array(16).fill(Number.NaN);
       scalars[5 + 3] = top;
       const b = {
-        q: await rt.upload('test Q sketch', 'scratch', q),
-        u: await rt.upload('test U sketch', 'scratch', u),
-        work: await rt.upload('test work', 'scratch', work),
+        sketch: await rt.upload('test sketch', 'scratch', sketch),
         scalars: await rt.upload('test scalars', 'scratch', scalars),
         qOut: await rt.upload('test Q', 'scratch', new Float32Array(short * stride).fill(Number.NaN)),
         uOut: await rt.upload('test U', 'scratch', new Float32Array(long * stride).fill(Number.NaN)),
       };
       rt.submit([
         await rotateFactors(rt, {
-          q: b.q.buffer,
-          u: b.u.buffer,
-          work: b.work.buffer,
+          sketch: b.sketch.buffer,
           scalars: b.scalars.buffer,
           slot: 5,
           short,
@@ -326,10 +327,11 @@ describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
   it('refuses a sketch that cannot fit one storage binding, naming what to lower', async () => {
     const tiny = await createNodeRuntime({ capLimits: { maxStorageBufferBindingSize: 2048 } });
     try {
+      // (8 + 100)·6 + 3·36 + 2·3 + 6 floats = 3.00 KiB.
       expect(() => checkSketchFits(tiny, 'w', { short: 8, long: 100, w: 6, stride: 2 })).toThrow(
-        /"w" needs its sketch \(long side × w\) in one storage binding \(2.34 KiB > 2.00 KiB, sketch width w = 6\); lower k_max or the oversampling p/,
+        /"w" needs its sketch \(\(m \+ n\)·w and the w × w scratch\) in one storage binding \(3.00 KiB > 2.00 KiB, sketch width w = 6\); lower k_max or the oversampling p/,
       );
-      expect(() => checkSketchFits(tiny, 'w', { short: 8, long: 80, w: 6, stride: 2 })).not.toThrow();
+      expect(() => checkSketchFits(tiny, 'w', { short: 8, long: 50, w: 6, stride: 2 })).not.toThrow();
     } finally {
       tiny.destroy();
     }
