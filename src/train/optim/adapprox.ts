@@ -32,8 +32,9 @@
 // kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
 // each (checked before the step: GpuLimitError).
+// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead: one dispatch.
 // Cost on SwiftShader: dominated by the number of dispatches (a fixed ~1–2 ms each there), about
-// 9 + 3l per factored matrix; see bench/README.md.
+// 9 + 2l per factored matrix, or 8 for a small one; see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
@@ -119,7 +120,8 @@ export interface AdapproxOptions {
   /**
    * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
    * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
-   * 2²³: on CPU drivers a dispatch costs more than that much arithmetic. 0 turns it off.
+   * 2¹⁸: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup (measured:
+   * 2¹⁸ beat 0, 2²⁰ and 2²³ on nano's and tiny's shapes; 2²³ was 4× slower at tiny's). 0 turns it off.
    */
   fuseBelow?: number;
   checkFinite?: boolean;
@@ -265,7 +267,7 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
-    this.fuseBelow = options.fuseBelow ?? 2 ** 23;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 18;
     this.checkFinite = options.checkFinite ?? true;
     this.inspect = options.inspect;
     const n = this.name;
