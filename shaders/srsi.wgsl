@@ -15,10 +15,13 @@
 // (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
 // (no barrier: one invocation per entry sums over the rows), w pivots of 2 barriers each, and a
 // row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares the condition number in
-// the Gram and fails from κ(Y) ≈ 1e4 on; the first pass here factors YᵀY + s·I with
+// the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
 // s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
-// leaves Q₁ = Y·R⁻¹ with κ(Q₁) = O(u^-½); two plain passes (CholeskyQR2) then make it orthonormal
-// to O(u) (Fukaya, Kannan, Nakatsukasa, Yamamoto, Yanagisawa 2020).
+// leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
+// Yanagisawa 2020). In f32, s/‖Y‖² ≈ 1e-3 at these sizes, so one shift leaves κ(Q₁) above
+// u^-½ ≈ 4096 once κ(Y) ≳ 1e5 (the tests saw orthogonality errors of O(1) at κ = 1e6 with one);
+// a second shifted pass brings it to ~1e3, and two plain passes (CholeskyQR2) then make Q
+// orthonormal to O((rows·w + w²)·u).
 // A pivot below w·u of its column's squared norm is rounding noise (the column is, to working
 // precision, in the span of the earlier ones, or Y is worse conditioned than one shift can mend) and
 // is raised to that floor. Only the pivot is inaccurate there, not the column's direction, which the
