@@ -134,6 +134,8 @@ export interface AdapproxOptions {
   fuseStepUpTo?: number;
   /** Invocations of that workgroup (8, 16, 32 or 64). Default 8 on a CPU adapter, 64 on a GPU. */
   stepGroup?: number;
+  /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default as stepGroup's. */
+  srsiGroup?: number;
   checkFinite?: boolean;
   /**
    * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
@@ -253,6 +255,7 @@ export class Adapprox implements Optimizer {
   readonly fuseStepUpTo: number;
   readonly checkFinite: boolean;
   private readonly stepGroup: number | undefined;
+  private readonly srsiGroup: number | undefined;
   private readonly kMin: RankBound;
   private readonly kMax: RankBound;
   private readonly k0: RankBound | undefined;
@@ -282,6 +285,7 @@ export class Adapprox implements Optimizer {
     this.fuseBelow = options.fuseBelow ?? 2 ** 18;
     this.fuseStepUpTo = options.fuseStepUpTo ?? 65536;
     this.stepGroup = options.stepGroup;
+    this.srsiGroup = options.srsiGroup;
     this.checkFinite = options.checkFinite ?? true;
     this.inspect = options.inspect;
     const n = this.name;
@@ -667,6 +671,7 @@ export class Adapprox implements Optimizer {
           key,
           iterations: this.powerIterations,
           warm,
+          group: this.srsiGroup ?? stepGroup(rt),
         }),
       ]);
       return { slot, state, w, at, record, sketch, v, scalars };
