@@ -33,8 +33,11 @@
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
 // each (checked before the step: GpuLimitError).
 // Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead: one dispatch.
-// Cost on SwiftShader: dominated by the number of dispatches (a fixed ~1–2 ms each there), about
-// 9 + 2l per factored matrix, or 8 for a small one; see bench/README.md.
+// Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
+// the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
+// too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
+// costs a fixed ~1–2 ms: 4 dispatches per small factored matrix (gradient check, step, S-RSI,
+// rotation), 3l + 5 per larger one, 2 per dense parameter (as AdamW); see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
