@@ -124,10 +124,10 @@ export interface AdapproxOptions {
   /**
    * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
    * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
-   * 2²¹: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
+   * 2²⁰: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
    * nano's and tiny's shapes: 2¹⁸ beat 0, 2²⁰ and 2²³ with one scalar product per invocation; with
    * the products in 4 × 4 register tiles and a workgroup of 8 (srsi.wgsl fs_product), 2²⁰ beat 2¹⁸
-   * at tiny and tied at nano, and 2²¹ and 2²² beat 2²⁰ at tiny by 5–40 % (noisy, a busy machine).
+   * at tiny and tied at nano; 2²¹ did not measurably beat 2²⁰ (two bench runs each, busy machine).
    * 0 turns it off.
    */
   fuseBelow?: number;
@@ -288,7 +288,7 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
-    this.fuseBelow = options.fuseBelow ?? 2 ** 21;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 20;
     this.fuseStepUpTo = options.fuseStepUpTo ?? 65536;
     this.stepGroup = options.stepGroup;
     this.srsiGroup = options.srsiGroup;
