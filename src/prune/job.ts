@@ -80,7 +80,7 @@ export interface PruneInput {
   emit?: (event: PruneEvent) => void;
   signal?: AbortSignal;
   checkpoint?: PruneCheckpoint;
-  /** Time the work on the GPU's clock for the counters' gpuMs (default true; see withGpuClock). */
+  /** Time the work on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
   gpuTime?: boolean;
 }
 
@@ -126,7 +126,7 @@ export function checkOptionsFit(options: PruneOptions, c: ModelConfig): void {
 
 export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
   // Held for the run, so every operator's and block's counters carry its GPU time.
-  return withGpuClock(input.rt, input.gpuTime ?? true, () => prune(input));
+  return withGpuClock(input.rt, input.gpuTime, () => prune(input));
 }
 
 async function prune(input: PruneInput): Promise<PruneOutput> {
