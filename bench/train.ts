@@ -117,7 +117,7 @@ export async function benchTrain(
         });
         const o = optimizerCounts[0];
         process.stderr.write(
-          `${num(modelMs)} + ${num(optimizerMs)} ms, optimizer ${o?.readbacks} read-backs, ${o?.dispatches} dispatches\n`,
+          `${num(modelMs)} + ${num(optimizerMs)} ms; optimizer: read-backs ${o?.readbacks}, dispatches ${o?.dispatches}\n`,
         );
       } catch (error) {
         process.stderr.write('FAILED\n');
@@ -185,12 +185,15 @@ export function formatTrain(rows: readonly TrainRow[]): string {
       .map((r) => {
         const s = r.stepCounters;
         const o = r.optimizerCounters;
-        const pair = (a: number | null, b: number | null, digits = 3) =>
-          a === null || b === null ? 'n/a' : `${num(a, digits)} (${num(b, digits)})`;
+        const count = (x: number) => (Number.isInteger(x) ? String(x) : num(x));
+        const pair = (a: number | null, b: number | null, show: (x: number) => string) =>
+          a === null || b === null ? 'n/a' : `${show(a)} (${show(b)})`;
+        const kB = (x: number) => num(x / 1000);
+        const ms = (x: number) => num(x, 4);
         return (
-          `| ${r.preset} | ${r.optimizer} | ${pair(s.readbacks, o.readbacks)} | ` +
-          `${pair(s.bytesRead / 1000, o.bytesRead / 1000)} | ${pair(s.dispatches, o.dispatches)} | ` +
-          `${pair(s.submissions, o.submissions)} | ${pair(s.gpuMs, o.gpuMs, 4)} |`
+          `| ${r.preset} | ${r.optimizer} | ${pair(s.readbacks, o.readbacks, count)} | ` +
+          `${pair(s.bytesRead, o.bytesRead, kB)} | ${pair(s.dispatches, o.dispatches, count)} | ` +
+          `${pair(s.submissions, o.submissions, count)} | ${pair(s.gpuMs, o.gpuMs, ms)} |`
         );
       }),
     '',
