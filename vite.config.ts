@@ -14,7 +14,7 @@ export default defineConfig({
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true },
   test: {
-    include: ['src/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'bench/**/*.test.ts'],
     // One fork: SwiftShader already uses both cores, and parallel GPU tests only contend.
     pool: 'forks',
     fileParallelism: false,

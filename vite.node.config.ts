@@ -10,6 +10,8 @@ import { defineConfig } from 'vite';
 const entries: Record<string, string> = {
   bench: 'bench/bench.ts',
   cli: 'src/cli/main.ts',
+  // Merges the device benchmark's stages into one report (scripts/device-bench.sh run).
+  'device-report': 'bench/deviceReportMain.ts',
 };
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];

@@ -16,6 +16,8 @@ export interface BenchOptions {
   sections: BenchSection[];
   /** Only the kernel cases whose 'group · name' contains this text; null = all. */
   cases: string | null;
+  /** Also time SparseGPT's factor at LLaMA-7B's widths 4096 and 11008 (hours on a CPU adapter). */
+  sparsegptWide?: boolean;
   help: boolean;
 }
 
@@ -23,6 +25,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick          small sizes only (a smoke run)
   --runs N         timed runs per case after one warm-up run (default 5, 3 for quick;
                    without --runs, products above 4 GFLOP get 3; the copy always gets >= 10)
+  --sparsegpt-wide also time SparseGPT's factor at widths 4096 and 11008 (prune section;
+                   half an hour to hours on a CPU adapter)
   --json-out PATH  write the JSON report to PATH instead of bench/results/bench-<timestamp>.json
   --only LIST      run only these sections, comma-separated: ${BENCH_SECTIONS.join(', ')}
   --cases TEXT     only the kernel cases whose group or name contains TEXT (e.g. n=128, Gram)
@@ -66,6 +70,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--cases':
         options.cases = value();
+        break;
+      case '--sparsegpt-wide':
+        options.sparsegptWide = true;
         break;
       case '--help':
       case '-h':

@@ -150,7 +150,7 @@ class Problem {
       const random = new Random(seed);
       // Features with their own mean and scale, as real activations have: G then has a dominant
       // eigenvalue and is far from a multiple of I. An i.i.d. X gives G ≈ (tokens/3)·I, a flat
-      // spectrum on which the power iteration for L runs hundreds of steps, and for which magnitude
+      // spectrum on which λ_max converges slowest (lipschitz.ts measures it), and for which magnitude
       // pruning is already optimal, so FISTA's rounds never beat their warm start.
       const mean = random.uniform(cols, -0.5, 0.5);
       const scale = random.uniform(cols, -0.7, 0.7).map(Math.exp);
@@ -476,6 +476,8 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
     'matmul share',
     'mm GFLOP/s in solve',
     'prune ms (L)',
+    'read-backs (L)',
+    'dispatches (L)',
     'largest other kernels (GPU ms per solve)',
   ];
   const lines = rows.map((r) => {
@@ -497,6 +499,8 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       r.matmulShare === null ? 'n/a' : pct(r.matmulShare),
       num(r.matmulGflopsInSolve),
       r.prune ? `${num(r.prune.totalMs, 4)} (${num(r.prune.lipschitzMs, 4)})` : '–',
+      r.prune ? countPair(r.prune, 'readbacks') : '–',
+      r.prune ? countPair(r.prune, 'dispatches') : '–',
       others || (r.gpuMsByKernel ? '' : 'n/a'),
     ];
   });
@@ -527,9 +531,12 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       `(${num(peaks.matmulGflops)} GFLOP/s).`,
     '* matmul share and the other kernels: GPU time of the warm-up solve by kernel (timestamp queries); ' +
       'mm GFLOP/s in solve = the K + 1 products over matmul GPU time.',
-    `* prune ms: magnitude warm start + L (power iteration, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
+    `* prune ms: magnitude warm start + L (Lanczos, in parentheses) + λ₀ + T = ${PAPER_FISTA.rounds} rounds ` +
       `of K = ${PAPER_FISTA.iterations} with the hard threshold to 50 % per row (ξ = ${PAPER_FISTA.xi}). ` +
       'OPT-125M: K = 5 for the solve rows, and the full step only for q/k/v/out_proj (fc1/fc2 take minutes on a CPU adapter).',
+    '* read-backs, dispatches: GPU→CPU read-backs and compute dispatches of L plus fistaPruneOperator ' +
+      "(λ₀ and the T rounds) for one operator, from rt.counters(); L's own share in parentheses. " +
+      'The magnitude warm start is not counted (it is in the table below).',
     '',
     formatPruneWork(rows),
   ].join('\n');
@@ -546,7 +553,7 @@ export function formatPruneWork(rows: readonly PruneRow[]): string {
     if (!r.prune) continue;
     const t = r.prune;
     lines.push(['', 'warm start (magnitude)', num(t.warmStartMs, 4), ...counterCells(t.warmStartCounters)]);
-    lines.push(['', 'L (power iteration)', num(t.lipschitzMs, 4), ...counterCells(t.lipschitzCounters)]);
+    lines.push(['', 'L (λ_max)', num(t.lipschitzMs, 4), ...counterCells(t.lipschitzCounters)]);
     lines.push([
       '',
       `operator: λ₀ + ${PAPER_FISTA.rounds} rounds`,
@@ -570,4 +577,10 @@ export function formatPruneWork(rows: readonly PruneRow[]): string {
       'and the T rounds with their hard thresholds), the timed step. GPU ms (timestamp queries; n/a without ' +
       'them): the profiled warm-up solve, and a second run of the step on the GPU clock.',
   ].join('\n');
+}
+
+/** "L + operator (L)" of one counter. */
+function countPair(t: PruneTiming, key: 'readbacks' | 'dispatches'): string {
+  const l = t.lipschitzCounters[key];
+  return `${l + t.operatorCounters[key]} (${l})`;
 }

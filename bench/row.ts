@@ -11,6 +11,16 @@ export interface JsBaseline {
   gflops: number;
 }
 
+/** A product's operands, so that other programs (bench/torch_matmul.py) can time the same one. */
+export interface ProductDims {
+  /** op(A) is m × k, op(B) is k × n; op transposes the stored operand when trans is set. */
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
 export interface BenchRow {
   group: string;
   name: string;
@@ -19,6 +29,8 @@ export interface BenchRow {
   layout: string;
   /** m×n×k for products, bytes for the copy. */
   shape: string;
+  /** The product's dimensions and layout (a Gram is Xᵀ·X: m = n = width, k = rows); absent for the copy. */
+  product?: ProductDims;
   /** FLOPs of the delivered result (2·m·n·k; 2·rows·width² for a Gram). */
   flops: number;
   /** FLOPs the kernel actually executes (the symmetric Gram computes only upper tiles). */

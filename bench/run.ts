@@ -13,6 +13,7 @@ import { createNodeRuntime } from '../src/host/nodeGpu';
 import type { BenchOptions } from './args';
 import { suite } from './cases';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
+import { benchFactor, type FactorRow, formatFactor, relateFactorToPeak } from './factor';
 import { benchForward, type ForwardRow, formatForward } from './forward';
 import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './prune';
 import type { BenchRow } from './row';
@@ -54,6 +55,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   const rows: BenchRow[] = [];
   let forward: ForwardRow[] = [];
   let prune: PruneRow[] = [];
+  let factor: FactorRow[] = [];
   let train: TrainRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
@@ -92,6 +94,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (runs('forward') && !rt.isLost)
       forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
     if (runs('prune') && !rt.isLost) prune = await benchPrune(rt, options.quick, options.runs);
+    if (runs('prune') && !rt.isLost)
+      factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
   } finally {
     rt.destroy();
@@ -104,12 +108,14 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     r.fracPeakCopy = r.gbps / peaks.copyGbps;
   }
   relatePruneToPeak(prune, peaks);
+  relateFactorToPeak(factor, peaks);
   relateTrainToPeak(train, peaks);
 
   const otherCpu = otherCpuShare(runStart, cpuSnapshot());
   if (rows.length) print(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
   if (forward.length) print(`${formatForward(forward)}\n`);
   if (prune.length) print(`${formatPrune(prune, peaks)}\n`);
+  if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
 
   const finishedAt = new Date();
@@ -144,11 +150,16 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     rows,
     forward,
     prune,
+    factor,
     train,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   print(`JSON report: ${path.relative(process.cwd(), path.resolve(file)) || file}`);
-  const failed = rows.some((r) => r.error) || prune.some((r) => r.error) || train.some((r) => r.error);
+  const failed =
+    rows.some((r) => r.error) ||
+    prune.some((r) => r.error) ||
+    factor.some((r) => r.error) ||
+    train.some((r) => r.error);
   return { report, file, failed };
 }
 

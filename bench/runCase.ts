@@ -14,7 +14,7 @@ import {
 } from './cases';
 import { ikjMatmul, type Product, packSlice, sliceRows } from './jsBaseline';
 import { type Timing, timeRuns } from './measure';
-import type { BenchRow, JsBaseline } from './row';
+import type { BenchRow, JsBaseline, ProductDims } from './row';
 
 export interface RunPlan {
   runs: number;
@@ -90,7 +90,8 @@ async function runMatmul(rt: GpuRuntime, c: MatmulCase, plan: RunPlan): Promise<
     const flops = 2 * m * n * k;
     const js = await jsBaseline(product, plan);
     const gpuRows = await rt.readF32(out.buffer, 0, js.rows * n * 4);
-    return finishProduct(c, layoutName(c), `${m}×${n}×${k}`, flops, flops, 4 * (m * k + k * n + m * n), {
+    const dims = { m, n, k, transA, transB };
+    return finishProduct(c, layoutName(c), dims, flops, flops, 4 * (m * k + k * n + m * n), {
       timing,
       plan,
       js: js.result,
@@ -128,7 +129,7 @@ async function runGram(rt: GpuRuntime, c: GramCase, plan: RunPlan): Promise<Benc
     return finishProduct(
       c,
       'XᵀX sym',
-      `${width}×${width}×${rows}`,
+      { m: width, n: width, k: rows, transA: true, transB: false },
       flops,
       executed,
       4 * (rows * width + 2 * width * width),
@@ -148,7 +149,7 @@ async function runGram(rt: GpuRuntime, c: GramCase, plan: RunPlan): Promise<Benc
 function finishProduct(
   c: MatmulCase | GramCase,
   layout: string,
-  shape: string,
+  product: ProductDims,
   flops: number,
   executedFlops: number,
   bytes: number,
@@ -161,7 +162,8 @@ function finishProduct(
     name: c.name,
     kind: c.kind,
     layout,
-    shape,
+    shape: `${product.m}×${product.n}×${product.k}`,
+    product,
     flops,
     executedFlops,
     bytes,

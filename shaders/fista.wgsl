@@ -144,3 +144,36 @@ fn coordinate_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     cs_out[p.o4 + i] = abs(cs_diag[p.o3 + j] * cs_w[p.o0 + i] - grad);
   }
 }
+
+// The early stop of a solve with a tolerance, decided on the GPU (src/prune/fista.ts). rec is a
+// window of the solve's record: rec[0] = the iteration the solve stopped at (0 while running),
+// rec[1] = ‖W_k − W_{k−1}‖², rec[2] = ‖W_k‖². At iteration k = s0, stop when
+// ‖W_k − W_{k−1}‖ ≤ tol·‖W_k‖, i.e. rec[1] ≤ s1·rec[2] with s1 = tol². One invocation.
+@group(0) @binding(1) var<storage, read_write> sc_rec: array<f32>;
+
+@compute @workgroup_size(1)
+fn stop_check() {
+  if (sc_rec[p.o0] == 0.0 && sc_rec[p.o0 + 1u] <= p.s1 * sc_rec[p.o0 + 2u]) {
+    sc_rec[p.o0] = p.s0;
+  }
+}
+
+// Copies two matrices (src_a → dst_a, src_b → dst_b) when the stop slot rec[0] matches: equal to
+// s0 when s0 > 0 (keep W_k and Z of the iteration that stopped the solve, as later iterations
+// overwrite them), or any stop when s0 = 0 (put them back after the last iteration).
+@group(0) @binding(1) var<storage, read> lt_rec: array<f32>;
+@group(0) @binding(2) var<storage, read> lt_src_a: array<f32>;
+@group(0) @binding(3) var<storage, read> lt_src_b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> lt_dst_a: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lt_dst_b: array<f32>;
+
+@compute @workgroup_size(256)
+fn latch(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = element(gid, groups);
+  let stopped = lt_rec[p.o0];
+  let matches = select(stopped != 0.0, stopped == p.s0, p.s0 > 0.0);
+  if (i < p.n && matches) {
+    lt_dst_a[p.o3 + i] = lt_src_a[p.o1 + i];
+    lt_dst_b[p.o4 + i] = lt_src_b[p.o2 + i];
+  }
+}

@@ -6,8 +6,9 @@
 //
 // Bindings are windows (src/kernels/window.ts): the weights of a window of rows, from column c0 of
 // its first row (w_base is the element offset of that entry in the binding, rows are ld apart); the
-// block's rows × width scores, mask and errors, packed (e_base); and U's rows c0 .. c0+width−1, whole
-// rows of ld entries, so U_(c0+i, c) is u[i·ld + c].
+// block's rows × width scores, mask and errors, packed (e_base); and U's diagonal block
+// U[c0:c0+width, c0:c0+width] inside the factor (hessianFactor.ts), rows ld apart from u_base, so
+// U_(c0+i, c0+j) is u[u_base + i·ld + j].
 
 struct Params {
   // Rows in this window.
@@ -16,16 +17,14 @@ struct Params {
   ld: u32,
   // Columns in this block.
   width: u32,
-  // The block's first column.
-  c0: u32,
+  // Element offset of U_(c0, c0) in its binding.
+  u_base: u32,
   w_base: u32,
   e_base: u32,
   // 0: unstructured, the mask comes precomputed in keep; 1: N:M, chosen during the sweep.
   nm: u32,
   n: u32,
   m: u32,
-  // zero_columns: how many dead columns are listed.
-  count: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,7 +33,8 @@ fn row_of(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return gid.x + gid.y * groups.x * 64u;
 }
 
-// Dead inputs (a zero Hessian diagonal): their weight columns are zeroed before anything else.
+// Dead inputs (a zero Hessian diagonal, flagged 1 by the factor): their weight columns are zeroed
+// before anything else.
 @group(0) @binding(1) var<storage, read_write> zc_w: array<f32>;
 @group(0) @binding(2) var<storage, read> zc_dead: array<u32>;
 
@@ -45,8 +45,10 @@ fn zero_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     return;
   }
   let base = p.w_base + r * p.ld;
-  for (var d = 0u; d < p.count; d++) {
-    zc_w[base + zc_dead[d]] = 0.0;
+  for (var c = 0u; c < p.ld; c++) {
+    if (zc_dead[c] != 0u) {
+      zc_w[base + c] = 0.0;
+    }
   }
 }
 
@@ -64,7 +66,7 @@ fn block_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let base = p.w_base + r * p.ld;
   for (var j = 0u; j < p.width; j++) {
     let w = bs_w[base + j];
-    let d = bs_u[j * p.ld + p.c0 + j];
+    let d = bs_u[p.u_base + j * p.ld + j];
     bs_out[p.e_base + r * p.width + j] = (w * w) / (d * d);
   }
 }
@@ -77,7 +79,7 @@ fn block_scores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 // The N:M score of block column a of the row at base, from the current weights.
 fn nm_score(base: u32, a: u32) -> f32 {
   let w = sw_w[base + a];
-  let d = sw_u[a * p.ld + p.c0 + a];
+  let d = sw_u[p.u_base + a * p.ld + a];
   return (w * w) / (d * d);
 }
 
@@ -118,7 +120,7 @@ fn sweep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     } else {
       pruned = sw_keep[e + i] == 0u;
     }
-    let urow = i * p.ld + p.c0;
+    let urow = p.u_base + i * p.ld;
     let w = sw_w[base + i];
     let q = select(w, 0.0, pruned);
     let err = (w - q) / sw_u[urow + i];

@@ -2,13 +2,12 @@
 // FISTAPruner's blocks see the dense model's inputs, so the merged shards must equal the whole run
 // bit for bit (same calibration seed, same kernels). Then the shards that must not merge.
 
-import { cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkCounters } from '../gpu/meter';
 import { folderSources } from '../host/nodeFiles';
-import { projectRoot } from '../host/projectRoot';
 import { openModel } from '../model/checkpoint';
 import { exportHfModel } from '../model/export';
 import { randomTensors, tinyConfig } from '../model/testModels';
@@ -16,7 +15,7 @@ import { blockOperators, canonicalTensors, memoryWeightSource } from '../model/w
 import type { PruneSummary } from '../prune/events';
 import { parseRunRecord } from '../run/record';
 import type { PrunedFolderSummary } from './prunedFolder';
-import { jsonOf, runCommand } from './testing';
+import { jsonOf, runCommand, writeModelFolder } from './testing';
 
 const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
 let dir: string;
@@ -39,13 +38,6 @@ const pruneArgs = () => [
   '--json',
 ];
 
-async function writeModel(folder: string, tensors: Map<string, Float32Array>): Promise<void> {
-  await mkdir(folder, { recursive: true });
-  for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
-    await writeFile(join(folder, f.name), f.data);
-  await cp(join(projectRoot(), 'public/models/stories260K/tok512.bin'), join(folder, 'tok512.bin'));
-}
-
 async function tensorsOf(folder: string): Promise<Map<string, Float32Array>> {
   const opened = await openModel(await folderSources(folder));
   const out = new Map<string, Float32Array>();
@@ -62,7 +54,7 @@ const summaryOf = async (folder: string): Promise<PrunedFolderSummary> =>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'shards-test-'));
   model = join(dir, 'tiny');
-  await writeModel(model, randomTensors(config, 7));
+  await writeModelFolder(model, config, randomTensors(config, 7));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

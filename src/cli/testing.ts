@@ -2,7 +2,13 @@
 // with what it prints on stdout and stderr captured and its exit code returned. Building the bundle
 // and starting a process per command would cost more than most commands do on a CPU adapter.
 
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { vi } from 'vitest';
+import { projectRoot } from '../host/projectRoot';
+import type { ModelConfig } from '../model/config';
+import { exportHfModel } from '../model/export';
+import { memoryWeightSource } from '../model/weights';
 import { runCli } from './program';
 
 export interface CommandRun {
@@ -40,4 +46,16 @@ export function jsonOf(run: CommandRun): Record<string, unknown> {
   if (lines.length !== 1)
     throw new Error(`expected one JSON line on stdout, got ${lines.length}:\n${run.stdout}\n${run.stderr}`);
   return JSON.parse(lines[0] as string) as Record<string, unknown>;
+}
+
+/** A Hugging Face folder of the given weights with the built-in 512-token tokenizer, for --model. */
+export async function writeModelFolder(
+  folder: string,
+  config: ModelConfig,
+  tensors: Map<string, Float32Array>,
+): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
+    await writeFile(join(folder, f.name), f.data);
+  await cp(join(projectRoot(), 'public/models/stories260K/tok512.bin'), join(folder, 'tok512.bin'));
 }

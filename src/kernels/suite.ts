@@ -14,6 +14,7 @@ import { axpy, scale, softThreshold } from './elementwise';
 import { embedding } from './embedding';
 import { accumulateGram } from './gram';
 import { matmul } from './matmul';
+import { matvec, matvecBlocks } from './matvec';
 import { type NormKind, norm } from './norm';
 import { Random } from './random';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
@@ -52,6 +53,7 @@ import { transpose } from './transpose';
 
 export type KernelFamily =
   | 'matmul'
+  | 'matvec'
   | 'gram'
   | 'elementwise'
   | 'reduce'
@@ -225,6 +227,39 @@ function matmulCase(
   );
 }
 
+function matvecCase(rows: number, cols: number, transpose = false): KernelCase {
+  const [label, outLength, inLength] = transpose
+    ? ['matvec y = Aᵀ·x', cols, rows]
+    : ['matvec y = A·x', rows, cols];
+  return defineCase(label, 'matvec', `${rows}×${cols} · ${inLength}`, async (rt, random) => {
+    const buffers = new Buffers(rt);
+    const a = random.uniform(rows * cols);
+    const x = random.uniform(inLength);
+    const aBuf = await buffers.upload('A', a);
+    const xBuf = await buffers.upload('x', x);
+    const poison = new Float32Array(outLength).fill(NAN_POISON);
+    const yBuf = await buffers.upload('y', poison);
+    const run = () => matvec(rt, { a: aBuf, x: xBuf, y: yBuf, rows, cols, transpose });
+    const block = matvecBlocks(rt, rows, cols);
+    return {
+      check: overwriteCheck(rt, yBuf, poison, run),
+      again: run,
+      reference: transpose
+        ? matmulReference({ a, b: x, m: cols, n: 1, k: rows, transA: true })
+        : matmulReference({ a, b: x, m: rows, n: 1, k: cols }),
+      // A·x: ⌈cols/128⌉ serial additions per invocation, 7 tree levels, one per later column
+      // block. Aᵀ·x: each column's rows serially, one per later row block.
+      bound:
+        (transpose
+          ? rows + Math.ceil(rows / block.rows)
+          : Math.ceil(cols / 128) + 7 + Math.ceil(cols / block.cols)) * F32_EPS,
+      flops: 2 * rows * cols,
+      bytes: 4 * (rows * cols + cols + rows),
+      free: () => buffers.free(),
+    };
+  });
+}
+
 function gramCase(rows: number, width: number): KernelCase {
   return defineCase('gram G += XᵀX', 'gram', `X ${rows}×${width}`, async (rt, random) => {
     const buffers = new Buffers(rt);
@@ -346,6 +381,8 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       matmulCase(37, 29, 41, false, false, false),
       matmulCase(23, 31, 19, false, true, true),
       matmulCase(29, 17, 33, true, false, false),
+      matvecCase(41, 600),
+      matvecCase(600, 41, true),
       gramCase(53, 27),
       gramCase(5, 70),
       elementwiseCase('axpy', 3001),
@@ -385,6 +422,10 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     matmulCase(61, 130, 7, true, false, true),
     matmulCase(70, 33, 129, false, true, true),
     matmulCase(256, 256, 256, false, false, false),
+    matvecCase(1, 1),
+    matvecCase(131, 67),
+    matvecCase(768, 768),
+    matvecCase(97, 300, true),
     gramCase(1, 1),
     gramCase(200, 131),
     gramCase(300, 64),

@@ -4,9 +4,10 @@
 // same functions give FISTAPruner its warm start.
 
 import type { GpuRuntime } from '../gpu/runtime';
+import type { GroupHessianFactor } from './hessianFactor';
 import { applyKeep, magnitudeScores, nmMask, rowMask, wandaScores } from './masks';
 import type { SparseGptOptions, SparsityPattern, WarmStart } from './options';
-import { sparseGpt } from './sparsegpt';
+import { checkSweep, sparseGpt, sparseGptSweep } from './sparsegpt';
 
 export interface BaselineArgs {
   /** Dense weights (rows × cols); not modified. */
@@ -19,6 +20,11 @@ export interface BaselineArgs {
   gram: GPUBuffer;
   pattern: SparsityPattern;
   sparsegpt: SparseGptOptions;
+  /**
+   * SparseGPT: the factor of gram's inverse, shared by the operators of a group (made on first use).
+   * Without it SparseGPT factors gram for this operator alone.
+   */
+  factor?: GroupHessianFactor;
   signal?: AbortSignal;
 }
 
@@ -36,6 +42,20 @@ export async function pruneBaseline(
   const count = a.rows * a.cols;
   rt.copy(a.w, a.out, 4 * count);
   if (method === 'dense') return {};
+  if (method === 'sparsegpt' && a.factor) {
+    const sweep = {
+      w: a.out,
+      rows: a.rows,
+      cols: a.cols,
+      pattern: a.pattern,
+      blocksize: a.sparsegpt.blocksize,
+    };
+    // A shape the sweep refuses is refused before the group pays for a factorization.
+    checkSweep(rt, sweep);
+    const factor = await a.factor.get();
+    await sparseGptSweep(rt, { ...sweep, factor, signal: a.signal });
+    return { damping: factor.damping };
+  }
   if (method === 'sparsegpt') {
     const result = await sparseGpt(rt, {
       w: a.out,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
 import { FistaWorkspace, fistaSolve, median, operatorError, weightedEnergy } from './fista';
@@ -14,7 +14,7 @@ import {
   TestUploads,
   tokenError64,
 } from './fista.reference';
-import { LIPSCHITZ_MARGIN, largestEigenvalue } from './lipschitz';
+import { DegenerateGramError, LIPSCHITZ_MARGIN, largestEigenvalue } from './lipschitz';
 
 describe('FISTA on the GPU', () => {
   let rt: GpuRuntime;
@@ -100,12 +100,77 @@ describe('FISTA on the GPU', () => {
     expect(Math.abs(energy - layer.lasso.c0) / layer.lasso.c0, `seed ${seed}`).toBeLessThanOrEqual(1e-5);
   });
 
-  it('finds λ_max of a Gram by power iteration', async () => {
+  it('finds λ_max of a Gram by Lanczos with one read-back', async () => {
     const seed = freshSeed();
     const layer = randomLayer(new Random(seed), 1, 33, 80, 0);
     const exact = largestEigenvalue64(layer.lasso.g, 33);
-    const gpu = await largestEigenvalue(rt, await up(layer.lasso.g), 33);
+    const gram = await up(layer.lasso.g);
+    const before = rt.counters();
+    const gpu = await largestEigenvalue(rt, gram, 33);
+    expect(countersSince(rt.counters(), before).readbacks).toBe(1);
+    // 33 ≤ LANCZOS_STEPS steps span the whole space: only f32 rounding of G and the recurrence.
     expect(Math.abs(gpu - exact) / exact, `seed ${seed}`).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('refuses a Gram with NaN or infinite values, or an all-zero one', async () => {
+    const n = 9;
+    const g = randomLayer(new Random(freshSeed()), 1, n, 20, 0).lasso.g;
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const poisoned = Float64Array.from(g);
+      poisoned[4 * n + 7] = bad;
+      poisoned[7 * n + 4] = bad;
+      await expect(largestEigenvalue(rt, await up(poisoned), n)).rejects.toThrow(
+        new DegenerateGramError('the Gram matrix holds NaN or infinite values'),
+      );
+    }
+    await expect(largestEigenvalue(rt, await up(new Float64Array(n * n)), n)).rejects.toThrow(
+      new DegenerateGramError('the Gram matrix is zero: the operator never saw a non-zero input'),
+    );
+  });
+
+  it('stops at the tolerance exactly where a solve of that many iterations ends', async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), 5, 11, 40, 0.1);
+    const p = layer.lasso;
+    const problem = await problemOf(layer);
+    const start = await up(layer.w);
+    const lambda =
+      0.1 * lassoGradient64(p, new Float64Array(p.m * p.n)).reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    const L = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(p.g, p.n);
+    const K = 200;
+    const ws = await FistaWorkspace.create(rt, p.m, p.n, K);
+    try {
+      const solve = (iterations: number, tolerance = 0) =>
+        fistaSolve(rt, { problem, workspace: ws, start, lambda, lipschitz: L, iterations, tolerance });
+      const tolerance = 1e-3;
+      const early = await solve(K, tolerance);
+      const w = await rt.readF32(ws.w);
+      const z = await rt.readF32(ws.z);
+      const s = early.iterations;
+      expect(s, `seed ${seed}: the tolerance should end the solve early`).toBeLessThan(K);
+      expect(s).toBeGreaterThan(1);
+      expect(early.objectives).toHaveLength(s + 1);
+      // The same kernels in the same order: bit-identical to a solve that runs s iterations.
+      const plain = await solve(s);
+      expect(await rt.readF32(ws.w)).toEqual(w);
+      expect(await rt.readF32(ws.z)).toEqual(z);
+      expect(early.objectives).toEqual(plain.objectives);
+      // And s is the first iteration whose step ‖W_s − W_{s−1}‖ is within tol·‖W_s‖ (the GPU
+      // compares f32 sums of squares; 1e-3 relative slack for their rounding).
+      const iterate = async (k: number) => {
+        await solve(k);
+        return rt.readF32(ws.w);
+      };
+      const ratio = (a: Float32Array, b: Float32Array) =>
+        Math.sqrt(a.reduce((t, v, i) => t + (v - (b[i] as number)) ** 2, 0)) /
+        Math.sqrt(a.reduce((t, v) => t + v * v, 0));
+      const previous = await iterate(s - 1);
+      expect(ratio(w, previous), `seed ${seed}`).toBeLessThanOrEqual(tolerance * (1 + 1e-3));
+      const older = s > 2 ? await iterate(s - 2) : layer.w;
+      expect(ratio(previous, older), `seed ${seed}`).toBeGreaterThan(tolerance * (1 - 1e-3));
+    } finally {
+      ws.destroy();
+    }
   });
 
   it('takes the median by quickselect', () => {

@@ -33,9 +33,11 @@ interface Vec {
   offset?: number;
   /** Bound whole rather than windowed (a short vector indexed by column). */
   whole?: boolean;
+  /** Bound as these few elements from `offset` in every window (slots of a record). */
+  slots?: number;
 }
 
-type Entry = 'step' | 'quad_terms' | 'round_terms' | 'harden' | 'coordinate_scores';
+type Entry = 'step' | 'quad_terms' | 'round_terms' | 'harden' | 'coordinate_scores' | 'stop_check' | 'latch';
 
 /**
  * One elementwise pass over `count` elements. Matrices longer than one binding are processed in
@@ -58,7 +60,9 @@ export async function pass(
     const windows = vectors.map((v) =>
       v.whole
         ? { binding: v.buffer as Binding, base: v.offset ?? 0 }
-        : bindWindow(v.buffer, (v.offset ?? 0) + start, n, align),
+        : v.slots
+          ? bindWindow(v.buffer, v.offset ?? 0, v.slots, align)
+          : bindWindow(v.buffer, (v.offset ?? 0) + start, n, align),
     );
     const offsets = Array.from({ length: 8 }, (_, i) => (i === startSlot ? start : (windows[i]?.base ?? 0)));
     dispatches.push({
@@ -85,10 +89,51 @@ export async function timesGram(
   await matmul(rt, { a: v, b: p.gram, c: out, m: p.rows, n: p.cols, k: p.cols });
 }
 
-/** Scratch matrices of one operator's solve, all rows × cols. */
+/**
+ * The slots of a workspace's record, one small buffer that a solve and a λ round fill on the GPU
+ * and the host reads once: the K + 1 objective sums first (slot k − 1: 2F(W_{k−1}) − ‖WX‖² of
+ * iteration k, slot K: the final iterate's), then single values.
+ */
+export interface RecordSlots {
+  /** The iteration a solve with a tolerance stopped at; 0 when it ran all K. */
+  stop: number;
+  /** ‖W_k − W_{k−1}‖² and ‖W_k‖² of the current iteration, for the stopping test. */
+  change: number;
+  size: number;
+  /** A λ round's zero count before the threshold, Σ of E_total's terms, and E_round. */
+  zeros: number;
+  total: number;
+  round: number;
+  /** Σ of the warm start's error terms (written once, before the first round). */
+  warm: number;
+  length: number;
+}
+
+function recordSlots(iterations: number): RecordSlots {
+  const k = iterations;
+  return {
+    stop: k + 1,
+    change: k + 2,
+    size: k + 3,
+    zeros: k + 4,
+    total: k + 5,
+    round: k + 6,
+    warm: k + 7,
+    length: k + 8,
+  };
+}
+
+/** Scratch matrices of one operator's solve, all rows × cols, and the record of its scalars. */
 export class FistaWorkspace {
   private readonly owned: TrackedBuffer[] = [];
-  private constructor(readonly count: number) {}
+  readonly slots: RecordSlots;
+  private constructor(
+    readonly count: number,
+    /** The most iterations a solve on this workspace may run. */
+    readonly iterations: number,
+  ) {
+    this.slots = recordSlots(iterations);
+  }
 
   y!: GPUBuffer;
   yg!: GPUBuffer;
@@ -100,7 +145,7 @@ export class FistaWorkspace {
   hard!: GPUBuffer;
   best!: GPUBuffer;
   keep!: GPUBuffer;
-  objectives!: GPUBuffer;
+  record!: GPUBuffer;
 
   static async create(
     rt: GpuRuntime,
@@ -108,7 +153,7 @@ export class FistaWorkspace {
     cols: number,
     iterations: number,
   ): Promise<FistaWorkspace> {
-    const ws = new FistaWorkspace(rows * cols);
+    const ws = new FistaWorkspace(rows * cols, iterations);
     const bytes = 4 * ws.count;
     try {
       for (const name of ['y', 'yg', 'w', 'pg', 'z', 'terms', 'change', 'hard', 'best', 'keep'] as const) {
@@ -116,9 +161,9 @@ export class FistaWorkspace {
         ws.owned.push(b);
         ws[name] = b.buffer;
       }
-      const objectives = await rt.createBuffer('fista objectives', 'scratch', 4 * (iterations + 1));
-      ws.owned.push(objectives);
-      ws.objectives = objectives.buffer;
+      const record = await rt.createBuffer('fista record', 'scratch', 4 * ws.slots.length);
+      ws.owned.push(record);
+      ws.record = record.buffer;
     } catch (error) {
       ws.destroy();
       throw error;
@@ -214,21 +259,42 @@ export interface SolveResult {
 
 /**
  * FISTA from `start`: leaves W_K in workspace.w, W_K·G in workspace.yg and the last point before
- * shrinkage, Y_{K−1} − ∇f(Y_{K−1})/L, in workspace.z.
+ * shrinkage, Y_{K−1} − ∇f(Y_{K−1})/L, in workspace.z, and reads the objectives back once.
  */
 export async function fistaSolve(rt: GpuRuntime, args: SolveArgs): Promise<SolveResult> {
+  await recordSolve(rt, args);
+  const { workspace: ws } = args;
+  return readSolve(await rt.readF32(ws.record, 0, 4 * ws.slots.length), args);
+}
+
+/**
+ * fistaSolve's GPU work without the read-back: every objective goes to its slot of the record.
+ * With a tolerance the stopping test runs on the GPU too: after each iteration the two norms are
+ * reduced into the record and a one-invocation pass sets the stop slot to k once
+ * ‖W_k − W_{k−1}‖ ≤ tol·‖W_k‖. The host cannot see that without waiting, so the remaining
+ * iterations are still recorded; W_k and Z of the stopping iteration are latched into
+ * workspace.hard and workspace.keep (free during a solve) and put back after the last one, so the
+ * result and the reported objectives are those of a solve that ended at k.
+ */
+export async function recordSolve(rt: GpuRuntime, args: SolveArgs): Promise<void> {
   const { problem: p, workspace: ws, lambda, lipschitz: L } = args;
   if (!(L > 0) || !Number.isFinite(L))
     throw new RangeError(`FISTA needs a finite Lipschitz constant > 0, got ${L}`);
   if (!(lambda >= 0)) throw new RangeError(`λ must be ≥ 0, got ${lambda}`);
+  if (!Number.isInteger(args.iterations) || args.iterations < 1 || args.iterations > ws.iterations)
+    throw new RangeError(
+      `FISTA iterations must be a whole number in 1..${ws.iterations} (the workspace's), got ${args.iterations}`,
+    );
   const bytes = 4 * ws.count;
+  const { slots } = ws;
   rt.copy(args.start, ws.w, bytes);
   rt.copy(args.start, ws.y, bytes);
   const tolerance = args.tolerance ?? 0;
+  const record = (offset: number, count = 1) => ({ buffer: ws.record, offset, slots: count });
+  if (tolerance > 0) rt.write(ws.record, new Float32Array([0]), 4 * slots.stop);
   let t = 1;
   // β₀ = 0: Y₀ = W₀, so the first product gives P₀ = W₀·G directly.
   let betaPrev = 0;
-  let run = 0;
   for (let k = 1; k <= args.iterations; k++) {
     args.signal?.throwIfAborted();
     await timesGram(rt, p, ws.y, ws.yg);
@@ -243,17 +309,31 @@ export async function fistaSolve(rt: GpuRuntime, args: SolveArgs): Promise<Solve
       [1 / L, lambda / L, betaPrev, betaNext, 2 * lambda, last || tolerance > 0 ? 1 : 0],
     );
     // Σ terms + ‖WX‖² = 2F(W_{k−1}); halved when read.
-    await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.objectives, offset: k - 1 });
+    await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: k - 1 });
     betaPrev = betaNext;
     t = tNext;
-    run = k;
     if (tolerance > 0 && !last) {
-      const change = await reduceToNumber(rt, 'sumsq', ws.count, { buffer: ws.change });
-      const size = await reduceToNumber(rt, 'sumsq', ws.count, { buffer: ws.w });
-      if (Math.sqrt(change) <= tolerance * Math.sqrt(size)) break;
+      await reduce(rt, 'sumsq', ws.count, { buffer: ws.change }, { buffer: ws.record, offset: slots.change });
+      await reduce(rt, 'sumsq', ws.count, { buffer: ws.w }, { buffer: ws.record, offset: slots.size });
+      await pass(rt, 'stop_check', 1, [record(slots.stop, 3)], [k, tolerance * tolerance]);
+      await pass(
+        rt,
+        'latch',
+        ws.count,
+        [record(slots.stop), ...[ws.w, ws.z, ws.hard, ws.keep].map((buffer) => ({ buffer }))],
+        [k],
+      );
     }
   }
-  // The final iterate's own product and objective.
+  if (tolerance > 0)
+    await pass(
+      rt,
+      'latch',
+      ws.count,
+      [record(slots.stop), ...[ws.hard, ws.keep, ws.w, ws.z].map((buffer) => ({ buffer }))],
+      [0],
+    );
+  // The final iterate's own product and objective, in slot K whatever iteration it came from.
   await timesGram(rt, p, ws.w, ws.yg);
   await pass(
     rt,
@@ -262,9 +342,16 @@ export async function fistaSolve(rt: GpuRuntime, args: SolveArgs): Promise<Solve
     [ws.w, ws.yg, p.b, ws.terms].map((buffer) => ({ buffer })),
     [2 * lambda],
   );
-  await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.objectives, offset: run });
-  const sums = await rt.readF32(ws.objectives, 0, 4 * (run + 1));
-  return { objectives: Array.from(sums, (s) => (s + p.denseEnergy) / 2), iterations: run };
+  await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: args.iterations });
+}
+
+/** The solve's result from its record as read back. */
+export function readSolve(values: Float32Array, args: SolveArgs): SolveResult {
+  const { problem: p, workspace: ws } = args;
+  const stop = (args.tolerance ?? 0) > 0 ? (values[ws.slots.stop] as number) : 0;
+  const run = stop > 0 ? stop : args.iterations;
+  const sums = [...values.subarray(0, run), values[args.iterations] as number];
+  return { objectives: sums.map((s) => (s + p.denseEnergy) / 2), iterations: run };
 }
 
 /** The median of the values (the lower middle one for an even count), by quickselect. */

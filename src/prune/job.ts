@@ -31,6 +31,7 @@ import { canonicalTensors, checkFinite, type WeightSource } from '../model/weigh
 import { pruneBaseline } from './baselines';
 import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';
 import { type OperatorProblem, operatorError, weightedEnergy } from './fista';
+import { GroupHessianFactor } from './hessianFactor';
 import { fistaPruneOperator } from './lambdaSearch';
 import { lipschitzConstant } from './lipschitz';
 import {
@@ -381,7 +382,10 @@ async function pruneBlock(
   const tensors = new Map<string, Float32Array>();
   const summaries: MatrixSummary[] = [];
   const stats: (GroupStatistics | undefined)[] = [];
+  // SparseGPT's factor of the current group's Hessian, made once for all the group's operators.
+  let factor: GroupHessianFactor | undefined;
   const destroy = () => {
+    factor?.destroy();
     for (const s of stats) s?.destroy();
     for (const b of prunedWeights.values()) b.destroy();
   };
@@ -435,6 +439,12 @@ async function pruneBlock(
       await s.checkFinite(rt, `layers.${layer}.{${group.operators.join(',')}}`);
       const lipschitz =
         options.method === 'fista' ? await lipschitzConstant(rt, s.gram, group.inputWidth) : undefined;
+      factor = new GroupHessianFactor(rt, {
+        hessian: s.gram,
+        cols: group.inputWidth,
+        percdamp: options.sparsegpt.percdamp,
+        signal,
+      });
       for (const op of group.operators) {
         signal?.throwIfAborted();
         const name = `layers.${layer}.${op}.weight`;
@@ -452,6 +462,7 @@ async function pruneBlock(
           rows,
           cols,
           stats: s,
+          factor,
           lipschitz,
           layer,
           op,
@@ -477,6 +488,8 @@ async function pruneBlock(
         summaries.push(summary);
         emit({ type: 'operator-finished', matrix: summary });
       }
+      factor.destroy();
+      factor = undefined;
       s.destroy();
       stats[g] = undefined;
     }
@@ -493,6 +506,7 @@ interface OperatorArgs {
   rows: number;
   cols: number;
   stats: GroupStatistics;
+  factor: GroupHessianFactor;
   lipschitz?: number;
   layer: number;
   op: string;
@@ -527,6 +541,7 @@ async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorO
       gram: a.stats.gram,
       pattern: o.pattern,
       sparsegpt: o.sparsegpt,
+      factor: a.factor,
       signal: a.signal,
     };
     if (o.method !== 'fista') {

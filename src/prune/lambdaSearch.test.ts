@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
 import { type Layer, largestEigenvalue64, randomLayer, TestUploads, tokenError64 } from './fista.reference';
 import { fistaPruneOperator } from './lambdaSearch';
-import { LIPSCHITZ_MARGIN } from './lipschitz';
+import { LIPSCHITZ_MARGIN, lipschitzConstant } from './lipschitz';
 import type { FistaOptions, SparsityPattern } from './options';
 
 const M = 11;
@@ -109,5 +109,44 @@ describe('FISTAPruner λ search on one operator', () => {
     const pruned = await rt.readF32(out);
     expect(pruned.filter((v) => v === 0).length, `seed ${seed}`).toBe((M * N) / 2);
     expect(result.lambda).not.toBeNull();
+  });
+
+  it('reads back once per round plus once for λ₀, whatever K (and once more for L)', async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), M, N, TOKENS, 0.3);
+    const problem = await problemOf(layer);
+    const dense = await up(layer.w);
+    const start = await up(magnitudeStart(layer.w, N));
+    for (const [iterations, rounds, tolerance] of [
+      [5, 2, 0],
+      [40, 4, 0],
+      [40, 3, 1e-4],
+    ] as const) {
+      const out = await up(new Float32Array(M * N));
+      const before = rt.counters();
+      const lipschitz = await lipschitzConstant(rt, problem.gram, N);
+      const afterL = rt.counters();
+      let reported = 0;
+      await fistaPruneOperator(rt, {
+        problem,
+        dense,
+        start,
+        out,
+        pattern: { kind: 'unstructured', sparsity: 0.5 },
+        options: { ...options, iterations, rounds, tolerance },
+        lipschitz,
+        startIsCandidate: true,
+        onRound: (r) => {
+          reported++;
+          expect(r.objectives.length, `K ${iterations} seed ${seed}`).toBeLessThanOrEqual(iterations + 1);
+        },
+      });
+      const label = `K ${iterations}, T ${rounds}, tolerance ${tolerance}, seed ${seed}`;
+      expect(reported).toBe(rounds);
+      expect(countersSince(afterL, before).readbacks, label).toBe(1);
+      expect(countersSince(rt.counters(), afterL).readbacks, label).toBe(rounds + 1);
+      // The issue's bound for the whole step: T + 3.
+      expect(countersSince(rt.counters(), before).readbacks, label).toBeLessThanOrEqual(rounds + 3);
+    }
   });
 });

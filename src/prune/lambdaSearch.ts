@@ -4,15 +4,15 @@
 // E_total is kept, the warm start included.
 
 import type { GpuRuntime } from '../gpu/runtime';
-import { reduceToNumber } from '../kernels/reduce';
+import { reduce } from '../kernels/reduce';
 import type { LambdaRound } from './events';
 import {
   FistaWorkspace,
-  fistaSolve,
   median,
   type OperatorProblem,
   pass,
-  sumQuadTerms,
+  readSolve,
+  recordSolve,
   timesGram,
 } from './fista';
 import { magnitudeScores, nmMask, rowMask } from './masks';
@@ -74,7 +74,13 @@ export interface PruneOperatorResult {
   lambda0: number;
 }
 
-/** The full FISTAPruner step for one operator: λ search over T rounds of K FISTA iterations. */
+/**
+ * The full FISTAPruner step for one operator: λ search over T rounds of K FISTA iterations. Each
+ * round's scalars (the K + 1 objectives, the zero count, E_total and E_round) are reduced into
+ * slots of the workspace's record on the GPU and read back together, once per round; the warm
+ * start's error rides along with the first round's. With λ₀'s median that is T + 1 read-backs per
+ * operator, whatever K.
+ */
 export async function fistaPruneOperator(
   rt: GpuRuntime,
   args: PruneOperatorArgs,
@@ -82,18 +88,35 @@ export async function fistaPruneOperator(
   const { problem: p, options: o, pattern } = args;
   const ws = await FistaWorkspace.create(rt, p.rows, p.cols, o.iterations);
   const bytes = 4 * ws.count;
+  const { slots } = ws;
+  const sumInto = (slot: number) =>
+    reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: slot });
+  const terms = (entry: 'quad_terms' | 'round_terms' | 'harden', buffers: GPUBuffer[], scalars?: number[]) =>
+    pass(
+      rt,
+      entry,
+      ws.count,
+      buffers.map((buffer) => ({ buffer })),
+      scalars,
+    );
   try {
     rt.copy(args.start, ws.best, bytes);
     await timesGram(rt, p, ws.best, ws.yg);
-    const warmStartError = (await sumQuadTerms(rt, ws.count, ws.best, ws.yg, p.b, ws.terms)) + p.denseEnergy;
-    let bestError = args.startIsCandidate ? warmStartError : Number.POSITIVE_INFINITY;
+    await terms('quad_terms', [ws.best, ws.yg, p.b, ws.terms], [0]);
+    await sumInto(slots.warm);
+    let warmStartError = Number.NaN;
+    let bestError = Number.POSITIVE_INFINITY;
+    const takeWarmStart = (values: Float32Array) => {
+      warmStartError = (values[slots.warm] as number) + p.denseEnergy;
+      if (args.startIsCandidate) bestError = warmStartError;
+    };
     let bestLambda: number | null = null;
     const lambda0 = await initialLambda(rt, p, ws, ws.best);
     let lambda = lambda0;
     let lo = 0;
     let hi = Number.POSITIVE_INFINITY;
     for (let round = 0; round < o.rounds; round++) {
-      const solve = await fistaSolve(rt, {
+      const solveArgs = {
         problem: p,
         workspace: ws,
         start: ws.best,
@@ -102,28 +125,26 @@ export async function fistaPruneOperator(
         iterations: o.iterations,
         tolerance: o.tolerance,
         signal: args.signal,
-      });
+      };
+      await recordSolve(rt, solveArgs);
       // Rank by |Z|, the magnitude before shrinkage: entries shrinkage kept rank above those it
       // zeroed (their |Z| exceeds λ/L), in the order of |W_K|, and zeroed ones by how near they came.
       await magnitudeScores(rt, { w: ws.z, count: ws.count, out: ws.change });
       await selectKeep(rt, ws.change, ws.keep, p.rows, p.cols, pattern, o.thresholdGroup);
-      await pass(
-        rt,
-        'harden',
-        ws.count,
-        [ws.keep, ws.w, ws.z, args.dense, ws.hard, ws.terms].map((buffer) => ({ buffer })),
-      );
-      const zeros = await reduceToNumber(rt, 'sum', ws.count, { buffer: ws.terms });
+      await terms('harden', [ws.keep, ws.w, ws.z, args.dense, ws.hard, ws.terms]);
+      await sumInto(slots.zeros);
       // ws.yg holds W_K·G; the thresholded product goes to ws.pg (free until the next solve).
       await timesGram(rt, p, ws.hard, ws.pg);
-      const errorTotal = (await sumQuadTerms(rt, ws.count, ws.hard, ws.pg, p.b, ws.terms)) + p.denseEnergy;
-      await pass(
-        rt,
-        'round_terms',
-        ws.count,
-        [ws.hard, ws.pg, ws.w, ws.yg, ws.terms].map((buffer) => ({ buffer })),
-      );
-      const errorRound = await reduceToNumber(rt, 'sum', ws.count, { buffer: ws.terms });
+      await terms('quad_terms', [ws.hard, ws.pg, p.b, ws.terms], [0]);
+      await sumInto(slots.total);
+      await terms('round_terms', [ws.hard, ws.pg, ws.w, ws.yg, ws.terms]);
+      await sumInto(slots.round);
+      const values = await rt.readF32(ws.record, 0, 4 * slots.length);
+      if (round === 0) takeWarmStart(values);
+      const solve = readSolve(values, solveArgs);
+      const zeros = values[slots.zeros] as number;
+      const errorTotal = (values[slots.total] as number) + p.denseEnergy;
+      const errorRound = values[slots.round] as number;
       const best = errorTotal < bestError;
       if (best) {
         rt.copy(ws.hard, ws.best, bytes);
@@ -146,6 +167,7 @@ export async function fistaPruneOperator(
       });
       lambda = Number.isFinite(hi) ? (lo + hi) / 2 : 2 * lambda;
     }
+    if (o.rounds < 1) takeWarmStart(await rt.readF32(ws.record, 0, 4 * slots.length));
     rt.copy(ws.best, args.out, bytes);
     return { error: bestError, warmStartError, lambda: bestLambda, lambda0 };
   } finally {

@@ -11,7 +11,7 @@
 // decision that is not (a real mask error) is recorded in `violations`, and the given mask is
 // still followed so that the comparison goes on.
 
-import { cholesky, inverseFromCholesky, NotPositiveDefiniteError, upperCholesky } from './cholesky';
+import { cholesky, inverseFromCholesky, NotPositiveDefiniteError, upperCholesky } from './cholesky.reference';
 import type { SparsityPattern } from './options';
 
 export interface SparseGptReferenceOptions {

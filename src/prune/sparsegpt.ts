@@ -1,18 +1,17 @@
-// SparseGPT (Frantar & Alistarh 2023), as the reference code's fasterprune runs it (spec §5.4):
-// the Hessian H = Σ x xᵀ with dead inputs fixed and damped, U = the upper Cholesky factor of H⁻¹
-// (float64 on the CPU, cholesky.ts), then a sweep over blocks of columns on the GPU
+// SparseGPT (Frantar & Alistarh 2023), as the reference code's fasterprune runs it (docs/pruning.md),
+// all on the GPU: the Hessian H = Σ x xᵀ with dead inputs fixed and damped, U = the upper Cholesky factor
+// of H⁻¹ in f32 (hessianFactor.ts, shaders/cholesky.wgsl; once per operator group, since the
+// operators of a group share their inputs), then a sweep over blocks of columns
 // (shaders/sparsegpt.wgsl): each column is pruned or kept, and its error, divided by U_ii, is spread
 // over the row's later columns along U's row i. Unstructured masks are chosen once per block over
 // all its rows and columns (the "adaptive mask"); N:M masks during the sweep from the updated
-// weights.
+// weights. The sweep reads nothing back; the factor reads back one 32-byte status record per
+// damping attempt.
 //
 // Limits: W and the block's scratch are bound in windows of rows, so any W the buffers hold works;
-// U is uploaded one block of rows at a time (blocksize × cols floats must fit one binding), and an
+// the sweep binds a block of U's rows whole (blocksize × cols floats must fit one binding), and an
 // unstructured block is ranked as one row of rows × blocksize scores, which must fit one binding
-// too. Both are checked before the CPU factorization starts, with a message that says what to
-// lower. The CPU factorization costs about cols³/3 multiply-adds (about a second at cols = 1536,
-// half a minute at 4096 in Node), blocks the calling thread meanwhile, and holds about four
-// cols × cols f64 arrays at its peak (0.5 GB at 4096).
+// too. Both are checked before the factorization starts, with a message that says what to lower.
 
 import shader from '../../shaders/sparsegpt.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
@@ -22,7 +21,7 @@ import { matmul } from '../kernels/matmul';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from '../kernels/operands';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
-import { NotPositiveDefiniteError, upperFactorOfInverse } from './cholesky';
+import { checkFactorFits, factorHessian, type HessianFactor } from './hessianFactor';
 import { NM_MAX_M, rowMask } from './masks';
 import type { SparseGptOptions, SparsityPattern } from './options';
 
@@ -48,24 +47,58 @@ export interface SparseGptResult {
   deadColumns: number;
 }
 
-/** A failed Cholesky is retried with the damping ×10 this many times before giving up. */
-export const DAMPING_RETRIES = 4;
-
-/** The damped Hessian was not positive definite at any damping tried. */
-export class SingularHessianError extends Error {
-  override name = 'SingularHessianError';
-}
+export { DAMPING_RETRIES, SingularHessianError } from './hessianFactor';
 
 const GROUP = 64;
 
 export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<SparseGptResult> {
   const { w, rows, cols, hessian, pattern, signal } = args;
   const { percdamp, blocksize } = args.options;
+  if (!(Number.isFinite(percdamp) && percdamp > 0))
+    throw new RangeError(`sparseGpt: the damping fraction must be a finite number > 0, got ${percdamp}`);
+  checkSweep(rt, { w, rows, cols, pattern, blocksize });
+  checkMatrix('sparseGpt', 'hessian', hessian, cols, cols, cols, 0);
+  checkDistinct('sparseGpt', ['w', w], ['hessian', hessian]);
+  signal?.throwIfAborted();
+  if (rows === 0 || cols === 0) return { damping: percdamp, deadColumns: 0 };
+  const factor = await factorHessian(rt, { hessian, cols, percdamp, signal });
+  try {
+    await sparseGptSweep(rt, { w, rows, cols, factor, pattern, blocksize, signal });
+    return { damping: factor.damping, deadColumns: factor.deadColumns };
+  } finally {
+    factor.destroy();
+  }
+}
+
+export interface SparseGptSweepArgs {
+  /** rows × cols weights (out × in, row-major), pruned in place. */
+  w: GPUBuffer;
+  rows: number;
+  cols: number;
+  /** The factor of the Hessian of this operator's inputs (factorHessian), cols wide. */
+  factor: HessianFactor;
+  pattern: SparsityPattern;
+  blocksize: number;
+  signal?: AbortSignal;
+}
+
+interface SweepShape {
+  w: GPUBuffer;
+  rows: number;
+  cols: number;
+  pattern: SparsityPattern;
+  blocksize: number;
+}
+
+/**
+ * Throws, before any work, what sparseGptSweep would refuse: a bad pattern or block size (RangeError),
+ * or a block of the sweep that cannot fit one storage binding (GpuLimitError, saying what to lower).
+ */
+export function checkSweep(rt: GpuRuntime, a: SweepShape): void {
+  const { rows, cols, pattern, blocksize } = a;
   checkInteger('sparseGpt', 'rows', rows);
   checkInteger('sparseGpt', 'cols', cols);
   checkInteger('sparseGpt', 'blocksize', blocksize, 1);
-  if (!(Number.isFinite(percdamp) && percdamp > 0))
-    throw new RangeError(`sparseGpt: the damping fraction must be a finite number > 0, got ${percdamp}`);
   if (pattern.kind === 'unstructured') {
     if (!(pattern.sparsity >= 0 && pattern.sparsity < 1))
       throw new RangeError(`sparseGpt: sparsity must lie in [0, 1), got ${pattern.sparsity}`);
@@ -78,17 +111,13 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
         `sparseGpt: N:M with M = ${m} needs M to divide the ${cols} inputs and the block size ${blocksize}`,
       );
   }
-  checkMatrix('sparseGpt', 'w', w, rows, cols, cols, 0);
-  checkMatrix('sparseGpt', 'hessian', hessian, cols, cols, cols, 0);
-  checkDistinct('sparseGpt', ['w', w], ['hessian', hessian]);
-  signal?.throwIfAborted();
-  if (rows === 0 || cols === 0) return { damping: percdamp, deadColumns: 0 };
-
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  checkMatrix('sparseGpt', 'w', a.w, rows, cols, cols, 0);
+  if (rows === 0 || cols === 0) return;
+  const capacity = windowCapacity(
+    rt.limits.maxStorageBufferBindingSize,
+    rt.limits.minStorageBufferOffsetAlignment,
+  );
   const width = Math.min(blocksize, cols);
-  // Checked before the (slow) factorization, so that a refused shape costs nothing.
   const allowedBlock = (n: number) => (pattern.kind === 'nm' ? Math.floor(n / pattern.m) * pattern.m : n);
   const advice = (most: number) =>
     allowedBlock(most) >= 1
@@ -106,54 +135,27 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
         `${rows * width * 4} bytes in one storage binding, above this device's ${capacity * 4}; ` +
         advice(Math.floor(capacity / rows)),
     );
-  // Rows of W per window: the sweep spans width columns of each, zero_columns whole rows.
-  const blockRows = Math.min(rows, rowsPerWindow('sparseGpt', 'row', capacity, width, cols));
-  const wholeRows = Math.min(rows, rowsPerWindow('sparseGpt', 'row', capacity, cols, cols));
+  checkFactorFits(rt, cols);
+}
 
-  // The Hessian in f64, with dead inputs (never non-zero in the calibration data) made harmless.
-  const h = Float64Array.from(await rt.readF32(hessian, 0, 4 * cols * cols));
-  for (let i = 0; i < h.length; i++) {
-    if (!Number.isFinite(h[i] as number)) {
-      throw new RangeError(
-        `sparseGpt: the Hessian holds ${h[i]} at (${Math.floor(i / cols)}, ${i % cols}); ` +
-          'the calibration statistics overflowed or hold NaN, so check the calibration inputs',
-      );
-    }
-  }
-  const dead: number[] = [];
-  for (let i = 0; i < cols; i++) {
-    if ((h[i * cols + i] as number) === 0) {
-      dead.push(i);
-      h[i * cols + i] = 1;
-    }
-  }
-  let mean = 0;
-  for (let i = 0; i < cols; i++) mean += h[i * cols + i] as number;
-  mean /= cols;
-  const tried: number[] = [];
-  let u: Float64Array | null = null;
-  for (let attempt = 0; attempt <= DAMPING_RETRIES && !u; attempt++) {
-    const damping = percdamp * 10 ** attempt;
-    tried.push(damping);
-    const add = damping * mean;
-    for (let i = 0; i < cols; i++) h[i * cols + i] = (h[i * cols + i] as number) + add;
-    try {
-      u = upperFactorOfInverse(h, cols);
-    } catch (error) {
-      if (!(error instanceof NotPositiveDefiniteError)) throw error;
-      for (let i = 0; i < cols; i++) h[i * cols + i] = (h[i * cols + i] as number) - add;
-    }
-  }
-  const damping = tried[tried.length - 1] as number;
-  if (!u) {
-    throw new SingularHessianError(
-      `SparseGPT: the ${cols}×${cols} Hessian is not positive definite even with damping ` +
-        `${tried.map((d) => String(Number(d.toPrecision(3)))).join(', ')} × its mean diagonal (${mean.toPrecision(3)}); ` +
-        'calibrate on more data (more tokens than inputs), or set a larger SparseGPT damping (percdamp)',
-    );
-  }
-  const uF32 = Float32Array.from(u);
-  u = null;
+/** Prunes one operator with its group's factor: the column sweep, with no read-back. */
+export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): Promise<void> {
+  const { w, rows, cols, factor, pattern, blocksize, signal } = args;
+  checkSweep(rt, args);
+  if (factor.cols !== cols)
+    throw new RangeError(`sparseGpt: the factor is ${factor.cols} wide, the weights have ${cols} inputs`);
+  signal?.throwIfAborted();
+  if (rows === 0 || cols === 0) return;
+  const u = factor.u;
+  const limits = rt.limits;
+  const align = limits.minStorageBufferOffsetAlignment;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  // Rows of W per window: the sweep spans blocksize columns of each, zero_columns whole rows.
+  const blockRows = Math.min(
+    rows,
+    rowsPerWindow('sparseGpt', 'row', capacity, Math.min(blocksize, cols), cols),
+  );
+  const wholeRows = Math.min(rows, rowsPerWindow('sparseGpt', 'row', capacity, cols, cols));
 
   const owned: TrackedBuffer[] = [];
   const scratch = async (label: string, bytes: number) => {
@@ -164,9 +166,7 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
   try {
     const maxGroups = limits.maxComputeWorkgroupsPerDimension;
     const grid = (n: number) => foldGrid(Math.ceil(n / GROUP), maxGroups);
-    if (dead.length > 0) {
-      const list = await scratch('SparseGPT dead inputs', 4 * dead.length);
-      rt.write(list, Uint32Array.from(dead));
+    if (factor.deadColumns > 0) {
       const pipeline = await rt.pipeline({ name: 'sparsegpt', code: shader, entryPoint: 'zero_columns' });
       const dispatches: Dispatch[] = [];
       for (let r0 = 0; r0 < rows; r0 += wholeRows) {
@@ -174,15 +174,15 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
         const win = bindWindow(w, r0 * cols, span(rb, cols, cols), align);
         dispatches.push({
           pipeline,
-          uniforms: params({ rows: rb, ld: cols, wBase: win.base, count: dead.length }),
-          storage: [win.binding, list],
+          uniforms: params({ rows: rb, ld: cols, wBase: win.base }),
+          storage: [win.binding, factor.dead],
           workgroups: grid(rb),
         });
       }
       rt.submit(dispatches);
     }
 
-    const strip = await scratch('SparseGPT U block rows', 4 * width * cols);
+    const width = Math.min(blocksize, cols);
     const err = await scratch('SparseGPT block errors', 4 * rows * width);
     const unstructured = pattern.kind === 'unstructured';
     const keep = await scratch('SparseGPT block mask', unstructured ? 4 * rows * width : 4);
@@ -193,9 +193,8 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
     for (let c0 = 0; c0 < cols; c0 += blocksize) {
       signal?.throwIfAborted();
       const b = Math.min(blocksize, cols - c0);
-      // U's rows c0 .. c0+b−1, whole (the entries left of the diagonal are 0 and never read). The
-      // write is queued after the previous block's matmul, which still reads the old rows.
-      rt.write(strip, uF32.subarray(c0 * cols, (c0 + b) * cols));
+      // U's block U[c0:c0+b, c0:c0+b], bound from its first entry.
+      const strip = bindWindow(u, c0 * cols + c0, span(b, b, cols), align);
       // One dispatch per window of rows. The packed rows × b scratch (scores, mask, errors) shares
       // one layout, so its windows at row r0 all have the same base.
       const windows = (pipeline: GPUComputePipeline, packed: (GPUBuffer | null)[]) => {
@@ -216,14 +215,14 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
               rows: rb,
               ld: cols,
               width: b,
-              c0,
+              uBase: strip.base,
               wBase: win.base,
               eBase,
               nm: pattern.kind === 'nm' ? 1 : 0,
               n: pattern.kind === 'nm' ? pattern.n : 0,
               m: pattern.kind === 'nm' ? pattern.m : 1,
             }),
-            storage: [win.binding, strip, ...bindings],
+            storage: [win.binding, strip.binding, ...bindings],
             workgroups: grid(rb),
           });
         }
@@ -247,7 +246,7 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
         // The block's errors move every later column: W[:, c0+b:] −= Err · U[c0:c0+b, c0+b:].
         await matmul(rt, {
           a: err,
-          b: strip,
+          b: u,
           c: w,
           m: rows,
           n: cols - c0 - b,
@@ -255,14 +254,13 @@ export async function sparseGpt(rt: GpuRuntime, args: SparseGptArgs): Promise<Sp
           lda: b,
           ldb: cols,
           ldc: cols,
-          offsetB: c0 + b,
+          offsetB: c0 * cols + c0 + b,
           offsetC: c0 + b,
           alpha: -1,
           beta: 1,
         });
       }
     }
-    return { damping, deadColumns: dead.length };
   } finally {
     for (const buffer of owned) buffer.destroy();
   }
@@ -272,13 +270,12 @@ interface SweepParams {
   rows: number;
   ld: number;
   width?: number;
-  c0?: number;
+  uBase?: number;
   wBase: number;
   eBase?: number;
   nm?: number;
   n?: number;
   m?: number;
-  count?: number;
 }
 
 function params(q: SweepParams): ArrayBuffer {
@@ -286,12 +283,11 @@ function params(q: SweepParams): ArrayBuffer {
     ['u32', q.rows],
     ['u32', q.ld],
     ['u32', q.width ?? 0],
-    ['u32', q.c0 ?? 0],
+    ['u32', q.uBase ?? 0],
     ['u32', q.wBase],
     ['u32', q.eBase ?? 0],
     ['u32', q.nm ?? 0],
     ['u32', q.n ?? 0],
     ['u32', q.m ?? 1],
-    ['u32', q.count ?? 0],
   ]);
 }

@@ -1,18 +1,16 @@
-// Dense float64 linear algebra for SparseGPT's inverse Hessian: Cholesky, the inverse from the
-// Cholesky factor, and the upper Cholesky factor of that inverse (the reference code's
-// cholesky → cholesky_inverse → cholesky(upper=True)), plus upperFactorOfInverse, the same factor in
-// half the work, which sparsegpt.ts uses (the three-step path is kept for the reference and tests).
+// Dense float64 linear algebra for SparseGPT's inverse Hessian, for tests and the benchmark only:
+// Cholesky, the inverse from the Cholesky factor, and the upper Cholesky factor of that inverse (the
+// reference code's cholesky → cholesky_inverse → cholesky(upper=True)), plus upperFactorOfInverse,
+// the same factor in half the work (the index-reversed Cholesky, then a triangular inverse), which
+// the GPU factor (hessianFactor.ts) computes the same way in f32 and is tested against.
 //
-// This n × n factorization runs on the CPU in f64 on purpose, as docs/DESIGN.md allows for small
-// dense factorizations: the Cholesky must fail loudly on a matrix that is not positive definite, so
-// that SparseGPT can retry with more damping, and f64 keeps H⁻¹ accurate where f32 would lose the
-// small eigenvalues of a barely damped Gram (f32 rounding alone can make a rank-deficient Gram
-// indefinite). n is the operator's input width. Cost, with every inner loop running along
-// contiguous rows: n³/6 multiply-adds per Cholesky or triangular inverse, so n³/3 for
-// upperFactorOfInverse and 2n³/3 for the three-step path. Measured in Node on a shared CPU,
-// upperFactorOfInverse takes about 0.15 s at n = 768, 1.2 s at 1536 and 30 s at 4096 (LLaMA-7B's
-// hidden width; 11008 would take about 10 minutes). Memory: two n × n f64 arrays (8n² bytes each,
-// 134 MB at n = 4096) besides the input.
+// The engine used to run upperFactorOfInverse on the CPU; it is kept as the float64 yardstick:
+// f64 keeps H⁻¹ accurate where f32 loses the small eigenvalues of a barely damped Gram. Cost, with
+// every inner loop running along contiguous rows: n³/6 multiply-adds per Cholesky or triangular
+// inverse, so n³/3 for upperFactorOfInverse and 2n³/3 for the three-step path. Measured in Node on a
+// shared CPU, upperFactorOfInverse takes about 0.15 s at n = 768 on an idle machine (1.3 s on a busy
+// one, bench/README.md), 1.2 s at 1536 and 30 s at 4096. Memory: two n × n f64 arrays besides the
+// input.
 
 export class NotPositiveDefiniteError extends Error {
   override name = 'NotPositiveDefiniteError';

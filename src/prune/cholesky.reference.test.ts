@@ -6,7 +6,7 @@ import {
   NotPositiveDefiniteError,
   upperCholesky,
   upperFactorOfInverse,
-} from './cholesky';
+} from './cholesky.reference';
 import { crossGram64 } from './fista.reference';
 
 // Bounds (u = 2⁻⁵³, f64 unit roundoff):

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { matvec, matvecBlocks } from './matvec';
+import { freshSeed, Random } from './random';
+import { F32_EPS, matmulReference, relativeError } from './reference';
+
+describe('matvec', () => {
+  let rt: GpuRuntime;
+  // 2 KiB bindings hold 448 elements: G is split into blocks of rows, and rows longer than 448
+  // into column blocks that add to y; 3 workgroups per dimension fold the row grid.
+  let small: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+    small = await createNodeRuntime({
+      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+    });
+  });
+  afterAll(() => {
+    rt.destroy();
+    small.destroy();
+  });
+
+  const up = async (r: GpuRuntime, data: Float32Array) =>
+    (await r.upload('matvec test', 'scratch', data)).buffer;
+
+  const shapes: [number, number][] = [
+    [1, 1],
+    [1, 37],
+    [37, 1],
+    [13, 129],
+    [64, 64],
+    [7, 500],
+    [131, 67],
+  ];
+  for (const [label, which] of [
+    ['default limits', () => rt],
+    ['2 KiB bindings', () => small],
+  ] as const) {
+    it(`y = A·x, x_rows⊙y and y = Aᵀ·x match float64 at awkward shapes (${label})`, async () => {
+      const r = which();
+      for (const [rows, cols] of shapes) {
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const a = random.uniform(rows * cols);
+        const x = random.uniform(cols);
+        const xRows = random.uniform(rows);
+        const y = await up(r, new Float32Array(rows).fill(Number.NaN));
+        const out = await up(r, new Float32Array(rows).fill(Number.NaN));
+        await matvec(r, {
+          a: await up(r, a),
+          x: await up(r, x),
+          y,
+          rows,
+          cols,
+          dots: { xRows: await up(r, xRows), out },
+        });
+        const ref = matmulReference({ a, b: x, m: rows, n: 1, k: cols });
+        // Each row: ⌈c/128⌉ serial additions per invocation, 7 tree levels, one addition per later
+        // column block, then the product with x_rows: each a unit roundoff of Σ|a||x|.
+        const blocks = Math.ceil(cols / matvecBlocks(r, rows, cols).cols);
+        const bound = (Math.ceil(cols / 128) + 7 + blocks + 1) * F32_EPS;
+        expect(relativeError(await r.readF32(y), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+        const dots = {
+          value: ref.value.map((v, i) => v * (xRows[i] as number)),
+          scale: ref.scale.map((s, i) => s * Math.abs(xRows[i] as number)),
+        };
+        expect(relativeError(await r.readF32(out), dots), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+        // Without dots, y alone.
+        const y2 = await up(r, new Float32Array(rows).fill(Number.NaN));
+        await matvec(r, { a: await up(r, a), x: await up(r, x), y: y2, rows, cols });
+        expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+        // y = Aᵀ·x: each column's rows serially, plus one addition per later row block.
+        const xt = random.uniform(rows);
+        const yt = await up(r, new Float32Array(cols).fill(Number.NaN));
+        await matvec(r, { a: await up(r, a), x: await up(r, xt), y: yt, rows, cols, transpose: true });
+        const refT = matmulReference({ a, b: xt, m: cols, n: 1, k: rows, transA: true });
+        const rowBlocks = Math.ceil(rows / matvecBlocks(r, rows, cols).rows);
+        expect(
+          relativeError(await r.readF32(yt), refT),
+          `Aᵀx ${rows}×${cols} seed ${seed}`,
+        ).toBeLessThanOrEqual((rows + rowBlocks) * F32_EPS);
+      }
+    });
+  }
+
+  it('splits a 7 × 500 matrix into column blocks under 2 KiB bindings', () => {
+    expect(matvecBlocks(small, 7, 500).cols).toBeLessThan(500);
+    expect(matvecBlocks(small, 131, 67).rows).toBeLessThan(131);
+  });
+
+  it('names the argument that is wrong', async () => {
+    const a = await up(rt, new Float32Array(12));
+    const x = await up(rt, new Float32Array(4));
+    const y = await up(rt, new Float32Array(3));
+    await expect(matvec(rt, { a, x, y, rows: 4, cols: 4 })).rejects.toThrow(/matvec: a needs 64 bytes/);
+    await expect(matvec(rt, { a, x, y: x, rows: 3, cols: 4 })).rejects.toThrow(
+      /y must be a different buffer/,
+    );
+    await expect(matvec(rt, { a, x, y, rows: 0, cols: 4 })).rejects.toThrow(/rows = 0/);
+  });
+});

@@ -1,0 +1,141 @@
+// y = A·x for a row-major rows × cols matrix A, one workgroup per row (shaders/matvec.wgsl). The
+// tiled matmul kernel gives a 1-column product one useful column in every 64-wide tile; this one
+// reads each element of A once with every invocation busy. A matrix larger than one storage
+// binding is split into blocks of whole rows and, when a single row does not fit, of columns: the
+// blocks after a row's first column block add to y. With `dots`, the last column block also
+// writes dots[i] = xRows[i]·y[i] (for a square A and xRows = x, the terms of xᵀA·x).
+// With `transpose`, y = Aᵀ·x by one invocation per column and no workgroup memory: for a
+// symmetric A the same product without the per-row tree's barriers (Lanczos on a Gram uses it).
+
+import shader from '../../shaders/matvec.wgsl?raw';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { foldGrid, packParams } from './params';
+import { bindWindow, windowCapacity } from './window';
+
+export interface MatvecArgs {
+  a: GPUBuffer;
+  x: GPUBuffer;
+  y: GPUBuffer;
+  rows: number;
+  cols: number;
+  /** Also write out[i] = xRows[i]·y[i] for i < rows (not with `transpose`). */
+  dots?: { xRows: GPUBuffer; out: GPUBuffer };
+  /** y = Aᵀ·x instead (x has rows elements, y cols): one invocation per column, no barriers. */
+  transpose?: boolean;
+}
+
+/** The rows × cols blocks of A that one dispatch covers under the runtime's limits. */
+export function matvecBlocks(rt: GpuRuntime, rows: number, cols: number): { rows: number; cols: number } {
+  const capacity = windowCapacity(
+    rt.limits.maxStorageBufferBindingSize,
+    rt.limits.minStorageBufferOffsetAlignment,
+  );
+  const blockCols = Math.min(cols, capacity);
+  // (blockRows − 1)·cols + blockCols elements of A fit one binding, and one workgroup per row fits
+  // the (folded) grid.
+  const grid = rt.limits.maxComputeWorkgroupsPerDimension ** 2;
+  const blockRows = Math.min(rows, grid, Math.floor((capacity - blockCols) / cols) + 1);
+  return { rows: blockRows, cols: blockCols };
+}
+
+export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
+  const { a, x, y, rows, cols, dots, transpose } = args;
+  for (const [name, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`matvec: ${name} = ${v} must be an integer ≥ 1`);
+  }
+  const need = (what: string, buffer: GPUBuffer, elements: number) => {
+    if (buffer.size < 4 * elements)
+      throw new RangeError(
+        `matvec: ${what} needs ${4 * elements} bytes, "${buffer.label}" has ${buffer.size}`,
+      );
+  };
+  need('a', a, rows * cols);
+  need('x', x, transpose ? rows : cols);
+  need('y', y, transpose ? cols : rows);
+  if (transpose && dots) throw new RangeError('matvec: dots are not available with transpose');
+  if (y === x || y === a) throw new RangeError('matvec: y must be a different buffer from a and x');
+  if (dots) {
+    need('dots.xRows', dots.xRows, rows);
+    need('dots.out', dots.out, rows);
+    if (dots.out === y || dots.out === dots.xRows || dots.out === a || dots.out === x)
+      throw new RangeError('matvec: dots.out must be a buffer of its own');
+  }
+  const plain = await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec' });
+  const withDots = dots
+    ? await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec_dots' })
+    : null;
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const block = matvecBlocks(rt, rows, cols);
+  const dispatches: Dispatch[] = [];
+  if (transpose) {
+    const pipeline = await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec_t' });
+    // Column blocks outermost, so each block's later row blocks add to what the first wrote.
+    for (let c0 = 0; c0 < cols; c0 += block.cols) {
+      const c = Math.min(block.cols, cols - c0);
+      for (let r0 = 0; r0 < rows; r0 += block.rows) {
+        const r = Math.min(block.rows, rows - r0);
+        const gw = bindWindow(a, r0 * cols + c0, (r - 1) * cols + c, align);
+        const xw = bindWindow(x, r0, r, align);
+        const yw = bindWindow(y, c0, c, align);
+        dispatches.push({
+          pipeline,
+          uniforms: packParams([
+            ['u32', r],
+            ['u32', c],
+            ['u32', cols],
+            ['u32', gw.base],
+            ['u32', xw.base],
+            ['u32', yw.base],
+            ['u32', 0],
+            ['u32', 0],
+            ['u32', r0 > 0 ? 1 : 0],
+          ]),
+          storage: [gw.binding, xw.binding, yw.binding],
+          workgroups: foldGrid(Math.ceil(c / 256), rt.limits.maxComputeWorkgroupsPerDimension),
+        });
+      }
+    }
+    rt.submit(dispatches);
+    return;
+  }
+  for (let r0 = 0; r0 < rows; r0 += block.rows) {
+    const r = Math.min(block.rows, rows - r0);
+    for (let c0 = 0; c0 < cols; c0 += block.cols) {
+      const c = Math.min(block.cols, cols - c0);
+      const last = c0 + c === cols;
+      const gw = bindWindow(a, r0 * cols + c0, (r - 1) * cols + c, align);
+      const xw = bindWindow(x, c0, c, align);
+      const yw = bindWindow(y, r0, r, align);
+      const storage = [gw.binding, xw.binding, yw.binding];
+      let offXr = 0;
+      let offDots = 0;
+      if (dots && last) {
+        const xr = bindWindow(dots.xRows, r0, r, align);
+        const dw = bindWindow(dots.out, r0, r, align);
+        storage.push(xr.binding, dw.binding);
+        offXr = xr.base;
+        offDots = dw.base;
+      }
+      dispatches.push({
+        pipeline: dots && last ? (withDots as GPUComputePipeline) : plain,
+        uniforms: packParams([
+          ['u32', r],
+          ['u32', c],
+          ['u32', cols],
+          ['u32', gw.base],
+          ['u32', xw.base],
+          ['u32', yw.base],
+          ['u32', offXr],
+          ['u32', offDots],
+          ['u32', c0 > 0 ? 1 : 0],
+        ]),
+        storage,
+        workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+      });
+    }
+  }
+  rt.submit(dispatches);
+}
