@@ -9,6 +9,8 @@
 // replays from its seed) and Σ (V / max V)², the squared norm of V without f32 underflow (§8).
 // Scalar slots of the parameter (o-offset `slot`): ΣÛ² (unclipped) at +0, ⟨M, Û⟩ at +1, ΣM² at +2,
 // max V at +3, Σ (V / max V)² at +4, and the count of clamped history entries (u32) at +5.
+// max V is folded into the second-moment passes by an atomic max on its bits (V > 0, so the bits of
+// the f32 order as u32s do): one pass and one reduction fewer per matrix than a separate max.
 
 fn element(wg: vec3<u32>, groups: vec3<u32>, r: u32, t: u32) -> u32 {
   return (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
@@ -26,6 +28,8 @@ fn clip_factor(sum_u2: f32) -> f32 {
 }
 
 var<workgroup> partial: array<f32, 256>;
+// max V over the workgroup, as the bits of a non-negative f32 (which order as u32s do).
+var<workgroup> vmax_bits: atomic<u32>;
 
 fn tree_sum(t: u32) {
   workgroupBarrier();
@@ -37,7 +41,8 @@ fn tree_sum(t: u32) {
   }
 }
 
-// ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter;
+// ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter
+// (slot +5; max V goes to slot +3, o2 − 2);
 // f0 = β2 (0 on a first step without history), f1 = 1 − β2, f2 = ε1, f3 = ε. Partials of Û².
 // Clamping the history before adding the fresh G² keeps V ≥ (1−β2)·G² (spec §1.5).
 
@@ -54,6 +59,7 @@ fn second_moment(
 ) {
   var acc = 0.0;
   var clamped = 0u;
+  var vmax = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
@@ -64,6 +70,7 @@ fn second_moment(
       }
       let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
       sm_v[p.o1 + i] = v;
+      vmax = max(vmax, v);
       let u = g / (sqrt(v) + p.f3);
       acc += u * u;
     }
@@ -71,8 +78,12 @@ fn second_moment(
   if (clamped > 0u) {
     atomicAdd(&sm_counts[p.o2], clamped);
   }
+  atomicMax(&vmax_bits, bitcast<u32>(vmax));
   partial[t] = acc;
   tree_sum(t);
+  if (t == 0u) {
+    atomicMax(&sm_counts[p.o2 - 2u], atomicLoad(&vmax_bits));
+  }
   let block = wg.x + wg.y * groups.x;
   if (t == 0u && block * 8192u < p.n) {
     sm_partials[p.pbase + block] = partial[0];
@@ -99,6 +110,7 @@ fn history_moment(
 ) {
   var acc = 0.0;
   var clamped = 0u;
+  var vmax = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = summed_element(wg, groups, r, t);
     if (i < p.n) {
@@ -117,6 +129,7 @@ fn history_moment(
       let g = hm_g[p.o0 + i];
       let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
       hm_v[p.o1 + i] = v;
+      vmax = max(vmax, v);
       let u = g / (sqrt(v) + p.f3);
       acc += u * u;
     }
@@ -124,8 +137,12 @@ fn history_moment(
   if (clamped > 0u) {
     atomicAdd(&hm_counts[p.o2], clamped);
   }
+  atomicMax(&vmax_bits, bitcast<u32>(vmax));
   partial[t] = acc;
   tree_sum(t);
+  if (t == 0u) {
+    atomicMax(&hm_counts[p.o2 - 2u], atomicLoad(&vmax_bits));
+  }
   let block = wg.x + wg.y * groups.x;
   if (t == 0u && block * 8192u < p.n) {
     hm_partials[p.pbase + block] = partial[0];
@@ -351,12 +368,14 @@ fn sketch_warm(
 // tiled GEMMs with w ≪ 64 on CPU drivers; this is 4–5× faster than the 64-tile GEMM here on
 // SwiftShader) and 16 multiply-adds per 8 loads. Reads past the last row or column are clamped
 // and their results dropped. `cols` is V's row length; n = ⌈out/4⌉·⌈w/4⌉; o0 = V, o1 = B, o2 = C
-// (all whole), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
-// o6 = out; f0 = α.
+// (B and C both in the matrix's sketch buffer, srsi.wgsl), o3 = inner, o4 = w, o5 = 1 for op(V) = Vᵀ (row r of C is column r of V),
+// o6 = out, o7 = the parameter's scalar slot; C is scaled by 1 / max V (slot +3): the sketch of
+// V / max V, whose Gram cannot underflow f32 however small V is (the QR and the Gram of U run in
+// f32 on the GPU; srsi.wgsl).
 
 @group(0) @binding(1) var<storage, read> sk_v: array<f32>;
-@group(0) @binding(2) var<storage, read> sk_b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sk_c: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sk_bc: array<f32>;
+@group(0) @binding(3) var<storage, read> sk_s: array<f32>;
 
 @compute @workgroup_size(64)
 fn skinny(
@@ -380,7 +399,7 @@ fn skinny(
   var a3 = vec4<f32>();
   for (var j = 0u; j < p.o3; j++) {
     let bi = p.o1 + j * p.o4;
-    let b = vec4<f32>(sk_b[bi + cc.x], sk_b[bi + cc.y], sk_b[bi + cc.z], sk_b[bi + cc.w]);
+    let b = vec4<f32>(sk_bc[bi + cc.x], sk_bc[bi + cc.y], sk_bc[bi + cc.z], sk_bc[bi + cc.w]);
     var x: vec4<f32>;
     if (p.o5 == 1u) {
       let vi = p.o0 + j * p.cols;
@@ -394,14 +413,38 @@ fn skinny(
     a2 += x.z * b;
     a3 += x.w * b;
   }
+  let vmax = sk_s[p.o7 + 3u];
+  let alpha = select(1.0, 1.0 / vmax, vmax > 0.0);
   let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
   for (var ri = 0u; ri < 4u; ri++) {
     if (r0 + ri < p.o6) {
       for (var c = 0u; c < 4u; c++) {
         if (c0 + c < p.o4) {
-          sk_c[p.o2 + (r0 + ri) * p.o4 + c0 + c] = p.f0 * tile[ri][c];
+          sk_bc[p.o2 + (r0 + ri) * p.o4 + c0 + c] = alpha * tile[ri][c];
         }
       }
+    }
+  }
+}
+
+// ---- C ← C / max V after the tiled GEMM, which takes its α from the CPU: the windowed form of the
+// skinny kernel's scaling (V too large for one binding). o0 = C, o1 = slot (max V at +3).
+
+@group(0) @binding(1) var<storage, read_write> st_c: array<f32>;
+@group(0) @binding(2) var<storage, read> st_s: array<f32>;
+
+@compute @workgroup_size(256)
+fn scale_inverse_top(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let top = st_s[p.o1 + 3u];
+  let inv = select(1.0, 1.0 / top, top > 0.0);
+  for (var r = 0u; r < 8u; r++) {
+    let i = element(wg, groups, r, t);
+    if (i < p.n) {
+      st_c[p.o0 + i] = inv * st_c[p.o0 + i];
     }
   }
 }

@@ -1,7 +1,7 @@
 // Adapprox in float64 on the CPU, the same algorithm as adapprox.ts (spec §1–§2), for tests only.
 // mode 'sketch' runs S-RSI with the same Gaussian test matrices as the GPU (same seed, same hash),
 // orthonormalising by modified Gram–Schmidt applied twice (a different method from the engine's
-// Householder QR: the subspace is the same, the signs of the columns may differ, Q·Uᵀ does not).
+// CholeskyQR on the GPU: the subspace is the same, the signs of the columns may differ, Q·Uᵀ does not).
 // mode 'exact' keeps the dense V of every matrix between steps: the algorithm Adapprox becomes at
 // full rank with no sketch error.
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import shader from '../../../shaders/adapprox.wgsl?raw';
-import type { GpuRuntime } from '../../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { Adapprox, type AdapproxInspection, type AdapproxOptions } from './adapprox';
@@ -8,6 +8,7 @@ import { AdapproxReference, type AdapproxReferenceOptions } from './adapprox.ref
 import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
+import { recordFloats, sketchLayout } from './srsiGpu';
 import {
   AWKWARD,
   awkwardGradient,
@@ -190,16 +191,34 @@ describe('Adapprox on the GPU', () => {
 
   it('follows it under a tiny binding limit (windowed GEMMs, passes and warm start)', async () => {
     const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+      capLimits: { maxStorageBufferBindingSize: 4096, maxComputeWorkgroupsPerDimension: 3 },
     });
     try {
+      // 4 KiB: V of 37 × 29 (4.2 KiB) takes two windows, its sketch buffer at w = 9 (3.3 KiB) one.
+      // The sketch (long side × w), the w × w scratch and the factors must each fit one binding (the
+      // QR and the eigensolver run in one workgroup and cannot window), so at full rank, where the
+      // sketch is as large as V, a V too large for a binding is refused up front, changing nothing;
+      // below full rank V is windowed (tiled GEMMs and passes, warm start) while its sketch fits.
+      const ranks = { kMin: fixedRank(4), kMax: fixedRank(4), oversampling: 5, powerIterations: 3, seed: 5 };
       await compare(
         tiny,
         [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)],
-        { ...FULL_RANK, warmStart: true },
-        FULL_RANK_REF,
-        (r) => (p) => moderateGradient(r, p),
+        { ...ranks, warmStart: true },
+        { ...ranks, warmStart: true },
+        (r) => lowRankSquares(r, 2),
       );
+      const random = new Random(freshSeed());
+      const set = await TestParams.create(tiny, random, [{ name: 'w37x29', rows: 37, cols: 29 }]);
+      set.setGradients((p) => moderateGradient(random, p));
+      const before = tiny.ledger.bytesIn('optimizer');
+      const opt = new Adapprox(FULL_RANK);
+      await expect(opt.step(tiny, set.slots, 1e-3)).rejects.toThrow(
+        /"w37x29" needs its sketch \(\(m \+ n\)·w and the w × w scratch\) in one storage binding .* lower k_max or the oversampling/,
+      );
+      expect(tiny.ledger.bytesIn('optimizer')).toBe(before);
+      expect(await set.read(set.params[0] as TestParam)).toEqual(set.params[0]?.p0);
+      opt.destroy();
+      set.destroy();
     } finally {
       tiny.destroy();
     }
@@ -212,13 +231,21 @@ describe('Adapprox on the GPU', () => {
       { name: 'col33x1', rows: 33, cols: 1 },
     ];
     const ranks = { kMin: fixedRank(4), kMax: fixedRank(4), oversampling: 5, powerIterations: 3 };
-    const { opt, ref } = await compare(rt, shapes, { ...ranks, seed: 77 }, { ...ranks, seed: 77 }, (r) =>
-      lowRankSquares(r, 2),
-    );
-    for (const d of opt.diagnostics().filter((x) => x.factored)) {
-      expect(d.rank).toBe(4);
-      expect(d.sketchWidth).toBe(9);
-      expect(ref.last.get(d.name)?.rank).toBe(4);
+    // Both forms of the S-RSI: one workgroup per matrix (small matrices, the default) and one
+    // dispatch per product and QR (fuseBelow: 0, what larger matrices get).
+    for (const fuseBelow of [undefined, 0]) {
+      const { opt, ref } = await compare(
+        rt,
+        shapes,
+        { ...ranks, seed: 77, fuseBelow },
+        { ...ranks, seed: 77 },
+        (r) => lowRankSquares(r, 2),
+      );
+      for (const d of opt.diagnostics().filter((x) => x.factored)) {
+        expect(d.rank).toBe(4);
+        expect(d.sketchWidth).toBe(9);
+        expect(ref.last.get(d.name)?.rank).toBe(4);
+      }
     }
   });
 
@@ -386,7 +413,12 @@ describe('Adapprox on the GPU', () => {
         if (factored) expect(k).toBeGreaterThanOrEqual(1);
         formula += 4 * ((beta1 > 0 ? n : 0) + (factored ? k * (s.rows + s.cols) : n));
       }
-      const transient = 4 * (24 * 40 + (24 + 40) * 11);
+      // The dense V of the largest factored matrix (one buffer, reused matrix after matrix) and, per
+      // factored matrix, its sketch (m + n)·w, the w × w scratch of the QR and eigensolver and its
+      // record: every matrix's new factors wait in its sketch until the step's one read-back of the
+      // ranks.
+      const perSketch = sketchLayout(24, 40, 11).floats + recordFloats(11);
+      const transient = 4 * (24 * 40 + 2 * perSketch);
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
       expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
@@ -394,6 +426,37 @@ describe('Adapprox on the GPU', () => {
       // one partial sum per 2048 elements, the NaN counters.
       expect(scratchPeak).toBeGreaterThanOrEqual(transient);
       expect(scratchPeak).toBeLessThanOrEqual(transient + 4 * 8 * shapes.length + 64);
+      opt.destroy();
+      set.destroy();
+    }
+  });
+
+  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes nothing', async () => {
+    const random = new Random(freshSeed());
+    const shapes = [
+      { name: 'w24x40', rows: 24, cols: 40 },
+      { name: 'w40x24', rows: 40, cols: 24 },
+      { name: 'w17x31', rows: 17, cols: 31 },
+      ...AWKWARD,
+    ];
+    for (const [warmStart, fuseBelow] of [
+      [false, undefined],
+      [true, undefined],
+      [true, 0],
+    ] as const) {
+      const set = await TestParams.create(rt, random, shapes);
+      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2, fuseBelow });
+      for (let t = 0; t < 3; t++) {
+        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+        await rt.sync();
+        const before = rt.counters();
+        await opt.step(rt, set.slots, 1e-3);
+        await rt.sync();
+        const used = countersSince(rt.counters(), before);
+        expect(used.readbacks).toBe(2);
+        expect(used.writes).toBe(0);
+      }
+      expect(opt.diagnostics().filter((d) => d.factored)).toHaveLength(3);
       opt.destroy();
       set.destroy();
     }

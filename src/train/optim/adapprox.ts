@@ -10,28 +10,38 @@
 // No bias correction and a constant β2 (§1.2, §1.9). Vectors, and matrices whose short side is
 // below `denseBelow` (§1.8, default 8), keep a dense V and skip the compression.
 //
-// S-RSI, as implemented: Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian
-// (short side excluded: long side × w, w = min(k_prev + Δk, k_max) + p, at most the short side),
-// drawn on the GPU from a counter-based hash of (seed, parameter, step), or [U_prev | randn] with
-// the warm start. Then l times: Y = V·Ω on the GPU; the thin QR of Y on the CPU in float64
-// (Householder; spec §8: CholeskyQR fails in f32); Ω ← Vᵀ·Q on the GPU. Finally the w×w Gram of
-// U = VᵀQ and its eigendecomposition on the CPU in float64 give the error of every rank at once
-// (‖V − QUᵀ‖² = ‖V‖² − ‖U‖²); the rank is the smallest j ≤ min(k_prev + Δk, k_max) with relative
-// error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), and
-// Q·E_k, U·E_k (rotated into singular-vector order, §1.3) are uploaded as the new factors.
-// ‖V‖² is summed as (max V)²·Σ(V/max V)² so that small gradients do not underflow it (§8).
-// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (the GEMM epilogue of §2) and
-// the sketch's products V·Ω, Vᵀ·Q run on a barrier-free skinny kernel, both when their operands
-// fit one storage binding; otherwise the tiled, windowed GEMM of kernels/matmul.ts does them.
-// Cost on SwiftShader, 256×1024 at the default ranks: ~0.65 s per step (cold, l = 5), ~0.45 s with
-// the warm start (l = 2); one read-back of Y per power iteration and of U at the end.
+// S-RSI, as implemented, entirely on the GPU (shaders/srsi.wgsl; docs/training.md, "Adapprox"):
+// Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian (long side × w,
+// w = min(k_prev + Δk, k_max) + p, at most the short side), drawn on the GPU from a counter-based
+// hash of (seed, parameter, step) passed as a uniform, or [U_prev / max V | randn] with the warm
+// start. Then l times: Y = V·Ω / max V; the thin QR of Y in one workgroup (two shifted CholeskyQR
+// passes, then CholeskyQR2 on the last iteration only: before it, only Q's span matters);
+// Ω ← Vᵀ·Q / max V. Every product is taken with V / max V so that no Gram underflows f32 however
+// small V is. Then one workgroup forms the w×w Gram of U, diagonalises it by parallel Jacobi,
+// writes the error of every rank (‖V − QUᵀ‖² = ‖V‖² − ‖U‖², with ‖V / max V‖² from the GPU's
+// scaled sum) and the chosen rank, the smallest j ≤ min(k_prev + Δk, k_max) with relative
+// error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), into
+// the step's scalar buffer. Nothing is read back there: each matrix's new factors wait in its
+// sketch buffers, and at the end of the step ONE read-back brings every matrix's rank (with the
+// gradient check, two read-backs per step in all, and no writes). Then Q and U are reallocated
+// where the rank changed and filled on the GPU with Q·E_k and max V·U·E_k (rotated into
+// singular-vector order, §1.3). The float64 QR, eigensolver and rank rule are the tests'
+// reference (srsi.reference.ts, srsi.ts).
+// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (the GEMM epilogue of §2),
+// which also takes max V by an atomic max, and the sketch's products run on a barrier-free skinny
+// kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
+// kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
+// each (checked before the step: GpuLimitError).
+// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead: one dispatch.
+// Cost on SwiftShader: dominated by the number of dispatches (a fixed ~1–2 ms each there), about
+// 9 + 2l per factored matrix, or 8 for a small one; see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
-// §1.1); dense parameters: V (+ M). Transient, per matrix, processed one after another: the dense V
-// (mn) and the sketch buffers ((m+n)·w), spec §2.
+// §1.1); dense parameters: V (+ M). Transient: the dense V of the largest factored matrix (one
+// buffer, matrix after matrix) and, per factored matrix, its sketch ((m+n)·w), the w×w scratch
+// (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step (spec §2).
 
-import body from '../../../shaders/adapprox.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { type MatmulArgs, matmul } from '../../kernels/matmul';
@@ -50,26 +60,20 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
+import { checkGradients, PASS_BLOCK, partialCount, runPass, Scratch, sumPass } from './passes';
+import { sketchKey } from './srsi';
 import {
-  checkGradients,
-  PASS_BLOCK,
-  partialCount,
-  runPass,
-  Scratch,
-  sumPass,
-  withOptimizerParams,
-} from './passes';
-import {
-  chooseRank,
-  gram,
-  householderQ,
-  sketchKey,
-  symmetricEigen,
-  timesColumns,
-  truncationErrors,
-} from './srsi';
+  ADAPPROX_SHADER,
+  checkSketchFits,
+  choleskyQr3,
+  eigenRank,
+  recordFloats,
+  rotateFactors,
+  sketchLayout,
+  srsiSmall,
+} from './srsiGpu';
 
-const shader = withOptimizerParams(body);
+const shader = ADAPPROX_SHADER;
 
 /** A rank bound: one number for every matrix, or a rule of its shape. */
 export type RankBound = number | ((rows: number, cols: number) => number);
@@ -113,6 +117,13 @@ export interface AdapproxOptions {
   guidance?: Guidance;
   /** Seeds the Gaussian test matrices; a run replays exactly from it. Default 1. */
   seed?: number;
+  /**
+   * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
+   * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
+   * 2¹⁸: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup (measured:
+   * 2¹⁸ beat 0, 2²⁰ and 2²³ on nano's and tiny's shapes; 2²³ was 4× slower at tiny's). 0 turns it off.
+   */
+  fuseBelow?: number;
   checkFinite?: boolean;
   /**
    * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
@@ -176,6 +187,27 @@ interface State {
 /** Scalar slots per parameter (see shaders/adapprox.wgsl). */
 const SLOTS = 8;
 
+/** A matrix whose new factors wait in its sketch buffers for the rank the GPU chose. */
+interface Compressed {
+  slot: ParamSlot;
+  state: State;
+  w: number;
+  /** Slot offset of the parameter in the scalar buffer. */
+  at: number;
+  /** Offset of its record (ξ_0…ξ_w, k) in the scalar buffer. */
+  record: number;
+  /** Ω/U, Y/Q and the scratch (srsiGpu.ts sketchLayout). */
+  sketch: GPUBuffer;
+  v: GPUBuffer;
+  scalars: GPUBuffer;
+}
+
+/** The sketch of the next compression: its width w and the rank cap min(k_prev + Δk, k_max). */
+interface SketchSize {
+  w: number;
+  kCap: number;
+}
+
 /** Whether a whole buffer can be bound as one storage binding. */
 function fitsBinding(rt: GpuRuntime, b: { buffer: GPUBuffer } | undefined): boolean {
   return b !== undefined && b.buffer.size <= rt.limits.maxStorageBufferBindingSize;
@@ -185,7 +217,8 @@ export class Adapprox implements Optimizer {
   readonly name = 'Adapprox';
   /** For the UI: how the pieces the spec leaves open are done here. */
   readonly methods = {
-    factorization: 'thin QR (Householder) and Gram eigendecomposition of the sketch on the CPU in float64',
+    factorization:
+      'thin QR (shifted CholeskyQR, then CholeskyQR2) and Jacobi eigendecomposition of the Gram of U, on the GPU in float32',
     rankRule:
       'single pass: smallest rank with error ≤ ξ_thr up to k_prev + Δk (spec §1.4/§2, reconstruction)',
     clamp: 'history clamped at 0 before adding (1−β2)·G² (spec §1.5, reconstruction)',
@@ -206,6 +239,7 @@ export class Adapprox implements Optimizer {
   readonly denseBelow: number;
   readonly guidance: Guidance;
   readonly seed: number;
+  readonly fuseBelow: number;
   readonly checkFinite: boolean;
   private readonly kMin: RankBound;
   private readonly kMax: RankBound;
@@ -233,6 +267,7 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 18;
     this.checkFinite = options.checkFinite ?? true;
     this.inspect = options.inspect;
     const n = this.name;
@@ -272,20 +307,69 @@ export class Adapprox implements Optimizer {
     checkLearningRate(this.name, lr);
     checkParams(this.name, params, (name) => this.states.get(name));
     if (params.length === 0) return;
-    // Rank bounds are checked for every new parameter before anything is allocated or written.
+    // Rank bounds and the sketch's binding sizes are checked for every parameter before anything is
+    // allocated or written.
     const plans = new Map(params.filter((s) => !this.states.has(s.name)).map((s) => [s.name, this.plan(s)]));
+    const sizes = new Map<string, SketchSize>();
+    for (const slot of params) {
+      const f = this.states.get(slot.name)?.factored ?? plans.get(slot.name);
+      if (!f) continue;
+      const size = this.sketchSize(f);
+      const stride = this.preallocate ? f.kMax : size.kCap;
+      checkSketchFits(rt, slot.name, { short: f.short, long: f.long, w: size.w, stride });
+      sizes.set(slot.name, size);
+    }
     if (this.checkFinite) await checkGradients(rt, this.name, params);
     const scratch = new Scratch(rt);
-    this.lastTransient = 0;
     try {
-      const scalars = await scratch.buffer('adapprox scalars', SLOTS * params.length);
+      // One buffer holds every parameter's scalar slots and every matrix's record, so that the
+      // step's single read-back brings all chosen ranks at once.
+      const records = new Map<string, number>();
+      let floats = SLOTS * params.length;
+      for (const slot of params) {
+        const size = sizes.get(slot.name);
+        if (!size) continue;
+        records.set(slot.name, floats);
+        floats += recordFloats(size.w);
+      }
+      const scalars = await scratch.buffer('adapprox scalars', floats);
       const most = Math.max(...params.map((s) => s.rows * s.cols));
       const partials = await scratch.buffer('adapprox partials', partialCount(rt, most));
+      // The dense V of the factored matrices, one after another in the same buffer; each matrix's
+      // sketch stays until its factors are written at the end of the step.
+      const factoredMost = Math.max(
+        0,
+        ...params.filter((s) => sizes.has(s.name)).map((s) => s.rows * s.cols),
+      );
+      const v = factoredMost > 0 ? await scratch.buffer('adapprox V', factoredMost) : undefined;
+      this.lastTransient =
+        4 *
+        (factoredMost +
+          params.reduce((sum, s) => {
+            const w = sizes.get(s.name)?.w;
+            if (w === undefined) return sum;
+            const short = Math.min(s.rows, s.cols);
+            const long = Math.max(s.rows, s.cols);
+            // Where V exceeds one binding, the tiled GEMM's product waits in a buffer of its own.
+            const windowed = 4 * s.rows * s.cols > rt.limits.maxStorageBufferBindingSize ? long * w : 0;
+            return sum + sketchLayout(short, long, w).floats + recordFloats(w) + windowed;
+          }, 0));
+      const compressed: Compressed[] = [];
       for (const [index, slot] of params.entries()) {
         const state =
           this.states.get(slot.name) ?? (await this.create(rt, slot, plans.get(slot.name) ?? null));
-        await this.stepOne(rt, slot, state, lr, scalars, SLOTS * index, partials);
+        const size = sizes.get(slot.name);
+        const at = SLOTS * index;
+        const matrix = size && v ? { v, size, record: records.get(slot.name) as number, scratch } : undefined;
+        const done = await this.stepOne(rt, slot, state, lr, scalars, at, partials, matrix);
+        if (!done) continue;
+        if (this.inspect) {
+          // Diagnostics look at this matrix's V, which the next matrix overwrites: finish it now.
+          const view = await this.finish(rt, scalars, [done]);
+          await this.inspect(view[0] as AdapproxInspection);
+        } else compressed.push(done);
       }
+      await this.finish(rt, scalars, compressed);
     } finally {
       scratch.destroy();
     }
@@ -357,109 +441,110 @@ export class Adapprox implements Optimizer {
     scalars: GPUBuffer,
     at: number,
     partials: GPUBuffer,
-  ): Promise<void> {
+    matrix: { v: GPUBuffer; size: SketchSize; record: number; scratch: Scratch } | undefined,
+  ): Promise<Compressed | undefined> {
     const { rows, cols, name } = slot;
     const count = rows * cols;
     state.t++;
     const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     const f = state.factored;
-    const perMatrix = new Scratch(rt);
-    try {
-      let v: GPUBuffer;
-      let history: boolean;
-      let fused = false;
-      if (f) {
-        v = await perMatrix.buffer(`adapprox V ${name}`, count);
-        history = f.k > 0;
-        // The history is formed inside the second-moment pass when Q and U fit one binding each,
-        // else by the tiled GEMM into V first.
-        fused = history && fitsBinding(rt, f.q) && fitsBinding(rt, f.u);
-        if (history && !fused) await matmul(rt, this.historyProduct(state, v));
-      } else {
-        v = (state.v as TrackedBuffer).buffer;
-        history = true;
-      }
-      const moments = { scalars: [history ? this.beta2 : 0, 1 - this.beta2, this.eps1, this.eps], partials };
-      const counter = { buffer: scalars, offset: at + 5, whole: true };
-      if (fused && f) {
-        await sumPass(
-          rt,
-          kernel('history_moment'),
-          count,
-          [
-            { buffer: slot.g },
-            { buffer: v },
-            counter,
-            { buffer: (f.q as TrackedBuffer).buffer, whole: true },
-            { buffer: (f.u as TrackedBuffer).buffer, whole: true },
-          ],
-          { ...moments, cols, words: [f.k, f.stride, f.qOnRows ? 1 : 0] },
-          { buffer: scalars, offset: at },
-        );
-      } else {
-        await sumPass(
-          rt,
-          kernel('second_moment'),
-          count,
-          [{ buffer: slot.g }, { buffer: v }, counter],
-          moments,
-          { buffer: scalars, offset: at },
-        );
-      }
-      const clip = [1 / count, this.clipThreshold];
-      if (state.m) {
-        const m = state.m.buffer;
-        await runPass(
-          rt,
-          kernel('moment'),
-          count,
-          [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: m }],
-          {
-            scalars: [0, 0, 0, this.eps, ...clip, this.beta1, 1 - this.beta1],
-          },
-        );
-        if (this.guidance !== 'off') {
-          await sumPass(
-            rt,
-            kernel('guidance_dot'),
-            count,
-            [{ buffer: slot.g }, { buffer: v }, { buffer: m }],
-            { scalars: [0, 0, 0, this.eps], partials },
-            { buffer: scalars, offset: at + 1 },
-          );
-          await reduce(rt, 'sumsq', count, { buffer: m }, { buffer: scalars, offset: at + 2 });
-        }
-        const mode = { off: 0, half: 1, positive: 2 }[this.guidance];
-        await runPass(rt, kernel('apply_momentum'), count, [{ buffer: m }, slotOperand, { buffer: slot.p }], {
-          scalars: [lr, this.weightDecay, mode, 0, ...clip],
-        });
-      } else {
-        await runPass(
-          rt,
-          kernel('apply_plain'),
-          count,
-          [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: slot.p }],
-          { scalars: [lr, this.weightDecay, 0, this.eps, ...clip] },
-        );
-      }
-      if (f) {
-        await this.compress(rt, slot, state, v, scalars, at, partials, perMatrix);
-      } else {
-        state.diagnostics = {
-          name,
-          rows,
-          cols,
-          factored: false,
-          rank: Math.min(rows, cols),
-          sketchWidth: 0,
-          relativeError: 0,
-          clampedFraction: 0,
-        };
-      }
-    } finally {
-      perMatrix.destroy();
+    let v: GPUBuffer;
+    let history: boolean;
+    let fused = false;
+    if (f && matrix) {
+      v = matrix.v;
+      history = f.k > 0;
+      // The history is formed inside the second-moment pass when Q and U fit one binding each,
+      // else by the tiled GEMM into V first.
+      fused = history && fitsBinding(rt, f.q) && fitsBinding(rt, f.u);
+      if (history && !fused) await matmul(rt, this.historyProduct(state, v));
+    } else {
+      v = (state.v as TrackedBuffer).buffer;
+      history = true;
     }
+    const moments = { scalars: [history ? this.beta2 : 0, 1 - this.beta2, this.eps1, this.eps], partials };
+    const counter = { buffer: scalars, offset: at + 5, whole: true };
+    if (fused && f) {
+      await sumPass(
+        rt,
+        kernel('history_moment'),
+        count,
+        [
+          { buffer: slot.g },
+          { buffer: v },
+          counter,
+          { buffer: (f.q as TrackedBuffer).buffer, whole: true },
+          { buffer: (f.u as TrackedBuffer).buffer, whole: true },
+        ],
+        { ...moments, cols, words: [f.k, f.stride, f.qOnRows ? 1 : 0] },
+        { buffer: scalars, offset: at },
+      );
+    } else {
+      await sumPass(
+        rt,
+        kernel('second_moment'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }, counter],
+        moments,
+        { buffer: scalars, offset: at },
+      );
+    }
+    const clip = [1 / count, this.clipThreshold];
+    if (state.m) {
+      const m = state.m.buffer;
+      await runPass(
+        rt,
+        kernel('moment'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: m }],
+        {
+          scalars: [0, 0, 0, this.eps, ...clip, this.beta1, 1 - this.beta1],
+        },
+      );
+      if (this.guidance !== 'off') {
+        await sumPass(
+          rt,
+          kernel('guidance_dot'),
+          count,
+          [{ buffer: slot.g }, { buffer: v }, { buffer: m }],
+          { scalars: [0, 0, 0, this.eps], partials },
+          { buffer: scalars, offset: at + 1 },
+        );
+        await reduce(rt, 'sumsq', count, { buffer: m }, { buffer: scalars, offset: at + 2 });
+      }
+      const mode = { off: 0, half: 1, positive: 2 }[this.guidance];
+      await runPass(rt, kernel('apply_momentum'), count, [{ buffer: m }, slotOperand, { buffer: slot.p }], {
+        scalars: [lr, this.weightDecay, mode, 0, ...clip],
+      });
+    } else {
+      await runPass(
+        rt,
+        kernel('apply_plain'),
+        count,
+        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: slot.p }],
+        { scalars: [lr, this.weightDecay, 0, this.eps, ...clip] },
+      );
+    }
+    if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix);
+    state.diagnostics = {
+      name,
+      rows,
+      cols,
+      factored: false,
+      rank: Math.min(rows, cols),
+      sketchWidth: 0,
+      relativeError: 0,
+      clampedFraction: 0,
+    };
+    return undefined;
+  }
+
+  /** w = min(k_cap + p, short side) with k_cap = min(k_prev + Δk, k_max). */
+  private sketchSize(f: NonNullable<State['factored']>): SketchSize {
+    const kPrev = f.k > 0 ? f.k : f.k0;
+    const kCap = Math.min(kPrev + this.deltaK, f.kMax);
+    return { w: Math.min(kCap + this.oversampling, f.short), kCap };
   }
 
   /** The GEMM that writes the history Q·Uᵀ (or U·Qᵀ) into v, rows × cols. */
@@ -471,6 +556,11 @@ export class Adapprox implements Optimizer {
     return { a, b, c: v, m: state.rows, n: state.cols, k: f.k, transB: true, lda: f.stride, ldb: f.stride };
   }
 
+  /**
+   * Records the re-compression of one matrix: ‖V‖², the sketch, l power iterations with the QR on
+   * the GPU, and the eigendecomposition that writes every rank's error and the chosen rank into the
+   * record. Nothing is read back; `finish` writes the factors once the ranks are known.
+   */
   private async compress(
     rt: GpuRuntime,
     slot: ParamSlot,
@@ -479,16 +569,16 @@ export class Adapprox implements Optimizer {
     scalars: GPUBuffer,
     at: number,
     partials: GPUBuffer,
-    perMatrix: Scratch,
-  ): Promise<void> {
+    matrix: { size: SketchSize; record: number; scratch: Scratch },
+  ): Promise<Compressed> {
     const f = state.factored as NonNullable<State['factored']>;
     const { rows, cols, name } = slot;
     const count = rows * cols;
     const { short, long, qOnRows } = f;
+    const { w, kCap } = matrix.size;
     const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
 
-    // ‖V‖² without underflow: (max V)² · Σ (V / max V)².
-    await reduce(rt, 'maxabs', count, { buffer: v }, { buffer: scalars, offset: at + 3 });
+    // ‖V‖² without underflow: (max V)² · Σ (V / max V)², max V from the second-moment pass.
     await sumPass(
       rt,
       kernel('scaled_square'),
@@ -498,120 +588,140 @@ export class Adapprox implements Optimizer {
       { buffer: scalars, offset: at + 4 },
     );
 
-    const kPrev = f.k > 0 ? f.k : f.k0;
-    const kCap = Math.min(kPrev + this.deltaK, f.kMax);
-    const w = Math.min(kCap + this.oversampling, short);
-    this.lastTransient = Math.max(this.lastTransient, 4 * (count + (rows + cols) * w));
-    // Ω (long × w), later U = VᵀQ; Y (short × w), later Q.
-    const omega = await perMatrix.buffer(`adapprox sketch Ω ${name}`, long * w);
-    const y = await perMatrix.buffer(`adapprox sketch Y ${name}`, short * w);
+    // One buffer per matrix: Ω (long × w), later U = VᵀQ / max V; Y (short × w), later Q; the
+    // scratch of the QR and the eigensolver. It lives until `finish`.
+    const layout = sketchLayout(short, long, w);
+    const sketch = await matrix.scratch.buffer(`adapprox sketch ${name}`, layout.floats);
     const key = sketchKey(this.seed, name, state.t);
-    if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, omega, w, key, scalars, at);
-    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: omega }], { words: [key] });
-
-    let q32 = new Float32Array(0);
-    let slots = new ArrayBuffer(0);
-    const skinny = fitsBinding(rt, { buffer: v }) && fitsBinding(rt, { buffer: omega });
-    for (let it = 0; it < this.powerIterations; it++) {
-      // Y = V·Ω with V oriented short × long.
-      await this.sketchProduct(rt, skinny, {
-        v,
-        rows,
-        cols,
-        b: omega,
-        c: y,
-        out: short,
-        inner: long,
-        w,
-        vt: !qOnRows,
-      });
-      const sketch = await rt.readF32(y, 0, short * w * 4);
-      if (it === 0) slots = await rt.read(scalars, at * 4, SLOTS * 4);
-      q32 = Float32Array.from(householderQ(Float64Array.from(sketch), short, w));
-      rt.write(y, q32);
-      // U = Vᵀ·Q (long × w) into Ω's buffer. Between iterations it is the next Ω, divided by max V:
-      // each product with V would otherwise scale it by |V| again, and small second moments
-      // underflow f32 within a few iterations (the span, all that Ω is for, does not change).
-      const top = new Float32Array(slots)[3] as number;
-      const alpha = it < this.powerIterations - 1 && top > 0 ? 1 / top : 1;
-      await this.sketchProduct(rt, skinny, {
-        v,
-        rows,
-        cols,
-        b: y,
-        c: omega,
-        out: long,
-        inner: short,
-        w,
-        vt: qOnRows,
-        alpha,
-      });
+    const record = matrix.record;
+    const fits = 4 * count <= rt.limits.maxStorageBufferBindingSize;
+    const rank = { scalars, slot: at, record, kMin: f.kMin, kCap, threshold: this.errorThreshold };
+    if (fits && count * w * this.powerIterations < this.fuseBelow) {
+      const warm = this.warmStart && f.k > 0 && f.u ? { u: f.u.buffer, k: f.k, stride: f.stride } : undefined;
+      rt.submit([
+        await srsiSmall(rt, {
+          ...rank,
+          v,
+          rows,
+          cols,
+          w,
+          sketch,
+          key,
+          iterations: this.powerIterations,
+          warm,
+        }),
+      ]);
+      return { slot, state, w, at, record, sketch, v, scalars };
     }
-    const u64 = Float64Array.from(await rt.readF32(omega, 0, long * w * 4));
-    const f32 = new Float32Array(slots);
-    const top = f32[3] as number;
-    const normSquared = top * top * (f32[4] as number);
-    const clamped = new Uint32Array(slots)[5] as number;
+    if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, sketch, w, key, scalars, at);
+    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: sketch }], { words: [key] });
 
-    const { values, vectors } = symmetricEigen(gram(u64, long, w), w);
-    const errors = truncationErrors(normSquared, values);
-    const k = chooseRank(errors, f.kMin, kCap, this.errorThreshold);
-    await this.storeFactors(
-      rt,
-      slot,
-      f,
-      timesColumns(q32, short, w, vectors, w, k),
-      timesColumns(u64, long, w, vectors, w, k),
-      k,
-    );
+    // Every product is taken with V / max V (the skinny kernel reads max V from the slot): the QR's
+    // Gram and the Gram of U then stay far from f32 underflow however small V is.
+    const temp = fits ? undefined : await matrix.scratch.buffer(`adapprox sketch product ${name}`, long * w);
+    const product = { v, rows, cols, w, sketch, scalars, at, temp };
+    const { u0, y0, g0 } = layout;
+    const basis = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0, basisOnly: true });
+    const qr = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0 });
+    for (let it = 0; it < this.powerIterations; it++) {
+      // Y = V·Ω with V oriented short × long, then Y ← Q.
+      await this.sketchProduct(rt, { ...product, b: u0, c: y0, out: short, inner: long, vt: !qOnRows });
+      rt.submit([it < this.powerIterations - 1 ? basis : qr]);
+      // U = Vᵀ·Q (long × w) into Ω's place: the next Ω, and after the last iteration U itself.
+      await this.sketchProduct(rt, { ...product, b: y0, c: u0, out: long, inner: short, vt: qOnRows });
+    }
+    rt.submit([await eigenRank(rt, { ...rank, sketch, rows: long, w, u0, g0 })]);
+    return { slot, state, w, at, record, sketch, v, scalars };
+  }
 
-    state.diagnostics = {
-      name,
-      rows,
-      cols,
-      factored: true,
-      rank: k,
-      sketchWidth: w,
-      relativeError: errors[k] as number,
-      clampedFraction: clamped / count,
-    };
-    if (this.inspect) {
-      await this.inspect({
+  /**
+   * Reads every listed matrix's chosen rank and error (one read-back for all), then resizes each
+   * one's Q and U when its rank changed and records the rotation that fills them from the sketch.
+   */
+  private async finish(
+    rt: GpuRuntime,
+    scalars: GPUBuffer,
+    list: Compressed[],
+  ): Promise<AdapproxInspection[]> {
+    if (list.length === 0) return [];
+    const end = Math.max(...list.map((c) => c.record + recordFloats(c.w)));
+    const bytes = await rt.read(scalars, 0, 4 * end);
+    const f32 = new Float32Array(bytes);
+    const u32 = new Uint32Array(bytes);
+    const views: AdapproxInspection[] = [];
+    for (const c of list) {
+      const { slot, state, w, at } = c;
+      const f = state.factored as NonNullable<State['factored']>;
+      const { rows, cols, name } = slot;
+      const k = f32[c.record + w + 1] as number;
+      const errors = Float64Array.from(f32.subarray(c.record, c.record + w + 1));
+      const top = f32[at + 3] as number;
+      const normSquared = top * top * (f32[at + 4] as number);
+      await this.storeFactors(rt, slot, f, c, k);
+      state.diagnostics = {
+        name,
+        rows,
+        cols,
+        factored: true,
+        rank: k,
+        sketchWidth: w,
+        relativeError: errors[k] as number,
+        clampedFraction: (u32[at + 5] as number) / (rows * cols),
+      };
+      views.push({
         ...state.diagnostics,
-        v,
+        v: c.v,
         q: (f.q as TrackedBuffer).buffer,
         u: (f.u as TrackedBuffer).buffer,
         stride: f.stride,
-        qOnRows,
+        qOnRows: f.qOnRows,
         normSquared,
         errors,
       });
     }
+    return views;
   }
 
   /**
-   * C = α·op(V)·B for the sketch (B inner × w, C out × w): the barrier-free skinny kernel when V and
-   * the sketch fit one binding each, else the tiled, windowed GEMM.
+   * C = op(V)·B / max V for the sketch (B inner × w and C out × w, both in the sketch buffer at
+   * element offsets b and c): the barrier-free skinny kernel when V fits one binding, else the tiled,
+   * windowed GEMM into `temp`, scaled there and copied into place (B and C share a buffer, which
+   * one dispatch may not bind as both read-only and writable).
    */
   private async sketchProduct(
     rt: GpuRuntime,
-    skinny: boolean,
     a: {
       v: GPUBuffer;
       rows: number;
       cols: number;
-      b: GPUBuffer;
-      c: GPUBuffer;
+      sketch: GPUBuffer;
+      temp: GPUBuffer | undefined;
+      b: number;
+      c: number;
       out: number;
       inner: number;
       w: number;
       vt: boolean;
-      alpha?: number;
+      scalars: GPUBuffer;
+      at: number;
     },
   ): Promise<void> {
-    const alpha = a.alpha ?? 1;
-    if (!skinny) {
-      await matmul(rt, { a: a.v, b: a.b, c: a.c, m: a.out, n: a.w, k: a.inner, transA: a.vt, alpha });
+    if (a.temp) {
+      await matmul(rt, {
+        a: a.v,
+        b: a.sketch,
+        offsetB: a.b,
+        c: a.temp,
+        m: a.out,
+        n: a.w,
+        k: a.inner,
+        transA: a.vt,
+      });
+      await runPass(rt, { name: 'adapprox', code: shader, entryPoint: 'scale_inverse_top' }, a.out * a.w, [
+        { buffer: a.temp },
+        { buffer: a.scalars, offset: a.at, whole: true },
+      ]);
+      rt.copy(a.temp, a.sketch, 4 * a.out * a.w, 0, 4 * a.c);
       return;
     }
     const pipeline = await rt.pipeline({ name: 'adapprox', code: shader, entryPoint: 'skinny' });
@@ -624,28 +734,28 @@ export class Adapprox implements Optimizer {
           ['u32', 0],
           ['u32', a.cols],
           ['u32', 0],
-          ...[0, 0, 0, a.inner, a.w, a.vt ? 1 : 0, a.out, 0].map((x): ['u32', number] => ['u32', x]),
-          ['f32', alpha],
-          ...Array.from({ length: 11 }, (): ['f32', number] => ['f32', 0]),
+          ...[0, a.b, a.c, a.inner, a.w, a.vt ? 1 : 0, a.out, a.at].map((x): ['u32', number] => ['u32', x]),
+          ...Array.from({ length: 12 }, (): ['f32', number] => ['f32', 0]),
         ]),
-        storage: [a.v, a.b, a.c],
+        storage: [a.v, a.sketch, a.scalars],
         workgroups: foldGrid(Math.ceil(invocations / 64), rt.limits.maxComputeWorkgroupsPerDimension),
       },
     ]);
   }
 
-  /** Uploads Q (short × k) and U (long × k), reallocating when the rank (or the first step) asks. */
+  /**
+   * Q (short × k) and U (long × k) from the sketch, reallocated when the rank (or the first step)
+   * asks: the old factors were last read by this step's history and warm start, recorded before.
+   */
   private async storeFactors(
     rt: GpuRuntime,
     slot: ParamSlot,
     f: NonNullable<State['factored']>,
-    q: Float64Array,
-    u: Float64Array,
+    c: Compressed,
     k: number,
   ): Promise<void> {
     const stride = this.preallocate ? f.kMax : k;
     if (!f.q || !f.u || f.stride !== stride) {
-      // Nothing recorded uses the old factors any more: the read-backs above flushed the queue.
       f.q?.destroy();
       f.u?.destroy();
       f.q = undefined;
@@ -654,13 +764,20 @@ export class Adapprox implements Optimizer {
       f.u = await stateBuffer(rt, `adapprox U ${slot.name}`, f.long * stride);
       f.stride = stride;
     }
-    const pack = (x: Float64Array, rows: number) => {
-      const out = new Float32Array(rows * stride);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) out[i * stride + j] = x[i * k + j] as number;
-      return out;
-    };
-    rt.write(f.q.buffer, pack(q, f.short));
-    rt.write(f.u.buffer, pack(u, f.long));
+    rt.submit([
+      await rotateFactors(rt, {
+        sketch: c.sketch,
+        scalars: c.scalars,
+        slot: c.at,
+        short: f.short,
+        long: f.long,
+        w: c.w,
+        k,
+        stride,
+        qOut: f.q.buffer,
+        uOut: f.u.buffer,
+      }),
+    ]);
     f.k = k;
   }
 

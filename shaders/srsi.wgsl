@@ -1,0 +1,413 @@
+// The small dense pieces of Adapprox's S-RSI on the GPU (docs/training.md, "Adapprox"): the thin QR
+// of the tall-skinny sketch Y (rows × w), the eigendecomposition of the w × w Gram of U with the
+// truncation error of every rank and the chosen rank, and the rotation of Q and U into
+// singular-vector order. w is small (k + oversampling), so the QR and the eigensolver each run in
+// ONE workgroup (of WG invocations). Each matrix's sketch lives in one buffer `sk`: Ω, later U
+// (long × w) at +0, Y, later Q (short × w) at +long·w, and the w × w scratch (`work`) after them;
+// it must fit one binding (train/optim/srsiGpu.ts checks it up front). Nothing here is read back.
+// For small matrices, srsi_small runs the whole S-RSI of one matrix (Ω, the l power iterations with
+// their products and QRs, the eigendecomposition and the rank) in one dispatch: on CPU drivers a
+// dispatch has a fixed cost of a millisecond or more, larger than all of that arithmetic.
+// This file is compiled together with adapprox.wgsl (its Gaussian stream; srsiGpu.ts).
+//
+// Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
+// costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
+// (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
+// (no barrier: one invocation per entry sums over the rows), w pivots of 2 barriers each, and a
+// row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares the condition number in
+// the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
+// s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
+// leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
+// Yanagisawa 2020). In f32, s/‖Y‖² ≈ 1e-3 at these sizes, so one shift leaves κ(Q₁) above
+// u^-½ ≈ 4096 once κ(Y) ≳ 1e5 (the tests saw orthogonality errors of O(1) at κ = 1e6 with one);
+// a second shifted pass brings it to ~1e3, and two plain passes (CholeskyQR2) then make Q
+// orthonormal to O((rows·w + w²)·u).
+// A pivot below w·u of its column's squared norm is rounding noise (the column is, to working
+// precision, in the span of the earlier ones, or Y is worse conditioned than one shift can mend) and
+// is raised to that floor. Only the pivot is inaccurate there, not the column's direction, which the
+// solve forms from Y itself: the floor just scales that column, and the next pass, to which column
+// scaling makes no difference, orthonormalises it. So κ(Y) up to ~1e6 (the tests) and exactly
+// rank-deficient sketches (V of rank below w; Q is then completed by orthonormal noise directions
+// whose columns of U are ~0) both come out orthonormal. An all-zero column of Y stays zero.
+
+const UNIT_ROUNDOFF: f32 = 5.9604645e-8;
+
+// Invocations of the single-workgroup kernels.
+override WG: u32 = 64u;
+
+@group(0) @binding(1) var<storage, read_write> sk: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sc: array<f32>;
+
+// One CholeskyQR pass over Y (rows × w at y0) with the scratch at g0: the Gram / R (upper
+// triangle) at +0, the diagonal before factoring at +w², R's diagonal at +w² + w.
+fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
+  let diag = g + w * w;
+  let rdiag = diag + w;
+  // Upper triangle of YᵀY: one invocation per entry, summing over the rows serially.
+  for (var e = t; e < w * w; e += WG) {
+    let a = e / w;
+    let b = e % w;
+    if (a <= b) {
+      var acc = 0.0;
+      for (var r = 0u; r < rows; r++) {
+        acc += sk[y0 + r * w + a] * sk[y0 + r * w + b];
+      }
+      sk[g + a * w + b] = acc;
+    }
+  }
+  storageBarrier();
+  var shift = 0.0;
+  if (shifted) {
+    var trace = 0.0;
+    for (var a = 0u; a < w; a++) {
+      trace += sk[g + a * w + a];
+    }
+    shift = 11.0 * f32(rows * w + w * (w + 1u)) * UNIT_ROUNDOFF * trace;
+  }
+  storageBarrier();
+  for (var a = t; a < w; a += WG) {
+    let d = sk[g + a * w + a] + shift;
+    sk[g + a * w + a] = d;
+    sk[diag + a] = d;
+  }
+  storageBarrier();
+  // Right-looking Cholesky G = RᵀR in the upper triangle. Every invocation reads the pivot itself
+  // (the same value), so it needs no barrier of its own.
+  let tol = f32(w) * UNIT_ROUNDOFF;
+  for (var j = 0u; j < w; j++) {
+    let r = sqrt(max(sk[g + j * w + j], tol * sk[diag + j]));
+    for (var q = j + 1u + t; q < w; q += WG) {
+      sk[g + j * w + q] = select(0.0, sk[g + j * w + q] / r, r > 0.0);
+    }
+    if (t == 0u) {
+      sk[rdiag + j] = r;
+    }
+    storageBarrier();
+    let m = w - j - 1u;
+    for (var e = t; e < m * m; e += WG) {
+      let a = j + 1u + e / m;
+      let b = j + 1u + e % m;
+      if (a <= b) {
+        sk[g + a * w + b] -= sk[g + j * w + a] * sk[g + j * w + b];
+      }
+    }
+    storageBarrier();
+  }
+  // Y ← Y·R⁻¹, one row per invocation: x_j = (y_j − Σ_{i<j} x_i·R_ij) / R_jj, in place.
+  for (var r = t; r < rows; r += WG) {
+    let base = y0 + r * w;
+    for (var j = 0u; j < w; j++) {
+      var x = sk[base + j];
+      for (var i = 0u; i < j; i++) {
+        x -= sk[base + i] * sk[g + i * w + j];
+      }
+      let rjj = sk[rdiag + j];
+      sk[base + j] = select(0.0, x / rjj, rjj > 0.0);
+    }
+  }
+  storageBarrier();
+}
+
+// Two shifted passes, then `plain` (2, or 0 where only the span matters) plain ones.
+fn qr(t: u32, rows: u32, w: u32, y0: u32, g0: u32, plain: u32) {
+  qr_pass(t, rows, w, y0, g0, true);
+  qr_pass(t, rows, w, y0, g0, true);
+  for (var k = 0u; k < plain; k++) {
+    qr_pass(t, rows, w, y0, g0, false);
+  }
+}
+
+// ---- Thin QR of Y in place. n = rows, o0 = Y, o1 = work (w² + 2w), o2 = w, o3 = the plain passes
+// after the two shifted ones: 2 for an orthonormal Q, 0 where only Q's span and conditioning
+// matter (the power iterations before the last; κ(Q) ≲ 1e3 there).
+@compute @workgroup_size(WG)
+fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
+  qr(t, p.n, p.o2, p.o0, p.o1, p.o3);
+}
+
+// ---- Eigendecomposition of UᵀU (U rows × w at u0) by parallel cyclic Jacobi, then the
+// truncation errors ξ_j = sqrt(max(s² − Σ_{i<j} λ_i⁺, 0) / s²) for j = 0…w and the rank rule (the
+// smallest j in [k_min, k_cap] with ξ_j ≤ ξ_thr, else k_cap), as srsi.reference.ts computes them in
+// float64. s² = Σ (V / max V)² is read from the parameter's scalar slot (+4), matching U = Vᵀ·Q /
+// max V; the record (ξ_0…ξ_w, then k as f32) goes to sc[record…]. Work at a0 (3w² + 2⌈w/2⌉ + w):
+// A at +0, the eigenvectors E at +w², E with its columns sorted by descending eigenvalue at +2w²
+// (what the rotation reads), the round's rotations (c, s) at +3w², the sorted eigenvalues after.
+// Parallel ordering (round robin): each round rotates ⌈w/2⌉ disjoint pairs (p, q) at once, so its
+// column rotations commute and one barrier covers them all; w − 1 (or w) rounds visit every pair
+// once per sweep. A sweep costs 3 barriers per round instead of 2 per pair for the serial order.
+
+var<workgroup> eg_converged: u32;
+
+const JACOBI_SWEEPS: u32 = 30u;
+
+// Pair i of round r among `players` (even) indices: the circle method, player players−1 fixed.
+fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
+  let ring = players - 1u;
+  var a: u32;
+  var b: u32;
+  if (i == 0u) {
+    a = ring;
+    b = r;
+  } else {
+    a = (r + i) % ring;
+    b = (r + ring - i) % ring;
+  }
+  return vec2<u32>(min(a, b), max(a, b));
+}
+
+fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_min: u32, k_cap: u32, threshold: f32) {
+  let e0 = a0 + w * w;
+  let es0 = e0 + w * w;
+  let players = w + (w & 1u);
+  let half = players / 2u;
+  let rot0 = es0 + w * w;
+  let vals0 = rot0 + 2u * half;
+  for (var e = t; e < w * w; e += WG) {
+    let a = e / w;
+    let b = e % w;
+    if (a <= b) {
+      var acc = 0.0;
+      for (var r = 0u; r < rows; r++) {
+        acc += sk[u0 + r * w + a] * sk[u0 + r * w + b];
+      }
+      sk[a0 + a * w + b] = acc;
+      sk[a0 + b * w + a] = acc;
+    }
+    sk[e0 + e] = select(0.0, 1.0, a == b);
+  }
+  storageBarrier();
+  for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
+    if (t == 0u) {
+      // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
+      // rotations cannot take it much further (each leaves O(u·‖A‖) behind).
+      var off = 0.0;
+      var total = 0.0;
+      for (var e = 0u; e < w * w; e++) {
+        let x = sk[a0 + e];
+        total += x * x;
+        if (e / w != e % w) {
+          off += x * x;
+        }
+      }
+      eg_converged = select(0u, 1u, off <= 1e-12 * total);
+    }
+    if (workgroupUniformLoad(&eg_converged) == 1u) {
+      break;
+    }
+    for (var round = 0u; round < players - 1u; round++) {
+      for (var i = t; i < half; i += WG) {
+        let pq = eg_pair(round, i, players);
+        var c = 1.0;
+        var s = 0.0;
+        if (pq.y < w) {
+          let apq = sk[a0 + pq.x * w + pq.y];
+          if (apq != 0.0) {
+            // The rotation that zeroes (p, q): t = tan θ, the smaller root of t² + 2τt − 1 = 0.
+            let tau = (sk[a0 + pq.y * w + pq.y] - sk[a0 + pq.x * w + pq.x]) / (2.0 * apq);
+            var tn: f32;
+            if (abs(tau) > 1e15) {
+              tn = 0.5 / tau;
+            } else {
+              tn = sign(tau) / (abs(tau) + sqrt(1.0 + tau * tau));
+              if (tau == 0.0) {
+                tn = 1.0;
+              }
+            }
+            c = inverseSqrt(1.0 + tn * tn);
+            s = tn * c;
+          }
+        }
+        sk[rot0 + 2u * i] = c;
+        sk[rot0 + 2u * i + 1u] = s;
+      }
+      storageBarrier();
+      // A ← A·J and E ← E·J: columns p and q of every row k.
+      for (var e = t; e < half * w; e += WG) {
+        let i = e / w;
+        let k = e % w;
+        let pq = eg_pair(round, i, players);
+        let s = sk[rot0 + 2u * i + 1u];
+        if (pq.y < w && s != 0.0) {
+          let c = sk[rot0 + 2u * i];
+          let kp = a0 + k * w + pq.x;
+          let kq = a0 + k * w + pq.y;
+          let x = sk[kp];
+          let y = sk[kq];
+          sk[kp] = c * x - s * y;
+          sk[kq] = s * x + c * y;
+          let vp = e0 + k * w + pq.x;
+          let vq = e0 + k * w + pq.y;
+          let u = sk[vp];
+          let v = sk[vq];
+          sk[vp] = c * u - s * v;
+          sk[vq] = s * u + c * v;
+        }
+      }
+      storageBarrier();
+      // A ← Jᵀ·A: rows p and q of every column k.
+      for (var e = t; e < half * w; e += WG) {
+        let i = e / w;
+        let k = e % w;
+        let pq = eg_pair(round, i, players);
+        let s = sk[rot0 + 2u * i + 1u];
+        if (pq.y < w && s != 0.0) {
+          let c = sk[rot0 + 2u * i];
+          let pk = a0 + pq.x * w + k;
+          let qk = a0 + pq.y * w + k;
+          let x = sk[pk];
+          let y = sk[qk];
+          sk[pk] = c * x - s * y;
+          sk[qk] = s * x + c * y;
+        }
+      }
+      storageBarrier();
+    }
+  }
+  // Sort by descending eigenvalue (ties by index): each eigenpair finds its own position.
+  for (var j = t; j < w; j += WG) {
+    let lj = sk[a0 + j * w + j];
+    var at = 0u;
+    for (var i = 0u; i < w; i++) {
+      let li = sk[a0 + i * w + i];
+      if (li > lj || (li == lj && i < j)) {
+        at++;
+      }
+    }
+    sk[vals0 + at] = lj;
+    for (var k = 0u; k < w; k++) {
+      sk[es0 + k * w + at] = sk[e0 + k * w + j];
+    }
+  }
+  storageBarrier();
+  if (t == 0u) {
+    let s2 = sc[slot + 4u];
+    var kept = 0.0;
+    var rank = k_cap;
+    var found = false;
+    for (var j = 0u; j <= w; j++) {
+      let xi = select(0.0, sqrt(max(s2 - kept, 0.0) / s2), s2 > 0.0);
+      sc[record + j] = xi;
+      if (!found && j >= k_min && j <= k_cap && xi <= threshold) {
+        rank = j;
+        found = true;
+      }
+      if (j < w) {
+        kept += max(sk[vals0 + j], 0.0);
+      }
+    }
+    sc[record + w + 1u] = f32(rank);
+  }
+}
+
+// n = rows, o0 = U, o1 = work, o2 = w, o3 = the parameter's slot, o4 = the record, o5 = k_min,
+// o6 = k_cap; f0 = ξ_thr.
+@compute @workgroup_size(WG)
+fn eigen_rank(@builtin(local_invocation_index) t: u32) {
+  eigen(t, p.n, p.o2, p.o0, p.o1, p.o3, p.o4, p.o5, p.o6, p.f0);
+}
+
+// ---- The whole S-RSI of a small matrix in one workgroup. V (read, `cols` its row length) is
+// oriented short × long (transposed when o0 = 1); n = short, start = long, pbase = w; o1 = slot
+// (max V at +3, Σ (V / max V)² at +4), o2 = record, o3 = k_min, o4 = k_cap, o5 = the Gaussian key,
+// o6 = l, o7 = columns of Ω taken from U_prev (the warm start; 0 for none), f0 = ξ_thr, f1 = U_prev's
+// row stride. Ω is drawn as sketch_gaussian / sketch_warm draw it, the products are
+// sketch-skinny's, the QR and eigensolver the ones above.
+
+@group(0) @binding(3) var<storage, read> fs_v: array<f32>;
+@group(0) @binding(4) var<storage, read> fs_u: array<f32>;
+
+fn fs_at(i: u32, j: u32) -> f32 {
+  if (p.o0 == 1u) {
+    return fs_v[j * p.cols + i];
+  }
+  return fs_v[i * p.cols + j];
+}
+
+@compute @workgroup_size(WG)
+fn srsi_small(@builtin(local_invocation_index) t: u32) {
+  let short = p.n;
+  let long = p.start;
+  let w = p.pbase;
+  let y0 = long * w;
+  let g0 = y0 + short * w;
+  let top = sc[p.o1 + 3u];
+  let inv = select(1.0, 1.0 / top, top > 0.0);
+  let ustride = u32(p.f1);
+  for (var e = t; e < long * w; e += WG) {
+    let col = e % w;
+    if (col < p.o7) {
+      sk[e] = fs_u[(e / w) * ustride + col] * inv;
+    } else {
+      sk[e] = gaussian(p.o5, e);
+    }
+  }
+  storageBarrier();
+  for (var it = 0u; it < p.o6; it++) {
+    // Y = V·Ω / max V.
+    for (var e = t; e < short * w; e += WG) {
+      let i = e / w;
+      let c = e % w;
+      var acc = 0.0;
+      for (var j = 0u; j < long; j++) {
+        acc += fs_at(i, j) * sk[j * w + c];
+      }
+      sk[y0 + e] = inv * acc;
+    }
+    storageBarrier();
+    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == p.o6));
+    // U = Vᵀ·Q / max V, into Ω's place.
+    for (var e = t; e < long * w; e += WG) {
+      let j = e / w;
+      let c = e % w;
+      var acc = 0.0;
+      for (var i = 0u; i < short; i++) {
+        acc += fs_at(i, j) * sk[y0 + i * w + c];
+      }
+      sk[e] = inv * acc;
+    }
+    storageBarrier();
+  }
+  eigen(t, long, w, 0u, g0, p.o1, p.o2, p.o3, p.o4, p.f0);
+}
+
+// ---- The new factors from the sketch, in singular-vector order and at the chosen rank k:
+// Q' = Q·E_k (short × k) and U' = max V · U·E_k (long × k; U was formed from V / max V), each
+// row-major with row length `cols` = the stored stride (columns k…stride−1 are zeroed).
+// n = (short + long)·stride elements, 8 per invocation; o0 = short, o1 = w, o2 = k, o3 = the
+// sorted E (in the sketch's work), o4 = the scalar slot (max V at +3), o5 = U, o6 = Q.
+
+@group(0) @binding(3) var<storage, read_write> ro_qo: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ro_uo: array<f32>;
+
+@compute @workgroup_size(256)
+fn rotate_factors(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let stride = p.cols;
+  let w = p.o1;
+  let top = sc[p.o4 + 3u];
+  let split = p.o0 * stride;
+  for (var r = 0u; r < 8u; r++) {
+    let i = (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
+    if (i < p.n) {
+      let on_u = i >= split;
+      let local = select(i, i - split, on_u);
+      let row = local / stride;
+      let col = local % stride;
+      let base = select(p.o6, p.o5, on_u) + row * w;
+      var acc = 0.0;
+      if (col < p.o2) {
+        for (var c = 0u; c < w; c++) {
+          acc += sk[base + c] * sk[p.o3 + c * w + col];
+        }
+      }
+      if (on_u) {
+        ro_uo[local] = select(acc, top * acc, top > 0.0);
+      } else {
+        ro_qo[local] = acc;
+      }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+// The dispatches of shaders/srsi.wgsl: the thin QR of an S-RSI sketch (shifted CholeskyQR3), the
+// eigendecomposition of the Gram of U with the rank rule, and the rotation of the sketch into the
+// new factors. Each returns a Dispatch for the caller to record with the rest of its step, so that
+// nothing is read back between them. The float64 versions they are tested against live in
+// srsi.reference.ts.
+
+import adapproxBody from '../../../shaders/adapprox.wgsl?raw';
+import srsiBody from '../../../shaders/srsi.wgsl?raw';
+import { formatBytes, GpuLimitError } from '../../gpu/errors';
+import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { foldGrid, packParams } from '../../kernels/params';
+import { PASS_BLOCK, withOptimizerParams } from './passes';
+
+/** Adapprox's shader module: its passes (adapprox.wgsl) and the S-RSI kernels (srsi.wgsl) together. */
+export const ADAPPROX_SHADER = withOptimizerParams(`${adapproxBody}\n${srsiBody}`);
+
+/** Floats of the per-matrix scratch the QR and the eigensolver share (srsi.wgsl's `work`). */
+export function sketchWorkFloats(w: number): number {
+  return 3 * w * w + 2 * Math.ceil(w / 2) + w;
+}
+
+/** Where a matrix's sketch buffer holds Ω/U (long × w), Y/Q (short × w) and the scratch. */
+export function sketchLayout(short: number, long: number, w: number) {
+  const y0 = long * w;
+  const g0 = y0 + short * w;
+  return { u0: 0, y0, g0, floats: g0 + sketchWorkFloats(w) };
+}
+
+/** Floats of a matrix's record in the scalar buffer: ξ_0…ξ_w, then the chosen rank. */
+export function recordFloats(w: number): number {
+  return w + 2;
+}
+
+/**
+ * The QR, the eigensolver and the rotation bind the sketch buffer (Ω, Y and the scratch) and the
+ * new factors whole (the single-workgroup kernels cannot window). Throws a GpuLimitError naming what
+ * to lower when one would not fit this device's storage binding.
+ */
+export function checkSketchFits(
+  rt: GpuRuntime,
+  name: string,
+  sizes: { short: number; long: number; w: number; stride: number },
+): void {
+  const limit = rt.limits.maxStorageBufferBindingSize;
+  const { short, long, w, stride } = sizes;
+  const parts: [string, number][] = [
+    ['sketch ((m + n)·w and the w × w scratch)', sketchLayout(short, long, w).floats],
+    ['factor U (long side × rank)', long * stride],
+  ];
+  for (const [what, floats] of parts) {
+    if (4 * floats > limit)
+      throw new GpuLimitError(
+        `Adapprox: "${name}" needs its ${what} in one storage binding (${formatBytes(4 * floats)} > ` +
+          `${formatBytes(limit)}, sketch width w = ${w}); lower k_max or the oversampling p, or raise ` +
+          `denseBelow so that this matrix keeps a dense V`,
+      );
+  }
+}
+
+function params(
+  n: number,
+  cols: number,
+  offsets: readonly number[],
+  scalars: readonly number[] = [],
+  head: readonly [number, number] = [0, 0],
+): ArrayBuffer {
+  return packParams([
+    ['u32', n],
+    ['u32', head[0]],
+    ['u32', cols],
+    ['u32', head[1]],
+    ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
+    ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
+  ]);
+}
+
+const pipeline = (rt: GpuRuntime, entryPoint: string) =>
+  rt.pipeline({ name: 'adapprox', code: ADAPPROX_SHADER, entryPoint });
+
+/**
+ * Y (rows × w at y0 of the sketch) ← its orthonormal factor Q, in one workgroup, with the scratch
+ * at g0; with `basisOnly`, a well-conditioned basis of the same span (the two shifted passes
+ * without the closing CholeskyQR2), enough for the power iterations before the last.
+ */
+export async function choleskyQr3(
+  rt: GpuRuntime,
+  a: { sketch: GPUBuffer; rows: number; w: number; y0: number; g0: number; basisOnly?: boolean },
+): Promise<Dispatch> {
+  return {
+    pipeline: await pipeline(rt, 'cholesky_qr3'),
+    uniforms: params(a.rows, 1, [a.y0, a.g0, a.w, a.basisOnly ? 0 : 2]),
+    storage: [a.sketch],
+    workgroups: [1],
+  };
+}
+
+export interface EigenRankArgs {
+  sketch: GPUBuffer;
+  /** U (rows × w at u0 of the sketch, scaled by 1 / max V); the scratch at g0. */
+  rows: number;
+  w: number;
+  u0: number;
+  g0: number;
+  /** Holds the parameter's slot (Σ (V / max V)² at +4) and receives the record. */
+  scalars: GPUBuffer;
+  slot: number;
+  record: number;
+  kMin: number;
+  kCap: number;
+  threshold: number;
+}
+
+/** The eigenpairs of UᵀU, ξ_0…ξ_w and the chosen rank into scalars[record…], in one workgroup. */
+export async function eigenRank(rt: GpuRuntime, a: EigenRankArgs): Promise<Dispatch> {
+  return {
+    pipeline: await pipeline(rt, 'eigen_rank'),
+    uniforms: params(a.rows, 1, [a.u0, a.g0, a.w, a.slot, a.record, a.kMin, a.kCap], [a.threshold]),
+    storage: [a.sketch, a.scalars],
+    workgroups: [1],
+  };
+}
+
+export interface SmallArgs {
+  /** rows × cols, whole; oriented short × long, transposed when rows > cols. */
+  v: GPUBuffer;
+  rows: number;
+  cols: number;
+  w: number;
+  sketch: GPUBuffer;
+  scalars: GPUBuffer;
+  slot: number;
+  record: number;
+  kMin: number;
+  kCap: number;
+  threshold: number;
+  key: number;
+  iterations: number;
+  /** The warm start: the previous U (long × k, row length stride). */
+  warm?: { u: GPUBuffer; k: number; stride: number };
+}
+
+/** The whole S-RSI of one small matrix (Ω, l power iterations, eigen and rank) in one workgroup. */
+export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch> {
+  const short = Math.min(a.rows, a.cols);
+  const long = Math.max(a.rows, a.cols);
+  return {
+    pipeline: await pipeline(rt, 'srsi_small'),
+    uniforms: params(
+      short,
+      a.cols,
+      [a.rows > a.cols ? 1 : 0, a.slot, a.record, a.kMin, a.kCap, a.key, a.iterations, a.warm?.k ?? 0],
+      [a.threshold, a.warm?.stride ?? 0],
+      [long, a.w],
+    ),
+    storage: [a.sketch, a.scalars, a.v, a.warm?.u ?? a.v],
+    workgroups: [1],
+  };
+}
+
+export interface RotateArgs {
+  sketch: GPUBuffer;
+  scalars: GPUBuffer;
+  slot: number;
+  short: number;
+  long: number;
+  w: number;
+  k: number;
+  stride: number;
+  qOut: GPUBuffer;
+  uOut: GPUBuffer;
+}
+
+/** Q·E_k and max V · U·E_k from the sketch into the stored factors (row length `stride`). */
+export async function rotateFactors(rt: GpuRuntime, a: RotateArgs): Promise<Dispatch> {
+  const n = (a.short + a.long) * a.stride;
+  const { u0, y0, g0 } = sketchLayout(a.short, a.long, a.w);
+  return {
+    pipeline: await pipeline(rt, 'rotate_factors'),
+    uniforms: params(n, a.stride, [a.short, a.w, a.k, g0 + 2 * a.w * a.w, a.slot, u0, y0]),
+    storage: [a.sketch, a.scalars, a.qOut, a.uOut],
+    workgroups: foldGrid(Math.ceil(n / PASS_BLOCK), rt.limits.maxComputeWorkgroupsPerDimension),
+  };
+}
