@@ -131,3 +131,111 @@ fn apply_dense_momentum(
     }
   }
 }
+
+// ---- The whole step of a small parameter in one workgroup (fusedStep.wgsl), instead of the
+// statistics passes of factored.wgsl, their reductions and an apply pass (train/optim/fused.ts says
+// why). Whole-parameter bindings from element 0. Uniform scalars as above, plus f9 = β2,t,
+// f10 = 1 − β2,t, f11 = ε1; o0 = 1 with momentum (else M is a placeholder that is not touched).
+
+// Matrices: G, R, C, M, W.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xr: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> xm: array<f32>;
+@group(0) @binding(5) var<storage, read_write> xw: array<f32>;
+
+// Σ W² of this invocation's elements (the ones it updates last), for parameter scaling.
+fn own_w2(t: u32) -> f32 {
+  var acc = 0.0;
+  if (p.f1 > 0.0) {
+    for (var e = t; e < p.n; e += FUSED_GROUP) {
+      acc += xw[e] * xw[e];
+    }
+  }
+  return acc;
+}
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_factored(@builtin(local_invocation_index) t: u32) {
+  let rows = p.n / p.cols;
+  // C ← β·C + (1−β)·colmean(G² + ε1), one column per invocation, and its factor rsqrt(C).
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    var acc = 0.0;
+    for (var i = 0u; i < rows; i++) {
+      let g = xg[i * p.cols + j];
+      acc += g * g + p.f11;
+    }
+    let c = p.f9 * xc[j] + p.f10 * acc * p.f3;
+    xc[j] = c;
+    factors[rows + j] = inverseSqrt(c);
+  }
+  workgroupBarrier();
+  // R ← β·R + (1−β)·rowmean(G² + ε1), one row per invocation. Since Û² = G²·mean R / (R·C),
+  // Σ Û² = mean R · Σ_i (Σ_j G²/C_j) / R_i is summed in the same sweep: (Σ R, Σ G²/(R·C)).
+  var own = vec2<f32>(0.0);
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    var acc = 0.0;
+    var scaled = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+      let g = xg[i * p.cols + j];
+      let b = factors[rows + j];
+      acc += g * g + p.f11;
+      scaled += g * g * b * b;
+    }
+    let r = p.f9 * xr[i] + p.f10 * acc / f32(p.cols);
+    xr[i] = r;
+    own += vec2<f32>(r, scaled / r);
+  }
+  let sums = group_sum(t, own, &group_a);
+  let mean_r = sums.x * p.f3;
+  let clip = clip_factor(mean_r * sums.y);
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    factors[i] = inverseSqrt(xr[i] / mean_r);
+  }
+  let alpha = step_size(group_sum(t, vec2<f32>(own_w2(t), 0.0), &group_b).x);
+  var w = walk_start(t, p.cols);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    var u = alpha * clip * cached_u(xg[e], w, rows);
+    if (p.o0 == 1u) {
+      u = p.f6 * xm[e] + p.f7 * u;
+      xm[e] = u;
+    }
+    let x = xw[e];
+    xw[e] = x - alpha * p.f8 * x - u;
+    walk_next(&w, p.cols);
+  }
+}
+
+// Vectors: G, V, M, W. Each invocation updates and then reads back only its own elements.
+@group(0) @binding(1) var<storage, read> yg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> yv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ym: array<f32>;
+@group(0) @binding(4) var<storage, read_write> yw: array<f32>;
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_dense(@builtin(local_invocation_index) t: u32) {
+  // (Σ Û², Σ W²) for this invocation.
+  var own = vec2<f32>(0.0);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let g = yg[e];
+    let v = p.f9 * yv[e] + p.f10 * (g * g + p.f11);
+    yv[e] = v;
+    let u = g * inverseSqrt(v);
+    own.x += u * u;
+    if (p.f1 > 0.0) {
+      own.y += yw[e] * yw[e];
+    }
+  }
+  let sums = group_sum(t, own, &group_a);
+  let clip = clip_factor(sums.x);
+  let alpha = step_size(sums.y);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    var u = alpha * clip * yg[e] * inverseSqrt(yv[e]);
+    if (p.o0 == 1u) {
+      u = p.f6 * ym[e] + p.f7 * u;
+      ym[e] = u;
+    }
+    let x = yw[e];
+    yw[e] = x - alpha * p.f8 * x - u;
+  }
+}
