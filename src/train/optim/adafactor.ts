@@ -123,12 +123,10 @@ export class Adafactor implements Optimizer {
       const partials = passed.length
         ? await scratch.buffer('adafactor partials', partialCount(rt, most))
         : null;
-      // Without momentum the fused kernels still bind an M, which they do not touch.
-      const noMomentum = this.beta1 > 0 ? null : await scratch.buffer('adafactor no momentum', 1);
       for (const slot of params) {
         const state = await this.state(rt, slot);
         const at = passed.indexOf(slot);
-        if (at < 0) await this.stepFused(rt, slot, state, lr, noMomentum);
+        if (at < 0) await this.stepFused(rt, slot, state, lr);
         else await this.stepOne(rt, slot, state, lr, scalars as GPUBuffer, SLOTS * at, partials as GPUBuffer);
       }
     } finally {
@@ -141,13 +139,7 @@ export class Adafactor implements Optimizer {
   }
 
   /** The whole step of one parameter in one workgroup (shaders/adafactor.wgsl, fused_*). */
-  private async stepFused(
-    rt: GpuRuntime,
-    slot: ParamSlot,
-    state: State,
-    lr: number,
-    noMomentum: GPUBuffer | null,
-  ): Promise<void> {
+  private async stepFused(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number): Promise<void> {
     const { rows, cols } = slot;
     const count = rows * cols;
     state.t++;
@@ -159,15 +151,17 @@ export class Adafactor implements Optimizer {
             { buffer: state.c.buffer, length: cols },
           ]
         : [{ buffer: (state.v as TrackedBuffer).buffer, length: count }];
-    const m = state.m
-      ? { buffer: state.m.buffer, length: count }
-      : { buffer: noMomentum as GPUBuffer, length: 1 };
+    const m = state.m ? [{ buffer: state.m.buffer, length: count }] : [];
     await runFused(
       rt,
-      { name: 'adafactor', code: shader, entryPoint: state.r ? 'fused_factored' : 'fused_dense' },
+      {
+        name: 'adafactor',
+        code: shader,
+        entryPoint: `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
+      },
       rows,
       cols,
-      [{ buffer: slot.g, length: count }, ...second, m, { buffer: slot.p, length: count }],
+      [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],
       [
         this.stepSize(lr, state.t),
         this.scaleParameter ? 1 : 0,
@@ -182,7 +176,6 @@ export class Adafactor implements Optimizer {
         decay,
         this.eps1,
       ],
-      [state.m ? 1 : 0],
     );
   }
 
