@@ -1,20 +1,23 @@
 // Workgroup pieces of the fused single-workgroup optimizer steps (the fused_* entry points of
 // adafactor.wgsl and came.wgsl; train/optim/fused.ts says why they exist).
 //
-// Sums over the FUSED_GROUP invocations: each sum has its own array, so one barrier suffices: every
-// invocation stores its value, waits once, and then adds all the values itself in the same order
-// as every other (8 runs of 8, then the run sums), so all get the same total. Depth: the values'
-// own serial sums, then 16. Call from uniform control flow.
+// FUSED_GROUP invocations, a multiple of 8 up to 64, chosen by the host (fused.ts): few on a CPU
+// adapter, where every barrier costs per SIMD group of the workgroup, 64 on a GPU.
+//
+// Sums over the invocations: each sum has its own array, so one barrier suffices: every invocation
+// stores its value, waits once, and then adds all the values itself in the same order as every
+// other (runs of 8, then the run sums), so all get the same total. Depth: the values' own serial
+// sums, then at most 16. Call from uniform control flow.
 //
 // The factors of a rank-1 estimate, rsqrt(R_i / mean R) at [0, rows) and rsqrt(C_j) at
 // [rows, rows + cols), so that an element costs two multiplications instead of two inverse square
 // roots. FUSED_FACTORS bounds rows + cols of a fused matrix (12 KiB; WebGPU guarantees 16 KiB of
 // workgroup storage).
 
-const FUSED_GROUP: u32 = 64u;
+override FUSED_GROUP: u32 = 64u;
 const FUSED_FACTORS: u32 = 3072u;
 
-alias GroupValues = array<vec2<f32>, FUSED_GROUP>;
+alias GroupValues = array<vec2<f32>, 64>;
 
 var<workgroup> group_a: GroupValues;
 var<workgroup> group_b: GroupValues;

@@ -80,16 +80,19 @@ describe('Adafactor on the GPU', () => {
     await compare(rt, AWKWARD, { fuseUpTo: 0, beta1: 0.9, scaleParameter: true, weightDecay: 0.1 });
   });
 
-  it('follows it when fused over more rows and columns than the workgroup has invocations', () =>
-    compare(
-      rt,
-      [
-        { name: 'w67x3', rows: 67, cols: 3 },
-        { name: 'w5x131', rows: 5, cols: 131 },
-        { name: 'row1x200', rows: 1, cols: 200 },
-      ],
-      { beta1: 0.9, scaleParameter: true },
-    ));
+  it('follows it when fused over more rows and columns than the workgroup has invocations (8 and 64)', async () => {
+    for (const fusedGroup of [8, 64])
+      await compare(
+        rt,
+        [
+          { name: 'w67x3', rows: 67, cols: 3 },
+          { name: 'w5x131', rows: 5, cols: 131 },
+          { name: 'row1x200', rows: 1, cols: 200 },
+        ],
+        { beta1: 0.9, scaleParameter: true, fusedGroup },
+      );
+    expect(() => new Adafactor({ fusedGroup: 12 })).toThrow(/fused workgroup/);
+  });
 
   it('reads back once per step (the finiteness check), fused or not', async () => {
     const random = new Random(freshSeed());

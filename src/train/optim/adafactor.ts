@@ -15,7 +15,7 @@ import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
-import { canFuse, FUSE_UP_TO, runFused, withWorkgroupSum } from './fused';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withWorkgroupSum } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -51,6 +51,8 @@ export interface AdafactorOptions {
   checkFinite?: boolean;
   /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
   fuseUpTo?: number;
+  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
+  fusedGroup?: number;
 }
 
 interface State {
@@ -80,6 +82,7 @@ export class Adafactor implements Optimizer {
   readonly warmupInit: boolean;
   readonly checkFinite: boolean;
   readonly fuseUpTo: number;
+  readonly fusedGroup: number | undefined;
   private readonly states = new Map<string, State>();
 
   constructor(options: AdafactorOptions = {}) {
@@ -93,6 +96,8 @@ export class Adafactor implements Optimizer {
     this.warmupInit = options.warmupInit ?? false;
     this.checkFinite = options.checkFinite ?? true;
     this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
+    this.fusedGroup = options.fusedGroup;
+    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'decay rate', this.decayRate, -1, 0, true);
     checkPositive(this.name, 'ε1', this.eps1);
@@ -159,6 +164,7 @@ export class Adafactor implements Optimizer {
         code: shader,
         entryPoint: `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
       },
+      this.fusedGroup ?? fusedGroup(rt),
       rows,
       cols,
       [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],

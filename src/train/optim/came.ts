@@ -14,7 +14,15 @@ import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
-import { canFuse, FUSE_UP_TO, f32Bits, runFused, withWorkgroupSum } from './fused';
+import {
+  canFuse,
+  checkFusedGroup,
+  FUSE_UP_TO,
+  f32Bits,
+  fusedGroup,
+  runFused,
+  withWorkgroupSum,
+} from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -45,6 +53,8 @@ export interface CameOptions {
   checkFinite?: boolean;
   /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
   fuseUpTo?: number;
+  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
+  fusedGroup?: number;
 }
 
 interface State {
@@ -73,6 +83,7 @@ export class Came implements Optimizer {
   readonly weightDecay: number;
   readonly checkFinite: boolean;
   readonly fuseUpTo: number;
+  readonly fusedGroup: number | undefined;
   private readonly states = new Map<string, State>();
 
   constructor(options: CameOptions = {}) {
@@ -82,6 +93,8 @@ export class Came implements Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
     this.checkFinite = options.checkFinite ?? true;
     this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
+    this.fusedGroup = options.fusedGroup;
+    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'β2', this.beta2, 0, 1);
     checkRange(this.name, 'β3', this.beta3, 0, 1);
@@ -134,6 +147,7 @@ export class Came implements Optimizer {
     await runFused(
       rt,
       { name: 'came', code: shader, entryPoint: s.r ? 'fused_factored' : 'fused_dense' },
+      this.fusedGroup ?? fusedGroup(rt),
       rows,
       cols,
       [

@@ -25,6 +25,18 @@ export function withWorkgroupSum(code: string): string {
   return withOptimizerParams(`${fusedStep}\n${code}`);
 }
 
+/**
+ * Invocations of the fused workgroup on this runtime: 8 on a CPU adapter, where a barrier costs per
+ * SIMD group of the workgroup (so 64 invocations made the fused step of a small tensor several times
+ * slower), 64 on a GPU, where more invocations share the serial sweeps.
+ */
+export function fusedGroup(rt: GpuRuntime): number {
+  return rt.capability.isFallbackAdapter ? 8 : 64;
+}
+
+/** The invocation counts the fused shaders accept (fusedStep.wgsl). */
+export const FUSED_GROUPS = [8, 16, 32, 64] as const;
+
 /** rows + cols a fused matrix may have: its factors are cached in workgroup memory (fusedStep.wgsl). */
 export const FUSED_FACTORS = 3072;
 
@@ -57,12 +69,14 @@ export function f32Bits(x: number): number {
 }
 
 /**
- * Records one workgroup running `kernel` over a rows × cols parameter. Each operand is bound from
- * element 0 over `length` elements; `scalars` fill f0…f11 and `words` o0…o7 of the shared block.
+ * Records one workgroup of `group` invocations running `kernel` over a rows × cols parameter. Each
+ * operand is bound from element 0 over `length` elements; `scalars` fill f0…f11 and `words` o0…o7
+ * of the shared block.
  */
 export async function runFused(
   rt: GpuRuntime,
   kernel: Kernel,
+  group: number,
   rows: number,
   cols: number,
   operands: readonly { buffer: GPUBuffer; length: number }[],
@@ -71,13 +85,19 @@ export async function runFused(
 ): Promise<void> {
   if (scalars.length > 12 || words.length > 8)
     throw new RangeError(`${kernel.name}/${kernel.entryPoint}: too many fused-step arguments`);
+  checkFusedGroup(kernel.name, group);
   for (const o of operands) {
     if (o.length * 4 > o.buffer.size)
       throw new RangeError(
         `${kernel.name}/${kernel.entryPoint}: ${o.length} elements overrun "${o.buffer.label}" (${o.buffer.size} bytes)`,
       );
   }
-  const pipeline = await rt.pipeline({ name: kernel.name, code: kernel.code, entryPoint: kernel.entryPoint });
+  const pipeline = await rt.pipeline({
+    name: kernel.name,
+    code: kernel.code,
+    entryPoint: kernel.entryPoint,
+    constants: { FUSED_GROUP: group },
+  });
   const align = rt.limits.minStorageBufferOffsetAlignment;
   rt.submit([
     {
@@ -94,4 +114,11 @@ export async function runFused(
       workgroups: [1],
     },
   ]);
+}
+
+export function checkFusedGroup(optimizer: string, group: number): void {
+  if (!(FUSED_GROUPS as readonly number[]).includes(group))
+    throw new RangeError(
+      `${optimizer}: the fused workgroup must have ${FUSED_GROUPS.join(', ')} invocations, got ${group}`,
+    );
 }
