@@ -159,41 +159,43 @@ fn fused_factored(@builtin(local_invocation_index) t: u32) {
     factors[i] = inverseSqrt(xr[i] / mean_r);
   }
   workgroupBarrier();
-  // Rows: the momentum M ← β1·M + (1−β1)·Û, written once, and the row means of the instability
-  // (Û − M)² + ε2 into Rr, with Σ new Rr for this invocation.
+  // Columns (contiguous across the invocations, so the writes are too): the momentum
+  // M ← β1·M + (1−β1)·Û, written once, and the column means of the instability (Û − M)² + ε2 into Rc.
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    let b = factors[rows + j];
+    var acc = 0.0;
+    for (var i = 0u; i < rows; i++) {
+      let e = i * p.cols + j;
+      let u = xg[e] * factors[i] * b * clip;
+      let m = p.f6 * xm[e] + p.f7 * u;
+      xm[e] = m;
+      acc += (u - m) * (u - m) + eps2;
+    }
+    xrc[j] = p.f9 * xrc[j] + p.f10 * acc * p.f3;
+  }
+  // Rows read the momentum the columns wrote (Û as the columns formed it, to the last rounding),
+  // with Σ new Rr for this invocation.
+  storageBarrier();
   var own_rr = 0.0;
   for (var i = t; i < rows; i += FUSED_GROUP) {
     let a = factors[i];
     var acc = 0.0;
     for (var j = 0u; j < p.cols; j++) {
       let e = i * p.cols + j;
-      let u = xg[e] * a * factors[rows + j] * clip;
-      let m = p.f6 * xm[e] + p.f7 * u;
-      xm[e] = m;
-      acc += (u - m) * (u - m) + eps2;
+      let d = xg[e] * a * factors[rows + j] * clip - xm[e];
+      acc += d * d + eps2;
     }
     let r = p.f9 * xrr[i] + p.f10 * acc / f32(p.cols);
     xrr[i] = r;
     own_rr += r;
   }
-  // Columns read the momentum the rows wrote (Û as the rows formed it, to the last rounding).
-  storageBarrier();
-  for (var j = t; j < p.cols; j += FUSED_GROUP) {
-    let b = factors[rows + j];
-    var acc = 0.0;
-    for (var i = 0u; i < rows; i++) {
-      let e = i * p.cols + j;
-      let d = xg[e] * factors[i] * b * clip - xm[e];
-      acc += d * d + eps2;
-    }
-    let c = p.f9 * xrc[j] + p.f10 * acc * p.f3;
-    xrc[j] = c;
-    // Only this invocation reads column j's factor, so it may replace it with the confidence's.
-    factors[rows + j] = inverseSqrt(c);
-  }
+  // The sum's barrier ends every use of Û's factors; the confidence's replace them.
   let mean_rr = group_sum(t, vec2<f32>(own_rr, 0.0), &group_b).x * p.f3;
   for (var i = t; i < rows; i += FUSED_GROUP) {
     factors[i] = inverseSqrt(xrr[i] / mean_rr);
+  }
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    factors[rows + j] = inverseSqrt(xrc[j]);
   }
   workgroupBarrier();
   // W ← W − η·λ·W − η·M / sqrt(S), S = (Rr / mean Rr) ⊗ Rc.
