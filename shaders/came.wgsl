@@ -160,7 +160,8 @@ fn fused_factored(@builtin(local_invocation_index) t: u32) {
   }
   workgroupBarrier();
   // Columns (contiguous across the invocations, so the writes are too): the momentum
-  // M ← β1·M + (1−β1)·Û, written once, and the column means of the instability (Û − M)² + ε2 into Rc.
+  // M ← β1·M + (1−β1)·Û, written once, and the column means of the instability (Û − M)² + ε2
+  // into Rc.
   for (var j = t; j < p.cols; j += FUSED_GROUP) {
     let b = factors[rows + j];
     var acc = 0.0;

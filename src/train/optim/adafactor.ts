@@ -15,7 +15,7 @@ import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
-import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withWorkgroupSum } from './fused';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -29,7 +29,7 @@ import {
 } from './optimizer';
 import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
 
-const shader = withWorkgroupSum(body);
+const shader = withFusedStep(body);
 
 export interface AdafactorOptions {
   /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */

@@ -14,15 +14,7 @@ import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
-import {
-  canFuse,
-  checkFusedGroup,
-  FUSE_UP_TO,
-  f32Bits,
-  fusedGroup,
-  runFused,
-  withWorkgroupSum,
-} from './fused';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, f32Bits, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -36,7 +28,7 @@ import {
 } from './optimizer';
 import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
 
-const shader = withWorkgroupSum(body);
+const shader = withFusedStep(body);
 
 /** (β1, β2, β3) of the CAME paper. */
 export const DEFAULT_BETAS: [number, number, number] = [0.9, 0.999, 0.9999];

@@ -3,12 +3,13 @@
 // came.wgsl), instead of the multi-pass path (statistics, reductions, apply; factored.ts and
 // passes.ts). Why: on a CPU driver such as SwiftShader a step's cost is the number of dispatches,
 // workgroups and workgroup barriers rather than its arithmetic, and the multi-pass path spends 4–7
-// dispatches per parameter against AdamW's one; in one workgroup the per-parameter sums (Σ R, Σ Û²,
-// Σ W²) are tree sums in workgroup memory and the rows and columns are ordered by storage barriers,
-// so nothing goes through a scalar slot or a reduce dispatch. The price is that one workgroup does
-// all of the parameter's work, so the path is kept for parameters of at most FUSE_UP_TO elements,
-// which covers every tensor of the nano and tiny presets; larger ones, and any that does not fit one
-// storage binding, take the multi-pass path, which spreads the work over many workgroups.
+// dispatches per parameter against AdamW's one. In one workgroup the per-parameter sums (Σ R, Σ Û²,
+// Σ W²) are sums in workgroup memory behind one barrier each and the rows and columns are ordered
+// by barriers, so nothing goes through a scalar slot or a reduce dispatch. The price is that one
+// workgroup does all of the parameter's work, so the path is kept for parameters of at most
+// FUSE_UP_TO elements, which covers every tensor of the nano and tiny presets; larger ones, and any
+// that does not fit one storage binding, take the multi-pass path, which spreads the work over many
+// workgroups.
 
 import fusedStep from '../../../shaders/fusedStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
@@ -20,8 +21,8 @@ import { type Kernel, withOptimizerParams } from './passes';
 /** Elements up to which a parameter steps in one fused workgroup by default. */
 export const FUSE_UP_TO = 65536;
 
-/** An optimizer shader with the shared Params block and the workgroup sum in front of it. */
-export function withWorkgroupSum(code: string): string {
+/** An optimizer shader with the Params block and the fused steps' pieces (fusedStep.wgsl) in front. */
+export function withFusedStep(code: string): string {
   return withOptimizerParams(`${fusedStep}\n${code}`);
 }
 
