@@ -5,13 +5,14 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { GpuRuntime } from '../src/gpu/runtime';
+import { countersSince, type GpuCounters, type GpuRuntime } from '../src/gpu/runtime';
 import { Random } from '../src/kernels/random';
 import { bytesSource } from '../src/model/byteSource';
 import { openModel } from '../src/model/checkpoint';
 import type { ModelConfig } from '../src/model/config';
 import { GpuModel } from '../src/model/gpuModel';
 import { canonicalTensors, memoryWeightSource, type WeightSource } from '../src/model/weights';
+import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
 import { repoRoot } from './environment';
 
 export interface ForwardRow {
@@ -27,6 +28,8 @@ export interface ForwardRow {
   gpuMsByKernel: Record<string, number> | null;
   /** matmul's share of the GPU time. */
   matmulShare: number | null;
+  /** GPU work of one window (GPU ms: the profiled window's, all kernels). */
+  counters: BenchCounters;
 }
 
 /** OPT-125M (facebook/opt-125m config.json). */
@@ -98,18 +101,22 @@ export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number)
       const ids = Array.from({ length: tokens }, (_, i) => (i * 7919) % model.config.vocabSize);
       await model.scoreWindow(ids);
       const times: number[] = [];
+      const counts: GpuCounters[] = [];
       for (let r = 0; r < runs; r++) {
+        const before = rt.counters();
         const start = performance.now();
         await model.scoreWindow(ids);
         times.push(performance.now() - start);
+        counts.push(countersSince(rt.counters(), before));
       }
       times.sort((a, b) => a - b);
       const medianMs = times[Math.floor(times.length / 2)] as number;
       let gpuMsByKernel: Record<string, number> | null = null;
       let matmulShare: number | null = null;
+      let totals: Map<string, number> | null = null;
       if (rt.startProfile()) {
         await model.scoreWindow(ids);
-        const totals = await rt.stopProfile();
+        totals = await rt.stopProfile();
         gpuMsByKernel = Object.fromEntries([...totals].map(([k, ns]) => [k, ns / 1e6]));
         const all = [...totals.values()].reduce((a, b) => a + b, 0);
         matmulShare = all > 0 ? (totals.get('matmul') ?? 0) / all : null;
@@ -125,6 +132,7 @@ export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number)
         gflops: flops / (medianMs * 1e6),
         gpuMsByKernel,
         matmulShare,
+        counters: medianCounts(counts, profiledMs(totals)),
       });
       process.stderr.write(`${medianMs.toFixed(0)} ms\n`);
     } finally {
@@ -142,6 +150,7 @@ export function formatForward(rows: readonly ForwardRow[]): string {
     'tokens/s',
     'GFLOP/s',
     'matmul share',
+    ...COUNTER_HEADS,
     'largest other kernels (GPU ms)',
   ];
   const lines = rows.map((r) => {
@@ -158,6 +167,7 @@ export function formatForward(rows: readonly ForwardRow[]): string {
       r.tokensPerSecond.toFixed(1),
       r.gflops.toFixed(3),
       r.matmulShare === null ? 'n/a' : `${(100 * r.matmulShare).toFixed(1)}%`,
+      ...counterCells(r.counters),
       others,
     ];
   });

@@ -6,6 +6,7 @@
 // the Y·G product or the elementwise passes and reductions around it take the GPU's time.
 
 import type { TrackedBuffer } from '../src/gpu/ledger';
+import { type WorkCounters, WorkMeter, withGpuClock } from '../src/gpu/meter';
 import { countersSince, type GpuCounters, type GpuRuntime } from '../src/gpu/runtime';
 import { accumulateGram } from '../src/kernels/gram';
 import { matmul } from '../src/kernels/matmul';
@@ -15,6 +16,7 @@ import { fistaPruneOperator, type RoundReport } from '../src/prune/lambdaSearch'
 import { lipschitzConstant } from '../src/prune/lipschitz';
 import { applyKeep, magnitudeScores, rowMask } from '../src/prune/masks';
 import { PAPER_FISTA, type SparsityPattern } from '../src/prune/options';
+import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
 import { num, type Peaks, pct } from './table';
 
 export interface PruneRow {
@@ -47,6 +49,8 @@ export interface PruneRow {
   matmulShare: number | null;
   /** The matmul kernel's own rate inside the solve: its FLOPs over its GPU time. */
   matmulGflopsInSolve: number | null;
+  /** GPU work of one solve (counts: median of the timed solves; GPU ms: the profiled solve's). */
+  solveCounters: BenchCounters;
   prune: PruneTiming | null;
   error?: string;
 }
@@ -65,9 +69,13 @@ export interface PruneTiming {
   warmStartError: number;
   error: number;
   rounds: Omit<RoundReport, 'objectives'>[];
-  /** GPU work of L alone and of fistaPruneOperator (λ₀ and the T rounds) on its own. */
-  lipschitzCounters: GpuCounters;
-  operatorCounters: GpuCounters;
+  /**
+   * GPU work of the warm start, of L and of fistaPruneOperator (λ₀ and the T rounds): counts from
+   * the timed step, GPU ms from a second run of the step on the GPU's clock (null without it).
+   */
+  warmStartCounters: BenchCounters;
+  lipschitzCounters: BenchCounters;
+  operatorCounters: BenchCounters;
 }
 
 interface Shape {
@@ -203,21 +211,48 @@ async function magnitudeStart(rt: GpuRuntime, p: Problem, start: GPUBuffer): Pro
   }
 }
 
-/** Warm start, L and the full FISTAPruner step on one problem, timed end to end. */
+/** GPU work as the table shows it (writes are not shown). */
+const benchCounters = (w: WorkCounters): BenchCounters => ({
+  readbacks: w.readbacks,
+  bytesRead: w.bytesRead,
+  dispatches: w.dispatches,
+  submissions: w.submissions,
+  gpuMs: w.gpuMs,
+});
+
+/**
+ * Warm start, L and the full FISTAPruner step on one problem, timed end to end; then, where the
+ * adapter has timestamp-query, the same step again on the GPU's clock for the phases' GPU time.
+ */
 async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
+  const timed = await pruneStep(rt, p);
+  if (!rt.capability.features['timestamp-query']) return timed;
+  const clocked = await withGpuClock(rt, true, () => pruneStep(rt, p));
+  return {
+    ...timed,
+    warmStartCounters: { ...timed.warmStartCounters, gpuMs: clocked.warmStartCounters.gpuMs },
+    lipschitzCounters: { ...timed.lipschitzCounters, gpuMs: clocked.lipschitzCounters.gpuMs },
+    operatorCounters: { ...timed.operatorCounters, gpuMs: clocked.operatorCounters.gpuMs },
+  };
+}
+
+async function pruneStep(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
   const count = p.problem.rows * p.problem.cols;
   const start = await rt.createBuffer('bench warm start', 'scratch', 4 * count);
   const out = await rt.createBuffer('bench pruned', 'scratch', 4 * count);
   try {
     await rt.sync();
     const t0 = performance.now();
+    const warmMeter = WorkMeter.start(rt);
     await magnitudeStart(rt, p, start.buffer);
     await rt.sync();
+    const warmStartCounters = benchCounters(await warmMeter.read());
     const t1 = performance.now();
-    const c1 = rt.counters();
+    const lipschitzMeter = WorkMeter.start(rt);
     const lipschitz = await lipschitzConstant(rt, p.problem.gram, p.problem.cols);
+    const lipschitzCounters = benchCounters(await lipschitzMeter.read());
     const t2 = performance.now();
-    const c2 = rt.counters();
+    const operatorMeter = WorkMeter.start(rt);
     const rounds: Omit<RoundReport, 'objectives'>[] = [];
     const result = await fistaPruneOperator(rt, {
       problem: p.problem,
@@ -230,8 +265,8 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
       startIsCandidate: true,
       onRound: ({ objectives: _, ...round }) => rounds.push(round),
     });
-    const c3 = rt.counters();
     await rt.sync();
+    const operatorCounters = benchCounters(await operatorMeter.read());
     const t3 = performance.now();
     return {
       totalMs: t3 - t0,
@@ -244,8 +279,9 @@ async function pruneOnce(rt: GpuRuntime, p: Problem): Promise<PruneTiming> {
       warmStartError: result.warmStartError,
       error: result.error,
       rounds,
-      lipschitzCounters: countersSince(c2, c1),
-      operatorCounters: countersSince(c3, c2),
+      warmStartCounters,
+      lipschitzCounters,
+      operatorCounters,
     };
   } finally {
     start.destroy();
@@ -274,12 +310,15 @@ async function benchShape(rt: GpuRuntime, s: Shape, runs: number, seed: number):
     const totals = profiling ? await rt.stopProfile() : null;
 
     const times: number[] = [];
+    const counts: GpuCounters[] = [];
     for (let r = 0; r < runs; r++) {
       await rt.sync();
+      const before = rt.counters();
       const t = performance.now();
       await solve();
       await rt.sync();
       times.push(performance.now() - t);
+      counts.push(countersSince(rt.counters(), before));
     }
     const solveMs = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] as number;
     const product = 2 * m * n * n;
@@ -319,6 +358,7 @@ async function benchShape(rt: GpuRuntime, s: Shape, runs: number, seed: number):
       gpuMsByKernel,
       matmulShare,
       matmulGflopsInSolve,
+      solveCounters: medianCounts(counts, profiledMs(totals)),
       prune,
     };
   } finally {
@@ -414,6 +454,7 @@ function failedRow(s: Shape, runs: number, error: string): PruneRow {
     gpuMsByKernel: null,
     matmulShare: null,
     matmulGflopsInSolve: null,
+    solveCounters: medianCounts([], null),
     prune: null,
     error,
   };
@@ -495,12 +536,51 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       'OPT-125M: K = 5 for the solve rows, and the full step only for q/k/v/out_proj (fc1/fc2 take minutes on a CPU adapter).',
     '* read-backs, dispatches: GPU→CPU read-backs and compute dispatches of L plus fistaPruneOperator ' +
       "(λ₀ and the T rounds) for one operator, from rt.counters(); L's own share in parentheses. " +
-      'The magnitude warm start is not counted.',
+      'The magnitude warm start is not counted (it is in the table below).',
+    '',
+    formatPruneWork(rows),
+  ].join('\n');
+}
+
+/** The GPU work of each row's parts: the solve, and the FISTAPruner step's warm start, L and operator. */
+export function formatPruneWork(rows: readonly PruneRow[]): string {
+  const header = ['shape', 'part', 'wall ms', ...COUNTER_HEADS];
+  const lines: string[][] = [];
+  for (const r of rows) {
+    if (r.error) continue;
+    const shape = `${r.model} ${r.operator} ${r.rows}×${r.cols}`;
+    lines.push([shape, `solve, K = ${r.iterations}`, num(r.solveMs, 4), ...counterCells(r.solveCounters)]);
+    if (!r.prune) continue;
+    const t = r.prune;
+    lines.push(['', 'warm start (magnitude)', num(t.warmStartMs, 4), ...counterCells(t.warmStartCounters)]);
+    lines.push(['', 'L (λ_max)', num(t.lipschitzMs, 4), ...counterCells(t.lipschitzCounters)]);
+    lines.push([
+      '',
+      `operator: λ₀ + ${PAPER_FISTA.rounds} rounds`,
+      num(t.operatorMs, 4),
+      ...counterCells(t.operatorCounters),
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
+  const row = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [
+    'Pruning: GPU work (read-backs = GPU→CPU copies waited for; submits = command buffers queued)',
+    row(header),
+    row(widths.map((w) => '-'.repeat(w))),
+    ...lines.map(row),
+    '',
+    '* Counts: the solve, median of the timed solves; the step (warm start, L, and fistaPruneOperator: λ₀ ' +
+      'and the T rounds with their hard thresholds), the timed step. GPU ms (timestamp queries; n/a without ' +
+      'them): the profiled warm-up solve, and a second run of the step on the GPU clock.',
   ].join('\n');
 }
 
 /** "L + operator (L)" of one counter. */
-function countPair(t: PruneTiming, key: keyof GpuCounters): string {
+function countPair(t: PruneTiming, key: 'readbacks' | 'dispatches'): string {
   const l = t.lipschitzCounters[key];
   return `${l + t.operatorCounters[key]} (${l})`;
 }

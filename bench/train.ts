@@ -5,12 +5,14 @@
 // counts 6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·layers·T²·d
 // per window; AdamW's bytes are its fewest: p, g, m, v read and p, m, v written, 4 bytes each.
 
-import type { GpuRuntime } from '../src/gpu/runtime';
+import { withGpuClock } from '../src/gpu/meter';
+import type { GpuCounters, GpuRuntime } from '../src/gpu/runtime';
 import { Random } from '../src/kernels/random';
 import { TrainArm } from '../src/train/arm';
 import { parameterCount } from '../src/train/job';
 import { initialWeights, type PresetName, presetConfig } from '../src/train/modelPresets';
 import type { OptimizerChoice } from '../src/train/optim';
+import { type BenchCounters, medianCounts } from './counters';
 import { num, type Peaks, pct } from './table';
 
 export interface TrainRow {
@@ -32,6 +34,12 @@ export interface TrainRow {
   /** (this optimizer's ms − AdamW's) / AdamW's, for the optimizer alone and the whole step. */
   overOptimizerAdamW: number | null;
   overStepAdamW: number | null;
+  /**
+   * GPU work of a whole step (forward, backward, optimizer) and of the optimizer alone: counts,
+   * the median of the timed steps; GPU ms, the second untimed step's, on the GPU's clock.
+   */
+  stepCounters: BenchCounters;
+  optimizerCounters: BenchCounters;
   error?: string;
 }
 
@@ -70,14 +78,21 @@ export async function benchTrain(
       let arm: TrainArm | undefined;
       try {
         arm = await TrainArm.create(rt, config, start, choice, `bench ${label}`);
-        // Small lr: the bench measures speed, and the weights must stay finite for every step.
-        for (let i = 0; i < 2; i++) await arm.step(rt, batch, 1e-4);
+        // Small lr: the bench measures speed, and the weights must stay finite for every step. The
+        // second untimed step runs on the GPU's clock (timestamps slow the wall clock).
+        const untimed = arm;
+        await untimed.step(rt, batch, 1e-4);
+        const clocked = await withGpuClock(rt, true, () => untimed.step(rt, batch, 1e-4));
         const model: number[] = [];
         const opt: number[] = [];
+        const stepCounts: GpuCounters[] = [];
+        const optimizerCounts: GpuCounters[] = [];
         for (let i = 0; i < timed; i++) {
           const r = await arm.step(rt, batch, 1e-4);
           model.push(r.modelMs);
           opt.push(r.optimizerMs);
+          stepCounts.push(r.counters);
+          optimizerCounts.push(r.optimizerCounters);
         }
         const modelMs = median(model);
         const optimizerMs = median(opt);
@@ -97,8 +112,13 @@ export async function benchTrain(
           fracPeakCopy: null,
           overOptimizerAdamW: null,
           overStepAdamW: null,
+          stepCounters: medianCounts(stepCounts, clocked.counters.gpuMs),
+          optimizerCounters: medianCounts(optimizerCounts, clocked.optimizerCounters.gpuMs),
         });
-        process.stderr.write(`${num(modelMs)} + ${num(optimizerMs)} ms\n`);
+        const o = optimizerCounts[0];
+        process.stderr.write(
+          `${num(modelMs)} + ${num(optimizerMs)} ms; optimizer: read-backs ${o?.readbacks}, dispatches ${o?.dispatches}\n`,
+        );
       } catch (error) {
         process.stderr.write('FAILED\n');
         rows.push({
@@ -116,6 +136,8 @@ export async function benchTrain(
           fracPeakCopy: null,
           overOptimizerAdamW: null,
           overStepAdamW: null,
+          stepCounters: medianCounts([], null),
+          optimizerCounters: medianCounts([], null),
           error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
         });
         if (rt.isLost) return rows;
@@ -153,6 +175,30 @@ export function formatTrain(rows: readonly TrainRow[]): string {
           `${r.overOptimizerAdamW === null ? '—' : `${signed(r.overOptimizerAdamW)} / ${signed(r.overStepAdamW ?? 0)}`} | ` +
           `${r.stateBytes.toLocaleString('en-US')} | ${num(r.modelGflops)} | ${r.optimizerGbps === null ? '—' : `${num(r.optimizerGbps)} (${pct(r.fracPeakCopy)})`} |`,
     ),
+    '',
+    'GPU work per training step, the whole step (the optimizer alone in parentheses):',
+    '',
+    '| model | optimizer | read-backs | kB read | dispatches | submits | GPU ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows
+      .filter((r) => !r.error)
+      .map((r) => {
+        const s = r.stepCounters;
+        const o = r.optimizerCounters;
+        const count = (x: number) => (Number.isInteger(x) ? String(x) : num(x));
+        const pair = (a: number | null, b: number | null, show: (x: number) => string) =>
+          a === null || b === null ? 'n/a' : `${show(a)} (${show(b)})`;
+        const kB = (x: number) => num(x / 1000);
+        const ms = (x: number) => num(x, 4);
+        return (
+          `| ${r.preset} | ${r.optimizer} | ${pair(s.readbacks, o.readbacks, count)} | ` +
+          `${pair(s.bytesRead, o.bytesRead, kB)} | ${pair(s.dispatches, o.dispatches, count)} | ` +
+          `${pair(s.submissions, o.submissions, count)} | ${pair(s.gpuMs, o.gpuMs, ms)} |`
+        );
+      }),
+    '',
+    '* Counts: median of the timed steps (read-backs = GPU→CPU copies waited for; submits = command ' +
+      'buffers queued). GPU ms: the second untimed step, timed on the GPU clock (timestamp queries; n/a without them).',
   ];
   return lines.join('\n');
 }

@@ -131,3 +131,131 @@ fn apply_dense_momentum(
     }
   }
 }
+
+// ---- The whole step of a small parameter in one workgroup (fusedStep.wgsl), instead of the
+// statistics passes of factored.wgsl, their reductions and an apply pass (train/optim/fused.ts says
+// why). Whole-parameter bindings from element 0. Uniform scalars as above, plus f9 = β2,t,
+// f10 = 1 − β2,t, f11 = ε1. The *_momentum entry points also bind M, last.
+
+// Matrices: G, R, C, W (, M).
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xr: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> xw: array<f32>;
+@group(0) @binding(5) var<storage, read_write> xm: array<f32>;
+
+// Updates R and C, caches their factors and returns (step size α, clip factor).
+fn fused_factors(t: u32, rows: u32) -> vec2<f32> {
+  // C ← β·C + (1−β)·colmean(G² + ε1), one column per invocation, and its factor rsqrt(C).
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    var acc = 0.0;
+    for (var i = 0u; i < rows; i++) {
+      let g = xg[i * p.cols + j];
+      acc += g * g + p.f11;
+    }
+    let c = p.f9 * xc[j] + p.f10 * acc * p.f3;
+    xc[j] = c;
+    factors[rows + j] = inverseSqrt(c);
+  }
+  workgroupBarrier();
+  // R ← β·R + (1−β)·rowmean(G² + ε1), one row per invocation. Since Û² = G²·mean R / (R·C),
+  // Σ Û² = mean R · Σ_i (Σ_j G²/C_j) / R_i is summed in the same sweep: (Σ R, Σ G²/(R·C)).
+  var own = vec2<f32>(0.0);
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    var acc = 0.0;
+    var scaled = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+      let g = xg[i * p.cols + j];
+      let b = factors[rows + j];
+      acc += g * g + p.f11;
+      scaled += g * g * b * b;
+    }
+    let r = p.f9 * xr[i] + p.f10 * acc / f32(p.cols);
+    xr[i] = r;
+    own += vec2<f32>(r, scaled / r);
+  }
+  let sums = group_sum(t, own, &group_a);
+  let mean_r = sums.x * p.f3;
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    factors[i] = inverseSqrt(xr[i] / mean_r);
+  }
+  // Σ W² of the elements this invocation updates last, for parameter scaling; the sum's barrier
+  // also publishes the row factors.
+  var w2 = 0.0;
+  if (p.f1 > 0.0) {
+    for (var e = t; e < p.n; e += FUSED_GROUP) {
+      w2 += xw[e] * xw[e];
+    }
+  }
+  return vec2<f32>(step_size(group_sum(t, vec2<f32>(w2, 0.0), &group_b).x), clip_factor(mean_r * sums.y));
+}
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_factored(@builtin(local_invocation_index) t: u32) {
+  let rows = p.n / p.cols;
+  let s = fused_factors(t, rows);
+  var w = walk_start(t, p.cols);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let x = xw[e];
+    xw[e] = x - s.x * p.f8 * x - s.x * s.y * cached_u(xg[e], w, rows);
+    walk_next(&w, p.cols);
+  }
+}
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_factored_momentum(@builtin(local_invocation_index) t: u32) {
+  let rows = p.n / p.cols;
+  let s = fused_factors(t, rows);
+  var w = walk_start(t, p.cols);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let m = p.f6 * xm[e] + p.f7 * (s.x * s.y * cached_u(xg[e], w, rows));
+    xm[e] = m;
+    let x = xw[e];
+    xw[e] = x - s.x * p.f8 * x - m;
+    walk_next(&w, p.cols);
+  }
+}
+
+// Vectors: G, V, W (, M). Each invocation updates and then reads back only its own elements.
+@group(0) @binding(1) var<storage, read> yg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> yv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> yw: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ym: array<f32>;
+
+// Updates V and returns (step size α, clip factor).
+fn fused_second_moment(t: u32) -> vec2<f32> {
+  // (Σ Û², Σ W²) for this invocation.
+  var own = vec2<f32>(0.0);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let g = yg[e];
+    let v = p.f9 * yv[e] + p.f10 * (g * g + p.f11);
+    yv[e] = v;
+    let u = g * inverseSqrt(v);
+    own.x += u * u;
+    if (p.f1 > 0.0) {
+      own.y += yw[e] * yw[e];
+    }
+  }
+  let sums = group_sum(t, own, &group_a);
+  return vec2<f32>(step_size(sums.y), clip_factor(sums.x));
+}
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_dense(@builtin(local_invocation_index) t: u32) {
+  let s = fused_second_moment(t);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let x = yw[e];
+    yw[e] = x - s.x * p.f8 * x - s.x * s.y * yg[e] * inverseSqrt(yv[e]);
+  }
+}
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_dense_momentum(@builtin(local_invocation_index) t: u32) {
+  let s = fused_second_moment(t);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let m = p.f6 * ym[e] + p.f7 * (s.x * s.y * yg[e] * inverseSqrt(yv[e]));
+    ym[e] = m;
+    let x = yw[e];
+    yw[e] = x - s.x * p.f8 * x - m;
+  }
+}

@@ -107,3 +107,129 @@ fn apply_dense(
     }
   }
 }
+
+// ---- The whole step of a small parameter in one workgroup (fusedStep.wgsl), instead of the
+// statistics passes of factored.wgsl, their reductions, the momentum pass and the apply pass
+// (train/optim/fused.ts says why). Whole-parameter bindings from element 0. Uniform scalars as
+// above, plus f1 = β2, f2 = 1 − β2, f9 = β3, f10 = 1 − β3, f11 = ε1; o0 = the bits of ε2.
+
+// Matrices: G, R, C, Rr, Rc, M, W.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xr: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> xrr: array<f32>;
+@group(0) @binding(5) var<storage, read_write> xrc: array<f32>;
+@group(0) @binding(6) var<storage, read_write> xm: array<f32>;
+@group(0) @binding(7) var<storage, read_write> xw: array<f32>;
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_factored(@builtin(local_invocation_index) t: u32) {
+  let rows = p.n / p.cols;
+  let eps2 = bitcast<f32>(p.o0);
+  // The second moment's factors and Σ Û² as in Adafactor's fused step (adafactor.wgsl).
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    var acc = 0.0;
+    for (var i = 0u; i < rows; i++) {
+      let g = xg[i * p.cols + j];
+      acc += g * g + p.f11;
+    }
+    let c = p.f1 * xc[j] + p.f2 * acc * p.f3;
+    xc[j] = c;
+    factors[rows + j] = inverseSqrt(c);
+  }
+  workgroupBarrier();
+  var own = vec2<f32>(0.0);
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    var acc = 0.0;
+    var scaled = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+      let g = xg[i * p.cols + j];
+      let b = factors[rows + j];
+      acc += g * g + p.f11;
+      scaled += g * g * b * b;
+    }
+    let r = p.f1 * xr[i] + p.f2 * acc / f32(p.cols);
+    xr[i] = r;
+    own += vec2<f32>(r, scaled / r);
+  }
+  let sums = group_sum(t, own, &group_a);
+  let mean_r = sums.x * p.f3;
+  let clip = clip_factor(mean_r * sums.y);
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    factors[i] = inverseSqrt(xr[i] / mean_r);
+  }
+  workgroupBarrier();
+  // Columns (contiguous across the invocations, so the writes are too): the momentum
+  // M ← β1·M + (1−β1)·Û, written once, and the column means of the instability (Û − M)² + ε2
+  // into Rc.
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    let b = factors[rows + j];
+    var acc = 0.0;
+    for (var i = 0u; i < rows; i++) {
+      let e = i * p.cols + j;
+      let u = xg[e] * factors[i] * b * clip;
+      let m = p.f6 * xm[e] + p.f7 * u;
+      xm[e] = m;
+      acc += (u - m) * (u - m) + eps2;
+    }
+    xrc[j] = p.f9 * xrc[j] + p.f10 * acc * p.f3;
+  }
+  // Rows read the momentum the columns wrote (Û as the columns formed it, to the last rounding),
+  // with Σ new Rr for this invocation.
+  storageBarrier();
+  var own_rr = 0.0;
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    let a = factors[i];
+    var acc = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+      let e = i * p.cols + j;
+      let d = xg[e] * a * factors[rows + j] * clip - xm[e];
+      acc += d * d + eps2;
+    }
+    let r = p.f9 * xrr[i] + p.f10 * acc / f32(p.cols);
+    xrr[i] = r;
+    own_rr += r;
+  }
+  // The sum's barrier ends every use of Û's factors; the confidence's replace them.
+  let mean_rr = group_sum(t, vec2<f32>(own_rr, 0.0), &group_b).x * p.f3;
+  for (var i = t; i < rows; i += FUSED_GROUP) {
+    factors[i] = inverseSqrt(xrr[i] / mean_rr);
+  }
+  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+    factors[rows + j] = inverseSqrt(xrc[j]);
+  }
+  workgroupBarrier();
+  // W ← W − η·λ·W − η·M / sqrt(S), S = (Rr / mean Rr) ⊗ Rc.
+  var w = walk_start(t, p.cols);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let x = xw[e];
+    xw[e] = x - p.f0 * p.f8 * x - p.f0 * cached_u(xm[e], w, rows);
+    walk_next(&w, p.cols);
+  }
+}
+
+// Vectors: G, V, M, W. Each invocation updates and then reads back only its own elements.
+@group(0) @binding(1) var<storage, read> yg: array<f32>;
+@group(0) @binding(2) var<storage, read_write> yv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ym: array<f32>;
+@group(0) @binding(4) var<storage, read_write> yw: array<f32>;
+
+@compute @workgroup_size(FUSED_GROUP)
+fn fused_dense(@builtin(local_invocation_index) t: u32) {
+  var u2 = 0.0;
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let g = yg[e];
+    let v = p.f1 * yv[e] + p.f2 * (g * g + p.f11);
+    yv[e] = v;
+    let u = g * inverseSqrt(v);
+    u2 += u * u;
+  }
+  let clip = clip_factor(group_sum(t, vec2<f32>(u2, 0.0), &group_a).x);
+  for (var e = t; e < p.n; e += FUSED_GROUP) {
+    let u = yg[e] * inverseSqrt(yv[e]) * clip;
+    let m = p.f6 * ym[e] + p.f7 * u;
+    ym[e] = m;
+    let w = yw[e];
+    yw[e] = w - p.f0 * p.f8 * w - p.f0 * m;
+  }
+}

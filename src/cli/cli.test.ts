@@ -139,6 +139,17 @@ describe('eval', () => {
     ]);
     expect(record.adapter).not.toBe('none');
     expect(record.results).toMatchObject({ ppl: expected.ppl, windows: 2, seqLen: 32 });
+    // The evaluation's GPU work: each window's NLL read back at least once, in --json and the record.
+    const counters = out.counters as Record<string, number | null>;
+    expect(counters.readbacks).toBeGreaterThanOrEqual(2);
+    expect(counters.dispatches).toBeGreaterThan(2);
+    expect(record.results).toMatchObject({
+      readbacks: counters.readbacks,
+      bytesRead: counters.bytesRead,
+      dispatches: counters.dispatches,
+      submissions: counters.submissions,
+      gpuMs: counters.gpuMs,
+    });
     const nll = record.metrics.find((m) => m.name === SERIES.windowNll);
     expect(nll?.x).toEqual([1, 2]);
     expect(nll?.y).toEqual(expected.windowPpl.map((p) => Math.log(p)));

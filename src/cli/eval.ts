@@ -8,10 +8,10 @@ import { GpuModel } from '../model/gpuModel';
 import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
 import { referenceNll } from '../model/reference';
 import { canonicalTensors } from '../model/weights';
-import { adapterName, nllPerWindow } from '../run/build';
+import { adapterName, counterResults, nllPerWindow } from '../run/build';
 import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 interface EvalCliOptions {
   reference?: boolean;
@@ -22,6 +22,7 @@ interface EvalCliOptions {
   budgetGib: number;
   json?: boolean;
   record?: string;
+  gpuTime?: boolean;
 }
 
 export function registerEval(program: Command): void {
@@ -43,8 +44,8 @@ export function registerEval(program: Command): void {
     .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
     .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
     .option('--json', 'print one JSON object on stdout');
-  addRecordOption(command).action(async (cli: EvalCliOptions) => {
-    const { json, record, ...config } = cli;
+  addRecordOption(addGpuTimeOption(command)).action(async (cli: EvalCliOptions) => {
+    const { json, record, gpuTime, ...config } = cli;
     const draft = new RunDraft('eval', null);
     draft.config = config;
     await runRecorded(cli, draft, () => evaluate(cli, draft));
@@ -63,6 +64,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
   const evalOptions = {
     seqLen,
     maxWindows: cli.windows,
+    gpuTime: cli.gpuTime,
     onWindow: (p: PerplexityProgress) =>
       bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
   };
@@ -116,7 +118,8 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
     },
     summary:
       `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[cli.text].label} (${engine}): ${result.windows} windows of ` +
-      `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}`,
+      `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}` +
+      (result.counters ? `; GPU work: ${formatCounters(result.counters)}` : ''),
     metrics: [nllPerWindow(result)],
     results: {
       text: cli.text,
@@ -126,6 +129,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
       seqLen,
       tokensScored: result.tokensScored,
       tokensInText: result.tokensInText,
+      ...counterResults(result.counters),
     },
   };
 }

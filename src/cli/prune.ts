@@ -34,7 +34,7 @@ import {
 } from './prunedFolder';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
-import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 /** '50%', '0.5' or '2:4'. */
 export function parsePattern(value: string): SparsityPattern {
@@ -91,6 +91,7 @@ interface PruneCliOptions {
   out?: string;
   json?: boolean;
   record?: string;
+  gpuTime?: boolean;
 }
 
 type Model = Awaited<ReturnType<typeof openModelFolder>>;
@@ -177,8 +178,8 @@ export function registerPrune(program: Command): void {
       '--out <dir>',
       'write the pruned model here (safetensors, config, tokenizer, summary.json, run-record.json)',
     )
-    .option('--json', 'print one JSON object on stdout');
-  addRecordOption(command).action(async (cli: PruneCliOptions) => {
+    .option('--json', 'print one JSON object on stdout (with the counters of the run and of each operator)');
+  addRecordOption(addGpuTimeOption(command)).action(async (cli: PruneCliOptions) => {
     const model = await openModelFolder(cli.model);
     let blocks = cli.blocks;
     if (cli.shard) {
@@ -263,7 +264,7 @@ async function prune(
     const before =
       cli.evalBefore && evalTokens.size
         ? await draft.phase('evaluation before', () =>
-            perplexities(rt, opened.weights, evalTokens, seqLen, cli.evalWindows, 'dense'),
+            perplexities(rt, opened.weights, evalTokens, seqLen, cli, 'dense'),
           )
         : {};
     const series = new PruneSeriesCollector();
@@ -278,12 +279,13 @@ async function prune(
           progress(event);
           series.add(event);
         },
+        gpuTime: cli.gpuTime,
       }),
     );
     const pruned = prunedWeightSource(opened.weights, run.tensors);
     const after = evalTokens.size
       ? await draft.phase('evaluation after', () =>
-          perplexities(rt, pruned, evalTokens, seqLen, cli.evalWindows, 'pruned'),
+          perplexities(rt, pruned, evalTokens, seqLen, cli, 'pruned'),
         )
       : {};
     const summary = { ...run.summary, options: pruneConfig(run.summary.options) };
@@ -317,6 +319,7 @@ async function prune(
         (t) =>
           `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
       ),
+      ...(summary.counters ? [`  GPU work: ${formatCounters(summary.counters)}`] : []),
       ...(cli.out ? [`  written to ${cli.out}`] : []),
     ];
     return {
@@ -326,6 +329,8 @@ async function prune(
         options: summary.options,
         shard: cli.shard ?? null,
         summary,
+        // The whole pruning run's; each operator's and block's are in summary.blocks.
+        counters: summary.counters ?? null,
         perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
         elapsedMs: draft.elapsedMs(),
       },
@@ -359,9 +364,10 @@ async function perplexities(
   source: WeightSource,
   texts: Map<EvalText, number[]>,
   seqLen: number,
-  maxWindows: number | undefined,
+  cli: Pick<PruneCliOptions, 'evalWindows' | 'gpuTime'>,
   label: string,
 ): Promise<Partial<Record<EvalText, number>>> {
+  const maxWindows = cli.evalWindows;
   const out: Partial<Record<EvalText, number>> = {};
   const model = await GpuModel.load(rt, source);
   try {
@@ -372,6 +378,7 @@ async function perplexities(
         seqLen,
         maxWindows,
         onWindow: (p) => bar.update(p.done),
+        gpuTime: cli.gpuTime,
       });
       bar.done();
       out[text] = result.ppl;

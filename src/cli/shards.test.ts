@@ -6,11 +6,13 @@ import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkCounters } from '../gpu/meter';
 import { folderSources } from '../host/nodeFiles';
 import { openModel } from '../model/checkpoint';
 import { exportHfModel } from '../model/export';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { blockOperators, canonicalTensors, memoryWeightSource } from '../model/weights';
+import type { PruneSummary } from '../prune/events';
 import { parseRunRecord } from '../run/record';
 import type { PrunedFolderSummary } from './prunedFolder';
 import { jsonOf, runCommand, writeModelFolder } from './testing';
@@ -42,6 +44,9 @@ async function tensorsOf(folder: string): Promise<Map<string, Float32Array>> {
   for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
   return out;
 }
+
+/** Series of times, which differ from run to run (GPU time only where the adapter has timestamps). */
+const timeSeries = (name: string) => name === 'operator/wall-ms' || name === 'operator/gpu-ms';
 
 const summaryOf = async (folder: string): Promise<PrunedFolderSummary> =>
   JSON.parse(await readFile(join(folder, 'summary.json'), 'utf8'));
@@ -87,12 +92,31 @@ describe('pruning in shards and merging them', () => {
       operators: 3 * blockOperators(config).length,
     });
     expect(record.data.map((d) => d.name)).toEqual(['tinystories']);
-    expect(record.metrics.map((m) => m.name)).toEqual([
+    expect(record.metrics.map((m) => m.name).filter((n) => n !== 'operator/gpu-ms')).toEqual([
       'operator/relative-error',
       'operator/sparsity',
+      'operator/readbacks',
+      'operator/bytes-read',
+      'operator/dispatches',
+      'operator/submissions',
+      'operator/wall-ms',
       'fista/lambda',
       'fista/objective',
     ]);
+    // --json carries the run's counters and each operator's; the operators' are part of the run's.
+    const counters = out.counters as WorkCounters;
+    const operators = (out.summary as PruneSummary).blocks.flatMap((b) => b.matrices);
+    expect(operators).toHaveLength(3 * blockOperators(config).length);
+    for (const m of operators) {
+      expect(m.counters?.readbacks, m.tensor).toBeGreaterThanOrEqual(1);
+      expect(m.counters?.dispatches, m.tensor).toBeGreaterThan(0);
+    }
+    for (const key of ['readbacks', 'bytesRead', 'dispatches', 'submissions'] as const)
+      expect(counters[key], key).toBeGreaterThan(operators.reduce((n, m) => n + (m.counters?.[key] ?? 0), 0));
+    expect(record.results).toMatchObject({ readbacks: counters.readbacks, dispatches: counters.dispatches });
+    expect(record.metrics.find((m) => m.name === 'operator/readbacks')?.y).toEqual(
+      operators.map((m) => m.counters?.readbacks),
+    );
     expect(await summaryOf(whole())).toMatchObject({ blocks: [0, 1, 2], layers: 3, shard: null });
   });
 
@@ -133,7 +157,10 @@ describe('pruning in shards and merging them', () => {
     const record = parseRunRecord(out.record);
     const wholeRecord = parseRunRecord(JSON.parse(await readFile(join(whole(), 'run-record.json'), 'utf8')));
     expect(JSON.parse(await readFile(recordFile, 'utf8'))).toEqual(out.record);
-    expect(record.metrics).toEqual(wholeRecord.metrics);
+    // The same work per operator (read-backs, bytes, dispatches, submissions): only times differ.
+    const untimed = (r: typeof record) => r.metrics.filter((m) => !timeSeries(m.name));
+    expect(untimed(record)).toEqual(untimed(wholeRecord));
+    expect(record.metrics.map((m) => m.name)).toEqual(wholeRecord.metrics.map((m) => m.name));
     expect(record.results).toMatchObject({ sparsity: w.sparsity, shards: 2, outputSha256: out.outputSha256 });
     expect(record.model).toEqual(wholeRecord.model);
 

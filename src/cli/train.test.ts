@@ -118,6 +118,16 @@ describe('train command', () => {
         }
         expect(Math.abs(sum / count - (arm.finalValidationLoss as number)), arm.id).toBeLessThan(1e-4);
         expect(record.results[`validation/${arm.id}`]).toBe(arm.finalValidationLoss);
+        // Per step: at least the window's loss comes back; the optimizer's work is part of the step's.
+        const perStep = arm.countersPerStep;
+        const optimizer = arm.optimizerCountersPerStep;
+        expect(perStep?.readbacks, arm.id).toBeGreaterThanOrEqual(1);
+        expect(optimizer?.dispatches, arm.id).toBeGreaterThan(0);
+        expect(perStep?.dispatches).toBeGreaterThan(optimizer?.dispatches ?? Number.POSITIVE_INFINITY);
+        expect(record.results[`readbacksPerStep/${arm.id}`]).toBe(perStep?.readbacks);
+        expect(record.results[`optimizerDispatchesPerStep/${arm.id}`]).toBe(optimizer?.dispatches);
+        const steps = (out as unknown as { series: Record<string, { counters: unknown[] }> }).series[arm.id];
+        expect(steps?.counters).toHaveLength(3);
         expect(record.metrics.find((m) => m.name === `loss/${arm.id}`)?.y).toHaveLength(3);
       }
     } finally {

@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { WorkCounters } from '../gpu/meter';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { adapterName, trainOutcome } from '../run/build';
@@ -33,7 +34,7 @@ import { DEFAULT_BETAS as CAME_BETAS } from '../train/optim/came';
 import type { Decay } from '../train/schedule';
 import { ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addGpuTimeOption, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
 
 /** Engine option names of the arm settings that map one to one (beta1/beta2 of AdamW and CAME go into betas). */
 const OPTION_OF: Record<string, string> = {
@@ -100,6 +101,7 @@ interface TrainCliOptions {
   out?: string;
   json?: boolean;
   record?: string;
+  gpuTime?: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -149,8 +151,8 @@ export function registerTrain(program: Command): void {
     )
     .option('--out <dir>', "save every arm's model (safetensors, config, tokenizer) in <dir>/<arm>/")
     .option('--json', 'print one JSON object on stdout');
-  addRecordOption(command).action(async (cli: TrainCliOptions) => {
-    const { json, record, out, ...config } = cli;
+  addRecordOption(addGpuTimeOption(command)).action(async (cli: TrainCliOptions) => {
+    const { json, record, out, gpuTime, ...config } = cli;
     const draft = new RunDraft('train', cli.seed);
     draft.config = { ...config, arm: (cli.arm ?? defaultArms()).map((a) => a.id) };
     await runRecorded(cli, draft, () => train(cli, draft));
@@ -192,7 +194,14 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
     const series = new Map(
       arms.map((a) => [
         a.id,
-        { loss: [] as number[], validation: [] as [number, number][], ranks: [] as number[][] },
+        {
+          loss: [] as number[],
+          validation: [] as [number, number][],
+          ranks: [] as number[][],
+          // Each step's counters, and its optimizer's.
+          counters: [] as WorkCounters[],
+          optimizerCounters: [] as WorkCounters[],
+        },
       ]),
     );
     let done = 0;
@@ -200,6 +209,8 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
       if (e.type === 'step') {
         const s = series.get(e.arm);
         s?.loss.push(e.loss);
+        s?.counters.push(e.counters);
+        s?.optimizerCounters.push(e.optimizerCounters);
         if (e.ranks) s?.ranks.push(e.ranks.map((r) => r.rank));
         progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
       } else if (e.type === 'validation') series.get(e.arm)?.validation.push([e.step, e.loss]);
@@ -207,7 +218,7 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
     };
     let summary: TrainSummary;
     try {
-      summary = await draft.phase('training', () => job.run({ emit: onEvent }));
+      summary = await draft.phase('training', () => job.run({ emit: onEvent, gpuTime: options.gpuTime }));
       progress.done();
       if (options.out)
         await draft.phase('save', () => saveArms(job, options.out as string, tokenizerFiles, summary));
@@ -217,7 +228,11 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
     const lines = summary.arms.map(
       (a) =>
         `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
-        `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step${a.stopped ? `  (${a.stopped})` : ''}`,
+        `state ${a.state.persistent} B  ${a.modelMs.toFixed(0)} + ${a.optimizerMs.toFixed(0)} ms/step` +
+        (a.countersPerStep && a.optimizerCountersPerStep
+          ? `  ${num(a.countersPerStep.readbacks)} read-backs/step (optimizer ${num(a.optimizerCountersPerStep.readbacks)})`
+          : '') +
+        (a.stopped ? `  (${a.stopped})` : ''),
     );
     return {
       output: {
@@ -253,6 +268,8 @@ function nonNegativeInt(value: string): number {
 }
 
 const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(4));
+/** A mean count: whole when it is, else to a tenth. */
+const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 
 /** A preset from scratch over the built-in tokenizer (tok512), or a model folder to fine-tune. */
 async function startingModel(options: TrainCliOptions) {

@@ -87,6 +87,41 @@ describe('GpuRuntime', () => {
     expect(rt.ledger.entries().filter((e) => e.label.startsWith('timestamps'))).toEqual([]);
   });
 
+  it('keeps a running GPU clock whose marks neither submit nor read back', async () => {
+    const src = await rt.upload('src', 'scratch', new Float32Array(4096).fill(1));
+    const dst = await rt.createBuffer('dst', 'scratch', 4 * 4096);
+    const pipeline = await rt.pipeline({ name: 'copy-test', code: COPY });
+    expect(rt.gpuClock()).toBeNull();
+    if (!rt.startGpuClock()) return; // no timestamp-query on this adapter
+    const before = rt.counters();
+    const start = rt.gpuClock();
+    for (let i = 0; i < 3; i++)
+      rt.submit([{ pipeline, storage: [src.buffer, dst.buffer], workgroups: [64] }]);
+    const afterTwo = rt.gpuClock();
+    // A profile taken meanwhile shares the timestamps and sees only its own passes.
+    expect(rt.startProfile()).toBe(true);
+    rt.submit([{ pipeline, storage: [src.buffer, dst.buffer], workgroups: [64] }]);
+    const profile = await rt.stopProfile();
+    const end = rt.gpuClock();
+    await rt.readF32(dst.buffer, 0, 16);
+    const [t0, t3, t4] = (await Promise.all([start, afterTwo, end])) as [number, number, number];
+    expect(t3).toBeGreaterThan(t0);
+    expect(t4).toBeGreaterThan(t3);
+    // The profiled pass is the clock's fourth; on an adapter that quantises timestamps the two
+    // readings of the one pass agree exactly, as they are the same two timestamps.
+    expect(t4 - t3).toBe(profile.get('copy-test'));
+    // Only the caller's read-back is counted: the timestamps ride in its submissions.
+    expect(countersSince(rt.counters(), before)).toMatchObject({
+      readbacks: 1,
+      bytesRead: 16,
+      dispatches: 4,
+    });
+    rt.stopGpuClock();
+    expect(rt.gpuClock()).toBeNull();
+    await rt.sync();
+    expect(rt.ledger.entries().filter((e) => e.label.startsWith('timestamps'))).toEqual([]);
+  });
+
   it('turns a shader compile error into a GpuShaderError with the line', async () => {
     const error = await rt.pipeline({ name: 'broken', code: 'fn main( {' }).catch((e) => e);
     expect(error).toBeInstanceOf(GpuShaderError);

@@ -64,6 +64,9 @@ export interface GpuCounters {
   writes: number;
   bytesWritten: number;
 }
+// The timestamps of the profiler and of the GPU clock (startProfile, startGpuClock) are not counted:
+// their resolve and copy ride in the work's own command buffers, and their reads are mapped in the
+// background, never waited for on the caller's path.
 
 export function zeroCounters(): GpuCounters {
   return { readbacks: 0, bytesRead: 0, dispatches: 0, submissions: 0, writes: 0, bytesWritten: 0 };
@@ -93,7 +96,10 @@ export class GpuRuntime {
   private pending: { encoder: GPUCommandEncoder; dispatches: number; deferred: (() => void)[] } | null = null;
   private lostError: GpuDeviceLostError | null = null;
   private destroying = false;
+  /** Timestamps around every compute pass, while profiling or while the GPU clock runs. */
   private profiler: KernelProfiler | null = null;
+  /** Holders of the GPU clock (startGpuClock − stopGpuClock). */
+  private clockHolders = 0;
   private readonly counts: GpuCounters = zeroCounters();
 
   private constructor(
@@ -112,6 +118,7 @@ export class GpuRuntime {
     void device.lost.then((info) => {
       if (this.destroying) return;
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
+      this.profiler?.abandon();
       this.ledger.forgetAll();
       for (const listener of this.lostListeners) listener(this.lostError);
     });
@@ -292,17 +299,60 @@ export class GpuRuntime {
   startProfile(): boolean {
     if (!this.capability.features['timestamp-query']) return false;
     this.flush();
-    this.profiler = new KernelProfiler(this.device, this.ledger);
+    this.profiler ??= new KernelProfiler(this.device, this.ledger);
+    this.profiler.profiling = true;
     return true;
   }
 
   /** Stops timing and returns the GPU nanoseconds spent per kernel (pipeline label). */
   async stopProfile(): Promise<Map<string, number>> {
     const profiler = this.profiler;
-    if (!profiler) return new Map();
+    if (!profiler?.profiling) return new Map();
+    this.flush();
+    profiler.profiling = false;
+    this.releaseTimestamps();
+    return profiler.takeTotals();
+  }
+
+  /**
+   * Starts the GPU clock, a running total of the GPU time of every compute pass on the GPU's own
+   * clock (timestamp queries), for jobs that report GPU time per unit of work (see gpuClock). Each
+   * call that returns true holds the clock until its stopGpuClock; false where the adapter has no
+   * timestamp-query. Timing every pass costs a resolve and a background read per submit.
+   */
+  startGpuClock(): boolean {
+    if (!this.capability.features['timestamp-query']) return false;
+    if (!this.profiler) {
+      this.flush();
+      this.profiler = new KernelProfiler(this.device, this.ledger);
+    }
+    this.clockHolders++;
+    return true;
+  }
+
+  stopGpuClock(): void {
+    if (this.clockHolders === 0) return;
+    this.clockHolders--;
+    this.releaseTimestamps();
+  }
+
+  /**
+   * The GPU clock's reading at this point of the recorded work: GPU nanoseconds of the compute
+   * passes recorded since the clock started. Taking it neither submits nor waits; it resolves once
+   * those passes are submitted (at the next read, write, sync or flush), run, and their timestamps
+   * read in the background. NaN if the device is lost first; null while the clock is not running.
+   */
+  gpuClock(): Promise<number> | null {
+    return this.clockHolders > 0 && this.profiler ? this.profiler.mark() : null;
+  }
+
+  /** Drops the timestamps once neither the profile nor the clock needs them. */
+  private releaseTimestamps(): void {
+    const profiler = this.profiler;
+    if (!profiler || profiler.profiling || this.clockHolders > 0) return;
     this.flush();
     this.profiler = null;
-    return profiler.finish();
+    void profiler.finish();
   }
 
   /** Submits the recorded work, if any. */
@@ -437,17 +487,32 @@ export class GpuRuntime {
 
 /**
  * Timestamp queries around each compute pass (one pass per kernel call), resolved at every flush
- * and read back in the background. Implementations may quantise or clamp timestamps; the totals
- * are what the GPU's clock says, not wall time.
+ * and read back in the background, in submission order. Implementations may quantise or clamp
+ * timestamps; the totals are what the GPU's clock says, not wall time. Two readers: the profile
+ * (GPU time per kernel label, of the batches submitted while `profiling`) and the GPU clock (the
+ * running total over every pass, read at marks).
  */
 class KernelProfiler {
   private static readonly CAPACITY = 512;
   private readonly querySet: GPUQuerySet;
   private readonly labels: string[] = [];
-  private readonly reads: Promise<void>[] = [];
+  private reads: Promise<void> = Promise.resolve();
   private readonly totals = new Map<string, number>();
-  private readonly held: TrackedBuffer[] = [];
-  private resolved: { buffer: TrackedBuffer; labels: string[] } | null = null;
+  private resolved: {
+    buffers: [resolve: TrackedBuffer, read: TrackedBuffer];
+    labels: string[];
+    profiled: boolean;
+  } | null = null;
+  /** Whether the batches resolved now count towards the per-label totals. */
+  profiling = false;
+  // The clock: passes recorded, passes whose times have been read and their GPU ns, and the marks
+  // (in recording order) waiting for the passes before them.
+  private recorded = 0;
+  private timed = 0;
+  private ns = 0;
+  private readonly marks: { pass: number; resolve: (ns: number) => void }[] = [];
+  private abandoned = false;
+  private finished = false;
 
   constructor(
     device: GPUDevice,
@@ -461,6 +526,7 @@ class KernelProfiler {
   }
 
   next(label: string): GPUComputePassTimestampWrites {
+    this.recorded++;
     const index = this.labels.push(label) - 1;
     return {
       querySet: this.querySet,
@@ -492,30 +558,71 @@ class KernelProfiler {
     );
     encoder.resolveQuerySet(this.querySet, 0, 2 * this.labels.length, resolveBuffer.buffer, 0);
     encoder.copyBufferToBuffer(resolveBuffer.buffer, 0, readBuffer.buffer, 0, bytes);
-    this.held.push(resolveBuffer);
-    this.resolved = { buffer: readBuffer, labels: this.labels.splice(0) };
+    this.resolved = {
+      buffers: [resolveBuffer, readBuffer],
+      labels: this.labels.splice(0),
+      profiled: this.profiling,
+    };
   }
 
   collect(): void {
     const resolved = this.resolved;
     if (!resolved) return;
     this.resolved = null;
-    this.reads.push(
-      resolved.buffer.buffer.mapAsync(GPUMapMode.READ).then(() => {
-        const stamps = new BigUint64Array(resolved.buffer.buffer.getMappedRange());
+    const [resolveBuffer, readBuffer] = resolved.buffers;
+    const mapped = readBuffer.buffer.mapAsync(GPUMapMode.READ);
+    // Once mapped, the copy out of the resolve buffer is done: both can go.
+    const free = () => {
+      resolveBuffer.destroy();
+      readBuffer.destroy();
+    };
+    // Chained, so the clock's passes are added in the order they were recorded.
+    this.reads = Promise.all([this.reads, mapped]).then(
+      () => {
+        const stamps = new BigUint64Array(readBuffer.buffer.getMappedRange());
         for (const [i, label] of resolved.labels.entries()) {
-          const ns = Number((stamps[2 * i + 1] as bigint) - (stamps[2 * i] as bigint));
-          this.totals.set(label, (this.totals.get(label) ?? 0) + Math.max(0, ns));
+          const ns = Math.max(0, Number((stamps[2 * i + 1] as bigint) - (stamps[2 * i] as bigint)));
+          if (resolved.profiled) this.totals.set(label, (this.totals.get(label) ?? 0) + ns);
+          this.ns += ns;
+          this.timed++;
+          while (this.marks[0]?.pass === this.timed) this.marks.shift()?.resolve(this.ns);
         }
-        resolved.buffer.destroy();
-      }),
+        free();
+      },
+      () => {
+        free();
+        this.abandon();
+      },
     );
+    this.reads = this.reads.catch(() => this.abandon());
   }
 
-  async finish(): Promise<Map<string, number>> {
-    await Promise.all(this.reads);
-    for (const b of this.held) b.destroy();
+  /** The running total at the passes recorded so far, once they have been read. */
+  mark(): Promise<number> {
+    if (this.abandoned) return Promise.resolve(Number.NaN);
+    if (this.timed === this.recorded) return Promise.resolve(this.ns);
+    return new Promise((resolve) => this.marks.push({ pass: this.recorded, resolve }));
+  }
+
+  /** The device is gone: no further timestamps will arrive. */
+  abandon(): void {
+    this.abandoned = true;
+    for (const m of this.marks.splice(0)) m.resolve(Number.NaN);
+  }
+
+  /** The per-label totals of the profile, once its batches are read; they start again from zero. */
+  async takeTotals(): Promise<Map<string, number>> {
+    await this.reads;
+    const totals = new Map(this.totals);
+    this.totals.clear();
+    return totals;
+  }
+
+  async finish(): Promise<void> {
+    await this.reads;
+    if (this.finished) return;
+    this.finished = true;
+    this.abandon();
     this.querySet.destroy();
-    return this.totals;
   }
 }

@@ -60,11 +60,23 @@ describe('perplexity of stories260K on the GPU', () => {
       const tokens = tokenizeEvalText(kind, read(path).toString('utf8'), tokenizer);
       expect(tokens[0]).toBe(1);
       const progress: number[] = [];
+      // One text timed on the GPU's clock (off by default on a CPU adapter), one not.
+      const gpuTime = kind === 'tinystories';
       const result = await evaluatePerplexity(model, tokens, {
         seqLen,
         maxWindows: windows,
         onWindow: (p) => progress.push(p.done),
+        gpuTime,
       });
+      // Each window's NLL comes back at least once; the counters cover the whole evaluation.
+      const counters = result.counters;
+      expect(counters?.readbacks).toBeGreaterThanOrEqual(windows);
+      expect(counters?.bytesRead).toBeGreaterThanOrEqual(4 * windows);
+      expect(counters?.dispatches).toBeGreaterThan(windows);
+      expect(counters?.submissions).toBeGreaterThanOrEqual(counters?.readbacks ?? 0);
+      if (gpuTime && rt.capability.features['timestamp-query']) expect(counters?.gpuMs).toBeGreaterThan(0);
+      else expect(counters?.gpuMs).toBeNull();
+      expect(rt.gpuClock()).toBeNull();
       expect(progress).toEqual(Array.from({ length: windows }, (_, i) => i + 1));
       expect(result.windows).toBe(windows);
       expect(result.tokensScored).toBe(windows * seqLen);

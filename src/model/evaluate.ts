@@ -3,6 +3,7 @@
 // tokenizer call adds it); TinyStories story by story, each with its BOS (llama2.c's convention),
 // concatenated. Both streams are then cut into non-overlapping windows.
 
+import { WorkMeter, withGpuClock } from '../gpu/meter';
 import type { Tokenizer } from '../tokenizer';
 import { joinWikitext, splitStories } from './datasets';
 import type { GpuModel } from './gpuModel';
@@ -25,6 +26,8 @@ export interface EvaluateOptions {
   maxWindows?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
+  /** Time the windows on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
+  gpuTime?: boolean;
 }
 
 export async function evaluatePerplexity(
@@ -37,5 +40,9 @@ export async function evaluatePerplexity(
       `sequence length ${options.seqLen} is longer than the model's context of ${model.config.maxPositions} tokens`,
     );
   }
-  return perplexity(tokens, (window) => model.scoreWindow(window), options);
+  return withGpuClock(model.rt, options.gpuTime, async () => {
+    const meter = WorkMeter.start(model.rt);
+    const result = await perplexity(tokens, (window) => model.scoreWindow(window), options);
+    return { ...result, counters: await meter.read() };
+  });
 }

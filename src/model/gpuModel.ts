@@ -52,7 +52,7 @@ export class GpuModel {
   private workspace: Workspace | null = null;
 
   private constructor(
-    private readonly rt: GpuRuntime,
+    readonly rt: GpuRuntime,
     readonly source: WeightSource,
     readonly residency: Residency,
     private readonly shared: Weights,

@@ -3,6 +3,7 @@
 // the next: length − 1 predictions), and ppl = exp(total NLL / predictions). Windows stream one by
 // one with a known total, and the run can be cancelled between windows.
 
+import type { WorkCounters } from '../gpu/meter';
 import { windows } from './datasets';
 
 export interface WindowScore {
@@ -41,6 +42,8 @@ export interface PerplexityResult {
   /** Tokens in the text; those past the last whole window are not scored. */
   tokensInText: number;
   windowPpl: number[];
+  /** What the evaluation asked of the GPU, when a GPU scored it (evaluatePerplexity). */
+  counters?: WorkCounters;
 }
 
 export async function perplexity(

@@ -1,6 +1,7 @@
 // What a pruning run reports while it works and what it returns. These are plain data (no
 // buffers, no classes) so they cross the worker boundary and go into run records unchanged.
 
+import type { WorkCounters } from '../gpu/meter';
 import type { PruneMethod, PruneOptions } from './options';
 
 /** One outer round of FISTAPruner's λ search, after its hard threshold. */
@@ -40,12 +41,23 @@ export interface MatrixSummary {
   /** SparseGPT (also as a warm start): the damping that made the Hessian factorizable, as a fraction of its mean diagonal. */
   damping?: number;
   ms: number;
+  /**
+   * What the operator asked of the GPU, from its start to its pruned weights read back (absent in
+   * records written before the counters existed). The group's statistics and λ_max, which its
+   * operators share, are in the block's counters only.
+   */
+  counters?: WorkCounters;
 }
 
 export interface BlockSummary {
   block: number;
   ms: number;
   matrices: MatrixSummary[];
+  /**
+   * The whole block: its weights' upload, every group's statistics passes (and FISTAPruner's
+   * λ_max), its operators, and the next block's inputs.
+   */
+  counters?: WorkCounters;
 }
 
 export interface PruneSummary {
@@ -56,6 +68,8 @@ export interface PruneSummary {
   sparsity: number;
   calibrationTokens: number;
   ms: number;
+  /** The whole run: the embeddings of the calibration windows, then every block (pruned or passed through). */
+  counters?: WorkCounters;
 }
 
 export type PruneEvent =

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sumWork, type WorkCounters } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
@@ -7,12 +8,13 @@ import { GpuModel } from '../model/gpuModel';
 import { referenceNll } from '../model/reference';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
-import type { PruneEvent } from './events';
+import type { MatrixSummary, PruneEvent } from './events';
 import { defaultPruneOptions, PruneInterruptedError, prunedWeightSource, pruneModel } from './job';
 import type { PruneMethod, PruneOptions, SparsityPattern } from './options';
 import { StatisticsError } from './statistics';
 
 const TWO_FOUR: SparsityPattern = { kind: 'nm', n: 2, m: 4 };
+const COUNTS = ['readbacks', 'bytesRead', 'dispatches', 'submissions', 'writes', 'bytesWritten'] as const;
 
 function options(
   method: PruneMethod,
@@ -220,4 +222,73 @@ describe('pruning a model block by block', () => {
       StatisticsError,
     );
   });
+
+  // After the others, so that the pipelines are compiled already.
+  // FISTAPruner on the first block only (its λ_max power iterations read back many times on a CPU
+  // adapter); magnitude over both, untimed: gpuMs is then null throughout.
+  const cases: { method: PruneMethod; blocks?: number[]; gpuTime: boolean }[] = [
+    { method: 'fista', blocks: [0], gpuTime: true },
+    { method: 'magnitude', gpuTime: false },
+  ];
+  for (const { method, blocks: only, gpuTime } of cases) {
+    it(`${method} counts read-backs, bytes, dispatches, submissions, GPU and wall time per operator, block and run`, async () => {
+      const seed = freshSeed();
+      const c = tinyConfig('llama');
+      const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+      const windows = calibration(c, seed, 3, 11);
+      const base = options(method, TWO_FOUR);
+      const o = { ...base, fista: { ...base.fista, warmStart: 'magnitude' as const }, blocks: only };
+      const finished: MatrixSummary[] = [];
+      const collect = (e: PruneEvent) => {
+        if (e.type === 'operator-finished') finished.push(e.matrix);
+      };
+      const { summary } = await pruneModel({
+        rt,
+        source,
+        calibration: windows,
+        options: o,
+        emit: collect,
+        gpuTime,
+      });
+      const timed = gpuTime && rt.capability.features['timestamp-query'] === true;
+      // The job releases the GPU clock it held.
+      expect(rt.gpuClock()).toBeNull();
+
+      const run = summary.counters as WorkCounters;
+      expect(summary.blocks).toHaveLength(only?.length ?? c.layers);
+      for (const block of summary.blocks) {
+        const counters = block.counters as WorkCounters;
+        for (const m of block.matrices) {
+          const k = m.counters as WorkCounters;
+          // At least the pruned weights themselves come back; every method dispatches kernels.
+          expect(k.readbacks, m.tensor).toBeGreaterThanOrEqual(1);
+          expect(k.bytesRead, m.tensor).toBeGreaterThanOrEqual(4 * m.rows * m.cols);
+          expect(k.dispatches, m.tensor).toBeGreaterThan(0);
+          expect(k.submissions, m.tensor).toBeGreaterThanOrEqual(k.readbacks);
+          expect(k.wallMs).toBeGreaterThan(0);
+          if (timed) expect(k.gpuMs, m.tensor).toBeGreaterThan(0);
+          else expect(k.gpuMs).toBeNull();
+        }
+        // The block holds its operators plus what they share (statistics, λ_max, next inputs).
+        const operators = sumWork(block.matrices.map((m) => m.counters as WorkCounters));
+        for (const f of COUNTS) expect(counters[f], f).toBeGreaterThanOrEqual(operators[f]);
+        // One read-back per calibration window at least: the next block's inputs.
+        expect(counters.readbacks - operators.readbacks).toBeGreaterThanOrEqual(windows.length);
+        if (timed)
+          expect(counters.gpuMs as number).toBeGreaterThanOrEqual((operators.gpuMs as number) - 1e-9);
+      }
+      // Every layer up to the last pruned one is pruned here, so the run is its blocks plus the
+      // embedding of each window (one read-back of its embeddings).
+      const blocks = sumWork(summary.blocks.map((b) => b.counters as WorkCounters));
+      expect(run.readbacks - blocks.readbacks).toBe(windows.length);
+      expect(run.bytesRead - blocks.bytesRead).toBe(windows.length * 11 * c.hidden * 4);
+      expect(run.dispatches).toBeGreaterThan(blocks.dispatches);
+      if (timed) expect(run.gpuMs as number).toBeGreaterThanOrEqual((blocks.gpuMs as number) - 1e-9);
+      else expect(run.gpuMs).toBeNull();
+      // The events carry the same counters as the summary.
+      expect(finished.map((m) => m.counters)).toEqual(
+        summary.blocks.flatMap((b) => b.matrices.map((m) => m.counters)),
+      );
+    });
+  }
 });

@@ -15,6 +15,7 @@
 
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
+import { addWork, type WorkCounters, WorkMeter, withGpuClock, zeroWork } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../kernels/matmul';
 import {
@@ -55,6 +56,8 @@ export interface PruneCheckpoint {
   tensors: Map<string, Float32Array>;
   blocks: BlockSummary[];
   ms: number;
+  /** What the run so far asked of the GPU (see PruneSummary.counters). */
+  counters?: WorkCounters;
 }
 
 export class PruneInterruptedError extends Error {
@@ -78,6 +81,8 @@ export interface PruneInput {
   emit?: (event: PruneEvent) => void;
   signal?: AbortSignal;
   checkpoint?: PruneCheckpoint;
+  /** Time the work on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
+  gpuTime?: boolean;
 }
 
 export interface PruneOutput {
@@ -121,6 +126,11 @@ export function checkOptionsFit(options: PruneOptions, c: ModelConfig): void {
 }
 
 export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
+  // Held for the run, so every operator's and block's counters carry its GPU time.
+  return withGpuClock(input.rt, input.gpuTime, () => prune(input));
+}
+
+async function prune(input: PruneInput): Promise<PruneOutput> {
   const { rt, source, options, signal } = input;
   const c = source.config;
   const emit = input.emit ?? (() => {});
@@ -138,6 +148,7 @@ export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
     blocks: [],
     ms: 0,
   };
+  state.counters ??= zeroWork();
   emit({
     type: 'started',
     blocks: targets,
@@ -146,11 +157,15 @@ export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
   });
   const runner = await BlockRunner.create(rt, c, tokensPerWindow);
   try {
-    if (state.layer === 0 && state.inputs.length === 0)
+    if (state.layer === 0 && state.inputs.length === 0) {
+      const meter = WorkMeter.start(rt);
       state.inputs = await runner.embed(source, input.calibration, signal);
+      state.counters = addWork(state.counters, await meter.read());
+    }
     while (state.layer <= last) {
       const l = state.layer;
       const started = performance.now();
+      const meter = WorkMeter.start(rt);
       const dense = await uploadBlock(rt, source, l);
       try {
         if (targets.includes(l)) {
@@ -164,6 +179,7 @@ export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
             const lookup = options.blockInputs === 'pruned' ? pruned.lookup : lookupOf(dense);
             state.inputs = await runner.advance(lookup, l, state.inputs, signal);
             summary.ms = performance.now() - started;
+            summary.counters = await meter.read();
             for (const [name, data] of pruned.tensors) state.tensors.set(name, data);
             state.blocks.push(summary);
             emit({ type: 'block-finished', summary });
@@ -178,6 +194,7 @@ export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
         rt.flush();
       }
       state.ms += performance.now() - started;
+      state.counters = addWork(state.counters, await meter.read());
       state.layer = l + 1;
     }
   } catch (error) {
@@ -222,6 +239,7 @@ function summarize(options: PruneOptions, state: PruneCheckpoint, calibrationTok
     sparsity: entries ? zeros / entries : 0,
     calibrationTokens,
     ms: state.ms,
+    ...(state.counters ? { counters: state.counters } : {}),
   };
 }
 
@@ -434,6 +452,7 @@ async function pruneBlock(
         const cols = group.inputWidth;
         emit({ type: 'operator-started', block: layer, operator: op, rows, cols, lipschitz });
         const started = performance.now();
+        const meter = WorkMeter.start(rt);
         const out = await rt.createBuffer(`${name} pruned`, 'weights', 4 * rows * cols);
         prunedWeights.set(name, out);
         const w = dense.get(name)?.buffer as GPUBuffer;
@@ -463,6 +482,7 @@ async function pruneBlock(
           sparsity: zeros / data.length,
           ...matrix,
           ms: performance.now() - started,
+          counters: await meter.read(),
         };
         tensors.set(name, data);
         summaries.push(summary);

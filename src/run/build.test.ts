@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../package.json?raw';
+import type { WorkCounters } from '../gpu/meter';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import { defaultPruneOptions } from '../prune/job';
 import {
   adapterName,
   buildRunRecord,
+  COUNTER_SERIES,
   nllPerWindow,
   PruneSeriesCollector,
   pruneConfig,
   pruneResults,
   SERIES,
   subsample,
+  trainOutcome,
 } from './build';
 import { parseRunRecord } from './record';
 
@@ -170,5 +173,113 @@ describe('building run records', () => {
       'pplAfter.wikitext2': 25,
       'pplAfter.tinystories': 5,
     });
+  });
+
+  const work = (readbacks: number, gpuMs: number | null): WorkCounters => ({
+    readbacks,
+    bytesRead: 4 * readbacks,
+    dispatches: 10 * readbacks,
+    submissions: 2 * readbacks,
+    writes: 1,
+    bytesWritten: 64,
+    gpuMs,
+    wallMs: 3 * readbacks,
+  });
+
+  it('adds the counters per operator as series and the run totals as results, when the summary has them', () => {
+    const s = summary();
+    const counts = [3, 5, 7];
+    s.blocks
+      .flatMap((b) => b.matrices)
+      .forEach((m, i) => {
+        m.counters = work(counts[i] as number, null);
+      });
+    s.counters = work(20, null);
+    const series = new Map(new PruneSeriesCollector().series(s).map((m) => [m.name, m]));
+    expect(series.get(COUNTER_SERIES.readbacks)).toEqual({
+      name: 'operator/readbacks',
+      x: [0, 1, 2],
+      y: [3, 5, 7],
+    });
+    expect(series.get(COUNTER_SERIES.bytesRead)?.y).toEqual([12, 20, 28]);
+    expect(series.get(COUNTER_SERIES.dispatches)?.y).toEqual([30, 50, 70]);
+    expect(series.get(COUNTER_SERIES.submissions)?.y).toEqual([6, 10, 14]);
+    expect(series.get(COUNTER_SERIES.wallMs)?.y).toEqual([9, 15, 21]);
+    // No GPU time anywhere (no timestamp-query): no series of it.
+    expect(series.has(COUNTER_SERIES.gpuMs)).toBe(false);
+    expect(pruneResults(s, { before: {}, after: {} })).toMatchObject({
+      readbacks: 20,
+      bytesRead: 80,
+      dispatches: 200,
+      submissions: 40,
+      gpuMs: null,
+    });
+    // A merge of a shard from before the counters with a newer one: null where they are missing.
+    const [, k, q1] = s.blocks.flatMap((b) => b.matrices);
+    if (!k || !q1?.counters) throw new Error('the summary has three matrices with counters');
+    delete k.counters;
+    q1.counters.gpuMs = 2.5;
+    const mixed = new Map(new PruneSeriesCollector().series(s).map((m) => [m.name, m]));
+    expect(mixed.get(COUNTER_SERIES.readbacks)?.y).toEqual([3, null, 7]);
+    expect(mixed.get(COUNTER_SERIES.gpuMs)?.y).toEqual([null, null, 2.5]);
+    const record = buildRunRecord({
+      kind: 'prune',
+      startedAt: new Date(0),
+      finishedAt: new Date(1),
+      status: 'finished',
+      config: {},
+      seed: 0,
+      model: { name: 'tiny', sha256: HASH, files: [], parameters: 1 },
+      data: [],
+      adapter: 'test',
+      producer: 'cli',
+      metrics: [...mixed.values()],
+      results: pruneResults(s, { before: {}, after: {} }),
+      timings: {},
+    });
+    expect(parseRunRecord(JSON.parse(JSON.stringify(record)))).toEqual(record);
+  });
+
+  it('leaves a summary from before the counters without their series and results', () => {
+    const names = new PruneSeriesCollector().series(summary()).map((m) => m.name);
+    expect(names).toEqual([SERIES.relativeError, SERIES.sparsity]);
+    const results = pruneResults(summary(), { before: {}, after: {} });
+    for (const key of ['readbacks', 'bytesRead', 'dispatches', 'submissions', 'gpuMs'])
+      expect(key in results, key).toBe(false);
+  });
+
+  it("puts each training arm's mean counters per step, and its optimizer's, in the results", () => {
+    const arm = {
+      id: 'adamw',
+      label: 'AdamW',
+      optimizer: 'AdamW',
+      lr: 1e-3,
+      steps: 2,
+      finalTrainLoss: 5,
+      finalValidationLoss: 6,
+      state: { persistent: 8, transient: 0 },
+      modelMs: 10,
+      optimizerMs: 2,
+    };
+    const { results } = trainOutcome([{ id: 'adamw', train: [[1, 5]], validation: [] }], {
+      status: 'finished',
+      ms: 24,
+      arms: [{ ...arm, countersPerStep: work(3, 1.5), optimizerCountersPerStep: work(1, 0.5) }],
+    });
+    expect(results).toMatchObject({
+      'readbacksPerStep/adamw': 3,
+      'bytesReadPerStep/adamw': 12,
+      'dispatchesPerStep/adamw': 30,
+      'submissionsPerStep/adamw': 6,
+      'gpuMsPerStep/adamw': 1.5,
+      'optimizerReadbacksPerStep/adamw': 1,
+      'optimizerBytesReadPerStep/adamw': 4,
+      'optimizerDispatchesPerStep/adamw': 10,
+      'optimizerSubmissionsPerStep/adamw': 2,
+      'optimizerGpuMsPerStep/adamw': 0.5,
+    });
+    // An older summary without them: the results it always had, and no more.
+    const old = trainOutcome([], { status: 'finished', ms: 24, arms: [arm] }).results;
+    expect(Object.keys(old)).toEqual(['validation/adamw', 'train/adamw', 'stateBytes/adamw']);
   });
 });

@@ -4,6 +4,7 @@
 // computed by the host, which knows where the bytes are.
 
 import type { CapabilityReport } from '../gpu/device';
+import type { WorkCounters } from '../gpu/meter';
 import type { PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
@@ -96,6 +97,34 @@ export const SERIES = {
   objective: 'fista/objective',
 } as const;
 
+/**
+ * Per-operator series of its counters (MatrixSummary.counters), x as the other operator series.
+ * Records written before the counters existed have none of them.
+ */
+export const COUNTER_SERIES = {
+  readbacks: 'operator/readbacks',
+  bytesRead: 'operator/bytes-read',
+  dispatches: 'operator/dispatches',
+  submissions: 'operator/submissions',
+  gpuMs: 'operator/gpu-ms',
+  wallMs: 'operator/wall-ms',
+} as const satisfies Partial<Record<keyof WorkCounters, string>>;
+
+/** The counters a record's results carry, under these names (results: 'readbacks', …). */
+const COUNTER_RESULTS = ['readbacks', 'bytesRead', 'dispatches', 'submissions', 'gpuMs'] as const;
+
+/**
+ * A unit of work's counters as flat results, each named by `name` ('readbacks' →
+ * 'readbacksPerStep/adamw'); nothing when there are none (a record from before the counters).
+ */
+export function counterResults(
+  counters: WorkCounters | undefined,
+  name: (field: (typeof COUNTER_RESULTS)[number]) => string = (field) => field,
+): RunRecord['results'] {
+  if (!counters) return {};
+  return Object.fromEntries(COUNTER_RESULTS.map((field) => [name(field), counters[field]]));
+}
+
 /** Mean NLL (nats per predicted token) of each window, the series behind a perplexity. */
 export function nllPerWindow(result: PerplexityResult): MetricSeries {
   return {
@@ -109,10 +138,18 @@ export function nllPerWindow(result: PerplexityResult): MetricSeries {
 export function operatorSeries(summary: Pick<PruneSummary, 'blocks'>): MetricSeries[] {
   const matrices = summary.blocks.flatMap((b) => b.matrices);
   const x = matrices.map((_, i) => i);
-  return [
+  const series: MetricSeries[] = [
     { name: SERIES.relativeError, x, y: matrices.map((m) => m.relativeError) },
     { name: SERIES.sparsity, x: [...x], y: matrices.map((m) => m.sparsity) },
   ];
+  // A merge may join shards from before the counters with newer ones: null where one is missing.
+  if (matrices.some((m) => m.counters))
+    for (const [field, name] of Object.entries(COUNTER_SERIES) as [keyof WorkCounters, string][]) {
+      const y = matrices.map((m) => m.counters?.[field] ?? null);
+      // The format takes null for a value not known (no GPU time without timestamp-query).
+      if (y.some((v) => v !== null)) series.push({ name, x: [...x], y: y as number[] });
+    }
+  return series;
 }
 
 /**
@@ -159,9 +196,12 @@ export function pruneConfig(options: PruneOptions): Record<string, unknown> {
   };
 }
 
-/** The flat results of a pruning run: overall sparsity and perplexity per text before and after. */
+/**
+ * The flat results of a pruning run: overall sparsity, perplexity per text before and after, and
+ * the whole run's counters.
+ */
 export function pruneResults(
-  summary: Pick<PruneSummary, 'method' | 'sparsity' | 'calibrationTokens' | 'blocks'>,
+  summary: Pick<PruneSummary, 'method' | 'sparsity' | 'calibrationTokens' | 'blocks' | 'counters'>,
   perplexity: { before: Partial<Record<string, number>>; after: Partial<Record<string, number>> },
 ): RunRecord['results'] {
   const results: RunRecord['results'] = {
@@ -170,6 +210,7 @@ export function pruneResults(
     calibrationTokens: summary.calibrationTokens,
     blocks: summary.blocks.length,
     operators: summary.blocks.reduce((n, b) => n + b.matrices.length, 0),
+    ...counterResults(summary.counters),
   };
   for (const [text, ppl] of Object.entries(perplexity.before)) results[`pplBefore.${text}`] = ppl ?? null;
   for (const [text, ppl] of Object.entries(perplexity.after)) results[`pplAfter.${text}`] = ppl ?? null;
@@ -188,7 +229,9 @@ export const TRAIN_SERIES = { loss: 'loss/', validation: 'validation/' } as cons
 
 /**
  * A training run's series and results, the same from the CLI and the studio: loss/<arm> and
- * validation/<arm> per step, and per arm the final losses and the optimizer's persistent bytes.
+ * validation/<arm> per step, and per arm the final losses, the optimizer's persistent bytes and
+ * the mean counters of a step and of its optimizer (readbacksPerStep/<arm>,
+ * optimizerReadbacksPerStep/<arm>, …).
  */
 export function trainOutcome(
   arms: readonly ArmCurves[],
@@ -204,6 +247,14 @@ export function trainOutcome(
     results[`validation/${a.id}`] = a.finalValidationLoss;
     results[`train/${a.id}`] = a.finalTrainLoss;
     results[`stateBytes/${a.id}`] = a.state.persistent;
+    Object.assign(
+      results,
+      counterResults(a.countersPerStep, (field) => `${field}PerStep/${a.id}`),
+      counterResults(
+        a.optimizerCountersPerStep,
+        (field) => `optimizer${field[0]?.toUpperCase()}${field.slice(1)}PerStep/${a.id}`,
+      ),
+    );
   }
   return {
     metrics: arms.flatMap((a) => [

@@ -75,6 +75,36 @@ describe('merging shard records', () => {
     expect(merged.sparsity).toBe(zeros / entries);
     expect(merged.options.blocks).toEqual([0, 1, 2]);
     expect(merged.ms).toBe(30);
+    // Shards from before the counters: the merge claims none.
+    expect('counters' in merged).toBe(false);
+  });
+
+  it("sums the shards' run counters, GPU time only where every shard has it", () => {
+    const work = (readbacks: number, gpuMs: number | null) => ({
+      readbacks,
+      bytesRead: 8 * readbacks,
+      dispatches: 3 * readbacks,
+      submissions: readbacks,
+      writes: 2,
+      bytesWritten: 16,
+      gpuMs,
+      wallMs: 100,
+    });
+    const a = { ...detail([block(0, [0.5])]), counters: work(5, 1.25) };
+    const b = { ...detail([block(1, [0.5])]), counters: work(7, 2.5) };
+    expect(mergeSummaries([a, b]).counters).toEqual({
+      readbacks: 12,
+      bytesRead: 96,
+      dispatches: 36,
+      submissions: 12,
+      writes: 4,
+      bytesWritten: 32,
+      gpuMs: 3.75,
+      wallMs: 200,
+    });
+    expect(mergeSummaries([a, { ...b, counters: work(7, null) }]).counters?.gpuMs).toBeNull();
+    // One shard without counters: the sum would undercount, so there is none.
+    expect(mergeSummaries([a, detail([block(1, [0.5])])]).counters).toBeUndefined();
   });
 
   it('joins the records: series offset in block order, timings summed, shard perplexities dropped', () => {

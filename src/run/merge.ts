@@ -4,6 +4,7 @@
 // (machine time, not wall time: shards may have run in parallel). The shards' perplexities are
 // dropped: each measured a model with only its own blocks pruned, not the merged model.
 
+import { sumWork, type WorkCounters } from '../gpu/meter';
 import {
   operatorSeries,
   pruneResults,
@@ -17,7 +18,10 @@ export class ShardRecordError extends Error {
   override name = 'ShardRecordError';
 }
 
-/** The shards' summaries joined: blocks in order, sparsity over every matrix as the engine counts it. */
+/**
+ * The shards' summaries joined: blocks in order, sparsity over every matrix as the engine counts it,
+ * counters summed (when every shard has them).
+ */
 export function mergeSummaries(details: readonly RecordedPruneSummary[]): RecordedPruneSummary {
   const first = details[0];
   if (!first) throw new ShardRecordError('there are no shards to merge');
@@ -30,12 +34,15 @@ export function mergeSummaries(details: readonly RecordedPruneSummary[]): Record
       zeros += m.sparsity * m.rows * m.cols;
       entries += m.rows * m.cols;
     }
+  const counters = details.map((d) => d.counters);
+  const { counters: _, ...rest } = first;
   return {
-    ...first,
+    ...rest,
     options: { ...first.options, blocks: blocks.map((b) => b.block) },
     blocks,
     sparsity: entries ? zeros / entries : 0,
     ms: details.reduce((sum, d) => sum + d.ms, 0),
+    ...(counters.every((c) => c !== undefined) ? { counters: sumWork(counters as WorkCounters[]) } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 // whatever the batch.
 
 import type { TrackedBuffer } from '../gpu/ledger';
+import { type WorkCounters, WorkMeter } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensors, memoryWeightSource, type WeightSource } from '../model/weights';
@@ -21,6 +22,9 @@ export interface StepResult {
   optimizerMs: number;
   /** The most bytes the optimizer step held in scratch at once, measured by the ledger. */
   optimizerTransientBytes: number;
+  /** What the whole step asked of the GPU (forward, backward and optimizer), and the optimizer alone. */
+  counters: WorkCounters;
+  optimizerCounters: WorkCounters;
 }
 
 export class TrainArm {
@@ -80,6 +84,7 @@ export class TrainArm {
    */
   async step(rt: GpuRuntime, batch: readonly Window[], lr: number): Promise<StepResult> {
     const t0 = performance.now();
+    const whole = WorkMeter.start(rt);
     let sum = 0;
     let count = 0;
     for (const [i, w] of batch.entries()) {
@@ -98,14 +103,18 @@ export class TrainArm {
     }
     await rt.sync();
     const t1 = performance.now();
+    const optimizer = WorkMeter.start(rt);
     rt.ledger.resetPeakIn('optimizer-transient');
     await this.optimizer.step(rt, this.slots, lr);
     await rt.sync();
+    const optimizerMs = performance.now() - t1;
     return {
       loss: sum / count,
       modelMs: t1 - t0,
-      optimizerMs: performance.now() - t1,
+      optimizerMs,
       optimizerTransientBytes: rt.ledger.peakIn('optimizer-transient'),
+      counters: await whole.read(),
+      optimizerCounters: await optimizer.read(),
     };
   }
 

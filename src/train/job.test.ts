@@ -60,7 +60,9 @@ describe('training job', () => {
       );
       const events: TrainEvent[] = [];
       try {
-        const summary = await job.run({ emit: (e) => events.push(e) });
+        // One family timed on the GPU's clock (off by default on a CPU adapter), one not.
+        const gpuTime = family === 'gpt2';
+        const summary = await job.run({ emit: (e) => events.push(e), gpuTime });
         expect(summary.status).toBe('finished');
         const validation = (arm: string) =>
           events.flatMap((e) => (e.type === 'validation' && e.arm === arm ? [e.loss] : []));
@@ -69,9 +71,30 @@ describe('training job', () => {
           // At initialization the loss is ≈ ln 512 = 6.24; 16 steps bring every arm below it (measured drops: 0.13–0.35 for Adapprox, 0.5–1.4 for the others).
           expect(before, `${arm.id} seed ${seed}`).toBeGreaterThan(6);
           expect(after, `${arm.id} seed ${seed}`).toBeLessThan(before - 0.05);
-          const steps = events.filter((e) => e.type === 'step' && e.arm === arm.id);
+          const steps = events.flatMap((e) => (e.type === 'step' && e.arm === arm.id ? [e] : []));
           expect(steps).toHaveLength(16);
+          const timed = gpuTime && rt.capability.features['timestamp-query'] === true;
+          for (const s of steps) {
+            const whole = s.counters;
+            const optimizer = s.optimizerCounters;
+            // Each window's loss comes back (batch 2); the optimizer's work is part of the step's.
+            expect(whole.readbacks, `${arm.id} step ${s.step}`).toBeGreaterThanOrEqual(2);
+            expect(whole.dispatches).toBeGreaterThan(optimizer.dispatches);
+            expect(optimizer.dispatches).toBeGreaterThan(0);
+            for (const key of ['readbacks', 'bytesRead', 'submissions', 'writes'] as const)
+              expect(whole[key], key).toBeGreaterThanOrEqual(optimizer[key]);
+            expect(whole.wallMs).toBeGreaterThanOrEqual(optimizer.wallMs);
+            if (timed) {
+              expect(optimizer.gpuMs).toBeGreaterThan(0);
+              expect(whole.gpuMs as number).toBeGreaterThanOrEqual(optimizer.gpuMs as number);
+            } else expect(whole.gpuMs).toBeNull();
+          }
+          // The summary's per-step counters are the mean of the steps'.
+          const perStep = summary.arms.find((a) => a.id === arm.id)?.countersPerStep;
+          const mean = steps.reduce((n, s) => n + s.counters.dispatches, 0) / steps.length;
+          expect(perStep?.dispatches).toBeCloseTo(mean, 9);
         }
+        expect(rt.gpuClock()).toBeNull();
         // Adapprox's transient by the spec's formula (one m×n V plus (m+n)·w sketches, largest over the
         // matrices) against the ledger's measured scratch peak, which adds only the step-wide scalar
         // slots (8 floats per tensor) and the reduction's partial sums.

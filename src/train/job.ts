@@ -9,6 +9,7 @@
 // arm's weights are still its last good step's, and those are what it keeps and can save.
 
 import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
+import { addWork, perUnit, type WorkCounters, withGpuClock, zeroWork } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensors } from '../model/weights';
@@ -80,6 +81,9 @@ export type TrainEvent =
       state: StateBytes;
       /** The optimizer step's scratch peak as the ledger measured it. */
       measuredTransient: number;
+      /** What the step asked of the GPU (forward, backward and optimizer), and the optimizer alone. */
+      counters: WorkCounters;
+      optimizerCounters: WorkCounters;
       ranks?: RankSample[];
     }
   | { type: 'validation'; arm: string; step: number; loss: number }
@@ -99,6 +103,9 @@ export interface ArmSummary {
   /** Mean over steps, milliseconds. */
   modelMs: number;
   optimizerMs: number;
+  /** Mean over steps of the step's counters and of the optimizer's (absent in older records). */
+  countersPerStep?: WorkCounters;
+  optimizerCountersPerStep?: WorkCounters;
   stopped?: string;
 }
 
@@ -123,6 +130,13 @@ export interface SecondMomentSpectrum {
   sketchErrors: number[];
   rank: number;
   errorTarget: number;
+}
+
+export interface TrainHooks {
+  emit?: (e: TrainEvent) => void;
+  signal?: AbortSignal;
+  pause?: () => Promise<void>;
+  gpuTime?: boolean;
 }
 
 export interface TrainCheckpoint {
@@ -153,6 +167,8 @@ interface ArmState {
   lastValidation: number | null;
   modelMs: number;
   optimizerMs: number;
+  counters: WorkCounters;
+  optimizerCounters: WorkCounters;
   stopped?: string;
 }
 
@@ -207,6 +223,8 @@ export class TrainingJob {
           lastValidation: null,
           modelMs: 0,
           optimizerMs: 0,
+          counters: zeroWork(),
+          optimizerCounters: zeroWork(),
         });
       }
     } catch (error) {
@@ -224,10 +242,14 @@ export class TrainingJob {
   /**
    * Trains until options.steps, cancellation or every arm stopping. pause is awaited between
    * steps (resolve it to go on). Throws on a GPU failure; this.checkpoint is still readable then.
+   * gpuTime times the steps on the GPU's clock for their counters (default: on a real GPU; see
+   * withGpuClock).
    */
-  async run(
-    hooks: { emit?: (e: TrainEvent) => void; signal?: AbortSignal; pause?: () => Promise<void> } = {},
-  ): Promise<TrainSummary> {
+  async run(hooks: TrainHooks = {}): Promise<TrainSummary> {
+    return withGpuClock(this.rt, hooks.gpuTime, () => this.train(hooks));
+  }
+
+  private async train(hooks: TrainHooks): Promise<TrainSummary> {
     const { options, rt } = this;
     const emit = hooks.emit ?? (() => {});
     const t0 = performance.now();
@@ -276,6 +298,8 @@ export class TrainingJob {
             a.lastLoss = r.loss;
             a.modelMs += r.modelMs;
             a.optimizerMs += r.optimizerMs;
+            a.counters = addWork(a.counters, r.counters);
+            a.optimizerCounters = addWork(a.optimizerCounters, r.optimizerCounters);
             emit({
               type: 'step',
               arm: a.spec.id,
@@ -287,6 +311,8 @@ export class TrainingJob {
               optimizerMs: r.optimizerMs,
               state: a.arm.optimizer.stateBytes(),
               measuredTransient: r.optimizerTransientBytes,
+              counters: r.counters,
+              optimizerCounters: r.optimizerCounters,
               ranks: rankSamples(a.arm),
             });
           } catch (error) {
@@ -318,6 +344,12 @@ export class TrainingJob {
         state: a.arm.optimizer.stateBytes(),
         modelMs: a.steps > 0 ? a.modelMs / a.steps : 0,
         optimizerMs: a.steps > 0 ? a.optimizerMs / a.steps : 0,
+        ...(a.steps > 0
+          ? {
+              countersPerStep: perUnit(a.counters, a.steps),
+              optimizerCountersPerStep: perUnit(a.optimizerCounters, a.steps),
+            }
+          : {}),
         ...(a.stopped ? { stopped: a.stopped } : {}),
       })),
     };

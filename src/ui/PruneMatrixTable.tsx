@@ -1,5 +1,6 @@
 // One run's record per pruned matrix: shape, sparsity counted on the weights read back, the
-// reconstruction error (and, for FISTAPruner, its warm start's and the λ kept), and the time.
+// reconstruction error (and, for FISTAPruner, its warm start's and the λ kept), the GPU→CPU
+// read-backs the operator waited for (runs from before the counters have none), and the time.
 
 import type { PruneRun } from '../worker/api';
 import { formatError, formatMs } from './format';
@@ -7,6 +8,7 @@ import { formatError, formatMs } from './format';
 export function PruneMatrixTable({ run }: { run: PruneRun }) {
   const fista = run.summary.method === 'fista';
   const matrices = run.summary.blocks.flatMap((b) => b.matrices);
+  const counted = matrices.some((m) => m.counters);
   return (
     <div className="table-scroll">
       <table className="table prune-matrices" data-testid="prune-matrices">
@@ -40,6 +42,11 @@ export function PruneMatrixTable({ run }: { run: PruneRun }) {
                 λ kept
               </th>
             )}
+            {counted && (
+              <th scope="col" className="num" title="GPU→CPU copies the operator waited for">
+                Read-backs
+              </th>
+            )}
             <th scope="col" className="num">
               ms
             </th>
@@ -69,6 +76,11 @@ export function PruneMatrixTable({ run }: { run: PruneRun }) {
                 </td>
               )}
               {fista && <td className="num">{m.lambda === undefined ? '—' : formatError(m.lambda)}</td>}
+              {counted && (
+                <td className="num" data-testid="prune-matrix-readbacks">
+                  {m.counters ? m.counters.readbacks : '—'}
+                </td>
+              )}
               <td className="num">{formatMs(m.ms)}</td>
             </tr>
           ))}

@@ -8,6 +8,7 @@
 import type { LambdaRound, PruneSummary } from '../prune/events';
 import {
   buildRunRecord,
+  counterResults,
   nllPerWindow,
   operatorSeries,
   pruneConfig,
@@ -210,6 +211,7 @@ export function evalRecord(
       tokensScored: result?.tokensScored ?? windowPpl.length * seqLen,
       tokensInText: state.tokensInText,
       tokensPerSecond: state.tokensPerSecond,
+      ...counterResults(result?.counters),
     },
     timings: {
       total: context.finishedAt.getTime() - context.startedAt.getTime(),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { zeroWork } from '../gpu/meter';
 import type { RankSample, TrainEvent } from '../train/job';
 import type { TrainJobEvent, TrainRun } from '../worker/api';
 import {
@@ -23,6 +24,8 @@ const step = (arm: string, n: number, loss: number, ranks?: RankSample[]): Train
   optimizerMs: 5,
   state,
   measuredTransient: 64,
+  counters: zeroWork(),
+  optimizerCounters: zeroWork(),
   ...(ranks ? { ranks } : {}),
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { zeroWork } from '../gpu/meter';
 import type { SecondMomentSpectrum, TrainEvent } from '../train/job';
 import { type InspectableJob, TrainControl } from './trainControl';
 
@@ -35,6 +36,8 @@ const stepWithRanks: TrainEvent = {
   optimizerMs: 1,
   state: { persistent: 4, transient: 0 },
   measuredTransient: 0,
+  counters: zeroWork(),
+  optimizerCounters: zeroWork(),
   ranks: [{ name: 'layers.0.up.weight', rank: 2, relativeError: 0.1, clampedFraction: 0 }],
 };
 

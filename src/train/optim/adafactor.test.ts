@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { Adafactor, type AdafactorOptions } from './adafactor';
@@ -71,6 +71,46 @@ describe('Adafactor on the GPU', () => {
 
   it('follows it with momentum, weight decay, relative step and parameter scaling', () =>
     compare(rt, AWKWARD, { beta1: 0.9, weightDecay: 0.1, relativeStep: true, scaleParameter: true }));
+
+  // The tests above take the fused single-workgroup path (fused.ts) for every parameter; these take
+  // the multi-pass path at the device's limits, and the fused one over more rows and columns than
+  // its workgroup has invocations (an invocation walks several, a row wraps past the group).
+  it('follows it on the multi-pass path (fuseUpTo: 0), with and without momentum', async () => {
+    await compare(rt, AWKWARD, { fuseUpTo: 0 });
+    await compare(rt, AWKWARD, { fuseUpTo: 0, beta1: 0.9, scaleParameter: true, weightDecay: 0.1 });
+  });
+
+  it('follows it when fused over more rows and columns than the workgroup has invocations (8 and 64)', async () => {
+    for (const fusedGroup of [8, 64])
+      await compare(
+        rt,
+        [
+          { name: 'w67x3', rows: 67, cols: 3 },
+          { name: 'w5x131', rows: 5, cols: 131 },
+          { name: 'row1x200', rows: 1, cols: 200 },
+        ],
+        { beta1: 0.9, scaleParameter: true, fusedGroup },
+      );
+    expect(() => new Adafactor({ fusedGroup: 12 })).toThrow(/fused workgroup/);
+  });
+
+  it('reads back once per step (the finiteness check), fused or not', async () => {
+    const random = new Random(freshSeed());
+    const set = await TestParams.create(rt, random, AWKWARD);
+    for (const fuseUpTo of [undefined, 0]) {
+      const opt = new Adafactor({ beta1: 0.9, fuseUpTo });
+      for (let step = 0; step < 2; step++) {
+        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+        const before = rt.counters();
+        await opt.step(rt, set.slots, 1e-3);
+        await rt.sync();
+        expect(countersSince(rt.counters(), before).readbacks).toBe(1);
+      }
+      opt.destroy();
+    }
+    expect(() => new Adafactor({ fuseUpTo: -1 })).toThrow(/fuse limit/);
+    set.destroy();
+  });
 
   it('follows it under a tiny binding limit (row windows, windowed passes)', async () => {
     const tiny = await createNodeRuntime({

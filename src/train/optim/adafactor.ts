@@ -7,12 +7,15 @@
 // relative step, parameter scaling and warm-up init are off, so the step size is the caller's lr.
 // State per m×n matrix: R (m) + C (n), plus M (m·n) with β1 > 0; per vector of n: V (n) + M (n).
 // A step allocates no m×n temporary: every pass reads G and the factors and forms Û on the fly.
+// Parameters of at most `fuseUpTo` elements step in one fused dispatch (fused.ts); larger ones in
+// the passes below.
 
 import body from '../../../shaders/adafactor.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -24,9 +27,9 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass, withOptimizerParams } from './passes';
+import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
 
-const shader = withOptimizerParams(body);
+const shader = withFusedStep(body);
 
 export interface AdafactorOptions {
   /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */
@@ -46,6 +49,10 @@ export interface AdafactorOptions {
   /** With relativeStep: ρ = min(1e-6·t, 1/sqrt(t)). */
   warmupInit?: boolean;
   checkFinite?: boolean;
+  /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
+  fuseUpTo?: number;
+  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
+  fusedGroup?: number;
 }
 
 interface State {
@@ -74,6 +81,8 @@ export class Adafactor implements Optimizer {
   readonly scaleParameter: boolean;
   readonly warmupInit: boolean;
   readonly checkFinite: boolean;
+  readonly fuseUpTo: number;
+  readonly fusedGroup: number | undefined;
   private readonly states = new Map<string, State>();
 
   constructor(options: AdafactorOptions = {}) {
@@ -86,12 +95,16 @@ export class Adafactor implements Optimizer {
     this.scaleParameter = options.scaleParameter ?? false;
     this.warmupInit = options.warmupInit ?? false;
     this.checkFinite = options.checkFinite ?? true;
+    this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
+    this.fusedGroup = options.fusedGroup;
+    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'decay rate', this.decayRate, -1, 0, true);
     checkPositive(this.name, 'ε1', this.eps1);
     checkPositive(this.name, 'ε2', this.eps2);
     checkPositive(this.name, 'clip threshold', this.clipThreshold);
     checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+    checkRange(this.name, 'fuse limit', this.fuseUpTo, 0, Number.POSITIVE_INFINITY);
     if (this.warmupInit && !this.relativeStep)
       throw new RangeError(`${this.name}: warm-up init needs the relative step`);
   }
@@ -109,15 +122,67 @@ export class Adafactor implements Optimizer {
     if (this.checkFinite) await checkGradients(rt, this.name, params);
     const scratch = new Scratch(rt);
     try {
-      const scalars = await scratch.buffer('adafactor scalars', SLOTS * params.length);
-      const most = Math.max(...params.map((s) => s.rows * s.cols));
-      const partials = await scratch.buffer('adafactor partials', partialCount(rt, most));
-      for (const [index, slot] of params.entries()) {
-        await this.stepOne(rt, slot, await this.state(rt, slot), lr, scalars, SLOTS * index, partials);
+      const passed = params.filter((s) => !this.fuses(rt, s));
+      const scalars = passed.length ? await scratch.buffer('adafactor scalars', SLOTS * passed.length) : null;
+      const most = Math.max(0, ...passed.map((s) => s.rows * s.cols));
+      const partials = passed.length
+        ? await scratch.buffer('adafactor partials', partialCount(rt, most))
+        : null;
+      for (const slot of params) {
+        const state = await this.state(rt, slot);
+        const at = passed.indexOf(slot);
+        if (at < 0) await this.stepFused(rt, slot, state, lr);
+        else await this.stepOne(rt, slot, state, lr, scalars as GPUBuffer, SLOTS * at, partials as GPUBuffer);
       }
     } finally {
       scratch.destroy();
     }
+  }
+
+  private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
+    return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 5);
+  }
+
+  /** The whole step of one parameter in one workgroup (shaders/adafactor.wgsl, fused_*). */
+  private async stepFused(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number): Promise<void> {
+    const { rows, cols } = slot;
+    const count = rows * cols;
+    state.t++;
+    const decay = state.t ** this.decayRate;
+    const second =
+      state.r && state.c
+        ? [
+            { buffer: state.r.buffer, length: rows },
+            { buffer: state.c.buffer, length: cols },
+          ]
+        : [{ buffer: (state.v as TrackedBuffer).buffer, length: count }];
+    const m = state.m ? [{ buffer: state.m.buffer, length: count }] : [];
+    await runFused(
+      rt,
+      {
+        name: 'adafactor',
+        code: shader,
+        entryPoint: `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
+      },
+      this.fusedGroup ?? fusedGroup(rt),
+      rows,
+      cols,
+      [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],
+      [
+        this.stepSize(lr, state.t),
+        this.scaleParameter ? 1 : 0,
+        this.eps2,
+        1 / rows,
+        1 / count,
+        this.clipThreshold,
+        this.beta1,
+        1 - this.beta1,
+        this.weightDecay,
+        1 - decay,
+        decay,
+        this.eps1,
+      ],
+    );
   }
 
   private async stepOne(

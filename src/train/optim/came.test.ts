@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../../gpu/runtime';
+import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { Came } from './came';
@@ -24,11 +24,17 @@ const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
  * again and reach the confidence S^-½ (second term). On random gradients (Û − M)² is not
  * cancellation-bound: Û − M = β1·(Û − M_prev).
  */
-async function compare(rt: GpuRuntime, shapes: readonly Shape[], weightDecay = 0) {
+async function compare(
+  rt: GpuRuntime,
+  shapes: readonly Shape[],
+  weightDecay = 0,
+  fuseUpTo?: number,
+  fusedGroup?: number,
+) {
   const seed = freshSeed();
   const random = new Random(seed);
   const set = await TestParams.create(rt, random, shapes);
-  const opt = new Came({ weightDecay });
+  const opt = new Came({ weightDecay, fuseUpTo, fusedGroup });
   const ref = new CameReference(0.9, 0.999, 0.9999, 1e-30, 1e-16, 1, weightDecay);
   try {
     const results = await compareWithReference(
@@ -63,6 +69,39 @@ describe('CAME on the GPU', () => {
   afterAll(() => rt.destroy());
 
   it('follows the float64 reference for a few steps on awkward shapes', () => compare(rt, AWKWARD));
+
+  // The test above takes the fused single-workgroup path (fused.ts) for every parameter; these take
+  // the multi-pass path at the device's limits, and the fused one over more rows and columns than
+  // its workgroup has invocations (an invocation walks several, a row wraps past the group).
+  it('follows it on the multi-pass path (fuseUpTo: 0)', () => compare(rt, AWKWARD, 0.1, 0));
+
+  it('follows it when fused over more rows and columns than the workgroup has invocations (8 and 64)', async () => {
+    const shapes = [
+      { name: 'w67x3', rows: 67, cols: 3 },
+      { name: 'w5x131', rows: 5, cols: 131 },
+      { name: 'row1x200', rows: 1, cols: 200 },
+    ];
+    for (const fusedGroup of [8, 64]) await compare(rt, shapes, 0, undefined, fusedGroup);
+    expect(() => new Came({ fusedGroup: 0 })).toThrow(/fused workgroup/);
+  });
+
+  it('reads back once per step (the finiteness check), fused or not', async () => {
+    const random = new Random(freshSeed());
+    const set = await TestParams.create(rt, random, AWKWARD);
+    for (const fuseUpTo of [undefined, 0]) {
+      const opt = new Came({ fuseUpTo });
+      for (let step = 0; step < 2; step++) {
+        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+        const before = rt.counters();
+        await opt.step(rt, set.slots, 1e-3);
+        await rt.sync();
+        expect(countersSince(rt.counters(), before).readbacks).toBe(1);
+      }
+      opt.destroy();
+    }
+    expect(() => new Came({ fuseUpTo: Number.NaN })).toThrow(/fuse limit/);
+    set.destroy();
+  });
 
   it('follows it with weight decay under a tiny binding limit (row windows, windowed passes)', async () => {
     const tiny = await createNodeRuntime({

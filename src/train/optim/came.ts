@@ -6,13 +6,15 @@
 // reference code does. Momentum is always on.
 // State per m×n matrix: M (m·n) + R, Rr (m) + C, Rc (n) = mn + 2(m + n); per vector of n: 2n.
 // A step allocates no m×n temporary: the instability is formed on the fly inside its row and column
-// reductions (shaders/factored.wgsl).
+// reductions (shaders/factored.wgsl). Parameters of at most `fuseUpTo` elements step in one fused
+// dispatch (fused.ts); larger ones in the passes below.
 
 import body from '../../../shaders/came.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
 import { FACTORED_SHADER, factoredEma } from './factored';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, f32Bits, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -24,9 +26,9 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass, withOptimizerParams } from './passes';
+import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
 
-const shader = withOptimizerParams(body);
+const shader = withFusedStep(body);
 
 /** (β1, β2, β3) of the CAME paper. */
 export const DEFAULT_BETAS: [number, number, number] = [0.9, 0.999, 0.9999];
@@ -41,6 +43,10 @@ export interface CameOptions {
   /** Decoupled, scaled by the learning rate; default 0 (the README's example uses 1e-2). */
   weightDecay?: number;
   checkFinite?: boolean;
+  /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
+  fuseUpTo?: number;
+  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
+  fusedGroup?: number;
 }
 
 interface State {
@@ -68,6 +74,8 @@ export class Came implements Optimizer {
   readonly clipThreshold: number;
   readonly weightDecay: number;
   readonly checkFinite: boolean;
+  readonly fuseUpTo: number;
+  readonly fusedGroup: number | undefined;
   private readonly states = new Map<string, State>();
 
   constructor(options: CameOptions = {}) {
@@ -76,6 +84,9 @@ export class Came implements Optimizer {
     this.clipThreshold = options.clipThreshold ?? 1;
     this.weightDecay = options.weightDecay ?? 0;
     this.checkFinite = options.checkFinite ?? true;
+    this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
+    this.fusedGroup = options.fusedGroup;
+    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'β2', this.beta2, 0, 1);
     checkRange(this.name, 'β3', this.beta3, 0, 1);
@@ -83,6 +94,7 @@ export class Came implements Optimizer {
     checkPositive(this.name, 'ε2', this.eps2);
     checkPositive(this.name, 'clip threshold', this.clipThreshold);
     checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+    checkRange(this.name, 'fuse limit', this.fuseUpTo, 0, Number.POSITIVE_INFINITY);
   }
 
   async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
@@ -90,17 +102,68 @@ export class Came implements Optimizer {
     checkParams(this.name, params, (name) => this.states.get(name));
     if (params.length === 0) return;
     if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const passed = params.filter((s) => !this.fuses(rt, s));
     const scratch = new Scratch(rt);
     try {
-      const scalars = await scratch.buffer('came scalars', SLOTS * params.length);
-      const most = Math.max(...params.map((s) => s.rows * s.cols));
-      const partials = await scratch.buffer('came partials', partialCount(rt, most));
-      for (const [index, slot] of params.entries()) {
-        await this.stepOne(rt, slot, await this.state(rt, slot), lr, scalars, SLOTS * index, partials);
+      const scalars = passed.length ? await scratch.buffer('came scalars', SLOTS * passed.length) : null;
+      const most = Math.max(0, ...passed.map((s) => s.rows * s.cols));
+      const partials = passed.length ? await scratch.buffer('came partials', partialCount(rt, most)) : null;
+      for (const slot of params) {
+        const state = await this.state(rt, slot);
+        const at = passed.indexOf(slot);
+        if (at < 0) await this.stepFused(rt, slot, state, lr);
+        else await this.stepOne(rt, slot, state, lr, scalars as GPUBuffer, SLOTS * at, partials as GPUBuffer);
       }
     } finally {
       scratch.destroy();
     }
+  }
+
+  private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
+    return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 7);
+  }
+
+  /** The whole step of one parameter in one workgroup (shaders/came.wgsl, fused_*). */
+  private async stepFused(rt: GpuRuntime, slot: ParamSlot, s: State, lr: number): Promise<void> {
+    const { rows, cols } = slot;
+    const count = rows * cols;
+    const factors =
+      s.r && s.c && s.rr && s.rc
+        ? [
+            { buffer: s.r.buffer, length: rows },
+            { buffer: s.c.buffer, length: cols },
+            { buffer: s.rr.buffer, length: rows },
+            { buffer: s.rc.buffer, length: cols },
+          ]
+        : [{ buffer: (s.v as TrackedBuffer).buffer, length: count }];
+    await runFused(
+      rt,
+      { name: 'came', code: shader, entryPoint: s.r ? 'fused_factored' : 'fused_dense' },
+      this.fusedGroup ?? fusedGroup(rt),
+      rows,
+      cols,
+      [
+        { buffer: slot.g, length: count },
+        ...factors,
+        { buffer: s.m.buffer, length: count },
+        { buffer: slot.p, length: count },
+      ],
+      [
+        lr,
+        this.beta2,
+        1 - this.beta2,
+        1 / rows,
+        1 / count,
+        this.clipThreshold,
+        this.beta1,
+        1 - this.beta1,
+        this.weightDecay,
+        this.beta3,
+        1 - this.beta3,
+        this.eps1,
+      ],
+      [f32Bits(this.eps2)],
+    );
   }
 
   private async stepOne(
