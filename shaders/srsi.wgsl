@@ -323,6 +323,50 @@ fn fs_at(i: u32, j: u32) -> f32 {
   return fs_v[i * p.cols + j];
 }
 
+// C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
+// or, with `vt`, Vᵀ. Each invocation holds 4 × 4 tiles of C in registers, as the skinny kernel of
+// adapprox.wgsl does (16 multiply-adds per 8 loads instead of 1 per 2, each entry still summed
+// serially along the inner dimension); reads past the last row or column are clamped and dropped.
+fn fs_product(t: u32, out: u32, inner: u32, w: u32, b0: u32, c0: u32, vt: bool, inv: f32) {
+  let cb = (w + 3u) / 4u;
+  let tiles = ((out + 3u) / 4u) * cb;
+  let last = out - 1u;
+  for (var id = t; id < tiles; id += WG) {
+    let r0 = (id / cb) * 4u;
+    let k0 = (id % cb) * 4u;
+    let rr = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
+    let cc = min(vec4<u32>(k0, k0 + 1u, k0 + 2u, k0 + 3u), vec4<u32>(w - 1u));
+    var a0 = vec4<f32>();
+    var a1 = vec4<f32>();
+    var a2 = vec4<f32>();
+    var a3 = vec4<f32>();
+    for (var j = 0u; j < inner; j++) {
+      let bi = b0 + j * w;
+      let b = vec4<f32>(sk[bi + cc.x], sk[bi + cc.y], sk[bi + cc.z], sk[bi + cc.w]);
+      var x: vec4<f32>;
+      if (vt) {
+        x = vec4<f32>(fs_at(j, rr.x), fs_at(j, rr.y), fs_at(j, rr.z), fs_at(j, rr.w));
+      } else {
+        x = vec4<f32>(fs_at(rr.x, j), fs_at(rr.y, j), fs_at(rr.z, j), fs_at(rr.w, j));
+      }
+      a0 += x.x * b;
+      a1 += x.y * b;
+      a2 += x.z * b;
+      a3 += x.w * b;
+    }
+    let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
+    for (var ri = 0u; ri < 4u; ri++) {
+      if (r0 + ri < out) {
+        for (var c = 0u; c < 4u; c++) {
+          if (k0 + c < w) {
+            sk[c0 + (r0 + ri) * w + k0 + c] = inv * tile[ri][c];
+          }
+        }
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn srsi_small(@builtin(local_invocation_index) t: u32) {
   let short = p.n;
@@ -344,27 +388,11 @@ fn srsi_small(@builtin(local_invocation_index) t: u32) {
   storageBarrier();
   for (var it = 0u; it < p.o6; it++) {
     // Y = V·Ω / max V.
-    for (var e = t; e < short * w; e += WG) {
-      let i = e / w;
-      let c = e % w;
-      var acc = 0.0;
-      for (var j = 0u; j < long; j++) {
-        acc += fs_at(i, j) * sk[j * w + c];
-      }
-      sk[y0 + e] = inv * acc;
-    }
+    fs_product(t, short, long, w, 0u, y0, false, inv);
     storageBarrier();
     qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == p.o6));
     // U = Vᵀ·Q / max V, into Ω's place.
-    for (var e = t; e < long * w; e += WG) {
-      let j = e / w;
-      let c = e % w;
-      var acc = 0.0;
-      for (var i = 0u; i < short; i++) {
-        acc += fs_at(i, j) * sk[y0 + i * w + c];
-      }
-      sk[e] = inv * acc;
-    }
+    fs_product(t, long, short, w, y0, 0u, true, inv);
     storageBarrier();
   }
   eigen(t, long, w, 0u, g0, p.o1, p.o2, p.o3, p.o4, p.f0);

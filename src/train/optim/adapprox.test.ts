@@ -249,6 +249,64 @@ describe('Adapprox on the GPU', () => {
     }
   });
 
+  it('the fused step (workgroups of 8 and 64) and the multi-pass path both follow the reference on the same shapes', async () => {
+    // Wider and taller than either workgroup (70 > 64), 1-row and 1-column vectors, a matrix kept
+    // dense (short side 3 < denseBelow) and factored ones with a history below full rank (rank 2
+    // squares, k = 3: the reference's S-RSI with the same sketch). Bound: compare's, the same for
+    // every path; the fused sums are serial per invocation, at most ⌈630/8⌉ + 8 = 87 deep, which
+    // 96u covers for these positive sums.
+    const shapes = [
+      { name: 'w9x70', rows: 9, cols: 70 },
+      { name: 'w70x9', rows: 70, cols: 9 },
+      { name: 'row1x67', rows: 1, cols: 67 },
+      { name: 'col67x1', rows: 67, cols: 1 },
+      { name: 'w5x3', rows: 5, cols: 3 },
+    ];
+    const ranks = { kMin: fixedRank(3), kMax: fixedRank(3), oversampling: 4, powerIterations: 3, seed: 11 };
+    for (const path of [{ stepGroup: 8 }, { stepGroup: 64 }, { fuseStepUpTo: 0 }])
+      for (const extra of [{}, { beta1: 0 }, { guidance: 'half' as const }])
+        await compare(rt, shapes, { ...ranks, ...path, ...extra }, { ...ranks, ...extra }, (r) =>
+          lowRankSquares(r, 2),
+        );
+  });
+
+  it('steps a small parameter in one dispatch, and a small factored matrix in three (step, S-RSI, factors)', async () => {
+    const random = new Random(freshSeed());
+    const dense = [
+      { name: 'row1x67', rows: 1, cols: 67 },
+      { name: 'col67x1', rows: 67, cols: 1 },
+      { name: 'w5x3', rows: 5, cols: 3 },
+    ];
+    const factored = [
+      { name: 'w9x70', rows: 9, cols: 70 },
+      { name: 'w70x9', rows: 70, cols: 9 },
+    ];
+    const set = await TestParams.create(rt, random, [...dense, ...factored]);
+    const dispatches = async (options: AdapproxOptions) => {
+      const opt = new Adapprox({ kMax: fixedRank(3), ...options });
+      const counts: number[] = [];
+      for (let t = 0; t < 2; t++) {
+        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+        await rt.sync();
+        const before = rt.counters();
+        await opt.step(rt, set.slots, 1e-3);
+        await rt.sync();
+        counts.push(countersSince(rt.counters(), before).dispatches);
+      }
+      opt.destroy();
+      return counts;
+    };
+    try {
+      // Every parameter also has its gradient check (one dispatch).
+      const fused = 2 * dense.length + 4 * factored.length;
+      expect(await dispatches({})).toEqual([fused, fused]);
+      expect(await dispatches({ guidance: 'positive' })).toEqual([fused, fused]);
+      for (const count of await dispatches({ fuseStepUpTo: 0 })) expect(count).toBeGreaterThan(fused);
+    } finally {
+      set.destroy();
+    }
+  });
+
   it('adapts the rank to the spectrum: a rank-3 second moment gets rank 3, as in the reference', async () => {
     const shapes = [
       { name: 'w24x40', rows: 24, cols: 40 },

@@ -33,8 +33,11 @@
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
 // each (checked before the step: GpuLimitError).
 // Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead: one dispatch.
-// Cost on SwiftShader: dominated by the number of dispatches (a fixed ~1–2 ms each there), about
-// 9 + 2l per factored matrix, or 8 for a small one; see bench/README.md.
+// Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
+// the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
+// too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
+// costs a fixed ~1–2 ms: 4 dispatches per small factored matrix (gradient check, step, S-RSI,
+// rotation), 3l + 5 per larger one, 2 per dense parameter (as AdamW); see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
@@ -49,6 +52,7 @@ import { rowsPerWindow } from '../../kernels/operands';
 import { foldGrid, packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
+import { canFuseStep, fusedStep, stepGroup } from './adapproxStep';
 import {
   checkLearningRate,
   checkParams,
@@ -120,10 +124,24 @@ export interface AdapproxOptions {
   /**
    * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
    * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
-   * 2¹⁸: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup (measured:
-   * 2¹⁸ beat 0, 2²⁰ and 2²³ on nano's and tiny's shapes; 2²³ was 4× slower at tiny's). 0 turns it off.
+   * 2²⁰: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
+   * nano's and tiny's shapes: 2¹⁸ beat 0, 2²⁰ and 2²³ with one scalar product per invocation; with
+   * the products in 4 × 4 register tiles and a workgroup of 8 (srsi.wgsl fs_product), 2²⁰ beat 2¹⁸
+   * at tiny and tied at nano; 2²¹ did not measurably beat 2²⁰ (two bench runs each, busy machine).
+   * 0 turns it off.
    */
   fuseBelow?: number;
+  /**
+   * Parameters of at most this many elements (whose operands each fit one storage binding) run the
+   * rest of their step (second moment, clipping, M, W) in one single-workgroup dispatch
+   * (adapproxStep.ts) instead of the multi-pass path. Default 65536, which covers every tensor of
+   * the nano and tiny presets; 0 turns it off.
+   */
+  fuseStepUpTo?: number;
+  /** Invocations of that workgroup (8, 16, 32 or 64). Default 8 on a CPU adapter, 64 on a GPU. */
+  stepGroup?: number;
+  /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default as stepGroup's. */
+  srsiGroup?: number;
   checkFinite?: boolean;
   /**
    * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
@@ -240,7 +258,10 @@ export class Adapprox implements Optimizer {
   readonly guidance: Guidance;
   readonly seed: number;
   readonly fuseBelow: number;
+  readonly fuseStepUpTo: number;
   readonly checkFinite: boolean;
+  private readonly stepGroup: number | undefined;
+  private readonly srsiGroup: number | undefined;
   private readonly kMin: RankBound;
   private readonly kMax: RankBound;
   private readonly k0: RankBound | undefined;
@@ -267,7 +288,10 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
-    this.fuseBelow = options.fuseBelow ?? 2 ** 18;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 20;
+    this.fuseStepUpTo = options.fuseStepUpTo ?? 65536;
+    this.stepGroup = options.stepGroup;
+    this.srsiGroup = options.srsiGroup;
     this.checkFinite = options.checkFinite ?? true;
     this.inspect = options.inspect;
     const n = this.name;
@@ -295,6 +319,8 @@ export class Adapprox implements Optimizer {
       if (typeof bound === 'number' && (!Number.isInteger(bound) || bound < 1))
         throw new RangeError(`${n}: ${what} must be an integer ≥ 1, got ${bound}`);
     }
+    if (this.stepGroup !== undefined && ![8, 16, 32, 64].includes(this.stepGroup))
+      throw new RangeError(`${n}: stepGroup must be 8, 16, 32 or 64, got ${this.stepGroup}`);
     if (!['off', 'half', 'positive'].includes(this.guidance))
       throw new RangeError(`${n}: guidance must be 'off', 'half' or 'positive', got ${this.guidance}`);
     if (this.guidance !== 'off' && this.beta1 === 0)
@@ -443,12 +469,47 @@ export class Adapprox implements Optimizer {
     partials: GPUBuffer,
     matrix: { v: GPUBuffer; size: SketchSize; record: number; scratch: Scratch } | undefined,
   ): Promise<Compressed | undefined> {
-    const { rows, cols, name } = slot;
+    const { rows, cols } = slot;
     const count = rows * cols;
     state.t++;
     const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     const f = state.factored;
+    const factors = f?.q && f.u && f.k > 0 ? [f.q.buffer.size / 4, f.u.buffer.size / 4] : [];
+    if (count <= this.fuseStepUpTo && canFuseStep(rt, [count, ...factors])) {
+      const history =
+        f && f.k > 0 && f.q && f.u
+          ? { q: f.q.buffer, u: f.u.buffer, k: f.k, stride: f.stride, qOnRows: f.qOnRows }
+          : undefined;
+      const dense = !(f && matrix);
+      const v = dense ? (state.v as TrackedBuffer).buffer : (matrix?.v as GPUBuffer);
+      await fusedStep(rt, {
+        rows,
+        cols,
+        g: slot.g,
+        v,
+        dense,
+        scalars,
+        slot: at,
+        m: state.m?.buffer,
+        spare: partials,
+        w: slot.p,
+        history,
+        beta2: dense || history ? this.beta2 : 0,
+        oneMinusBeta2: 1 - this.beta2,
+        eps1: this.eps1,
+        eps: this.eps,
+        clipThreshold: this.clipThreshold,
+        beta1: this.beta1,
+        lr,
+        weightDecay: this.weightDecay,
+        guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
+        group: this.stepGroup ?? stepGroup(rt),
+      });
+      if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, true);
+      state.diagnostics = this.denseDiagnostics(slot);
+      return undefined;
+    }
     let v: GPUBuffer;
     let history: boolean;
     let fused = false;
@@ -526,8 +587,13 @@ export class Adapprox implements Optimizer {
         { scalars: [lr, this.weightDecay, 0, this.eps, ...clip] },
       );
     }
-    if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix);
-    state.diagnostics = {
+    if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, false);
+    state.diagnostics = this.denseDiagnostics(slot);
+    return undefined;
+  }
+
+  private denseDiagnostics({ name, rows, cols }: ParamSlot): AdapproxDiagnostics {
+    return {
       name,
       rows,
       cols,
@@ -537,7 +603,6 @@ export class Adapprox implements Optimizer {
       relativeError: 0,
       clampedFraction: 0,
     };
-    return undefined;
   }
 
   /** w = min(k_cap + p, short side) with k_cap = min(k_prev + Δk, k_max). */
@@ -570,6 +635,7 @@ export class Adapprox implements Optimizer {
     at: number,
     partials: GPUBuffer,
     matrix: { size: SketchSize; record: number; scratch: Scratch },
+    summed: boolean,
   ): Promise<Compressed> {
     const f = state.factored as NonNullable<State['factored']>;
     const { rows, cols, name } = slot;
@@ -578,15 +644,17 @@ export class Adapprox implements Optimizer {
     const { w, kCap } = matrix.size;
     const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
 
-    // ‖V‖² without underflow: (max V)² · Σ (V / max V)², max V from the second-moment pass.
-    await sumPass(
-      rt,
-      kernel('scaled_square'),
-      count,
-      [{ buffer: v }, { buffer: scalars, offset: at, whole: true }],
-      { partials },
-      { buffer: scalars, offset: at + 4 },
-    );
+    // ‖V‖² without underflow: (max V)² · Σ (V / max V)², max V from the second-moment pass (the
+    // fused step has already summed it).
+    if (!summed)
+      await sumPass(
+        rt,
+        kernel('scaled_square'),
+        count,
+        [{ buffer: v }, { buffer: scalars, offset: at, whole: true }],
+        { partials },
+        { buffer: scalars, offset: at + 4 },
+      );
 
     // One buffer per matrix: Ω (long × w), later U = VᵀQ / max V; Y (short × w), later Q; the
     // scratch of the QR and the eigensolver. It lives until `finish`.
@@ -609,6 +677,7 @@ export class Adapprox implements Optimizer {
           key,
           iterations: this.powerIterations,
           warm,
+          group: this.srsiGroup ?? stepGroup(rt),
         }),
       ]);
       return { slot, state, w, at, record, sketch, v, scalars };

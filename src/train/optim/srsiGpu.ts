@@ -74,8 +74,8 @@ function params(
   ]);
 }
 
-const pipeline = (rt: GpuRuntime, entryPoint: string) =>
-  rt.pipeline({ name: 'adapprox', code: ADAPPROX_SHADER, entryPoint });
+const pipeline = (rt: GpuRuntime, entryPoint: string, constants?: Record<string, number>) =>
+  rt.pipeline({ name: 'adapprox', code: ADAPPROX_SHADER, entryPoint, constants });
 
 /**
  * Y (rows × w at y0 of the sketch) ← its orthonormal factor Q, in one workgroup, with the scratch
@@ -137,6 +137,8 @@ export interface SmallArgs {
   iterations: number;
   /** The warm start: the previous U (long × k, row length stride). */
   warm?: { u: GPUBuffer; k: number; stride: number };
+  /** Invocations of the workgroup (srsi.wgsl's WG); default 64. */
+  group?: number;
 }
 
 /** The whole S-RSI of one small matrix (Ω, l power iterations, eigen and rank) in one workgroup. */
@@ -144,7 +146,7 @@ export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch>
   const short = Math.min(a.rows, a.cols);
   const long = Math.max(a.rows, a.cols);
   return {
-    pipeline: await pipeline(rt, 'srsi_small'),
+    pipeline: await pipeline(rt, 'srsi_small', a.group === undefined ? undefined : { WG: a.group }),
     uniforms: params(
       short,
       a.cols,

@@ -1,0 +1,122 @@
+// Adapprox's whole step of a small parameter, but its S-RSI, in ONE dispatch of one workgroup
+// (train/optim/adapproxStep.ts says when and why): the passes of adapprox.wgsl (second moment with
+// the history Q·Uᵀ formed in place, max V, Σ Û² for the clipping, the first moment, the cosine
+// guidance, the weight update, and Σ (V / max V)² for the S-RSI's error identity) as sweeps of the
+// same STEP_GROUP invocations over the parameter. Each invocation visits the same elements
+// e = t, t + STEP_GROUP, … in every sweep, so a sweep reads what the same invocation wrote in the
+// previous one without a barrier; the per-parameter sums meet in workgroup memory (step_fold).
+// The scalar slots it leaves (o0 = the slot) are those of the multi-pass path, which the S-RSI and
+// the step's read-back read: Σ Û² at +0, ⟨M, Û⟩ at +1, Σ M² at +2, max V at +3, Σ (V / max V)²
+// at +4, the clamped-history count (u32) at +5.
+//
+// o1 = k (0: no history), o2 = the row stride of Q and U, o3 = 1 when Q holds the rows,
+// o4 = 1 with a first moment, o5 = the guidance mode (0 off, 1 half, 2 positive),
+// o6 = 1 when V is the dense EMA (the parameter's state) rather than the history of a factored one;
+// f0 = β2 (0 without history), f1 = 1 − β2, f2 = ε1, f3 = ε, f4 = 1/N, f5 = d, f6 = β1, f7 = 1 − β1,
+// f8 = η, f9 = λ.
+
+// Invocations, chosen by the host: few on a CPU adapter (a barrier costs per SIMD group there), 64
+// on a GPU. At most 64 (step_values).
+override STEP_GROUP: u32 = 64u;
+
+@group(0) @binding(1) var<storage, read> st_g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> st_v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> st_s: array<f32>;
+@group(0) @binding(4) var<storage, read_write> st_m: array<f32>;
+@group(0) @binding(5) var<storage, read_write> st_w: array<f32>;
+@group(0) @binding(6) var<storage, read> st_q: array<f32>;
+@group(0) @binding(7) var<storage, read> st_u: array<f32>;
+
+var<workgroup> step_values: array<vec4<f32>, 64>;
+
+// The workgroup's combination of every invocation's x: sums in x, z, w and the maximum in y. Every
+// invocation adds the values in the same order, so all hold the same total. Uniform control flow.
+fn step_fold(t: u32, x: vec4<f32>) -> vec4<f32> {
+  step_values[t] = x;
+  workgroupBarrier();
+  var total = vec4<f32>(0.0);
+  for (var k = 0u; k < STEP_GROUP; k++) {
+    let y = step_values[k];
+    total = vec4<f32>(total.x + y.x, max(total.y, y.y), total.z + y.z, total.w + y.w);
+  }
+  workgroupBarrier();
+  return total;
+}
+
+// W ← W − η·(D + λ·W).
+fn step_weight(e: u32, d: f32) {
+  let w = st_w[e];
+  st_w[e] = w - p.f8 * (d + p.f9 * w);
+}
+
+@compute @workgroup_size(STEP_GROUP)
+fn fused_step(@builtin(local_invocation_index) t: u32) {
+  // V, and Σ Û² (x), max V (y), the clamped history entries (z).
+  var first = vec4<f32>(0.0);
+  for (var e = t; e < p.n; e += STEP_GROUP) {
+    var h = 0.0;
+    if (p.o6 == 1u) {
+      h = st_v[e];
+    } else if (p.o1 > 0u) {
+      let row = e / p.cols;
+      let col = e % p.cols;
+      let a = select(col, row, p.o3 == 1u) * p.o2;
+      let b = select(row, col, p.o3 == 1u) * p.o2;
+      for (var c = 0u; c < p.o1; c++) {
+        h += st_q[a + c] * st_u[b + c];
+      }
+      if (h < 0.0) {
+        first.z += 1.0;
+      }
+    }
+    let g = st_g[e];
+    let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
+    st_v[e] = v;
+    let u = g / (sqrt(v) + p.f3);
+    first.x += u * u;
+    first.y = max(first.y, v);
+  }
+  let a = step_fold(t, first);
+  let clip = 1.0 / max(1.0, sqrt(a.x * p.f4) / p.f5);
+  let top = a.y;
+  let inv = select(0.0, 1.0 / top, top > 0.0);
+  let momentum = p.o4 == 1u;
+  let guided = momentum && p.o5 != 0u;
+  // M and W (unless guided), and Σ (V / max V)² (x), ⟨M, Û⟩ with Û unclipped (z), Σ M² (w).
+  var second = vec4<f32>(0.0);
+  for (var e = t; e < p.n; e += STEP_GROUP) {
+    let v = st_v[e];
+    let x = v * inv;
+    second.x += x * x;
+    let raw = st_g[e] / (sqrt(v) + p.f3);
+    if (momentum) {
+      let m = p.f6 * st_m[e] + p.f7 * clip * raw;
+      st_m[e] = m;
+      if (guided) {
+        second.z += m * raw;
+        second.w += m * m;
+      } else {
+        step_weight(e, m);
+      }
+    } else {
+      step_weight(e, clip * raw);
+    }
+  }
+  let b = step_fold(t, second);
+  if (guided) {
+    // The guidance factor of adapprox.wgsl's `guidance`, from the sums just taken.
+    let c = clip * b.z / (sqrt(b.w) * clip * sqrt(a.x) + 1e-12);
+    let s = select(max(c, 0.0), 0.5 * (1.0 + c), p.o5 == 1u);
+    for (var e = t; e < p.n; e += STEP_GROUP) {
+      step_weight(e, s * st_m[e]);
+    }
+  }
+  if (t == 0u) {
+    st_s[p.o0] = a.x;
+    st_s[p.o0 + 1u] = b.z;
+    st_s[p.o0 + 2u] = b.w;
+    st_s[p.o0 + 3u] = top;
+    st_s[p.o0 + 4u] = b.x;
+    st_s[p.o0 + 5u] = bitcast<f32>(u32(a.z));
+  }
+}

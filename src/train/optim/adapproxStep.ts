@@ -1,0 +1,125 @@
+// Adapprox's fused step of a small parameter: everything but the S-RSI (second moment with the
+// history, max V, the clipped Û, M, the guidance, W, and Σ (V / max V)²) in one single-workgroup
+// dispatch of shaders/adapproxStep.wgsl, instead of 4–8 multi-pass dispatches and reductions. Why:
+// on a CPU driver such as SwiftShader a dispatch costs a fixed 1–2 ms whatever its size, so a small
+// matrix's step was its dispatch count; one workgroup does all of the parameter's arithmetic, so
+// only parameters up to `fuseStepUpTo` elements (every tensor of the nano and tiny presets) take
+// it. The S-RSI of a small factored matrix stays its own single dispatch (srsi_small).
+
+import stepBody from '../../../shaders/adapproxStep.wgsl?raw';
+import type { GpuRuntime } from '../../gpu/runtime';
+import { packParams } from '../../kernels/params';
+import { bindWindow } from '../../kernels/window';
+import { withOptimizerParams } from './passes';
+
+const STEP_SHADER = withOptimizerParams(stepBody);
+
+/** Storage buffers the fused step binds (G, V, scalars, M, W, Q, U). */
+const STEP_BINDINGS = 7;
+
+/**
+ * Invocations of the fused workgroup: 8 on a CPU adapter, where every barrier and every extra
+ * invocation of a serial sweep costs, 64 (the shader's most) on a GPU.
+ */
+export function stepGroup(rt: GpuRuntime): number {
+  return rt.capability.isFallbackAdapter ? 8 : 64;
+}
+
+/**
+ * Whether the fused step can run on this device: each operand must be bound whole, from element 0,
+ * in one storage binding, and the dispatch binds seven storage buffers.
+ */
+export function canFuseStep(rt: GpuRuntime, floats: readonly number[]): boolean {
+  const limit = rt.limits.maxStorageBufferBindingSize;
+  return rt.limits.maxStorageBuffersPerShaderStage >= STEP_BINDINGS && floats.every((f) => 4 * f <= limit);
+}
+
+export interface StepArgs {
+  rows: number;
+  cols: number;
+  g: GPUBuffer;
+  /** Out: this step's V. In: the dense EMA when `dense`, else unread. */
+  v: GPUBuffer;
+  dense: boolean;
+  scalars: GPUBuffer;
+  /** The parameter's slot offset in `scalars` (whose whole buffer is bound). */
+  slot: number;
+  /** Absent without a first moment; `spare` (any buffer the dispatch does not otherwise bind) stands in. */
+  m: GPUBuffer | undefined;
+  spare: GPUBuffer;
+  w: GPUBuffer;
+  /** The history Q·Uᵀ (Q short × k, U long × k, row length stride), when a factored matrix has one. */
+  history?: { q: GPUBuffer; u: GPUBuffer; k: number; stride: number; qOnRows: boolean };
+  /** β2 (0 on a first step without history), 1 − β2, ε1, ε, d, β1, η, λ, guidance mode. */
+  beta2: number;
+  oneMinusBeta2: number;
+  eps1: number;
+  eps: number;
+  clipThreshold: number;
+  beta1: number;
+  lr: number;
+  weightDecay: number;
+  guidance: number;
+  group: number;
+}
+
+/** Records the fused step of one parameter. */
+export async function fusedStep(rt: GpuRuntime, a: StepArgs): Promise<void> {
+  const count = a.rows * a.cols;
+  const pipeline = await rt.pipeline({
+    name: 'adapprox step',
+    code: STEP_SHADER,
+    entryPoint: 'fused_step',
+    constants: { STEP_GROUP: a.group },
+  });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const whole = (buffer: GPUBuffer, floats: number) => bindWindow(buffer, 0, floats, align).binding;
+  const h = a.history;
+  const words = [
+    a.slot,
+    h?.k ?? 0,
+    h?.stride ?? 0,
+    h?.qOnRows ? 1 : 0,
+    a.m ? 1 : 0,
+    a.guidance,
+    a.dense ? 1 : 0,
+    0,
+  ];
+  const scalars = [
+    a.beta2,
+    a.oneMinusBeta2,
+    a.eps1,
+    a.eps,
+    1 / count,
+    a.clipThreshold,
+    a.beta1,
+    1 - a.beta1,
+    a.lr,
+    a.weightDecay,
+    0,
+    0,
+  ];
+  rt.submit([
+    {
+      pipeline,
+      uniforms: packParams([
+        ['u32', count],
+        ['u32', 0],
+        ['u32', a.cols],
+        ['u32', 0],
+        ...words.map((x): ['u32', number] => ['u32', x]),
+        ...scalars.map((x): ['f32', number] => ['f32', x]),
+      ]),
+      storage: [
+        whole(a.g, count),
+        whole(a.v, count),
+        a.scalars,
+        a.m ? whole(a.m, count) : a.spare,
+        whole(a.w, count),
+        h ? h.q : a.g,
+        h ? h.u : a.g,
+      ],
+      workgroups: [1],
+    },
+  ]);
+}
