@@ -52,7 +52,8 @@ import { rowsPerWindow } from '../../kernels/operands';
 import { foldGrid, packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
-import { canFuseStep, fusedStep, stepGroup } from './adapproxStep';
+import { canFuseStep, fusedStep } from './adapproxStep';
+import { fusedGroup } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -504,7 +505,7 @@ export class Adapprox implements Optimizer {
         lr,
         weightDecay: this.weightDecay,
         guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
-        group: this.stepGroup ?? stepGroup(rt),
+        group: this.stepGroup ?? fusedGroup(rt),
       });
       if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, true);
       state.diagnostics = this.denseDiagnostics(slot);
@@ -677,7 +678,7 @@ export class Adapprox implements Optimizer {
           key,
           iterations: this.powerIterations,
           warm,
-          group: this.srsiGroup ?? stepGroup(rt),
+          group: this.srsiGroup ?? fusedGroup(rt),
         }),
       ]);
       return { slot, state, w, at, record, sketch, v, scalars };

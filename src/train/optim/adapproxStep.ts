@@ -18,14 +18,6 @@ const STEP_SHADER = withOptimizerParams(stepBody);
 const STEP_BINDINGS = 7;
 
 /**
- * Invocations of the fused workgroup: 8 on a CPU adapter, where every barrier and every extra
- * invocation of a serial sweep costs, 64 (the shader's most) on a GPU.
- */
-export function stepGroup(rt: GpuRuntime): number {
-  return rt.capability.isFallbackAdapter ? 8 : 64;
-}
-
-/**
  * Whether the fused step can run on this device: each operand must be bound whole, from element 0,
  * in one storage binding, and the dispatch binds seven storage buffers.
  */
