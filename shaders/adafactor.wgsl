@@ -146,35 +146,7 @@ fn apply_dense_momentum(
 
 // Updates R and C, caches their factors and returns (step size α, clip factor).
 fn fused_factors(t: u32, rows: u32) -> vec2<f32> {
-  // C ← β·C + (1−β)·colmean(G² + ε1), one column per invocation, and its factor rsqrt(C).
-  for (var j = t; j < p.cols; j += FUSED_GROUP) {
-    var acc = 0.0;
-    for (var i = 0u; i < rows; i++) {
-      let g = xg[i * p.cols + j];
-      acc += g * g + p.f11;
-    }
-    let c = p.f9 * xc[j] + p.f10 * acc * p.f3;
-    xc[j] = c;
-    factors[rows + j] = inverseSqrt(c);
-  }
-  workgroupBarrier();
-  // R ← β·R + (1−β)·rowmean(G² + ε1), one row per invocation. Since Û² = G²·mean R / (R·C),
-  // Σ Û² = mean R · Σ_i (Σ_j G²/C_j) / R_i is summed in the same sweep: (Σ R, Σ G²/(R·C)).
-  var own = vec2<f32>(0.0);
-  for (var i = t; i < rows; i += FUSED_GROUP) {
-    var acc = 0.0;
-    var scaled = 0.0;
-    for (var j = 0u; j < p.cols; j++) {
-      let g = xg[i * p.cols + j];
-      let b = factors[rows + j];
-      acc += g * g + p.f11;
-      scaled += g * g * b * b;
-    }
-    let r = p.f9 * xr[i] + p.f10 * acc / f32(p.cols);
-    xr[i] = r;
-    own += vec2<f32>(r, scaled / r);
-  }
-  let sums = group_sum(t, own, &group_a);
+  let sums = factored_ema(t, rows, p.f9, p.f10);
   let mean_r = sums.x * p.f3;
   for (var i = t; i < rows; i += FUSED_GROUP) {
     factors[i] = inverseSqrt(xr[i] / mean_r);

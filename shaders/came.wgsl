@@ -126,33 +126,8 @@ fn apply_dense(
 fn fused_factored(@builtin(local_invocation_index) t: u32) {
   let rows = p.n / p.cols;
   let eps2 = bitcast<f32>(p.o0);
-  // The second moment's factors and Σ Û² as in Adafactor's fused step (adafactor.wgsl).
-  for (var j = t; j < p.cols; j += FUSED_GROUP) {
-    var acc = 0.0;
-    for (var i = 0u; i < rows; i++) {
-      let g = xg[i * p.cols + j];
-      acc += g * g + p.f11;
-    }
-    let c = p.f1 * xc[j] + p.f2 * acc * p.f3;
-    xc[j] = c;
-    factors[rows + j] = inverseSqrt(c);
-  }
-  workgroupBarrier();
-  var own = vec2<f32>(0.0);
-  for (var i = t; i < rows; i += FUSED_GROUP) {
-    var acc = 0.0;
-    var scaled = 0.0;
-    for (var j = 0u; j < p.cols; j++) {
-      let g = xg[i * p.cols + j];
-      let b = factors[rows + j];
-      acc += g * g + p.f11;
-      scaled += g * g * b * b;
-    }
-    let r = p.f1 * xr[i] + p.f2 * acc / f32(p.cols);
-    xr[i] = r;
-    own += vec2<f32>(r, scaled / r);
-  }
-  let sums = group_sum(t, own, &group_a);
+  // The second moment's factors and Σ Û², as in Adafactor's fused step.
+  let sums = factored_ema(t, rows, p.f1, p.f2);
   let mean_r = sums.x * p.f3;
   let clip = clip_factor(mean_r * sums.y);
   for (var i = t; i < rows; i += FUSED_GROUP) {
