@@ -43,7 +43,8 @@
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
 // §1.1); dense parameters: V (+ M). Transient: the dense V of the largest factored matrix (one
 // buffer, matrix after matrix) and, per factored matrix, its sketch ((m+n)·w), the w×w scratch
-// (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step (spec §2).
+// (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step
+// (docs/training.md, "Memory (exact)").
 
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';

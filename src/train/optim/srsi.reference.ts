@@ -76,7 +76,7 @@ export function timesColumns(
 
 /**
  * Relative Frobenius errors ξ_j = sqrt(max(‖V‖² − Σ_{i<j} λ_i, 0) / ‖V‖²) of the rank-j truncation
- * inside the sketched subspace, for j = 0…w (spec §1.4: ‖V − QUᵀ‖² = ‖V‖² − ‖U‖², and the
+ * inside the sketched subspace, for j = 0…w (docs/training.md: ‖V − QUᵀ‖² = ‖V‖² − ‖U‖², and the
  * eigenvalues of UᵀU split ‖U‖² by rank).
  */
 export function truncationErrors(s2: number, eigenvalues: Float64Array): Float64Array {
@@ -90,7 +90,7 @@ export function truncationErrors(s2: number, eigenvalues: Float64Array): Float64
 }
 
 /**
- * The single-pass rank rule (spec §1.4 and §2, a reconstruction): the smallest j in [kMin, kCap]
+ * The single-pass rank rule (a reconstruction; docs/training.md, "Open questions of the spec"): the smallest j in [kMin, kCap]
  * whose error is at most the threshold, else kCap = min(k_prev + Δk, k_max), so the rank grows by
  * at most Δk per step and may shrink to any j the spectrum allows.
  */
