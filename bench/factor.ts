@@ -11,7 +11,7 @@ import { Random } from '../src/kernels/random';
 import { upperFactorOfInverse } from '../src/prune/cholesky.reference';
 import { factorHessian } from '../src/prune/hessianFactor';
 import { PAPER_SPARSEGPT } from '../src/prune/options';
-import { num, type Peaks, pct } from './table';
+import { alignedRows, num, type Peaks, pct } from './table';
 
 export interface FactorRow {
   /** The Hessian is cols × cols (the operator group's input width). */
@@ -214,21 +214,9 @@ export function formatFactor(rows: readonly FactorRow[], peaks: Peaks): string {
       r.jsMs === null ? '–' : num(r.medianMs / r.jsMs),
     ];
   });
-  const widthsOf = header.map((h, i) =>
-    Math.max(
-      h.length,
-      ...lines.filter((l) => l.length === header.length).map((l) => (l[i] as string).length),
-    ),
-  );
-  const row = (cells: string[]) =>
-    cells.length === header.length
-      ? cells.map((c, i) => c.padStart(widthsOf[i] as number)).join('  ')
-      : cells.join('  ');
   return [
     `SparseGPT factor on the GPU (damped Hessian → U with H⁻¹ = UᵀU, f32; percdamp ${PAPER_SPARSEGPT.percdamp})`,
-    row(header),
-    row(widthsOf.map((w) => '-'.repeat(w))),
-    ...lines.map(row),
+    ...alignedRows(header, lines, () => false),
     '',
     '* median ms: factorHessian end to end (copy, checks, damping, Cholesky, inverse, the status read-back), ' +
       'wall time between rt.sync()s, median of the timed runs after a profiled warm-up run.',

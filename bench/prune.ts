@@ -17,7 +17,7 @@ import { lipschitzConstant } from '../src/prune/lipschitz';
 import { applyKeep, magnitudeScores, rowMask } from '../src/prune/masks';
 import { PAPER_FISTA, type SparsityPattern } from '../src/prune/options';
 import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
-import { num, type Peaks, pct } from './table';
+import { alignedRows, num, type Peaks, pct } from './table';
 
 export interface PruneRow {
   model: string;
@@ -504,26 +504,9 @@ export function formatPrune(rows: readonly PruneRow[], peaks: Peaks): string {
       others || (r.gpuMsByKernel ? '' : 'n/a'),
     ];
   });
-  const widths = header.map((h, i) =>
-    Math.max(
-      h.length,
-      ...lines.filter((l) => l.length === header.length).map((l) => (l[i] as string).length),
-    ),
-  );
-  const row = (cells: string[]) =>
-    cells.length === header.length
-      ? cells
-          .map((c, i) =>
-            i < 1 || i === cells.length - 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number),
-          )
-          .join('  ')
-          .trimEnd()
-      : cells.join('  ');
   return [
     'Pruning (FISTAPruner on one operator; random X, 4·cols tokens up to 2048, per-feature mean and scale; X* = X)',
-    row(header),
-    row(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(row),
+    ...alignedRows(header, lines, (i) => i < 1 || i === header.length - 1),
     '',
     `* iter/s, ms/iter: one solve of K iterations (final W_K·G product, objective and read-back included), ` +
       `wall time, median of the timed solves after a profiled warm-up solve. GFLOP/s counts K·(2·m·n² + ` +
@@ -561,17 +544,9 @@ export function formatPruneWork(rows: readonly PruneRow[]): string {
       ...counterCells(t.operatorCounters),
     ]);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const row = (cells: string[]) =>
-    cells
-      .map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
   return [
     'Pruning: GPU work (read-backs = GPU→CPU copies waited for; submits = command buffers queued)',
-    row(header),
-    row(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(row),
+    ...alignedRows(header, lines, (i) => i < 2),
     '',
     '* Counts: the solve, median of the timed solves; the step (warm start, L, and fistaPruneOperator: λ₀ ' +
       'and the T rounds with their hard thresholds), the timed step. GPU ms (timestamp queries; n/a without ' +

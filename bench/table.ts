@@ -10,6 +10,28 @@ interface Column {
 
 const dash = '–';
 
+/**
+ * A header, a rule and the lines, each column as wide as its widest cell: left-aligned where
+ * `left(i)` says so, else right-aligned. A line of another length (a failed row's message) is
+ * joined as it is and does not widen the columns.
+ */
+export function alignedRows(
+  header: string[],
+  lines: string[][],
+  left: (column: number) => boolean,
+): string[] {
+  const full = lines.filter((l) => l.length === header.length);
+  const widths = header.map((h, i) => Math.max(h.length, ...full.map((l) => (l[i] as string).length)));
+  const row = (cells: string[]) =>
+    cells.length === header.length
+      ? cells
+          .map((c, i) => (left(i) ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+          .join('  ')
+          .trimEnd()
+      : cells.join('  ');
+  return [row(header), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)];
+}
+
 /** A number with about three significant digits, never in exponent form above 0.001. */
 export function num(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined || Number.isNaN(x)) return dash;

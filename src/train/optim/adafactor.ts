@@ -139,6 +139,21 @@ export class Adafactor implements Optimizer {
     }
   }
 
+  /** f0…f8 of the update, the same in the fused step and the multi-pass apply pass. */
+  private applyScalars(lr: number, t: number, rows: number, count: number): number[] {
+    return [
+      this.stepSize(lr, t),
+      this.scaleParameter ? 1 : 0,
+      this.eps2,
+      1 / rows,
+      1 / count,
+      this.clipThreshold,
+      this.beta1,
+      1 - this.beta1,
+      this.weightDecay,
+    ];
+  }
+
   private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
     return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 5);
   }
@@ -168,20 +183,7 @@ export class Adafactor implements Optimizer {
       rows,
       cols,
       [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],
-      [
-        this.stepSize(lr, state.t),
-        this.scaleParameter ? 1 : 0,
-        this.eps2,
-        1 / rows,
-        1 / count,
-        this.clipThreshold,
-        this.beta1,
-        1 - this.beta1,
-        this.weightDecay,
-        1 - decay,
-        decay,
-        this.eps1,
-      ],
+      [...this.applyScalars(lr, state.t, rows, count), 1 - decay, decay, this.eps1],
     );
   }
 
@@ -232,17 +234,7 @@ export class Adafactor implements Optimizer {
     if (this.scaleParameter) {
       await reduce(rt, 'sumsq', count, { buffer: slot.p }, { buffer: scalars, offset: at + 2 });
     }
-    const uniforms = [
-      this.stepSize(lr, state.t),
-      this.scaleParameter ? 1 : 0,
-      this.eps2,
-      1 / rows,
-      1 / count,
-      this.clipThreshold,
-      this.beta1,
-      1 - this.beta1,
-      this.weightDecay,
-    ];
+    const uniforms = this.applyScalars(lr, state.t, rows, count);
     const momentum = state.m ? [{ buffer: state.m.buffer }] : [];
     const suffix = state.m ? '_momentum' : '';
     const second =
