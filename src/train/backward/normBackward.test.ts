@@ -10,9 +10,11 @@ import { centralDifferences, dot, gradientError } from './gradientCheck';
 import { normBackward } from './normBackward';
 
 // Gradients of L = Σ dy ⊙ norm(x; g, b), checked against central differences of the float64
-// forward references of kernels/norm.ts. Step h = 2^-14: the truncation error h²/6·|∂³L| is about
-// 1e-9 of the gradient for rows of unit spread (Richardson-checked below to stay under a tenth of
-// the bound), the float64 rounding 1e-16·|L|/h below 1e-10.
+// forward references of kernels/norm.ts. Step h = 2^-14 for rows of unit spread: the truncation
+// error h²/6·|∂³L| is then about 1e-9 of the gradient (Richardson-checked below to stay under a
+// tenth of the bound), the float64 rounding 1e-16·|L|/h below 1e-10. The norm bends on the scale of
+// the row's spread s = √(var + ε), so a narrower row gets a step s·h (a power of two): a one-wide
+// RMSNorm row with x = -0.0107 has s ≈ 0.011, and h = 2^-14 left a truncation error 4× the bound.
 //
 // Bounds, per element against a scale that f32 rounding is proportional to. With depth =
 // ceil(width / G) + log2 G the row sums' chain (G the workgroup size of norm.ts), r and x̂ come out
@@ -51,6 +53,13 @@ function forward(
   return kind === 'layer'
     ? layerNormReference(x, rows, width, g, b, 1e-5).value
     : rmsNormReference(x, rows, width, g, 1e-5).value;
+}
+
+/** The row's spread √(var + ε) (about 0 for RMSNorm), rounded down to a power of two, at most 1. */
+function rowStepScale(kind: NormKind, row: Float32Array): number {
+  const mean = kind === 'layer' ? row.reduce((s, v) => s + v, 0) / row.length : 0;
+  const spread = Math.sqrt(row.reduce((s, v) => s + (v - mean) ** 2, 0) / row.length + 1e-5);
+  return 2 ** Math.min(0, Math.floor(Math.log2(spread)));
 }
 
 /** Packs rows × width into rows ld apart after `offset` elements, the gaps filled with `fill`. */
@@ -152,10 +161,11 @@ describe('LayerNorm and RMSNorm backward', () => {
     const wantDx = new Float64Array(rows * width);
     let fdError = 0;
     for (let t = 0; t < rows; t++) {
+      const row = x.slice(t * width, (t + 1) * width);
       const d = centralDifferences(
-        (row) => dot(dy.subarray(t * width, (t + 1) * width), forward(kind, row, 1, width, g, b)),
-        x.slice(t * width, (t + 1) * width),
-        H,
+        (r) => dot(dy.subarray(t * width, (t + 1) * width), forward(kind, r, 1, width, g, b)),
+        row,
+        H * rowStepScale(kind, row),
         { estimate: t < 4 },
       );
       for (let i = 0; i < width; i++) {
