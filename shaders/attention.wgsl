@@ -14,6 +14,9 @@
 // wrapper sweeps the keys in several dispatches: a query's state (m, l) is kept in `state` and its
 // unnormalised accumulator in `out` between them, and the dispatch whose window holds the query's
 // own (last) key divides by l.
+//
+// A batched pass stacks windows of seq_len tokens: token t belongs to the window starting at
+// s = t − t mod seq_len and sees keys s..t only, so the windows never attend to each other.
 
 struct Params {
   tokens: u32,
@@ -35,6 +38,7 @@ struct Params {
   off_v: u32,
   off_out: u32,
   off_state: u32,
+  seq_len: u32,
   scale: f32,
 }
 
@@ -68,11 +72,14 @@ fn main(
   let local_t = linear / p.heads;
   let local_h = linear % p.heads;
   let t = p.first_token + local_t;
-  // Causal: this query sees keys 0..t, so a window starting after t has nothing for it.
-  if (t < p.key_begin) {
+  // Causal within its window: this query sees keys first..t, so a key window outside them has
+  // nothing for it.
+  let first = t - t % p.seq_len;
+  let begin = max(p.key_begin, first);
+  let end = min(p.key_end, t + 1u);
+  if (end <= begin) {
     return;
   }
-  let end = min(p.key_end, t + 1u);
   let dim = p.head_dim;
   let h = p.first_head + local_h;
   let kv = h / p.group - p.first_kv_head;
@@ -91,7 +98,8 @@ fn main(
   var m = LOWEST;
   var l = 0.0;
   var acc = 0.0;
-  if (p.key_begin > 0u) {
+  // An earlier dispatch has seen this query's keys first..key_begin − 1.
+  if (p.key_begin > first) {
     m = state[s0];
     l = state[s0 + 1u];
     if (g == 0u) {
@@ -102,7 +110,7 @@ fn main(
 
   let key = lid / LANES;
   let lane = lid % LANES;
-  for (var j0 = p.key_begin; j0 < end; j0 += CHUNK) {
+  for (var j0 = begin; j0 < end; j0 += CHUNK) {
     let count = min(CHUNK, end - j0);
     var dot = 0.0;
     if (key < count) {

@@ -4,7 +4,8 @@
 //   false, interleaved: (2i, 2i + 1), as llama2.c and Meta's checkpoints store q and k;
 //   true, half:         (i, i + rot_dim / 2), Hugging Face's rotate_half (and GPT-NeoX's partial
 //                       rotary, where rot_dim < head_dim leaves the tail of each head untouched).
-// One invocation rotates one pair.
+// One invocation rotates one pair. Batched passes stack several windows in one buffer, each starting
+// again at start_position.
 //
 // The angle is the delicate part: pos · freq reaches thousands of radians, so every relative error
 // in freq becomes an absolute error in the angle that many times larger. freq = 2^(−i · rate) with
@@ -28,7 +29,11 @@ struct Params {
   half_rot: u32,
   ld: u32,
   off: u32,
-  first_position: u32,
+  // Row t of the dispatch is token first_row + t of the operand; with several windows of seq_len
+  // tokens stacked, its position is start_position + (first_row + t) mod seq_len.
+  first_row: u32,
+  seq_len: u32,
+  start_position: u32,
   rate_hi: f32,
   rate_lo: f32,
 }
@@ -83,7 +88,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let whole = floor(scaled);
   let frac = (scaled - whole) + fi * p.rate_lo;
   let freq = ldexp(exp2(-frac), -i32(whole));
-  let sc = sin_cos(f32(p.first_position + t) * freq);
+  let sc = sin_cos(f32(p.start_position + (p.first_row + t) % p.seq_len) * freq);
   let s = sc.x;
   let c = sc.y;
 

@@ -75,10 +75,11 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
     draft.adapter = 'float64 CPU reference';
     const tensors = new Map<string, Float32Array>();
     for (const t of canonicalTensors(config)) tensors.set(t.name, await opened.weights.read(t.name));
-    const score = async (window: readonly number[]) => {
-      const nll = referenceNll(config, tensors, window);
-      return { nllSum: nll.sum, count: nll.count };
-    };
+    const score = async (windows: readonly (readonly number[])[]) =>
+      windows.map((window) => {
+        const nll = referenceNll(config, tensors, window);
+        return { nllSum: nll.sum, count: nll.count };
+      });
     result = await draft.phase('evaluation', () => perplexity(tokens, score, evalOptions));
   } else {
     result = await withRuntime(async (rt) => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { type AttentionArgs, attention } from './attention';
-import { Random } from './random';
+import { scoresAttention } from './attentionScores';
+import { freshSeed, Random } from './random';
 import { relativeError } from './reference';
 import { attentionBound, attentionReference } from './reference.model';
 
@@ -114,6 +115,60 @@ describe('causal attention', () => {
       await expectReference(small, { tokens: 300, heads: 2, kvHeads: 1, headDim: 8 }, 6);
     } finally {
       small.destroy();
+    }
+  });
+
+  it('keeps the windows of a batched pass apart, in both kernels, also when key blocks span windows', async () => {
+    const seed = freshSeed();
+    const [windows, seqLen] = [3, 30];
+    const shape = { tokens: windows * seqLen, heads: 4, kvHeads: 2, headDim: 8 };
+    const { q, k, v } = inputs(shape, seed);
+    const per = (x: Float32Array, w: number) =>
+      x.subarray((w * x.length) / windows, ((w + 1) * x.length) / windows);
+    // 8 KiB bindings: key windows of 64 keys (the planner rounds to whole chunks), so the online
+    // kernel's key sweeps cross windows.
+    const small = await createNodeRuntime({ capLimits: { maxStorageBufferBindingSize: 8192 } });
+    try {
+      for (const [label, r, kernel] of [
+        ['online', rt, attention],
+        ['online, 8 KiB bindings', small, attention],
+        ['materialised scores', rt, scoresAttention],
+      ] as const) {
+        const up = async (data: Float32Array) => (await r.upload('attention test', 'scratch', data)).buffer;
+        const out = await up(new Float32Array(q.length).fill(Number.NaN));
+        await kernel(r, { ...shape, seqLen, q: await up(q), k: await up(k), v: await up(v), out });
+        const got = await r.readF32(out);
+        for (let w = 0; w < windows; w++) {
+          const reference = attentionReference({
+            ...shape,
+            tokens: seqLen,
+            q: per(q, w),
+            k: per(k, w),
+            v: per(v, w),
+          });
+          expect(
+            relativeError(per(got, w), reference),
+            `${label}, window ${w}, seed ${seed}`,
+          ).toBeLessThanOrEqual(attentionBound(seqLen, shape.headDim));
+        }
+      }
+    } finally {
+      small.destroy();
+    }
+    const up = async (n: number) =>
+      (await rt.upload('attention test', 'scratch', new Float32Array(n))).buffer;
+    const args = {
+      ...shape,
+      tokens: 10,
+      q: await up(320),
+      k: await up(160),
+      v: await up(160),
+      out: await up(320),
+    };
+    for (const kernel of [attention, scoresAttention]) {
+      await expect(kernel(rt, { ...args, seqLen: 4 })).rejects.toThrow(
+        /10 tokens are not whole windows of seqLen 4/,
+      );
     }
   });
 

@@ -12,7 +12,7 @@
 import shader from '../../shaders/attention.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { checkDistinct, checkFinite, checkInteger, checkMatrix } from './operands';
+import { checkDistinct, checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
 import { foldGrid, packParams } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
@@ -31,6 +31,11 @@ export interface AttentionArgs {
   heads: number;
   kvHeads: number;
   headDim: number;
+  /**
+   * Tokens per window when `tokens` stacks several windows of one length (a batched pass): each
+   * window attends only to itself, causally. Default tokens (one window).
+   */
+  seqLen?: number;
   /** Multiplies q · k; default 1/sqrt(headDim). */
   scale?: number;
   /** Elements between consecutive tokens; default heads · headDim for q and out, kvHeads · headDim for k and v. */
@@ -57,6 +62,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
   if (headDim > ATTENTION_MAX_HEAD_DIM) {
     throw new RangeError(`attention: headDim must be ≤ ${ATTENTION_MAX_HEAD_DIM}, got ${headDim}`);
   }
+  const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
   const scale = args.scale ?? 1 / Math.sqrt(headDim);
   checkFinite(kernel, 'scale', scale);
   const ldQ = args.ldQ ?? heads * headDim;
@@ -121,9 +127,10 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
           ? bindWindow(state.buffer, (t0 * heads + h0) * 2, span(tb, hb * 2, heads * 2), align)
           : { binding: state.buffer, base: 0 };
         const workgroups = foldGrid(tb * hb, maxGroups);
-        // Keys past the block's last query are never needed.
+        // Keys before the window of the block's first query, and past its last query, are never
+        // needed.
         const keyEnd = t0 + tb;
-        for (let j0 = 0; j0 < keyEnd; j0 += block.j) {
+        for (let j0 = t0 - (t0 % seqLen); j0 < keyEnd; j0 += block.j) {
           const jb = Math.min(block.j, keyEnd - j0);
           const kFirst = offK + j0 * ldK + kvFirst * headDim;
           const vFirst = offV + j0 * ldV + kvFirst * headDim;
@@ -151,6 +158,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
               ['u32', v.base],
               ['u32', out.base],
               ['u32', st.base],
+              ['u32', seqLen],
               ['f32', scale],
             ]),
             storage: [q.binding, k.binding, v.binding, out.binding, st.binding],

@@ -9,6 +9,7 @@ import type { EngineLimits } from '../gpu/device';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { AttentionArgs } from './attention';
 import { matmul } from './matmul';
+import { checkSeqLen } from './operands';
 import { softmax } from './softmax';
 
 /** Scratch the score matrix may take: above it, attention.ts is the better choice anyway. */
@@ -25,11 +26,13 @@ export function scoresFit(tokens: number, limits: EngineLimits): boolean {
 }
 
 export async function scoresAttention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
-  const { tokens: T, heads, kvHeads, headDim: D } = args;
+  const { tokens, heads, kvHeads, headDim: D } = args;
   if (!Number.isInteger(heads / kvHeads)) {
     throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
   }
-  if (T === 0) return;
+  // A batched pass's windows are scored one after another through the same scratch.
+  const T = checkSeqLen('attention', tokens, args.seqLen);
+  if (tokens === 0) return;
   const group = heads / kvHeads;
   const ldQ = args.ldQ ?? heads * D;
   const ldK = args.ldK ?? kvHeads * D;
@@ -37,41 +40,42 @@ export async function scoresAttention(rt: GpuRuntime, args: AttentionArgs): Prom
   const ldOut = args.ldOut ?? heads * D;
   const scores = await rt.createBuffer('attention scores', 'scratch', T * T * 4);
   try {
-    for (let h = 0; h < heads; h++) {
-      const g = Math.floor(h / group);
-      await matmul(rt, {
-        a: args.q,
-        b: args.k,
-        c: scores.buffer,
-        m: T,
-        n: T,
-        k: D,
-        transB: true,
-        lda: ldQ,
-        ldb: ldK,
-        offsetA: (args.offsetQ ?? 0) + h * D,
-        offsetB: (args.offsetK ?? 0) + g * D,
-      });
-      await softmax(rt, {
-        x: scores.buffer,
-        rows: T,
-        cols: T,
-        scale: args.scale ?? 1 / Math.sqrt(D),
-        causal: true,
-      });
-      await matmul(rt, {
-        a: scores.buffer,
-        b: args.v,
-        c: args.out,
-        m: T,
-        n: D,
-        k: T,
-        ldb: ldV,
-        ldc: ldOut,
-        offsetB: (args.offsetV ?? 0) + g * D,
-        offsetC: (args.offsetOut ?? 0) + h * D,
-      });
-    }
+    for (let w = 0; w < tokens / T; w++)
+      for (let h = 0; h < heads; h++) {
+        const g = Math.floor(h / group);
+        await matmul(rt, {
+          a: args.q,
+          b: args.k,
+          c: scores.buffer,
+          m: T,
+          n: T,
+          k: D,
+          transB: true,
+          lda: ldQ,
+          ldb: ldK,
+          offsetA: (args.offsetQ ?? 0) + w * T * ldQ + h * D,
+          offsetB: (args.offsetK ?? 0) + w * T * ldK + g * D,
+        });
+        await softmax(rt, {
+          x: scores.buffer,
+          rows: T,
+          cols: T,
+          scale: args.scale ?? 1 / Math.sqrt(D),
+          causal: true,
+        });
+        await matmul(rt, {
+          a: scores.buffer,
+          b: args.v,
+          c: args.out,
+          m: T,
+          n: D,
+          k: T,
+          ldb: ldV,
+          ldc: ldOut,
+          offsetB: (args.offsetV ?? 0) + w * T * ldV + g * D,
+          offsetC: (args.offsetOut ?? 0) + w * T * ldOut + h * D,
+        });
+      }
   } finally {
     // Deferred by the ledger until the recorded work is submitted.
     scores.destroy();

@@ -84,3 +84,13 @@ export function checkDistinct(
     }
   }
 }
+
+/** The window length of a batched pass: divides tokens; default tokens (one window). */
+export function checkSeqLen(kernel: string, tokens: number, seqLen: number | undefined): number {
+  const length = seqLen ?? Math.max(tokens, 1);
+  checkInteger(kernel, 'seqLen', length, 1);
+  if (tokens % length !== 0) {
+    throw new RangeError(`${kernel}: ${tokens} tokens are not whole windows of seqLen ${length}`);
+  }
+  return length;
+}

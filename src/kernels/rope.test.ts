@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
-import { Random } from './random';
+import { freshSeed, Random } from './random';
 import { F32_EPS, relativeError } from './reference';
 import { ROPE_BOUND, ropeReference } from './reference.model';
 import { type RopeArgs, rope, ropeRate } from './rope';
@@ -163,6 +163,52 @@ describe('rotary position embedding', () => {
       startPosition: 5,
     });
     expect(tail).toEqual(whole.subarray(5 * heads * dim));
+  });
+
+  it('restarts positions in every window of a batched pass, also when blocks cut windows', async () => {
+    const seed = freshSeed();
+    const random = new Random(seed);
+    const [windows, seqLen, heads, dim] = [3, 7, 3, 10];
+    const x = random.uniform(windows * seqLen * heads * dim);
+    // 512-byte bindings (less the 256-byte offset alignment) hold about two tokens of 30 elements,
+    // so blocks start inside windows.
+    const tiny = await createNodeRuntime({ capLimits: { maxStorageBufferBindingSize: 512 } });
+    try {
+      for (const [runtime, label] of [
+        [rt, 'one block'],
+        [tiny, 'blocks of one token'],
+      ] as const) {
+        const buffer = (await runtime.upload('rope test', 'scratch', x)).buffer;
+        const args = { x: buffer, heads, headDim: dim, convention: 'half' as const, startPosition: 2 };
+        await rope(runtime, { ...args, tokens: windows * seqLen, seqLen });
+        const got = await runtime.readF32(buffer);
+        for (let w = 0; w < windows; w++) {
+          const one = await run(x.slice(w * seqLen * heads * dim, (w + 1) * seqLen * heads * dim), {
+            tokens: seqLen,
+            heads,
+            headDim: dim,
+            convention: 'half',
+            startPosition: 2,
+          });
+          expect(
+            got.subarray(w * seqLen * heads * dim, (w + 1) * seqLen * heads * dim),
+            `${label}, seed ${seed}`,
+          ).toEqual(one);
+        }
+      }
+    } finally {
+      tiny.destroy();
+    }
+    await expect(
+      rope(rt, {
+        x: (await rt.upload('rope test', 'scratch', x)).buffer,
+        tokens: 20,
+        seqLen: 7,
+        heads,
+        headDim: dim,
+        convention: 'half',
+      }),
+    ).rejects.toThrow(/20 tokens are not whole windows of seqLen 7/);
   });
 
   it('keeps the angle error proportional to position · frequency at position 100 000', async () => {

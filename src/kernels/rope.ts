@@ -8,7 +8,7 @@
 import shader from '../../shaders/rope.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { checkFinite, checkInteger, checkMatrix } from './operands';
+import { checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
 import { foldGrid, packParams } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
@@ -24,6 +24,11 @@ export interface RopeArgs {
   rotaryDim?: number;
   /** Position of the first token; default 0. */
   startPosition?: number;
+  /**
+   * Tokens per window when `tokens` stacks several windows of one length (a batched pass): token t
+   * is then at position startPosition + t mod seqLen. Default tokens (one window).
+   */
+  seqLen?: number;
   /** The base θ of the frequencies θ^(−2i/rotaryDim); default 10000. */
   theta?: number;
   /** Elements between consecutive tokens; default heads · headDim. */
@@ -65,9 +70,10 @@ export async function ropeDispatches(rt: GpuRuntime, args: RopeArgs): Promise<Di
     );
   }
   checkInteger(kernel, 'startPosition', start);
+  const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
   // Positions are converted to f32 in the shader, exactly only below 2^24.
-  if (start + tokens > 2 ** 24) {
-    throw new RangeError(`rope: positions up to ${start + tokens} exceed 2^24, where f32 stops being exact`);
+  if (start + seqLen > 2 ** 24) {
+    throw new RangeError(`rope: positions up to ${start + seqLen} exceed 2^24, where f32 stops being exact`);
   }
   checkFinite(kernel, 'theta', theta);
   if (!(theta > 1)) throw new RangeError(`rope: theta must be > 1, got ${theta}`);
@@ -127,7 +133,9 @@ export async function ropeDispatches(rt: GpuRuntime, args: RopeArgs): Promise<Di
           ['u32', half],
           ['u32', ld],
           ['u32', x.base],
-          ['u32', start + t0],
+          ['u32', t0],
+          ['u32', seqLen],
+          ['u32', start],
           ['f32', rate.hi],
           ['f32', rate.lo],
         ]),

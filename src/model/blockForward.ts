@@ -15,9 +15,15 @@ import { norm } from '../kernels/norm';
 import { rope } from '../kernels/rope';
 import type { ModelConfig } from './config';
 
-/** Activation buffers for one window of `tokens` tokens. */
+/**
+ * Activation buffers for one pass over `tokens` rows: a batch of windows of `seqLen` tokens each,
+ * stacked. Every kernel but positions and attention treats the rows alike; those two restart at
+ * each window, so a batch computes exactly what its windows would one at a time.
+ */
 export interface BlockBuffers {
+  /** Rows of the pass: windows × seqLen. */
   tokens: number;
+  seqLen: number;
   ids: GPUBuffer;
   positions: GPUBuffer;
   /** The residual stream: the block's input, and its output (updated in place). */
@@ -31,11 +37,11 @@ export interface BlockBuffers {
   gate: GPUBuffer;
 }
 
-/** Element counts of each activation buffer for a window of `tokens` tokens. */
+/** Element counts of each activation buffer for a pass of `tokens` rows. */
 export function blockBufferSizes(
   c: ModelConfig,
   tokens: number,
-): Record<Exclude<keyof BlockBuffers, 'tokens'>, number> {
+): Record<Exclude<keyof BlockBuffers, 'tokens' | 'seqLen'>, number> {
   return {
     ids: tokens,
     positions: tokens,
@@ -104,7 +110,10 @@ const required = (lookup: WeightLookup, name: string): GPUBuffer => {
   return b;
 };
 
-/** Writes the embeddings of `ids` (token plus learned positions where the family has them) into buffers.x. */
+/**
+ * Writes the embeddings of `ids`, the pass's windows one after another (token plus learned positions
+ * where the family has them), into buffers.x.
+ */
 export async function embedTokens(
   rt: GpuRuntime,
   c: ModelConfig,
@@ -113,6 +122,9 @@ export async function embedTokens(
   ids: readonly number[],
 ): Promise<void> {
   const T = ids.length;
+  if (T !== buffers.tokens) {
+    throw new RangeError(`${T} token ids for a pass of ${buffers.tokens} rows`);
+  }
   rt.write(buffers.ids, Uint32Array.from(ids));
   await embedding(rt, {
     ids: buffers.ids,
@@ -125,7 +137,7 @@ export async function embedTokens(
   if (c.positions === 'learned') {
     rt.write(
       buffers.positions,
-      Uint32Array.from({ length: T }, (_, t) => t + c.positionOffset),
+      Uint32Array.from({ length: T }, (_, t) => (t % buffers.seqLen) + c.positionOffset),
     );
     await embedding(rt, {
       ids: buffers.positions,
@@ -181,6 +193,7 @@ export async function blockForward(
         headDim: c.headDim,
         convention: c.ropeStyle,
         theta: c.ropeTheta,
+        seqLen: buffers.seqLen,
       });
     }
   }
@@ -190,13 +203,14 @@ export async function blockForward(
     v: ws.v,
     out: ws.attn,
     tokens: T,
+    seqLen: buffers.seqLen,
     heads: c.heads,
     kvHeads: c.kvHeads,
     headDim: c.headDim,
   };
   // Short windows go through materialised scores and the matmul kernel; long ones through the
   // online softmax, whose memory does not grow with tokens² (see attentionScores.ts).
-  if (scoresFit(T, rt.limits)) await scoresAttention(rt, attentionArgs);
+  if (scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
   else await attention(rt, attentionArgs);
   if (await observe?.(1, ws.attn)) return;
   // The residual stream accumulates in place: x ← x + W_o · attn.

@@ -5,6 +5,7 @@
 
 import { WorkMeter, withGpuClock } from '../gpu/meter';
 import type { Tokenizer } from '../tokenizer';
+import { DEFAULT_PASS_BYTES, windowsPerPass } from './batch';
 import { joinWikitext, splitStories } from './datasets';
 import type { GpuModel } from './gpuModel';
 import { type PerplexityProgress, type PerplexityResult, perplexity } from './perplexity';
@@ -24,6 +25,10 @@ export function tokenizeEvalText(kind: EvalText, raw: string, tokenizer: Tokeniz
 export interface EvaluateOptions {
   seqLen: number;
   maxWindows?: number;
+  /** Windows per pass; default sized by windowsPerPass from passBytes and the device's limits. */
+  windowsPerPass?: number;
+  /** Memory the activations of a pass may take (default DEFAULT_PASS_BYTES). */
+  passBytes?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
   /** Time the windows on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
@@ -42,7 +47,20 @@ export async function evaluatePerplexity(
   }
   return withGpuClock(model.rt, options.gpuTime, async () => {
     const meter = WorkMeter.start(model.rt);
-    const result = await perplexity(tokens, (window) => model.scoreWindow(window), options);
+    const total = Math.min(Math.floor(tokens.length / options.seqLen), options.maxWindows ?? Infinity);
+    const perPass =
+      options.windowsPerPass ??
+      windowsPerPass(
+        model.config,
+        options.seqLen,
+        total,
+        model.rt.limits,
+        options.passBytes ?? DEFAULT_PASS_BYTES,
+      );
+    const result = await perplexity(tokens, (windows) => model.scoreWindows(windows), {
+      ...options,
+      windowsPerPass: perPass,
+    });
     return { ...result, counters: await meter.read() };
   });
 }

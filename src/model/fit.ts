@@ -4,6 +4,7 @@
 
 import type { EngineLimits } from '../gpu/device';
 import { formatBytes } from '../gpu/errors';
+import { logitChunkRows, windowActivationBytes } from './batch';
 import type { ModelConfig } from './config';
 import { canonicalTensors } from './weights';
 
@@ -24,9 +25,6 @@ export interface FitReport {
   largestTensor: { name: string; bytes: number };
 }
 
-/** Tokens of logits computed at once: bounds the largest activation buffer. */
-export const LOGIT_CHUNK_TOKENS = 64;
-
 export function fitCheck(
   c: ModelConfig,
   limits: EngineLimits,
@@ -46,12 +44,8 @@ export function fitCheck(
     else blocks.set(block, (blocks.get(block) ?? 0) + t.bytes);
   }
   const largestBlockBytes = Math.max(0, ...blocks.values());
-  const qd = c.heads * c.headDim;
-  const kvd = c.kvHeads * c.headDim;
-  // x, h, q, k, v, attention output, two MLP buffers, the logit chunk, ids/targets/NLL.
   const activationBytes =
-    4 * seqLen * (3 * c.hidden + 2 * qd + 2 * kvd + 2 * c.ffnHidden + 4) +
-    4 * LOGIT_CHUNK_TOKENS * c.vocabSize;
+    windowActivationBytes(c, seqLen) + 4 * logitChunkRows(c.vocabSize, seqLen) * c.vocabSize;
   const largestTensor = tensors.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const peakResidentBytes = weightBytes + activationBytes;
   const peakStreamingBytes = sharedBytes + largestBlockBytes + activationBytes;

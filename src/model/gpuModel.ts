@@ -7,7 +7,7 @@ import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
 import { crossEntropy, IGNORE_TARGET } from '../kernels/crossEntropy';
 import { matmul } from '../kernels/matmul';
-import { reduceToNumber } from '../kernels/reduce';
+import { logitChunkRows } from './batch';
 import {
   type BlockBuffers,
   blockBufferSizes,
@@ -17,7 +17,6 @@ import {
   type WeightLookup,
 } from './blockForward';
 import type { ModelConfig } from './config';
-import { LOGIT_CHUNK_TOKENS } from './fit';
 import type { WindowScore } from './perplexity';
 import { canonicalTensors, type WeightSource } from './weights';
 
@@ -38,7 +37,7 @@ export interface LoadOptions {
 
 type Weights = Map<string, TrackedBuffer>;
 
-/** Activation buffers for one sequence length, reused across windows. */
+/** Activation buffers for one pass shape (windows × sequence length), reused across passes. */
 interface Workspace extends BlockBuffers {
   buffers: TrackedBuffer[];
   targets: GPUBuffer;
@@ -103,56 +102,81 @@ export class GpuModel {
 
   /** Sum of next-token NLLs over one window (T − 1 predictions). */
   async scoreWindow(ids: readonly number[]): Promise<WindowScore> {
-    const ws = await this.forward(ids);
+    return (await this.scoreWindows([ids]))[0] as WindowScore;
+  }
+
+  /**
+   * Sums of next-token NLLs of windows of one length, in one pass (see batch.ts): the same numbers
+   * as scoring them one by one, with one read-back for all of them.
+   */
+  async scoreWindows(windows: readonly (readonly number[])[]): Promise<WindowScore[]> {
+    const ws = await this.forward(windows);
     const c = this.config;
-    const T = ids.length;
-    const targets = new Uint32Array(T);
-    for (let t = 0; t < T; t++) targets[t] = t + 1 < T ? (ids[t + 1] as number) : IGNORE_TARGET;
+    const T = ws.seqLen;
+    const rows = ws.tokens;
+    // The last token of each window predicts nothing.
+    const targets = new Uint32Array(rows);
+    for (const [w, ids] of windows.entries())
+      for (let t = 0; t < T; t++) targets[w * T + t] = t + 1 < T ? (ids[t + 1] as number) : IGNORE_TARGET;
     this.rt.write(ws.targets, targets);
-    for (let t0 = 0; t0 < T; t0 += LOGIT_CHUNK_TOKENS) {
-      const rows = Math.min(LOGIT_CHUNK_TOKENS, T - t0);
-      await this.head(ws, t0, rows);
+    const chunk = logitChunkRows(c.vocabSize, rows);
+    for (let t0 = 0; t0 < rows; t0 += chunk) {
+      const n = Math.min(chunk, rows - t0);
+      await this.head(ws, t0, n);
       await crossEntropy(this.rt, {
         logits: ws.logits,
         targets: ws.targets,
         nll: ws.nll,
-        rows,
+        rows: n,
         vocab: c.vocabSize,
         offsetTargets: t0,
         offsetNll: t0,
       });
     }
-    const nllSum = await reduceToNumber(this.rt, 'sum', T, { buffer: ws.nll });
-    return { nllSum, count: T - 1 };
+    // Each window's sum in float64 on the host, from one read-back of the per-token NLLs.
+    const nll = await this.rt.readF32(ws.nll, 0, 4 * rows);
+    return windows.map((_, w) => {
+      let sum = 0;
+      for (let t = 0; t < T - 1; t++) sum += nll[w * T + t] as number;
+      return { nllSum: sum, count: T - 1 };
+    });
   }
 
   /** Logits of every position, tokens × vocab (for generation and for checks). */
   async logits(ids: readonly number[]): Promise<Float32Array> {
-    const ws = await this.forward(ids);
+    const ws = await this.forward([ids]);
     const V = this.config.vocabSize;
     const out = new Float32Array(ids.length * V);
-    for (let t0 = 0; t0 < ids.length; t0 += LOGIT_CHUNK_TOKENS) {
-      const rows = Math.min(LOGIT_CHUNK_TOKENS, ids.length - t0);
+    const chunk = logitChunkRows(V, ids.length);
+    for (let t0 = 0; t0 < ids.length; t0 += chunk) {
+      const rows = Math.min(chunk, ids.length - t0);
       await this.head(ws, t0, rows);
       out.set(await this.rt.readF32(ws.logits, 0, 4 * rows * V), t0 * V);
     }
     return out;
   }
 
-  /** Runs embeddings and every block; leaves the final-normed hidden states in ws.h. */
-  private async forward(ids: readonly number[]): Promise<Workspace> {
+  /** Runs embeddings and every block over a pass of windows; leaves the final-normed hidden states in ws.h. */
+  private async forward(windows: readonly (readonly number[])[]): Promise<Workspace> {
     const c = this.config;
-    const T = ids.length;
+    const T = windows[0]?.length ?? 0;
     if (T === 0 || T > c.maxPositions) {
       throw new RangeError(
         `a window of ${T} tokens is outside 1..${c.maxPositions}, the model's context length`,
       );
     }
-    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
-    if (bad !== undefined)
-      throw new RangeError(`token id ${bad} is outside the vocabulary of ${c.vocabSize}`);
+    const ids: number[] = [];
+    for (const window of windows) {
+      if (window.length !== T) {
+        throw new RangeError(`the windows of one pass differ in length (${T} and ${window.length})`);
+      }
+      const bad = window.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
+      if (bad !== undefined)
+        throw new RangeError(`token id ${bad} is outside the vocabulary of ${c.vocabSize}`);
+      ids.push(...window);
+    }
     const rt = this.rt;
-    const ws = await this.workspaceFor(T);
+    const ws = await this.workspaceFor(windows.length, T);
     await embedTokens(rt, c, this.lookup(this.shared), ws, ids);
     for (let l = 0; l < c.layers; l++) {
       const block = this.blocks ? (this.blocks[l] as Weights) : await this.uploadBlock(l);
@@ -167,7 +191,7 @@ export class GpuModel {
         }
       }
     }
-    await normLayer(rt, c, this.lookup(this.shared), 'final_norm', ws.x, ws.h, T);
+    await normLayer(rt, c, this.lookup(this.shared), 'final_norm', ws.x, ws.h, ws.tokens);
     return ws;
   }
 
@@ -210,8 +234,11 @@ export class GpuModel {
     return block;
   }
 
-  private async workspaceFor(tokens: number): Promise<Workspace> {
-    if (this.workspace?.tokens === tokens) return this.workspace;
+  /** The workspace for a pass; a smaller pass of the same window length reuses a larger one's buffers. */
+  private async workspaceFor(windows: number, seqLen: number): Promise<Workspace> {
+    const tokens = windows * seqLen;
+    const current = this.workspace;
+    if (current && current.seqLen === seqLen && current.tokens >= tokens) return { ...current, tokens };
     for (const b of this.workspace?.buffers ?? []) b.destroy();
     this.workspace = null;
     const c = this.config;
@@ -225,6 +252,7 @@ export class GpuModel {
       const sizes = blockBufferSizes(c, tokens);
       const ws: Workspace = {
         tokens,
+        seqLen,
         buffers,
         ids: await make('token ids', sizes.ids),
         positions: await make('position ids', sizes.positions),
@@ -237,7 +265,7 @@ export class GpuModel {
         attn: await make('attention output', sizes.attn),
         up: await make('mlp up', sizes.up),
         gate: await make('mlp gate', sizes.gate),
-        logits: await make('logits', Math.min(tokens, LOGIT_CHUNK_TOKENS) * c.vocabSize),
+        logits: await make('logits', logitChunkRows(c.vocabSize, tokens) * c.vocabSize),
         nll: await make('token nll', tokens),
       };
       this.workspace = ws;

@@ -1,7 +1,8 @@
 // Perplexity by the papers' protocol: the text is tokenized once, cut into non-overlapping windows
 // of the sequence length (remainder dropped), each window scored on its own (every token predicts
-// the next: length − 1 predictions), and ppl = exp(total NLL / predictions). Windows stream one by
-// one with a known total, and the run can be cancelled between windows.
+// the next: length − 1 predictions), and ppl = exp(total NLL / predictions). A scorer may take
+// several windows per pass (a batch, scored as if one by one); progress still counts windows, with
+// a known total, and the run can be cancelled between passes.
 
 import type { WorkCounters } from '../gpu/meter';
 import { windows } from './datasets';
@@ -12,12 +13,15 @@ export interface WindowScore {
   count: number;
 }
 
-export type WindowScorer = (window: readonly number[]) => Promise<WindowScore>;
+/** Scores a pass of windows, all of one length: one score per window, in order. */
+export type WindowScorer = (windows: readonly (readonly number[])[]) => Promise<WindowScore[]>;
 
 export interface PerplexityOptions {
   seqLen: number;
   /** Score only the first windows (the default scores all). */
   maxWindows?: number;
+  /** Windows handed to the scorer at once (default 1). */
+  windowsPerPass?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
 }
@@ -57,33 +61,46 @@ export async function perplexity(
       `the text has ${tokens.length} tokens, fewer than one window of ${options.seqLen}; use a shorter sequence length`,
     );
   }
+  const perPass = options.windowsPerPass ?? 1;
+  if (!Number.isInteger(perPass) || perPass < 1) {
+    throw new RangeError(`windows per pass must be an integer ≥ 1, got ${perPass}`);
+  }
   const start = performance.now();
   let nll = 0;
   let count = 0;
   const windowPpl: number[] = [];
-  for (const [index, part] of parts.entries()) {
+  for (let first = 0; first < parts.length; first += perPass) {
     options.signal?.throwIfAborted();
-    const s = await score(part);
-    if (!Number.isFinite(s.nllSum)) {
-      throw new RangeError(
-        `window ${index + 1} scored a non-finite NLL (${s.nllSum}): the model produced NaN or Inf`,
-      );
+    const pass = parts.slice(first, first + perPass);
+    const scores = await score(pass);
+    if (scores.length !== pass.length) {
+      throw new Error(`the scorer returned ${scores.length} scores for a pass of ${pass.length} windows`);
     }
-    nll += s.nllSum;
-    count += s.count;
-    windowPpl.push(Math.exp(s.nllSum / s.count));
     const elapsedMs = performance.now() - start;
-    const tokensScored = (index + 1) * options.seqLen;
-    options.onWindow?.({
-      done: index + 1,
-      total: parts.length,
-      windowPpl: windowPpl[index] as number,
-      runningPpl: Math.exp(nll / count),
-      tokensScored,
-      elapsedMs,
-      tokensPerSecond: tokensScored / (elapsedMs / 1000),
-      etaMs: (elapsedMs / (index + 1)) * (parts.length - index - 1),
-    });
+    // One progress event per window, so charts keep a point per window whatever the pass size.
+    for (const [offset, s] of scores.entries()) {
+      const index = first + offset;
+      if (!Number.isFinite(s.nllSum)) {
+        throw new RangeError(
+          `window ${index + 1} scored a non-finite NLL (${s.nllSum}): the model produced NaN or Inf`,
+        );
+      }
+      nll += s.nllSum;
+      count += s.count;
+      windowPpl.push(Math.exp(s.nllSum / s.count));
+      const done = index + 1;
+      const tokensScored = done * options.seqLen;
+      options.onWindow?.({
+        done,
+        total: parts.length,
+        windowPpl: windowPpl[index] as number,
+        runningPpl: Math.exp(nll / count),
+        tokensScored,
+        elapsedMs,
+        tokensPerSecond: tokensScored / (elapsedMs / 1000),
+        etaMs: (elapsedMs / done) * (parts.length - done),
+      });
+    }
   }
   return {
     ppl: Math.exp(nll / count),

@@ -132,6 +132,40 @@ describe('pruning a model block by block', () => {
     });
   }
 
+  it('gives the same masks whether the calibration windows run one per pass or several', async () => {
+    const seed = freshSeed();
+    const c = tinyConfig('opt');
+    const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+    const run = (windowsPerPass: number) =>
+      pruneModel({
+        rt,
+        source,
+        calibration: calibration(c, seed),
+        // Block 1 sees block 0's outputs, computed in passes too.
+        options: options('wanda', { kind: 'unstructured', sparsity: 0.5 }, { blocks: [1] }),
+        windowsPerPass,
+      });
+    const one = await run(1);
+    // Six windows in passes of 4 and 2.
+    const batched = await run(4);
+    // The forward of a pass is the windows' forwards row for row; only the order in which the
+    // statistics sum their rows differs, a float32 rounding that may swap two near-equal scores.
+    let entries = 0;
+    let differ = 0;
+    for (const [name, data] of one.tensors) {
+      const other = batched.tensors.get(name) as Float32Array;
+      entries += data.length;
+      for (let i = 0; i < data.length; i++) if ((data[i] === 0) !== (other[i] === 0)) differ++;
+    }
+    expect(differ / entries, `seed ${seed}`).toBeLessThanOrEqual(1e-3);
+    const errors = (o: typeof one) => o.summary.blocks.flatMap((b) => b.matrices.map((m) => m.relativeError));
+    const [a, b] = [errors(one), errors(batched)];
+    for (let i = 0; i < a.length; i++)
+      expect(Math.abs((a[i] as number) - (b[i] as number)), `seed ${seed}`).toBeLessThanOrEqual(
+        1e-4 * (a[i] as number) + 1e-6,
+      );
+  });
+
   it('resumes after a lost device from the last finished block, with the same result', async () => {
     const seed = freshSeed();
     const c = tinyConfig('llama', { layers: 2 });
@@ -272,15 +306,15 @@ describe('pruning a model block by block', () => {
         // The block holds its operators plus what they share (statistics, λ_max, next inputs).
         const operators = sumWork(block.matrices.map((m) => m.counters as WorkCounters));
         for (const f of COUNTS) expect(counters[f], f).toBeGreaterThanOrEqual(operators[f]);
-        // One read-back per calibration window at least: the next block's inputs.
-        expect(counters.readbacks - operators.readbacks).toBeGreaterThanOrEqual(windows.length);
+        // The three windows fit one pass: one read-back at least, the next block's inputs.
+        expect(counters.readbacks - operators.readbacks).toBeGreaterThanOrEqual(1);
         if (timed)
           expect(counters.gpuMs as number).toBeGreaterThanOrEqual((operators.gpuMs as number) - 1e-9);
       }
       // Every layer up to the last pruned one is pruned here, so the run is its blocks plus the
-      // embedding of each window (one read-back of its embeddings).
+      // embedding of the windows (one pass: one read-back of all their embeddings).
       const blocks = sumWork(summary.blocks.map((b) => b.counters as WorkCounters));
-      expect(run.readbacks - blocks.readbacks).toBe(windows.length);
+      expect(run.readbacks - blocks.readbacks).toBe(1);
       expect(run.bytesRead - blocks.bytesRead).toBe(windows.length * 11 * c.hidden * 4);
       expect(run.dispatches).toBeGreaterThan(blocks.dispatches);
       if (timed) expect(run.gpuMs as number).toBeGreaterThanOrEqual((blocks.gpuMs as number) - 1e-9);

@@ -18,11 +18,13 @@ import type { TrackedBuffer } from '../gpu/ledger';
 import { addWork, type WorkCounters, WorkMeter, withGpuClock, zeroWork } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../kernels/matmul';
+import { DEFAULT_PASS_BYTES, windowsPerPass } from '../model/batch';
 import {
   type BlockBuffers,
   blockBufferSizes,
   blockForward,
   embedTokens,
+  type GroupObserver,
   operatorGroups,
   operatorRows,
 } from '../model/blockForward';
@@ -83,6 +85,10 @@ export interface PruneInput {
   checkpoint?: PruneCheckpoint;
   /** Time the work on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
   gpuTime?: boolean;
+  /** Calibration windows per block pass; default sized by windowsPerPass from passBytes and the limits. */
+  windowsPerPass?: number;
+  /** Memory the activations of a pass may take, both buffer sets together (default DEFAULT_PASS_BYTES). */
+  passBytes?: number;
 }
 
 export interface PruneOutput {
@@ -155,7 +161,17 @@ async function prune(input: PruneInput): Promise<PruneOutput> {
     operatorsPerBlock: operatorGroups(c).flatMap((g) => g.operators),
     calibrationTokens: input.calibration.length * tokensPerWindow,
   });
-  const runner = await BlockRunner.create(rt, c, tokensPerWindow);
+  // Two sets of buffers (dense and pruned) share the pass's memory.
+  const perPass =
+    input.windowsPerPass ??
+    windowsPerPass(
+      c,
+      tokensPerWindow,
+      input.calibration.length,
+      rt.limits,
+      (input.passBytes ?? DEFAULT_PASS_BYTES) / 2,
+    );
+  const runner = await BlockRunner.create(rt, c, tokensPerWindow, perPass);
   try {
     if (state.layer === 0 && state.inputs.length === 0) {
       const meter = WorkMeter.start(rt);
@@ -266,22 +282,34 @@ async function uploadBlock(rt: GpuRuntime, source: WeightSource, l: number): Pro
   return block;
 }
 
-/** Two sets of activation buffers (the dense block and the partly pruned one) for one window length. */
+/** Consecutive calibration windows run through a block together (see model/batch.ts). */
+interface Pass {
+  first: number;
+  count: number;
+}
+
+/**
+ * Two sets of activation buffers (the dense block and the partly pruned one), each for a pass of
+ * up to `perPass` windows of `seqLen` tokens. The windows' block inputs stay on the host, one array
+ * per window; a pass writes them one after another into the buffers and reads them back at once.
+ */
 class BlockRunner {
   private constructor(
     readonly rt: GpuRuntime,
     readonly config: ModelConfig,
-    readonly tokens: number,
+    readonly seqLen: number,
+    readonly perPass: number,
     readonly dense: BlockBuffers,
     readonly pruned: BlockBuffers,
     private readonly owned: TrackedBuffer[],
   ) {}
 
-  static async create(rt: GpuRuntime, c: ModelConfig, tokens: number): Promise<BlockRunner> {
+  static async create(rt: GpuRuntime, c: ModelConfig, seqLen: number, perPass: number): Promise<BlockRunner> {
     const owned: TrackedBuffer[] = [];
+    const tokens = perPass * seqLen;
     const make = async (label: string): Promise<BlockBuffers> => {
       const sizes = blockBufferSizes(c, tokens);
-      const out: Partial<Record<keyof BlockBuffers, unknown>> = { tokens };
+      const out: Partial<Record<keyof BlockBuffers, unknown>> = { tokens, seqLen };
       for (const [name, elements] of Object.entries(sizes)) {
         const b = await rt.createBuffer(`${label} ${name}`, 'activations', 4 * elements);
         owned.push(b);
@@ -290,11 +318,39 @@ class BlockRunner {
       return out as BlockBuffers;
     };
     try {
-      return new BlockRunner(rt, c, tokens, await make('dense'), await make('pruned'), owned);
+      return new BlockRunner(rt, c, seqLen, perPass, await make('dense'), await make('pruned'), owned);
     } catch (error) {
       for (const b of owned) b.destroy();
       throw error;
     }
+  }
+
+  /** The passes over `windows` windows, in order. */
+  passes(windows: number): Pass[] {
+    const out: Pass[] = [];
+    for (let first = 0; first < windows; first += this.perPass)
+      out.push({ first, count: Math.min(this.perPass, windows - first) });
+    return out;
+  }
+
+  /** `buffers` holding the pass's windows' inputs, as a pass of that many rows. */
+  private load(buffers: BlockBuffers, inputs: Float32Array[], pass: Pass): BlockBuffers {
+    for (let w = 0; w < pass.count; w++)
+      this.rt.write(
+        buffers.x,
+        inputs[pass.first + w] as Float32Array,
+        4 * w * this.seqLen * this.config.hidden,
+      );
+    return { ...buffers, tokens: pass.count * this.seqLen };
+  }
+
+  /** The pass's residual stream, read back once and split into its windows. */
+  private async readWindows(buffers: BlockBuffers): Promise<Float32Array[]> {
+    const width = this.seqLen * this.config.hidden;
+    const all = await this.rt.readF32(buffers.x, 0, 4 * buffers.tokens * this.config.hidden);
+    return Array.from({ length: buffers.tokens / this.seqLen }, (_, w) =>
+      all.slice(w * width, (w + 1) * width),
+    );
   }
 
   /** The first block's input for every window: the embeddings. */
@@ -306,10 +362,12 @@ class BlockRunner {
         shared.set(name, await this.rt.upload(name, 'weights', await source.read(name)));
       }
       const out: Float32Array[] = [];
-      for (const ids of windows) {
+      for (const pass of this.passes(windows.length)) {
         signal?.throwIfAborted();
-        await embedTokens(this.rt, this.config, lookupOf(shared), this.dense, ids);
-        out.push(await this.rt.readF32(this.dense.x, 0, 4 * this.tokens * this.config.hidden));
+        const buffers = { ...this.dense, tokens: pass.count * this.seqLen };
+        const ids = windows.slice(pass.first, pass.first + pass.count).flat();
+        await embedTokens(this.rt, this.config, lookupOf(shared), buffers, ids);
+        out.push(...(await this.readWindows(buffers)));
       }
       return out;
     } finally {
@@ -325,25 +383,40 @@ class BlockRunner {
     signal?: AbortSignal,
   ): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
-    for (const x of inputs) {
+    for (const pass of this.passes(inputs.length)) {
       signal?.throwIfAborted();
-      this.rt.write(this.dense.x, x);
-      await blockForward(this.rt, this.config, weights, this.dense, layer);
-      out.push(await this.rt.readF32(this.dense.x, 0, x.byteLength));
+      const buffers = this.load(this.dense, inputs, pass);
+      await blockForward(this.rt, this.config, weights, buffers, layer);
+      out.push(...(await this.readWindows(buffers)));
     }
     return out;
   }
 
-  /** Runs `buffers` through block `layer` from `input` until group `group`'s input; returns that buffer. */
+  /**
+   * Runs the dense buffers through block `layer` from the pass's inputs, calling `observe` with
+   * each operator group's input (rows = the pass's tokens) until it returns true.
+   */
+  async observe(
+    weights: Lookup,
+    layer: number,
+    inputs: Float32Array[],
+    pass: Pass,
+    observe: GroupObserver,
+  ): Promise<void> {
+    await blockForward(this.rt, this.config, weights, this.load(this.dense, inputs, pass), layer, observe);
+  }
+
+  /** Runs `which` buffers through block `layer` from the pass's inputs until group `group`'s input; returns that buffer. */
   async inputOf(
     weights: Lookup,
-    buffers: BlockBuffers,
+    which: 'dense' | 'pruned',
     layer: number,
-    input: Float32Array,
+    inputs: Float32Array[],
+    pass: Pass,
     group: number,
   ): Promise<GPUBuffer> {
-    this.rt.write(buffers.x, input);
     let found: GPUBuffer | undefined;
+    const buffers = this.load(which === 'dense' ? this.dense : this.pruned, inputs, pass);
     await blockForward(this.rt, this.config, weights, buffers, layer, (g, x) => {
       if (g !== group) return false;
       found = x;
@@ -374,7 +447,7 @@ async function pruneBlock(
   emit: (event: PruneEvent) => void,
   signal?: AbortSignal,
 ): Promise<PrunedBlock> {
-  const { rt, config: c, tokens } = runner;
+  const { rt, config: c } = runner;
   const groups = operatorGroups(c);
   const corrected = options.method === 'fista' && options.fista.errorCorrection;
   const prunedWeights = new Map<string, TrackedBuffer>();
@@ -394,18 +467,18 @@ async function pruneBlock(
     if (!corrected) {
       for (const [g, group] of groups.entries())
         stats[g] = await GroupStatistics.create(rt, group.inputWidth, false, `layers.${layer} group ${g}`);
-      for (const [i, x] of inputs.entries()) {
+      for (const pass of runner.passes(inputs.length)) {
         signal?.throwIfAborted();
-        rt.write(runner.dense.x, x);
-        await blockForward(rt, c, lookupOf(dense), runner.dense, layer, async (g, input) => {
-          await stats[g]?.add(rt, tokens, input, input);
+        const rows = pass.count * runner.seqLen;
+        await runner.observe(lookupOf(dense), layer, inputs, pass, async (g, input) => {
+          await stats[g]?.add(rt, rows, input, input);
           return g === groups.length - 1;
         });
         emit({
           type: 'statistics',
           block: layer,
           operators: groups.flatMap((g) => g.operators),
-          windowsDone: i + 1,
+          windowsDone: pass.first + pass.count,
           windowsTotal: inputs.length,
         });
       }
@@ -421,16 +494,18 @@ async function pruneBlock(
           `layers.${layer} group ${g}`,
         );
         stats[g] = s;
-        for (const [i, x] of inputs.entries()) {
+        for (const pass of runner.passes(inputs.length)) {
           signal?.throwIfAborted();
-          const xDense = await runner.inputOf(lookupOf(dense), runner.dense, layer, x, g);
-          const xStar = correctHere ? await runner.inputOf(lookupPruned, runner.pruned, layer, x, g) : xDense;
-          await s.add(rt, tokens, xDense, xStar);
+          const xDense = await runner.inputOf(lookupOf(dense), 'dense', layer, inputs, pass, g);
+          const xStar = correctHere
+            ? await runner.inputOf(lookupPruned, 'pruned', layer, inputs, pass, g)
+            : xDense;
+          await s.add(rt, pass.count * runner.seqLen, xDense, xStar);
           emit({
             type: 'statistics',
             block: layer,
             operators: group.operators,
-            windowsDone: i + 1,
+            windowsDone: pass.first + pass.count,
             windowsTotal: inputs.length,
           });
         }
