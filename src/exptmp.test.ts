@@ -1,49 +1,33 @@
 import { it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createNodeRuntime } from './host/nodeGpu';
-import { matmul } from './kernels/matmul';
-import { packParams } from './kernels/params';
-const direct = (R: number, C: number, WG: number) => `
-struct P { m: u32, n: u32, k: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let blocksN = (p.n + ${C - 1}u) / ${C}u;
-  let id = gid.x;
-  let i0 = (id / blocksN) * ${R}u;
-  let j0 = (id % blocksN) * ${C}u;
-  if (i0 >= p.m) { return; }
-  var acc: array<array<f32, ${C}>, ${R}>;
-  for (var kk = 0u; kk < p.k; kk++) {
-    var av: array<f32, ${R}>;
-    for (var r = 0u; r < ${R}u; r++) { av[r] = select(0.0, a[min(i0 + r, p.m - 1u) * p.k + kk], i0 + r < p.m); }
-    for (var cc = 0u; cc < ${C}u; cc++) {
-      let bv = b[min(j0 + cc, p.n - 1u) * p.k + kk];
-      for (var r = 0u; r < ${R}u; r++) { acc[r][cc] = fma(av[r], bv, acc[r][cc]); }
-    }
-  }
-  for (var r = 0u; r < ${R}u; r++) { for (var cc = 0u; cc < ${C}u; cc++) {
-    if (i0 + r < p.m && j0 + cc < p.n) { c[(i0 + r) * p.n + j0 + cc] = acc[r][cc]; } } }
-}`;
-it('shapes', async () => {
+import { bytesSource } from './model/byteSource';
+import { openModel } from './model/checkpoint';
+import { GpuModel } from './model/gpuModel';
+import { referenceNll } from './model/reference';
+import { canonicalTensors } from './model/weights';
+it('eval speed', async () => {
   const rt = await createNodeRuntime();
-  const buf = async (n: number) => (await rt.createBuffer('x', 'scratch', 4 * n)).buffer;
-  const big = await buf(1 << 22); const big2 = await buf(1 << 22); const out = await buf(1 << 22);
-  const cases: [number, number, number][] = [[128,64,64],[128,172,64],[128,64,172],[128,128,8],[128,512,64],[1024,64,64],[512,512,512]];
-  const variants: [number, number, number][] = [[4,4,64],[4,4,16],[2,4,64],[1,4,64],[4,8,64]];
-  for (const [m, n, k] of cases) {
-    const time = async (f: () => Promise<void>) => { await f(); await rt.sync(); const t0 = performance.now(); for (let i = 0; i < 5; i++) await f(); await rt.sync(); return (performance.now() - t0) / 5; };
-    const tile = await time(() => matmul(rt, { a: big, b: big2, c: out, m, n, k, transB: true }));
-    let line = `${m}x${n}x${k}: tile ${tile.toFixed(2)} ms`;
-    for (const [R, C, WG] of variants) {
-      const pipeline = await rt.pipeline({ name: `direct${R}${C}${WG}`, code: direct(R, C, WG) });
-      const blocks = Math.ceil(m / R) * Math.ceil(n / C);
-      const ms = await time(async () => rt.submit([{ pipeline, uniforms: packParams([['u32', m], ['u32', n], ['u32', k]]), storage: [big, big2, out], workgroups: [Math.ceil(blocks / WG)] }]));
-      line += ` | ${R}x${C}/${WG} ${ms.toFixed(2)} (${(tile / ms).toFixed(1)}x)`;
-    }
-    console.log(line);
+  const dir = 'public/models/stories260K/';
+  const opened = await openModel(['config.json', 'model.safetensors'].map((n) => bytesSource(n, readFileSync(dir + n))));
+  const model = await GpuModel.load(rt, opened.weights);
+  const T = 256;
+  const wins = Array.from({ length: 16 }, (_, w) => Array.from({ length: T }, (_, i) => ((w * 31 + i) * 7919) % 512));
+  const tensors = new Map<string, Float32Array>();
+  for (const t of canonicalTensors(model.config)) tensors.set(t.name, await opened.weights.read(t.name));
+  let t0 = performance.now();
+  for (const w of wins.slice(0, 4)) referenceNll(model.config, tensors, w);
+  const js = (4 * T) / ((performance.now() - t0) / 1000);
+  await model.scoreWindows(wins.slice(0, 1));
+  for (const B of [1, 4]) {
+    t0 = performance.now();
+    for (let i = 0; i < 16; i += B) await model.scoreWindows(wins.slice(i, i + B));
+    const gpu = (16 * T) / ((performance.now() - t0) / 1000);
+    rt.startProfile();
+    for (let i = 0; i < 4; i += B) await model.scoreWindows(wins.slice(i, i + B));
+    const totals = await rt.stopProfile();
+    console.log(`B=${B} profile`, JSON.stringify([...totals].map(([k, v]) => [k, Math.round(v / 1e6)])));
+    console.log(`B=${B}: GPU ${gpu.toFixed(0)} tok/s, JS ${js.toFixed(0)} tok/s, ratio ${(gpu / js).toFixed(2)}`);
   }
   rt.destroy();
-}, 600000);
+}, 1200000);

@@ -9,6 +9,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
 import { attention } from '../kernels/attention';
 import { scoresAttention, scoresFit } from '../kernels/attentionScores';
+import { smallHeadAttention, smallHeadFits } from '../kernels/attentionSmallHead';
 import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
 import { norm } from '../kernels/norm';
@@ -208,9 +209,11 @@ export async function blockForward(
     kvHeads: c.kvHeads,
     headDim: c.headDim,
   };
-  // Short windows go through materialised scores and the matmul kernel; long ones through the
-  // online softmax, whose memory does not grow with tokens² (see attentionScores.ts).
-  if (scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
+  // Narrow heads take one invocation per (query, head) (attentionSmallHead.ts); wider ones go
+  // through materialised scores and the matmul kernel for short windows, and through the online
+  // softmax, whose memory does not grow with tokens², for long ones (see attentionScores.ts).
+  if (smallHeadFits(attentionArgs, rt.limits)) await smallHeadAttention(rt, attentionArgs);
+  else if (scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
   else await attention(rt, attentionArgs);
   if (await observe?.(1, ws.attn)) return;
   // The residual stream accumulates in place: x ← x + W_o · attn.

@@ -1,0 +1,122 @@
+// Causal attention for small heads (headDim ≤ 32): one invocation per (query, head), keys walked in
+// registers with the online softmax (attentionSmallHead.wgsl). It is the fastest of the three
+// attention kernels when heads are narrow, on SwiftShader by several times (see bench/README.md),
+// and it handles the windows of a batched pass natively. It binds each operand whole, so it runs
+// only when they fit one storage binding (smallHeadFits); the caller falls back otherwise.
+
+import shader from '../../shaders/attentionSmallHead.wgsl?raw';
+import type { EngineLimits } from '../gpu/device';
+import { GpuLimitError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { AttentionArgs } from './attention';
+import { checkDistinct, checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
+import { foldGrid, packParams } from './params';
+import { bindWindow, span, windowCapacity } from './window';
+
+/** The widest head this kernel takes: its query and accumulator live in registers. */
+export const SMALL_HEAD_MAX_DIM = 32;
+
+const WORKGROUP = 64;
+
+interface Layout {
+  ldQ: number;
+  ldK: number;
+  ldV: number;
+  ldOut: number;
+}
+
+function layout(args: AttentionArgs): Layout {
+  return {
+    ldQ: args.ldQ ?? args.heads * args.headDim,
+    ldK: args.ldK ?? args.kvHeads * args.headDim,
+    ldV: args.ldV ?? args.kvHeads * args.headDim,
+    ldOut: args.ldOut ?? args.heads * args.headDim,
+  };
+}
+
+/** Whether smallHeadAttention can run these operands on these limits. */
+export function smallHeadFits(args: AttentionArgs, limits: EngineLimits): boolean {
+  const { tokens, heads, kvHeads, headDim } = args;
+  if (headDim > SMALL_HEAD_MAX_DIM) return false;
+  if (tokens === 0) return true;
+  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, limits.minStorageBufferOffsetAlignment);
+  const l = layout(args);
+  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  return (
+    span(tokens, heads * headDim, l.ldQ) <= capacity &&
+    span(tokens, heads * headDim, l.ldOut) <= capacity &&
+    span(tokens, kvHeads * headDim, l.ldK) <= capacity &&
+    span(tokens, kvHeads * headDim, l.ldV) <= capacity &&
+    Math.ceil((tokens * heads) / WORKGROUP) <= maxGroups * maxGroups
+  );
+}
+
+export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
+  const { tokens, heads, kvHeads, headDim } = args;
+  const kernel = 'attention';
+  checkInteger(kernel, 'tokens', tokens);
+  checkInteger(kernel, 'heads', heads, 1);
+  checkInteger(kernel, 'kvHeads', kvHeads, 1);
+  checkInteger(kernel, 'headDim', headDim, 1);
+  if (heads % kvHeads !== 0) {
+    throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
+  }
+  if (headDim > SMALL_HEAD_MAX_DIM) {
+    throw new RangeError(
+      `attention: the small-head kernel takes headDim ≤ ${SMALL_HEAD_MAX_DIM}, got ${headDim}`,
+    );
+  }
+  const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
+  const scale = args.scale ?? 1 / Math.sqrt(headDim);
+  checkFinite(kernel, 'scale', scale);
+  const l = layout(args);
+  const offQ = args.offsetQ ?? 0;
+  const offK = args.offsetK ?? 0;
+  const offV = args.offsetV ?? 0;
+  const offOut = args.offsetOut ?? 0;
+  checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, l.ldQ, offQ);
+  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, l.ldK, offK);
+  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, l.ldV, offV);
+  checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, l.ldOut, offOut);
+  checkDistinct(kernel, ['out', args.out], ['q', args.q], ['k', args.k], ['v', args.v]);
+  if (tokens === 0) return;
+  if (!smallHeadFits(args, rt.limits)) {
+    throw new GpuLimitError(
+      `attention: ${tokens} tokens × ${heads} heads do not fit the small-head kernel's single bindings here`,
+    );
+  }
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const q = bindWindow(args.q, offQ, span(tokens, heads * headDim, l.ldQ), align);
+  const k = bindWindow(args.k, offK, span(tokens, kvHeads * headDim, l.ldK), align);
+  const v = bindWindow(args.v, offV, span(tokens, kvHeads * headDim, l.ldV), align);
+  const out = bindWindow(args.out, offOut, span(tokens, heads * headDim, l.ldOut), align);
+  const pipeline = await rt.pipeline({
+    name: `attention small head ${headDim}`,
+    code: shader.replace('const HEAD_DIM: u32 = 0u;', `const HEAD_DIM: u32 = ${headDim}u;`),
+  });
+  rt.submit([
+    {
+      pipeline,
+      uniforms: packParams([
+        ['u32', tokens],
+        ['u32', heads],
+        ['u32', heads / kvHeads],
+        ['u32', seqLen],
+        ['u32', l.ldQ],
+        ['u32', l.ldK],
+        ['u32', l.ldV],
+        ['u32', l.ldOut],
+        ['u32', q.base],
+        ['u32', k.base],
+        ['u32', v.base],
+        ['u32', out.base],
+        ['f32', scale],
+      ]),
+      storage: [q.binding, k.binding, v.binding, out.binding],
+      workgroups: foldGrid(
+        Math.ceil((tokens * heads) / WORKGROUP),
+        rt.limits.maxComputeWorkgroupsPerDimension,
+      ),
+    },
+  ]);
+}
