@@ -13,6 +13,7 @@ import { createNodeRuntime } from '../src/host/nodeGpu';
 import type { BenchOptions } from './args';
 import { suite } from './cases';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
+import { benchEvaluation, type EvaluationRow, formatEvaluation } from './evaluation';
 import { benchFactor, type FactorRow, formatFactor, relateFactorToPeak } from './factor';
 import { benchForward, type ForwardRow, formatForward } from './forward';
 import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './prune';
@@ -54,6 +55,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
 
   const rows: BenchRow[] = [];
   let forward: ForwardRow[] = [];
+  let evaluation: EvaluationRow | null = null;
   let prune: PruneRow[] = [];
   let factor: FactorRow[] = [];
   let train: TrainRow[] = [];
@@ -93,6 +95,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     }
     if (runs('forward') && !rt.isLost)
       forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
+    if (runs('forward') && !rt.isLost) evaluation = await benchEvaluation(rt, options.quick);
     if (runs('prune') && !rt.isLost) prune = await benchPrune(rt, options.quick, options.runs);
     if (runs('prune') && !rt.isLost)
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
@@ -114,6 +117,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   const otherCpu = otherCpuShare(runStart, cpuSnapshot());
   if (rows.length) print(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
   if (forward.length) print(`${formatForward(forward)}\n`);
+  if (evaluation) print(`${formatEvaluation(evaluation)}\n`);
   if (prune.length) print(`${formatPrune(prune, peaks)}\n`);
   if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
@@ -149,6 +153,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     },
     rows,
     forward,
+    evaluation,
     prune,
     factor,
     train,

@@ -3,7 +3,7 @@
 
 import { type Command, Option } from 'commander';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
-import { fitCheck } from '../model/fit';
+import { fitCheck, passBytes } from '../model/fit';
 import { GpuModel } from '../model/gpuModel';
 import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
 import { referenceNll } from '../model/reference';
@@ -97,7 +97,12 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
       load.done();
       try {
         extra = { residency: model.residency, adapter: draft.adapter };
-        return await draft.phase('evaluation', () => evaluatePerplexity(model, tokens, evalOptions));
+        return await draft.phase('evaluation', () =>
+          evaluatePerplexity(model, tokens, {
+            ...evalOptions,
+            passBytes: passBytes(fit, cli.budgetGib * 2 ** 30, model.residency),
+          }),
+        );
       } finally {
         model.destroy();
       }

@@ -29,6 +29,8 @@ export interface EvaluateOptions {
   windowsPerPass?: number;
   /** Memory the activations of a pass may take (default DEFAULT_PASS_BYTES). */
   passBytes?: number;
+  /** Keeps passes near this many milliseconds, for a prompt cancel (see PerplexityOptions). */
+  passMs?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
   /** Time the windows on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */

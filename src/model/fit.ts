@@ -87,3 +87,13 @@ export function fitCheck(
     largestTensor,
   };
 }
+
+/**
+ * The memory a batched pass's activations may take (batch.ts): the budget less what the weights
+ * hold resident (all of them, or the shared tensors and one block when streaming), and never less
+ * than the one window the fit check counted.
+ */
+export function passBytes(fit: FitReport, budgetBytes: number, residency: 'resident' | 'streaming'): number {
+  const peak = residency === 'resident' ? fit.peakResidentBytes : fit.peakStreamingBytes;
+  return Math.max(fit.activationBytes, budgetBytes - (peak - fit.activationBytes));
+}

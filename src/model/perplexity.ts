@@ -20,8 +20,13 @@ export interface PerplexityOptions {
   seqLen: number;
   /** Score only the first windows (the default scores all). */
   maxWindows?: number;
-  /** Windows handed to the scorer at once (default 1). */
+  /** Windows handed to the scorer at once (default 1); the most when passMs is given. */
   windowsPerPass?: number;
+  /**
+   * Keeps a pass near this many milliseconds, so a cancel takes effect soon: the first pass is one
+   * window, and later ones as many (up to windowsPerPass) as the measured pace fits in passMs.
+   */
+  passMs?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
 }
@@ -69,10 +74,17 @@ export async function perplexity(
   let nll = 0;
   let count = 0;
   const windowPpl: number[] = [];
-  for (let first = 0; first < parts.length; first += perPass) {
+  let size = options.passMs === undefined ? perPass : 1;
+  for (let first = 0; first < parts.length; ) {
     options.signal?.throwIfAborted();
-    const pass = parts.slice(first, first + perPass);
+    const passStart = performance.now();
+    const pass = parts.slice(first, first + size);
     const scores = await score(pass);
+    const msPerWindow = (performance.now() - passStart) / pass.length;
+    const next =
+      options.passMs === undefined
+        ? size
+        : Math.max(1, Math.min(perPass, Math.floor(options.passMs / Math.max(msPerWindow, 1e-3))));
     if (scores.length !== pass.length) {
       throw new Error(`the scorer returned ${scores.length} scores for a pass of ${pass.length} windows`);
     }
@@ -101,6 +113,8 @@ export async function perplexity(
         etaMs: (elapsedMs / done) * (parts.length - done),
       });
     }
+    first += pass.length;
+    size = next;
   }
   return {
     ppl: Math.exp(nll / count),

@@ -6,9 +6,16 @@
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
+import { passBytes } from '../model/fit';
 import type { EvalEvent, EvalOptions, EvalOutcome } from './api';
 import { checkFit, type LoadedModel, modelFailure, NetworkError } from './modelJob';
 import { throttle } from './throttle';
+
+/**
+ * Evaluation passes in the studio last about this long (perplexity.ts's passMs), so Cancel takes
+ * effect within about a second however many windows a pass could hold.
+ */
+export const CANCEL_PASS_MS = 1000;
 
 const MEMORY_INTERVAL_MS = 250;
 
@@ -86,6 +93,8 @@ export async function runEvaluation(job: EvalJob): Promise<EvalOutcome> {
     const result = await evaluatePerplexity(loaded.model, tokens, {
       seqLen,
       maxWindows: options.maxWindows,
+      passBytes: passBytes(fit, loaded.budgetBytes, loaded.model.residency),
+      passMs: CANCEL_PASS_MS,
       signal,
       onWindow: (progress) => {
         done = progress.done;

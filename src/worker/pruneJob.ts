@@ -33,7 +33,7 @@ import type {
   PruneRun,
   PruneStage,
 } from './api';
-import { tokensFor } from './evalJob';
+import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { checkFit, type LoadedModel, modelFailure } from './modelJob';
 import { pruneEventBatcher } from './pruneEventBatch';
 import type { PruneRunStore } from './pruneRuns';
@@ -189,7 +189,15 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
           const own = rt === modelRt && !rt.isLost;
           const model = own ? loaded.model : await GpuModel.load(rt, source, { signal: stepSignal });
           try {
-            return await scorePerplexity(model, evalTokens, evaluation, 'before', emit, stepSignal);
+            return await scorePerplexity(
+              model,
+              evalTokens,
+              evaluation,
+              'before',
+              spareBytes(rt, loaded.budgetBytes),
+              emit,
+              stepSignal,
+            );
           } finally {
             if (!own) model.destroy();
           }
@@ -212,6 +220,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
           emit: batcher.push,
           signal: stepSignal,
           checkpoint,
+          passBytes: spareBytes(rt, loaded.budgetBytes),
         }),
       (error) => {
         if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
@@ -231,7 +240,15 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
           signal: stepSignal,
         });
         try {
-          return await scorePerplexity(model, evalTokens, evaluation, 'after', emit, stepSignal);
+          return await scorePerplexity(
+            model,
+            evalTokens,
+            evaluation,
+            'after',
+            spareBytes(rt, loaded.budgetBytes),
+            emit,
+            stepSignal,
+          );
         } finally {
           model.destroy();
         }
@@ -302,6 +319,14 @@ function checkEvaluation(rt: GpuRuntime, loaded: LoadedModel, e: NonNullable<Pru
 }
 
 /**
+ * Memory a batched pass may take: half of what the budget leaves beside the buffers already live,
+ * the other half kept for a block's weights and statistics. Passes shrink to one window at worst.
+ */
+function spareBytes(rt: GpuRuntime, budgetBytes: number): number {
+  return Math.max(0, budgetBytes - rt.ledger.snapshot().liveBytes) / 2;
+}
+
+/**
  * The pruned model beside the loaded one: resident when both fit the budget the model was loaded
  * under, otherwise streamed block by block (slower, but memory stays at one block).
  */
@@ -317,6 +342,7 @@ async function scorePerplexity(
   tokens: number[],
   e: NonNullable<PruneJobOptions['evaluation']>,
   stage: 'before' | 'after',
+  passBytes: number,
   emit: (event: PruneJobEvent) => void,
   signal: AbortSignal,
 ): Promise<{ ppl: number; windows: number }> {
@@ -332,6 +358,8 @@ async function scorePerplexity(
   const result = await evaluatePerplexity(model, tokens, {
     seqLen: e.seqLen,
     maxWindows: e.maxWindows,
+    passBytes,
+    passMs: CANCEL_PASS_MS,
     signal,
     onWindow: (p) =>
       emit({ type: 'perplexity-window', stage, done: p.done, total: p.total, runningPpl: p.runningPpl }),
