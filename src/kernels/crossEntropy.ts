@@ -58,7 +58,11 @@ export async function crossEntropyDispatches(rt: GpuRuntime, args: CrossEntropyA
     capacity,
     maxGroups * maxGroups,
   );
-  const pipeline = await rt.pipeline({ name: 'crossEntropy', code: shader });
+  const pipeline = await rt.pipeline({
+    name: 'crossEntropy',
+    code: shader,
+    constants: { GROUP: crossEntropyGroupSize(vocab) },
+  });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
@@ -81,4 +85,9 @@ export async function crossEntropyDispatches(rt: GpuRuntime, args: CrossEntropyA
     });
   }
   return dispatches;
+}
+
+/** Invocations per row: a power of two ≤ 256, about 16 logits each (see crossEntropy.wgsl). */
+export function crossEntropyGroupSize(vocab: number): number {
+  return Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, vocab / 16))));
 }

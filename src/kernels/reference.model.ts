@@ -7,6 +7,7 @@
 // within the spec's allowances. sin and cos are not taken from WGSL, whose allowance (2^-11
 // absolute) SwiftShader really uses; rope.wgsl computes them.
 
+import { crossEntropyGroupSize } from './crossEntropy';
 import { normGroupSize } from './norm';
 import { F32_EPS, type Reference } from './reference';
 
@@ -383,10 +384,12 @@ export function crossEntropyReference(
 }
 
 /**
- * The sum of exponentials is a chain of rowSumDepth(vocab) additions; exp within 6ε + 4ε·|x − m|
- * relative (the W term), log within 8ε absolute near 1 and 3 ulps elsewhere, the max subtraction,
- * and the final difference and sum: (depth + 24)ε against the scale above.
+ * The sum of exponentials is a chain of ceil(vocab / G) + log2(G) additions (G the workgroup size
+ * of crossEntropy.wgsl); exp within 6ε + 4ε·|x − m| relative (the W term), log within 8ε absolute
+ * near 1 and 3 ulps elsewhere, the max subtraction, and the final difference and sum:
+ * (depth + 24)ε against the scale above.
  */
 export function crossEntropyBound(vocab: number): number {
-  return (rowSumDepth(vocab) + 24) * F32_EPS;
+  const group = crossEntropyGroupSize(vocab);
+  return (Math.ceil(vocab / group) + Math.log2(group) + 24) * F32_EPS;
 }
