@@ -175,8 +175,8 @@ function checkShape(
   const needed = storageBytes(type, offset + span(rows, cols, ld));
   if (needed > buffer.size) {
     throw new RangeError(
-      `matmul ${name}: a ${rows}×${cols} ${type} matrix (ld ${ld}, offset ${offset}) needs ${needed} bytes, ` +
-        `buffer "${buffer.label}" has ${buffer.size}`,
+      `matmul ${name}: a ${rows}×${cols}${type === 'f32' ? '' : ` ${type}`} matrix (ld ${ld}, offset ${offset}) ` +
+        `needs ${needed} bytes, buffer "${buffer.label}" has ${buffer.size}`,
     );
   }
 }
