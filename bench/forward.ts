@@ -1,16 +1,19 @@
 // Forward-pass throughput: tokens per second of a whole model scoring one window (embeddings,
 // every block, head and cross-entropy), for the built-in stories260K and for a randomly initialised
-// model with OPT-125M's shapes. The GPU's own timestamps split the time by kernel, which gives the
+// model with OPT-125M's shapes, in f32 and stored as F16 (its matrices packed 16-bit on the GPU, see
+// src/model/weightStorage.ts). The GPU's own timestamps split the time by kernel, which gives the
 // share spent in matmul against everything else.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { formatBytes } from '../src/gpu/errors';
 import { countersSince, type GpuCounters, type GpuRuntime } from '../src/gpu/runtime';
 import { Random } from '../src/kernels/random';
 import { bytesSource } from '../src/model/byteSource';
 import { openModel } from '../src/model/checkpoint';
 import type { ModelConfig } from '../src/model/config';
 import { GpuModel } from '../src/model/gpuModel';
+import { decodeHalves, encodeHalves } from '../src/model/halfFloat';
 import { canonicalTensors, memoryWeightSource, type WeightSource } from '../src/model/weights';
 import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
 import { repoRoot } from './environment';
@@ -21,6 +24,8 @@ export interface ForwardRow {
   runs: number;
   medianMs: number;
   tokensPerSecond: number;
+  /** Bytes of weights on the GPU (the ledger's 'weights' category after the load). */
+  weightBytes: number;
   /** 2 · weights used per token (linear layers and head) + attention's 4·T·d per layer, per window. */
   flops: number;
   gflops: number;
@@ -71,6 +76,25 @@ function randomWeights(config: ModelConfig): WeightSource {
   return memoryWeightSource(config, tensors, 'random OPT-125M');
 }
 
+/** The same model as a F16 checkpoint would hold it: every tensor rounded to F16. */
+async function asF16(source: WeightSource): Promise<WeightSource> {
+  const halves = new Map<string, Uint16Array>();
+  for (const t of canonicalTensors(source.config))
+    halves.set(t.name, encodeHalves('F16', await source.read(t.name), t.name));
+  const stored = (name: string) => {
+    const bits = halves.get(name);
+    if (!bits) throw new RangeError(`no tensor ${name}`);
+    return bits;
+  };
+  return {
+    config: source.config,
+    description: `${source.description}, F16`,
+    read: async (name) => decodeHalves('F16', stored(name)),
+    dtype: () => 'F16',
+    readHalf: async (name) => stored(name),
+  };
+}
+
 async function stories260k(): Promise<WeightSource> {
   const dir = path.join(repoRoot, 'public', 'models', 'stories260K');
   const files = ['config.json', 'model.safetensors'].map((n) =>
@@ -92,11 +116,15 @@ export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number)
   const plans: [string, () => Promise<WeightSource>, number][] = [
     ['stories260K', stories260k, quick ? 128 : 512],
     ['OPT-125M shapes (random weights)', async () => randomWeights(OPT_125M), quick ? 32 : 128],
+    ['OPT-125M shapes (random weights), F16', () => asF16(randomWeights(OPT_125M)), quick ? 32 : 128],
   ];
   const rows: ForwardRow[] = [];
   for (const [name, load, tokens] of plans) {
     process.stderr.write(`  forward · ${name}, ${tokens} tokens (${runs} runs) … `);
-    const model = await GpuModel.load(rt, await load());
+    const source = await load();
+    const weightsBefore = rt.ledger.bytesIn('weights');
+    const model = await GpuModel.load(rt, source);
+    const weightBytes = rt.ledger.bytesIn('weights') - weightsBefore;
     try {
       const ids = Array.from({ length: tokens }, (_, i) => (i * 7919) % model.config.vocabSize);
       await model.scoreWindow(ids);
@@ -128,6 +156,7 @@ export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number)
         runs,
         medianMs,
         tokensPerSecond: tokens / (medianMs / 1000),
+        weightBytes,
         flops,
         gflops: flops / (medianMs * 1e6),
         gpuMsByKernel,
@@ -148,6 +177,7 @@ export function formatForward(rows: readonly ForwardRow[]): string {
     'tokens',
     'median ms',
     'tokens/s',
+    'weights',
     'GFLOP/s',
     'matmul share',
     ...COUNTER_HEADS,
@@ -165,6 +195,7 @@ export function formatForward(rows: readonly ForwardRow[]): string {
       String(r.tokens),
       r.medianMs.toFixed(1),
       r.tokensPerSecond.toFixed(1),
+      formatBytes(r.weightBytes),
       r.gflops.toFixed(3),
       r.matmulShare === null ? 'n/a' : `${(100 * r.matmulShare).toFixed(1)}%`,
       ...counterCells(r.counters),

@@ -6,6 +6,9 @@
 // than one storage binding is swept by several dispatches, and each writes only the tokens whose id
 // falls in its window. Ids at or past the vocabulary size are written as NaN by the dispatch of the
 // first window, so a bad id is visible in the output instead of being read out of bounds.
+//
+// TABLE_TYPE says how the table is stored (0 f32, 1 f16, 2 bf16; see halfStorage.wgsl, which the
+// wrapper puts in front of this file). off_table and ld_table count elements, not words.
 
 struct Params {
   tokens: u32,
@@ -23,10 +26,12 @@ struct Params {
 }
 
 override ACCUMULATE: bool = false;
+override TABLE_TYPE: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read> table: array<f32>;
+// Read as words: f32 values are reinterpreted bit for bit, packed ones decoded.
+@group(0) @binding(2) var<storage, read> table: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)
@@ -40,7 +45,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let id = ids[p.off_ids + t];
   let o = p.off_out + t * p.ld_out + c;
   if (id >= p.first_row && id - p.first_row < p.rows) {
-    let value = table[p.off_table + (id - p.first_row) * p.ld_table + c];
+    let value = table_element(p.off_table + (id - p.first_row) * p.ld_table + c);
     if (ACCUMULATE) {
       out[o] = out[o] + value;
     } else {
@@ -49,4 +54,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   } else if (p.first_row == 0u && id >= p.vocab) {
     out[o] = bitcast<f32>(p.nan_bits);
   }
+}
+
+fn table_element(e: u32) -> f32 {
+  if (TABLE_TYPE == 0u) {
+    return bitcast<f32>(table[e]);
+  }
+  return unpack_half(table[e >> 1u], (e & 1u) == 1u, TABLE_TYPE == 2u);
 }

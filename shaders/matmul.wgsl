@@ -1,4 +1,4 @@
-// C = alpha · op(A) · op(B) + beta · C, f32, with op(X) = X or Xᵀ chosen per pipeline.
+// C = alpha · op(A) · op(B) + beta · C, computed in f32, with op(X) = X or Xᵀ chosen per pipeline.
 //
 // Each 16×16 workgroup computes a 64×64 tile of C: the A and B panels for 16 steps of k are staged
 // in workgroup memory, and each invocation keeps a 4×4 block of C in registers (register blocking),
@@ -12,6 +12,11 @@
 // SYMMETRIC computes only the tiles on and above the diagonal and mirrors them: valid when op(A)·op(B)
 // is symmetric, as for the Gram matrix XᵀX (A = B = X, TRANS_A). It halves the work of the
 // statistic every pruner accumulates.
+//
+// B_TYPE says how B is stored (0 f32, 1 f16, 2 bf16; see halfStorage.wgsl, which the wrapper puts in
+// front of this file): half-precision weights stay packed two per word and are decoded as the B
+// panel is staged, so the product itself is f32 either way. B's off_b and ldb count elements, not
+// words, whatever its storage.
 
 struct Params {
   m: u32,
@@ -32,13 +37,15 @@ struct Params {
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override SYMMETRIC: bool = false;
+override B_TYPE: u32 = 0u;
 
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+// Read as words: f32 values are reinterpreted bit for bit, packed ones decoded.
+@group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 // Both panels are stored k-major so the inner loop reads a row of each.
@@ -60,9 +67,16 @@ fn load_b(kk: u32, j: u32) -> f32 {
     return 0.0;
   }
   if (TRANS_B) {
-    return b[p.off_b + j * p.ldb + kk];
+    return b_element(p.off_b + j * p.ldb + kk);
   }
-  return b[p.off_b + kk * p.ldb + j];
+  return b_element(p.off_b + kk * p.ldb + j);
+}
+
+fn b_element(e: u32) -> f32 {
+  if (B_TYPE == 0u) {
+    return bitcast<f32>(b[e]);
+  }
+  return unpack_half(b[e >> 1u], (e & 1u) == 1u, B_TYPE == 2u);
 }
 
 // Maps a linear tile index onto the upper triangle: index = tj·(tj+1)/2 + ti with ti ≤ tj.

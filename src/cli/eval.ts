@@ -84,7 +84,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
   } else {
     result = await withRuntime(async (rt) => {
       draft.adapter = adapterName(rt.capability);
-      const fit = fitCheck(config, rt.limits, cli.budgetGib * 2 ** 30, seqLen);
+      const fit = fitCheck(config, rt.limits, cli.budgetGib * 2 ** 30, seqLen, opened.weights);
       if (fit.verdict === 'does not fit')
         throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
       const load = new ProgressLine('upload', opened.weightBytes, 'bytes');

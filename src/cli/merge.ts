@@ -189,6 +189,8 @@ function mergedSource(shards: PrunedFolder[]): WeightSource {
   return {
     config: first.opened.config,
     description: `merge of ${shards.map((s) => s.dir).join(', ')}`,
+    // The shards hold the base model's dtypes (prune --out keeps them), and so does the merge.
+    dtype: (name) => first.opened.weights.dtype?.(name) ?? 'F32',
     async read(name) {
       const from = owner.get(name);
       let data: Float32Array;

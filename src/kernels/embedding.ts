@@ -5,15 +5,19 @@
 // A table larger than one storage binding (GPT-2's 50257 × 768 f32 is 154 MB, above the 128 MiB
 // default) is swept in windows of vocabulary rows; each dispatch writes only the tokens whose id
 // falls in its window, so every output element is written exactly once. Ids ≥ vocab give NaN (see
-// embedding.wgsl): the caller validates ids, and NaN makes a missed check visible.
+// embedding.wgsl): the caller validates ids, and NaN makes a missed check visible. The table may be
+// half-precision weights packed two per word (tableType, see storage.ts), decoded in the shader.
 
-import shader from '../../shaders/embedding.wgsl?raw';
+import body from '../../shaders/embedding.wgsl?raw';
+import halfStorage from '../../shaders/halfStorage.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from './operands';
 import { foldGrid, packParams } from './params';
+import { bindStorageWindow, STORAGE_CODE, type StorageType, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
 const QUIET_NAN_BITS = 0x7fc00000;
+const shader = `${halfStorage}\n${body}`;
 
 export interface EmbeddingArgs {
   /** tokens u32 ids. */
@@ -32,6 +36,8 @@ export interface EmbeddingArgs {
   offsetIds?: number;
   offsetTable?: number;
   offsetOut?: number;
+  /** How the table's elements are stored (default f32); offsetTable counts elements either way. */
+  tableType?: StorageType;
 }
 
 export async function embedding(rt: GpuRuntime, args: EmbeddingArgs): Promise<void> {
@@ -44,12 +50,15 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
   const offIds = args.offsetIds ?? 0;
   const offTable = args.offsetTable ?? 0;
   const offOut = args.offsetOut ?? 0;
+  const tableType = args.tableType ?? 'f32';
   const kernel = 'embedding';
+  if (!(tableType in STORAGE_CODE))
+    throw new RangeError(`${kernel}: table storage type ${tableType} is not f32, f16 or bf16`);
   checkInteger(kernel, 'tokens', tokens);
   checkInteger(kernel, 'vocab', vocab, 1);
   checkInteger(kernel, 'width', width, 1);
   checkMatrix(kernel, 'ids', args.ids, 1, tokens, tokens, offIds);
-  checkMatrix(kernel, 'table', args.table, vocab, width, width, offTable);
+  checkMatrix(kernel, 'table', args.table, vocab, width, width, offTable, tableType);
   checkMatrix(kernel, 'out', args.out, tokens, width, ldOut, offOut);
   checkDistinct(kernel, ['out', args.out], ['ids', args.ids], ['table', args.table]);
   if (tokens === 0) return [];
@@ -63,7 +72,11 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
     [
       { measure: (b) => span(b.t, b.c, ldOut), limit: capacity, shrink: ['t', 'c'] },
       { measure: (b) => b.t, limit: capacity, shrink: ['t'] },
-      { measure: (b) => span(b.v, b.c, width), limit: capacity, shrink: ['v', 'c'] },
+      {
+        measure: (b) => span(b.v, b.c, width),
+        limit: storageCapacity(tableType, capacity),
+        shrink: ['v', 'c'],
+      },
       // One invocation per output element of a block, on a folded grid of 256-wide workgroups.
       {
         measure: (b) => b.t * b.c,
@@ -76,7 +89,7 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
   const pipeline = await rt.pipeline({
     name: 'embedding',
     code: shader,
-    constants: { ACCUMULATE: Number(args.accumulate ?? false) },
+    constants: { ACCUMULATE: Number(args.accumulate ?? false), TABLE_TYPE: STORAGE_CODE[tableType] },
   });
   const dispatches: Dispatch[] = [];
   for (let t0 = 0; t0 < tokens; t0 += block.t) {
@@ -88,7 +101,8 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
       const workgroups = foldGrid(Math.ceil((tb * cb) / 256), maxGroups);
       for (let v0 = 0; v0 < vocab; v0 += block.v) {
         const vb = Math.min(block.v, vocab - v0);
-        const table = bindWindow(args.table, offTable + v0 * width + c0, span(vb, cb, width), align);
+        const first = offTable + v0 * width + c0;
+        const table = bindStorageWindow(args.table, first, span(vb, cb, width), align, tableType);
         dispatches.push({
           pipeline,
           uniforms: packParams([

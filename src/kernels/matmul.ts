@@ -2,13 +2,17 @@
 // engine uses (A·B for activations times weights stored in×out, A·Bᵀ for weights stored out×in as
 // PyTorch does, Aᵀ·B for Grams and weight gradients). Products whose operands exceed one storage
 // binding are split into sub-products over blocks of rows, columns and k, each bound as a window.
+// B may be half-precision weights packed two per word (bType, see storage.ts), decoded in the shader.
 
-import shader from '../../shaders/matmul.wgsl?raw';
+import halfStorage from '../../shaders/halfStorage.wgsl?raw';
+import body from '../../shaders/matmul.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from './params';
+import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
 const TILE = 64;
+const shader = `${halfStorage}\n${body}`;
 
 export interface MatmulArgs {
   a: GPUBuffer;
@@ -24,7 +28,7 @@ export interface MatmulArgs {
   lda?: number;
   ldb?: number;
   ldc?: number;
-  /** Element offsets of each matrix inside its buffer. */
+  /** Element offsets of each matrix inside its buffer (in elements of its storage type). */
   offsetA?: number;
   offsetB?: number;
   offsetC?: number;
@@ -35,6 +39,8 @@ export interface MatmulArgs {
    * triangle of tiles is computed and mirrored.
    */
   symmetric?: boolean;
+  /** How B's elements are stored (default f32); ldb and offsetB count elements either way. */
+  bType?: StorageType;
 }
 
 export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<void> {
@@ -51,9 +57,12 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   const ldc = args.ldc ?? n;
   const alpha = args.alpha ?? 1;
   const beta = args.beta ?? 0;
-  checkShape('A', transA ? k : m, transA ? m : k, lda, args.offsetA ?? 0, args.a);
-  checkShape('B', transB ? n : k, transB ? k : n, ldb, args.offsetB ?? 0, args.b);
-  checkShape('C', m, n, ldc, args.offsetC ?? 0, args.c);
+  const bType = args.bType ?? 'f32';
+  if (!(bType in STORAGE_CODE))
+    throw new RangeError(`matmul B: storage type ${bType} is not f32, f16 or bf16`);
+  checkShape('A', transA ? k : m, transA ? m : k, lda, args.offsetA ?? 0, args.a, 'f32');
+  checkShape('B', transB ? n : k, transB ? k : n, ldb, args.offsetB ?? 0, args.b, bType);
+  checkShape('C', m, n, ldc, args.offsetC ?? 0, args.c, 'f32');
   if (args.symmetric && (m !== n || transA === transB)) {
     throw new RangeError('symmetric matmul needs a square result from op(A) = op(B)ᵀ');
   }
@@ -70,7 +79,7 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
     [
       { measure: (bl) => span(bl.m, bl.n, ldc), limit: capacity, shrink: ['m', 'n'] },
       { measure: spanA, limit: capacity, shrink: transA ? ['k', 'm'] : ['m', 'k'] },
-      { measure: spanB, limit: capacity, shrink: transB ? ['n', 'k'] : ['k', 'n'] },
+      { measure: spanB, limit: storageCapacity(bType, capacity), shrink: transB ? ['n', 'k'] : ['k', 'n'] },
       // One sub-product's tiles must fit a folded 2-D grid.
       {
         measure: (bl) => Math.ceil(bl.m / TILE) * Math.ceil(bl.n / TILE),
@@ -85,7 +94,12 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   const pipeline = await rt.pipeline({
     name: 'matmul',
     code: shader,
-    constants: { TRANS_A: Number(transA), TRANS_B: Number(transB), SYMMETRIC: Number(symmetric) },
+    constants: {
+      TRANS_A: Number(transA),
+      TRANS_B: Number(transB),
+      SYMMETRIC: Number(symmetric),
+      B_TYPE: STORAGE_CODE[bType],
+    },
   });
 
   const dispatches: Dispatch[] = [];
@@ -103,7 +117,13 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
         const aFirst = (args.offsetA ?? 0) + (transA ? k0 * lda + i0 : i0 * lda + k0);
         const bFirst = (args.offsetB ?? 0) + (transB ? j0 * ldb + k0 : k0 * ldb + j0);
         const a = bindWindow(args.a, aFirst, Math.max(1, spanA({ m: mb, n: nb, k: kb })), align);
-        const b = bindWindow(args.b, bFirst, Math.max(1, spanB({ m: mb, n: nb, k: kb })), align);
+        const b = bindStorageWindow(
+          args.b,
+          bFirst,
+          Math.max(1, spanB({ m: mb, n: nb, k: kb })),
+          align,
+          bType,
+        );
         dispatches.push({
           pipeline,
           uniforms: packParams([
@@ -139,6 +159,7 @@ function checkShape(
   ld: number,
   offset: number,
   buffer: GPUBuffer,
+  type: StorageType,
 ): void {
   for (const [what, value] of [
     ['rows', rows],
@@ -151,11 +172,11 @@ function checkShape(
   }
   if (rows > 0 && ld < cols)
     throw new RangeError(`matmul ${name}: leading dimension ${ld} < ${cols} columns`);
-  const needed = (offset + span(rows, cols, ld)) * 4;
+  const needed = storageBytes(type, offset + span(rows, cols, ld));
   if (needed > buffer.size) {
     throw new RangeError(
-      `matmul ${name}: a ${rows}×${cols} matrix (ld ${ld}, offset ${offset}) needs ${needed} bytes, ` +
-        `buffer "${buffer.label}" has ${buffer.size}`,
+      `matmul ${name}: a ${rows}×${cols}${type === 'f32' ? '' : ` ${type}`} matrix (ld ${ld}, offset ${offset}) ` +
+        `needs ${needed} bytes, buffer "${buffer.label}" has ${buffer.size}`,
     );
   }
 }

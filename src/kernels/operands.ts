@@ -3,6 +3,7 @@
 // encoded: a bad shape must never reach the GPU as an out-of-bounds binding.
 
 import { GpuLimitError } from '../gpu/errors';
+import { type StorageType, storageBytes } from './storage';
 import { span } from './window';
 
 /** Throws unless value is an integer ≥ min. */
@@ -14,7 +15,7 @@ export function checkInteger(kernel: string, name: string, value: number, min = 
 
 /**
  * Throws unless a rows × cols block with leading dimension ld, starting at element offset, lies
- * inside the buffer (4-byte elements: f32 or u32).
+ * inside the buffer: 4-byte elements (f32 or u32), or 16-bit ones packed two per word.
  */
 export function checkMatrix(
   kernel: string,
@@ -24,16 +25,17 @@ export function checkMatrix(
   cols: number,
   ld: number,
   offset: number,
+  type: StorageType = 'f32',
 ): void {
   checkInteger(kernel, `${name} leading dimension`, ld);
   checkInteger(kernel, `${name} offset`, offset);
   if (rows > 1 && ld < cols) {
     throw new RangeError(`${kernel}: ${name} leading dimension ${ld} is smaller than its ${cols} columns`);
   }
-  const needed = (offset + span(rows, cols, ld)) * 4;
+  const needed = storageBytes(type, offset + span(rows, cols, ld));
   if (needed > buffer.size) {
     throw new RangeError(
-      `${kernel}: ${name} (${rows}×${cols}, leading dimension ${ld}, offset ${offset}) needs ` +
+      `${kernel}: ${name} (${rows}×${cols}${type === 'f32' ? '' : ` ${type}`}, leading dimension ${ld}, offset ${offset}) needs ` +
         `${needed} bytes, buffer "${buffer.label}" has ${buffer.size}`,
     );
   }

@@ -15,6 +15,7 @@ import { matmul } from '../kernels/matmul';
 import { norm } from '../kernels/norm';
 import { rope } from '../kernels/rope';
 import type { ModelConfig } from './config';
+import { weightStorage } from './weightStorage';
 
 /**
  * Activation buffers for one pass over `tokens` rows: a batch of windows of `seqLen` tokens each,
@@ -127,9 +128,11 @@ export async function embedTokens(
     throw new RangeError(`${T} token ids for a pass of ${buffers.tokens} rows`);
   }
   rt.write(buffers.ids, Uint32Array.from(ids));
+  const tokTable = required(weights, 'tok_embeddings');
   await embedding(rt, {
     ids: buffers.ids,
-    table: required(weights, 'tok_embeddings'),
+    table: tokTable,
+    tableType: weightStorage(tokTable),
     out: buffers.x,
     tokens: T,
     vocab: c.vocabSize,
@@ -140,9 +143,11 @@ export async function embedTokens(
       buffers.positions,
       Uint32Array.from({ length: T }, (_, t) => (t % buffers.seqLen) + c.positionOffset),
     );
+    const posTable = required(weights, 'pos_embeddings');
     await embedding(rt, {
       ids: buffers.positions,
-      table: required(weights, 'pos_embeddings'),
+      table: posTable,
+      tableType: weightStorage(posTable),
       out: buffers.x,
       tokens: T,
       vocab: c.maxPositions + c.positionOffset,
@@ -248,9 +253,12 @@ async function linearLayer(
   outDim: number,
   accumulate: boolean,
 ): Promise<void> {
+  const w = required(weights, `${name}.weight`);
   await matmul(rt, {
     a: x,
-    b: required(weights, `${name}.weight`),
+    b: w,
+    // F16 and BF16 checkpoints' matrices stay packed on the GPU (weightStorage.ts).
+    bType: weightStorage(w),
     c: y,
     m: rows,
     n: outDim,

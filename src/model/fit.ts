@@ -6,7 +6,8 @@ import type { EngineLimits } from '../gpu/device';
 import { formatBytes } from '../gpu/errors';
 import { logitChunkRows, windowActivationBytes } from './batch';
 import type { ModelConfig } from './config';
-import { canonicalTensors } from './weights';
+import { tensorBytes, tensorStorage } from './weightStorage';
+import { canonicalTensors, type WeightSource } from './weights';
 
 export type FitVerdict = 'fits' | 'fits block by block' | 'does not fit';
 
@@ -25,15 +26,20 @@ export interface FitReport {
   largestTensor: { name: string; bytes: number };
 }
 
+/**
+ * `source`, when given, says how its tensors are stored: a F16 or BF16 checkpoint's matrices take 2
+ * bytes an element on the GPU (weightStorage.ts). Without it every tensor counts as f32.
+ */
 export function fitCheck(
   c: ModelConfig,
   limits: EngineLimits,
   budgetBytes: number,
   seqLen: number,
+  source?: Pick<WeightSource, 'dtype' | 'readHalf'>,
 ): FitReport {
   const tensors = canonicalTensors(c).map((t) => ({
     name: t.name,
-    bytes: 4 * t.shape.reduce((a, b) => a * b, 1),
+    bytes: tensorBytes(t, source ? tensorStorage(source, t) : 'f32'),
   }));
   const weightBytes = tensors.reduce((s, t) => s + t.bytes, 0);
   const blocks = new Map<string, number>();

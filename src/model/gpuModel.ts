@@ -2,6 +2,7 @@
 // supported family composed from our kernels. When the weights do not fit the memory budget the
 // model is 'streaming': only the embeddings, final norm and head stay resident, and each block's
 // weights are uploaded when the block runs and freed after it, so memory is bounded by one block.
+// A F16 or BF16 checkpoint's matrices stay 16-bit on the GPU (see weightStorage.ts).
 
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
@@ -18,6 +19,7 @@ import {
 } from './blockForward';
 import type { ModelConfig } from './config';
 import type { WindowScore } from './perplexity';
+import { tensorBytes, tensorStorage, uploadWeight, weightStorage } from './weightStorage';
 import { canonicalTensors, type WeightSource } from './weights';
 
 export type Residency = 'resident' | 'streaming';
@@ -67,17 +69,17 @@ export class GpuModel {
     const tensors = canonicalTensors(source.config).filter(
       (t) => residency === 'resident' || isShared(t.name),
     );
-    const bytesTotal = tensors.reduce((s, t) => s + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
+    const bytesTotal = tensors.reduce((s, t) => s + tensorBytes(t, tensorStorage(source, t)), 0);
     let bytesDone = 0;
     const uploaded: Weights = new Map();
     try {
       for (const t of tensors) {
         options.signal?.throwIfAborted();
         options.onProgress?.({ phase: 'read', bytesDone, bytesTotal, tensor: t.name });
-        const data = await source.read(t.name);
+        const tracked = await uploadWeight(rt, source, t);
         options.onProgress?.({ phase: 'upload', bytesDone, bytesTotal, tensor: t.name });
-        uploaded.set(t.name, await rt.upload(t.name, 'weights', data));
-        bytesDone += data.byteLength;
+        uploaded.set(t.name, tracked);
+        bytesDone += tracked.entry.size;
       }
       options.onProgress?.({ phase: 'upload', bytesDone, bytesTotal, tensor: '' });
     } catch (error) {
@@ -198,10 +200,11 @@ export class GpuModel {
   /** Logits of rows t0..t0+rows of ws.h into ws.logits. */
   private async head(ws: Workspace, t0: number, rows: number): Promise<void> {
     const c = this.config;
-    const table = c.tiedEmbeddings ? 'tok_embeddings' : 'lm_head.weight';
+    const table = this.weight(this.shared, c.tiedEmbeddings ? 'tok_embeddings' : 'lm_head.weight');
     await matmul(this.rt, {
       a: ws.h,
-      b: this.weight(this.shared, table),
+      b: table,
+      bType: weightStorage(table),
       c: ws.logits,
       m: rows,
       n: c.vocabSize,
@@ -225,8 +228,7 @@ export class GpuModel {
     const names = canonicalTensors(this.config).filter((t) => t.name.startsWith(`layers.${l}.`));
     const block: Weights = new Map();
     try {
-      for (const t of names)
-        block.set(t.name, await this.rt.upload(t.name, 'weights', await this.source.read(t.name)));
+      for (const t of names) block.set(t.name, await uploadWeight(this.rt, this.source, t));
     } catch (error) {
       for (const b of block.values()) b.destroy();
       throw error;

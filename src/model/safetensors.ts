@@ -4,6 +4,7 @@
 // ModelFormatError naming the file and tensor, never a huge allocation or a read out of range.
 
 import { type ByteSource, ModelFormatError } from './byteSource';
+import { decodeHalves, encodeHalves } from './halfFloat';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
 
@@ -159,33 +160,24 @@ export function toF32(dtype: Dtype, raw: ArrayBuffer): Float32Array {
     // ArrayBuffer, which always is.
     return new Float32Array(raw);
   }
-  const halves = new Uint16Array(raw);
-  const out = new Float32Array(halves.length);
-  if (dtype === 'BF16') {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < halves.length; i++) bits[i] = (halves[i] as number) << 16;
-  } else {
-    for (let i = 0; i < halves.length; i++) out[i] = halfToFloat(halves[i] as number);
-  }
-  return out;
+  return decodeHalves(dtype, new Uint16Array(raw));
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+/** Reads a F16 or BF16 tensor's stored bits (little endian, as the file holds them). */
+export async function readTensorHalves(info: TensorInfo): Promise<Uint16Array> {
+  if (info.dtype === 'F32') throw new RangeError(`tensor ${info.name} is F32, not a 16-bit tensor`);
+  return new Uint16Array(await info.source.read(info.offset, info.byteLength));
 }
 
 export interface TensorToWrite {
   name: string;
   shape: number[];
   data: Float32Array;
+  /** How to store it (default F32): F16 and BF16 round to nearest even (see halfFloat.ts). */
+  dtype?: Dtype;
 }
 
-/** Serializes f32 tensors as safetensors, in the order given, header padded to 8 bytes. */
+/** Serializes tensors as safetensors, in the order given, header padded to 8 bytes. */
 export function writeSafetensors(
   tensors: readonly TensorToWrite[],
   metadata: Record<string, string> = {},
@@ -193,6 +185,7 @@ export function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
+  const stored: Uint8Array[] = [];
   for (const t of tensors) {
     const elements = t.shape.reduce((a, b) => a * b, 1);
     if (elements !== t.data.length) {
@@ -200,8 +193,12 @@ export function writeSafetensors(
         `tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${elements} values, data has ${t.data.length}`,
       );
     }
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const dtype = t.dtype ?? 'F32';
+    const data = dtype === 'F32' ? t.data : encodeHalves(dtype, t.data, t.name);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    stored.push(bytes);
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -211,9 +208,9 @@ export function writeSafetensors(
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let at = 8 + json.length;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const bytes of stored) {
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }

@@ -2,7 +2,9 @@
 // benchmarks: a test builds the checkpoint bytes a user would drop in, then loads them.
 
 import { Random } from '../kernels/random';
+import { bytesSource } from './byteSource';
 import type { ModelConfig } from './config';
+import { type Dtype, readSafetensorsHeader, readTensorF32, writeSafetensors } from './safetensors';
 import { canonicalTensors } from './weights';
 
 export function tinyConfig(family: ModelConfig['family'], overrides: Partial<ModelConfig> = {}): ModelConfig {
@@ -48,3 +50,18 @@ export function randomTensors(config: ModelConfig, seed: number): Map<string, Fl
 /** The text llama2.c's run.c prints for stories260K at temperature 0 (see the model's SOURCE.md). */
 export const STORIES260K_GREEDY =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
+
+/**
+ * A safetensors file with every tensor converted to `dtype` (rounded to nearest even), in the same
+ * order with the same metadata: what saving a checkpoint with .half() or .bfloat16() gives.
+ */
+export async function convertSafetensors(bytes: Uint8Array, dtype: Dtype): Promise<Uint8Array> {
+  const file = await readSafetensorsHeader(bytesSource('model.safetensors', bytes));
+  const tensors = [...file.tensors.values()].sort((a, b) => a.offset - b.offset);
+  return writeSafetensors(
+    await Promise.all(
+      tensors.map(async (t) => ({ name: t.name, shape: t.shape, data: await readTensorF32(t), dtype })),
+    ),
+    file.metadata,
+  );
+}

@@ -1,10 +1,19 @@
 // The engine's own names for a model's tensors, and the map from each Hugging Face family's names
 // to them. Every weight matrix is held out × in (y = W x, PyTorch's Linear layout); GPT-2's Conv1D
 // weights (in × out, with q, k and v fused) are transposed and split on load and put back on export.
+// A F16 or BF16 checkpoint's tensors can also be read as their stored 16-bit bits (readHalf), in the
+// same layout, and are exported in their own dtype.
 
 import { ModelFormatError } from './byteSource';
 import type { ModelConfig } from './config';
-import { readTensorF32, type TensorInfo, type TensorToWrite } from './safetensors';
+import { type HalfDtype, halfIsFinite } from './halfFloat';
+import {
+  type Dtype,
+  readTensorF32,
+  readTensorHalves,
+  type TensorInfo,
+  type TensorToWrite,
+} from './safetensors';
 
 /** A tensor in the engine's naming, with the shape the engine expects. */
 export interface CanonicalTensor {
@@ -144,6 +153,10 @@ export interface WeightSource {
   /** Names shown in errors: the files. */
   description: string;
   read(canonical: string): Promise<Float32Array>;
+  /** How the checkpoint stores a tensor; F32 when absent (sources built from f32 arrays). */
+  dtype?(canonical: string): Dtype;
+  /** The stored bits of a tensor whose dtype is F16 or BF16, in the engine's layout, as read() would order them. */
+  readHalf?(canonical: string): Promise<Uint16Array>;
 }
 
 /** A WeightSource over tensors already in memory (an imported llama2.c model, a test model). */
@@ -203,20 +216,33 @@ export function hfWeightSource(
       );
     }
   }
+  const locate = (canonical: string) => {
+    if (!expected.has(canonical)) throw new RangeError(`no tensor ${canonical} in a ${config.family} model`);
+    const src = hfSource(config, prefix, canonical);
+    return { src, info: tensors.get(src.hf) as TensorInfo };
+  };
+  /** GPT-2's fused and transposed tensors, put in the engine's layout. */
+  const reorder = <T extends Float32Array | Uint16Array>(data: T, src: HfSource, shape: number[]): T => {
+    if (src.part !== undefined) return takePart(data, shape, src.part, src.transpose);
+    if (src.transpose) return transposeMatrix(data, shape[0] as number, shape[1] as number);
+    return data;
+  };
   return {
     config,
     description,
     async read(canonical) {
-      const shape = expected.get(canonical);
-      if (!shape) throw new RangeError(`no tensor ${canonical} in a ${config.family} model`);
-      const src = hfSource(config, prefix, canonical);
-      const info = tensors.get(src.hf) as TensorInfo;
-      let data = await readTensorF32(info);
+      const { src, info } = locate(canonical);
+      const data = await readTensorF32(info);
       // Checked before any reordering, so the element index is the one in the file.
       checkFinite(info.source.name, src.hf, data);
-      if (src.part !== undefined) data = takePart(data, info.shape, src.part, src.transpose);
-      else if (src.transpose) data = transposeMatrix(data, info.shape[0] as number, info.shape[1] as number);
-      return data;
+      return reorder(data, src, info.shape);
+    },
+    dtype: (canonical) => locate(canonical).info.dtype,
+    async readHalf(canonical) {
+      const { src, info } = locate(canonical);
+      const bits = await readTensorHalves(info);
+      checkFiniteHalves(info.source.name, src.hf, info.dtype as HalfDtype, bits);
+      return reorder(bits, src, info.shape);
     },
   };
 }
@@ -228,23 +254,37 @@ function storedShape(c: ModelConfig, shape: number[], src: HfSource): number[] {
   return src.transpose ? [shape[1] as number, shape[0] as number] : shape;
 }
 
+/** An empty array of data's kind: weights are handled as f32 values or as 16-bit stored bits. */
+function allocLike<T extends Float32Array | Uint16Array>(data: T, length: number): T {
+  return (data instanceof Float32Array ? new Float32Array(length) : new Uint16Array(length)) as T;
+}
+
 /** One third of GPT-2's fused c_attn, as an out × in matrix (or a bias vector). */
-function takePart(data: Float32Array, shape: number[], part: number, isWeight: boolean): Float32Array {
+function takePart<T extends Float32Array | Uint16Array>(
+  data: T,
+  shape: number[],
+  part: number,
+  isWeight: boolean,
+): T {
   if (!isWeight) {
     const n = data.length / 3;
-    return data.slice(part * n, (part + 1) * n);
+    return data.slice(part * n, (part + 1) * n) as T;
   }
   const [rows, cols] = shape as [number, number];
   const n = cols / 3;
-  const out = new Float32Array(n * rows);
+  const out = allocLike(data, n * rows);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < n; j++) out[j * rows + r] = data[r * cols + part * n + j] as number;
   }
   return out;
 }
 
-export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
+export function transposeMatrix<T extends Float32Array | Uint16Array>(
+  data: T,
+  rows: number,
+  cols: number,
+): T {
+  const out = allocLike(data, data.length);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c] as number;
   }
@@ -259,7 +299,23 @@ export function checkFinite(file: string, tensor: string, data: Float32Array): v
   }
 }
 
-/** The tensors of a model in its Hugging Face family's naming and layout, for export. */
+/** The 16-bit twin of checkFinite: an all-ones exponent is an infinity or a NaN. */
+function checkFiniteHalves(file: string, tensor: string, dtype: HalfDtype, bits: Uint16Array): void {
+  for (let i = 0; i < bits.length; i++) {
+    if (!halfIsFinite(dtype, bits[i] as number)) {
+      throw new ModelFormatError(
+        file,
+        `holds a non-finite ${dtype} value (bits 0x${(bits[i] as number).toString(16)}) at element ${i}; the weights are corrupt`,
+        tensor,
+      );
+    }
+  }
+}
+
+/**
+ * The tensors of a model in its Hugging Face family's naming and layout, for export, each in the
+ * dtype its checkpoint stored it in: a F16 model exports as F16, a BF16 one as BF16.
+ */
 export async function hfTensorsForExport(source: WeightSource): Promise<TensorToWrite[]> {
   const c = source.config;
   const prefix = (PREFIXES[c.family] as string[])[0] as string;
@@ -268,17 +324,19 @@ export async function hfTensorsForExport(source: WeightSource): Promise<TensorTo
   for (const t of canonicalTensors(c)) {
     const src = hfSource(c, prefix, t.name);
     const data = await source.read(t.name);
+    const dtype = source.dtype?.(t.name) ?? 'F32';
     if (src.part !== undefined) {
+      // q, k and v come from one fused tensor, so they share its dtype.
       const entry = fused.get(src.hf) ?? { shape: storedShape(c, t.shape, src), parts: [] };
       entry.parts[src.part] = src.transpose
         ? transposeMatrix(data, t.shape[0] as number, t.shape[1] as number)
         : data;
       fused.set(src.hf, entry);
       if (entry.parts.filter(Boolean).length === 3)
-        out.push({ name: src.hf, shape: entry.shape, data: joinParts(entry) });
+        out.push({ name: src.hf, shape: entry.shape, data: joinParts(entry), dtype });
     } else {
       const stored = src.transpose ? transposeMatrix(data, t.shape[0] as number, t.shape[1] as number) : data;
-      out.push({ name: src.hf, shape: storedShape(c, t.shape, src), data: stored });
+      out.push({ name: src.hf, shape: storedShape(c, t.shape, src), data: stored, dtype });
     }
   }
   return out;

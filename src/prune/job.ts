@@ -29,6 +29,7 @@ import {
   operatorRows,
 } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
+import { encodeHalves } from '../model/halfFloat';
 import { canonicalTensors, checkFinite, type WeightSource } from '../model/weights';
 import { pruneBaseline } from './baselines';
 import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';
@@ -112,12 +113,28 @@ export function defaultPruneOptions(
   };
 }
 
-/** The model with pruned tensors in place of its dense ones. */
+/**
+ * The model with pruned tensors in place of its dense ones. It keeps the checkpoint's dtypes: a F16
+ * or BF16 model's pruned matrices are rounded back to 16 bits (halfFloat.ts encodeHalves: nearest
+ * even, a pruned zero stays zero and a kept weight stays nonzero) when they are exported or
+ * uploaded packed, so what is evaluated is what is written.
+ */
 export function prunedWeightSource(source: WeightSource, tensors: Map<string, Float32Array>): WeightSource {
+  const dtype = (name: string) => source.dtype?.(name) ?? 'F32';
   return {
     config: source.config,
     description: `${source.description} (pruned)`,
     read: async (name) => tensors.get(name) ?? source.read(name),
+    dtype,
+    ...(source.readHalf && {
+      readHalf: async (name: string) => {
+        const pruned = tensors.get(name);
+        const stored = dtype(name);
+        if (!pruned) return (source.readHalf as NonNullable<WeightSource['readHalf']>)(name);
+        if (stored === 'F32') throw new RangeError(`tensor ${name} is F32, not a 16-bit tensor`);
+        return encodeHalves(stored, pruned, name);
+      },
+    }),
   };
 }
 

@@ -181,7 +181,7 @@ const engine: EngineApi = {
     try {
       const rt = await slot.acquire();
       const model = await inspectModel(source, SITE_ROOT);
-      const answer = checkFit(rt, model.opened.config, options);
+      const answer = checkFit(rt, model.opened.config, options, model.opened.weights);
       inspected = model;
       return { ok: true, summary: model.summary, ...answer };
     } catch (error) {
@@ -194,7 +194,7 @@ const engine: EngineApi = {
     if (!inspected) return { ok: false, ...withoutType(noModel()), message: 'No model has been opened yet.' };
     try {
       const rt = await slot.acquire();
-      return { ok: true, ...checkFit(rt, inspected.opened.config, options) };
+      return { ok: true, ...checkFit(rt, inspected.opened.config, options, inspected.opened.weights) };
     } catch (error) {
       return modelFailure(error);
     }

@@ -71,7 +71,12 @@ export async function runEvaluation(job: EvalJob): Promise<EvalOutcome> {
   let outcome: EvalOutcome;
   try {
     // The model was loaded for one window length; a longer one needs more activation memory.
-    const { fit } = checkFit(rt, loaded.model.config, { budgetBytes: loaded.budgetBytes, seqLen });
+    const { fit } = checkFit(
+      rt,
+      loaded.model.config,
+      { budgetBytes: loaded.budgetBytes, seqLen },
+      loaded.model.source,
+    );
     if (fit.verdict === 'does not fit') {
       throw new RangeError(
         `windows of ${seqLen} tokens do not fit the memory budget: ${fit.reasons.join('; ')}`,

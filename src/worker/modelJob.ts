@@ -11,7 +11,8 @@ import type { ModelConfig } from '../model/config';
 import type { EvalText } from '../model/evaluate';
 import { fitCheck } from '../model/fit';
 import { GpuModel, type Residency } from '../model/gpuModel';
-import { canonicalTensors } from '../model/weights';
+import { tensorBytes, tensorStorage } from '../model/weightStorage';
+import { canonicalTensors, type WeightSource } from '../model/weights';
 import { loadTokenizer, type Tokenizer, TokenizerError } from '../tokenizer';
 import type {
   EngineFailure,
@@ -284,6 +285,8 @@ export function checkFit(
   rt: GpuRuntime,
   config: ModelConfig,
   options: { budgetBytes: number; seqLen?: number },
+  /** The weights, for how they are stored (a F16 or BF16 checkpoint's matrices stay 16-bit). */
+  source?: WeightSource,
 ): FitAnswer {
   const seqLen = options.seqLen ?? defaultSeqLen(config);
   if (!(options.budgetBytes > 0) || !Number.isFinite(options.budgetBytes)) {
@@ -294,7 +297,7 @@ export function checkFit(
       `sequence length ${seqLen} is outside 2..${config.maxPositions}, the model's context length`,
     );
   }
-  const fit = fitCheck(config, rt.limits, options.budgetBytes, seqLen);
+  const fit = fitCheck(config, rt.limits, options.budgetBytes, seqLen, source);
   return {
     fit,
     options: { budgetBytes: options.budgetBytes, seqLen },
@@ -348,7 +351,7 @@ export async function runModelLoad(
   };
 
   try {
-    const { fit } = checkFit(rt, inspected.opened.config, options);
+    const { fit } = checkFit(rt, inspected.opened.config, options, inspected.opened.weights);
     if (fit.verdict === 'does not fit') {
       return finish({
         type: 'error',
@@ -362,7 +365,7 @@ export async function runModelLoad(
     const config = inspected.opened.config;
     bytesTotal = canonicalTensors(config)
       .filter((t) => residency === 'resident' || !t.name.startsWith('layers.'))
-      .reduce((s, t) => s + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
+      .reduce((s, t) => s + tensorBytes(t, tensorStorage(inspected.opened.weights, t)), 0);
     const tokenizer = await readTokenizer(inspected, config);
     signal.throwIfAborted();
 

@@ -309,7 +309,12 @@ async function calibrationFile(job: PruneJob, kind: keyof typeof CALIBRATION_TEX
 }
 
 function checkEvaluation(rt: GpuRuntime, loaded: LoadedModel, e: NonNullable<PruneJobOptions['evaluation']>) {
-  const { fit } = checkFit(rt, loaded.model.config, { budgetBytes: loaded.budgetBytes, seqLen: e.seqLen });
+  const { fit } = checkFit(
+    rt,
+    loaded.model.config,
+    { budgetBytes: loaded.budgetBytes, seqLen: e.seqLen },
+    loaded.model.source,
+  );
   if (fit.verdict === 'does not fit')
     throw new RangeError(
       `perplexity windows of ${e.seqLen} tokens do not fit the memory budget: ${fit.reasons.join('; ')}`,
