@@ -21,7 +21,7 @@ fn rope_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let whole = floor(scaled);
   let frac = (scaled - whole) + fi * p.rate_lo;
   let freq = ldexp(exp2(-frac), -i32(whole));
-  let sc = sin_cos(f32(p.first_position + t) * freq);
+  let sc = sin_cos(f32(p.start_position + (p.first_row + t) % p.seq_len) * freq);
   let s = sc.x;
   let c = sc.y;
 
