@@ -49,7 +49,26 @@ export interface AttentionArgs {
   offsetOut?: number;
 }
 
-export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
+/** An attention call's operands with every default filled in, checked. */
+export interface AttentionOperands {
+  seqLen: number;
+  scale: number;
+  ldQ: number;
+  ldK: number;
+  ldV: number;
+  ldOut: number;
+  offQ: number;
+  offK: number;
+  offV: number;
+  offOut: number;
+}
+
+/**
+ * Checks the arguments every attention kernel shares (shapes, grouping, windows, scale, the four
+ * matrices inside their buffers, out distinct from the inputs) and fills in the defaults; the
+ * widest head the calling kernel takes is `maxHeadDim`.
+ */
+export function attentionOperands(args: AttentionArgs, maxHeadDim: number): AttentionOperands {
   const { tokens, heads, kvHeads, headDim } = args;
   const kernel = 'attention';
   checkInteger(kernel, 'tokens', tokens);
@@ -59,25 +78,38 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
   if (heads % kvHeads !== 0) {
     throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
   }
-  if (headDim > ATTENTION_MAX_HEAD_DIM) {
-    throw new RangeError(`attention: headDim must be ≤ ${ATTENTION_MAX_HEAD_DIM}, got ${headDim}`);
+  if (headDim > maxHeadDim) {
+    throw new RangeError(`attention: headDim must be ≤ ${maxHeadDim}, got ${headDim}`);
   }
   const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
   const scale = args.scale ?? 1 / Math.sqrt(headDim);
   checkFinite(kernel, 'scale', scale);
-  const ldQ = args.ldQ ?? heads * headDim;
-  const ldK = args.ldK ?? kvHeads * headDim;
-  const ldV = args.ldV ?? kvHeads * headDim;
-  const ldOut = args.ldOut ?? heads * headDim;
-  const offQ = args.offsetQ ?? 0;
-  const offK = args.offsetK ?? 0;
-  const offV = args.offsetV ?? 0;
-  const offOut = args.offsetOut ?? 0;
-  checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, ldQ, offQ);
-  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, ldK, offK);
-  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, ldV, offV);
-  checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, ldOut, offOut);
+  const o: AttentionOperands = {
+    seqLen,
+    scale,
+    ldQ: args.ldQ ?? heads * headDim,
+    ldK: args.ldK ?? kvHeads * headDim,
+    ldV: args.ldV ?? kvHeads * headDim,
+    ldOut: args.ldOut ?? heads * headDim,
+    offQ: args.offsetQ ?? 0,
+    offK: args.offsetK ?? 0,
+    offV: args.offsetV ?? 0,
+    offOut: args.offsetOut ?? 0,
+  };
+  checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, o.ldQ, o.offQ);
+  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, o.ldK, o.offK);
+  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, o.ldV, o.offV);
+  checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, o.ldOut, o.offOut);
   checkDistinct(kernel, ['out', args.out], ['q', args.q], ['k', args.k], ['v', args.v]);
+  return o;
+}
+
+export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
+  const { tokens, heads, kvHeads, headDim } = args;
+  const { seqLen, scale, ldQ, ldK, ldV, ldOut, offQ, offK, offV, offOut } = attentionOperands(
+    args,
+    ATTENTION_MAX_HEAD_DIM,
+  );
   if (tokens === 0) return;
 
   const limits = rt.limits;

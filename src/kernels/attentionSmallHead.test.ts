@@ -113,7 +113,9 @@ describe('attention for small heads', () => {
     expect(smallHeadFits({ ...base, headDim: 33 }, rt.limits)).toBe(false);
     expect(smallHeadFits(base, { ...rt.limits, maxStorageBufferBindingSize: 256 + 64 })).toBe(false);
     expect(smallHeadFits(base, rt.limits)).toBe(true);
-    await expect(smallHeadAttention(rt, { ...base, headDim: 33 })).rejects.toThrow(/headDim ≤ 32, got 33/);
+    await expect(smallHeadAttention(rt, { ...base, headDim: 33 })).rejects.toThrow(
+      /headDim must be ≤ 32, got 33/,
+    );
     await expect(smallHeadAttention(rt, { ...base, kvHeads: 3 })).rejects.toThrow(/multiple of kvHeads/);
     await expect(smallHeadAttention(rt, { ...base, seqLen: 3 })).rejects.toThrow(/not whole windows/);
     await expect(smallHeadAttention(rt, { ...base, out: q })).rejects.toThrow(/different buffer from q/);

@@ -8,8 +8,7 @@ import shader from '../../shaders/attentionSmallHead.wgsl?raw';
 import type { EngineLimits } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import type { AttentionArgs } from './attention';
-import { checkDistinct, checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
+import { type AttentionArgs, attentionOperands } from './attention';
 import { foldGrid, packParams } from './params';
 import { bindWindow, span, windowCapacity } from './window';
 
@@ -18,14 +17,8 @@ export const SMALL_HEAD_MAX_DIM = 32;
 
 const WORKGROUP = 64;
 
-interface Layout {
-  ldQ: number;
-  ldK: number;
-  ldV: number;
-  ldOut: number;
-}
-
-function layout(args: AttentionArgs): Layout {
+/** The leading dimensions, defaults filled in (smallHeadFits runs before the operands are checked). */
+function layout(args: AttentionArgs) {
   return {
     ldQ: args.ldQ ?? args.heads * args.headDim,
     ldK: args.ldK ?? args.kvHeads * args.headDim,
@@ -53,32 +46,7 @@ export function smallHeadFits(args: AttentionArgs, limits: EngineLimits): boolea
 
 export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
   const { tokens, heads, kvHeads, headDim } = args;
-  const kernel = 'attention';
-  checkInteger(kernel, 'tokens', tokens);
-  checkInteger(kernel, 'heads', heads, 1);
-  checkInteger(kernel, 'kvHeads', kvHeads, 1);
-  checkInteger(kernel, 'headDim', headDim, 1);
-  if (heads % kvHeads !== 0) {
-    throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
-  }
-  if (headDim > SMALL_HEAD_MAX_DIM) {
-    throw new RangeError(
-      `attention: the small-head kernel takes headDim ≤ ${SMALL_HEAD_MAX_DIM}, got ${headDim}`,
-    );
-  }
-  const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
-  const scale = args.scale ?? 1 / Math.sqrt(headDim);
-  checkFinite(kernel, 'scale', scale);
-  const l = layout(args);
-  const offQ = args.offsetQ ?? 0;
-  const offK = args.offsetK ?? 0;
-  const offV = args.offsetV ?? 0;
-  const offOut = args.offsetOut ?? 0;
-  checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, l.ldQ, offQ);
-  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, l.ldK, offK);
-  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, l.ldV, offV);
-  checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, l.ldOut, offOut);
-  checkDistinct(kernel, ['out', args.out], ['q', args.q], ['k', args.k], ['v', args.v]);
+  const o = attentionOperands(args, SMALL_HEAD_MAX_DIM);
   if (tokens === 0) return;
   if (!smallHeadFits(args, rt.limits)) {
     throw new GpuLimitError(
@@ -86,10 +54,10 @@ export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): P
     );
   }
   const align = rt.limits.minStorageBufferOffsetAlignment;
-  const q = bindWindow(args.q, offQ, span(tokens, heads * headDim, l.ldQ), align);
-  const k = bindWindow(args.k, offK, span(tokens, kvHeads * headDim, l.ldK), align);
-  const v = bindWindow(args.v, offV, span(tokens, kvHeads * headDim, l.ldV), align);
-  const out = bindWindow(args.out, offOut, span(tokens, heads * headDim, l.ldOut), align);
+  const q = bindWindow(args.q, o.offQ, span(tokens, heads * headDim, o.ldQ), align);
+  const k = bindWindow(args.k, o.offK, span(tokens, kvHeads * headDim, o.ldK), align);
+  const v = bindWindow(args.v, o.offV, span(tokens, kvHeads * headDim, o.ldV), align);
+  const out = bindWindow(args.out, o.offOut, span(tokens, heads * headDim, o.ldOut), align);
   const pipeline = await rt.pipeline({
     name: `attention small head ${headDim}`,
     code: shader.replace('const HEAD_DIM: u32 = 0u;', `const HEAD_DIM: u32 = ${headDim}u;`),
@@ -101,16 +69,16 @@ export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): P
         ['u32', tokens],
         ['u32', heads],
         ['u32', heads / kvHeads],
-        ['u32', seqLen],
-        ['u32', l.ldQ],
-        ['u32', l.ldK],
-        ['u32', l.ldV],
-        ['u32', l.ldOut],
+        ['u32', o.seqLen],
+        ['u32', o.ldQ],
+        ['u32', o.ldK],
+        ['u32', o.ldV],
+        ['u32', o.ldOut],
         ['u32', q.base],
         ['u32', k.base],
         ['u32', v.base],
         ['u32', out.base],
-        ['f32', scale],
+        ['f32', o.scale],
       ]),
       storage: [q.binding, k.binding, v.binding, out.binding],
       workgroups: foldGrid(
