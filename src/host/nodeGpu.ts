@@ -11,12 +11,22 @@ import { GpuRuntime } from '../gpu/runtime';
 // is held for the life of the process.
 let instance: GPU | undefined;
 
+// WGSL promises zeroed workgroup memory. On Vulkan, Dawn by default leaves that to the driver
+// (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader, the CPU driver of machines without a
+// GPU, then takes 8–12 s (measured on a busy two-core machine) to compile each kernel with a
+// 64 × 64 workgroup array (the four of SparseGPT's factor, shaders/cholesky.wgsl), and again for
+// every new device: every CLI command and test runtime. With this toggle off, Dawn's shader compiler
+// zeroes the memory itself with a loop at the start of the kernel (the generated SPIR-V shows it):
+// the same guarantee, and those kernels compile in 0.1–0.3 s. On a real GPU the loop is a few
+// stores per invocation and a barrier before the kernel's own work.
+const DAWN_OPTIONS = ['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension'];
+
 export function nodeGpu(): GPU {
   if (!instance) {
     // The engine uses the WebGPU constant objects (GPUBufferUsage, GPUMapMode, ...) as globals,
     // as it does in the browser.
     Object.assign(globalThis, globals);
-    instance = create([]);
+    instance = create(DAWN_OPTIONS);
   }
   return instance;
 }

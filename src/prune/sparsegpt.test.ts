@@ -61,6 +61,13 @@ function makeLayer(
   return { rows, cols, tokens, x, w, h: Float32Array.from(crossGram64(x, x, tokens, cols)) };
 }
 
+// One device for the file: each new one compiles the sweep's and the factor's kernels again.
+let rt: GpuRuntime;
+beforeAll(async () => {
+  rt = await createNodeRuntime();
+});
+afterAll(() => rt.destroy());
+
 describe('the float64 reference, following a given mask', () => {
   // H = 4I: U = I/2 on the diagonal only, every score is 4w², and nothing propagates.
   const h = new Float64Array(16);
@@ -104,12 +111,6 @@ describe('the float64 reference, following a given mask', () => {
 });
 
 describe('SparseGPT on the GPU', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
-
   async function runGpu(
     runtime: GpuRuntime,
     layer: Layer,
@@ -373,12 +374,6 @@ describe('SparseGPT on the GPU', () => {
 });
 
 describe('SparseGPT per operator group', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
-
   it('factors the group Hessian once: one read-back for the group, the same weights as operator by operator', async () => {
     const seed = freshSeed();
     const random = new Random(seed);
