@@ -124,7 +124,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
     },
     summary:
       `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[cli.text].label} (${engine}): ${result.windows} windows of ` +
-      `${seqLen} tokens (${result.tokensInText} in the text) in ${formatSeconds(elapsedMs / 1000)}` +
+      `${seqLen} tokens (${result.tokensInText} in the text), up to ${result.windowsPerPass} per pass, in ${formatSeconds(elapsedMs / 1000)}` +
       (result.counters ? `; GPU work: ${formatCounters(result.counters)}` : ''),
     metrics: [nllPerWindow(result)],
     results: {
@@ -135,6 +135,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
       seqLen,
       tokensScored: result.tokensScored,
       tokensInText: result.tokensInText,
+      windowsPerPass: result.windowsPerPass,
       ...counterResults(result.counters),
     },
   };

@@ -29,6 +29,7 @@ describe('passes of windows', () => {
     expect(sizes).toEqual([4, 4, 3]);
     expect(done).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
     expect(r.windows).toBe(11);
+    expect(r.windowsPerPass).toBe(4);
     // Window w starts with token 4w mod 7, so its NLL sum is that plus one, over 3 predictions.
     const nll = Array.from({ length: 11 }, (_, w) => ((4 * w) % 7) + 1);
     expect(r.windowPpl).toEqual(nll.map((n) => Math.exp(n / 3)));
@@ -37,7 +38,7 @@ describe('passes of windows', () => {
 
   it('grows passes from one window to what fits passMs at the measured pace, capped by windowsPerPass', async () => {
     const { result, sizes } = run({ windowsPerPass: 5, passMs: 350 });
-    await result;
+    expect((await result).windowsPerPass).toBe(3);
     // One window first (100 ms), then floor(350 / 100) = 3 at a time.
     expect(sizes).toEqual([1, 3, 3, 3, 1]);
     const capped = run({ windowsPerPass: 2, passMs: 1000 });

@@ -51,6 +51,8 @@ export interface PerplexityResult {
   /** Tokens in the text; those past the last whole window are not scored. */
   tokensInText: number;
   windowPpl: number[];
+  /** The most windows one pass held (passes may be smaller: the last one, or while passMs grows them). */
+  windowsPerPass: number;
   /** What the evaluation asked of the GPU, when a GPU scored it (evaluatePerplexity). */
   counters?: WorkCounters;
 }
@@ -75,11 +77,13 @@ export async function perplexity(
   let count = 0;
   const windowPpl: number[] = [];
   let size = options.passMs === undefined ? perPass : 1;
+  let largest = 0;
   for (let first = 0; first < parts.length; ) {
     options.signal?.throwIfAborted();
     const passStart = performance.now();
     const pass = parts.slice(first, first + size);
     const scores = await score(pass);
+    largest = Math.max(largest, pass.length);
     const msPerWindow = (performance.now() - passStart) / pass.length;
     const next =
       options.passMs === undefined
@@ -124,5 +128,6 @@ export async function perplexity(
     seqLen: options.seqLen,
     tokensInText: tokens.length,
     windowPpl,
+    windowsPerPass: largest,
   };
 }

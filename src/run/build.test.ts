@@ -103,6 +103,7 @@ describe('building run records', () => {
       seqLen: 4,
       tokensInText: 9,
       windowPpl: [2, 4.5],
+      windowsPerPass: 2,
     });
     expect(s.x).toEqual([1, 2]);
     expect(s.y[0]).toBeCloseTo(Math.log(2), 15);

@@ -58,6 +58,7 @@ describe('evaluation records', () => {
         seqLen: 64,
         tokensInText: 5000,
         windowPpl,
+        windowsPerPass: 3,
         text: 'tinystories',
         label: 'TinyStories',
         ms: 900,
