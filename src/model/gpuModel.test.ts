@@ -93,11 +93,24 @@ describe('GPU forward pass against the float64 reference', () => {
     expect(held()).toBe(before);
   });
 
-  it('refuses token ids outside the vocabulary and windows longer than the context', async () => {
+  it('refuses token ids outside the vocabulary, windows longer than the context, and ragged passes', async () => {
     const config = tinyConfig('llama');
     const model = await GpuModel.load(rt, memoryWeightSource(config, randomTensors(config, 2), 'random'));
     await expect(model.scoreWindow([1, 99])).rejects.toThrow(/token id 99 is outside the vocabulary of 37/);
     await expect(model.scoreWindow(new Array(17).fill(1))).rejects.toThrow(/17 tokens is outside 1..16/);
+    await expect(
+      model.scoreWindows([
+        [1, 2, 3],
+        [1, 2, 3],
+        [4, 5],
+      ]),
+    ).rejects.toThrow(/the windows of one pass differ in length \(3 and 2\)/);
+    await expect(
+      model.scoreWindows([
+        [1, 2],
+        [3, 37],
+      ]),
+    ).rejects.toThrow(/token id 37 is outside/);
     model.destroy();
   });
 });
