@@ -63,6 +63,19 @@ export interface AttentionOperands {
   offOut: number;
 }
 
+/** The four leading dimensions, defaults filled in: packed [tokens, heads, headDim] rows. */
+export function attentionLayout(
+  args: AttentionArgs,
+): Pick<AttentionOperands, 'ldQ' | 'ldK' | 'ldV' | 'ldOut'> {
+  const { heads, kvHeads, headDim } = args;
+  return {
+    ldQ: args.ldQ ?? heads * headDim,
+    ldK: args.ldK ?? kvHeads * headDim,
+    ldV: args.ldV ?? kvHeads * headDim,
+    ldOut: args.ldOut ?? heads * headDim,
+  };
+}
+
 /**
  * Checks the arguments every attention kernel shares (shapes, grouping, windows, scale, the four
  * matrices inside their buffers, out distinct from the inputs) and fills in the defaults; the
@@ -87,10 +100,7 @@ export function attentionOperands(args: AttentionArgs, maxHeadDim: number): Atte
   const o: AttentionOperands = {
     seqLen,
     scale,
-    ldQ: args.ldQ ?? heads * headDim,
-    ldK: args.ldK ?? kvHeads * headDim,
-    ldV: args.ldV ?? kvHeads * headDim,
-    ldOut: args.ldOut ?? heads * headDim,
+    ...attentionLayout(args),
     offQ: args.offsetQ ?? 0,
     offK: args.offsetK ?? 0,
     offV: args.offsetV ?? 0,

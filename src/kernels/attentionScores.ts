@@ -7,7 +7,7 @@
 
 import type { EngineLimits } from '../gpu/device';
 import type { GpuRuntime } from '../gpu/runtime';
-import type { AttentionArgs } from './attention';
+import { type AttentionArgs, attentionLayout } from './attention';
 import { matmul } from './matmul';
 import { checkSeqLen } from './operands';
 import { softmax } from './softmax';
@@ -34,10 +34,7 @@ export async function scoresAttention(rt: GpuRuntime, args: AttentionArgs): Prom
   const T = checkSeqLen('attention', tokens, args.seqLen);
   if (tokens === 0) return;
   const group = heads / kvHeads;
-  const ldQ = args.ldQ ?? heads * D;
-  const ldK = args.ldK ?? kvHeads * D;
-  const ldV = args.ldV ?? kvHeads * D;
-  const ldOut = args.ldOut ?? heads * D;
+  const { ldQ, ldK, ldV, ldOut } = attentionLayout(args);
   const scores = await rt.createBuffer('attention scores', 'scratch', T * T * 4);
   try {
     for (let w = 0; w < tokens / T; w++)

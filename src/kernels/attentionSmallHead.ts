@@ -8,7 +8,7 @@ import shader from '../../shaders/attentionSmallHead.wgsl?raw';
 import type { EngineLimits } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { type AttentionArgs, attentionOperands } from './attention';
+import { type AttentionArgs, attentionLayout, attentionOperands } from './attention';
 import { foldGrid, packParams } from './params';
 import { bindWindow, span, windowCapacity } from './window';
 
@@ -17,23 +17,13 @@ export const SMALL_HEAD_MAX_DIM = 32;
 
 const WORKGROUP = 64;
 
-/** The leading dimensions, defaults filled in (smallHeadFits runs before the operands are checked). */
-function layout(args: AttentionArgs) {
-  return {
-    ldQ: args.ldQ ?? args.heads * args.headDim,
-    ldK: args.ldK ?? args.kvHeads * args.headDim,
-    ldV: args.ldV ?? args.kvHeads * args.headDim,
-    ldOut: args.ldOut ?? args.heads * args.headDim,
-  };
-}
-
 /** Whether smallHeadAttention can run these operands on these limits. */
 export function smallHeadFits(args: AttentionArgs, limits: EngineLimits): boolean {
   const { tokens, heads, kvHeads, headDim } = args;
   if (headDim > SMALL_HEAD_MAX_DIM) return false;
   if (tokens === 0) return true;
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, limits.minStorageBufferOffsetAlignment);
-  const l = layout(args);
+  const l = attentionLayout(args);
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   return (
     span(tokens, heads * headDim, l.ldQ) <= capacity &&
