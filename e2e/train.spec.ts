@@ -1,6 +1,6 @@
 // The Optimizer panel in a real browser, on Chromium's SwiftShader adapter: the nano GPT-2 preset
 // trained from scratch for 6 steps with AdamW and Adapprox side by side; both loss curves drawn with
-// every point, and the optimizer-state bytes shown equal to the spec's §2 formulas, computed here
+// every point, and the optimizer-state bytes shown equal to the formulas of docs/algorithms/adapprox.md §2, computed here
 // from the preset's shapes and the ranks the page reports. An arm saved as a .tar and opened in the
 // pruning studio. Then a longer run: the second moment inspected mid-run, paused, resumed and
 // cancelled, with the finished run's arms kept; a bad learning rate and a text too short for a
@@ -32,9 +32,9 @@ async function nanoSettings(page: Page, steps: number) {
 }
 
 /**
- * Optimizer-state bytes by spec §2, from the nano GPT-2's shapes: AdamW keeps 2 floats per weight;
+ * Optimizer-state bytes by docs/algorithms/adapprox.md §2, from the nano GPT-2's shapes: AdamW keeps 2 floats per weight;
  * Adapprox (β1 = 0.9) keeps M (m·n) plus Q and U (k·(m + n)) per factored matrix, and a dense V
- * plus M for vectors and for matrices with a side under 8 (§1.8).
+ * plus M for vectors and for matrices with a side under 8 (adapprox.md §1.8).
  */
 function expectedBytes(ranks: Map<string, number>) {
   const config = presetConfig('nano', 'gpt2', { size: 512, bosId: 1, eosId: 2 });
@@ -110,7 +110,7 @@ test('AdamW and Adapprox side by side on the nano preset: curves, exact state by
     await expect(page.getByTestId('train-rank-canvas')).toHaveAttribute('data-painted', 'true');
   });
 
-  await test.step('the optimizer-state bytes are the spec’s formulas, to the byte', async () => {
+  await test.step('the optimizer-state bytes are the formulas of adapprox.md §2, to the byte', async () => {
     const rows = page.locator('[data-testid="train-rank-row"][data-arm="adapprox"]');
     const ranks = new Map(
       (

@@ -1,7 +1,7 @@
 // `npm run results:train`: the optimizer comparison of docs/results/training.md, reproduced.
-// Protocol (spec §5, scaled to a CPU adapter): a GPT-2-style model of the given preset trained
+// Protocol (docs/algorithms/adapprox.md §4, scaled to a CPU adapter): a GPT-2-style model of the given preset trained
 // from scratch on Tiny Shakespeare (tok512), every arm on the same batches. First a learning-rate
-// grid on seed 0 (each optimizer gets its best peak lr, as the spec asks, instead of one shared
+// grid on seed 0 (each optimizer gets its best peak lr, as adapprox.md §4 asks, instead of one shared
 // value), then the remaining seeds at each arm's best lr. Settings come from the environment:
 // RESULTS_SIZE (nano), RESULTS_STEPS (120), RESULTS_BATCH (2), RESULTS_SEQ (64), RESULTS_SEEDS (3),
 // RESULTS_LRS (1e-3,3e-3,1e-2,3e-2). Each finished CLI run is saved at once in docs/results/training.json

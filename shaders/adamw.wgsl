@@ -1,4 +1,4 @@
-// AdamW (Loshchilov & Hutter; PyTorch torch.optim.AdamW semantics, specs/adapprox.md §3.1), one
+// AdamW (Loshchilov & Hutter; PyTorch torch.optim.AdamW semantics, docs/algorithms/adamw.md), one
 // fused pass per parameter: every element reads g, m, v, w once and writes m, v, w once.
 //   w ← w·(1 − ηλ);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
 //   w ← w − (η / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + ε)

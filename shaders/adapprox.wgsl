@@ -1,12 +1,12 @@
-// Adapprox (Zhao et al. 2024, arXiv:2403.14958; specs/adapprox.md §1.2, §1.5–§1.7, §2): the passes
+// Adapprox (Zhao et al. 2024, arXiv:2403.14958; docs/algorithms/adapprox.md §1.2, §1.5–§1.7): the passes
 // over the m × n parameter around the low-rank re-compression of the second moment.
 //   V ← β2·max(Q·Uᵀ, 0) + (1−β2)·(G² + ε1)    second_moment (Q·Uᵀ already written into V by a GEMM)
 //   Û ← G / (sqrt(V) + ε), clipped by 1/max(1, RMS(Û)/d)
 //   M ← β1·M + (1−β1)·Û                         moment (when β1 > 0)
 //   W ← W − η·(s·D + λ·W), D = M or Û           apply_momentum / apply_plain
-// s is the cosine guidance factor of §1.7 (a reconstruction: the paper's formula was not recovered)
+// s is the cosine guidance factor of adapprox.md §1.7 (a reconstruction: the paper's formula was not recovered)
 // or 1. Also the Gaussian test matrix of the sketch (Box–Muller on a counter-based hash, so a run
-// replays from its seed) and Σ (V / max V)², the squared norm of V without f32 underflow (§8).
+// replays from its seed) and Σ (V / max V)², the squared norm of V without f32 underflow (adapprox.md §1.4).
 // Scalar slots of the parameter (o-offset `slot`): ΣÛ² (unclipped) at +0, ⟨M, Û⟩ at +1, ΣM² at +2,
 // max V at +3, Σ (V / max V)² at +4, and the count of clamped history entries (u32) at +5.
 // max V is folded into the second-moment passes by an atomic max on its bits (V > 0, so the bits of
@@ -44,7 +44,7 @@ fn tree_sum(t: u32) {
 // ---- o0 = G, o1 = V (in: the history Q·Uᵀ, or the dense EMA; out: V_t), o2 = the clamp counter
 // (slot +5; max V goes to slot +3, o2 − 2);
 // f0 = β2 (0 on a first step without history), f1 = 1 − β2, f2 = ε1, f3 = ε. Partials of Û².
-// Clamping the history before adding the fresh G² keeps V ≥ (1−β2)·G² (spec §1.5).
+// Clamping the history before adding the fresh G² keeps V ≥ (1−β2)·G² (adapprox.md §1.5).
 
 @group(0) @binding(1) var<storage, read> sm_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sm_v: array<f32>;
@@ -91,7 +91,7 @@ fn second_moment(
 }
 
 // ---- The same with the history formed in place, H_ij = Σ_c Q_ac·U_bc (a, b = i, j with Q on the
-// rows, else j, i): the GEMM's epilogue fused with it (spec §2), so V is written once and no
+// rows, else j, i): the GEMM's epilogue fused with it (docs/training.md, "Memory (exact)"), so V is written once and no
 // separate product runs. o0 = G, o1 = V (out), o2 = the clamp counter, o3 = Q, o4 = U (both whole,
 // row stride o6), o5 = k, o7 = 1 when Q holds the rows; f0…f3 as in second_moment.
 
@@ -201,7 +201,7 @@ fn guidance_dot(
   }
 }
 
-// The guidance factor s of spec §1.7 [reconstruction]: c = ⟨M, Û⟩ / (‖M‖‖Û‖ + 1e-12) with Û
+// The guidance factor s of adapprox.md §1.7 [reconstruction]: c = ⟨M, Û⟩ / (‖M‖‖Û‖ + 1e-12) with Û
 // clipped; f2 = 1 for s = (1 + c)/2, 2 for s = max(c, 0), 0 for no guidance (s = 1).
 fn guidance(s0: f32, s1: f32, s2: f32) -> f32 {
   if (p.f2 == 0.0) {
@@ -263,7 +263,7 @@ fn apply_plain(
 }
 
 // ---- Partials of (V / max V)²: ‖V‖² = (max V)²·Σ (V / max V)² stays representable when the
-// entries of V are so small that their squares underflow f32 (spec §8). o0 = V, o1 = slot.
+// entries of V are so small that their squares underflow f32 (adapprox.md §1.4). o0 = V, o1 = slot.
 
 @group(0) @binding(1) var<storage, read> sq_v: array<f32>;
 @group(0) @binding(2) var<storage, read> sq_s: array<f32>;
@@ -333,7 +333,7 @@ fn sketch_gaussian(
   }
 }
 
-// The warm start of spec §2: Ω = [U_prev / max V | randn]. A window of whole rows of Ω (w = cols
+// The warm start of adapprox.md §1.3: Ω = [U_prev / max V | randn]. A window of whole rows of Ω (w = cols
 // wide) from global row `start`, n = its elements; o0 = Ω, o1 = U_prev (row stride o4), o2 = key,
 // o3 = the columns taken from U_prev, o5 = slot (max V at +3).
 @group(0) @binding(1) var<storage, read_write> sw_omega: array<f32>;

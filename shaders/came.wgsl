@@ -1,4 +1,4 @@
-// CAME (Luo et al., ACL 2023; yangluo7/CAME as specs/adapprox.md §3.3 transcribes it): Adafactor's
+// CAME (Luo et al., ACL 2023; yangluo7/CAME; docs/algorithms/came.md): Adafactor's
 // clipped update Û feeds a momentum M, and the step is M scaled by the confidence 1/sqrt(S), where S
 // is the rank-1 factored EMA of the instability (Û − M)² + ε2 (shaders/factored.wgsl forms it):
 //   M ← β1·M + (1−β1)·Û;  W ← W − η·λ·W − η·M / sqrt(S)      (vectors: W ← W − η·λ·W − η·M)

@@ -1,5 +1,5 @@
 // The rank-1 factored statistics of Adafactor and CAME (Shazeer & Stern 2018; Luo et al. 2023;
-// specs/adapprox.md §3.2–§3.3): exponential moving averages of the row means and column means of a
+// docs/algorithms/adafactor.md, came.md): exponential moving averages of the row means and column means of a
 // per-element quantity X of an m × n gradient, kept as R (m) and C (n) instead of an m × n matrix:
 //   R ← β·R + (1−β)·rowmean(X),   C ← β·C + (1−β)·colmean(X),   X̂ = (R / mean R) ⊗ C.
 // X is either G² + ε1 (the second moment, *_sq) or CAME's instability (Û − M)² + ε2 (*_res), formed

@@ -27,7 +27,7 @@ fn element(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return gid.x + gid.y * groups.x * 256u;
 }
 
-// One FISTA iteration (spec §1, Eq. 4a–4c), fused with the bookkeeping that reports the objective
+// One FISTA iteration (docs/algorithms/fistapruner.md §1), fused with the bookkeeping that reports the objective
 // without a second product per iteration. Entering iteration k: y = Y_{k−1}, yg = Y_{k−1}·G,
 // w = W_{k−1}, pg = P_{k−2} = W_{k−2}·G. Because Y_{k−1} = W_{k−1} + β_{k−1}(W_{k−1} − W_{k−2}),
 // P_{k−1} = W_{k−1}·G = (yg + β_{k−1}·P_{k−2}) / (1 + β_{k−1}): a convex combination, so f32
@@ -98,9 +98,9 @@ fn round_terms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   }
 }
 
-// The hard threshold 𝓗 applied to the FISTA iterate w (spec §1): entries the mask keeps hold their
+// The hard threshold 𝓗 applied to the FISTA iterate w (fistapruner.md §1, §4): entries the mask keeps hold their
 // FISTA value; an entry kept although shrinkage zeroed it (the row was over-pruned) takes its value
-// before shrinkage z, so the exact count is met (spec §8). Where both are 0 — an input that never
+// before shrinkage z, so the exact count is met (fistapruner.md §4). Where both are 0 — an input that never
 // fired in the calibration data, whose weight the data cannot see — the dense weight stays, so a
 // kept entry is never a zero. zeros marks w's zeros, to report FISTA's sparsity before the threshold.
 @group(0) @binding(1) var<storage, read> hd_keep: array<u32>;
@@ -125,7 +125,7 @@ fn harden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   }
 }
 
-// out = |diag(G)_j · w_ij − (wg − b)_ij| for the coordinate rule that sets λ₀ (spec §7.2): at a
+// out = |diag(G)_j · w_ij − (wg − b)_ij| for the coordinate rule that sets λ₀ (fistapruner.md §4): at a
 // LASSO optimum an entry is zero exactly when this is ≤ λ (wg − b is the gradient at w). The
 // diagonal is bound whole; o5 is the window's first element index within the matrix, so the column
 // is (o5 + i) mod n_cols. s0 = n_cols, as f32 to keep one Params layout (exact below 2²⁴).

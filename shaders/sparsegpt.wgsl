@@ -1,4 +1,4 @@
-// SparseGPT's column sweep (Frantar & Alistarh 2023; spec §5.4) over one block of `width` columns
+// SparseGPT's column sweep (Frantar & Alistarh 2023; docs/algorithms/sparsegpt.md §2) over one block of `width` columns
 // starting at column c0. Rows are independent in the sweep — a column's pruning error is spread only
 // along its own row, through row c0 + i of U, the upper Cholesky factor of H⁻¹ — so one invocation
 // owns one row and walks the block's columns in order. The columns after the block are updated by

@@ -1,7 +1,7 @@
 // One decoder block's forward pass, and the embeddings before the first block, shared by the model
 // (perplexity, logits) and the pruner. The pruner needs more than the block's output: the input of
 // every linear operator, in the dense block and in the block whose earlier operators are already
-// pruned (FISTAPruner's intra-layer error correction, spec §2). So the block runs against any
+// pruned (FISTAPruner's intra-layer error correction, docs/algorithms/fistapruner.md §2). So the block runs against any
 // weight lookup, and an observer sees each operator group's input as it is produced and may stop
 // the block there.
 
@@ -63,7 +63,7 @@ export type WeightLookup = (name: string) => GPUBuffer | undefined;
 
 /**
  * The linear operators of a block in the order they are computed, grouped by shared input: the
- * pruning order of spec §2 (q, k, v; o; fc1 or gate and up; fc2 or down).
+ * pruning order of docs/algorithms/fistapruner.md §2 (q, k, v; o; fc1 or gate and up; fc2 or down).
  */
 export interface OperatorGroup {
   operators: string[];

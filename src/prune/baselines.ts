@@ -1,4 +1,4 @@
-// The three baselines as the reference code runs them (spec §5), on one operator's weights and
+// The three baselines as the reference code runs them (docs/algorithms/magnitude.md, wanda.md, sparsegpt.md), on one operator's weights and
 // statistics: magnitude (|W|, per matrix; N:M along rows), Wanda (|W_ij|·‖X_j‖, per output row;
 // N:M along rows; no weight update) and SparseGPT (blocked OBS sweep with an adaptive mask). The
 // same functions give FISTAPruner its warm start.

@@ -1,5 +1,5 @@
 // Calibration windows: the token sequences whose activations every pruner's statistics are
-// accumulated over. C4 follows the reference pipelines' rule (spec §5.1): draw a random document,
+// accumulated over. C4 follows the reference pipelines' rule (docs/algorithms/evaluation.md §1): draw a random document,
 // redraw while it has no more tokens than a window, then take a random window of it. Other texts
 // (TinyStories, the user's) are one token stream with random windows cut from it. Our generator is
 // seeded mulberry32, not Python's `random`, so the windows are not the reference code's windows.

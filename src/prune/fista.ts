@@ -1,4 +1,4 @@
-// FISTAPruner's solver for one linear operator (spec §1, §4): minimise
+// FISTAPruner's solver for one linear operator (docs/algorithms/fistapruner.md §1, §4): minimise
 //   F(Ŵ) = ½‖Ŵ X* − W X‖²_F + λ‖Ŵ‖₁
 // with FISTA (Beck & Teboulle's accelerated proximal gradient), then reach the exact sparsity with
 // a hard threshold, and search λ by bisection on the error ratio E_round / E_total against ξ,

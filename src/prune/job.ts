@@ -1,4 +1,4 @@
-// A pruning run over a whole model, block by block (spec §4). Each block's input activations for
+// A pruning run over a whole model, block by block (docs/algorithms/fistapruner.md §2–§4). Each block's input activations for
 // every calibration window live on the host between blocks; on the GPU there is one block's dense
 // weights, its pruned operators, one operator group's statistics and one window's activations, so
 // memory is bounded by a block, not by the model or the calibration tokens.

@@ -1,4 +1,4 @@
-// FISTAPruner's outer loop for one operator (spec §1 "Adaptive λ", §4 LAMBDA_SEARCH): T rounds of
+// FISTAPruner's outer loop for one operator (docs/algorithms/fistapruner.md §1 "Choosing λ" and §4): T rounds of
 // K FISTA iterations (fista.ts), each followed by the hard threshold 𝓗 to the exact pattern; λ is
 // bisected on the error ratio E_round / E_total against ξ, and the best thresholded result by
 // E_total is kept, the warm start included.
@@ -176,7 +176,7 @@ export async function fistaPruneOperator(
 }
 
 /**
- * λ₀ by the coordinate rule of spec §7.2: the median over the matrix of |G_jj·W₀_ij − ∇f(W₀)_ij|.
+ * λ₀ by the coordinate rule of docs/algorithms/fistapruner.md §4 and §5.2: the median over the matrix of |G_jj·W₀_ij − ∇f(W₀)_ij|.
  * (Scaling |W − ∇f/L| by L instead gives a λ so large that FISTA only returns its warm start.)
  * The median is taken on the CPU from the scores read back, once per operator.
  */

@@ -1,6 +1,6 @@
 // What a pruning run is asked to do, with the paper's defaults and the checks that turn a bad
-// setting into a message before any GPU work starts. The open questions of the spec
-// (specs/fistapruner.md §7) are options here; each default names the choice it makes.
+// setting into a message before any GPU work starts. The open questions of the paper
+// (docs/algorithms/fistapruner.md §5) are options here; each default names the choice it makes.
 
 export type PruneMethod = 'fista' | 'sparsegpt' | 'wanda' | 'magnitude';
 
@@ -13,8 +13,8 @@ export type SparsityPattern =
 export type WarmStart = 'sparsegpt' | 'wanda' | 'magnitude' | 'dense';
 
 /**
- * Which magnitudes one unstructured hard threshold ranks together. Spec §7.1 leaves it open; 'row'
- * (the default) matches the row-wise objective and Wanda, and the spec's prototype found it better.
+ * Which magnitudes one unstructured hard threshold ranks together. The paper leaves it open (docs/algorithms/fistapruner.md §5.1); 'row'
+ * (the default) matches the row-wise objective and Wanda, and our float64 prototype found it better.
  */
 export type ThresholdGroup = 'row' | 'matrix';
 
@@ -54,8 +54,8 @@ export interface SparseGptOptions {
 
 /**
  * Where each block's input comes from. 'dense': every block sees the dense model's activations, so
- * blocks are independent (FISTAPruner's choice, spec §2). 'pruned': the previous blocks' pruned
- * outputs, as SparseGPT's and Wanda's code do (spec §5.1).
+ * blocks are independent (FISTAPruner's choice, docs/algorithms/fistapruner.md §3). 'pruned': the previous blocks' pruned
+ * outputs, as SparseGPT's and Wanda's code do (docs/algorithms/evaluation.md §1).
  */
 export type BlockInputs = 'dense' | 'pruned';
 

@@ -27,7 +27,7 @@ describe('arm specs', () => {
 
   it('names the studio variant that is exactly the arm, and none for the rest', () => {
     expect(variantOfArm(readArmSpec('adamw@1e-3'))).toBe('adamw');
-    // The CLI's Adafactor has no first moment unless told; the studio's spec-§5 Adafactor has β1 = 0.9.
+    // The CLI's Adafactor has no first moment unless told; the studio's paper-scale Adafactor has β1 = 0.9.
     expect(variantOfArm(readArmSpec('adafactor'))).toBe('adafactor-no-m');
     expect(variantOfArm(readArmSpec('adafactor:beta1=0.9'))).toBe('adafactor');
     expect(variantOfArm(readArmSpec('adapprox:beta1=0'))).toBe('adapprox-no-m');

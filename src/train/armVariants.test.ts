@@ -14,7 +14,7 @@ describe('the studio’s arms', () => {
     }
   });
 
-  it('sets the spec §5 ablations: no first moment, fixed ranks 1 and ⌊min(m, n)/4⌋, guidance', () => {
+  it('sets the paper-scale ablations: no first moment, fixed ranks 1 and ⌊min(m, n)/4⌋, guidance', () => {
     const options = (v: ArmVariant) => (optimizerOf(v).options ?? {}) as AdapproxOptions;
     expect(options('adapprox-no-m').beta1).toBe(0);
     expect(options('adapprox-guidance').guidance).toBe('half');

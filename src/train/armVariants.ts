@@ -1,5 +1,5 @@
-// The optimizer studio's menu of arms (spec §5's list): the four optimizers, and the Adapprox
-// variants the spec asks to compare (no first moment, fixed-rank ablations at k = 1 and
+// The optimizer studio's menu of arms (docs/algorithms/adapprox.md §4): the four optimizers, and the Adapprox
+// variants worth comparing (no first moment, fixed-rank ablations at k = 1 and
 // k = k_max, cosine guidance). An arm crosses from the page to the worker as a variant name and a
 // learning rate, plain data that survives structured cloning; rank bounds that are functions of a
 // matrix's shape cannot, so the worker builds the optimizer's options from the variant here.
@@ -21,9 +21,9 @@ export interface ArmVariantInfo {
   label: string;
   /** What the arm is, in one line (shown beside its checkbox). */
   note: string;
-  /** Peak learning rate the studio starts from (CAME wanted a smaller one in the spec's prototype, §8). */
+  /** Peak learning rate the studio starts from (CAME wanted a smaller one in our prototype, docs/algorithms/adapprox.md §4). */
   defaultLr: number;
-  /** Set where the arm rests on a piece the paper does not give (spec §7), with the section. */
+  /** Set where the arm rests on a piece the paper does not give (docs/algorithms/adapprox.md §5), with the section. */
   reconstruction?: string;
 }
 
@@ -35,7 +35,7 @@ export const ARM_VARIANTS: Record<ArmVariant, ArmVariantInfo> = {
   },
   adafactor: {
     label: 'Adafactor',
-    note: 'β1 = 0.9 and an explicit learning rate, as spec §5 sets it up; factored V (m + n)',
+    note: 'β1 = 0.9 and an explicit learning rate, as docs/algorithms/adapprox.md §4 sets it up; factored V (m + n)',
     defaultLr: 3e-3,
   },
   'adafactor-no-m': {
@@ -48,31 +48,31 @@ export const ARM_VARIANTS: Record<ArmVariant, ArmVariantInfo> = {
     label: 'Adapprox',
     note: 'β1 = 0.9, adaptive rank k ∈ [1, ⌊min(m, n)/4⌋], ξ_thr = 0.03, p = 5, l = 5',
     defaultLr: 3e-3,
-    reconstruction: 'rank rule and clamping of Q·Uᵀ (spec §7.1, §7.3)',
+    reconstruction: 'rank rule and clamping of Q·Uᵀ (adapprox.md §5.1, §5.3)',
   },
   'adapprox-no-m': {
     label: 'Adapprox, no first moment (β1 = 0)',
     note: 'keeps only the rank-k factors of V: the ≥ 84% saving of the abstract',
     defaultLr: 3e-3,
-    reconstruction: 'rank rule and clamping of Q·Uᵀ (spec §7.1, §7.3)',
+    reconstruction: 'rank rule and clamping of Q·Uᵀ (adapprox.md §5.1, §5.3)',
   },
   'adapprox-k1': {
     label: 'Adapprox, fixed rank k = 1',
     note: 'ablation: k_min = k_max = 1, the low end of the paper’s memory range',
     defaultLr: 3e-3,
-    reconstruction: 'clamping of Q·Uᵀ (spec §7.3)',
+    reconstruction: 'clamping of Q·Uᵀ (adapprox.md §5.3)',
   },
   'adapprox-kmax': {
     label: 'Adapprox, fixed rank k = k_max',
-    note: 'ablation: k_min = k_max = ⌊min(m, n)/4⌋, the rank the paper preallocated (§1.1)',
+    note: 'ablation: k_min = k_max = ⌊min(m, n)/4⌋, the rank the paper preallocated (adapprox.md §1.1)',
     defaultLr: 3e-3,
-    reconstruction: 'clamping of Q·Uᵀ (spec §7.3)',
+    reconstruction: 'clamping of Q·Uᵀ (adapprox.md §5.3)',
   },
   'adapprox-guidance': {
     label: 'Adapprox with cosine guidance',
     note: 's = (1 + c)/2, c the cosine of the momentum and the clipped update',
     defaultLr: 3e-3,
-    reconstruction: 'the guidance formula itself was not recovered (spec §1.7, §7.4)',
+    reconstruction: 'the guidance formula itself was not recovered (adapprox.md §1.7, §5.4)',
   },
 };
 

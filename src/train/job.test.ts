@@ -95,7 +95,7 @@ describe('training job', () => {
           expect(perStep?.dispatches).toBeCloseTo(mean, 9);
         }
         expect(rt.gpuClock()).toBeNull();
-        // Adapprox's transient by the spec's formula (one m×n V plus (m+n)·w sketches, largest over the
+        // Adapprox's transient by docs/algorithms/adapprox.md §2's formula (one m×n V plus (m+n)·w sketches, largest over the
         // matrices) against the ledger's measured scratch peak, which adds only the step-wide scalar
         // slots (8 floats per tensor) and the reduction's partial sums.
         const last = events.find((e) => e.type === 'step' && e.arm === 'adapprox' && e.step === 16);

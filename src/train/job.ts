@@ -30,7 +30,7 @@ export interface ArmSpec {
   id: string;
   label: string;
   optimizer: OptimizerChoice;
-  /** Peak learning rate of this arm (arms are tuned separately; spec §5). */
+  /** Peak learning rate of this arm (arms are tuned separately; docs/algorithms/adapprox.md §4). */
   lr: number;
 }
 
@@ -77,7 +77,7 @@ export type TrainEvent =
       tokensPerSecond: number;
       modelMs: number;
       optimizerMs: number;
-      /** By the spec's formulas (persistent: what the ledger holds for this arm). */
+      /** By the formulas of docs/algorithms/adapprox.md §2 (persistent: what the ledger holds for this arm). */
       state: StateBytes;
       /** The optimizer step's scratch peak as the ledger measured it. */
       measuredTransient: number;

@@ -4,7 +4,7 @@ import { canonicalTensors } from '../model/weights';
 import { initialWeights, PRESETS, presetConfig, presetIdentity } from './modelPresets';
 
 describe('model presets', () => {
-  it('build every size and family with d divisible by the heads and the spec §5 setup at the top', () => {
+  it('build every size and family with d divisible by the heads and the paper-scale setup at the top', () => {
     for (const name of Object.keys(PRESETS) as (keyof typeof PRESETS)[]) {
       for (const family of ['gpt2', 'llama'] as const) {
         const c = presetConfig(name, family, { size: 512, bosId: 1, eosId: 2 });

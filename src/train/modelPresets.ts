@@ -1,6 +1,6 @@
 // Models to train from scratch: a few sizes of a GPT-2-style and a Llama-style decoder over a
 // given tokenizer's vocabulary, and their initialization. The sizes go from one that trains in a
-// Playwright test on a CPU adapter to the spec's setup (§5: 4 layers, d = 256, 4 heads, context
+// Playwright test on a CPU adapter to the paper-scale setup (docs/algorithms/adapprox.md §4: 4 layers, d = 256, 4 heads, context
 // 128, MLP 4×, tied embeddings), which wants a real GPU.
 
 import { Random } from '../kernels/random';
@@ -18,13 +18,13 @@ export const PRESETS: Record<
   nano: { label: 'nano (2 × 32)', layers: 2, hidden: 32, heads: 2, context: 64 },
   tiny: { label: 'tiny (4 × 64)', layers: 4, hidden: 64, heads: 4, context: 128 },
   small: { label: 'small (4 × 128)', layers: 4, hidden: 128, heads: 4, context: 128 },
-  paper: { label: 'spec §5 (4 × 256)', layers: 4, hidden: 256, heads: 4, context: 128 },
+  paper: { label: 'paper (4 × 256)', layers: 4, hidden: 256, heads: 4, context: 128 },
 };
 
 /**
  * The config of a preset over a vocabulary. GPT-2: LayerNorm, learned positions, GELU MLP of 4d,
  * biases. Llama: RMSNorm, RoPE, SwiGLU whose hidden width 8d/3 (rounded up to a multiple of 8)
- * keeps the MLP's parameter count near GPT-2's. Both tie the embeddings, as the spec's setup does.
+ * keeps the MLP's parameter count near GPT-2's. Both tie the embeddings, as the paper-scale setup does.
  */
 export function presetConfig(
   name: PresetName,

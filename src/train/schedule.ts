@@ -1,5 +1,5 @@
 // Learning-rate schedules: linear warm-up from 0, then constant, linear or cosine decay to a floor
-// (the setup of spec §5: warm-up, then cosine). Every optimizer arm of a comparison uses the same
+// (the setup of docs/algorithms/adapprox.md §4: warm-up, then cosine). Every optimizer arm of a comparison uses the same
 // schedule shape scaled to its own peak learning rate.
 
 export type Decay = 'constant' | 'linear' | 'cosine';

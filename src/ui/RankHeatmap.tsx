@@ -1,4 +1,4 @@
-// Adapprox's rank per matrix over the steps (spec §5: "per-matrix rank k_t over time, a heat map
+// Adapprox's rank per matrix over the steps (docs/algorithms/adapprox.md §4: "per-matrix rank k_t over time, a heat map
 // layer × step"): one row per factored matrix, one column per step, darker for a higher rank. One
 // pixel per cell on a canvas the browser scales up without smoothing, so a run of thousands of
 // steps costs one small image, not thousands of DOM nodes.

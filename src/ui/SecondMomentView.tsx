@@ -1,6 +1,6 @@
 // "Inspect the second moment": choose an Adapprox arm and one of its factored matrices, and the
 // engine reads that matrix's exact dense V at the arm's next step: its singular spectrum, the best
-// error at every rank, the sketch's estimate ξ_k, the target and the rank chosen (spec §5: the
+// error at every rank, the sketch's estimate ξ_k, the target and the rank chosen (docs/algorithms/adapprox.md §4: the
 // singular spectrum of the exact V, the paper's Fig. 1 claim of a few dominant singular values).
 // Only during a run: after it, the optimizer state is gone with the job.
 

@@ -244,8 +244,8 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
       <figcaption>
         {label}: relative error ξ = ‖V − QUᵀ‖<sub>F</sub>/‖V‖<sub>F</sub> per matrix and step, as the sketch
         estimates it, against ξ<sub>thr</sub> = {target}. It is measured on a V that already holds the rank-k
-        history, so it can look small while the drift from the exact running average is larger (spec §8):
-        inspect a matrix below for the exact error.
+        history, so it can look small while the drift from the exact running average is larger
+        (docs/algorithms/adapprox.md §6): inspect a matrix below for the exact error.
       </figcaption>
       <div className="chart-body">
         <LineChart responsive data={rows} margin={LABELLED} style={{ width: '100%', height: 260 }}>

@@ -1,6 +1,6 @@
 // The optimizer studio's settings: the model (a preset from scratch, or the loaded model), the text,
-// the schedule and validation, and the arms side by side with a learning rate each. Spec §5's setup
-// stands beside the fields; the Adapprox arms say where they rest on a reconstruction (spec §7),
+// the schedule and validation, and the arms side by side with a learning rate each. The paper-scale setup (docs/algorithms/adapprox.md §4)
+// stands beside the fields; the Adapprox arms say where they rest on a reconstruction (docs/algorithms/adapprox.md §5),
 // with the engine's own description of how each open piece is done.
 
 import { type DragEvent, useId, useState } from 'react';
@@ -250,7 +250,9 @@ export function TrainSettingsForm({ form, errors, disabled, loadedName, methods 
         {errors.arms && <small className="field-error">{errors.arms}</small>}
         {methods && (
           <details className="details small" data-testid="train-methods">
-            <summary>How our Adapprox does what the paper leaves open (spec §7)</summary>
+            <summary>
+              How our Adapprox does what the paper leaves open (docs/algorithms/adapprox.md §5)
+            </summary>
             <ul>
               {Object.entries(methods).map(([what, how]) => (
                 <li key={what}>
@@ -271,7 +273,7 @@ function reconstructionTitle(methods: Record<string, string> | null): string {
     ? Object.entries(methods)
         .map(([what, how]) => `${what}: ${how}`)
         .join('\n')
-    : 'Not in the paper: our reconstruction (spec §7).';
+    : 'Not in the paper: our reconstruction (docs/algorithms/adapprox.md §5).';
 }
 
 /** A pasted text, or a .txt dropped on the box or picked. */

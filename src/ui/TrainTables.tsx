@@ -85,7 +85,8 @@ export function MemoryTable({ arms, parameters }: { arms: readonly ArmTrace[]; p
     <div className="table-scroll">
       <table className="table" data-testid="train-memory-table">
         <caption>
-          Optimizer state, exact (the ledger’s bytes, which the engine checks against the spec’s §2 formulas)
+          Optimizer state, exact (the ledger’s bytes, which the engine checks against the formulas of
+          docs/algorithms/adapprox.md §2)
         </caption>
         <thead>
           <tr>
@@ -137,7 +138,7 @@ export function MemoryTable({ arms, parameters }: { arms: readonly ArmTrace[]; p
         P = {parameters.toLocaleString('en-US')} parameters. Adapprox keeps M (m·n, with β1 &gt; 0) and Q, U
         (k·(m + n)) per factored matrix at its current rank k, and a dense V (+ M) for vectors and matrices
         with a side under 8; the paper’s 34.5–49.9% (with M) and 84.5–99.9% (without) are the ends k = k_max
-        and k = 1 at GPT-2 scale (spec §4.1).
+        and k = 1 at GPT-2 scale (docs/algorithms/adapprox.md §3).
       </p>
     </div>
   );

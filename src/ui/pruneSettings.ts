@@ -156,8 +156,8 @@ export function fieldHints(model: ModelShape): Partial<Record<FormField, FieldHi
     rounds: { paper: String(PAPER_FISTA.rounds) },
     xi: { paper: String(PAPER_FISTA.xi) },
     thresholdGroup: {
-      paper: 'Not stated (spec §7.1).',
-      ours: 'Per row: it matches the row-wise objective and Wanda, and did better in the spec’s prototype.',
+      paper: 'Not stated (docs/algorithms/fistapruner.md §5.1).',
+      ours: 'Per row: it matches the row-wise objective and Wanda, and did better in our float64 prototype.',
     },
     errorCorrection: { paper: 'On (intra-layer cumulative error correction).' },
     blockInputs: {

@@ -74,7 +74,7 @@ export interface MemoryRow {
   analytical: boolean;
 }
 
-/** AdamW keeps two f32 moments per parameter: 2 · 4 · P bytes (spec §2). */
+/** AdamW keeps two f32 moments per parameter: 2 · 4 · P bytes (docs/algorithms/adamw.md §2). */
 export function adamwBytes(parameters: number): number {
   return 2 * 4 * parameters;
 }

@@ -1,5 +1,5 @@
 // The Optimizer panel's settings as a form: text in the inputs, checked field by field into the
-// worker's TrainJobOptions, with spec §5's setup beside each field. The learning rate and warm-up
+// worker's TrainJobOptions, with the paper-scale setup (docs/algorithms/adapprox.md §4) beside each field. The learning rate and warm-up
 // are checked by the engine's own checkSchedule, so the field shows the message the engine would
 // give; the worker checks everything again (and the rest: a window beyond the context of a loaded
 // model, a text too short for a batch).
@@ -74,16 +74,16 @@ export function defaultTrainForm(): TrainForm {
   };
 }
 
-/** Spec §5's reproduction setup, beside each field (ours are scaled down to run in a browser). */
+/** The paper-scale reproduction setup (docs/algorithms/adapprox.md §4), beside each field (ours are scaled down to run in a browser). */
 export const SPEC_HINTS: Partial<Record<TrainField, string>> = {
-  preset: 'Spec §5: 4 layers, d = 256, 4 heads, context 128, tied embeddings (the “spec §5” size).',
-  text: 'Spec §5: Tiny Shakespeare for speed; TinyStories or WikiText-2 for a tall embedding.',
-  steps: 'Spec §5: 3–5k steps.',
-  batch: 'Spec §5: 32 windows.',
-  seqLen: 'Spec §5: 128 tokens.',
-  warmup: 'Spec §5: 200 steps, then cosine decay (to 10% of the peak here).',
-  seed: 'Spec §5: 3 seeds per arm.',
-  arms: 'Spec §5: tune each arm’s learning rate on a small grid; the same schedule shape for all.',
+  preset: 'Paper scale: 4 layers, d = 256, 4 heads, context 128, tied embeddings (the “paper” preset).',
+  text: 'Paper scale: Tiny Shakespeare for speed; TinyStories or WikiText-2 for a tall embedding.',
+  steps: 'Paper scale: 3–5k steps.',
+  batch: 'Paper scale: 32 windows.',
+  seqLen: 'Paper scale: 128 tokens.',
+  warmup: 'Paper scale: 200 steps, then cosine decay (to 10% of the peak here).',
+  seed: 'Paper scale: 3 seeds per arm.',
+  arms: 'Paper scale: tune each arm’s learning rate on a small grid; the same schedule shape for all.',
 };
 
 export const TEXT_LABELS: Record<TrainText, string> = {

@@ -31,7 +31,7 @@ interface TrainStudioState {
   job: TrainJobState;
   /** Every run of this session, oldest first. */
   runs: TrainRun[];
-  /** How Adapprox does what the spec leaves open, and its ξ_thr (from the engine), once asked. */
+  /** How Adapprox does what the paper leaves open, and its ξ_thr (from the engine), once asked. */
   adapprox: AdapproxDefaults | null;
   inspection: InspectionState;
   /** 'runId/arm' being saved or opened. */

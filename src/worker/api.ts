@@ -451,6 +451,6 @@ export interface EngineApi {
   /** One arm of a training run as files: model.safetensors, config.json, tokenizer, summary.json (transferred). */
   exportTrainArm(runId: string, arm: string): Promise<ExportResult>;
   forgetTrainRun(runId: string): Promise<void>;
-  /** How Adapprox does what the spec leaves open (its `methods`), and its ξ_thr, for the studio to label. */
+  /** How Adapprox does what the paper leaves open (its `methods`), and its ξ_thr, for the studio to label. */
   adapproxDefaults(): Promise<AdapproxDefaults>;
 }

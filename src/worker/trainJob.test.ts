@@ -119,7 +119,7 @@ describe('the training job', () => {
     expect(kept.heldRuns).toEqual([kept.run.id]);
     expect(kept.run.summary.arms.map((a) => a.steps)).toEqual([4, 4]);
 
-    // Adapprox without M by spec §2: k(m + n) per factored matrix, a dense V for the vectors.
+    // Adapprox without M by docs/algorithms/adapprox.md §2: k(m + n) per factored matrix, a dense V for the vectors.
     const steps = events.flatMap((e) => (e.type === 'train' ? e.events : []));
     const last = steps.findLast((e) => e.type === 'step' && e.arm === 'no-m');
     if (last?.type !== 'step') throw new Error('no step');

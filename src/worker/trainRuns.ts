@@ -1,7 +1,7 @@
 // What the worker keeps of finished training runs: the record of every run of the session, and
 // every arm's weights for the newest KEPT_WEIGHT_RUNS runs, on the host (the job and its GPU
 // buffers are freed as soon as a run ends). A nano or tiny preset's arm is a few hundred kB, the
-// spec §5 model's 13 MB, times up to eight arms; saving or opening an arm is what one does right
+// paper-preset model's 13 MB, times up to eight arms; saving or opening an arm is what one does right
 // after a run, and an older run is re-created from its recorded settings (it is seeded).
 // A run that failed keeps what it had at its last validation, so a later failure never loses a
 // finished arm.

@@ -1,4 +1,4 @@
-// Adafactor in float64 on the CPU, the same algorithm as adafactor.ts (HF semantics, spec §3.2),
+// Adafactor in float64 on the CPU, the same algorithm as adafactor.ts (HF semantics, docs/algorithms/adafactor.md),
 // for tests only.
 
 import type { ReferenceParam } from './adamw.reference';

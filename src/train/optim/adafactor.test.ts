@@ -131,7 +131,7 @@ describe('Adafactor on the GPU', () => {
       const before = rt.ledger.bytesIn('optimizer');
       set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
       await opt.step(rt, set.slots, 1e-3);
-      // Spec §2: (m + n) per matrix, n per vector, plus mn (or n) with β1 > 0.
+      // docs/algorithms/adafactor.md §3: (m + n) per matrix, n per vector, plus mn (or n) with β1 > 0.
       const formula = AWKWARD.reduce((sum, s) => {
         const vector = s.rows === 1 || s.cols === 1;
         return sum + 4 * ((vector ? s.rows * s.cols : s.rows + s.cols) + (beta1 > 0 ? s.rows * s.cols : 0));

@@ -1,9 +1,9 @@
 // Adafactor on the GPU (Shazeer & Stern, ICML 2018), following HF transformers' Adafactor as
-// specs/adapprox.md §3.2 transcribes it: the second moment of a matrix is the rank-1 product of row
+// docs/algorithms/adafactor.md describes it: the second moment of a matrix is the rank-1 product of row
 // and column EMAs of G² + ε1 (R / mean R ⊗ C), β2,t = 1 − t^decay_rate (no bias correction
 // needed), update clipping by RMS(Û)/d, optional momentum on the lr-scaled update, decoupled weight
 // decay scaled by the same step size. Vectors keep a dense EMA.
-// Defaults are those of HF except the ones §5 of the spec fixes for runs with an explicit schedule:
+// Defaults are those of HF except those docs/algorithms/adafactor.md §2 lists, for runs with an explicit schedule:
 // relative step, parameter scaling and warm-up init are off, so the step size is the caller's lr.
 // State per m×n matrix: R (m) + C (n), plus M (m·n) with β1 > 0; per vector of n: V (n) + M (n).
 // A step allocates no m×n temporary: every pass reads G and the factors and forms Û on the fly.

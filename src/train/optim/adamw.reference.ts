@@ -1,4 +1,4 @@
-// AdamW in float64 on the CPU, the same algorithm as adamw.ts (PyTorch semantics, spec §3.1), for
+// AdamW in float64 on the CPU, the same algorithm as adamw.ts (PyTorch semantics, docs/algorithms/adamw.md), for
 // tests only.
 
 export interface ReferenceParam {

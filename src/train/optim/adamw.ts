@@ -1,4 +1,4 @@
-// AdamW on the GPU with PyTorch's torch.optim.AdamW semantics (specs/adapprox.md §3.1): decoupled
+// AdamW on the GPU with PyTorch's torch.optim.AdamW semantics (docs/algorithms/adamw.md): decoupled
 // weight decay applied first, bias-corrected moments, ε outside the square root. One fused pass per
 // parameter (shaders/adamw.wgsl). amsgrad and maximize are not offered.
 // State: m and v, rows × cols f32 each, for every parameter: 2·rows·cols floats.

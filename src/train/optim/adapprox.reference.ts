@@ -1,4 +1,4 @@
-// Adapprox in float64 on the CPU, the same algorithm as adapprox.ts (spec §1–§2), for tests only.
+// Adapprox in float64 on the CPU, the same algorithm as adapprox.ts (docs/algorithms/adapprox.md §1), for tests only.
 // mode 'sketch' runs S-RSI with the same Gaussian test matrices as the GPU (same seed, same hash),
 // orthonormalising by modified Gram–Schmidt applied twice (a different method from the engine's
 // CholeskyQR on the GPU: the subspace is the same, the signs of the columns may differ, Q·Uᵀ does not).

@@ -354,7 +354,7 @@ describe('Adapprox on the GPU', () => {
         let formula = 0;
         for (const d of opt.diagnostics()) {
           expect(d.rank).toBe(expected);
-          // Spec §2: mn (M) + k(m + n) floats per matrix.
+          // docs/algorithms/adapprox.md §2: mn (M) + k(m + n) floats per matrix.
           formula += 4 * (d.rows * d.cols + stride * (d.rows + d.cols));
         }
         expect(opt.stateBytes().persistent).toBe(formula);

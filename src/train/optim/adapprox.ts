@@ -1,11 +1,12 @@
 // Adapprox on the GPU (Zhao et al., "Adapprox: Adaptive Approximation in Adam Optimization via
-// Randomized Low-Rank Matrices", arXiv:2403.14958), as specs/adapprox.md reconstructs it:
+// Randomized Low-Rank Matrices", arXiv:2403.14958), as docs/algorithms/adapprox.md reconstructs it
+// (the § numbers below are that page's):
 //
 //   V   ← β2·max(Q·Uᵀ, 0) + (1−β2)·(G² + ε1)      dense m×n temporary; history clamped (§1.5)
-//   Û   ← G / (sqrt(V) + ε),  Û ← Û / max(1, RMS(Û)/d)            uses the dense V (§1.2, §7.6)
+//   Û   ← G / (sqrt(V) + ε),  Û ← Û / max(1, RMS(Û)/d)            uses the dense V (§1.2, §5.6)
 //   M   ← β1·M + (1−β1)·Û     (β1 > 0; else M = Û)
 //   W   ← W − η·(s·M + λ·W)   s = 1, or the cosine guidance of §1.7 [reconstruction, off by default]
-//   Q,U ← AS-RSI(V)          re-compress for the next step (§1.3–§1.4, single-pass variant of §2)
+//   Q,U ← AS-RSI(V)          re-compress for the next step (§1.3–§1.4, single pass)
 //
 // No bias correction and a constant β2 (§1.2, §1.9). Vectors, and matrices whose short side is
 // below `denseBelow` (§1.8, default 8), keep a dense V and skip the compression.
@@ -27,7 +28,7 @@
 // where the rank changed and filled on the GPU with Q·E_k and max V·U·E_k (rotated into
 // singular-vector order, §1.3). The float64 QR, eigensolver and rank rule are the tests'
 // reference (srsi.reference.ts, srsi.ts).
-// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (the GEMM epilogue of §2),
+// Kernels: the history Q·Uᵀ is formed inside the second-moment pass (a GEMM epilogue),
 // which also takes max V by an atomic max, and the sketch's products run on a barrier-free skinny
 // kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
@@ -84,7 +85,7 @@ const shader = ADAPPROX_SHADER;
 /** A rank bound: one number for every matrix, or a rule of its shape. */
 export type RankBound = number | ((rows: number, cols: number) => number);
 
-/** Cosine guidance (spec §1.7, a reconstruction): s = (1 + c)/2 ('half') or max(c, 0) ('positive'). */
+/** Cosine guidance (§1.7, a reconstruction): s = (1 + c)/2 ('half') or max(c, 0) ('positive'). */
 export type Guidance = 'off' | 'half' | 'positive';
 
 export interface AdapproxOptions {
@@ -102,7 +103,7 @@ export interface AdapproxOptions {
   weightDecay?: number;
   /** Default 1. */
   kMin?: RankBound;
-  /** Default ⌊min(m, n)/4⌋ (at least 1), the bound that reproduces the paper's memory figures (§1.4). */
+  /** Default ⌊min(m, n)/4⌋ (at least 1), the bound that reproduces the paper's memory figures (§3). */
   kMax?: RankBound;
   /** The rank of the first sketch. Default kMin. */
   k0?: RankBound;
@@ -235,14 +236,15 @@ function fitsBinding(rt: GpuRuntime, b: { buffer: GPUBuffer } | undefined): bool
 
 export class Adapprox implements Optimizer {
   readonly name = 'Adapprox';
-  /** For the UI: how the pieces the spec leaves open are done here. */
+  /** For the UI: how the pieces the paper leaves open are done here. */
   readonly methods = {
     factorization:
       'thin QR (shifted CholeskyQR, then CholeskyQR2) and Jacobi eigendecomposition of the Gram of U, on the GPU in float32',
     rankRule:
-      'single pass: smallest rank with error ≤ ξ_thr up to k_prev + Δk (spec §1.4/§2, reconstruction)',
-    clamp: 'history clamped at 0 before adding (1−β2)·G² (spec §1.5, reconstruction)',
-    guidance: 'cosine of momentum and clipped update, s = (1+c)/2 or max(c,0) (spec §1.7, reconstruction)',
+      'single pass: smallest rank with error ≤ ξ_thr up to k_prev + Δk (docs/algorithms/adapprox.md §1.4, reconstruction)',
+    clamp: 'history clamped at 0 before adding (1−β2)·G² (docs/algorithms/adapprox.md §1.5, reconstruction)',
+    guidance:
+      'cosine of momentum and clipped update, s = (1+c)/2 or max(c,0) (docs/algorithms/adapprox.md §1.7, reconstruction)',
   } as const;
   readonly beta1: number;
   readonly beta2: number;

@@ -1,4 +1,4 @@
-// CAME in float64 on the CPU, the same algorithm as came.ts (yangluo7/CAME semantics, spec §3.3),
+// CAME in float64 on the CPU, the same algorithm as came.ts (yangluo7/CAME semantics, docs/algorithms/came.md),
 // for tests only.
 
 import { factoredRsqrt, rms, rowColMeans } from './adafactor.reference';

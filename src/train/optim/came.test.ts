@@ -121,7 +121,7 @@ describe('CAME on the GPU', () => {
     const before = rt.ledger.bytesIn('optimizer');
     set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
     await opt.step(rt, set.slots, 1e-3);
-    // Spec §2 and §8: CAME's 1-D parameters keep exp_avg and exp_avg_sq only.
+    // docs/algorithms/came.md §2 and adapprox.md §6: CAME's 1-D parameters keep exp_avg and exp_avg_sq only.
     const formula = AWKWARD.reduce((sum, s) => {
       const vector = s.rows === 1 || s.cols === 1;
       return sum + 4 * (vector ? 2 * s.rows * s.cols : s.rows * s.cols + 2 * (s.rows + s.cols));

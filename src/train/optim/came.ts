@@ -1,5 +1,5 @@
 // CAME on the GPU (Luo et al., "CAME: Confidence-guided Adaptive Memory Efficient Optimization",
-// ACL 2023), following yangluo7/CAME's came_pytorch as specs/adapprox.md §3.3 transcribes it:
+// ACL 2023), following yangluo7/CAME's came_pytorch as docs/algorithms/came.md describes it:
 // Adafactor's factored second moment with a constant β2 and update clipping, a momentum of the
 // clipped update, and a confidence scaling 1/sqrt(S) from the rank-1 factored EMA (β3) of the
 // instability (Û − M)² + ε2. Vectors keep dense V and M and step by M (no confidence), as the

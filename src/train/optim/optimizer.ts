@@ -1,5 +1,5 @@
 // The interface every optimizer in the training loop implements (AdamW, Adafactor, CAME, Adapprox;
-// specs/adapprox.md §1–§3), the checks they share, and the typed error for a gradient that holds
+// docs/algorithms/), the checks they share, and the typed error for a gradient that holds
 // NaN or ±∞. Each optimizer owns its state as GPU buffers in the ledger's 'optimizer' category, so
 // the memory chart reads the state bytes from the ledger and stateBytes() must agree with it.
 
@@ -28,7 +28,7 @@ export interface Optimizer {
   readonly name: string;
   /** One step for every parameter: p ← update(p, g) with the optimizer's state; lr from the caller's schedule. */
   step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void>;
-  /** Persistent state bytes, by the spec's formulas for these shapes (what the ledger must show). */
+  /** Persistent state bytes, by the formulas of docs/algorithms/adapprox.md §2 for these shapes (what the ledger must show). */
   stateBytes(): StateBytes;
   destroy(): void;
 }

@@ -90,7 +90,7 @@ export function truncationErrors(s2: number, eigenvalues: Float64Array): Float64
 }
 
 /**
- * The single-pass rank rule (a reconstruction; docs/training.md, "Open questions of the spec"): the smallest j in [kMin, kCap]
+ * The single-pass rank rule (a reconstruction; docs/algorithms/adapprox.md §1.4): the smallest j in [kMin, kCap]
  * whose error is at most the threshold, else kCap = min(k_prev + Δk, k_max), so the rank grows by
  * at most Δk per step and may shrink to any j the spectrum allows.
  */
