@@ -13,7 +13,7 @@ import { bytesSource } from '../src/model/byteSource';
 import { openModel } from '../src/model/checkpoint';
 import type { ModelConfig } from '../src/model/config';
 import { GpuModel } from '../src/model/gpuModel';
-import { decodeHalves, encodeHalves } from '../src/model/halfFloat';
+import { decodeHalves, encodeHalves } from '../src/kernels/halfFloat';
 import { canonicalTensors, memoryWeightSource, type WeightSource } from '../src/model/weights';
 import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
 import { repoRoot } from './environment';

@@ -10,6 +10,7 @@ import type { WorkCounters } from '../gpu/meter';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { adapterName, trainOutcome } from '../run/build';
+import { presetIdentity } from '../run/presetIdentity';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { ARM_KINDS, ArmSpecError, type ArmText, readArmSpec } from '../train/armSpec';
 import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
@@ -26,7 +27,6 @@ import {
   type PresetFamily,
   type PresetName,
   presetConfig,
-  presetIdentity,
 } from '../train/modelPresets';
 import type { OptimizerChoice } from '../train/optim';
 import { DEFAULT_BETAS as ADAMW_BETAS } from '../train/optim/adamw';

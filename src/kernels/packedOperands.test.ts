@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
-import { decodeHalves, floatToBf16Bits, floatToHalfBits } from '../model/halfFloat';
 import { embedding, embeddingDispatches } from './embedding';
+import { decodeHalves, floatToBf16Bits, floatToHalfBits } from './halfFloat';
 import { matmul, matmulDispatches } from './matmul';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';

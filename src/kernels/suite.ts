@@ -4,8 +4,6 @@
 // "the kernels are correct".
 
 import type { GpuRuntime } from '../gpu/runtime';
-import { nmMask, rowMask } from '../prune/masks';
-import { nmMaskReference, rowMaskReference } from '../prune/masks.reference';
 import { type ActivationFn, activation, biasAdd, gatedActivation } from './activation';
 import { attention } from './attention';
 import { scoresAttention } from './attentionScores';
@@ -16,16 +14,13 @@ import { accumulateGram } from './gram';
 import { matmul } from './matmul';
 import { matvec, matvecBlocks } from './matvec';
 import { type NormKind, norm } from './norm';
-import { Random } from './random';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
 import {
   axpyReference,
   F32_EPS,
   gramReference,
   matmulReference,
-  type Reference,
   reduceReference,
-  relativeError,
   scaleReference,
   softThresholdReference,
   transposeReference,
@@ -49,109 +44,8 @@ import {
   ropeReference,
 } from './reference.model';
 import { type RopeConvention, rope } from './rope';
+import { Buffers, defineCase, type KernelCase, type KernelCaseResult, u32Bytes } from './suiteCase';
 import { transpose } from './transpose';
-
-export type KernelFamily =
-  | 'matmul'
-  | 'matvec'
-  | 'gram'
-  | 'elementwise'
-  | 'reduce'
-  | 'transpose'
-  | 'embedding'
-  | 'norm'
-  | 'rope'
-  | 'attention'
-  | 'activation'
-  | 'crossEntropy'
-  | 'mask';
-
-export interface KernelCaseResult {
-  name: string;
-  family: KernelFamily;
-  shape: string;
-  seed: number;
-  passed: boolean;
-  /** max |gpu − ref| / scale (see reference.ts). */
-  error: number;
-  /** The bound the error must stay within. */
-  bound: number;
-  /** Median time of the timed runs, after the checked run compiled the pipeline. */
-  ms: number;
-  flops: number;
-  /** The fewest bytes the kernel must move: each input read once, each output written once. */
-  bytes: number;
-  gflops: number;
-  gbps: number;
-  /** Set when the case threw instead of returning a result. */
-  failure?: string;
-}
-
-export interface KernelCase {
-  name: string;
-  family: KernelFamily;
-  shape: string;
-  run(rt: GpuRuntime, seed: number, timedRuns: number): Promise<KernelCaseResult>;
-}
-
-interface Execution {
-  /** Runs the kernel once on freshly poisoned outputs and reads the result back. */
-  check(): Promise<Float32Array>;
-  /** Encodes and submits one more run without reading back (for timing). */
-  again(): Promise<void>;
-  reference: Reference;
-  bound: number;
-  flops: number;
-  bytes: number;
-  free(): void;
-}
-
-function defineCase(
-  name: string,
-  family: KernelFamily,
-  shape: string,
-  prepare: (rt: GpuRuntime, random: Random) => Promise<Execution>,
-): KernelCase {
-  return {
-    name,
-    family,
-    shape,
-    async run(rt, seed, timedRuns) {
-      const base = { name, family, shape, seed };
-      let execution: Execution | undefined;
-      try {
-        execution = await prepare(rt, new Random(seed));
-        const gpu = await execution.check();
-        const error = relativeError(gpu, execution.reference);
-        const times: number[] = [];
-        for (let i = 0; i < timedRuns; i++) {
-          const start = performance.now();
-          await execution.again();
-          await rt.sync();
-          times.push(performance.now() - start);
-        }
-        times.sort((a, b) => a - b);
-        const ms = times.length ? (times[Math.floor(times.length / 2)] as number) : Number.NaN;
-        return {
-          ...base,
-          passed: error <= execution.bound,
-          error,
-          bound: execution.bound,
-          ms,
-          flops: execution.flops,
-          bytes: execution.bytes,
-          gflops: execution.flops / (ms * 1e6),
-          gbps: execution.bytes / (ms * 1e6),
-        };
-      } catch (error) {
-        const failed = { passed: false, error: Number.NaN, bound: Number.NaN, ms: Number.NaN };
-        return { ...base, ...failed, flops: 0, bytes: 0, gflops: 0, gbps: 0, failure: String(error) };
-      } finally {
-        execution?.free();
-      }
-    },
-  };
-}
 
 const NAN_POISON = Number.NaN;
 
@@ -167,22 +61,6 @@ function overwriteCheck(
     await run();
     return rt.readF32(out);
   };
-}
-
-/** Uploads data and tracks the buffers for freeing. */
-class Buffers {
-  private readonly held: { destroy(): void }[] = [];
-  constructor(private readonly rt: GpuRuntime) {}
-
-  async upload(label: string, data: Float32Array): Promise<GPUBuffer> {
-    const tracked = await this.rt.upload(`kernel check ${label}`, 'scratch', data);
-    this.held.push(tracked);
-    return tracked.buffer;
-  }
-
-  free(): void {
-    for (const b of this.held) b.destroy();
-  }
 }
 
 function matmulCase(
@@ -411,8 +289,6 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       biasAddCase(37, 129),
       crossEntropyCase(11, 300, 1, true),
       crossEntropyCase(20, 77, 100, false),
-      rowMaskCase(13, 100, 41),
-      nmMaskCase(7, 96, 1, 2),
     ];
   }
   return [
@@ -477,8 +353,6 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     crossEntropyCase(7, 50272, 1, false),
     crossEntropyCase(13, 1000, 1, true),
     crossEntropyCase(5, 301, 100, false),
-    rowMaskCase(37, 129, 64),
-    nmMaskCase(37, 128, 2, 4),
   ];
 }
 
@@ -517,11 +391,6 @@ export async function runKernelSuite(
 // ——— Transformer kernels: embedding, norms, RoPE, attention, activations, cross-entropy ———
 // Bounds and error scales are defined beside the references (reference.model.ts), with their
 // derivations.
-
-/** u32 data through the f32 upload: the bytes are written as they are, only the view's type differs. */
-function u32Bytes(data: Uint32Array): Float32Array {
-  return new Float32Array(data.buffer, data.byteOffset, data.length);
-}
 
 function embeddingCase(tokens: number, vocab: number, width: number, positions: boolean): KernelCase {
   return defineCase(
@@ -812,64 +681,4 @@ function crossEntropyCase(rows: number, vocab: number, logitScale: number, withI
       free: () => buffers.free(),
     };
   });
-}
-
-// ——— Pruning masks: exact, so the error must be 0 ———
-
-/** Scores that are small integers 0..4 (so most thresholds fall among ties), and a mask read as 0/1 floats. */
-function maskCase(
-  name: string,
-  shape: string,
-  rows: number,
-  cols: number,
-  run: (rt: GpuRuntime, scores: GPUBuffer, keep: GPUBuffer) => Promise<void>,
-  reference: (scores: Float32Array) => Uint32Array,
-): KernelCase {
-  return defineCase(name, 'mask', shape, async (rt, random) => {
-    const buffers = new Buffers(rt);
-    const scores = random.integers(rows * cols, 4).map(Math.abs);
-    // Neither 0 nor 1: an entry the kernel fails to write shows as an error.
-    const poison = u32Bytes(new Uint32Array(rows * cols).fill(7));
-    const scoresBuf = await buffers.upload('scores', scores);
-    const keepBuf = await buffers.upload('keep', poison);
-    const again = () => run(rt, scoresBuf, keepBuf);
-    return {
-      async check() {
-        rt.write(keepBuf, poison);
-        await again();
-        return Float32Array.from(new Uint32Array(await rt.read(keepBuf)));
-      },
-      again,
-      reference: {
-        value: Float64Array.from(reference(scores)),
-        scale: new Float64Array(rows * cols).fill(1),
-      },
-      bound: 0,
-      flops: 0,
-      bytes: 8 * rows * cols,
-      free: () => buffers.free(),
-    };
-  });
-}
-
-function rowMaskCase(rows: number, cols: number, prune: number): KernelCase {
-  return maskCase(
-    'row mask (ties)',
-    `${rows}×${cols}, prune ${prune} per row`,
-    rows,
-    cols,
-    (rt, scores, keep) => rowMask(rt, { scores, keep, rows, cols, prune }),
-    (scores) => rowMaskReference(scores, rows, cols, prune),
-  );
-}
-
-function nmMaskCase(rows: number, cols: number, n: number, m: number): KernelCase {
-  return maskCase(
-    `${n}:${m} mask (ties)`,
-    `${rows}×${cols}`,
-    rows,
-    cols,
-    (rt, scores, keep) => nmMask(rt, { scores, keep, rows, cols, n, m }),
-    (scores) => nmMaskReference(scores, rows, cols, n, m),
-  );
 }

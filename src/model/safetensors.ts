@@ -4,7 +4,7 @@
 // ModelFormatError naming the file and tensor, never a huge allocation or a read out of range.
 
 import { type ByteSource, ModelFormatError } from './byteSource';
-import { decodeHalves, encodeHalves } from './halfFloat';
+import { decodeHalves, encodeHalves } from '../kernels/halfFloat';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
 

@@ -6,7 +6,7 @@
 
 import { ModelFormatError } from './byteSource';
 import type { ModelConfig } from './config';
-import { type HalfDtype, halfIsFinite } from './halfFloat';
+import { type HalfDtype, halfIsFinite } from '../kernels/halfFloat';
 import {
   type Dtype,
   readTensorF32,

@@ -29,7 +29,7 @@ import {
   operatorRows,
 } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
-import { encodeHalves } from '../model/halfFloat';
+import { encodeHalves } from '../kernels/halfFloat';
 import { canonicalTensors, checkFinite, type WeightSource } from '../model/weights';
 import { pruneBaseline } from './baselines';
 import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';

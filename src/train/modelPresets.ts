@@ -6,7 +6,6 @@
 import { Random } from '../kernels/random';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensors } from '../model/weights';
-import { type ModelIdentity, sha256Hex } from '../run/record';
 
 export type PresetName = 'nano' | 'tiny' | 'small' | 'paper';
 export type PresetFamily = 'gpt2' | 'llama';
@@ -82,18 +81,4 @@ export function initialWeights(c: ModelConfig, seed: number): Map<string, Float3
     out.set(t.name, values);
   }
   return out;
-}
-
-/**
- * How a run record names a preset trained from scratch: it has no files, so it is named by the
- * sha256 of its initial weights (f32, canonical order), which the shapes and the seed determine.
- */
-export async function presetIdentity(c: ModelConfig, name: string, seed: number): Promise<ModelIdentity> {
-  const weights = initialWeights(c, seed);
-  const parts = canonicalTensors(c).map((t) => {
-    const w = weights.get(t.name) as Float32Array;
-    return new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
-  });
-  const parameters = parts.reduce((n, p) => n + p.byteLength / 4, 0);
-  return { name, sha256: await sha256Hex(parts), files: [], parameters };
 }

@@ -2,7 +2,7 @@
 // no arithmetic (transpose) are left out rather than drawn as empty bars; their GB/s is in the table.
 
 import { Bar, BarChart, CartesianGrid, Cell, Tooltip, XAxis, YAxis } from 'recharts';
-import type { KernelCaseResult } from '../kernels/suite';
+import type { KernelCaseResult } from '../kernels/suiteCase';
 import { ChartExport } from './ChartExport';
 import { formatRate, formatTick } from './format';
 

@@ -2,7 +2,7 @@
 // without knowing how tight the bound was; a case that threw shows its message under its row.
 
 import { Fragment } from 'react';
-import type { KernelCaseResult } from '../kernels/suite';
+import type { KernelCaseResult } from '../kernels/suiteCase';
 import { formatError, formatMs, formatRate } from './format';
 
 export function KernelResultsTable({ results }: { results: readonly KernelCaseResult[] }) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KernelCaseResult } from '../kernels/suite';
+import type { KernelCaseResult } from '../kernels/suiteCase';
 import { initialCheck, reduceCheck, startingCheck } from './checkReducer';
 
 function result(name: string, passed: boolean): KernelCaseResult {

@@ -1,7 +1,7 @@
 // Kernel-check state as a pure function of the worker's events, so the store stays a thin shell and
 // the event handling can be tested without a worker or a GPU.
 
-import type { KernelCaseResult } from '../kernels/suite';
+import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { EngineErrorKind, KernelCheckEvent } from '../worker/api';
 
 export type CheckStatus = 'idle' | 'running' | 'cancelled' | 'finished' | 'error';

@@ -5,8 +5,9 @@
 // with its device by the time it ends.
 
 import { adapterName } from '../run/build';
+import { presetIdentity } from '../run/presetIdentity';
 import { type DataIdentity, type ModelIdentity, type RunRecord, sha256Hex } from '../run/record';
-import { presetConfig, presetIdentity } from '../train/modelPresets';
+import { presetConfig } from '../train/modelPresets';
 import type { BuiltinData, EvalOptions, PruneJobOptions, TrainJobOptions } from '../worker/api';
 import { getEngine } from './engineClient';
 import { saveRunRecord, useHistory } from './historyStore';

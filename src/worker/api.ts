@@ -4,7 +4,7 @@
 
 import type { CapabilityReport } from '../gpu/device';
 import type { GpuErrorKind } from '../gpu/errors';
-import type { KernelCaseResult } from '../kernels/suite';
+import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { Family } from '../model/config';
 import type { EvalText } from '../model/evaluate';
 import type { FitReport } from '../model/fit';

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { freshSeed, Random } from '../kernels/random';
 import {
   decodeHalves,
   encodeHalves,
@@ -9,6 +8,7 @@ import {
   halfIsFinite,
   halfToFloat,
 } from './halfFloat';
+import { freshSeed, Random } from './random';
 
 const ALL_BITS = Uint16Array.from({ length: 65536 }, (_, i) => i);
 const finiteBits = (dtype: HalfDtype) => ALL_BITS.filter((b) => halfIsFinite(dtype, b));
