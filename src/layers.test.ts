@@ -16,6 +16,7 @@ const FLOORS: Record<string, number> = {
   sparse: 3,
   train: 3,
   run: 4,
+  jobs: 4,
   worker: 5,
   cli: 5,
   host: 5,

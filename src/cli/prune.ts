@@ -5,13 +5,11 @@
 
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { GpuRuntime } from '../gpu/runtime';
-import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
-import { GpuModel } from '../model/gpuModel';
-import type { WeightSource } from '../model/weights';
-import { CALIBRATION_TEXTS, sampleCalibration } from '../prune/calibration';
+import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
+import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
+import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { PruneEvent } from '../prune/events';
-import { checkOptionsFit, defaultPruneOptions, prunedWeightSource, pruneModel } from '../prune/job';
+import { checkOptionsFit, defaultPruneOptions } from '../prune/job';
 import {
   type BlockInputs,
   type CalibrationSource,
@@ -34,7 +32,7 @@ import {
 } from './prunedFolder';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
-import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntimes } from './shared';
 
 /** '50%', '0.5' or '2:4'. */
 export function parsePattern(value: string): SparsityPattern {
@@ -248,9 +246,6 @@ async function prune(
   draft.data.push(calibration.identity);
   const options = pruneOptionsOf(cli, model, blocks, calibration.source);
   draft.config = pruneConfig(options);
-  const windows = await draft.phase('calibration', async () =>
-    sampleCalibration(options.calibration.source, calibration.text, tokenizer, options.calibration),
-  );
   const seqLen = cli.seqLen ?? config.maxPositions;
   const evalTokens = new Map<EvalText, number[]>();
   for (const text of cli.eval) {
@@ -259,35 +254,36 @@ async function prune(
     evalTokens.set(text, tokenizeEvalText(text, data.text, tokenizer));
   }
 
-  return withRuntime(async (rt) => {
-    draft.adapter = adapterName(rt.capability);
-    const before =
-      cli.evalBefore && evalTokens.size
-        ? await draft.phase('evaluation before', () =>
-            perplexities(rt, opened.weights, evalTokens, seqLen, cli, 'dense'),
-          )
-        : {};
+  return withRuntimes(async (acquire) => {
     const series = new PruneSeriesCollector();
     const progress = progressPrinter();
-    const run = await draft.phase('pruning', () =>
-      pruneModel({
-        rt,
+    const job = new PruneJob(
+      {
         source: opened.weights,
-        calibration: windows,
-        options,
-        emit: (event) => {
-          progress(event);
+        tokenizer,
+        acquire: async () => {
+          const rt = await acquire();
+          draft.adapter ??= adapterName(rt.capability);
+          return rt;
+        },
+        readCalibration: async () => calibration.text,
+        evalTokens: async (text) => evalTokens.get(text) as number[],
+        onProgress: progress.job,
+        onEngineEvent: (event) => {
+          progress.engine(event);
           series.add(event);
         },
         gpuTime: cli.gpuTime,
-      }),
+        phase: (name, body) => draft.phase(name, body),
+      },
+      options,
+      evalTokens.size
+        ? { texts: [...evalTokens.keys()], seqLen, maxWindows: cli.evalWindows, before: cli.evalBefore }
+        : null,
     );
-    const pruned = prunedWeightSource(opened.weights, run.tensors);
-    const after = evalTokens.size
-      ? await draft.phase('evaluation after', () =>
-          perplexities(rt, pruned, evalTokens, seqLen, cli, 'pruned'),
-        )
-      : {};
+    const run = await job.run();
+    const before = pplOf(run.before);
+    const after = pplOf(run.after);
     const summary = { ...run.summary, options: pruneConfig(run.summary.options) };
     const prunedBlocks = run.summary.blocks.map((b) => b.block);
     let outputSha256: string | undefined;
@@ -305,7 +301,7 @@ async function prune(
       };
       const out = cli.out;
       outputSha256 = await draft.phase('writing', () =>
-        writePrunedFolder(out, pruned, tokenizerFiles, folder),
+        writePrunedFolder(out, run.pruned, tokenizerFiles, folder),
       );
     }
     const part = cli.shard
@@ -320,6 +316,7 @@ async function prune(
           `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
       ),
       ...(summary.counters ? [`  GPU work: ${formatCounters(summary.counters)}`] : []),
+      ...(job.resumes ? [`  continued on a new device after ${job.resumes} lost`] : []),
       ...(cli.out ? [`  written to ${cli.out}`] : []),
     ];
     return {
@@ -332,6 +329,7 @@ async function prune(
         // The whole pruning run's; each operator's and block's are in summary.blocks.
         counters: summary.counters ?? null,
         perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
+        resumes: job.resumes,
         elapsedMs: draft.elapsedMs(),
       },
       summary: lines.join('\n'),
@@ -341,6 +339,10 @@ async function prune(
       recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
     };
   });
+}
+
+function pplOf(results: Partial<Record<EvalText, Perplexity>>): Partial<Record<EvalText, number>> {
+  return Object.fromEntries(Object.entries(results).map(([text, r]) => [text, r.ppl]));
 }
 
 function describePattern(p: SparsityPattern): string {
@@ -359,49 +361,42 @@ async function calibrationText(
   return { source: { kind: 'text', text: data.text, label: value }, ...data };
 }
 
-async function perplexities(
-  rt: GpuRuntime,
-  source: WeightSource,
-  texts: Map<EvalText, number[]>,
-  seqLen: number,
-  cli: Pick<PruneCliOptions, 'evalWindows' | 'gpuTime'>,
-  label: string,
-): Promise<Partial<Record<EvalText, number>>> {
-  const maxWindows = cli.evalWindows;
-  const out: Partial<Record<EvalText, number>> = {};
-  const model = await GpuModel.load(rt, source);
-  try {
-    for (const [text, tokens] of texts) {
-      const total = Math.min(Math.floor(tokens.length / seqLen), maxWindows ?? Number.POSITIVE_INFINITY);
-      const bar = new ProgressLine(`${label} ${text}`, total, 'windows');
-      const result = await evaluatePerplexity(model, tokens, {
-        seqLen,
-        maxWindows,
-        onWindow: (p) => bar.update(p.done),
-        gpuTime: cli.gpuTime,
-      });
-      bar.done();
-      out[text] = result.ppl;
-    }
-  } finally {
-    model.destroy();
-  }
-  return out;
-}
-
-/** One progress bar over every operator the run prunes. */
-function progressPrinter(): (event: PruneEvent) => void {
-  let bar: ProgressLine | null = null;
+/**
+ * Progress on stderr: a bar per perplexity pass, one over every operator the run prunes, and a line
+ * when the run continues on a new device.
+ */
+function progressPrinter(): { job: (event: PruneJobProgress) => void; engine: (event: PruneEvent) => void } {
+  let pass: ProgressLine | null = null;
+  let operators: ProgressLine | null = null;
   let finished = 0;
-  return (event) => {
-    if (event.type === 'started') {
-      bar = new ProgressLine('prune', event.blocks.length * event.operatorsPerBlock.length, 'operators');
-    } else if (event.type === 'operator-finished') {
-      const m = event.matrix;
-      bar?.update(
-        ++finished,
-        `${m.tensor}: sparsity ${(100 * m.sparsity).toFixed(1)}%, relative error ${m.relativeError.toExponential(2)}`,
-      );
-    }
+  return {
+    job: (event) => {
+      if (event.type === 'perplexity-started' && !event.cached) {
+        const model = event.stage === 'before' ? 'dense' : 'pruned';
+        pass = new ProgressLine(`${model} ${event.text}`, event.total, 'windows');
+      } else if (event.type === 'perplexity-window') {
+        pass?.update(event.done);
+      } else if (event.type === 'perplexity-finished' && !event.cached) {
+        pass?.done();
+      } else if (event.type === 'resumed') {
+        const at = event.block === null ? '' : ` at block ${event.block}`;
+        process.stderr.write(`\nthe GPU device was lost (${event.message}); continuing on a new one${at}\n`);
+      }
+    },
+    engine: (event) => {
+      if (event.type === 'started') {
+        operators = new ProgressLine(
+          'prune',
+          event.blocks.length * event.operatorsPerBlock.length,
+          'operators',
+        );
+      } else if (event.type === 'operator-finished') {
+        const m = event.matrix;
+        operators?.update(
+          ++finished,
+          `${m.tensor}: sparsity ${(100 * m.sparsity).toFixed(1)}%, relative error ${m.relativeError.toExponential(2)}`,
+        );
+      }
+    },
   };
 }

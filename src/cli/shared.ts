@@ -59,6 +59,27 @@ export async function withRuntime<T>(fn: (rt: GpuRuntime) => Promise<T>): Promis
   }
 }
 
+/**
+ * Runtimes for a job that continues after a lost device (src/jobs): the same runtime while its device
+ * lives, a new one after it is lost. Every one made is destroyed at the end.
+ */
+export async function withRuntimes<T>(fn: (acquire: () => Promise<GpuRuntime>) => Promise<T>): Promise<T> {
+  const made: GpuRuntime[] = [];
+  let current: GpuRuntime | undefined;
+  const acquire = async () => {
+    if (!current || current.isLost) {
+      current = await createNodeRuntime();
+      made.push(current);
+    }
+    return current;
+  };
+  try {
+    return await fn(acquire);
+  } finally {
+    for (const rt of made) if (!rt.isLost) rt.destroy();
+  }
+}
+
 /** A model folder opened: its weights (lazily), config, tokenizer and the tokenizer's files. */
 export async function openModelFolder(path: string) {
   const opened = await openModel(await folderSources(path));

@@ -45,16 +45,24 @@ describe('pruning job state', () => {
       {
         type: 'perplexity-started',
         stage: 'before',
+        text: 'tinystories',
         label: 'TinyStories',
         seqLen: 64,
         total: 2,
         cached: false,
       },
-      { type: 'perplexity-window', stage: 'before', done: 1, total: 2, runningPpl: 5 },
+      { type: 'perplexity-window', stage: 'before', text: 'tinystories', done: 1, total: 2, runningPpl: 5 },
     );
     expect(s.stage).toBe('before');
     expect(s.before).toMatchObject({ done: 1, total: 2, runningPpl: 5, ppl: null });
-    apply({ type: 'perplexity-finished', stage: 'before', ppl: 4, windows: 2, cached: false });
+    apply({
+      type: 'perplexity-finished',
+      stage: 'before',
+      text: 'tinystories',
+      ppl: 4,
+      windows: 2,
+      cached: false,
+    });
     expect(s.before?.ppl).toBe(4);
 
     apply(engine({ type: 'started', blocks: [0, 1], operatorsPerBlock: OPS, calibrationTokens: 128 }));

@@ -4,6 +4,7 @@
 
 import type { CapabilityReport } from '../gpu/device';
 import type { GpuErrorKind } from '../gpu/errors';
+import type { PruneJobProgress, PruneStage } from '../jobs/prune';
 import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { Family } from '../model/config';
 import type { EvalText } from '../model/evaluate';
@@ -238,38 +239,17 @@ export interface PruneRun {
   exportable: boolean;
 }
 
-export type PruneStage = 'calibration' | 'before' | 'prune' | 'after';
+export type { PruneStage };
 
 export type PruneJobEvent =
-  /** The calibration text is fetched (first time only), tokenized and sampled. */
-  | { type: 'calibrating'; label: string }
-  | { type: 'calibrated'; label: string; windows: number; seqLen: number; tokens: number }
-  /** A perplexity pass on the dense model ('before') or the pruned one ('after'); cached: measured earlier on the same windows. */
-  | {
-      type: 'perplexity-started';
-      stage: 'before' | 'after';
-      label: string;
-      seqLen: number;
-      total: number;
-      cached: boolean;
-    }
-  | { type: 'perplexity-window'; stage: 'before' | 'after'; done: number; total: number; runningPpl: number }
-  | { type: 'perplexity-finished'; stage: 'before' | 'after'; ppl: number; windows: number; cached: boolean }
+  /** Calibration, perplexity before and after, and resumptions: the job's own progress (src/jobs/prune.ts). */
+  | PruneJobProgress
   /**
    * The engine's own events, in order, batched every ~100 ms. 'fista-iteration' events are thinned
    * on long solves (every iteration of the first 50, then at most 50 more spread over the rest of a
    * round); every other event is passed on.
    */
   | { type: 'prune'; events: PruneEvent[] }
-  /** The device was lost; a new one was acquired and the run continues (at block `block` when pruning). */
-  | {
-      type: 'resumed';
-      stage: PruneStage;
-      block: number | null;
-      blocksKept: number;
-      attempt: number;
-      message: string;
-    }
   /** heldRuns: the runs whose pruned weights the worker still holds (exportRun works for these). */
   | { type: 'finished'; run: PruneRun; heldRuns: string[] }
   | { type: 'cancelled'; stage: PruneStage }

@@ -1,38 +1,21 @@
-// A pruning run as the worker's job: calibration windows sampled from a text, the dense model's
-// perplexity (measured once per model, text and windows, then cached), the engine's block-by-block
-// run with its events streamed to the UI, and the pruned model's perplexity on the same windows.
-//
-// A lost device does not end the run. The engine raises PruneInterruptedError with everything up
-// to the last finished block; a new runtime is acquired and the run continues from there, and the
-// UI is told which block it resumed at. The perplexity passes are repeated on the new device the
-// same way (the loaded model died with the old one, so the dense model is uploaded again from its
-// files for the 'before' pass). Cancel lands between steps: a window, a statistics pass, a FISTA
-// round, an operator.
+// A pruning run as the worker's job: the host-neutral job (src/jobs/prune.ts) with the loaded
+// model, its events batched for the UI, the dense model's perplexity cached per model, text and
+// windows, the memory the ledger holds streamed alongside, and the pruned weights kept in the run
+// store. A lost device does not end the run (the job resumes on a new runtime and says where).
+// Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
-import { GpuDeviceLostError, GpuError } from '../gpu/errors';
+import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { PruneJob as HostNeutralJob, type Perplexity } from '../jobs/prune';
 import type { ByteSource } from '../model/byteSource';
-import { EVAL_TEXTS, type EvalText, evaluatePerplexity } from '../model/evaluate';
-import { GpuModel, type Residency } from '../model/gpuModel';
-import { CALIBRATION_TEXTS, CalibrationError, sampleCalibration } from '../prune/calibration';
-import {
-  checkOptionsFit,
-  type PruneCheckpoint,
-  PruneInterruptedError,
-  prunedWeightSource,
-  pruneModel,
-} from '../prune/job';
+import type { EvalText } from '../model/evaluate';
+import type { Residency } from '../model/gpuModel';
+import { CALIBRATION_TEXTS, CalibrationError } from '../prune/calibration';
+import { PruneInterruptedError } from '../prune/job';
 import { PruneOptionsError } from '../prune/options';
 import { SingularHessianError } from '../prune/sparsegpt';
 import { StatisticsError } from '../prune/statistics';
-import type {
-  EngineFailure,
-  PruneJobEvent,
-  PruneJobOptions,
-  PruneOutcome,
-  PruneRun,
-  PruneStage,
-} from './api';
+import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { checkFit, type LoadedModel, modelFailure } from './modelJob';
 import { pruneEventBatcher } from './pruneEventBatch';
@@ -40,8 +23,6 @@ import type { PruneRunStore } from './pruneRuns';
 import { throttle } from './throttle';
 
 const MEMORY_INTERVAL_MS = 250;
-/** A device lost again and again is not a transient: after this many, the run stops. */
-export const MAX_RESUMES = 3;
 
 export interface PruneJob {
   loaded: LoadedModel;
@@ -60,7 +41,7 @@ export interface PruneJob {
 }
 
 /** Dense perplexity per loaded model and evaluation setting: a second run on the same model skips it. */
-const denseCache = new WeakMap<LoadedModel, Map<string, { ppl: number; windows: number }>>();
+const denseCache = new WeakMap<LoadedModel, Map<string, Perplexity>>();
 /** Fetched calibration files by path (the C4 sample is 2.3 MB; fetched once per session). */
 const calibrationFiles = new Map<string, string>();
 let runCounter = 0;
@@ -68,8 +49,6 @@ let runCounter = 0;
 export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   const { loaded, options, signal, store } = job;
   const { prune, evaluation } = options;
-  const source = loaded.model.source;
-  const config = source.config;
   const started = performance.now();
   const startedAt = new Date().toISOString();
   // A round reports K + 1 objectives: its start and each iteration.
@@ -84,8 +63,6 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
 
   let rt = await job.acquire();
   const modelRt = rt;
-  let stage: PruneStage = 'calibration';
-  let resumes = 0;
   let unsubscribe = () => {};
   const memory = throttle(() => sendMemory(), MEMORY_INTERVAL_MS);
   const sendMemory = () => {
@@ -97,165 +74,56 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     unsubscribe = rt.ledger.subscribe(() => memory());
   };
   watch();
-
-  /**
-   * Runs one step on the current device. If the device is lost meanwhile, acquires a new one and
-   * runs the step again (onLost first updates what the step continues from).
-   */
-  async function onDevice<T>(
-    body: (rt: GpuRuntime, signal: AbortSignal) => Promise<T>,
-    onLost: (error: unknown) => { block: number | null; blocksKept: number } = () => ({
-      block: null,
-      blocksKept: 0,
-    }),
-  ): Promise<T> {
-    for (;;) {
-      signal.throwIfAborted();
-      // The step's own signal: the person's cancel, or this device's loss.
-      const attempt = new AbortController();
-      const onAbort = () => attempt.abort(signal.reason);
-      signal.addEventListener('abort', onAbort);
-      const stopWatching = rt.onLost((error) => attempt.abort(error));
-      try {
-        return await body(rt, attempt.signal);
-      } catch (error) {
-        const lost =
-          error instanceof PruneInterruptedError || error instanceof GpuDeviceLostError || rt.isLost;
-        if (!lost || signal.aborted || resumes >= MAX_RESUMES) throw error;
-        resumes++;
-        const where = onLost(error);
-        rt = await freshRuntime(job.acquire);
-        watch();
-        const cause = error instanceof PruneInterruptedError ? error.cause : error;
-        emit({
-          type: 'resumed',
-          stage,
-          ...where,
-          attempt: resumes,
-          message: cause instanceof Error ? cause.message : String(cause),
-        });
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        stopWatching();
-      }
+  // The job asks again after a lost device; the memory shown follows the runtime it gets.
+  const acquire = async () => {
+    const next = await job.acquire();
+    if (next !== rt) {
+      rt = next;
+      watch();
     }
+    return next;
+  };
+
+  let cache = denseCache.get(loaded);
+  if (!cache) {
+    cache = new Map();
+    denseCache.set(loaded, cache);
   }
+  const pruneJob = new HostNeutralJob(
+    {
+      source: loaded.model.source,
+      tokenizer: loaded.tokenizer,
+      acquire,
+      readCalibration: (kind) => calibrationFile(job, kind),
+      evalTokens: (text) => tokensFor(loaded, text, job.fetchText),
+      onProgress: emit,
+      onEngineEvent: batcher.push,
+      signal,
+      loaded: { rt: modelRt, model: loaded.model },
+      denseCache: cache,
+      check: (rt) => {
+        if (evaluation) checkEvaluation(rt, loaded, evaluation);
+      },
+      passBytes: (rt) => spareBytes(rt, loaded.budgetBytes),
+      passMs: CANCEL_PASS_MS,
+      afterResidency: afterResidency(loaded),
+    },
+    prune,
+    evaluation && {
+      texts: [evaluation.text],
+      seqLen: evaluation.seqLen,
+      maxWindows: evaluation.maxWindows,
+      before: true,
+    },
+  );
 
   let outcome: PruneOutcome;
   try {
-    // Settings first: a bad one is reported before any text is fetched or any window scored.
-    checkOptionsFit(prune, config);
-    if (evaluation) checkEvaluation(rt, loaded, evaluation);
-
-    // Calibration
-    const cal = prune.calibration;
-    const label = cal.source.kind === 'text' ? cal.source.label : CALIBRATION_TEXTS[cal.source.kind].label;
-    emit({ type: 'calibrating', label });
-    const raw = cal.source.kind === 'text' ? cal.source.text : await calibrationFile(job, cal.source.kind);
-    signal.throwIfAborted();
-    const calibration = sampleCalibration(cal.source, raw, loaded.tokenizer, cal);
-    emit({
-      type: 'calibrated',
-      label,
-      windows: calibration.length,
-      seqLen: cal.seqLen,
-      tokens: calibration.length * cal.seqLen,
-    });
-
-    // Perplexity before
-    stage = 'before';
-    let before: { ppl: number; windows: number } | null = null;
-    let evalTokens: number[] = [];
-    if (evaluation) {
-      evalTokens = await tokensFor(loaded, evaluation.text, job.fetchText);
-      signal.throwIfAborted();
-      const cache = denseCache.get(loaded) ?? new Map();
-      denseCache.set(loaded, cache);
-      const key = `${evaluation.text}|${evaluation.seqLen}|${evaluation.maxWindows ?? 'all'}`;
-      before = cache.get(key) ?? null;
-      const cached = before !== null;
-      if (before) {
-        emit({
-          type: 'perplexity-started',
-          stage: 'before',
-          label: EVAL_TEXTS[evaluation.text].label,
-          seqLen: evaluation.seqLen,
-          total: before.windows,
-          cached: true,
-        });
-      } else {
-        before = await onDevice(async (rt, stepSignal) => {
-          // The loaded model lives on the first device; after a loss it is uploaded again.
-          const own = rt === modelRt && !rt.isLost;
-          const model = own ? loaded.model : await GpuModel.load(rt, source, { signal: stepSignal });
-          try {
-            return await scorePerplexity(
-              model,
-              evalTokens,
-              evaluation,
-              'before',
-              spareBytes(rt, loaded.budgetBytes),
-              emit,
-              stepSignal,
-            );
-          } finally {
-            if (!own) model.destroy();
-          }
-        });
-        cache.set(key, before);
-      }
-      emit({ type: 'perplexity-finished', stage: 'before', ...before, cached });
-    }
-
-    // Pruning
-    stage = 'prune';
-    let checkpoint: PruneCheckpoint | undefined;
-    const result = await onDevice(
-      (rt, stepSignal) =>
-        pruneModel({
-          rt,
-          source,
-          calibration,
-          options: prune,
-          emit: batcher.push,
-          signal: stepSignal,
-          checkpoint,
-          passBytes: spareBytes(rt, loaded.budgetBytes),
-        }),
-      (error) => {
-        if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
-        return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
-      },
-    );
+    const result = await pruneJob.run();
     batcher.flush();
-
-    // Perplexity after, on the same windows
-    stage = 'after';
-    let after: { ppl: number; windows: number } | null = null;
-    if (evaluation) {
-      const pruned = prunedWeightSource(source, result.tensors);
-      after = await onDevice(async (rt, stepSignal) => {
-        const model = await GpuModel.load(rt, pruned, {
-          residency: afterResidency(loaded),
-          signal: stepSignal,
-        });
-        try {
-          return await scorePerplexity(
-            model,
-            evalTokens,
-            evaluation,
-            'after',
-            spareBytes(rt, loaded.budgetBytes),
-            emit,
-            stepSignal,
-          );
-        } finally {
-          model.destroy();
-        }
-      });
-      emit({ type: 'perplexity-finished', stage: 'after', ...after, cached: false });
-    }
-
+    const text = evaluation?.text;
+    const before = text ? result.before[text] : undefined;
+    const after = text ? result.after[text] : undefined;
     const run: PruneRun = {
       id: `run-${++runCounter}-${Date.now().toString(36)}`,
       createdAt: startedAt,
@@ -263,21 +131,22 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       summary: result.summary,
       pplBefore: before?.ppl ?? null,
       pplAfter: after?.ppl ?? null,
-      evalText: evaluation?.text ?? null,
+      evalText: text ?? null,
       seqLen: evaluation?.seqLen ?? null,
       windows: after?.windows ?? null,
-      calibrationLabel: label,
-      resumes,
+      calibrationLabel: result.calibration.label,
+      resumes: pruneJob.resumes,
       totalMs: performance.now() - started,
       exportable: true,
     };
-    const stored = store.add(run, result.tensors, source, job.tokenizerFiles);
+    const stored = store.add(run, result.tensors, loaded.model.source, job.tokenizerFiles);
     const heldRuns = store.list().flatMap((r) => (r.exportable ? [r.id] : []));
     outcome = { type: 'finished', run: stored, heldRuns };
   } catch (error) {
     const reason: unknown = signal.aborted ? signal.reason : error;
-    if (signal.aborted && !(reason instanceof GpuError)) outcome = { type: 'cancelled', stage };
-    else outcome = { type: 'error', ...withoutOk(pruneFailure(reason, resumes)) };
+    if (signal.aborted && !(reason instanceof GpuError))
+      outcome = { type: 'cancelled', stage: pruneJob.stage };
+    else outcome = { type: 'error', ...withoutOk(pruneFailure(reason, pruneJob.resumes)) };
   } finally {
     unsubscribe();
     memory.cancel();
@@ -286,16 +155,6 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   emit(outcome);
   batcher.close();
   return outcome;
-}
-
-/** A runtime whose device is alive (the slot lets a lost one go before its listeners run, but be sure). */
-async function freshRuntime(acquire: () => Promise<GpuRuntime>): Promise<GpuRuntime> {
-  for (let tries = 0; tries < 20; tries++) {
-    const rt = await acquire();
-    if (!rt.isLost) return rt;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new GpuDeviceLostError('unknown', 'no working GPU device could be acquired after the loss');
 }
 
 async function calibrationFile(job: PruneJob, kind: keyof typeof CALIBRATION_TEXTS): Promise<string> {
@@ -340,36 +199,6 @@ function afterResidency(loaded: LoadedModel): Residency {
   return loaded.model.residency === 'resident' && 2 * f32Bytes <= loaded.budgetBytes
     ? 'resident'
     : 'streaming';
-}
-
-async function scorePerplexity(
-  model: GpuModel,
-  tokens: number[],
-  e: NonNullable<PruneJobOptions['evaluation']>,
-  stage: 'before' | 'after',
-  passBytes: number,
-  emit: (event: PruneJobEvent) => void,
-  signal: AbortSignal,
-): Promise<{ ppl: number; windows: number }> {
-  const total = Math.min(Math.floor(tokens.length / e.seqLen), e.maxWindows ?? Number.POSITIVE_INFINITY);
-  emit({
-    type: 'perplexity-started',
-    stage,
-    label: EVAL_TEXTS[e.text].label,
-    seqLen: e.seqLen,
-    total,
-    cached: false,
-  });
-  const result = await evaluatePerplexity(model, tokens, {
-    seqLen: e.seqLen,
-    maxWindows: e.maxWindows,
-    passBytes,
-    passMs: CANCEL_PASS_MS,
-    signal,
-    onWindow: (p) =>
-      emit({ type: 'perplexity-window', stage, done: p.done, total: p.total, runningPpl: p.runningPpl }),
-  });
-  return { ppl: result.ppl, windows: result.windows };
 }
 
 const OPTIONS_ADVICE =

@@ -1,0 +1,349 @@
+// A pruning job, whoever hosts it (the studio's worker, the CLI): the settings checked before any
+// work, calibration windows sampled from a text, perplexity before and after on the same windows,
+// and the engine's block-by-block run in between. The host supplies the GPU runtime, the texts and
+// where the events go; the worker batches them for the UI, the CLI prints them and records them.
+//
+// A lost device does not end the job. The engine raises PruneInterruptedError with everything up to
+// the last finished block; the host is asked for a new runtime and the run continues from there,
+// and the host is told which block it resumed at. The perplexity passes are repeated on the new
+// device the same way (a model loaded on the old device died with it, so it is uploaded again from
+// its files). After MAX_RESUMES losses the job gives up: a device lost again and again is not a
+// transient.
+
+import { GpuDeviceLostError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import { EVAL_TEXTS, type EvalText, evaluatePerplexity } from '../model/evaluate';
+import { GpuModel, type Residency } from '../model/gpuModel';
+import type { WeightSource } from '../model/weights';
+import { CALIBRATION_TEXTS, sampleCalibration } from '../prune/calibration';
+import type { PruneEvent } from '../prune/events';
+import {
+  checkOptionsFit,
+  type PruneCheckpoint,
+  PruneInterruptedError,
+  type PruneOutput,
+  prunedWeightSource,
+  pruneModel,
+} from '../prune/job';
+import type { PruneOptions } from '../prune/options';
+import type { Tokenizer } from '../tokenizer';
+
+export const MAX_RESUMES = 3;
+
+export type PruneStage = 'calibration' | 'before' | 'prune' | 'after';
+
+export interface Perplexity {
+  ppl: number;
+  windows: number;
+}
+
+/** Perplexity before and after, on these texts' first windows (all of them without maxWindows). */
+export interface PruneEvaluation {
+  texts: EvalText[];
+  seqLen: number;
+  maxWindows?: number;
+  /** Measure the dense model too (skip it when its number is already known). */
+  before: boolean;
+}
+
+/** The job's own progress; the engine's events go to the host's onEngineEvent. */
+export type PruneJobProgress =
+  /** The calibration text is read, tokenized and sampled. */
+  | { type: 'calibrating'; label: string }
+  | { type: 'calibrated'; label: string; windows: number; seqLen: number; tokens: number }
+  /** A perplexity pass on the dense model ('before') or the pruned one ('after'); cached: measured earlier on the same windows. */
+  | {
+      type: 'perplexity-started';
+      stage: 'before' | 'after';
+      text: EvalText;
+      label: string;
+      seqLen: number;
+      total: number;
+      cached: boolean;
+    }
+  | {
+      type: 'perplexity-window';
+      stage: 'before' | 'after';
+      text: EvalText;
+      done: number;
+      total: number;
+      runningPpl: number;
+    }
+  | {
+      type: 'perplexity-finished';
+      stage: 'before' | 'after';
+      text: EvalText;
+      ppl: number;
+      windows: number;
+      cached: boolean;
+    }
+  /** The device was lost; a new one was acquired and the job continues (at block `block` when pruning). */
+  | {
+      type: 'resumed';
+      stage: PruneStage;
+      block: number | null;
+      blocksKept: number;
+      attempt: number;
+      message: string;
+    };
+
+export interface PruneJobHost {
+  source: WeightSource;
+  tokenizer: Tokenizer;
+  /** The runtime now: the same one while its device lives, a new one after it is lost. */
+  acquire: () => Promise<GpuRuntime>;
+  /** A built-in calibration text's raw contents. */
+  readCalibration: (kind: keyof typeof CALIBRATION_TEXTS) => Promise<string>;
+  /** An evaluation text's tokens (tokenized as evaluate.ts tokenizeEvalText does). */
+  evalTokens: (text: EvalText) => Promise<number[]>;
+  onProgress: (event: PruneJobProgress) => void;
+  onEngineEvent: (event: PruneEvent) => void;
+  signal?: AbortSignal;
+  /** The dense model already on a device (the studio's loaded model), used while that device lives. */
+  loaded?: { rt: GpuRuntime; model: GpuModel };
+  /** Dense perplexities measured earlier, by evaluation setting; the job reads and fills it. */
+  denseCache?: Map<string, Perplexity>;
+  /** Checks what the host knows and the job does not (the studio's memory budget), after the settings. */
+  check?: (rt: GpuRuntime) => void;
+  /** Memory a batched pass may take (evaluation and pruning); the engine's default without it. */
+  passBytes?: (rt: GpuRuntime) => number;
+  /** Keeps perplexity passes near this many milliseconds, for a prompt cancel. */
+  passMs?: number;
+  /** How the pruned model is held while it is evaluated (default resident). */
+  afterResidency?: Residency;
+  gpuTime?: boolean;
+  /** Wraps each stage, so a host can time it ('calibration', 'evaluation before', 'pruning', 'evaluation after'). */
+  phase?: <T>(name: string, body: () => Promise<T>) => Promise<T>;
+}
+
+export interface PruneJobResult extends PruneOutput {
+  /** The model with the pruned tensors in place (in the checkpoint's dtypes). */
+  pruned: WeightSource;
+  calibration: { label: string; windows: number; seqLen: number };
+  before: Partial<Record<EvalText, Perplexity>>;
+  after: Partial<Record<EvalText, Perplexity>>;
+}
+
+/** The key of a dense perplexity in PruneJobHost.denseCache. */
+export function densePerplexityKey(text: EvalText, seqLen: number, maxWindows?: number): string {
+  return `${text}|${seqLen}|${maxWindows ?? 'all'}`;
+}
+
+export class PruneJob {
+  /** Where the job is: a cancel or an error is reported against this stage. */
+  stage: PruneStage = 'calibration';
+  /** Lost devices the job has survived so far. */
+  resumes = 0;
+  private rt: GpuRuntime | undefined;
+
+  constructor(
+    private readonly host: PruneJobHost,
+    private readonly options: PruneOptions,
+    private readonly evaluation: PruneEvaluation | null,
+  ) {}
+
+  async run(): Promise<PruneJobResult> {
+    const { host, options, evaluation } = this;
+    const signal = host.signal;
+    const phase = host.phase ?? ((_name, body) => body());
+    this.rt = await host.acquire();
+    // Settings first: a bad one is reported before any text is read or any window scored.
+    checkOptionsFit(options, host.source.config);
+    host.check?.(this.rt);
+
+    const cal = options.calibration;
+    const label = cal.source.kind === 'text' ? cal.source.label : CALIBRATION_TEXTS[cal.source.kind].label;
+    host.onProgress({ type: 'calibrating', label });
+    const calibration = await phase('calibration', async () => {
+      const raw = cal.source.kind === 'text' ? cal.source.text : await host.readCalibration(cal.source.kind);
+      signal?.throwIfAborted();
+      return sampleCalibration(cal.source, raw, host.tokenizer, cal);
+    });
+    const calibrated = { label, windows: calibration.length, seqLen: cal.seqLen };
+    host.onProgress({ type: 'calibrated', ...calibrated, tokens: calibration.length * cal.seqLen });
+
+    this.stage = 'before';
+    const tokens = new Map<EvalText, number[]>();
+    for (const text of evaluation?.texts ?? []) {
+      tokens.set(text, await host.evalTokens(text));
+      signal?.throwIfAborted();
+    }
+    const before =
+      evaluation?.before && tokens.size
+        ? await phase('evaluation before', () => this.perplexities('before', host.source, tokens))
+        : {};
+
+    this.stage = 'prune';
+    let checkpoint: PruneCheckpoint | undefined;
+    const output = await phase('pruning', () =>
+      this.onDevice(
+        (rt, stepSignal) =>
+          pruneModel({
+            rt,
+            source: host.source,
+            calibration,
+            options,
+            emit: host.onEngineEvent,
+            signal: stepSignal,
+            checkpoint,
+            gpuTime: host.gpuTime,
+            passBytes: host.passBytes?.(rt),
+          }),
+        (error) => {
+          if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
+          return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
+        },
+      ),
+    );
+
+    this.stage = 'after';
+    const pruned = prunedWeightSource(host.source, output.tensors);
+    const after = tokens.size
+      ? await phase('evaluation after', () => this.perplexities('after', pruned, tokens))
+      : {};
+    return { ...output, pruned, calibration: calibrated, before, after };
+  }
+
+  /**
+   * Runs one step on the current device. If the device is lost meanwhile, acquires a new one and
+   * runs the step again (onLost first updates what the step continues from).
+   */
+  private async onDevice<T>(
+    body: (rt: GpuRuntime, signal: AbortSignal) => Promise<T>,
+    onLost: (error: unknown) => { block: number | null; blocksKept: number } = () => ({
+      block: null,
+      blocksKept: 0,
+    }),
+  ): Promise<T> {
+    const signal = this.host.signal;
+    for (;;) {
+      signal?.throwIfAborted();
+      const rt = this.rt as GpuRuntime;
+      // The step's own signal: the person's cancel, or this device's loss.
+      const attempt = new AbortController();
+      const onAbort = () => attempt.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort);
+      const stopWatching = rt.onLost((error) => attempt.abort(error));
+      try {
+        return await body(rt, attempt.signal);
+      } catch (error) {
+        const lost =
+          error instanceof PruneInterruptedError || error instanceof GpuDeviceLostError || rt.isLost;
+        if (!lost || signal?.aborted || this.resumes >= MAX_RESUMES) throw error;
+        this.resumes++;
+        const where = onLost(error);
+        this.rt = await this.freshRuntime();
+        const cause = error instanceof PruneInterruptedError ? error.cause : error;
+        this.host.onProgress({
+          type: 'resumed',
+          stage: this.stage,
+          ...where,
+          attempt: this.resumes,
+          message: cause instanceof Error ? cause.message : String(cause),
+        });
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        stopWatching();
+      }
+    }
+  }
+
+  /** A runtime whose device is alive (a host may hand back a lost one before its listeners ran). */
+  private async freshRuntime(): Promise<GpuRuntime> {
+    for (let tries = 0; tries < 20; tries++) {
+      const rt = await this.host.acquire();
+      if (!rt.isLost) return rt;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new GpuDeviceLostError('unknown', 'no working GPU device could be acquired after the loss');
+  }
+
+  private async perplexities(
+    stage: 'before' | 'after',
+    source: WeightSource,
+    tokens: Map<EvalText, number[]>,
+  ): Promise<Partial<Record<EvalText, Perplexity>>> {
+    const { host } = this;
+    const e = this.evaluation as PruneEvaluation;
+    const out: Partial<Record<EvalText, Perplexity>> = {};
+    const toMeasure = new Map<EvalText, number[]>();
+    for (const [text, ids] of tokens) {
+      const key = densePerplexityKey(text, e.seqLen, e.maxWindows);
+      const cached = stage === 'before' ? host.denseCache?.get(key) : undefined;
+      if (!cached) {
+        toMeasure.set(text, ids);
+        continue;
+      }
+      const started = { stage, text, label: EVAL_TEXTS[text].label, seqLen: e.seqLen };
+      host.onProgress({ type: 'perplexity-started', ...started, total: cached.windows, cached: true });
+      host.onProgress({ type: 'perplexity-finished', stage, text, ...cached, cached: true });
+      out[text] = cached;
+    }
+    if (toMeasure.size === 0) return out;
+    const measured = await this.onDevice(async (rt, signal) => {
+      // The loaded dense model serves while its device lives; anything else is uploaded for the pass.
+      const loaded = host.loaded;
+      const own = stage === 'before' && loaded !== undefined && loaded.rt === rt && !rt.isLost;
+      const model = own
+        ? loaded.model
+        : await GpuModel.load(rt, source, {
+            residency: stage === 'after' ? host.afterResidency : undefined,
+            signal,
+          });
+      try {
+        const results: Partial<Record<EvalText, Perplexity>> = {};
+        for (const [text, ids] of toMeasure)
+          results[text] = await this.score(rt, model, stage, text, ids, signal);
+        return results;
+      } finally {
+        if (!own) model.destroy();
+      }
+    });
+    for (const [text, result] of Object.entries(measured) as [EvalText, Perplexity][]) {
+      if (stage === 'before') host.denseCache?.set(densePerplexityKey(text, e.seqLen, e.maxWindows), result);
+      host.onProgress({ type: 'perplexity-finished', stage, text, ...result, cached: false });
+      out[text] = result;
+    }
+    return out;
+  }
+
+  private async score(
+    rt: GpuRuntime,
+    model: GpuModel,
+    stage: 'before' | 'after',
+    text: EvalText,
+    tokens: number[],
+    signal: AbortSignal,
+  ): Promise<Perplexity> {
+    const { host } = this;
+    const e = this.evaluation as PruneEvaluation;
+    const total = Math.min(Math.floor(tokens.length / e.seqLen), e.maxWindows ?? Number.POSITIVE_INFINITY);
+    host.onProgress({
+      type: 'perplexity-started',
+      stage,
+      text,
+      label: EVAL_TEXTS[text].label,
+      seqLen: e.seqLen,
+      total,
+      cached: false,
+    });
+    const result = await evaluatePerplexity(model, tokens, {
+      seqLen: e.seqLen,
+      maxWindows: e.maxWindows,
+      passBytes: host.passBytes?.(rt),
+      passMs: host.passMs,
+      gpuTime: host.gpuTime,
+      signal,
+      onWindow: (p) =>
+        host.onProgress({
+          type: 'perplexity-window',
+          stage,
+          text,
+          done: p.done,
+          total: p.total,
+          runningPpl: p.runningPpl,
+        }),
+    });
+    return { ppl: result.ppl, windows: result.windows };
+  }
+}
