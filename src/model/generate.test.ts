@@ -6,7 +6,7 @@ import { freshSeed, Random } from '../kernels/random';
 import { parseLlama2cTokenizer, type Tokenizer } from '../tokenizer';
 import type { ModelConfig } from './config';
 import { generate, type TokenEvent } from './generate';
-import { GpuModel } from './gpuModel';
+import { GpuModel, type Residency } from './gpuModel';
 import { KvCache } from './kvCache';
 import { parseLlama2c, toHalfRope } from './llama2c';
 import { referenceLogits } from './reference';
@@ -60,8 +60,9 @@ afterAll(() => {
   rt.destroy();
 });
 
-const TINY: [string, ModelConfig][] = [
+const TINY: [string, ModelConfig, Residency?][] = [
   ['GPT-2', tinyConfig('gpt2')],
+  ['OPT streamed block by block', tinyConfig('opt', { layers: 3 }), 'streaming'],
   ['OPT (positions offset by 2)', tinyConfig('opt')],
   ['Llama', tinyConfig('llama')],
   [
@@ -73,13 +74,13 @@ const TINY: [string, ModelConfig][] = [
 ];
 
 describe('generation with a KV cache', () => {
-  for (const [name, base] of TINY) {
+  for (const [name, base, residency] of TINY) {
     it(`${name}: greedy equals the full pass recomputed per token, and steps match the float64 reference`, async () => {
       // No EOS, so every run is as long as asked.
       const config = { ...base, eosId: null };
       const seed = freshSeed();
       const tensors = randomTensors(config, seed);
-      const model = await GpuModel.load(rt, memoryWeightSource(config, tensors, 'random'));
+      const model = await GpuModel.load(rt, memoryWeightSource(config, tensors, 'random'), { residency });
       try {
         const random = new Random(seed);
         const prompt = Array.from({ length: 4 }, () => Math.floor(random.next() * config.vocabSize));
