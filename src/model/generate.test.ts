@@ -96,6 +96,10 @@ describe('generation with a KV cache', () => {
         try {
           const ids = [...prompt];
           let logits = await model.extend(cache, ids);
+          // The prefill is the scoring pass with its keys and values kept: the same kernels in the
+          // same order, so the same bits as the full pass's last row.
+          const V = config.vocabSize;
+          expect(logits).toEqual((await model.logits(ids)).subarray((ids.length - 1) * V));
           for (const next of result.tokens.slice(0, -1)) {
             const ref = referenceLogits(config, tensors, ids).at(-1) as Float64Array;
             let worst = 0;
