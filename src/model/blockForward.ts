@@ -1,9 +1,10 @@
 // One decoder block's forward pass, and the embeddings before the first block, shared by the model
-// (perplexity, logits) and the pruner. The pruner needs more than the block's output: the input of
+// (perplexity, logits, generation) and the pruner. The pruner needs more than the block's output: the input of
 // every linear operator, in the dense block and in the block whose earlier operators are already
 // pruned (FISTAPruner's intra-layer error correction, spec §2). So the block runs against any
 // weight lookup, and an observer sees each operator group's input as it is produced and may stop
-// the block there.
+// the block there. Generation runs the same block with a KV cache (BlockBuffers.cache): the pass's
+// rows continue a sequence, and their keys and values are kept for the next pass.
 
 import type { GpuRuntime } from '../gpu/runtime';
 import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
