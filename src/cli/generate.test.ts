@@ -37,6 +37,13 @@ describe('generate', () => {
 
     const stopped = jsonOf(await runCommand(...args, '--stop', 'there', '--json'));
     expect(stopped).toMatchObject({ stopReason: 'stop-text', text: ', ' });
+    const greedy = jsonOf(await runCommand(...args, '--json')).tokens as number[];
+    const stopId = greedy[2] as number;
+    const byId = jsonOf(await runCommand(...args, '--stop-id', '9999', String(stopId), '--json'));
+    expect(byId).toMatchObject({
+      stopReason: 'stop-token',
+      tokens: greedy.slice(0, greedy.indexOf(stopId) + 1),
+    });
   });
 
   it('refuses bad settings with the usage, and a prompt longer than the limit with a clear error', async () => {

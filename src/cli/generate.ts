@@ -19,6 +19,7 @@ interface GenerateCliOptions {
   topK?: number;
   seed?: number;
   stop?: string[];
+  stopId?: number[];
   context?: number;
   budgetGib: number;
   json?: boolean;
@@ -27,6 +28,12 @@ interface GenerateCliOptions {
 function nonNegative(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0');
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
   return n;
 }
 
@@ -53,6 +60,10 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', 'sample only among the k most likely tokens', positiveInt)
     .option('--seed <s>', 'seed of the draws (default: a fresh one, printed)', seedValue)
     .option('--stop <text...>', 'texts that end the generation (EOS always does)')
+    .option('--stop-id <id...>', 'token ids that end the generation', (value, previous: number[] = []) => [
+      ...previous,
+      nonNegativeInt(value),
+    ])
     .option('--context <n>', "positions the KV cache may hold (default: the model's context)", positiveInt)
     .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
     .option('--json', 'print one JSON object on stdout')
@@ -69,6 +80,7 @@ async function run(cli: GenerateCliOptions): Promise<void> {
     topK: cli.topK,
     seed: cli.seed,
     stopTexts: cli.stop,
+    stopIds: cli.stopId,
     maxTokens: cli.context,
   };
   const prompt = tokenizer.encode(cli.prompt, { addBos: true });

@@ -112,6 +112,21 @@ describe('generation with a KV cache', () => {
         } finally {
           cache.destroy();
         }
+
+        // A pass of several rows may continue a cache too: the prompt in two passes.
+        const split = await KvCache.create(rt, config, prompt.length);
+        try {
+          await model.extend(split, prompt.slice(0, 1));
+          const logits = await model.extend(split, prompt.slice(1));
+          const ref = referenceLogits(config, tensors, prompt).at(-1) as Float64Array;
+          let worst = 0;
+          for (const [i, r] of ref.entries())
+            worst = Math.max(worst, Math.abs((logits[i] as number) - r) / (1 + Math.abs(r)));
+          expect(worst, `seed ${seed}`).toBeLessThanOrEqual(LOGIT_BOUND);
+          await expect(model.extend(split, [1])).rejects.toThrow(/4 cached positions and 1 new ones exceed/);
+        } finally {
+          split.destroy();
+        }
       } finally {
         model.destroy();
       }
