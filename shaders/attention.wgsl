@@ -17,6 +17,8 @@
 //
 // A batched pass stacks windows of seq_len tokens: token t belongs to the window starting at
 // s = t − t mod seq_len and sees keys s..t only, so the windows never attend to each other.
+// first_token is the position of the block's first query, not its row: generation with a KV cache
+// (attention.ts, queryStart) binds one new query row at position p against keys 0..p.
 
 struct Params {
   tokens: u32,

@@ -13,7 +13,8 @@
 // batched pass are seq_len tokens: query t sees keys t − t mod seq_len … t. q and out are
 // [tokens, heads, HEAD_DIM], k and v [tokens, kv heads, HEAD_DIM], each with a leading dimension and
 // an offset, so they can be column blocks of one fused buffer. Grouped-query: head h reads kv head
-// floor(h / group).
+// floor(h / group). With a KV cache (attention.ts, queryStart) query row t sits at position
+// query_start + t and k, v hold every position so far, seq_len then covering them all.
 
 struct Params {
   tokens: u32,
@@ -28,6 +29,7 @@ struct Params {
   off_k: u32,
   off_v: u32,
   off_out: u32,
+  query_start: u32,
   scale: f32,
 }
 
@@ -46,14 +48,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (e >= p.tokens * p.heads) {
     return;
   }
-  let t = e / p.heads;
+  let row = e / p.heads;
   let h = e % p.heads;
   let kv = h / p.group;
+  let t = p.query_start + row;
   let first = t - t % p.seq_len;
 
   var query: array<f32, HEAD_DIM>;
   var acc: array<f32, HEAD_DIM>;
-  let q0 = p.off_q + t * p.ld_q + h * HEAD_DIM;
+  let q0 = p.off_q + row * p.ld_q + h * HEAD_DIM;
   for (var d = 0u; d < HEAD_DIM; d++) {
     query[d] = q[q0 + d];
     acc[d] = 0.0;
@@ -83,7 +86,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc[d] = fma(weight, v[v0 + d], acc[d]);
     }
   }
-  let o0 = p.off_out + t * p.ld_out + h * HEAD_DIM;
+  let o0 = p.off_out + row * p.ld_out + h * HEAD_DIM;
   for (var d = 0u; d < HEAD_DIM; d++) {
     out[o0 + d] = acc[d] / l;
   }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { GpuError } from '../gpu/errors';
 import { registerBench } from './bench';
 import { registerEval } from './eval';
+import { registerGenerate } from './generate';
 import { registerMerge } from './merge';
 import { registerPrune } from './prune';
 import { FailedRunError } from './record';
@@ -40,6 +41,7 @@ export function createProgram(): Command {
     });
 
   registerEval(program);
+  registerGenerate(program);
   registerPrune(program);
   registerMerge(program);
   registerTrain(program);

@@ -36,6 +36,13 @@ export interface AttentionArgs {
    * window attends only to itself, causally. Default tokens (one window).
    */
   seqLen?: number;
+  /**
+   * Absolute position of the first query row, for generation with a KV cache: k and v then hold
+   * queryStart + tokens rows (every position so far), and query row t, at position
+   * queryStart + t, sees keys 0..queryStart + t. One window: seqLen must be left out. Default 0.
+   * Taken by `attention` and `smallHeadAttention`, not by the materialised scores.
+   */
+  queryStart?: number;
   /** Multiplies q · k; default 1/sqrt(headDim). */
   scale?: number;
   /** Elements between consecutive tokens; default heads · headDim for q and out, kvHeads · headDim for k and v. */
@@ -51,7 +58,11 @@ export interface AttentionArgs {
 
 /** An attention call's operands with every default filled in, checked. */
 export interface AttentionOperands {
+  /** Window length in positions: with a query offset, the one window of every key. */
   seqLen: number;
+  queryStart: number;
+  /** Rows of k and v: queryStart + tokens. */
+  keys: number;
   scale: number;
   ldQ: number;
   ldK: number;
@@ -94,11 +105,20 @@ export function attentionOperands(args: AttentionArgs, maxHeadDim: number): Atte
   if (headDim > maxHeadDim) {
     throw new RangeError(`attention: headDim must be ≤ ${maxHeadDim}, got ${headDim}`);
   }
-  const seqLen = checkSeqLen(kernel, tokens, args.seqLen);
+  const queryStart = args.queryStart ?? 0;
+  checkInteger(kernel, 'queryStart', queryStart);
+  if (queryStart > 0 && args.seqLen !== undefined) {
+    throw new RangeError('attention: a query offset (queryStart) takes one window; leave seqLen out');
+  }
+  const keys = queryStart + tokens;
+  // With a query offset the kernels see one window holding every key: positions below keys.
+  const seqLen = queryStart > 0 ? keys : checkSeqLen(kernel, tokens, args.seqLen);
   const scale = args.scale ?? 1 / Math.sqrt(headDim);
   checkFinite(kernel, 'scale', scale);
   const o: AttentionOperands = {
     seqLen,
+    queryStart,
+    keys,
     scale,
     ...attentionLayout(args),
     offQ: args.offsetQ ?? 0,
@@ -107,8 +127,8 @@ export function attentionOperands(args: AttentionArgs, maxHeadDim: number): Atte
     offOut: args.offsetOut ?? 0,
   };
   checkMatrix(kernel, 'q', args.q, tokens, heads * headDim, o.ldQ, o.offQ);
-  checkMatrix(kernel, 'k', args.k, tokens, kvHeads * headDim, o.ldK, o.offK);
-  checkMatrix(kernel, 'v', args.v, tokens, kvHeads * headDim, o.ldV, o.offV);
+  checkMatrix(kernel, 'k', args.k, keys, kvHeads * headDim, o.ldK, o.offK);
+  checkMatrix(kernel, 'v', args.v, keys, kvHeads * headDim, o.ldV, o.offV);
   checkMatrix(kernel, 'out', args.out, tokens, heads * headDim, o.ldOut, o.offOut);
   checkDistinct(kernel, ['out', args.out], ['q', args.q], ['k', args.k], ['v', args.v]);
   return o;
@@ -116,10 +136,8 @@ export function attentionOperands(args: AttentionArgs, maxHeadDim: number): Atte
 
 export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
   const { tokens, heads, kvHeads, headDim } = args;
-  const { seqLen, scale, ldQ, ldK, ldV, ldOut, offQ, offK, offV, offOut } = attentionOperands(
-    args,
-    ATTENTION_MAX_HEAD_DIM,
-  );
+  const { seqLen, queryStart, keys, scale, ldQ, ldK, ldV, ldOut, offQ, offK, offV, offOut } =
+    attentionOperands(args, ATTENTION_MAX_HEAD_DIM);
   if (tokens === 0) return;
 
   const limits = rt.limits;
@@ -135,7 +153,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
   // The most kv heads a run of hb consecutive query heads can touch, whatever its alignment.
   const kvSpan = (hb: number) => Math.min(kvHeads, Math.ceil((hb - 1) / group) + 1);
   const block = planBlocks<'t' | 'h' | 'j'>(
-    { t: tokens, h: heads, j: tokens },
+    { t: tokens, h: heads, j: keys },
     [
       { measure: (b) => span(b.t, b.h * headDim, ldQ), limit: capacity, shrink: ['t', 'h'] },
       { measure: (b) => span(b.t, b.h * headDim, ldOut), limit: capacity, shrink: ['t', 'h'] },
@@ -147,7 +165,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
     ],
     CHUNK,
   );
-  const split = block.j < tokens;
+  const split = block.j < keys;
   const state = await rt.createBuffer('attention softmax state', 'scratch', split ? tokens * heads * 8 : 16);
   try {
     const pipeline = await rt.pipeline({ name: 'attention', code: shader });
@@ -170,9 +188,10 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
           : { binding: state.buffer, base: 0 };
         const workgroups = foldGrid(tb * hb, maxGroups);
         // Keys before the window of the block's first query, and past its last query, are never
-        // needed.
-        const keyEnd = t0 + tb;
-        for (let j0 = t0 - (t0 % seqLen); j0 < keyEnd; j0 += block.j) {
+        // needed. Positions are absolute: the shader's first_token is only ever a position.
+        const first = queryStart + t0;
+        const keyEnd = first + tb;
+        for (let j0 = first - (first % seqLen); j0 < keyEnd; j0 += block.j) {
           const jb = Math.min(block.j, keyEnd - j0);
           const kFirst = offK + j0 * ldK + kvFirst * headDim;
           const vFirst = offV + j0 * ldV + kvFirst * headDim;
@@ -185,7 +204,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
               ['u32', hb],
               ['u32', headDim],
               ['u32', group],
-              ['u32', t0],
+              ['u32', first],
               ['u32', h0],
               ['u32', kvFirst],
               ['u32', j0],

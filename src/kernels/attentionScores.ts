@@ -27,6 +27,11 @@ export function scoresFit(tokens: number, limits: EngineLimits): boolean {
 
 export async function scoresAttention(rt: GpuRuntime, args: AttentionArgs): Promise<void> {
   const { tokens, heads, kvHeads, headDim: D } = args;
+  if ((args.queryStart ?? 0) !== 0) {
+    throw new RangeError(
+      'attention: the materialised scores take no query offset (queryStart); use attention',
+    );
+  }
   if (!Number.isInteger(heads / kvHeads)) {
     throw new RangeError(`attention: heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
   }

@@ -24,12 +24,13 @@ export function smallHeadFits(args: AttentionArgs, limits: EngineLimits): boolea
   if (tokens === 0) return true;
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, limits.minStorageBufferOffsetAlignment);
   const l = attentionLayout(args);
+  const keys = (args.queryStart ?? 0) + tokens;
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   return (
     span(tokens, heads * headDim, l.ldQ) <= capacity &&
     span(tokens, heads * headDim, l.ldOut) <= capacity &&
-    span(tokens, kvHeads * headDim, l.ldK) <= capacity &&
-    span(tokens, kvHeads * headDim, l.ldV) <= capacity &&
+    span(keys, kvHeads * headDim, l.ldK) <= capacity &&
+    span(keys, kvHeads * headDim, l.ldV) <= capacity &&
     Math.ceil((tokens * heads) / WORKGROUP) <= maxGroups * maxGroups
   );
 }
@@ -45,8 +46,8 @@ export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): P
   }
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const q = bindWindow(args.q, o.offQ, span(tokens, heads * headDim, o.ldQ), align);
-  const k = bindWindow(args.k, o.offK, span(tokens, kvHeads * headDim, o.ldK), align);
-  const v = bindWindow(args.v, o.offV, span(tokens, kvHeads * headDim, o.ldV), align);
+  const k = bindWindow(args.k, o.offK, span(o.keys, kvHeads * headDim, o.ldK), align);
+  const v = bindWindow(args.v, o.offV, span(o.keys, kvHeads * headDim, o.ldV), align);
   const out = bindWindow(args.out, o.offOut, span(tokens, heads * headDim, o.ldOut), align);
   const pipeline = await rt.pipeline({
     name: `attention small head ${headDim}`,
@@ -68,6 +69,7 @@ export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): P
         ['u32', k.base],
         ['u32', v.base],
         ['u32', out.base],
+        ['u32', o.queryStart],
         ['f32', o.scale],
       ]),
       storage: [q.binding, k.binding, v.binding, out.binding],

@@ -1,9 +1,10 @@
 // One decoder block's forward pass, and the embeddings before the first block, shared by the model
-// (perplexity, logits) and the pruner. The pruner needs more than the block's output: the input of
+// (perplexity, logits, generation) and the pruner. The pruner needs more than the block's output: the input of
 // every linear operator, in the dense block and in the block whose earlier operators are already
 // pruned (FISTAPruner's intra-layer error correction, docs/algorithms/fistapruner.md §2). So the block runs against any
 // weight lookup, and an observer sees each operator group's input as it is produced and may stop
-// the block there.
+// the block there. Generation runs the same block with a KV cache (BlockBuffers.cache): the pass's
+// rows continue a sequence, and their keys and values are kept for the next pass.
 
 import type { GpuRuntime } from '../gpu/runtime';
 import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
@@ -37,13 +38,27 @@ export interface BlockBuffers {
   attn: GPUBuffer;
   up: GPUBuffer;
   gate: GPUBuffer;
+  /** Generation with a KV cache: set when the pass's rows continue a cached sequence (kvCache.ts). */
+  cache?: CachedPass;
+}
+
+/**
+ * The rows of a pass are positions start, start + 1, … of one sequence (seqLen = tokens) whose
+ * earlier positions' keys and values are cached: each block writes its keys (after rope) and values
+ * into rows start.. of its layer's cache buffers, [capacity, kvHeads, headDim], instead of into
+ * BlockBuffers.k and v, and attention reads positions 0..start + tokens − 1 from there.
+ */
+export interface CachedPass {
+  start: number;
+  k: readonly GPUBuffer[];
+  v: readonly GPUBuffer[];
 }
 
 /** Element counts of each activation buffer for a pass of `tokens` rows. */
 export function blockBufferSizes(
   c: ModelConfig,
   tokens: number,
-): Record<Exclude<keyof BlockBuffers, 'tokens' | 'seqLen'>, number> {
+): Record<Exclude<keyof BlockBuffers, 'tokens' | 'seqLen' | 'cache'>, number> {
   return {
     ids: tokens,
     positions: tokens,
@@ -139,9 +154,10 @@ export async function embedTokens(
     width: c.hidden,
   });
   if (c.positions === 'learned') {
+    const start = buffers.cache?.start ?? 0;
     rt.write(
       buffers.positions,
-      Uint32Array.from({ length: T }, (_, t) => (t % buffers.seqLen) + c.positionOffset),
+      Uint32Array.from({ length: T }, (_, t) => start + (t % buffers.seqLen) + c.positionOffset),
     );
     const posTable = required(weights, 'pos_embeddings');
     await embedding(rt, {
@@ -179,18 +195,24 @@ export async function blockForward(
     inDim: number,
     outDim: number,
     accumulate: boolean,
-  ) => linearLayer(rt, weights, `${p}.${name}`, x, y, T, inDim, outDim, accumulate);
+    offsetY = 0,
+  ) => linearLayer(rt, weights, `${p}.${name}`, x, y, T, inDim, outDim, accumulate, offsetY);
   const layerNorm = (name: string) => normLayer(rt, c, weights, `${p}.${name}`, ws.x, ws.h, T);
 
   await layerNorm('attn_norm');
   if (await observe?.(0, ws.h)) return;
+  // With a cache, this pass's keys and values go straight into their rows of the layer's cache.
+  const cache = buffers.cache;
+  const start = cache?.start ?? 0;
+  const k = cache ? (cache.k[layer] as GPUBuffer) : ws.k;
+  const v = cache ? (cache.v[layer] as GPUBuffer) : ws.v;
   await linear('q', ws.h, ws.q, d, qd, false);
-  await linear('k', ws.h, ws.k, d, kvd, false);
-  await linear('v', ws.h, ws.v, d, kvd, false);
+  await linear('k', ws.h, k, d, kvd, false, start * kvd);
+  await linear('v', ws.h, v, d, kvd, false, start * kvd);
   if (c.positions === 'rope') {
-    for (const [buffer, heads] of [
-      [ws.q, c.heads],
-      [ws.k, c.kvHeads],
+    for (const [buffer, heads, offset] of [
+      [ws.q, c.heads, 0],
+      [k, c.kvHeads, start * kvd],
     ] as const) {
       await rope(rt, {
         x: buffer,
@@ -200,25 +222,28 @@ export async function blockForward(
         convention: c.ropeStyle,
         theta: c.ropeTheta,
         seqLen: buffers.seqLen,
+        startPosition: start,
+        offset,
       });
     }
   }
   const attentionArgs = {
     q: ws.q,
-    k: ws.k,
-    v: ws.v,
+    k,
+    v,
     out: ws.attn,
     tokens: T,
-    seqLen: buffers.seqLen,
     heads: c.heads,
     kvHeads: c.kvHeads,
     headDim: c.headDim,
+    ...(cache ? { queryStart: start } : { seqLen: buffers.seqLen }),
   };
   // Narrow heads take one invocation per (query, head) (attentionSmallHead.ts); wider ones go
   // through materialised scores and the matmul kernel for short windows, and through the online
-  // softmax, whose memory does not grow with tokens², for long ones (see attentionScores.ts).
+  // softmax, whose memory does not grow with tokens², for long ones (see attentionScores.ts). The
+  // scores take no query offset, so a cached pass past position 0 uses the online softmax.
   if (smallHeadFits(attentionArgs, rt.limits)) await smallHeadAttention(rt, attentionArgs);
-  else if (scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
+  else if (start === 0 && scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
   else await attention(rt, attentionArgs);
   if (await observe?.(1, ws.attn)) return;
   // The residual stream accumulates in place: x ← x + W_o · attn.
@@ -241,7 +266,7 @@ export async function blockForward(
   }
 }
 
-/** y (+)= x · Wᵀ + b for a weight stored out × in. */
+/** y (+)= x · Wᵀ + b for a weight stored out × in; y's rows start at element offsetY. */
 async function linearLayer(
   rt: GpuRuntime,
   weights: WeightLookup,
@@ -252,6 +277,7 @@ async function linearLayer(
   inDim: number,
   outDim: number,
   accumulate: boolean,
+  offsetY = 0,
 ): Promise<void> {
   const w = required(weights, `${name}.weight`);
   await matmul(rt, {
@@ -265,9 +291,10 @@ async function linearLayer(
     k: inDim,
     transB: true,
     beta: accumulate ? 1 : 0,
+    offsetC: offsetY,
   });
   const bias = weights(`${name}.bias`);
-  if (bias) await biasAdd(rt, { rows, cols: outDim, y: { buffer: y }, bias });
+  if (bias) await biasAdd(rt, { rows, cols: outDim, y: { buffer: y, offset: offsetY }, bias });
 }
 
 /** The family's norm of x into y. */

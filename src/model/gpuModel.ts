@@ -13,11 +13,13 @@ import {
   type BlockBuffers,
   blockBufferSizes,
   blockForward,
+  type CachedPass,
   embedTokens,
   normLayer,
   type WeightLookup,
 } from './blockForward';
 import type { ModelConfig } from './config';
+import type { KvCache } from './kvCache';
 import type { WindowScore } from './perplexity';
 import { tensorBytes, tensorStorage, uploadWeight, weightStorage } from './weightStorage';
 import { canonicalTensors, type WeightSource } from './weights';
@@ -158,8 +160,30 @@ export class GpuModel {
     return out;
   }
 
-  /** Runs embeddings and every block over a pass of windows; leaves the final-normed hidden states in ws.h. */
-  private async forward(windows: readonly (readonly number[])[]): Promise<Workspace> {
+  /**
+   * Runs `ids`, the next positions of the sequence whose earlier positions `cache` holds, through
+   * the model: their keys and values join the cache, and the logits of the last one (vocab floats,
+   * one read-back) come back. A prompt goes through in one pass (prefill), then one token per call.
+   */
+  async extend(cache: KvCache, ids: readonly number[]): Promise<Float32Array> {
+    if (cache.config !== this.config) throw new Error('the KV cache was made for another model');
+    if (ids.length === 0) throw new RangeError('extend needs at least one token');
+    if (cache.length + ids.length > cache.capacity) {
+      throw new RangeError(
+        `${cache.length} cached positions and ${ids.length} new ones exceed the KV cache's ${cache.capacity}`,
+      );
+    }
+    const ws = await this.forward([ids], { start: cache.length, k: cache.k, v: cache.v });
+    cache.length += ids.length;
+    await this.head(ws, ids.length - 1, 1);
+    return this.rt.readF32(ws.logits, 0, 4 * this.config.vocabSize);
+  }
+
+  /**
+   * Runs embeddings and every block over a pass of windows; leaves the final-normed hidden states
+   * in ws.h. With a cache, the one window continues the cached sequence (blockForward's CachedPass).
+   */
+  private async forward(windows: readonly (readonly number[])[], cache?: CachedPass): Promise<Workspace> {
     const c = this.config;
     const T = windows[0]?.length ?? 0;
     if (T === 0 || T > c.maxPositions) {
@@ -178,7 +202,7 @@ export class GpuModel {
       ids.push(...window);
     }
     const rt = this.rt;
-    const ws = await this.workspaceFor(windows.length, T);
+    const ws = { ...(await this.workspaceFor(windows.length, T)), cache };
     await embedTokens(rt, c, this.lookup(this.shared), ws, ids);
     for (let l = 0; l < c.layers; l++) {
       const block = this.blocks ? (this.blocks[l] as Weights) : await this.uploadBlock(l);
