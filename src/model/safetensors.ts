@@ -3,8 +3,8 @@
 // field is checked before any byte range is read: a hostile or truncated file yields a
 // ModelFormatError naming the file and tensor, never a huge allocation or a read out of range.
 
-import { type ByteSource, ModelFormatError } from './byteSource';
 import { decodeHalves, encodeHalves } from '../kernels/halfFloat';
+import { type ByteSource, ModelFormatError } from './byteSource';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
 

@@ -4,9 +4,9 @@
 // A F16 or BF16 checkpoint's tensors can also be read as their stored 16-bit bits (readHalf), in the
 // same layout, and are exported in their own dtype.
 
+import { type HalfDtype, halfIsFinite } from '../kernels/halfFloat';
 import { ModelFormatError } from './byteSource';
 import type { ModelConfig } from './config';
-import { type HalfDtype, halfIsFinite } from '../kernels/halfFloat';
 import {
   type Dtype,
   readTensorF32,

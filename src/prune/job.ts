@@ -17,6 +17,7 @@ import { GpuDeviceLostError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
 import { addWork, type WorkCounters, WorkMeter, withGpuClock, zeroWork } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
+import { encodeHalves } from '../kernels/halfFloat';
 import { matmul } from '../kernels/matmul';
 import { DEFAULT_PASS_BYTES, windowsPerPass } from '../model/batch';
 import {
@@ -29,7 +30,6 @@ import {
   operatorRows,
 } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
-import { encodeHalves } from '../kernels/halfFloat';
 import { canonicalTensors, checkFinite, type WeightSource } from '../model/weights';
 import { pruneBaseline } from './baselines';
 import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';
