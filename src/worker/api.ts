@@ -204,7 +204,7 @@ export type EvalOutcome = Extract<EvalEvent, { type: 'finished' | 'cancelled' | 
 /** Told to the UI outside any job: the loaded model is gone with the device. */
 export type EngineNotice = { type: 'model-dropped'; message: string; advice: string };
 
-export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune' | 'train';
+export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune' | 'train' | 'generate';
 
 // ---------------------------------------------------------------------------------------------
 // Pruning
@@ -257,6 +257,53 @@ export type PruneJobEvent =
   | MemoryEvent;
 
 export type PruneOutcome = Extract<PruneJobEvent, { type: 'finished' | 'cancelled' | 'error' }>;
+
+// ---------------------------------------------------------------------------------------------
+// Generation (the playground)
+
+/** The loaded (dense) model's id among the models a generation job runs. */
+export const DENSE_MODEL = 'dense';
+
+/** A prompt continued by several models in turn, with the same sampling settings and seed. */
+export interface GenerateJobOptions {
+  prompt: string;
+  /** DENSE_MODEL and/or ids of pruning runs whose weights the worker holds, in the order they run. */
+  models: string[];
+  maxNewTokens: number;
+  /** 0 is greedy. */
+  temperature: number;
+  /** Null draws among every token. */
+  topK: number | null;
+  seed: number;
+}
+
+/** What one model's continuation took. */
+export interface GeneratedText {
+  text: string;
+  /** New tokens, a stop token included. */
+  tokens: number;
+  promptTokens: number;
+  stopReason: 'stop-token' | 'stop-text' | 'max-tokens';
+  prefillTokensPerSecond: number;
+  /** 0 when the continuation was one token (it needs no decode step). */
+  decodeTokensPerSecond: number;
+  /** Bytes the model's weights take on the GPU (the ledger's). */
+  weightBytes: number;
+  /** Bytes of the KV cache the run held. */
+  cacheBytes: number;
+}
+
+export type GenerateJobEvent =
+  | { type: 'model-started'; model: string }
+  /** A piece of text (possibly '' while a character is incomplete) and the pace so far. */
+  | { type: 'token'; model: string; index: number; text: string; tokensPerSecond: number }
+  | { type: 'model-finished'; model: string; result: GeneratedText }
+  | { type: 'finished' }
+  | { type: 'cancelled' }
+  | ErrorEvent
+  | MemoryEvent;
+
+export type GenerateOutcome = Extract<GenerateJobEvent, { type: 'finished' | 'cancelled' | 'error' }>;
 
 /**
  * A run's mask of one matrix: bit i (LSB first within each byte) is entry i of the out × in
@@ -409,6 +456,11 @@ export interface EngineApi {
   exportRun(runId: string): Promise<ExportResult>;
   /** Drops a run's masks and weights from the worker. */
   forgetRun(runId: string): Promise<void>;
+  /**
+   * Continues a prompt with the loaded model and/or pruned runs, one after another, streaming
+   * tokens; cancellable between tokens.
+   */
+  generate(options: GenerateJobOptions, onEvent: (event: GenerateJobEvent) => void): Promise<GenerateOutcome>;
 
   /** The loaded model's name, files and sha256 of its weight bytes, for run records (hashed once per load). */
   modelIdentity(): Promise<ModelIdentityResult>;

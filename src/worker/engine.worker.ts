@@ -16,6 +16,8 @@ import type {
   ErrorEvent,
   EvalEvent,
   EvalOutcome,
+  GenerateJobEvent,
+  GenerateOutcome,
   JobKind,
   KernelCheckEvent,
   KernelCheckOutcome,
@@ -28,6 +30,7 @@ import type {
 } from './api';
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
 import { errorEvent, toFailure } from './failure';
+import { runGenerate } from './generateJob';
 import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import {
@@ -80,6 +83,7 @@ const JOB_NAMES: Record<JobKind, string> = {
   evaluate: 'An evaluation',
   prune: 'A pruning run',
   train: 'A training run',
+  generate: 'A generation',
 };
 
 const RELOAD_ADVICE = 'Load the model again: its weights were on the device that was lost.';
@@ -292,6 +296,25 @@ const engine: EngineApi = {
         });
       } catch (error) {
         const outcome: ErrorEvent = { type: 'error', ...withoutOk(pruneFailure(error)) };
+        emit(outcome);
+        return outcome;
+      }
+    });
+  },
+
+  generate(options, onEvent) {
+    return runJob<GenerateJobEvent, GenerateOutcome>('generate', onEvent, async (emit, signal) => {
+      const model = loaded;
+      if (!model) {
+        const outcome = noModel();
+        emit(outcome);
+        return outcome;
+      }
+      try {
+        const rt = await slot.acquire();
+        return await runGenerate({ rt, loaded: model, store: pruneRuns, options, emit, signal });
+      } catch (error) {
+        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
         emit(outcome);
         return outcome;
       }

@@ -128,6 +128,12 @@ export class PruneRunStore {
     return this.runs.get(runId)?.masks.get(tensor);
   }
 
+  /** The run's model (its pruned tensors over the dense model); null when the tensors were dropped. */
+  weights(runId: string): WeightSource | null {
+    const stored = this.runs.get(runId);
+    return stored?.tensors ? prunedWeightSource(stored.source, stored.tensors) : null;
+  }
+
   hasRun(runId: string): boolean {
     return this.runs.has(runId);
   }
