@@ -16,6 +16,7 @@ import { ModelPanel } from './ModelPanel';
 import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
 import { PrunePanel } from './PrunePanel';
+import { PlaygroundPanel } from './playground/PlaygroundPanel';
 import { useStudio } from './store';
 import { TrainPanel } from './TrainPanel';
 
@@ -44,6 +45,7 @@ export function App() {
             <a href="#evaluate">Perplexity</a>
             <a href="#prune">Pruning</a>
             <a href="#microscope">Microscope</a>
+            <a href="#playground">Playground</a>
             <a href="#train">Optimizer</a>
             <a href="#history">History</a>
             <a href="#gpu">GPU</a>
@@ -66,6 +68,7 @@ export function App() {
               <EvalPanel />
               <PrunePanel />
               <Microscope />
+              <PlaygroundPanel />
               <TrainPanel />
               <HistoryPanel />
               {/* Anchors for the header's links; the cards themselves stay as they are. */}
