@@ -2,7 +2,8 @@
 // model and the pruned run continue one prompt side by side with sampling and a seed. Each column
 // must read exactly what the headless CLI's `generate` writes for the same model and seed: the dense
 // model as shipped, and the CLI's own magnitude 2:4 prune of it (masks are exact, so both prunes
-// give the same weights).
+// give the same weights). Then the first screen's one-click start: FISTAPruner at 2:4, and the
+// playground runs the new run beside the dense model.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,7 +69,7 @@ async function pruneMagnitude24(page: Page) {
 test('dense and 2:4-pruned models generate side by side, as the CLI does for the same seed', async ({
   page,
 }, testInfo) => {
-  test.setTimeout(LOAD_MS + PRUNE_MS + GENERATE_MS + 3 * CLI_MS);
+  test.setTimeout(LOAD_MS + 2 * (PRUNE_MS + GENERATE_MS) + 3 * CLI_MS);
   const errors = collectErrors(page);
   await page.goto('/');
   await loadModel(page);
@@ -119,5 +120,11 @@ test('dense and 2:4-pruned models generate side by side, as the CLI does for the
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+
+  // The first screen's quick start does the same with FISTAPruner, in one click.
+  await page.getByTestId('start-prune-generate').click();
+  await expect(page.getByTestId('prune-status')).toHaveText(/^Done: 50\.00% sparse/, { timeout: PRUNE_MS });
+  await expect(page.getByTestId('playground-status')).toHaveText('Done: 2 models.', { timeout: GENERATE_MS });
+  await expect(columns.nth(1).locator('h3')).toHaveText(/^#2 FISTAPruner \(SparseGPT start\), 2:4$/);
   expect(errors).toEqual([]);
 });

@@ -17,6 +17,7 @@ import { useModelStudio } from './modelStore';
 import { NoWebGpu } from './NoWebGpu';
 import { PrunePanel } from './PrunePanel';
 import { PlaygroundPanel } from './playground/PlaygroundPanel';
+import { StartCard } from './StartCard';
 import { useStudio } from './store';
 import { TrainPanel } from './TrainPanel';
 
@@ -64,6 +65,7 @@ export function App() {
           {capability.status === 'failed' && <NoWebGpu failure={capability.failure} />}
           {capability.status === 'ready' && (
             <>
+              <StartCard />
               <ModelPanel />
               <EvalPanel />
               <PrunePanel />

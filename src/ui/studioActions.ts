@@ -4,8 +4,10 @@
 
 import type { StoreApi, UseBoundStore } from 'zustand';
 import type { RunKind, RunRecord } from '../run/record';
+import { DENSE_MODEL } from '../worker/api';
 import { getEngine } from './engineClient';
 import { useModelStudio } from './modelStore';
+import { usePlayground } from './playground/playgroundStore';
 import { buildOptions, type PruneForm } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
 import { evalSettingsOfRecord, pruneFormOfRecord, trainFormOfRecord } from './recordConfig';
@@ -65,6 +67,43 @@ export async function runPrune(fields: Partial<PruneForm>): Promise<string | nul
   void prune.run();
   return null;
 }
+
+/**
+ * The first screen's quick start: the loaded model pruned at 2:4 with FISTAPruner on small settings,
+ * then the dense and the pruned model continuing one prompt side by side in the playground.
+ */
+export async function pruneThenGenerate(): Promise<string | null> {
+  const before = usePruneStudio.getState().runs.length;
+  const problem = await runPrune(QUICK_PRUNE);
+  if (problem) return problem;
+  document.getElementById('prune')?.scrollIntoView({ behavior: 'smooth' });
+  const { job, runs } = await until(usePruneStudio, (s) => s.job.status !== 'running');
+  const run = runs.length > before ? runs[runs.length - 1] : undefined;
+  if (job.status !== 'finished' || !run)
+    return 'The pruning run did not finish, so there is nothing to compare.';
+  const playground = usePlayground.getState();
+  for (const model of playground.models) playground.toggleModel(model, false);
+  playground.toggleModel(DENSE_MODEL, true);
+  playground.toggleModel(run.id, true);
+  document.getElementById('playground')?.scrollIntoView({ behavior: 'smooth' });
+  await playground.run();
+  return null;
+}
+
+/** FISTAPruner at 2:4 from SparseGPT, with calibration small enough to finish in about a minute on a CPU adapter. */
+const QUICK_PRUNE: Partial<PruneForm> = {
+  method: 'fista',
+  pattern: 'nm',
+  n: '2',
+  m: '4',
+  warmStart: 'sparsegpt',
+  windows: '8',
+  seqLen: '64',
+  evaluate: true,
+  evalText: 'tinystories',
+  evalSeqLen: '128',
+  evalWindows: '4',
+};
 
 /** The evaluation settings set (unnamed ones as they are), then run. */
 export async function runEvaluation(settings: Partial<EvalSettings>): Promise<string | null> {
