@@ -75,7 +75,8 @@ export function encodeBitmask(name: string, dense: Float32Array, rows: number, c
     for (let c = 0; c < cols; c++) {
       const b = bits[r * cols + c] as number;
       if (!isStored(b)) continue;
-      mask[r * words + (c >>> 5)] |= 1 << (c & 31);
+      const word = r * words + (c >>> 5);
+      mask[word] = (mask[word] as number) | (1 << (c & 31));
       valueBits[next++] = b;
     }
   }

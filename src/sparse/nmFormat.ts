@@ -112,7 +112,8 @@ export function encodeNm(
         const k = g * n + s;
         const j = chosen[s] as number;
         valueBits[r * kept + k] = bits[first + j] as number;
-        indices[r * wordsPerRow + Math.floor(k / perWord)] |= j << ((k % perWord) * indexBits);
+        const word = r * wordsPerRow + Math.floor(k / perWord);
+        indices[word] = (indices[word] as number) | (j << ((k % perWord) * indexBits));
       }
     }
   }
