@@ -9,7 +9,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
-import { checkVectors, type SparseMatvecArgs } from './nmMatvec';
+import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import type { BitmaskOnGpu } from './upload';
 
 const GROUP = 128;

@@ -7,47 +7,11 @@
 import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { checkDistinct, checkInteger } from '../kernels/operands';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
+import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import { nmIndexBits, nmIndicesPerWord } from './nmFormat';
 import type { NmOnGpu } from './upload';
-
-export interface SparseMatvecArgs<W> {
-  weights: W;
-  /** cols elements from offsetX. */
-  x: GPUBuffer;
-  /** rows elements from offsetY. */
-  y: GPUBuffer;
-  offsetX?: number;
-  offsetY?: number;
-  /** y += W·x instead of y = W·x. */
-  accumulate?: boolean;
-}
-
-/** Throws unless x and y hold the vectors the product needs and y is a buffer of its own. */
-export function checkVectors(
-  kernel: string,
-  rows: number,
-  cols: number,
-  args: SparseMatvecArgs<unknown>,
-  weightBuffers: [string, GPUBuffer][],
-): void {
-  const offsetX = args.offsetX ?? 0;
-  const offsetY = args.offsetY ?? 0;
-  checkInteger(kernel, 'offsetX', offsetX);
-  checkInteger(kernel, 'offsetY', offsetY);
-  for (const [name, buffer, count] of [
-    ['x', args.x, offsetX + cols],
-    ['y', args.y, offsetY + rows],
-  ] as const) {
-    if (buffer.size < 4 * count)
-      throw new RangeError(
-        `${kernel}: ${name} needs ${4 * count} bytes, "${buffer.label}" has ${buffer.size}`,
-      );
-  }
-  checkDistinct(kernel, ['y', args.y], ['x', args.x], ...weightBuffers);
-}
 
 /** Rows of W per dispatch: values and indices of whole rows fit one binding, rows fit the folded grid. */
 export function nmMatvecRows(rt: GpuRuntime, w: NmOnGpu): number {
