@@ -83,11 +83,29 @@ fn nm_matmul(
       xs[tt * CHUNK + c] = v;
     }
     workgroupBarrier();
+    // The chunk's first index is found once; the others follow slot by slot and group by group,
+    // so the loop over kept values divides by nothing.
+    let k0 = g0 * N;
     let k1 = min((g0 + chunk_groups) * N, p.kept);
-    for (var k = g0 * N; k < k1; k++) {
-      let word = indices[first_i + k / PER_WORD];
-      let j = (word >> ((k % PER_WORD) * BITS)) & index_mask;
-      let c = (k / N - g0) * M + j;
+    var word_at = first_i + k0 / PER_WORD;
+    var slot = k0 % PER_WORD;
+    var word = indices[word_at] >> (slot * BITS);
+    var group_col = 0u;
+    var in_group = 0u;
+    for (var k = k0; k < k1; k++) {
+      if (slot == PER_WORD) {
+        word_at++;
+        slot = 0u;
+        word = indices[word_at];
+      }
+      let c = group_col + (word & index_mask);
+      word >>= BITS;
+      slot++;
+      in_group++;
+      if (in_group == N) {
+        in_group = 0u;
+        group_col += M;
+      }
       let w = values[first_v + k];
       acc += w * vec4<f32>(
         xs[lane * CHUNK + c],

@@ -1,9 +1,9 @@
 // y = W·x for an N:M compressed W (src/sparse/nmFormat.ts), one workgroup per row of W, reading
 // the kept values and their packed in-group indices directly: a 2:4 row is read in 8.5 of dense's
-// 16 bytes per group of 4. Invocation t takes kept entries t, t + 128, …, so neighbouring
-// invocations read neighbouring values and share index words; x is gathered by column. The 128
+// 16 bytes per group of 4. Invocation t takes groups t, t + 128, …, so neighbouring invocations
+// read neighbouring values and share index words; x is gathered by column. The 128
 // partial sums are added in a tree of 7 levels, as in matvec.wgsl. N, M and the index packing are
-// pipeline constants, so the divisions by them in the inner loop are by constants.
+// pipeline constants; the one division per group is by a constant, and none is left per value.
 
 override N: u32 = 2u;
 override M: u32 = 4u;
@@ -50,10 +50,23 @@ fn nm_matvec(
   let first_i = p.off_i + row * p.words;
   let index_mask = (1u << BITS) - 1u;
   var acc = 0.0;
-  for (var k = t; k < p.kept; k += GROUP) {
-    let word = indices[first_i + k / PER_WORD];
-    let j = (word >> ((k % PER_WORD) * BITS)) & index_mask;
-    acc += values[first_v + k] * x[p.off_x + (k / N) * M + j];
+  for (var g = t; g < p.kept / N; g += GROUP) {
+    // Where the group's first index sits; its later ones follow, into the next word if need be
+    // (4:8 packs 10 indices per word), so the inner loop divides by nothing.
+    let k0 = g * N;
+    var w = first_i + k0 / PER_WORD;
+    var slot = k0 % PER_WORD;
+    var word = indices[w] >> (slot * BITS);
+    for (var s = 0u; s < N; s++) {
+      if (slot == PER_WORD) {
+        w++;
+        slot = 0u;
+        word = indices[w];
+      }
+      acc += values[first_v + k0 + s] * x[p.off_x + g * M + (word & index_mask)];
+      word >>= BITS;
+      slot++;
+    }
   }
   partial[t] = acc;
   workgroupBarrier();

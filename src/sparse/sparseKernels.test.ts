@@ -66,9 +66,9 @@ describe('sparse kernels', () => {
         const y0 = random.uniform(rows);
         const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
         const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
-        // Each row: ⌈kept/128⌉ serial additions per invocation and 7 tree levels, each a unit
+        // Each row: n·⌈groups/128⌉ serial additions per invocation and 7 tree levels, each a unit
         // roundoff of Σ|w||x|, one more for the products and one for accumulating onto y.
-        const bound = (Math.ceil(nmKeptPerRow(cols, n, m) / 128) + 7 + 2) * F32_EPS;
+        const bound = (n * Math.ceil(cols / m / 128) + 7 + 2) * F32_EPS;
         const y = await poisoned(r, rows);
         await nmMatvec(r, { weights: w, x: await up(r, x), y });
         const what = `${rows}×${cols} ${n}:${m} seed ${seed}`;
