@@ -24,6 +24,7 @@ import {
 } from '../prune/options';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
 import type { DataIdentity } from '../run/record';
+import type { SparseExportFormat } from '../sparse/sparseSafetensors';
 import { formatSeconds, ProgressLine } from './progress';
 import {
   matrixEntries,
@@ -89,6 +90,7 @@ interface PruneCliOptions {
   evalBefore: boolean;
   seqLen?: number;
   out?: string;
+  compressed?: boolean;
   json?: boolean;
   record?: string;
   gpuTime?: boolean;
@@ -178,8 +180,17 @@ export function registerPrune(program: Command): void {
       '--out <dir>',
       'write the pruned model here (safetensors, config, tokenizer, summary.json, run-record.json)',
     )
+    .option(
+      '--compressed',
+      'with --out: store the pruned matrices compressed (N:M parts for an N:M pattern, else a bitmask; docs/sparse.md)',
+    )
     .option('--json', 'print one JSON object on stdout (with the counters of the run and of each operator)');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: PruneCliOptions) => {
+    if (cli.compressed && !cli.out)
+      command.error('error: --compressed says how --out stores the model; give --out too', {
+        exitCode: 2,
+        code: 'commander.invalidArgument',
+      });
     const model = await openModelFolder(cli.model);
     let blocks = cli.blocks;
     if (cli.shard) {
@@ -305,7 +316,7 @@ async function prune(
       };
       const out = cli.out;
       outputSha256 = await draft.phase('writing', () =>
-        writePrunedFolder(out, pruned, tokenizerFiles, folder),
+        writePrunedFolder(out, pruned, tokenizerFiles, folder, compressionOf(cli)),
       );
     }
     const part = cli.shard
@@ -404,4 +415,12 @@ function progressPrinter(): (event: PruneEvent) => void {
       );
     }
   };
+}
+
+/** How --compressed stores the pruned matrices: in the run's own pattern. */
+function compressionOf(cli: PruneCliOptions): SparseExportFormat | undefined {
+  if (!cli.compressed) return undefined;
+  return cli.pattern.kind === 'nm'
+    ? { format: 'nm', n: cli.pattern.n, m: cli.pattern.m }
+    : { format: 'bitmask' };
 }
