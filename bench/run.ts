@@ -19,6 +19,7 @@ import { benchForward, type ForwardRow, formatForward } from './forward';
 import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './prune';
 import type { BenchRow } from './row';
 import { runCase } from './runCase';
+import { benchSparse, formatSparse, type SparseRow } from './sparse';
 import { formatNotes, formatTable, num, type Peaks, pct } from './table';
 import { benchTrain, formatTrain, relateTrainToPeak, type TrainRow } from './train';
 
@@ -59,6 +60,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   let prune: PruneRow[] = [];
   let factor: FactorRow[] = [];
   let train: TrainRow[] = [];
+  let sparse: SparseRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -100,6 +102,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (runs('prune') && !rt.isLost)
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
+    if (runs('sparse') && !rt.isLost) sparse = await benchSparse(rt, options.quick, options.runs);
   } finally {
     rt.destroy();
   }
@@ -121,6 +124,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   if (prune.length) print(`${formatPrune(prune, peaks)}\n`);
   if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
+  if (sparse.length) print(`${formatSparse(sparse)}\n`);
 
   const finishedAt = new Date();
   const file =
@@ -157,6 +161,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     prune,
     factor,
     train,
+    sparse,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   print(`JSON report: ${path.relative(process.cwd(), path.resolve(file)) || file}`);
@@ -164,7 +169,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     rows.some((r) => r.error) ||
     prune.some((r) => r.error) ||
     factor.some((r) => r.error) ||
-    train.some((r) => r.error);
+    train.some((r) => r.error) ||
+    sparse.some((r) => r.error);
   return { report, file, failed };
 }
 

@@ -22,6 +22,7 @@ import {
 } from '../prune/options';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
 import type { DataIdentity } from '../run/record';
+import type { SparseExportFormat } from '../sparse/sparseSafetensors';
 import { formatSeconds, ProgressLine } from './progress';
 import {
   matrixEntries,
@@ -87,6 +88,7 @@ interface PruneCliOptions {
   evalBefore: boolean;
   seqLen?: number;
   out?: string;
+  compressed?: boolean;
   json?: boolean;
   record?: string;
   gpuTime?: boolean;
@@ -176,8 +178,17 @@ export function registerPrune(program: Command): void {
       '--out <dir>',
       'write the pruned model here (safetensors, config, tokenizer, summary.json, run-record.json)',
     )
+    .option(
+      '--compressed',
+      'with --out: store the pruned matrices compressed (N:M parts for an N:M pattern, else a bitmask; docs/sparse.md)',
+    )
     .option('--json', 'print one JSON object on stdout (with the counters of the run and of each operator)');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: PruneCliOptions) => {
+    if (cli.compressed && !cli.out)
+      command.error('error: --compressed says how --out stores the model; give --out too', {
+        exitCode: 2,
+        code: 'commander.invalidArgument',
+      });
     const model = await openModelFolder(cli.model);
     let blocks = cli.blocks;
     if (cli.shard) {
@@ -301,7 +312,7 @@ async function prune(
       };
       const out = cli.out;
       outputSha256 = await draft.phase('writing', () =>
-        writePrunedFolder(out, run.pruned, tokenizerFiles, folder),
+        writePrunedFolder(out, run.pruned, tokenizerFiles, folder, compressionOf(cli)),
       );
     }
     const part = cli.shard
@@ -399,4 +410,12 @@ function progressPrinter(): { job: (event: PruneJobProgress) => void; engine: (e
       }
     },
   };
+}
+
+/** How --compressed stores the pruned matrices: in the run's own pattern. */
+function compressionOf(cli: PruneCliOptions): SparseExportFormat | undefined {
+  if (!cli.compressed) return undefined;
+  return cli.pattern.kind === 'nm'
+    ? { format: 'nm', n: cli.pattern.n, m: cli.pattern.m }
+    : { format: 'bitmask' };
 }

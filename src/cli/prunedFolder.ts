@@ -13,6 +13,7 @@ import type { WeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import type { PruneMethod } from '../prune/options';
 import { type ModelIdentity, parseRunRecord, type RunRecord } from '../run/record';
+import type { SparseExportFormat } from '../sparse/sparseSafetensors';
 import type { Shard } from './shard';
 
 export const PRUNED_FOLDER_FORMAT = 'compression-studio/pruned-model';
@@ -64,15 +65,23 @@ export function matrixEntries(summary: Pick<PruneSummary, 'blocks'>): MatrixEntr
   );
 }
 
-/** Writes the model files and summary.json; returns the sha256 of model.safetensors as written. */
+/**
+ * Writes the model files and summary.json; returns the sha256 of model.safetensors as written.
+ * With `compress`, the pruned matrices are stored compressed (docs/sparse.md).
+ */
 export async function writePrunedFolder(
   dir: string,
   source: WeightSource,
   tokenizerFiles: readonly { name: string; data: ArrayBuffer | Uint8Array }[],
   summary: PrunedFolderSummary,
+  compress?: SparseExportFormat,
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const files = await exportHfModel(source, { pruned_by: 'compression-studio', method: summary.method });
+  const files = await exportHfModel(
+    source,
+    { pruned_by: 'compression-studio', method: summary.method },
+    compress,
+  );
   for (const file of files) await writeFile(join(dir, file.name), file.data);
   // Only the tokenizer travels with the pruned weights: a folder's other files (the dense
   // checkpoint in another format, notes) would describe the model it was pruned from.

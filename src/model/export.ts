@@ -1,6 +1,7 @@
 // Writes a model as a Hugging Face folder: model.safetensors in its family's naming and layout,
 // and config.json. Pruned models are exported this way, and llama2.c checkpoints converted.
 
+import { type SparseExportFormat, writeCompressedSafetensors } from '../sparse/sparseSafetensors';
 import { configToJson } from './config';
 import { writeSafetensors } from './safetensors';
 import { hfTensorsForExport, type WeightSource } from './weights';
@@ -10,14 +11,23 @@ export interface ExportedFile {
   data: Uint8Array;
 }
 
+/**
+ * With `compress`, every F32 matrix that format holds exactly in fewer bytes is stored compressed
+ * (src/sparse/sparseSafetensors.ts); openModel reads the file back as the same dense weights.
+ */
 export async function exportHfModel(
   source: WeightSource,
   metadata: Record<string, string> = {},
+  compress?: SparseExportFormat,
 ): Promise<ExportedFile[]> {
   const tensors = await hfTensorsForExport(source);
   const config = `${JSON.stringify(configToJson(source.config), null, 2)}\n`;
+  const meta = { format: 'pt', ...metadata };
   return [
-    { name: 'model.safetensors', data: writeSafetensors(tensors, { format: 'pt', ...metadata }) },
+    {
+      name: 'model.safetensors',
+      data: compress ? writeCompressedSafetensors(tensors, compress, meta) : writeSafetensors(tensors, meta),
+    },
     { name: 'config.json', data: new TextEncoder().encode(config) },
   ];
 }

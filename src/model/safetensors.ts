@@ -8,7 +8,11 @@ import { type ByteSource, ModelFormatError } from './byteSource';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
 
-const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
+/**
+ * U32 tensors are read only as parts of a compressed sparse matrix (src/sparse/sparseSafetensors.ts):
+ * they go to `words`, apart from the float tensors, so no loader can take them for weights.
+ */
+const DTYPE_BYTES: Record<Dtype | 'U32', number> = { F32: 4, F16: 2, BF16: 2, U32: 4 };
 
 /** Headers larger than this are refused (the reference implementation uses the same bound). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -24,10 +28,17 @@ export interface TensorInfo {
   source: ByteSource;
 }
 
+/** A U32 tensor: the packed indices, bitmask or row offsets of a compressed sparse matrix. */
+export interface WordTensorInfo extends Omit<TensorInfo, 'dtype'> {
+  dtype: 'U32';
+}
+
 export interface SafetensorsFile {
   source: ByteSource;
   metadata: Record<string, string>;
   tensors: Map<string, TensorInfo>;
+  /** The U32 tensors (empty in a file without compressed matrices). */
+  words: Map<string, WordTensorInfo>;
 }
 
 export async function readSafetensorsHeader(source: ByteSource): Promise<SafetensorsFile> {
@@ -62,17 +73,20 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
   const dataSize = source.size - dataStart;
   let metadata: Record<string, string> = {};
   const tensors = new Map<string, TensorInfo>();
+  const words = new Map<string, WordTensorInfo>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       metadata = parseMetadata(file, entry);
       continue;
     }
-    const info = parseEntry(file, name, entry, dataSize);
-    tensors.set(name, { ...info, offset: dataStart + info.begin, source });
+    const { dtype, ...info } = parseEntry(file, name, entry, dataSize);
+    const placed = { ...info, offset: dataStart + info.begin, source };
+    if (dtype === 'U32') words.set(name, { ...placed, dtype });
+    else tensors.set(name, { ...placed, dtype });
   }
 
   // Two tensors sharing bytes would let a write to one corrupt the other.
-  const sorted = [...tensors.values()].sort((a, b) => a.offset - b.offset);
+  const sorted = [...tensors.values(), ...words.values()].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1] as TensorInfo;
     const cur = sorted[i] as TensorInfo;
@@ -80,7 +94,7 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
       throw new ModelFormatError(file, `its bytes overlap those of tensor "${prev.name}"`, cur.name);
     }
   }
-  return { source, metadata, tensors };
+  return { source, metadata, tensors, words };
 }
 
 function parseMetadata(file: string, entry: unknown): Record<string, string> {
@@ -98,14 +112,14 @@ function parseEntry(
   name: string,
   entry: unknown,
   dataSize: number,
-): { name: string; dtype: Dtype; shape: number[]; begin: number; byteLength: number } {
+): { name: string; dtype: Dtype | 'U32'; shape: number[]; begin: number; byteLength: number } {
   if (typeof entry !== 'object' || entry === null)
     throw new ModelFormatError(file, 'entry is not an object', name);
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
     throw new ModelFormatError(
       file,
-      `dtype ${JSON.stringify(dtype)} is not supported (F32, F16 and BF16 are); convert the checkpoint to one of them`,
+      `dtype ${JSON.stringify(dtype)} is not supported (F32, F16 and BF16 are, and U32 for compressed sparse matrices); convert the checkpoint to one of them`,
       name,
     );
   }
@@ -137,7 +151,7 @@ function parseEntry(
     );
   }
   const elements = shape.reduce((a: number, b: number) => a * b, 1);
-  const expected = elements * DTYPE_BYTES[dtype as Dtype];
+  const expected = elements * DTYPE_BYTES[dtype as Dtype | 'U32'];
   if (end - begin !== expected) {
     throw new ModelFormatError(
       file,
@@ -145,7 +159,7 @@ function parseEntry(
       name,
     );
   }
-  return { name, dtype: dtype as Dtype, shape: shape as number[], begin, byteLength: expected };
+  return { name, dtype: dtype as Dtype | 'U32', shape: shape as number[], begin, byteLength: expected };
 }
 
 /** Reads one tensor as f32, upcasting F16/BF16. */
@@ -177,9 +191,17 @@ export interface TensorToWrite {
   dtype?: Dtype;
 }
 
+/** A U32 tensor to write (a compressed sparse matrix's indices, bitmask or row offsets). */
+export interface WordTensorToWrite {
+  name: string;
+  shape: number[];
+  data: Uint32Array;
+  dtype: 'U32';
+}
+
 /** Serializes tensors as safetensors, in the order given, header padded to 8 bytes. */
 export function writeSafetensors(
-  tensors: readonly TensorToWrite[],
+  tensors: readonly (TensorToWrite | WordTensorToWrite)[],
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -194,7 +216,10 @@ export function writeSafetensors(
       );
     }
     const dtype = t.dtype ?? 'F32';
-    const data = dtype === 'F32' ? t.data : encodeHalves(dtype, t.data, t.name);
+    const data =
+      t.dtype === 'U32' || t.dtype === undefined || t.dtype === 'F32'
+        ? t.data
+        : encodeHalves(t.dtype, t.data, t.name);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     stored.push(bytes);
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };

@@ -1,0 +1,274 @@
+// Compressed sparse weights against dense (src/sparse/): y = W·x, the memory-bound product of a
+// linear layer with one token, at OPT-125M's shapes (q/k/v/out_proj 768×768, fc1 3072×768, fc2
+// 768×3072) and LLaMA-7B's (4096×4096 attention, 11008×4096 MLP, not in --quick), for W stored
+// dense (the existing matvec kernel on a 2:4-pruned matrix: what a pruned model costs today), 2:4
+// compressed and 50% unstructured in the bitmask format; and Y = X·Wᵀ over many tokens for 2:4
+// against the dense matmul at one shape. Each timed run records `reps` products in one submission
+// and then waits (submit → rt.sync()), so the round trip, which on a GPU dwarfs a single 768×768
+// product, is shared by all of them; ms are per product. The ratio to dense is dense ms / ms, both
+// from this run. GB/s counts the fewest bytes one product moves: its weights as stored, x read and
+// y written once each.
+
+import { formatBytes } from '../src/gpu/errors';
+import type { Dispatch, GpuRuntime } from '../src/gpu/runtime';
+import { matmulDispatches } from '../src/kernels/matmul';
+import { matvec } from '../src/kernels/matvec';
+import { Random } from '../src/kernels/random';
+import { encodeBitmask } from '../src/sparse/bitmaskFormat';
+import { bitmaskMatvecDispatches } from '../src/sparse/bitmaskMatvec';
+import { encodeNm } from '../src/sparse/nmFormat';
+import { nmMatmulDispatches } from '../src/sparse/nmMatmul';
+import { nmMatvecDispatches } from '../src/sparse/nmMatvec';
+import { randomNmDense, randomUnstructuredDense } from '../src/sparse/randomSparse';
+import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from '../src/sparse/upload';
+import { timeRuns } from './measure';
+import { alignedRows, num } from './table';
+
+export interface SparseRow {
+  product: 'W·x' | 'X·Wᵀ';
+  shape: string;
+  /** W's rows × cols, and tokens for X·Wᵀ (1 for W·x). */
+  rows: number;
+  cols: number;
+  tokens: number;
+  weights: 'dense' | '2:4' | 'unstructured 50%';
+  /** Bytes of W as stored (as the ledger counts its buffers). */
+  weightBytes: number;
+  /** Products per timed run (one submission). */
+  reps: number;
+  runs: number;
+  /** Per product. */
+  medianMs: number;
+  gbps: number;
+  /** FLOPs actually multiplied (2 per stored weight per token), per product. */
+  flops: number;
+  gflops: number;
+  /** Dense ms / this row's ms, same shape and run (1 for dense). */
+  vsDense: number;
+  error?: string;
+}
+
+const SHAPES: { name: string; rows: number; cols: number; quick: boolean }[] = [
+  { name: 'OPT-125M q/k/v/out_proj', rows: 768, cols: 768, quick: true },
+  { name: 'OPT-125M fc1', rows: 3072, cols: 768, quick: true },
+  { name: 'OPT-125M fc2', rows: 768, cols: 3072, quick: true },
+  { name: 'LLaMA-7B q/k/v/o', rows: 4096, cols: 4096, quick: true },
+  { name: 'LLaMA-7B gate/up', rows: 11008, cols: 4096, quick: false },
+];
+
+async function timeDispatches(
+  rt: GpuRuntime,
+  dispatches: Dispatch[],
+  reps: number,
+  runs: number,
+): Promise<number> {
+  const all = Array.from({ length: reps }, () => dispatches).flat();
+  const timing = await timeRuns(runs, async () => {
+    rt.submit(all);
+    await rt.sync();
+  });
+  return timing.medianMs / reps;
+}
+
+export async function benchSparse(
+  rt: GpuRuntime,
+  quick: boolean,
+  runsOption: number | null,
+): Promise<SparseRow[]> {
+  const runs = runsOption ?? (quick ? 3 : 5);
+  // Enough products per submission that one timed run reads this many bytes of dense weights.
+  const targetBytes = (quick ? 32 : 128) * 2 ** 20;
+  const random = new Random(24);
+  const out: SparseRow[] = [];
+  for (const shape of SHAPES.filter((s) => s.quick || !quick)) {
+    const { rows, cols } = shape;
+    const reps = Math.max(1, Math.round(targetBytes / (4 * rows * cols)));
+    const label = `${shape.name} ${rows}×${cols}`;
+    process.stderr.write(`  sparse · W·x ${label} (${runs} runs of ${reps}) … `);
+    const x = await rt.upload('sparse bench x', 'activations', random.uniform(cols));
+    const y = await rt.createBuffer('sparse bench y', 'activations', 4 * rows);
+    const row = (
+      weights: SparseRow['weights'],
+      weightBytes: number,
+      stored: number,
+      ms: number,
+      dense: number,
+    ) => ({
+      product: 'W·x' as const,
+      shape: label,
+      rows,
+      cols,
+      tokens: 1,
+      weights,
+      weightBytes,
+      reps,
+      runs,
+      medianMs: ms,
+      gbps: (weightBytes + 4 * (rows + cols)) / ms / 1e6,
+      flops: 2 * stored,
+      gflops: (2 * stored) / ms / 1e6,
+      vsDense: dense / ms,
+    });
+    try {
+      const w24 = randomNmDense(random, rows, cols, 2, 4);
+      const dense = await rt.upload('sparse bench dense W', 'weights', w24);
+      let denseMs: number;
+      try {
+        // matvec's wrapper submits itself: time it the same way, reps calls per timed run.
+        const timing = await timeRuns(runs, async () => {
+          for (let r = 0; r < reps; r++)
+            await matvec(rt, { a: dense.buffer, x: x.buffer, y: y.buffer, rows, cols });
+          await rt.sync();
+        });
+        denseMs = timing.medianMs / reps;
+      } finally {
+        dense.destroy();
+      }
+      out.push(row('dense', 4 * rows * cols, rows * cols, denseMs, denseMs));
+      const nm = (await uploadCompressed(
+        rt,
+        encodeNm('W', w24, rows, cols, 2, 4),
+        'sparse bench 2:4 W',
+      )) as NmOnGpu;
+      try {
+        const ms = await timeDispatches(
+          rt,
+          await nmMatvecDispatches(rt, { weights: nm, x: x.buffer, y: y.buffer }),
+          reps,
+          runs,
+        );
+        out.push(row('2:4', nm.bytes, (rows * cols) / 2, ms, denseMs));
+      } finally {
+        nm.destroy();
+      }
+      const matrix = encodeBitmask('W', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols);
+      const un = (await uploadCompressed(rt, matrix, 'sparse bench unstructured W')) as BitmaskOnGpu;
+      try {
+        const ms = await timeDispatches(
+          rt,
+          await bitmaskMatvecDispatches(rt, { weights: un, x: x.buffer, y: y.buffer }),
+          reps,
+          runs,
+        );
+        out.push(row('unstructured 50%', un.bytes, matrix.values.length, ms, denseMs));
+      } finally {
+        un.destroy();
+      }
+      const last = out.slice(-3);
+      process.stderr.write(`${last.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
+    } catch (error) {
+      process.stderr.write('FAILED\n');
+      out.push({ ...row('dense', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+      if (rt.isLost) break;
+    } finally {
+      x.destroy();
+      y.destroy();
+    }
+  }
+  if (!rt.isLost) out.push(...(await benchSparseMatmul(rt, quick, runs, random)));
+  return out;
+}
+
+/** Y = X·Wᵀ for OPT-125M's fc1 (W 3072×768) over a window of tokens: 2:4 against the dense matmul. */
+async function benchSparseMatmul(
+  rt: GpuRuntime,
+  quick: boolean,
+  runs: number,
+  random: Random,
+): Promise<SparseRow[]> {
+  const [rows, cols, tokens] = [3072, 768, quick ? 32 : 128];
+  const label = `OPT-125M fc1 ${rows}×${cols}, ${tokens} tokens`;
+  process.stderr.write(`  sparse · X·Wᵀ ${label} (${runs} runs) … `);
+  const x = await rt.upload('sparse bench X', 'activations', random.uniform(tokens * cols));
+  const y = await rt.createBuffer('sparse bench Y', 'activations', 4 * tokens * rows);
+  const row = (
+    weights: SparseRow['weights'],
+    weightBytes: number,
+    stored: number,
+    ms: number,
+    dense: number,
+  ) => ({
+    product: 'X·Wᵀ' as const,
+    shape: label,
+    rows,
+    cols,
+    tokens,
+    weights,
+    weightBytes,
+    reps: 1,
+    runs,
+    medianMs: ms,
+    gbps: (weightBytes + 4 * tokens * (rows + cols)) / ms / 1e6,
+    flops: 2 * stored * tokens,
+    gflops: (2 * stored * tokens) / ms / 1e6,
+    vsDense: dense / ms,
+  });
+  const out: SparseRow[] = [];
+  try {
+    const w24 = randomNmDense(random, rows, cols, 2, 4);
+    const dense = await rt.upload('sparse bench dense W', 'weights', w24);
+    let denseMs: number;
+    try {
+      const product = await matmulDispatches(rt, {
+        a: x.buffer,
+        b: dense.buffer,
+        c: y.buffer,
+        m: tokens,
+        n: rows,
+        k: cols,
+        transB: true,
+      });
+      denseMs = await timeDispatches(rt, product, 1, runs);
+    } finally {
+      dense.destroy();
+    }
+    out.push(row('dense', 4 * rows * cols, rows * cols, denseMs, denseMs));
+    const nm = (await uploadCompressed(
+      rt,
+      encodeNm('W', w24, rows, cols, 2, 4),
+      'sparse bench 2:4 W',
+    )) as NmOnGpu;
+    try {
+      const ms = await timeDispatches(
+        rt,
+        await nmMatmulDispatches(rt, { weights: nm, x: x.buffer, y: y.buffer, tokens }),
+        1,
+        runs,
+      );
+      out.push(row('2:4', nm.bytes, (rows * cols) / 2, ms, denseMs));
+    } finally {
+      nm.destroy();
+    }
+    process.stderr.write(`${out.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
+  } catch (error) {
+    process.stderr.write('FAILED\n');
+    out.push({ ...row('2:4', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+  } finally {
+    x.destroy();
+    y.destroy();
+  }
+  return out;
+}
+
+export function formatSparse(rows: readonly SparseRow[]): string {
+  const header = ['product', 'shape', 'weights', 'stored', 'reps×runs', 'ms', 'GB/s', 'GFLOP/s', '× dense'];
+  const lines = rows.map((r) =>
+    r.error
+      ? [r.product, r.shape, r.weights, `FAILED: ${r.error}`]
+      : [
+          r.product,
+          r.shape,
+          r.weights,
+          formatBytes(r.weightBytes),
+          `${r.reps}×${r.runs}`,
+          num(r.medianMs, 4),
+          num(r.gbps),
+          num(r.gflops),
+          num(r.vsDense),
+        ],
+  );
+  return [
+    'Sparse weights (src/sparse/): ms per product, × dense = dense ms / ms in this run (> 1 is faster)',
+    ...alignedRows(header, lines, (i) => i < 3),
+  ].join('\n');
+}

@@ -1,0 +1,83 @@
+// y = W·x for an N:M compressed W (src/sparse/nmFormat.ts), one workgroup per row of W, reading
+// the kept values and their packed in-group indices directly: a 2:4 row is read in 8.5 of dense's
+// 16 bytes per group of 4. Invocation t takes groups t, t + 128, …, so neighbouring invocations
+// read neighbouring values and share index words; x is gathered by column. The 128
+// partial sums are added in a tree of 7 levels, as in matvec.wgsl. N, M and the index packing are
+// pipeline constants; the one division per group is by a constant, and none is left per value.
+
+override N: u32 = 2u;
+override M: u32 = 4u;
+override BITS: u32 = 2u;
+override PER_WORD: u32 = 16u;
+
+struct Params {
+  // Rows of this block.
+  rows: u32,
+  // Kept values and index words per row.
+  kept: u32,
+  words: u32,
+  // Element offsets of the block inside each binding.
+  off_v: u32,
+  off_i: u32,
+  off_x: u32,
+  off_y: u32,
+  // 1: y += W·x; 0: y = W·x.
+  acc: u32,
+}
+
+const GROUP: u32 = 128u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> values: array<f32>;
+@group(0) @binding(2) var<storage, read> indices: array<u32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+var<workgroup> partial: array<f32, 128>;
+
+@compute @workgroup_size(128)
+fn nm_matvec(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  // The row is the same for the whole workgroup, so this return is uniform.
+  let row = wg.x + wg.y * groups.x;
+  if (row >= p.rows) {
+    return;
+  }
+  let first_v = p.off_v + row * p.kept;
+  let first_i = p.off_i + row * p.words;
+  let index_mask = (1u << BITS) - 1u;
+  var acc = 0.0;
+  for (var g = t; g < p.kept / N; g += GROUP) {
+    // Where the group's first index sits; its later ones follow, into the next word if need be
+    // (4:8 packs 10 indices per word), so the inner loop divides by nothing.
+    let k0 = g * N;
+    var w = first_i + k0 / PER_WORD;
+    var slot = k0 % PER_WORD;
+    var word = indices[w] >> (slot * BITS);
+    for (var s = 0u; s < N; s++) {
+      if (slot == PER_WORD) {
+        w++;
+        slot = 0u;
+        word = indices[w];
+      }
+      acc += values[first_v + k0 + s] * x[p.off_x + g * M + (word & index_mask)];
+      word >>= BITS;
+      slot++;
+    }
+  }
+  partial[t] = acc;
+  workgroupBarrier();
+  for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
+    if (t < stride) {
+      partial[t] += partial[t + stride];
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    let i = p.off_y + row;
+    y[i] = select(partial[0], y[i] + partial[0], p.acc != 0u);
+  }
+}

@@ -1,0 +1,93 @@
+// y = W·x for a bitmask-unstructured W on the GPU (shaders/sparse/bitmaskMatvec.wgsl): the
+// decode-time product of a linear layer with one token. W is split into blocks of whole rows whose
+// mask words, row offsets and values each fit one storage binding; the values of a block are found
+// from the host's copy of the row offsets, so a block's binding covers exactly its rows' values.
+
+import shader from '../../shaders/sparse/bitmaskMatvec.wgsl?raw';
+import { GpuLimitError } from '../gpu/errors';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { foldGrid, packParams } from '../kernels/params';
+import { bindWindow, windowCapacity } from '../kernels/window';
+import { bitmaskWordsPerRow } from './bitmaskFormat';
+import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
+import type { BitmaskOnGpu } from './upload';
+
+const GROUP = 128;
+
+/** The blocks of rows [r0, r1) one dispatch each covers under the runtime's limits. */
+export function bitmaskMatvecBlocks(rt: GpuRuntime, w: BitmaskOnGpu): [number, number][] {
+  const capacity = windowCapacity(
+    rt.limits.maxStorageBufferBindingSize,
+    rt.limits.minStorageBufferOffsetAlignment,
+  );
+  const words = bitmaskWordsPerRow(w.cols);
+  if (words > capacity || w.cols > capacity)
+    throw new GpuLimitError(
+      `bitmaskMatvec: a row of ${w.name} (${w.cols} columns) does not fit one storage binding`,
+    );
+  const grid = rt.limits.maxComputeWorkgroupsPerDimension ** 2;
+  const most = Math.min(grid, Math.floor(capacity / words), capacity - 1);
+  const offsets = w.hostRowOffsets;
+  const blocks: [number, number][] = [];
+  for (let r0 = 0; r0 < w.rows; ) {
+    let r1 = Math.min(w.rows, r0 + most);
+    while ((offsets[r1] as number) - (offsets[r0] as number) > capacity) {
+      if (r1 === r0 + 1)
+        throw new GpuLimitError(
+          `bitmaskMatvec: row ${r0} of ${w.name} has more values than one storage binding holds (${capacity})`,
+        );
+      r1 = r0 + Math.floor((r1 - r0) / 2);
+    }
+    blocks.push([r0, r1]);
+    r0 = r1;
+  }
+  return blocks;
+}
+
+export async function bitmaskMatvecDispatches(
+  rt: GpuRuntime,
+  args: SparseMatvecArgs<BitmaskOnGpu>,
+): Promise<Dispatch[]> {
+  const w = args.weights;
+  checkVectors('bitmaskMatvec', w.rows, w.cols, args, [
+    ['mask', w.mask],
+    ['rowOffsets', w.rowOffsets],
+    ['values', w.values],
+  ]);
+  const pipeline = await rt.pipeline({ name: 'bitmaskMatvec', code: shader, entryPoint: 'bitmask_matvec' });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const words = bitmaskWordsPerRow(w.cols);
+  const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
+  const dispatches: Dispatch[] = [];
+  for (const [r0, r1] of bitmaskMatvecBlocks(rt, w)) {
+    const r = r1 - r0;
+    // A block without values still binds one element inside the buffer (WebGPU binds nothing empty).
+    const first = Math.min(w.hostRowOffsets[r0] as number, w.values.size / 4 - 1);
+    const mw = bindWindow(w.mask, r0 * words, r * words, align);
+    const ow = bindWindow(w.rowOffsets, r0, r, align);
+    const vw = bindWindow(w.values, first, Math.max(1, (w.hostRowOffsets[r1] as number) - first), align);
+    const yw = bindWindow(args.y, (args.offsetY ?? 0) + r0, r, align);
+    dispatches.push({
+      pipeline,
+      uniforms: packParams([
+        ['u32', r],
+        ['u32', words],
+        ['u32', Math.ceil(words / GROUP)],
+        ['u32', mw.base],
+        ['u32', ow.base],
+        ['u32', xw.base],
+        ['u32', yw.base],
+        ['u32', vw.base],
+        ['u32', first],
+        ['u32', args.accumulate ? 1 : 0],
+      ]),
+      storage: [mw.binding, ow.binding, vw.binding, xw.binding, yw.binding],
+      workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+    });
+  }
+  return dispatches;
+}
+
+export async function bitmaskMatvec(rt: GpuRuntime, args: SparseMatvecArgs<BitmaskOnGpu>): Promise<void> {
+  rt.submit(await bitmaskMatvecDispatches(rt, args));
+}

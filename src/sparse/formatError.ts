@@ -1,0 +1,19 @@
+// The one error a compressed weight format raises: a matrix that cannot be encoded in the format it
+// was asked for, or compressed arrays (read from a file or built by hand) that do not describe a
+// valid matrix. It names the tensor so that a person can find the bad weight in a checkpoint.
+
+export class SparseFormatError extends Error {
+  constructor(
+    /** The tensor's name, as the checkpoint spells it. */
+    readonly tensor: string,
+    detail: string,
+  ) {
+    super(`${tensor}: ${detail}`);
+    this.name = 'SparseFormatError';
+  }
+}
+
+/** A stored entry is any whose bits are not +0: −0 is kept as a value, so decoding is bit-exact. */
+export function isStored(bits: number): boolean {
+  return bits !== 0;
+}

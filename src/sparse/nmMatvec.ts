@@ -1,0 +1,80 @@
+// y = W·x for an N:M compressed W on the GPU (shaders/sparse/nmMatvec.wgsl): the decode-time
+// product of a linear layer with one token, memory bound, reading 8.5 bytes per group of 4 for 2:4
+// instead of dense's 16. W is split into blocks of whole rows whose values and indices each fit one
+// storage binding; a row longer than a binding is a limit error (a 128 MiB binding, WebGPU's
+// minimum, holds 32 M kept values).
+
+import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
+import { GpuLimitError } from '../gpu/errors';
+import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { foldGrid, packParams } from '../kernels/params';
+import { bindWindow, windowCapacity } from '../kernels/window';
+import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
+import { nmIndexBits, nmIndicesPerWord } from './nmFormat';
+import type { NmOnGpu } from './upload';
+
+/** Rows of W per dispatch: values and indices of whole rows fit one binding, rows fit the folded grid. */
+export function nmMatvecRows(rt: GpuRuntime, w: NmOnGpu): number {
+  const capacity = windowCapacity(
+    rt.limits.maxStorageBufferBindingSize,
+    rt.limits.minStorageBufferOffsetAlignment,
+  );
+  if (w.kept > capacity || w.cols > capacity)
+    throw new GpuLimitError(
+      `nmMatvec: a row of ${w.name} (${w.cols} columns, ${w.kept} kept values) does not fit one storage binding of ${capacity} elements`,
+    );
+  const grid = rt.limits.maxComputeWorkgroupsPerDimension ** 2;
+  return Math.min(w.rows, grid, Math.floor(capacity / w.kept), Math.floor(capacity / w.words));
+}
+
+/** The pipeline constants of a matrix's N:M packing. */
+export function nmConstants(w: NmOnGpu): Record<string, number> {
+  return { N: w.n, M: w.m, BITS: nmIndexBits(w.m), PER_WORD: nmIndicesPerWord(w.m) };
+}
+
+export async function nmMatvecDispatches(
+  rt: GpuRuntime,
+  args: SparseMatvecArgs<NmOnGpu>,
+): Promise<Dispatch[]> {
+  const w = args.weights;
+  checkVectors('nmMatvec', w.rows, w.cols, args, [
+    ['values', w.values],
+    ['indices', w.indices],
+  ]);
+  const pipeline = await rt.pipeline({
+    name: 'nmMatvec',
+    code: shader,
+    entryPoint: 'nm_matvec',
+    constants: nmConstants(w),
+  });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const blockRows = nmMatvecRows(rt, w);
+  const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
+  const dispatches: Dispatch[] = [];
+  for (let r0 = 0; r0 < w.rows; r0 += blockRows) {
+    const r = Math.min(blockRows, w.rows - r0);
+    const vw = bindWindow(w.values, r0 * w.kept, r * w.kept, align);
+    const iw = bindWindow(w.indices, r0 * w.words, r * w.words, align);
+    const yw = bindWindow(args.y, (args.offsetY ?? 0) + r0, r, align);
+    dispatches.push({
+      pipeline,
+      uniforms: packParams([
+        ['u32', r],
+        ['u32', w.kept],
+        ['u32', w.words],
+        ['u32', vw.base],
+        ['u32', iw.base],
+        ['u32', xw.base],
+        ['u32', yw.base],
+        ['u32', args.accumulate ? 1 : 0],
+      ]),
+      storage: [vw.binding, iw.binding, xw.binding, yw.binding],
+      workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+    });
+  }
+  return dispatches;
+}
+
+export async function nmMatvec(rt: GpuRuntime, args: SparseMatvecArgs<NmOnGpu>): Promise<void> {
+  rt.submit(await nmMatvecDispatches(rt, args));
+}

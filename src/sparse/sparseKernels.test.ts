@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuLimitError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { freshSeed, Random } from '../kernels/random';
+import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
+import { bitmaskBytes, bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
+import { bitmaskMatvec, bitmaskMatvecBlocks } from './bitmaskMatvec';
+import { encodeNm, nmBytes, nmKeptPerRow } from './nmFormat';
+import { nmMatmul, nmMatmulBlocks } from './nmMatmul';
+import { nmMatvec, nmMatvecRows } from './nmMatvec';
+import { randomNmDense, randomUnstructuredDense } from './randomSparse';
+import { sparseLinear } from './sparseLinear';
+import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from './upload';
+
+/** ref + y0 (what an accumulating kernel must produce), its scale grown by |y0|. */
+function plus(ref: Reference, y0: Float32Array): Reference {
+  return {
+    value: ref.value.map((v, i) => v + (y0[i] as number)),
+    scale: ref.scale.map((s, i) => s + Math.abs(y0[i] as number)),
+  };
+}
+
+describe('sparse kernels', () => {
+  let rt: GpuRuntime;
+  // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: W is split into
+  // blocks of rows (and nmMatmul's X and Y into blocks of tokens).
+  let small: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+    small = await createNodeRuntime({
+      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+    });
+  });
+  afterAll(() => {
+    rt.destroy();
+    small.destroy();
+  });
+
+  const up = async (r: GpuRuntime, data: Float32Array) =>
+    (await r.upload('sparse test', 'scratch', data)).buffer;
+  const poisoned = (r: GpuRuntime, n: number) => up(r, new Float32Array(n).fill(Number.NaN));
+
+  const limits = [
+    ['default limits', () => rt],
+    ['2 KiB bindings', () => small],
+  ] as const;
+
+  for (const [label, which] of limits) {
+    it(`N:M y = W·x matches float64 at awkward shapes (${label})`, async () => {
+      const r = which();
+      for (const [rows, cols, n, m] of [
+        [1, 4, 2, 4],
+        [7, 12, 2, 4],
+        [33, 20, 2, 4],
+        [131, 64, 2, 4],
+        [5, 48, 4, 8],
+        [9, 30, 1, 5],
+        [4, 96, 5, 16],
+        [3, 400, 2, 4],
+      ] as const) {
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const dense = randomNmDense(random, rows, cols, n, m, true);
+        const x = random.uniform(cols);
+        const y0 = random.uniform(rows);
+        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+        const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
+        // Each row: n·⌈groups/128⌉ serial additions per invocation and 7 tree levels, each a unit
+        // roundoff of Σ|w||x|, one more for the products and one for accumulating onto y.
+        const bound = (n * Math.ceil(cols / m / 128) + 7 + 2) * F32_EPS;
+        const y = await poisoned(r, rows);
+        await nmMatvec(r, { weights: w, x: await up(r, x), y });
+        const what = `${rows}×${cols} ${n}:${m} seed ${seed}`;
+        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+        const yAcc = await up(r, y0);
+        await nmMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true });
+        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
+        w.destroy();
+      }
+      expect(nmMatvecRows(small, { kept: 32, words: 2, rows: 131 } as NmOnGpu)).toBeLessThan(131);
+    });
+
+    it(`bitmask y = W·x matches float64 at awkward shapes and densities (${label})`, async () => {
+      const r = which();
+      const shapes: [number, number, number][] = [
+        [1, 1, 1],
+        [7, 12, 0.5],
+        [33, 20, 0.5],
+        [131, 67, 0.3],
+        [6, 40, 0],
+        [3, 400, 0.5],
+      ];
+      // 4500 columns = 141 mask words: invocations own runs of 2 words.
+      if (r === rt) shapes.push([3, 4500, 0.5]);
+      for (const [rows, cols, density] of shapes) {
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const dense = randomUnstructuredDense(random, rows, cols, density);
+        const x = random.uniform(cols);
+        const y0 = random.uniform(rows);
+        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+        const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
+        // Each invocation adds the values of up to 32·⌈words/128⌉ columns in turn, then 7 tree
+        // levels, one rounding for the products and one for accumulating onto y.
+        const bound = (32 * Math.ceil(bitmaskWordsPerRow(cols) / 128) + 7 + 2) * F32_EPS;
+        const what = `${rows}×${cols} density ${density} seed ${seed}`;
+        const y = await poisoned(r, rows);
+        await bitmaskMatvec(r, { weights: w, x: await up(r, x), y });
+        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+        const yAcc = await up(r, y0);
+        await bitmaskMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true });
+        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
+        if (r === small && rows === 131) expect(bitmaskMatvecBlocks(r, w).length).toBeGreaterThan(1);
+        w.destroy();
+      }
+    });
+
+    it(`N:M Y = X·Wᵀ matches float64 at awkward shapes (${label})`, async () => {
+      const r = which();
+      for (const [tokens, rows, cols, n, m] of [
+        [2, 7, 12, 2, 4],
+        [33, 33, 20, 2, 4],
+        [70, 131, 64, 2, 4],
+        [5, 9, 136, 2, 4],
+        [3, 5, 48, 4, 8],
+        [4, 9, 30, 1, 5],
+        [6, 4, 96, 5, 16],
+      ] as const) {
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const dense = randomNmDense(random, rows, cols, n, m, true);
+        const x = random.uniform(tokens * cols);
+        const y0 = random.uniform(tokens * rows);
+        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+        const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
+        // One invocation adds a row's kept products in turn: kept − 1 additions, one rounding of
+        // each product, one for accumulating onto Y.
+        const bound = (nmKeptPerRow(cols, n, m) + 2) * F32_EPS;
+        const what = `${tokens} tokens × ${rows}×${cols} ${n}:${m} seed ${seed}`;
+        const y = await poisoned(r, tokens * rows);
+        await nmMatmul(r, { weights: w, x: await up(r, x), y, tokens });
+        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+        const yAcc = await up(r, y0);
+        await nmMatmul(r, { weights: w, x: await up(r, x), y: yAcc, tokens, accumulate: true });
+        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
+        w.destroy();
+      }
+      const blocks = nmMatmulBlocks(small, { rows: 131, cols: 64, kept: 32, words: 2 } as NmOnGpu, 70);
+      expect(blocks.t).toBeLessThan(70);
+    });
+  }
+
+  it('sparseLinear picks the kernel by tokens and format and matches float64', async () => {
+    const seed = freshSeed();
+    const random = new Random(seed);
+    const [rows, cols] = [19, 40];
+    const nmDense = randomNmDense(random, rows, cols, 2, 4);
+    const unDense = randomUnstructuredDense(random, rows, cols, 0.5);
+    for (const [dense, matrix] of [
+      [nmDense, encodeNm('nm', nmDense, rows, cols, 2, 4)],
+      [unDense, encodeBitmask('un', unDense, rows, cols)],
+    ] as const) {
+      const weights = await uploadCompressed(rt, matrix, 'w');
+      for (const tokens of [1, 3]) {
+        const x = random.uniform(tokens * cols);
+        const y = await poisoned(rt, tokens * rows);
+        await sparseLinear(rt, { weights, x: await up(rt, x), y, tokens });
+        const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
+        expect(
+          relativeError(await rt.readF32(y), ref),
+          `${matrix.format} ${tokens} seed ${seed}`,
+        ).toBeLessThanOrEqual((cols + 9) * F32_EPS);
+      }
+      weights.destroy();
+    }
+  });
+
+  it('uploads exactly the format’s bytes as weights in the ledger', async () => {
+    const random = new Random(freshSeed());
+    const before = rt.ledger.bytesIn('weights');
+    const nm = await uploadCompressed(
+      rt,
+      encodeNm('q', randomNmDense(random, 12, 64, 2, 4), 12, 64, 2, 4),
+      'q',
+    );
+    expect(rt.ledger.bytesIn('weights') - before).toBe(nmBytes(12, 64, 2, 4));
+    expect(nm.bytes).toBe(nmBytes(12, 64, 2, 4));
+    const matrix = encodeBitmask('k', randomUnstructuredDense(random, 10, 70, 0.5), 10, 70);
+    const un = await uploadCompressed(rt, matrix, 'k');
+    expect(un.bytes).toBe(bitmaskBytes(10, 70, matrix.values.length));
+    nm.destroy();
+    un.destroy();
+    expect(rt.ledger.bytesIn('weights')).toBe(before);
+    // Invalid arrays never reach the GPU.
+    const bad = { ...matrix, rowOffsets: matrix.rowOffsets.slice() };
+    bad.rowOffsets[3] = (bad.rowOffsets[3] as number) + 1;
+    await expect(uploadCompressed(rt, bad, 'k')).rejects.toThrow(/k: row 2: its mask has/);
+  });
+
+  it('names the argument that is wrong and refuses rows wider than a binding', async () => {
+    const random = new Random(freshSeed());
+    const w = (await uploadCompressed(
+      rt,
+      encodeNm('w', randomNmDense(random, 4, 8, 2, 4), 4, 8, 2, 4),
+      'w',
+    )) as NmOnGpu;
+    const x = await up(rt, random.uniform(8));
+    await expect(nmMatvec(rt, { weights: w, x, y: x })).rejects.toThrow(
+      /y must be a different buffer from x/,
+    );
+    await expect(
+      nmMatvec(rt, { weights: w, x: await up(rt, random.uniform(4)), y: await poisoned(rt, 4) }),
+    ).rejects.toThrow(/nmMatvec: x needs 32 bytes/);
+    await expect(nmMatmul(rt, { weights: w, x, y: await poisoned(rt, 4), tokens: 2 })).rejects.toThrow(
+      /nmMatmul: x \(2×8/,
+    );
+    await expect(sparseLinear(rt, { weights: w, x, y: await poisoned(rt, 4), tokens: 0 })).rejects.toThrow(
+      /tokens must be an integer ≥ 1/,
+    );
+    w.destroy();
+    const wide = (await uploadCompressed(
+      small,
+      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.9), 2, 1000),
+      'wide',
+    )) as BitmaskOnGpu;
+    expect(() => bitmaskMatvecBlocks(small, wide)).toThrow(GpuLimitError);
+    wide.destroy();
+  });
+});
