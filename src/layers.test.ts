@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 const FLOORS: Record<string, number> = {
   gpu: 0,
   kernels: 1,
+  sparse: 1,
   tokenizer: 2,
   model: 2,
   prune: 3,
-  sparse: 3,
   train: 3,
   run: 4,
   jobs: 4,
@@ -23,7 +23,7 @@ const FLOORS: Record<string, number> = {
   offline: 6,
   ui: 6,
 };
-const SAME_FLOOR = new Set(['model→tokenizer', 'cli→host', 'ui→offline']);
+const SAME_FLOOR = new Set(['sparse→kernels', 'model→tokenizer', 'cli→host', 'ui→offline']);
 const TEST_FILE = /\.test\.tsx?$|[tT]esting\.ts$/;
 
 const src = dirname(fileURLToPath(import.meta.url));

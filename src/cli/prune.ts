@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
+import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { PruneEvent } from '../prune/events';
 import { checkOptionsFit, defaultPruneOptions } from '../prune/job';
@@ -22,7 +23,6 @@ import {
 } from '../prune/options';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
 import type { DataIdentity } from '../run/record';
-import type { SparseExportFormat } from '../sparse/sparseSafetensors';
 import { formatSeconds, ProgressLine } from './progress';
 import {
   matrixEntries,

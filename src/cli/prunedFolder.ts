@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { folderSources } from '../host/nodeFiles';
 import { type OpenedModel, openModel } from '../model/checkpoint';
 import { exportHfModel } from '../model/export';
+import type { SparseExportFormat } from '../model/sparseSafetensors';
 import type { WeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import type { PruneMethod } from '../prune/options';
 import { type ModelIdentity, parseRunRecord, type RunRecord } from '../run/record';
-import type { SparseExportFormat } from '../sparse/sparseSafetensors';
 import type { Shard } from './shard';
 
 export const PRUNED_FOLDER_FORMAT = 'compression-studio/pruned-model';

@@ -3,11 +3,11 @@
 // listed in model.safetensors.index.json) or a llama2.c .bin. Only headers are read here; weights
 // are read later, block by block.
 
-import { expandCompressed } from '../sparse/sparseSafetensors';
 import { type ByteSource, ModelFormatError } from './byteSource';
 import { type ModelConfig, parseConfig } from './config';
 import { parseLlama2c, toHalfRope } from './llama2c';
 import { readSafetensorsHeader, type TensorInfo } from './safetensors';
+import { expandCompressed } from './sparseSafetensors';
 import { hfWeightSource, memoryWeightSource, type WeightSource } from './weights';
 
 export interface OpenedModel {
@@ -59,7 +59,7 @@ async function openHf(
   let weightBytes = 0;
   for (const shard of used) {
     const header = await readSafetensorsHeader(shard);
-    // Compressed sparse matrices (src/sparse/sparseSafetensors.ts) read as dense F32 tensors.
+    // Compressed sparse matrices (src/model/sparseSafetensors.ts) read as dense F32 tensors.
     for (const [name, info] of expandCompressed(header)) {
       const other = tensors.get(name);
       if (other) throw new ModelFormatError(shard.name, `is also in ${other.source.name}`, name);

@@ -1,9 +1,9 @@
 // Writes a model as a Hugging Face folder: model.safetensors in its family's naming and layout,
 // and config.json. Pruned models are exported this way, and llama2.c checkpoints converted.
 
-import { type SparseExportFormat, writeCompressedSafetensors } from '../sparse/sparseSafetensors';
 import { configToJson } from './config';
 import { writeSafetensors } from './safetensors';
+import { type SparseExportFormat, writeCompressedSafetensors } from './sparseSafetensors';
 import { hfTensorsForExport, type WeightSource } from './weights';
 
 export interface ExportedFile {
@@ -13,7 +13,7 @@ export interface ExportedFile {
 
 /**
  * With `compress`, every F32 matrix that format holds exactly in fewer bytes is stored compressed
- * (src/sparse/sparseSafetensors.ts); openModel reads the file back as the same dense weights.
+ * (src/model/sparseSafetensors.ts); openModel reads the file back as the same dense weights.
  */
 export async function exportHfModel(
   source: WeightSource,

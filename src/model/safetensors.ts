@@ -9,7 +9,7 @@ import { type ByteSource, ModelFormatError } from './byteSource';
 export type Dtype = 'F32' | 'F16' | 'BF16';
 
 /**
- * U32 tensors are read only as parts of a compressed sparse matrix (src/sparse/sparseSafetensors.ts):
+ * U32 tensors are read only as parts of a compressed sparse matrix (src/model/sparseSafetensors.ts):
  * they go to `words`, apart from the float tensors, so no loader can take them for weights.
  */
 const DTYPE_BYTES: Record<Dtype | 'U32', number> = { F32: 4, F16: 2, BF16: 2, U32: 4 };

@@ -13,7 +13,11 @@
 // is. Components that disagree with the metadata are refused when the file is opened, and indices or
 // masks that contradict the format when the tensor is read; both name the file and the tensor.
 
-import { ModelFormatError } from '../model/byteSource';
+import { bitmaskWordsPerRow, encodeBitmask } from '../sparse/bitmaskFormat';
+import { type CompressedMatrix, compressedBytes, decodeCompressed } from '../sparse/compressed';
+import { SparseFormatError } from '../sparse/formatError';
+import { checkNmShape, encodeNm, nmIndexWordsPerRow, nmKeptPerRow } from '../sparse/nmFormat';
+import { ModelFormatError } from './byteSource';
 import {
   type SafetensorsFile,
   type TensorInfo,
@@ -21,11 +25,7 @@ import {
   type WordTensorInfo,
   type WordTensorToWrite,
   writeSafetensors,
-} from '../model/safetensors';
-import { bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
-import { type CompressedMatrix, compressedBytes, decodeCompressed } from './compressed';
-import { SparseFormatError } from './formatError';
-import { checkNmShape, encodeNm, nmIndexWordsPerRow, nmKeptPerRow } from './nmFormat';
+} from './safetensors';
 
 /** The metadata key of a compressed matrix. */
 export const SPARSE_KEY_PREFIX = 'sparse:';

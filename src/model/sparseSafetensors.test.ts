@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { freshSeed, Random } from '../kernels/random';
-import { bytesSource, ModelFormatError } from '../model/byteSource';
-import { openModel } from '../model/checkpoint';
-import { exportHfModel } from '../model/export';
+import { encodeBitmask } from '../sparse/bitmaskFormat';
+import { encodeNm } from '../sparse/nmFormat';
+import { randomNmDense, randomUnstructuredDense } from '../sparse/randomSparse';
+import { bytesSource, ModelFormatError } from './byteSource';
+import { openModel } from './checkpoint';
+import { exportHfModel } from './export';
 import {
   readSafetensorsHeader,
   type TensorToWrite,
   type WordTensorToWrite,
   writeSafetensors,
-} from '../model/safetensors';
-import { randomTensors, tinyConfig } from '../model/testModels';
-import { canonicalTensors, memoryWeightSource } from '../model/weights';
-import { encodeBitmask } from './bitmaskFormat';
-import { encodeNm } from './nmFormat';
-import { randomNmDense, randomUnstructuredDense } from './randomSparse';
+} from './safetensors';
 import { compressedTensors, expandCompressed, type SparseExportFormat } from './sparseSafetensors';
+import { randomTensors, tinyConfig } from './testModels';
+import { canonicalTensors, memoryWeightSource } from './weights';
 
 type Parts = (TensorToWrite | WordTensorToWrite)[];
 
