@@ -15,8 +15,9 @@ import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
 import { norm } from '../kernels/norm';
 import { rope } from '../kernels/rope';
+import { sparseLinear } from '../sparse/sparseLinear';
 import type { ModelConfig } from './config';
-import { weightStorage } from './weightStorage';
+import { compressedWeight, weightStorage } from './weightStorage';
 
 /**
  * Activation buffers for one pass over `tokens` rows: a batch of windows of `seqLen` tokens each,
@@ -280,19 +281,25 @@ async function linearLayer(
   offsetY = 0,
 ): Promise<void> {
   const w = required(weights, `${name}.weight`);
-  await matmul(rt, {
-    a: x,
-    b: w,
-    // F16 and BF16 checkpoints' matrices stay packed on the GPU (weightStorage.ts).
-    bType: weightStorage(w),
-    c: y,
-    m: rows,
-    n: outDim,
-    k: inDim,
-    transB: true,
-    beta: accumulate ? 1 : 0,
-    offsetC: offsetY,
-  });
+  // A pruned matrix kept compressed (weightStorage.ts) goes through the sparse kernels.
+  const sparse = compressedWeight(w);
+  if (sparse) {
+    await sparseLinear(rt, { weights: sparse, x, y, tokens: rows, offsetY, accumulate });
+  } else {
+    await matmul(rt, {
+      a: x,
+      b: w,
+      // F16 and BF16 checkpoints' matrices stay packed on the GPU (weightStorage.ts).
+      bType: weightStorage(w),
+      c: y,
+      m: rows,
+      n: outDim,
+      k: inDim,
+      transB: true,
+      beta: accumulate ? 1 : 0,
+      offsetC: offsetY,
+    });
+  }
   const bias = weights(`${name}.bias`);
   if (bias) await biasAdd(rt, { rows, cols: outDim, y: { buffer: y, offset: offsetY }, bias });
 }

@@ -21,7 +21,8 @@ import {
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
 import type { WindowScore } from './perplexity';
-import { tensorBytes, tensorStorage, uploadWeight, weightStorage } from './weightStorage';
+import type { SparseExportFormat } from './sparseSafetensors';
+import { type HeldWeight, tensorBytes, tensorStorage, uploadWeight, weightStorage } from './weightStorage';
 import { canonicalTensors, type WeightSource } from './weights';
 
 export type Residency = 'resident' | 'streaming';
@@ -35,11 +36,17 @@ export interface LoadProgress {
 
 export interface LoadOptions {
   residency?: Residency;
+  /**
+   * Keep the blocks' linear-layer matrices compressed on the GPU in this sparse format, and multiply
+   * by them with the sparse kernels (src/sparse): a pruned model's zeros then take no bytes. Every
+   * such matrix must satisfy the format (an N:M pattern), or loading fails naming the tensor.
+   */
+  compress?: SparseExportFormat;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
 }
 
-type Weights = Map<string, TrackedBuffer>;
+type Weights = Map<string, HeldWeight>;
 
 /** Activation buffers for one pass shape (windows × sequence length), reused across passes. */
 interface Workspace extends BlockBuffers {
@@ -60,6 +67,8 @@ export class GpuModel {
     readonly residency: Residency,
     private readonly shared: Weights,
     private readonly blocks: Weights[] | null,
+    /** The sparse format block matrices are kept in (LoadOptions.compress), also when streamed. */
+    readonly compress?: SparseExportFormat,
   ) {}
 
   get config(): ModelConfig {
@@ -78,10 +87,10 @@ export class GpuModel {
       for (const t of tensors) {
         options.signal?.throwIfAborted();
         options.onProgress?.({ phase: 'read', bytesDone, bytesTotal, tensor: t.name });
-        const tracked = await uploadWeight(rt, source, t);
+        const weight = await uploadWeight(rt, source, t, options.compress);
         options.onProgress?.({ phase: 'upload', bytesDone, bytesTotal, tensor: t.name });
-        uploaded.set(t.name, tracked);
-        bytesDone += tracked.entry.size;
+        uploaded.set(t.name, weight);
+        bytesDone += weight.bytes;
       }
       options.onProgress?.({ phase: 'upload', bytesDone, bytesTotal, tensor: '' });
     } catch (error) {
@@ -93,7 +102,7 @@ export class GpuModel {
       residency === 'resident'
         ? Array.from({ length: source.config.layers }, (_, l) => blockSlice(uploaded, l))
         : null;
-    return new GpuModel(rt, source, residency, shared, blocks);
+    return new GpuModel(rt, source, residency, shared, blocks, options.compress);
   }
 
   /** Frees every buffer the model holds. */
@@ -252,7 +261,7 @@ export class GpuModel {
     const names = canonicalTensors(this.config).filter((t) => t.name.startsWith(`layers.${l}.`));
     const block: Weights = new Map();
     try {
-      for (const t of names) block.set(t.name, await uploadWeight(this.rt, this.source, t));
+      for (const t of names) block.set(t.name, await uploadWeight(this.rt, this.source, t, this.compress));
     } catch (error) {
       for (const b of block.values()) b.destroy();
       throw error;

@@ -18,17 +18,20 @@ export interface SparseLinearArgs {
   /** tokens × weights.rows outputs, row-major. */
   y: GPUBuffer;
   tokens: number;
+  /** Where Y starts in y, in elements (a KV cache's rows). */
+  offsetY?: number;
   /** Y += X·Wᵀ instead of Y = X·Wᵀ. */
   accumulate?: boolean;
 }
 
 export async function sparseLinearDispatches(rt: GpuRuntime, args: SparseLinearArgs): Promise<Dispatch[]> {
   const { weights: w, x, y, tokens, accumulate } = args;
+  const offsetY = args.offsetY ?? 0;
   checkInteger('sparseLinear', 'tokens', tokens, 1);
   if (w.format === 'nm') {
     return tokens === 1
-      ? nmMatvecDispatches(rt, { weights: w, x, y, accumulate })
-      : nmMatmulDispatches(rt, { weights: w, x, y, tokens, accumulate });
+      ? nmMatvecDispatches(rt, { weights: w, x, y, offsetY, accumulate })
+      : nmMatmulDispatches(rt, { weights: w, x, y, tokens, offsetY, accumulate });
   }
   const dispatches: Dispatch[] = [];
   for (let t = 0; t < tokens; t++)
@@ -38,7 +41,7 @@ export async function sparseLinearDispatches(rt: GpuRuntime, args: SparseLinearA
         x,
         y,
         offsetX: t * w.cols,
-        offsetY: t * w.rows,
+        offsetY: offsetY + t * w.rows,
         accumulate,
       })),
     );
