@@ -50,8 +50,8 @@ beforeAll(async () => {
   for (let l = 0; l < c.layers; l++)
     for (const op of blockOperators(c)) {
       const name = `layers.${l}.${op}.weight`;
-      const t = canonicalTensors(c).find((x) => x.name === name);
-      const [rows, cols] = t?.shape as [number, number];
+      const t = canonicalTensors(c).find((x) => x.name === name) as { shape: [number, number] };
+      const [rows, cols] = t.shape;
       matrices.push({ name, rows, cols });
     }
 });
