@@ -10,7 +10,13 @@ import { openModel } from './checkpoint';
 import { evaluatePerplexity, tokenizeEvalText } from './evaluate';
 import { generate } from './generate';
 import { GpuModel, type LoadOptions } from './gpuModel';
-import { blockOperators, canonicalTensors, memoryWeightSource, type WeightSource } from './weights';
+import {
+  blockOperators,
+  type CanonicalTensor,
+  canonicalTensors,
+  memoryWeightSource,
+  type WeightSource,
+} from './weights';
 
 // stories260K pruned at 2:4 and at 50% unstructured, run with its block matrices compressed on the
 // GPU (LoadOptions.compress) and multiplied by the sparse kernels, against the same pruned weights
@@ -50,8 +56,8 @@ beforeAll(async () => {
   for (let l = 0; l < c.layers; l++)
     for (const op of blockOperators(c)) {
       const name = `layers.${l}.${op}.weight`;
-      const t = canonicalTensors(c).find((x) => x.name === name) as { shape: [number, number] };
-      const [rows, cols] = t.shape;
+      const t = canonicalTensors(c).find((x) => x.name === name) as CanonicalTensor;
+      const [rows, cols] = t.shape as [number, number];
       matrices.push({ name, rows, cols });
     }
 });
