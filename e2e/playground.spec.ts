@@ -83,6 +83,8 @@ test('dense and 2:4-pruned models generate side by side, as the CLI does for the
   await page.getByTestId('playground-topK').fill(SAMPLING.topK);
   await page.getByTestId('playground-seed').fill(SAMPLING.seed);
   await expect(page.getByTestId('playground-model-dense')).toBeChecked();
+  // The CLI's generate multiplies densely; the sparse kernels sum in another order.
+  await page.getByTestId('playground-sparse').uncheck();
   await page.getByTestId('playground-model-1').check();
   await page.getByTestId('playground-run').click();
   await expect(page.getByTestId('playground-status')).toHaveText('Done: 2 models.', { timeout: GENERATE_MS });
@@ -121,10 +123,16 @@ test('dense and 2:4-pruned models generate side by side, as the CLI does for the
     rmSync(dir, { recursive: true, force: true });
   }
 
-  // The first screen's quick start does the same with FISTAPruner, in one click.
+  // The first screen's quick start does the same with FISTAPruner, in one click; with the sparse
+  // kernels on, the pruned run's blocks are kept 2:4-compressed.
+  await page.getByTestId('playground-sparse').check();
   await page.getByTestId('start-prune-generate').click();
   await expect(page.getByTestId('prune-status')).toHaveText(/^Done: 50\.00% sparse/, { timeout: PRUNE_MS });
   await expect(page.getByTestId('playground-status')).toHaveText('Done: 2 models.', { timeout: GENERATE_MS });
   await expect(columns.nth(1).locator('h3')).toHaveText(/^#2 FISTAPruner \(SparseGPT start\), 2:4$/);
+  await expect(columns.nth(1).getByTestId('playground-weights')).toContainText('N:M-compressed');
+  const bytes = async (i: number) =>
+    Number(await columns.nth(i).getByTestId('playground-weights').getAttribute('data-bytes'));
+  expect(await bytes(1)).toBeLessThan(await bytes(0));
   expect(errors).toEqual([]);
 });

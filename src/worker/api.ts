@@ -275,6 +275,11 @@ export interface GenerateJobOptions {
   /** Null draws among every token. */
   topK: number | null;
   seed: number;
+  /**
+   * Keep each pruned run's block matrices compressed in its pattern (N:M, or a bitmask for
+   * unstructured) and multiply with the sparse kernels; otherwise they are stored densely.
+   */
+  sparseKernels: boolean;
 }
 
 /** What one model's continuation took. */
@@ -289,6 +294,8 @@ export interface GeneratedText {
   decodeTokensPerSecond: number;
   /** Bytes the model's weights take on the GPU (the ledger's). */
   weightBytes: number;
+  /** The sparse format its block matrices were kept in, when they were compressed. */
+  compressed: 'nm' | 'bitmask' | null;
   /** Bytes of the KV cache the run held. */
   cacheBytes: number;
 }

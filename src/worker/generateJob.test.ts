@@ -52,7 +52,9 @@ beforeAll(async () => {
         (await opened.weights.read(name)).map((v, i) => (i % 2 ? 0 : v)),
       );
     }
-  const run = { id: RUN, summary: { blocks: [] } as unknown as PruneSummary } as PruneRun;
+  // Every other weight of a row is zero, so each group of 4 keeps 2: a 2:4 pattern.
+  const summary = { blocks: [], options: { pattern: { kind: 'nm', n: 2, m: 4 } } } as unknown as PruneSummary;
+  const run = { id: RUN, summary } as PruneRun;
   store.add(run, pruned, opened.weights, []);
 });
 afterAll(() => {
@@ -67,6 +69,7 @@ const OPTIONS: GenerateJobOptions = {
   temperature: 0.8,
   topK: 8,
   seed: 5,
+  sparseKernels: false,
 };
 
 function run(options: GenerateJobOptions, events: GenerateJobEvent[], signal = new AbortController().signal) {
@@ -104,6 +107,25 @@ describe('the generation job', () => {
       expect(e.result.weightBytes).toBe(finished[0]?.result.weightBytes);
       expect(e.result.weightBytes).toBeGreaterThan(4 * 200_000);
     }
+  });
+
+  it('runs a pruned model compressed in its pattern with the sparse kernels: fewer bytes, the same greedy text', async () => {
+    const greedy = { ...OPTIONS, models: [RUN], temperature: 0 };
+    const stored: GenerateJobEvent[] = [];
+    const sparse: GenerateJobEvent[] = [];
+    expect(await run(greedy, stored)).toEqual({ type: 'finished' });
+    expect(await run({ ...greedy, sparseKernels: true }, sparse)).toEqual({ type: 'finished' });
+    const resultOf = (events: GenerateJobEvent[]) => {
+      const e = events.find((x) => x.type === 'model-finished');
+      if (e?.type !== 'model-finished') throw new Error('no model finished');
+      return e.result;
+    };
+    const a = resultOf(stored);
+    const b = resultOf(sparse);
+    expect([a.compressed, b.compressed]).toEqual([null, 'nm']);
+    expect(b.text).toBe(a.text);
+    // 2:4 keeps 8.5 of 16 bytes per group of 4 in the block matrices; the rest is as dense.
+    expect(b.weightBytes).toBeLessThan(a.weightBytes);
   });
 
   it('refuses a run whose weights are not held before any model starts', async () => {

@@ -13,6 +13,7 @@ import { fitCheck } from '../model/fit';
 import { GpuModel, type Residency } from '../model/gpuModel';
 import { tensorBytes, tensorStorage } from '../model/weightStorage';
 import { canonicalTensors, type WeightSource } from '../model/weights';
+import { SparseFormatError } from '../sparse/formatError';
 import { loadTokenizer, type Tokenizer, TokenizerError } from '../tokenizer';
 import type {
   EngineFailure,
@@ -462,7 +463,7 @@ export function modelFailure(error: unknown): EngineFailure {
 }
 
 function modelFailureFields(error: unknown): Omit<EngineFailure, 'ok'> {
-  if (error instanceof ModelFormatError) {
+  if (error instanceof ModelFormatError || error instanceof SparseFormatError) {
     return { kind: 'model-format', message: error.message, advice: MODEL_FORMAT_ADVICE };
   }
   if (error instanceof TokenizerError) {

@@ -54,8 +54,9 @@ export function PlaygroundPanel() {
       <p className="muted">
         Continue a prompt with the loaded model and with pruned runs of it, side by side: the same sampling
         settings and seed, one model after another on this GPU, with the tokens per second, the bytes the
-        weights take and the perplexity each run measured. Pruned weights are stored and multiplied densely
-        here, so their zeros take the same bytes and time as any weight.
+        weights take and the perplexity each run measured. With the sparse kernels on, a pruned run's block
+        matrices stay compressed in its pattern (N:M, or a bitmask for unstructured sparsity) and are
+        multiplied by the sparse kernels, so its zeros take no bytes; off, they are stored densely.
       </p>
       {!loaded && (
         <p className="muted" data-testid="playground-no-model">
@@ -103,6 +104,16 @@ export function PlaygroundPanel() {
             />
             <NumberField label="Seed" field="seed" form={form} error={problems.seed} disabled={running} />
           </div>
+          <label className="check">
+            <input
+              type="checkbox"
+              data-testid="playground-sparse"
+              checked={form.sparseKernels}
+              disabled={running}
+              onChange={(e) => setForm({ sparseKernels: e.target.checked })}
+            />{' '}
+            Sparse kernels for pruned runs (compressed weights)
+          </label>
           <fieldset className="playground-models" disabled={running}>
             <legend>Models</legend>
             <label>
@@ -249,8 +260,9 @@ function ColumnView({
               {r.promptTokens} tokens at {r.prefillTokensPerSecond.toFixed(1)} tokens/s
             </dd>
             <dt>Weights</dt>
-            <dd>
+            <dd data-testid="playground-weights" data-bytes={r.weightBytes}>
               {formatBytes(r.weightBytes)}
+              {r.compressed && ` (blocks ${r.compressed === 'nm' ? 'N:M' : 'bitmask'}-compressed)`}
               {run && `, ${(100 * run.summary.sparsity).toFixed(1)}% zeros`}
             </dd>
             <dt>KV cache</dt>

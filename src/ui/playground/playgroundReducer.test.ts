@@ -10,6 +10,7 @@ const result = (text: string): GeneratedText => ({
   prefillTokensPerSecond: 40,
   decodeTokensPerSecond: 6,
   weightBytes: 1000,
+  compressed: null,
   cacheBytes: 100,
 });
 

@@ -20,6 +20,8 @@ export interface PlaygroundForm {
   /** 0 draws among every token. */
   topK: number;
   seed: number;
+  /** Pruned runs keep their matrices compressed and multiply with the sparse kernels. */
+  sparseKernels: boolean;
 }
 
 export const DEFAULT_PLAYGROUND: PlaygroundForm = {
@@ -28,6 +30,7 @@ export const DEFAULT_PLAYGROUND: PlaygroundForm = {
   temperature: 0.8,
   topK: 20,
   seed: 1,
+  sparseKernels: true,
 };
 
 /** What is wrong with the form, by field; empty when it can run. */
@@ -91,6 +94,7 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
           temperature: form.temperature,
           topK: form.topK === 0 ? null : form.topK,
           seed: form.seed,
+          sparseKernels: form.sparseKernels,
         },
         proxy((event) => set((s) => ({ job: reducePlaygroundJob(s.job, event) }))),
       );
