@@ -8,6 +8,7 @@ import { openModel } from './checkpoint';
 import { configToJson, type Family } from './config';
 import { MAX_ROPE_CONTEXT } from './configCheck';
 import { exportHfModel } from './export';
+import type { TensorToWrite } from './safetensors';
 import { randomTensors, tinyConfig } from './testModels';
 import { memoryWeightSource } from './weights';
 
@@ -39,7 +40,11 @@ const CASES: [Family, Record<string, unknown>, RegExp][] = [
   ['gpt2', { vocab_size: 50257 }, /vocab_size = 50257 does not match.*token embedding has 37 rows/],
   ['llama', { vocab_size: 36 }, /vocab_size = 36 does not match.*token embedding has 37 rows/],
   ['gpt2', { n_embd: 3e8 }, /n_embd = 300000000 does not match.*token embedding has 12 columns/],
-  ['opt', { hidden_size: 24, word_embed_proj_dim: 24 }, /hidden_size = 24 does not match.*token embedding has 12 columns/],
+  [
+    'opt',
+    { hidden_size: 24, word_embed_proj_dim: 24 },
+    /hidden_size = 24 does not match.*token embedding has 12 columns/,
+  ],
   ['gpt2', { n_inner: 4e9 }, /n_inner = 4000000000 does not match.*first projection has 20 outputs/],
   ['opt', { ffn_dim: 21 }, /ffn_dim = 21 does not match.*first projection has 20 outputs/],
   [
@@ -84,7 +89,7 @@ describe('config.json against the tensors present', () => {
     const { readSafetensorsHeader, writeSafetensors, readTensorF32 } = await import('./safetensors');
     const model = files.find((f) => f.name === 'model.safetensors')?.data as Uint8Array;
     const header = await readSafetensorsHeader(bytesSource('model.safetensors', model));
-    const tensors = [];
+    const tensors: TensorToWrite[] = [];
     for (const info of header.tensors.values()) {
       // Layer 1 renumbered as layer 99999999: two layers on paper, a gap in fact.
       const name = info.name.replace('layers.1.', 'layers.99999999.');

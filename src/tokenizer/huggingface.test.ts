@@ -100,6 +100,10 @@ describe('GPT-2 byte-level BPE (vocab.json + merges.txt)', () => {
     expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'a b\n')).message).toMatch(
       /^merges\.txt: line 1 uses "ab", which vocab\.json does not have/,
     );
+    // Keys every object inherits are not tokens.
+    expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'construct or\n')).message).toMatch(
+      /^merges\.txt: line 1 uses "construct"/,
+    );
   });
 });
 
@@ -189,11 +193,28 @@ describe('Hugging Face tokenizer.json', () => {
     );
     expect(
       errorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: 5 } })).message,
-    ).toMatch(/^tokenizer\.json: could not be loaded as a tokenizer/);
+    ).toMatch(/^tokenizer\.json: a BPE model needs "vocab" as an object and "merges" as a list/);
     expect(
       errorOf(() =>
         fromTokenizerJson({ ...gpt2Json, added_tokens: 5 }, undefined, { file: 'opt/tokenizer.json' }),
       ).message,
     ).toMatch(/^opt\/tokenizer\.json: "added_tokens" must be a list/);
+  });
+
+  it('refuses merges over tokens its vocabulary does not have, in either spelling', () => {
+    // The library would accept these and silently never apply them.
+    const bpe = (merges: unknown[]) => ({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges } });
+    expect(fromTokenizerJson(bpe(['a b'])).encode('ab')).toEqual([2]);
+    expect(fromTokenizerJson(bpe([['a', 'b']])).encode('ab')).toEqual([2]);
+    expect(errorOf(() => fromTokenizerJson(bpe(['a b', 'a zz']))).message).toMatch(
+      /^tokenizer\.json: model\.merges\[1\] uses "zz", which model\.vocab does not have/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe([['b', 'a']]))).message).toMatch(
+      /model\.merges\[0\] uses "ba", which model\.vocab does not have/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe(['a b c']))).message).toMatch(
+      /model\.merges\[0\] is "a b c"; a merge is "a b" or \["a", "b"\], two tokens/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe([5]))).message).toMatch(/model\.merges\[0\] is 5/);
   });
 });

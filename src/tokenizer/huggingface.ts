@@ -134,6 +134,7 @@ export function fromTokenizerJson(
   if (!isObject(model) || !(isObject(model.vocab) || Array.isArray(model.vocab))) {
     throw new TokenizerError(file, 'has no "model" with a "vocab"; is it a Hugging Face tokenizer.json?');
   }
+  if (model.type === 'BPE' || model.merges !== undefined) checkBpeMerges(file, model);
   if (parsed.added_tokens !== undefined && !Array.isArray(parsed.added_tokens)) {
     throw new TokenizerError(file, '"added_tokens" must be a list');
   }
@@ -168,6 +169,50 @@ export function fromTokenizerJson(
     '<|endoftext|>',
   ]);
   return new HuggingFaceTokenizer('tokenizer.json', hf, file, bosId, eosId);
+}
+
+/**
+ * As the Rust tokenizers crate does: every merge must join known tokens into a known token. The
+ * library itself would take an unknown one silently and then never apply it, so a vocabulary and
+ * merges from different models would encode text wrongly without a word.
+ */
+function checkMerge(vocab: Json, a: string, b: string, file: string, where: string, vocabName: string): void {
+  for (const token of [a, b, a + b]) {
+    // Own keys only: "constructor" is in every object.
+    if (!Object.hasOwn(vocab, token)) {
+      throw new TokenizerError(
+        file,
+        `${where} uses ${JSON.stringify(token)}, which ${vocabName} does not have; are the vocabulary and the merges from the same model?`,
+      );
+    }
+  }
+}
+
+/**
+ * A BPE model's merges in tokenizer.json: "a b" strings (the older form) or [a, b] pairs (the form
+ * that allows spaces in tokens), each over tokens of the vocabulary.
+ */
+function checkBpeMerges(file: string, model: Json): void {
+  if (model.merges === undefined) return;
+  if (!Array.isArray(model.merges) || !isObject(model.vocab)) {
+    throw new TokenizerError(file, 'a BPE model needs "vocab" as an object and "merges" as a list');
+  }
+  const vocab = model.vocab;
+  model.merges.forEach((merge: unknown, index) => {
+    const pair = typeof merge === 'string' ? merge.split(' ') : merge;
+    const where = `model.merges[${index}]`;
+    if (
+      !Array.isArray(pair) ||
+      pair.length !== 2 ||
+      !pair.every((token) => typeof token === 'string' && token !== '')
+    ) {
+      throw new TokenizerError(
+        file,
+        `${where} is ${JSON.stringify(merge)}; a merge is "a b" or ["a", "b"], two tokens`,
+      );
+    }
+    checkMerge(vocab, pair[0] as string, pair[1] as string, file, where, 'model.vocab');
+  });
 }
 
 /** Special tokens of the GPT-2 family (GPT-2 has only <|endoftext|>; OPT/RoBERTa have the others). */
@@ -206,15 +251,7 @@ export function fromGpt2Files(
         `line ${index + 1} is ${JSON.stringify(line)}; each line must be two tokens and one space`,
       );
     }
-    // As the Rust tokenizers crate does: every merge must join known tokens into a known token.
-    for (const token of [a, b, a + b]) {
-      if (!(token in vocab)) {
-        throw new TokenizerError(
-          'merges.txt',
-          `line ${index + 1} uses ${JSON.stringify(token)}, which vocab.json does not have; are the two files from the same model?`,
-        );
-      }
-    }
+    checkMerge(vocab, a, b, 'merges.txt', `line ${index + 1}`, 'vocab.json');
     merges.push(line);
   });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
