@@ -76,7 +76,9 @@ function tinyLlama2c(): Uint8Array {
     seqLen * (dim / heads);
   const out = new Uint8Array(28 + 4 * floats);
   const view = new DataView(out.buffer);
-  [dim, hidden, layers, heads, kvHeads, vocab, seqLen].forEach((v, i) => view.setInt32(4 * i, v, true));
+  [dim, hidden, layers, heads, kvHeads, vocab, seqLen].forEach((v, i) => {
+    view.setInt32(4 * i, v, true);
+  });
   for (let i = 0; i < floats; i++) view.setFloat32(28 + 4 * i, Math.sin(i) * 0.1, true);
   return out;
 }
