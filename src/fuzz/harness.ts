@@ -6,13 +6,25 @@
 // Runs are bounded and seeded so that `vitest run` is repeatable; scripts/fuzz.sh raises FUZZ_RUNS
 // and varies FUZZ_SEED for a long run.
 
+import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { afterAll } from 'vitest';
 
 /** Cases per property: the test's own default, or FUZZ_RUNS for a long run. */
 export function fuzzRuns(defaultRuns: number): number {
   const runs = Number(process.env.FUZZ_RUNS);
   return Number.isInteger(runs) && runs > 0 ? runs : defaultRuns;
 }
+
+/**
+ * Cases run in the test file that imports this, appended to FUZZ_COUNT_FILE after its tests, so
+ * that scripts/fuzz.sh can say how many cases a long run tried.
+ */
+let casesRun = 0;
+afterAll(() => {
+  const countFile = process.env.FUZZ_COUNT_FILE;
+  if (countFile) appendFileSync(countFile, `${casesRun}\n`);
+});
 
 /** fast-check parameters: a fixed seed per property unless FUZZ_SEED sets another. */
 export function fuzzParameters(defaultRuns: number, seed: number): fc.Parameters<unknown> {
@@ -112,6 +124,7 @@ export async function expectOnlyTyped(
   inputBytes: number,
   body: () => Promise<unknown> | unknown,
 ): Promise<void> {
+  casesRun++;
   const started = performance.now();
   try {
     await withAllocationCap(capFor(inputBytes), body);
