@@ -201,6 +201,17 @@ describe('Hugging Face tokenizer.json', () => {
     ).toMatch(/^opt\/tokenizer\.json: "added_tokens" must be a list/);
   });
 
+  it('reports a pipeline step the library trips over as a problem with the file', () => {
+    // Found by the fuzz tests: the library checks a post-processor only when it runs.
+    const tok = fromTokenizerJson({
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      post_processor: { type: 'TemplateProcessing', single: 5 },
+    });
+    expect(errorOf(() => tok.encode('ab')).message).toMatch(
+      /^tokenizer\.json: could not encode with this tokenizer \(.*\); is the file's pipeline malformed\?/,
+    );
+  });
+
   it('refuses merges over tokens its vocabulary does not have, in either spelling', () => {
     // The library would accept these and silently never apply them.
     const bpe = (merges: unknown[]) => ({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges } });

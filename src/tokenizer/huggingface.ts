@@ -33,7 +33,10 @@ class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    const ids = text.length > 0 ? this.hf.encode(text, { add_special_tokens: false }).ids : [];
+    const ids =
+      text.length > 0
+        ? this.library('encode', () => this.hf.encode(text, { add_special_tokens: false }).ids)
+        : [];
     // The library maps a piece with no id to the unk token, and to undefined when there is none.
     if (ids.some((id) => id === undefined)) {
       throw new TokenizerError(
@@ -59,7 +62,26 @@ class HuggingFaceTokenizer implements Tokenizer {
     }
     const text = ids.filter((id) => id !== this.bosId && id !== this.eosId);
     // The library refuses an empty list.
-    return text.length > 0 ? this.hf.decode(text, { skip_special_tokens: false }) : '';
+    return text.length > 0
+      ? this.library('decode', () => this.hf.decode(text, { skip_special_tokens: false }))
+      : '';
+  }
+
+  /**
+   * A call into the library. It checks a tokenizer.json's pipeline (normalizer, pre-tokenizer,
+   * post-processor, decoder) only when it runs, so a malformed step surfaces here as the library's
+   * own TypeError; it is reported as what it is, a problem with this file.
+   */
+  private library<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      if (error instanceof TokenizerError) throw error;
+      throw new TokenizerError(
+        this.file,
+        `could not ${what} with this tokenizer (${(error as Error).message}); is the file's pipeline malformed?`,
+      );
+    }
   }
 }
 
