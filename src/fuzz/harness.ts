@@ -217,24 +217,26 @@ const jsonEdit: fc.Arbitrary<JsonEdit> = fc.record({
 export function applyJsonEdits(original: Json, edits: readonly JsonEdit[]): Json {
   const root = structuredClone(original);
   for (const edit of edits) {
+    // A copy: constant values are shared between cases, and a later edit may reach inside this one.
+    const value = structuredClone(edit.value);
     const all = slots(root);
     const numbers = all.filter(([c, k]) => typeof (c as Record<string | number, unknown>)[k] === 'number');
     const places = edit.numeric && numbers.length > 0 ? numbers : all;
     if (places.length === 0) break;
     const [container, key] = places[edit.at % places.length] as (typeof places)[number];
-    if (edit.kind === 'replace') (container as Record<string | number, unknown>)[key] = edit.value;
+    if (edit.kind === 'replace') (container as Record<string | number, unknown>)[key] = value;
     else if (edit.kind === 'delete') {
       if (Array.isArray(container)) container.splice(key as number, 1);
       else delete container[key as string];
     } else if (!Array.isArray(container)) {
       // defineProperty, so that "__proto__" becomes an own key as JSON.parse would make it.
       Object.defineProperty(container, edit.key, {
-        value: edit.value,
+        value,
         enumerable: true,
         writable: true,
         configurable: true,
       });
-    } else container.push(edit.value);
+    } else container.push(value);
   }
   return root;
 }
