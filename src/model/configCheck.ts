@@ -102,8 +102,8 @@ export function checkConfigAgainstTensors(
     mismatch('hidden', config.hidden, `the token embedding has ${hidden} columns`);
 
   const layers = layerCount(config, tensors, prefix, description);
+  // parseConfig has made the claim a positive integer, so a checkpoint without layers fails here too.
   if (config.layers !== layers) mismatch('layers', config.layers, `its tensors hold ${layers} layers`);
-  if (layers === 0) throw new ModelFormatError(description, 'holds no layers');
 
   // Attention widths, from layer 0 (every layer's shapes are checked later, in hfWeightSource).
   const q = shapeOf('layers.0.q.weight', 2);
