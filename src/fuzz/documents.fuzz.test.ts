@@ -42,7 +42,7 @@ function expectRenderable(record: ReturnType<typeof parseRunRecord>): void {
   }
   for (const v of Object.values(record.results))
     expect(v === null || typeof v === 'number' || typeof v === 'string').toBe(true);
-  for (const v of Object.values(record.timings)) expect(Number.isFinite(v)).toBe(true);
+  for (const v of Object.values(record.timings)) expect(v === null || Number.isFinite(v)).toBe(true);
   for (const d of record.data) expect(Number.isSafeInteger(d.bytes)).toBe(true);
   expect(record.model.files.every((f) => typeof f === 'string')).toBe(true);
 }

@@ -163,7 +163,8 @@ export function parseRunRecord(value: unknown): RunRecord {
   }
   field(r, 'timings', isObject, 'an object');
   for (const [key, v] of Object.entries(r.timings as Record<string, unknown>)) {
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+    // null: a NaN timing as JSON writes it.
+    if (!(v === null || (typeof v === 'number' && Number.isFinite(v))))
       throw new RunRecordError(`run record: timings.${key} must be milliseconds, got ${JSON.stringify(v)}`);
   }
   if (r.error !== undefined) field(r, 'error', isString, 'a string');
