@@ -212,6 +212,22 @@ describe('Hugging Face tokenizer.json', () => {
     );
   });
 
+  it('refuses an added token without a text or an id, before the library sizes anything by it', () => {
+    const withAdded = (token: unknown) => ({
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      added_tokens: [token],
+    });
+    // Found by the fuzz tests: this content ran the library out of memory.
+    expect(errorOf(() => fromTokenizerJson(withAdded({ id: 0, content: { length: 1e9 } }))).message).toMatch(
+      /^tokenizer\.json: added_tokens\[0\] is .*; an added token has a non-empty "content" string and an integer "id" >= 0/,
+    );
+    expect(errorOf(() => fromTokenizerJson(withAdded({ id: -1, content: 'x' }))).message).toMatch(
+      /added_tokens\[0\]/,
+    );
+    expect(errorOf(() => fromTokenizerJson(withAdded('x'))).message).toMatch(/added_tokens\[0\]/);
+    expect(fromTokenizerJson(withAdded({ id: 3, content: '<s>', special: true })).bosId).toBe(3);
+  });
+
   it('refuses merges over tokens its vocabulary does not have, in either spelling', () => {
     // The library would accept these and silently never apply them.
     const bpe = (merges: unknown[]) => ({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges } });

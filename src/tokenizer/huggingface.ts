@@ -160,6 +160,22 @@ export function fromTokenizerJson(
   if (parsed.added_tokens !== undefined && !Array.isArray(parsed.added_tokens)) {
     throw new TokenizerError(file, '"added_tokens" must be a list');
   }
+  // The library takes an added token's text and id as given: a content of {"length": 1e9} (found by
+  // the fuzz tests) made it build a billion-entry structure and run out of memory.
+  for (const [index, token] of ((parsed.added_tokens ?? []) as unknown[]).entries()) {
+    if (
+      !isObject(token) ||
+      typeof token.content !== 'string' ||
+      token.content === '' ||
+      !Number.isSafeInteger(token.id) ||
+      (token.id as number) < 0
+    ) {
+      throw new TokenizerError(
+        file,
+        `added_tokens[${index}] is ${JSON.stringify(token)?.slice(0, 80)}; an added token has a non-empty "content" string and an integer "id" >= 0`,
+      );
+    }
+  }
   const config = tokenizerConfig ?? {};
   const hf = build(
     // Real files always have these keys, possibly null; the library insists that they exist.
