@@ -52,6 +52,7 @@ export default defineConfig({
         'offline.spec.ts',
         'run-history.spec.ts',
         'demo.spec.ts',
+        'hostile-config.spec.ts',
       ],
       use: {
         launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },

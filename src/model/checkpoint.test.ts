@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesSource, ModelFormatError } from './byteSource';
-import { openModel } from './checkpoint';
+import { indexShards, openModel } from './checkpoint';
 import { exportHfModel } from './export';
 import { writeSafetensors } from './safetensors';
 import { randomTensors, tinyConfig } from './testModels';
@@ -61,6 +61,22 @@ describe('opening a model from files', () => {
     await expect(openModel(sources.slice(0, 3))).rejects.toThrow(
       /lists shard model-00002-of-00002.safetensors, which was not given/,
     );
+  });
+
+  it('refuses an index whose weight_map is not a map of plain shard file names', () => {
+    const index = (weightMap: unknown) => JSON.stringify({ weight_map: weightMap });
+    expect(indexShards('i.json', index({ a: 'm-1.safetensors', b: 'm-1.safetensors' }))).toEqual([
+      'm-1.safetensors',
+    ]);
+    for (const bad of [['m-1.safetensors'], { a: 3 }, null]) {
+      expect(() => indexShards('i.json', index(bad))).toThrow(/i\.json: has no weight_map/);
+    }
+    // The studio fetches shards from a URL folder by these names: no way out of the folder.
+    for (const name of ['../other/m.safetensors', 'sub\\m.safetensors', 'm.bin']) {
+      expect(() => indexShards('i.json', index({ a: name }))).toThrow(
+        /shards are \.safetensors files in the same folder/,
+      );
+    }
   });
 
   it('explains what it needs when no model is among the files', async () => {

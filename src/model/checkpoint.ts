@@ -47,9 +47,7 @@ async function openHf(
   const index = byName.get('model.safetensors.index.json');
   let used = shards;
   if (index) {
-    const map = parseIndex(index.name, await readText(index));
-    const needed = [...new Set(Object.values(map))];
-    used = needed.map((shard) => {
+    used = indexShards(index.name, await readText(index)).map((shard) => {
       const file = byName.get(shard);
       if (!file) throw new ModelFormatError(index.name, `lists shard ${shard}, which was not given`);
       return file;
@@ -77,7 +75,12 @@ async function openHf(
   };
 }
 
-function parseIndex(file: string, text: string): Record<string, string> {
+/**
+ * The shard files a model.safetensors.index.json lists, each once. The studio also fetches them
+ * from a URL folder by these names, so a name must be a plain .safetensors file name: no folder
+ * part that could point elsewhere.
+ */
+export function indexShards(file: string, text: string): string[] {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -85,10 +88,24 @@ function parseIndex(file: string, text: string): Record<string, string> {
     throw new ModelFormatError(file, `not valid JSON (${(error as Error).message})`);
   }
   const map = (json as { weight_map?: unknown })?.weight_map;
-  if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string')) {
+  if (
+    typeof map !== 'object' ||
+    map === null ||
+    Array.isArray(map) ||
+    !Object.values(map).every((v) => typeof v === 'string')
+  ) {
     throw new ModelFormatError(file, 'has no weight_map of tensor name → shard file');
   }
-  return map as Record<string, string>;
+  const shards = [...new Set(Object.values(map as Record<string, string>))];
+  for (const shard of shards) {
+    if (!/^[^/\\]+\.safetensors$/.test(shard)) {
+      throw new ModelFormatError(
+        file,
+        `lists shard ${JSON.stringify(shard)}; shards are .safetensors files in the same folder`,
+      );
+    }
+  }
+  return shards;
 }
 
 async function openLlama2c(file: ByteSource, files: readonly ByteSource[]): Promise<OpenedModel> {

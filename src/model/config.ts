@@ -72,7 +72,8 @@ export function parseConfig(file: string, text: string): ModelConfig {
         heads,
         kvHeads: heads,
         headDim: hidden / heads,
-        ffnHidden: typeof raw.n_inner === 'number' ? raw.n_inner : 4 * hidden,
+        // n_inner is null in GPT-2's own configs: four times the width.
+        ffnHidden: raw.n_inner === undefined || raw.n_inner === null ? 4 * hidden : num('n_inner'),
         maxPositions: num('n_positions'),
         norm: 'layernorm',
         normEps: num('layer_norm_epsilon', 1e-5),
@@ -139,7 +140,7 @@ export function parseConfig(file: string, text: string): ModelConfig {
         layers: num('num_hidden_layers'),
         heads,
         kvHeads: num('num_key_value_heads', heads),
-        headDim: typeof raw.head_dim === 'number' ? raw.head_dim : hidden / heads,
+        headDim: raw.head_dim === undefined || raw.head_dim === null ? hidden / heads : num('head_dim'),
         ffnHidden: num('intermediate_size'),
         maxPositions: num('max_position_embeddings'),
         norm: 'rmsnorm',
@@ -175,6 +176,7 @@ function checkConsistency(file: string, c: ModelConfig): void {
     'kvHeads',
     'headDim',
     'ffnHidden',
+    'maxPositions',
   ];
   for (const key of integers) {
     if (!Number.isInteger(c[key])) throw new ModelFormatError(file, `${key} = ${c[key]} is not an integer`);

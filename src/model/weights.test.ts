@@ -54,8 +54,9 @@ describe('Hugging Face checkpoints', () => {
   });
 
   it('names a tensor whose shape disagrees with the config', async () => {
+    // Layer 1: layer 0's widths are compared with the config first, by configCheck.ts.
     const { reparsed, file } = await checkpoint('opt', (t) => {
-      const fc1 = t.find((x) => x.name === 'model.decoder.layers.0.fc1.weight');
+      const fc1 = t.find((x) => x.name === 'model.decoder.layers.1.fc1.weight');
       if (fc1) fc1.shape = [fc1.shape[1] as number, fc1.shape[0] as number];
     });
     expect(() => hfWeightSource(reparsed, file.tensors, 'model.safetensors')).toThrow(

@@ -7,6 +7,7 @@
 import { type HalfDtype, halfIsFinite } from '../kernels/halfFloat';
 import { ModelFormatError } from './byteSource';
 import type { ModelConfig } from './config';
+import { checkConfigAgainstTensors } from './configCheck';
 import {
   type Dtype,
   readTensorF32,
@@ -201,6 +202,14 @@ export function hfWeightSource(
       `no token embedding found (looked for ${PREFIXES[config.family].map((p) => p + EMBEDDING[config.family]).join(', ')}); is this a ${config.family} checkpoint?`,
     );
   }
+  // The config's sizes first: the list of expected tensors below is as long as it claims.
+  checkConfigAgainstTensors(
+    config,
+    tensors,
+    prefix,
+    (canonical) => hfSource(config, prefix, canonical).hf,
+    description,
+  );
   const expected = new Map(canonicalTensors(config).map((t) => [t.name, t.shape]));
   // Check every tensor's presence and shape from the headers, before any weight is read.
   for (const [name, shape] of expected) {

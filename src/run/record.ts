@@ -87,6 +87,7 @@ type Check = (value: unknown) => boolean;
 const isString: Check = (v) => typeof v === 'string';
 const isObject: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumberArray: Check = (v) => Array.isArray(v) && v.every((n) => typeof n === 'number' || n === null);
+const isCount: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function field(record: Record<string, unknown>, path: string, check: Check, what: string): void {
@@ -133,6 +134,7 @@ export function parseRunRecord(value: unknown): RunRecord {
       (v) => isString(v) && HEX64.test(v as string),
       'a hex sha256',
     );
+    field(d as Record<string, unknown>, 'bytes', isCount, 'a byte count');
   }
   field(r, 'engineVersion', isString, 'a string');
   field(r, 'adapter', isString, 'a string');
@@ -150,7 +152,21 @@ export function parseRunRecord(value: unknown): RunRecord {
       );
     }
   }
+  // The history table and the record view format these values as they are typed; a hand-edited
+  // record with an object where a number belongs would otherwise break the page that shows it.
   field(r, 'results', isObject, 'an object');
+  for (const [key, v] of Object.entries(r.results as Record<string, unknown>)) {
+    if (!(typeof v === 'number' || typeof v === 'string' || v === null))
+      throw new RunRecordError(
+        `run record: results.${key} must be a number, a string or null, got ${JSON.stringify(v)}`,
+      );
+  }
   field(r, 'timings', isObject, 'an object');
+  for (const [key, v] of Object.entries(r.timings as Record<string, unknown>)) {
+    // null: a NaN timing as JSON writes it.
+    if (!(v === null || (typeof v === 'number' && Number.isFinite(v))))
+      throw new RunRecordError(`run record: timings.${key} must be milliseconds, got ${JSON.stringify(v)}`);
+  }
+  if (r.error !== undefined) field(r, 'error', isString, 'a string');
   return r as unknown as RunRecord;
 }

@@ -100,6 +100,10 @@ describe('GPT-2 byte-level BPE (vocab.json + merges.txt)', () => {
     expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'a b\n')).message).toMatch(
       /^merges\.txt: line 1 uses "ab", which vocab\.json does not have/,
     );
+    // Keys every object inherits are not tokens.
+    expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'construct or\n')).message).toMatch(
+      /^merges\.txt: line 1 uses "construct"/,
+    );
   });
 });
 
@@ -189,11 +193,55 @@ describe('Hugging Face tokenizer.json', () => {
     );
     expect(
       errorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: 5 } })).message,
-    ).toMatch(/^tokenizer\.json: could not be loaded as a tokenizer/);
+    ).toMatch(/^tokenizer\.json: a BPE model needs "vocab" as an object and "merges" as a list/);
     expect(
       errorOf(() =>
         fromTokenizerJson({ ...gpt2Json, added_tokens: 5 }, undefined, { file: 'opt/tokenizer.json' }),
       ).message,
     ).toMatch(/^opt\/tokenizer\.json: "added_tokens" must be a list/);
+  });
+
+  it('reports a pipeline step the library trips over as a problem with the file', () => {
+    // Found by the fuzz tests: the library checks a post-processor only when it runs.
+    const tok = fromTokenizerJson({
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      post_processor: { type: 'TemplateProcessing', single: 5 },
+    });
+    expect(errorOf(() => tok.encode('ab')).message).toMatch(
+      /^tokenizer\.json: could not encode with this tokenizer \(.*\); is the file's pipeline malformed\?/,
+    );
+  });
+
+  it('refuses an added token without a text or an id, before the library sizes anything by it', () => {
+    const withAdded = (token: unknown) => ({
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      added_tokens: [token],
+    });
+    // Found by the fuzz tests: this content ran the library out of memory.
+    expect(errorOf(() => fromTokenizerJson(withAdded({ id: 0, content: { length: 1e9 } }))).message).toMatch(
+      /^tokenizer\.json: added_tokens\[0\] is .*; an added token has a non-empty "content" string and an integer "id" >= 0/,
+    );
+    expect(errorOf(() => fromTokenizerJson(withAdded({ id: -1, content: 'x' }))).message).toMatch(
+      /added_tokens\[0\]/,
+    );
+    expect(errorOf(() => fromTokenizerJson(withAdded('x'))).message).toMatch(/added_tokens\[0\]/);
+    expect(fromTokenizerJson(withAdded({ id: 3, content: '<s>', special: true })).bosId).toBe(3);
+  });
+
+  it('refuses merges over tokens its vocabulary does not have, in either spelling', () => {
+    // The library would accept these and silently never apply them.
+    const bpe = (merges: unknown[]) => ({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges } });
+    expect(fromTokenizerJson(bpe(['a b'])).encode('ab')).toEqual([2]);
+    expect(fromTokenizerJson(bpe([['a', 'b']])).encode('ab')).toEqual([2]);
+    expect(errorOf(() => fromTokenizerJson(bpe(['a b', 'a zz']))).message).toMatch(
+      /^tokenizer\.json: model\.merges\[1\] uses "zz", which model\.vocab does not have/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe([['b', 'a']]))).message).toMatch(
+      /model\.merges\[0\] uses "ba", which model\.vocab does not have/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe(['a b c']))).message).toMatch(
+      /model\.merges\[0\] is "a b c"; a merge is "a b" or \["a", "b"\], two tokens/,
+    );
+    expect(errorOf(() => fromTokenizerJson(bpe([5]))).message).toMatch(/model\.merges\[0\] is 5/);
   });
 });

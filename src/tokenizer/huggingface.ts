@@ -33,7 +33,10 @@ class HuggingFaceTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    const ids = text.length > 0 ? this.hf.encode(text, { add_special_tokens: false }).ids : [];
+    const ids =
+      text.length > 0
+        ? this.library('encode', () => this.hf.encode(text, { add_special_tokens: false }).ids)
+        : [];
     // The library maps a piece with no id to the unk token, and to undefined when there is none.
     if (ids.some((id) => id === undefined)) {
       throw new TokenizerError(
@@ -59,7 +62,26 @@ class HuggingFaceTokenizer implements Tokenizer {
     }
     const text = ids.filter((id) => id !== this.bosId && id !== this.eosId);
     // The library refuses an empty list.
-    return text.length > 0 ? this.hf.decode(text, { skip_special_tokens: false }) : '';
+    return text.length > 0
+      ? this.library('decode', () => this.hf.decode(text, { skip_special_tokens: false }))
+      : '';
+  }
+
+  /**
+   * A call into the library. It checks a tokenizer.json's pipeline (normalizer, pre-tokenizer,
+   * post-processor, decoder) only when it runs, so a malformed step surfaces here as the library's
+   * own TypeError; it is reported as what it is, a problem with this file.
+   */
+  private library<T>(what: string, call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      if (error instanceof TokenizerError) throw error;
+      throw new TokenizerError(
+        this.file,
+        `could not ${what} with this tokenizer (${(error as Error).message}); is the file's pipeline malformed?`,
+      );
+    }
   }
 }
 
@@ -134,8 +156,25 @@ export function fromTokenizerJson(
   if (!isObject(model) || !(isObject(model.vocab) || Array.isArray(model.vocab))) {
     throw new TokenizerError(file, 'has no "model" with a "vocab"; is it a Hugging Face tokenizer.json?');
   }
+  if (model.type === 'BPE' || model.merges !== undefined) checkBpeMerges(file, model);
   if (parsed.added_tokens !== undefined && !Array.isArray(parsed.added_tokens)) {
     throw new TokenizerError(file, '"added_tokens" must be a list');
+  }
+  // The library takes an added token's text and id as given: a content of {"length": 1e9} (found by
+  // the fuzz tests) made it build a billion-entry structure and run out of memory.
+  for (const [index, token] of ((parsed.added_tokens ?? []) as unknown[]).entries()) {
+    if (
+      !isObject(token) ||
+      typeof token.content !== 'string' ||
+      token.content === '' ||
+      !Number.isSafeInteger(token.id) ||
+      (token.id as number) < 0
+    ) {
+      throw new TokenizerError(
+        file,
+        `added_tokens[${index}] is ${JSON.stringify(token)?.slice(0, 80)}; an added token has a non-empty "content" string and an integer "id" >= 0`,
+      );
+    }
   }
   const config = tokenizerConfig ?? {};
   const hf = build(
@@ -168,6 +207,50 @@ export function fromTokenizerJson(
     '<|endoftext|>',
   ]);
   return new HuggingFaceTokenizer('tokenizer.json', hf, file, bosId, eosId);
+}
+
+/**
+ * As the Rust tokenizers crate does: every merge must join known tokens into a known token. The
+ * library itself would take an unknown one silently and then never apply it, so a vocabulary and
+ * merges from different models would encode text wrongly without a word.
+ */
+function checkMerge(vocab: Json, a: string, b: string, file: string, where: string, vocabName: string): void {
+  for (const token of [a, b, a + b]) {
+    // Own keys only: "constructor" is in every object.
+    if (!Object.hasOwn(vocab, token)) {
+      throw new TokenizerError(
+        file,
+        `${where} uses ${JSON.stringify(token)}, which ${vocabName} does not have; are the vocabulary and the merges from the same model?`,
+      );
+    }
+  }
+}
+
+/**
+ * A BPE model's merges in tokenizer.json: "a b" strings (the older form) or [a, b] pairs (the form
+ * that allows spaces in tokens), each over tokens of the vocabulary.
+ */
+function checkBpeMerges(file: string, model: Json): void {
+  if (model.merges === undefined) return;
+  if (!Array.isArray(model.merges) || !isObject(model.vocab)) {
+    throw new TokenizerError(file, 'a BPE model needs "vocab" as an object and "merges" as a list');
+  }
+  const vocab = model.vocab;
+  model.merges.forEach((merge: unknown, index) => {
+    const pair = typeof merge === 'string' ? merge.split(' ') : merge;
+    const where = `model.merges[${index}]`;
+    if (
+      !Array.isArray(pair) ||
+      pair.length !== 2 ||
+      !pair.every((token) => typeof token === 'string' && token !== '')
+    ) {
+      throw new TokenizerError(
+        file,
+        `${where} is ${JSON.stringify(merge)}; a merge is "a b" or ["a", "b"], two tokens`,
+      );
+    }
+    checkMerge(vocab, pair[0] as string, pair[1] as string, file, where, 'model.vocab');
+  });
 }
 
 /** Special tokens of the GPT-2 family (GPT-2 has only <|endoftext|>; OPT/RoBERTa have the others). */
@@ -206,15 +289,7 @@ export function fromGpt2Files(
         `line ${index + 1} is ${JSON.stringify(line)}; each line must be two tokens and one space`,
       );
     }
-    // As the Rust tokenizers crate does: every merge must join known tokens into a known token.
-    for (const token of [a, b, a + b]) {
-      if (!(token in vocab)) {
-        throw new TokenizerError(
-          'merges.txt',
-          `line ${index + 1} uses ${JSON.stringify(token)}, which vocab.json does not have; are the two files from the same model?`,
-        );
-      }
-    }
+    checkMerge(vocab, a, b, 'merges.txt', `line ${index + 1}`, 'vocab.json');
     merges.push(line);
   });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };

@@ -232,16 +232,19 @@ describe('llama2.c tokenizer file validation', () => {
       512,
       /truncated: token 511 of 512/,
     );
+    // 100 bytes cannot hold 512 tokens of at least 8 bytes each: refused before the tokens are read.
     expectError(
       patched(() => {}, 100),
       512,
-      /truncated/,
+      /is 100 bytes, too short for 512 tokens \(at least 4100\)/,
     );
   });
 
   it('rejects a vocab size that does not match the file', () => {
     expectError(file, 500, /bytes are left after 500 tokens/);
     expectError(file, 600, /truncated: token 512 of 600/);
+    // A hostile model header's count is checked against the file before it sizes the scores.
+    expectError(file, 1e9, /too short for 1000000000 tokens/);
   });
 
   it('rejects negative and oversized token lengths', () => {

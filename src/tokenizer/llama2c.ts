@@ -221,6 +221,14 @@ export function parseLlama2cTokenizer(
       `max_token_length is ${maxTokenLength}; it must be positive (is this a llama2.c tokenizer?)`,
     );
   }
+  // Every token takes at least 8 bytes (score and length), so the file bounds the count before the
+  // scores are allocated by it: a hostile header's vocab size must not size a buffer on its own.
+  if (4 + 8 * vocabSize > data.byteLength) {
+    throw new TokenizerError(
+      file,
+      `is ${data.byteLength} bytes, too short for ${vocabSize} tokens (at least ${4 + 8 * vocabSize}); is the vocab size right?`,
+    );
+  }
   const pieces: string[] = [];
   const scores = new Float32Array(vocabSize);
   const truncated = (id: number, offset: number) =>

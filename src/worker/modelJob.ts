@@ -6,7 +6,7 @@
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type ByteSource, blobSource, bytesSource, ModelFormatError, urlSource } from '../model/byteSource';
-import { type OpenedModel, openModel } from '../model/checkpoint';
+import { indexShards, type OpenedModel, openModel } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import type { EvalText } from '../model/evaluate';
 import { fitCheck } from '../model/fit';
@@ -166,7 +166,8 @@ async function urlFolder(url: string, fetchFn: typeof fetch): Promise<ByteSource
     }
     const data = await index.arrayBuffer();
     files.push(bytesSource(indexUrl, data));
-    for (const shard of shardNames(indexUrl, data)) files.push(await urlSource(folder + shard, fetchFn));
+    for (const shard of indexShards(indexUrl, new TextDecoder().decode(data)))
+      files.push(await urlSource(folder + shard, fetchFn));
   }
 
   for (const name of TOKENIZER_FILES) {
@@ -174,17 +175,6 @@ async function urlFolder(url: string, fetchFn: typeof fetch): Promise<ByteSource
     if (response) files.push(bytesSource(folder + name, await response.arrayBuffer()));
   }
   return files;
-}
-
-function shardNames(file: string, data: ArrayBuffer): string[] {
-  try {
-    const map = (JSON.parse(new TextDecoder().decode(data)) as { weight_map?: Record<string, string> })
-      .weight_map;
-    if (map && typeof map === 'object') return [...new Set(Object.values(map))];
-  } catch (error) {
-    throw new ModelFormatError(file, `not valid JSON (${(error as Error).message})`);
-  }
-  throw new ModelFormatError(file, 'has no weight_map of tensor name → shard file');
 }
 
 /** fetch, with a failure to connect turned into a NetworkError that names the URL. */
