@@ -16,6 +16,7 @@ import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from 
 import { benchEvaluation, type EvaluationRow, formatEvaluation } from './evaluation';
 import { benchFactor, type FactorRow, formatFactor, relateFactorToPeak } from './factor';
 import { benchForward, type ForwardRow, formatForward } from './forward';
+import { benchGeneration, formatGeneration, type GenerationRow } from './generation';
 import { benchPrune, formatPrune, type PruneRow, relatePruneToPeak } from './prune';
 import type { BenchRow } from './row';
 import { runCase } from './runCase';
@@ -61,6 +62,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   let factor: FactorRow[] = [];
   let train: TrainRow[] = [];
   let sparse: SparseRow[] = [];
+  let generation: GenerationRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -103,6 +105,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
     if (runs('sparse') && !rt.isLost) sparse = await benchSparse(rt, options.quick, options.runs);
+    if (runs('generate') && !rt.isLost) generation = await benchGeneration(rt, options.quick);
   } finally {
     rt.destroy();
   }
@@ -125,6 +128,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
   if (sparse.length) print(`${formatSparse(sparse)}\n`);
+  if (generation.length) print(`${formatGeneration(generation)}\n`);
 
   const finishedAt = new Date();
   const file =
@@ -162,6 +166,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     factor,
     train,
     sparse,
+    generation,
   };
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   print(`JSON report: ${path.relative(process.cwd(), path.resolve(file)) || file}`);
