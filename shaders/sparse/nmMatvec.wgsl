@@ -4,6 +4,9 @@
 // read neighbouring values and share index words; x is gathered by column. The 128
 // partial sums are added in a tree of 7 levels, as in matvec.wgsl. N, M and the index packing are
 // pipeline constants; the one division per group is by a constant, and none is left per value.
+// Short rows (nm_matvec_rows) take one invocation per row instead, summing the row serially with no
+// workgroup memory and no barrier: a row of a few dozen kept values leaves most of a 128-wide
+// workgroup idle, and on a CPU adapter the tree's barriers cost more than the row's arithmetic.
 
 override N: u32 = 2u;
 override M: u32 = 4u;
@@ -35,22 +38,13 @@ const GROUP: u32 = 128u;
 
 var<workgroup> partial: array<f32, 128>;
 
-@compute @workgroup_size(128)
-fn nm_matvec(
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-  @builtin(local_invocation_index) t: u32,
-) {
-  // The row is the same for the whole workgroup, so this return is uniform.
-  let row = wg.x + wg.y * groups.x;
-  if (row >= p.rows) {
-    return;
-  }
+// Σ over groups g = start, start + step, … of the row's kept values times the x they index.
+fn row_part(row: u32, start: u32, step: u32) -> f32 {
   let first_v = p.off_v + row * p.kept;
   let first_i = p.off_i + row * p.words;
   let index_mask = (1u << BITS) - 1u;
   var acc = 0.0;
-  for (var g = t; g < p.kept / N; g += GROUP) {
+  for (var g = start; g < p.kept / N; g += step) {
     // Where the group's first index sits; its later ones follow, into the next word if need be
     // (4:8 packs 10 indices per word), so the inner loop divides by nothing.
     let k0 = g * N;
@@ -68,6 +62,21 @@ fn nm_matvec(
       slot++;
     }
   }
+  return acc;
+}
+
+@compute @workgroup_size(128)
+fn nm_matvec(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  // The row is the same for the whole workgroup, so this return is uniform.
+  let row = wg.x + wg.y * groups.x;
+  if (row >= p.rows) {
+    return;
+  }
+  let acc = row_part(row, t, GROUP);
   partial[t] = acc;
   workgroupBarrier();
   for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
@@ -80,4 +89,21 @@ fn nm_matvec(
     let i = p.off_y + row;
     y[i] = select(partial[0], y[i] + partial[0], p.acc != 0u);
   }
+}
+
+const ROWS_GROUP: u32 = 64u;
+
+@compute @workgroup_size(64)
+fn nm_matvec_rows(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let row = (wg.x + wg.y * groups.x) * ROWS_GROUP + t;
+  if (row >= p.rows) {
+    return;
+  }
+  let acc = row_part(row, 0u, 1u);
+  let i = p.off_y + row;
+  y[i] = select(acc, y[i] + acc, p.acc != 0u);
 }

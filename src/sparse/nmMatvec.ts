@@ -1,6 +1,7 @@
 // y = W·x for an N:M compressed W on the GPU (shaders/sparse/nmMatvec.wgsl): the decode-time
 // product of a linear layer with one token, memory bound, reading 8.5 bytes per group of 4 for 2:4
-// instead of dense's 16. W is split into blocks of whole rows whose values and indices each fit one
+// instead of dense's 16. Short rows take one invocation each: measured on stories260K's 64- and
+// 172-wide rows, a 128-wide workgroup per row spent its time in the reduction's barriers. W is split into blocks of whole rows whose values and indices each fit one
 // storage binding; a row longer than a binding is a limit error (a 128 MiB binding, WebGPU's
 // minimum, holds 32 M kept values).
 
@@ -12,6 +13,23 @@ import { bindWindow, windowCapacity } from '../kernels/window';
 import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import { nmIndexBits, nmIndicesPerWord } from './nmFormat';
 import type { NmOnGpu } from './upload';
+
+/**
+ * Rows with at most this many kept values take one invocation per row (nm_matvec_rows): no
+ * workgroup memory, no barrier, 64 rows per workgroup. Longer rows take a 128-wide workgroup each.
+ */
+export const NM_SHORT_ROW_KEPT = 128;
+
+/**
+ * The error bound's multiple of the unit roundoff, relative to Σ|w||x| per row: the serial additions
+ * of one invocation (the whole row on the short-row path; n·⌈groups/128⌉ and 7 tree levels
+ * otherwise), one for the products and one for accumulating onto y.
+ */
+export function nmMatvecBound(kept: number, n: number): number {
+  return kept <= NM_SHORT_ROW_KEPT ? kept + 2 : n * Math.ceil(kept / n / 128) + 7 + 2;
+}
+
+const ROWS_PER_GROUP = 64;
 
 /** Rows of W per dispatch: values and indices of whole rows fit one binding, rows fit the folded grid. */
 export function nmMatvecRows(rt: GpuRuntime, w: NmOnGpu): number {
@@ -41,10 +59,11 @@ export async function nmMatvecDispatches(
     ['values', w.values],
     ['indices', w.indices],
   ]);
+  const short = w.kept <= NM_SHORT_ROW_KEPT;
   const pipeline = await rt.pipeline({
     name: 'nmMatvec',
     code: shader,
-    entryPoint: 'nm_matvec',
+    entryPoint: short ? 'nm_matvec_rows' : 'nm_matvec',
     constants: nmConstants(w),
   });
   const align = rt.limits.minStorageBufferOffsetAlignment;
@@ -69,7 +88,10 @@ export async function nmMatvecDispatches(
         ['u32', args.accumulate ? 1 : 0],
       ]),
       storage: [vw.binding, iw.binding, xw.binding, yw.binding],
-      workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+      workgroups: foldGrid(
+        short ? Math.ceil(r / ROWS_PER_GROUP) : r,
+        rt.limits.maxComputeWorkgroupsPerDimension,
+      ),
     });
   }
   return dispatches;
