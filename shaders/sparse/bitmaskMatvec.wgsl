@@ -3,7 +3,8 @@
 // number of bits set in the words before its run, found by a workgroup prefix sum of the runs'
 // popcounts (Hillis–Steele, 7 steps). Each invocation then walks its set bits (lowest first, as the
 // values are packed) reading its values in order and gathering x; the partial sums are added in a
-// tree of 7 levels, as in matvec.wgsl.
+// tree of 7 levels, as in matvec.wgsl. Short rows (bitmask_matvec_rows) take one invocation per row,
+// walking all its words with no workgroup memory and no barrier.
 
 struct Params {
   rows: u32,
@@ -86,4 +87,31 @@ fn bitmask_matvec(
     let i = p.off_y + row;
     y[i] = select(partial[0], y[i] + partial[0], p.acc != 0u);
   }
+}
+
+const ROWS_GROUP: u32 = 64u;
+
+@compute @workgroup_size(64)
+fn bitmask_matvec_rows(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
+  let row = (wg.x + wg.y * groups.x) * ROWS_GROUP + t;
+  if (row >= p.rows) {
+    return;
+  }
+  let first_w = p.off_m + row * p.words;
+  var v = p.off_v + row_offsets[p.off_o + row] - p.first_value;
+  var acc = 0.0;
+  for (var w = 0u; w < p.words; w++) {
+    var bits = mask[first_w + w];
+    while (bits != 0u) {
+      acc += values[v] * x[p.off_x + w * 32u + countTrailingZeros(bits)];
+      v++;
+      bits &= bits - 1u;
+    }
+  }
+  let i = p.off_y + row;
+  y[i] = select(acc, y[i] + acc, p.acc != 0u);
 }

@@ -13,6 +13,22 @@ import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import type { BitmaskOnGpu } from './upload';
 
 const GROUP = 128;
+const ROWS_PER_GROUP = 64;
+
+/**
+ * Rows of at most this many mask words (256 columns) take one invocation per row
+ * (bitmask_matvec_rows): no prefix sum, no tree, no barrier. Longer ones take a 128-wide workgroup.
+ */
+export const BITMASK_SHORT_ROW_WORDS = 8;
+
+/**
+ * The error bound's multiple of the unit roundoff, relative to Σ|w||x| per row: one invocation's
+ * serial additions (the whole row, or 32·⌈words/128⌉ columns and 7 tree levels), one for the
+ * products and one for accumulating onto y.
+ */
+export function bitmaskMatvecBound(words: number): number {
+  return words <= BITMASK_SHORT_ROW_WORDS ? 32 * words + 2 : 32 * Math.ceil(words / GROUP) + 7 + 2;
+}
 
 /** The blocks of rows [r0, r1) one dispatch each covers under the runtime's limits. */
 export function bitmaskMatvecBlocks(rt: GpuRuntime, w: BitmaskOnGpu): [number, number][] {
@@ -54,9 +70,14 @@ export async function bitmaskMatvecDispatches(
     ['rowOffsets', w.rowOffsets],
     ['values', w.values],
   ]);
-  const pipeline = await rt.pipeline({ name: 'bitmaskMatvec', code: shader, entryPoint: 'bitmask_matvec' });
-  const align = rt.limits.minStorageBufferOffsetAlignment;
   const words = bitmaskWordsPerRow(w.cols);
+  const short = words <= BITMASK_SHORT_ROW_WORDS;
+  const pipeline = await rt.pipeline({
+    name: 'bitmaskMatvec',
+    code: shader,
+    entryPoint: short ? 'bitmask_matvec_rows' : 'bitmask_matvec',
+  });
+  const align = rt.limits.minStorageBufferOffsetAlignment;
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
   const dispatches: Dispatch[] = [];
   for (const [r0, r1] of bitmaskMatvecBlocks(rt, w)) {
@@ -82,7 +103,10 @@ export async function bitmaskMatvecDispatches(
         ['u32', args.accumulate ? 1 : 0],
       ]),
       storage: [mw.binding, ow.binding, vw.binding, xw.binding, yw.binding],
-      workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+      workgroups: foldGrid(
+        short ? Math.ceil(r / ROWS_PER_GROUP) : r,
+        rt.limits.maxComputeWorkgroupsPerDimension,
+      ),
     });
   }
   return dispatches;

@@ -5,7 +5,7 @@ import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
 import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
 import { bitmaskBytes, bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
-import { bitmaskMatvec, bitmaskMatvecBlocks } from './bitmaskMatvec';
+import { bitmaskMatvec, bitmaskMatvecBlocks, bitmaskMatvecBound } from './bitmaskMatvec';
 import { encodeNm, nmBytes, nmKeptPerRow } from './nmFormat';
 import { nmMatmul, nmMatmulBlocks } from './nmMatmul';
 import { nmMatvec, nmMatvecBound, nmMatvecRows } from './nmMatvec';
@@ -92,6 +92,8 @@ describe('sparse kernels', () => {
         [131, 67, 0.3],
         [6, 40, 0],
         [3, 400, 0.5],
+        [70, 256, 0.5],
+        [2, 257, 0.6],
       ];
       // 4500 columns = 141 mask words: invocations own runs of 2 words.
       if (r === rt) shapes.push([3, 4500, 0.5]);
@@ -103,9 +105,9 @@ describe('sparse kernels', () => {
         const y0 = random.uniform(rows);
         const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
         const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
-        // Each invocation adds the values of up to 32·⌈words/128⌉ columns in turn, then 7 tree
-        // levels, one rounding for the products and one for accumulating onto y.
-        const bound = (32 * Math.ceil(bitmaskWordsPerRow(cols) / 128) + 7 + 2) * F32_EPS;
+        // Rows of at most BITMASK_SHORT_ROW_WORDS words (256 columns: 70×256 and 2×257 are either
+        // side) are summed serially by one invocation; longer ones by runs of words and a tree.
+        const bound = bitmaskMatvecBound(bitmaskWordsPerRow(cols)) * F32_EPS;
         const what = `${rows}×${cols} density ${density} seed ${seed}`;
         const y = await poisoned(r, rows);
         await bitmaskMatvec(r, { weights: w, x: await up(r, x), y });
