@@ -20,7 +20,8 @@ export type KernelFamily =
   | 'attention'
   | 'activation'
   | 'crossEntropy'
-  | 'mask';
+  | 'mask'
+  | 'sparse';
 
 export interface KernelCaseResult {
   name: string;

@@ -1,4 +1,4 @@
-// The kernel check as a job: the suite from src/kernels and the pruning masks' cases, streamed case by case as typed events with
+// The kernel check as a job: the suite from src/kernels, the pruning masks' and the sparse kernels' cases, streamed case by case as typed events with
 // the ledger's memory alongside, ending in exactly one outcome. Aborting with a GpuError as the
 // reason (a lost device) ends in an error; aborting without one is a user's cancel.
 
@@ -7,6 +7,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { freshSeed } from '../kernels/random';
 import { kernelSuite, runKernelSuite } from '../kernels/suite';
 import { maskKernelCases } from '../prune/masks.suite';
+import { sparseKernelCases } from '../sparse/sparse.suite';
 import type { KernelCheckEvent, KernelCheckOptions, KernelCheckOutcome } from './api';
 import { errorEvent } from './failure';
 import { throttle } from './throttle';
@@ -19,7 +20,7 @@ export async function runKernelCheck(
   emit: (event: KernelCheckEvent) => void,
   signal: AbortSignal,
 ): Promise<KernelCheckOutcome> {
-  const cases = [...kernelSuite('check'), ...maskKernelCases('check')];
+  const cases = [...kernelSuite('check'), ...maskKernelCases('check'), ...sparseKernelCases('check')];
   const total = cases.length;
   const seed = options.seed ?? freshSeed();
   const start = performance.now();
