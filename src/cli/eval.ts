@@ -7,11 +7,21 @@ import { fitCheck, passBytes } from '../model/fit';
 import { GpuModel } from '../model/gpuModel';
 import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
 import { referenceNll } from '../model/reference';
+import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { canonicalTensors } from '../model/weights';
 import { adapterName, counterResults, nllPerWindow } from '../run/build';
 import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import {
+  addGpuTimeOption,
+  formatCounters,
+  openModelFolder,
+  parseSparse,
+  positiveInt,
+  ROOT,
+  SPARSE_HELP,
+  withRuntime,
+} from './shared';
 
 interface EvalCliOptions {
   reference?: boolean;
@@ -20,6 +30,7 @@ interface EvalCliOptions {
   seqLen?: number;
   windows?: number;
   budgetGib: number;
+  sparse?: SparseExportFormat;
   json?: boolean;
   record?: string;
   gpuTime?: boolean;
@@ -43,6 +54,7 @@ export function registerEval(program: Command): void {
     .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
     .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
     .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
+    .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: EvalCliOptions) => {
     const { json, record, gpuTime, ...config } = cli;
@@ -91,6 +103,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
       const model = await draft.phase('upload', () =>
         GpuModel.load(rt, opened.weights, {
           residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
+          compress: cli.sparse,
           onProgress: (p) => load.update(p.bytesDone),
         }),
       );

@@ -8,8 +8,18 @@ import { fitCheck } from '../model/fit';
 import { DEFAULT_MAX_NEW_TOKENS, type GenerateOptions, generate } from '../model/generate';
 import { GpuModel } from '../model/gpuModel';
 import { KvCache } from '../model/kvCache';
+import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { adapterName } from '../run/build';
-import { emit, formatCounters, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import {
+  emit,
+  formatCounters,
+  openModelFolder,
+  parseSparse,
+  positiveInt,
+  ROOT,
+  SPARSE_HELP,
+  withRuntime,
+} from './shared';
 
 interface GenerateCliOptions {
   model: string;
@@ -22,6 +32,7 @@ interface GenerateCliOptions {
   stopId?: number[];
   context?: number;
   budgetGib: number;
+  sparse?: SparseExportFormat;
   json?: boolean;
 }
 
@@ -66,6 +77,7 @@ export function registerGenerate(program: Command): void {
     ])
     .option('--context <n>', "positions the KV cache may hold (default: the model's context)", positiveInt)
     .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+    .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout')
     .action(async (cli: GenerateCliOptions) => {
       await run(cli);
@@ -99,6 +111,7 @@ async function run(cli: GenerateCliOptions): Promise<void> {
       throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
     const model = await GpuModel.load(rt, opened.weights, {
       residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
+      compress: cli.sparse,
     });
     try {
       const result = await generate(model, tokenizer, prompt, options, (event) => {

@@ -8,6 +8,7 @@ import { folderSources } from '../host/nodeFiles';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { projectRoot } from '../host/projectRoot';
 import { openModel } from '../model/checkpoint';
+import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { loadTokenizer } from '../tokenizer';
 
 /** The project root with a trailing slash, where public/ holds the built-in model and texts. */
@@ -32,6 +33,23 @@ export function addGpuTimeOption(command: Command): Command {
     )
     .option('--no-gpu-time', "do not time the work on the GPU's clock");
 }
+
+/**
+ * --sparse N:M or --sparse bitmask: keep the blocks' matrices compressed on the GPU in that format and
+ * multiply with the sparse kernels (a pruned model's pattern: 2:4, 4:8, …; bitmask for unstructured).
+ */
+export function parseSparse(value: string): SparseExportFormat {
+  if (value === 'bitmask') return { format: 'bitmask' };
+  const nm = /^(\d+):(\d+)$/.exec(value);
+  const n = Number(nm?.[1]);
+  const m = Number(nm?.[2]);
+  if (!nm || n < 1 || n >= m || m > 16)
+    throw new InvalidArgumentError('expected N:M with 1 ≤ N < M ≤ 16 (such as 2:4), or bitmask');
+  return { format: 'nm', n, m };
+}
+
+export const SPARSE_HELP =
+  "keep the blocks' matrices compressed on the GPU (N:M such as 2:4, or bitmask) and multiply with the sparse kernels; the model must already be pruned to that pattern";
 
 /** '535 read-backs (37.9 kB), 2243 dispatches in 1104 submissions, GPU 12.1 s' for a summary line. */
 export function formatCounters(c: WorkCounters): string {
