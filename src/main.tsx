@@ -3,13 +3,13 @@
 
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './ui/App';
-import { useDemo } from './ui/demoStore';
-import { registerServiceWorker } from './ui/registerServiceWorker';
-import { startRunRecording } from './ui/runRecording';
-import { useStudio } from './ui/store';
-import { readLink, startUrlSync } from './ui/urlSync';
-import './ui/styles.css';
+import { useDemo } from './ui/demos/demoStore';
+import { startRunRecording } from './ui/history/runRecording';
+import { App } from './ui/shell/App';
+import { registerServiceWorker } from './ui/shell/registerServiceWorker';
+import { useStudio } from './ui/shell/store';
+import { readLink, startUrlSync } from './ui/shell/urlSync';
+import './ui/shell/styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html must contain an element with id "root".');

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseShard } from '../cli/shard';
 import { parseRunRecord, RUN_RECORD_FORMAT, RUN_RECORD_VERSION, RunRecordError } from '../run/record';
-import { DemoError, parseDemo } from '../ui/demoSpec';
-import { decodeUrlState, encodeUrlState } from '../ui/urlState';
+import { DemoError, parseDemo } from '../ui/demos/demoSpec';
+import { decodeUrlState, encodeUrlState } from '../ui/shell/urlState';
 import { expectOnlyTyped, fuzzParameters, hostileValue, mutatedJson } from './harness';
 
 const HASH = 'ab'.repeat(32);

@@ -5,11 +5,11 @@
 
 import { lazy, Suspense } from 'react';
 import { DENSE_MODEL, type PruneRun } from '../../worker/api';
-import { formatBytes } from '../format';
-import { LabelledField } from '../LabelledField';
-import { useModelStudio } from '../modelStore';
-import { describeMethod, describePattern } from '../pruneSettings';
-import { useCurrentModelName, usePruneStudio } from '../pruneStore';
+import { useModelStudio } from '../model/modelStore';
+import { describeMethod, describePattern } from '../pruning/pruneSettings';
+import { useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
+import { formatBytes } from '../shell/format';
+import { LabelledField } from '../shell/LabelledField';
 import type { Column } from './playgroundReducer';
 import { type PlaygroundForm, playgroundProblems, usePlayground } from './playgroundStore';
 

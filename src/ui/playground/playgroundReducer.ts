@@ -2,7 +2,7 @@
 // worker's events, with each model's numbers once it finishes.
 
 import type { GeneratedText, GenerateJobEvent } from '../../worker/api';
-import type { CheckError } from '../checkReducer';
+import type { CheckError } from '../kernelCheck/checkReducer';
 
 export interface Column {
   model: string;

@@ -5,7 +5,7 @@
 import { proxy } from 'comlink';
 import { create } from 'zustand';
 import { DENSE_MODEL } from '../../worker/api';
-import { getEngine, onEngineCrash } from '../engineClient';
+import { getEngine, onEngineCrash } from '../shell/engineClient';
 import {
   initialPlaygroundJob,
   type PlaygroundJob,

@@ -1,0 +1,71 @@
+// Perplexity per window and the running perplexity over the windows so far, drawn as they arrive.
+// The running line settles towards the final number; the per-window dots show how uneven the text
+// is, which says how many windows a quick run needs before its number can be trusted.
+
+import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import type { EvalPoint } from '../model/modelReducers';
+import { ChartExport } from '../shell/ChartExport';
+
+export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
+  if (points.length === 0) return null;
+  return (
+    <figure className="chart" data-testid="eval-chart">
+      <figcaption>Perplexity per window, and over all windows so far</figcaption>
+      <div className="chart-body">
+        <LineChart
+          responsive
+          data={points as EvalPoint[]}
+          margin={{ top: 8, right: 24, bottom: 4, left: 8 }}
+          style={{ width: '100%', height: 280 }}
+        >
+          <CartesianGrid stroke="var(--grid)" />
+          <XAxis
+            dataKey="window"
+            type="number"
+            domain={[1, 'dataMax']}
+            allowDecimals={false}
+            stroke="var(--muted)"
+            fontSize={12}
+            label={{ value: 'window', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
+          />
+          <YAxis
+            stroke="var(--muted)"
+            fontSize={12}
+            width={56}
+            domain={['auto', 'auto']}
+            tickFormatter={formatPpl}
+          />
+          <Tooltip
+            formatter={(value, name) => [formatPpl(Number(value)), name]}
+            labelFormatter={(label) => `window ${label}`}
+          />
+          <Legend verticalAlign="top" height={28} />
+          <Line
+            type="linear"
+            dataKey="windowPpl"
+            name="window"
+            stroke="var(--muted)"
+            strokeOpacity={0.5}
+            dot={{ r: 2 }}
+            isAnimationActive={false}
+          />
+          <Line
+            type="monotone"
+            dataKey="runningPpl"
+            name="running"
+            stroke="var(--accent)"
+            strokeWidth={2}
+            dot={false}
+            isAnimationActive={false}
+          />
+        </LineChart>
+      </div>
+      <ChartExport name="perplexity-per-window" rows={points} />
+    </figure>
+  );
+}
+
+function formatPpl(value: number): string {
+  if (!Number.isFinite(value)) return '—';
+  return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
+}

@@ -1,0 +1,250 @@
+// The evaluation panel: perplexity of the loaded model on WikiText-2 or TinyStories by the papers'
+// protocol (non-overlapping windows of the sequence length), streaming window by window. The final
+// number is shown to 4 decimals, with the full double in data-ppl for tests and for copying.
+
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
+import type { EvalState } from '../model/modelReducers';
+import { useModelStudio } from '../model/modelStore';
+import { formatDuration } from '../shell/format';
+import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
+
+// recharts is most of the bundle's weight and is needed only once windows arrive.
+const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
+
+const TEXTS = Object.keys(EVAL_TEXTS) as EvalText[];
+
+export function EvalPanel() {
+  const evaluation = useModelStudio((s) => s.evaluation);
+  const loaded = useModelStudio((s) => s.load.loaded);
+  const loading = useModelStudio((s) => s.load.status === 'loading');
+  const inspected = useModelStudio((s) => s.inspect.summary);
+  const evalText = useModelStudio((s) => s.evalText);
+  const seqLen = useModelStudio((s) => s.seqLen);
+  const maxWindows = useModelStudio((s) => s.maxWindows);
+  const tokens = useModelStudio((s) => s.textTokens[s.evalText]);
+  const { setEvalText, setSeqLen, setMaxWindows, runEvaluation, cancelEvaluation } =
+    useModelStudio.getState();
+
+  const summary = loaded?.summary ?? inspected;
+  const context = summary?.context ?? 2048;
+  const [seqText, setSeqText] = useState(String(seqLen));
+  const [windowsText, setWindowsText] = useState(maxWindows === null ? '' : String(maxWindows));
+  // A new model resets the window to its default; a link or a re-run may set both.
+  useEffect(() => setSeqText(String(seqLen)), [seqLen]);
+  useEffect(() => setWindowsText(maxWindows === null ? '' : String(maxWindows)), [maxWindows]);
+
+  const seqValue = Number(seqText);
+  const seqValid = Number.isInteger(seqValue) && seqValue >= 2 && seqValue <= context;
+  const windowsValue = windowsText.trim() === '' ? null : Number(windowsText);
+  const windowsValid = windowsValue === null || (Number.isInteger(windowsValue) && windowsValue >= 1);
+  const available = tokens === undefined || !seqValid ? null : Math.floor(tokens / seqValue);
+  const running = evaluation.status === 'running' || evaluation.status === 'preparing';
+  const canRun = loaded !== null && !loading && !running && seqValid && windowsValid;
+
+  return (
+    <section className="card" id="evaluate" aria-labelledby="eval-title">
+      <h2 id="eval-title">Perplexity</h2>
+      <p className="muted">
+        The papers' protocol: the text is tokenized once, cut into non-overlapping windows of the sequence
+        length (the remainder is dropped), and every token of a window predicts the next.
+      </p>
+
+      <div className="eval-controls">
+        <label className="field">
+          <span>Text</span>
+          <select
+            value={evalText}
+            data-testid="eval-text"
+            disabled={running}
+            onChange={(event) => setEvalText(event.target.value as EvalText)}
+          >
+            {TEXTS.map((text) => (
+              <option key={text} value={text}>
+                {EVAL_TEXTS[text].label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>Sequence length</span>
+          <input
+            type="number"
+            min={2}
+            max={context}
+            step={1}
+            value={seqText}
+            data-testid="eval-seq-len"
+            aria-invalid={!seqValid}
+            disabled={running}
+            onChange={(event) => {
+              setSeqText(event.target.value);
+              const value = Number(event.target.value);
+              if (Number.isInteger(value) && value >= 2 && value <= context) setSeqLen(value);
+            }}
+          />
+          <small className="muted">
+            The papers use {summary?.paperSeqLen ?? 2048} (OPT, LLaMA)
+            {summary ? `; this model's context is ${context.toLocaleString('en-US')}` : ''}.
+          </small>
+        </label>
+        <label className="field">
+          <span>Windows</span>
+          <input
+            type="number"
+            min={1}
+            step={1}
+            placeholder="all"
+            value={windowsText}
+            data-testid="eval-windows"
+            aria-invalid={!windowsValid}
+            disabled={running}
+            onChange={(event) => {
+              setWindowsText(event.target.value);
+              const value = event.target.value.trim() === '' ? null : Number(event.target.value);
+              if (value === null || (Number.isInteger(value) && value >= 1)) setMaxWindows(value);
+            }}
+          />
+          <small className="muted" data-testid="eval-windows-available">
+            {available === null
+              ? 'all by default'
+              : `of ${available.toLocaleString('en-US')} (${tokens?.toLocaleString('en-US')} tokens)`}
+          </small>
+        </label>
+        <div className="eval-buttons">
+          <button
+            type="button"
+            className="button button-primary"
+            data-testid="eval-run"
+            disabled={!canRun}
+            title={loaded ? undefined : 'Load a model first.'}
+            onClick={() => void runEvaluation()}
+          >
+            {running ? 'Running…' : 'Run'}
+          </button>
+          <button
+            type="button"
+            className="button"
+            data-testid="eval-cancel"
+            disabled={!running || evaluation.cancelRequested}
+            onClick={() => void cancelEvaluation()}
+          >
+            {evaluation.cancelRequested ? 'Cancelling…' : 'Cancel'}
+          </button>
+        </div>
+      </div>
+      {!seqValid && (
+        <p className="field-error">
+          The sequence length is a whole number from 2 to the model's context ({context}).
+        </p>
+      )}
+
+      <div className="progress-row">
+        <span className="progress-count" data-testid="eval-progress">
+          {evaluation.done} / {evaluation.total || '–'}
+        </span>
+        <ProgressBar
+          label="Evaluation progress"
+          done={evaluation.done}
+          total={evaluation.total}
+          status={evaluation.status === 'preparing' ? 'running' : evaluation.status}
+        />
+        <GpuMemory memory={evaluation.memory} />
+      </div>
+      <p className={`summary status-${evaluation.status}`} data-testid="eval-status" aria-live="polite">
+        {summarize(evaluation, loaded !== null)}
+      </p>
+      {evaluation.status === 'error' && evaluation.error && (
+        <div className="notice notice-error" role="alert" data-testid="eval-error">
+          <p className="mono">{evaluation.error.message}</p>
+          <p>{evaluation.error.advice}</p>
+        </div>
+      )}
+
+      {(evaluation.runningPpl !== null || evaluation.result) && <EvalNumbers evaluation={evaluation} />}
+      {evaluation.points.length > 0 && (
+        <Suspense fallback={<p className="muted small">Loading chart…</p>}>
+          <EvalChart points={evaluation.points} />
+        </Suspense>
+      )}
+    </section>
+  );
+}
+
+function EvalNumbers({ evaluation: e }: { evaluation: EvalState }) {
+  const result = e.status === 'finished' ? e.result : null;
+  return (
+    <div className="eval-numbers">
+      <div className="eval-big">
+        <span className="eval-big-label">
+          {result ? 'Perplexity' : e.status === 'running' ? 'Running perplexity' : 'Perplexity so far'}
+        </span>
+        {result ? (
+          <span
+            className="eval-big-value"
+            data-testid="eval-ppl"
+            data-ppl={String(result.ppl)}
+            title={String(result.ppl)}
+          >
+            {result.ppl.toFixed(4)}
+          </span>
+        ) : (
+          <span className="eval-big-value running" data-testid="eval-running-ppl">
+            {e.runningPpl === null ? '–' : e.runningPpl.toFixed(4)}
+          </span>
+        )}
+        <span className="muted small">
+          {e.label}
+          {e.seqLen > 0 && ` · windows of ${e.seqLen} tokens`}
+        </span>
+      </div>
+      <dl className="facts eval-facts">
+        <dt>Windows</dt>
+        <dd data-testid="eval-windows-done">
+          {e.done} / {e.total}
+        </dd>
+        <dt>Tokens scored</dt>
+        <dd>
+          {(result?.tokensScored ?? e.done * e.seqLen).toLocaleString('en-US')}{' '}
+          <span className="muted small">of {e.tokensInText.toLocaleString('en-US')} in the text</span>
+        </dd>
+        <dt>Speed</dt>
+        <dd data-testid="eval-rate">
+          {e.tokensPerSecond === null
+            ? '–'
+            : `${Math.round(e.tokensPerSecond).toLocaleString('en-US')} tokens/s`}
+        </dd>
+        <dt>Time</dt>
+        <dd>
+          {formatDuration(e.elapsedMs)}
+          {e.status === 'running' && e.etaMs !== null && e.etaMs > 0 && (
+            <span className="muted small"> · {formatDuration(e.etaMs)} left</span>
+          )}
+        </dd>
+        {result && (
+          <>
+            <dt>Mean NLL</dt>
+            <dd>{result.meanNll.toFixed(6)} nats</dd>
+          </>
+        )}
+      </dl>
+    </div>
+  );
+}
+
+function summarize(e: EvalState, hasModel: boolean): string {
+  switch (e.status) {
+    case 'idle':
+      return hasModel ? 'Not run yet.' : 'Load a model to evaluate it.';
+    case 'preparing':
+      return `Tokenizing ${e.label}…`;
+    case 'running':
+      return e.total > 0 ? `Window ${Math.min(e.done + 1, e.total)} of ${e.total}…` : 'Starting…';
+    case 'finished':
+      return `Done: ${e.total} window${e.total === 1 ? '' : 's'} of ${e.seqLen} tokens in ${formatDuration(e.elapsedMs)}.`;
+    case 'cancelled':
+      return `Cancelled after ${e.done} of ${e.total} windows.`;
+    case 'error':
+      return `Stopped after ${e.done} of ${e.total || '?'} windows: ${e.error?.kind ?? 'error'}.`;
+  }
+}

@@ -1,0 +1,174 @@
+// The model panel: choose a model, see what it is and whether it fits before a byte of weights
+// moves, then load it onto the GPU with progress. What is loaded is shown apart from what is
+// chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
+
+import type { ModelSummary } from '../../worker/api';
+import { formatBytes, formatDuration } from '../shell/format';
+import { ModelFitCard } from './ModelFitCard';
+import { ModelLoadProgress } from './ModelLoadProgress';
+import { ModelSourcePicker } from './ModelSourcePicker';
+import type { LoadState } from './modelReducers';
+import { useModelStudio } from './modelStore';
+
+export function ModelPanel() {
+  const inspect = useModelStudio((s) => s.inspect);
+  const load = useModelStudio((s) => s.load);
+  const notice = useModelStudio((s) => s.notice);
+  const loadModel = useModelStudio((s) => s.loadModel);
+  const cancelLoad = useModelStudio((s) => s.cancelLoad);
+  const loading = load.status === 'loading';
+  const refused = inspect.fit?.verdict === 'does not fit';
+  const canLoad = inspect.status === 'ready' && inspect.fit !== null && !refused && !loading;
+
+  return (
+    <section className="card" id="model" aria-labelledby="model-title">
+      <h2 id="model-title">Model</h2>
+      <ModelSourcePicker />
+
+      {inspect.status === 'inspecting' && (
+        <p className="muted" role="status" data-testid="model-inspecting">
+          Reading the model's headers…
+        </p>
+      )}
+      {inspect.status === 'error' && inspect.error && (
+        <div className="notice notice-error" role="alert" data-testid="model-error">
+          <p className="mono">{inspect.error.message}</p>
+          <p>{inspect.error.advice}</p>
+        </div>
+      )}
+
+      {inspect.summary && (
+        <div className="model-grid">
+          <ModelFacts summary={inspect.summary} />
+          <ModelFitCard
+            fit={inspect.fit}
+            options={inspect.fitOptions}
+            limits={inspect.limits}
+            layers={inspect.summary.layers}
+          />
+        </div>
+      )}
+
+      <div className="toolbar">
+        <button
+          type="button"
+          className="button button-primary"
+          data-testid="model-load"
+          disabled={!canLoad}
+          title={refused ? 'This model does not fit the memory budget; see why above.' : undefined}
+          onClick={() => void loadModel()}
+        >
+          {loading ? 'Loading…' : loadLabel(inspect.summary, load)}
+        </button>
+        <button
+          type="button"
+          className="button"
+          data-testid="model-load-cancel"
+          disabled={!loading || load.cancelRequested}
+          onClick={() => void cancelLoad()}
+        >
+          {load.cancelRequested ? 'Cancelling…' : 'Cancel'}
+        </button>
+        <span className={`summary status-${load.status}`} data-testid="model-load-status" aria-live="polite">
+          {loadSummary(load)}
+        </span>
+      </div>
+      {(loading || load.bytesTotal > 0) && <ModelLoadProgress load={load} />}
+
+      {load.status === 'error' && load.error && (
+        <div className="notice notice-error" role="alert" data-testid="model-load-error">
+          <p className="mono">{load.error.message}</p>
+          <p>{load.error.advice}</p>
+        </div>
+      )}
+      {notice && !load.loaded && (
+        <div className="notice notice-error" role="alert" data-testid="model-dropped">
+          <p className="mono">{notice.message}</p>
+          <p>{notice.advice}</p>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function loadLabel(summary: ModelSummary | null, load: LoadState): string {
+  if (summary && load.loaded?.summary.name === summary.name) return 'Load again';
+  return 'Load';
+}
+
+function loadSummary(load: LoadState): string {
+  const loaded = load.loaded;
+  switch (load.status) {
+    case 'loading':
+      return `Loading ${load.name ?? ''}${load.residency ? ` (${load.residency})` : ''}…`;
+    case 'cancelled':
+      return loaded
+        ? `Load cancelled; ${loaded.summary.name} is still loaded.`
+        : 'Load cancelled; no model is on the GPU.';
+    case 'error':
+      return loaded
+        ? `Load failed; ${loaded.summary.name} is still loaded.`
+        : 'Load failed; no model is loaded.';
+    default:
+      if (!loaded) return 'No model loaded.';
+      return (
+        `Loaded ${loaded.summary.name}: ${loaded.residency === 'resident' ? 'resident' : 'streamed block by block'}, ` +
+        `${formatBytes(loaded.bytesUploaded)} on the GPU, tokenizer ${loaded.tokenizer}, in ${formatDuration(loaded.ms)}.`
+      );
+  }
+}
+
+function ModelFacts({ summary: s }: { summary: ModelSummary }) {
+  return (
+    <div data-testid="model-summary">
+      <h3>{s.name}</h3>
+      <dl className="facts">
+        <dt>Family</dt>
+        <dd>
+          {FAMILY_NAMES[s.family]} <span className="muted small">({s.format})</span>
+        </dd>
+        <dt>Parameters</dt>
+        <dd title={s.parameters.toLocaleString('en-US')}>{formatCount(s.parameters)}</dd>
+        <dt>Layers</dt>
+        <dd>{s.layers}</dd>
+        <dt>Hidden</dt>
+        <dd>
+          {s.hidden} <span className="muted small">· MLP {s.ffnHidden}</span>
+        </dd>
+        <dt>Heads</dt>
+        <dd>
+          {s.heads} query · {s.kvHeads} key/value <span className="muted small">· {s.headDim} per head</span>
+        </dd>
+        <dt>Vocabulary</dt>
+        <dd>{s.vocabSize.toLocaleString('en-US')}</dd>
+        <dt>Context</dt>
+        <dd>{s.context.toLocaleString('en-US')} tokens</dd>
+        <dt>Weights</dt>
+        <dd>
+          {formatBytes(s.weightBytes)} <span className="muted small">in {s.weightFiles.join(', ')}</span>
+        </dd>
+        <dt>Tokenizer</dt>
+        <dd>
+          {s.tokenizerFiles.length > 0 ? (
+            s.tokenizerFiles.join(', ')
+          ) : (
+            <span className="field-error">none found: evaluation needs one</span>
+          )}
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
+const FAMILY_NAMES: Record<ModelSummary['family'], string> = {
+  gpt2: 'GPT-2',
+  opt: 'OPT',
+  llama: 'Llama',
+};
+
+function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
+  return String(n);
+}

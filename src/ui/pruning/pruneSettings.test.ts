@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { NM_MAX_M } from '../../prune/masks';
+import { STORIES_260K } from '../shell/testModelShape';
+import {
+  buildOptions,
+  defaultForm,
+  describeMethod,
+  describePattern,
+  fieldHints,
+  LARGEST_M,
+  type ModelShape,
+  withMethod,
+} from './pruneSettings';
+
+/** An OPT-125M-like shape. */
+const OPT: ModelShape = {
+  ...STORIES_260K,
+  family: 'opt',
+  context: 2048,
+  parameters: 125_000_000,
+  hidden: 768,
+  heads: 12,
+  headDim: 64,
+  ffnHidden: 3072,
+  defaultSeqLen: 2048,
+};
+
+describe('the pruning form', () => {
+  it('defaults to the paper’s settings, with calibration scaled to a small model', () => {
+    const built = buildOptions(defaultForm(STORIES_260K), STORIES_260K);
+    expect(built.ok).toBe(true);
+    if (!built.ok) return;
+    const { prune, evaluation } = built.options;
+    expect(prune.method).toBe('fista');
+    expect(prune.pattern).toEqual({ kind: 'unstructured', sparsity: 0.5 });
+    expect(prune.calibration).toEqual({ source: { kind: 'c4' }, windows: 32, seqLen: 256, seed: 0 });
+    expect(prune.fista).toMatchObject({
+      iterations: 20,
+      rounds: 3,
+      xi: 0.3,
+      thresholdGroup: 'row',
+      errorCorrection: true,
+    });
+    expect(prune.sparsegpt.percdamp).toBe(0.01);
+    expect(prune.blockInputs).toBe('dense');
+    expect(evaluation).toEqual({ text: 'wikitext2', seqLen: 512 });
+
+    const opt = buildOptions(defaultForm(OPT), OPT);
+    expect(opt.ok && opt.options.prune.calibration).toEqual({
+      source: { kind: 'c4' },
+      windows: 128,
+      seqLen: 1024,
+      seed: 0,
+    });
+  });
+
+  it('explains where our defaults differ from the paper', () => {
+    const small = fieldHints(STORIES_260K);
+    expect(small.windows?.paper).toBe('128');
+    expect(small.windows?.ours).toMatch(/^32:/);
+    expect(small.seqLen?.ours).toMatch(/^256:/);
+    expect(small.iterations).toEqual({ paper: '20' });
+    expect(small.warmStart?.ours).toMatch(/SparseGPT/);
+    expect(fieldHints(OPT).warmStart?.ours).toBeUndefined();
+  });
+
+  it('builds N:M, the tiny e2e settings, and a pasted calibration text', () => {
+    const form = {
+      ...defaultForm(STORIES_260K),
+      pattern: 'nm' as const,
+      n: '2',
+      m: '4',
+      windows: '4',
+      seqLen: '32',
+      iterations: '4',
+      rounds: '2',
+      evalText: 'tinystories' as const,
+      evalSeqLen: '64',
+      evalWindows: '2',
+      calibration: 'text' as const,
+      pastedText: 'Once upon a time.',
+      seed: '0x10',
+    };
+    const built = buildOptions(form, STORIES_260K);
+    expect(built.ok).toBe(true);
+    if (!built.ok) return;
+    expect(built.options.prune.pattern).toEqual({ kind: 'nm', n: 2, m: 4 });
+    expect(built.options.prune.calibration).toEqual({
+      source: { kind: 'text', text: 'Once upon a time.', label: 'pasted text' },
+      windows: 4,
+      seqLen: 32,
+      seed: 16,
+    });
+    expect(built.options.prune.fista).toMatchObject({ iterations: 4, rounds: 2 });
+    expect(built.options.evaluation).toEqual({ text: 'tinystories', seqLen: 64, maxWindows: 2 });
+    expect(buildOptions({ ...form, evaluate: false }, STORIES_260K)).toMatchObject({
+      ok: true,
+      options: { evaluation: null },
+    });
+  });
+
+  it('names every wrong field', () => {
+    const base = defaultForm(STORIES_260K);
+    const errors = (patch: Partial<typeof base>) => {
+      const built = buildOptions({ ...base, ...patch }, STORIES_260K);
+      return built.ok ? {} : built.errors;
+    };
+    expect(errors({ sparsity: '100' })).toHaveProperty('sparsity');
+    expect(errors({ sparsity: '' })).toHaveProperty('sparsity');
+    expect(errors({ pattern: 'nm', n: '4', m: '4' })).toHaveProperty('n');
+    // stories260K's down projection has 172 inputs: 4:8 cannot tile it.
+    expect(errors({ pattern: 'nm', n: '4', m: '8' }).m).toMatch(/172 inputs of down/);
+    expect(errors({ pattern: 'nm', n: '4', m: '8' }).m).toMatch(/M = 8/);
+    expect(buildOptions({ ...defaultForm(OPT), pattern: 'nm', n: '4', m: '8' }, OPT).ok).toBe(true);
+    expect(LARGEST_M).toBe(NM_MAX_M);
+    expect(
+      buildOptions({ ...defaultForm(OPT), method: 'wanda', pattern: 'nm', n: '2', m: '128' }, OPT),
+    ).toMatchObject({
+      ok: false,
+      errors: { m: 'The mask kernels take groups of at most 64.' },
+    });
+    expect(errors({ seqLen: '513' })).toHaveProperty('seqLen');
+    expect(errors({ windows: '0' })).toHaveProperty('windows');
+    expect(errors({ windows: '2.5' })).toHaveProperty('windows');
+    expect(errors({ seed: '-1' })).toHaveProperty('seed');
+    expect(errors({ xi: '1' })).toHaveProperty('xi');
+    expect(errors({ iterations: '0' })).toHaveProperty('iterations');
+    expect(errors({ calibration: 'text', pastedText: '  ' })).toHaveProperty('pastedText');
+    expect(errors({ evalWindows: '0' })).toHaveProperty('evalWindows');
+    expect(errors({ evalSeqLen: '1' })).toHaveProperty('evalSeqLen');
+    // FISTA's settings do not block a baseline, nor damping a method without SparseGPT.
+    expect(errors({ method: 'magnitude', xi: 'x', percdamp: '0' })).toEqual({});
+    expect(errors({ method: 'sparsegpt', percdamp: '0' })).toHaveProperty('percdamp');
+  });
+
+  it('switches block inputs with the method, and describes runs', () => {
+    const form = withMethod(defaultForm(STORIES_260K), 'wanda');
+    expect(form.blockInputs).toBe('pruned');
+    const built = buildOptions(form, STORIES_260K);
+    if (!built.ok) throw new Error('unexpected');
+    expect(describeMethod(built.options.prune)).toBe('Wanda');
+    expect(describeMethod({ ...built.options.prune, method: 'fista' })).toBe('FISTAPruner (SparseGPT start)');
+    expect(describePattern({ kind: 'nm', n: 2, m: 4 })).toBe('2:4');
+    expect(describePattern({ kind: 'unstructured', sparsity: 0.5 })).toBe('50% unstructured');
+  });
+});

@@ -1,0 +1,296 @@
+// The Pruning panel's settings as a form: text in the inputs, checked field by field into the
+// engine's PruneOptions, with the paper's value beside each field and, where our default differs,
+// why. Pure, so the rules are tested without a page; the engine checks the same settings again.
+
+import type { EvalText } from '../../model/evaluate';
+import {
+  type BlockInputs,
+  defaultBlockInputs,
+  defaultCalibration,
+  PAPER_CALIBRATION,
+  PAPER_FISTA,
+  PAPER_SPARSEGPT,
+  type PruneMethod,
+  type PruneOptions,
+  type ThresholdGroup,
+  type WarmStart,
+} from '../../prune/options';
+import type { ModelSummary, PruneJobOptions } from '../../worker/api';
+import { parseSeed } from '../shell/format';
+
+export type CalibrationChoice = 'c4' | 'tinystories' | 'text';
+
+export interface PruneForm {
+  method: PruneMethod;
+  pattern: 'unstructured' | 'nm';
+  /** Percent zeroed, unstructured. */
+  sparsity: string;
+  n: string;
+  m: string;
+  warmStart: WarmStart;
+  calibration: CalibrationChoice;
+  pastedText: string;
+  windows: string;
+  seqLen: string;
+  seed: string;
+  iterations: string;
+  rounds: string;
+  xi: string;
+  thresholdGroup: ThresholdGroup;
+  errorCorrection: boolean;
+  blockInputs: BlockInputs;
+  percdamp: string;
+  evaluate: boolean;
+  evalText: EvalText;
+  evalSeqLen: string;
+  /** Empty: every window of the text. */
+  evalWindows: string;
+}
+
+export type FormField = keyof PruneForm;
+
+/** What the settings depend on: the model's context, size and operator widths. */
+export type ModelShape = Pick<
+  ModelSummary,
+  'family' | 'context' | 'parameters' | 'hidden' | 'heads' | 'headDim' | 'ffnHidden' | 'defaultSeqLen'
+>;
+
+export const METHOD_LABELS: Record<PruneMethod, string> = {
+  fista: 'FISTAPruner',
+  sparsegpt: 'SparseGPT',
+  wanda: 'Wanda',
+  magnitude: 'Magnitude',
+};
+
+export const WARM_START_LABELS: Record<WarmStart, string> = {
+  sparsegpt: 'SparseGPT',
+  wanda: 'Wanda',
+  magnitude: 'Magnitude',
+  dense: 'Dense (no warm start)',
+};
+
+/** The widest N:M group the engine's mask kernels take (masks.ts NM_MAX_M; a test keeps them equal). */
+export const LARGEST_M = 64;
+
+/** N:M presets: the pattern sparse tensor cores run (2:4) and its wider cousin. */
+export const NM_PRESETS = [
+  { n: 2, m: 4 },
+  { n: 4, m: 8 },
+] as const;
+
+/** The studio's defaults for a model: the paper's, with calibration scaled to the model (options.ts). */
+export function defaultForm(model: ModelShape): PruneForm {
+  const cal = defaultCalibration(model.context, model.parameters);
+  return {
+    method: 'fista',
+    pattern: 'unstructured',
+    sparsity: '50',
+    n: '2',
+    m: '4',
+    warmStart: PAPER_FISTA.warmStart,
+    calibration: 'c4',
+    pastedText: '',
+    windows: String(cal.windows),
+    seqLen: String(cal.seqLen),
+    seed: String(cal.seed),
+    iterations: String(PAPER_FISTA.iterations),
+    rounds: String(PAPER_FISTA.rounds),
+    xi: String(PAPER_FISTA.xi),
+    thresholdGroup: PAPER_FISTA.thresholdGroup,
+    errorCorrection: PAPER_FISTA.errorCorrection,
+    blockInputs: defaultBlockInputs('fista'),
+    percdamp: String(PAPER_SPARSEGPT.percdamp),
+    evaluate: true,
+    evalText: 'wikitext2',
+    evalSeqLen: String(model.defaultSeqLen),
+    evalWindows: '',
+  };
+}
+
+/** A method change also changes the block inputs to that method's reference pipeline. */
+export function withMethod(form: PruneForm, method: PruneMethod): PruneForm {
+  return { ...form, method, blockInputs: defaultBlockInputs(method) };
+}
+
+/** Whether SparseGPT runs at all (as the method or as FISTAPruner's warm start): its damping matters then. */
+export function usesSparseGpt(form: Pick<PruneForm, 'method' | 'warmStart'>): boolean {
+  return form.method === 'sparsegpt' || (form.method === 'fista' && form.warmStart === 'sparsegpt');
+}
+
+export interface FieldHint {
+  /** The paper's (or the reference code's) value. */
+  paper: string;
+  /** Our default, where it differs, and why. */
+  ours?: string;
+}
+
+export function fieldHints(model: ModelShape): Partial<Record<FormField, FieldHint>> {
+  const cal = defaultCalibration(model.context, model.parameters);
+  const small = cal.windows !== PAPER_CALIBRATION.windows;
+  const shorter = cal.seqLen !== PAPER_CALIBRATION.seqLen;
+  return {
+    method: { paper: 'FISTAPruner, against SparseGPT, Wanda and magnitude.' },
+    pattern: { paper: '50% unstructured and 2:4.' },
+    warmStart: {
+      paper: 'SparseGPT for OPT, Wanda for LLaMA.',
+      ours:
+        model.family === 'llama'
+          ? 'SparseGPT for every family: on stories260K (a LLaMA) it was the better start at 2:4 (TinyStories 26.3 against 35.0 from Wanda; docs/results/pruning.md).'
+          : undefined,
+    },
+    calibration: { paper: 'C4, the first train shard, as SparseGPT and Wanda sample it.' },
+    windows: {
+      paper: String(PAPER_CALIBRATION.windows),
+      ours: small
+        ? `${cal.windows}: a model under 10M parameters is well served by fewer windows, and the run stays in seconds.`
+        : undefined,
+    },
+    seqLen: {
+      paper: `${PAPER_CALIBRATION.seqLen} tokens (the OPT and LLaMA context).`,
+      ours: shorter
+        ? `${cal.seqLen}: half of this model's ${model.context}-token context, so windows come from more documents.`
+        : undefined,
+    },
+    seed: { paper: '0 (our generator is not Python’s, so the windows differ anyway).' },
+    iterations: { paper: String(PAPER_FISTA.iterations) },
+    rounds: { paper: String(PAPER_FISTA.rounds) },
+    xi: { paper: String(PAPER_FISTA.xi) },
+    thresholdGroup: {
+      paper: 'Not stated (docs/algorithms/fistapruner.md §5.1).',
+      ours: 'Per row: it matches the row-wise objective and Wanda, and did better in our float64 prototype.',
+    },
+    errorCorrection: { paper: 'On (intra-layer cumulative error correction).' },
+    blockInputs: {
+      paper:
+        'Dense inputs for FISTAPruner (blocks independent); pruned inputs in SparseGPT’s and Wanda’s code.',
+    },
+    percdamp: {
+      paper: `${PAPER_SPARSEGPT.percdamp} of the mean Hessian diagonal (raised ×10 on a failed Cholesky).`,
+    },
+    evalText: { paper: 'WikiText-2 raw test.' },
+    evalSeqLen: { paper: '2048 tokens (OPT, LLaMA).' },
+    evalWindows: { paper: 'All of them (remainder dropped). Fewer make a quicker, noisier number.' },
+  };
+}
+
+export type FormErrors = Partial<Record<FormField, string>>;
+
+export type BuiltOptions = { ok: true; options: PruneJobOptions } | { ok: false; errors: FormErrors };
+
+const int = (text: string) => (/^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN);
+const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
+/** The input widths N:M groups run along, by operator (every family has these four). */
+function inputWidths(model: ModelShape): { name: string; width: number }[] {
+  return [
+    { name: 'q/k/v and gate/up', width: model.hidden },
+    { name: 'o', width: model.heads * model.headDim },
+    { name: 'down', width: model.ffnHidden },
+  ];
+}
+
+/** The form as the job's options, or an error per field that is wrong. */
+export function buildOptions(form: PruneForm, model: ModelShape): BuiltOptions {
+  const errors: FormErrors = {};
+  const isFista = form.method === 'fista';
+
+  let pattern: PruneOptions['pattern'] = { kind: 'unstructured', sparsity: 0.5 };
+  if (form.pattern === 'unstructured') {
+    const percent = num(form.sparsity);
+    if (!(percent > 0 && percent < 100)) errors.sparsity = 'A percentage strictly between 0 and 100.';
+    else pattern = { kind: 'unstructured', sparsity: percent / 100 };
+  } else {
+    const n = int(form.n);
+    const m = int(form.m);
+    if (!(n >= 1)) errors.n = 'A whole number N ≥ 1.';
+    if (!(m >= 2)) errors.m = 'A whole number M ≥ 2.';
+    else if (n >= m) errors.n = 'N < M: N are kept of every M.';
+    else if (m > LARGEST_M) errors.m = `The mask kernels take groups of at most ${LARGEST_M}.`;
+    else {
+      const misfit = inputWidths(model).find((w) => w.width % m !== 0);
+      if (misfit) errors.m = `M = ${m} does not divide the ${misfit.width} inputs of ${misfit.name}.`;
+      else if (usesSparseGpt(form) && PAPER_SPARSEGPT.blocksize % m !== 0)
+        errors.m = `SparseGPT sweeps ${PAPER_SPARSEGPT.blocksize} columns at a time: M must divide ${PAPER_SPARSEGPT.blocksize}.`;
+    }
+    if (!errors.n && !errors.m) pattern = { kind: 'nm', n, m };
+  }
+
+  const windows = int(form.windows);
+  if (!(windows >= 1 && windows <= 100_000)) errors.windows = 'A whole number of windows, at least 1.';
+  const seqLen = int(form.seqLen);
+  if (!(seqLen >= 2 && seqLen <= model.context))
+    errors.seqLen = `A whole number of tokens from 2 to the model’s context (${model.context}).`;
+  const seed = parseSeed(form.seed);
+  if (seed === null) errors.seed = 'A whole number from 0 to 4294967295 (or 0x… hex).';
+  let source: PruneOptions['calibration']['source'] = { kind: 'c4' };
+  if (form.calibration === 'tinystories') source = { kind: 'tinystories' };
+  if (form.calibration === 'text') {
+    if (form.pastedText.trim() === '') errors.pastedText = 'Paste the text to calibrate on.';
+    source = { kind: 'text', text: form.pastedText, label: 'pasted text' };
+  }
+
+  const iterations = int(form.iterations);
+  const rounds = int(form.rounds);
+  const xi = num(form.xi);
+  if (isFista) {
+    if (!(iterations >= 1 && iterations <= 10_000)) errors.iterations = 'A whole number from 1 to 10000.';
+    if (!(rounds >= 1 && rounds <= 100)) errors.rounds = 'A whole number from 1 to 100.';
+    if (!(xi > 0 && xi < 1)) errors.xi = 'A number strictly between 0 and 1.';
+  }
+  const percdamp = num(form.percdamp);
+  if (usesSparseGpt(form) && !(percdamp > 0 && percdamp <= 10)) errors.percdamp = 'A number in (0, 10].';
+
+  let evaluation: PruneJobOptions['evaluation'] = null;
+  if (form.evaluate) {
+    const evalSeqLen = int(form.evalSeqLen);
+    if (!(evalSeqLen >= 2 && evalSeqLen <= model.context))
+      errors.evalSeqLen = `A whole number of tokens from 2 to the model’s context (${model.context}).`;
+    const evalWindows = form.evalWindows.trim() === '' ? undefined : int(form.evalWindows);
+    if (evalWindows !== undefined && !(evalWindows >= 1))
+      errors.evalWindows = 'Empty for all, or a whole number ≥ 1.';
+    evaluation = {
+      text: form.evalText,
+      seqLen: evalSeqLen,
+      ...(evalWindows === undefined ? {} : { maxWindows: evalWindows }),
+    };
+  }
+
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    options: {
+      prune: {
+        method: form.method,
+        pattern,
+        calibration: { source, windows, seqLen, seed: seed as number },
+        fista: {
+          ...PAPER_FISTA,
+          iterations: isFista ? iterations : PAPER_FISTA.iterations,
+          rounds: isFista ? rounds : PAPER_FISTA.rounds,
+          xi: isFista ? xi : PAPER_FISTA.xi,
+          warmStart: form.warmStart,
+          thresholdGroup: form.thresholdGroup,
+          errorCorrection: form.errorCorrection,
+        },
+        sparsegpt: {
+          ...PAPER_SPARSEGPT,
+          percdamp: usesSparseGpt(form) ? percdamp : PAPER_SPARSEGPT.percdamp,
+        },
+        blockInputs: form.blockInputs,
+      },
+      evaluation,
+    },
+  };
+}
+
+/** '50% unstructured', '2:4'. */
+export function describePattern(p: PruneOptions['pattern']): string {
+  return p.kind === 'nm' ? `${p.n}:${p.m}` : `${+(100 * p.sparsity).toFixed(2)}% unstructured`;
+}
+
+/** 'FISTAPruner (SparseGPT start)', 'Wanda'. */
+export function describeMethod(o: PruneOptions): string {
+  return o.method === 'fista'
+    ? `${METHOD_LABELS.fista} (${WARM_START_LABELS[o.fista.warmStart].split(' ')[0]} start)`
+    : METHOD_LABELS[o.method];
+}

@@ -1,0 +1,292 @@
+// The studio's configuration as a link: the pruning, evaluation and training settings in the query
+// string (`?prune.method=fista&prune.pattern=nm&eval.text=tinystories&train.arms=adamw@3e-3`), the
+// section in the hash (`#prune`). Pure, so hostile links are tested without a page. A value is checked here as far as
+// it can be without a model (its syntax and fixed range); what depends on the model (a window
+// longer than its context, an M that does not divide its widths) is checked once the model is
+// there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
+
+import type { EvalText } from '../../model/evaluate';
+import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../../train/armVariants';
+import { PRESETS } from '../../train/modelPresets';
+import type { ArmField, TrainForm } from '../optimizer/trainSettings';
+import type { PruneForm } from '../pruning/pruneSettings';
+import { parseSeed } from './format';
+
+/** What a link carries of the pruning form: everything but a pasted text, which is no link's business. */
+export type LinkedPruneForm = Omit<PruneForm, 'pastedText'>;
+export type LinkedPruneField = keyof LinkedPruneForm;
+
+/** What a link carries of the training form: all but the person's own text, which stays on their machine. */
+export type LinkedTrainForm = Omit<TrainForm, 'userText' | 'userLabel'>;
+export type LinkedTrainField = keyof LinkedTrainForm;
+
+export interface EvalSettings {
+  text: EvalText;
+  seqLen: number;
+  /** null: every window. */
+  windows: number | null;
+}
+
+export interface UrlState {
+  /** The id of the section in view, from the hash. */
+  panel: string | null;
+  prune: Partial<LinkedPruneForm>;
+  eval: Partial<EvalSettings>;
+  train: Partial<LinkedTrainForm>;
+  /** A paper demo to open (public/demos/<name>.json). */
+  demo: string | null;
+}
+
+/** Parses one field's text; a string is the reason it was refused. */
+type Field<T> = (text: string) => T | { refused: string };
+const refused = (reason: string) => ({ refused: reason });
+const isRefused = (v: unknown): v is { refused: string } =>
+  typeof v === 'object' && v !== null && 'refused' in v;
+
+const WHOLE = /^\d{1,9}$/;
+const DECIMAL = /^(\d{1,9}(\.\d{0,12})?|\.\d{1,12})(e[+-]?\d{1,3})?$/i;
+
+function oneOf<T extends string>(...values: T[]): Field<T> {
+  return (text) => (values.includes(text as T) ? (text as T) : refused(`one of ${values.join(', ')}`));
+}
+
+function whole(min: number, max: number): Field<string> {
+  return (text) =>
+    WHOLE.test(text) && Number(text) >= min && Number(text) <= max
+      ? String(Number(text))
+      : refused(`a whole number from ${min} to ${max}`);
+}
+
+/** A decimal in (lo, hi), or (lo, hi] when `upTo` is set. */
+function decimal(lo: number, hi: number, upTo = false): Field<string> {
+  return (text) => {
+    const value = Number(text);
+    const inside = value > lo && (upTo ? value <= hi : value < hi);
+    return DECIMAL.test(text) && inside
+      ? text
+      : refused(`a number greater than ${lo} and ${upTo ? 'at most' : 'less than'} ${hi}`);
+  };
+}
+
+const seed: Field<string> = (text) =>
+  parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim();
+
+const flag: Field<boolean> = (text) =>
+  text === 'true' || text === '1'
+    ? true
+    : text === 'false' || text === '0'
+      ? false
+      : refused('true or false');
+
+/** The pruning form's fields as a link spells them; a demo file's settings go through the same table. */
+export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> } = {
+  method: oneOf('fista', 'sparsegpt', 'wanda', 'magnitude'),
+  pattern: oneOf('unstructured', 'nm'),
+  sparsity: decimal(0, 100),
+  n: whole(1, 63),
+  m: whole(2, 64),
+  warmStart: oneOf('sparsegpt', 'wanda', 'magnitude', 'dense'),
+  // A pasted text is not carried, so a link cannot ask for it.
+  calibration: oneOf('c4', 'tinystories'),
+  windows: whole(1, 100_000),
+  seqLen: whole(2, 1_000_000),
+  seed,
+  iterations: whole(1, 10_000),
+  rounds: whole(1, 100),
+  xi: decimal(0, 1),
+  thresholdGroup: oneOf('row', 'matrix'),
+  errorCorrection: flag,
+  blockInputs: oneOf('dense', 'pruned'),
+  percdamp: decimal(0, 10, true),
+  evaluate: flag,
+  evalText: oneOf('wikitext2', 'tinystories'),
+  evalSeqLen: whole(2, 1_000_000),
+  // Empty: every window.
+  evalWindows: (text) => (text === '' ? '' : whole(1, 1_000_000)(text)),
+};
+
+export const EVAL_FIELDS: { [K in keyof EvalSettings]: Field<EvalSettings[K]> } = {
+  text: oneOf('wikitext2', 'tinystories'),
+  seqLen: (text) => {
+    const v = whole(2, 1_000_000)(text);
+    return isRefused(v) ? v : Number(v);
+  },
+  windows: (text) => {
+    if (text === 'all') return null;
+    const v = whole(1, 1_000_000)(text);
+    return isRefused(v) ? refused('a whole number of windows from 1, or "all"') : Number(v);
+  },
+};
+
+type Arms = Record<ArmVariant, ArmField>;
+
+/** The arms that are on, `adamw@0.003,adapprox@0.001`, in the panel's order. */
+export function armsText(arms: Arms): string {
+  return ARM_VARIANT_ORDER.filter((v) => arms[v].on)
+    .map((v) => `${v}@${arms[v].lr.trim()}`)
+    .join(',');
+}
+
+/** The arms a link names turn on at their rates; the rest are off, at their default rates. */
+const armsField: Field<Arms> = (text) => {
+  const arms = Object.fromEntries(
+    ARM_VARIANT_ORDER.map((v) => [v, { on: false, lr: String(ARM_VARIANTS[v].defaultLr) }]),
+  ) as Arms;
+  const expected = `optimizers as variant@rate, comma-separated (${ARM_VARIANT_ORDER.join(', ')}), each rate in (0, 1]`;
+  if (text === '') return refused(expected);
+  for (const item of text.split(',')) {
+    const [variant, lr, ...rest] = item.trim().split('@');
+    const known = variant !== undefined && (ARM_VARIANT_ORDER as string[]).includes(variant);
+    if (!known || lr === undefined || rest.length > 0 || arms[variant as ArmVariant].on)
+      return refused(expected);
+    const rate = decimal(0, 1, true)(lr);
+    if (isRefused(rate)) return refused(expected);
+    arms[variant as ArmVariant] = { on: true, lr: rate };
+  }
+  return arms;
+};
+
+/** The training form's fields as a link spells them; ranges as the form checks them (trainSettings.ts). */
+export const TRAIN_FIELDS: { [K in LinkedTrainField]: Field<LinkedTrainForm[K]> } = {
+  model: oneOf('preset', 'loaded'),
+  preset: oneOf(...(Object.keys(PRESETS) as (keyof typeof PRESETS)[])),
+  family: oneOf('gpt2', 'llama'),
+  // The person's own text is not carried, so a link cannot ask for it.
+  text: oneOf('tinyshakespeare', 'tinystories', 'wikitext2'),
+  steps: whole(1, 1_000_000),
+  batch: whole(1, 4096),
+  seqLen: whole(2, 1_000_000),
+  warmup: whole(0, 1_000_000),
+  decay: oneOf('cosine', 'linear', 'constant'),
+  validationEvery: whole(1, 1_000_000),
+  validationWindows: whole(1, 100_000),
+  seed,
+  arms: armsField,
+};
+
+const PANEL = /^[A-Za-z][\w-]{0,40}$/;
+const DEMO = /^[A-Za-z0-9][\w-]{0,63}$/;
+/** Longer values are not settings anyone typed; they are refused unread. */
+const MAX_VALUE = 200;
+
+/** How a problem names the value: short, and safe to show. */
+function shown(text: string): string {
+  const short = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return JSON.stringify(short);
+}
+
+const hasOwn = (table: object, key: string) => Object.hasOwn(table, key);
+
+/**
+ * Sets each field a record of texts names in `target`, through its parser; everything refused is
+ * told in `problems` as '<prefix><field> = "<text>": <what is expected>'.
+ */
+export function decodeFields<T extends object>(
+  table: { [K in keyof T]: Field<T[K]> },
+  entries: Iterable<[string, string]>,
+  prefix: string,
+  problems: string[],
+): Partial<T> {
+  const out: Partial<T> = {};
+  const seen = new Set<string>();
+  for (const [key, text] of entries) {
+    const name = `${prefix}${key}`;
+    if (!hasOwn(table, key)) {
+      problems.push(`${shown(name)} is not a setting the studio knows`);
+      continue;
+    }
+    if (seen.has(key)) {
+      problems.push(`${name} is given more than once; the first value is used`);
+      continue;
+    }
+    seen.add(key);
+    if (text.length > MAX_VALUE) {
+      problems.push(`${name} is ${text.length} characters long, too long to be a setting`);
+      continue;
+    }
+    const value = table[key as keyof T](text.trim());
+    if (isRefused(value)) problems.push(`${name} = ${shown(text)}: expected ${value.refused}`);
+    else out[key as keyof T] = value as T[keyof T];
+  }
+  return out;
+}
+
+/** Reads a link's query string and hash. Never throws: what is wrong is in `problems`. */
+export function decodeUrlState(search: string, hash: string): { state: UrlState; problems: string[] } {
+  const problems: string[] = [];
+  const params = new URLSearchParams(search);
+  const prune: [string, string][] = [];
+  const evaluation: [string, string][] = [];
+  const training: [string, string][] = [];
+  let demo: string | null = null;
+  for (const [key, value] of params) {
+    if (key.startsWith('prune.')) prune.push([key.slice(6), value]);
+    else if (key.startsWith('eval.')) evaluation.push([key.slice(5), value]);
+    else if (key.startsWith('train.')) training.push([key.slice(6), value]);
+    else if (key === 'demo') {
+      if (DEMO.test(value)) demo = value;
+      else problems.push(`demo = ${shown(value)}: expected a demo name (letters, digits, - and _)`);
+    } else problems.push(`${shown(key)} is not a setting the studio knows`);
+  }
+  const state: UrlState = {
+    panel: null,
+    prune: decodeFields(PRUNE_FIELDS, prune, 'prune.', problems),
+    eval: decodeFields(EVAL_FIELDS, evaluation, 'eval.', problems),
+    train: decodeFields(TRAIN_FIELDS, training, 'train.', problems),
+    demo,
+  };
+  let section = hash.replace(/^#/, '');
+  try {
+    section = decodeURIComponent(section);
+  } catch {
+    // A malformed escape stays as it was and fails the check below.
+  }
+  if (section !== '') {
+    if (PANEL.test(section)) state.panel = section;
+    else problems.push(`#${shown(section)} does not name a section of the studio`);
+  }
+  return { state, problems };
+}
+
+/** The query string and hash for a state: fields in a fixed order, so equal states give equal links. */
+export function encodeUrlState(state: UrlState): { search: string; hash: string } {
+  const params = new URLSearchParams();
+  if (state.demo) params.set('demo', state.demo);
+  for (const key of Object.keys(PRUNE_FIELDS) as LinkedPruneField[]) {
+    const value = state.prune[key];
+    if (value !== undefined) params.set(`prune.${key}`, String(value));
+  }
+  for (const key of Object.keys(EVAL_FIELDS) as (keyof EvalSettings)[]) {
+    const value = state.eval[key];
+    if (value !== undefined) params.set(`eval.${key}`, value === null ? 'all' : String(value));
+  }
+  for (const key of Object.keys(TRAIN_FIELDS) as LinkedTrainField[]) {
+    const value = state.train[key];
+    if (value !== undefined) params.set(`train.${key}`, trainFieldText(key, value));
+  }
+  const search = params.toString();
+  return { search: search ? `?${search}` : '', hash: state.panel ? `#${state.panel}` : '' };
+}
+
+const trainFieldText = (key: LinkedTrainField, value: LinkedTrainForm[LinkedTrainField]) =>
+  key === 'arms' ? armsText(value as Arms) : String(value);
+
+/** The fields of `form` that differ from `defaults`: what a link needs to say. */
+export function changedFields(form: LinkedPruneForm, defaults: LinkedPruneForm): Partial<LinkedPruneForm> {
+  const out: Partial<LinkedPruneForm> = {};
+  for (const key of Object.keys(PRUNE_FIELDS) as LinkedPruneField[]) {
+    if (form[key] !== defaults[key]) (out as Record<string, unknown>)[key] = form[key];
+  }
+  return out;
+}
+
+/** The training fields that differ from `defaults`; the person's own text is never a link's. */
+export function changedTrainFields(form: TrainForm, defaults: TrainForm): Partial<LinkedTrainForm> {
+  const out: Partial<LinkedTrainForm> = {};
+  for (const key of Object.keys(TRAIN_FIELDS) as LinkedTrainField[]) {
+    if (key === 'text' && form.text === 'user') continue;
+    if (trainFieldText(key, form[key]) !== trainFieldText(key, defaults[key]))
+      (out as Record<string, unknown>)[key] = form[key];
+  }
+  return out;
+}
