@@ -4,20 +4,15 @@
 // compare like with like on a shared, noisy machine. The three perplexities must agree (f32 against
 // f64: 1e-4 relative), or the row says so.
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { WorkCounters } from '../src/gpu/meter';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { DEFAULT_PASS_BYTES, windowsPerPass } from '../src/model/batch';
-import { bytesSource } from '../src/model/byteSource';
-import { openModel } from '../src/model/checkpoint';
-import { evaluatePerplexity, tokenizeEvalText } from '../src/model/evaluate';
+import { evaluatePerplexity } from '../src/model/evaluate';
 import { GpuModel } from '../src/model/gpuModel';
 import { perplexity } from '../src/model/perplexity';
 import { referenceNll } from '../src/model/reference';
 import { canonicalTensors } from '../src/model/weights';
-import { loadTokenizer } from '../src/tokenizer';
-import { repoRoot } from './environment';
+import { openStories260K } from './stories';
 import { alignedRows, num } from './table';
 
 export interface EvaluationRow {
@@ -37,15 +32,7 @@ export interface EvaluationRow {
 }
 
 export async function benchEvaluation(rt: GpuRuntime, quick: boolean): Promise<EvaluationRow> {
-  const dir = path.join(repoRoot, 'public', 'models', 'stories260K');
-  const names = ['config.json', 'model.safetensors', 'tok512.bin'];
-  const opened = await openModel(names.map((n) => bytesSource(n, readFileSync(path.join(dir, n)))));
-  const tokenizer = loadTokenizer(
-    [{ name: 'tok512.bin', data: readFileSync(path.join(dir, 'tok512.bin')).buffer as ArrayBuffer }],
-    { vocabSize: opened.config.vocabSize },
-  );
-  const raw = readFileSync(path.join(repoRoot, 'public', 'data', 'tinystories', 'valid-sample.txt'), 'utf8');
-  const tokens = tokenizeEvalText('tinystories', raw, tokenizer);
+  const { opened, tokens } = await openStories260K();
   const [windows, seqLen] = quick ? [4, 128] : [16, 256];
   const options = { seqLen, maxWindows: windows };
   process.stderr.write(`  evaluation · stories260K, ${windows} windows of ${seqLen} … `);

@@ -5,13 +5,8 @@
 // model's. Greedy, so a compressed model must produce the same tokens as the same prune stored
 // densely; the row says when it does not.
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { WorkCounters } from '../src/gpu/meter';
 import type { GpuRuntime } from '../src/gpu/runtime';
-import { bytesSource } from '../src/model/byteSource';
-import { openModel } from '../src/model/checkpoint';
-import { tokenizeEvalText } from '../src/model/evaluate';
 import { generate } from '../src/model/generate';
 import { GpuModel, type LoadOptions } from '../src/model/gpuModel';
 import {
@@ -20,8 +15,7 @@ import {
   memoryWeightSource,
   type WeightSource,
 } from '../src/model/weights';
-import { loadTokenizer } from '../src/tokenizer';
-import { repoRoot } from './environment';
+import { openStories260K } from './stories';
 import { alignedRows, num } from './table';
 
 export interface GenerationRow {
@@ -63,15 +57,8 @@ async function magnitudePrune(
 }
 
 export async function benchGeneration(rt: GpuRuntime, quick: boolean): Promise<GenerationRow[]> {
-  const dir = path.join(repoRoot, 'public', 'models', 'stories260K');
-  const names = ['config.json', 'model.safetensors', 'tok512.bin'];
-  const opened = await openModel(names.map((n) => bytesSource(n, readFileSync(path.join(dir, n)))));
-  const tokenizer = loadTokenizer(
-    [{ name: 'tok512.bin', data: readFileSync(path.join(dir, 'tok512.bin')).buffer as ArrayBuffer }],
-    { vocabSize: opened.config.vocabSize },
-  );
-  const raw = readFileSync(path.join(repoRoot, 'public', 'data', 'tinystories', 'valid-sample.txt'), 'utf8');
-  const prompt = tokenizeEvalText('tinystories', raw, tokenizer).slice(0, 8);
+  const { opened, tokenizer, tokens } = await openStories260K();
+  const prompt = tokens.slice(0, 8);
   const newTokens = quick ? 24 : 96;
   process.stderr.write(
     `  generation · stories260K, ${prompt.length}-token prompt, ${newTokens} new tokens … `,

@@ -7,11 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { folderSources } from '../host/nodeFiles';
-import { openModel } from '../model/checkpoint';
 import { randomTensors, tinyConfig } from '../model/testModels';
-import { canonicalTensors } from '../model/weights';
-import { jsonOf, runCommand, writeModelFolder } from './testing';
+import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
 
 // The runtimes the CLI makes, and a switch that destroys the device once the first block is done.
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterFirstBlock: false }));
@@ -71,13 +68,6 @@ const pruneArgs = (out: string) => [
   '--json',
 ];
 
-async function tensorsOf(folder: string): Promise<Map<string, Float32Array>> {
-  const opened = await openModel(await folderSources(folder));
-  const out = new Map<string, Float32Array>();
-  for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
-  return out;
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'prune-resume-test-'));
   model = join(dir, 'tiny');
@@ -105,8 +95,8 @@ describe('prune after a lost device', () => {
       0, 1, 2,
     ]);
 
-    const want = await tensorsOf(join(dir, 'whole'));
-    const got = await tensorsOf(join(dir, 'resumed'));
+    const want = await tensorsOf(join(dir, 'whole'), config);
+    const got = await tensorsOf(join(dir, 'resumed'), config);
     for (const [name, w] of want) expect(got.get(name), name).toEqual(w);
   });
 });

@@ -7,15 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkCounters } from '../gpu/meter';
-import { folderSources } from '../host/nodeFiles';
-import { openModel } from '../model/checkpoint';
 import { exportHfModel } from '../model/export';
 import { randomTensors, tinyConfig } from '../model/testModels';
-import { blockOperators, canonicalTensors, memoryWeightSource } from '../model/weights';
+import { blockOperators, memoryWeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { parseRunRecord } from '../run/record';
 import type { PrunedFolderSummary } from './prunedFolder';
-import { jsonOf, runCommand, writeModelFolder } from './testing';
+import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
 
 const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
 let dir: string;
@@ -37,13 +35,6 @@ const pruneArgs = () => [
   '2',
   '--json',
 ];
-
-async function tensorsOf(folder: string): Promise<Map<string, Float32Array>> {
-  const opened = await openModel(await folderSources(folder));
-  const out = new Map<string, Float32Array>();
-  for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
-  return out;
-}
 
 /** Series of times, which differ from run to run (GPU time only where the adapter has timestamps). */
 const timeSeries = (name: string) => name === 'operator/wall-ms' || name === 'operator/gpu-ms';
@@ -70,7 +61,7 @@ describe('pruning in shards and merging them', () => {
     const run = await runCommand(...pruneArgs(), '--eval', 'none', '--out', whole(), '--record', recordFile);
     expect(run.code, run.stderr).toBe(0);
     const out = jsonOf(run);
-    const tensors = await tensorsOf(whole());
+    const tensors = await tensorsOf(whole(), config);
     let zeros = 0;
     let entries = 0;
     for (let l = 0; l < config.layers; l++)
@@ -243,7 +234,7 @@ describe('pruning in shards and merging them', () => {
     await refused([shard(2), otherConfig], /different model configs: config\.normEps: 0\.00001 ≠ 0\.000001/);
     // The same recorded sha256, but a tensor neither shard pruned differs: caught while merging.
     const otherWeights = await brokenShard('other-weights', async (folder) => {
-      const tensors = await tensorsOf(folder);
+      const tensors = await tensorsOf(folder, config);
       (tensors.get('final_norm.weight') as Float32Array)[0] = 2;
       for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
         if (f.name === 'model.safetensors') await writeFile(join(folder, f.name), f.data);

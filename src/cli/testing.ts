@@ -5,10 +5,12 @@
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { vi } from 'vitest';
+import { folderSources } from '../host/nodeFiles';
 import { projectRoot } from '../host/projectRoot';
+import { openModel } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
-import { memoryWeightSource } from '../model/weights';
+import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { runCli } from './program';
 
 export interface CommandRun {
@@ -58,4 +60,12 @@ export async function writeModelFolder(
   for (const f of await exportHfModel(memoryWeightSource(config, tensors, 'tiny')))
     await writeFile(join(folder, f.name), f.data);
   await cp(join(projectRoot(), 'public/models/stories260K/tok512.bin'), join(folder, 'tok512.bin'));
+}
+
+/** Every tensor of the model in `folder`, in the engine's naming, as f32. */
+export async function tensorsOf(folder: string, config: ModelConfig): Promise<Map<string, Float32Array>> {
+  const opened = await openModel(await folderSources(folder));
+  const out = new Map<string, Float32Array>();
+  for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
+  return out;
 }
