@@ -152,7 +152,7 @@ export function PlaygroundPanel() {
           data-testid="playground-run"
           disabled={!canRun}
           title={pruneRunning || modelBusy ? 'Wait for the running job to finish.' : undefined}
-          onClick={() => void run()}
+          onClick={() => void run(chosen)}
         >
           {running ? 'Generating…' : 'Generate'}
         </button>

@@ -54,7 +54,8 @@ interface PlaygroundState {
   job: PlaygroundJob;
   setForm(patch: Partial<PlaygroundForm>): void;
   toggleModel(model: string, on: boolean): void;
-  run(): Promise<void>;
+  /** Runs the chosen models that can still run (the panel drops runs whose weights are gone). */
+  run(models?: string[]): Promise<void>;
   cancel(): Promise<void>;
 }
 
@@ -80,8 +81,9 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
     });
   },
 
-  async run() {
-    const { form, models, job } = get();
+  async run(only) {
+    const { form, job } = get();
+    const models = only ?? get().models;
     if (job.status === 'running' || models.length === 0 || Object.keys(playgroundProblems(form)).length)
       return;
     set({ job: startingPlaygroundJob(models) });
