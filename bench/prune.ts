@@ -93,7 +93,7 @@ interface Shape {
 /** Per-row 50 % unstructured, the paper's headline setting. */
 const PATTERN: SparsityPattern = { kind: 'unstructured', sparsity: 0.5 };
 
-// FLOPs per element of one fused FISTA step (shaders/fista.wgsl `step`): P_{k−1} 4 (mul, add, add,
+// FLOPs per element of one fused FISTA step (shaders/prune/fista.wgsl `step`): P_{k−1} 4 (mul, add, add,
 // div), the objective term 6 (mul, sub, mul, abs, mul, add), Z 3, the shrinkage 5 (abs, sub, max,
 // sign, mul), Y_k 3, the change 1; then 1 for the objective's sum.
 const STEP_FLOPS = 22 + 1;

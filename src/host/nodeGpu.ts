@@ -14,7 +14,7 @@ let instance: GPU | undefined;
 // WGSL promises zeroed workgroup memory. On Vulkan, Dawn by default leaves that to the driver
 // (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader, the CPU driver of machines without a
 // GPU, then takes 8–12 s (measured on a busy two-core machine) to compile each kernel with a
-// 64 × 64 workgroup array (the four of SparseGPT's factor, shaders/cholesky.wgsl), and again for
+// 64 × 64 workgroup array (the four of SparseGPT's factor, shaders/prune/cholesky.wgsl), and again for
 // every new device: every CLI command and test runtime. With this toggle off, Dawn's shader compiler
 // zeroes the memory itself with a loop at the start of the kernel (the generated SPIR-V shows it):
 // the same guarantee, and those kernels compile in 0.1–0.3 s. On a real GPU the loop is a few

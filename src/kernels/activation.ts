@@ -4,7 +4,7 @@
 // leading dimension per operand, so an operand may be a column block of a wider matrix (one half of
 // a fused gate/up product). Blocks larger than one storage binding are processed in windows.
 
-import shader from '../../shaders/activation.wgsl?raw';
+import shader from '../../shaders/kernels/activation.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkInteger, checkMatrix } from './operands';
 import { foldGrid, packParams } from './params';

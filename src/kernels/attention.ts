@@ -9,7 +9,7 @@
 // blocks; a query whose keys span several key blocks carries its softmax state (running max and
 // normaliser) between dispatches in a scratch buffer of 2 floats per (query, head).
 
-import shader from '../../shaders/attention.wgsl?raw';
+import shader from '../../shaders/kernels/attention.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';

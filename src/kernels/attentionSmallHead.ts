@@ -4,7 +4,7 @@
 // and it handles the windows of a batched pass natively. It binds each operand whole, so it runs
 // only when they fit one storage binding (smallHeadFits); the caller falls back otherwise.
 
-import shader from '../../shaders/attentionSmallHead.wgsl?raw';
+import shader from '../../shaders/kernels/attentionSmallHead.wgsl?raw';
 import type { EngineLimits } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';

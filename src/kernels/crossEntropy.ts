@@ -4,7 +4,7 @@
 // GpuLimitError. A target of IGNORE_TARGET gives nll 0 (padding); the mean over the rows that count,
 // e.g. with reduce(), is the caller's business.
 
-import shader from '../../shaders/crossEntropy.wgsl?raw';
+import shader from '../../shaders/kernels/crossEntropy.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid, packParams } from './params';

@@ -1,7 +1,7 @@
 // Elementwise vector kernels: axpy (y ← a·x + y), scale (x ← a·x) and soft-threshold
 // (y ← sign(x)·max(|x| − τ, 0)). Vectors longer than one storage binding are processed in windows.
 
-import shader from '../../shaders/elementwise.wgsl?raw';
+import shader from '../../shaders/kernels/elementwise.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from './params';
 import { bindWindow, windowCapacity } from './window';

@@ -8,8 +8,8 @@
 // embedding.wgsl): the caller validates ids, and NaN makes a missed check visible. The table may be
 // half-precision weights packed two per word (tableType, see storage.ts), decoded in the shader.
 
-import body from '../../shaders/embedding.wgsl?raw';
-import halfStorage from '../../shaders/halfStorage.wgsl?raw';
+import body from '../../shaders/kernels/embedding.wgsl?raw';
+import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from './operands';
 import { foldGrid, packParams } from './params';

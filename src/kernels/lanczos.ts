@@ -2,7 +2,7 @@
 // read-back. Step j (from the unit vector v_1 the caller gives):
 //   w = A·v_j,  α_j = v_jᵀw,  w ← w − α_j·v_j − β_j·v_{j−1},  β_{j+1} = ‖w‖,  v_{j+1} = w / β_{j+1}.
 // The product is one matvec dispatch (matvec.ts); the rest of a step is one single-workgroup pass
-// (shaders/lanczos.wgsl, `step`) that writes α_j and β_{j+1}² into slots of one small record. When
+// (shaders/kernels/lanczos.wgsl, `step`) that writes α_j and β_{j+1}² into slots of one small record. When
 // a vector is longer than one binding, the step is five windowed passes instead: the product with
 // the terms of α_j, reductions into the record, and the two vector updates reading their
 // coefficients from it. Either way nothing waits for the CPU until the record is read.
@@ -13,7 +13,7 @@
 // only adds copies of the converged values to T's spectrum. T's eigenvalues stay within rounding
 // of A's spectrum, so the largest still approaches λ_max(A) from below.
 
-import shader from '../../shaders/lanczos.wgsl?raw';
+import shader from '../../shaders/kernels/lanczos.wgsl?raw';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { matvec } from './matvec';

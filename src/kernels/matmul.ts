@@ -4,8 +4,8 @@
 // binding are split into sub-products over blocks of rows, columns and k, each bound as a window.
 // B may be half-precision weights packed two per word (bType, see storage.ts), decoded in the shader.
 
-import halfStorage from '../../shaders/halfStorage.wgsl?raw';
-import body from '../../shaders/matmul.wgsl?raw';
+import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
+import body from '../../shaders/kernels/matmul.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';

@@ -1,4 +1,4 @@
-// y = A·x for a row-major rows × cols matrix A, one workgroup per row (shaders/matvec.wgsl). The
+// y = A·x for a row-major rows × cols matrix A, one workgroup per row (shaders/kernels/matvec.wgsl). The
 // tiled matmul kernel gives a 1-column product one useful column in every 64-wide tile; this one
 // reads each element of A once with every invocation busy. A matrix larger than one storage
 // binding is split into blocks of whole rows and, when a single row does not fit, of columns: the
@@ -7,7 +7,7 @@
 // With `transpose`, y = Aᵀ·x by one invocation per column and no workgroup memory: for a
 // symmetric A the same product without the per-row tree's barriers (Lanczos on a Gram uses it).
 
-import shader from '../../shaders/matvec.wgsl?raw';
+import shader from '../../shaders/kernels/matvec.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from './params';
 import { bindWindow, windowCapacity } from './window';

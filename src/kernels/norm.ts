@@ -4,7 +4,7 @@
 // statistics need all of it) and is a GpuLimitError. In-place use is not supported: x and y are
 // different buffers.
 
-import shader from '../../shaders/norm.wgsl?raw';
+import shader from '../../shaders/kernels/norm.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid, packParams } from './params';

@@ -3,7 +3,7 @@
 // NaN does not propagate through max (WGSL leaves max(x, NaN) to the implementation): check sums,
 // which do propagate it, when NaN detection matters.
 
-import shader from '../../shaders/reduce.wgsl?raw';
+import shader from '../../shaders/kernels/reduce.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import type { VectorRef } from './elementwise';
 import { foldGrid, packParams } from './params';

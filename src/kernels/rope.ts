@@ -5,7 +5,7 @@
 // checkpoints, stories260K) and 'half' pairs (i, i + rotaryDim / 2) (Hugging Face's rotate_half).
 // Hugging Face's conversion script permutes q and k weights so that the two agree.
 
-import shader from '../../shaders/rope.wgsl?raw';
+import shader from '../../shaders/kernels/rope.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';

@@ -1,7 +1,7 @@
 // Row-wise softmax in place with a scale and an optional causal mask, for attention scores that a
 // matmul has materialised. Rows are bound in windows of whole rows.
 
-import shader from '../../shaders/softmax.wgsl?raw';
+import shader from '../../shaders/kernels/softmax.wgsl?raw';
 import type { GpuRuntime } from '../gpu/runtime';
 import { checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid, packParams } from './params';

@@ -11,7 +11,7 @@ import { bindWindow, type Window } from './window';
 
 export type StorageType = 'f32' | 'f16' | 'bf16';
 
-/** The value of a shader's storage-type override constant (see shaders/halfStorage.wgsl). */
+/** The value of a shader's storage-type override constant (see shaders/kernels/halfStorage.wgsl). */
 export const STORAGE_CODE: Record<StorageType, number> = { f32: 0, f16: 1, bf16: 2 };
 
 /** Bytes of the whole words that hold `elements` elements. */

@@ -1,7 +1,7 @@
 // out = inᵀ for a rows × cols row-major matrix (leading dimensions ldIn ≥ cols, ldOut ≥ rows).
 // Matrices larger than one binding are transposed block by block.
 
-import shader from '../../shaders/transpose.wgsl?raw';
+import shader from '../../shaders/kernels/transpose.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';

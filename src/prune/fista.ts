@@ -6,9 +6,9 @@
 // the operator's statistics, never the calibration tokens: G = X*ᵀX* (n × n), B = W·(XᵀX*) (m × n)
 // and ‖WX‖²; then ‖Ŵ X* − W X‖² = Σ Ŵ⊙(Ŵ G − 2B) + ‖WX‖² and ∇f(Ŵ) = Ŵ G − B.
 // The rows are independent LASSO problems sharing G, so each iteration is one (m × n)·(n × n)
-// product on the matmul kernel plus one fused elementwise pass (shaders/fista.wgsl).
+// product on the matmul kernel plus one fused elementwise pass (shaders/prune/fista.wgsl).
 
-import fistaShader from '../../shaders/fista.wgsl?raw';
+import fistaShader from '../../shaders/prune/fista.wgsl?raw';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../kernels/matmul';

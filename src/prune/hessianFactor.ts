@@ -1,4 +1,4 @@
-// SparseGPT's factor of the inverse Hessian on the GPU (shaders/cholesky.wgsl): U, the upper Cholesky
+// SparseGPT's factor of the inverse Hessian on the GPU (shaders/prune/cholesky.wgsl): U, the upper Cholesky
 // factor of H⁻¹ for the damped Hessian H with dead inputs fixed, in f32 as the reference code computes
 // it, without the Hessian ever reaching the CPU. One factor serves every operator of a group (q, k, v
 // share their inputs, so their Hessian), and sparsegpt.ts sweeps each operator with it.
@@ -25,7 +25,7 @@
 // barely definite H can therefore fail here where float64 would succeed; the damping escalation
 // then applies, as in the reference code.
 
-import shader from '../../shaders/cholesky.wgsl?raw';
+import shader from '../../shaders/prune/cholesky.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
@@ -45,7 +45,7 @@ export class SingularHessianError extends Error {
 /** Widest diagonal block (the kernels' workgroup arrays hold 64 × 64, the 16 KiB every device has). */
 const MAX_BLOCK = 64;
 
-/** Status slots, as shaders/cholesky.wgsl numbers them. */
+/** Status slots, as shaders/prune/cholesky.wgsl numbers them. */
 const FAILED = 0;
 const PIVOT = 1;
 const PIVOT_VALUE = 2;

@@ -1,4 +1,4 @@
-// Pruning masks and the scores they rank, on the GPU (shaders/masks.wgsl):
+// Pruning masks and the scores they rank, on the GPU (shaders/prune/masks.wgsl):
 //   rowMask          prunes exactly `prune` entries of every row (unstructured pruning, ranked per row;
 //                    with rows = 1 and the whole matrix as one row, ranked per matrix),
 //   nmMask           keeps exactly n of every m consecutive entries of a row (N:M sparsity),
@@ -15,7 +15,7 @@
 // its grid over two dimensions when a window needs more than maxComputeWorkgroupsPerDimension
 // workgroups. rowMask ranks a row in one workgroup, so a row must fit one binding.
 
-import shader from '../../shaders/masks.wgsl?raw';
+import shader from '../../shaders/prune/masks.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid, packParams } from '../kernels/params';

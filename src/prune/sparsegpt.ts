@@ -1,8 +1,8 @@
 // SparseGPT (Frantar & Alistarh 2023), as the reference code's fasterprune runs it (docs/pruning.md),
 // all on the GPU: the Hessian H = Σ x xᵀ with dead inputs fixed and damped, U = the upper Cholesky factor
-// of H⁻¹ in f32 (hessianFactor.ts, shaders/cholesky.wgsl; once per operator group, since the
+// of H⁻¹ in f32 (hessianFactor.ts, shaders/prune/cholesky.wgsl; once per operator group, since the
 // operators of a group share their inputs), then a sweep over blocks of columns
-// (shaders/sparsegpt.wgsl): each column is pruned or kept, and its error, divided by U_ii, is spread
+// (shaders/prune/sparsegpt.wgsl): each column is pruned or kept, and its error, divided by U_ii, is spread
 // over the row's later columns along U's row i. Unstructured masks are chosen once per block over
 // all its rows and columns (the "adaptive mask"); N:M masks during the sweep from the updated
 // weights. The sweep reads nothing back; the factor reads back one 32-byte status record per
@@ -13,7 +13,7 @@
 // unstructured block is ranked as one row of rows × blocksize scores, which must fit one binding
 // too. Both are checked before the factorization starts, with a message that says what to lower.
 
-import shader from '../../shaders/sparsegpt.wgsl?raw';
+import shader from '../../shaders/prune/sparsegpt.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';

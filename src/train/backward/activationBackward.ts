@@ -5,8 +5,8 @@
 // forward's activation.wgsl, whose erf and activate() it reuses. Blocks larger than one storage
 // binding are processed in windows, as in the forward.
 
-import forwardShader from '../../../shaders/activation.wgsl?raw';
-import backwardShader from '../../../shaders/activationBackward.wgsl?raw';
+import forwardShader from '../../../shaders/kernels/activation.wgsl?raw';
+import backwardShader from '../../../shaders/train/backward/activationBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import type { ActivationFn, MatrixRef } from '../../kernels/activation';
 import { checkInteger, checkMatrix } from '../../kernels/operands';

@@ -13,7 +13,7 @@
 // each T × T product for nothing, which is cheap next to the online kernel's barriers on CPU
 // adapters at the short windows this path serves.
 
-import shader from '../../../shaders/attentionBackward.wgsl?raw';
+import shader from '../../../shaders/train/backward/attentionBackward.wgsl?raw';
 import { GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import type { AttentionArgs } from '../../kernels/attention';

@@ -7,7 +7,7 @@
 // The matrix is bound in windows of whole chunks (and of columns), so it may be larger than one
 // storage binding; the chunk sums go to a scratch buffer of ceil(rows / chunk) rows.
 
-import shader from '../../../shaders/columnSum.wgsl?raw';
+import shader from '../../../shaders/train/backward/columnSum.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
 import { foldGrid, packParams } from '../../kernels/params';

@@ -4,7 +4,7 @@
 // count. Rows are bound in windows of whole rows, like the forward kernel; a row wider than one
 // binding is a GpuLimitError.
 
-import shader from '../../../shaders/crossEntropyBackward.wgsl?raw';
+import shader from '../../../shaders/train/backward/crossEntropyBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { IGNORE_TARGET } from '../../kernels/crossEntropy';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';

@@ -9,7 +9,7 @@
 // embeddings are tied (the two contributions then sum in a fixed order). Tokens are taken in
 // windows whose dOut rows and index fit one binding, and the table in windows of vocabulary rows.
 
-import shader from '../../../shaders/embeddingBackward.wgsl?raw';
+import shader from '../../../shaders/train/backward/embeddingBackward.wgsl?raw';
 import { GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';

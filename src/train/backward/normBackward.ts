@@ -8,7 +8,7 @@
 // Rows are bound in windows of whole rows, as in the forward; a row wider than one binding cannot
 // be split (its statistics need all of it) and is a GpuLimitError.
 
-import shader from '../../../shaders/normBackward.wgsl?raw';
+import shader from '../../../shaders/train/backward/normBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { type NormKind, normGroupSize } from '../../kernels/norm';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';

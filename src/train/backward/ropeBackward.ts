@@ -4,8 +4,8 @@
 // compiled from rope.wgsl and ropeBackward.wgsl together; so both conventions ('interleaved',
 // 'half'), partial rotary dimensions and start positions behave exactly as in the forward.
 
-import forwardShader from '../../../shaders/rope.wgsl?raw';
-import backwardShader from '../../../shaders/ropeBackward.wgsl?raw';
+import forwardShader from '../../../shaders/kernels/rope.wgsl?raw';
+import backwardShader from '../../../shaders/train/backward/ropeBackward.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { type RopeArgs, ropeDispatches } from '../../kernels/rope';
 

@@ -10,7 +10,7 @@
 // Parameters of at most `fuseUpTo` elements step in one fused dispatch (fused.ts); larger ones in
 // the passes below.
 
-import body from '../../../shaders/adafactor.wgsl?raw';
+import body from '../../../shaders/train/optim/adafactor.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
@@ -158,7 +158,7 @@ export class Adafactor implements Optimizer {
     return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 5);
   }
 
-  /** The whole step of one parameter in one workgroup (shaders/adafactor.wgsl, fused_*). */
+  /** The whole step of one parameter in one workgroup (shaders/train/optim/adafactor.wgsl, fused_*). */
   private async stepFused(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number): Promise<void> {
     const { rows, cols } = slot;
     const count = rows * cols;

@@ -1,9 +1,9 @@
 // AdamW on the GPU with PyTorch's torch.optim.AdamW semantics (docs/algorithms/adamw.md): decoupled
 // weight decay applied first, bias-corrected moments, ε outside the square root. One fused pass per
-// parameter (shaders/adamw.wgsl). amsgrad and maximize are not offered.
+// parameter (shaders/train/optim/adamw.wgsl). amsgrad and maximize are not offered.
 // State: m and v, rows × cols f32 each, for every parameter: 2·rows·cols floats.
 
-import body from '../../../shaders/adamw.wgsl?raw';
+import body from '../../../shaders/train/optim/adamw.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import {

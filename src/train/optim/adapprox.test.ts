@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import shader from '../../../shaders/adapprox.wgsl?raw';
+import shader from '../../../shaders/train/optim/adapprox.wgsl?raw';
 import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';

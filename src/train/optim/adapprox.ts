@@ -11,7 +11,7 @@
 // No bias correction and a constant β2 (§1.2, §1.9). Vectors, and matrices whose short side is
 // below `denseBelow` (§1.8, default 8), keep a dense V and skip the compression.
 //
-// S-RSI, as implemented, entirely on the GPU (shaders/srsi.wgsl; docs/training.md, "Adapprox"):
+// S-RSI, as implemented, entirely on the GPU (shaders/train/optim/srsi.wgsl; docs/training.md, "Adapprox"):
 // Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian (long side × w,
 // w = min(k_prev + Δk, k_max) + p, at most the short side), drawn on the GPU from a counter-based
 // hash of (seed, parameter, step) passed as a uniform, or [U_prev / max V | randn] with the warm
@@ -126,7 +126,7 @@ export interface AdapproxOptions {
   seed?: number;
   /**
    * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
-   * workgroup, one dispatch (shaders/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
+   * workgroup, one dispatch (shaders/train/optim/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
    * 2²⁰: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
    * nano's and tiny's shapes: 2¹⁸ beat 0, 2²⁰ and 2²³ with one scalar product per invocation; with
    * the products in 4 × 4 register tiles and a workgroup of 8 (srsi.wgsl fs_product), 2²⁰ beat 2¹⁸
@@ -205,7 +205,7 @@ interface State {
   diagnostics?: AdapproxDiagnostics;
 }
 
-/** Scalar slots per parameter (see shaders/adapprox.wgsl). */
+/** Scalar slots per parameter (see shaders/train/optim/adapprox.wgsl). */
 const SLOTS = 8;
 
 /** A matrix whose new factors wait in its sketch buffers for the rank the GPU chose. */

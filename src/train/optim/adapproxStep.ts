@@ -1,12 +1,12 @@
 // Adapprox's fused step of a small parameter: everything but the S-RSI (second moment with the
 // history, max V, the clipped Û, M, the guidance, W, and Σ (V / max V)²) in one single-workgroup
-// dispatch of shaders/adapproxStep.wgsl, instead of 4–8 multi-pass dispatches and reductions. Why:
+// dispatch of shaders/train/optim/adapproxStep.wgsl, instead of 4–8 multi-pass dispatches and reductions. Why:
 // on a CPU driver such as SwiftShader a dispatch costs a fixed 1–2 ms whatever its size, so a small
 // matrix's step was its dispatch count; one workgroup does all of the parameter's arithmetic, so
 // only parameters up to `fuseStepUpTo` elements (every tensor of the nano and tiny presets) take
 // it. The S-RSI of a small factored matrix stays its own single dispatch (srsi_small).
 
-import stepBody from '../../../shaders/adapproxStep.wgsl?raw';
+import stepBody from '../../../shaders/train/optim/adapproxStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { packParams } from '../../kernels/params';
 import { bindWindow } from '../../kernels/window';

@@ -6,10 +6,10 @@
 // reference code does. Momentum is always on.
 // State per m×n matrix: M (m·n) + R, Rr (m) + C, Rc (n) = mn + 2(m + n); per vector of n: 2n.
 // A step allocates no m×n temporary: the instability is formed on the fly inside its row and column
-// reductions (shaders/factored.wgsl). Parameters of at most `fuseUpTo` elements step in one fused
+// reductions (shaders/train/optim/factored.wgsl). Parameters of at most `fuseUpTo` elements step in one fused
 // dispatch (fused.ts); larger ones in the passes below.
 
-import body from '../../../shaders/came.wgsl?raw';
+import body from '../../../shaders/train/optim/came.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { reduce } from '../../kernels/reduce';
@@ -123,7 +123,7 @@ export class Came implements Optimizer {
     return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 7);
   }
 
-  /** The whole step of one parameter in one workgroup (shaders/came.wgsl, fused_*). */
+  /** The whole step of one parameter in one workgroup (shaders/train/optim/came.wgsl, fused_*). */
   private async stepFused(rt: GpuRuntime, slot: ParamSlot, s: State, lr: number): Promise<void> {
     const { rows, cols } = slot;
     const count = rows * cols;

@@ -1,9 +1,9 @@
-// Dispatch of the rank-1 factored statistics shared by Adafactor and CAME (shaders/factored.wgsl):
+// Dispatch of the rank-1 factored statistics shared by Adafactor and CAME (shaders/train/optim/factored.wgsl):
 // row and column EMAs of G² + ε1 or of CAME's instability, formed on the fly, and the dense
 // second moment of vectors. Matrices are bound in windows of whole rows; a single row longer than
 // one storage binding is a GpuLimitError (one invocation sums all of it).
 
-import body from '../../../shaders/factored.wgsl?raw';
+import body from '../../../shaders/train/optim/factored.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { rowsPerWindow } from '../../kernels/operands';
 import { foldGrid, packParams } from '../../kernels/params';

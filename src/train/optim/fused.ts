@@ -1,5 +1,5 @@
 // The fused step of a small parameter: Adafactor's or CAME's whole update of one parameter in a
-// single dispatch of one workgroup (the fused_* entry points of shaders/adafactor.wgsl and
+// single dispatch of one workgroup (the fused_* entry points of shaders/train/optim/adafactor.wgsl and
 // came.wgsl), instead of the multi-pass path (statistics, reductions, apply; factored.ts and
 // passes.ts). Why: on a CPU driver such as SwiftShader a step's cost is the number of dispatches,
 // workgroups and workgroup barriers rather than its arithmetic, and the multi-pass path spends 4–7
@@ -11,7 +11,7 @@
 // that does not fit one storage binding, take the multi-pass path, which spreads the work over many
 // workgroups.
 
-import fusedStep from '../../../shaders/fusedStep.wgsl?raw';
+import fusedStep from '../../../shaders/train/optim/fusedStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { packParams } from '../../kernels/params';
 import { bindWindow, windowCapacity } from '../../kernels/window';

@@ -10,8 +10,8 @@
 // which dominate on CPU drivers (SwiftShader).
 // Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
 
-import nonFiniteShader from '../../../shaders/nonFinite.wgsl?raw';
-import optimizerParams from '../../../shaders/optimParams.wgsl?raw';
+import nonFiniteShader from '../../../shaders/train/optim/nonFinite.wgsl?raw';
+import optimizerParams from '../../../shaders/train/optim/optimParams.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { foldGrid, packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';

@@ -1,4 +1,4 @@
-// Float64 references of shaders/srsi.wgsl, for tests only: the thin QR of the sketch (Householder,
+// Float64 references of shaders/train/optim/srsi.wgsl, for tests only: the thin QR of the sketch (Householder,
 // backward stable in any precision), the A·B[:, :k] rotation, the truncation error of every rank
 // and the single-pass rank rule (docs/training.md, "Adapprox"). With srsi.ts's gram and
 // symmetricEigen they are the S-RSI that adapprox.reference.ts runs and the GPU kernels are

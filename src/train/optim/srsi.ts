@@ -1,8 +1,8 @@
 // Pieces of Adapprox's S-RSI that run on the CPU: the counter-based hash that seeds the Gaussian
-// test matrix (the GPU draws the values, shaders/adapprox.wgsl, from the key computed here), and in
+// test matrix (the GPU draws the values, shaders/train/optim/adapprox.wgsl, from the key computed here), and in
 // float64 the Gram matrix and the symmetric eigensolver, which the training job's spectrum
 // diagnostic (train/job.ts) and the tests use. The optimizer's own QR, eigendecomposition and rank
-// rule run on the GPU (shaders/srsi.wgsl); their float64 references are in srsi.reference.ts.
+// rule run on the GPU (shaders/train/optim/srsi.wgsl); their float64 references are in srsi.reference.ts.
 
 /** Aᵀ·A for A rows × cols (row-major), in float64. */
 export function gram(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
@@ -105,7 +105,7 @@ export function sketchKey(seed: number, name: string, t: number): number {
 
 /**
  * Element `index` of the standard normal stream of `key` (Box–Muller on two 24-bit uniforms), as
- * shaders/adapprox.wgsl computes it in f32; here in float64 for the reference.
+ * shaders/train/optim/adapprox.wgsl computes it in f32; here in float64 for the reference.
  */
 export function gaussianAt(key: number, index: number): number {
   const a = hash32(key ^ hash32(2 * index));

@@ -43,7 +43,7 @@ function transposeTimes(a: ArrayLike<number>, b: ArrayLike<number>, rows: number
 
 const frobenius = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x) => s + x * x, 0));
 
-describe('S-RSI kernels on the GPU (shaders/srsi.wgsl) against float64', () => {
+describe('S-RSI kernels on the GPU (shaders/train/optim/srsi.wgsl) against float64', () => {
   let rt: GpuRuntime;
   beforeAll(async () => {
     rt = await createNodeRuntime();

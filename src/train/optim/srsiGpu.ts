@@ -1,11 +1,11 @@
-// The dispatches of shaders/srsi.wgsl: the thin QR of an S-RSI sketch (shifted CholeskyQR3), the
+// The dispatches of shaders/train/optim/srsi.wgsl: the thin QR of an S-RSI sketch (shifted CholeskyQR3), the
 // eigendecomposition of the Gram of U with the rank rule, and the rotation of the sketch into the
 // new factors. Each returns a Dispatch for the caller to record with the rest of its step, so that
 // nothing is read back between them. The float64 versions they are tested against live in
 // srsi.reference.ts.
 
-import adapproxBody from '../../../shaders/adapprox.wgsl?raw';
-import srsiBody from '../../../shaders/srsi.wgsl?raw';
+import adapproxBody from '../../../shaders/train/optim/adapprox.wgsl?raw';
+import srsiBody from '../../../shaders/train/optim/srsi.wgsl?raw';
 import { formatBytes, GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { foldGrid, packParams } from '../../kernels/params';

@@ -1,4 +1,4 @@
-// Adafactor's update (Shazeer & Stern 2018, as HF transformers implements it; docs/algorithms/adafactor.md), after shaders/factored.wgsl has updated the second-moment statistics and summed Û²:
+// Adafactor's update (Shazeer & Stern 2018, as HF transformers implements it; docs/algorithms/adafactor.md), after shaders/train/optim/factored.wgsl has updated the second-moment statistics and summed Û²:
 //   Û ← G / sqrt(X̂) · 1/max(1, RMS(Û)/d);  u ← α·Û
 //   with β1: M ← β1·M + (1−β1)·u; u ← M        (HF: the momentum holds the lr-scaled update)
 //   W ← W − α·λ·W − u

@@ -4,7 +4,7 @@
 //   w ← w − (η / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + ε)
 // The bias corrections are computed on the CPU in float64 and passed in.
 
-// Params and its binding p come from shaders/optimParams.wgsl (withOptimizerParams).
+// Params and its binding p come from shaders/train/optim/optimParams.wgsl (withOptimizerParams).
 // f0 = 1 − ηλ, f1 = β1, f2 = 1 − β1, f3 = β2, f4 = 1 − β2, f5 = η / (1 − β1ᵗ),
 // f6 = 1 / sqrt(1 − β2ᵗ), f7 = ε (the complements are formed in float64 on the CPU)
 @group(0) @binding(1) var<storage, read> grad: array<f32>;

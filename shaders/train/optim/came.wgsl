@@ -1,6 +1,6 @@
 // CAME (Luo et al., ACL 2023; yangluo7/CAME; docs/algorithms/came.md): Adafactor's
 // clipped update Û feeds a momentum M, and the step is M scaled by the confidence 1/sqrt(S), where S
-// is the rank-1 factored EMA of the instability (Û − M)² + ε2 (shaders/factored.wgsl forms it):
+// is the rank-1 factored EMA of the instability (Û − M)² + ε2 (shaders/train/optim/factored.wgsl forms it):
 //   M ← β1·M + (1−β1)·Û;  W ← W − η·λ·W − η·M / sqrt(S)      (vectors: W ← W − η·λ·W − η·M)
 // Scalar slots of the parameter: ΣR at +0, ΣÛ² at +1, ΣRr (the instability's row EMA) at +2.
 // Uniform scalars: f0 = η, f3 = 1/rows, f4 = 1/(rows·cols), f5 = d, f6 = β1, f7 = 1 − β1, f8 = λ.

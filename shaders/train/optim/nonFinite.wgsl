@@ -4,7 +4,7 @@
 // counts its own 8 elements and touches the atomics only when it found one, so a clean gradient
 // costs one read per element.
 
-// Params and its binding p come from shaders/optimParams.wgsl (withOptimizerParams).
+// Params and its binding p come from shaders/train/optim/optimParams.wgsl (withOptimizerParams).
 // o0: the window's first gradient element; o1: the parameter's slot in counts (infinite at o1,
 // NaN at o1 + 1).
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
