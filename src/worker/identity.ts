@@ -2,12 +2,13 @@
 // hashed slice by slice (a checkpoint may not fit in memory twice), once per loaded model; a
 // built-in text is hashed from the file the site serves, once per session.
 
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { DataIdentity, ModelIdentity } from '../run/record';
 import { sha256Hex } from '../run/record';
-import { Sha256 } from '../run/sha256';
 import { TRAIN_TEXTS } from '../train/data';
 import type { BuiltinData, ModelSummary } from './api';
 import { NetworkError } from './modelJob';
@@ -23,14 +24,18 @@ export const BUILTIN_DATA_FILES: Record<BuiltinData, string> = {
 /** 16 MiB: few enough reads for a URL model, small enough to keep memory flat. */
 const SLICE_BYTES = 16 * 2 ** 20;
 
+/**
+ * The sha256 of the sources' bytes, joined. Streamed through @noble/hashes (audited): Web Crypto's
+ * digest() takes the whole message at once, and a checkpoint may not fit in memory twice.
+ */
 export async function hashSources(sources: readonly ByteSource[], sliceBytes = SLICE_BYTES): Promise<string> {
-  const hash = new Sha256();
+  const hash = sha256.create();
   for (const source of sources) {
     for (let at = 0; at < source.size; at += sliceBytes) {
       hash.update(new Uint8Array(await source.read(at, Math.min(sliceBytes, source.size - at))));
     }
   }
-  return hash.digestHex();
+  return bytesToHex(hash.digest());
 }
 
 const modelHashes = new WeakMap<readonly ByteSource[], Promise<string>>();
