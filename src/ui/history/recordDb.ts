@@ -1,39 +1,45 @@
-// Run history that outlives the page: run records in one IndexedDB object store, keyed by id.
-// IndexedDB's request/event API is wrapped in promises here and nowhere else. Every record read
+// Run history that outlives the page: run records in one IndexedDB object store, keyed by id,
+// through `idb` (IndexedDB's requests as promises), here and nowhere else. Every record read
 // back goes through parseRunRecord again, so one damaged entry is reported and skipped instead of
 // breaking the whole history.
 
+import { type DBSchema, type IDBPDatabase, type IDBPObjectStore, openDB } from 'idb';
 import { parseRunRecord, type RunRecord } from '../../run/record';
 
 const DB_NAME = 'compression-studio';
 const DB_VERSION = 1;
-const STORE = 'run-records';
+const STORE = 'run-records' as const;
 
 export class RecordDbError extends Error {
   override name = 'RecordDbError';
 }
 
-let opening: Promise<IDBDatabase> | null = null;
+interface HistorySchema extends DBSchema {
+  'run-records': { key: string; value: unknown };
+}
 
-function database(): Promise<IDBDatabase> {
-  opening ??= new Promise<IDBDatabase>((resolve, reject) => {
+type HistoryDb = IDBPDatabase<HistorySchema>;
+
+let opening: Promise<HistoryDb> | null = null;
+
+function database(): Promise<HistoryDb> {
+  opening ??= new Promise<HistoryDb>((resolve, reject) => {
     if (typeof indexedDB === 'undefined') {
       reject(new RecordDbError('This browser offers no IndexedDB, so runs cannot be kept across visits.'));
       return;
     }
-    const request = indexedDB.open(DB_NAME, DB_VERSION);
-    request.onupgradeneeded = () => {
-      if (!request.result.objectStoreNames.contains(STORE))
-        request.result.createObjectStore(STORE, { keyPath: 'id' });
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () =>
-      reject(
-        new RecordDbError(`The run history could not be opened: ${request.error?.message ?? 'unknown'}`),
-      );
-    // Another tab holds an older version open; it closes on its own once that tab reloads.
-    request.onblocked = () =>
-      reject(new RecordDbError('The run history is held by another tab of the studio; close it and reload.'));
+    openDB<HistorySchema>(DB_NAME, DB_VERSION, {
+      upgrade(db) {
+        if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: 'id' });
+      },
+      // Another tab holds an older version open; it closes on its own once that tab reloads.
+      blocked: () =>
+        reject(
+          new RecordDbError('The run history is held by another tab of the studio; close it and reload.'),
+        ),
+    }).then(resolve, (error: unknown) =>
+      reject(new RecordDbError(`The run history could not be opened: ${messageOf(error)}`)),
+    );
   });
   // A failed open is tried again on the next call (the person may free space or close a tab).
   opening.catch(() => {
@@ -42,30 +48,26 @@ function database(): Promise<IDBDatabase> {
   return opening;
 }
 
-/** Runs one transaction and resolves with the request's result once the transaction commits. */
-async function transact<T>(
-  mode: IDBTransactionMode,
-  body: (store: IDBObjectStore) => IDBRequest<T>,
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : 'unknown');
+
+/** Runs one transaction on the store and resolves with the body's result once it commits. */
+async function transact<T, Mode extends 'readonly' | 'readwrite'>(
+  mode: Mode,
+  body: (store: IDBPObjectStore<HistorySchema, [typeof STORE], typeof STORE, Mode>) => Promise<T>,
 ): Promise<T> {
   const db = await database();
-  return new Promise<T>((resolve, reject) => {
+  try {
     const tx = db.transaction(STORE, mode);
-    const request = body(tx.objectStore(STORE));
-    const fail = () => {
-      const error = tx.error ?? request.error;
-      const quota = error?.name === 'QuotaExceededError';
-      reject(
-        new RecordDbError(
-          quota
-            ? 'The browser refused to store more: its storage quota for this site is full. Delete old runs.'
-            : `The run history could not be ${mode === 'readonly' ? 'read' : 'written'}: ${error?.message ?? 'unknown'}`,
-        ),
-      );
-    };
-    tx.oncomplete = () => resolve(request.result);
-    tx.onerror = fail;
-    tx.onabort = fail;
-  });
+    const [result] = await Promise.all([body(tx.store), tx.done]);
+    return result;
+  } catch (error) {
+    const quota = error instanceof Error && error.name === 'QuotaExceededError';
+    throw new RecordDbError(
+      quota
+        ? 'The browser refused to store more: its storage quota for this site is full. Delete old runs.'
+        : `The run history could not be ${mode === 'readonly' ? 'read' : 'written'}: ${messageOf(error)}`,
+    );
+  }
 }
 
 export async function putRecord(record: RunRecord): Promise<void> {
