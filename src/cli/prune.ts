@@ -389,6 +389,10 @@ function progressPrinter(): { job: (event: PruneJobProgress) => void; engine: (e
         pass?.update(event.done);
       } else if (event.type === 'perplexity-finished' && !event.cached) {
         pass?.done();
+      } else if (event.type === 'degraded') {
+        process.stderr.write(
+          `\n${event.message}; running the ${event.stage} stage again with one window per pass\n`,
+        );
       } else if (event.type === 'resumed') {
         const at = event.block === null ? '' : ` at block ${event.block}`;
         process.stderr.write(`\nthe GPU device was lost (${event.message}); continuing on a new one${at}\n`);

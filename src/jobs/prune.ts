@@ -9,8 +9,12 @@
 // device the same way (a model loaded on the old device died with it, so it is uploaded again from
 // its files). After MAX_RESUMES losses the job gives up: a device lost again and again is not a
 // transient.
+//
+// Out of memory does not end the job either, once: the stage that ran out is run again with the
+// least memory the job can work in (one window per pass, the pruned model streamed block by block),
+// and the host is told so; a second failure ends the job with the allocator's advice.
 
-import { GpuDeviceLostError } from '../gpu/errors';
+import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity } from '../model/evaluate';
 import { GpuModel, type Residency } from '../model/gpuModel';
@@ -77,6 +81,8 @@ export type PruneJobProgress =
       windows: number;
       cached: boolean;
     }
+  /** A stage ran out of GPU memory and runs again with one window per pass and a streamed model. */
+  | { type: 'degraded'; stage: PruneStage; message: string }
   /** The device was lost; a new one was acquired and the job continues (at block `block` when pruning). */
   | {
       type: 'resumed';
@@ -134,6 +140,8 @@ export class PruneJob {
   stage: PruneStage = 'calibration';
   /** Lost devices the job has survived so far. */
   resumes = 0;
+  /** Set once a stage ran out of memory: every pass is one window from then on. */
+  lean = false;
   private rt: GpuRuntime | undefined;
 
   constructor(
@@ -170,38 +178,61 @@ export class PruneJob {
     }
     const before =
       evaluation?.before && tokens.size
-        ? await phase('evaluation before', () => this.perplexities('before', host.source, tokens))
+        ? await phase('evaluation before', () =>
+            this.leanOnOom(() => this.perplexities('before', host.source, tokens)),
+          )
         : {};
 
     this.stage = 'prune';
     let checkpoint: PruneCheckpoint | undefined;
     const output = await phase('pruning', () =>
-      this.onDevice(
-        (rt, stepSignal) =>
-          pruneModel({
-            rt,
-            source: host.source,
-            calibration,
-            options,
-            emit: host.onEngineEvent,
-            signal: stepSignal,
-            checkpoint,
-            gpuTime: host.gpuTime,
-            passBytes: host.passBytes?.(rt),
-          }),
-        (error) => {
-          if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
-          return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
-        },
+      this.leanOnOom(() =>
+        this.onDevice(
+          (rt, stepSignal) =>
+            pruneModel({
+              rt,
+              source: host.source,
+              calibration,
+              options,
+              emit: host.onEngineEvent,
+              signal: stepSignal,
+              checkpoint,
+              gpuTime: host.gpuTime,
+              passBytes: this.passBytes(rt),
+            }),
+          (error) => {
+            if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
+            return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
+          },
+        ),
       ),
     );
 
     this.stage = 'after';
     const pruned = prunedWeightSource(host.source, output.tensors);
     const after = tokens.size
-      ? await phase('evaluation after', () => this.perplexities('after', pruned, tokens))
+      ? await phase('evaluation after', () =>
+          this.leanOnOom(() => this.perplexities('after', pruned, tokens)),
+        )
       : {};
     return { ...output, pruned, calibration: calibrated, before, after };
+  }
+
+  /** Memory a pass may take: the host's choice, or none beyond one window once memory ran out. */
+  private passBytes(rt: GpuRuntime): number | undefined {
+    return this.lean ? 0 : this.host.passBytes?.(rt);
+  }
+
+  /** Runs a stage; if it runs out of memory, says so and runs it once more with the least memory. */
+  private async leanOnOom<T>(stage: () => Promise<T>): Promise<T> {
+    try {
+      return await stage();
+    } catch (error) {
+      if (!(error instanceof GpuOutOfMemoryError) || this.lean || this.host.signal?.aborted) throw error;
+      this.lean = true;
+      this.host.onProgress({ type: 'degraded', stage: this.stage, message: error.message });
+      return stage();
+    }
   }
 
   /**
@@ -287,7 +318,7 @@ export class PruneJob {
       const model = own
         ? loaded.model
         : await GpuModel.load(rt, source, {
-            residency: stage === 'after' ? host.afterResidency : undefined,
+            residency: this.lean ? 'streaming' : stage === 'after' ? host.afterResidency : undefined,
             signal,
           });
       try {
@@ -330,7 +361,7 @@ export class PruneJob {
     const result = await evaluatePerplexity(model, tokens, {
       seqLen: e.seqLen,
       maxWindows: e.maxWindows,
-      passBytes: host.passBytes?.(rt),
+      passBytes: this.passBytes(rt),
       passMs: host.passMs,
       gpuTime: host.gpuTime,
       signal,

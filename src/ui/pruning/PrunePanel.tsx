@@ -124,6 +124,15 @@ export function PrunePanel() {
           </p>
         </div>
       ))}
+      {job.degraded && (
+        <div className="notice notice-warn" role="status" data-testid="prune-degraded">
+          <p>
+            The GPU ran out of memory ({job.degraded.message}). The{' '}
+            {job.degraded.stage === 'prune' ? 'pruning' : 'perplexity pass'} runs again with one window per
+            pass and the model streamed block by block: slower, in less memory.
+          </p>
+        </div>
+      )}
       {job.status === 'error' && job.error && (
         <div className="notice notice-error" role="alert" data-testid="prune-error">
           <p className="mono">{job.error.message}</p>

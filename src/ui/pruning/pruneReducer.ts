@@ -43,6 +43,8 @@ export interface PruneJobState {
   before: PerplexityProgress | null;
   after: PerplexityProgress | null;
   resumes: { stage: PruneStage; block: number | null; attempt: number; message: string }[];
+  /** Set when a stage ran out of GPU memory and was run again with one window per pass. */
+  degraded: { stage: PruneStage; message: string } | null;
   run: PruneRun | null;
   error: CheckError | null;
   memory: { liveBytes: number; peakBytes: number } | null;
@@ -66,6 +68,7 @@ export const initialPruneJob: PruneJobState = {
   before: null,
   after: null,
   resumes: [],
+  degraded: null,
   run: null,
   error: null,
   memory: null,
@@ -157,6 +160,21 @@ export function reducePruneJob(state: PruneJobState, event: PruneJobEvent): Prun
     }
     case 'prune':
       return event.events.reduce(reduceEngineEvent, { ...state, stage: 'prune' });
+    case 'degraded': {
+      const degraded = { stage: event.stage, message: event.message };
+      if (event.stage !== 'prune') return { ...state, degraded };
+      // The pruning starts over, with one window per pass.
+      return {
+        ...state,
+        degraded,
+        blockSummaries: [],
+        matrices: [],
+        operatorsDone: 0,
+        passesDone: 0,
+        statistics: null,
+        current: null,
+      };
+    }
     case 'resumed': {
       const resumes = [
         ...state.resumes,

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuOutOfMemoryError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { randomTensors, tinyConfig } from '../model/testModels';
+import { memoryWeightSource } from '../model/weights';
+import { defaultPruneOptions } from '../prune/job';
+import type { PruneOptions } from '../prune/options';
+import type { Tokenizer } from '../tokenizer';
+import { PruneJob, type PruneJobHost, type PruneJobProgress } from './prune';
+
+// The pruning job runs out of GPU memory once: it says so, runs the pruning again with one window
+// per pass, and ends with the weights of a run that used one window per pass from the start (the
+// same arithmetic in the same order, so bit for bit). A second failure ends the job.
+
+const c = tinyConfig('llama', { layers: 2 });
+const source = memoryWeightSource(c, randomTensors(c, 5), 'tiny');
+const TEXT = 'a small model is pruned and still tells stories; '.repeat(30);
+const tokenizer: Tokenizer = {
+  kind: 'test',
+  vocabSize: c.vocabSize,
+  bosId: 1,
+  encode: (text, options) => [
+    ...(options?.addBos ? [1] : []),
+    ...[...text].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3))),
+  ],
+  decode: () => '',
+};
+const options: PruneOptions = {
+  ...defaultPruneOptions('wanda', { context: c.maxPositions, parameters: 1000 }),
+  calibration: { source: { kind: 'text', text: TEXT, label: 'test' }, windows: 6, seqLen: 8, seed: 2 },
+};
+
+let rt: GpuRuntime;
+/** Bytes live on the device besides the runtime's pool of read-back staging buffers, which it keeps. */
+const held = () => {
+  const s = rt.ledger.snapshot();
+  return s.liveBytes - (s.byCategory.staging ?? 0);
+};
+beforeAll(async () => {
+  rt = await createNodeRuntime();
+});
+afterAll(() => rt.destroy());
+
+function host(events: PruneJobProgress[], extra: Partial<PruneJobHost> = {}): PruneJobHost {
+  return {
+    source,
+    tokenizer,
+    acquire: async () => rt,
+    readCalibration: async () => TEXT,
+    evalTokens: async () => [],
+    onProgress: (e) => events.push(e),
+    onEngineEvent: () => {},
+    ...extra,
+  };
+}
+
+/** Makes the runtime's next `count` statistics allocations fail as out of memory. */
+function failStatistics(count: number): () => void {
+  const original = rt.createBuffer.bind(rt);
+  let left = count;
+  rt.createBuffer = async (label, category, size, usage) => {
+    if (category === 'statistics' && left > 0) {
+      left--;
+      throw new GpuOutOfMemoryError(label, size, rt.ledger.snapshot().liveBytes, 'injected by the test');
+    }
+    return original(label, category, size, usage);
+  };
+  return () => {
+    rt.createBuffer = original;
+  };
+}
+
+describe('the pruning job out of memory', () => {
+  it('runs the pruning again with one window per pass, and ends as such a run does', async () => {
+    const lean = await new PruneJob(host([], { passBytes: () => 0 }), options, null).run();
+
+    const events: PruneJobProgress[] = [];
+    const live = held();
+    const restore = failStatistics(1);
+    const job = new PruneJob(host(events, { passBytes: () => 2 ** 30 }), options, null);
+    try {
+      const result = await job.run();
+      expect(job.lean).toBe(true);
+      expect(events.filter((e) => e.type === 'degraded')).toEqual([
+        { type: 'degraded', stage: 'prune', message: expect.stringMatching(/injected by the test/) },
+      ]);
+      expect([...result.tensors.keys()]).toEqual([...lean.tensors.keys()]);
+      for (const [name, w] of lean.tensors) expect(result.tensors.get(name), name).toEqual(w);
+      // The failed attempt left nothing allocated.
+      expect(held()).toBe(live);
+    } finally {
+      restore();
+    }
+  });
+
+  it('ends with the allocator’s error when memory runs out again', async () => {
+    const live = held();
+    const restore = failStatistics(2);
+    try {
+      await expect(new PruneJob(host([]), options, null).run()).rejects.toBeInstanceOf(GpuOutOfMemoryError);
+      expect(held()).toBe(live);
+    } finally {
+      restore();
+    }
+  });
+});
