@@ -2,7 +2,15 @@
 // `bench` command takes the same options through commander.
 
 /** The parts of the benchmark, in the order they run. */
-export const BENCH_SECTIONS = ['kernels', 'forward', 'prune', 'train', 'sparse', 'generate'] as const;
+export const BENCH_SECTIONS = [
+  'kernels',
+  'forward',
+  'prune',
+  'blocks',
+  'train',
+  'sparse',
+  'generate',
+] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOptions {

@@ -9,14 +9,14 @@ import path from 'node:path';
 import { formatBytes } from '../src/gpu/errors';
 import { countersSince, type GpuCounters, type GpuRuntime } from '../src/gpu/runtime';
 import { decodeHalves, encodeHalves } from '../src/kernels/halfFloat';
-import { Random } from '../src/kernels/random';
 import { bytesSource } from '../src/model/byteSource';
 import { openModel } from '../src/model/checkpoint';
 import type { ModelConfig } from '../src/model/config';
 import { GpuModel } from '../src/model/gpuModel';
-import { canonicalTensors, memoryWeightSource, type WeightSource } from '../src/model/weights';
+import { canonicalTensors, type WeightSource } from '../src/model/weights';
 import { type BenchCounters, COUNTER_HEADS, counterCells, medianCounts, profiledMs } from './counters';
 import { repoRoot } from './environment';
+import { randomWeights, realConfig } from './realModels';
 
 export interface ForwardRow {
   model: string;
@@ -35,45 +35,6 @@ export interface ForwardRow {
   matmulShare: number | null;
   /** GPU work of one window (GPU ms: the profiled window's, all kernels). */
   counters: BenchCounters;
-}
-
-/** OPT-125M (facebook/opt-125m config.json). */
-const OPT_125M: ModelConfig = {
-  family: 'opt',
-  vocabSize: 50272,
-  hidden: 768,
-  layers: 12,
-  heads: 12,
-  kvHeads: 12,
-  headDim: 64,
-  ffnHidden: 3072,
-  maxPositions: 2048,
-  norm: 'layernorm',
-  normEps: 1e-5,
-  activation: 'relu',
-  bias: true,
-  positions: 'learned',
-  positionOffset: 2,
-  ropeTheta: 0,
-  ropeStyle: 'half',
-  tiedEmbeddings: true,
-  bosId: 2,
-  eosId: 2,
-};
-
-function randomWeights(config: ModelConfig): WeightSource {
-  const random = new Random(125);
-  const tensors = new Map<string, Float32Array>();
-  for (const t of canonicalTensors(config)) {
-    const size = t.shape.reduce((a, b) => a * b, 1);
-    const fanIn = t.shape.length === 2 ? (t.shape[1] as number) : 1;
-    const gain = /norm\.weight$/.test(t.name);
-    tensors.set(
-      t.name,
-      random.uniform(size).map((v) => (gain ? 1 + 0.1 * v : v / Math.sqrt(fanIn))),
-    );
-  }
-  return memoryWeightSource(config, tensors, 'random OPT-125M');
 }
 
 /** The same model as a F16 checkpoint would hold it: every tensor rounded to F16. */
@@ -115,8 +76,16 @@ function forwardFlops(c: ModelConfig, tokens: number): number {
 export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number): Promise<ForwardRow[]> {
   const plans: [string, () => Promise<WeightSource>, number][] = [
     ['stories260K', stories260k, quick ? 128 : 512],
-    ['OPT-125M shapes (random weights)', async () => randomWeights(OPT_125M), quick ? 32 : 128],
-    ['OPT-125M shapes (random weights), F16', () => asF16(randomWeights(OPT_125M)), quick ? 32 : 128],
+    [
+      'OPT-125M shapes (random weights)',
+      async () => randomWeights(realConfig('OPT-125M'), 'random OPT-125M'),
+      quick ? 32 : 128,
+    ],
+    [
+      'OPT-125M shapes (random weights), F16',
+      () => asF16(randomWeights(realConfig('OPT-125M'), 'random OPT-125M')),
+      quick ? 32 : 128,
+    ],
   ];
   const rows: ForwardRow[] = [];
   for (const [name, load, tokens] of plans) {

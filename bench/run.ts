@@ -11,6 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createNodeRuntime } from '../src/host/nodeGpu';
 import type { BenchOptions } from './args';
+import {
+  formatMeasuredBlocks,
+  formatPlan,
+  type MeasuredBlockRow,
+  measuredBlockRows,
+  type PlanRow,
+  planRows,
+} from './blocks';
 import { suite } from './cases';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
 import { benchEvaluation, type EvaluationRow, formatEvaluation } from './evaluation';
@@ -63,6 +71,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   let train: TrainRow[] = [];
   let sparse: SparseRow[] = [];
   let generation: GenerationRow[] = [];
+  let plans: PlanRow[] = [];
+  let blocks: MeasuredBlockRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -103,6 +113,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (runs('prune') && !rt.isLost) prune = await benchPrune(rt, options.quick, options.runs);
     if (runs('prune') && !rt.isLost)
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
+    if (runs('blocks')) plans = planRows();
+    if (runs('blocks') && !options.quick) blocks = await measuredBlockRows();
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
     if (runs('sparse') && !rt.isLost) sparse = await benchSparse(rt, options.quick, options.runs);
     if (runs('generate') && !rt.isLost) generation = await benchGeneration(rt, options.quick);
@@ -126,6 +138,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   if (evaluation) print(`${formatEvaluation(evaluation)}\n`);
   if (prune.length) print(`${formatPrune(prune, peaks)}\n`);
   if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
+  if (plans.length) print(`${formatPlan(plans)}\n`);
+  if (blocks.length) print(`${formatMeasuredBlocks(blocks)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
   if (sparse.length) print(`${formatSparse(sparse)}\n`);
   if (generation.length) print(`${formatGeneration(generation)}\n`);
@@ -164,6 +178,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     evaluation,
     prune,
     factor,
+    memoryPlans: plans,
+    blocks,
     train,
     sparse,
     generation,
@@ -174,6 +190,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     rows.some((r) => r.error) ||
     prune.some((r) => r.error) ||
     factor.some((r) => r.error) ||
+    blocks.some((r) => r.error) ||
     train.some((r) => r.error) ||
     sparse.some((r) => r.error);
   return { report, file, failed };

@@ -5,6 +5,7 @@
 
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { formatBytes } from '../gpu/errors';
 import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -82,6 +83,7 @@ interface PruneCliOptions {
   seed: number;
   blocks?: number[];
   shard?: Shard;
+  devices: number;
   blockInputs?: BlockInputs;
   eval: EvalText[];
   evalWindows?: number;
@@ -149,6 +151,13 @@ export function registerPrune(program: Command): void {
       '--shard <i/n>',
       'prune shard i of n: a contiguous, balanced range of blocks (join the shards with merge)',
       parseShard,
+    )
+    .option(
+      '--devices <n>',
+      'prune on n GPU devices at once: with dense block inputs (FISTAPruner) the blocks are split into n ranges, ' +
+        'each on its own device, and joined (the same weights as on one device); other runs use one',
+      positiveInt,
+      1,
     )
     .addOption(
       new Option(
@@ -272,8 +281,8 @@ async function prune(
       {
         source: opened.weights,
         tokenizer,
-        acquire: async () => {
-          const rt = await acquire();
+        acquire: async (slot) => {
+          const rt = await acquire(slot);
           draft.adapter ??= adapterName(rt.capability);
           return rt;
         },
@@ -285,6 +294,7 @@ async function prune(
           series.add(event);
         },
         gpuTime: cli.gpuTime,
+        devices: cli.devices,
         phase: (name, body) => draft.phase(name, body),
       },
       options,
@@ -389,6 +399,12 @@ function progressPrinter(): { job: (event: PruneJobProgress) => void; engine: (e
         pass?.update(event.done);
       } else if (event.type === 'perplexity-finished' && !event.cached) {
         pass?.done();
+      } else if (event.type === 'calibrated') {
+        const { plan } = event;
+        process.stderr.write(
+          `memory plan: ${formatBytes(plan.gpuPeakBytes)} on the GPU at its peak (${plan.gpuPeakPhase}), ` +
+            `${formatBytes(plan.hostBytes)} on the host, ${plan.windowsPerPass} calibration windows per pass\n`,
+        );
       } else if (event.type === 'degraded') {
         process.stderr.write(
           `\n${event.message}; running the ${event.stage} stage again with one window per pass\n`,

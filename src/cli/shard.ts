@@ -3,6 +3,7 @@
 // sizes differ by at most one block. `merge` joins the shards' folders (merge.ts).
 
 import { InvalidArgumentError } from 'commander';
+import { splitBlocks } from '../prune/parallel';
 
 export interface Shard {
   /** 1-based. */
@@ -23,9 +24,8 @@ export function parseShard(value: string): Shard {
 export function shardBlocks(shard: Shard, layers: number): number[] {
   if (shard.count > layers)
     throw new RangeError(`${shard.count} shards of a ${layers}-block model would leave some shards empty`);
-  const lo = Math.floor(((shard.index - 1) * layers) / shard.count);
-  const hi = Math.floor((shard.index * layers) / shard.count);
-  return Array.from({ length: hi - lo }, (_, i) => lo + i);
+  const all = Array.from({ length: layers }, (_, l) => l);
+  return splitBlocks(all, shard.count)[shard.index - 1] as number[];
 }
 
 /** '0-2, 5' for [0, 1, 2, 5]. */

@@ -164,6 +164,21 @@ describe('pruning in shards and merging them', () => {
     );
   });
 
+  it('prunes on two devices at once (--devices 2): the whole run’s model and matrices, bit for bit', async () => {
+    const folder = join(dir, 'two-devices');
+    const run = await runCommand(...pruneArgs(), '--eval', 'none', '--out', folder, '--devices', '2');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/memory plan: .* on the GPU at its peak \(down: FISTA\)/);
+    const [twoBytes, wholeBytes] = await Promise.all(
+      [folder, whole()].map((f) => readFile(join(f, 'model.safetensors'))),
+    );
+    expect(Buffer.compare(twoBytes as Buffer, wholeBytes as Buffer)).toBe(0);
+    const [two, w] = await Promise.all([summaryOf(folder), summaryOf(whole())]);
+    expect(two.matrices).toEqual(w.matrices);
+    expect(two.sparsity).toBe(w.sparsity);
+    expect(two.blocks).toEqual([0, 1, 2]);
+  });
+
   it('records a job that failed after reading its model, with the error', async () => {
     const recordFile = join(dir, 'failed-record.json');
     const missing = join(dir, 'no-such-text.txt');

@@ -78,18 +78,23 @@ export async function withRuntime<T>(fn: (rt: GpuRuntime) => Promise<T>): Promis
 }
 
 /**
- * Runtimes for a job that continues after a lost device (src/jobs): the same runtime while its device
- * lives, a new one after it is lost. Every one made is destroyed at the end.
+ * Runtimes for a job that continues after a lost device (src/jobs): per slot (a job on several
+ * devices at once names which), the same runtime while its device lives, a new one after it is
+ * lost. Every one made is destroyed at the end.
  */
-export async function withRuntimes<T>(fn: (acquire: () => Promise<GpuRuntime>) => Promise<T>): Promise<T> {
+export async function withRuntimes<T>(
+  fn: (acquire: (slot?: number) => Promise<GpuRuntime>) => Promise<T>,
+): Promise<T> {
   const made: GpuRuntime[] = [];
-  let current: GpuRuntime | undefined;
-  const acquire = async () => {
-    if (!current || current.isLost) {
-      current = await createNodeRuntime();
-      made.push(current);
+  const current = new Map<number, GpuRuntime>();
+  const acquire = async (slot = 0) => {
+    let rt = current.get(slot);
+    if (!rt || rt.isLost) {
+      rt = await createNodeRuntime();
+      current.set(slot, rt);
+      made.push(rt);
     }
-    return current;
+    return rt;
   };
   try {
     return await fn(acquire);

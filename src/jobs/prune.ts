@@ -28,8 +28,11 @@ import {
   type PruneOutput,
   prunedWeightSource,
   pruneModel,
+  pruneWindowsPerPass,
 } from '../prune/job';
+import { pruneMemoryPlan } from '../prune/memoryPlan';
 import type { PruneOptions } from '../prune/options';
+import { canSplitBlocks, joinPruneOutputs, splitBlocks } from '../prune/parallel';
 import type { Tokenizer } from '../tokenizer';
 
 export const MAX_RESUMES = 3;
@@ -50,11 +53,27 @@ export interface PruneEvaluation {
   before: boolean;
 }
 
+export interface PlannedMemory {
+  gpuPeakBytes: number;
+  /** What the run is doing at that peak ('down: FISTA'). */
+  gpuPeakPhase: string;
+  hostBytes: number;
+  windowsPerPass: number;
+}
+
 /** The job's own progress; the engine's events go to the host's onEngineEvent. */
 export type PruneJobProgress =
   /** The calibration text is read, tokenized and sampled. */
   | { type: 'calibrating'; label: string }
-  | { type: 'calibrated'; label: string; windows: number; seqLen: number; tokens: number }
+  | {
+      type: 'calibrated';
+      label: string;
+      windows: number;
+      seqLen: number;
+      tokens: number;
+      /** What the pruning stage will hold at its peak (memoryPlan.ts), on the GPU and on the host. */
+      plan: PlannedMemory;
+    }
   /** A perplexity pass on the dense model ('before') or the pruned one ('after'); cached: measured earlier on the same windows. */
   | {
       type: 'perplexity-started';
@@ -96,8 +115,17 @@ export type PruneJobProgress =
 export interface PruneJobHost {
   source: WeightSource;
   tokenizer: Tokenizer;
-  /** The runtime now: the same one while its device lives, a new one after it is lost. */
-  acquire: () => Promise<GpuRuntime>;
+  /**
+   * The runtime now: the same one while its device lives, a new one after it is lost. With
+   * `devices` above 1, `slot` names which device (0 is the one every other stage uses).
+   */
+  acquire: (slot?: number) => Promise<GpuRuntime>;
+  /**
+   * Devices to prune on at once (default 1). FISTAPruner's blocks (dense block inputs) are then
+   * split into that many ranges, each pruned on its own device (prune/parallel.ts); the result is
+   * the one-device result, bit for bit.
+   */
+  devices?: number;
   /** A built-in calibration text's raw contents. */
   readCalibration: (kind: keyof typeof CALIBRATION_TEXTS) => Promise<string>;
   /** An evaluation text's tokens (tokenized as evaluate.ts tokenizeEvalText does). */
@@ -168,7 +196,29 @@ export class PruneJob {
       return sampleCalibration(cal.source, raw, host.tokenizer, cal);
     });
     const calibrated = { label, windows: calibration.length, seqLen: cal.seqLen };
-    host.onProgress({ type: 'calibrated', ...calibrated, tokens: calibration.length * cal.seqLen });
+    const perPass = pruneWindowsPerPass(
+      host.source.config,
+      cal.seqLen,
+      calibration.length,
+      this.rt.limits,
+      this.passBytes(this.rt),
+    );
+    const memory = pruneMemoryPlan(host.source.config, options, {
+      seqLen: cal.seqLen,
+      windows: calibration.length,
+      perPass,
+    });
+    host.onProgress({
+      type: 'calibrated',
+      ...calibrated,
+      tokens: calibration.length * cal.seqLen,
+      plan: {
+        gpuPeakBytes: memory.peak.bytes,
+        gpuPeakPhase: memory.peak.phase,
+        hostBytes: memory.hostBytes,
+        windowsPerPass: perPass,
+      },
+    });
 
     this.stage = 'before';
     const tokens = new Map<EvalText, number[]>();
@@ -185,26 +235,35 @@ export class PruneJob {
 
     this.stage = 'prune';
     let checkpoint: PruneCheckpoint | undefined;
+    const targets = options.blocks ?? Array.from({ length: host.source.config.layers }, (_, l) => l);
+    const ranges = canSplitBlocks(options)
+      ? splitBlocks(
+          [...new Set(targets)].sort((a, b) => a - b),
+          host.devices ?? 1,
+        )
+      : [];
     const output = await phase('pruning', () =>
       this.leanOnOom(() =>
-        this.onDevice(
-          (rt, stepSignal) =>
-            pruneModel({
-              rt,
-              source: host.source,
-              calibration,
-              options,
-              emit: host.onEngineEvent,
-              signal: stepSignal,
-              checkpoint,
-              gpuTime: host.gpuTime,
-              passBytes: this.passBytes(rt),
-            }),
-          (error) => {
-            if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
-            return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
-          },
-        ),
+        ranges.length > 1
+          ? this.pruneRanges(calibration, ranges)
+          : this.onDevice(
+              (rt, stepSignal) =>
+                pruneModel({
+                  rt,
+                  source: host.source,
+                  calibration,
+                  options,
+                  emit: host.onEngineEvent,
+                  signal: stepSignal,
+                  checkpoint,
+                  gpuTime: host.gpuTime,
+                  passBytes: this.passBytes(rt),
+                }),
+              (error) => {
+                if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
+                return { block: checkpoint?.layer ?? 0, blocksKept: checkpoint?.blocks.length ?? 0 };
+              },
+            ),
       ),
     );
 
@@ -216,6 +275,87 @@ export class PruneJob {
         )
       : {};
     return { ...output, pruned, calibration: calibrated, before, after };
+  }
+
+  /**
+   * Each range of blocks pruned on its own device, all at once, and joined. A lost device costs its
+   * range the block in progress: that range continues on a new device from its last finished
+   * block, as a one-device run does. The first other failure stops every range.
+   */
+  private async pruneRanges(calibration: number[][], ranges: number[][]): Promise<PruneOutput> {
+    const { host, options } = this;
+    const all = new AbortController();
+    const onAbort = () => all.abort(host.signal?.reason);
+    host.signal?.addEventListener('abort', onAbort);
+    // One 'started' for the whole run, as a one-device run emits; each range's own is dropped.
+    let started = false;
+    const emit = (event: PruneEvent) => {
+      if (event.type !== 'started') host.onEngineEvent(event);
+      else if (!started) {
+        started = true;
+        host.onEngineEvent({ ...event, blocks: ranges.flat() });
+      }
+    };
+    const pruneRange = async (blocks: number[], slot: number): Promise<PruneOutput> => {
+      let checkpoint: PruneCheckpoint | undefined;
+      for (;;) {
+        const rt = await host.acquire(slot);
+        // This range's own signal: the run's stop, or this device's loss.
+        const attempt = new AbortController();
+        const onStop = () => attempt.abort(all.signal.reason);
+        all.signal.addEventListener('abort', onStop);
+        const stopWatching = rt.onLost((error) => attempt.abort(error));
+        try {
+          return await pruneModel({
+            rt,
+            source: host.source,
+            calibration,
+            options: { ...options, blocks },
+            emit,
+            signal: attempt.signal,
+            checkpoint,
+            gpuTime: host.gpuTime,
+            passBytes: this.passBytes(rt),
+          });
+        } catch (error) {
+          const lost =
+            error instanceof PruneInterruptedError || error instanceof GpuDeviceLostError || rt.isLost;
+          if (!lost || all.signal.aborted || this.resumes >= MAX_RESUMES) throw error;
+          this.resumes++;
+          if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
+          const cause = error instanceof PruneInterruptedError ? error.cause : error;
+          host.onProgress({
+            type: 'resumed',
+            stage: this.stage,
+            block: checkpoint?.layer ?? blocks[0] ?? 0,
+            blocksKept: checkpoint?.blocks.length ?? 0,
+            attempt: this.resumes,
+            message: cause instanceof Error ? cause.message : String(cause),
+          });
+        } finally {
+          all.signal.removeEventListener('abort', onStop);
+          stopWatching();
+        }
+      }
+    };
+    try {
+      const settled = await Promise.allSettled(
+        ranges.map((blocks, slot) =>
+          pruneRange(blocks, slot).catch((error) => {
+            all.abort(error);
+            throw error;
+          }),
+        ),
+      );
+      // The first failure (the abort's reason) is the cause; the others are the aborts it set off.
+      if (settled.some((r) => r.status === 'rejected')) throw all.signal.reason;
+      return joinPruneOutputs(
+        options,
+        settled.map((r) => (r as PromiseFulfilledResult<PruneOutput>).value),
+      );
+    } finally {
+      host.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Memory a pass may take: the host's choice, or none beyond one window once memory ran out. */

@@ -148,6 +148,17 @@ export function checkOptionsFit(options: PruneOptions, c: ModelConfig): void {
     for (const op of group.operators) checkPatternFits(options.pattern, op, group.inputWidth);
 }
 
+/** Calibration windows per block pass when the caller does not say: two sets of buffers (dense and pruned) share the pass's memory. */
+export function pruneWindowsPerPass(
+  c: ModelConfig,
+  seqLen: number,
+  windows: number,
+  limits: Pick<GpuRuntime['limits'], 'maxBufferSize'>,
+  passBytes = DEFAULT_PASS_BYTES,
+): number {
+  return windowsPerPass(c, seqLen, windows, limits, passBytes / 2);
+}
+
 export async function pruneModel(input: PruneInput): Promise<PruneOutput> {
   // Held for the run, so every operator's and block's counters carry its GPU time.
   return withGpuClock(input.rt, input.gpuTime, () => prune(input));
@@ -178,16 +189,9 @@ async function prune(input: PruneInput): Promise<PruneOutput> {
     operatorsPerBlock: operatorGroups(c).flatMap((g) => g.operators),
     calibrationTokens: input.calibration.length * tokensPerWindow,
   });
-  // Two sets of buffers (dense and pruned) share the pass's memory.
   const perPass =
     input.windowsPerPass ??
-    windowsPerPass(
-      c,
-      tokensPerWindow,
-      input.calibration.length,
-      rt.limits,
-      (input.passBytes ?? DEFAULT_PASS_BYTES) / 2,
-    );
+    pruneWindowsPerPass(c, tokensPerWindow, input.calibration.length, rt.limits, input.passBytes);
   const runner = await BlockRunner.create(rt, c, tokensPerWindow, perPass);
   try {
     if (state.layer === 0 && state.inputs.length === 0) {
@@ -638,12 +642,18 @@ async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorO
     };
     if (o.method !== 'fista') {
       const result = await pruneBaseline(rt, baseline, { ...baselineArgs, out: a.out });
+      // The baselines end without a read-back, and the ledger defers a destroy until the work that
+      // uses the buffer is submitted: submit now, so their matrix-sized scratch is freed before the
+      // next step allocates its own (memoryPlan.ts counts on it).
+      rt.flush();
       const error = await operatorError(rt, problem, a.out);
       return { error, relativeError: error / problem.denseEnergy, damping: result.damping };
     }
     const start = await rt.createBuffer('warm start', 'scratch', 4 * rows * cols);
     try {
       const warm = await pruneBaseline(rt, baseline, { ...baselineArgs, out: start.buffer });
+      // As above: the warm start's scratch is gone before FISTA's workspace is allocated.
+      rt.flush();
       const result = await fistaPruneOperator(rt, {
         problem,
         dense: a.w,

@@ -23,6 +23,13 @@ import {
   trainTraceOf,
 } from './recordBuild';
 
+const PLAN = {
+  gpuPeakBytes: 2 ** 20,
+  gpuPeakPhase: 'down: its error',
+  hostBytes: 2 ** 16,
+  windowsPerPass: 4,
+};
+
 const HASH = 'ab'.repeat(32);
 const context: RecordContext = {
   startedAt: new Date('2026-11-28T10:00:00.000Z'),
@@ -143,7 +150,7 @@ describe('pruning records', () => {
     for (const e of events) job = reducePruneJob(job, e);
   };
   apply(
-    { type: 'calibrated', label: 'C4', windows: 4, seqLen: 32, tokens: 128 },
+    { type: 'calibrated', label: 'C4', windows: 4, seqLen: 32, tokens: 128, plan: PLAN },
     {
       type: 'prune',
       events: [

@@ -3,6 +3,7 @@
 // line read out to screen readers as it changes.
 
 import type { PruneStage } from '../../worker/api';
+import { formatBytes } from '../shell/format';
 import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
 import { type PerplexityProgress, type PruneJobState, pruneProgress } from './pruneReducer';
 
@@ -71,8 +72,13 @@ function PerplexityCount({ p }: { p: PerplexityProgress | null }) {
 /** What the bar counts right now, in words. */
 function detail(job: PruneJobState): string {
   const parts: string[] = [];
-  if (job.calibration)
-    parts.push(`${job.calibration.windows} calibration windows × ${job.calibration.seqLen} tokens`);
+  if (job.calibration) {
+    const { windows, seqLen, plan } = job.calibration;
+    parts.push(`${windows} calibration windows × ${seqLen} tokens`);
+    parts.push(
+      `planned peak: ${formatBytes(plan.gpuPeakBytes)} on the GPU (${plan.gpuPeakPhase}), ${formatBytes(plan.hostBytes)} in this tab`,
+    );
+  }
   if (job.blocks.length > 0) {
     parts.push(
       `${job.blocks.length} blocks × (${job.operatorsPerBlock.length} operators + ${job.passesPerBlock} statistics pass${job.passesPerBlock === 1 ? '' : 'es'})`,

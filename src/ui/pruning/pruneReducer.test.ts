@@ -11,6 +11,13 @@ import {
   statisticsPasses,
 } from './pruneReducer';
 
+const PLAN = {
+  gpuPeakBytes: 2 ** 20,
+  gpuPeakPhase: 'down: its error',
+  hostBytes: 2 ** 16,
+  windowsPerPass: 4,
+};
+
 const OPS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
 const matrix = (block: number, operator: string, error = 1, relativeError = 0.1): MatrixSummary => ({
@@ -41,7 +48,7 @@ describe('pruning job state', () => {
     };
     apply(
       { type: 'calibrating', label: 'C4' },
-      { type: 'calibrated', label: 'C4', windows: 4, seqLen: 32, tokens: 128 },
+      { type: 'calibrated', label: 'C4', windows: 4, seqLen: 32, tokens: 128, plan: PLAN },
       {
         type: 'perplexity-started',
         stage: 'before',

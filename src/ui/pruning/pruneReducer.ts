@@ -2,6 +2,7 @@
 // for loads and evaluations: progress with a known total, the FISTA objective and λ search of the
 // operator being solved, errors per operator and block, and perplexity before and after.
 
+import type { PlannedMemory } from '../../jobs/prune';
 import type { BlockSummary, LambdaRound, MatrixSummary, PruneEvent } from '../../prune/events';
 import type { PruneJobEvent, PruneRun, PruneStage } from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
@@ -28,7 +29,7 @@ export interface FistaTrace {
 export interface PruneJobState {
   status: 'idle' | 'running' | 'finished' | 'cancelled' | 'error';
   stage: PruneStage | null;
-  calibration: { label: string; windows: number; seqLen: number; tokens: number } | null;
+  calibration: { label: string; windows: number; seqLen: number; tokens: number; plan: PlannedMemory } | null;
   blocks: number[];
   operatorsPerBlock: string[];
   operatorsDone: number;
@@ -121,6 +122,7 @@ export function reducePruneJob(state: PruneJobState, event: PruneJobEvent): Prun
           windows: event.windows,
           seqLen: event.seqLen,
           tokens: event.tokens,
+          plan: event.plan,
         },
       };
     case 'perplexity-started': {
