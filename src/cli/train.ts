@@ -1,7 +1,9 @@
 // `train`: the optimizer studio's training comparison, headless. Arms (an optimizer and its learning
 // rate each) train the same starting model on the same batches; the command prints the final
 // training and validation loss and the optimizer-state bytes per arm, and can save every arm's
-// model as a Hugging Face folder with the tokenizer it was trained with.
+// model as a Hugging Face folder with the tokenizer it was trained with. The run is the host-neutral
+// TrainJob (src/jobs/train.ts): after a lost device it continues on a new one from the last
+// validation, says so on stderr, and --json counts it in `resumes`.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -2,8 +2,9 @@
 // same starting model on the same batches in the same order, one step of each arm in turn, so the
 // studio's loss curves grow side by side. The job streams every step's loss, learning rate, speed
 // and optimizer-state bytes, validation losses, and Adapprox's rank and error per matrix; it can be
-// paused and cancelled between steps, and keeps a checkpoint (the weights at the last validation)
-// that survives a lost device.
+// paused and cancelled between steps, and keeps a checkpoint on the host at every validation (each
+// arm's weights, optimizer state and record) that survives a lost device: create() continues a run
+// from one on a new device (src/jobs/train.ts does so).
 //
 // A NaN or ±∞ gradient stops only that arm: the optimizer refuses the step before writing, so the
 // arm's weights are still its last good step's, and those are what it keeps and can save.
