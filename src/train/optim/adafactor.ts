@@ -286,9 +286,15 @@ export class Adafactor implements Optimizer {
   async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
     const wanted = checkImport(this.name, state, params);
     this.destroy();
-    for (const [name, p] of wanted) {
-      const buffers = await restoreBuffers(rt, this.name, p, this.layout(p));
-      this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, ...buffers });
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const buffers = await restoreBuffers(rt, this.name, p, this.layout(p));
+        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, ...buffers });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
     }
   }
 

@@ -117,13 +117,19 @@ export class AdamW implements Optimizer {
   async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
     const wanted = checkImport(this.name, state, params);
     this.destroy();
-    for (const [name, p] of wanted) {
-      const n = p.rows * p.cols;
-      const { m, v } = await restoreBuffers(rt, this.name, p, {
-        m: { label: `adamw m ${name}`, floats: n },
-        v: { label: `adamw v ${name}`, floats: n },
-      });
-      this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, m, v });
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const n = p.rows * p.cols;
+        const { m, v } = await restoreBuffers(rt, this.name, p, {
+          m: { label: `adamw m ${name}`, floats: n },
+          v: { label: `adamw v ${name}`, floats: n },
+        });
+        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, m, v });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
     }
   }
 

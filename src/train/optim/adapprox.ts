@@ -474,20 +474,26 @@ export class Adapprox implements Optimizer {
       plans.set(name, plan);
     }
     this.destroy();
-    for (const [name, p] of wanted) {
-      const plan = plans.get(name) ?? null;
-      const n = p.rows * p.cols;
-      const want: Record<string, { label: string; floats: number }> = {};
-      if (this.beta1 > 0) want.m = { label: `adapprox m ${name}`, floats: n };
-      if (!plan) want.v = { label: `adapprox v ${name}`, floats: n };
-      else if (plan.k > 0) {
-        want.q = { label: `adapprox Q ${name}`, floats: plan.short * plan.stride };
-        want.u = { label: `adapprox U ${name}`, floats: plan.long * plan.stride };
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const plan = plans.get(name) ?? null;
+        const n = p.rows * p.cols;
+        const want: Record<string, { label: string; floats: number }> = {};
+        if (this.beta1 > 0) want.m = { label: `adapprox m ${name}`, floats: n };
+        if (!plan) want.v = { label: `adapprox v ${name}`, floats: n };
+        else if (plan.k > 0) {
+          want.q = { label: `adapprox Q ${name}`, floats: plan.short * plan.stride };
+          want.u = { label: `adapprox U ${name}`, floats: plan.long * plan.stride };
+        }
+        const { m, v, q, u } = await restoreBuffers(rt, this.name, p, want);
+        const restored: State = { rows: p.rows, cols: p.cols, t: p.t, m, v };
+        if (plan) restored.factored = { ...plan, q, u };
+        this.states.set(name, restored);
       }
-      const { m, v, q, u } = await restoreBuffers(rt, this.name, p, want);
-      const restored: State = { rows: p.rows, cols: p.cols, t: p.t, m, v };
-      if (plan) restored.factored = { ...plan, q, u };
-      this.states.set(name, restored);
+    } catch (error) {
+      this.destroy();
+      throw error;
     }
   }
 

@@ -138,9 +138,23 @@ describe('optimizer state export and import', () => {
       await expect(adamw.importState(rt, state, reshaped)).rejects.toThrow(
         'AdamW: "w24x16" is 16×24 here but 24×16 in the state',
       );
+      // A state that does not fit part-way (the vectors have no M either) is dropped whole: the
+      // optimizer it was imported into holds nothing rather than a mix.
       const momentum = createOptimizer({ kind: 'adafactor', options: { beta1: 0.9 } });
+      await momentum.step(rt, set.slots, 1e-3);
+      const before = rt.ledger.bytesIn('optimizer');
       await expect(momentum.importState(rt, await adafactor.exportState(rt), set.slots)).rejects.toThrow(
         /the state of "w24x16" holds r, c but this optimizer keeps r, c, m/,
+      );
+      expect(momentum.stateBytes().persistent).toBe(0);
+      expect(rt.ledger.bytesIn('optimizer')).toBe(
+        before -
+          4 *
+            SHAPES.reduce(
+              (n, s) =>
+                n + s.rows * s.cols + (s.rows === 1 || s.cols === 1 ? s.rows * s.cols : s.rows + s.cols),
+              0,
+            ),
       );
       momentum.destroy();
       // The refused imports left the optimizers' own state in place.
