@@ -1,26 +1,23 @@
 // `train`: the optimizer studio's training comparison, headless. Arms (an optimizer and its learning
 // rate each) train the same starting model on the same batches; the command prints the final
 // training and validation loss and the optimizer-state bytes per arm, and can save every arm's
-// model as a Hugging Face folder with the tokenizer it was trained with.
+// model as a Hugging Face folder with the tokenizer it was trained with. The run is the host-neutral
+// TrainJob (src/jobs/train.ts): after a lost device it continues on a new one from the last
+// validation, says so on stderr, and --json counts it in `resumes`.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { WorkCounters } from '../gpu/meter';
+import { TrainJob } from '../jobs/train';
+import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { adapterName, trainOutcome } from '../run/build';
 import { presetIdentity } from '../run/presetIdentity';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { ARM_KINDS, ArmSpecError, type ArmText, readArmSpec } from '../train/armSpec';
-import { splitTokens, TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
-import {
-  type ArmSpec,
-  type TrainEvent,
-  TrainingJob,
-  type TrainOptions,
-  type TrainSummary,
-} from '../train/job';
+import { TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
+import type { ArmSpec, TrainOptions, TrainSummary } from '../train/job';
 import {
   initialWeights,
   PRESETS,
@@ -34,7 +31,7 @@ import { DEFAULT_BETAS as CAME_BETAS } from '../train/optim/came';
 import type { Decay } from '../train/schedule';
 import { ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { addGpuTimeOption, openModelFolder, positiveInt, ROOT, withRuntime } from './shared';
+import { addGpuTimeOption, openModelFolder, positiveInt, ROOT, withRuntimes } from './shared';
 
 /** Engine option names of the arm settings that map one to one (beta1/beta2 of AdamW and CAME go into betas). */
 const OPTION_OF: Record<string, string> = {
@@ -165,15 +162,6 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
   const arms = options.arm ?? defaultArms();
   const { config, start, tokenizer, tokenizerFiles, identity } = await startingModel(options);
   draft.model = identity;
-  const text = options.textFile
-    ? await readData('user', options.textFile)
-    : await readData(
-        options.text,
-        join(ROOT, 'public', TRAIN_TEXTS[options.text as Exclude<TrainText, 'user'>].file),
-      );
-  draft.data.push(text.identity);
-  const tokens = tokenizeTrainText(options.textFile ? 'user' : options.text, text.text, tokenizer);
-  const data = splitTokens(tokens, options.valFraction, options.seqLen);
   const trainOptions: TrainOptions = {
     seqLen: options.seqLen,
     batch: options.batch,
@@ -187,44 +175,52 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
     arms,
   };
   draft.config = { ...draft.config, resolved: { ...trainOptions, arms: arms.map((a) => a.id) } };
-  return withRuntime(async (rt) => {
-    draft.adapter = adapterName(rt.capability);
-    const job = await TrainingJob.create(rt, config, start, data, trainOptions);
+  let tokenCount = 0;
+  return withRuntimes(async (acquire) => {
     const progress = new ProgressLine('train', options.steps * arms.length, 'arm-steps');
-    const series = new Map(
-      arms.map((a) => [
-        a.id,
-        {
-          loss: [] as number[],
-          validation: [] as [number, number][],
-          ranks: [] as number[][],
-          // Each step's counters, and its optimizer's.
-          counters: [] as WorkCounters[],
-          optimizerCounters: [] as WorkCounters[],
-        },
-      ]),
-    );
     let done = 0;
-    const onEvent = (e: TrainEvent) => {
-      if (e.type === 'step') {
-        const s = series.get(e.arm);
-        s?.loss.push(e.loss);
-        s?.counters.push(e.counters);
-        s?.optimizerCounters.push(e.optimizerCounters);
-        if (e.ranks) s?.ranks.push(e.ranks.map((r) => r.rank));
-        progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
-      } else if (e.type === 'validation') series.get(e.arm)?.validation.push([e.step, e.loss]);
-      else if (e.type === 'arm-stopped') process.stderr.write(`\n${e.arm}: ${e.message}\n`);
-    };
-    let summary: TrainSummary;
-    try {
-      summary = await draft.phase('training', () => job.run({ emit: onEvent, gpuTime: options.gpuTime }));
-      progress.done();
-      if (options.out)
-        await draft.phase('save', () => saveArms(job, options.out as string, tokenizerFiles, summary));
-    } finally {
-      job.destroy();
-    }
+    const job = new TrainJob(
+      {
+        acquire: async () => {
+          const rt = await acquire();
+          draft.adapter ??= adapterName(rt.capability);
+          return rt;
+        },
+        tokens: async () => {
+          const text = options.textFile
+            ? await readData('user', options.textFile)
+            : await readData(
+                options.text,
+                join(ROOT, 'public', TRAIN_TEXTS[options.text as Exclude<TrainText, 'user'>].file),
+              );
+          draft.data.push(text.identity);
+          const tokens = tokenizeTrainText(options.textFile ? 'user' : options.text, text.text, tokenizer);
+          tokenCount = tokens.length;
+          return tokens;
+        },
+        onProgress: (e) => {
+          if (e.type !== 'resumed') return;
+          // The steps after the checkpoint are taken again: the count goes back with them.
+          done = e.step * arms.length;
+          process.stderr.write(
+            `\nthe GPU device was lost (${e.message}); continuing on a new one from step ${e.step}\n`,
+          );
+        },
+        onEngineEvent: (e) => {
+          if (e.type === 'step') progress.update(++done, `${e.arm} loss ${e.loss.toFixed(3)}`);
+          else if (e.type === 'arm-stopped') process.stderr.write(`\n${e.arm}: ${e.message}\n`);
+        },
+        gpuTime: options.gpuTime,
+        phase: (name, body) => draft.phase(name, body),
+      },
+      { config, start, options: trainOptions, validationFraction: options.valFraction },
+    );
+    const { summary, weights, data } = await job.run();
+    progress.done();
+    if (options.out)
+      await draft.phase('save', () =>
+        saveArms(config, weights, options.out as string, tokenizerFiles, summary),
+      );
     const lines = summary.arms.map(
       (a) =>
         `${a.label.padEnd(28)} train ${fmt(a.finalTrainLoss)}  validation ${fmt(a.finalValidationLoss)}  ` +
@@ -234,28 +230,23 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
           : '') +
         (a.stopped ? `  (${a.stopped})` : ''),
     );
+    if (job.resumes) lines.push(`continued on a new device after ${job.resumes} lost`);
     return {
       output: {
         config,
         options: trainOptions,
         data: {
           text: options.textFile ?? options.text,
-          tokens: tokens.length,
+          tokens: tokenCount,
           train: data.train.length,
           validation: data.validation.length,
         },
         summary,
-        series: Object.fromEntries(series),
+        series: job.record.series(),
+        resumes: job.resumes,
       },
       summary: lines.join('\n'),
-      ...trainOutcome(
-        [...series].map(([id, s]) => ({
-          id,
-          train: s.loss.map((loss, i): [number, number] => [i + 1, loss]),
-          validation: s.validation,
-        })),
-        summary,
-      ),
+      ...trainOutcome(job.record.curves(), summary),
       detail: summary,
     };
   });
@@ -298,7 +289,8 @@ async function startingModel(options: TrainCliOptions) {
 }
 
 async function saveArms(
-  job: TrainingJob,
+  config: ModelConfig,
+  weights: Map<string, Map<string, Float32Array>>,
   out: string,
   tokenizerFiles: { name: string; data: ArrayBuffer }[],
   summary: TrainSummary,
@@ -306,7 +298,7 @@ async function saveArms(
   for (const arm of summary.arms) {
     const dir = join(out, arm.id.replace(/[^A-Za-z0-9._=-]+/g, '_'));
     await mkdir(dir, { recursive: true });
-    const source = memoryWeightSource(job.config, await job.weightsOf(arm.id), arm.label);
+    const source = memoryWeightSource(config, weights.get(arm.id) as Map<string, Float32Array>, arm.label);
     const files = [...(await exportHfModel(source, { optimizer: arm.label })), ...tokenizerFiles];
     for (const f of files)
       await writeFile(join(dir, f.name), f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data));

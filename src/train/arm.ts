@@ -12,6 +12,7 @@ import { canonicalTensors, memoryWeightSource, type WeightSource } from '../mode
 import type { Window } from './data';
 import { modelBackward } from './modelBackward';
 import { Adapprox, createOptimizer, type Optimizer, type OptimizerChoice, type ParamSlot } from './optim';
+import type { OptimizerState } from './optim/state';
 import { lossOf, trainForward } from './trainForward';
 
 export interface StepResult {
@@ -140,6 +141,16 @@ export class TrainArm {
     const out = new Map<string, Float32Array>();
     for (const [name, w] of this.weights) out.set(name, await rt.readF32(w.buffer));
     return out;
+  }
+
+  /** The optimizer's state, read back (a checkpoint's, with the weights of the same step). */
+  exportOptimizer(rt: GpuRuntime): Promise<OptimizerState> {
+    return this.optimizer.exportState(rt);
+  }
+
+  /** Replaces the optimizer's state with a checkpoint's (on a new device, beside that step's weights). */
+  importOptimizer(rt: GpuRuntime, state: OptimizerState): Promise<void> {
+    return this.optimizer.importState(rt, state, this.slots);
   }
 
   async weightSource(rt: GpuRuntime, description: string): Promise<WeightSource> {

@@ -2,8 +2,9 @@
 // same starting model on the same batches in the same order, one step of each arm in turn, so the
 // studio's loss curves grow side by side. The job streams every step's loss, learning rate, speed
 // and optimizer-state bytes, validation losses, and Adapprox's rank and error per matrix; it can be
-// paused and cancelled between steps, and keeps a checkpoint (the weights at the last validation)
-// that survives a lost device.
+// paused and cancelled between steps, and keeps a checkpoint on the host at every validation (each
+// arm's weights, optimizer state and record) that survives a lost device: create() continues a run
+// from one on a new device (src/jobs/train.ts does so).
 //
 // A NaN or ±∞ gradient stops only that arm: the optimizer refuses the step before writing, so the
 // arm's weights are still its last good step's, and those are what it keeps and can save.
@@ -23,6 +24,7 @@ import {
   type StateBytes,
 } from './optim';
 import { gram, symmetricEigen } from './optim/srsi';
+import type { OptimizerState } from './optim/state';
 import { checkSchedule, type Decay, learningRate } from './schedule';
 
 export interface ArmSpec {
@@ -139,10 +141,30 @@ export interface TrainHooks {
   gpuTime?: boolean;
 }
 
+/**
+ * Everything a run needs to continue from a validation on a new device: per arm its weights, its
+ * optimizer's state (exact copies, optim/state.ts) and its record so far. The batches need nothing:
+ * BatchSampler draws step s's batch from (seed, s) alone, and the learning rate is the schedule's
+ * at s.
+ */
 export interface TrainCheckpoint {
   /** Steps completed when it was taken. */
   step: number;
   weights: Map<string, Map<string, Float32Array>>;
+  optimizers: Map<string, OptimizerState>;
+  arms: Map<string, ArmProgress>;
+}
+
+/** An arm's record up to a checkpoint: what its summary is built from. */
+export interface ArmProgress {
+  steps: number;
+  lastLoss: number | null;
+  lastValidation: number | null;
+  modelMs: number;
+  optimizerMs: number;
+  counters: WorkCounters;
+  optimizerCounters: WorkCounters;
+  stopped?: string;
 }
 
 export class TrainOutOfMemoryError extends Error {
@@ -159,17 +181,9 @@ export class TrainOutOfMemoryError extends Error {
   }
 }
 
-interface ArmState {
+interface ArmState extends ArmProgress {
   spec: ArmSpec;
   arm: TrainArm;
-  steps: number;
-  lastLoss: number | null;
-  lastValidation: number | null;
-  modelMs: number;
-  optimizerMs: number;
-  counters: WorkCounters;
-  optimizerCounters: WorkCounters;
-  stopped?: string;
 }
 
 interface Inspection {
@@ -189,11 +203,17 @@ export class TrainingJob {
     readonly config: ModelConfig,
     private readonly data: DataSplit,
     readonly options: TrainOptions,
-  ) {}
+    /** The checkpoint this job continues from (a lost device's run), or null for a new run. */
+    private readonly resumed: TrainCheckpoint | null,
+  ) {
+    this.checkpointValue = resumed;
+  }
 
   /**
    * Checks the options and allocates every arm (weights, gradients, optimizer). start is the
    * starting model of every arm, or per arm (to continue arms from a checkpoint's weights).
+   * With `resume`, every arm starts from the checkpoint instead (weights, optimizer state and
+   * record), and run() continues at the checkpoint's step as the interrupted run would have.
    */
   static async create(
     rt: GpuRuntime,
@@ -201,23 +221,26 @@ export class TrainingJob {
     start: Map<string, Float32Array> | ((arm: ArmSpec) => Map<string, Float32Array>),
     data: DataSplit,
     options: TrainOptions,
+    resume: TrainCheckpoint | null = null,
   ): Promise<TrainingJob> {
     checkTrainOptions(options, config);
     // Constructing the sampler checks that a batch fits the training tokens.
     new BatchSampler(data.train, options.seqLen, options.batch, options.seed);
-    const job = new TrainingJob(rt, config, data, options);
+    if (resume) checkResume(resume, options);
+    const job = new TrainingJob(rt, config, data, options, resume);
     try {
       for (const spec of options.arms) {
         const choice = job.withInspection(spec);
+        const weights = resume
+          ? (resume.weights.get(spec.id) as Map<string, Float32Array>)
+          : typeof start === 'function'
+            ? start(spec)
+            : start;
+        const arm = await TrainArm.create(rt, config, weights, choice, spec.id);
+        const progress = resume?.arms.get(spec.id);
         job.arms.push({
           spec,
-          arm: await TrainArm.create(
-            rt,
-            config,
-            typeof start === 'function' ? start(spec) : start,
-            choice,
-            spec.id,
-          ),
+          arm,
           steps: 0,
           lastLoss: null,
           lastValidation: null,
@@ -225,7 +248,9 @@ export class TrainingJob {
           optimizerMs: 0,
           counters: zeroWork(),
           optimizerCounters: zeroWork(),
+          ...progress,
         });
+        if (resume) await arm.importOptimizer(rt, resume.optimizers.get(spec.id) as OptimizerState);
       }
     } catch (error) {
       job.destroy();
@@ -256,13 +281,15 @@ export class TrainingJob {
     const sampler = new BatchSampler(this.data.train, options.seqLen, options.batch, options.seed);
     const validation = validationWindows(this.data.validation, options.seqLen, options.validationWindows);
     const tokensPerStep = options.seqLen * options.batch;
-    emit({
-      type: 'started',
-      arms: this.arms.map((a) => ({ id: a.spec.id, label: a.spec.label, optimizer: a.arm.optimizer.name })),
-      steps: options.steps,
-      tokensPerStep,
-      parameters: parameterCount(this.config),
-    });
+    // The listeners met the arms when the interrupted run started.
+    if (!this.resumed)
+      emit({
+        type: 'started',
+        arms: this.arms.map((a) => ({ id: a.spec.id, label: a.spec.label, optimizer: a.arm.optimizer.name })),
+        steps: options.steps,
+        tokensPerStep,
+        parameters: parameterCount(this.config),
+      });
     const validate = async (step: number) => {
       for (const a of this.arms) {
         if (a.stopped) continue;
@@ -270,14 +297,22 @@ export class TrainingJob {
         emit({ type: 'validation', arm: a.spec.id, step, loss: a.lastValidation });
       }
       const weights = new Map<string, Map<string, Float32Array>>();
-      for (const a of this.arms) weights.set(a.spec.id, await a.arm.snapshot(rt));
-      this.checkpointValue = { step, weights };
+      const optimizers = new Map<string, OptimizerState>();
+      const arms = new Map<string, ArmProgress>();
+      for (const { spec, arm, ...progress } of this.arms) {
+        weights.set(spec.id, await arm.snapshot(rt));
+        optimizers.set(spec.id, await arm.exportOptimizer(rt));
+        arms.set(spec.id, progress);
+      }
+      this.checkpointValue = { step, weights, optimizers, arms };
       emit({ type: 'checkpoint', step });
     };
     let cancelled = false;
     try {
-      await validate(0);
-      for (let step = 0; step < options.steps; step++) {
+      // A continued run was validated at its checkpoint already; its steps go on from there.
+      const from = this.resumed?.step ?? 0;
+      if (!this.resumed) await validate(0);
+      for (let step = from; step < options.steps; step++) {
         if (hooks.signal?.aborted) {
           cancelled = true;
           break;
@@ -412,6 +447,15 @@ export class TrainingJob {
     }
     return error;
   }
+}
+
+/** A checkpoint continues only the run it was taken of: every arm of these options, within the steps. */
+function checkResume(c: TrainCheckpoint, o: TrainOptions): void {
+  if (!Number.isInteger(c.step) || c.step < 0 || c.step > o.steps)
+    throw new RangeError(`the checkpoint's step ${c.step} is not within the run's ${o.steps} steps`);
+  for (const a of o.arms)
+    if (!c.weights.has(a.id) || !c.optimizers.has(a.id) || !c.arms.has(a.id))
+      throw new RangeError(`the checkpoint holds no state for arm ${a.id}`);
 }
 
 function scheduleOf(o: TrainOptions, peak: number) {

@@ -384,6 +384,8 @@ export interface TrainRun {
   weightsStep: number;
   /** Whether the worker still holds the arms' weights (exportTrainArm). */
   exportable: boolean;
+  /** Lost devices the run continued after (absent in older records). */
+  resumes?: number;
 }
 
 export type TrainJobEvent =
@@ -398,6 +400,8 @@ export type TrainJobEvent =
     }
   /** The engine's events in order, batched every ~150 ms; elapsedMs: time spent training, pauses left out. */
   | { type: 'train'; events: TrainEvent[]; elapsedMs: number }
+  /** The device was lost; the run continues on a new one from the checkpoint of step `step`. */
+  | { type: 'resumed'; step: number; attempt: number; message: string }
   /** The pause landed between steps (after `step` steps of every arm), or the run goes on again. */
   | { type: 'paused'; step: number }
   | { type: 'continued' }

@@ -92,8 +92,9 @@ const RELOAD_ADVICE = 'Load the model again: its weights were on the device that
 // buffers died with the device). The slot has already let the runtime go, so the next call
 // acquires a new device; the model has to be loaded again onto that one.
 slot.onLost((error) => {
-  // A pruning run watches its own device and continues on a new one from its last finished block.
-  if (active?.job !== 'prune') active?.controller.abort(error);
+  // Pruning and training runs watch their own device and continue on a new one from their last
+  // finished block or validation.
+  if (active?.job !== 'prune' && active?.job !== 'train') active?.controller.abort(error);
   if (loaded) {
     loaded = null;
     dropped = `The GPU device was lost, and the loaded model with it (${error.message}).`;

@@ -184,6 +184,70 @@ describe('the training job', () => {
     expect(await store.exportArm(kept.run.id, 'no-m')).not.toBeNull();
   }, 300_000);
 
+  it('continues on a new device after device.destroy() and keeps what an uninterrupted run would', async () => {
+    const options: TrainJobOptions = { ...OPTIONS, steps: 8 };
+    const whole = start(options);
+    expect((await whole.outcome).type).toBe('finished');
+    const wholeKept = whole.events.find((e) => e.type === 'kept');
+    if (wholeKept?.type !== 'kept') throw new Error('no kept event');
+
+    let current = await createNodeRuntime();
+    const created = [current];
+    const control = new TrainControl();
+    const store = new TrainRunStore();
+    const events: TrainJobEvent[] = [];
+    let lost = false;
+    try {
+      const outcome = await runTrain({
+        options,
+        acquire: async () => {
+          if (current.isLost) {
+            current = await createNodeRuntime();
+            created.push(current);
+          }
+          return current;
+        },
+        loaded: null,
+        loadedTokenizerFiles: [],
+        files,
+        store,
+        control,
+        emit: (event) => {
+          events.push(event);
+          // The batch that reports step 3 arrives after the checkpoint of step 2.
+          const third = event.type === 'train' && event.events.some((e) => e.type === 'step' && e.step >= 3);
+          if (third && !lost) {
+            lost = true;
+            current.device.destroy();
+          }
+        },
+        signal: new AbortController().signal,
+      });
+      expect(outcome.type).toBe('finished');
+      expect(created).toHaveLength(2);
+      const resumed = events.find((e) => e.type === 'resumed');
+      expect(resumed).toMatchObject({ type: 'resumed', attempt: 1 });
+      if (resumed?.type === 'resumed') expect(resumed.step % 2).toBe(0);
+      const kept = events.find((e) => e.type === 'kept');
+      if (kept?.type !== 'kept') throw new Error('no kept event');
+      expect(kept.run).toMatchObject({ status: 'finished', weightsStep: 8, resumes: 1 });
+      for (const [i, arm] of kept.run.summary.arms.entries()) {
+        const want = wholeKept.run.summary.arms[i];
+        expect(arm.finalTrainLoss, arm.id).toBe(want?.finalTrainLoss);
+        expect(arm.finalValidationLoss, arm.id).toBe(want?.finalValidationLoss);
+        // The saved model's bytes are the uninterrupted run's.
+        const got = (await store.exportArm(kept.run.id, arm.id))?.find((f) => f.name === 'model.safetensors');
+        const exp = (await whole.store.exportArm(wholeKept.run.id, arm.id))?.find(
+          (f) => f.name === 'model.safetensors',
+        );
+        expect(got?.data, arm.id).toEqual(exp?.data);
+        expect(got?.data.byteLength).toBeGreaterThan(0);
+      }
+    } finally {
+      for (const r of created) if (!r.isLost) r.destroy();
+    }
+  }, 300_000);
+
   it('refuses settings and texts with the engine’s message before training', async () => {
     const refused = async (options: TrainJobOptions) => {
       const { outcome, events } = start(options);

@@ -28,6 +28,7 @@ import {
   stateBuffer,
 } from './optimizer';
 import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
 const shader = withFusedStep(body);
 
@@ -273,19 +274,49 @@ export class Adafactor implements Optimizer {
     this.states.clear();
   }
 
+  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
+    const params = [];
+    for (const [name, s] of this.states) {
+      const buffers = await readBuffers(rt, { r: s.r, c: s.c, v: s.v, m: s.m });
+      params.push({ name, rows: s.rows, cols: s.cols, t: s.t, buffers });
+    }
+    return { optimizer: this.name, params };
+  }
+
+  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    const wanted = checkImport(this.name, state, params);
+    this.destroy();
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const buffers = await restoreBuffers(rt, this.name, p, this.layout(p));
+        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, ...buffers });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  /** A parameter's state buffers: a matrix's row and column EMAs or a vector's dense V, and M with β1 > 0. */
+  private layout({ name, rows, cols }: { name: string; rows: number; cols: number }) {
+    const out: Record<string, { label: string; floats: number }> = isVector({ rows, cols })
+      ? { v: { label: `adafactor v ${name}`, floats: rows * cols } }
+      : {
+          r: { label: `adafactor row ${name}`, floats: rows },
+          c: { label: `adafactor col ${name}`, floats: cols },
+        };
+    if (this.beta1 > 0) out.m = { label: `adafactor m ${name}`, floats: rows * cols };
+    return out;
+  }
+
   private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
     let state = this.states.get(slot.name);
     if (state) return state;
-    const { rows, cols, name } = slot;
-    state = { rows, cols, t: 0 };
-    if (isVector(slot)) {
-      state.v = await stateBuffer(rt, `adafactor v ${name}`, rows * cols);
-    } else {
-      state.r = await stateBuffer(rt, `adafactor row ${name}`, rows);
-      state.c = await stateBuffer(rt, `adafactor col ${name}`, cols);
-    }
-    if (this.beta1 > 0) state.m = await stateBuffer(rt, `adafactor m ${name}`, rows * cols);
-    this.states.set(name, state);
+    state = { rows: slot.rows, cols: slot.cols, t: 0 };
+    for (const [key, b] of Object.entries(this.layout(slot)))
+      state[key as 'r' | 'c' | 'v' | 'm'] = await stateBuffer(rt, b.label, b.floats);
+    this.states.set(slot.name, state);
     return state;
   }
 }

@@ -17,6 +17,7 @@ import {
   stateBuffer,
 } from './optimizer';
 import { checkGradients, runPass, withOptimizerParams } from './passes';
+import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
 const shader = withOptimizerParams(body);
 
@@ -98,6 +99,38 @@ export class AdamW implements Optimizer {
     let floats = 0;
     for (const s of this.states.values()) floats += 2 * s.rows * s.cols;
     return { persistent: 4 * floats, transient: 0 };
+  }
+
+  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
+    const params = [];
+    for (const [name, s] of this.states)
+      params.push({
+        name,
+        rows: s.rows,
+        cols: s.cols,
+        t: s.t,
+        buffers: await readBuffers(rt, { m: s.m, v: s.v }),
+      });
+    return { optimizer: this.name, params };
+  }
+
+  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    const wanted = checkImport(this.name, state, params);
+    this.destroy();
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const n = p.rows * p.cols;
+        const { m, v } = await restoreBuffers(rt, this.name, p, {
+          m: { label: `adamw m ${name}`, floats: n },
+          v: { label: `adamw v ${name}`, floats: n },
+        });
+        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, m, v });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
   destroy(): void {

@@ -79,6 +79,7 @@ import {
   sketchLayout,
   srsiSmall,
 } from './srsiGpu';
+import { checkImport, type OptimizerState, type ParamState, readBuffers, restoreBuffers } from './state';
 
 const shader = ADAPPROX_SHADER;
 
@@ -425,6 +426,75 @@ export class Adapprox implements Optimizer {
     for (const s of this.states.values())
       for (const b of [s.m, s.v, s.factored?.q, s.factored?.u]) b?.destroy();
     this.states.clear();
+  }
+
+  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
+    const params: ParamState[] = [];
+    for (const [name, s] of this.states) {
+      const f = s.factored;
+      const buffers = await readBuffers(rt, { m: s.m, v: s.v, q: f?.q, u: f?.u });
+      // The sketch's Gaussian is drawn from (seed, parameter, t), so t is all its RNG state; the
+      // rank and the factors' stride say how Q and U are laid out and where the next sketch starts.
+      params.push({
+        name,
+        rows: s.rows,
+        cols: s.cols,
+        t: s.t,
+        buffers,
+        ...(f ? { rank: { k: f.k, stride: f.stride } } : {}),
+      });
+    }
+    return { optimizer: this.name, params };
+  }
+
+  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    const wanted = checkImport(this.name, state, params);
+    // Plans first (the rank bounds of this optimizer's settings): a state that does not fit them is
+    // refused before anything is allocated or the current state dropped.
+    const plans = new Map<string, State['factored'] | null>();
+    for (const [name, p] of wanted) {
+      const plan = this.plan(p);
+      if ((plan === null) !== (p.rank === undefined))
+        throw new RangeError(
+          `${this.name}: "${name}" is ${plan ? 'factored' : 'dense'} with these settings but ${p.rank ? 'factored' : 'dense'} in the state`,
+        );
+      if (plan && p.rank) {
+        const { k, stride } = p.rank;
+        const ok =
+          k === 0
+            ? stride === 0
+            : Number.isInteger(k) && plan.kMin <= k && k <= stride && stride <= plan.kMax;
+        if (!ok)
+          throw new RangeError(
+            `${this.name}: "${name}" has rank ${k} (stride ${stride}) in the state, outside ${plan.kMin}…${plan.kMax}`,
+          );
+        plan.k = k;
+        plan.stride = stride;
+      }
+      plans.set(name, plan);
+    }
+    this.destroy();
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const plan = plans.get(name) ?? null;
+        const n = p.rows * p.cols;
+        const want: Record<string, { label: string; floats: number }> = {};
+        if (this.beta1 > 0) want.m = { label: `adapprox m ${name}`, floats: n };
+        if (!plan) want.v = { label: `adapprox v ${name}`, floats: n };
+        else if (plan.k > 0) {
+          want.q = { label: `adapprox Q ${name}`, floats: plan.short * plan.stride };
+          want.u = { label: `adapprox U ${name}`, floats: plan.long * plan.stride };
+        }
+        const { m, v, q, u } = await restoreBuffers(rt, this.name, p, want);
+        const restored: State = { rows: p.rows, cols: p.cols, t: p.t, m, v };
+        if (plan) restored.factored = { ...plan, q, u };
+        this.states.set(name, restored);
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
   /**

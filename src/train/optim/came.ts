@@ -27,6 +27,7 @@ import {
   stateBuffer,
 } from './optimizer';
 import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
 const shader = withFusedStep(body);
 
@@ -286,20 +287,55 @@ export class Came implements Optimizer {
     this.states.clear();
   }
 
+  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
+    const params = [];
+    for (const [name, s] of this.states) {
+      const buffers = await readBuffers(rt, { m: s.m, r: s.r, c: s.c, rr: s.rr, rc: s.rc, v: s.v });
+      // CAME has no step counter: no bias correction, a constant β2 (docs/algorithms/came.md).
+      params.push({ name, rows: s.rows, cols: s.cols, t: 0, buffers });
+    }
+    return { optimizer: this.name, params };
+  }
+
+  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    const wanted = checkImport(this.name, state, params);
+    this.destroy();
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const { m, ...rest } = await restoreBuffers(rt, this.name, p, this.layout(p));
+        this.states.set(name, { rows: p.rows, cols: p.cols, m: m as TrackedBuffer, ...rest });
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  /** A parameter's state buffers: M, and a matrix's second-moment and instability factors or a vector's dense V. */
+  private layout({ name, rows, cols }: { name: string; rows: number; cols: number }) {
+    const out: Record<string, { label: string; floats: number }> = {
+      m: { label: `came m ${name}`, floats: rows * cols },
+    };
+    if (isVector({ rows, cols })) out.v = { label: `came v ${name}`, floats: rows * cols };
+    else {
+      out.r = { label: `came row ${name}`, floats: rows };
+      out.c = { label: `came col ${name}`, floats: cols };
+      out.rr = { label: `came instability row ${name}`, floats: rows };
+      out.rc = { label: `came instability col ${name}`, floats: cols };
+    }
+    return out;
+  }
+
   private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
     let state = this.states.get(slot.name);
     if (state) return state;
-    const { rows, cols, name } = slot;
-    state = { rows, cols, m: await stateBuffer(rt, `came m ${name}`, rows * cols) };
-    if (isVector(slot)) {
-      state.v = await stateBuffer(rt, `came v ${name}`, rows * cols);
-    } else {
-      state.r = await stateBuffer(rt, `came row ${name}`, rows);
-      state.c = await stateBuffer(rt, `came col ${name}`, cols);
-      state.rr = await stateBuffer(rt, `came instability row ${name}`, rows);
-      state.rc = await stateBuffer(rt, `came instability col ${name}`, cols);
-    }
-    this.states.set(name, state);
+    const buffers: Record<string, TrackedBuffer> = {};
+    for (const [key, b] of Object.entries(this.layout(slot)))
+      buffers[key] = await stateBuffer(rt, b.label, b.floats);
+    const { m, ...rest } = buffers;
+    state = { rows: slot.rows, cols: slot.cols, m: m as TrackedBuffer, ...rest };
+    this.states.set(slot.name, state);
     return state;
   }
 }

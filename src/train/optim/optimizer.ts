@@ -5,6 +5,7 @@
 
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
+import type { OptimizerState } from './state';
 
 /** One parameter tensor and its gradient, both rows × cols f32, row-major. */
 export interface ParamSlot {
@@ -30,6 +31,14 @@ export interface Optimizer {
   step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void>;
   /** Persistent state bytes, by the formulas of docs/algorithms/adapprox.md §2 for these shapes (what the ledger must show). */
   stateBytes(): StateBytes;
+  /** Everything that determines the next steps, read back to the host (state.ts). */
+  exportState(rt: GpuRuntime): Promise<OptimizerState>;
+  /**
+   * Replaces the state with an exported one, on this runtime (a new device after a lost one):
+   * the next step is then the one the exporting optimizer would have taken. Checked against
+   * params (state.ts checkImport) before anything is allocated.
+   */
+  importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void>;
   destroy(): void;
 }
 

@@ -120,6 +120,14 @@ export function TrainPanel() {
           <p>{job.error.advice}</p>
         </div>
       )}
+      {job.resumes.map((r) => (
+        <div key={r.attempt} className="notice notice-warn" role="status" data-testid="train-resumed">
+          <p>
+            The GPU device was lost ({r.message}). A new device took over and the run continued from the
+            checkpoint of step {r.step} (weights and optimizer state): the steps after it were taken again.
+          </p>
+        </div>
+      ))}
       {job.arms.flatMap((a) =>
         a.stopped
           ? [

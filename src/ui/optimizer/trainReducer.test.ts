@@ -176,4 +176,37 @@ describe('training job state', () => {
       peakBytes: 9,
     });
   });
+
+  it('rewinds every arm to the checkpoint a continued run starts from, and lists the resume', () => {
+    let s = run(
+      train(
+        100,
+        started,
+        { type: 'checkpoint', step: 0 },
+        step('adamw', 1, 6.1),
+        step('adapprox', 1, 6.15, [rank('a', 1)]),
+        step('adamw', 2, 6.0),
+        step('adapprox', 2, 6.05, [rank('a', 2)]),
+        { type: 'validation', arm: 'adamw', step: 2, loss: 5.9 },
+        { type: 'checkpoint', step: 2 },
+        step('adamw', 3, 5.8),
+        step('adapprox', 3, 5.85, [rank('a', 3)]),
+      ),
+    );
+    s = reduceTrainJob(s, { type: 'resumed', step: 2, attempt: 1, message: 'destroyed' });
+    expect(s.resumes).toEqual([{ step: 2, attempt: 1, message: 'destroyed' }]);
+    expect(s.arms.map((a) => a.train.map(([n]) => n))).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    expect(s.arms[0]?.validation).toEqual([[2, 5.9]]);
+    expect(s.arms[1]?.ranks?.steps).toEqual([1, 2]);
+    expect(s.arms[1]?.ranks?.rank).toEqual([[1], [2]]);
+    // Three steps of 10 + 5 ms were timed; the means over what was timed stay 10 and 5 ms.
+    expect((s.arms[0]?.modelMs ?? 0) / (s.arms[0]?.train.length ?? 1)).toBeCloseTo(10);
+    expect(trainProgress(s)).toEqual({ done: 4, total: 8 });
+    // The repeated step counts once.
+    s = reduceTrainJob(s, train(200, step('adamw', 3, 5.8)));
+    expect(s.arms[0]?.train.map(([n]) => n)).toEqual([1, 2, 3]);
+  });
 });

@@ -55,6 +55,8 @@ export interface TrainJobState {
   elapsedMs: number;
   /** The step of the last checkpoint (the weights kept if the run fails). */
   checkpointStep: number | null;
+  /** Lost devices the run continued after: the step it continued from, and the device's message. */
+  resumes: { step: number; attempt: number; message: string }[];
   /** The run the arms were kept as (set for finished, cancelled and failed runs alike). */
   runId: string | null;
   error: CheckError | null;
@@ -76,6 +78,7 @@ export const initialTrainJob: TrainJobState = {
   arms: [],
   elapsedMs: 0,
   checkpointStep: null,
+  resumes: [],
   runId: null,
   error: null,
   memory: null,
@@ -119,6 +122,12 @@ export function reduceTrainJob(state: TrainJobState, event: TrainJobEvent): Trai
       };
     case 'train':
       return { ...event.events.reduce(reduceEngineEvent, state), elapsedMs: event.elapsedMs };
+    case 'resumed':
+      return {
+        ...state,
+        resumes: [...state.resumes, { step: event.step, attempt: event.attempt, message: event.message }],
+        arms: state.arms.map((a) => rewindArm(a, event.step)),
+      };
     case 'paused':
       return { ...state, status: 'paused', pauseRequested: false };
     case 'continued':
@@ -191,6 +200,32 @@ export function reduceEngineEvent(state: TrainJobState, e: TrainEvent): TrainJob
     case 'checkpoint':
       return { ...state, checkpointStep: e.step };
   }
+}
+
+/**
+ * An arm as of the checkpoint a continued run starts from: the steps after it are taken again, so
+ * their points are dropped. The time sums are scaled with the count, so their means stay those of
+ * every step taken, the repeated ones included (each was timed as it ran).
+ */
+function rewindArm(a: ArmTrace, step: number): ArmTrace {
+  const train = a.train.filter(([s]) => s <= step);
+  const scale = a.train.length > 0 ? train.length / a.train.length : 1;
+  const ranks = a.ranks && {
+    ...a.ranks,
+    steps: a.ranks.steps.filter((s) => s <= step),
+    rank: a.ranks.rank.filter((_, i) => (a.ranks?.steps[i] ?? 0) <= step),
+    error: a.ranks.error.filter((_, i) => (a.ranks?.steps[i] ?? 0) <= step),
+  };
+  return {
+    ...a,
+    train,
+    validation: a.validation.filter(([s]) => s <= step),
+    tokensPerSecond: a.tokensPerSecond.filter(([s]) => s <= step),
+    modelMs: a.modelMs * scale,
+    optimizerMs: a.optimizerMs * scale,
+    ranks,
+    stopped: a.stopped && a.stopped.step <= step ? a.stopped : null,
+  };
 }
 
 function withArm(state: TrainJobState, id: string, update: (a: ArmTrace) => ArmTrace): TrainJobState {
