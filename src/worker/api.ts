@@ -136,12 +136,16 @@ export interface FitAnswer {
 
 /**
  * Where a URL folder's files came from: 'hit', this browser's storage (no request); 'stored',
- * the network, and now stored; 'uncached', the network only (message says why: no private file
+ * the network, and now stored; 'uncached', the network only (reason says why: no private file
  * system, or the quota is full).
  */
 export interface CacheNote {
   status: 'hit' | 'stored' | 'uncached';
-  message: string;
+  /** When the stored copy was made (ISO 8601), and its bytes; null and 0 when uncached. */
+  storedAt: string | null;
+  bytes: number;
+  /** Why the files were not stored; null when they were. */
+  reason: string | null;
   /** Why a stored copy was thrown away before this open (a damaged file or manifest); null if none was. */
   dropped: string | null;
 }

@@ -76,7 +76,9 @@ describe('opening a URL folder with the cache', () => {
     const opened = await inspectModel({ kind: 'url', url: FOLDER }, SITE, hub.fetch, { cache });
     expect(opened.cache).toEqual({
       status: 'stored',
-      message: expect.stringContaining('Downloaded and stored'),
+      storedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      bytes: 454 + 1_045_056 + 6227,
+      reason: null,
       dropped: 'The stored copy was dropped: model.safetensors no longer matches its sha256.',
     });
     expect(weightRequests(hub.requests)).toContain('model.safetensors');
@@ -92,9 +94,7 @@ describe('opening a URL folder with the cache', () => {
       cache: new ModelCache(store),
     });
     expect(opened.cache?.status).toBe('uncached');
-    expect(opened.cache?.message).toMatch(
-      /^Opened from the network, not stored: this site's storage quota is full/,
-    );
+    expect(opened.cache?.reason).toMatch(/^this site's storage quota is full/);
     expect(opened.storedUrl).toBeNull();
     expect(store.used).toBe(0);
     expect(opened.summary.layers).toBe(5);
@@ -109,8 +109,9 @@ describe('opening a URL folder with the cache', () => {
     });
     expect(opened.cache).toEqual({
       status: 'uncached',
-      message:
-        'Opened from the network, not stored: Models cannot be stored in this browser: it offers no Origin Private File System.',
+      storedAt: null,
+      bytes: 0,
+      reason: 'Models cannot be stored in this browser: it offers no Origin Private File System',
       dropped: null,
     });
     expect(weightRequests(hub.requests).every((r) => r.endsWith('range'))).toBe(true);

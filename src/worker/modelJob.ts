@@ -3,7 +3,7 @@
 // bytes with an ETA, can be cancelled between tensors, and ends in exactly one outcome. Every
 // failure leaves as a value with advice, because a class does not survive structured cloning.
 
-import type { ModelCache } from '../cache/modelCache';
+import type { CacheManifest, ModelCache } from '../cache/modelCache';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type ByteSource, blobSource, bytesSource, ModelFormatError, urlSource } from '../model/byteSource';
@@ -174,15 +174,10 @@ async function urlFolder(
   if (slot && 'cache' in slot) {
     const found = await slot.cache.lookup(folder);
     if (found.kind === 'hit') {
-      const bytes = found.manifest.files.reduce((s, f) => s + f.size, 0);
       return {
         files: found.files,
         storedUrl: folder,
-        cache: {
-          status: 'hit',
-          message: `Opened from this browser's storage (stored ${found.manifest.storedAt}, ${bytes} bytes checked against their sha256); nothing was downloaded.`,
-          dropped: null,
-        },
+        cache: { status: 'hit', ...storedFacts(found.manifest), reason: null, dropped: null },
       };
     }
     dropped = found.dropped;
@@ -202,31 +197,23 @@ async function urlFolder(
       return {
         files: stored.files,
         storedUrl: folder,
-        cache: {
-          status: 'stored',
-          message: `Downloaded and stored in this browser (${stored.manifest.files.length} files); the next open needs no network.`,
-          dropped,
-        },
+        cache: { status: 'stored', ...storedFacts(stored.manifest), reason: null, dropped },
       };
     }
     return {
       files: await networkFiles(folder, listed, fetchFn),
       storedUrl: null,
-      cache: {
-        status: 'uncached',
-        message: `Opened from the network, not stored: ${stored.reason}.`,
-        dropped,
-      },
+      cache: { status: 'uncached', storedAt: null, bytes: 0, reason: stored.reason, dropped },
     };
   }
   const cache: CacheNote | null = slot
-    ? {
-        status: 'uncached',
-        message: `Opened from the network, not stored: ${slot.unavailable}.`,
-        dropped: null,
-      }
+    ? { status: 'uncached', storedAt: null, bytes: 0, reason: slot.unavailable, dropped: null }
     : null;
   return { files: await networkFiles(folder, listed, fetchFn), storedUrl: null, cache };
+}
+
+function storedFacts(manifest: CacheManifest): { storedAt: string; bytes: number } {
+  return { storedAt: manifest.storedAt, bytes: manifest.files.reduce((s, f) => s + f.size, 0) };
 }
 
 /** The files the folder has: the small ones with their bytes, the weights by name only. */
@@ -281,6 +268,7 @@ async function* download(fetchFn: typeof fetch, url: string): AsyncIterable<Uint
   const reader = response.body?.getReader();
   if (!reader) throw new NetworkError(url, 'the answer has no body');
   let size = 0;
+  let finished = false;
   try {
     for (;;) {
       let next: ReadableStreamReadResult<Uint8Array>;
@@ -296,8 +284,11 @@ async function* download(fetchFn: typeof fetch, url: string): AsyncIterable<Uint
       size += next.value.byteLength;
       yield next.value;
     }
+    finished = true;
   } finally {
-    reader.releaseLock();
+    // A store that gave up (its quota) stops pulling: the rest of the download is not wanted.
+    if (finished) reader.releaseLock();
+    else await reader.cancel().catch(() => {});
   }
   // A compressed answer's Content-Length counts the compressed bytes; only an uncompressed one is comparable.
   if (Number.isFinite(expected) && !response.headers.get('Content-Encoding') && size !== expected) {

@@ -6,9 +6,10 @@ import { proxy } from 'comlink';
 import { create } from 'zustand';
 import type { EvalText } from '../../model/evaluate';
 import type { FitReport } from '../../model/fit';
-import type { FitLimits, FitOptions, ModelSource, ModelSummary } from '../../worker/api';
+import type { CacheNote, FitLimits, FitOptions, ModelSource, ModelSummary } from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import { useModelCache } from './modelCacheStore';
 import {
   droppedLoad,
   type EvalState,
@@ -38,6 +39,8 @@ export interface InspectState {
   fitOptions: FitOptions | null;
   limits: FitLimits | null;
   error: CheckError | null;
+  /** Whether a URL model came from this browser's storage, was stored, or could not be. */
+  cache: CacheNote | null;
 }
 
 interface ModelStudioState {
@@ -113,6 +116,7 @@ const initialInspect: InspectState = {
   fitOptions: null,
   limits: null,
   error: null,
+  cache: null,
 };
 
 /** Answers to older requests are dropped: a person may pick a second model before the first opens. */
@@ -138,6 +142,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
             fitOptions: result.options,
             limits: result.limits,
             error: null,
+            cache: result.cache,
           },
         });
       } else {
@@ -214,9 +219,15 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
       return inspect({ kind: 'files', label: name, count: files.length }, { kind: 'files', files, label });
     },
 
-    chooseUrl(url) {
+    async chooseUrl(url) {
       remember(URL_KEY, url);
-      return inspect({ kind: 'url', url }, { kind: 'url', url });
+      // Always asked (not only for large files): the page cannot know the sizes before the worker
+      // has looked, and a browser that keeps the site's storage keeps small models too. Not
+      // awaited: Firefox asks the person, and the model need not wait for their answer.
+      void useModelCache.getState().requestPersistence();
+      await inspect({ kind: 'url', url }, { kind: 'url', url });
+      // The open may have stored the model, or dropped a damaged copy.
+      void useModelCache.getState().refresh();
     },
 
     setBudget(bytes) {
