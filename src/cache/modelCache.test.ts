@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { folderKey, MANIFEST, ModelCache, type PendingFile } from './modelCache';
 import { MemoryStore } from './storeTesting';
@@ -229,6 +230,35 @@ describe('ModelCache', () => {
     );
     await expect(cache.save(URL_A, pending({ '../x': bytes(3, 1) }).list)).rejects.toThrow(
       '"../x" cannot be stored',
+    );
+  });
+});
+
+describe('ModelCache on damaged manifests', () => {
+  it('drops any manifest that is not a valid one for its folder, with a reason, and never throws', async () => {
+    // Mutations of a real manifest (every field replaced by JSON of any shape) and raw bytes.
+    const store = new MemoryStore();
+    const cache = new ModelCache(store);
+    const saved = await cache.save(URL_A, pending().list);
+    if (saved.kind !== 'stored') throw new Error('not stored');
+    const good = saved.manifest as unknown as Record<string, unknown>;
+    const field = fc.constantFrom('format', 'version', 'url', 'storedAt', 'files');
+    const mutated = fc
+      .tuple(field, fc.jsonValue())
+      .filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(good[key]))
+      .map(([key, value]) => new TextEncoder().encode(JSON.stringify({ ...good, [key]: value })));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(mutated, fc.uint8Array({ maxLength: 200 })), async (manifest) => {
+        await cache.save(URL_A, pending().list);
+        store.data.get(folderKey(URL_A))?.set(MANIFEST, manifest);
+        const found = await cache.lookup(URL_A);
+        expect(found.kind).toBe('miss');
+        expect(found.kind === 'miss' && found.dropped).toMatch(
+          /^The stored copy was dropped: its manifest is damaged \(.+\)\.$/,
+        );
+        expect(store.data.has(folderKey(URL_A))).toBe(false);
+      }),
+      { numRuns: 200, seed: 16 },
     );
   });
 });

@@ -247,7 +247,14 @@ function manifestProblem(value: unknown): string | null {
   if (m.format !== FORMAT) return `format is ${JSON.stringify(m.format)}, not "${FORMAT}"`;
   if (m.version !== VERSION) return `version ${JSON.stringify(m.version)} is not ${VERSION}`;
   if (typeof m.url !== 'string' || !m.url.endsWith('/')) return 'url is not a folder URL';
-  if (typeof m.storedAt !== 'string' || Number.isNaN(Date.parse(m.storedAt))) return 'storedAt is not a date';
+  // ISO 8601 as toISOString writes it: Date.parse alone takes '0' for the year 2000.
+  if (
+    typeof m.storedAt !== 'string' ||
+    !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(m.storedAt) ||
+    Number.isNaN(Date.parse(m.storedAt))
+  ) {
+    return 'storedAt is not an ISO 8601 date';
+  }
   if (!Array.isArray(m.files) || m.files.length === 0) return 'files is not a list of files';
   for (const [i, f] of m.files.entries()) {
     const file = f as Partial<CachedFile> | null;
