@@ -163,6 +163,16 @@ export type ModelCacheResult =
   | { ok: true; available: false; reason: string }
   | EngineFailure;
 
+/** A URL folder's file being downloaded into this browser's storage while the model opens. */
+export interface DownloadProgress {
+  type: 'download';
+  /** The file's URL. */
+  file: string;
+  bytesDone: number;
+  /** From Content-Length; null when the server does not say. */
+  bytesTotal: number | null;
+}
+
 export type InspectResult =
   | ({ ok: true; summary: ModelSummary; cache: CacheNote | null } & FitAnswer)
   | EngineFailure;
@@ -468,6 +478,8 @@ export interface EngineApi {
   inspectModel(
     source: ModelSource,
     options: { budgetBytes: number; seqLen?: number },
+    /** Told how a URL folder's download into the browser's storage goes (comlink-proxied). */
+    onDownload?: (progress: DownloadProgress) => void,
   ): Promise<InspectResult>;
   /** The model folders stored in this browser by opening them from a URL. */
   cachedModels(): Promise<ModelCacheResult>;

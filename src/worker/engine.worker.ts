@@ -13,6 +13,7 @@ import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import { Adapprox } from '../train/optim';
 import type {
+  DownloadProgress,
   EngineApi,
   EngineNotice,
   ErrorEvent,
@@ -202,7 +203,12 @@ const engine: EngineApi = {
     if (active && (job === undefined || active.job === job)) active.controller.abort();
   },
 
-  async inspectModel(source, options) {
+  async inspectModel(source, options, onDownload) {
+    // The callback is a comlink proxy: calls to it are messages, not awaited, and it is released
+    // when the open ends, whatever the outcome.
+    const remote = onDownload as unknown as
+      | (((p: DownloadProgress) => Promise<void>) & ProxyMarked & Pick<Remote<object>, typeof releaseProxy>)
+      | undefined;
     try {
       const rt = await slot.acquire();
       const model = await inspectModel(
@@ -210,6 +216,7 @@ const engine: EngineApi = {
         SITE_ROOT,
         fetch,
         source.kind === 'url' ? await modelCache() : undefined,
+        remote ? (p) => void Promise.resolve(remote(p)).catch(() => {}) : undefined,
       );
       const answer = checkFit(rt, model.opened.config, options, model.opened.weights);
       inspected = model;
@@ -217,6 +224,8 @@ const engine: EngineApi = {
     } catch (error) {
       // The previously inspected model stays: bad input must not undo what was there.
       return modelFailure(error);
+    } finally {
+      remote?.[releaseProxy]();
     }
   },
 

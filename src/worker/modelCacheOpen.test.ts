@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { folderKey, ModelCache } from '../cache/modelCache';
 import { MemoryStore } from '../cache/storeTesting';
+import type { DownloadProgress } from './api';
 import { inspectModel } from './modelJob';
 
 // Opening a model by URL with the cache, as the worker does, over a fake Hugging Face host that
@@ -46,7 +47,21 @@ describe('opening a URL folder with the cache', () => {
   it('stores it on the first open and opens it with no request the second time', async () => {
     const cache = new ModelCache(new MemoryStore());
     const first = fakeHub();
-    const opened = await inspectModel({ kind: 'url', url: 'test-org/tiny' }, SITE, first.fetch, { cache });
+    const progress: DownloadProgress[] = [];
+    const opened = await inspectModel(
+      { kind: 'url', url: 'test-org/tiny' },
+      SITE,
+      first.fetch,
+      { cache },
+      (p) => progress.push(p),
+    );
+    // Told of the weights' download, ending with the whole file; the small files come whole.
+    expect(progress.at(-1)).toEqual({
+      type: 'download',
+      file: `${FOLDER}model.safetensors`,
+      bytesDone: 1_045_056,
+      bytesTotal: 1_045_056,
+    });
     expect(opened.cache).toMatchObject({ status: 'stored', dropped: null });
     expect(opened.storedUrl).toBe(FOLDER);
     // The weights came down once, whole; the model's name is what was typed.
@@ -54,8 +69,12 @@ describe('opening a URL folder with the cache', () => {
     expect(opened.summary.name).toBe('test-org/tiny');
 
     const second = fakeHub();
-    const again = await inspectModel({ kind: 'url', url: FOLDER }, SITE, second.fetch, { cache });
+    const told = progress.length;
+    const again = await inspectModel({ kind: 'url', url: FOLDER }, SITE, second.fetch, { cache }, (p) =>
+      progress.push(p),
+    );
     expect(second.requests).toEqual([]);
+    expect(progress.length).toBe(told);
     expect(again.cache?.status).toBe('hit');
     expect(again.summary).toMatchObject({ ...opened.summary, name: FOLDER });
     const tokenizer = again.tokenizerFiles[0];

@@ -18,6 +18,7 @@ import { SparseFormatError } from '../sparse/formatError';
 import { loadTokenizer, type Tokenizer, TokenizerError } from '../tokenizer';
 import type {
   CacheNote,
+  DownloadProgress,
   EngineFailure,
   FitAnswer,
   FitOptions,
@@ -102,6 +103,8 @@ export async function inspectModel(
   fetchFn: typeof fetch = fetch,
   /** Where URL folders are stored (the worker's); none in the CLI and most tests. */
   slot?: CacheSlot,
+  /** Told of a download into the store as it goes, every 100 ms at most and at each file's end. */
+  onDownload?: (progress: DownloadProgress) => void,
 ): Promise<InspectedModel> {
   const reads: InspectedModel['reads'] = { onRead: null };
   const {
@@ -109,7 +112,7 @@ export async function inspectModel(
     files,
     cache = null,
     storedUrl = null,
-  } = await resolveSource(source, siteRoot, guardFetch(fetchFn), slot);
+  } = await resolveSource(source, siteRoot, guardFetch(fetchFn), slot, onDownload);
   const observed = files.map((f) => observeReads(f, (bytes) => reads.onRead?.(bytes)));
   const opened = await openModel(observed);
   const tokenizerFiles = opened.otherFiles.filter((f) => isTokenizerFile(f.name));
@@ -124,6 +127,7 @@ async function resolveSource(
   siteRoot: string,
   fetchFn: typeof fetch,
   slot: CacheSlot | undefined,
+  onDownload?: (progress: DownloadProgress) => void,
 ): Promise<{ name: string; files: ByteSource[]; cache?: CacheNote | null; storedUrl?: string | null }> {
   switch (source.kind) {
     case 'builtin': {
@@ -144,7 +148,7 @@ async function resolveSource(
       return { name: source.label || describeFiles(source.files.map((f) => f.name)), files };
     }
     case 'url': {
-      return { name: source.url, ...(await urlFolder(source.url, fetchFn, slot)) };
+      return { name: source.url, ...(await urlFolder(source.url, fetchFn, slot, onDownload)) };
     }
   }
 }
@@ -168,6 +172,7 @@ async function urlFolder(
   url: string,
   fetchFn: typeof fetch,
   slot: CacheSlot | undefined,
+  onDownload?: (progress: DownloadProgress) => void,
 ): Promise<{ files: ByteSource[]; cache: CacheNote | null; storedUrl: string | null }> {
   const folder = modelFolderUrl(url);
   let dropped: string | null = null;
@@ -190,7 +195,7 @@ async function urlFolder(
       listed.map((file) => ({
         name: file.name,
         chunks: () =>
-          file.bytes ? single(new Uint8Array(file.bytes)) : download(fetchFn, folder + file.name),
+          file.bytes ? single(new Uint8Array(file.bytes)) : download(fetchFn, folder + file.name, onDownload),
       })),
     );
     if (stored.kind === 'stored') {
@@ -261,13 +266,25 @@ async function networkFiles(
 }
 
 /** A whole file from the network, chunk by chunk as it arrives, for the cache. */
-async function* download(fetchFn: typeof fetch, url: string): AsyncIterable<Uint8Array> {
+async function* download(
+  fetchFn: typeof fetch,
+  url: string,
+  onDownload?: (progress: DownloadProgress) => void,
+): AsyncIterable<Uint8Array> {
   // Not through the HTTP cache: the file is about to be stored once already.
   const response = await fetchRequired(fetchFn, url, { cache: 'no-store' });
   const expected = Number(response.headers.get('Content-Length') ?? Number.NaN);
+  let size = 0;
+  const tell = () =>
+    onDownload?.({
+      type: 'download',
+      file: url,
+      bytesDone: size,
+      bytesTotal: Number.isFinite(expected) ? expected : null,
+    });
+  const progress = throttle(tell, PROGRESS_INTERVAL_MS);
   const reader = response.body?.getReader();
   if (!reader) throw new NetworkError(url, 'the answer has no body');
-  let size = 0;
   let finished = false;
   try {
     for (;;) {
@@ -282,10 +299,14 @@ async function* download(fetchFn: typeof fetch, url: string): AsyncIterable<Uint
       }
       if (next.done) break;
       size += next.value.byteLength;
+      progress();
       yield next.value;
     }
     finished = true;
+    progress.cancel();
+    tell();
   } finally {
+    progress.cancel();
     // A store that gave up (its quota) stops pulling: the rest of the download is not wanted.
     if (finished) reader.releaseLock();
     else await reader.cancel().catch(() => {});

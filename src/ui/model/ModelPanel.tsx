@@ -2,7 +2,7 @@
 // moves, then load it onto the GPU with progress. What is loaded is shown apart from what is
 // chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
 
-import type { CacheNote, ModelSummary } from '../../worker/api';
+import type { CacheNote, DownloadProgress, ModelSummary } from '../../worker/api';
 import { formatBytes, formatDuration } from '../shell/format';
 import { ModelCacheList } from './ModelCacheList';
 import { ModelFitCard } from './ModelFitCard';
@@ -34,6 +34,7 @@ export function ModelPanel() {
             : "Reading the model's headers…"}
         </p>
       )}
+      {inspect.status === 'inspecting' && inspect.download && <DownloadLine progress={inspect.download} />}
       {inspect.status === 'ready' && inspect.cache?.dropped && (
         <div className="notice notice-warn" role="status" data-testid="model-cache-dropped">
           <p>{inspect.cache.dropped} It was downloaded again.</p>
@@ -108,6 +109,19 @@ export function ModelPanel() {
 
       <ModelCacheList />
     </section>
+  );
+}
+
+function DownloadLine({ progress: p }: { progress: DownloadProgress }) {
+  const name = p.file.split('/').pop();
+  return (
+    <p className="small muted" data-testid="model-download">
+      Downloading {name}: {formatBytes(p.bytesDone)}
+      {p.bytesTotal !== null && ` of ${formatBytes(p.bytesTotal)}`}{' '}
+      {p.bytesTotal !== null && p.bytesTotal > 0 && (
+        <progress max={p.bytesTotal} value={p.bytesDone} aria-label={`Download of ${name}`} />
+      )}
+    </p>
   );
 }
 

@@ -6,7 +6,14 @@ import { proxy } from 'comlink';
 import { create } from 'zustand';
 import type { EvalText } from '../../model/evaluate';
 import type { FitReport } from '../../model/fit';
-import type { CacheNote, FitLimits, FitOptions, ModelSource, ModelSummary } from '../../worker/api';
+import type {
+  CacheNote,
+  DownloadProgress,
+  FitLimits,
+  FitOptions,
+  ModelSource,
+  ModelSummary,
+} from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
 import { useModelCache } from './modelCacheStore';
@@ -41,6 +48,8 @@ export interface InspectState {
   error: CheckError | null;
   /** Whether a URL model came from this browser's storage, was stored, or could not be. */
   cache: CacheNote | null;
+  /** The file of a URL folder being downloaded while it opens, and how far. */
+  download: DownloadProgress | null;
 }
 
 interface ModelStudioState {
@@ -117,6 +126,7 @@ const initialInspect: InspectState = {
   limits: null,
   error: null,
   cache: null,
+  download: null,
 };
 
 /** Answers to older requests are dropped: a person may pick a second model before the first opens. */
@@ -127,10 +137,22 @@ let watching = false;
 export const useModelStudio = create<ModelStudioState>()((set, get) => {
   async function inspect(choice: SourceChoice, source: ModelSource): Promise<void> {
     const request = ++inspectRequest;
-    set((s) => ({ source: choice, inspect: { ...s.inspect, status: 'inspecting', error: null } }));
+    set((s) => ({
+      source: choice,
+      inspect: { ...s.inspect, status: 'inspecting', error: null, download: null },
+    }));
+    // Only a URL folder is downloaded (into the browser's storage) while it opens.
+    const onDownload =
+      source.kind === 'url'
+        ? proxy((progress: DownloadProgress) => {
+            if (request === inspectRequest && get().inspect.status === 'inspecting') {
+              set((s) => ({ inspect: { ...s.inspect, download: progress } }));
+            }
+          })
+        : undefined;
     try {
       // The window is the new model's default: the old model's may be longer than this one's context.
-      const result = await getEngine().inspectModel(source, { budgetBytes: get().budgetBytes });
+      const result = await getEngine().inspectModel(source, { budgetBytes: get().budgetBytes }, onDownload);
       if (request !== inspectRequest) return;
       if (result.ok) {
         set({
@@ -143,6 +165,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
             limits: result.limits,
             error: null,
             cache: result.cache,
+            download: null,
           },
         });
       } else {
