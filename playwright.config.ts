@@ -53,6 +53,7 @@ export default defineConfig({
         'run-history.spec.ts',
         'demo.spec.ts',
         'hostile-config.spec.ts',
+        'model-cache.spec.ts',
       ],
       use: {
         launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },

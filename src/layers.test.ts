@@ -17,6 +17,9 @@ const FLOORS: Record<string, number> = {
   train: 3,
   run: 4,
   jobs: 4,
+  // The browser's store of model folders opened by URL: it reads model/'s byte sources, and the
+  // worker (5) that opens models uses it, as ui (6) lists and deletes through the worker.
+  cache: 4,
   worker: 5,
   cli: 5,
   host: 5,

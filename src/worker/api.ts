@@ -2,6 +2,7 @@
 // import it without pulling engine code (and the GPU) onto the main thread. Failures cross the
 // boundary as values: a thrown error loses its class and its advice in structured cloning.
 
+import type { CachedModel } from '../cache/modelCache';
 import type { CapabilityReport } from '../gpu/device';
 import type { GpuErrorKind } from '../gpu/errors';
 import type { PruneJobProgress, PruneStage } from '../jobs/prune';
@@ -133,7 +134,48 @@ export interface FitAnswer {
   limits: FitLimits;
 }
 
-export type InspectResult = ({ ok: true; summary: ModelSummary } & FitAnswer) | EngineFailure;
+/**
+ * Where a URL folder's files came from: 'hit', this browser's storage (no request); 'stored',
+ * the network, and now stored; 'uncached', the network only (reason says why: no private file
+ * system, or the quota is full).
+ */
+export interface CacheNote {
+  status: 'hit' | 'stored' | 'uncached';
+  /** When the stored copy was made (ISO 8601), and its bytes; null and 0 when uncached. */
+  storedAt: string | null;
+  bytes: number;
+  /** Why the files were not stored; null when they were. */
+  reason: string | null;
+  /** Why a stored copy was thrown away before this open (a damaged file or manifest); null if none was. */
+  dropped: string | null;
+}
+
+/** The models stored in this browser (newest first), or why none can be stored here. */
+export type ModelCacheResult =
+  | {
+      ok: true;
+      available: true;
+      models: CachedModel[];
+      totalBytes: number;
+      /** Entries found damaged while listing, and removed. */
+      problems: string[];
+    }
+  | { ok: true; available: false; reason: string }
+  | EngineFailure;
+
+/** A URL folder's file being downloaded into this browser's storage while the model opens. */
+export interface DownloadProgress {
+  type: 'download';
+  /** The file's URL. */
+  file: string;
+  bytesDone: number;
+  /** From Content-Length; null when the server does not say. */
+  bytesTotal: number | null;
+}
+
+export type InspectResult =
+  | ({ ok: true; summary: ModelSummary; cache: CacheNote | null } & FitAnswer)
+  | EngineFailure;
 
 export type FitResult = ({ ok: true } & FitAnswer) | EngineFailure;
 
@@ -440,7 +482,16 @@ export interface EngineApi {
   inspectModel(
     source: ModelSource,
     options: { budgetBytes: number; seqLen?: number },
+    /** Told how a URL folder's download into the browser's storage goes (comlink-proxied). */
+    onDownload?: (progress: DownloadProgress) => void,
   ): Promise<InspectResult>;
+  /** The model folders stored in this browser by opening them from a URL. */
+  cachedModels(): Promise<ModelCacheResult>;
+  /**
+   * Deletes one stored model (by its folder URL) or, with null, all of them, and answers with what
+   * is left. Refused for the model open or loaded in the studio, whose files are read from there.
+   */
+  deleteCachedModels(url: string | null): Promise<ModelCacheResult>;
   /** The fit check of the inspected model again, for another budget or sequence length. */
   checkFit(options: FitOptions): Promise<FitResult>;
   /**

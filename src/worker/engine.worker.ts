@@ -7,10 +7,13 @@
 // timings and the other's errors.
 
 import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
+import { ModelCache } from '../cache/modelCache';
+import { openOpfsStore } from '../cache/opfsStore';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import { Adapprox } from '../train/optim';
 import type {
+  DownloadProgress,
   EngineApi,
   EngineNotice,
   ErrorEvent,
@@ -21,6 +24,7 @@ import type {
   JobKind,
   KernelCheckEvent,
   KernelCheckOutcome,
+  ModelCacheResult,
   ModelLoadEvent,
   ModelLoadOutcome,
   PruneJobEvent,
@@ -34,6 +38,7 @@ import { runGenerate } from './generateJob';
 import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import {
+  type CacheSlot,
   checkFit,
   type InspectedModel,
   inspectModel,
@@ -66,6 +71,23 @@ const pruneRuns = new PruneRunStore();
 const trainRuns = new TrainRunStore();
 /** Pause and inspection of the training run in progress. */
 let training: TrainControl | null = null;
+/** The folder URL whose stored files the loaded model reads (its identity hash, streamed blocks). */
+let loadedStoredUrl: string | null = null;
+
+/** This browser's store of URL folders, opened on first use; or why it cannot be had. */
+let cacheSlot: Promise<CacheSlot> | null = null;
+function modelCache(): Promise<CacheSlot> {
+  cacheSlot ??= openOpfsStore().then(
+    (store) => ({ cache: new ModelCache(store) }),
+    (error: unknown) => ({ unavailable: error instanceof Error ? error.message : String(error) }),
+  );
+  return cacheSlot;
+}
+
+async function cacheList(cache: ModelCache): Promise<ModelCacheResult> {
+  const { models, problems } = await cache.list();
+  return { ok: true, available: true, models, problems, totalBytes: models.reduce((s, m) => s + m.bytes, 0) };
+}
 
 /**
  * Where the studio is served from, so the built-in model and the texts are found under a non-root
@@ -182,16 +204,65 @@ const engine: EngineApi = {
     if (active && (job === undefined || active.job === job)) active.controller.abort();
   },
 
-  async inspectModel(source, options) {
+  async inspectModel(source, options, onDownload) {
+    // The callback is a comlink proxy: calls to it are messages, not awaited, and it is released
+    // when the open ends, whatever the outcome.
+    const remote = onDownload as unknown as
+      | (((p: DownloadProgress) => Promise<void>) & ProxyMarked & Pick<Remote<object>, typeof releaseProxy>)
+      | undefined;
     try {
       const rt = await slot.acquire();
-      const model = await inspectModel(source, SITE_ROOT);
+      const model = await inspectModel(
+        source,
+        SITE_ROOT,
+        fetch,
+        source.kind === 'url' ? await modelCache() : undefined,
+        remote ? (p) => void Promise.resolve(remote(p)).catch(() => {}) : undefined,
+      );
       const answer = checkFit(rt, model.opened.config, options, model.opened.weights);
       inspected = model;
-      return { ok: true, summary: model.summary, ...answer };
+      return { ok: true, summary: model.summary, cache: model.cache, ...answer };
     } catch (error) {
       // The previously inspected model stays: bad input must not undo what was there.
       return modelFailure(error);
+    } finally {
+      remote?.[releaseProxy]();
+    }
+  },
+
+  async cachedModels() {
+    try {
+      const slot = await modelCache();
+      return 'cache' in slot
+        ? await cacheList(slot.cache)
+        : { ok: true, available: false, reason: slot.unavailable };
+    } catch (error) {
+      return toFailure(error);
+    }
+  },
+
+  async deleteCachedModels(url) {
+    try {
+      const slot = await modelCache();
+      if (!('cache' in slot)) return { ok: true, available: false, reason: slot.unavailable };
+      // The open and the loaded model read their files from the store: deleting them would break
+      // loading, streamed passes and the weights' hash for run records.
+      const inUse = [inspected?.storedUrl, loaded ? loadedStoredUrl : null].filter(
+        (u): u is string => typeof u === 'string' && (url === null || u === url),
+      );
+      if (inUse.length > 0) {
+        return {
+          ok: false,
+          kind: 'busy',
+          message: `${inUse[0]} is open in the studio, and its files are read from the stored copy.`,
+          advice: 'Open (and load) another model first, then delete this one.',
+        };
+      }
+      if (url === null) await slot.cache.clear();
+      else await slot.cache.remove(url);
+      return await cacheList(slot.cache);
+    } catch (error) {
+      return toFailure(error);
     }
   },
 
@@ -224,6 +295,7 @@ const engine: EngineApi = {
           dropPrevious: () => {
             loaded?.model.destroy();
             loaded = null;
+            loadedStoredUrl = null;
             dropped = null;
           },
         });
@@ -231,6 +303,7 @@ const engine: EngineApi = {
           loaded = result.loaded;
           loadedTokenizerFiles = model.tokenizerFiles;
           loadedWeightFiles = model.weightFiles;
+          loadedStoredUrl = model.storedUrl;
         }
         return result.outcome;
       } catch (error) {

@@ -3,6 +3,7 @@
 // bytes with an ETA, can be cancelled between tensors, and ends in exactly one outcome. Every
 // failure leaves as a value with advice, because a class does not survive structured cloning.
 
+import type { CacheManifest, ModelCache } from '../cache/modelCache';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type ByteSource, blobSource, bytesSource, ModelFormatError, urlSource } from '../model/byteSource';
@@ -16,6 +17,8 @@ import { canonicalTensors, type WeightSource } from '../model/weights';
 import { SparseFormatError } from '../sparse/formatError';
 import { loadTokenizer, type Tokenizer, TokenizerError } from '../tokenizer';
 import type {
+  CacheNote,
+  DownloadProgress,
   EngineFailure,
   FitAnswer,
   FitOptions,
@@ -26,6 +29,7 @@ import type {
   ModelSummary,
 } from './api';
 import { toFailure } from './failure';
+import { modelFolderUrl } from './modelUrl';
 import { throttle } from './throttle';
 
 /** The window OPT and LLaMA are evaluated with in SparseGPT, Wanda and FISTAPruner. */
@@ -66,7 +70,14 @@ export interface InspectedModel {
   weightFiles: ByteSource[];
   /** Told the size of every read from the model's files; the load job listens to mark the parse phase. */
   reads: { onRead: ((bytes: number) => void) | null };
+  /** Whether a URL folder came from this browser's storage; null for other sources and without a cache. */
+  cache: CacheNote | null;
+  /** The folder URL whose stored copy the files are read from; null when they are not stored ones. */
+  storedUrl: string | null;
 }
+
+/** The model cache as the worker holds it: the cache, or why this browser cannot have one. */
+export type CacheSlot = { cache: ModelCache } | { unavailable: string };
 
 /** A model on the GPU with its tokenizer, and the evaluation texts tokenized with it so far. */
 export interface LoadedModel {
@@ -90,23 +101,34 @@ export async function inspectModel(
   source: ModelSource,
   siteRoot: string,
   fetchFn: typeof fetch = fetch,
+  /** Where URL folders are stored (the worker's); none in the CLI and most tests. */
+  slot?: CacheSlot,
+  /** Told of a download into the store as it goes, every 100 ms at most and at each file's end. */
+  onDownload?: (progress: DownloadProgress) => void,
 ): Promise<InspectedModel> {
   const reads: InspectedModel['reads'] = { onRead: null };
-  const { name, files } = await resolveSource(source, siteRoot, guardFetch(fetchFn));
+  const {
+    name,
+    files,
+    cache = null,
+    storedUrl = null,
+  } = await resolveSource(source, siteRoot, guardFetch(fetchFn), slot, onDownload);
   const observed = files.map((f) => observeReads(f, (bytes) => reads.onRead?.(bytes)));
   const opened = await openModel(observed);
   const tokenizerFiles = opened.otherFiles.filter((f) => isTokenizerFile(f.name));
   const summary = summarize(name, opened, tokenizerFiles);
   // The unobserved files: hashing them later must not count as the load job's reads.
   const weightFiles = summary.weightFiles.flatMap((w) => files.filter((f) => baseName(f.name) === w));
-  return { summary, opened, tokenizerFiles, weightFiles, reads };
+  return { summary, opened, tokenizerFiles, weightFiles, reads, cache, storedUrl };
 }
 
 async function resolveSource(
   source: ModelSource,
   siteRoot: string,
   fetchFn: typeof fetch,
-): Promise<{ name: string; files: ByteSource[] }> {
+  slot: CacheSlot | undefined,
+  onDownload?: (progress: DownloadProgress) => void,
+): Promise<{ name: string; files: ByteSource[]; cache?: CacheNote | null; storedUrl?: string | null }> {
   switch (source.kind) {
     case 'builtin': {
       const folder = new URL(BUILTIN.folder, siteRoot).href;
@@ -125,8 +147,9 @@ async function resolveSource(
       const files = source.files.map((f) => blobSource(f, f.webkitRelativePath || f.name));
       return { name: source.label || describeFiles(source.files.map((f) => f.name)), files };
     }
-    case 'url':
-      return { name: source.url, files: await urlFolder(source.url, fetchFn) };
+    case 'url': {
+      return { name: source.url, ...(await urlFolder(source.url, fetchFn, slot, onDownload)) };
+    }
   }
 }
 
@@ -136,28 +159,78 @@ function describeFiles(names: string[]): string {
     : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 }
 
+/** A file of a URL folder: small ones fetched whole while the folder is looked over, the weights later. */
+type FolderFile = { name: string; bytes: ArrayBuffer } | { name: string; bytes: null };
+
 /**
  * A folder laid out as on the Hugging Face hub: config.json, then model.safetensors or an index
- * with its shards (read in ranges, never whole), then whichever tokenizer files exist.
+ * with its shards, then whichever tokenizer files exist. With a cache, a stored copy is used
+ * without a request, and a folder not stored yet is downloaded whole into it; without one (or
+ * when storing fails) the weights are read from the network in ranges, never whole.
  */
-async function urlFolder(url: string, fetchFn: typeof fetch): Promise<ByteSource[]> {
-  let folder: string;
-  try {
-    folder = new URL(url.trim().replace(/\/?$/, '/')).href;
-  } catch {
-    throw new ModelFormatError(
-      url,
-      'is not a URL; give the address of a folder, such as https://huggingface.co/<org>/<model>/resolve/main/',
-    );
+async function urlFolder(
+  url: string,
+  fetchFn: typeof fetch,
+  slot: CacheSlot | undefined,
+  onDownload?: (progress: DownloadProgress) => void,
+): Promise<{ files: ByteSource[]; cache: CacheNote | null; storedUrl: string | null }> {
+  const folder = modelFolderUrl(url);
+  let dropped: string | null = null;
+  if (slot && 'cache' in slot) {
+    const found = await slot.cache.lookup(folder);
+    if (found.kind === 'hit') {
+      return {
+        files: found.files,
+        storedUrl: folder,
+        cache: { status: 'hit', ...storedFacts(found.manifest), reason: null, dropped: null },
+      };
+    }
+    dropped = found.dropped;
   }
+
+  const listed = await folderFiles(folder, fetchFn);
+  if (slot && 'cache' in slot) {
+    const stored = await slot.cache.save(
+      folder,
+      listed.map((file) => ({
+        name: file.name,
+        chunks: () =>
+          file.bytes ? single(new Uint8Array(file.bytes)) : download(fetchFn, folder + file.name, onDownload),
+      })),
+    );
+    if (stored.kind === 'stored') {
+      return {
+        files: stored.files,
+        storedUrl: folder,
+        cache: { status: 'stored', ...storedFacts(stored.manifest), reason: null, dropped },
+      };
+    }
+    return {
+      files: await networkFiles(folder, listed, fetchFn),
+      storedUrl: null,
+      cache: { status: 'uncached', storedAt: null, bytes: 0, reason: stored.reason, dropped },
+    };
+  }
+  const cache: CacheNote | null = slot
+    ? { status: 'uncached', storedAt: null, bytes: 0, reason: slot.unavailable, dropped: null }
+    : null;
+  return { files: await networkFiles(folder, listed, fetchFn), storedUrl: null, cache };
+}
+
+function storedFacts(manifest: CacheManifest): { storedAt: string; bytes: number } {
+  return { storedAt: manifest.storedAt, bytes: manifest.files.reduce((s, f) => s + f.size, 0) };
+}
+
+/** The files the folder has: the small ones with their bytes, the weights by name only. */
+async function folderFiles(folder: string, fetchFn: typeof fetch): Promise<FolderFile[]> {
   const config = await fetchRequired(fetchFn, `${folder}config.json`);
-  const files: ByteSource[] = [bytesSource(`${folder}config.json`, await config.arrayBuffer())];
+  const files: FolderFile[] = [{ name: 'config.json', bytes: await config.arrayBuffer() }];
 
   if (await exists(fetchFn, `${folder}model.safetensors`)) {
-    files.push(await urlSource(`${folder}model.safetensors`, fetchFn));
+    files.push({ name: 'model.safetensors', bytes: null });
   } else {
-    const indexUrl = `${folder}model.safetensors.index.json`;
-    const index = await fetchOptional(fetchFn, indexUrl);
+    const indexName = 'model.safetensors.index.json';
+    const index = await fetchOptional(fetchFn, folder + indexName);
     if (!index) {
       throw new ModelFormatError(
         folder,
@@ -165,16 +238,87 @@ async function urlFolder(url: string, fetchFn: typeof fetch): Promise<ByteSource
       );
     }
     const data = await index.arrayBuffer();
-    files.push(bytesSource(indexUrl, data));
-    for (const shard of indexShards(indexUrl, new TextDecoder().decode(data)))
-      files.push(await urlSource(folder + shard, fetchFn));
+    files.push({ name: indexName, bytes: data });
+    for (const shard of indexShards(folder + indexName, new TextDecoder().decode(data))) {
+      files.push({ name: shard, bytes: null });
+    }
   }
 
   for (const name of TOKENIZER_FILES) {
     const response = await fetchOptional(fetchFn, folder + name);
-    if (response) files.push(bytesSource(folder + name, await response.arrayBuffer()));
+    if (response) files.push({ name, bytes: await response.arrayBuffer() });
   }
   return files;
+}
+
+async function networkFiles(
+  folder: string,
+  files: FolderFile[],
+  fetchFn: typeof fetch,
+): Promise<ByteSource[]> {
+  const sources: ByteSource[] = [];
+  for (const file of files) {
+    sources.push(
+      file.bytes ? bytesSource(folder + file.name, file.bytes) : await urlSource(folder + file.name, fetchFn),
+    );
+  }
+  return sources;
+}
+
+/** A whole file from the network, chunk by chunk as it arrives, for the cache. */
+async function* download(
+  fetchFn: typeof fetch,
+  url: string,
+  onDownload?: (progress: DownloadProgress) => void,
+): AsyncIterable<Uint8Array> {
+  // Not through the HTTP cache: the file is about to be stored once already.
+  const response = await fetchRequired(fetchFn, url, { cache: 'no-store' });
+  const expected = Number(response.headers.get('Content-Length') ?? Number.NaN);
+  let size = 0;
+  const tell = () =>
+    onDownload?.({
+      type: 'download',
+      file: url,
+      bytesDone: size,
+      bytesTotal: Number.isFinite(expected) ? expected : null,
+    });
+  const progress = throttle(tell, PROGRESS_INTERVAL_MS);
+  const reader = response.body?.getReader();
+  if (!reader) throw new NetworkError(url, 'the answer has no body');
+  let finished = false;
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw new NetworkError(
+          url,
+          `the download broke off after ${size} bytes (${error instanceof Error ? error.message : String(error)})`,
+        );
+      }
+      if (next.done) break;
+      size += next.value.byteLength;
+      progress();
+      yield next.value;
+    }
+    finished = true;
+    progress.cancel();
+    tell();
+  } finally {
+    progress.cancel();
+    // A store that gave up (its quota) stops pulling: the rest of the download is not wanted.
+    if (finished) reader.releaseLock();
+    else await reader.cancel().catch(() => {});
+  }
+  // A compressed answer's Content-Length counts the compressed bytes; only an uncompressed one is comparable.
+  if (Number.isFinite(expected) && !response.headers.get('Content-Encoding') && size !== expected) {
+    throw new NetworkError(url, `the download ended after ${size} of ${expected} bytes`);
+  }
+}
+
+async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 /** fetch, with a failure to connect turned into a NetworkError that names the URL. */
@@ -189,8 +333,8 @@ function guardFetch(fetchFn: typeof fetch): typeof fetch {
   };
 }
 
-async function fetchRequired(fetchFn: typeof fetch, url: string): Promise<Response> {
-  const response = await fetchFn(url);
+async function fetchRequired(fetchFn: typeof fetch, url: string, init?: RequestInit): Promise<Response> {
+  const response = await fetchFn(url, init);
   if (!response.ok || isHtmlFallback(response)) {
     await response.body?.cancel();
     const status = response.ok

@@ -2,8 +2,9 @@
 // moves, then load it onto the GPU with progress. What is loaded is shown apart from what is
 // chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
 
-import type { ModelSummary } from '../../worker/api';
+import type { CacheNote, DownloadProgress, ModelSummary } from '../../worker/api';
 import { formatBytes, formatDuration } from '../shell/format';
+import { ModelCacheList } from './ModelCacheList';
 import { ModelFitCard } from './ModelFitCard';
 import { ModelLoadProgress } from './ModelLoadProgress';
 import { ModelSourcePicker } from './ModelSourcePicker';
@@ -12,6 +13,7 @@ import { useModelStudio } from './modelStore';
 
 export function ModelPanel() {
   const inspect = useModelStudio((s) => s.inspect);
+  const source = useModelStudio((s) => s.source);
   const load = useModelStudio((s) => s.load);
   const notice = useModelStudio((s) => s.notice);
   const loadModel = useModelStudio((s) => s.loadModel);
@@ -27,7 +29,24 @@ export function ModelPanel() {
 
       {inspect.status === 'inspecting' && (
         <p className="muted" role="status" data-testid="model-inspecting">
-          Reading the model's headers…
+          {source.kind === 'url'
+            ? 'Opening the folder: a model not stored in this browser yet is downloaded whole and stored first…'
+            : "Reading the model's headers…"}
+        </p>
+      )}
+      {inspect.status === 'inspecting' && inspect.download && <DownloadLine progress={inspect.download} />}
+      {inspect.status === 'ready' && inspect.cache?.dropped && (
+        <div className="notice notice-warn" role="status" data-testid="model-cache-dropped">
+          <p>{inspect.cache.dropped} It was downloaded again.</p>
+        </div>
+      )}
+      {inspect.status === 'ready' && inspect.cache && (
+        <p
+          className={`small ${inspect.cache.status === 'uncached' ? 'field-error' : 'muted'}`}
+          data-testid="model-cache-note"
+          data-status={inspect.cache.status}
+        >
+          {cacheNoteText(inspect.cache)}
         </p>
       )}
       {inspect.status === 'error' && inspect.error && (
@@ -87,8 +106,35 @@ export function ModelPanel() {
           <p>{notice.advice}</p>
         </div>
       )}
+
+      <ModelCacheList />
     </section>
   );
+}
+
+function DownloadLine({ progress: p }: { progress: DownloadProgress }) {
+  const name = p.file.split('/').pop();
+  return (
+    <p className="small muted" data-testid="model-download">
+      Downloading {name}: {formatBytes(p.bytesDone)}
+      {p.bytesTotal !== null && ` of ${formatBytes(p.bytesTotal)}`}{' '}
+      {p.bytesTotal !== null && p.bytesTotal > 0 && (
+        <progress max={p.bytesTotal} value={p.bytesDone} aria-label={`Download of ${name}`} />
+      )}
+    </p>
+  );
+}
+
+function cacheNoteText(note: CacheNote): string {
+  const when = note.storedAt ? new Date(note.storedAt).toLocaleString() : '';
+  switch (note.status) {
+    case 'hit':
+      return `Opened from this browser's storage (stored ${when}; ${formatBytes(note.bytes)} checked against their sha256): nothing was downloaded.`;
+    case 'stored':
+      return `Downloaded and stored in this browser (${formatBytes(note.bytes)}): the next open needs no network.`;
+    case 'uncached':
+      return `Opened from the network and not stored: ${note.reason}.`;
+  }
 }
 
 function loadLabel(summary: ModelSummary | null, load: LoadState): string {

@@ -142,13 +142,18 @@ export function ModelSourcePicker() {
       </section>
 
       <form className={`url-form${source.kind === 'url' ? ' selected' : ''}`} onSubmit={onUrl}>
-        <label htmlFor="model-url">Or a folder URL</label>
+        <label htmlFor="model-url">
+          Or a folder URL, or a Hugging Face repository (org/name or org/name@revision)
+        </label>
         <div className="url-row">
           <input
             id="model-url"
-            type="url"
+            // Not type="url": a repository id such as facebook/opt-125m is not a URL to the browser.
+            type="text"
+            inputMode="url"
+            autoCapitalize="off"
             spellCheck={false}
-            placeholder="https://huggingface.co/facebook/opt-125m/resolve/main/"
+            placeholder="facebook/opt-125m or https://huggingface.co/facebook/opt-125m/resolve/main/"
             value={url}
             data-testid="model-url"
             onChange={(event) => setUrl(event.target.value)}

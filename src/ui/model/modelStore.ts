@@ -6,9 +6,17 @@ import { proxy } from 'comlink';
 import { create } from 'zustand';
 import type { EvalText } from '../../model/evaluate';
 import type { FitReport } from '../../model/fit';
-import type { FitLimits, FitOptions, ModelSource, ModelSummary } from '../../worker/api';
+import type {
+  CacheNote,
+  DownloadProgress,
+  FitLimits,
+  FitOptions,
+  ModelSource,
+  ModelSummary,
+} from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import { useModelCache } from './modelCacheStore';
 import {
   droppedLoad,
   type EvalState,
@@ -38,6 +46,10 @@ export interface InspectState {
   fitOptions: FitOptions | null;
   limits: FitLimits | null;
   error: CheckError | null;
+  /** Whether a URL model came from this browser's storage, was stored, or could not be. */
+  cache: CacheNote | null;
+  /** The file of a URL folder being downloaded while it opens, and how far. */
+  download: DownloadProgress | null;
 }
 
 interface ModelStudioState {
@@ -113,6 +125,8 @@ const initialInspect: InspectState = {
   fitOptions: null,
   limits: null,
   error: null,
+  cache: null,
+  download: null,
 };
 
 /** Answers to older requests are dropped: a person may pick a second model before the first opens. */
@@ -123,10 +137,22 @@ let watching = false;
 export const useModelStudio = create<ModelStudioState>()((set, get) => {
   async function inspect(choice: SourceChoice, source: ModelSource): Promise<void> {
     const request = ++inspectRequest;
-    set((s) => ({ source: choice, inspect: { ...s.inspect, status: 'inspecting', error: null } }));
+    set((s) => ({
+      source: choice,
+      inspect: { ...s.inspect, status: 'inspecting', error: null, download: null },
+    }));
+    // Only a URL folder is downloaded (into the browser's storage) while it opens.
+    const onDownload =
+      source.kind === 'url'
+        ? proxy((progress: DownloadProgress) => {
+            if (request === inspectRequest && get().inspect.status === 'inspecting') {
+              set((s) => ({ inspect: { ...s.inspect, download: progress } }));
+            }
+          })
+        : undefined;
     try {
       // The window is the new model's default: the old model's may be longer than this one's context.
-      const result = await getEngine().inspectModel(source, { budgetBytes: get().budgetBytes });
+      const result = await getEngine().inspectModel(source, { budgetBytes: get().budgetBytes }, onDownload);
       if (request !== inspectRequest) return;
       if (result.ok) {
         set({
@@ -138,6 +164,8 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
             fitOptions: result.options,
             limits: result.limits,
             error: null,
+            cache: result.cache,
+            download: null,
           },
         });
       } else {
@@ -214,9 +242,15 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
       return inspect({ kind: 'files', label: name, count: files.length }, { kind: 'files', files, label });
     },
 
-    chooseUrl(url) {
+    async chooseUrl(url) {
       remember(URL_KEY, url);
-      return inspect({ kind: 'url', url }, { kind: 'url', url });
+      // Always asked (not only for large files): the page cannot know the sizes before the worker
+      // has looked, and a browser that keeps the site's storage keeps small models too. Not
+      // awaited: Firefox asks the person, and the model need not wait for their answer.
+      void useModelCache.getState().requestPersistence();
+      await inspect({ kind: 'url', url }, { kind: 'url', url });
+      // The open may have stored the model, or dropped a damaged copy.
+      void useModelCache.getState().refresh();
     },
 
     setBudget(bytes) {
