@@ -61,7 +61,8 @@ export default defineConfig({
     },
     {
       name: 'no-webgpu',
-      testMatch: 'no-webgpu.spec.ts',
+      // The update offer needs no GPU, and without an adapter the studio leaves the CPU to the test.
+      testMatch: ['no-webgpu.spec.ts', 'update-prompt.spec.ts'],
       use: { launchOptions: { executablePath: CHROMIUM, args: BASE_ARGS } },
     },
   ],

@@ -1,6 +1,6 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
-import { precachePlugin } from './src/offline/precachePlugin.ts';
+import { offlinePlugin } from './src/offline/offlinePlugin.ts';
 
 // Dawn finds Chromium's SwiftShader Vulkan driver through VK_ICD_FILENAMES. It must be set in the
 // main process: worker threads get a copy of process.env that the Vulkan loader never reads.
@@ -10,7 +10,7 @@ process.env.XDG_RUNTIME_DIR ??= '/tmp';
 export default defineConfig({
   // Relative, so the built site works from any folder of any static host.
   base: './',
-  plugins: [react(), precachePlugin()],
+  plugins: [react(), offlinePlugin()],
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true },
   test: {

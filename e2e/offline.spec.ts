@@ -51,7 +51,8 @@ test('after the first visit the studio runs offline', async ({ page, context, ba
   const ppl = await runSmallEvaluation(page);
   expect(ppl).toBeGreaterThan(1);
   expect(foreign).toEqual([]);
-  // The probe is the only request that failed; its console line is the only error.
+  // The probe is the only request that failed; its console line is the only error. The worker
+  // leaves files it does not store to the browser, whose request fails for being offline.
   expect(failed).toEqual(['/favicon.svg?not-cached']);
-  expect(errors).toEqual(['console: Failed to load resource: net::ERR_FAILED']);
+  expect(errors).toEqual(['console: Failed to load resource: net::ERR_INTERNET_DISCONNECTED']);
 });

@@ -20,6 +20,7 @@ import { LinkProblems } from './LinkProblems';
 import { NoWebGpu } from './NoWebGpu';
 import { StartCard } from './StartCard';
 import { useStudio } from './store';
+import { UpdateBanner } from './UpdateBanner';
 
 export function App() {
   const capability = useStudio((s) => s.capability);
@@ -30,7 +31,14 @@ export function App() {
     if (ready) useModelStudio.getState().init();
   }, [ready]);
 
-  if (demo) return <DemoLayout />;
+  // The offer of a new version shows over either layout.
+  if (demo)
+    return (
+      <>
+        <DemoLayout />
+        <UpdateBanner />
+      </>
+    );
 
   return (
     <div className="app">
@@ -84,6 +92,7 @@ export function App() {
           )}
         </ErrorBoundary>
       </main>
+      <UpdateBanner />
     </div>
   );
 }
