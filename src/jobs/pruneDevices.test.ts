@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed } from '../kernels/random';
@@ -8,7 +8,7 @@ import type { PruneEvent } from '../prune/events';
 import { defaultPruneOptions } from '../prune/job';
 import type { PruneOptions } from '../prune/options';
 import type { Tokenizer } from '../tokenizer';
-import { PruneJob, type PruneJobHost, type PruneJobProgress } from './prune';
+import { PruneJob, type PruneJobHost, type PruneJobProgress, type PruneJobResult } from './prune';
 
 // FISTAPruner on several devices at once: the blocks split into ranges, each pruned on its own
 // runtime, joined into the weights of a one-device run bit for bit, also when one range's device is
@@ -78,9 +78,14 @@ function host(
 }
 
 describe('pruning on several devices', () => {
+  // The one-device run every test compares with.
+  const seed = freshSeed();
+  let one: PruneJobResult;
+  beforeAll(async () => {
+    one = await new PruneJob(host(seed, [], [], 1), fista, null).run();
+  });
+
   it('FISTAPruner on 2 and 3 devices: the one-device weights bit for bit, one start event, every block once', async () => {
-    const seed = freshSeed();
-    const one = await new PruneJob(host(seed, [], [], 1), fista, null).run();
     for (const devices of [2, 3]) {
       const engine: PruneEvent[] = [];
       const h = host(seed, [], engine, devices);
@@ -98,8 +103,6 @@ describe('pruning on several devices', () => {
   });
 
   it('a range whose device is lost continues on a new one from its last finished block', async () => {
-    const seed = freshSeed();
-    const one = await new PruneJob(host(seed, [], [], 1), fista, null).run();
     const progress: PruneJobProgress[] = [];
     let destroyed = false;
     // The second range holds blocks 2–4 (of 5, in 2 ranges): lose its device once block 2 is done.
