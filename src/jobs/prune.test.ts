@@ -6,7 +6,7 @@ import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import { defaultPruneOptions } from '../prune/job';
 import type { PruneOptions } from '../prune/options';
-import type { Tokenizer } from '../tokenizer';
+import { characterTokenizer } from '../tokenizer/testing';
 import { PruneJob, type PruneJobHost, type PruneJobProgress } from './prune';
 
 // The pruning job runs out of GPU memory once: it says so, runs the pruning again with one window
@@ -16,16 +16,7 @@ import { PruneJob, type PruneJobHost, type PruneJobProgress } from './prune';
 const c = tinyConfig('llama', { layers: 2 });
 const source = memoryWeightSource(c, randomTensors(c, 5), 'tiny');
 const TEXT = 'a small model is pruned and still tells stories; '.repeat(30);
-const tokenizer: Tokenizer = {
-  kind: 'test',
-  vocabSize: c.vocabSize,
-  bosId: 1,
-  encode: (text, options) => [
-    ...(options?.addBos ? [1] : []),
-    ...[...text].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3))),
-  ],
-  decode: () => '',
-};
+const tokenizer = characterTokenizer(c.vocabSize);
 const options: PruneOptions = {
   ...defaultPruneOptions('wanda', { context: c.maxPositions, parameters: 1000 }),
   calibration: { source: { kind: 'text', text: TEXT, label: 'test' }, windows: 6, seqLen: 8, seed: 2 },

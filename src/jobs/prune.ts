@@ -34,8 +34,7 @@ import { pruneMemoryPlan } from '../prune/memoryPlan';
 import type { PruneOptions } from '../prune/options';
 import { canSplitBlocks, joinPruneOutputs, splitBlocks } from '../prune/parallel';
 import type { Tokenizer } from '../tokenizer';
-
-export const MAX_RESUMES = 3;
+import { liveRuntime, MAX_RESUMES } from './device';
 
 export type PruneStage = 'calibration' | 'before' | 'prune' | 'after';
 
@@ -403,7 +402,7 @@ export class PruneJob {
         if (!lost || signal?.aborted || this.resumes >= MAX_RESUMES) throw error;
         this.resumes++;
         const where = onLost(error);
-        this.rt = await this.freshRuntime();
+        this.rt = await liveRuntime(() => this.host.acquire());
         const cause = error instanceof PruneInterruptedError ? error.cause : error;
         this.host.onProgress({
           type: 'resumed',
@@ -417,16 +416,6 @@ export class PruneJob {
         stopWatching();
       }
     }
-  }
-
-  /** A runtime whose device is alive (a host may hand back a lost one before its listeners ran). */
-  private async freshRuntime(): Promise<GpuRuntime> {
-    for (let tries = 0; tries < 20; tries++) {
-      const rt = await this.host.acquire();
-      if (!rt.isLost) return rt;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new GpuDeviceLostError('unknown', 'no working GPU device could be acquired after the loss');
   }
 
   private async perplexities(

@@ -7,7 +7,7 @@ import { memoryWeightSource } from '../model/weights';
 import type { PruneEvent } from '../prune/events';
 import { defaultPruneOptions } from '../prune/job';
 import type { PruneOptions } from '../prune/options';
-import type { Tokenizer } from '../tokenizer';
+import { characterTokenizer } from '../tokenizer/testing';
 import { PruneJob, type PruneJobHost, type PruneJobProgress, type PruneJobResult } from './prune';
 
 // FISTAPruner on several devices at once: the blocks split into ranges, each pruned on its own
@@ -16,16 +16,7 @@ import { PruneJob, type PruneJobHost, type PruneJobProgress, type PruneJobResult
 
 const c = tinyConfig('llama', { layers: 5 });
 const TEXT = 'several devices prune the blocks of one small model at once; '.repeat(30);
-const tokenizer: Tokenizer = {
-  kind: 'test',
-  vocabSize: c.vocabSize,
-  bosId: 1,
-  encode: (text, options) => [
-    ...(options?.addBos ? [1] : []),
-    ...[...text].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3))),
-  ],
-  decode: () => '',
-};
+const tokenizer = characterTokenizer(c.vocabSize);
 const calibration = {
   source: { kind: 'text' as const, text: TEXT, label: 'test' },
   windows: 4,

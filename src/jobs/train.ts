@@ -23,7 +23,7 @@ import {
   type TrainOptions,
   type TrainSummary,
 } from '../train/job';
-import { MAX_RESUMES } from './prune';
+import { liveRuntime, MAX_RESUMES } from './device';
 import { TrainRecord } from './trainRecord';
 
 /** The job's own progress; the engine's events go to the host's onEngineEvent. */
@@ -142,7 +142,7 @@ export class TrainJob {
         this.checkpointValue = engine.checkpoint;
         if (host.signal?.aborted || this.resumes >= MAX_RESUMES || !(await lost(rt, error))) throw error;
         this.resumes++;
-        rt = await this.freshRuntime();
+        rt = await liveRuntime(() => this.host.acquire());
         const step = this.checkpointValue?.step ?? 0;
         // The steps after the checkpoint are taken again; what they reported is forgotten.
         this.record.rewind(step);
@@ -158,16 +158,6 @@ export class TrainJob {
         engine.destroy();
       }
     }
-  }
-
-  /** A runtime whose device is alive (a host may hand back a lost one before its listeners ran). */
-  private async freshRuntime(): Promise<GpuRuntime> {
-    for (let tries = 0; tries < 20; tries++) {
-      const rt = await this.host.acquire();
-      if (!rt.isLost) return rt;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new GpuDeviceLostError('unknown', 'no working GPU device could be acquired after the loss');
   }
 }
 

@@ -261,19 +261,27 @@ function checkCalibration(windows: number[][], c: ModelConfig): void {
   }
 }
 
-function summarize(options: PruneOptions, state: PruneCheckpoint, calibrationTokens: number): PruneSummary {
+/**
+ * Zeros over entries of every pruned matrix, summed block by block in order: a run's sparsity, and
+ * that of shards joined, which must equal it to the last bit.
+ */
+export function sparsityOf(blocks: readonly BlockSummary[]): number {
   let zeros = 0;
   let entries = 0;
-  for (const block of state.blocks)
+  for (const block of blocks)
     for (const m of block.matrices) {
       zeros += m.sparsity * m.rows * m.cols;
       entries += m.rows * m.cols;
     }
+  return entries ? zeros / entries : 0;
+}
+
+function summarize(options: PruneOptions, state: PruneCheckpoint, calibrationTokens: number): PruneSummary {
   return {
     method: options.method,
     options,
     blocks: state.blocks,
-    sparsity: entries ? zeros / entries : 0,
+    sparsity: sparsityOf(state.blocks),
     calibrationTokens,
     ms: state.ms,
     ...(state.counters ? { counters: state.counters } : {}),

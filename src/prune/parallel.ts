@@ -6,7 +6,7 @@
 // each block the pruned blocks' output, so their ranges cannot be split this way.
 
 import { sumWork } from '../gpu/meter';
-import type { PruneOutput } from './job';
+import { type PruneOutput, sparsityOf } from './job';
 import type { PruneOptions } from './options';
 
 /**
@@ -42,13 +42,6 @@ export function joinPruneOutputs(options: PruneOptions, outputs: readonly PruneO
       tensors.set(name, data);
     }
   const blocks = outputs.flatMap((o) => o.summary.blocks).sort((a, b) => a.block - b.block);
-  let zeros = 0;
-  let entries = 0;
-  for (const block of blocks)
-    for (const m of block.matrices) {
-      zeros += m.sparsity * m.rows * m.cols;
-      entries += m.rows * m.cols;
-    }
   const counters = outputs.map((o) => o.summary.counters);
   const { counters: _, ...summary } = first.summary;
   return {
@@ -57,7 +50,7 @@ export function joinPruneOutputs(options: PruneOptions, outputs: readonly PruneO
       ...summary,
       options,
       blocks,
-      sparsity: entries ? zeros / entries : 0,
+      sparsity: sparsityOf(blocks),
       ms: outputs.reduce((s, o) => s + o.summary.ms, 0),
       ...(counters.every((c) => c !== undefined) ? { counters: sumWork(counters) } : {}),
     },

@@ -5,6 +5,7 @@
 // dropped: each measured a model with only its own blocks pruned, not the merged model.
 
 import { sumWork, type WorkCounters } from '../gpu/meter';
+import { sparsityOf } from '../prune/job';
 import {
   operatorSeries,
   pruneResults,
@@ -26,21 +27,14 @@ export function mergeSummaries(details: readonly RecordedPruneSummary[]): Record
   const first = details[0];
   if (!first) throw new ShardRecordError('there are no shards to merge');
   const blocks = details.flatMap((d) => d.blocks).sort((a, b) => a.block - b.block);
-  // The same sum, in the same order, as the engine's own summary of an unsharded run.
-  let zeros = 0;
-  let entries = 0;
-  for (const block of blocks)
-    for (const m of block.matrices) {
-      zeros += m.sparsity * m.rows * m.cols;
-      entries += m.rows * m.cols;
-    }
   const counters = details.map((d) => d.counters);
   const { counters: _, ...rest } = first;
   return {
     ...rest,
     options: { ...first.options, blocks: blocks.map((b) => b.block) },
     blocks,
-    sparsity: entries ? zeros / entries : 0,
+    // The same sum, in the same order, as the engine's own summary of an unsharded run.
+    sparsity: sparsityOf(blocks),
     ms: details.reduce((sum, d) => sum + d.ms, 0),
     ...(counters.every((c) => c !== undefined) ? { counters: sumWork(counters as WorkCounters[]) } : {}),
   };

@@ -6,7 +6,7 @@ import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { PruneEvent } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
-import type { Tokenizer } from '../tokenizer';
+import { characterTokenizer } from '../tokenizer/testing';
 import type { ModelSummary, PruneJobEvent, PruneJobOptions } from './api';
 import type { LoadedModel } from './modelJob';
 import { runPrune } from './pruneJob';
@@ -14,17 +14,7 @@ import { PruneRunStore } from './pruneRuns';
 
 const c = tinyConfig('llama', { layers: 3 });
 
-/** Characters to ids 3..36, BOS = 1: enough of a tokenizer for a 37-token test model. */
-const tokenizer: Tokenizer = {
-  kind: 'test',
-  vocabSize: c.vocabSize,
-  bosId: 1,
-  encode: (text, options) => [
-    ...(options?.addBos ? [1] : []),
-    ...[...text].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3))),
-  ],
-  decode: () => '',
-};
+const tokenizer = characterTokenizer(c.vocabSize);
 
 const TEXT = 'Once upon a time a small model was pruned, and it still told stories. '.repeat(20);
 
