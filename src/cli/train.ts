@@ -199,6 +199,14 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
           return tokens;
         },
         onProgress: (e) => {
+          if (e.type === 'degraded') {
+            // The steps after the checkpoint are taken again, as after a lost device.
+            done = e.step * arms.length;
+            process.stderr.write(
+              `\n${e.message}; continuing from step ${e.step} with one arm at a time on the GPU\n`,
+            );
+            return;
+          }
           if (e.type !== 'resumed') return;
           // The steps after the checkpoint are taken again: the count goes back with them.
           done = e.step * arms.length;
