@@ -3,7 +3,15 @@ import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { randomTensors, tinyConfig } from '../model/testModels';
-import { type ArmSpec, type TrainEvent, type TrainOptions, TrainOutOfMemoryError } from '../train/job';
+import { splitTokens } from '../train/data';
+import {
+  type ArmResidency,
+  type ArmSpec,
+  type TrainEvent,
+  TrainingJob,
+  type TrainOptions,
+  TrainOutOfMemoryError,
+} from '../train/job';
 import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
 
 // The training job runs out of GPU memory once, in the middle of step 3 (after the checkpoint of the
@@ -145,5 +153,39 @@ describe('the training job out of memory', () => {
     }
     expect(progress.filter((e) => e.type === 'degraded')).toHaveLength(1);
     expect(held()).toBe(live);
+  }, 120_000);
+
+  it('holds one arm at a time on the GPU: the peak of weights, gradients and optimizer state is one arm’s', async () => {
+    // Two arms of the same model and optimizer: their weights, gradients and state are the same size.
+    const twins: TrainOptions = {
+      ...OPTIONS,
+      steps: 2,
+      arms: [
+        { id: 'a', label: 'A', optimizer: { kind: 'adamw' }, lr: 3e-3 },
+        { id: 'b', label: 'B', optimizer: { kind: 'adamw' }, lr: 1e-3 },
+      ],
+    };
+    const data = splitTokens(tokens, 0.2, twins.seqLen);
+    const peaks = async (residency: ArmResidency) => {
+      rt.ledger.resetPeak();
+      for (const category of ['weights', 'gradients', 'optimizer'] as const) rt.ledger.resetPeakIn(category);
+      const job = await TrainingJob.create(rt, c, start, data, twins, null, residency);
+      try {
+        await job.run();
+      } finally {
+        job.destroy();
+      }
+      return {
+        weights: rt.ledger.peakIn('weights'),
+        gradients: rt.ledger.peakIn('gradients'),
+        optimizer: rt.ledger.peakIn('optimizer'),
+      };
+    };
+    const resident = await peaks('resident');
+    const oneAtATime = await peaks('one-at-a-time');
+    expect(oneAtATime.weights * 2).toBe(resident.weights);
+    expect(oneAtATime.gradients * 2).toBe(resident.gradients);
+    expect(oneAtATime.optimizer * 2).toBe(resident.optimizer);
+    expect(oneAtATime.optimizer).toBeGreaterThan(0);
   }, 120_000);
 });
