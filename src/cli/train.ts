@@ -3,7 +3,8 @@
 // training and validation loss and the optimizer-state bytes per arm, and can save every arm's
 // model as a Hugging Face folder with the tokenizer it was trained with. The run is the host-neutral
 // TrainJob (src/jobs/train.ts): after a lost device it continues on a new one from the last
-// validation, says so on stderr, and --json counts it in `resumes`.
+// validation, says so on stderr, and --json counts it in `resumes`; out of GPU memory it continues
+// from there with one arm at a time on the GPU, says so on stderr, and --json has `residency`.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -199,6 +200,14 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
           return tokens;
         },
         onProgress: (e) => {
+          if (e.type === 'degraded') {
+            // The steps after the checkpoint are taken again, as after a lost device.
+            done = e.step * arms.length;
+            process.stderr.write(
+              `\n${e.message}; continuing from step ${e.step} with one arm at a time on the GPU\n`,
+            );
+            return;
+          }
           if (e.type !== 'resumed') return;
           // The steps after the checkpoint are taken again: the count goes back with them.
           done = e.step * arms.length;
@@ -231,6 +240,8 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
         (a.stopped ? `  (${a.stopped})` : ''),
     );
     if (job.resumes) lines.push(`continued on a new device after ${job.resumes} lost`);
+    if (job.residency === 'one-at-a-time')
+      lines.push('one arm at a time on the GPU after running out of memory');
     return {
       output: {
         config,
@@ -244,6 +255,7 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
         summary,
         series: job.record.series(),
         resumes: job.resumes,
+        residency: job.residency,
       },
       summary: lines.join('\n'),
       ...trainOutcome(job.record.curves(), summary),

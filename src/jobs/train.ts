@@ -10,17 +10,26 @@
 // continues at its step, and tells the host which step that is. The batches and the learning rate
 // depend on the step alone, and the optimizer state is an exact copy, so the continued run takes the
 // steps the uninterrupted one would have. After MAX_RESUMES losses the job gives up, as pruning does.
+//
+// Running out of GPU memory does not end the run at once either. The job frees everything the engine
+// held (the step in progress included: its activations, gradients and scratch), tells the host
+// ('degraded'), and continues from the last checkpoint with one arm at a time on the GPU (the
+// engine's residency 'one-at-a-time', train/job.ts), which takes the same steps bit for bit. It starts
+// from the checkpoint and not the failed step because an allocation can fail inside the optimizer's
+// step, after it updated some of the parameters. A second time ends the run with the engine's advice.
 
-import { GpuDeviceLostError } from '../gpu/errors';
+import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { ModelConfig } from '../model/config';
 import { type DataSplit, splitTokens } from '../train/data';
 import {
+  type ArmResidency,
   checkTrainOptions,
   type TrainCheckpoint,
   type TrainEvent,
   TrainingJob,
   type TrainOptions,
+  TrainOutOfMemoryError,
   type TrainSummary,
 } from '../train/job';
 import { liveRuntime, MAX_RESUMES } from './device';
@@ -31,7 +40,12 @@ export type TrainJobProgress =
   /** The tokens are split: the training part and the held-out tail. */
   | { type: 'prepared'; trainTokens: number; validationTokens: number }
   /** The device was lost; a new one was acquired and the run continues after step `step`. */
-  | { type: 'resumed'; step: number; attempt: number; message: string };
+  | { type: 'resumed'; step: number; attempt: number; message: string }
+  /**
+   * The GPU's memory ran out (message: what failed); the run continues after step `step` with one
+   * arm at a time on the GPU.
+   */
+  | { type: 'degraded'; step: number; message: string };
 
 export interface TrainJobHost {
   /** The runtime now: the same one while its device lives, a new one after it is lost. */
@@ -69,6 +83,8 @@ export interface TrainJobResult {
 export class TrainJob {
   /** Lost devices the job has survived so far. */
   resumes = 0;
+  /** Where the arms live: every one on the GPU, or one at a time after the memory ran out once. */
+  residency: ArmResidency = 'resident';
   /** What every arm has reported, each step once (rewound to the checkpoint on a resume). */
   readonly record = new TrainRecord();
   private checkpointValue: TrainCheckpoint | null = null;
@@ -109,7 +125,22 @@ export class TrainJob {
     });
 
     for (;;) {
-      const engine = await TrainingJob.create(rt, config, input.start, data, options, this.checkpointValue);
+      let engine: TrainingJob;
+      try {
+        engine = await TrainingJob.create(
+          rt,
+          config,
+          input.start,
+          data,
+          options,
+          this.checkpointValue,
+          this.residency,
+        );
+      } catch (error) {
+        // create() freed what it had allocated.
+        if (this.degrade(error)) continue;
+        throw error;
+      }
       host.onEngine?.(engine);
       // The run's own signal: the host's cancel, or this device's loss (run() then stops between steps).
       const attempt = new AbortController();
@@ -140,6 +171,8 @@ export class TrainJob {
         return { summary: { ...summary, ms: performance.now() - t0 }, weights, data };
       } catch (error) {
         this.checkpointValue = engine.checkpoint;
+        // The engine is destroyed before the next attempt allocates (finally runs first).
+        if (this.degrade(error)) continue;
         if (host.signal?.aborted || this.resumes >= MAX_RESUMES || !(await lost(rt, error))) throw error;
         this.resumes++;
         rt = await liveRuntime(() => this.host.acquire());
@@ -158,6 +191,21 @@ export class TrainJob {
         engine.destroy();
       }
     }
+  }
+
+  /**
+   * Whether an attempt's failure is the first time the memory ran out; if so the job goes on with one
+   * arm at a time from the last checkpoint (its record rewound to it), and the host is told.
+   */
+  private degrade(error: unknown): boolean {
+    const oom = error instanceof TrainOutOfMemoryError || error instanceof GpuOutOfMemoryError;
+    if (!oom || this.residency === 'one-at-a-time' || this.host.signal?.aborted) return false;
+    this.residency = 'one-at-a-time';
+    const step = this.checkpointValue?.step ?? 0;
+    this.record.rewind(step);
+    const cause = error instanceof TrainOutOfMemoryError ? error.cause : error;
+    this.host.onProgress({ type: 'degraded', step, message: cause.message });
+    return true;
   }
 }
 

@@ -109,6 +109,15 @@ export class GpuModel {
   destroy(): void {
     for (const b of this.shared.values()) b.destroy();
     for (const block of this.blocks ?? []) for (const b of block.values()) b.destroy();
+    this.releaseWorkspace();
+  }
+
+  /**
+   * Frees the activation buffers kept between passes; the next pass allocates its own. A pass that
+   * ran out of memory may leave a larger workspace than a smaller retry needs (workspaceFor reuses
+   * a larger one), so the retry starts from none.
+   */
+  releaseWorkspace(): void {
     for (const b of this.workspace?.buffers ?? []) b.destroy();
     this.workspace = null;
   }

@@ -8,6 +8,15 @@
 //
 // A NaN or ±∞ gradient stops only that arm: the optimizer refuses the step before writing, so the
 // arm's weights are still its last good step's, and those are what it keeps and can save.
+//
+// Residency 'one arm at a time' is what a run falls back to when the GPU's memory runs out
+// (src/jobs/train.ts): every arm's weights and optimizer state wait on the host, and an arm is put
+// on the GPU (weights, gradients, optimizer state) only for its own step or validation, then read
+// back and freed. The GPU then holds one arm instead of all of them, at the cost of an upload and
+// a read-back of each arm per step. The copies are exact (optim/state.ts), so the steps are the
+// resident run's bit for bit. Splitting the batch would not help: a step already runs its batch
+// window by window, accumulating the gradient, so its activations are one window's whatever the
+// batch.
 
 import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import { addWork, perUnit, type WorkCounters, withGpuClock, zeroWork } from '../gpu/meter';
@@ -172,18 +181,42 @@ export class TrainOutOfMemoryError extends Error {
   constructor(
     override readonly cause: GpuOutOfMemoryError,
     readonly suggestion: { seqLen: number; arms: number },
+    /** Whether the run already had one arm at a time on the GPU (then fewer arms do not help). */
+    readonly oneArmAtATime = false,
   ) {
     super(
       `${cause.message}. A step holds one window's activations whatever the batch (the batch is accumulated window ` +
-        `by window), so a smaller batch does not help; try a window of ${suggestion.seqLen} tokens or ` +
-        `${suggestion.arms} arm${suggestion.arms === 1 ? '' : 's'} at a time.`,
+        `by window), so a smaller batch does not help; ` +
+        (oneArmAtATime
+          ? `this happened with one arm at a time on the GPU, so try a window of ${suggestion.seqLen} tokens ` +
+            'or a smaller model.'
+          : `try a window of ${suggestion.seqLen} tokens or ` +
+            `${suggestion.arms} arm${suggestion.arms === 1 ? '' : 's'} at a time.`),
     );
   }
 }
 
+/** Where the arms live between their steps: all on the GPU, or on the host but the one stepping. */
+export type ArmResidency = 'resident' | 'one-at-a-time';
+
+/** An arm waiting on the host (residency 'one-at-a-time'): exact copies of its weights and optimizer state. */
+interface ParkedArm {
+  weights: Map<string, Float32Array>;
+  /** null before the arm's first placement when it starts afresh (the optimizer has no state yet). */
+  optimizer: OptimizerState | null;
+}
+
 interface ArmState extends ArmProgress {
   spec: ArmSpec;
-  arm: TrainArm;
+  /** The optimizer as the job builds it (with the inspection hook), to rebuild a parked arm. */
+  choice: OptimizerChoice;
+  optimizerName: string;
+  /** The optimizer state's bytes after the arm's last step (what the ledger holds while it is placed). */
+  stateBytes: StateBytes;
+  /** On the GPU (residency 'resident'), or null while parked. */
+  arm: TrainArm | null;
+  /** The host copy of a parked arm (residency 'one-at-a-time'). */
+  parked: ParkedArm | null;
 }
 
 interface Inspection {
@@ -205,6 +238,7 @@ export class TrainingJob {
     readonly options: TrainOptions,
     /** The checkpoint this job continues from (a lost device's run), or null for a new run. */
     private readonly resumed: TrainCheckpoint | null,
+    readonly residency: ArmResidency,
   ) {
     this.checkpointValue = resumed;
   }
@@ -214,6 +248,8 @@ export class TrainingJob {
    * starting model of every arm, or per arm (to continue arms from a checkpoint's weights).
    * With `resume`, every arm starts from the checkpoint instead (weights, optimizer state and
    * record), and run() continues at the checkpoint's step as the interrupted run would have.
+   * With residency 'one-at-a-time', the arms are checked and kept on the host; each is put on the
+   * GPU only for its own work (see the top of this file).
    */
   static async create(
     rt: GpuRuntime,
@@ -222,12 +258,13 @@ export class TrainingJob {
     data: DataSplit,
     options: TrainOptions,
     resume: TrainCheckpoint | null = null,
+    residency: ArmResidency = 'resident',
   ): Promise<TrainingJob> {
     checkTrainOptions(options, config);
     // Constructing the sampler checks that a batch fits the training tokens.
     new BatchSampler(data.train, options.seqLen, options.batch, options.seed);
     if (resume) checkResume(resume, options);
-    const job = new TrainingJob(rt, config, data, options, resume);
+    const job = new TrainingJob(rt, config, data, options, resume, residency);
     try {
       for (const spec of options.arms) {
         const choice = job.withInspection(spec);
@@ -236,11 +273,18 @@ export class TrainingJob {
           : typeof start === 'function'
             ? start(spec)
             : start;
+        // A parked arm is still built once, so that a bad starting model or optimizer is refused here.
         const arm = await TrainArm.create(rt, config, weights, choice, spec.id);
         const progress = resume?.arms.get(spec.id);
+        const parked = residency === 'one-at-a-time';
+        if (parked) arm.destroy();
         job.arms.push({
           spec,
-          arm,
+          choice,
+          optimizerName: arm.optimizer.name,
+          stateBytes: arm.optimizer.stateBytes(),
+          arm: parked ? null : arm,
+          parked: parked ? { weights, optimizer: resume?.optimizers.get(spec.id) ?? null } : null,
           steps: 0,
           lastLoss: null,
           lastValidation: null,
@@ -250,7 +294,8 @@ export class TrainingJob {
           optimizerCounters: zeroWork(),
           ...progress,
         });
-        if (resume) await arm.importOptimizer(rt, resume.optimizers.get(spec.id) as OptimizerState);
+        if (resume && !parked)
+          await arm.importOptimizer(rt, resume.optimizers.get(spec.id) as OptimizerState);
       }
     } catch (error) {
       job.destroy();
@@ -285,7 +330,7 @@ export class TrainingJob {
     if (!this.resumed)
       emit({
         type: 'started',
-        arms: this.arms.map((a) => ({ id: a.spec.id, label: a.spec.label, optimizer: a.arm.optimizer.name })),
+        arms: this.arms.map((a) => ({ id: a.spec.id, label: a.spec.label, optimizer: a.optimizerName })),
         steps: options.steps,
         tokensPerStep,
         parameters: parameterCount(this.config),
@@ -293,15 +338,17 @@ export class TrainingJob {
     const validate = async (step: number) => {
       for (const a of this.arms) {
         if (a.stopped) continue;
-        a.lastValidation = await a.arm.evaluate(rt, validation);
+        a.lastValidation = await this.onGpu(a, (arm) => arm.evaluate(rt, validation));
         emit({ type: 'validation', arm: a.spec.id, step, loss: a.lastValidation });
       }
       const weights = new Map<string, Map<string, Float32Array>>();
       const optimizers = new Map<string, OptimizerState>();
       const arms = new Map<string, ArmProgress>();
-      for (const { spec, arm, ...progress } of this.arms) {
-        weights.set(spec.id, await arm.snapshot(rt));
-        optimizers.set(spec.id, await arm.exportOptimizer(rt));
+      for (const a of this.arms) {
+        const { spec, arm, parked, choice: _c, optimizerName: _n, stateBytes: _b, ...progress } = a;
+        // A parked arm's host copy is its state now (placements replace it, never write into it).
+        weights.set(spec.id, arm ? await arm.snapshot(rt) : (parked as ParkedArm).weights);
+        optimizers.set(spec.id, arm ? await arm.exportOptimizer(rt) : await this.parkedOptimizer(a));
         arms.set(spec.id, progress);
       }
       this.checkpointValue = { step, weights, optimizers, arms };
@@ -328,7 +375,13 @@ export class TrainingJob {
           if (a.stopped) continue;
           const lr = learningRate(scheduleOf(options, a.spec.lr), step);
           try {
-            const r = await a.arm.step(rt, batch, lr);
+            let ranks: RankSample[] | undefined;
+            const r = await this.onGpu(a, async (arm) => {
+              const result = await arm.step(rt, batch, lr);
+              a.stateBytes = arm.optimizer.stateBytes();
+              ranks = rankSamples(arm);
+              return result;
+            });
             a.steps = step + 1;
             a.lastLoss = r.loss;
             a.modelMs += r.modelMs;
@@ -344,11 +397,11 @@ export class TrainingJob {
               tokensPerSecond: tokensPerStep / ((r.modelMs + r.optimizerMs) / 1000),
               modelMs: r.modelMs,
               optimizerMs: r.optimizerMs,
-              state: a.arm.optimizer.stateBytes(),
+              state: a.stateBytes,
               measuredTransient: r.optimizerTransientBytes,
               counters: r.counters,
               optimizerCounters: r.optimizerCounters,
-              ranks: rankSamples(a.arm),
+              ranks,
             });
           } catch (error) {
             if (!(error instanceof NonFiniteGradientError)) throw error;
@@ -371,12 +424,12 @@ export class TrainingJob {
       arms: this.arms.map((a) => ({
         id: a.spec.id,
         label: a.spec.label,
-        optimizer: a.arm.optimizer.name,
+        optimizer: a.optimizerName,
         lr: a.spec.lr,
         steps: a.steps,
         finalTrainLoss: a.lastLoss,
         finalValidationLoss: a.lastValidation,
-        state: a.arm.optimizer.stateBytes(),
+        state: a.stateBytes,
         modelMs: a.steps > 0 ? a.modelMs / a.steps : 0,
         optimizerMs: a.steps > 0 ? a.optimizerMs / a.steps : 0,
         ...(a.steps > 0
@@ -408,12 +461,38 @@ export class TrainingJob {
   async weightsOf(arm: string): Promise<Map<string, Float32Array>> {
     const a = this.arms.find((x) => x.spec.id === arm);
     if (!a) throw new RangeError(`no arm ${arm} in this job`);
-    return a.arm.snapshot(this.rt);
+    return a.arm ? a.arm.snapshot(this.rt) : (a.parked as ParkedArm).weights;
   }
 
   destroy(): void {
-    for (const a of this.arms) a.arm.destroy();
+    for (const a of this.arms) a.arm?.destroy();
     this.arms.length = 0;
+  }
+
+  /**
+   * Runs work on an arm on the GPU. A resident arm is there already; a parked one is put there for
+   * the work and parked again after it (read back, then freed). Should the work fail, the placed arm
+   * is freed and its host copy stays that of before the work, so nothing of a half-done step is kept.
+   */
+  private async onGpu<T>(a: ArmState, work: (arm: TrainArm) => Promise<T>): Promise<T> {
+    if (a.arm) return work(a.arm);
+    const parked = a.parked as ParkedArm;
+    const arm = await TrainArm.create(this.rt, this.config, parked.weights, a.choice, a.spec.id);
+    try {
+      if (parked.optimizer) await arm.importOptimizer(this.rt, parked.optimizer);
+      const result = await work(arm);
+      a.parked = { weights: await arm.snapshot(this.rt), optimizer: await arm.exportOptimizer(this.rt) };
+      return result;
+    } finally {
+      arm.destroy();
+    }
+  }
+
+  /** A parked arm's optimizer state; an arm that never stepped is placed once to export its empty one. */
+  private async parkedOptimizer(a: ArmState): Promise<OptimizerState> {
+    const parked = a.parked as ParkedArm;
+    if (!parked.optimizer) await this.onGpu(a, async () => {});
+    return (a.parked as ParkedArm).optimizer as OptimizerState;
   }
 
   private withInspection(spec: ArmSpec): OptimizerChoice {
@@ -437,10 +516,14 @@ export class TrainingJob {
 
   private explain(error: unknown): unknown {
     if (error instanceof GpuOutOfMemoryError) {
-      return new TrainOutOfMemoryError(error, {
-        seqLen: Math.max(2, Math.floor(this.options.seqLen / 2)),
-        arms: Math.max(1, Math.ceil(this.options.arms.length / 2)),
-      });
+      return new TrainOutOfMemoryError(
+        error,
+        {
+          seqLen: Math.max(2, Math.floor(this.options.seqLen / 2)),
+          arms: Math.max(1, Math.ceil(this.options.arms.length / 2)),
+        },
+        this.residency === 'one-at-a-time',
+      );
     }
     if (error instanceof GpuDeviceLostError && this.checkpointValue) {
       error.message += ` The weights at step ${this.checkpointValue.step} are kept and can be saved.`;

@@ -236,6 +236,8 @@ export type EvalEvent =
   | { type: 'preparing'; text: EvalText; label: string }
   | { type: 'started'; text: EvalText; label: string; seqLen: number; total: number; tokensInText: number }
   | ({ type: 'window' } & PerplexityProgress)
+  /** The GPU's memory ran out (message: what failed); the windows are scored again from the first, one per pass. */
+  | { type: 'degraded'; message: string }
   | { type: 'finished'; result: EvalResult }
   | { type: 'cancelled'; done: number; total: number }
   | ErrorEvent
@@ -444,6 +446,8 @@ export type TrainJobEvent =
   | { type: 'train'; events: TrainEvent[]; elapsedMs: number }
   /** The device was lost; the run continues on a new one from the checkpoint of step `step`. */
   | { type: 'resumed'; step: number; attempt: number; message: string }
+  /** The GPU's memory ran out; the run continues from the checkpoint of `step` with one arm at a time on the GPU. */
+  | { type: 'degraded'; step: number; message: string }
   /** The pause landed between steps (after `step` steps of every arm), or the run goes on again. */
   | { type: 'paused'; step: number }
   | { type: 'continued' }

@@ -154,6 +154,14 @@ export function EvalPanel() {
       <p className={`summary status-${evaluation.status}`} data-testid="eval-status" aria-live="polite">
         {summarize(evaluation, loaded !== null)}
       </p>
+      {evaluation.degraded && (
+        <div className="notice notice-warn" role="status" data-testid="eval-degraded">
+          <p>
+            The GPU ran out of memory ({evaluation.degraded}). The windows are scored again from the first,
+            one per pass: slower, in less memory, and the same perplexity.
+          </p>
+        </div>
+      )}
       {evaluation.status === 'error' && evaluation.error && (
         <div className="notice notice-error" role="alert" data-testid="eval-error">
           <p className="mono">{evaluation.error.message}</p>

@@ -143,6 +143,23 @@ describe('reduceEval', () => {
     expect(state).toMatchObject({ status: 'finished', result, done: 3, runningPpl: 4.4 });
   });
 
+  it('starts the curve over when the windows are scored again after running out of memory', () => {
+    let state = reduceEval(startingEval(initialEval), window(1, 5));
+    state = reduceEval(state, window(2, 4.5));
+    state = reduceEval(state, { type: 'degraded', message: 'GPU out of memory while allocating "x"' });
+    expect(state).toMatchObject({
+      status: 'running',
+      degraded: 'GPU out of memory while allocating "x"',
+      done: 0,
+      points: [],
+      runningPpl: null,
+    });
+    state = reduceEval(state, window(1, 5));
+    expect(state.points).toEqual([{ window: 1, windowPpl: 6, runningPpl: 5 }]);
+    // The next evaluation starts without the notice.
+    expect(startingEval(state).degraded).toBeNull();
+  });
+
   it('keeps the windows so far when cancelled, and records errors with advice', () => {
     let state = reduceEval(startingEval(initialEval), window(1, 5));
     state = reduceEval({ ...state, cancelRequested: true }, { type: 'cancelled', done: 1, total: 3 });

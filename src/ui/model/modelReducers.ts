@@ -144,6 +144,8 @@ export interface EvalState {
   error: CheckError | null;
   memory: { liveBytes: number; peakBytes: number } | null;
   cancelRequested: boolean;
+  /** What ran out of memory, when the windows were scored again one per pass. */
+  degraded: string | null;
 }
 
 export const initialEval: EvalState = {
@@ -163,6 +165,7 @@ export const initialEval: EvalState = {
   error: null,
   memory: null,
   cancelRequested: false,
+  degraded: null,
 };
 
 export function startingEval(previous: EvalState): EvalState {
@@ -201,6 +204,9 @@ export function reduceEval(state: EvalState, event: EvalEvent): EvalState {
       };
     case 'memory':
       return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+    case 'degraded':
+      // The windows are scored again from the first: the curve starts over.
+      return { ...state, degraded: event.message, done: 0, points: [], runningPpl: null };
     case 'finished':
       return {
         ...state,

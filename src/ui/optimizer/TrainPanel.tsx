@@ -128,6 +128,15 @@ export function TrainPanel() {
           </p>
         </div>
       ))}
+      {job.degraded && (
+        <div className="notice notice-warn" role="status" data-testid="train-degraded">
+          <p>
+            The GPU ran out of memory ({job.degraded.message}). The run continued from the checkpoint of step{' '}
+            {job.degraded.step} with one arm at a time on the GPU (the others wait in this tab's memory): the
+            same steps, slower, in less GPU memory.
+          </p>
+        </div>
+      )}
       {job.arms.flatMap((a) =>
         a.stopped
           ? [

@@ -193,6 +193,15 @@ describe('training job state', () => {
         step('adapprox', 3, 5.85, [rank('a', 3)]),
       ),
     );
+    const degraded = reduceTrainJob(s, { type: 'degraded', step: 2, message: 'out of memory' });
+    // Running out of memory rewinds the arms as a lost device does, and is noted once.
+    expect(degraded.degraded).toEqual({ step: 2, message: 'out of memory' });
+    expect(degraded.resumes).toEqual([]);
+    expect(degraded.arms.map((a) => a.train.map(([n]) => n))).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    expect(startingTrainJob(degraded).degraded).toBeNull();
     s = reduceTrainJob(s, { type: 'resumed', step: 2, attempt: 1, message: 'destroyed' });
     expect(s.resumes).toEqual([{ step: 2, attempt: 1, message: 'destroyed' }]);
     expect(s.arms.map((a) => a.train.map(([n]) => n))).toEqual([

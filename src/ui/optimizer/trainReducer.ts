@@ -57,6 +57,8 @@ export interface TrainJobState {
   checkpointStep: number | null;
   /** Lost devices the run continued after: the step it continued from, and the device's message. */
   resumes: { step: number; attempt: number; message: string }[];
+  /** The memory ran out once: the step the run continued from with one arm at a time, and what failed. */
+  degraded: { step: number; message: string } | null;
   /** The run the arms were kept as (set for finished, cancelled and failed runs alike). */
   runId: string | null;
   error: CheckError | null;
@@ -79,6 +81,7 @@ export const initialTrainJob: TrainJobState = {
   elapsedMs: 0,
   checkpointStep: null,
   resumes: [],
+  degraded: null,
   runId: null,
   error: null,
   memory: null,
@@ -126,6 +129,12 @@ export function reduceTrainJob(state: TrainJobState, event: TrainJobEvent): Trai
       return {
         ...state,
         resumes: [...state.resumes, { step: event.step, attempt: event.attempt, message: event.message }],
+        arms: state.arms.map((a) => rewindArm(a, event.step)),
+      };
+    case 'degraded':
+      return {
+        ...state,
+        degraded: { step: event.step, message: event.message },
         arms: state.arms.map((a) => rewindArm(a, event.step)),
       };
     case 'paused':
