@@ -298,7 +298,7 @@ export class PruneJob {
     const pruneRange = async (blocks: number[], slot: number): Promise<PruneOutput> => {
       let checkpoint: PruneCheckpoint | undefined;
       for (;;) {
-        const rt = await host.acquire(slot);
+        const rt = await liveRuntime(() => host.acquire(slot));
         // This range's own signal: the run's stop, or this device's loss.
         const attempt = new AbortController();
         const onStop = () => attempt.abort(all.signal.reason);
