@@ -23,7 +23,7 @@ export function splitBlocks(blocks: readonly number[], parts: number): number[][
 }
 
 /** Whether a run's blocks may be pruned apart (see above). */
-export function canSplitBlocks(options: PruneOptions): boolean {
+export function canSplitBlocks(options: Pick<PruneOptions, 'blockInputs'>): boolean {
   return options.blockInputs === 'dense';
 }
 
