@@ -34,7 +34,8 @@ export function PrunePanel() {
   }, [summary, resetForm]);
 
   const hints = useMemo(() => (summary ? fieldHints(summary) : {}), [summary]);
-  // Read on each render: the budget and the latest plan are in the stores this panel follows.
+  // The devices offered follow the budget and the latest run's plan (job, above).
+  useModelStudio((s) => s.budgetBytes);
   const room = deviceRoom();
   const built = form && summary ? buildOptions(form, summary, room) : null;
   const errors = built && !built.ok ? built.errors : {};
