@@ -317,4 +317,25 @@ describe('the pruning job', () => {
     expect(many).toMatchObject({ type: 'error', kind: 'range' });
     if (many.type === 'error') expect(many.message).toMatch(/devices = 5: At most 2/);
   });
+
+  it('destroys the extra devices when the run fails: a third device that cannot be had ends it', async () => {
+    const store = new PruneRunStore();
+    const extras = extraRuntimes();
+    let calls = 0;
+    const outcome = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 3 }, [], {
+        createRuntime: async () => {
+          // The second extra device's request fails, as requestAdapter does when none is left.
+          if (++calls === 2) throw new Error('no adapter for a third device');
+          return extras.createRuntime();
+        },
+      }),
+    );
+    expect(outcome).toMatchObject({ type: 'error' });
+    if (outcome.type === 'error') expect(outcome.message).toMatch(/no adapter for a third device/);
+    expect(extras.made).toHaveLength(1);
+    expect([...extras.destroyed]).toEqual(extras.made);
+    expect(rt.isLost).toBe(false);
+    expect(store.list()).toHaveLength(0);
+  });
 });
