@@ -46,6 +46,7 @@ export default defineConfig({
         'kernel-check.spec.ts',
         'model-eval.spec.ts',
         'prune.spec.ts',
+        'prune-devices.spec.ts',
         'playground.spec.ts',
         'train.spec.ts',
         'url-state.spec.ts',

@@ -20,6 +20,7 @@ import {
   planRows,
 } from './blocks';
 import { suite } from './cases';
+import { benchDevices, type DevicesRow, formatDevices } from './devices';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
 import { benchEvaluation, type EvaluationRow, formatEvaluation } from './evaluation';
 import { benchFactor, type FactorRow, formatFactor, relateFactorToPeak } from './factor';
@@ -73,6 +74,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   let generation: GenerationRow[] = [];
   let plans: PlanRow[] = [];
   let blocks: MeasuredBlockRow[] = [];
+  let devices: DevicesRow[] = [];
   const runStart = cpuSnapshot();
   let seed = 1;
   try {
@@ -115,6 +117,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('blocks')) plans = planRows();
     if (runs('blocks') && !options.quick) blocks = await measuredBlockRows();
+    // Its own runtimes per device count, like measuredBlockRows.
+    if (runs('blocks')) devices = await benchDevices(options.quick);
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);
     if (runs('sparse') && !rt.isLost) sparse = await benchSparse(rt, options.quick, options.runs);
     if (runs('generate') && !rt.isLost) generation = await benchGeneration(rt, options.quick);
@@ -140,6 +144,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   if (factor.length) print(`${formatFactor(factor, peaks)}\n`);
   if (plans.length) print(`${formatPlan(plans)}\n`);
   if (blocks.length) print(`${formatMeasuredBlocks(blocks)}\n`);
+  if (devices.length) print(`${formatDevices(devices)}\n`);
   if (train.length) print(`${formatTrain(train)}\n`);
   if (sparse.length) print(`${formatSparse(sparse)}\n`);
   if (generation.length) print(`${formatGeneration(generation)}\n`);
@@ -180,6 +185,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     factor,
     memoryPlans: plans,
     blocks,
+    devices,
     train,
     sparse,
     generation,
@@ -191,6 +197,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     prune.some((r) => r.error) ||
     factor.some((r) => r.error) ||
     blocks.some((r) => r.error) ||
+    devices.some((r) => r.error) ||
     train.some((r) => r.error) ||
     sparse.some((r) => r.error);
   return { report, file, failed };

@@ -138,6 +138,11 @@ export interface PruneJobHost {
   denseCache?: Map<string, Perplexity>;
   /** Checks what the host knows and the job does not (the studio's memory budget), after the settings. */
   check?: (rt: GpuRuntime) => void;
+  /**
+   * Checks the memory plan before any block is pruned (the studio: whether `devices` blocks' peaks
+   * fit its budget); throws to stop the run.
+   */
+  checkPlan?: (plan: PlannedMemory) => void;
   /** Memory a batched pass may take (evaluation and pruning); the engine's default without it. */
   passBytes?: (rt: GpuRuntime) => number;
   /** Keeps perplexity passes near this many milliseconds, for a prompt cancel. */
@@ -207,17 +212,14 @@ export class PruneJob {
       windows: calibration.length,
       perPass,
     });
-    host.onProgress({
-      type: 'calibrated',
-      ...calibrated,
-      tokens: calibration.length * cal.seqLen,
-      plan: {
-        gpuPeakBytes: memory.peak.bytes,
-        gpuPeakPhase: memory.peak.phase,
-        hostBytes: memory.hostBytes,
-        windowsPerPass: perPass,
-      },
-    });
+    const plan: PlannedMemory = {
+      gpuPeakBytes: memory.peak.bytes,
+      gpuPeakPhase: memory.peak.phase,
+      hostBytes: memory.hostBytes,
+      windowsPerPass: perPass,
+    };
+    host.checkPlan?.(plan);
+    host.onProgress({ type: 'calibrated', ...calibrated, tokens: calibration.length * cal.seqLen, plan });
 
     this.stage = 'before';
     const tokens = new Map<EvalText, number[]>();

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { freshSeed, Random } from '../kernels/random';
 import type { BlockSummary } from './events';
 import { defaultPruneOptions, type PruneOutput } from './job';
-import { joinPruneOutputs, splitBlocks } from './parallel';
+import {
+  devicesProblem,
+  joinPruneOutputs,
+  MAX_PRUNE_DEVICES,
+  maxPruneDevices,
+  splitBlocks,
+} from './parallel';
 
 describe('splitting blocks into ranges', () => {
   it('covers every block once, in order, in contiguous ranges whose sizes differ by at most one', () => {
@@ -80,5 +86,26 @@ describe('joining runs over ranges', () => {
       /layers\.0\.q\.weight was pruned by two runs/,
     );
     expect(() => joinPruneOutputs(options, [])).toThrow(/no runs/);
+  });
+});
+
+describe('how many devices a run may take', () => {
+  it('is bounded by the cores, by the budget over one block’s peak, and by the cap; never below 1', () => {
+    const MB = 1e6;
+    expect(maxPruneDevices({ cores: 16, budgetBytes: 1000 * MB })).toBe(MAX_PRUNE_DEVICES);
+    expect(maxPruneDevices({ cores: 3, budgetBytes: 1000 * MB })).toBe(3);
+    // 1000 MB holds four blocks of 240 MB, not five.
+    expect(maxPruneDevices({ cores: 16, budgetBytes: 1000 * MB, peakBytes: 240 * MB })).toBe(4);
+    expect(maxPruneDevices({ cores: 16, budgetBytes: 100 * MB, peakBytes: 240 * MB })).toBe(1);
+    expect(maxPruneDevices({ cores: Number.NaN, budgetBytes: 1000 * MB })).toBe(1);
+  });
+
+  it('says what is wrong with a count: not whole, above the room, or several where blocks cannot be split', () => {
+    expect(devicesProblem(2, true, 4)).toBeNull();
+    expect(devicesProblem(1, false, 1)).toBeNull();
+    expect(devicesProblem(0, true, 4)).toMatch(/whole number/);
+    expect(devicesProblem(1.5, true, 4)).toMatch(/whole number/);
+    expect(devicesProblem(2, false, 4)).toMatch(/dense block inputs/);
+    expect(devicesProblem(5, true, 4)).toMatch(/At most 4/);
   });
 });

@@ -23,7 +23,7 @@ export function splitBlocks(blocks: readonly number[], parts: number): number[][
 }
 
 /** Whether a run's blocks may be pruned apart (see above). */
-export function canSplitBlocks(options: PruneOptions): boolean {
+export function canSplitBlocks(options: Pick<PruneOptions, 'blockInputs'>): boolean {
   return options.blockInputs === 'dense';
 }
 
@@ -55,4 +55,42 @@ export function joinPruneOutputs(options: PruneOptions, outputs: readonly PruneO
       ...(counters.every((c) => c !== undefined) ? { counters: sumWork(counters) } : {}),
     },
   };
+}
+
+/**
+ * The most devices a pruning run is offered. Each device holds one block's peak (the memory plan's
+ * gpuPeakBytes) at once, so the budget bounds them; the one worker thread records and submits for
+ * every device, and a device's queue work (on a CPU adapter, SwiftShader's threads) competes for
+ * the cores, so the cores bound them too. Without a plan yet, the cores alone.
+ */
+export const MAX_PRUNE_DEVICES = 8;
+
+export interface DeviceRoom {
+  /** Logical cores (navigator.hardwareConcurrency, os.availableParallelism()). */
+  cores: number;
+  budgetBytes: number;
+  /** One device's peak while pruning a block (PruneMemoryPlan.peak.bytes); unknown before a plan. */
+  peakBytes?: number;
+}
+
+export function maxPruneDevices(room: DeviceRoom): number {
+  const cores = Number.isFinite(room.cores) && room.cores >= 1 ? Math.floor(room.cores) : 1;
+  const byMemory =
+    room.peakBytes && room.peakBytes > 0
+      ? Math.floor(room.budgetBytes / room.peakBytes)
+      : Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.min(MAX_PRUNE_DEVICES, cores, byMemory));
+}
+
+/**
+ * What is wrong with asking for `devices`, or null: a whole number from 1 to `max`, and above 1
+ * only where the blocks can be split (canSplitBlocks). The studio's form and its worker both ask.
+ */
+export function devicesProblem(devices: number, splittable: boolean, max: number): string | null {
+  if (!Number.isInteger(devices) || devices < 1) return 'A whole number of devices, at least 1.';
+  if (devices > 1 && !splittable)
+    return 'Several devices need dense block inputs (FISTAPruner): with pruned inputs each block waits for the one before.';
+  if (devices > max)
+    return `At most ${max} here: each device holds one block's peak within the memory budget, and the cores bound them too.`;
+  return null;
 }

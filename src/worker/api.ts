@@ -257,6 +257,11 @@ export type JobKind = 'kernel-check' | 'load' | 'evaluate' | 'prune' | 'train' |
 export interface PruneJobOptions {
   prune: PruneOptions;
   evaluation: { text: EvalText; seqLen: number; maxWindows?: number } | null;
+  /**
+   * GPU devices to prune on at once (default 1): FISTAPruner's blocks split into ranges, each on
+   * its own device of the same worker (prune/parallel.ts), joined into the one-device result.
+   */
+  devices?: number;
 }
 
 /** What a finished run leaves: the record the results table, the charts and the exports read. */

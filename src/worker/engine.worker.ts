@@ -361,6 +361,8 @@ const engine: EngineApi = {
           loaded: model,
           options,
           acquire: () => slot.acquire(),
+          createRuntime: () => slot.createExtra(),
+          cores: self.navigator.hardwareConcurrency ?? 1,
           fetchText,
           fetchFile: site.text,
           store: pruneRuns,

@@ -79,6 +79,8 @@ describe('the pruning job', () => {
       loaded,
       options,
       acquire: async () => rt,
+      createRuntime: createNodeRuntime,
+      cores: 4,
       fetchText: async () => TEXT,
       fetchFile: async () => TEXT,
       store,
@@ -216,6 +218,114 @@ describe('the pruning job', () => {
       }),
     );
     expect(cancelled).toEqual({ type: 'cancelled', stage: 'prune' });
+    expect(store.list()).toHaveLength(0);
+  });
+
+  /** Extra runtimes made for a job, and which of them were destroyed. */
+  function extraRuntimes() {
+    const made: GpuRuntime[] = [];
+    const destroyed = new Set<GpuRuntime>();
+    const createRuntime = async () => {
+      const extra = await createNodeRuntime();
+      const destroy = extra.destroy.bind(extra);
+      extra.destroy = () => {
+        destroyed.add(extra);
+        destroy();
+      };
+      made.push(extra);
+      return extra;
+    };
+    return { made, destroyed, createRuntime };
+  }
+
+  it('prunes on 2 devices into the same weights as on 1, and destroys the extra device at the end', async () => {
+    const store = new PruneRunStore();
+    const one = await runPrune(job(store, { prune: pruneOptions(), evaluation: null }, []));
+    const extras = extraRuntimes();
+    const events: PruneJobEvent[] = [];
+    const two = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 2 }, events, {
+        createRuntime: extras.createRuntime,
+      }),
+    );
+    expect(one.type).toBe('finished');
+    expect(two.type).toBe('finished');
+    if (one.type !== 'finished' || two.type !== 'finished') return;
+    // Slot 0 is the loaded model's runtime; one more device was made for the second range.
+    expect(extras.made).toHaveLength(1);
+    expect([...extras.destroyed]).toEqual(extras.made);
+    expect(rt.isLost).toBe(false);
+    expect(two.run.summary.blocks.map((b) => b.block)).toEqual([0, 1, 2]);
+    const weights = async (id: string) =>
+      (await store.exportFiles(id))?.find((f) => f.name === 'model.safetensors')?.data;
+    const a = await weights(one.run.id);
+    const b = await weights(two.run.id);
+    expect(a).toBeDefined();
+    expect(b).toEqual(a);
+    // The last memory report comes after the extra device is gone: only the main device's bytes.
+    const last = events.filter((e) => e.type === 'memory').at(-1);
+    expect(last).toMatchObject({ liveBytes: rt.ledger.snapshot().liveBytes });
+  });
+
+  it('destroys the extra devices on cancel, and refuses several devices where the blocks cannot be split', async () => {
+    const store = new PruneRunStore();
+    const extras = extraRuntimes();
+    const controller = new AbortController();
+    const cancelled = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 3 }, [], {
+        createRuntime: extras.createRuntime,
+        signal: controller.signal,
+        emit: (e: PruneJobEvent) => {
+          if (e.type === 'prune' && e.events.some((x) => x.type === 'operator-finished')) controller.abort();
+        },
+      }),
+    );
+    expect(cancelled).toEqual({ type: 'cancelled', stage: 'prune' });
+    expect(extras.made.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(extras.destroyed)).toEqual(new Set(extras.made));
+    expect(store.list()).toHaveLength(0);
+
+    const refused = extraRuntimes();
+    const events: PruneJobEvent[] = [];
+    const bad = await runPrune(
+      job(
+        store,
+        { prune: pruneOptions({ method: 'wanda', blockInputs: 'pruned' }), evaluation: null, devices: 2 },
+        events,
+        { createRuntime: refused.createRuntime },
+      ),
+    );
+    expect(bad).toMatchObject({ type: 'error', kind: 'range' });
+    if (bad.type === 'error') expect(bad.message).toMatch(/devices = 2: .*dense block inputs/);
+    expect(refused.made).toHaveLength(0);
+    expect(events.some((e) => e.type === 'prune')).toBe(false);
+
+    // More devices than the cores allow: the same check, with the count named.
+    const many = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 5 }, [], { cores: 2 }),
+    );
+    expect(many).toMatchObject({ type: 'error', kind: 'range' });
+    if (many.type === 'error') expect(many.message).toMatch(/devices = 5: At most 2/);
+  });
+
+  it('destroys the extra devices when the run fails: a third device that cannot be had ends it', async () => {
+    const store = new PruneRunStore();
+    const extras = extraRuntimes();
+    let calls = 0;
+    const outcome = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 3 }, [], {
+        createRuntime: async () => {
+          // The second extra device's request fails, as requestAdapter does when none is left.
+          if (++calls === 2) throw new Error('no adapter for a third device');
+          return extras.createRuntime();
+        },
+      }),
+    );
+    expect(outcome).toMatchObject({ type: 'error' });
+    if (outcome.type === 'error') expect(outcome.message).toMatch(/no adapter for a third device/);
+    expect(extras.made).toHaveLength(1);
+    expect([...extras.destroyed]).toEqual(extras.made);
+    expect(rt.isLost).toBe(false);
     expect(store.list()).toHaveLength(0);
   });
 });

@@ -13,6 +13,7 @@ import type { Residency } from '../model/gpuModel';
 import { CALIBRATION_TEXTS, CalibrationError } from '../prune/calibration';
 import { PruneInterruptedError } from '../prune/job';
 import { PruneOptionsError } from '../prune/options';
+import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
 import { SingularHessianError } from '../prune/sparsegpt';
 import { StatisticsError } from '../prune/statistics';
 import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
@@ -29,6 +30,13 @@ export interface PruneJob {
   options: PruneJobOptions;
   /** The runtime now: the one the model was loaded on, or a new one once that device is lost. */
   acquire: () => Promise<GpuRuntime>;
+  /**
+   * A new runtime on a device of its own (requestAdapter and requestDevice again), for the extra
+   * devices of a run on several; the job destroys each at its end.
+   */
+  createRuntime: () => Promise<GpuRuntime>;
+  /** Logical cores (navigator.hardwareConcurrency): with the budget, how many devices a run may take. */
+  cores: number;
   /** An evaluation text's raw contents. */
   fetchText: (text: EvalText) => Promise<string>;
   /** A file under the site root (the calibration samples). */
@@ -64,10 +72,22 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   let rt = await job.acquire();
   const modelRt = rt;
   let unsubscribe = () => {};
+  // The extra devices of a run on several (slots 1…), each the current one for its slot; every one
+  // made is destroyed when the job ends, however it ends.
+  const extras = new Map<number, GpuRuntime>();
+  const made: GpuRuntime[] = [];
+  const extraWatches: (() => void)[] = [];
   const memory = throttle(() => sendMemory(), MEMORY_INTERVAL_MS);
+  // The chart shows every device together: live bytes summed, and the peak the highest sum seen
+  // (the main ledger's own peak when it alone is higher). Per-device ledgers peak at different
+  // moments, so adding their peaks would overstate it.
+  let summedPeak = 0;
   const sendMemory = () => {
-    const { liveBytes, peakBytes } = rt.ledger.snapshot();
-    emit({ type: 'memory', liveBytes, peakBytes });
+    const main = rt.ledger.snapshot();
+    let liveBytes = main.liveBytes;
+    for (const extra of extras.values()) if (!extra.isLost) liveBytes += extra.ledger.snapshot().liveBytes;
+    summedPeak = Math.max(summedPeak, liveBytes);
+    emit({ type: 'memory', liveBytes, peakBytes: Math.max(main.peakBytes, summedPeak) });
   };
   const watch = () => {
     unsubscribe();
@@ -75,7 +95,8 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   };
   watch();
   // The job asks again after a lost device; the memory shown follows the runtime it gets.
-  const acquire = async () => {
+  const acquire = async (slot = 0) => {
+    if (slot > 0) return acquireExtra(slot);
     const next = await job.acquire();
     if (next !== rt) {
       rt = next;
@@ -83,6 +104,16 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     }
     return next;
   };
+  const acquireExtra = async (slot: number) => {
+    const current = extras.get(slot);
+    if (current && !current.isLost) return current;
+    const next = await job.createRuntime();
+    made.push(next);
+    extras.set(slot, next);
+    extraWatches.push(next.ledger.subscribe(() => memory()));
+    return next;
+  };
+  const devices = options.devices ?? 1;
 
   let cache = denseCache.get(loaded);
   if (!cache) {
@@ -94,6 +125,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       source: loaded.model.source,
       tokenizer: loaded.tokenizer,
       acquire,
+      devices,
       readCalibration: (kind) => calibrationFile(job, kind),
       evalTokens: (text) => tokensFor(loaded, text, job.fetchText),
       onProgress: emit,
@@ -103,6 +135,15 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       denseCache: cache,
       check: (rt) => {
         if (evaluation) checkEvaluation(rt, loaded, evaluation);
+      },
+      checkPlan: (plan) => {
+        const max = maxPruneDevices({
+          cores: job.cores,
+          budgetBytes: loaded.budgetBytes,
+          peakBytes: plan.gpuPeakBytes,
+        });
+        const problem = devicesProblem(devices, canSplitBlocks(prune), max);
+        if (problem) throw new PruneOptionsError(`devices = ${devices}: ${problem}`);
       },
       passBytes: (rt) => spareBytes(rt, loaded.budgetBytes),
       passMs: CANCEL_PASS_MS,
@@ -149,7 +190,11 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     else outcome = { type: 'error', ...withoutOk(pruneFailure(reason, pruneJob.resumes)) };
   } finally {
     unsubscribe();
+    for (const stop of extraWatches) stop();
     memory.cancel();
+    // The memory after the run is the main device's: the extra ones go now.
+    extras.clear();
+    for (const extra of made) if (!extra.isLost) extra.destroy();
   }
   sendMemory();
   emit(outcome);

@@ -28,6 +28,14 @@ export class RuntimeSlot {
     return attempt;
   }
 
+  /**
+   * A runtime on a device of its own, outside the slot: an extra device of a pruning run on several.
+   * Its owner destroys it; its loss does not touch the slot's runtime.
+   */
+  createExtra(): Promise<GpuRuntime> {
+    return GpuRuntime.create(this.gpu());
+  }
+
   /** Called whenever a runtime handed out by this slot loses its device. */
   onLost(listener: (error: GpuDeviceLostError) => void): () => void {
     this.lostListeners.add(listener);

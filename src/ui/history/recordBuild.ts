@@ -254,7 +254,11 @@ export function pruneRecord(
     status,
     // As the CLI keeps them: a pasted calibration text is named by its label and length (its bytes
     // by sha256 in data), never copied into a file that may be shared.
-    config: { prune: pruneConfig(options.prune), evaluation: options.evaluation },
+    config: {
+      prune: pruneConfig(options.prune),
+      evaluation: options.evaluation,
+      ...(options.devices ? { devices: options.devices } : {}),
+    },
     seed: options.prune.calibration.seed,
     data,
     producer: 'studio',

@@ -13,8 +13,9 @@ function optionsOf(form: PruneForm) {
 
 /** A record's config and results as the studio writes them (recordBuild.ts), through JSON. */
 function studioRecord(form: PruneForm) {
-  const { prune, evaluation } = optionsOf(form);
-  return JSON.parse(JSON.stringify({ config: { prune: pruneConfig(prune), evaluation }, results: {} }));
+  const { prune, evaluation, devices } = optionsOf(form);
+  const config = { prune: pruneConfig(prune), evaluation, ...(devices ? { devices } : {}) };
+  return JSON.parse(JSON.stringify({ config, results: {} }));
 }
 
 describe('a record’s config as settings', () => {
@@ -35,6 +36,8 @@ describe('a record’s config as settings', () => {
       evalText: 'tinystories',
       evalSeqLen: '64',
       evalWindows: '2',
+      // Several devices are recorded beside the prune options and come back.
+      devices: '2',
     };
     const { values, problems } = pruneFormOfRecord(studioRecord(form));
     expect(problems).toEqual([]);

@@ -68,6 +68,8 @@ export function pruneFormOfRecord(record: Pick<RunRecord, 'config' | 'results'>)
     ['thresholdGroup', text(fista?.thresholdGroup)],
     ['errorCorrection', text(fista?.errorCorrection)],
     ['blockInputs', text(prune.blockInputs)],
+    // The studio records devices beside prune (above 1 only); the CLI's records leave it out.
+    ['devices', 'prune' in config ? text(config.devices) : undefined],
     ['percdamp', text(sparsegpt?.percdamp)],
     ['evaluate', 'evaluation' in config || evaluated.length ? String(evaluation !== undefined) : undefined],
     ['evalText', text(evaluation?.text)],

@@ -8,8 +8,8 @@ import { formatDuration } from '../shell/format';
 import { PruneMatrixTable } from './PruneMatrixTable';
 import { PruneProgress, pruneStatus } from './PruneProgress';
 import { PruneSettingsForm } from './PruneSettingsForm';
-import { buildOptions, fieldHints } from './pruneSettings';
-import { useCurrentModelName, usePruneStudio } from './pruneStore';
+import { buildOptions, devicesOffered, fieldHints } from './pruneSettings';
+import { deviceRoom, useCurrentModelName, usePruneStudio } from './pruneStore';
 import { ResultsTable } from './ResultsTable';
 
 // recharts is most of the bundle's weight and is needed only once a run reports.
@@ -34,7 +34,10 @@ export function PrunePanel() {
   }, [summary, resetForm]);
 
   const hints = useMemo(() => (summary ? fieldHints(summary) : {}), [summary]);
-  const built = form && summary ? buildOptions(form, summary) : null;
+  // The devices offered follow the budget and the latest run's plan (job, above).
+  useModelStudio((s) => s.budgetBytes);
+  const room = deviceRoom();
+  const built = form && summary ? buildOptions(form, summary, room) : null;
   const errors = built && !built.ok ? built.errors : {};
   const running = job.status === 'running';
   const canRun = Boolean(built?.ok) && !running && !modelBusy;
@@ -72,7 +75,13 @@ export function PrunePanel() {
               Reset to defaults
             </button>
           </p>
-          <PruneSettingsForm form={form} hints={hints} errors={errors} disabled={running} />
+          <PruneSettingsForm
+            form={form}
+            hints={hints}
+            errors={errors}
+            disabled={running}
+            maxDevices={devicesOffered(room)}
+          />
         </>
       )}
 

@@ -6,6 +6,7 @@ import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import { CALIBRATION_TEXTS } from '../../prune/calibration';
 import { Choices, LabelledField, type LabelledFieldProps } from '../shell/LabelledField';
 import {
+  devicesUnavailable,
   type FieldHint,
   type FormErrors,
   type FormField,
@@ -23,6 +24,8 @@ interface Props {
   hints: Partial<Record<FormField, FieldHint>>;
   errors: FormErrors;
   disabled: boolean;
+  /** The most devices this machine is offered (pruneSettings.ts devicesOffered). */
+  maxDevices: number;
 }
 
 const PATTERN_CHOICES: Record<PruneForm['pattern'], string> = {
@@ -47,7 +50,7 @@ const EVAL_TEXT_CHOICES: Record<EvalText, string> = {
   tinystories: EVAL_TEXTS.tinystories.label,
 };
 
-export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
+export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices }: Props) {
   const setForm = usePruneStudio((s) => s.setForm);
   const field = (name: FormField) => ({ hint: hints[name], error: errors[name] });
   const isFista = form.method === 'fista';
@@ -148,6 +151,7 @@ export function PruneSettingsForm({ form, hints, errors, disabled }: Props) {
             />
           )}
         </Field>
+        <DevicesField form={form} hint={hints.devices} error={errors.devices} maxDevices={maxDevices} />
       </fieldset>
 
       <fieldset disabled={disabled}>
@@ -389,5 +393,56 @@ function NumberField({
         />
       )}
     </Field>
+  );
+}
+
+/**
+ * GPU devices at once: 1 up to what the cores and budget allow (and the chosen value, should a
+ * link or record ask for more, so the error under it says why). Off, with the reason, when the
+ * block inputs make every block wait for the one before.
+ */
+function DevicesField({
+  form,
+  hint,
+  error,
+  maxDevices,
+}: {
+  form: PruneForm;
+  hint?: FieldHint;
+  error?: string;
+  maxDevices: number;
+}) {
+  const setForm = usePruneStudio((s) => s.setForm);
+  const unavailable = devicesUnavailable(form);
+  const chosen = Number(form.devices);
+  const top = Math.max(maxDevices, Number.isInteger(chosen) ? chosen : 1);
+  const choices = Array.from({ length: top }, (_, i) => String(i + 1));
+  return (
+    <LabelledField
+      label="GPU devices"
+      error={error}
+      note={
+        <>
+          <Hint hint={hint} />
+          {unavailable && <small className="muted">{unavailable}</small>}
+        </>
+      }
+    >
+      {(a) => (
+        <select
+          {...a}
+          value={form.devices}
+          disabled={unavailable !== null && form.devices === '1'}
+          data-testid="prune-devices"
+          onChange={(e) => setForm({ devices: e.target.value })}
+        >
+          {choices.map((v) => (
+            <option key={v} value={v}>
+              {v === '1' ? '1 (this GPU)' : `${v} devices`}
+            </option>
+          ))}
+        </select>
+      )}
+    </LabelledField>
   );
 }

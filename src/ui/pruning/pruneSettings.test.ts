@@ -6,6 +6,8 @@ import {
   defaultForm,
   describeMethod,
   describePattern,
+  devicesOffered,
+  devicesUnavailable,
   fieldHints,
   LARGEST_M,
   type ModelShape,
@@ -142,5 +144,34 @@ describe('the pruning form', () => {
     expect(describeMethod({ ...built.options.prune, method: 'fista' })).toBe('FISTAPruner (SparseGPT start)');
     expect(describePattern({ kind: 'nm', n: 2, m: 4 })).toBe('2:4');
     expect(describePattern({ kind: 'unstructured', sparsity: 0.5 })).toBe('50% unstructured');
+  });
+
+  it('offers devices from the room, refuses more, and several where the block inputs are the pruned model’s', () => {
+    const form = defaultForm(STORIES_260K);
+    const room = { cores: 4, budgetBytes: 1e9, peakBytes: 4e8 };
+    // The default is one device, and a one-device run's options say nothing of devices.
+    const one = buildOptions(form, STORIES_260K, room);
+    expect(one.ok && one.options.devices).toBe(undefined);
+    const two = buildOptions({ ...form, devices: '2' }, STORIES_260K, room);
+    expect(two.ok && two.options.devices).toBe(2);
+    // 1 GB holds two blocks of 400 MB.
+    expect(devicesOffered(room)).toBe(2);
+    expect(buildOptions({ ...form, devices: '3' }, STORIES_260K, room)).toMatchObject({
+      ok: false,
+      errors: { devices: expect.stringMatching(/At most 2/) },
+    });
+    expect(buildOptions({ ...form, devices: 'two' }, STORIES_260K, room)).toMatchObject({
+      ok: false,
+      errors: { devices: expect.stringMatching(/whole number/) },
+    });
+    const pruned = { ...form, devices: '2', blockInputs: 'pruned' as const };
+    expect(devicesUnavailable(pruned)).toMatch(/One device only/);
+    expect(buildOptions(pruned, STORIES_260K, room)).toMatchObject({
+      ok: false,
+      errors: { devices: expect.stringMatching(/dense block inputs/) },
+    });
+    // A baseline method goes back to one device instead of an error.
+    expect(withMethod({ ...form, devices: '2' }, 'wanda').devices).toBe('1');
+    expect(withMethod({ ...form, devices: '2' }, 'fista').devices).toBe('2');
   });
 });

@@ -15,6 +15,13 @@ import {
   type ThresholdGroup,
   type WarmStart,
 } from '../../prune/options';
+import {
+  canSplitBlocks,
+  type DeviceRoom,
+  devicesProblem,
+  MAX_PRUNE_DEVICES,
+  maxPruneDevices,
+} from '../../prune/parallel';
 import type { ModelSummary, PruneJobOptions } from '../../worker/api';
 import { parseSeed } from '../shell/format';
 
@@ -39,6 +46,8 @@ export interface PruneForm {
   thresholdGroup: ThresholdGroup;
   errorCorrection: boolean;
   blockInputs: BlockInputs;
+  /** GPU devices to prune on at once; above 1 only with dense block inputs. */
+  devices: string;
   percdamp: string;
   evaluate: boolean;
   evalText: EvalText;
@@ -99,6 +108,7 @@ export function defaultForm(model: ModelShape): PruneForm {
     thresholdGroup: PAPER_FISTA.thresholdGroup,
     errorCorrection: PAPER_FISTA.errorCorrection,
     blockInputs: defaultBlockInputs('fista'),
+    devices: '1',
     percdamp: String(PAPER_SPARSEGPT.percdamp),
     evaluate: true,
     evalText: 'wikitext2',
@@ -109,7 +119,9 @@ export function defaultForm(model: ModelShape): PruneForm {
 
 /** A method change also changes the block inputs to that method's reference pipeline. */
 export function withMethod(form: PruneForm, method: PruneMethod): PruneForm {
-  return { ...form, method, blockInputs: defaultBlockInputs(method) };
+  const blockInputs = defaultBlockInputs(method);
+  // A method whose blocks cannot be split goes back to one device rather than to an error.
+  return { ...form, method, blockInputs, devices: canSplitBlocks({ blockInputs }) ? form.devices : '1' };
 }
 
 /** Whether SparseGPT runs at all (as the method or as FISTAPruner's warm start): its damping matters then. */
@@ -164,6 +176,10 @@ export function fieldHints(model: ModelShape): Partial<Record<FormField, FieldHi
       paper:
         'Dense inputs for FISTAPruner (blocks independent); pruned inputs in SparseGPT’s and Wanda’s code.',
     },
+    devices: {
+      paper:
+        'One GPU. Several split the blocks into ranges pruned at once, each on its own device (the same weights as on one).',
+    },
     percdamp: {
       paper: `${PAPER_SPARSEGPT.percdamp} of the mean Hessian diagonal (raised ×10 on a failed Cholesky).`,
     },
@@ -189,8 +205,24 @@ function inputWidths(model: ModelShape): { name: string; width: number }[] {
   ];
 }
 
+/**
+ * The most devices the form offers: sized from the cores, the budget and (once a run has reported
+ * its memory plan) one block's peak; without a room, the engine's cap (the worker checks again
+ * against the run's own plan).
+ */
+export function devicesOffered(room?: DeviceRoom): number {
+  return room ? maxPruneDevices(room) : MAX_PRUNE_DEVICES;
+}
+
+/** Why several devices cannot be chosen for these settings, or null when they can. */
+export function devicesUnavailable(form: Pick<PruneForm, 'blockInputs'>): string | null {
+  return canSplitBlocks(form)
+    ? null
+    : "One device only: with the pruned model's block inputs each block waits for the one before.";
+}
+
 /** The form as the job's options, or an error per field that is wrong. */
-export function buildOptions(form: PruneForm, model: ModelShape): BuiltOptions {
+export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRoom): BuiltOptions {
   const errors: FormErrors = {};
   const isFista = form.method === 'fista';
 
@@ -240,6 +272,10 @@ export function buildOptions(form: PruneForm, model: ModelShape): BuiltOptions {
   const percdamp = num(form.percdamp);
   if (usesSparseGpt(form) && !(percdamp > 0 && percdamp <= 10)) errors.percdamp = 'A number in (0, 10].';
 
+  const devices = int(form.devices);
+  const devicesError = devicesProblem(devices, canSplitBlocks(form), devicesOffered(room));
+  if (devicesError) errors.devices = devicesError;
+
   let evaluation: PruneJobOptions['evaluation'] = null;
   if (form.evaluate) {
     const evalSeqLen = int(form.evalSeqLen);
@@ -279,6 +315,8 @@ export function buildOptions(form: PruneForm, model: ModelShape): BuiltOptions {
         blockInputs: form.blockInputs,
       },
       evaluation,
+      // Left out at 1 so a one-device run's options (and record) read as before.
+      ...(devices > 1 ? { devices } : {}),
     },
   };
 }

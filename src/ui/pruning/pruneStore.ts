@@ -4,6 +4,7 @@
 
 import { proxy } from 'comlink';
 import { create } from 'zustand';
+import type { DeviceRoom } from '../../prune/parallel';
 import type { PruneRun } from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 import type { Mask } from '../microscope/maskGrid';
@@ -86,7 +87,7 @@ export const usePruneStudio = create<PruneStudioState>()((set, get) => ({
     const { form, job } = get();
     const summary = useModelStudio.getState().load.loaded?.summary;
     if (!form || !summary || job.status === 'running') return;
-    const built = buildOptions(form, summary);
+    const built = buildOptions(form, summary, deviceRoom());
     if (!built.ok) return;
     const { prune } = built.options;
     const passes = statisticsPasses(
@@ -211,3 +212,17 @@ onEngineCrash((message) => {
     });
   }
 });
+
+/**
+ * What bounds the devices a run is offered: this machine's cores, the memory budget, and one
+ * block's GPU peak from the latest run's memory plan (settings change it, so the worker checks the
+ * new run's own plan again before pruning).
+ */
+export function deviceRoom(): DeviceRoom {
+  const plan = usePruneStudio.getState().job.calibration?.plan;
+  return {
+    cores: globalThis.navigator?.hardwareConcurrency ?? 1,
+    budgetBytes: useModelStudio.getState().budgetBytes,
+    ...(plan ? { peakBytes: plan.gpuPeakBytes } : {}),
+  };
+}

@@ -6,6 +6,7 @@
 // there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
 
 import type { EvalText } from '../../model/evaluate';
+import { MAX_PRUNE_DEVICES } from '../../prune/parallel';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../../train/armVariants';
 import { PRESETS } from '../../train/modelPresets';
 import type { ArmField, TrainForm } from '../optimizer/trainSettings';
@@ -97,6 +98,7 @@ export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> 
   thresholdGroup: oneOf('row', 'matrix'),
   errorCorrection: flag,
   blockInputs: oneOf('dense', 'pruned'),
+  devices: whole(1, MAX_PRUNE_DEVICES),
   percdamp: decimal(0, 10, true),
   evaluate: flag,
   evalText: oneOf('wikitext2', 'tinystories'),
