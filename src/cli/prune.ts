@@ -3,6 +3,7 @@
 // `--blocks` or `--shard i/n` prune part of the model, so that shards on several processes or
 // machines can be joined by `merge`; each folder's summary.json says which blocks it holds.
 
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../gpu/errors';
@@ -22,6 +23,7 @@ import {
   type ThresholdGroup,
   type WarmStart,
 } from '../prune/options';
+import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
 import type { DataIdentity } from '../run/record';
 import { formatSeconds, ProgressLine } from './progress';
@@ -155,7 +157,7 @@ export function registerPrune(program: Command): void {
     .option(
       '--devices <n>',
       'prune on n GPU devices at once: with dense block inputs (FISTAPruner) the blocks are split into n ranges, ' +
-        'each on its own device, and joined (the same weights as on one device); other runs use one',
+        'each on its own device, and joined (the same weights as on one device); at most the cores',
       positiveInt,
       1,
     )
@@ -212,7 +214,12 @@ export function registerPrune(program: Command): void {
     }
     try {
       // Before any text is read or window scored; the calibration source is not among what is checked.
-      checkOptionsFit(pruneOptionsOf(cli, model, blocks, { kind: 'c4' }), model.config);
+      const options = pruneOptionsOf(cli, model, blocks, { kind: 'c4' });
+      checkOptionsFit(options, model.config);
+      // The CLI has no memory budget: the cores alone bound the devices.
+      const max = maxPruneDevices({ cores: availableParallelism(), budgetBytes: Number.POSITIVE_INFINITY });
+      const problem = devicesProblem(cli.devices, canSplitBlocks(options), max);
+      if (problem) throw new PruneOptionsError(`--devices ${cli.devices}: ${problem}`);
     } catch (error) {
       if (!(error instanceof PruneOptionsError)) throw error;
       command.error(`error: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });

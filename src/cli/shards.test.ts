@@ -179,6 +179,12 @@ describe('pruning in shards and merging them', () => {
     expect(two.blocks).toEqual([0, 1, 2]);
   });
 
+  it('refuses several devices where the blocks cannot be split, as a usage error', async () => {
+    const run = await runCommand(...pruneArgs(), '--method', 'wanda', '--eval', 'none', '--devices', '2');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--devices 2: Several devices need dense block inputs \(FISTAPruner\)/);
+  });
+
   it('records a job that failed after reading its model, with the error', async () => {
     const recordFile = join(dir, 'failed-record.json');
     const missing = join(dir, 'no-such-text.txt');
