@@ -26,6 +26,8 @@ test('a shared link reproduces the settings, and a change survives a reload', as
   await expect(page.getByTestId('eval-seq-len')).toHaveValue('64', { timeout: 60_000 });
   await expect(page.getByTestId('eval-text')).toHaveValue('tinystories');
   await expect(page.getByTestId('eval-windows')).toHaveValue('3');
+  // The section the link named is in view (before loading the model scrolls up to its Load button).
+  await expect(page.locator('#prune')).toBeInViewport();
   await loadModel(page);
   await expect(page.getByTestId('prune-method')).toHaveValue('magnitude');
   await expect(page.getByTestId('prune-pattern')).toHaveValue('nm');
@@ -35,8 +37,6 @@ test('a shared link reproduces the settings, and a change survives a reload', as
   await expect(page.getByTestId('prune-seq-len')).toHaveValue('48');
   await expect(page.getByTestId('prune-eval-text')).toHaveValue('tinystories');
   await expect(page.getByTestId('link-problems')).toHaveCount(0);
-  // The section the link named is in view.
-  await expect(page.locator('#prune')).toBeInViewport();
 
   // A change goes into the address straight away.
   await page.getByTestId('prune-windows').fill('5');
