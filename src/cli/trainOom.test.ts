@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { failAllocations } from '../gpu/testing';
 import { TrainingJob } from '../train/job';
 import { jsonOf, runCommand } from './testing';
 
@@ -28,12 +28,7 @@ vi.mock('../host/nodeGpu', async (importOriginal) => {
 
 /** Makes the runtime's next activation allocation fail as out of memory. */
 function failNextActivation(rt: GpuRuntime): void {
-  const original = rt.createBuffer.bind(rt);
-  rt.createBuffer = async (label, category, size, usage) => {
-    if (category !== 'activations') return original(label, category, size, usage);
-    rt.createBuffer = original;
-    throw new GpuOutOfMemoryError(label, size, rt.ledger.snapshot().liveBytes, 'injected by the test');
-  };
+  failAllocations(rt, 1, (_, category) => category === 'activations');
 }
 
 const run = TrainingJob.prototype.run;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
@@ -23,11 +24,7 @@ const options: PruneOptions = {
 };
 
 let rt: GpuRuntime;
-/** Bytes live on the device besides the runtime's pool of read-back staging buffers, which it keeps. */
-const held = () => {
-  const s = rt.ledger.snapshot();
-  return s.liveBytes - (s.byCategory.staging ?? 0);
-};
+const held = () => heldBytes(rt);
 beforeAll(async () => {
   rt = await createNodeRuntime();
 });
@@ -47,20 +44,8 @@ function host(events: PruneJobProgress[], extra: Partial<PruneJobHost> = {}): Pr
 }
 
 /** Makes the runtime's next `count` statistics allocations fail as out of memory. */
-function failStatistics(count: number): () => void {
-  const original = rt.createBuffer.bind(rt);
-  let left = count;
-  rt.createBuffer = async (label, category, size, usage) => {
-    if (category === 'statistics' && left > 0) {
-      left--;
-      throw new GpuOutOfMemoryError(label, size, rt.ledger.snapshot().liveBytes, 'injected by the test');
-    }
-    return original(label, category, size, usage);
-  };
-  return () => {
-    rt.createBuffer = original;
-  };
-}
+const failStatistics = (count: number) =>
+  failAllocations(rt, count, (_, category) => category === 'statistics');
 
 describe('the pruning job out of memory', () => {
   it('runs the pruning again with one window per pass, and ends as such a run does', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { splitTokens } from '../train/data';
@@ -46,11 +46,7 @@ const OPTIONS: TrainOptions = {
 const input = { config: c, start, options: OPTIONS, validationFraction: 0.2 };
 
 let rt: GpuRuntime;
-/** Bytes live on the device besides the runtime's pool of read-back staging buffers, which it keeps. */
-const held = () => {
-  const s = rt.ledger.snapshot();
-  return s.liveBytes - (s.byCategory.staging ?? 0);
-};
+const held = () => heldBytes(rt);
 beforeAll(async () => {
   rt = await createNodeRuntime();
 });
@@ -70,18 +66,11 @@ function host(engine: TrainEvent[], progress: TrainJobProgress[]): TrainJobHost 
  * engine reported `afterEvents` events (the step in progress then fails part-way through).
  */
 function failActivations(engine: TrainEvent[], afterEvents: number, count: number): () => void {
-  const original = rt.createBuffer.bind(rt);
-  let left = count;
-  rt.createBuffer = async (label, category, size, usage) => {
-    if (category === 'activations' && engine.length >= afterEvents && left > 0) {
-      left--;
-      throw new GpuOutOfMemoryError(label, size, rt.ledger.snapshot().liveBytes, 'injected by the test');
-    }
-    return original(label, category, size, usage);
-  };
-  return () => {
-    rt.createBuffer = original;
-  };
+  return failAllocations(
+    rt,
+    count,
+    (_, category) => category === 'activations' && engine.length >= afterEvents,
+  );
 }
 
 const lossesFrom = (events: TrainEvent[], from: number) =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
@@ -23,11 +23,7 @@ const source = memoryWeightSource(c, randomTensors(c, 7), 'tiny');
 const tokens = Array.from({ length: SEQ * WINDOWS }, (_, i) => 3 + ((i * 7919) % (c.vocabSize - 3)));
 
 let rt: GpuRuntime;
-/** Bytes live on the device besides the runtime's pool of read-back staging buffers, which it keeps. */
-const held = () => {
-  const s = rt.ledger.snapshot();
-  return s.liveBytes - (s.byCategory.staging ?? 0);
-};
+const held = () => heldBytes(rt);
 beforeAll(async () => {
   rt = await createNodeRuntime();
 });
@@ -88,19 +84,12 @@ const ONE_WINDOW = 4 * SEQ * c.hidden;
 
 /** Makes `count` workspace allocations fail as out of memory: of a multi-window pass only, or any. */
 function failWorkspace(count: number, multiWindowOnly: boolean): () => void {
-  const original = rt.createBuffer.bind(rt);
-  let left = count;
-  rt.createBuffer = async (label, category, size, usage) => {
-    const hit = label === 'residual stream' && (!multiWindowOnly || size > ONE_WINDOW);
-    if (category === 'activations' && hit && left > 0) {
-      left--;
-      throw new GpuOutOfMemoryError(label, size, rt.ledger.snapshot().liveBytes, 'injected by the test');
-    }
-    return original(label, category, size, usage);
-  };
-  return () => {
-    rt.createBuffer = original;
-  };
+  return failAllocations(
+    rt,
+    count,
+    (label, category, size) =>
+      category === 'activations' && label === 'residual stream' && (!multiWindowOnly || size > ONE_WINDOW),
+  );
 }
 
 describe('the studio’s evaluation out of memory', () => {
