@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
-import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
-import { canonicalTensors, memoryWeightSource } from '../model/weights';
+import { memoryWeightSource } from '../model/weights';
+import type { Tokenizer } from '../tokenizer';
 import type { EvalEvent, EvalOutcome } from './api';
 import { EVAL_MEMORY_ADVICE, runEvaluation } from './evalJob';
 import type { LoadedModel } from './modelJob';
+import { loadedTestModel } from './testing';
 
 // The studio's evaluation runs out of GPU memory once, while it allocates a pass of several windows:
 // it says so ('degraded'), frees the model's workspace and scores the windows again from the first,
@@ -29,43 +30,18 @@ beforeAll(async () => {
 });
 afterAll(() => rt.destroy());
 
-async function load(): Promise<LoadedModel> {
-  const model = await GpuModel.load(rt, source);
-  const parameters = canonicalTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
-  return {
-    model,
-    tokenizer: {
-      kind: 'test',
-      vocabSize: c.vocabSize,
-      bosId: 1,
-      encode: () => {
-        throw new Error('the text is tokenized already');
-      },
-      decode: () => '',
+/** The model loaded, with the text's tokens as the worker caches them after the first evaluation. */
+function load(): Promise<LoadedModel> {
+  const tokenizer: Tokenizer = {
+    kind: 'test',
+    vocabSize: c.vocabSize,
+    bosId: 1,
+    encode: () => {
+      throw new Error('the text is tokenized already');
     },
-    summary: {
-      name: 'tiny',
-      family: c.family,
-      format: 'safetensors',
-      layers: c.layers,
-      hidden: c.hidden,
-      heads: c.heads,
-      kvHeads: c.kvHeads,
-      headDim: c.headDim,
-      ffnHidden: c.ffnHidden,
-      vocabSize: c.vocabSize,
-      context: c.maxPositions,
-      paperSeqLen: 2048,
-      defaultSeqLen: c.maxPositions,
-      parameters,
-      weightBytes: parameters * 4,
-      weightFiles: [],
-      tokenizerFiles: [],
-    },
-    budgetBytes: 2 ** 30,
-    // The text's tokens, as the worker caches them after the first evaluation.
-    tokens: new Map([['tinystories', tokens]]),
+    decode: () => '',
   };
+  return loadedTestModel(rt, source, tokenizer, new Map([['tinystories', tokens]]));
 }
 
 async function evaluate(loaded: LoadedModel, events: EvalEvent[]): Promise<EvalOutcome> {

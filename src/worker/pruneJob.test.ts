@@ -1,44 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
-import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { PruneEvent } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
 import { characterTokenizer } from '../tokenizer/testing';
-import type { ModelSummary, PruneJobEvent, PruneJobOptions } from './api';
+import type { PruneJobEvent, PruneJobOptions } from './api';
 import type { LoadedModel } from './modelJob';
 import { runPrune } from './pruneJob';
 import { PruneRunStore } from './pruneRuns';
+import { loadedTestModel } from './testing';
 
 const c = tinyConfig('llama', { layers: 3 });
 
 const tokenizer = characterTokenizer(c.vocabSize);
 
 const TEXT = 'Once upon a time a small model was pruned, and it still told stories. '.repeat(20);
-
-function summary(): ModelSummary {
-  return {
-    name: 'tiny (test)',
-    family: 'llama',
-    format: 'safetensors',
-    layers: c.layers,
-    hidden: c.hidden,
-    heads: c.heads,
-    kvHeads: c.kvHeads,
-    headDim: c.headDim,
-    ffnHidden: c.ffnHidden,
-    vocabSize: c.vocabSize,
-    context: c.maxPositions,
-    paperSeqLen: 2048,
-    defaultSeqLen: c.maxPositions,
-    parameters: 10_000,
-    weightBytes: 40_000,
-    weightFiles: [],
-    tokenizerFiles: [],
-  };
-}
 
 function pruneOptions(overrides: Partial<PruneOptions> = {}): PruneOptions {
   return {
@@ -61,13 +39,7 @@ describe('the pruning job', () => {
 
   beforeAll(async () => {
     rt = await createNodeRuntime();
-    loaded = {
-      model: await GpuModel.load(rt, source),
-      tokenizer,
-      summary: summary(),
-      budgetBytes: 2 ** 30,
-      tokens: new Map(),
-    };
+    loaded = await loadedTestModel(rt, source, tokenizer);
   });
   afterAll(() => {
     loaded.model.destroy();
