@@ -107,6 +107,10 @@ export async function pruneBaseline(
     await applyKeep(rt, { w: a.out, keep: keep.buffer, count });
     return {};
   } finally {
+    // The masks end without a read-back, and the ledger defers a destroy until the work that uses
+    // the buffer is submitted: submit now, so the matrix-sized scores and mask are freed before the
+    // caller's next step allocates its own (memoryPlan.ts counts on it).
+    rt.flush();
     scores.destroy();
     keep.destroy();
   }

@@ -650,18 +650,12 @@ async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorO
     };
     if (o.method !== 'fista') {
       const result = await pruneBaseline(rt, baseline, { ...baselineArgs, out: a.out });
-      // The baselines end without a read-back, and the ledger defers a destroy until the work that
-      // uses the buffer is submitted: submit now, so their matrix-sized scratch is freed before the
-      // next step allocates its own (memoryPlan.ts counts on it).
-      rt.flush();
       const error = await operatorError(rt, problem, a.out);
       return { error, relativeError: error / problem.denseEnergy, damping: result.damping };
     }
     const start = await rt.createBuffer('warm start', 'scratch', 4 * rows * cols);
     try {
       const warm = await pruneBaseline(rt, baseline, { ...baselineArgs, out: start.buffer });
-      // As above: the warm start's scratch is gone before FISTA's workspace is allocated.
-      rt.flush();
       const result = await fistaPruneOperator(rt, {
         problem,
         dense: a.w,

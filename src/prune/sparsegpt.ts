@@ -262,6 +262,9 @@ export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): 
       }
     }
   } finally {
+    // As the baselines' masks (baselines.ts): the sweep ends without a read-back, so submit before
+    // freeing its scratch.
+    rt.flush();
     for (const buffer of owned) buffer.destroy();
   }
 }
