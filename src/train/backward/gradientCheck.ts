@@ -6,7 +6,8 @@
 // is therefore not h but fround(x ± h) − x, which f64 computes exactly (both are f32 values of
 // nearby magnitude); dividing by the exact width of the interval keeps the difference a true
 // central difference up to the asymmetry of the two steps, at most one ulp of x, whose effect
-// (f″ · ulp / 2) is far below f32 resolution.
+// (f″ · ulp / 2) is far below f32 resolution. A step below half an ulp of x would round both
+// ways back to x (a width of zero, so 0/0); such a step is doubled until both sides move.
 
 export interface Differences {
   /** ∂loss/∂x by central differences with step h. */
@@ -34,8 +35,13 @@ export function centralDifferences(
   let error = 0;
   const slope = (i: number, step: number): number => {
     const x0 = x[i] as number;
-    const up = Math.fround(x0 + step);
-    const down = Math.fround(x0 - step);
+    let up = Math.fround(x0 + step);
+    let down = Math.fround(x0 - step);
+    for (let s = step; up === x0 || down === x0; ) {
+      s *= 2;
+      up = Math.fround(x0 + s);
+      down = Math.fround(x0 - s);
+    }
     x[i] = up;
     const fUp = loss(x);
     x[i] = down;
