@@ -10,11 +10,11 @@
 
 import fistaShader from '../../shaders/prune/fista.wgsl?raw';
 import type { TrackedBuffer } from '../gpu/ledger';
-import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
+import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from '../kernels/matmul';
-import { foldGrid, packParams } from '../kernels/params';
+import { packParams } from '../kernels/params';
 import { reduce, reduceToNumber } from '../kernels/reduce';
-import { bindWindow, windowCapacity } from '../kernels/window';
+import { type PassOperand, windowedPassDispatches } from '../kernels/windowedPass';
 
 /** One operator's least-squares problem, as statistics on the GPU. */
 export interface OperatorProblem {
@@ -28,55 +28,39 @@ export interface OperatorProblem {
   denseEnergy: number;
 }
 
-interface Vec {
-  buffer: GPUBuffer;
-  offset?: number;
-  /** Bound whole rather than windowed (a short vector indexed by column). */
-  whole?: boolean;
-  /** Bound as these few elements from `offset` in every window (slots of a record). */
-  slots?: number;
-}
-
 type Entry = 'step' | 'quad_terms' | 'round_terms' | 'harden' | 'coordinate_scores' | 'stop_check' | 'latch';
 
 /**
- * One elementwise pass over `count` elements. Matrices longer than one binding are processed in
- * windows; `startSlot` names the offset field that receives each window's first element index.
+ * One elementwise pass over `count` elements (kernels/windowedPass.ts); `startSlot` names the
+ * offset field that receives each window's first element index.
  */
 export async function pass(
   rt: GpuRuntime,
   entryPoint: Entry,
   count: number,
-  vectors: readonly Vec[],
+  vectors: readonly PassOperand[],
   scalars: readonly number[] = [],
   startSlot?: number,
 ): Promise<void> {
   const pipeline = await rt.pipeline({ name: 'fista', code: fistaShader, entryPoint });
-  const align = rt.limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
-  const dispatches: Dispatch[] = [];
-  for (let start = 0; start < count; start += capacity) {
-    const n = Math.min(capacity, count - start);
-    const windows = vectors.map((v) =>
-      v.whole
-        ? { binding: v.buffer as Binding, base: v.offset ?? 0 }
-        : v.slots
-          ? bindWindow(v.buffer, v.offset ?? 0, v.slots, align)
-          : bindWindow(v.buffer, (v.offset ?? 0) + start, n, align),
-    );
-    const offsets = Array.from({ length: 8 }, (_, i) => (i === startSlot ? start : (windows[i]?.base ?? 0)));
-    dispatches.push({
+  rt.submit(
+    windowedPassDispatches(rt, {
+      name: `fista/${entryPoint}`,
       pipeline,
-      uniforms: packParams([
-        ['u32', n],
-        ...offsets.map((o): ['u32', number] => ['u32', o]),
-        ...Array.from({ length: 6 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-      ]),
-      storage: windows.map((w) => w.binding),
-      workgroups: foldGrid(Math.ceil(n / 256), rt.limits.maxComputeWorkgroupsPerDimension),
-    });
-  }
-  rt.submit(dispatches);
+      count,
+      operands: vectors,
+      block: 256,
+      uniforms: ({ start, count: n, bases }) =>
+        packParams([
+          ['u32', n],
+          ...Array.from({ length: 8 }, (_, i): ['u32', number] => [
+            'u32',
+            i === startSlot ? start : (bases[i] ?? 0),
+          ]),
+          ...Array.from({ length: 6 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
+        ]),
+    }),
+  );
 }
 
 /** out = V·G (rows × cols). */

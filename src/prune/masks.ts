@@ -20,6 +20,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
+import { windowedPassDispatches } from '../kernels/windowedPass';
 
 export interface RowMaskArgs {
   /** rows × cols scores, f32, row-major, ≥ 0 (a lower score is pruned first). */
@@ -298,8 +299,8 @@ export async function wandaScores(rt: GpuRuntime, args: WandaScoresArgs): Promis
 }
 
 /**
- * One invocation per element of a vector kernel, in windows: a is read with a stride (elements
- * apart; 1 but for the Gram's diagonal), b is contiguous.
+ * One invocation per element of a vector kernel (kernels/windowedPass.ts): a is read with a stride
+ * (elements apart; 1 but for the Gram's diagonal), b is contiguous.
  */
 async function vectorDispatches(
   rt: GpuRuntime,
@@ -308,34 +309,22 @@ async function vectorDispatches(
   [a, offA, strideA]: [GPUBuffer, number, number],
   [b, offB]: [GPUBuffer, number],
 ): Promise<Dispatch[]> {
-  if (count === 0) return [];
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
-  // A window of k elements of a spans (k − 1)·stride + 1 elements.
-  const perWindow = Math.min(
-    capacity,
-    1 + Math.floor((capacity - 1) / strideA),
-    maxGroups * maxGroups * GROUP,
-  );
   const pipeline = await rt.pipeline({ name: 'masks', code: shader, entryPoint });
-  const dispatches: Dispatch[] = [];
-  for (let start = 0; start < count; start += perWindow) {
-    const k = Math.min(perWindow, count - start);
-    const wa = bindWindow(a, offA + start * strideA, span(k, 1, strideA), align);
-    const wb = bindWindow(b, offB + start, k, align);
-    dispatches.push({
-      pipeline,
-      uniforms: packParams([
+  return windowedPassDispatches(rt, {
+    name: `masks/${entryPoint}`,
+    pipeline,
+    count,
+    operands: [
+      { buffer: a, offset: offA, stride: strideA },
+      { buffer: b, offset: offB },
+    ],
+    block: GROUP,
+    uniforms: ({ count: k, bases }) =>
+      packParams([
         ['u32', k],
-        ['u32', wa.base],
-        ['u32', wb.base],
+        ['u32', bases[0] ?? 0],
+        ['u32', bases[1] ?? 0],
         ['u32', strideA],
       ]),
-      storage: [wa.binding, wb.binding],
-      workgroups: foldGrid(Math.ceil(k / GROUP), maxGroups),
-    });
-  }
-  return dispatches;
+  });
 }

@@ -8,14 +8,14 @@
 // read a norm back to the CPU to use it in the next pass. Summing passes cover SUM_BLOCK = 8192
 // elements per workgroup (32 per invocation) so that fewer workgroups pay for the tree's barriers,
 // which dominate on CPU drivers (SwiftShader).
-// Parameters longer than one storage binding are processed in windows, as elsewhere in the engine.
+// Parameters longer than one storage binding are processed in windows (kernels/windowedPass.ts).
 
 import nonFiniteShader from '../../../shaders/train/optim/nonFinite.wgsl?raw';
 import optimizerParams from '../../../shaders/train/optim/optimParams.wgsl?raw';
-import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
-import { foldGrid, packParams } from '../../kernels/params';
+import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { packParams } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
-import { bindWindow, windowCapacity } from '../../kernels/window';
+import { type PassOperand, passWindowElements, windowedPassDispatches } from '../../kernels/windowedPass';
 import { type NonFiniteCount, NonFiniteGradientError, type ParamSlot } from './optimizer';
 
 /** Elements one workgroup of a pass covers (must match the shaders' 8 × 256). */
@@ -31,11 +31,7 @@ export interface Kernel {
 }
 
 /** An operand of a pass: windowed with the element range unless `whole` (short vectors, scalar slots). */
-export interface Operand {
-  buffer: GPUBuffer;
-  offset?: number;
-  whole?: boolean;
-}
+export type Operand = Pick<PassOperand, 'buffer' | 'offset' | 'whole'>;
 
 export interface PassOptions {
   /** Row length, for passes that index row or column statistics. */
@@ -48,24 +44,15 @@ export interface PassOptions {
   partials?: GPUBuffer;
 }
 
-/** Elements one window spans on this runtime: whole blocks where the binding allows it. */
-export function passCapacity(rt: GpuRuntime, block = PASS_BLOCK): number {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
-  return capacity >= block ? Math.floor(capacity / block) * block : capacity;
-}
-
-/** Partials a summing pass over `count` elements writes. */
+/** Partials a summing pass over `count` elements writes: one per workgroup of every window. */
 export function partialCount(rt: GpuRuntime, count: number): number {
-  const capacity = passCapacity(rt, SUM_BLOCK);
+  const capacity = passWindowElements(rt, SUM_BLOCK);
   const whole = Math.floor(count / capacity);
   return whole * Math.ceil(capacity / SUM_BLOCK) + Math.ceil((count - whole * capacity) / SUM_BLOCK);
 }
 
-/** The dispatches of one pass; returns how many partials they write. */
-export async function passDispatches(
+/** The dispatches of one pass (kernels/windowedPass.ts); returns how many partials they write. */
+async function passDispatches(
   rt: GpuRuntime,
   kernel: Kernel,
   count: number,
@@ -74,52 +61,37 @@ export async function passDispatches(
 ): Promise<{ dispatches: Dispatch[]; partials: number }> {
   const scalars = options.scalars ?? [];
   const words = options.words ?? [];
+  const name = `${kernel.name}/${kernel.entryPoint}`;
   if (operands.length + words.length > 8 || scalars.length > 12)
-    throw new RangeError(`${kernel.name}/${kernel.entryPoint}: too many pass arguments`);
-  for (const o of operands) {
-    const end = ((o.offset ?? 0) + (o.whole ? 1 : count)) * 4;
-    if (end > o.buffer.size)
-      throw new RangeError(
-        `${kernel.name}/${kernel.entryPoint}: ${count} elements overrun "${o.buffer.label}" (${o.buffer.size} bytes)`,
-      );
-  }
+    throw new RangeError(`${name}: too many pass arguments`);
   const pipeline = await rt.pipeline({
     name: kernel.name,
     code: kernel.code,
     entryPoint: kernel.entryPoint,
     constants: kernel.constants ?? {},
   });
-  const align = rt.limits.minStorageBufferOffsetAlignment;
-  const block = options.partials ? SUM_BLOCK : PASS_BLOCK;
-  const capacity = passCapacity(rt, block);
-  const dispatches: Dispatch[] = [];
   let written = 0;
-  for (let start = 0; start < count; start += capacity) {
-    const n = Math.min(capacity, count - start);
-    const blocks = Math.ceil(n / block);
-    const windows = operands.map((o) =>
-      o.whole
-        ? { binding: o.buffer as Binding, base: o.offset ?? 0 }
-        : bindWindow(o.buffer, (o.offset ?? 0) + start, n, align),
-    );
-    const storage = windows.map((w) => w.binding);
-    if (options.partials) storage.push(options.partials);
-    const offsets = [...windows.map((w) => w.base), ...words];
-    dispatches.push({
-      pipeline,
-      uniforms: packParams([
+  const dispatches = windowedPassDispatches(rt, {
+    name,
+    pipeline,
+    count,
+    operands,
+    block: options.partials ? SUM_BLOCK : PASS_BLOCK,
+    extra: options.partials ? [options.partials] : [],
+    uniforms: ({ start, count: n, bases, blocks }) => {
+      const offsets = [...bases, ...words];
+      const uniforms = packParams([
         ['u32', n],
         ['u32', start],
         ['u32', options.cols ?? 1],
         ['u32', written],
         ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
         ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-      ]),
-      storage,
-      workgroups: foldGrid(blocks, rt.limits.maxComputeWorkgroupsPerDimension),
-    });
-    written += blocks;
-  }
+      ]);
+      written += blocks;
+      return uniforms;
+    },
+  });
   return { dispatches, partials: written };
 }
 
