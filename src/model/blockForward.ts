@@ -1,5 +1,6 @@
 // One decoder block's forward pass, and the embeddings before the first block, shared by the model
-// (perplexity, logits, generation) and the pruner. The pruner needs more than the block's output: the input of
+// (perplexity, logits, generation), the pruner and training (runBlock, with every activation in its
+// own buffer for the backward pass: train/trainForward.ts). The pruner needs more than the block's output: the input of
 // every linear operator, in the dense block and in the block whose earlier operators are already
 // pruned (FISTAPruner's intra-layer error correction, docs/algorithms/fistapruner.md §2). So the block runs against any
 // weight lookup, and an observer sees each operator group's input as it is produced and may stop
@@ -174,21 +175,67 @@ export async function embedTokens(
   }
 }
 
-/** Runs block `layer` on buffers.x in place (x ← block(x)), unless the observer stops it early. */
-export async function blockForward(
+/**
+ * Where one block's pass reads and writes each of its activations. Inference passes the same
+ * buffer for the residual stream's three states (xIn, xMid, xOut), for both norms' outputs and for
+ * the MLP's pre-activation and activation, so the block runs in place; training passes distinct
+ * buffers and keeps them all for the backward pass (train/trainForward.ts).
+ */
+export interface BlockActivations {
+  /** The block's input, the residual stream, tokens × hidden. */
+  xIn: GPUBuffer;
+  /** attn_norm(xIn), the input of q, k and v. */
+  h1: GPUBuffer;
+  /** Rotated (where the family uses RoPE) q and k, and v; k and v from row `start` (a cache). */
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  /** The attention output, the input of o. */
+  attn: GPUBuffer;
+  /** xIn + o(attn). */
+  xMid: GPUBuffer;
+  /** mlp_norm(xMid), the input of gate and up (or of up alone). */
+  h2: GPUBuffer;
+  /** SwiGLU's gate pre-activation; absent for the other families. */
+  gate?: GPUBuffer;
+  /** w3 h2 (SwiGLU), or the pre-activation of the MLP's single activation. */
+  up: GPUBuffer;
+  /** The activation's output, the input of down. */
+  act: GPUBuffer;
+  /** xMid + down(act), the block's output. */
+  xOut: GPUBuffer;
+}
+
+/** The rows of one block pass and how its attention runs. */
+export interface BlockPass {
+  tokens: number;
+  /** Tokens per window: positions and attention restart at each. */
+  seqLen: number;
+  /** The position of the first row, and the row of k and v it writes (a KV cache's next row). */
+  start: number;
+  /** Attention of q over k and v (rows 0..start + tokens − 1) into out. */
+  attend: (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer) => Promise<void>;
+}
+
+/**
+ * Block `layer`'s forward pass: the one sequence of kernels that inference, pruning and training
+ * share. The observer sees each operator group's input as it is produced and may stop the block.
+ */
+export async function runBlock(
   rt: GpuRuntime,
   c: ModelConfig,
   weights: WeightLookup,
-  buffers: BlockBuffers,
   layer: number,
+  a: BlockActivations,
+  pass: BlockPass,
   observe?: GroupObserver,
 ): Promise<void> {
-  const T = buffers.tokens;
+  const { tokens: T, start } = pass;
   const d = c.hidden;
   const qd = c.heads * c.headDim;
   const kvd = c.kvHeads * c.headDim;
+  const f = c.ffnHidden;
   const p = `layers.${layer}`;
-  const ws = buffers;
   const linear = (
     name: string,
     x: GPUBuffer,
@@ -198,22 +245,16 @@ export async function blockForward(
     accumulate: boolean,
     offsetY = 0,
   ) => linearLayer(rt, weights, `${p}.${name}`, x, y, T, inDim, outDim, accumulate, offsetY);
-  const layerNorm = (name: string) => normLayer(rt, c, weights, `${p}.${name}`, ws.x, ws.h, T);
 
-  await layerNorm('attn_norm');
-  if (await observe?.(0, ws.h)) return;
-  // With a cache, this pass's keys and values go straight into their rows of the layer's cache.
-  const cache = buffers.cache;
-  const start = cache?.start ?? 0;
-  const k = cache ? (cache.k[layer] as GPUBuffer) : ws.k;
-  const v = cache ? (cache.v[layer] as GPUBuffer) : ws.v;
-  await linear('q', ws.h, ws.q, d, qd, false);
-  await linear('k', ws.h, k, d, kvd, false, start * kvd);
-  await linear('v', ws.h, v, d, kvd, false, start * kvd);
+  await normLayer(rt, c, weights, `${p}.attn_norm`, a.xIn, a.h1, T);
+  if (await observe?.(0, a.h1)) return;
+  await linear('q', a.h1, a.q, d, qd, false);
+  await linear('k', a.h1, a.k, d, kvd, false, start * kvd);
+  await linear('v', a.h1, a.v, d, kvd, false, start * kvd);
   if (c.positions === 'rope') {
     for (const [buffer, heads, offset] of [
-      [ws.q, c.heads, 0],
-      [k, c.kvHeads, start * kvd],
+      [a.q, c.heads, 0],
+      [a.k, c.kvHeads, start * kvd],
     ] as const) {
       await rope(rt, {
         x: buffer,
@@ -222,49 +263,104 @@ export async function blockForward(
         headDim: c.headDim,
         convention: c.ropeStyle,
         theta: c.ropeTheta,
-        seqLen: buffers.seqLen,
+        seqLen: pass.seqLen,
         startPosition: start,
         offset,
       });
     }
   }
-  const attentionArgs = {
-    q: ws.q,
-    k,
-    v,
-    out: ws.attn,
-    tokens: T,
-    heads: c.heads,
-    kvHeads: c.kvHeads,
-    headDim: c.headDim,
-    ...(cache ? { queryStart: start } : { seqLen: buffers.seqLen }),
-  };
-  // Narrow heads take one invocation per (query, head) (attentionSmallHead.ts); wider ones go
-  // through materialised scores and the matmul kernel for short windows, and through the online
-  // softmax, whose memory does not grow with tokens², for long ones (see attentionScores.ts). The
-  // scores take no query offset, so a cached pass past position 0 uses the online softmax.
-  if (smallHeadFits(attentionArgs, rt.limits)) await smallHeadAttention(rt, attentionArgs);
-  else if (start === 0 && scoresFit(buffers.seqLen, rt.limits)) await scoresAttention(rt, attentionArgs);
-  else await attention(rt, attentionArgs);
-  if (await observe?.(1, ws.attn)) return;
-  // The residual stream accumulates in place: x ← x + W_o · attn.
-  await linear('o', ws.attn, ws.x, qd, d, true);
-  await layerNorm('mlp_norm');
-  if (await observe?.(2, ws.h)) return;
-  const f = c.ffnHidden;
+  await pass.attend(a.q, a.k, a.v, a.attn);
+  if (await observe?.(1, a.attn)) return;
+  // The residual stream accumulates: xMid ← xIn + W_o · attn.
+  if (a.xMid !== a.xIn) rt.copy(a.xIn, a.xMid, T * d * 4);
+  await linear('o', a.attn, a.xMid, qd, d, true);
+  await normLayer(rt, c, weights, `${p}.mlp_norm`, a.xMid, a.h2, T);
+  if (await observe?.(2, a.h2)) return;
   if (c.activation === 'swiglu') {
-    await linear('gate', ws.h, ws.gate, d, f, false);
-    await linear('up', ws.h, ws.up, d, f, false);
-    await gatedActivation(rt, { fn: 'silu', rows: T, cols: f, a: { buffer: ws.gate }, b: { buffer: ws.up } });
-    if (await observe?.(3, ws.gate)) return;
-    await linear('down', ws.gate, ws.x, f, d, true);
+    if (!a.gate) throw new Error(`block ${layer}: a SwiGLU block needs a gate buffer`);
+    await linear('gate', a.h2, a.gate, d, f, false);
+    await linear('up', a.h2, a.up, d, f, false);
+    await gatedActivation(rt, {
+      fn: 'silu',
+      rows: T,
+      cols: f,
+      a: { buffer: a.gate },
+      b: { buffer: a.up },
+      ...(a.act === a.gate ? {} : { out: { buffer: a.act } }),
+    });
   } else {
-    await linear('up', ws.h, ws.up, d, f, false);
+    await linear('up', a.h2, a.up, d, f, false);
     const fn = c.activation === 'gelu_new' ? 'gelu_tanh' : c.activation === 'gelu' ? 'gelu' : 'relu';
-    await pointwise(rt, { fn, rows: T, cols: f, x: { buffer: ws.up } });
-    if (await observe?.(3, ws.up)) return;
-    await linear('down', ws.up, ws.x, f, d, true);
+    await pointwise(rt, {
+      fn,
+      rows: T,
+      cols: f,
+      x: { buffer: a.up },
+      ...(a.act === a.up ? {} : { y: { buffer: a.act } }),
+    });
   }
+  if (await observe?.(3, a.act)) return;
+  if (a.xOut !== a.xMid) rt.copy(a.xMid, a.xOut, T * d * 4);
+  await linear('down', a.act, a.xOut, f, d, true);
+}
+
+/** Runs block `layer` on buffers.x in place (x ← block(x)), unless the observer stops it early. */
+export async function blockForward(
+  rt: GpuRuntime,
+  c: ModelConfig,
+  weights: WeightLookup,
+  buffers: BlockBuffers,
+  layer: number,
+  observe?: GroupObserver,
+): Promise<void> {
+  const ws = buffers;
+  // With a cache, this pass's keys and values go straight into their rows of the layer's cache.
+  const cache = buffers.cache;
+  const start = cache?.start ?? 0;
+  const swiglu = c.activation === 'swiglu';
+  const activations: BlockActivations = {
+    xIn: ws.x,
+    h1: ws.h,
+    q: ws.q,
+    k: cache ? (cache.k[layer] as GPUBuffer) : ws.k,
+    v: cache ? (cache.v[layer] as GPUBuffer) : ws.v,
+    attn: ws.attn,
+    xMid: ws.x,
+    h2: ws.h,
+    ...(swiglu ? { gate: ws.gate } : {}),
+    up: ws.up,
+    act: swiglu ? ws.gate : ws.up,
+    xOut: ws.x,
+  };
+  const attend = async (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer) => {
+    const args = {
+      q,
+      k,
+      v,
+      out,
+      tokens: ws.tokens,
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      headDim: c.headDim,
+      ...(cache ? { queryStart: start } : { seqLen: ws.seqLen }),
+    };
+    // Narrow heads take one invocation per (query, head) (attentionSmallHead.ts); wider ones go
+    // through materialised scores and the matmul kernel for short windows, and through the online
+    // softmax, whose memory does not grow with tokens², for long ones (see attentionScores.ts). The
+    // scores take no query offset, so a cached pass past position 0 uses the online softmax.
+    if (smallHeadFits(args, rt.limits)) await smallHeadAttention(rt, args);
+    else if (start === 0 && scoresFit(ws.seqLen, rt.limits)) await scoresAttention(rt, args);
+    else await attention(rt, args);
+  };
+  await runBlock(
+    rt,
+    c,
+    weights,
+    layer,
+    activations,
+    { tokens: ws.tokens, seqLen: ws.seqLen, start, attend },
+    observe,
+  );
 }
 
 /** y (+)= x · Wᵀ + b for a weight stored out × in; y's rows start at element offsetY. */

@@ -1,6 +1,7 @@
-// The forward pass of a training step: the model of model/blockForward.ts, computed by the same
-// kernels, but keeping every activation the backward pass needs (modelBackward.ts) instead of
-// overwriting them in place. Per block and token that is the block's input x, the normed h1, the
+// The forward pass of a training step: the blocks run through model/blockForward.ts's runBlock, the
+// one block forward the model and the pruner use, but with every activation the backward pass needs
+// (modelBackward.ts) in its own buffer instead of overwritten in place, and with attention that
+// keeps its probabilities. Per block and token that is the block's input x, the normed h1, the
 // rotated q and k, v, the attention output, the mid-block residual, the normed h2, the MLP's
 // pre-activations and its activation, plus each head's T × T softmax probabilities; then the final
 // residual, its norm and the logits. All of it is kept for the whole model (no recomputation yet),
@@ -8,38 +9,17 @@
 
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
-import { biasAdd, gatedActivation, activation as pointwise } from '../kernels/activation';
 import { crossEntropy, IGNORE_TARGET } from '../kernels/crossEntropy';
 import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
-import { rope } from '../kernels/rope';
-import { normLayer, type WeightLookup } from '../model/blockForward';
+import { type BlockActivations, normLayer, runBlock, type WeightLookup } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
 import { attentionForwardSaving } from './backward/attentionBackward';
 
-export interface LayerActivations {
-  /** The block's input (the residual stream), tokens × hidden. */
-  xIn: GPUBuffer;
-  /** attn_norm(xIn), the input of q, k and v. */
-  h1: GPUBuffer;
-  /** Rotated (where the family uses RoPE) q and k, and v. */
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
+/** One block's activations (model/blockForward.ts), kept apart, with its softmax probabilities. */
+export interface LayerActivations extends BlockActivations {
   /** heads × tokens × tokens softmax probabilities. */
   probs: GPUBuffer;
-  /** The attention output, the input of o. */
-  attn: GPUBuffer;
-  /** xIn + o(attn). */
-  xMid: GPUBuffer;
-  /** mlp_norm(xMid), the input of gate and up (or of up alone). */
-  h2: GPUBuffer;
-  /** SwiGLU's gate pre-activation (w1 h2); absent for the other families. */
-  gate?: GPUBuffer;
-  /** w3 h2 (SwiGLU), or the pre-activation of the MLP's single activation. */
-  up: GPUBuffer;
-  /** The activation's output, the input of down. */
-  act: GPUBuffer;
 }
 
 export interface SavedForward {
@@ -140,28 +120,18 @@ export async function trainForward(
       });
     }
 
-    const linear = async (
-      name: string,
-      input: GPUBuffer,
-      out: GPUBuffer,
-      inDim: number,
-      outDim: number,
-      accumulate: boolean,
-    ) => {
-      await matmul(rt, {
-        a: input,
-        b: required(weights, `${name}.weight`),
-        c: out,
-        m: T,
-        n: outDim,
-        k: inDim,
-        transB: true,
-        beta: accumulate ? 1 : 0,
+    const attend = (q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, probs: GPUBuffer) =>
+      attentionForwardSaving(rt, {
+        q,
+        k,
+        v,
+        out,
+        probs,
+        tokens: T,
+        heads: c.heads,
+        kvHeads: c.kvHeads,
+        headDim: c.headDim,
       });
-      const bias = weights(`${name}.bias`);
-      if (bias) await biasAdd(rt, { rows: T, cols: outDim, y: { buffer: out }, bias });
-    };
-
     const layers: LayerActivations[] = [];
     for (let l = 0; l < c.layers; l++) {
       const p = `layers.${l}`;
@@ -178,61 +148,16 @@ export async function trainForward(
         gate: c.activation === 'swiglu' ? await make(`${p}.gate`, T * f) : undefined,
         up: await make(`${p}.up`, T * f),
         act: await make(`${p}.act`, T * f),
+        xOut: await make(`${p}.xOut`, T * d),
       };
-      await normLayer(rt, c, weights, `${p}.attn_norm`, a.xIn, a.h1, T);
-      await linear(`${p}.q`, a.h1, a.q, d, qd, false);
-      await linear(`${p}.k`, a.h1, a.k, d, kvd, false);
-      await linear(`${p}.v`, a.h1, a.v, d, kvd, false);
-      if (c.positions === 'rope') {
-        for (const [buffer, heads] of [
-          [a.q, c.heads],
-          [a.k, c.kvHeads],
-        ] as const) {
-          await rope(rt, {
-            x: buffer,
-            tokens: T,
-            heads,
-            headDim: c.headDim,
-            convention: c.ropeStyle,
-            theta: c.ropeTheta,
-          });
-        }
-      }
-      await attentionForwardSaving(rt, {
-        q: a.q,
-        k: a.k,
-        v: a.v,
-        out: a.attn,
-        probs: a.probs,
+      await runBlock(rt, c, weights, l, a, {
         tokens: T,
-        heads: c.heads,
-        kvHeads: c.kvHeads,
-        headDim: c.headDim,
+        seqLen: T,
+        start: 0,
+        attend: (q, k, v, out) => attend(q, k, v, out, a.probs),
       });
-      rt.copy(a.xIn, a.xMid, T * d * 4);
-      await linear(`${p}.o`, a.attn, a.xMid, qd, d, true);
-      await normLayer(rt, c, weights, `${p}.mlp_norm`, a.xMid, a.h2, T);
-      if (a.gate) {
-        await linear(`${p}.gate`, a.h2, a.gate, d, f, false);
-        await linear(`${p}.up`, a.h2, a.up, d, f, false);
-        await gatedActivation(rt, {
-          fn: 'silu',
-          rows: T,
-          cols: f,
-          a: { buffer: a.gate },
-          b: { buffer: a.up },
-          out: { buffer: a.act },
-        });
-      } else {
-        await linear(`${p}.up`, a.h2, a.up, d, f, false);
-        const fn = c.activation === 'gelu_new' ? 'gelu_tanh' : c.activation === 'gelu' ? 'gelu' : 'relu';
-        await pointwise(rt, { fn, rows: T, cols: f, x: { buffer: a.up }, y: { buffer: a.act } });
-      }
-      const xOut = await make(`${p}.xOut`, T * d);
-      rt.copy(a.xMid, xOut, T * d * 4);
-      await linear(`${p}.down`, a.act, xOut, f, d, true);
       layers.push(a);
-      x = xOut;
+      x = a.xOut;
     }
     const hFinal = await make('hFinal', T * d);
     await normLayer(rt, c, weights, 'final_norm', x, hFinal, T);
