@@ -3,10 +3,11 @@
 // `--blocks` or `--shard i/n` prune part of the model, so that shards on several processes or
 // machines can be joined by `merge`; each folder's summary.json says which blocks it holds.
 
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../gpu/errors';
+import { PrunedOnDiskFolder } from '../host/prunedOnDisk';
 import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -93,6 +94,7 @@ interface PruneCliOptions {
   seqLen?: number;
   out?: string;
   compressed?: boolean;
+  prunedOnDisk?: boolean;
   json?: boolean;
   record?: string;
   gpuTime?: boolean;
@@ -193,6 +195,11 @@ export function registerPrune(program: Command): void {
       '--compressed',
       'with --out: store the pruned matrices compressed (N:M parts for an N:M pattern, else a bitmask; docs/sparse.md)',
     )
+    .option(
+      '--pruned-on-disk',
+      "keep finished blocks' pruned matrices in files (under --out, else the temp folder) rather than in memory, " +
+        'so the host holds one block of them at a time; the files are removed when the run ends',
+    )
     .option('--json', 'print one JSON object on stdout (with the counters of the run and of each operator)');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: PruneCliOptions) => {
     if (cli.compressed && !cli.out)
@@ -281,92 +288,102 @@ async function prune(
     evalTokens.set(text, tokenizeEvalText(text, data.text, tokenizer));
   }
 
-  return withRuntimes(async (acquire) => {
-    const series = new PruneSeriesCollector();
-    const progress = progressPrinter();
-    const job = new PruneJob(
-      {
-        source: opened.weights,
-        tokenizer,
-        acquire: async (slot) => {
-          const rt = await acquire(slot);
-          draft.adapter ??= adapterName(rt.capability);
-          return rt;
+  // Removed however the run ends; the export below reads from it first.
+  const onDisk = cli.prunedOnDisk ? PrunedOnDiskFolder.create(cli.out ?? tmpdir()) : undefined;
+  try {
+    return await withRuntimes(async (acquire) => {
+      const series = new PruneSeriesCollector();
+      const progress = progressPrinter();
+      const job = new PruneJob(
+        {
+          source: opened.weights,
+          tokenizer,
+          acquire: async (slot) => {
+            const rt = await acquire(slot);
+            draft.adapter ??= adapterName(rt.capability);
+            return rt;
+          },
+          readCalibration: async () => calibration.text,
+          evalTokens: async (text) => evalTokens.get(text) as number[],
+          onProgress: progress.job,
+          onEngineEvent: (event) => {
+            progress.engine(event);
+            series.add(event);
+          },
+          gpuTime: cli.gpuTime,
+          devices: cli.devices,
+          ...(onDisk && { prunedTensors: () => onDisk.store() }),
+          phase: (name, body) => draft.phase(name, body),
         },
-        readCalibration: async () => calibration.text,
-        evalTokens: async (text) => evalTokens.get(text) as number[],
-        onProgress: progress.job,
-        onEngineEvent: (event) => {
-          progress.engine(event);
-          series.add(event);
-        },
-        gpuTime: cli.gpuTime,
-        devices: cli.devices,
-        phase: (name, body) => draft.phase(name, body),
-      },
-      options,
-      evalTokens.size
-        ? { texts: [...evalTokens.keys()], seqLen, maxWindows: cli.evalWindows, before: cli.evalBefore }
-        : null,
-    );
-    const run = await job.run();
-    const before = pplOf(run.before);
-    const after = pplOf(run.after);
-    const summary = { ...run.summary, options: pruneConfig(run.summary.options) };
-    const prunedBlocks = run.summary.blocks.map((b) => b.block);
-    let outputSha256: string | undefined;
-    if (cli.out) {
-      const folder: PrunedFolderSummary = {
-        format: PRUNED_FOLDER_FORMAT,
-        method: summary.method,
-        options: summary.options,
-        sparsity: summary.sparsity,
-        layers: config.layers,
-        blocks: prunedBlocks,
-        shard: cli.shard ?? null,
-        baseModel: draft.model as NonNullable<typeof draft.model>,
-        matrices: matrixEntries(summary),
-      };
-      const out = cli.out;
-      outputSha256 = await draft.phase('writing', () =>
-        writePrunedFolder(out, run.pruned, tokenizerFiles, folder, compressionOf(cli)),
+        options,
+        evalTokens.size
+          ? { texts: [...evalTokens.keys()], seqLen, maxWindows: cli.evalWindows, before: cli.evalBefore }
+          : null,
       );
-    }
-    const part = cli.shard
-      ? ` (shard ${cli.shard.index}/${cli.shard.count}: blocks ${describeBlocks(prunedBlocks)})`
-      : blocks
-        ? ` (blocks ${describeBlocks(prunedBlocks)})`
-        : '';
-    const lines = [
-      `${cli.method} ${describePattern(options.pattern)}: sparsity ${(100 * summary.sparsity).toFixed(2)}% over ${prunedBlocks.length} blocks${part} in ${formatSeconds(draft.elapsedMs() / 1000)}`,
-      ...[...evalTokens.keys()].map(
-        (t) =>
-          `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
-      ),
-      ...(summary.counters ? [`  GPU work: ${formatCounters(summary.counters)}`] : []),
-      ...(job.resumes ? [`  continued on a new device after ${job.resumes} lost`] : []),
-      ...(cli.out ? [`  written to ${cli.out}`] : []),
-    ];
-    return {
-      output: {
-        command: 'prune',
-        model: cli.model,
-        options: summary.options,
-        shard: cli.shard ?? null,
-        summary,
-        // The whole pruning run's; each operator's and block's are in summary.blocks.
-        counters: summary.counters ?? null,
-        perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
-        resumes: job.resumes,
-        elapsedMs: draft.elapsedMs(),
-      },
-      summary: lines.join('\n'),
-      metrics: series.series(run.summary),
-      results: { ...pruneResults(run.summary, { before, after }), ...(outputSha256 ? { outputSha256 } : {}) },
-      detail: summary,
-      recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
-    };
-  });
+      const run = await job.run();
+      const before = pplOf(run.before);
+      const after = pplOf(run.after);
+      const summary = { ...run.summary, options: pruneConfig(run.summary.options) };
+      const prunedBlocks = run.summary.blocks.map((b) => b.block);
+      let outputSha256: string | undefined;
+      if (cli.out) {
+        const folder: PrunedFolderSummary = {
+          format: PRUNED_FOLDER_FORMAT,
+          method: summary.method,
+          options: summary.options,
+          sparsity: summary.sparsity,
+          layers: config.layers,
+          blocks: prunedBlocks,
+          shard: cli.shard ?? null,
+          baseModel: draft.model as NonNullable<typeof draft.model>,
+          matrices: matrixEntries(summary),
+        };
+        const out = cli.out;
+        outputSha256 = await draft.phase('writing', () =>
+          writePrunedFolder(out, run.pruned, tokenizerFiles, folder, compressionOf(cli)),
+        );
+      }
+      const part = cli.shard
+        ? ` (shard ${cli.shard.index}/${cli.shard.count}: blocks ${describeBlocks(prunedBlocks)})`
+        : blocks
+          ? ` (blocks ${describeBlocks(prunedBlocks)})`
+          : '';
+      const lines = [
+        `${cli.method} ${describePattern(options.pattern)}: sparsity ${(100 * summary.sparsity).toFixed(2)}% over ${prunedBlocks.length} blocks${part} in ${formatSeconds(draft.elapsedMs() / 1000)}`,
+        ...[...evalTokens.keys()].map(
+          (t) =>
+            `  ${EVAL_TEXTS[t].label}: perplexity ${before[t]?.toFixed(4) ?? '(dense not measured)'} → ${after[t]?.toFixed(4)}`,
+        ),
+        ...(summary.counters ? [`  GPU work: ${formatCounters(summary.counters)}`] : []),
+        ...(job.resumes ? [`  continued on a new device after ${job.resumes} lost`] : []),
+        ...(cli.out ? [`  written to ${cli.out}`] : []),
+      ];
+      return {
+        output: {
+          command: 'prune',
+          model: cli.model,
+          options: summary.options,
+          shard: cli.shard ?? null,
+          summary,
+          // The whole pruning run's; each operator's and block's are in summary.blocks.
+          counters: summary.counters ?? null,
+          perplexity: { before, after, seqLen, windows: cli.evalWindows ?? null },
+          resumes: job.resumes,
+          elapsedMs: draft.elapsedMs(),
+        },
+        summary: lines.join('\n'),
+        metrics: series.series(run.summary),
+        results: {
+          ...pruneResults(run.summary, { before, after }),
+          ...(outputSha256 ? { outputSha256 } : {}),
+        },
+        detail: summary,
+        recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
+      };
+    });
+  } finally {
+    onDisk?.remove();
+  }
 }
 
 function pplOf(results: Partial<Record<EvalText, Perplexity>>): Partial<Record<EvalText, number>> {

@@ -4,11 +4,11 @@
 // shards' folders back through readPrunedFolder, which names the folder and file that is wrong.
 
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { folderSources } from '../host/nodeFiles';
 import { type OpenedModel, openModel } from '../model/checkpoint';
-import { exportHfModel } from '../model/export';
+import { exportHfModel, hfConfigFile, streamHfSafetensors } from '../model/export';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
 import type { WeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
@@ -77,19 +77,33 @@ export async function writePrunedFolder(
   compress?: SparseExportFormat,
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const files = await exportHfModel(
-    source,
-    { pruned_by: 'compression-studio', method: summary.method },
-    compress,
-  );
-  for (const file of files) await writeFile(join(dir, file.name), file.data);
+  const metadata = { pruned_by: 'compression-studio', method: summary.method };
+  const hash = createHash('sha256');
+  if (compress) {
+    const files = await exportHfModel(source, metadata, compress);
+    for (const file of files) await writeFile(join(dir, file.name), file.data);
+    hash.update((files.find((f) => f.name === 'model.safetensors') as { data: Uint8Array }).data);
+  } else {
+    // One tensor at a time, so a model larger than the host's memory is written too.
+    const weights = await open(join(dir, 'model.safetensors'), 'w');
+    try {
+      await streamHfSafetensors(source, metadata, async (bytes) => {
+        hash.update(bytes);
+        // writeFile writes all of it, from where the last write ended.
+        await weights.writeFile(bytes);
+      });
+    } finally {
+      await weights.close();
+    }
+    const config = hfConfigFile(source);
+    await writeFile(join(dir, config.name), config.data);
+  }
   // Only the tokenizer travels with the pruned weights: a folder's other files (the dense
   // checkpoint in another format, notes) would describe the model it was pruned from.
   for (const file of tokenizerFiles.filter((f) => TOKENIZER_FILE.test(f.name)))
     await writeFile(join(dir, file.name), new Uint8Array(file.data));
   await writeFile(join(dir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
-  const weights = files.find((f) => f.name === 'model.safetensors') as { data: Uint8Array };
-  return createHash('sha256').update(weights.data).digest('hex');
+  return hash.digest('hex');
 }
 
 export interface PrunedFolder {

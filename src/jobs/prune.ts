@@ -33,6 +33,7 @@ import {
 import { pruneMemoryPlan } from '../prune/memoryPlan';
 import type { PruneOptions } from '../prune/options';
 import { canSplitBlocks, joinPruneOutputs, splitBlocks } from '../prune/parallel';
+import type { PrunedTensors } from '../prune/prunedTensors';
 import type { Tokenizer } from '../tokenizer';
 import { liveRuntime, MAX_RESUMES } from './device';
 
@@ -125,6 +126,11 @@ export interface PruneJobHost {
    * the one-device result, bit for bit.
    */
   devices?: number;
+  /**
+   * A new store for finished blocks' pruned matrices (prune/prunedTensors.ts), one per range of
+   * blocks and one for the joined result; default: in memory. The memory plan's host bytes follow.
+   */
+  prunedTensors?: () => PrunedTensors;
   /** A built-in calibration text's raw contents. */
   readCalibration: (kind: keyof typeof CALIBRATION_TEXTS) => Promise<string>;
   /** An evaluation text's tokens (tokenized as evaluate.ts tokenizeEvalText does). */
@@ -215,7 +221,7 @@ export class PruneJob {
     const plan: PlannedMemory = {
       gpuPeakBytes: memory.peak.bytes,
       gpuPeakPhase: memory.peak.phase,
-      hostBytes: memory.hostBytes,
+      hostBytes: host.prunedTensors ? memory.hostBytesPrunedElsewhere : memory.hostBytes,
       windowsPerPass: perPass,
     };
     host.checkPlan?.(plan);
@@ -236,6 +242,7 @@ export class PruneJob {
 
     this.stage = 'prune';
     let checkpoint: PruneCheckpoint | undefined;
+    const tensors = host.prunedTensors?.();
     const targets = options.blocks ?? Array.from({ length: host.source.config.layers }, (_, l) => l);
     const ranges = canSplitBlocks(options)
       ? splitBlocks(
@@ -259,6 +266,7 @@ export class PruneJob {
                   checkpoint,
                   gpuTime: host.gpuTime,
                   passBytes: this.passBytes(rt),
+                  tensors,
                 }),
               (error) => {
                 if (error instanceof PruneInterruptedError) checkpoint = error.checkpoint;
@@ -299,6 +307,7 @@ export class PruneJob {
     };
     const pruneRange = async (blocks: number[], slot: number): Promise<PruneOutput> => {
       let checkpoint: PruneCheckpoint | undefined;
+      const tensors = host.prunedTensors?.();
       for (;;) {
         const rt = await liveRuntime(() => host.acquire(slot));
         // This range's own signal: the run's stop, or this device's loss.
@@ -317,6 +326,7 @@ export class PruneJob {
             checkpoint,
             gpuTime: host.gpuTime,
             passBytes: this.passBytes(rt),
+            tensors,
           });
         } catch (error) {
           const lost =
@@ -353,6 +363,7 @@ export class PruneJob {
       return joinPruneOutputs(
         options,
         settled.map((r) => (r as PromiseFulfilledResult<PruneOutput>).value),
+        host.prunedTensors?.(),
       );
     } finally {
       host.signal?.removeEventListener('abort', onAbort);

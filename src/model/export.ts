@@ -2,9 +2,9 @@
 // and config.json. Pruned models are exported this way, and llama2.c checkpoints converted.
 
 import { configToJson } from './config';
-import { writeSafetensors } from './safetensors';
+import { safetensorsHeader, storedBytes, writeSafetensors } from './safetensors';
 import { type SparseExportFormat, writeCompressedSafetensors } from './sparseSafetensors';
-import { hfTensorsForExport, type WeightSource } from './weights';
+import { hfExportLayout, hfTensorsForExport, readHfExportTensor, type WeightSource } from './weights';
 
 export interface ExportedFile {
   name: string;
@@ -21,13 +21,36 @@ export async function exportHfModel(
   compress?: SparseExportFormat,
 ): Promise<ExportedFile[]> {
   const tensors = await hfTensorsForExport(source);
-  const config = `${JSON.stringify(configToJson(source.config), null, 2)}\n`;
   const meta = { format: 'pt', ...metadata };
   return [
     {
       name: 'model.safetensors',
       data: compress ? writeCompressedSafetensors(tensors, compress, meta) : writeSafetensors(tensors, meta),
     },
-    { name: 'config.json', data: new TextEncoder().encode(config) },
+    hfConfigFile(source),
   ];
+}
+
+/** The export's config.json. */
+export function hfConfigFile(source: WeightSource): ExportedFile {
+  const config = `${JSON.stringify(configToJson(source.config), null, 2)}\n`;
+  return { name: 'config.json', data: new TextEncoder().encode(config) };
+}
+
+/**
+ * The bytes of exportHfModel's dense model.safetensors, handed to `write` in order: the header,
+ * then each tensor as it is read and encoded. Only one tensor is in memory at a time, so a model
+ * larger than the host's memory exports too.
+ */
+export async function streamHfSafetensors(
+  source: WeightSource,
+  metadata: Record<string, string>,
+  write: (bytes: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const layout = hfExportLayout(source);
+  await write(safetensorsHeader(layout, { format: 'pt', ...metadata }));
+  for (const entry of layout) {
+    const { name, shape, dtype } = entry;
+    await write(storedBytes({ name, shape, dtype, data: await readHfExportTensor(source, entry) }));
+  }
 }

@@ -199,40 +199,58 @@ export interface WordTensorToWrite {
   dtype: 'U32';
 }
 
-/** Serializes tensors as safetensors, in the order given, header padded to 8 bytes. */
-export function writeSafetensors(
-  tensors: readonly (TensorToWrite | WordTensorToWrite)[],
+/**
+ * The start of a safetensors file holding these tensors in the order given: the header's length
+ * (8 bytes, little-endian) and the JSON header, padded with spaces to a multiple of 8 bytes. The
+ * tensors' bytes follow it back to back (storedBytes), so a file can be written one tensor at a time.
+ */
+export function safetensorsHeader(
+  tensors: readonly { name: string; shape: number[]; dtype?: Dtype | 'U32' }[],
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  const stored: Uint8Array[] = [];
   for (const t of tensors) {
-    const elements = t.shape.reduce((a, b) => a * b, 1);
-    if (elements !== t.data.length) {
-      throw new RangeError(
-        `tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${elements} values, data has ${t.data.length}`,
-      );
-    }
     const dtype = t.dtype ?? 'F32';
-    const data =
-      t.dtype === 'U32' || t.dtype === undefined || t.dtype === 'F32'
-        ? t.data
-        : encodeHalves(t.dtype, t.data, t.name);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    stored.push(bytes);
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length)
-    json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(padded - json.length));
-  const out = new Uint8Array(8 + json.length + offset);
+  const text = JSON.stringify(header);
+  const length = new TextEncoder().encode(text).length;
+  const json = new TextEncoder().encode(text + ' '.repeat(Math.ceil(length / 8) * 8 - length));
+  const out = new Uint8Array(8 + json.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
-  let at = 8 + json.length;
+  return out;
+}
+
+/** A tensor's bytes as the file stores them, in its dtype (F16 and BF16 round to nearest even). */
+export function storedBytes(t: TensorToWrite | WordTensorToWrite): Uint8Array {
+  const elements = t.shape.reduce((a, b) => a * b, 1);
+  if (elements !== t.data.length) {
+    throw new RangeError(
+      `tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${elements} values, data has ${t.data.length}`,
+    );
+  }
+  const data =
+    t.dtype === 'U32' || t.dtype === undefined || t.dtype === 'F32'
+      ? t.data
+      : encodeHalves(t.dtype, t.data, t.name);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Serializes tensors as safetensors, in the order given, header padded to 8 bytes. */
+export function writeSafetensors(
+  tensors: readonly (TensorToWrite | WordTensorToWrite)[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const stored = tensors.map(storedBytes);
+  const header = safetensorsHeader(tensors, metadata);
+  const out = new Uint8Array(header.length + stored.reduce((n, b) => n + b.length, 0));
+  out.set(header);
+  let at = header.length;
   for (const bytes of stored) {
     out.set(bytes, at);
     at += bytes.length;

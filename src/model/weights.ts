@@ -322,31 +322,74 @@ function checkFiniteHalves(file: string, tensor: string, dtype: HalfDtype, bits:
 }
 
 /**
- * The tensors of a model in its Hugging Face family's naming and layout, for export, each in the
- * dtype its checkpoint stored it in: a F16 model exports as F16, a BF16 one as BF16.
+ * One tensor of a Hugging Face export, before its data is read: the stored name, shape and dtype,
+ * and the canonical tensors it is made of, so that a writer can lay out a whole file (its header
+ * first) and then read, convert and write one tensor at a time.
  */
-export async function hfTensorsForExport(source: WeightSource): Promise<TensorToWrite[]> {
+export interface HfExportEntry {
+  name: string;
+  shape: number[];
+  dtype: Dtype;
+  /** One canonical tensor, or GPT-2's q, k and v in that order (its fused c_attn). */
+  parts: string[];
+  /** The canonical shape of each part. */
+  partShape: number[];
+  /** Stored in × out (GPT-2's Conv1D) where the engine keeps out × in. */
+  transpose: boolean;
+}
+
+/**
+ * The tensors of source's export in its Hugging Face family's naming and layout, in the order the
+ * file stores them, each in the dtype its checkpoint stored it in: a F16 model exports as F16, a
+ * BF16 one as BF16.
+ */
+export function hfExportLayout(source: WeightSource): HfExportEntry[] {
   const c = source.config;
   const prefix = (PREFIXES[c.family] as string[])[0] as string;
-  const out: TensorToWrite[] = [];
-  const fused = new Map<string, { shape: number[]; parts: Float32Array[] }>();
+  const out: HfExportEntry[] = [];
+  const fused = new Map<string, HfExportEntry>();
   for (const t of canonicalTensors(c)) {
     const src = hfSource(c, prefix, t.name);
-    const data = await source.read(t.name);
     const dtype = source.dtype?.(t.name) ?? 'F32';
-    if (src.part !== undefined) {
-      // q, k and v come from one fused tensor, so they share its dtype.
-      const entry = fused.get(src.hf) ?? { shape: storedShape(c, t.shape, src), parts: [] };
-      entry.parts[src.part] = src.transpose
-        ? transposeMatrix(data, t.shape[0] as number, t.shape[1] as number)
-        : data;
-      fused.set(src.hf, entry);
-      if (entry.parts.filter(Boolean).length === 3)
-        out.push({ name: src.hf, shape: entry.shape, data: joinParts(entry), dtype });
-    } else {
-      const stored = src.transpose ? transposeMatrix(data, t.shape[0] as number, t.shape[1] as number) : data;
-      out.push({ name: src.hf, shape: storedShape(c, t.shape, src), data: stored, dtype });
+    const entry: HfExportEntry = fused.get(src.hf) ?? {
+      name: src.hf,
+      shape: storedShape(c, t.shape, src),
+      dtype,
+      parts: [],
+      partShape: t.shape,
+      transpose: src.transpose,
+    };
+    if (src.part === undefined) {
+      entry.parts.push(t.name);
+      out.push(entry);
+      continue;
     }
+    // q, k and v come from one fused tensor, so they share its dtype.
+    entry.parts[src.part] = t.name;
+    entry.dtype = dtype;
+    fused.set(src.hf, entry);
+    if (entry.parts.filter(Boolean).length === 3) out.push(entry);
+  }
+  return out;
+}
+
+/** An export entry's data in its stored layout, as f32 values. */
+export async function readHfExportTensor(source: WeightSource, entry: HfExportEntry): Promise<Float32Array> {
+  const [rows, cols] = entry.partShape as [number, number];
+  const parts: Float32Array[] = [];
+  for (const name of entry.parts) {
+    const data = await source.read(name);
+    parts.push(entry.transpose ? transposeMatrix(data, rows, cols) : data);
+  }
+  return parts.length === 1 ? (parts[0] as Float32Array) : joinParts({ shape: entry.shape, parts });
+}
+
+/** Every tensor of source's export, read into memory (see hfExportLayout for one at a time). */
+export async function hfTensorsForExport(source: WeightSource): Promise<TensorToWrite[]> {
+  const out: TensorToWrite[] = [];
+  for (const entry of hfExportLayout(source)) {
+    const { name, shape, dtype } = entry;
+    out.push({ name, shape, dtype, data: await readHfExportTensor(source, entry) });
   }
   return out;
 }

@@ -49,6 +49,7 @@ import {
   validatePruneOptions,
 } from './options';
 import { GroupStatistics } from './statistics';
+import type { PrunedTensors } from './prunedTensors';
 
 /** Where a run stands after its last finished block. */
 export interface PruneCheckpoint {
@@ -56,7 +57,7 @@ export interface PruneCheckpoint {
   layer: number;
   /** That layer's input for each calibration window (tokens × hidden). */
   inputs: Float32Array[];
-  tensors: Map<string, Float32Array>;
+  tensors: PrunedTensors;
   blocks: BlockSummary[];
   ms: number;
   /** What the run so far asked of the GPU (see PruneSummary.counters). */
@@ -90,11 +91,13 @@ export interface PruneInput {
   windowsPerPass?: number;
   /** Memory the activations of a pass may take, both buffer sets together (default DEFAULT_PASS_BYTES). */
   passBytes?: number;
+  /** Where the finished blocks' matrices go (default: a Map in memory); a checkpoint brings its own. */
+  tensors?: PrunedTensors;
 }
 
 export interface PruneOutput {
   /** The pruned weight matrices, in canonical naming ('layers.0.q.weight'), out × in. */
-  tensors: Map<string, Float32Array>;
+  tensors: PrunedTensors;
   summary: PruneSummary;
 }
 
@@ -119,7 +122,7 @@ export function defaultPruneOptions(
  * even, a pruned zero stays zero and a kept weight stays nonzero) when they are exported or
  * uploaded packed, so what is evaluated is what is written.
  */
-export function prunedWeightSource(source: WeightSource, tensors: Map<string, Float32Array>): WeightSource {
+export function prunedWeightSource(source: WeightSource, tensors: PrunedTensors): WeightSource {
   const dtype = (name: string) => source.dtype?.(name) ?? 'F32';
   return {
     config: source.config,
@@ -178,7 +181,7 @@ async function prune(input: PruneInput): Promise<PruneOutput> {
   const state: PruneCheckpoint = input.checkpoint ?? {
     layer: 0,
     inputs: [],
-    tensors: new Map(),
+    tensors: input.tensors ?? new Map(),
     blocks: [],
     ms: 0,
   };

@@ -42,6 +42,8 @@ export interface PruneMemoryPlan {
    * collected before its inputs are dropped) and every pruned matrix, as float32.
    */
   hostBytes: number;
+  /** The same with the finished blocks' matrices kept off the host (prunedTensors.ts): one block's. */
+  hostBytesPrunedElsewhere: number;
 }
 
 export interface PrunePlanInput {
@@ -213,8 +215,14 @@ export function pruneMemoryPlan(
   readPasses('the next block’s inputs');
 
   const inputs = windows * seqLen * c.hidden * 4;
-  const pruned = tensors
-    .filter((x) => /^layers\.\d+\.(q|k|v|o|gate|up|down)\.weight$/.test(x.name))
-    .reduce((s, x) => s + bytesOf(x.name), 0);
-  return { perPass, peak: t.peak, categoryPeaks: t.categoryPeaks, hostBytes: 2 * inputs + pruned };
+  const matrices = tensors.filter((x) => /^layers\.\d+\.(q|k|v|o|gate|up|down)\.weight$/.test(x.name));
+  const pruned = matrices.reduce((s, x) => s + bytesOf(x.name), 0);
+  const oneBlock = matrices.filter((x) => x.name.startsWith('layers.0.')).reduce((s, x) => s + bytesOf(x.name), 0);
+  return {
+    perPass,
+    peak: t.peak,
+    categoryPeaks: t.categoryPeaks,
+    hostBytes: 2 * inputs + pruned,
+    hostBytesPrunedElsewhere: 2 * inputs + oneBlock,
+  };
 }

@@ -8,6 +8,7 @@
 import { sumWork } from '../gpu/meter';
 import { type PruneOutput, sparsityOf } from './job';
 import type { PruneOptions } from './options';
+import type { PrunedTensors } from './prunedTensors';
 
 /**
  * `blocks` (sorted) cut into at most `parts` contiguous ranges whose sizes differ by at most one:
@@ -28,14 +29,17 @@ export function canSplitBlocks(options: Pick<PruneOptions, 'blockInputs'>): bool
 }
 
 /**
- * The runs over disjoint ranges joined as one run with `options`: every pruned tensor, the blocks
- * in order, the sparsity over every matrix summed as the engine sums it, time and counters added
- * up (machine time: the ranges ran side by side).
+ * The runs over disjoint ranges joined as one run with `options`: every pruned tensor (moved into
+ * `tensors`, one at a time), the blocks in order, the sparsity over every matrix summed as the
+ * engine sums it, time and counters added up (machine time: the ranges ran side by side).
  */
-export function joinPruneOutputs(options: PruneOptions, outputs: readonly PruneOutput[]): PruneOutput {
+export function joinPruneOutputs(
+  options: PruneOptions,
+  outputs: readonly PruneOutput[],
+  tensors: PrunedTensors = new Map(),
+): PruneOutput {
   const first = outputs[0];
   if (!first) throw new RangeError('there are no runs to join');
-  const tensors = new Map<string, Float32Array>();
   for (const o of outputs)
     for (const [name, data] of o.tensors) {
       if (tensors.has(name)) throw new RangeError(`${name} was pruned by two runs`);

@@ -10,6 +10,7 @@ import { exportHfModel } from '../model/export';
 import type { WeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { prunedWeightSource } from '../prune/job';
+import type { PrunedTensors } from '../prune/prunedTensors';
 import type { ExportedRunFile, PruneRun } from './api';
 
 export const KEPT_TENSOR_RUNS = 2;
@@ -82,7 +83,7 @@ interface StoredRun {
   run: PruneRun;
   masks: Map<string, PackedMask>;
   /** Dropped once KEPT_TENSOR_RUNS newer runs exist. */
-  tensors: Map<string, Float32Array> | null;
+  tensors: PrunedTensors | null;
   /** The dense model the run pruned, and the tokenizer files it was opened with (for export). */
   source: WeightSource;
   tokenizerFiles: ByteSource[];
@@ -95,7 +96,7 @@ export class PruneRunStore {
 
   add(
     run: PruneRun,
-    tensors: Map<string, Float32Array>,
+    tensors: PrunedTensors,
     source: WeightSource,
     tokenizerFiles: ByteSource[],
   ): PruneRun {
