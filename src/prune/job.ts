@@ -48,8 +48,8 @@ import {
   PruneOptionsError,
   validatePruneOptions,
 } from './options';
-import { GroupStatistics } from './statistics';
 import type { PrunedTensors } from './prunedTensors';
+import { GroupStatistics } from './statistics';
 
 /** Where a run stands after its last finished block. */
 export interface PruneCheckpoint {

@@ -217,7 +217,9 @@ export function pruneMemoryPlan(
   const inputs = windows * seqLen * c.hidden * 4;
   const matrices = tensors.filter((x) => /^layers\.\d+\.(q|k|v|o|gate|up|down)\.weight$/.test(x.name));
   const pruned = matrices.reduce((s, x) => s + bytesOf(x.name), 0);
-  const oneBlock = matrices.filter((x) => x.name.startsWith('layers.0.')).reduce((s, x) => s + bytesOf(x.name), 0);
+  const oneBlock = matrices
+    .filter((x) => x.name.startsWith('layers.0.'))
+    .reduce((s, x) => s + bytesOf(x.name), 0);
   return {
     perPass,
     peak: t.peak,

@@ -94,12 +94,7 @@ export class PruneRunStore {
 
   constructor(private readonly keepTensors = KEPT_TENSOR_RUNS) {}
 
-  add(
-    run: PruneRun,
-    tensors: PrunedTensors,
-    source: WeightSource,
-    tokenizerFiles: ByteSource[],
-  ): PruneRun {
+  add(run: PruneRun, tensors: PrunedTensors, source: WeightSource, tokenizerFiles: ByteSource[]): PruneRun {
     const masks = new Map<string, PackedMask>();
     for (const block of run.summary.blocks)
       for (const m of block.matrices) {
