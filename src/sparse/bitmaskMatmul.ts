@@ -34,9 +34,10 @@ export interface BitmaskMatmulArgs {
 
 /**
  * The error bound's multiple of the unit roundoff, relative to Σ|w||x| (plus |Y| when
- * accumulating) per entry of Y, for rows storing at most `stored` values: one invocation adds the
- * row's products in turn (stored − 1 additions), one rounding of each product, one for
- * accumulating onto Y. No tree and no split of a row: the sum does not depend on the tiling.
+ * accumulating) per entry of Y, for rows storing at most `stored` values s: one invocation adds the
+ * row's products in turn (s − 1 additions), one rounding of each product, one for accumulating onto
+ * Y. That is γ_{s+1} = (s + 1)u / (1 − (s + 1)u) ≤ (s + 2)u while (s + 1)(s + 2)u ≤ 1 (s ≤ 4094;
+ * first order beyond). No tree and no split of a row: the sum does not depend on the tiling.
  */
 export function bitmaskMatmulBound(stored: number): number {
   return Math.max(stored, 1) + 2;
