@@ -2,11 +2,12 @@
 // linear layer with one token, at OPT-125M's shapes (q/k/v/out_proj 768×768, fc1 3072×768, fc2
 // 768×3072) and LLaMA-7B's (4096×4096 attention, 11008×4096 MLP, not in --quick), for W stored
 // dense (the existing matvec kernel on a 2:4-pruned matrix: what a pruned model costs today), 2:4
-// compressed and 50% unstructured in the bitmask format; and Y = X·Wᵀ over many tokens for 2:4
-// against the dense matmul at one shape. Each timed run records `reps` products in one submission
+// compressed and 50% unstructured in the bitmask format; and Y = X·Wᵀ over many tokens at one shape
+// for 2:4 (nmMatmul) and 50% unstructured (bitmaskMatmul) against the dense matmul, the bitmask also
+// against what sparseLinear ran before bitmaskMatmul existed: bitmaskMatvec once per token. Each timed run records `reps` products in one submission
 // and then waits (submit → rt.sync()), so the round trip, which on a GPU dwarfs a single 768×768
 // product, is shared by all of them; ms are per product. The ratio to dense is dense ms / ms, both
-// from this run. GB/s counts the fewest bytes one product moves: its weights as stored, x read and
+// from this run (× per-token likewise, per-token ms / ms). GB/s counts the fewest bytes one product moves: its weights as stored, x read and
 // y written once each.
 
 import { formatBytes } from '../src/gpu/errors';
@@ -15,6 +16,7 @@ import { matmulDispatches } from '../src/kernels/matmul';
 import { matvec } from '../src/kernels/matvec';
 import { Random } from '../src/kernels/random';
 import { encodeBitmask } from '../src/sparse/bitmaskFormat';
+import { bitmaskMatmulDispatches } from '../src/sparse/bitmaskMatmul';
 import { bitmaskMatvecDispatches } from '../src/sparse/bitmaskMatvec';
 import { encodeNm } from '../src/sparse/nmFormat';
 import { nmMatmulDispatches } from '../src/sparse/nmMatmul';
@@ -32,6 +34,8 @@ export interface SparseRow {
   cols: number;
   tokens: number;
   weights: 'dense' | '2:4' | 'unstructured 50%';
+  /** The kernel that ran (bitmaskMatvec × tokens: one matrix–vector product per token). */
+  kernel: string;
   /** Bytes of W as stored (as the ledger counts its buffers). */
   weightBytes: number;
   /** Products per timed run (one submission). */
@@ -45,6 +49,8 @@ export interface SparseRow {
   gflops: number;
   /** Dense ms / this row's ms, same shape and run (1 for dense). */
   vsDense: number;
+  /** For the unstructured X·Wᵀ rows: the per-token bitmaskMatvec path's ms / this row's ms. */
+  vsPerToken?: number;
   error?: string;
 }
 
@@ -89,6 +95,7 @@ export async function benchSparse(
     const y = await rt.createBuffer('sparse bench y', 'activations', 4 * rows);
     const row = (
       weights: SparseRow['weights'],
+      kernel: string,
       weightBytes: number,
       stored: number,
       ms: number,
@@ -100,6 +107,7 @@ export async function benchSparse(
       cols,
       tokens: 1,
       weights,
+      kernel,
       weightBytes,
       reps,
       runs,
@@ -124,7 +132,7 @@ export async function benchSparse(
       } finally {
         dense.destroy();
       }
-      out.push(row('dense', 4 * rows * cols, rows * cols, denseMs, denseMs));
+      out.push(row('dense', 'matvec', 4 * rows * cols, rows * cols, denseMs, denseMs));
       const nm = (await uploadCompressed(
         rt,
         encodeNm('W', w24, rows, cols, 2, 4),
@@ -137,7 +145,7 @@ export async function benchSparse(
           reps,
           runs,
         );
-        out.push(row('2:4', nm.bytes, (rows * cols) / 2, ms, denseMs));
+        out.push(row('2:4', 'nmMatvec', nm.bytes, (rows * cols) / 2, ms, denseMs));
       } finally {
         nm.destroy();
       }
@@ -150,7 +158,7 @@ export async function benchSparse(
           reps,
           runs,
         );
-        out.push(row('unstructured 50%', un.bytes, matrix.values.length, ms, denseMs));
+        out.push(row('unstructured 50%', 'bitmaskMatvec', un.bytes, matrix.values.length, ms, denseMs));
       } finally {
         un.destroy();
       }
@@ -158,7 +166,7 @@ export async function benchSparse(
       process.stderr.write(`${last.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
     } catch (error) {
       process.stderr.write('FAILED\n');
-      out.push({ ...row('dense', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+      out.push({ ...row('dense', 'matvec', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
       if (rt.isLost) break;
     } finally {
       x.destroy();
@@ -169,7 +177,11 @@ export async function benchSparse(
   return out;
 }
 
-/** Y = X·Wᵀ for OPT-125M's fc1 (W 3072×768) over a window of tokens: 2:4 against the dense matmul. */
+/**
+ * Y = X·Wᵀ for OPT-125M's fc1 (W 3072×768) over a window of tokens: 2:4 (nmMatmul) and 50%
+ * unstructured (bitmaskMatmul) against the dense matmul; the unstructured W also through
+ * bitmaskMatvec once per token (sparseLinear's path before bitmaskMatmul), in one submission.
+ */
 async function benchSparseMatmul(
   rt: GpuRuntime,
   quick: boolean,
@@ -183,6 +195,7 @@ async function benchSparseMatmul(
   const y = await rt.createBuffer('sparse bench Y', 'activations', 4 * tokens * rows);
   const row = (
     weights: SparseRow['weights'],
+    kernel: string,
     weightBytes: number,
     stored: number,
     ms: number,
@@ -194,6 +207,7 @@ async function benchSparseMatmul(
     cols,
     tokens,
     weights,
+    kernel,
     weightBytes,
     reps: 1,
     runs,
@@ -222,7 +236,7 @@ async function benchSparseMatmul(
     } finally {
       dense.destroy();
     }
-    out.push(row('dense', 4 * rows * cols, rows * cols, denseMs, denseMs));
+    out.push(row('dense', 'matmul', 4 * rows * cols, rows * cols, denseMs, denseMs));
     const nm = (await uploadCompressed(
       rt,
       encodeNm('W', w24, rows, cols, 2, 4),
@@ -235,14 +249,49 @@ async function benchSparseMatmul(
         1,
         runs,
       );
-      out.push(row('2:4', nm.bytes, (rows * cols) / 2, ms, denseMs));
+      out.push(row('2:4', 'nmMatmul', nm.bytes, (rows * cols) / 2, ms, denseMs));
     } finally {
       nm.destroy();
+    }
+    const matrix = encodeBitmask('W', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols);
+    const un = (await uploadCompressed(rt, matrix, 'sparse bench unstructured W')) as BitmaskOnGpu;
+    try {
+      const stored = matrix.values.length;
+      const matmulMs = await timeDispatches(
+        rt,
+        await bitmaskMatmulDispatches(rt, { weights: un, x: x.buffer, y: y.buffer, tokens }),
+        1,
+        runs,
+      );
+      const perToken: Dispatch[] = [];
+      for (let t = 0; t < tokens; t++)
+        perToken.push(
+          ...(await bitmaskMatvecDispatches(rt, {
+            weights: un,
+            x: x.buffer,
+            y: y.buffer,
+            offsetX: t * cols,
+            offsetY: t * rows,
+          })),
+        );
+      const perTokenMs = await timeDispatches(rt, perToken, 1, runs);
+      out.push(
+        {
+          ...row('unstructured 50%', `bitmaskMatvec × ${tokens}`, un.bytes, stored, perTokenMs, denseMs),
+          vsPerToken: 1,
+        },
+        {
+          ...row('unstructured 50%', 'bitmaskMatmul', un.bytes, stored, matmulMs, denseMs),
+          vsPerToken: perTokenMs / matmulMs,
+        },
+      );
+    } finally {
+      un.destroy();
     }
     process.stderr.write(`${out.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
   } catch (error) {
     process.stderr.write('FAILED\n');
-    out.push({ ...row('2:4', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+    out.push({ ...row('2:4', 'nmMatmul', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
   } finally {
     x.destroy();
     y.destroy();
@@ -251,24 +300,39 @@ async function benchSparseMatmul(
 }
 
 export function formatSparse(rows: readonly SparseRow[]): string {
-  const header = ['product', 'shape', 'weights', 'stored', 'reps×runs', 'ms', 'GB/s', 'GFLOP/s', '× dense'];
+  const header = [
+    'product',
+    'shape',
+    'weights',
+    'kernel',
+    'stored',
+    'reps×runs',
+    'ms',
+    'GB/s',
+    'GFLOP/s',
+    '× dense',
+    '× per-token',
+  ];
   const lines = rows.map((r) =>
     r.error
-      ? [r.product, r.shape, r.weights, `FAILED: ${r.error}`]
+      ? [r.product, r.shape, r.weights, r.kernel, `FAILED: ${r.error}`]
       : [
           r.product,
           r.shape,
           r.weights,
+          r.kernel,
           formatBytes(r.weightBytes),
           `${r.reps}×${r.runs}`,
           num(r.medianMs, 4),
           num(r.gbps),
           num(r.gflops),
           num(r.vsDense),
+          r.vsPerToken === undefined ? '' : num(r.vsPerToken),
         ],
   );
   return [
-    'Sparse weights (src/sparse/): ms per product, × dense = dense ms / ms in this run (> 1 is faster)',
-    ...alignedRows(header, lines, (i) => i < 3),
+    'Sparse weights (src/sparse/): ms per product, × dense = dense ms / ms in this run (> 1 is faster);',
+    '× per-token = ms of bitmaskMatvec once per token / ms, same W, same run',
+    ...alignedRows(header, lines, (i) => i < 4),
   ].join('\n');
 }

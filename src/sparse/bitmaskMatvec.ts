@@ -1,7 +1,7 @@
 // y = W·x for a bitmask-unstructured W on the GPU (shaders/sparse/bitmaskMatvec.wgsl): the
 // decode-time product of a linear layer with one token. W is split into blocks of whole rows whose
-// mask words, row offsets and values each fit one storage binding; the values of a block are found
-// from the host's copy of the row offsets, so a block's binding covers exactly its rows' values.
+// mask words, row offsets and values each fit one storage binding (bitmaskRowBlocks.ts), so a
+// block's binding covers exactly its rows' values.
 
 import shader from '../../shaders/sparse/bitmaskMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
@@ -9,6 +9,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
+import { bitmaskRowBlocks, bitmaskValuesWindow } from './bitmaskRowBlocks';
 import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import type { BitmaskOnGpu } from './upload';
 
@@ -43,21 +44,7 @@ export function bitmaskMatvecBlocks(rt: GpuRuntime, w: BitmaskOnGpu): [number, n
     );
   const grid = rt.limits.maxComputeWorkgroupsPerDimension ** 2;
   const most = Math.min(grid, Math.floor(capacity / words), capacity - 1);
-  const offsets = w.hostRowOffsets;
-  const blocks: [number, number][] = [];
-  for (let r0 = 0; r0 < w.rows; ) {
-    let r1 = Math.min(w.rows, r0 + most);
-    while ((offsets[r1] as number) - (offsets[r0] as number) > capacity) {
-      if (r1 === r0 + 1)
-        throw new GpuLimitError(
-          `bitmaskMatvec: row ${r0} of ${w.name} has more values than one storage binding holds (${capacity})`,
-        );
-      r1 = r0 + Math.floor((r1 - r0) / 2);
-    }
-    blocks.push([r0, r1]);
-    r0 = r1;
-  }
-  return blocks;
+  return bitmaskRowBlocks('bitmaskMatvec', w, most, capacity);
 }
 
 export async function bitmaskMatvecDispatches(
@@ -82,11 +69,10 @@ export async function bitmaskMatvecDispatches(
   const dispatches: Dispatch[] = [];
   for (const [r0, r1] of bitmaskMatvecBlocks(rt, w)) {
     const r = r1 - r0;
-    // A block without values still binds one element inside the buffer (WebGPU binds nothing empty).
-    const first = Math.min(w.hostRowOffsets[r0] as number, w.values.size / 4 - 1);
+    const { first, count } = bitmaskValuesWindow(w, r0, r1);
     const mw = bindWindow(w.mask, r0 * words, r * words, align);
     const ow = bindWindow(w.rowOffsets, r0, r, align);
-    const vw = bindWindow(w.values, first, Math.max(1, (w.hostRowOffsets[r1] as number) - first), align);
+    const vw = bindWindow(w.values, first, count, align);
     const yw = bindWindow(args.y, (args.offsetY ?? 0) + r0, r, align);
     dispatches.push({
       pipeline,

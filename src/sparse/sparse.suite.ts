@@ -1,13 +1,14 @@
 // The sparse kernels' cases for the kernel suite (src/kernels/suiteCase.ts), so the studio's kernel
 // check proves them on the person's own GPU too: N:M and bitmask matrix–vector products on short
-// rows (one invocation a row) and long ones (a workgroup a row), and the N:M Y = X·Wᵀ, each
-// against its float64 reference with the bound its wrapper states.
+// rows (one invocation a row) and long ones (a workgroup a row), and Y = X·Wᵀ for both formats,
+// each against its float64 reference with the bound its wrapper states.
 
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Random } from '../kernels/random';
 import { F32_EPS, matmulReference } from '../kernels/reference';
 import { Buffers, defineCase, type KernelCase } from '../kernels/suiteCase';
 import { bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
+import { bitmaskMatmul, bitmaskMatmulBound } from './bitmaskMatmul';
 import { bitmaskMatvec, bitmaskMatvecBound } from './bitmaskMatvec';
 import type { CompressedMatrix } from './compressed';
 import { encodeNm, nmKeptPerRow } from './nmFormat';
@@ -25,6 +26,7 @@ export function sparseKernelCases(size: 'check' | 'tiled' = 'check'): KernelCase
         bitmaskMatvecCase(9, 67),
         bitmaskMatvecCase(5, 300),
         nmMatmulCase(5, 33, 20),
+        bitmaskMatmulCase(5, 33, 20),
       ]
     : [
         nmMatvecCase(131, 64),
@@ -32,6 +34,7 @@ export function sparseKernelCases(size: 'check' | 'tiled' = 'check'): KernelCase
         bitmaskMatvecCase(131, 67),
         bitmaskMatvecCase(13, 600),
         nmMatmulCase(7, 96, 64),
+        bitmaskMatmulCase(37, 131, 67),
       ];
 }
 
@@ -128,5 +131,29 @@ function nmMatmulCase(tokens: number, rows: number, cols: number): KernelCase {
     }),
     (rt, w, x, y) =>
       nmMatmul(rt, { weights: w as Extract<CompressedMatrixOnGpu, { format: 'nm' }>, x, y, tokens }),
+  );
+}
+
+function bitmaskMatmulCase(tokens: number, rows: number, cols: number): KernelCase {
+  return sparseCase(
+    'sparse X·Wᵀ (bitmask 50%)',
+    `${tokens} tokens × ${rows}×${cols}`,
+    rows,
+    cols,
+    tokens,
+    (random) => ({
+      dense: randomUnstructuredDense(random, rows, cols, 0.5),
+      // One invocation adds a row's stored products in turn (bitmaskMatmul.ts); no row stores more
+      // than cols.
+      bound: bitmaskMatmulBound(cols),
+      compressed: (d) => encodeBitmask('W', d, rows, cols),
+    }),
+    (rt, w, x, y) =>
+      bitmaskMatmul(rt, {
+        weights: w as Extract<CompressedMatrixOnGpu, { format: 'bitmask' }>,
+        x,
+        y,
+        tokens,
+      }),
   );
 }

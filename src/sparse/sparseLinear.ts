@@ -1,11 +1,13 @@
 // The sparse counterpart of a dense linear layer's product Y = X·Wᵀ (blockForward's linearLayer),
-// for a forward pass that keeps its pruned matrices compressed: one token takes the memory-bound
-// matrix–vector kernel of W's format; more tokens take nmMatmul for N:M, and for the bitmask format
-// the matrix–vector kernel once per token (no unstructured matrix–matrix kernel yet: it re-reads W
-// per token). The bias, when the layer has one, is added by the caller as for the dense product.
+// for a forward pass that keeps its pruned matrices compressed: one token (decode) takes the
+// memory-bound matrix–vector kernel of W's format; more tokens (prefill, evaluation) take the
+// format's matrix–matrix kernel, nmMatmul or bitmaskMatmul, which read W once per tile of 32 tokens
+// rather than once per token. The bias, when the layer has one, is added by the caller as for the
+// dense product.
 
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { checkInteger } from '../kernels/operands';
+import { bitmaskMatmulDispatches } from './bitmaskMatmul';
 import { bitmaskMatvecDispatches } from './bitmaskMatvec';
 import { nmMatmulDispatches } from './nmMatmul';
 import { nmMatvecDispatches } from './nmMatvec';
@@ -33,19 +35,9 @@ export async function sparseLinearDispatches(rt: GpuRuntime, args: SparseLinearA
       ? nmMatvecDispatches(rt, { weights: w, x, y, offsetY, accumulate })
       : nmMatmulDispatches(rt, { weights: w, x, y, tokens, offsetY, accumulate });
   }
-  const dispatches: Dispatch[] = [];
-  for (let t = 0; t < tokens; t++)
-    dispatches.push(
-      ...(await bitmaskMatvecDispatches(rt, {
-        weights: w,
-        x,
-        y,
-        offsetX: t * w.cols,
-        offsetY: offsetY + t * w.rows,
-        accumulate,
-      })),
-    );
-  return dispatches;
+  return tokens === 1
+    ? bitmaskMatvecDispatches(rt, { weights: w, x, y, offsetY, accumulate })
+    : bitmaskMatmulDispatches(rt, { weights: w, x, y, tokens, offsetY, accumulate });
 }
 
 export async function sparseLinear(rt: GpuRuntime, args: SparseLinearArgs): Promise<void> {

@@ -1,0 +1,222 @@
+// The unstructured (bitmask) Y = X·Wᵀ kernel against the float64 reference: awkward shapes, every
+// sparsity from dense to empty, rows empty and rows full in one matrix, accumulate, offsets into
+// larger buffers, and the same again under 2 KiB bindings where X, Y and W are split into blocks.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuLimitError } from '../gpu/errors';
+import type { GpuRuntime } from '../gpu/runtime';
+import { createNodeRuntime } from '../host/nodeGpu';
+import { freshSeed, Random } from '../kernels/random';
+import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
+import { encodeBitmask } from './bitmaskFormat';
+import {
+  bitmaskMatmul,
+  bitmaskMatmulBlocks,
+  bitmaskMatmulBound,
+  bitmaskMatmulDispatches,
+  bitmaskMostStored,
+} from './bitmaskMatmul';
+import { randomUnstructuredDense } from './randomSparse';
+import { sparseLinearDispatches } from './sparseLinear';
+import { type BitmaskOnGpu, uploadCompressed } from './upload';
+
+/** ref + y0 (what an accumulating kernel must produce), its scale grown by |y0|. */
+function plus(ref: Reference, y0: Float32Array): Reference {
+  return {
+    value: ref.value.map((v, i) => v + (y0[i] as number)),
+    scale: ref.scale.map((s, i) => s + Math.abs(y0[i] as number)),
+  };
+}
+
+/**
+ * A random matrix at `density` whose row 0 stores nothing and whose last row (when there are two
+ * or more) stores every column, so one matrix has empty, full and partial rows.
+ */
+function mixedRows(random: Random, rows: number, cols: number, density: number): Float32Array {
+  const dense = randomUnstructuredDense(random, rows, cols, density);
+  dense.fill(0, 0, cols);
+  if (rows > 1)
+    for (let c = 0; c < cols; c++) {
+      const i = (rows - 1) * cols + c;
+      // uniform() may draw an exact 0, which would not be stored.
+      if (dense[i] === 0) dense[i] = random.next() + 0.5;
+    }
+  return dense;
+}
+
+describe('bitmask Y = X·Wᵀ', () => {
+  let rt: GpuRuntime;
+  // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: X and Y are split
+  // into blocks of tokens and W into blocks of rows (cut again where their values do not fit).
+  let small: GpuRuntime;
+  beforeAll(async () => {
+    rt = await createNodeRuntime();
+    small = await createNodeRuntime({
+      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
+    });
+  });
+  afterAll(() => {
+    rt.destroy();
+    small.destroy();
+  });
+
+  const up = async (r: GpuRuntime, data: Float32Array) =>
+    (await r.upload('bitmask matmul test', 'scratch', data)).buffer;
+  const poisoned = (r: GpuRuntime, n: number) => up(r, new Float32Array(n).fill(Number.NaN));
+
+  // [tokens, rows, cols, density]: one token; primes; cols not a multiple of 32 (nor of the 64
+  // columns staged at a time); sparsity 0 %, 50 %, 90 % and 100 %; token and row counts that leave
+  // partial 32 × 32 tiles.
+  const shapes: [number, number, number, number][] = [
+    [1, 1, 1, 1],
+    [1, 37, 67, 0.5],
+    [2, 7, 12, 0.5],
+    [33, 37, 67, 0.5],
+    [5, 9, 100, 1],
+    [3, 13, 45, 0.1],
+    [4, 6, 33, 0],
+    [70, 131, 64, 0.5],
+    [37, 3, 257, 0.9],
+  ];
+
+  for (const [label, which] of [
+    ['default limits', () => rt],
+    ['2 KiB bindings', () => small],
+  ] as const) {
+    it(`matches float64 at awkward shapes and sparsities, = and += (${label})`, async () => {
+      const r = which();
+      for (const [tokens, rows, cols, density] of shapes) {
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const dense = mixedRows(random, rows, cols, density);
+        const x = random.uniform(tokens * cols);
+        const y0 = random.uniform(tokens * rows);
+        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+        const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
+        // Each entry is one invocation's serial sum over its row's stored products in column order:
+        // (stored − 1) additions, each product rounded once, one more for += Y. Relative to
+        // Σ|w||x| (+ |y0|), that is at most (stored + 2)·u for the row storing the most values.
+        const bound = bitmaskMatmulBound(bitmaskMostStored(w)) * F32_EPS;
+        const what = `${tokens} tokens × ${rows}×${cols} density ${density} seed ${seed} (${label})`;
+        const y = await poisoned(r, tokens * rows);
+        await bitmaskMatmul(r, { weights: w, x: await up(r, x), y, tokens });
+        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+        const yAcc = await up(r, y0);
+        await bitmaskMatmul(r, { weights: w, x: await up(r, x), y: yAcc, tokens, accumulate: true });
+        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
+        if (r === small && tokens * cols > 448) {
+          const blocks = bitmaskMatmulBlocks(r, w, tokens);
+          expect(blocks.tokens, `${what}: X is split into blocks of tokens`).toBeLessThan(tokens);
+        }
+        w.destroy();
+      }
+    });
+
+    it(`reads X and writes Y at offsets inside larger buffers, leaving the rest alone (${label})`, async () => {
+      const r = which();
+      const seed = freshSeed();
+      const random = new Random(seed);
+      const [tokens, rows, cols] = [9, 41, 70];
+      const [offsetX, offsetY] = [13, 29];
+      const dense = mixedRows(random, rows, cols, 0.5);
+      const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+      const x = random.uniform(tokens * cols);
+      const xPadded = new Float32Array(offsetX + tokens * cols + 5).fill(Number.NaN);
+      xPadded.set(x, offsetX);
+      const yStart = random.uniform(offsetY + tokens * rows + 7);
+      const y = await up(r, yStart);
+      await bitmaskMatmul(r, {
+        weights: w,
+        x: await up(r, xPadded),
+        y,
+        tokens,
+        offsetX,
+        offsetY,
+        accumulate: true,
+      });
+      const out = await r.readF32(y);
+      const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
+      const y0 = yStart.subarray(offsetY, offsetY + tokens * rows);
+      const bound = bitmaskMatmulBound(bitmaskMostStored(w)) * F32_EPS;
+      expect(
+        relativeError(out.subarray(offsetY, offsetY + tokens * rows), plus(ref, y0)),
+        `seed ${seed}`,
+      ).toBeLessThanOrEqual(bound);
+      expect(Array.from(out.subarray(0, offsetY)), `before Y, seed ${seed}`).toEqual(
+        Array.from(yStart.subarray(0, offsetY)),
+      );
+      expect(Array.from(out.subarray(offsetY + tokens * rows)), `after Y, seed ${seed}`).toEqual(
+        Array.from(yStart.subarray(offsetY + tokens * rows)),
+      );
+      w.destroy();
+    });
+  }
+
+  it('cuts row blocks where their values would not fit a binding', async () => {
+    const seed = freshSeed();
+    const random = new Random(seed);
+    // 2 KiB bindings hold 448 elements: 130 full rows of 40 columns store 5200 values, so the row
+    // blocks that X, Y and the mask allow are cut until each holds at most 448 values.
+    const [rows, cols] = [131, 40];
+    const dense = mixedRows(random, rows, cols, 1);
+    const w = (await uploadCompressed(small, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+    const { rows: blocks } = bitmaskMatmulBlocks(small, w, 8);
+    expect(blocks.length).toBeGreaterThan(1);
+    expect(blocks[0]?.[0]).toBe(0);
+    expect(blocks.at(-1)?.[1]).toBe(rows);
+    for (const [i, [r0, r1]] of blocks.entries()) {
+      if (i > 0) expect(r0, 'blocks are contiguous').toBe(blocks[i - 1]?.[1]);
+      const values = (w.hostRowOffsets[r1] as number) - (w.hostRowOffsets[r0] as number);
+      expect(values, `block ${r0}–${r1} seed ${seed}`).toBeLessThanOrEqual(448);
+    }
+    w.destroy();
+  });
+
+  it('refuses a row wider than a binding and names bad arguments', async () => {
+    const random = new Random(freshSeed());
+    const wide = (await uploadCompressed(
+      small,
+      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.5), 2, 1000),
+      'wide',
+    )) as BitmaskOnGpu;
+    expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(GpuLimitError);
+    expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(/bitmaskMatmul: a row of wide \(1000 columns/);
+    wide.destroy();
+    const w = (await uploadCompressed(
+      rt,
+      encodeBitmask('w', randomUnstructuredDense(random, 4, 8, 0.5), 4, 8),
+      'w',
+    )) as BitmaskOnGpu;
+    const x = await up(rt, random.uniform(16));
+    await expect(bitmaskMatmul(rt, { weights: w, x, y: x, tokens: 2 })).rejects.toThrow(
+      /y must be a different buffer from x/,
+    );
+    await expect(bitmaskMatmul(rt, { weights: w, x, y: await poisoned(rt, 8), tokens: 3 })).rejects.toThrow(
+      /bitmaskMatmul: x \(3×8/,
+    );
+    await expect(bitmaskMatmul(rt, { weights: w, x, y: await poisoned(rt, 7), tokens: 2 })).rejects.toThrow(
+      /bitmaskMatmul: y \(2×4/,
+    );
+    await expect(bitmaskMatmul(rt, { weights: w, x, y: await poisoned(rt, 8), tokens: 0 })).rejects.toThrow(
+      /tokens must be an integer ≥ 1/,
+    );
+    w.destroy();
+  });
+
+  it('is what sparseLinear runs for a bitmask W over several tokens: one dispatch, not one per token', async () => {
+    const random = new Random(freshSeed());
+    const [tokens, rows, cols] = [6, 19, 40];
+    const w = (await uploadCompressed(
+      rt,
+      encodeBitmask('w', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols),
+      'w',
+    )) as BitmaskOnGpu;
+    const x = await up(rt, random.uniform(tokens * cols));
+    const y = await poisoned(rt, tokens * rows);
+    const viaLinear = await sparseLinearDispatches(rt, { weights: w, x, y, tokens });
+    const direct = await bitmaskMatmulDispatches(rt, { weights: w, x, y, tokens });
+    expect(viaLinear).toHaveLength(1);
+    expect(viaLinear[0]?.pipeline).toBe(direct[0]?.pipeline);
+    w.destroy();
+  });
+});
