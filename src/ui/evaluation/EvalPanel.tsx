@@ -162,6 +162,15 @@ export function EvalPanel() {
           </p>
         </div>
       )}
+      {evaluation.resumed && (
+        <div className="notice notice-warn" role="status" data-testid="eval-resumed">
+          <p>
+            The GPU device was lost ({evaluation.resumed.message}). The evaluation continues on a new one from
+            the first window not yet scored, with the same perplexity
+            {evaluation.resumed.attempt > 1 ? ` (${evaluation.resumed.attempt} devices lost so far)` : ''}.
+          </p>
+        </div>
+      )}
       {evaluation.status === 'error' && evaluation.error && (
         <div className="notice notice-error" role="alert" data-testid="eval-error">
           <p className="mono">{evaluation.error.message}</p>
