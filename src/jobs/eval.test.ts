@@ -8,13 +8,8 @@ import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import { MAX_RESUMES } from './device';
-import {
-  EvalJob,
-  type EvalJobHost,
-  type EvalJobOptions,
-  type EvalJobProgress,
-  EvalOptionsError,
-} from './eval';
+import { EvalJob, type EvalJobHost, type EvalJobProgress } from './eval';
+import { type EvalJobOptions, EvalOptionsError } from './evalOptions';
 
 // The evaluation job survives a lost device: the device is destroyed after the fifth window is
 // scored, and the job continues on a new device (uploading the model there from its weights, as the

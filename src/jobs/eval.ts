@@ -20,7 +20,6 @@
 
 import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import type { ModelConfig } from '../model/config';
 import { EVAL_TEXTS, type EvalText, evaluatePerplexity } from '../model/evaluate';
 import { type FitReport, fitCheck, passBytes } from '../model/fit';
 import { GpuModel, type LoadProgress, type Residency } from '../model/gpuModel';
@@ -36,41 +35,7 @@ import type { WeightSource } from '../model/weights';
 import { counterResults, nllPerWindow } from '../run/build';
 import type { MetricSeries, RunRecord } from '../run/record';
 import { deviceLost, liveRuntime, MAX_RESUMES } from './device';
-
-export interface EvalJobOptions {
-  text: EvalText;
-  /** Tokens per window. */
-  seqLen: number;
-  /** Score only the first windows; all when absent. */
-  maxWindows?: number;
-}
-
-/** A problem with one setting, keyed by the setting it is about (a form shows it beside that field). */
-export type EvalProblems = Partial<Record<keyof EvalJobOptions, string>>;
-
-/** The settings' problems for this model; none when the evaluation can start. */
-export function evalProblems(
-  options: EvalJobOptions,
-  config: Pick<ModelConfig, 'maxPositions'>,
-): EvalProblems {
-  const problems: EvalProblems = {};
-  if (!Object.hasOwn(EVAL_TEXTS, options.text))
-    problems.text = `there is no evaluation text "${options.text}": choose ${Object.keys(EVAL_TEXTS).join(' or ')}`;
-  const { seqLen, maxWindows } = options;
-  if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > config.maxPositions)
-    problems.seqLen = `a window must be a whole number of tokens from 2 to the model's context of ${config.maxPositions}, got ${seqLen}`;
-  if (maxWindows !== undefined && !(Number.isInteger(maxWindows) && maxWindows >= 1))
-    problems.maxWindows = `the number of windows must be a whole number ≥ 1, got ${maxWindows}`;
-  return problems;
-}
-
-/** Settings an evaluation cannot run with; `problems` says which, field by field. */
-export class EvalOptionsError extends RangeError {
-  override name = 'EvalOptionsError';
-  constructor(readonly problems: EvalProblems) {
-    super(Object.values(problems).join('; '));
-  }
-}
+import { type EvalJobOptions, EvalOptionsError, evalProblems } from './evalOptions';
 
 /** Out of memory a second time, with one window per pass. */
 export class EvalOutOfMemoryError extends Error {

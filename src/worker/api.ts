@@ -5,7 +5,8 @@
 import type { CachedModel } from '../cache/modelCache';
 import type { CapabilityReport } from '../gpu/device';
 import type { GpuErrorKind } from '../gpu/errors';
-import type { EvalJobOptions, EvalJobProgress, EvalJobResult } from '../jobs/eval';
+import type { EvalJobProgress, EvalJobResult } from '../jobs/eval';
+import type { EvalJobOptions } from '../jobs/evalOptions';
 import type { PruneJobProgress, PruneStage } from '../jobs/prune';
 import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { Family } from '../model/config';
