@@ -94,7 +94,7 @@ export interface EvalJobHost {
 export interface EvalJobResult extends PerplexityResult {
   text: EvalText;
   label: string;
-  /** Wall time from the first window's pass to the last's, uploads after a lost device included. */
+  /** Wall time of the scoring, with the uploads of the job's own copies of the model (after a lost device, say). */
   ms: number;
   tokensPerSecond: number;
 }
