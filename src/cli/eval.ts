@@ -2,14 +2,11 @@
 // the float64 CPU reference forward, with a run record (NLL per window, perplexity, timings).
 
 import { type Command, Option } from 'commander';
-import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
-import { fitCheck, passBytes } from '../model/fit';
-import { GpuModel } from '../model/gpuModel';
-import { type PerplexityProgress, type PerplexityResult, perplexity } from '../model/perplexity';
-import { referenceNll } from '../model/reference';
+import { EvalJob, evalRecordParts } from '../jobs/eval';
+import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
+import { referenceScorer } from '../model/reference';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
-import { canonicalTensors } from '../model/weights';
-import { adapterName, counterResults, nllPerWindow } from '../run/build';
+import { adapterName } from '../run/build';
 import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import {
@@ -20,7 +17,7 @@ import {
   positiveInt,
   ROOT,
   SPARSE_HELP,
-  withRuntime,
+  withRuntimes,
 } from './shared';
 
 interface EvalCliOptions {
@@ -68,88 +65,78 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
   const { opened, config, tokenizer } = await openModelFolder(cli.model);
   draft.model = await modelIdentity(cli.model, opened);
   const seqLen = cli.seqLen ?? config.maxPositions;
-  const data = await readData(cli.text, `${ROOT}public/${EVAL_TEXTS[cli.text].file}`);
-  draft.data.push(data.identity);
-  const tokens = tokenizeEvalText(cli.text, data.text, tokenizer);
-  const total = Math.min(Math.floor(tokens.length / seqLen), cli.windows ?? Number.POSITIVE_INFINITY);
-  const bar = new ProgressLine('perplexity', total, 'windows');
-  const evalOptions = {
-    seqLen,
-    maxWindows: cli.windows,
-    gpuTime: cli.gpuTime,
-    onWindow: (p: PerplexityProgress) =>
-      bar.update(p.done, `ppl ${p.runningPpl.toFixed(3)}, ${p.tokensPerSecond.toFixed(0)} tok/s`),
-  };
-  let result: PerplexityResult;
-  let extra: Record<string, unknown> = {};
-  if (cli.reference) {
-    // The float64 CPU forward the tests check the GPU against: slow, and independent of it.
-    draft.adapter = 'float64 CPU reference';
-    const tensors = new Map<string, Float32Array>();
-    for (const t of canonicalTensors(config)) tensors.set(t.name, await opened.weights.read(t.name));
-    const score = async (windows: readonly (readonly number[])[]) =>
-      windows.map((window) => {
-        const nll = referenceNll(config, tensors, window);
-        return { nllSum: nll.sum, count: nll.count };
-      });
-    result = await draft.phase('evaluation', () => perplexity(tokens, score, evalOptions));
-  } else {
-    result = await withRuntime(async (rt) => {
-      draft.adapter = adapterName(rt.capability);
-      const fit = fitCheck(config, rt.limits, cli.budgetGib * 2 ** 30, seqLen, opened.weights);
-      if (fit.verdict === 'does not fit')
-        throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
-      const load = new ProgressLine('upload', opened.weightBytes, 'bytes');
-      const model = await draft.phase('upload', () =>
-        GpuModel.load(rt, opened.weights, {
-          residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
-          compress: cli.sparse,
-          onProgress: (p) => load.update(p.bytesDone),
-        }),
-      );
-      load.done();
-      try {
-        extra = { residency: model.residency, adapter: draft.adapter };
-        return await draft.phase('evaluation', () =>
-          evaluatePerplexity(model, tokens, {
-            ...evalOptions,
-            passBytes: passBytes(fit, cli.budgetGib * 2 ** 30, model.residency),
-          }),
-        );
-      } finally {
-        model.destroy();
-      }
-    });
-  }
-  bar.done();
   const engine = cli.reference ? 'float64 CPU reference' : 'WebGPU';
+  if (cli.reference) draft.adapter = engine;
+  let bar: ProgressLine | undefined;
+  let upload: ProgressLine | undefined;
+  const { job, result } = await withRuntimes(async (acquire) => {
+    const job = new EvalJob(
+      {
+        acquire: async () => {
+          const rt = await acquire();
+          draft.adapter = adapterName(rt.capability);
+          return rt;
+        },
+        source: opened.weights,
+        // The float64 CPU forward the tests check the GPU against: slow, and independent of it.
+        score: cli.reference ? await referenceScorer(opened.weights) : undefined,
+        budgetBytes: cli.budgetGib * 2 ** 30,
+        compress: cli.sparse,
+        onUpload: (p) => {
+          upload ??= new ProgressLine('upload', p.bytesTotal, 'bytes');
+          upload.update(p.bytesDone);
+          if (p.tensor === '') {
+            upload.done();
+            upload = undefined;
+          }
+        },
+        tokens: async () => {
+          const data = await readData(cli.text, `${ROOT}public/${EVAL_TEXTS[cli.text].file}`);
+          draft.data.push(data.identity);
+          return tokenizeEvalText(cli.text, data.text, tokenizer);
+        },
+        gpuTime: cli.gpuTime,
+        onProgress: (event) => {
+          if (event.type === 'started') bar = new ProgressLine('perplexity', event.total, 'windows');
+          else if (event.type === 'window')
+            bar?.update(
+              event.done,
+              `ppl ${event.runningPpl.toFixed(3)}, ${event.tokensPerSecond.toFixed(0)} tok/s`,
+            );
+          else if (event.type === 'degraded')
+            process.stderr.write(
+              `\n${event.message}; scoring the windows again from the first, one per pass\n`,
+            );
+          else
+            process.stderr.write(
+              `\nthe GPU device was lost (${event.message}); continuing on a new one after window ${event.done}\n`,
+            );
+        },
+        phase: (name, body) => draft.phase(name, body),
+      },
+      { text: cli.text, seqLen, maxWindows: cli.windows },
+    );
+    return { job, result: await job.run() };
+  });
+  bar?.done();
+  const { label, ms, tokensPerSecond, ...scored } = result;
   const elapsedMs = draft.elapsedMs();
   return {
     output: {
       command: 'eval',
       model: cli.model,
       family: config.family,
-      text: cli.text,
       engine,
       elapsedMs,
-      ...extra,
-      ...result,
+      ...(cli.reference ? {} : { residency: job.residency, adapter: draft.adapter }),
+      resumes: job.resumes,
+      ...scored,
     },
     summary:
-      `perplexity ${result.ppl.toFixed(4)} on ${EVAL_TEXTS[cli.text].label} (${engine}): ${result.windows} windows of ` +
+      `perplexity ${result.ppl.toFixed(4)} on ${label} (${engine}): ${result.windows} windows of ` +
       `${seqLen} tokens (${result.tokensInText} in the text), up to ${result.windowsPerPass} per pass, in ${formatSeconds(elapsedMs / 1000)}` +
-      (result.counters ? `; GPU work: ${formatCounters(result.counters)}` : ''),
-    metrics: [nllPerWindow(result)],
-    results: {
-      text: cli.text,
-      ppl: result.ppl,
-      meanNll: result.meanNll,
-      windows: result.windows,
-      seqLen,
-      tokensScored: result.tokensScored,
-      tokensInText: result.tokensInText,
-      windowsPerPass: result.windowsPerPass,
-      ...counterResults(result.counters),
-    },
+      (result.counters ? `; GPU work: ${formatCounters(result.counters)}` : '') +
+      (job.resumes ? `\ncontinued on a new device after ${job.resumes} lost` : ''),
+    ...evalRecordParts(cli.text, result),
   };
 }

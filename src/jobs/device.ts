@@ -1,4 +1,4 @@
-// What both jobs do about a lost GPU device: how often they start again on a new one, and how
+// What the jobs do about a lost GPU device: how often they start again on a new one, and how
 // they get a new one that works.
 
 import { GpuDeviceLostError } from '../gpu/errors';
@@ -15,4 +15,16 @@ export async function liveRuntime(acquire: () => Promise<GpuRuntime>): Promise<G
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new GpuDeviceLostError('unknown', 'no working GPU device could be acquired after the loss');
+}
+
+/**
+ * Whether a failure came from a lost device. An operation on a destroyed device can fail (a read-back
+ * whose mapping is refused) before the device's lost promise has settled, so the runtime is given a
+ * moment to learn of it.
+ */
+export async function deviceLost(rt: GpuRuntime, error: unknown): Promise<boolean> {
+  if (error instanceof GpuDeviceLostError) return true;
+  for (let tries = 0; tries < 10 && !rt.isLost; tries++)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  return rt.isLost;
 }

@@ -18,7 +18,7 @@
 // from the checkpoint and not the failed step because an allocation can fail inside the optimizer's
 // step, after it updated some of the parameters. A second time ends the run with the engine's advice.
 
-import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
+import { GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { ModelConfig } from '../model/config';
 import { type DataSplit, splitTokens } from '../train/data';
@@ -32,7 +32,7 @@ import {
   TrainOutOfMemoryError,
   type TrainSummary,
 } from '../train/job';
-import { liveRuntime, MAX_RESUMES } from './device';
+import { deviceLost, liveRuntime, MAX_RESUMES } from './device';
 import { TrainRecord } from './trainRecord';
 
 /** The job's own progress; the engine's events go to the host's onEngineEvent. */
@@ -173,7 +173,8 @@ export class TrainJob {
         this.checkpointValue = engine.checkpoint;
         // The engine is destroyed before the next attempt allocates (finally runs first).
         if (this.degrade(error)) continue;
-        if (host.signal?.aborted || this.resumes >= MAX_RESUMES || !(await lost(rt, error))) throw error;
+        if (host.signal?.aborted || this.resumes >= MAX_RESUMES || !(await deviceLost(rt, error)))
+          throw error;
         this.resumes++;
         rt = await liveRuntime(() => this.host.acquire());
         const step = this.checkpointValue?.step ?? 0;
@@ -207,16 +208,4 @@ export class TrainJob {
     this.host.onProgress({ type: 'degraded', step, message: cause.message });
     return true;
   }
-}
-
-/**
- * Whether a failure came from a lost device. An operation on a destroyed device can fail (a read-back
- * whose mapping is refused) before the device's lost promise has settled, so the runtime is given a
- * moment to learn of it.
- */
-async function lost(rt: GpuRuntime, error: unknown): Promise<boolean> {
-  if (error instanceof GpuDeviceLostError) return true;
-  for (let tries = 0; tries < 10 && !rt.isLost; tries++)
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  return rt.isLost;
 }

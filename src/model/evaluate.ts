@@ -8,7 +8,12 @@ import type { Tokenizer } from '../tokenizer';
 import { DEFAULT_PASS_BYTES, windowsPerPass } from './batch';
 import { joinWikitext, splitStories } from './datasets';
 import type { GpuModel } from './gpuModel';
-import { type PerplexityProgress, type PerplexityResult, perplexity } from './perplexity';
+import {
+  type PerplexityOptions,
+  type PerplexityProgress,
+  type PerplexityResult,
+  perplexity,
+} from './perplexity';
 
 export type EvalText = 'wikitext2' | 'tinystories';
 
@@ -35,6 +40,9 @@ export interface EvaluateOptions {
   onWindow?: (progress: PerplexityProgress) => void;
   /** Time the windows on the GPU's clock for the counters' gpuMs (default: on a real GPU; see withGpuClock). */
   gpuTime?: boolean;
+  /** The first windows' scores, already known: scoring continues after them (see PerplexityOptions). */
+  finished?: PerplexityOptions['finished'];
+  onScore?: PerplexityOptions['onScore'];
 }
 
 export async function evaluatePerplexity(

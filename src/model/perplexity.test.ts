@@ -54,4 +54,38 @@ describe('passes of windows', () => {
       perplexity([1, 2, 3, 4, 5, 6, 7, 8], async () => [], { seqLen: 4, windowsPerPass: 2 }),
     ).rejects.toThrow(/returned 0 scores for a pass of 2 windows/);
   });
+
+  it('continues after finished windows: scores only the rest, sums all in order, as one run does bit for bit', async () => {
+    const tokens = Array.from({ length: 7 * 4 }, (_, i) => (i * 0.37) % 5);
+    // Sums that are not exact in binary, so a different summation order would show.
+    const scorer = (seen: number[]) => async (pass: readonly (readonly number[])[]) =>
+      pass.map((w) => {
+        seen.push(w[0] as number);
+        return { nllSum: 0.1 + (w[0] as number) / 3, count: w.length - 1 };
+      });
+    const whole: { nllSum: number; count: number }[] = [];
+    const first = await perplexity(tokens, scorer([]), {
+      seqLen: 4,
+      windowsPerPass: 3,
+      onScore: (s) => whole.push(s),
+    });
+    const finished = whole.slice(0, 3);
+    const seen: number[] = [];
+    const done: number[] = [];
+    const rest = await perplexity(tokens, scorer(seen), {
+      seqLen: 4,
+      windowsPerPass: 2,
+      finished,
+      onWindow: (p) => done.push(p.done),
+    });
+    // Windows 4–7 only: the finished ones are neither scored nor reported again.
+    expect(seen).toEqual([12, 16, 20, 24].map((t) => tokens[t]));
+    expect(done).toEqual([4, 5, 6, 7]);
+    expect(rest.windowPpl).toEqual(first.windowPpl);
+    expect(rest.meanNll).toBe(first.meanNll);
+    expect(rest.ppl).toBe(first.ppl);
+    await expect(
+      perplexity(tokens, scorer([]), { seqLen: 4, finished: [...whole, ...whole] }),
+    ).rejects.toThrow(/14 windows are finished, but the text has only 7/);
+  });
 });

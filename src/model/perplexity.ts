@@ -29,6 +29,14 @@ export interface PerplexityOptions {
   passMs?: number;
   signal?: AbortSignal;
   onWindow?: (progress: PerplexityProgress) => void;
+  /**
+   * The scores of the first windows, already known (a run continued after its device was lost):
+   * scoring starts at the window after them, and they are summed with the rest in window order, so
+   * the result is the one run's bit for bit.
+   */
+  finished?: readonly WindowScore[];
+  /** Told of each window's score as it is known (index from 0), so a caller can keep them. */
+  onScore?: (score: WindowScore, index: number) => void;
 }
 
 export interface PerplexityProgress {
@@ -72,13 +80,24 @@ export async function perplexity(
   if (!Number.isInteger(perPass) || perPass < 1) {
     throw new RangeError(`windows per pass must be an integer ≥ 1, got ${perPass}`);
   }
+  const finished = options.finished ?? [];
+  const resumedAt = finished.length;
+  if (resumedAt > parts.length) {
+    throw new RangeError(`${resumedAt} windows are finished, but the text has only ${parts.length}`);
+  }
   const start = performance.now();
   let nll = 0;
   let count = 0;
   const windowPpl: number[] = [];
+  // The finished windows are summed first and in order, as a run that never stopped sums them.
+  for (const s of finished.slice(0, resumedAt)) {
+    nll += s.nllSum;
+    count += s.count;
+    windowPpl.push(Math.exp(s.nllSum / s.count));
+  }
   let size = options.passMs === undefined ? perPass : 1;
   let largest = 0;
-  for (let first = 0; first < parts.length; ) {
+  for (let first = resumedAt; first < parts.length; ) {
     options.signal?.throwIfAborted();
     const passStart = performance.now();
     const pass = parts.slice(first, first + size);
@@ -104,8 +123,11 @@ export async function perplexity(
       nll += s.nllSum;
       count += s.count;
       windowPpl.push(Math.exp(s.nllSum / s.count));
+      options.onScore?.(s, index);
       const done = index + 1;
       const tokensScored = done * options.seqLen;
+      // The pace is this call's: windows finished before it took no time here.
+      const scoredHere = done - resumedAt;
       options.onWindow?.({
         done,
         total: parts.length,
@@ -113,8 +135,8 @@ export async function perplexity(
         runningPpl: Math.exp(nll / count),
         tokensScored,
         elapsedMs,
-        tokensPerSecond: tokensScored / (elapsedMs / 1000),
-        etaMs: (elapsedMs / done) * (parts.length - done),
+        tokensPerSecond: (scoredHere * options.seqLen) / (elapsedMs / 1000),
+        etaMs: (elapsedMs / scoredHere) * (parts.length - done),
       });
     }
     first += pass.length;

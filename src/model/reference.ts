@@ -3,6 +3,8 @@
 // with it; it is far too slow for anything but small models.
 
 import type { ModelConfig } from './config';
+import type { WindowScorer } from './perplexity';
+import { canonicalTensors, type WeightSource } from './weights';
 
 export type TensorMap = ReadonlyMap<string, Float32Array>;
 
@@ -197,4 +199,18 @@ export function erf(x: number): number {
   let f = ax;
   for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
   return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f);
+}
+
+/**
+ * Scores windows for perplexity.ts with this forward, the weights read once (the CLI's
+ * `eval --reference`, a cross-check independent of the GPU).
+ */
+export async function referenceScorer(weights: WeightSource): Promise<WindowScorer> {
+  const tensors = new Map<string, Float32Array>();
+  for (const t of canonicalTensors(weights.config)) tensors.set(t.name, await weights.read(t.name));
+  return async (windows) =>
+    windows.map((window) => {
+      const nll = referenceNll(weights.config, tensors, window);
+      return { nllSum: nll.sum, count: nll.count };
+    });
 }

@@ -5,13 +5,14 @@
 import type { CachedModel } from '../cache/modelCache';
 import type { CapabilityReport } from '../gpu/device';
 import type { GpuErrorKind } from '../gpu/errors';
+import type { EvalJobProgress, EvalJobResult } from '../jobs/eval';
+import type { EvalJobOptions } from '../jobs/evalOptions';
 import type { PruneJobProgress, PruneStage } from '../jobs/prune';
 import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { Family } from '../model/config';
 import type { EvalText } from '../model/evaluate';
 import type { FitReport } from '../model/fit';
 import type { Residency } from '../model/gpuModel';
-import type { PerplexityProgress, PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
 import type { DataIdentity, ModelIdentity } from '../run/record';
@@ -215,29 +216,17 @@ export type ModelLoadEvent =
 
 export type ModelLoadOutcome = Extract<ModelLoadEvent, { type: 'loaded' | 'cancelled' | 'error' }>;
 
-export interface EvalOptions {
-  text: EvalText;
-  seqLen: number;
-  /** Score only the first windows; all when absent. */
-  maxWindows?: number;
-}
+export type EvalOptions = EvalJobOptions;
 
 export type TextInfoResult = { ok: true; text: EvalText; label: string; tokens: number } | EngineFailure;
 
-export interface EvalResult extends PerplexityResult {
-  text: EvalText;
-  label: string;
-  ms: number;
-  tokensPerSecond: number;
-}
+export type EvalResult = EvalJobResult;
 
 export type EvalEvent =
   /** The text is being fetched and tokenized (only the first time per text and model). */
   | { type: 'preparing'; text: EvalText; label: string }
-  | { type: 'started'; text: EvalText; label: string; seqLen: number; total: number; tokensInText: number }
-  | ({ type: 'window' } & PerplexityProgress)
-  /** The GPU's memory ran out (message: what failed); the windows are scored again from the first, one per pass. */
-  | { type: 'degraded'; message: string }
+  /** started, window, degraded (out of memory), resumed (on a new device after a lost one). */
+  | EvalJobProgress
   | { type: 'finished'; result: EvalResult }
   | { type: 'cancelled'; done: number; total: number }
   | ErrorEvent

@@ -114,9 +114,10 @@ const RELOAD_ADVICE = 'Load the model again: its weights were on the device that
 // buffers died with the device). The slot has already let the runtime go, so the next call
 // acquires a new device; the model has to be loaded again onto that one.
 slot.onLost((error) => {
-  // Pruning and training runs watch their own device and continue on a new one from their last
-  // finished block or validation.
-  if (active?.job !== 'prune' && active?.job !== 'train') active?.controller.abort(error);
+  // Evaluation, pruning and training runs watch their own device and continue on a new one from
+  // their first unfinished window, last finished block or last validation.
+  if (active?.job !== 'evaluate' && active?.job !== 'prune' && active?.job !== 'train')
+    active?.controller.abort(error);
   if (loaded) {
     loaded = null;
     dropped = `The GPU device was lost, and the loaded model with it (${error.message}).`;
@@ -334,8 +335,14 @@ const engine: EngineApi = {
         return outcome;
       }
       try {
-        const rt = await slot.acquire();
-        return await runEvaluation({ rt, loaded: model, options, fetchText, emit, signal });
+        return await runEvaluation({
+          acquire: () => slot.acquire(),
+          loaded: model,
+          options,
+          fetchText,
+          emit,
+          signal,
+        });
       } catch (error) {
         const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
         emit(outcome);

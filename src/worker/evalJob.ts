@@ -1,22 +1,17 @@
-// Perplexity of the loaded model as a job: the text fetched and tokenized once per text and model
-// (WikiText-2 is 1.3 MB, and a person reruns with other window settings), then scored window by
-// window with a typed event per window, so the chart fills in as it goes and a cancel lands
-// between windows.
-//
-// Running out of GPU memory does not end the evaluation at once: the model's pass workspace is freed
-// and the windows are scored again from the first, one window per pass, after a 'degraded' event.
-// A window's numbers do not depend on the pass it is scored in (model/batch.ts: the kernels treat
-// the rows of a pass alike), so the perplexity is the same bit for bit. The loaded model stays as it
-// was loaded: streaming it block by block would mean dropping the resident weights the studio's
-// other sections use, and loading a streamed copy beside them takes more memory, not less. A second
-// failure ends the evaluation with advice.
+// Perplexity of the loaded model as the worker's job: the host-neutral evaluation (src/jobs/eval.ts)
+// with the loaded model, the text fetched and tokenized once per text and model (WikiText-2 is 1.3 MB,
+// and a person reruns with other window settings), its events sent to the page (so the chart fills
+// in as it goes), the memory the ledger holds streamed alongside, and a cancel that lands between
+// windows. Out of memory the job scores the windows again one per pass; after a lost device it
+// continues on a new one from the first window not yet finished (the loaded model is gone with the
+// old device: the job uploads its own copy, as the model was loaded).
 
-import { GpuError, GpuOutOfMemoryError } from '../gpu/errors';
+import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { EVAL_TEXTS, type EvalText, evaluatePerplexity, tokenizeEvalText } from '../model/evaluate';
-import { passBytes } from '../model/fit';
+import { EvalOutOfMemoryError, EvalJob as HostNeutralJob } from '../jobs/eval';
+import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { EvalEvent, EvalOptions, EvalOutcome } from './api';
-import { checkFit, type LoadedModel, modelFailure, NetworkError } from './modelJob';
+import { type LoadedModel, modelFailure, NetworkError } from './modelJob';
 import { throttle } from './throttle';
 
 /**
@@ -60,16 +55,9 @@ export async function tokensFor(
   return tokens;
 }
 
-/** Out of memory a second time, with one window per pass. */
-export class EvalOutOfMemoryError extends Error {
-  override name = 'EvalOutOfMemoryError';
-  constructor(override readonly cause: GpuOutOfMemoryError) {
-    super(`${cause.message} (again with one window per pass)`);
-  }
-}
-
 export interface EvalJob {
-  rt: GpuRuntime;
+  /** The runtime now: the one the model was loaded on, or a new one once that device is lost. */
+  acquire: () => Promise<GpuRuntime>;
   loaded: LoadedModel;
   options: EvalOptions;
   fetchText: (text: EvalText) => Promise<string>;
@@ -78,82 +66,51 @@ export interface EvalJob {
 }
 
 export async function runEvaluation(job: EvalJob): Promise<EvalOutcome> {
-  const { rt, loaded, options, emit, signal } = job;
-  const { text, seqLen } = options;
-  const label = EVAL_TEXTS[text].label;
+  const { loaded, options, emit, signal } = job;
+  const { model, budgetBytes } = loaded;
+  let rt = model.rt;
   const sendMemory = () => {
     const { liveBytes, peakBytes } = rt.ledger.snapshot();
     emit({ type: 'memory', liveBytes, peakBytes });
   };
   const memory = throttle(sendMemory, MEMORY_INTERVAL_MS);
-  const unsubscribe = rt.ledger.subscribe(() => memory());
-  let done = 0;
-  let total = 0;
+  let unsubscribe = rt.ledger.subscribe(() => memory());
+  const evaluation = new HostNeutralJob(
+    {
+      // The memory shown follows the runtime the job gets.
+      acquire: async () => {
+        const next = await job.acquire();
+        if (next !== rt) {
+          unsubscribe();
+          rt = next;
+          unsubscribe = rt.ledger.subscribe(() => memory());
+        }
+        rt.ledger.resetPeak();
+        return next;
+      },
+      source: model.source,
+      loaded: model,
+      // The model was loaded for one window length; a longer one needs more activation memory.
+      budgetBytes,
+      tokens: () => {
+        if (!loaded.tokens.has(options.text))
+          emit({ type: 'preparing', text: options.text, label: EVAL_TEXTS[options.text].label });
+        return tokensFor(loaded, options.text, job.fetchText);
+      },
+      passMs: CANCEL_PASS_MS,
+      onProgress: emit,
+      signal,
+    },
+    options,
+  );
 
   let outcome: EvalOutcome;
   try {
-    // The model was loaded for one window length; a longer one needs more activation memory.
-    const { fit } = checkFit(
-      rt,
-      loaded.model.config,
-      { budgetBytes: loaded.budgetBytes, seqLen },
-      loaded.model.source,
-    );
-    if (fit.verdict === 'does not fit') {
-      throw new RangeError(
-        `windows of ${seqLen} tokens do not fit the memory budget: ${fit.reasons.join('; ')}`,
-      );
-    }
-    if (
-      options.maxWindows !== undefined &&
-      !(Number.isInteger(options.maxWindows) && options.maxWindows >= 1)
-    ) {
-      throw new RangeError(`the number of windows must be a whole number ≥ 1, got ${options.maxWindows}`);
-    }
-    if (!loaded.tokens.has(text)) emit({ type: 'preparing', text, label });
-    const tokens = await tokensFor(loaded, text, job.fetchText);
-    signal.throwIfAborted();
-    total = Math.min(Math.floor(tokens.length / seqLen), options.maxWindows ?? Number.POSITIVE_INFINITY);
-    emit({ type: 'started', text, label, seqLen, total, tokensInText: tokens.length });
-    rt.ledger.resetPeak();
-    const start = performance.now();
-    const evaluate = (onePerPass: boolean) =>
-      evaluatePerplexity(loaded.model, tokens, {
-        seqLen,
-        maxWindows: options.maxWindows,
-        passBytes: onePerPass ? 0 : passBytes(fit, loaded.budgetBytes, loaded.model.residency),
-        passMs: CANCEL_PASS_MS,
-        signal,
-        onWindow: (progress) => {
-          done = progress.done;
-          emit({ type: 'window', ...progress });
-        },
-      });
-    let result: Awaited<ReturnType<typeof evaluate>>;
-    try {
-      result = await evaluate(false);
-    } catch (error) {
-      if (!(error instanceof GpuOutOfMemoryError) || signal.aborted) throw error;
-      // The workspace of the failed pass's shape would be reused by the smaller passes: free it.
-      loaded.model.releaseWorkspace();
-      done = 0;
-      emit({ type: 'degraded', message: error.message });
-      try {
-        result = await evaluate(true);
-      } catch (again) {
-        if (!(again instanceof GpuOutOfMemoryError)) throw again;
-        loaded.model.releaseWorkspace();
-        throw new EvalOutOfMemoryError(again);
-      }
-    }
-    const ms = performance.now() - start;
-    outcome = {
-      type: 'finished',
-      result: { ...result, text, label, ms, tokensPerSecond: result.tokensScored / (ms / 1000) },
-    };
+    outcome = { type: 'finished', result: await evaluation.run() };
   } catch (error) {
     const reason: unknown = signal.aborted ? signal.reason : error;
-    if (signal.aborted && !(reason instanceof GpuError)) outcome = { type: 'cancelled', done, total };
+    if (signal.aborted && !(reason instanceof GpuError))
+      outcome = { type: 'cancelled', done: evaluation.done, total: evaluation.total };
     else if (reason instanceof EvalOutOfMemoryError)
       outcome = { type: 'error', kind: 'out-of-memory', message: reason.message, advice: EVAL_MEMORY_ADVICE };
     else {

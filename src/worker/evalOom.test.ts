@@ -46,7 +46,7 @@ function load(): Promise<LoadedModel> {
 
 async function evaluate(loaded: LoadedModel, events: EvalEvent[]): Promise<EvalOutcome> {
   return runEvaluation({
-    rt,
+    acquire: async () => rt,
     loaded,
     options: { text: 'tinystories', seqLen: SEQ },
     fetchText: () => Promise.reject(new Error('the text is cached')),

@@ -201,7 +201,7 @@ describe('runModelLoad and runEvaluation', () => {
       const events: EvalEvent[] = [];
       const controller = new AbortController();
       const outcome = await runEvaluation({
-        rt,
+        acquire: async () => rt,
         loaded: loaded as LoadedModel,
         options: { text: 'tinystories', seqLen: 64, maxWindows },
         fetchText,
@@ -237,7 +237,7 @@ describe('runModelLoad and runEvaluation', () => {
   it('turns a window longer than the context into a range failure', async () => {
     if (!loaded) throw new Error('the load test must run first');
     const outcome = await runEvaluation({
-      rt,
+      acquire: async () => rt,
       loaded,
       options: { text: 'tinystories', seqLen: 1024, maxWindows: 1 },
       fetchText: () => Promise.reject(new Error('not reached')),

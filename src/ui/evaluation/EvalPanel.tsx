@@ -3,6 +3,7 @@
 // number is shown to 4 decimals, with the full double in data-ppl for tests and for copying.
 
 import { lazy, Suspense, useEffect, useState } from 'react';
+import { evalProblems } from '../../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import type { EvalState } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
@@ -35,9 +36,13 @@ export function EvalPanel() {
   useEffect(() => setWindowsText(maxWindows === null ? '' : String(maxWindows)), [maxWindows]);
 
   const seqValue = Number(seqText);
-  const seqValid = Number.isInteger(seqValue) && seqValue >= 2 && seqValue <= context;
-  const windowsValue = windowsText.trim() === '' ? null : Number(windowsText);
-  const windowsValid = windowsValue === null || (Number.isInteger(windowsValue) && windowsValue >= 1);
+  const windowsOf = (text: string) => (text.trim() === '' ? undefined : Number(text));
+  // The evaluation job's own checks, so a field says what a run would be refused for.
+  const problemsOf = (seqLen: number, maxWindows?: number) =>
+    evalProblems({ text: evalText, seqLen, maxWindows }, { maxPositions: context });
+  const problems = problemsOf(seqValue, windowsOf(windowsText));
+  const seqValid = problems.seqLen === undefined;
+  const windowsValid = problems.maxWindows === undefined;
   const available = tokens === undefined || !seqValid ? null : Math.floor(tokens / seqValue);
   const running = evaluation.status === 'running' || evaluation.status === 'preparing';
   const canRun = loaded !== null && !loading && !running && seqValid && windowsValid;
@@ -80,7 +85,7 @@ export function EvalPanel() {
             onChange={(event) => {
               setSeqText(event.target.value);
               const value = Number(event.target.value);
-              if (Number.isInteger(value) && value >= 2 && value <= context) setSeqLen(value);
+              if (!problemsOf(value).seqLen) setSeqLen(value);
             }}
           />
           <small className="muted">
@@ -101,8 +106,8 @@ export function EvalPanel() {
             disabled={running}
             onChange={(event) => {
               setWindowsText(event.target.value);
-              const value = event.target.value.trim() === '' ? null : Number(event.target.value);
-              if (value === null || (Number.isInteger(value) && value >= 1)) setMaxWindows(value);
+              const value = windowsOf(event.target.value);
+              if (!problemsOf(seqValue, value).maxWindows) setMaxWindows(value ?? null);
             }}
           />
           <small className="muted" data-testid="eval-windows-available">
@@ -133,11 +138,11 @@ export function EvalPanel() {
           </button>
         </div>
       </div>
-      {!seqValid && (
-        <p className="field-error">
-          The sequence length is a whole number from 2 to the model's context ({context}).
+      {Object.values(problems).map((problem) => (
+        <p key={problem} className="field-error">
+          {problem.charAt(0).toUpperCase() + problem.slice(1)}.
         </p>
-      )}
+      ))}
 
       <div className="progress-row">
         <span className="progress-count" data-testid="eval-progress">
@@ -159,6 +164,15 @@ export function EvalPanel() {
           <p>
             The GPU ran out of memory ({evaluation.degraded}). The windows are scored again from the first,
             one per pass: slower, in less memory, and the same perplexity.
+          </p>
+        </div>
+      )}
+      {evaluation.resumed && (
+        <div className="notice notice-warn" role="status" data-testid="eval-resumed">
+          <p>
+            The GPU device was lost ({evaluation.resumed.message}). The evaluation continues on a new one from
+            the first window not yet scored, with the same perplexity
+            {evaluation.resumed.attempt > 1 ? ` (${evaluation.resumed.attempt} devices lost so far)` : ''}.
           </p>
         </div>
       )}

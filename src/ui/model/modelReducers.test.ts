@@ -160,6 +160,23 @@ describe('reduceEval', () => {
     expect(startingEval(state).degraded).toBeNull();
   });
 
+  it('keeps the finished windows when the evaluation continues on a new device, and says so', () => {
+    let state = reduceEval(startingEval(initialEval), window(1, 5));
+    state = reduceEval(state, window(2, 4.5));
+    state = reduceEval(state, { type: 'resumed', done: 2, attempt: 1, message: 'device destroyed' });
+    expect(state).toMatchObject({
+      status: 'running',
+      resumed: { attempt: 1, message: 'device destroyed' },
+      done: 2,
+      runningPpl: 4.5,
+    });
+    expect(state.points.map((p) => p.window)).toEqual([1, 2]);
+    state = reduceEval(state, window(3, 4.2));
+    expect(state.points.map((p) => p.window)).toEqual([1, 2, 3]);
+    // The next evaluation starts without the notice.
+    expect(startingEval(state).resumed).toBeNull();
+  });
+
   it('keeps the windows so far when cancelled, and records errors with advice', () => {
     let state = reduceEval(startingEval(initialEval), window(1, 5));
     state = reduceEval({ ...state, cancelRequested: true }, { type: 'cancelled', done: 1, total: 3 });

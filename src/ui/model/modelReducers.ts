@@ -146,6 +146,8 @@ export interface EvalState {
   cancelRequested: boolean;
   /** What ran out of memory, when the windows were scored again one per pass. */
   degraded: string | null;
+  /** The last lost device the evaluation continued after, and how many it has survived. */
+  resumed: { attempt: number; message: string } | null;
 }
 
 export const initialEval: EvalState = {
@@ -166,6 +168,7 @@ export const initialEval: EvalState = {
   memory: null,
   cancelRequested: false,
   degraded: null,
+  resumed: null,
 };
 
 export function startingEval(previous: EvalState): EvalState {
@@ -207,6 +210,14 @@ export function reduceEval(state: EvalState, event: EvalEvent): EvalState {
     case 'degraded':
       // The windows are scored again from the first: the curve starts over.
       return { ...state, degraded: event.message, done: 0, points: [], runningPpl: null };
+    case 'resumed':
+      // The finished windows stand; the next window event is the one after them.
+      return {
+        ...state,
+        resumed: { attempt: event.attempt, message: event.message },
+        done: event.done,
+        points: state.points.slice(0, event.done),
+      };
     case 'finished':
       return {
         ...state,
