@@ -362,7 +362,11 @@ async function prune(
       },
       summary: lines.join('\n'),
       metrics: series.series(run.summary),
-      results: { ...pruneResults(run.summary, { before, after }), ...(outputSha256 ? { outputSha256 } : {}) },
+      results: {
+        ...pruneResults(run.summary, { before, after }),
+        ...series.results(),
+        ...(outputSha256 ? { outputSha256 } : {}),
+      },
       detail: summary,
       recordFiles: cli.out ? [join(cli.out, RECORD_FILE)] : [],
     };
