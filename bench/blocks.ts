@@ -127,8 +127,11 @@ export async function measuredBlockRows(): Promise<MeasuredBlockRow[]> {
     const iterations = new Map<string, number>();
     const rounds = new Map<string, number>();
     const emit = (e: PruneEvent) => {
-      if (e.type === 'fista-iteration') iterations.set(e.operator, (iterations.get(e.operator) ?? 0) + 1);
-      if (e.type === 'lambda-round') rounds.set(e.operator, (rounds.get(e.operator) ?? 0) + 1);
+      if (e.type !== 'lambda-round') return;
+      // A round's objective series runs from x = 0 (the start) to its last iteration, thinned or not.
+      const ran = e.objective.x[e.objective.x.length - 1] ?? 0;
+      iterations.set(e.operator, (iterations.get(e.operator) ?? 0) + ran);
+      rounds.set(e.operator, (rounds.get(e.operator) ?? 0) + 1);
     };
     const started = performance.now();
     try {
@@ -144,8 +147,7 @@ export async function measuredBlockRows(): Promise<MeasuredBlockRow[]> {
       });
       const wallMs = performance.now() - started;
       const matrices = summary.blocks.flatMap((b) => b.matrices);
-      // Each round reports K + 1 objectives: its start's and one per iteration.
-      const iterationsOf = (op: string) => Math.max(0, (iterations.get(op) ?? 0) - (rounds.get(op) ?? 0));
+      const iterationsOf = (op: string) => iterations.get(op) ?? 0;
       rows.push({
         model,
         method,

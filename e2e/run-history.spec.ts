@@ -121,6 +121,12 @@ test('an exported pruning record imports with the same numbers and charts', asyn
   });
   expect(exported.model.sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(exported.data.map((d: { name: string }) => d.name)).toEqual(['c4', 'tinystories']);
+  // The last operator's objective, one series per λ round as the engine sent it (K = 4: 5 points),
+  // tagged with its round, which is how the record view finds it again.
+  const rounds = exported.metrics.filter((m: { round?: unknown }) => m.round);
+  expect(exported.version).toBe(2);
+  expect(rounds.map((m: { round: { round: number } }) => m.round.round)).toEqual([0, 1]);
+  for (const m of rounds) expect(m).toMatchObject({ xUnit: 'iteration', x: [0, 1, 2, 3, 4] });
 
   // From an empty history, as in another browser.
   await page.getByTestId('history-clear').click();

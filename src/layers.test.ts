@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest';
 // where listed, so no circle can form. Tests and their helpers may also reach the Node host.
 const FLOORS: Record<string, number> = {
   gpu: 0,
+  // Named series of numbers (src/series/series.ts): plain data the engine emits, the hosts record
+  // and the studio draws, so it sits below all of them and imports nothing.
+  series: 0,
   kernels: 1,
   sparse: 1,
   tokenizer: 2,

@@ -375,6 +375,7 @@ async function prune(
         metrics: series.series(run.summary),
         results: {
           ...pruneResults(run.summary, { before, after }),
+          ...series.results(),
           ...(outputSha256 ? { outputSha256 } : {}),
         },
         detail: summary,

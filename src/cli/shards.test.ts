@@ -11,6 +11,7 @@ import { exportHfModel } from '../model/export';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { blockOperators, memoryWeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
+import { traceOf } from '../run/fistaTraceSeries';
 import { parseRunRecord } from '../run/record';
 import type { PrunedFolderSummary } from './prunedFolder';
 import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
@@ -93,6 +94,22 @@ describe('pruning in shards and merging them', () => {
       'operator/wall-ms',
       'fista/lambda',
       'fista/objective',
+      // The last operator's trace, as the studio records it: each round's objective, the λ search.
+      'fista/objective/round-1',
+      'fista/objective/round-2',
+      'last-operator/lambda',
+      'last-operator/lambda-lo',
+      'last-operator/lambda-hi',
+      'last-operator/error-total',
+      'last-operator/error-round',
+      'last-operator/best',
+      'last-operator/sparsity-before-threshold',
+    ]);
+    const last = (out.summary as PruneSummary).blocks.flatMap((b) => b.matrices).at(-1);
+    expect(traceOf(record)).toMatchObject({ block: last?.block, operator: last?.operator });
+    expect(traceOf(record)?.objectives.map((m) => m.x)).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
     ]);
     // --json carries the run's counters and each operator's; the operators' are part of the run's.
     const counters = out.counters as WorkCounters;
@@ -152,6 +169,8 @@ describe('pruning in shards and merging them', () => {
     const untimed = (r: typeof record) => r.metrics.filter((m) => !timeSeries(m.name));
     expect(untimed(record)).toEqual(untimed(wholeRecord));
     expect(record.metrics.map((m) => m.name)).toEqual(wholeRecord.metrics.map((m) => m.name));
+    // The merged run's last operator is the last shard's: the same trace as the whole run's.
+    expect(traceOf(record)).toEqual(traceOf(wholeRecord));
     expect(record.results).toMatchObject({ sparsity: w.sparsity, shards: 2, outputSha256: out.outputSha256 });
     expect(record.model).toEqual(wholeRecord.model);
 

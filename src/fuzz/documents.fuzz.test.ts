@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseShard } from '../cli/shard';
+import { traceOf } from '../run/fistaTraceSeries';
 import { parseRunRecord, RUN_RECORD_FORMAT, RUN_RECORD_VERSION, RunRecordError } from '../run/record';
 import { DemoError, parseDemo } from '../ui/demos/demoSpec';
 import { decodeUrlState, encodeUrlState } from '../ui/shell/urlState';
@@ -29,7 +30,17 @@ const validRecord = {
   engineVersion: '0.1.0',
   adapter: 'test',
   producer: 'cli',
-  metrics: [{ name: 'objective', x: [1, 2], y: [0.5, null] }],
+  metrics: [
+    { name: 'objective', x: [1, 2], y: [0.5, null] },
+    {
+      name: 'fista/objective/round-1',
+      xUnit: 'iteration',
+      x: [0, 1],
+      y: [2, 1],
+      round: { block: 0, operator: 'q', round: 0 },
+    },
+    { name: 'last-operator/lambda', xUnit: 'round', x: [1], y: [0.5] },
+  ],
   results: { perplexity: 12.5, sparsity: '50%', dense: null },
   timings: { total: 60000 },
 };
@@ -39,7 +50,14 @@ function expectRenderable(record: ReturnType<typeof parseRunRecord>): void {
   for (const m of record.metrics) {
     expect(typeof m.name).toBe('string');
     expect(m.x.length).toBe(m.y.length);
+    for (const unit of [m.xUnit, m.unit]) expect(unit === undefined || typeof unit === 'string').toBe(true);
+    if (m.round) {
+      expect(Number.isSafeInteger(m.round.block) && Number.isSafeInteger(m.round.round)).toBe(true);
+      expect(typeof m.round.operator).toBe('string');
+    }
   }
+  // The record view's FISTA charts read the trace back from the series.
+  traceOf(record);
   for (const v of Object.values(record.results))
     expect(v === null || typeof v === 'number' || typeof v === 'string').toBe(true);
   for (const v of Object.values(record.timings)) expect(v === null || Number.isFinite(v)).toBe(true);

@@ -2,6 +2,7 @@
 // buffers, no classes) so they cross the worker boundary and go into run records unchanged.
 
 import type { WorkCounters } from '../gpu/meter';
+import type { Series } from '../series/series';
 import type { PruneMethod, PruneOptions } from './options';
 
 /** One outer round of FISTAPruner's λ search, after its hard threshold. */
@@ -84,16 +85,11 @@ export type PruneEvent =
       cols: number;
       lipschitz?: number;
     }
-  /** FISTAPruner: F(W_k) = ½‖W_k X* − W X‖² + λ‖W_k‖₁ after iteration k of round r. */
-  | {
-      type: 'fista-iteration';
-      block: number;
-      operator: string;
-      round: number;
-      iteration: number;
-      objective: number;
-    }
-  /** FISTAPruner: one outer round of the λ search, after its hard threshold. */
-  | ({ type: 'lambda-round'; block: number; operator: string } & LambdaRound)
+  /**
+   * FISTAPruner: one outer round of the λ search, after its hard threshold, with the round's
+   * objective F(W_k) = ½‖W_k X* − W X‖² + λ‖W_k‖₁ for k = 0 … K as one finished series (its `round`
+   * names the operator and round; thinned to FISTA_OBJECTIVE_POINTS, see fistaTrace.ts).
+   */
+  | ({ type: 'lambda-round'; block: number; operator: string; objective: Series } & LambdaRound)
   | { type: 'operator-finished'; matrix: MatrixSummary }
   | { type: 'block-finished'; summary: BlockSummary };

@@ -670,20 +670,8 @@ async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorO
         // A dense start is not at the pattern, so it cannot be the result; a pruned start can.
         startIsCandidate: baseline !== 'dense',
         signal: a.signal,
-        onRound: (r) => {
-          r.objectives.forEach((objective, iteration) => {
-            a.emit({
-              type: 'fista-iteration',
-              block: a.layer,
-              operator: a.op,
-              round: r.round,
-              iteration,
-              objective,
-            });
-          });
-          const { objectives: _, ...round } = r;
-          a.emit({ type: 'lambda-round', block: a.layer, operator: a.op, ...round });
-        },
+        operator: { block: a.layer, operator: a.op },
+        onRound: (round) => a.emit({ type: 'lambda-round', block: a.layer, operator: a.op, ...round }),
       });
       return {
         error: result.error,

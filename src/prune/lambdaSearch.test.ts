@@ -2,14 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersSince, type GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { freshSeed, Random } from '../kernels/random';
+import { thinSeries } from '../series/series';
+import { FistaWorkspace, fistaSolve } from './fista';
 import { type Layer, largestEigenvalue64, randomLayer, TestUploads, tokenError64 } from './fista.reference';
-import { fistaPruneOperator } from './lambdaSearch';
+import { FISTA_OBJECTIVE_POINTS, objectiveSeriesName } from './fistaTrace';
+import { fistaPruneOperator, type RoundReport } from './lambdaSearch';
 import { LIPSCHITZ_MARGIN, lipschitzConstant } from './lipschitz';
 import type { FistaOptions, SparsityPattern } from './options';
 
 const M = 11;
 const N = 24;
 const TOKENS = 70;
+const OPERATOR = { block: 2, operator: 'up' };
 
 /** The dense weights with the smallest half of each group (a row, or 4 columns) zeroed by magnitude. */
 function magnitudeStart(w: Float32Array, group: number): Float32Array {
@@ -67,6 +71,7 @@ describe('FISTAPruner λ search on one operator', () => {
         options,
         lipschitz: (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(layer.lasso.g, N),
         startIsCandidate: true,
+        operator: OPERATOR,
         onRound: (r) => rounds.push(r.errorTotal),
       });
       const pruned = await rt.readF32(out);
@@ -105,6 +110,7 @@ describe('FISTAPruner λ search on one operator', () => {
       options: { ...options, warmStart: 'dense' },
       lipschitz: (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(layer.lasso.g, N),
       startIsCandidate: false,
+      operator: OPERATOR,
     });
     const pruned = await rt.readF32(out);
     expect(pruned.filter((v) => v === 0).length, `seed ${seed}`).toBe((M * N) / 2);
@@ -136,9 +142,10 @@ describe('FISTAPruner λ search on one operator', () => {
         options: { ...options, iterations, rounds, tolerance },
         lipschitz,
         startIsCandidate: true,
+        operator: OPERATOR,
         onRound: (r) => {
           reported++;
-          expect(r.objectives.length, `K ${iterations} seed ${seed}`).toBeLessThanOrEqual(iterations + 1);
+          expect(r.objective.y.length, `K ${iterations} seed ${seed}`).toBeLessThanOrEqual(iterations + 1);
         },
       });
       const label = `K ${iterations}, T ${rounds}, tolerance ${tolerance}, seed ${seed}`;
@@ -147,6 +154,64 @@ describe('FISTAPruner λ search on one operator', () => {
       expect(countersSince(rt.counters(), afterL).readbacks, label).toBe(rounds + 1);
       // The issue's bound for the whole step: T + 3.
       expect(countersSince(rt.counters(), before).readbacks, label).toBeLessThanOrEqual(rounds + 3);
+    }
+  });
+
+  it("reports each round's objective as fistaSolve's objectives, thinned to the stated points, first and last kept", async () => {
+    const seed = freshSeed();
+    const layer = randomLayer(new Random(seed), M, N, TOKENS, 0.3);
+    const problem = await problemOf(layer);
+    const start = await up(magnitudeStart(layer.w, N));
+    const lipschitz = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(layer.lasso.g, N);
+    // K = 4 keeps every objective; K = 300 (301 objectives) is thinned to 101, every third.
+    for (const iterations of [4, 300]) {
+      const reports: RoundReport[] = [];
+      await fistaPruneOperator(rt, {
+        problem,
+        dense: await up(layer.w),
+        start,
+        out: await up(new Float32Array(M * N)),
+        pattern: { kind: 'unstructured', sparsity: 0.5 },
+        options: { ...options, iterations, rounds: 2 },
+        lipschitz,
+        startIsCandidate: true,
+        operator: OPERATOR,
+        onRound: (r) => reports.push(r),
+      });
+      // Round 0 starts from the warm start itself: the same solve, run alone, gives its objectives.
+      const ws = await FistaWorkspace.create(rt, M, N, iterations);
+      const first = reports[0] as RoundReport;
+      const solve = await fistaSolve(rt, {
+        problem,
+        workspace: ws,
+        start,
+        lambda: first.lambda,
+        lipschitz,
+        iterations,
+      });
+      ws.destroy();
+      const label = `K ${iterations} seed ${seed}`;
+      expect(solve.objectives, label).toHaveLength(iterations + 1);
+      const full = { x: solve.objectives.map((_, k) => k), y: solve.objectives };
+      const thinned = thinSeries({ name: 'objectives', ...full }, FISTA_OBJECTIVE_POINTS);
+      expect(first.objective, label).toEqual({
+        name: objectiveSeriesName(0),
+        xUnit: 'iteration',
+        x: thinned.x,
+        y: thinned.y,
+        round: { ...OPERATOR, round: 0 },
+      });
+      expect(first.objective.x.length, label).toBe(Math.min(iterations + 1, FISTA_OBJECTIVE_POINTS));
+      expect(first.objective.x[0], label).toBe(0);
+      expect(first.objective.x.at(-1), label).toBe(iterations);
+      expect(first.objective.y.at(-1), label).toBe(solve.objectives.at(-1));
+      expect(
+        reports.map((r) => r.objective.round),
+        label,
+      ).toEqual([
+        { ...OPERATOR, round: 0 },
+        { ...OPERATOR, round: 1 },
+      ]);
     }
   });
 });

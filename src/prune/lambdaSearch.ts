@@ -5,6 +5,7 @@
 
 import type { GpuRuntime } from '../gpu/runtime';
 import { reduce } from '../kernels/reduce';
+import type { Series, SeriesRound } from '../series/series';
 import type { LambdaRound } from './events';
 import {
   FistaWorkspace,
@@ -15,6 +16,7 @@ import {
   recordSolve,
   timesGram,
 } from './fista';
+import { objectiveSeries } from './fistaTrace';
 import { magnitudeScores, nmMask, rowMask } from './masks';
 import type { FistaOptions, SparsityPattern } from './options';
 
@@ -43,9 +45,9 @@ export async function selectKeep(
   }
 }
 
-/** A λ round with the objective after each of its iterations (F(W₀) first). */
+/** A λ round with its objective series (fistaTrace.ts objectiveSeries of the solve's objectives). */
 export interface RoundReport extends LambdaRound {
-  objectives: number[];
+  objective: Series;
 }
 
 export interface PruneOperatorArgs {
@@ -62,6 +64,8 @@ export interface PruneOperatorArgs {
   lipschitz: number;
   /** Whether the start itself may be returned (a pruned warm start) or not (a dense start). */
   startIsCandidate: boolean;
+  /** The operator being pruned, which each round's objective series names. */
+  operator: Omit<SeriesRound, 'round'>;
   signal?: AbortSignal;
   onRound?: (report: RoundReport) => void;
 }
@@ -163,7 +167,7 @@ export async function fistaPruneOperator(
         errorTotal,
         errorRound,
         best,
-        objectives: solve.objectives,
+        objective: objectiveSeries({ ...args.operator, round }, solve.objectives),
       });
       lambda = Number.isFinite(hi) ? (lo + hi) / 2 : 2 * lambda;
     }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import packageJson from '../../package.json?raw';
 import type { WorkCounters } from '../gpu/meter';
 import type { PruneEvent, PruneSummary } from '../prune/events';
+import { objectiveSeries } from '../prune/fistaTrace';
 import { defaultPruneOptions } from '../prune/job';
 import {
   adapterName,
@@ -12,9 +13,9 @@ import {
   pruneConfig,
   pruneResults,
   SERIES,
-  subsample,
   trainOutcome,
 } from './build';
+import { TRACE, traceOf } from './fistaTraceSeries';
 import { parseRunRecord } from './record';
 
 const HASH = 'a'.repeat(64);
@@ -77,23 +78,6 @@ describe('building run records', () => {
     expect(adapterName({ ...c, description: '', isFallbackAdapter: false })).toBe('google swiftshader');
   });
 
-  it('subsamples a long series to at most the points asked for, first and last kept', () => {
-    const n = 1001;
-    const series = {
-      name: 's',
-      x: Array.from({ length: n }, (_, i) => i),
-      y: Array.from({ length: n }, (_, i) => -i),
-    };
-    for (const max of [2, 3, 10, 100, 1000]) {
-      const s = subsample(series, max);
-      expect(s.x.length, `max ${max}`).toBeLessThanOrEqual(max);
-      expect(s.x[0]).toBe(0);
-      expect(s.x[s.x.length - 1]).toBe(n - 1);
-      expect(s.y).toEqual(s.x.map((x) => -x));
-    }
-    expect(subsample(series, n)).toBe(series);
-  });
-
   it("turns a perplexity result into each window's mean NLL", () => {
     const s = nllPerWindow({
       ppl: 3,
@@ -110,7 +94,7 @@ describe('building run records', () => {
     expect(s.y[1]).toBeCloseTo(Math.log(4.5), 15);
   });
 
-  it('collects per-operator, λ and objective series from a run', () => {
+  it("collects per-operator series, λ over the run, the objective joined end to end and the last operator's trace", () => {
     const collector = new PruneSeriesCollector();
     const round = {
       lo: 0,
@@ -120,20 +104,20 @@ describe('building run records', () => {
       errorRound: 0.1,
       best: true,
     };
-    const events: PruneEvent[] = [
-      { type: 'lambda-round', block: 0, operator: 'q', round: 0, lambda: 0.5, ...round },
-      { type: 'lambda-round', block: 0, operator: 'q', round: 1, lambda: 0.25, ...round },
-      ...Array.from(
-        { length: 50 },
-        (_, i): PruneEvent => ({
-          type: 'fista-iteration',
-          block: 0,
-          operator: 'q',
-          round: 0,
-          iteration: i,
-          objective: 100 - i,
-        }),
-      ),
+    const lambdaRound = (block: number, operator: string, r: number, objectives: number[]): PruneEvent => ({
+      type: 'lambda-round',
+      block,
+      operator,
+      round: r,
+      lambda: 1 / (r + 1),
+      ...round,
+      objective: objectiveSeries({ block, operator, round: r }, objectives),
+    });
+    // Operator q: two rounds of K = 3 (4 objectives each); operator k: one round that stopped at 2.
+    const events = [
+      lambdaRound(0, 'q', 0, [10, 9, 8, 7]),
+      lambdaRound(0, 'q', 1, [6, 5, 4, 3]),
+      lambdaRound(0, 'k', 0, [2, 1, 0.5]),
     ];
     for (const e of events) collector.add(e);
     const series = new Map(collector.series(summary(), 10).map((s) => [s.name, s]));
@@ -143,10 +127,73 @@ describe('building run records', () => {
       y: [0.1, 0.1, 0.2],
     });
     expect(series.get(SERIES.sparsity)?.y).toEqual([0.5, 0.25, 0.75]);
-    expect(series.get(SERIES.lambda)).toEqual({ name: SERIES.lambda, x: [1, 2], y: [0.5, 0.25] });
+    expect(series.get(SERIES.lambda)).toEqual({
+      name: SERIES.lambda,
+      xUnit: 'round',
+      x: [1, 2, 3],
+      y: [1, 0.5, 1],
+    });
+    // Every objective evaluation of the run, counted from 0 across rounds and operators; thinned to 10.
     const objective = series.get(SERIES.objective);
-    expect(objective?.x.length).toBeLessThanOrEqual(10);
-    expect(objective?.x[objective.x.length - 1]).toBe(49);
+    expect(objective?.x).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(objective?.y).toEqual([10, 8, 6, 4, 2, 0.5]);
+    // The last operator's trace: its round's series unchanged, and the λ search by round.
+    const k = (events[2] as Extract<PruneEvent, { type: 'lambda-round' }>).objective;
+    expect(series.get(k.name)).toBe(k);
+    expect(series.get(TRACE.lambda)).toEqual({ name: TRACE.lambda, xUnit: 'round', x: [1], y: [1] });
+    expect(collector.results()).toEqual({ 'lastOperator.block': 0, 'lastOperator.name': 'k' });
+  });
+
+  it("gives the record view the CLI's trace as the engine sent it", () => {
+    const collector = new PruneSeriesCollector();
+    const objective = objectiveSeries({ block: 1, operator: 'down', round: 0 }, [4, 3, 2]);
+    collector.add({
+      type: 'lambda-round',
+      block: 1,
+      operator: 'down',
+      round: 0,
+      lambda: 0.5,
+      lo: 0,
+      hi: null,
+      sparsityBeforeThreshold: 0.4,
+      errorTotal: 1,
+      errorRound: 0.1,
+      best: true,
+      objective,
+    });
+    const record = buildRunRecord({
+      kind: 'prune',
+      startedAt: new Date(0),
+      finishedAt: new Date(1),
+      status: 'finished',
+      config: {},
+      seed: 0,
+      model: { name: 'tiny', sha256: HASH, files: [], parameters: 1 },
+      data: [],
+      adapter: 'test',
+      producer: 'cli',
+      metrics: collector.series(summary()),
+      results: collector.results(),
+      timings: {},
+    });
+    const trace = traceOf(parseRunRecord(JSON.parse(JSON.stringify(record))));
+    expect(trace).toEqual({
+      block: 1,
+      operator: 'down',
+      objectives: [objective],
+      rounds: [
+        {
+          round: 0,
+          lambda: 0.5,
+          lo: 0,
+          hi: null,
+          sparsityBeforeThreshold: 0.4,
+          errorTotal: 1,
+          errorRound: 0.1,
+          best: true,
+        },
+      ],
+    });
   });
 
   it('keeps a user calibration text out of the record, by label and length', () => {

@@ -7,9 +7,12 @@ import type { CapabilityReport } from '../gpu/device';
 import type { WorkCounters } from '../gpu/meter';
 import type { PerplexityResult } from '../model/perplexity';
 import type { PruneEvent, PruneSummary } from '../prune/events';
+import { type FistaTrace, traceWithRound } from '../prune/fistaTrace';
 import type { PruneOptions } from '../prune/options';
+import { thinSeries } from '../series/series';
 import type { TrainSummary } from '../train/job';
 import { ENGINE_VERSION } from './engineVersion';
+import { traceResults, traceSeries } from './fistaTraceSeries';
 import {
   type DataIdentity,
   type MetricSeries,
@@ -61,27 +64,6 @@ export function adapterName(
 ): string {
   const name = [c.vendor, c.architecture, c.description].filter(Boolean).join(' ') || 'unknown adapter';
   return c.isFallbackAdapter ? `${name} (fallback)` : name;
-}
-
-/**
- * At most maxPoints of a series, evenly strided, always keeping the last point (so a chart ends
- * where the run ended and concatenated series can be offset by the last x).
- */
-export function subsample(series: MetricSeries, maxPoints: number): MetricSeries {
-  const n = series.x.length;
-  if (n <= maxPoints) return series;
-  const stride = Math.ceil((n - 1) / (maxPoints - 1));
-  const x: number[] = [];
-  const y: number[] = [];
-  for (let i = 0; i < n; i += stride) {
-    x.push(series.x[i] as number);
-    y.push(series.y[i] as number);
-  }
-  if (x[x.length - 1] !== series.x[n - 1]) {
-    x.push(series.x[n - 1] as number);
-    y.push(series.y[n - 1] as number);
-  }
-  return { name: series.name, x, y };
 }
 
 /**
@@ -153,27 +135,42 @@ export function operatorSeries(summary: Pick<PruneSummary, 'blocks'>): MetricSer
 }
 
 /**
- * Collects FISTAPruner's per-round λ and per-iteration objective from a run's events. A large
- * model runs tens of thousands of iterations; the objective is subsampled when the series is taken.
+ * Collects FISTAPruner's series from a run's events, one 'lambda-round' event per λ round: λ per
+ * round over the whole run, every round's objective series joined end to end (x counts the
+ * objective evaluations of the whole run from 0; a large model's run is thinned again when the
+ * series is taken), and the last operator's trace as the studio records it (fistaTraceSeries.ts).
  */
 export class PruneSeriesCollector {
   private readonly lambda: number[] = [];
-  private readonly objective: number[] = [];
+  private readonly objective = { x: [] as number[], y: [] as number[] };
+  private trace: FistaTrace | null = null;
 
   readonly add = (event: PruneEvent): void => {
-    if (event.type === 'lambda-round') this.lambda.push(event.lambda);
-    else if (event.type === 'fista-iteration') this.objective.push(event.objective);
+    if (event.type !== 'lambda-round') return;
+    this.lambda.push(event.lambda);
+    const { x, y } = this.objective;
+    // A round's x runs from 0 to its last iteration, so the next round starts one past it.
+    const shift = x.length ? (x[x.length - 1] as number) + 1 : 0;
+    x.push(...event.objective.x.map((k) => k + shift));
+    y.push(...event.objective.y);
+    this.trace = traceWithRound(this.trace, event);
   };
 
   series(summary: PruneSummary, maxObjectivePoints = 2000): MetricSeries[] {
     const out = operatorSeries(summary);
     if (this.lambda.length)
-      out.push({ name: SERIES.lambda, x: this.lambda.map((_, i) => i + 1), y: this.lambda });
-    if (this.objective.length) {
-      const objective = { name: SERIES.objective, x: this.objective.map((_, i) => i), y: this.objective };
-      out.push(subsample(objective, maxObjectivePoints));
+      out.push({ name: SERIES.lambda, xUnit: 'round', x: this.lambda.map((_, i) => i + 1), y: this.lambda });
+    if (this.objective.x.length) {
+      const objective = { name: SERIES.objective, xUnit: 'evaluation', ...this.objective };
+      out.push(thinSeries(objective, maxObjectivePoints));
     }
+    if (this.trace) out.push(...traceSeries(this.trace));
     return out;
+  }
+
+  /** The results that name the traced operator (none without FISTA rounds). */
+  results(): RunRecord['results'] {
+    return this.trace ? traceResults(this.trace) : {};
   }
 }
 

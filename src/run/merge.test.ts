@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BlockSummary } from '../prune/events';
+import { objectiveSeries } from '../prune/fistaTrace';
 import { buildRunRecord, type RecordedPruneSummary, SERIES } from './build';
+import { traceOf, traceResults, traceSeries } from './fistaTraceSeries';
 import { mergePruneRecords, mergeSummaries, recordedSummary, ShardRecordError } from './merge';
 import { parseRunRecord, type RunRecord } from './record';
 
@@ -130,5 +132,41 @@ describe('merging shard records', () => {
     const record = { ...shardRecord([block(0, [0.5])], new Date(0), 1), detail: undefined };
     expect(() => recordedSummary(record, 'shard/run-record.json')).toThrow(ShardRecordError);
     expect(() => recordedSummary(record, 'shard/run-record.json')).toThrow(/shard\/run-record.json/);
+  });
+
+  it("keeps the trace of the last shard's last operator, the merged run's last", () => {
+    const traced = (record: RunRecord, block: number): RunRecord => {
+      const trace = {
+        block,
+        operator: 'down',
+        objectives: [objectiveSeries({ block, operator: 'down', round: 0 }, [block + 3, block + 2])],
+        rounds: [
+          {
+            round: 0,
+            lambda: block + 0.5,
+            lo: 0,
+            hi: null,
+            sparsityBeforeThreshold: 0.4,
+            errorTotal: 2,
+            errorRound: 1,
+            best: true,
+          },
+        ],
+      };
+      return {
+        ...record,
+        metrics: [...record.metrics, ...traceSeries(trace)],
+        results: { ...record.results, ...traceResults(trace) },
+      };
+    };
+    const first = traced(shardRecord([block(0, [0.5])], new Date(0), 1), 0);
+    const second = traced(shardRecord([block(1, [0.5])], new Date(0), 1), 1);
+    const summary = mergeSummaries([recordedSummary(first, 'a'), recordedSummary(second, 'b')]);
+    const record = parseRunRecord(
+      JSON.parse(JSON.stringify(buildRunRecord(mergePruneRecords([first, second], summary, {})))),
+    );
+    expect(traceOf(record)).toEqual(traceOf(second));
+    expect(traceOf(record)?.block).toBe(1);
+    expect(record.metrics.filter((m) => m.round)).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 // One run record for a model pruned in shards: the shards' records (each a prune of some blocks)
 // joined as if one run had pruned every block. Per-operator series are rebuilt from the joined
-// summary; FISTA's λ and objective series are concatenated in block order; timings are summed
+// summary; FISTA's λ and objective series are concatenated in block order, and the last shard's
+// trace of its last operator is kept (the merged run's last operator); timings are summed
 // (machine time, not wall time: shards may have run in parallel). The shards' perplexities are
 // dropped: each measured a model with only its own blocks pruned, not the merged model.
 
@@ -13,6 +14,7 @@ import {
   type RunRecordParts,
   SERIES,
 } from './build';
+import { traceOf, traceResults, traceSeries } from './fistaTraceSeries';
 import type { MetricSeries, RunRecord } from './record';
 
 export class ShardRecordError extends Error {
@@ -56,6 +58,10 @@ export function mergePruneRecords(
 ): RunRecordParts {
   const first = shards[0];
   if (!first) throw new ShardRecordError('there are no shards to merge');
+  const trace = shards
+    .map(traceOf)
+    .filter((t) => t !== null)
+    .at(-1);
   const timings: Record<string, number> = {};
   for (const s of shards)
     for (const [k, ms] of Object.entries(s.timings)) timings[k] = (timings[k] ?? 0) + ms;
@@ -73,8 +79,14 @@ export function mergePruneRecords(
     metrics: [
       ...operatorSeries(summary),
       ...[SERIES.lambda, SERIES.objective].flatMap((name) => concatenated(shards, name)),
+      ...(trace ? traceSeries(trace) : []),
     ],
-    results: { ...pruneResults(summary, { before: {}, after: {} }), shards: shards.length, ...results },
+    results: {
+      ...pruneResults(summary, { before: {}, after: {} }),
+      shards: shards.length,
+      ...(trace ? traceResults(trace) : {}),
+      ...results,
+    },
     timings,
     detail: {
       ...summary,
@@ -87,13 +99,16 @@ export function mergePruneRecords(
 function concatenated(shards: readonly RunRecord[], name: string): MetricSeries[] {
   const x: number[] = [];
   const y: number[] = [];
+  let units: Pick<MetricSeries, 'xUnit' | 'unit'> = {};
   for (const s of shards) {
     const series = s.metrics.find((m) => m.name === name);
     const first = series?.x[0];
     if (!series || first === undefined) continue;
+    if (x.length === 0)
+      units = { ...(series.xUnit && { xUnit: series.xUnit }), ...(series.unit && { unit: series.unit }) };
     const shift = x.length ? (x[x.length - 1] as number) + 1 - first : 0;
     x.push(...series.x.map((v) => v + shift));
     y.push(...series.y);
   }
-  return x.length ? [{ name, x, y }] : [];
+  return x.length ? [{ name, ...units, x, y }] : [];
 }

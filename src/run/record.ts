@@ -2,9 +2,15 @@
 // The CLI writes one per job, the studio keeps them in its history and imports and exports them as
 // JSON. The format is versioned; parseRunRecord checks an imported file field by field, so a
 // truncated or hand-edited record is refused with the field that is wrong rather than half-shown.
+// Version 2 added units and round tags to series (src/series/series.ts); a version 1 record is
+// read by upgrading it (upgradeVersion1), so records written before stay readable.
+
+import type { Series } from '../series/series';
 
 export const RUN_RECORD_FORMAT = 'compression-studio/run-record';
-export const RUN_RECORD_VERSION = 1;
+export const RUN_RECORD_VERSION = 2;
+/** Every version parseRunRecord reads; older ones are upgraded to RUN_RECORD_VERSION. */
+const READABLE_VERSIONS: readonly unknown[] = [1, RUN_RECORD_VERSION];
 
 export type RunKind = 'prune' | 'train' | 'eval';
 
@@ -25,13 +31,8 @@ export interface DataIdentity {
   bytes: number;
 }
 
-/** One named series of numbers over steps (loss per step, objective per iteration, …). */
-export interface MetricSeries {
-  name: string;
-  /** x values (step, iteration, window); same length as y. */
-  x: number[];
-  y: number[];
-}
+/** One named series of numbers over steps (loss per step, objective per iteration, …): the engine's Series. */
+export type MetricSeries = Series;
 
 export interface RunRecord {
   format: typeof RUN_RECORD_FORMAT;
@@ -88,6 +89,7 @@ const isString: Check = (v) => typeof v === 'string';
 const isObject: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumberArray: Check = (v) => Array.isArray(v) && v.every((n) => typeof n === 'number' || n === null);
 const isCount: Check = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isOptionalString: Check = (v) => v === undefined || typeof v === 'string';
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function field(record: Record<string, unknown>, path: string, check: Check, what: string): void {
@@ -106,9 +108,9 @@ export function parseRunRecord(value: unknown): RunRecord {
   if (r.format !== RUN_RECORD_FORMAT) {
     throw new RunRecordError(`run record: "format" must be "${RUN_RECORD_FORMAT}"; this is not a run record`);
   }
-  if (r.version !== RUN_RECORD_VERSION) {
+  if (!READABLE_VERSIONS.includes(r.version)) {
     throw new RunRecordError(
-      `run record: version ${JSON.stringify(r.version)} is not supported (this studio reads version ${RUN_RECORD_VERSION})`,
+      `run record: version ${JSON.stringify(r.version)} is not supported (this studio reads versions ${READABLE_VERSIONS.join(' and ')})`,
     );
   }
   field(r, 'id', isString, 'a string');
@@ -146,6 +148,15 @@ export function parseRunRecord(value: unknown): RunRecord {
     field(s, 'name', isString, 'a string');
     field(s, 'x', isNumberArray, 'a list of numbers');
     field(s, 'y', isNumberArray, 'a list of numbers');
+    field(s, 'xUnit', isOptionalString, 'a unit name');
+    field(s, 'unit', isOptionalString, 'a unit name');
+    if (s.round !== undefined) {
+      field(s, 'round', isObject, 'an object');
+      const round = s.round as Record<string, unknown>;
+      field(round, 'block', isCount, 'a block number');
+      field(round, 'operator', isString, 'an operator name');
+      field(round, 'round', isCount, 'a round number from 0');
+    }
     if ((s.x as number[]).length !== (s.y as number[]).length) {
       throw new RunRecordError(
         `run record: metric "${s.name}" has ${(s.x as number[]).length} x and ${(s.y as number[]).length} y values`,
@@ -168,5 +179,40 @@ export function parseRunRecord(value: unknown): RunRecord {
       throw new RunRecordError(`run record: timings.${key} must be milliseconds, got ${JSON.stringify(v)}`);
   }
   if (r.error !== undefined) field(r, 'error', isString, 'a string');
-  return r as unknown as RunRecord;
+  const record = r as unknown as RunRecord;
+  return r.version === 1 ? upgradeVersion1(record) : record;
+}
+
+/**
+ * Version 1 named the studio's per-round objective series `last-operator/objective/round-N` (N from
+ * 1) and kept their operator in results; version 2 tags each with `round`, which is how readers
+ * find them. The names stay as they were.
+ */
+export function upgradeVersion1(record: RunRecord): RunRecord {
+  const block = record.results['lastOperator.block'];
+  const operator = record.results['lastOperator.name'];
+  const metrics = record.metrics.map((series) => {
+    const round = version1Round(series.name);
+    if (round === null || series.round) return series;
+    return {
+      ...series,
+      xUnit: 'iteration',
+      round: {
+        block: typeof block === 'number' ? block : 0,
+        operator: typeof operator === 'string' ? operator : '?',
+        round,
+      },
+    };
+  });
+  return { ...record, version: RUN_RECORD_VERSION, metrics };
+}
+
+const VERSION1_OBJECTIVE = 'last-operator/objective/round-';
+
+/** The round (from 0) a version 1 objective series name stands for, or null for any other name. */
+function version1Round(name: string): number | null {
+  if (!name.startsWith(VERSION1_OBJECTIVE)) return null;
+  const n = Number(name.slice(VERSION1_OBJECTIVE.length));
+  // Only the names version 1 wrote: 'round-1', never 'round-01' or 'round-1e0'.
+  return Number.isSafeInteger(n) && n >= 1 && `${VERSION1_OBJECTIVE}${n}` === name ? n - 1 : null;
 }

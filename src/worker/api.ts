@@ -283,9 +283,8 @@ export type PruneJobEvent =
   /** Calibration, perplexity before and after, and resumptions: the job's own progress (src/jobs/prune.ts). */
   | PruneJobProgress
   /**
-   * The engine's own events, in order, batched every ~100 ms. 'fista-iteration' events are thinned
-   * on long solves (every iteration of the first 50, then at most 50 more spread over the rest of a
-   * round); every other event is passed on.
+   * The engine's own events, in order, batched every ~100 ms, none dropped: a λ round's objective
+   * arrives as one series the engine already thinned (src/prune/fistaTrace.ts).
    */
   | { type: 'prune'; events: PruneEvent[] }
   /** heldRuns: the runs whose pruned weights the worker still holds (exportRun works for these). */

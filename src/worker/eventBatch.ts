@@ -1,5 +1,6 @@
-// A job's engine events come faster than the page needs them (every FISTA iteration of a pruning
-// run; a step per arm per step of a training run, each with Adapprox's rank per matrix): each
+// A job's engine events come faster than the page needs them (every statistics pass, operator and
+// λ round of a pruning run on a small model; a step per arm per step of a training run, each with
+// Adapprox's rank per matrix): each
 // message is a structured clone and a re-render. They are batched instead, one message per
 // interval, in the order they were pushed.
 

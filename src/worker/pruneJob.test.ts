@@ -84,9 +84,10 @@ describe('the pruning job', () => {
     const count = (type: PruneEvent['type']) => engine.filter((e) => e.type === type).length;
     expect(count('block-finished')).toBe(3);
     expect(count('operator-finished')).toBe(3 * 7);
+    // One event per λ round, each with its whole objective series (K + 1 objectives, the start included).
     expect(count('lambda-round')).toBe(3 * 7 * 2);
-    // K ≤ 50: every iteration is passed on (K + 1 objectives per round, the start included).
-    expect(count('fista-iteration')).toBe(3 * 7 * 2 * 7);
+    for (const e of engine)
+      if (e.type === 'lambda-round') expect(e.objective.x, e.objective.name).toEqual([0, 1, 2, 3, 4, 5, 6]);
 
     // A mask bit per weight, 2 of every 4 set.
     for (const block of run.summary.blocks)

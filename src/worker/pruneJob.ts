@@ -11,6 +11,7 @@ import type { ByteSource } from '../model/byteSource';
 import type { EvalText } from '../model/evaluate';
 import type { Residency } from '../model/gpuModel';
 import { CALIBRATION_TEXTS, CalibrationError } from '../prune/calibration';
+import type { PruneEvent } from '../prune/events';
 import { PruneInterruptedError } from '../prune/job';
 import { PruneOptionsError } from '../prune/options';
 import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
@@ -18,12 +19,14 @@ import { SingularHessianError } from '../prune/sparsegpt';
 import { StatisticsError } from '../prune/statistics';
 import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
+import { eventBatcher } from './eventBatch';
 import { checkFit, type LoadedModel, modelFailure } from './modelJob';
-import { pruneEventBatcher } from './pruneEventBatch';
 import type { PruneRunStore } from './pruneRuns';
 import { throttle } from './throttle';
 
 const MEMORY_INTERVAL_MS = 250;
+/** At most one message of engine events per this many milliseconds. */
+const ENGINE_EVENT_MS = 100;
 
 export interface PruneJob {
   loaded: LoadedModel;
@@ -59,10 +62,9 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   const { prune, evaluation } = options;
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  // A round reports K + 1 objectives: its start and each iteration.
-  const batcher = pruneEventBatcher(prune.fista.iterations + 1, (events) =>
-    job.emit({ type: 'prune', events }),
-  );
+  // The engine reports per statistics pass, operator and λ round (each round's objective one
+  // finished series): batched so a fast small model does not re-render the page per event.
+  const batcher = eventBatcher<PruneEvent>((events) => job.emit({ type: 'prune', events }), ENGINE_EVENT_MS);
   // Every message goes out after the queued engine events, so the UI sees them in order.
   const emit = (event: PruneJobEvent) => {
     batcher.flush();
@@ -198,7 +200,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   }
   sendMemory();
   emit(outcome);
-  batcher.close();
+  batcher.flush();
   return outcome;
 }
 

@@ -3,6 +3,7 @@
 // metrics and detail. Series the studio has no chart for are drawn as plain lines.
 
 import { lazy, Suspense } from 'react';
+import { traceOf } from '../../run/fistaTraceSeries';
 import type { RunRecord } from '../../run/record';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { formatDuration } from '../shell/format';
@@ -12,7 +13,6 @@ import {
   perplexitiesOf,
   pruneSummaryOf,
   type RecordArm,
-  traceOf,
   trainArmsOf,
   trainTraceOf,
 } from './recordBuild';

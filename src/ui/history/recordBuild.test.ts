@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { MatrixSummary } from '../../prune/events';
+import type { MatrixSummary, PruneEvent } from '../../prune/events';
+import { objectiveSeries } from '../../prune/fistaTrace';
 import { PAPER_FISTA, PAPER_SPARSEGPT } from '../../prune/options';
 import { buildRunRecord, trainOutcome } from '../../run/build';
+import { isTraceSeries, traceOf } from '../../run/fistaTraceSeries';
 import { type MetricSeries, parseRunRecord, type RunRecord } from '../../run/record';
 import type { TrainSummary } from '../../train/job';
 import type { PruneJobOptions, TrainJobOptions } from '../../worker/api';
 import { initialEval, reduceEval, startingEval } from '../model/modelReducers';
 import { lossKey, lossRows } from '../optimizer/trainChartData';
 import { initialTrainJob, type TrainJobState } from '../optimizer/trainReducer';
-import { initialPruneJob, reducePruneJob, startingPruneJob } from '../pruning/pruneReducer';
+import { initialPruneJob, objectiveRows, reducePruneJob, startingPruneJob } from '../pruning/pruneReducer';
 import {
   evalPointsOf,
   evalRecord,
@@ -17,7 +19,6 @@ import {
   pruneRecord,
   pruneSummaryOf,
   type RecordContext,
-  traceOf,
   trainArmsOf,
   trainRecord,
   trainTraceOf,
@@ -144,6 +145,26 @@ describe('pruning records', () => {
     ms: 2,
   });
   const block0 = { block: 0, ms: 20, matrices: [matrix(0, 'q', 0.1), matrix(0, 'k', 0.2)] };
+  /** Operator k's λ round as the engine sends it, with its objective series. */
+  const lambdaRound = (
+    round: number,
+    objectives: number[],
+    lambda: number,
+    hi: number | null,
+  ): PruneEvent => ({
+    type: 'lambda-round',
+    block: 0,
+    operator: 'k',
+    round,
+    lambda,
+    lo: 0,
+    hi,
+    sparsityBeforeThreshold: 0.3,
+    errorTotal: 2,
+    errorRound: 1,
+    best: round === 0,
+    objective: objectiveSeries({ block: 0, operator: 'k', round }, objectives),
+  });
 
   let job = startingPruneJob(initialPruneJob, 1);
   const apply = (...events: Parameters<typeof reducePruneJob>[1][]) => {
@@ -155,22 +176,8 @@ describe('pruning records', () => {
       type: 'prune',
       events: [
         { type: 'started', blocks: [0, 1], operatorsPerBlock: ['q', 'k'], calibrationTokens: 128 },
-        { type: 'fista-iteration', block: 0, operator: 'k', round: 0, iteration: 1, objective: 5 },
-        { type: 'fista-iteration', block: 0, operator: 'k', round: 0, iteration: 2, objective: 4 },
-        {
-          type: 'lambda-round',
-          block: 0,
-          operator: 'k',
-          round: 0,
-          lambda: 0.5,
-          lo: 0,
-          hi: null,
-          sparsityBeforeThreshold: 0.3,
-          errorTotal: 2,
-          errorRound: 1,
-          best: true,
-        },
-        { type: 'fista-iteration', block: 0, operator: 'k', round: 1, iteration: 1, objective: 3 },
+        lambdaRound(0, [5, 4, 3.5], 0.5, null),
+        lambdaRound(1, [3, 2.5, 2.25], 0.25, 0.5),
         { type: 'operator-finished', matrix: block0.matrices[0] as MatrixSummary },
         { type: 'operator-finished', matrix: block0.matrices[1] as MatrixSummary },
         { type: 'block-finished', summary: block0 },
@@ -195,14 +202,59 @@ describe('pruning records', () => {
     const trace = traceOf(record);
     expect(trace).toEqual(job.fista);
     expect(trace?.rounds[0]?.hi).toBeNull();
-    // Shared with the CLI's records: per-operator error and sparsity; the studio adds the trace.
-    expect(record.metrics.map((m) => m.name).filter((n) => !n.startsWith('last-operator/'))).toEqual([
+    // Shared with the CLI's records: per-operator error and sparsity; then the trace.
+    expect(record.metrics.filter((m) => !isTraceSeries(m)).map((m) => m.name)).toEqual([
       'operator/relative-error',
       'operator/sparsity',
     ]);
     expect(record.metrics.filter((m) => !isChartedMetric(record, m)).map((m) => m.name)).toEqual([
       'operator/sparsity',
     ]);
+  });
+
+  it('give the charts, from a record written and read back, the series the live run drew', () => {
+    const record = roundTrip(pruneRecord(context, options, job, [tinystories]));
+    const live = job.fista;
+    const read = traceOf(record);
+    if (!live || !read) throw new Error('the run traced operator k');
+    // The engine's series, written unchanged, found again by their round tags.
+    expect(read.objectives).toEqual([
+      objectiveSeries({ block: 0, operator: 'k', round: 0 }, [5, 4, 3.5]),
+      objectiveSeries({ block: 0, operator: 'k', round: 1 }, [3, 2.5, 2.25]),
+    ]);
+    expect(read.objectives).toEqual(live.objectives);
+    expect(record.metrics.filter((m) => m.round)).toEqual(live.objectives);
+    // What the objective chart and the λ charts are given.
+    expect(objectiveRows(read.objectives)).toEqual(objectiveRows(live.objectives));
+    expect(read.rounds).toEqual(live.rounds);
+    expect(read).toMatchObject({ block: 0, operator: 'k' });
+    // Read by tag, not by name or position: renamed and reordered, the trace is the same.
+    const shuffled = {
+      ...record,
+      metrics: [...record.metrics]
+        .reverse()
+        .map((m) => (m.round ? { ...m, name: `renamed ${m.round.round}` } : m)),
+    };
+    expect(traceOf(shuffled)?.objectives.map((m) => m.y)).toEqual(live.objectives.map((m) => m.y));
+  });
+
+  it('read a version 1 record’s objective series, named by round, as the same trace', () => {
+    const record = roundTrip(pruneRecord(context, options, job, [tinystories]));
+    // As version 1 wrote it: the objectives named last-operator/objective/round-N (N from 1), untagged.
+    const version1 = {
+      ...record,
+      version: 1,
+      metrics: record.metrics.map(({ round, xUnit: _, ...m }) =>
+        round ? { ...m, name: `last-operator/objective/round-${round.round + 1}` } : m,
+      ),
+    };
+    const read = traceOf(roundTrip(version1));
+    expect(read?.objectives.map((m) => m.round)).toEqual([
+      { block: 0, operator: 'k', round: 0 },
+      { block: 0, operator: 'k', round: 1 },
+    ]);
+    expect(objectiveRows(read?.objectives ?? [])).toEqual(objectiveRows(job.fista?.objectives ?? []));
+    expect(read?.rounds).toEqual(job.fista?.rounds);
   });
 
   it('take a finished run’s summary and perplexities from the worker’s run', () => {

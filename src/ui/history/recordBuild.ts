@@ -1,11 +1,12 @@
 // Run records (src/run/record.ts) made from what the studio's stores hold when a job ends, and the
 // other way round: the chart inputs read back out of a record, whoever wrote it. The assembly,
 // the shared series and results (nll/window, operator/*, pplBefore.<text>, …) come from
-// src/run/build.ts, as the CLI's do, so a record charts the same from either host. The studio adds
-// the λ search and FISTA objective of the last operator it solved, which its live charts draw.
+// src/run/build.ts, as the CLI's do, so a record charts the same from either host. Both add the λ
+// search and FISTA objective series of the last operator solved (src/run/fistaTraceSeries.ts), which
+// the live charts draw: the studio writes the series its reducer kept, unchanged.
 // Pure, so the mapping is tested without a page.
 
-import type { LambdaRound, PruneSummary } from '../../prune/events';
+import type { PruneSummary } from '../../prune/events';
 import {
   buildRunRecord,
   counterResults,
@@ -17,30 +18,14 @@ import {
   TRAIN_SERIES,
   trainOutcome,
 } from '../../run/build';
+import { isTraceSeries, traceResults, traceSeries } from '../../run/fistaTraceSeries';
 import type { DataIdentity, MetricSeries, ModelIdentity, RunRecord } from '../../run/record';
 import type { EvalOptions, PruneJobOptions, TrainJobOptions, TrainRun } from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 import type { EvalPoint, EvalState } from '../model/modelReducers';
 import type { ArmState, LossCurves } from '../optimizer/trainChartData';
 import type { TrainJobState } from '../optimizer/trainReducer';
-import type { FistaTrace, PruneJobState } from '../pruning/pruneReducer';
-
-/** The last operator's trace, which only the studio records (x: iteration, or λ round from 1). */
-export const TRACE = {
-  /** Per FISTA iteration of λ round r (1-based). */
-  objective: (round: number) => `last-operator/objective/round-${round}`,
-  lambda: 'last-operator/lambda',
-  lambdaLo: 'last-operator/lambda-lo',
-  /** null while no upper bound is known. */
-  lambdaHi: 'last-operator/lambda-hi',
-  errorTotal: 'last-operator/error-total',
-  errorRound: 'last-operator/error-round',
-  /** 1 for the round whose result was kept so far, else 0. */
-  best: 'last-operator/best',
-  sparsityBeforeThreshold: 'last-operator/sparsity-before-threshold',
-} as const;
-
-const TRACE_OBJECTIVE = /^last-operator\/objective\/round-(\d+)$/;
+import type { PruneJobState } from '../pruning/pruneReducer';
 
 /** What every record of this studio shares: when, on what, where. */
 export interface RecordContext {
@@ -262,7 +247,7 @@ export function pruneRecord(
     seed: options.prune.calibration.seed,
     data,
     producer: 'studio',
-    metrics: [...operatorSeries(summary), ...(trace ? traceMetrics(trace) : [])],
+    metrics: [...operatorSeries(summary), ...(trace ? traceSeries(trace) : [])],
     results: {
       ...pruneResults(summary, {
         before: text && before !== null ? { [text]: before } : {},
@@ -271,7 +256,7 @@ export function pruneRecord(
       evalSeqLen: options.evaluation?.seqLen ?? null,
       evalWindows: run?.windows ?? job.before?.total ?? null,
       resumes: job.resumes.length,
-      ...(trace ? { 'lastOperator.block': trace.block, 'lastOperator.name': trace.operator } : {}),
+      ...(trace ? traceResults(trace) : {}),
     },
     timings: {
       total: run?.totalMs ?? context.finishedAt.getTime() - context.startedAt.getTime(),
@@ -303,66 +288,6 @@ function partialSummary(options: PruneJobOptions, job: PruneJobState): PruneSumm
   };
 }
 
-function traceMetrics(trace: FistaTrace): MetricSeries[] {
-  const x = trace.rounds.map((r) => r.round + 1);
-  const rounds = (name: string, y: (r: LambdaRound) => number | null): MetricSeries => ({
-    name,
-    x,
-    // The format takes null for a value not known yet (hi before the bracket closes).
-    y: trace.rounds.map(y) as number[],
-  });
-  return [
-    ...trace.objectives.map((points, r) => ({
-      name: TRACE.objective(r + 1),
-      x: points.map(([iteration]) => iteration),
-      y: points.map(([, objective]) => objective),
-    })),
-    ...(trace.rounds.length === 0
-      ? []
-      : [
-          rounds(TRACE.lambda, (r) => r.lambda),
-          rounds(TRACE.lambdaLo, (r) => r.lo),
-          rounds(TRACE.lambdaHi, (r) => r.hi),
-          rounds(TRACE.errorTotal, (r) => r.errorTotal),
-          rounds(TRACE.errorRound, (r) => r.errorRound),
-          rounds(TRACE.best, (r) => (r.best ? 1 : 0)),
-          rounds(TRACE.sparsityBeforeThreshold, (r) => r.sparsityBeforeThreshold),
-        ]),
-  ];
-}
-
-/** The FISTA trace a record kept (the last operator it solved), or null when it has none. */
-export function traceOf(record: RunRecord): FistaTrace | null {
-  const byName = new Map(record.metrics.map((m) => [m.name, m]));
-  const objectives: [number, number][][] = [];
-  for (const m of record.metrics) {
-    const round = TRACE_OBJECTIVE.exec(m.name);
-    if (round) objectives[Number(round[1]) - 1] = m.x.map((x, i) => [x, m.y[i] as number]);
-  }
-  for (let r = 0; r < objectives.length; r++) objectives[r] ??= [];
-  const lambda = byName.get(TRACE.lambda);
-  const at = (name: string, i: number) => byName.get(name)?.y[i] ?? null;
-  const rounds: LambdaRound[] = (lambda?.x ?? []).map((x, i) => ({
-    round: x - 1,
-    lambda: lambda?.y[i] as number,
-    lo: at(TRACE.lambdaLo, i) ?? 0,
-    hi: at(TRACE.lambdaHi, i),
-    errorTotal: at(TRACE.errorTotal, i) ?? 0,
-    errorRound: at(TRACE.errorRound, i) ?? 0,
-    best: at(TRACE.best, i) === 1,
-    sparsityBeforeThreshold: at(TRACE.sparsityBeforeThreshold, i) ?? 0,
-  }));
-  if (objectives.length === 0 && rounds.length === 0) return null;
-  const block = record.results['lastOperator.block'];
-  const operator = record.results['lastOperator.name'];
-  return {
-    block: typeof block === 'number' ? block : 0,
-    operator: typeof operator === 'string' ? operator : '?',
-    objectives,
-    rounds,
-  };
-}
-
 /**
  * Whether a metric is drawn by one of the dedicated charts (the rest get a plain line chart): the
  * windows' NLL, the last operator's trace, the per-operator errors when the summary is there to
@@ -370,7 +295,7 @@ export function traceOf(record: RunRecord): FistaTrace | null {
  */
 export function isChartedMetric(record: RunRecord, series: MetricSeries): boolean {
   const { name } = series;
-  if (name === SERIES.windowNll || name.startsWith('last-operator/')) return true;
+  if (name === SERIES.windowNll || isTraceSeries(series)) return true;
   // trainTraceOf reads the first series of a name; a repeat is drawn on its own.
   if (record.kind === 'train' && trainCurve(series))
     return record.metrics.find((m) => m.name === name) === series;

@@ -21,11 +21,12 @@ import {
   ZAxis,
 } from 'recharts';
 import type { MatrixSummary } from '../../prune/events';
+import type { FistaTrace } from '../../prune/fistaTrace';
 import type { PruneMethod } from '../../prune/options';
 import type { PruneRun } from '../../worker/api';
 import { ChartExport } from '../shell/ChartExport';
 import { formatError } from '../shell/format';
-import { blockErrors, type FistaTrace, objectiveRows } from './pruneReducer';
+import { blockErrors, objectiveRows } from './pruneReducer';
 import { describePattern, METHOD_LABELS } from './pruneSettings';
 
 const ROUND_COLORS = ['#1f6fb2', '#d9822b', '#1a7f37', '#8e44ad', '#c4312b', '#5b6470'];
@@ -44,6 +45,7 @@ function formatValue(v: number): string {
   return Math.abs(v) >= 1000 || Math.abs(v) < 0.01 ? v.toExponential(2) : v.toPrecision(3);
 }
 
+/** Each λ round's objective series as the engine sent it (thinned there), one line per round. */
 export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
   const rows = objectiveRows(trace.objectives);
   if (rows.length === 0) return null;
@@ -77,19 +79,21 @@ export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
           />
           <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `iteration ${k}`} />
           <Legend verticalAlign="top" height={26} />
-          {trace.objectives.map((_, r) => (
-            <Line
-              // biome-ignore lint/suspicious/noArrayIndexKey: a round is its index
-              key={r}
-              type="linear"
-              dataKey={`r${r}`}
-              name={`round ${r + 1}`}
-              stroke={ROUND_COLORS[r % ROUND_COLORS.length]}
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />
-          ))}
+          {trace.objectives.map((series, i) => {
+            const r = series.round?.round ?? i;
+            return (
+              <Line
+                key={`round-${r}`}
+                type="linear"
+                dataKey={`r${r}`}
+                name={`round ${r + 1}`}
+                stroke={ROUND_COLORS[r % ROUND_COLORS.length]}
+                dot={false}
+                connectNulls
+                isAnimationActive={false}
+              />
+            );
+          })}
         </LineChart>
       </div>
       <ChartExport name={`fista-objective-block-${trace.block}-${trace.operator}`} rows={rows} />

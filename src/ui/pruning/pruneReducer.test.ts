@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MatrixSummary, PruneEvent } from '../../prune/events';
+import { objectiveSeries } from '../../prune/fistaTrace';
 import type { PruneJobEvent } from '../../worker/api';
 import {
   blockErrors,
@@ -19,6 +20,22 @@ const PLAN = {
 };
 
 const OPS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/** A λ round's event as the engine sends it: its scalars and its objective series. */
+const lambdaRound = (block: number, operator: string, round: number, objectives: number[]): PruneEvent => ({
+  type: 'lambda-round',
+  block,
+  operator,
+  round,
+  lambda: 1 / (round + 1),
+  lo: 0,
+  hi: null,
+  sparsityBeforeThreshold: 0.2,
+  errorTotal: 2,
+  errorRound: 1,
+  best: round === 0,
+  objective: objectiveSeries({ block, operator, round }, objectives),
+});
 
 const matrix = (block: number, operator: string, error = 1, relativeError = 0.1): MatrixSummary => ({
   tensor: `layers.${block}.${operator}.weight`,
@@ -79,40 +96,30 @@ describe('pruning job state', () => {
         { type: 'statistics', block: 0, operators: ['q', 'k', 'v'], windowsDone: 3, windowsTotal: 4 },
         { type: 'statistics', block: 0, operators: ['q', 'k', 'v'], windowsDone: 4, windowsTotal: 4 },
         { type: 'operator-started', block: 0, operator: 'q', rows: 8, cols: 8, lipschitz: 2 },
-        { type: 'fista-iteration', block: 0, operator: 'q', round: 0, iteration: 0, objective: 9 },
-        { type: 'fista-iteration', block: 0, operator: 'q', round: 0, iteration: 1, objective: 7 },
-        {
-          type: 'lambda-round',
-          block: 0,
-          operator: 'q',
-          round: 0,
-          lambda: 1,
-          lo: 0,
-          hi: null,
-          sparsityBeforeThreshold: 0.2,
-          errorTotal: 2,
-          errorRound: 1,
-          best: true,
-        },
-        { type: 'fista-iteration', block: 0, operator: 'q', round: 1, iteration: 0, objective: 8 },
+        lambdaRound(0, 'q', 0, [9, 7]),
+        lambdaRound(0, 'q', 1, [8]),
         { type: 'operator-finished', matrix: matrix(0, 'q') },
       ),
     );
     expect(s.stage).toBe('prune');
     expect(s.current).toMatchObject({ operator: 'q', lipschitz: 2 });
+    // Each round's series is kept as it arrived, in order, with its scalars.
     expect(s.fista?.objectives).toEqual([
-      [
-        [0, 9],
-        [1, 7],
-      ],
-      [[0, 8]],
+      objectiveSeries({ block: 0, operator: 'q', round: 0 }, [9, 7]),
+      objectiveSeries({ block: 0, operator: 'q', round: 1 }, [8]),
     ]);
-    expect(s.fista?.rounds).toHaveLength(1);
+    expect(s.fista?.rounds.map((r) => r.lambda)).toEqual([1, 0.5]);
+    expect(s.fista?.rounds[0]).not.toHaveProperty('objective');
     expect(pruneProgress(s)).toEqual({ done: 2, total: 22 });
 
-    // A new operator's first iteration starts a new trace.
-    apply(engine({ type: 'fista-iteration', block: 0, operator: 'k', round: 0, iteration: 0, objective: 3 }));
-    expect(s.fista).toMatchObject({ operator: 'k', objectives: [[[0, 3]]], rounds: [] });
+    // A new operator's first round starts a new trace.
+    apply(engine(lambdaRound(0, 'k', 0, [3])));
+    expect(s.fista).toMatchObject({ operator: 'k', rounds: [{ round: 0 }] });
+    expect(s.fista?.objectives.map((o) => o.y)).toEqual([[3]]);
+    // So does a round 0 of the same operator: its search started over (a resume redoes the block).
+    apply(engine(lambdaRound(0, 'k', 1, [2]), lambdaRound(0, 'k', 0, [5, 4])));
+    expect(s.fista?.objectives.map((o) => o.y)).toEqual([[5, 4]]);
+    expect(s.fista?.rounds).toHaveLength(1);
   });
 
   it('drops the work of a block that is redone after a lost device', () => {
@@ -166,14 +173,8 @@ describe('pruning job state', () => {
   it('lays objectives out per iteration, and sums errors per block', () => {
     expect(
       objectiveRows([
-        [
-          [0, 5],
-          [1, 4],
-        ],
-        [
-          [0, 6],
-          [2, 3],
-        ],
+        objectiveSeries({ block: 0, operator: 'q', round: 0 }, [5, 4]),
+        { ...objectiveSeries({ block: 0, operator: 'q', round: 1 }, [6, 3]), x: [0, 2] },
       ]),
     ).toEqual([
       { iteration: 0, r0: 5, r1: 6 },

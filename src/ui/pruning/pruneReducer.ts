@@ -3,7 +3,9 @@
 // operator being solved, errors per operator and block, and perplexity before and after.
 
 import type { PlannedMemory } from '../../jobs/prune';
-import type { BlockSummary, LambdaRound, MatrixSummary, PruneEvent } from '../../prune/events';
+import type { BlockSummary, MatrixSummary, PruneEvent } from '../../prune/events';
+import { type FistaTrace, traceWithRound } from '../../prune/fistaTrace';
+import type { Series } from '../../series/series';
 import type { PruneJobEvent, PruneRun, PruneStage } from '../../worker/api';
 import type { CheckError } from '../kernelCheck/checkReducer';
 
@@ -15,15 +17,6 @@ export interface PerplexityProgress {
   runningPpl: number | null;
   ppl: number | null;
   cached: boolean;
-}
-
-/** The FISTA operator shown in the charts: the latest one that reported an iteration or a λ round. */
-export interface FistaTrace {
-  block: number;
-  operator: string;
-  /** Per λ round: [iteration, objective] pairs (thinned on long rounds). */
-  objectives: [number, number][][];
-  rounds: LambdaRound[];
 }
 
 export interface PruneJobState {
@@ -38,6 +31,7 @@ export interface PruneJobState {
   passesDone: number;
   statistics: { block: number; operators: string[]; windowsDone: number; windowsTotal: number } | null;
   current: { block: number; operator: string; rows: number; cols: number; lipschitz?: number } | null;
+  /** The FISTA operator shown in the charts: the latest one that reported a λ round, its series as they came. */
   fista: FistaTrace | null;
   matrices: MatrixSummary[];
   blockSummaries: BlockSummary[];
@@ -220,12 +214,6 @@ export function reducePruneJob(state: PruneJobState, event: PruneJobEvent): Prun
   }
 }
 
-function trace(state: PruneJobState, block: number, operator: string): FistaTrace {
-  const f = state.fista;
-  if (f && f.block === block && f.operator === operator) return f;
-  return { block, operator, objectives: [], rounds: [] };
-}
-
 export function reduceEngineEvent(state: PruneJobState, e: PruneEvent): PruneJobState {
   switch (e.type) {
     case 'started':
@@ -245,20 +233,8 @@ export function reduceEngineEvent(state: PruneJobState, e: PruneEvent): PruneJob
         ...state,
         current: { block: e.block, operator: e.operator, rows: e.rows, cols: e.cols, lipschitz: e.lipschitz },
       };
-    case 'fista-iteration': {
-      const t = trace(state, e.block, e.operator);
-      const objectives = [...t.objectives];
-      const round = [...(objectives[e.round] ?? [])];
-      round.push([e.iteration, e.objective]);
-      objectives[e.round] = round;
-      for (let r = 0; r < objectives.length; r++) objectives[r] ??= [];
-      return { ...state, fista: { ...t, objectives } };
-    }
-    case 'lambda-round': {
-      const t = trace(state, e.block, e.operator);
-      const { type: _, block: __, operator: ___, ...round } = e;
-      return { ...state, fista: { ...t, rounds: [...t.rounds, round] } };
-    }
+    case 'lambda-round':
+      return { ...state, fista: traceWithRound(state.fista, e) };
     case 'operator-finished':
       return { ...state, matrices: [...state.matrices, e.matrix], operatorsDone: state.operatorsDone + 1 };
     case 'block-finished':
@@ -266,15 +242,19 @@ export function reduceEngineEvent(state: PruneJobState, e: PruneEvent): PruneJob
   }
 }
 
-/** The objective chart's rows: one per iteration, a column per λ round ('r0', 'r1', …). */
-export function objectiveRows(objectives: readonly [number, number][][]): Record<string, number>[] {
+/**
+ * The objective chart's table (its CSV export): one row per iteration, a column per λ round
+ * ('r0', 'r1', … by the series' round tag).
+ */
+export function objectiveRows(objectives: readonly Series[]): Record<string, number>[] {
   const rows = new Map<number, Record<string, number>>();
-  objectives.forEach((round, r) => {
-    for (const [iteration, objective] of round) {
+  objectives.forEach((series, i) => {
+    const column = `r${series.round?.round ?? i}`;
+    series.x.forEach((iteration, j) => {
       const row = rows.get(iteration) ?? { iteration };
-      row[`r${r}`] = objective;
+      row[column] = series.y[j] as number;
       rows.set(iteration, row);
-    }
+    });
   });
   return [...rows.values()].sort((a, b) => (a.iteration as number) - (b.iteration as number));
 }
