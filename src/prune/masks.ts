@@ -21,6 +21,7 @@ import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
 import { windowedPassDispatches } from '../kernels/windowedPass';
+import { NM_MAX_M } from './options';
 
 export interface RowMaskArgs {
   /** rows × cols scores, f32, row-major, ≥ 0 (a lower score is pruned first). */
@@ -74,9 +75,6 @@ export interface WandaScoresArgs {
   /** rows × cols scores; a different buffer from w and gram. */
   out: GPUBuffer;
 }
-
-/** The largest group nmMask ranks (the shader's private array). */
-export const NM_MAX_M = 64;
 
 const GROUP = 256;
 const NM_GROUP = 64;

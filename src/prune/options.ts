@@ -2,6 +2,9 @@
 // setting into a message before any GPU work starts. The open questions of the paper
 // (docs/algorithms/fistapruner.md §5) are options here; each default names the choice it makes.
 
+/** The largest group nmMask ranks (the private array of shaders/prune/masks.wgsl). */
+export const NM_MAX_M = 64;
+
 export type PruneMethod = 'fista' | 'sparsegpt' | 'wanda' | 'magnitude';
 
 /** Unstructured: this fraction of each group is zeroed. N:M: N non-zeros are kept in every M consecutive inputs of a row. */
@@ -111,34 +114,73 @@ export class PruneOptionsError extends RangeError {
   override name = 'PruneOptionsError';
 }
 
+/** A setting's range: each end included unless marked open. */
+export interface Bound {
+  min: number;
+  max: number;
+  whole: boolean;
+  openMin?: boolean;
+  openMax?: boolean;
+}
+
+/**
+ * Every range a pruning setting is checked against, written once: the engine (below), the
+ * studio's form, its links and its demo files all read them from here.
+ */
+export const PRUNE_BOUNDS = {
+  /** The fraction zeroed (the studio shows it as a percentage). */
+  sparsity: { min: 0, max: 1, whole: false, openMin: true, openMax: true },
+  n: { min: 1, max: NM_MAX_M - 1, whole: true },
+  /** The mask kernels' widest group (masks.ts). */
+  m: { min: 2, max: NM_MAX_M, whole: true },
+  windows: { min: 1, max: 100_000, whole: true },
+  /** Also at most the model's context, which the hosts check. */
+  seqLen: { min: 2, max: 1_000_000, whole: true },
+  iterations: { min: 1, max: 10_000, whole: true },
+  rounds: { min: 1, max: 100, whole: true },
+  xi: { min: 0, max: 1, whole: false, openMin: true, openMax: true },
+  percdamp: { min: 0, max: 10, whole: false, openMin: true },
+} as const satisfies Record<string, Bound>;
+
+export function inBound(b: Bound, v: number): boolean {
+  return (
+    (!b.whole || Number.isInteger(v)) &&
+    (b.openMin ? v > b.min : v >= b.min) &&
+    (b.openMax ? v < b.max : v <= b.max)
+  );
+}
+
+/** 'a whole number from 1 to 10000', 'a number strictly between 0 and 1', 'a number in (0, 10]'. */
+export function describeBound(b: Bound): string {
+  if (b.whole) return `a whole number from ${b.min} to ${b.max}`;
+  if (b.openMin && b.openMax) return `a number strictly between ${b.min} and ${b.max}`;
+  return `a number in ${b.openMin ? '(' : '['}${b.min}, ${b.max}${b.openMax ? ')' : ']'}`;
+}
+
 /** Checks what does not depend on the model; checkPatternFits checks each operator's width. */
 export function validatePruneOptions(o: PruneOptions, layers: number): void {
+  const B = PRUNE_BOUNDS;
+  const check = (what: string, b: Bound, v: number) => {
+    if (!inBound(b, v)) throw new PruneOptionsError(`${what} must be ${describeBound(b)}, got ${v}`);
+  };
   const p = o.pattern;
-  if (p.kind === 'unstructured') {
-    if (!(p.sparsity > 0 && p.sparsity < 1))
-      throw new PruneOptionsError(`sparsity must lie strictly between 0 and 1, got ${p.sparsity}`);
-  } else {
-    if (!Number.isInteger(p.n) || !Number.isInteger(p.m) || p.n < 1 || p.m < 2)
-      throw new PruneOptionsError(`N:M needs whole numbers N ≥ 1 and M ≥ 2, got ${p.n}:${p.m}`);
+  if (p.kind === 'unstructured') check('sparsity', B.sparsity, p.sparsity);
+  else {
+    check('N of N:M', B.n, p.n);
+    check('M of N:M', B.m, p.m);
     if (p.n >= p.m) throw new PruneOptionsError(`N:M needs N < M (N kept of every M), got ${p.n}:${p.m}`);
   }
   const c = o.calibration;
-  if (!Number.isInteger(c.windows) || c.windows < 1)
-    throw new PruneOptionsError(`calibration needs at least one window, got ${c.windows}`);
-  if (!Number.isInteger(c.seqLen) || c.seqLen < 2)
-    throw new PruneOptionsError(`calibration windows need at least 2 tokens, got ${c.seqLen}`);
+  check('the number of calibration windows', B.windows, c.windows);
+  check('the calibration window length', B.seqLen, c.seqLen);
   const f = o.fista;
-  if (!Number.isInteger(f.iterations) || f.iterations < 1 || f.iterations > 10_000)
-    throw new PruneOptionsError(`FISTA iterations must be a whole number in 1..10000, got ${f.iterations}`);
-  if (!Number.isInteger(f.rounds) || f.rounds < 1 || f.rounds > 100)
-    throw new PruneOptionsError(`λ rounds must be a whole number in 1..100, got ${f.rounds}`);
-  if (!(f.xi > 0 && f.xi < 1))
-    throw new PruneOptionsError(`ξ must lie strictly between 0 and 1, got ${f.xi}`);
+  check('FISTA iterations', B.iterations, f.iterations);
+  check('λ rounds', B.rounds, f.rounds);
+  check('ξ', B.xi, f.xi);
   if (!(f.tolerance >= 0))
     throw new PruneOptionsError(`the stopping tolerance must be ≥ 0, got ${f.tolerance}`);
   const s = o.sparsegpt;
-  if (!(s.percdamp > 0 && s.percdamp <= 10))
-    throw new PruneOptionsError(`SparseGPT damping must lie in (0, 10], got ${s.percdamp}`);
+  check('SparseGPT damping', B.percdamp, s.percdamp);
   if (!Number.isInteger(s.blocksize) || s.blocksize < 1)
     throw new PruneOptionsError(`SparseGPT block size must be a whole number ≥ 1, got ${s.blocksize}`);
   if (p.kind === 'nm' && s.blocksize % p.m !== 0)

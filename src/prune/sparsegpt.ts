@@ -22,8 +22,9 @@ import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from '../kern
 import { foldGrid, packParams } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
 import { checkFactorFits, factorHessian, type HessianFactor } from './hessianFactor';
-import { NM_MAX_M, rowMask } from './masks';
+import { rowMask } from './masks';
 import type { SparseGptOptions, SparsityPattern } from './options';
+import { NM_MAX_M } from './options';
 
 export interface SparseGptArgs {
   /** rows × cols weights (out × in, row-major), pruned in place. */

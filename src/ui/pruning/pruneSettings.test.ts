@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { NM_MAX_M } from '../../prune/masks';
 import { STORIES_260K } from '../shell/testModelShape';
 import {
   buildOptions,
@@ -9,7 +8,6 @@ import {
   devicesOffered,
   devicesUnavailable,
   fieldHints,
-  LARGEST_M,
   type ModelShape,
   withMethod,
 } from './pruneSettings';
@@ -114,7 +112,6 @@ describe('the pruning form', () => {
     expect(errors({ pattern: 'nm', n: '4', m: '8' }).m).toMatch(/172 inputs of down/);
     expect(errors({ pattern: 'nm', n: '4', m: '8' }).m).toMatch(/M = 8/);
     expect(buildOptions({ ...defaultForm(OPT), pattern: 'nm', n: '4', m: '8' }, OPT).ok).toBe(true);
-    expect(LARGEST_M).toBe(NM_MAX_M);
     expect(
       buildOptions({ ...defaultForm(OPT), method: 'wanda', pattern: 'nm', n: '2', m: '128' }, OPT),
     ).toMatchObject({

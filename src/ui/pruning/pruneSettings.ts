@@ -5,11 +5,15 @@
 import type { EvalText } from '../../model/evaluate';
 import {
   type BlockInputs,
+  type Bound,
   defaultBlockInputs,
   defaultCalibration,
+  describeBound,
+  inBound,
   PAPER_CALIBRATION,
   PAPER_FISTA,
   PAPER_SPARSEGPT,
+  PRUNE_BOUNDS,
   type PruneMethod,
   type PruneOptions,
   type ThresholdGroup,
@@ -77,9 +81,6 @@ export const WARM_START_LABELS: Record<WarmStart, string> = {
   magnitude: 'Magnitude',
   dense: 'Dense (no warm start)',
 };
-
-/** The widest N:M group the engine's mask kernels take (masks.ts NM_MAX_M; a test keeps them equal). */
-export const LARGEST_M = 64;
 
 /** N:M presets: the pattern sparse tensor cores run (2:4) and its wider cousin. */
 export const NM_PRESETS = [
@@ -224,20 +225,23 @@ export function devicesUnavailable(form: Pick<PruneForm, 'blockInputs'>): string
 /** The form as the job's options, or an error per field that is wrong. */
 export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRoom): BuiltOptions {
   const errors: FormErrors = {};
+  const B = PRUNE_BOUNDS;
+  const outOf = (b: Bound) => `${describeBound(b).replace(/^a/, 'A')}.`;
   const isFista = form.method === 'fista';
 
   let pattern: PruneOptions['pattern'] = { kind: 'unstructured', sparsity: 0.5 };
   if (form.pattern === 'unstructured') {
     const percent = num(form.sparsity);
-    if (!(percent > 0 && percent < 100)) errors.sparsity = 'A percentage strictly between 0 and 100.';
+    if (!inBound(B.sparsity, percent / 100))
+      errors.sparsity = `A percentage strictly between ${100 * B.sparsity.min} and ${100 * B.sparsity.max}.`;
     else pattern = { kind: 'unstructured', sparsity: percent / 100 };
   } else {
     const n = int(form.n);
     const m = int(form.m);
-    if (!(n >= 1)) errors.n = 'A whole number N ≥ 1.';
-    if (!(m >= 2)) errors.m = 'A whole number M ≥ 2.';
+    if (!(Number.isInteger(n) && n >= B.n.min)) errors.n = `A whole number N ≥ ${B.n.min}.`;
+    if (!(Number.isInteger(m) && m >= B.m.min)) errors.m = `A whole number M ≥ ${B.m.min}.`;
     else if (n >= m) errors.n = 'N < M: N are kept of every M.';
-    else if (m > LARGEST_M) errors.m = `The mask kernels take groups of at most ${LARGEST_M}.`;
+    else if (m > B.m.max) errors.m = `The mask kernels take groups of at most ${B.m.max}.`;
     else {
       const misfit = inputWidths(model).find((w) => w.width % m !== 0);
       if (misfit) errors.m = `M = ${m} does not divide the ${misfit.width} inputs of ${misfit.name}.`;
@@ -248,10 +252,10 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
   }
 
   const windows = int(form.windows);
-  if (!(windows >= 1 && windows <= 100_000)) errors.windows = 'A whole number of windows, at least 1.';
+  if (!inBound(B.windows, windows)) errors.windows = outOf(B.windows);
   const seqLen = int(form.seqLen);
-  if (!(seqLen >= 2 && seqLen <= model.context))
-    errors.seqLen = `A whole number of tokens from 2 to the model’s context (${model.context}).`;
+  if (!(inBound(B.seqLen, seqLen) && seqLen <= model.context))
+    errors.seqLen = `A whole number of tokens from ${B.seqLen.min} to the model’s context (${model.context}).`;
   const seed = parseSeed(form.seed);
   if (seed === null) errors.seed = 'A whole number from 0 to 4294967295 (or 0x… hex).';
   let source: PruneOptions['calibration']['source'] = { kind: 'c4' };
@@ -265,12 +269,12 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
   const rounds = int(form.rounds);
   const xi = num(form.xi);
   if (isFista) {
-    if (!(iterations >= 1 && iterations <= 10_000)) errors.iterations = 'A whole number from 1 to 10000.';
-    if (!(rounds >= 1 && rounds <= 100)) errors.rounds = 'A whole number from 1 to 100.';
-    if (!(xi > 0 && xi < 1)) errors.xi = 'A number strictly between 0 and 1.';
+    if (!inBound(B.iterations, iterations)) errors.iterations = outOf(B.iterations);
+    if (!inBound(B.rounds, rounds)) errors.rounds = outOf(B.rounds);
+    if (!inBound(B.xi, xi)) errors.xi = outOf(B.xi);
   }
   const percdamp = num(form.percdamp);
-  if (usesSparseGpt(form) && !(percdamp > 0 && percdamp <= 10)) errors.percdamp = 'A number in (0, 10].';
+  if (usesSparseGpt(form) && !inBound(B.percdamp, percdamp)) errors.percdamp = outOf(B.percdamp);
 
   const devices = int(form.devices);
   const devicesError = devicesProblem(devices, canSplitBlocks(form), devicesOffered(room));

@@ -6,6 +6,7 @@
 // there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
 
 import type { EvalText } from '../../model/evaluate';
+import { type Bound, PRUNE_BOUNDS } from '../../prune/options';
 import { MAX_PRUNE_DEVICES } from '../../prune/parallel';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../../train/armVariants';
 import { PRESETS } from '../../train/modelPresets';
@@ -69,6 +70,11 @@ function decimal(lo: number, hi: number, upTo = false): Field<string> {
   };
 }
 
+/** A whole number or a decimal within one of the engine's bounds (prune/options.ts). */
+function inRange(b: Bound): Field<string> {
+  return b.whole ? whole(b.min, b.max) : decimal(b.min, b.max, !b.openMax);
+}
+
 const seed: Field<string> = (text) =>
   parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim();
 
@@ -83,23 +89,24 @@ const flag: Field<boolean> = (text) =>
 export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> } = {
   method: oneOf('fista', 'sparsegpt', 'wanda', 'magnitude'),
   pattern: oneOf('unstructured', 'nm'),
-  sparsity: decimal(0, 100),
-  n: whole(1, 63),
-  m: whole(2, 64),
+  // A percentage in links and forms, a fraction in the engine.
+  sparsity: decimal(100 * PRUNE_BOUNDS.sparsity.min, 100 * PRUNE_BOUNDS.sparsity.max),
+  n: inRange(PRUNE_BOUNDS.n),
+  m: inRange(PRUNE_BOUNDS.m),
   warmStart: oneOf('sparsegpt', 'wanda', 'magnitude', 'dense'),
   // A pasted text is not carried, so a link cannot ask for it.
   calibration: oneOf('c4', 'tinystories'),
-  windows: whole(1, 100_000),
-  seqLen: whole(2, 1_000_000),
+  windows: inRange(PRUNE_BOUNDS.windows),
+  seqLen: inRange(PRUNE_BOUNDS.seqLen),
   seed,
-  iterations: whole(1, 10_000),
-  rounds: whole(1, 100),
-  xi: decimal(0, 1),
+  iterations: inRange(PRUNE_BOUNDS.iterations),
+  rounds: inRange(PRUNE_BOUNDS.rounds),
+  xi: inRange(PRUNE_BOUNDS.xi),
   thresholdGroup: oneOf('row', 'matrix'),
   errorCorrection: flag,
   blockInputs: oneOf('dense', 'pruned'),
   devices: whole(1, MAX_PRUNE_DEVICES),
-  percdamp: decimal(0, 10, true),
+  percdamp: inRange(PRUNE_BOUNDS.percdamp),
   evaluate: flag,
   evalText: oneOf('wikitext2', 'tinystories'),
   evalSeqLen: whole(2, 1_000_000),
