@@ -32,7 +32,21 @@ export class Random {
   }
 }
 
-/** A fresh seed for a run that is not being replayed. */
+/**
+ * A fresh seed for a run that is not being replayed. In Node, TEST_SEED=<n> pins every fresh seed
+ * to n, so a failure that printed its seed replays exactly (`TEST_SEED=n npx vitest run file -t name`),
+ * and a flake hunt can draw and log the seed of each run itself. The browser has no `process`.
+ */
 export function freshSeed(): number {
-  return (Math.random() * 2 ** 32) >>> 0;
+  const pinned = pinnedSeed();
+  return pinned ?? (Math.random() * 2 ** 32) >>> 0;
+}
+
+function pinnedSeed(): number | undefined {
+  const text = typeof process === 'undefined' ? undefined : process.env?.TEST_SEED;
+  if (text === undefined || text === '') return undefined;
+  const seed = Number(text);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`TEST_SEED must be an integer in [0, 2^32), got "${text}"`);
+  return seed;
 }
