@@ -13,17 +13,9 @@ import { jsonOf, runCommand, writeModelFolder } from './testing';
 // The runtimes the CLI makes, and a switch that destroys the device once the second window is scored.
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterSecondWindow: false }));
 
-vi.mock('../host/nodeGpu', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/nodeGpu')>();
-  return {
-    ...original,
-    createNodeRuntime: async (...args: Parameters<typeof original.createNodeRuntime>) => {
-      const rt = await original.createNodeRuntime(...args);
-      state.made.push(rt);
-      return rt;
-    },
-  };
-});
+vi.mock('../host/nodeGpu', async (importOriginal) =>
+  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+);
 
 vi.mock('../model/evaluate', async (importOriginal) => {
   const original = await importOriginal<typeof import('../model/evaluate')>();

@@ -13,17 +13,9 @@ import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
 // The runtimes the CLI makes, and a switch that destroys the device once the first block is done.
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterFirstBlock: false }));
 
-vi.mock('../host/nodeGpu', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/nodeGpu')>();
-  return {
-    ...original,
-    createNodeRuntime: async (...args: Parameters<typeof original.createNodeRuntime>) => {
-      const rt = await original.createNodeRuntime(...args);
-      state.made.push(rt);
-      return rt;
-    },
-  };
-});
+vi.mock('../host/nodeGpu', async (importOriginal) =>
+  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+);
 
 vi.mock('../prune/job', async (importOriginal) => {
   const original = await importOriginal<typeof import('../prune/job')>();

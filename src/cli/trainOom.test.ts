@@ -14,17 +14,9 @@ import { jsonOf, runCommand } from './testing';
 
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], failAtStep: 0 }));
 
-vi.mock('../host/nodeGpu', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/nodeGpu')>();
-  return {
-    ...original,
-    createNodeRuntime: async (...args: Parameters<typeof original.createNodeRuntime>) => {
-      const rt = await original.createNodeRuntime(...args);
-      state.made.push(rt);
-      return rt;
-    },
-  };
-});
+vi.mock('../host/nodeGpu', async (importOriginal) =>
+  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+);
 
 /** Makes the runtime's next activation allocation fail as out of memory. */
 function failNextActivation(rt: GpuRuntime): void {

@@ -16,17 +16,9 @@ import { jsonOf, runCommand, tensorsOf } from './testing';
 // validation and checkpoint of step 2).
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAtStep: 0 }));
 
-vi.mock('../host/nodeGpu', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../host/nodeGpu')>();
-  return {
-    ...original,
-    createNodeRuntime: async (...args: Parameters<typeof original.createNodeRuntime>) => {
-      const rt = await original.createNodeRuntime(...args);
-      state.made.push(rt);
-      return rt;
-    },
-  };
-});
+vi.mock('../host/nodeGpu', async (importOriginal) =>
+  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+);
 
 const run = TrainingJob.prototype.run;
 let dir: string;
