@@ -14,7 +14,7 @@ import { jsonOf, runCommand, writeModelFolder } from './testing';
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterSecondWindow: false }));
 
 vi.mock('../host/nodeGpu', async (importOriginal) =>
-  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+  (await import('../host/testing')).recordingNodeGpu(await importOriginal(), state.made),
 );
 
 vi.mock('../model/evaluate', async (importOriginal) => {

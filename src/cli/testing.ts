@@ -5,7 +5,6 @@
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
 import { folderSources } from '../host/nodeFiles';
 import { projectRoot } from '../host/projectRoot';
 import { openModel } from '../model/checkpoint';
@@ -69,20 +68,4 @@ export async function tensorsOf(folder: string, config: ModelConfig): Promise<Ma
   const out = new Map<string, Float32Array>();
   for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
   return out;
-}
-
-/**
- * Node's GPU host with every runtime the CLI creates pushed onto `made`, for the tests that lose a
- * device or fail an allocation: `vi.mock('../host/nodeGpu', async (original) =>
- * (await import('./testing')).recordingNodeGpu(await original(), state.made))`.
- */
-export function recordingNodeGpu(original: typeof import('../host/nodeGpu'), made: GpuRuntime[]) {
-  return {
-    ...original,
-    createNodeRuntime: async (...args: Parameters<typeof original.createNodeRuntime>) => {
-      const rt = await original.createNodeRuntime(...args);
-      made.push(rt);
-      return rt;
-    },
-  };
 }

@@ -15,7 +15,7 @@ import { jsonOf, runCommand } from './testing';
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], failAtStep: 0 }));
 
 vi.mock('../host/nodeGpu', async (importOriginal) =>
-  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+  (await import('../host/testing')).recordingNodeGpu(await importOriginal(), state.made),
 );
 
 /** Makes the runtime's next activation allocation fail as out of memory. */

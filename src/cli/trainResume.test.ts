@@ -17,7 +17,7 @@ import { jsonOf, runCommand, tensorsOf } from './testing';
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAtStep: 0 }));
 
 vi.mock('../host/nodeGpu', async (importOriginal) =>
-  (await import('./testing')).recordingNodeGpu(await importOriginal(), state.made),
+  (await import('../host/testing')).recordingNodeGpu(await importOriginal(), state.made),
 );
 
 const run = TrainingJob.prototype.run;
