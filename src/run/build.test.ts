@@ -17,6 +17,7 @@ import {
 } from './build';
 import { TRACE, traceOf } from './fistaTraceSeries';
 import { parseRunRecord } from './record';
+import { tinyPruneRecord } from './testing';
 
 const HASH = 'a'.repeat(64);
 
@@ -161,21 +162,7 @@ describe('building run records', () => {
       best: true,
       objective,
     });
-    const record = buildRunRecord({
-      kind: 'prune',
-      startedAt: new Date(0),
-      finishedAt: new Date(1),
-      status: 'finished',
-      config: {},
-      seed: 0,
-      model: { name: 'tiny', sha256: HASH, files: [], parameters: 1 },
-      data: [],
-      adapter: 'test',
-      producer: 'cli',
-      metrics: collector.series(summary()),
-      results: collector.results(),
-      timings: {},
-    });
+    const record = tinyPruneRecord({ metrics: collector.series(summary()), results: collector.results() });
     const trace = traceOf(parseRunRecord(JSON.parse(JSON.stringify(record))));
     expect(trace).toEqual({
       block: 1,
@@ -270,20 +257,9 @@ describe('building run records', () => {
     const mixed = new Map(new PruneSeriesCollector().series(s).map((m) => [m.name, m]));
     expect(mixed.get(COUNTER_SERIES.readbacks)?.y).toEqual([3, null, 7]);
     expect(mixed.get(COUNTER_SERIES.gpuMs)?.y).toEqual([null, null, 2.5]);
-    const record = buildRunRecord({
-      kind: 'prune',
-      startedAt: new Date(0),
-      finishedAt: new Date(1),
-      status: 'finished',
-      config: {},
-      seed: 0,
-      model: { name: 'tiny', sha256: HASH, files: [], parameters: 1 },
-      data: [],
-      adapter: 'test',
-      producer: 'cli',
+    const record = tinyPruneRecord({
       metrics: [...mixed.values()],
       results: pruneResults(s, { before: {}, after: {} }),
-      timings: {},
     });
     expect(parseRunRecord(JSON.parse(JSON.stringify(record)))).toEqual(record);
   });

@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildRunRecord } from './build';
 import { parseRunRecord, RUN_RECORD_VERSION, RunRecordError } from './record';
-
-const HASH = 'c'.repeat(64);
+import { tinyPruneRecord } from './testing';
 
 /** A small prune record as this version writes it, through JSON. */
 function written(metrics: unknown[], results: Record<string, number | string | null> = {}) {
-  const record = buildRunRecord({
-    kind: 'prune',
-    startedAt: new Date(0),
-    finishedAt: new Date(1),
-    status: 'finished',
-    config: {},
-    seed: 0,
-    model: { name: 'tiny', sha256: HASH, files: [], parameters: 1 },
-    data: [],
-    adapter: 'test',
-    producer: 'studio',
-    metrics: [],
-    results,
-    timings: {},
-  });
+  const record = tinyPruneRecord({ producer: 'studio', results });
   return JSON.parse(JSON.stringify({ ...record, metrics })) as Record<string, unknown>;
 }
 
