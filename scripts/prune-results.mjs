@@ -1,19 +1,25 @@
-// `npm run results:prune`: the pruning results table of docs/results/pruning.md, reproduced.
+// `npm run results:prune`: the pruning results tables of docs/results/pruning.md, reproduced.
 // Runs the CLI (dist-node/cli.js, built by scripts/prune-results.sh) once per method and pattern on
-// the built-in stories260K, measures perplexity on TinyStories and WikiText-2, and writes the table
-// as Markdown and the raw records as JSON. Settings come from the environment so a faster machine
-// can run the full protocol: RESULTS_EVAL_WINDOWS, RESULTS_CAL_WINDOWS, RESULTS_CAL_LENGTH.
-// Each finished run is saved at once in docs/results/pruning.json; a rerun with the same settings
-// reuses what is there (RESULTS_FRESH=1 starts over), so an interrupted run resumes.
+// the built-in stories260K and measures perplexity on the evaluation texts. Settings come from the
+// environment so a faster machine can run the full protocol:
+// - RESULTS_CALIBRATION: c4 (default; the table `pruning-table.md`) or tinystories (in-domain: the
+//   text the model was trained on; the table `pruning-table-tinystories.md`);
+// - RESULTS_TEXTS: the evaluation texts, comma-separated (default tinystories,wikitext2);
+// - RESULTS_EVAL_WINDOWS: windows scored per text, or `all` (default 8);
+// - RESULTS_CAL_WINDOWS, RESULTS_CAL_LENGTH: calibration windows and their length (32 × 256).
+// Each finished run is saved at once (results-store.mjs), so an interrupted run resumes.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { resultsStore } from './results-store.mjs';
 
-const evalWindows = Number(process.env.RESULTS_EVAL_WINDOWS ?? 8);
-const calWindows = Number(process.env.RESULTS_CAL_WINDOWS ?? 32);
-const calLength = Number(process.env.RESULTS_CAL_LENGTH ?? 256);
+const env = process.env;
+const source = env.RESULTS_CALIBRATION ?? 'c4';
+const evalWindows = env.RESULTS_EVAL_WINDOWS === 'all' ? null : Number(env.RESULTS_EVAL_WINDOWS ?? 8);
+const calWindows = Number(env.RESULTS_CAL_WINDOWS ?? 32);
+const calLength = Number(env.RESULTS_CAL_LENGTH ?? 256);
+const texts = (env.RESULTS_TEXTS ?? 'tinystories,wikitext2').split(',');
 const seqLen = 512;
-const texts = ['tinystories', 'wikitext2'];
+const TEXT_LABELS = { tinystories: 'TinyStories', wikitext2: 'WikiText-2' };
 
 const runs = [
   { label: 'magnitude', args: ['--method', 'magnitude'] },
@@ -24,46 +30,17 @@ const runs = [
 ];
 const patterns = ['50%', '2:4'];
 
+// The C4 table's settings keep the shape its saved runs were keyed by.
 const settings = {
   seqLen,
   evalWindows,
-  calibration: { source: 'c4', windows: calWindows, length: calLength, seed: 0 },
+  calibration: { source, windows: calWindows, length: calLength, seed: 0 },
+  ...(texts.join(',') === 'tinystories,wikitext2' ? {} : { texts }),
 };
-const store = 'docs/results/pruning.json';
-const previous =
-  existsSync(store) && !process.env.RESULTS_FRESH ? JSON.parse(readFileSync(store, 'utf8')) : null;
-const cache = new Map(
-  previous && JSON.stringify(previous.settings) === JSON.stringify(settings)
-    ? previous.records.map((r) => [r.key, r])
-    : [],
-);
-const records = [];
+const suffix = source === 'c4' ? '' : `-${source}`;
+const run = resultsStore(`docs/results/pruning${suffix}.json`, settings);
 
-/** The CLI's JSON for these arguments, from the cache or a fresh run (saved at once). */
-function run(key, args) {
-  const cached = cache.get(key);
-  if (cached) return cached.result;
-  process.stderr.write(`${key}\n`);
-  const result = cli(args);
-  records.push({ key, args, result });
-  writeFileSync(
-    store,
-    `${JSON.stringify({ settings, records: [...cache.values(), ...records] }, null, 2)}\n`,
-  );
-  return result;
-}
-
-function cli(args) {
-  const started = Date.now();
-  const out = execFileSync('node', ['dist-node/cli.js', ...args, '--json'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  process.stderr.write(`  (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-  return JSON.parse(out);
-}
-
-const common = ['--seq-len', String(seqLen), '--eval-windows', String(evalWindows)];
+const windowArgs = (flag) => (evalWindows === null ? [] : [flag, String(evalWindows)]);
 const dense = {};
 for (const text of texts) {
   dense[text] = run(`dense ${text}`, [
@@ -72,21 +49,20 @@ for (const text of texts) {
     text,
     '--seq-len',
     String(seqLen),
-    '--windows',
-    String(evalWindows),
+    ...windowArgs('--windows'),
   ]).ppl;
 }
 const rows = [];
 for (const pattern of patterns) {
   for (const method of runs) {
-    if (process.env.RESULTS_ONLY && !new RegExp(process.env.RESULTS_ONLY).test(method.label)) continue;
+    if (env.RESULTS_ONLY && !new RegExp(env.RESULTS_ONLY).test(method.label)) continue;
     const r = run(`${method.label} ${pattern}`, [
       'prune',
       ...method.args,
       '--pattern',
       pattern,
       '--calibration',
-      'c4',
+      source,
       '--calibration-windows',
       String(calWindows),
       '--calibration-length',
@@ -96,7 +72,9 @@ for (const pattern of patterns) {
       '--eval',
       texts.join(','),
       '--no-eval-before',
-      ...common,
+      '--seq-len',
+      String(seqLen),
+      ...windowArgs('--eval-windows'),
     ]);
     rows.push({
       label: method.label,
@@ -109,14 +87,15 @@ for (const pattern of patterns) {
 }
 
 const fmt = (x) => (x === undefined ? '—' : x.toFixed(3));
+const pplColumns = texts.map((t) => `${TEXT_LABELS[t] ?? t} ppl`);
 const lines = [
-  '| method | pattern | sparsity | TinyStories ppl | WikiText-2 ppl | prune time |',
-  '| --- | --- | ---: | ---: | ---: | ---: |',
-  `| dense | — | 0% | ${fmt(dense.tinystories)} | ${fmt(dense.wikitext2)} | — |`,
+  `| method | pattern | sparsity | ${pplColumns.join(' | ')} | prune time |`,
+  `| --- | --- | ---: | ${texts.map(() => '---:').join(' | ')} | ---: |`,
+  `| dense | — | 0% | ${texts.map((t) => fmt(dense[t])).join(' | ')} | — |`,
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${r.pattern === '50%' ? '50% unstructured' : r.pattern} | ${(100 * r.sparsity).toFixed(2)}% | ${fmt(r.ppl.tinystories)} | ${fmt(r.ppl.wikitext2)} | ${(r.ms / 1000).toFixed(0)} s |`,
+      `| ${r.label} | ${r.pattern === '50%' ? '50% unstructured' : r.pattern} | ${(100 * r.sparsity).toFixed(2)}% | ${texts.map((t) => fmt(r.ppl[t])).join(' | ')} | ${(r.ms / 1000).toFixed(0)} s |`,
   ),
 ];
-writeFileSync('docs/results/pruning-table.md', `${lines.join('\n')}\n`);
+writeFileSync(`docs/results/pruning-table${suffix}.md`, `${lines.join('\n')}\n`);
 process.stdout.write(`${lines.join('\n')}\n`);

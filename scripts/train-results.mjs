@@ -7,8 +7,8 @@
 // RESULTS_LRS (1e-3,3e-3,1e-2,3e-2). Each finished CLI run is saved at once in docs/results/training.json
 // and reused by a rerun with the same settings (RESULTS_FRESH=1 starts over).
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { resultsStore } from './results-store.mjs';
 
 const env = process.env;
 const settings = {
@@ -38,13 +38,7 @@ const ablation = {
   ablation: true,
 };
 
-const store = env.RESULTS_STORE ?? 'docs/results/training.json';
-const previous = existsSync(store) && !env.RESULTS_FRESH ? JSON.parse(readFileSync(store, 'utf8')) : null;
-const cache = new Map(
-  previous && JSON.stringify(previous.settings) === JSON.stringify(settings)
-    ? previous.records.map((r) => [r.key, r])
-    : [],
-);
+const saved = resultsStore(env.RESULTS_STORE ?? 'docs/results/training.json', settings);
 
 const armArg = (arm, lr) => `${arm.spec}@${lr}${arm.options ? `:${arm.options}` : ''}`;
 
@@ -55,12 +49,7 @@ const longSteps = Number(env.RESULTS_LONG_STEPS ?? 400);
 /** One CLI run of several arms on one seed, from the cache or fresh (saved at once). */
 function run(seed, armArgs, steps = settings.steps) {
   const key = `seed ${seed}${steps === settings.steps ? '' : `, ${steps} steps`}: ${armArgs.join(' ')}`;
-  const cached = cache.get(key);
-  if (cached) return cached.result;
-  process.stderr.write(`${key}\n`);
-  const started = Date.now();
-  const args = [
-    env.RESULTS_CLI ?? 'dist-node/cli.js',
+  return saved(key, [
     'train',
     '--size',
     settings.size,
@@ -80,16 +69,8 @@ function run(seed, armArgs, steps = settings.steps) {
     String(settings.valWindows),
     '--seed',
     String(seed),
-    '--json',
     ...armArgs.flatMap((a) => ['--arm', a]),
-  ];
-  const result = JSON.parse(
-    execFileSync('node', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
-  );
-  process.stderr.write(`  (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
-  cache.set(key, { key, result });
-  writeFileSync(store, `${JSON.stringify({ settings, records: [...cache.values()] }, null, 2)}\n`);
-  return result;
+  ]);
 }
 
 const byId = (result, id) => result.summary.arms.find((a) => a.id === id);
