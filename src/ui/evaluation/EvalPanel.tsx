@@ -7,6 +7,7 @@ import { evalProblems } from '../../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import type { EvalState } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
+import { CancelButton } from '../shell/CancelButton';
 import { formatDuration } from '../shell/format';
 import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
 
@@ -127,15 +128,12 @@ export function EvalPanel() {
           >
             {running ? 'Running…' : 'Run'}
           </button>
-          <button
-            type="button"
-            className="button"
-            data-testid="eval-cancel"
-            disabled={!running || evaluation.cancelRequested}
-            onClick={() => void cancelEvaluation()}
-          >
-            {evaluation.cancelRequested ? 'Cancelling…' : 'Cancel'}
-          </button>
+          <CancelButton
+            testId="eval-cancel"
+            running={running}
+            requested={evaluation.cancelRequested}
+            onCancel={cancelEvaluation}
+          />
         </div>
       </div>
       {Object.values(problems).map((problem) => (

@@ -3,6 +3,7 @@
 // being correct here, on this adapter, with these limits.
 
 import { lazy, Suspense, useState } from 'react';
+import { CancelButton } from '../shell/CancelButton';
 import { formatDuration, formatSeed, parseSeed } from '../shell/format';
 import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
 import { useStudio } from '../shell/store';
@@ -38,15 +39,12 @@ export function KernelCheck() {
         >
           {running ? 'Running…' : check.status === 'idle' ? 'Run' : 'Run again'}
         </button>
-        <button
-          type="button"
-          className="button"
-          data-testid="kernel-check-cancel"
-          disabled={!running || check.cancelRequested}
-          onClick={() => void cancelCheck()}
-        >
-          {check.cancelRequested ? 'Cancelling…' : 'Cancel'}
-        </button>
+        <CancelButton
+          testId="kernel-check-cancel"
+          running={running}
+          requested={check.cancelRequested}
+          onCancel={cancelCheck}
+        />
         <label className="seed">
           Seed
           <input

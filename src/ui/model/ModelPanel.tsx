@@ -3,6 +3,7 @@
 // chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
 
 import type { CacheNote, DownloadProgress, ModelSummary } from '../../worker/api';
+import { CancelButton } from '../shell/CancelButton';
 import { formatBytes, formatDuration } from '../shell/format';
 import { ModelCacheList } from './ModelCacheList';
 import { ModelFitCard } from './ModelFitCard';
@@ -79,15 +80,12 @@ export function ModelPanel() {
         >
           {loading ? 'Loading…' : loadLabel(inspect.summary, load)}
         </button>
-        <button
-          type="button"
-          className="button"
-          data-testid="model-load-cancel"
-          disabled={!loading || load.cancelRequested}
-          onClick={() => void cancelLoad()}
-        >
-          {load.cancelRequested ? 'Cancelling…' : 'Cancel'}
-        </button>
+        <CancelButton
+          testId="model-load-cancel"
+          running={loading}
+          requested={load.cancelRequested}
+          onCancel={cancelLoad}
+        />
         <span className={`summary status-${load.status}`} data-testid="model-load-status" aria-live="polite">
           {loadSummary(load)}
         </span>

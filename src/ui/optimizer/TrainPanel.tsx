@@ -7,6 +7,7 @@
 import { lazy, Suspense, useEffect } from 'react';
 import { useModelStudio } from '../model/modelStore';
 import { usePruneStudio } from '../pruning/pruneStore';
+import { CancelButton } from '../shell/CancelButton';
 import { RankHeatmap } from './RankHeatmap';
 import { SecondMomentView } from './SecondMomentView';
 import { TrainProgress, trainStatus } from './TrainProgress';
@@ -94,15 +95,12 @@ export function TrainPanel() {
             {job.pauseRequested ? 'Pausing…' : 'Pause'}
           </button>
         )}
-        <button
-          type="button"
-          className="button"
-          data-testid="train-cancel"
-          disabled={!active || job.cancelRequested}
-          onClick={() => void cancel()}
-        >
-          {job.cancelRequested ? 'Cancelling…' : 'Cancel'}
-        </button>
+        <CancelButton
+          testId="train-cancel"
+          running={active}
+          requested={job.cancelRequested}
+          onCancel={cancel}
+        />
         {!built.ok && (
           <span className="field-error" data-testid="train-form-invalid">
             Fix the settings marked in red to run.

@@ -8,6 +8,7 @@ import { DENSE_MODEL, type PruneRun } from '../../worker/api';
 import { useModelStudio } from '../model/modelStore';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
+import { CancelButton } from '../shell/CancelButton';
 import { formatBytes } from '../shell/format';
 import { LabelledField } from '../shell/LabelledField';
 import type { Column } from './playgroundReducer';
@@ -156,15 +157,12 @@ export function PlaygroundPanel() {
         >
           {running ? 'Generating…' : 'Generate'}
         </button>
-        <button
-          type="button"
-          className="button"
-          data-testid="playground-cancel"
-          disabled={!running || job.cancelRequested}
-          onClick={() => void cancel()}
-        >
-          {job.cancelRequested ? 'Cancelling…' : 'Cancel'}
-        </button>
+        <CancelButton
+          testId="playground-cancel"
+          running={running}
+          requested={job.cancelRequested}
+          onCancel={cancel}
+        />
       </div>
       <p className={`summary status-${job.status}`} data-testid="playground-status" aria-live="polite">
         {statusLine(job.status, job.columns)}

@@ -4,6 +4,7 @@
 
 import { lazy, Suspense, useEffect, useMemo } from 'react';
 import { useModelStudio } from '../model/modelStore';
+import { CancelButton } from '../shell/CancelButton';
 import { formatDuration } from '../shell/format';
 import { PruneMatrixTable } from './PruneMatrixTable';
 import { PruneProgress, pruneStatus } from './PruneProgress';
@@ -98,15 +99,12 @@ export function PrunePanel() {
         >
           {running ? 'Running…' : 'Run'}
         </button>
-        <button
-          type="button"
-          className="button"
-          data-testid="prune-cancel"
-          disabled={!running || job.cancelRequested}
-          onClick={() => void cancel()}
-        >
-          {job.cancelRequested ? 'Cancelling…' : 'Cancel'}
-        </button>
+        <CancelButton
+          testId="prune-cancel"
+          running={running}
+          requested={job.cancelRequested}
+          onCancel={cancel}
+        />
         {built && !built.ok && (
           <span className="field-error" data-testid="prune-form-invalid">
             Fix the settings marked in red to run.
