@@ -8,7 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** `run(key, args)`: the CLI's JSON for these arguments, from the store or from a fresh run. */
 export function resultsStore(path, settings, cliPath = process.env.RESULTS_CLI ?? 'dist-node/cli.js') {
-  const previous = existsSync(path) && !process.env.RESULTS_FRESH ? JSON.parse(readFileSync(path, 'utf8')) : null;
+  const previous =
+    existsSync(path) && !process.env.RESULTS_FRESH ? JSON.parse(readFileSync(path, 'utf8')) : null;
   const cache = new Map(
     previous && JSON.stringify(previous.settings) === JSON.stringify(settings)
       ? previous.records.map((r) => [r.key, r])
