@@ -4,64 +4,65 @@
 
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { EvalPoint } from '../model/modelReducers';
-import { ChartExport } from '../shell/ChartExport';
+import { ChartFigure } from '../shell/ChartFigure';
 
 export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
   if (points.length === 0) return null;
   return (
-    <figure className="chart" data-testid="eval-chart">
-      <figcaption>Perplexity per window, and over all windows so far</figcaption>
-      <div className="chart-body">
-        <LineChart
-          responsive
-          data={points as EvalPoint[]}
-          margin={{ top: 8, right: 24, bottom: 4, left: 8 }}
-          style={{ width: '100%', height: 280 }}
-        >
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            dataKey="window"
-            type="number"
-            domain={[1, 'dataMax']}
-            allowDecimals={false}
-            stroke="var(--muted)"
-            fontSize={12}
-            label={{ value: 'window', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-          />
-          <YAxis
-            stroke="var(--muted)"
-            fontSize={12}
-            width={56}
-            domain={['auto', 'auto']}
-            tickFormatter={formatPpl}
-          />
-          <Tooltip
-            formatter={(value, name) => [formatPpl(Number(value)), name]}
-            labelFormatter={(label) => `window ${label}`}
-          />
-          <Legend verticalAlign="top" height={28} />
-          <Line
-            type="linear"
-            dataKey="windowPpl"
-            name="window"
-            stroke="var(--muted)"
-            strokeOpacity={0.5}
-            dot={{ r: 2 }}
-            isAnimationActive={false}
-          />
-          <Line
-            type="monotone"
-            dataKey="runningPpl"
-            name="running"
-            stroke="var(--accent)"
-            strokeWidth={2}
-            dot={false}
-            isAnimationActive={false}
-          />
-        </LineChart>
-      </div>
-      <ChartExport name="perplexity-per-window" rows={points} />
-    </figure>
+    <ChartFigure
+      testId="eval-chart"
+      caption="Perplexity per window, and over all windows so far"
+      exportName="perplexity-per-window"
+      rows={points}
+    >
+      <LineChart
+        responsive
+        data={points as EvalPoint[]}
+        margin={{ top: 8, right: 24, bottom: 4, left: 8 }}
+        style={{ width: '100%', height: 280 }}
+      >
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          dataKey="window"
+          type="number"
+          domain={[1, 'dataMax']}
+          allowDecimals={false}
+          stroke="var(--muted)"
+          fontSize={12}
+          label={{ value: 'window', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
+        />
+        <YAxis
+          stroke="var(--muted)"
+          fontSize={12}
+          width={56}
+          domain={['auto', 'auto']}
+          tickFormatter={formatPpl}
+        />
+        <Tooltip
+          formatter={(value, name) => [formatPpl(Number(value)), name]}
+          labelFormatter={(label) => `window ${label}`}
+        />
+        <Legend verticalAlign="top" height={28} />
+        <Line
+          type="linear"
+          dataKey="windowPpl"
+          name="window"
+          stroke="var(--muted)"
+          strokeOpacity={0.5}
+          dot={{ r: 2 }}
+          isAnimationActive={false}
+        />
+        <Line
+          type="monotone"
+          dataKey="runningPpl"
+          name="running"
+          stroke="var(--accent)"
+          strokeWidth={2}
+          dot={false}
+          isAnimationActive={false}
+        />
+      </LineChart>
+    </ChartFigure>
   );
 }
 

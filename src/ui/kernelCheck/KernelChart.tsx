@@ -3,7 +3,7 @@
 
 import { Bar, BarChart, CartesianGrid, Cell, Tooltip, XAxis, YAxis } from 'recharts';
 import type { KernelCaseResult } from '../../kernels/suiteCase';
-import { ChartExport } from '../shell/ChartExport';
+import { ChartFigure } from '../shell/ChartFigure';
 import { formatRate, formatTick } from '../shell/format';
 
 const ROW_HEIGHT = 26;
@@ -18,38 +18,32 @@ export function KernelChart({ results }: { results: readonly KernelCaseResult[] 
     }));
   if (data.length === 0) return null;
   return (
-    <figure className="chart" data-testid="kernel-check-chart">
-      <figcaption>Achieved GFLOP/s per case (median of the timed runs)</figcaption>
-      <div className="chart-body">
-        <BarChart
-          responsive
-          layout="vertical"
-          data={data}
-          margin={{ top: 4, right: 24, bottom: 4, left: 8 }}
-          style={{ width: '100%', height: 48 + ROW_HEIGHT * data.length }}
-        >
-          <CartesianGrid horizontal={false} stroke="var(--grid)" />
-          <XAxis type="number" tickFormatter={formatTick} stroke="var(--muted)" fontSize={12} />
-          <YAxis
-            type="category"
-            dataKey="label"
-            width={260}
-            stroke="var(--muted)"
-            fontSize={12}
-            interval={0}
-          />
-          <Tooltip
-            formatter={(value) => [formatRate(Number(value)), 'GFLOP/s']}
-            cursor={{ fill: 'var(--hover)' }}
-          />
-          <Bar dataKey="gflops" isAnimationActive={false} barSize={16}>
-            {data.map((d) => (
-              <Cell key={d.label} fill={d.passed ? 'var(--accent)' : 'var(--fail)'} />
-            ))}
-          </Bar>
-        </BarChart>
-      </div>
-      <ChartExport name="kernel-check-gflops" rows={data} />
-    </figure>
+    <ChartFigure
+      testId="kernel-check-chart"
+      caption="Achieved GFLOP/s per case (median of the timed runs)"
+      exportName="kernel-check-gflops"
+      rows={data}
+    >
+      <BarChart
+        responsive
+        layout="vertical"
+        data={data}
+        margin={{ top: 4, right: 24, bottom: 4, left: 8 }}
+        style={{ width: '100%', height: 48 + ROW_HEIGHT * data.length }}
+      >
+        <CartesianGrid horizontal={false} stroke="var(--grid)" />
+        <XAxis type="number" tickFormatter={formatTick} stroke="var(--muted)" fontSize={12} />
+        <YAxis type="category" dataKey="label" width={260} stroke="var(--muted)" fontSize={12} interval={0} />
+        <Tooltip
+          formatter={(value) => [formatRate(Number(value)), 'GFLOP/s']}
+          cursor={{ fill: 'var(--hover)' }}
+        />
+        <Bar dataKey="gflops" isAnimationActive={false} barSize={16}>
+          {data.map((d) => (
+            <Cell key={d.label} fill={d.passed ? 'var(--accent)' : 'var(--fail)'} />
+          ))}
+        </Bar>
+      </BarChart>
+    </ChartFigure>
   );
 }

@@ -18,7 +18,7 @@ import {
   YAxis,
 } from 'recharts';
 import type { SecondMomentSpectrum } from '../../train/job';
-import { ChartExport } from '../shell/ChartExport';
+import { ChartFigure } from '../shell/ChartFigure';
 import { formatBytes, formatMs } from '../shell/format';
 import {
   type ArmState,
@@ -67,51 +67,54 @@ export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
   const rows = lossRows(arms);
   if (rows.length === 0) return null;
   return (
-    <figure className="chart" data-testid="train-loss-chart">
-      <figcaption>
-        Loss per step: training (the batch’s mean next-token loss before the update, solid) and validation
-        (held-out windows, dashed with dots)
-      </figcaption>
-      <div className="chart-body">
-        <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 280 }}>
-          <CartesianGrid stroke="var(--grid)" />
-          {stepAxis}
-          <YAxis
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={56}
-            tickFormatter={formatValue}
-          />
-          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
-          <Legend verticalAlign="top" height={44} />
-          {arms.flatMap((a) => [
-            <Line
-              key={lossKey(a.id, 'train')}
-              type="linear"
-              dataKey={lossKey(a.id, 'train')}
-              name={`${a.label} (train)`}
-              stroke={armColor(arms, a.id)}
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />,
-            <Line
-              key={lossKey(a.id, 'val')}
-              type="linear"
-              dataKey={lossKey(a.id, 'val')}
-              name={`${a.label} (validation)`}
-              stroke={armColor(arms, a.id)}
-              strokeDasharray="5 3"
-              strokeWidth={2}
-              connectNulls
-              isAnimationActive={false}
-            />,
-          ])}
-        </LineChart>
-      </div>
-      <ChartExport name="training-loss" rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="train-loss-chart"
+      caption={
+        <>
+          Loss per step: training (the batch’s mean next-token loss before the update, solid) and validation
+          (held-out windows, dashed with dots)
+        </>
+      }
+      exportName="training-loss"
+      rows={rows}
+    >
+      <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 280 }}>
+        <CartesianGrid stroke="var(--grid)" />
+        {stepAxis}
+        <YAxis
+          domain={['auto', 'auto']}
+          stroke="var(--muted)"
+          fontSize={12}
+          width={56}
+          tickFormatter={formatValue}
+        />
+        <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
+        <Legend verticalAlign="top" height={44} />
+        {arms.flatMap((a) => [
+          <Line
+            key={lossKey(a.id, 'train')}
+            type="linear"
+            dataKey={lossKey(a.id, 'train')}
+            name={`${a.label} (train)`}
+            stroke={armColor(arms, a.id)}
+            dot={false}
+            connectNulls
+            isAnimationActive={false}
+          />,
+          <Line
+            key={lossKey(a.id, 'val')}
+            type="linear"
+            dataKey={lossKey(a.id, 'val')}
+            name={`${a.label} (validation)`}
+            stroke={armColor(arms, a.id)}
+            strokeDasharray="5 3"
+            strokeWidth={2}
+            connectNulls
+            isAnimationActive={false}
+          />,
+        ])}
+      </LineChart>
+    </ChartFigure>
   );
 }
 
@@ -119,37 +122,41 @@ export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; p
   const rows = memoryRows(arms, parameters);
   if (rows.length <= 1) return null;
   return (
-    <figure className="chart" data-testid="train-memory-chart">
-      <figcaption>
-        Optimizer state per arm (bytes the ledger holds, at the last step), beside AdamW’s 2·4·P bytes by the
-        formula (grey) for P = {parameters.toLocaleString('en-US')} parameters
-      </figcaption>
-      <div className="chart-body chart-body-narrow">
-        <BarChart
-          responsive
-          data={rows}
-          margin={MARGIN}
-          layout="vertical"
-          style={{ width: '100%', height: 60 + 34 * rows.length }}
-        >
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            type="number"
-            stroke="var(--muted)"
-            fontSize={12}
-            tickFormatter={(v) => formatBytes(Number(v))}
-          />
-          <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={210} />
-          <Tooltip formatter={(v) => `${Number(v).toLocaleString('en-US')} B`} />
-          <Bar dataKey="bytes" name="state bytes" isAnimationActive={false}>
-            {rows.map((r) => (
-              <Cell key={r.id} fill={r.analytical ? '#9aa3ad' : armColor(arms, r.id)} />
-            ))}
-          </Bar>
-        </BarChart>
-      </div>
-      <ChartExport name="optimizer-state-bytes" rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="train-memory-chart"
+      narrow
+      caption={
+        <>
+          Optimizer state per arm (bytes the ledger holds, at the last step), beside AdamW’s 2·4·P bytes by
+          the formula (grey) for P = {parameters.toLocaleString('en-US')} parameters
+        </>
+      }
+      exportName="optimizer-state-bytes"
+      rows={rows}
+    >
+      <BarChart
+        responsive
+        data={rows}
+        margin={MARGIN}
+        layout="vertical"
+        style={{ width: '100%', height: 60 + 34 * rows.length }}
+      >
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          type="number"
+          stroke="var(--muted)"
+          fontSize={12}
+          tickFormatter={(v) => formatBytes(Number(v))}
+        />
+        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={210} />
+        <Tooltip formatter={(v) => `${Number(v).toLocaleString('en-US')} B`} />
+        <Bar dataKey="bytes" name="state bytes" isAnimationActive={false}>
+          {rows.map((r) => (
+            <Cell key={r.id} fill={r.analytical ? '#9aa3ad' : armColor(arms, r.id)} />
+          ))}
+        </Bar>
+      </BarChart>
+    </ChartFigure>
   );
 }
 
@@ -160,46 +167,46 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
   }));
   if (rows.length === 0) return null;
   return (
-    <figure className="chart" data-testid="train-time-chart">
-      <figcaption>
-        Mean time per step: forward and backward of the batch, and the optimizer step (its share in brackets)
-      </figcaption>
-      <div className="chart-body chart-body-narrow">
-        <BarChart
-          responsive
-          data={rows}
-          margin={MARGIN}
-          layout="vertical"
-          style={{ width: '100%', height: 70 + 34 * rows.length }}
-        >
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            type="number"
-            stroke="var(--muted)"
-            fontSize={12}
-            tickFormatter={(v) => `${formatMs(Number(v))} ms`}
-          />
-          <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={250} />
-          <Tooltip formatter={(v) => `${formatMs(Number(v))} ms`} />
-          <Legend verticalAlign="top" height={26} />
-          <Bar
-            dataKey="modelMs"
-            name="model (forward + backward)"
-            stackId="t"
-            fill="#9fb8d0"
-            isAnimationActive={false}
-          />
-          <Bar
-            dataKey="optimizerMs"
-            name="optimizer"
-            stackId="t"
-            fill="var(--accent-strong)"
-            isAnimationActive={false}
-          />
-        </BarChart>
-      </div>
-      <ChartExport name="step-time" rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="train-time-chart"
+      narrow
+      caption="Mean time per step: forward and backward of the batch, and the optimizer step (its share in brackets)"
+      exportName="step-time"
+      rows={rows}
+    >
+      <BarChart
+        responsive
+        data={rows}
+        margin={MARGIN}
+        layout="vertical"
+        style={{ width: '100%', height: 70 + 34 * rows.length }}
+      >
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          type="number"
+          stroke="var(--muted)"
+          fontSize={12}
+          tickFormatter={(v) => `${formatMs(Number(v))} ms`}
+        />
+        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={250} />
+        <Tooltip formatter={(v) => `${formatMs(Number(v))} ms`} />
+        <Legend verticalAlign="top" height={26} />
+        <Bar
+          dataKey="modelMs"
+          name="model (forward + backward)"
+          stackId="t"
+          fill="#9fb8d0"
+          isAnimationActive={false}
+        />
+        <Bar
+          dataKey="optimizerMs"
+          name="optimizer"
+          stackId="t"
+          fill="var(--accent-strong)"
+          isAnimationActive={false}
+        />
+      </BarChart>
+    </ChartFigure>
   );
 }
 
@@ -207,32 +214,32 @@ export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
   const rows = speedRows(arms);
   if (rows.length === 0) return null;
   return (
-    <figure className="chart" data-testid="train-speed-chart">
-      <figcaption>
-        Tokens per second per step (the batch’s tokens over its model and optimizer time)
-      </figcaption>
-      <div className="chart-body chart-body-narrow">
-        <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 220 }}>
-          <CartesianGrid stroke="var(--grid)" />
-          {stepAxis}
-          <YAxis stroke="var(--muted)" fontSize={12} width={56} tickFormatter={formatValue} />
-          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
-          <Legend verticalAlign="top" height={26} />
-          {arms.map((a) => (
-            <Line
-              key={a.id}
-              dataKey={a.id}
-              name={a.label}
-              stroke={armColor(arms, a.id)}
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />
-          ))}
-        </LineChart>
-      </div>
-      <ChartExport name="tokens-per-second" rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="train-speed-chart"
+      narrow
+      caption="Tokens per second per step (the batch’s tokens over its model and optimizer time)"
+      exportName="tokens-per-second"
+      rows={rows}
+    >
+      <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 220 }}>
+        <CartesianGrid stroke="var(--grid)" />
+        {stepAxis}
+        <YAxis stroke="var(--muted)" fontSize={12} width={56} tickFormatter={formatValue} />
+        <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
+        <Legend verticalAlign="top" height={26} />
+        {arms.map((a) => (
+          <Line
+            key={a.id}
+            dataKey={a.id}
+            name={a.label}
+            stroke={armColor(arms, a.id)}
+            dot={false}
+            connectNulls
+            isAnimationActive={false}
+          />
+        ))}
+      </LineChart>
+    </ChartFigure>
   );
 }
 
@@ -240,17 +247,126 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
   const rows = errorRows(trace);
   if (rows.length === 0) return null;
   return (
-    <figure className="chart" data-testid="train-error-chart">
-      <figcaption>
-        {label}: relative error ξ = ‖V − QUᵀ‖<sub>F</sub>/‖V‖<sub>F</sub> per matrix and step, as the sketch
-        estimates it, against ξ<sub>thr</sub> = {target}. It is measured on a V that already holds the rank-k
-        history, so it can look small while the drift from the exact running average is larger
-        (docs/algorithms/adapprox.md §6): inspect a matrix below for the exact error.
-      </figcaption>
-      <div className="chart-body">
-        <LineChart responsive data={rows} margin={LABELLED} style={{ width: '100%', height: 260 }}>
+    <ChartFigure
+      testId="train-error-chart"
+      caption={
+        <>
+          {label}: relative error ξ = ‖V − QUᵀ‖<sub>F</sub>/‖V‖<sub>F</sub> per matrix and step, as the sketch
+          estimates it, against ξ<sub>thr</sub> = {target}. It is measured on a V that already holds the
+          rank-k history, so it can look small while the drift from the exact running average is larger
+          (docs/algorithms/adapprox.md §6): inspect a matrix below for the exact error.
+        </>
+      }
+      exportName={`adapprox-error-${label}`}
+      rows={rows}
+    >
+      <LineChart responsive data={rows} margin={LABELLED} style={{ width: '100%', height: 260 }}>
+        <CartesianGrid stroke="var(--grid)" />
+        {stepAxis}
+        <YAxis
+          scale="log"
+          domain={['auto', 'auto']}
+          stroke="var(--muted)"
+          fontSize={12}
+          width={64}
+          tickFormatter={formatValue}
+          allowDataOverflow
+        />
+        <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
+        <ReferenceLine
+          y={target}
+          stroke="var(--warn)"
+          strokeDasharray="5 3"
+          label={{ value: 'ξ_thr', position: 'right', fontSize: 12 }}
+        />
+        {trace.names.map((name, i) => (
+          <Line
+            key={name}
+            dataKey={name}
+            name={name}
+            stroke={PALETTE[i % PALETTE.length]}
+            dot={false}
+            connectNulls
+            isAnimationActive={false}
+          />
+        ))}
+      </LineChart>
+    </ChartFigure>
+  );
+}
+
+export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum }) {
+  const sigma = spectrumRows(spectrum);
+  const errors = truncationRows(spectrum);
+  return (
+    <div className="chart-pair" data-testid="train-spectrum">
+      <ChartFigure
+        narrow
+        caption={
+          <>
+            Singular values σ<sub>i</sub> of the exact dense V ({spectrum.rows}×{spectrum.cols}) of{' '}
+            {spectrum.matrix}, step {spectrum.step} (log scale); the rank chosen is marked
+          </>
+        }
+        exportName={`spectrum-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
+        rows={sigma}
+      >
+        <LineChart responsive data={sigma} margin={MARGIN} style={{ width: '100%', height: 240 }}>
           <CartesianGrid stroke="var(--grid)" />
-          {stepAxis}
+          <XAxis
+            dataKey="index"
+            type="number"
+            domain={[1, 'dataMax']}
+            allowDecimals={false}
+            stroke="var(--muted)"
+            fontSize={12}
+          />
+          <YAxis
+            scale="log"
+            domain={['auto', 'auto']}
+            stroke="var(--muted)"
+            fontSize={12}
+            width={64}
+            tickFormatter={formatValue}
+          />
+          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(i) => `σ_${i}`} />
+          <ReferenceLine
+            x={spectrum.rank}
+            stroke="var(--accent-strong)"
+            strokeDasharray="4 3"
+            label={{ value: `k = ${spectrum.rank}`, position: 'insideTopRight', fontSize: 12 }}
+          />
+          <Line
+            dataKey="sigma"
+            name="σ_i"
+            stroke="var(--accent)"
+            dot={sigma.length <= 64}
+            isAnimationActive={false}
+          />
+        </LineChart>
+      </ChartFigure>
+      <ChartFigure
+        narrow
+        caption={
+          <>
+            Relative error at rank k: the best possible (exact truncation of V) and the sketch’s estimate ξ
+            <sub>k</sub>, against the target ξ<sub>thr</sub> = {spectrum.errorTarget}
+          </>
+        }
+        exportName={`truncation-error-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
+        rows={errors}
+      >
+        <LineChart responsive data={errors} margin={LABELLED} style={{ width: '100%', height: 240 }}>
+          <CartesianGrid stroke="var(--grid)" />
+          <XAxis
+            dataKey="k"
+            type="number"
+            domain={[0, 'dataMax']}
+            allowDecimals={false}
+            stroke="var(--muted)"
+            fontSize={12}
+            label={{ value: 'k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
+          />
           <YAxis
             scale="log"
             domain={['auto', 'auto']}
@@ -260,140 +376,34 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
             tickFormatter={formatValue}
             allowDataOverflow
           />
-          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
+          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `k = ${k}`} />
+          <Legend verticalAlign="top" height={26} />
           <ReferenceLine
-            y={target}
+            y={spectrum.errorTarget}
             stroke="var(--warn)"
             strokeDasharray="5 3"
             label={{ value: 'ξ_thr', position: 'right', fontSize: 12 }}
           />
-          {trace.names.map((name, i) => (
-            <Line
-              key={name}
-              dataKey={name}
-              name={name}
-              stroke={PALETTE[i % PALETTE.length]}
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />
-          ))}
+          <ReferenceLine x={spectrum.rank} stroke="var(--accent-strong)" strokeDasharray="4 3" />
+          <Line
+            dataKey="exact"
+            name="exact truncation (Eckart–Young)"
+            stroke="var(--accent)"
+            dot={false}
+            connectNulls
+            isAnimationActive={false}
+          />
+          <Line
+            dataKey="sketch"
+            name="sketch ξ_k"
+            stroke="#d9822b"
+            strokeDasharray="5 3"
+            dot={errors.length <= 40}
+            connectNulls
+            isAnimationActive={false}
+          />
         </LineChart>
-      </div>
-      <ChartExport name={`adapprox-error-${label}`} rows={rows} />
-    </figure>
-  );
-}
-
-export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum }) {
-  const sigma = spectrumRows(spectrum);
-  const errors = truncationRows(spectrum);
-  return (
-    <div className="chart-pair" data-testid="train-spectrum">
-      <figure className="chart">
-        <figcaption>
-          Singular values σ<sub>i</sub> of the exact dense V ({spectrum.rows}×{spectrum.cols}) of{' '}
-          {spectrum.matrix}, step {spectrum.step} (log scale); the rank chosen is marked
-        </figcaption>
-        <div className="chart-body chart-body-narrow">
-          <LineChart responsive data={sigma} margin={MARGIN} style={{ width: '100%', height: 240 }}>
-            <CartesianGrid stroke="var(--grid)" />
-            <XAxis
-              dataKey="index"
-              type="number"
-              domain={[1, 'dataMax']}
-              allowDecimals={false}
-              stroke="var(--muted)"
-              fontSize={12}
-            />
-            <YAxis
-              scale="log"
-              domain={['auto', 'auto']}
-              stroke="var(--muted)"
-              fontSize={12}
-              width={64}
-              tickFormatter={formatValue}
-            />
-            <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(i) => `σ_${i}`} />
-            <ReferenceLine
-              x={spectrum.rank}
-              stroke="var(--accent-strong)"
-              strokeDasharray="4 3"
-              label={{ value: `k = ${spectrum.rank}`, position: 'insideTopRight', fontSize: 12 }}
-            />
-            <Line
-              dataKey="sigma"
-              name="σ_i"
-              stroke="var(--accent)"
-              dot={sigma.length <= 64}
-              isAnimationActive={false}
-            />
-          </LineChart>
-        </div>
-        <ChartExport
-          name={`spectrum-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
-          rows={sigma}
-        />
-      </figure>
-      <figure className="chart">
-        <figcaption>
-          Relative error at rank k: the best possible (exact truncation of V) and the sketch’s estimate ξ
-          <sub>k</sub>, against the target ξ<sub>thr</sub> = {spectrum.errorTarget}
-        </figcaption>
-        <div className="chart-body chart-body-narrow">
-          <LineChart responsive data={errors} margin={LABELLED} style={{ width: '100%', height: 240 }}>
-            <CartesianGrid stroke="var(--grid)" />
-            <XAxis
-              dataKey="k"
-              type="number"
-              domain={[0, 'dataMax']}
-              allowDecimals={false}
-              stroke="var(--muted)"
-              fontSize={12}
-              label={{ value: 'k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-            />
-            <YAxis
-              scale="log"
-              domain={['auto', 'auto']}
-              stroke="var(--muted)"
-              fontSize={12}
-              width={64}
-              tickFormatter={formatValue}
-              allowDataOverflow
-            />
-            <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `k = ${k}`} />
-            <Legend verticalAlign="top" height={26} />
-            <ReferenceLine
-              y={spectrum.errorTarget}
-              stroke="var(--warn)"
-              strokeDasharray="5 3"
-              label={{ value: 'ξ_thr', position: 'right', fontSize: 12 }}
-            />
-            <ReferenceLine x={spectrum.rank} stroke="var(--accent-strong)" strokeDasharray="4 3" />
-            <Line
-              dataKey="exact"
-              name="exact truncation (Eckart–Young)"
-              stroke="var(--accent)"
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />
-            <Line
-              dataKey="sketch"
-              name="sketch ξ_k"
-              stroke="#d9822b"
-              strokeDasharray="5 3"
-              dot={errors.length <= 40}
-              connectNulls
-              isAnimationActive={false}
-            />
-          </LineChart>
-        </div>
-        <ChartExport
-          name={`truncation-error-${spectrum.arm}-${spectrum.matrix}-step-${spectrum.step}`}
-          rows={errors}
-        />
-      </figure>
+      </ChartFigure>
     </div>
   );
 }

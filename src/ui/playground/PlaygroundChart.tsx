@@ -2,6 +2,7 @@
 // only when a job has finished a model).
 
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
+import { ChartFigure } from '../shell/ChartFigure';
 
 export interface SpeedPoint {
   label: string;
@@ -12,24 +13,24 @@ export interface SpeedPoint {
 export function DecodeSpeedChart({ points }: { points: SpeedPoint[] }) {
   const data = points.map((p) => ({ ...p, name: `${p.label} (${(100 * p.sparsity).toFixed(0)}%)` }));
   return (
-    <figure className="chart" data-testid="playground-speed-chart">
-      <figcaption>
-        Decode tokens per second by model, its sparsity in brackets (the same GPU, one after another)
-      </figcaption>
-      <div className="chart-body">
-        <BarChart
-          responsive
-          data={data}
-          margin={{ top: 8, right: 16, bottom: 8, left: 8 }}
-          style={{ width: '100%', height: 220 }}
-        >
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis dataKey="name" stroke="var(--muted)" fontSize={12} />
-          <YAxis stroke="var(--muted)" fontSize={12} width={56} />
-          <Tooltip formatter={(v) => [`${Number(v).toFixed(2)} tokens/s`, 'decode']} />
-          <Bar dataKey="decodeTokensPerSecond" name="decode" fill="var(--accent)" />
-        </BarChart>
-      </div>
-    </figure>
+    <ChartFigure
+      testId="playground-speed-chart"
+      caption="Decode tokens per second by model, its sparsity in brackets (the same GPU, one after another)"
+      exportName="decode-tokens-per-second"
+      rows={data}
+    >
+      <BarChart
+        responsive
+        data={data}
+        margin={{ top: 8, right: 16, bottom: 8, left: 8 }}
+        style={{ width: '100%', height: 220 }}
+      >
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis dataKey="name" stroke="var(--muted)" fontSize={12} />
+        <YAxis stroke="var(--muted)" fontSize={12} width={56} />
+        <Tooltip formatter={(v) => [`${Number(v).toFixed(2)} tokens/s`, 'decode']} />
+        <Bar dataKey="decodeTokensPerSecond" name="decode" fill="var(--accent)" />
+      </BarChart>
+    </ChartFigure>
   );
 }

@@ -24,7 +24,7 @@ import type { MatrixSummary } from '../../prune/events';
 import type { FistaTrace } from '../../prune/fistaTrace';
 import type { PruneMethod } from '../../prune/options';
 import type { PruneRun } from '../../worker/api';
-import { ChartExport } from '../shell/ChartExport';
+import { ChartFigure } from '../shell/ChartFigure';
 import { formatError } from '../shell/format';
 import { blockErrors, objectiveRows } from './pruneReducer';
 import { describePattern, METHOD_LABELS } from './pruneSettings';
@@ -52,52 +52,55 @@ export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
   // A log axis needs positive values; F is ½‖·‖² + λ‖·‖₁, so it is unless the fit is exact.
   const positive = rows.every((r) => Object.entries(r).every(([k, v]) => k === 'iteration' || v > 0));
   return (
-    <figure className="chart" data-testid="prune-objective-chart">
-      <figcaption>
-        FISTA objective F(W<sub>k</sub>) = ½‖W<sub>k</sub>X* − WX‖² + λ‖W<sub>k</sub>‖₁ of block {trace.block}
-        , {trace.operator}, per iteration: one line per λ round
-      </figcaption>
-      <div className="chart-body">
-        <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 240 }}>
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            dataKey="iteration"
-            type="number"
-            domain={[0, 'dataMax']}
-            allowDecimals={false}
-            stroke="var(--muted)"
-            fontSize={12}
-            label={{ value: 'iteration k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-          />
-          <YAxis
-            scale={positive ? 'log' : 'auto'}
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatValue}
-          />
-          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `iteration ${k}`} />
-          <Legend verticalAlign="top" height={26} />
-          {trace.objectives.map((series, i) => {
-            const r = series.round?.round ?? i;
-            return (
-              <Line
-                key={`round-${r}`}
-                type="linear"
-                dataKey={`r${r}`}
-                name={`round ${r + 1}`}
-                stroke={ROUND_COLORS[r % ROUND_COLORS.length]}
-                dot={false}
-                connectNulls
-                isAnimationActive={false}
-              />
-            );
-          })}
-        </LineChart>
-      </div>
-      <ChartExport name={`fista-objective-block-${trace.block}-${trace.operator}`} rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="prune-objective-chart"
+      caption={
+        <>
+          FISTA objective F(W<sub>k</sub>) = ½‖W<sub>k</sub>X* − WX‖² + λ‖W<sub>k</sub>‖₁ of block{' '}
+          {trace.block}, {trace.operator}, per iteration: one line per λ round
+        </>
+      }
+      exportName={`fista-objective-block-${trace.block}-${trace.operator}`}
+      rows={rows}
+    >
+      <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 240 }}>
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          dataKey="iteration"
+          type="number"
+          domain={[0, 'dataMax']}
+          allowDecimals={false}
+          stroke="var(--muted)"
+          fontSize={12}
+          label={{ value: 'iteration k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
+        />
+        <YAxis
+          scale={positive ? 'log' : 'auto'}
+          domain={['auto', 'auto']}
+          stroke="var(--muted)"
+          fontSize={12}
+          width={64}
+          tickFormatter={formatValue}
+        />
+        <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `iteration ${k}`} />
+        <Legend verticalAlign="top" height={26} />
+        {trace.objectives.map((series, i) => {
+          const r = series.round?.round ?? i;
+          return (
+            <Line
+              key={`round-${r}`}
+              type="linear"
+              dataKey={`r${r}`}
+              name={`round ${r + 1}`}
+              stroke={ROUND_COLORS[r % ROUND_COLORS.length]}
+              dot={false}
+              connectNulls
+              isAnimationActive={false}
+            />
+          );
+        })}
+      </LineChart>
+    </ChartFigure>
   );
 }
 
@@ -114,78 +117,78 @@ export function LambdaCharts({ trace, xi }: { trace: FistaTrace; xi: number }) {
   }));
   return (
     <div className="chart-pair" data-testid="prune-lambda-charts">
-      <figure className="chart">
-        <figcaption>
-          λ search of block {trace.block}, {trace.operator}: λ per round and its bisection bracket [lo, hi]
-          (hi missing while no upper bound is known)
-        </figcaption>
-        <div className="chart-body chart-body-narrow">
-          <ComposedChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
-            <CartesianGrid stroke="var(--grid)" />
-            <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
-            <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatValue} />
-            <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(r) => `round ${r}`} />
-            <Legend verticalAlign="top" height={26} />
-            <Line
-              dataKey="lambda"
-              name="λ"
-              stroke="var(--accent)"
-              strokeWidth={2}
-              isAnimationActive={false}
-            />
-            <Line
-              dataKey="lo"
-              name="lo"
-              stroke="var(--muted)"
-              strokeDasharray="4 3"
-              dot={false}
-              isAnimationActive={false}
-            />
-            <Line
-              dataKey="hi"
-              name="hi"
-              stroke="var(--fail)"
-              strokeDasharray="4 3"
-              dot={false}
-              connectNulls={false}
-              isAnimationActive={false}
-            />
-          </ComposedChart>
-        </div>
-        <ChartExport name={`lambda-search-block-${trace.block}-${trace.operator}`} rows={data} />
-      </figure>
-      <figure className="chart">
-        <figcaption>
-          E<sub>round</sub>/E<sub>total</sub> per round against ξ = {xi}: above it λ rises, below it λ falls
-          (the best round is dark)
-        </figcaption>
-        <div className="chart-body chart-body-narrow">
-          <BarChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
-            <CartesianGrid stroke="var(--grid)" />
-            <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
-            <YAxis
-              stroke="var(--muted)"
-              fontSize={12}
-              width={48}
-              domain={[0, (max: number) => Math.max(max, xi * 1.2)]}
-              tickFormatter={formatValue}
-            />
-            <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(r) => `round ${r}`} />
-            <ReferenceLine
-              y={xi}
-              stroke="var(--warn)"
-              strokeDasharray="5 3"
-              label={{ value: 'ξ', position: 'right', fontSize: 12 }}
-            />
-            <Bar dataKey="ratio" name="E_round / E_total" isAnimationActive={false}>
-              {data.map((d) => (
-                <Cell key={d.round} fill={d.best ? 'var(--accent-strong)' : '#9fb8d0'} />
-              ))}
-            </Bar>
-          </BarChart>
-        </div>
-        <ChartExport name={`error-ratio-block-${trace.block}-${trace.operator}`} rows={data} />
-      </figure>
+      <ChartFigure
+        narrow
+        caption={
+          <>
+            λ search of block {trace.block}, {trace.operator}: λ per round and its bisection bracket [lo, hi]
+            (hi missing while no upper bound is known)
+          </>
+        }
+        exportName={`lambda-search-block-${trace.block}-${trace.operator}`}
+        rows={data}
+      >
+        <ComposedChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
+          <CartesianGrid stroke="var(--grid)" />
+          <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
+          <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatValue} />
+          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(r) => `round ${r}`} />
+          <Legend verticalAlign="top" height={26} />
+          <Line dataKey="lambda" name="λ" stroke="var(--accent)" strokeWidth={2} isAnimationActive={false} />
+          <Line
+            dataKey="lo"
+            name="lo"
+            stroke="var(--muted)"
+            strokeDasharray="4 3"
+            dot={false}
+            isAnimationActive={false}
+          />
+          <Line
+            dataKey="hi"
+            name="hi"
+            stroke="var(--fail)"
+            strokeDasharray="4 3"
+            dot={false}
+            connectNulls={false}
+            isAnimationActive={false}
+          />
+        </ComposedChart>
+      </ChartFigure>
+      <ChartFigure
+        narrow
+        caption={
+          <>
+            E<sub>round</sub>/E<sub>total</sub> per round against ξ = {xi}: above it λ rises, below it λ falls
+            (the best round is dark)
+          </>
+        }
+        exportName={`error-ratio-block-${trace.block}-${trace.operator}`}
+        rows={data}
+      >
+        <BarChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
+          <CartesianGrid stroke="var(--grid)" />
+          <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
+          <YAxis
+            stroke="var(--muted)"
+            fontSize={12}
+            width={48}
+            domain={[0, (max: number) => Math.max(max, xi * 1.2)]}
+            tickFormatter={formatValue}
+          />
+          <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(r) => `round ${r}`} />
+          <ReferenceLine
+            y={xi}
+            stroke="var(--warn)"
+            strokeDasharray="5 3"
+            label={{ value: 'ξ', position: 'right', fontSize: 12 }}
+          />
+          <Bar dataKey="ratio" name="E_round / E_total" isAnimationActive={false}>
+            {data.map((d) => (
+              <Cell key={d.round} fill={d.best ? 'var(--accent-strong)' : '#9fb8d0'} />
+            ))}
+          </Bar>
+        </BarChart>
+      </ChartFigure>
     </div>
   );
 }
@@ -201,50 +204,50 @@ export function ErrorCharts({ matrices }: { matrices: readonly MatrixSummary[] }
   const positive = matrices.every((m) => m.relativeError > 0);
   return (
     <div className="chart-pair" data-testid="prune-error-charts">
-      <figure className="chart">
-        <figcaption>
-          Relative reconstruction error ‖ŴX* − WX‖² / ‖WX‖² per operator (block.operator)
-        </figcaption>
-        <div className="chart-body chart-body-narrow">
-          <BarChart responsive data={ops} margin={MARGIN} style={{ width: '100%', height: 240 }}>
-            <CartesianGrid stroke="var(--grid)" vertical={false} />
-            <XAxis dataKey="label" stroke="var(--muted)" fontSize={11} interval="preserveStartEnd" />
-            <YAxis
-              scale={positive ? 'log' : 'auto'}
-              domain={['auto', 'auto']}
-              stroke="var(--muted)"
-              fontSize={12}
-              width={64}
-              tickFormatter={formatError}
-            />
-            <Tooltip formatter={(v) => formatError(Number(v))} />
-            <Bar dataKey="relativeError" name="relative error" isAnimationActive={false}>
-              {ops.map((o) => (
-                <Cell key={o.label} fill={o.block % 2 === 0 ? 'var(--accent)' : '#6ea3cf'} />
-              ))}
-            </Bar>
-          </BarChart>
-        </div>
-        <ChartExport name="relative-error-per-operator" rows={ops} />
-      </figure>
-      <figure className="chart">
-        <figcaption>Per block: the operators' errors over their dense energies, summed</figcaption>
-        <div className="chart-body chart-body-narrow">
-          <BarChart responsive data={blocks} margin={MARGIN} style={{ width: '100%', height: 240 }}>
-            <CartesianGrid stroke="var(--grid)" vertical={false} />
-            <XAxis dataKey="label" stroke="var(--muted)" fontSize={12} />
-            <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatError} />
-            <Tooltip formatter={(v) => formatError(Number(v))} />
-            <Bar
-              dataKey="relativeError"
-              name="relative error"
-              fill="var(--accent-strong)"
-              isAnimationActive={false}
-            />
-          </BarChart>
-        </div>
-        <ChartExport name="relative-error-per-block" rows={blocks} />
-      </figure>
+      <ChartFigure
+        narrow
+        caption="Relative reconstruction error ‖ŴX* − WX‖² / ‖WX‖² per operator (block.operator)"
+        exportName="relative-error-per-operator"
+        rows={ops}
+      >
+        <BarChart responsive data={ops} margin={MARGIN} style={{ width: '100%', height: 240 }}>
+          <CartesianGrid stroke="var(--grid)" vertical={false} />
+          <XAxis dataKey="label" stroke="var(--muted)" fontSize={11} interval="preserveStartEnd" />
+          <YAxis
+            scale={positive ? 'log' : 'auto'}
+            domain={['auto', 'auto']}
+            stroke="var(--muted)"
+            fontSize={12}
+            width={64}
+            tickFormatter={formatError}
+          />
+          <Tooltip formatter={(v) => formatError(Number(v))} />
+          <Bar dataKey="relativeError" name="relative error" isAnimationActive={false}>
+            {ops.map((o) => (
+              <Cell key={o.label} fill={o.block % 2 === 0 ? 'var(--accent)' : '#6ea3cf'} />
+            ))}
+          </Bar>
+        </BarChart>
+      </ChartFigure>
+      <ChartFigure
+        narrow
+        caption="Per block: the operators' errors over their dense energies, summed"
+        exportName="relative-error-per-block"
+        rows={blocks}
+      >
+        <BarChart responsive data={blocks} margin={MARGIN} style={{ width: '100%', height: 240 }}>
+          <CartesianGrid stroke="var(--grid)" vertical={false} />
+          <XAxis dataKey="label" stroke="var(--muted)" fontSize={12} />
+          <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatError} />
+          <Tooltip formatter={(v) => formatError(Number(v))} />
+          <Bar
+            dataKey="relativeError"
+            name="relative error"
+            fill="var(--accent-strong)"
+            isAnimationActive={false}
+          />
+        </BarChart>
+      </ChartFigure>
     </div>
   );
 }
@@ -256,29 +259,31 @@ export function PerplexityChart({ before, after }: { before: number | null; afte
   ].filter((d): d is { label: string; ppl: number } => d.ppl !== null && Number.isFinite(d.ppl));
   if (data.length === 0) return null;
   return (
-    <figure className="chart" data-testid="prune-ppl-chart">
-      <figcaption>Perplexity before and after (running value while a pass is under way)</figcaption>
-      <div className="chart-body chart-body-narrow">
-        <BarChart
-          responsive
-          layout="vertical"
-          data={data}
-          margin={MARGIN}
-          style={{ width: '100%', height: 110 }}
-        >
-          <CartesianGrid stroke="var(--grid)" horizontal={false} />
-          <XAxis type="number" stroke="var(--muted)" fontSize={12} tickFormatter={formatValue} />
-          <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={64} />
-          <Tooltip formatter={(v) => formatValue(Number(v))} cursor={{ fill: 'var(--hover)' }} />
-          <Bar dataKey="ppl" name="perplexity" barSize={18} isAnimationActive={false}>
-            {data.map((d) => (
-              <Cell key={d.label} fill={d.label === 'dense' ? 'var(--muted)' : 'var(--accent)'} />
-            ))}
-          </Bar>
-        </BarChart>
-      </div>
-      <ChartExport name="perplexity-before-after" rows={data} />
-    </figure>
+    <ChartFigure
+      testId="prune-ppl-chart"
+      narrow
+      caption="Perplexity before and after (running value while a pass is under way)"
+      exportName="perplexity-before-after"
+      rows={data}
+    >
+      <BarChart
+        responsive
+        layout="vertical"
+        data={data}
+        margin={MARGIN}
+        style={{ width: '100%', height: 110 }}
+      >
+        <CartesianGrid stroke="var(--grid)" horizontal={false} />
+        <XAxis type="number" stroke="var(--muted)" fontSize={12} tickFormatter={formatValue} />
+        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={64} />
+        <Tooltip formatter={(v) => formatValue(Number(v))} cursor={{ fill: 'var(--hover)' }} />
+        <Bar dataKey="ppl" name="perplexity" barSize={18} isAnimationActive={false}>
+          {data.map((d) => (
+            <Cell key={d.label} fill={d.label === 'dense' ? 'var(--muted)' : 'var(--accent)'} />
+          ))}
+        </Bar>
+      </BarChart>
+    </ChartFigure>
   );
 }
 
@@ -302,66 +307,66 @@ export function SparsityScatter({ runs, reference }: { runs: readonly PruneRun[]
     name: `${METHOD_LABELS[r.summary.method]} ${describePattern(r.summary.options.pattern)}`,
   });
   return (
-    <figure className="chart" data-testid="prune-scatter">
-      <figcaption>
-        Sparsity against perplexity after, every run on{' '}
-        {reference.evalText === 'wikitext2' ? 'WikiText-2' : 'TinyStories'} ({reference.windows} windows of{' '}
-        {reference.seqLen} tokens); the dense model at 0%
-      </figcaption>
-      <div className="chart-body">
-        <ScatterChart responsive margin={MARGIN} style={{ width: '100%', height: 260 }}>
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            type="number"
-            dataKey="sparsity"
-            name="sparsity"
-            unit="%"
-            domain={[0, 100]}
-            stroke="var(--muted)"
-            fontSize={12}
-          />
-          <YAxis
-            type="number"
-            dataKey="ppl"
-            name="perplexity"
-            scale="log"
-            domain={domain}
-            allowDataOverflow
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatValue}
-          />
-          <ZAxis range={[60, 60]} />
-          <Tooltip
-            cursor={{ strokeDasharray: '3 3' }}
-            formatter={(v, name) => [
-              name === 'sparsity' ? `${Number(v).toFixed(2)}%` : formatValue(Number(v)),
-              name,
-            ]}
-          />
-          <Legend verticalAlign="top" height={26} />
+    <ChartFigure
+      testId="prune-scatter"
+      caption={
+        <>
+          Sparsity against perplexity after, every run on{' '}
+          {reference.evalText === 'wikitext2' ? 'WikiText-2' : 'TinyStories'} ({reference.windows} windows of{' '}
+          {reference.seqLen} tokens); the dense model at 0%
+        </>
+      }
+      exportName="sparsity-against-perplexity"
+      rows={[{ name: 'dense', sparsity: 0, ppl: reference.pplBefore }, ...same.map(point)]}
+    >
+      <ScatterChart responsive margin={MARGIN} style={{ width: '100%', height: 260 }}>
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          type="number"
+          dataKey="sparsity"
+          name="sparsity"
+          unit="%"
+          domain={[0, 100]}
+          stroke="var(--muted)"
+          fontSize={12}
+        />
+        <YAxis
+          type="number"
+          dataKey="ppl"
+          name="perplexity"
+          scale="log"
+          domain={domain}
+          allowDataOverflow
+          stroke="var(--muted)"
+          fontSize={12}
+          width={64}
+          tickFormatter={formatValue}
+        />
+        <ZAxis range={[60, 60]} />
+        <Tooltip
+          cursor={{ strokeDasharray: '3 3' }}
+          formatter={(v, name) => [
+            name === 'sparsity' ? `${Number(v).toFixed(2)}%` : formatValue(Number(v)),
+            name,
+          ]}
+        />
+        <Legend verticalAlign="top" height={26} />
+        <Scatter
+          name="dense"
+          data={[{ sparsity: 0, ppl: reference.pplBefore, name: 'dense' }]}
+          fill="var(--muted)"
+          isAnimationActive={false}
+        />
+        {methods.map((m) => (
           <Scatter
-            name="dense"
-            data={[{ sparsity: 0, ppl: reference.pplBefore, name: 'dense' }]}
-            fill="var(--muted)"
+            key={m}
+            name={METHOD_LABELS[m]}
+            data={same.filter((r) => r.summary.method === m).map(point)}
+            fill={METHOD_COLORS[m]}
             isAnimationActive={false}
           />
-          {methods.map((m) => (
-            <Scatter
-              key={m}
-              name={METHOD_LABELS[m]}
-              data={same.filter((r) => r.summary.method === m).map(point)}
-              fill={METHOD_COLORS[m]}
-              isAnimationActive={false}
-            />
-          ))}
-        </ScatterChart>
-      </div>
-      <ChartExport
-        name="sparsity-against-perplexity"
-        rows={[{ name: 'dense', sparsity: 0, ppl: reference.pplBefore }, ...same.map(point)]}
-      />
-    </figure>
+        ))}
+      </ScatterChart>
+    </ChartFigure>
   );
 }

@@ -3,7 +3,7 @@
 
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricSeries } from '../../run/record';
-import { ChartExport } from './ChartExport';
+import { ChartFigure } from './ChartFigure';
 
 const formatValue = (v: number) =>
   !Number.isFinite(v)
@@ -16,44 +16,49 @@ export function MetricChart({ series }: { series: MetricSeries }) {
   if (series.x.length === 0) return null;
   const rows = series.x.map((x, i) => ({ x, [series.name]: series.y[i] ?? null }));
   return (
-    <figure className="chart" data-testid="record-metric-chart" data-metric={series.name}>
-      <figcaption>
-        {series.name} ({series.x.length} points)
-      </figcaption>
-      <div className="chart-body chart-body-narrow">
-        <LineChart
-          responsive
-          data={rows}
-          margin={{ top: 8, right: 24, bottom: 4, left: 8 }}
-          style={{ width: '100%', height: 220 }}
-        >
-          <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            dataKey="x"
-            type="number"
-            domain={['dataMin', 'dataMax']}
-            stroke="var(--muted)"
-            fontSize={12}
-          />
-          <YAxis
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatValue}
-          />
-          <Tooltip formatter={(v) => formatValue(Number(v))} />
-          <Line
-            type="linear"
-            dataKey={series.name}
-            stroke="var(--accent)"
-            dot={series.x.length <= 50}
-            connectNulls
-            isAnimationActive={false}
-          />
-        </LineChart>
-      </div>
-      <ChartExport name={series.name.replaceAll('/', '-')} rows={rows} />
-    </figure>
+    <ChartFigure
+      testId="record-metric-chart"
+      metric={series.name}
+      narrow
+      caption={
+        <>
+          {series.name} ({series.x.length} points)
+        </>
+      }
+      exportName={series.name.replaceAll('/', '-')}
+      rows={rows}
+    >
+      <LineChart
+        responsive
+        data={rows}
+        margin={{ top: 8, right: 24, bottom: 4, left: 8 }}
+        style={{ width: '100%', height: 220 }}
+      >
+        <CartesianGrid stroke="var(--grid)" />
+        <XAxis
+          dataKey="x"
+          type="number"
+          domain={['dataMin', 'dataMax']}
+          stroke="var(--muted)"
+          fontSize={12}
+        />
+        <YAxis
+          domain={['auto', 'auto']}
+          stroke="var(--muted)"
+          fontSize={12}
+          width={64}
+          tickFormatter={formatValue}
+        />
+        <Tooltip formatter={(v) => formatValue(Number(v))} />
+        <Line
+          type="linear"
+          dataKey={series.name}
+          stroke="var(--accent)"
+          dot={series.x.length <= 50}
+          connectNulls
+          isAnimationActive={false}
+        />
+      </LineChart>
+    </ChartFigure>
   );
 }
