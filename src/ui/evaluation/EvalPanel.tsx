@@ -7,8 +7,8 @@ import { evalProblems } from '../../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import type { EvalState } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
-import { CancelButton } from '../shell/CancelButton';
 import { formatDuration } from '../shell/format';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
 
 // recharts is most of the bundle's weight and is needed only once windows arrive.
@@ -118,16 +118,15 @@ export function EvalPanel() {
           </small>
         </label>
         <div className="eval-buttons">
-          <button
-            type="button"
-            className="button button-primary"
-            data-testid="eval-run"
+          <RunButton
+            testId="eval-run"
+            label="Run"
+            busyLabel="Running…"
+            busy={running}
             disabled={!canRun}
             title={loaded ? undefined : 'Load a model first.'}
-            onClick={() => void runEvaluation()}
-          >
-            {running ? 'Running…' : 'Run'}
-          </button>
+            onRun={runEvaluation}
+          />
           <CancelButton
             testId="eval-cancel"
             running={running}

@@ -3,8 +3,8 @@
 // being correct here, on this adapter, with these limits.
 
 import { lazy, Suspense, useState } from 'react';
-import { CancelButton } from '../shell/CancelButton';
 import { formatDuration, formatSeed, parseSeed } from '../shell/format';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
 import { useStudio } from '../shell/store';
 import { countPassed, type KernelCheckState } from './checkReducer';
@@ -30,15 +30,14 @@ export function KernelCheck() {
       </p>
 
       <div className="toolbar">
-        <button
-          type="button"
-          className="button button-primary"
-          data-testid="kernel-check-run"
+        <RunButton
+          testId="kernel-check-run"
+          label={check.status === 'idle' ? 'Run' : 'Run again'}
+          busyLabel="Running…"
+          busy={running}
           disabled={running || seed === null}
-          onClick={() => void runCheck(seed == null ? {} : { seed })}
-        >
-          {running ? 'Running…' : check.status === 'idle' ? 'Run' : 'Run again'}
-        </button>
+          onRun={() => runCheck(seed == null ? {} : { seed })}
+        />
         <CancelButton
           testId="kernel-check-cancel"
           running={running}

@@ -3,8 +3,8 @@
 // chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
 
 import type { CacheNote, DownloadProgress, ModelSummary } from '../../worker/api';
-import { CancelButton } from '../shell/CancelButton';
 import { formatBytes, formatDuration } from '../shell/format';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { ModelCacheList } from './ModelCacheList';
 import { ModelFitCard } from './ModelFitCard';
 import { ModelLoadProgress } from './ModelLoadProgress';
@@ -70,16 +70,15 @@ export function ModelPanel() {
       )}
 
       <div className="toolbar">
-        <button
-          type="button"
-          className="button button-primary"
-          data-testid="model-load"
+        <RunButton
+          testId="model-load"
+          label={loadLabel(inspect.summary, load)}
+          busyLabel="Loading…"
+          busy={loading}
           disabled={!canLoad}
           title={refused ? 'This model does not fit the memory budget; see why above.' : undefined}
-          onClick={() => void loadModel()}
-        >
-          {loading ? 'Loading…' : loadLabel(inspect.summary, load)}
-        </button>
+          onRun={loadModel}
+        />
         <CancelButton
           testId="model-load-cancel"
           running={loading}

@@ -7,7 +7,7 @@
 import { lazy, Suspense, useEffect } from 'react';
 import { useModelStudio } from '../model/modelStore';
 import { usePruneStudio } from '../pruning/pruneStore';
-import { CancelButton } from '../shell/CancelButton';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { RankHeatmap } from './RankHeatmap';
 import { SecondMomentView } from './SecondMomentView';
 import { TrainProgress, trainStatus } from './TrainProgress';
@@ -70,16 +70,15 @@ export function TrainPanel() {
       />
 
       <div className="toolbar">
-        <button
-          type="button"
-          className="button button-primary"
-          data-testid="train-run"
+        <RunButton
+          testId="train-run"
+          label="Run"
+          busyLabel="Running…"
+          busy={active}
           disabled={!canRun}
           title={busyElsewhere ? 'Wait for the model job or the pruning run to finish.' : undefined}
-          onClick={() => void run()}
-        >
-          {active ? 'Running…' : 'Run'}
-        </button>
+          onRun={run}
+        />
         {job.status === 'paused' ? (
           <button type="button" className="button" data-testid="train-resume" onClick={() => void resume()}>
             Resume

@@ -8,8 +8,8 @@ import { DENSE_MODEL, type PruneRun } from '../../worker/api';
 import { useModelStudio } from '../model/modelStore';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
-import { CancelButton } from '../shell/CancelButton';
 import { formatBytes } from '../shell/format';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { LabelledField } from '../shell/LabelledField';
 import type { Column } from './playgroundReducer';
 import { type PlaygroundForm, playgroundProblems, usePlayground } from './playgroundStore';
@@ -147,16 +147,15 @@ export function PlaygroundPanel() {
         </>
       )}
       <div className="toolbar">
-        <button
-          type="button"
-          className="button button-primary"
-          data-testid="playground-run"
+        <RunButton
+          testId="playground-run"
+          label="Generate"
+          busyLabel="Generating…"
+          busy={running}
           disabled={!canRun}
           title={pruneRunning || modelBusy ? 'Wait for the running job to finish.' : undefined}
-          onClick={() => void run(chosen)}
-        >
-          {running ? 'Generating…' : 'Generate'}
-        </button>
+          onRun={() => run(chosen)}
+        />
         <CancelButton
           testId="playground-cancel"
           running={running}

@@ -4,8 +4,8 @@
 
 import { lazy, Suspense, useEffect, useMemo } from 'react';
 import { useModelStudio } from '../model/modelStore';
-import { CancelButton } from '../shell/CancelButton';
 import { formatDuration } from '../shell/format';
+import { CancelButton, RunButton } from '../shell/JobButtons';
 import { PruneMatrixTable } from './PruneMatrixTable';
 import { PruneProgress, pruneStatus } from './PruneProgress';
 import { PruneSettingsForm } from './PruneSettingsForm';
@@ -87,18 +87,17 @@ export function PrunePanel() {
       )}
 
       <div className="toolbar">
-        <button
-          type="button"
-          className="button button-primary"
-          data-testid="prune-run"
+        <RunButton
+          testId="prune-run"
+          label="Run"
+          busyLabel="Running…"
+          busy={running}
           disabled={!canRun}
           title={
             summary ? (modelBusy ? 'Wait for the model job to finish.' : undefined) : 'Load a model first.'
           }
-          onClick={() => void run()}
-        >
-          {running ? 'Running…' : 'Run'}
-        </button>
+          onRun={run}
+        />
         <CancelButton
           testId="prune-cancel"
           running={running}
