@@ -5,6 +5,7 @@
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { EvalPoint } from '../model/modelReducers';
 import { ChartFigure } from '../shell/ChartFigure';
+import { countAxis, valueAxis } from '../shell/chartAxes';
 
 export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
   if (points.length === 0) return null;
@@ -22,22 +23,8 @@ export function EvalChart({ points }: { points: readonly EvalPoint[] }) {
         style={{ width: '100%', height: 280 }}
       >
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          dataKey="window"
-          type="number"
-          domain={[1, 'dataMax']}
-          allowDecimals={false}
-          stroke="var(--muted)"
-          fontSize={12}
-          label={{ value: 'window', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-        />
-        <YAxis
-          stroke="var(--muted)"
-          fontSize={12}
-          width={56}
-          domain={['auto', 'auto']}
-          tickFormatter={formatPpl}
-        />
+        <XAxis {...countAxis('window', 1, 'window')} />
+        <YAxis {...valueAxis(formatPpl, { width: 56 })} />
         <Tooltip
           formatter={(value, name) => [formatPpl(Number(value)), name]}
           labelFormatter={(label) => `window ${label}`}

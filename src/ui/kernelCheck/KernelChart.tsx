@@ -4,6 +4,7 @@
 import { Bar, BarChart, CartesianGrid, Cell, Tooltip, XAxis, YAxis } from 'recharts';
 import type { KernelCaseResult } from '../../kernels/suiteCase';
 import { ChartFigure } from '../shell/ChartFigure';
+import { AXIS } from '../shell/chartAxes';
 import { formatRate, formatTick } from '../shell/format';
 
 const ROW_HEIGHT = 26;
@@ -32,8 +33,8 @@ export function KernelChart({ results }: { results: readonly KernelCaseResult[] 
         style={{ width: '100%', height: 48 + ROW_HEIGHT * data.length }}
       >
         <CartesianGrid horizontal={false} stroke="var(--grid)" />
-        <XAxis type="number" tickFormatter={formatTick} stroke="var(--muted)" fontSize={12} />
-        <YAxis type="category" dataKey="label" width={260} stroke="var(--muted)" fontSize={12} interval={0} />
+        <XAxis type="number" tickFormatter={formatTick} {...AXIS} />
+        <YAxis type="category" dataKey="label" width={260} {...AXIS} interval={0} />
         <Tooltip
           formatter={(value) => [formatRate(Number(value)), 'GFLOP/s']}
           cursor={{ fill: 'var(--hover)' }}

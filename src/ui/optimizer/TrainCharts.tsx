@@ -19,6 +19,7 @@ import {
 } from 'recharts';
 import type { SecondMomentSpectrum } from '../../train/job';
 import { ChartFigure } from '../shell/ChartFigure';
+import { AXIS, countAxis, valueAxis } from '../shell/chartAxes';
 import { formatBytes, formatMs } from '../shell/format';
 import {
   type ArmState,
@@ -51,17 +52,7 @@ function formatValue(v: number): string {
   return Math.abs(v) >= 1000 || Math.abs(v) < 0.01 ? v.toExponential(2) : v.toPrecision(3);
 }
 
-const stepAxis = (
-  <XAxis
-    dataKey="step"
-    type="number"
-    domain={[0, 'dataMax']}
-    allowDecimals={false}
-    stroke="var(--muted)"
-    fontSize={12}
-    label={{ value: 'step', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-  />
-);
+const stepAxis = <XAxis {...countAxis('step', 0, 'step')} />;
 
 export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
   const rows = lossRows(arms);
@@ -81,13 +72,7 @@ export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
       <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 280 }}>
         <CartesianGrid stroke="var(--grid)" />
         {stepAxis}
-        <YAxis
-          domain={['auto', 'auto']}
-          stroke="var(--muted)"
-          fontSize={12}
-          width={56}
-          tickFormatter={formatValue}
-        />
+        <YAxis {...valueAxis(formatValue, { width: 56 })} />
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" height={44} />
         {arms.flatMap((a) => [
@@ -142,13 +127,8 @@ export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; p
         style={{ width: '100%', height: 60 + 34 * rows.length }}
       >
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          type="number"
-          stroke="var(--muted)"
-          fontSize={12}
-          tickFormatter={(v) => formatBytes(Number(v))}
-        />
-        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={210} />
+        <XAxis type="number" {...AXIS} tickFormatter={(v) => formatBytes(Number(v))} />
+        <YAxis type="category" dataKey="label" {...AXIS} width={210} />
         <Tooltip formatter={(v) => `${Number(v).toLocaleString('en-US')} B`} />
         <Bar dataKey="bytes" name="state bytes" isAnimationActive={false}>
           {rows.map((r) => (
@@ -182,13 +162,8 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
         style={{ width: '100%', height: 70 + 34 * rows.length }}
       >
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          type="number"
-          stroke="var(--muted)"
-          fontSize={12}
-          tickFormatter={(v) => `${formatMs(Number(v))} ms`}
-        />
-        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={250} />
+        <XAxis type="number" {...AXIS} tickFormatter={(v) => `${formatMs(Number(v))} ms`} />
+        <YAxis type="category" dataKey="label" {...AXIS} width={250} />
         <Tooltip formatter={(v) => `${formatMs(Number(v))} ms`} />
         <Legend verticalAlign="top" height={26} />
         <Bar
@@ -224,7 +199,7 @@ export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
       <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 220 }}>
         <CartesianGrid stroke="var(--grid)" />
         {stepAxis}
-        <YAxis stroke="var(--muted)" fontSize={12} width={56} tickFormatter={formatValue} />
+        <YAxis {...AXIS} width={56} tickFormatter={formatValue} />
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" height={26} />
         {arms.map((a) => (
@@ -263,15 +238,7 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
       <LineChart responsive data={rows} margin={LABELLED} style={{ width: '100%', height: 260 }}>
         <CartesianGrid stroke="var(--grid)" />
         {stepAxis}
-        <YAxis
-          scale="log"
-          domain={['auto', 'auto']}
-          stroke="var(--muted)"
-          fontSize={12}
-          width={64}
-          tickFormatter={formatValue}
-          allowDataOverflow
-        />
+        <YAxis {...valueAxis(formatValue, { log: true })} allowDataOverflow />
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <ReferenceLine
           y={target}
@@ -313,22 +280,8 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
       >
         <LineChart responsive data={sigma} margin={MARGIN} style={{ width: '100%', height: 240 }}>
           <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            dataKey="index"
-            type="number"
-            domain={[1, 'dataMax']}
-            allowDecimals={false}
-            stroke="var(--muted)"
-            fontSize={12}
-          />
-          <YAxis
-            scale="log"
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatValue}
-          />
+          <XAxis {...countAxis('index', 1)} />
+          <YAxis {...valueAxis(formatValue, { log: true })} />
           <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(i) => `σ_${i}`} />
           <ReferenceLine
             x={spectrum.rank}
@@ -358,24 +311,8 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
       >
         <LineChart responsive data={errors} margin={LABELLED} style={{ width: '100%', height: 240 }}>
           <CartesianGrid stroke="var(--grid)" />
-          <XAxis
-            dataKey="k"
-            type="number"
-            domain={[0, 'dataMax']}
-            allowDecimals={false}
-            stroke="var(--muted)"
-            fontSize={12}
-            label={{ value: 'k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-          />
-          <YAxis
-            scale="log"
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatValue}
-            allowDataOverflow
-          />
+          <XAxis {...countAxis('k', 0, 'k')} />
+          <YAxis {...valueAxis(formatValue, { log: true })} allowDataOverflow />
           <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `k = ${k}`} />
           <Legend verticalAlign="top" height={26} />
           <ReferenceLine

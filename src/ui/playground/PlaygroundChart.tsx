@@ -3,6 +3,7 @@
 
 import { Bar, BarChart, CartesianGrid, Tooltip, XAxis, YAxis } from 'recharts';
 import { ChartFigure } from '../shell/ChartFigure';
+import { AXIS } from '../shell/chartAxes';
 
 export interface SpeedPoint {
   label: string;
@@ -26,8 +27,8 @@ export function DecodeSpeedChart({ points }: { points: SpeedPoint[] }) {
         style={{ width: '100%', height: 220 }}
       >
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis dataKey="name" stroke="var(--muted)" fontSize={12} />
-        <YAxis stroke="var(--muted)" fontSize={12} width={56} />
+        <XAxis dataKey="name" {...AXIS} />
+        <YAxis {...AXIS} width={56} />
         <Tooltip formatter={(v) => [`${Number(v).toFixed(2)} tokens/s`, 'decode']} />
         <Bar dataKey="decodeTokensPerSecond" name="decode" fill="var(--accent)" />
       </BarChart>

@@ -25,6 +25,7 @@ import type { FistaTrace } from '../../prune/fistaTrace';
 import type { PruneMethod } from '../../prune/options';
 import type { PruneRun } from '../../worker/api';
 import { ChartFigure } from '../shell/ChartFigure';
+import { AXIS, countAxis, valueAxis } from '../shell/chartAxes';
 import { formatError } from '../shell/format';
 import { blockErrors, objectiveRows } from './pruneReducer';
 import { describePattern, METHOD_LABELS } from './pruneSettings';
@@ -65,23 +66,8 @@ export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
     >
       <LineChart responsive data={rows} margin={MARGIN} style={{ width: '100%', height: 240 }}>
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          dataKey="iteration"
-          type="number"
-          domain={[0, 'dataMax']}
-          allowDecimals={false}
-          stroke="var(--muted)"
-          fontSize={12}
-          label={{ value: 'iteration k', position: 'insideBottomRight', offset: -2, fontSize: 12 }}
-        />
-        <YAxis
-          scale={positive ? 'log' : 'auto'}
-          domain={['auto', 'auto']}
-          stroke="var(--muted)"
-          fontSize={12}
-          width={64}
-          tickFormatter={formatValue}
-        />
+        <XAxis {...countAxis('iteration', 0, 'iteration k')} />
+        <YAxis {...valueAxis(formatValue, { log: positive })} />
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(k) => `iteration ${k}`} />
         <Legend verticalAlign="top" height={26} />
         {trace.objectives.map((series, i) => {
@@ -130,8 +116,8 @@ export function LambdaCharts({ trace, xi }: { trace: FistaTrace; xi: number }) {
       >
         <ComposedChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
           <CartesianGrid stroke="var(--grid)" />
-          <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
-          <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatValue} />
+          <XAxis dataKey="round" allowDecimals={false} {...AXIS} />
+          <YAxis {...AXIS} width={64} tickFormatter={formatValue} />
           <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(r) => `round ${r}`} />
           <Legend verticalAlign="top" height={26} />
           <Line dataKey="lambda" name="λ" stroke="var(--accent)" strokeWidth={2} isAnimationActive={false} />
@@ -167,10 +153,9 @@ export function LambdaCharts({ trace, xi }: { trace: FistaTrace; xi: number }) {
       >
         <BarChart responsive data={data} margin={MARGIN} style={{ width: '100%', height: 220 }}>
           <CartesianGrid stroke="var(--grid)" />
-          <XAxis dataKey="round" allowDecimals={false} stroke="var(--muted)" fontSize={12} />
+          <XAxis dataKey="round" allowDecimals={false} {...AXIS} />
           <YAxis
-            stroke="var(--muted)"
-            fontSize={12}
+            {...AXIS}
             width={48}
             domain={[0, (max: number) => Math.max(max, xi * 1.2)]}
             tickFormatter={formatValue}
@@ -213,14 +198,7 @@ export function ErrorCharts({ matrices }: { matrices: readonly MatrixSummary[] }
         <BarChart responsive data={ops} margin={MARGIN} style={{ width: '100%', height: 240 }}>
           <CartesianGrid stroke="var(--grid)" vertical={false} />
           <XAxis dataKey="label" stroke="var(--muted)" fontSize={11} interval="preserveStartEnd" />
-          <YAxis
-            scale={positive ? 'log' : 'auto'}
-            domain={['auto', 'auto']}
-            stroke="var(--muted)"
-            fontSize={12}
-            width={64}
-            tickFormatter={formatError}
-          />
+          <YAxis {...valueAxis(formatError, { log: positive })} />
           <Tooltip formatter={(v) => formatError(Number(v))} />
           <Bar dataKey="relativeError" name="relative error" isAnimationActive={false}>
             {ops.map((o) => (
@@ -237,8 +215,8 @@ export function ErrorCharts({ matrices }: { matrices: readonly MatrixSummary[] }
       >
         <BarChart responsive data={blocks} margin={MARGIN} style={{ width: '100%', height: 240 }}>
           <CartesianGrid stroke="var(--grid)" vertical={false} />
-          <XAxis dataKey="label" stroke="var(--muted)" fontSize={12} />
-          <YAxis stroke="var(--muted)" fontSize={12} width={64} tickFormatter={formatError} />
+          <XAxis dataKey="label" {...AXIS} />
+          <YAxis {...AXIS} width={64} tickFormatter={formatError} />
           <Tooltip formatter={(v) => formatError(Number(v))} />
           <Bar
             dataKey="relativeError"
@@ -274,8 +252,8 @@ export function PerplexityChart({ before, after }: { before: number | null; afte
         style={{ width: '100%', height: 110 }}
       >
         <CartesianGrid stroke="var(--grid)" horizontal={false} />
-        <XAxis type="number" stroke="var(--muted)" fontSize={12} tickFormatter={formatValue} />
-        <YAxis type="category" dataKey="label" stroke="var(--muted)" fontSize={12} width={64} />
+        <XAxis type="number" {...AXIS} tickFormatter={formatValue} />
+        <YAxis type="category" dataKey="label" {...AXIS} width={64} />
         <Tooltip formatter={(v) => formatValue(Number(v))} cursor={{ fill: 'var(--hover)' }} />
         <Bar dataKey="ppl" name="perplexity" barSize={18} isAnimationActive={false}>
           {data.map((d) => (
@@ -321,15 +299,7 @@ export function SparsityScatter({ runs, reference }: { runs: readonly PruneRun[]
     >
       <ScatterChart responsive margin={MARGIN} style={{ width: '100%', height: 260 }}>
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          type="number"
-          dataKey="sparsity"
-          name="sparsity"
-          unit="%"
-          domain={[0, 100]}
-          stroke="var(--muted)"
-          fontSize={12}
-        />
+        <XAxis type="number" dataKey="sparsity" name="sparsity" unit="%" domain={[0, 100]} {...AXIS} />
         <YAxis
           type="number"
           dataKey="ppl"
@@ -337,8 +307,7 @@ export function SparsityScatter({ runs, reference }: { runs: readonly PruneRun[]
           scale="log"
           domain={domain}
           allowDataOverflow
-          stroke="var(--muted)"
-          fontSize={12}
+          {...AXIS}
           width={64}
           tickFormatter={formatValue}
         />

@@ -4,6 +4,7 @@
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { MetricSeries } from '../../run/record';
 import { ChartFigure } from './ChartFigure';
+import { AXIS, valueAxis } from './chartAxes';
 
 const formatValue = (v: number) =>
   !Number.isFinite(v)
@@ -35,20 +36,8 @@ export function MetricChart({ series }: { series: MetricSeries }) {
         style={{ width: '100%', height: 220 }}
       >
         <CartesianGrid stroke="var(--grid)" />
-        <XAxis
-          dataKey="x"
-          type="number"
-          domain={['dataMin', 'dataMax']}
-          stroke="var(--muted)"
-          fontSize={12}
-        />
-        <YAxis
-          domain={['auto', 'auto']}
-          stroke="var(--muted)"
-          fontSize={12}
-          width={64}
-          tickFormatter={formatValue}
-        />
+        <XAxis dataKey="x" type="number" domain={['dataMin', 'dataMax']} {...AXIS} />
+        <YAxis {...valueAxis(formatValue)} />
         <Tooltip formatter={(v) => formatValue(Number(v))} />
         <Line
           type="linear"
