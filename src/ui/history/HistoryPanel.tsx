@@ -9,6 +9,7 @@ import '../shell/sharing.css';
 import { useDemo } from '../demos/demoStore';
 import { formatBytes } from '../shell/format';
 import { rerunOf } from '../shell/studioActions';
+import { TableHead } from '../shell/TableHead';
 import { useHistory } from './historyStore';
 import { describeRecord, KIND_LABELS, RecordView } from './RecordView';
 import { perplexitiesOf, trainArmsOf } from './recordBuild';
@@ -143,17 +144,21 @@ export function HistoryPanel() {
       {records.length > 0 && (
         <div className="table-scroll">
           <table className="table history-list" aria-labelledby="history-title">
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Run</th>
-                <th scope="col">Model</th>
-                <th scope="col">Result</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Started',
+                'Run',
+                'Model',
+                'Result',
+                {
+                  label: (
+                    <>
+                      <span className="visually-hidden">Actions</span>
+                    </>
+                  ),
+                },
+              ]}
+            />
             <tbody>
               {records.map((r) => (
                 <tr

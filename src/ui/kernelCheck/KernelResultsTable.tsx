@@ -4,33 +4,24 @@
 import { Fragment } from 'react';
 import type { KernelCaseResult } from '../../kernels/suiteCase';
 import { formatError, formatMs, formatRate } from '../shell/format';
+import { num, TableHead } from '../shell/TableHead';
 
 export function KernelResultsTable({ results }: { results: readonly KernelCaseResult[] }) {
   return (
     <div className="table-scroll">
       <table className="table results" data-testid="kernel-check-results">
-        <thead>
-          <tr>
-            <th scope="col">Kernel</th>
-            <th scope="col">Shape</th>
-            <th scope="col" className="num">
-              Error
-            </th>
-            <th scope="col" className="num">
-              Bound
-            </th>
-            <th scope="col">Result</th>
-            <th scope="col" className="num">
-              ms
-            </th>
-            <th scope="col" className="num">
-              GFLOP/s
-            </th>
-            <th scope="col" className="num">
-              GB/s
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'Kernel',
+            'Shape',
+            num('Error'),
+            num('Bound'),
+            'Result',
+            num('ms'),
+            num('GFLOP/s'),
+            num('GB/s'),
+          ]}
+        />
         <tbody>
           {results.map((r, index) => (
             // Names repeat across shapes, and a case runs once per check, so its position is its identity.

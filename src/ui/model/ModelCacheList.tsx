@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from 'react';
 import { formatBytes } from '../shell/format';
+import { TableHead } from '../shell/TableHead';
 import { type Persistence, useModelCache } from './modelCacheStore';
 
 const PERSISTENCE: Record<Persistence, string> = {
@@ -57,16 +58,20 @@ export function ModelCacheList() {
       {models.length > 0 && (
         <div className="table-scroll">
           <table className="table" aria-labelledby="model-cache-title">
-            <thead>
-              <tr>
-                <th scope="col">Folder</th>
-                <th scope="col">Stored</th>
-                <th scope="col">Size</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Folder',
+                'Stored',
+                'Size',
+                {
+                  label: (
+                    <>
+                      <span className="visually-hidden">Actions</span>
+                    </>
+                  ),
+                },
+              ]}
+            />
             <tbody>
               {models.map((m) => (
                 <tr key={m.url} data-testid="model-cache-row" data-url={m.url} data-bytes={m.bytes}>

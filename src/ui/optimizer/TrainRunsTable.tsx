@@ -2,6 +2,7 @@
 // and for the runs whose weights the worker still holds, each arm saved as a model (.tar of
 // safetensors, config.json and the tokenizer) or opened directly in the pruning studio.
 
+import { num, TableHead } from '../shell/TableHead';
 import { useTrainStudio } from './trainStore';
 
 const loss = (x: number | null) => (x === null ? '—' : x.toFixed(4));
@@ -25,25 +26,17 @@ export function TrainRunsTable({ onOpened }: { onOpened: () => void }) {
       )}
       <div className="table-scroll">
         <table className="table prune-runs">
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Arm</th>
-              <th scope="col" className="num">
-                Steps
-              </th>
-              <th scope="col" className="num">
-                Training loss
-              </th>
-              <th scope="col" className="num">
-                Validation loss
-              </th>
-              <th scope="col" className="num">
-                State bytes
-              </th>
-              <th scope="col">Model</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              'Run',
+              'Arm',
+              num('Steps'),
+              num('Training loss'),
+              num('Validation loss'),
+              num('State bytes'),
+              'Model',
+            ]}
+          />
           <tbody>
             {[...runs].reverse().flatMap((run) =>
               run.summary.arms.map((arm, i) => (

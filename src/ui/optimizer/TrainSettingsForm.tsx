@@ -8,6 +8,7 @@ import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../../train/armVariants';
 import { PRESETS, type PresetFamily, type PresetName } from '../../train/modelPresets';
 import type { Decay } from '../../train/schedule';
 import { Choices, LabelledField, type LabelledFieldProps } from '../shell/LabelledField';
+import { TableHead } from '../shell/TableHead';
 import {
   SPEC_HINTS,
   TEXT_LABELS,
@@ -191,13 +192,7 @@ export function TrainSettingsForm({ form, errors, disabled, loadedName, methods 
         <legend>Optimizers (arms), side by side on the same batches</legend>
         <small className="muted hint">{SPEC_HINTS.arms}</small>
         <table className="table arm-choices">
-          <thead>
-            <tr>
-              <th scope="col">Arm</th>
-              <th scope="col">Peak learning rate</th>
-              <th scope="col">What it is</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Arm', 'Peak learning rate', 'What it is']} />
           <tbody>
             {ARM_VARIANT_ORDER.map((v) => {
               const info = ARM_VARIANTS[v];

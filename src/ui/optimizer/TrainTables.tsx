@@ -3,6 +3,7 @@
 // matrix at its last step. The tables carry the exact values (data-*) that the charts round.
 
 import { formatBytes } from '../shell/format';
+import { num, TableHead } from '../shell/TableHead';
 import { adamwBytes, memoryRows } from './trainChartData';
 import type { ArmTrace, RankTrace, TrainJobState } from './trainReducer';
 
@@ -22,27 +23,17 @@ export function ArmsTable({ job }: { job: TrainJobState }) {
     <div className="table-scroll">
       <table className="table train-arms-table" data-testid="train-arms-table">
         <caption>Arms</caption>
-        <thead>
-          <tr>
-            <th scope="col">Arm</th>
-            <th scope="col" className="num">
-              Steps
-            </th>
-            <th scope="col" className="num">
-              Training loss
-            </th>
-            <th scope="col" className="num">
-              Validation loss
-            </th>
-            <th scope="col" className="num">
-              Learning rate now
-            </th>
-            <th scope="col" className="num">
-              Tokens/s
-            </th>
-            <th scope="col">State</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'Arm',
+            num('Steps'),
+            num('Training loss'),
+            num('Validation loss'),
+            num('Learning rate now'),
+            num('Tokens/s'),
+            'State',
+          ]}
+        />
         <tbody>
           {job.arms.map((a) => {
             const lastVal = a.validation.at(-1);
@@ -88,23 +79,15 @@ export function MemoryTable({ arms, parameters }: { arms: readonly ArmTrace[]; p
           Optimizer state, exact (the ledger’s bytes, which the engine checks against the formulas of
           docs/algorithms/adapprox.md §2)
         </caption>
-        <thead>
-          <tr>
-            <th scope="col">Arm</th>
-            <th scope="col" className="num">
-              State bytes
-            </th>
-            <th scope="col" className="num">
-              Of AdamW’s 2·4·P
-            </th>
-            <th scope="col" className="num">
-              Saved
-            </th>
-            <th scope="col" className="num">
-              Step scratch (measured)
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'Arm',
+            num('State bytes'),
+            num('Of AdamW’s 2·4·P'),
+            num('Saved'),
+            num('Step scratch (measured)'),
+          ]}
+        />
         <tbody>
           {rows.map((r) => {
             const arm = arms.find((a) => a.id === r.id);
@@ -150,20 +133,7 @@ export function RankTable({ arm, trace }: { arm: string; trace: RankTrace }) {
       <summary>Rank, error and clamping per matrix at step {trace.steps.at(-1)}</summary>
       <div className="table-scroll">
         <table className="table" data-testid="train-rank-table">
-          <thead>
-            <tr>
-              <th scope="col">Matrix</th>
-              <th scope="col" className="num">
-                Rank k
-              </th>
-              <th scope="col" className="num">
-                ξ (sketch)
-              </th>
-              <th scope="col" className="num">
-                History entries clamped
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Matrix', num('Rank k'), num('ξ (sketch)'), num('History entries clamped')]} />
           <tbody>
             {trace.last.map((s) => (
               <tr

@@ -4,6 +4,7 @@
 
 import type { PruneRun } from '../../worker/api';
 import { formatError, formatMs } from '../shell/format';
+import { num, TableHead } from '../shell/TableHead';
 
 export function PruneMatrixTable({ run }: { run: PruneRun }) {
   const fista = run.summary.method === 'fista';
@@ -20,38 +21,18 @@ export function PruneMatrixTable({ run }: { run: PruneRun }) {
           over {matrices.length} matrices, {run.summary.calibrationTokens.toLocaleString('en-US')} calibration
           tokens
         </caption>
-        <thead>
-          <tr>
-            <th scope="col">Matrix</th>
-            <th scope="col" className="num">
-              Shape
-            </th>
-            <th scope="col" className="num">
-              Sparsity
-            </th>
-            <th scope="col" className="num">
-              Relative error
-            </th>
-            {fista && (
-              <th scope="col" className="num">
-                Warm start's
-              </th>
-            )}
-            {fista && (
-              <th scope="col" className="num">
-                λ kept
-              </th>
-            )}
-            {counted && (
-              <th scope="col" className="num" title="GPU→CPU copies the operator waited for">
-                Read-backs
-              </th>
-            )}
-            <th scope="col" className="num">
-              ms
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'Matrix',
+            num('Shape'),
+            num('Sparsity'),
+            num('Relative error'),
+            fista && num("Warm start's"),
+            fista && num('λ kept'),
+            counted && { label: 'Read-backs', num: true, title: 'GPU→CPU copies the operator waited for' },
+            num('ms'),
+          ]}
+        />
         <tbody>
           {matrices.map((m) => (
             <tr

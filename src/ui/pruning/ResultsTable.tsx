@@ -6,6 +6,7 @@ import { lazy, Suspense } from 'react';
 import type { PruneRun } from '../../worker/api';
 import { downloadBytes } from '../shell/download';
 import { formatDuration } from '../shell/format';
+import { num, TableHead } from '../shell/TableHead';
 import { runsCsv, runsJson, safeName } from './pruneExport';
 import { describeMethod, describePattern } from './pruneSettings';
 import { usePruneStudio } from './pruneStore';
@@ -54,30 +55,26 @@ export function ResultsTable({ modelName }: { modelName: string | null }) {
       )}
       <div className="table-scroll">
         <table className="table prune-runs" aria-labelledby="prune-results-title">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Method</th>
-              <th scope="col">Pattern</th>
-              <th scope="col" className="num">
-                Sparsity
-              </th>
-              <th scope="col">Calibration</th>
-              <th scope="col">Perplexity on</th>
-              <th scope="col" className="num">
-                Before
-              </th>
-              <th scope="col" className="num">
-                After
-              </th>
-              <th scope="col" className="num">
-                Time
-              </th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              '#',
+              'Method',
+              'Pattern',
+              num('Sparsity'),
+              'Calibration',
+              'Perplexity on',
+              num('Before'),
+              num('After'),
+              num('Time'),
+              {
+                label: (
+                  <>
+                    <span className="visually-hidden">Actions</span>
+                  </>
+                ),
+              },
+            ]}
+          />
           <tbody>
             {runs.map((r, i) => {
               const o = r.summary.options;

@@ -4,6 +4,7 @@
 
 import { type CapabilityReport, type LimitName, PROBED_FEATURES } from '../../gpu/device';
 import { formatLimit } from './format';
+import { num, TableHead } from './TableHead';
 
 export function CapabilityCard({ report }: { report: CapabilityReport }) {
   const limitNames = Object.keys(report.adapterLimits) as LimitName[];
@@ -66,17 +67,7 @@ export function CapabilityCard({ report }: { report: CapabilityReport }) {
         <div className="table-scroll">
           <table className="table limits">
             <caption>Negotiated limits</caption>
-            <thead>
-              <tr>
-                <th scope="col">Limit</th>
-                <th scope="col" className="num">
-                  Adapter
-                </th>
-                <th scope="col" className="num">
-                  Granted
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Limit', num('Adapter'), num('Granted')]} />
             <tbody>
               {limitNames.map((name) => {
                 const granted = report.limits[name];
