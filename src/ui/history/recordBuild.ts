@@ -21,11 +21,11 @@ import {
 import { isTraceSeries, traceResults, traceSeries } from '../../run/fistaTraceSeries';
 import type { DataIdentity, MetricSeries, ModelIdentity, RunRecord } from '../../run/record';
 import type { EvalOptions, PruneJobOptions, TrainJobOptions, TrainRun } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import type { EvalPoint, EvalState } from '../model/modelReducers';
 import type { ArmState, LossCurves } from '../optimizer/trainChartData';
 import type { TrainJobState } from '../optimizer/trainReducer';
 import type { PruneJobState } from '../pruning/pruneReducer';
+import type { JobError } from '../shell/jobState';
 
 /** What every record of this studio shares: when, on what, where. */
 export interface RecordContext {
@@ -40,7 +40,7 @@ type JobEnd = RunRecord['status'];
 const end = (status: string): JobEnd =>
   status === 'finished' ? 'finished' : status === 'cancelled' ? 'cancelled' : 'failed';
 
-const failure = (status: JobEnd, error: CheckError | null) =>
+const failure = (status: JobEnd, error: JobError | null) =>
   status === 'failed' && error ? `${error.message} ${error.advice}`.trim() : undefined;
 
 // ---------------------------------------------------------------------------------------------

@@ -2,17 +2,12 @@
 // the event handling can be tested without a worker or a GPU.
 
 import type { KernelCaseResult } from '../../kernels/suiteCase';
-import type { EngineErrorKind, KernelCheckEvent } from '../../worker/api';
+import type { KernelCheckEvent } from '../../worker/api';
+import { JOB_IDLE, type JobCommon, withJobError, withMemory } from '../shell/jobState';
 
 export type CheckStatus = 'idle' | 'running' | 'cancelled' | 'finished' | 'error';
 
-export interface CheckError {
-  kind: EngineErrorKind;
-  message: string;
-  advice: string;
-}
-
-export interface KernelCheckState {
+export interface KernelCheckState extends JobCommon {
   status: CheckStatus;
   /** The seed of the current or last run; null before the first run starts. */
   seed: number | null;
@@ -21,10 +16,6 @@ export interface KernelCheckState {
   results: KernelCaseResult[];
   /** Wall time of a finished run. */
   ms: number | null;
-  error: CheckError | null;
-  memory: { liveBytes: number; peakBytes: number } | null;
-  /** Set by the Cancel button until the worker confirms, because the case in flight runs to its end. */
-  cancelRequested: boolean;
 }
 
 export const initialCheck: KernelCheckState = {
@@ -34,9 +25,7 @@ export const initialCheck: KernelCheckState = {
   total: 0,
   results: [],
   ms: null,
-  error: null,
-  memory: null,
-  cancelRequested: false,
+  ...JOB_IDLE,
 };
 
 /** The state right after Run is pressed, before the worker has answered. */
@@ -51,7 +40,7 @@ export function reduceCheck(state: KernelCheckState, event: KernelCheckEvent): K
     case 'result':
       return { ...state, done: event.done, total: event.total, results: [...state.results, event.result] };
     case 'memory':
-      return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+      return withMemory(state, event);
     case 'finished':
       return {
         ...state,
@@ -64,12 +53,7 @@ export function reduceCheck(state: KernelCheckState, event: KernelCheckEvent): K
     case 'cancelled':
       return { ...state, status: 'cancelled', done: event.done, total: event.total, cancelRequested: false };
     case 'error':
-      return {
-        ...state,
-        status: 'error',
-        error: { kind: event.kind, message: event.message, advice: event.advice },
-        cancelRequested: false,
-      };
+      return withJobError(state, event);
   }
 }
 

@@ -5,9 +5,9 @@
 
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { PruneRun } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { fetchMask, type MicroscopeMode, useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
+import type { JobError } from '../shell/jobState';
 import { fitView, type Size, zoomAt } from '../shell/viewport';
 import { MicroscopeCanvas } from './MicroscopeCanvas';
 import { diffMasks, type MaskDiff } from './maskCompare';
@@ -29,7 +29,7 @@ import {
 type Loaded =
   | { status: 'idle' | 'loading' }
   | { status: 'ready'; mask: Mask }
-  | { status: 'error'; error: CheckError };
+  | { status: 'error'; error: JobError };
 
 /** A run's mask of a matrix, fetched from the worker when the choice changes. */
 function useMask(runId: string | null, tensor: string | null): Loaded {
@@ -319,7 +319,7 @@ export function Microscope() {
   );
 }
 
-function MaskError({ error }: { error: CheckError }) {
+function MaskError({ error }: { error: JobError }) {
   return (
     <div className="notice notice-error" role="alert">
       <p className="mono">{error.message}</p>

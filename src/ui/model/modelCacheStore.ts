@@ -6,8 +6,8 @@
 import { create } from 'zustand';
 import type { CachedModel } from '../../cache/modelCache';
 import type { ModelCacheResult } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import { getEngine } from '../shell/engineClient';
+import type { JobError } from '../shell/jobState';
 
 /** 'unsupported': the browser has no persist(); 'denied': the browser may clear the site when space runs low. */
 export type Persistence = 'granted' | 'denied' | 'unsupported' | 'unknown';
@@ -21,7 +21,7 @@ interface ModelCacheState {
   /** Entries found damaged and removed while listing. */
   problems: string[];
   /** The last refusal or failure (deleting the model that is open, a storage error). */
-  error: CheckError | null;
+  error: JobError | null;
   persistence: Persistence;
   estimate: { usage: number; quota: number } | null;
 

@@ -5,7 +5,7 @@
 import type { EvalText } from '../../model/evaluate';
 import type { Residency } from '../../model/gpuModel';
 import type { EvalEvent, EvalResult, LoadPhase, ModelLoadEvent, ModelSummary } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
+import { JOB_IDLE, type JobCommon, type JobError, withJobError, withMemory } from '../shell/jobState';
 
 export interface LoadedInfo {
   summary: ModelSummary;
@@ -16,7 +16,7 @@ export interface LoadedInfo {
   budgetBytes: number;
 }
 
-export interface LoadState {
+export interface LoadState extends JobCommon {
   status: 'idle' | 'loading' | 'loaded' | 'cancelled' | 'error';
   /** The model being loaded, or the last one tried. */
   name: string | null;
@@ -29,9 +29,6 @@ export interface LoadState {
   etaMs: number | null;
   /** What is on the GPU now: kept through a refused or failed load until the old model is dropped. */
   loaded: LoadedInfo | null;
-  error: CheckError | null;
-  memory: { liveBytes: number; peakBytes: number } | null;
-  cancelRequested: boolean;
 }
 
 export const initialLoad: LoadState = {
@@ -45,9 +42,7 @@ export const initialLoad: LoadState = {
   elapsedMs: 0,
   etaMs: null,
   loaded: null,
-  error: null,
-  memory: null,
-  cancelRequested: false,
+  ...JOB_IDLE,
 };
 
 /** The state right after Load is pressed: the model on the GPU stays until the worker drops it. */
@@ -79,7 +74,7 @@ export function reduceLoad(state: LoadState, event: ModelLoadEvent): LoadState {
         etaMs: event.etaMs,
       };
     case 'memory':
-      return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+      return withMemory(state, event);
     case 'loaded':
       return {
         ...state,
@@ -107,12 +102,7 @@ export function reduceLoad(state: LoadState, event: ModelLoadEvent): LoadState {
         cancelRequested: false,
       };
     case 'error':
-      return {
-        ...state,
-        status: 'error',
-        error: { kind: event.kind, message: event.message, advice: event.advice },
-        cancelRequested: false,
-      };
+      return withJobError(state, event);
   }
 }
 
@@ -127,7 +117,7 @@ export interface EvalPoint {
   runningPpl: number;
 }
 
-export interface EvalState {
+export interface EvalState extends JobCommon {
   status: 'idle' | 'preparing' | 'running' | 'finished' | 'cancelled' | 'error';
   text: EvalText | null;
   label: string;
@@ -141,7 +131,7 @@ export interface EvalState {
   elapsedMs: number;
   etaMs: number | null;
   result: EvalResult | null;
-  error: CheckError | null;
+  error: JobError | null;
   memory: { liveBytes: number; peakBytes: number } | null;
   cancelRequested: boolean;
   /** What ran out of memory, when the windows were scored again one per pass. */
@@ -206,7 +196,7 @@ export function reduceEval(state: EvalState, event: EvalEvent): EvalState {
         etaMs: event.etaMs,
       };
     case 'memory':
-      return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+      return withMemory(state, event);
     case 'degraded':
       // The windows are scored again from the first: the curve starts over.
       return { ...state, degraded: event.message, done: 0, points: [], runningPpl: null };
@@ -240,11 +230,6 @@ export function reduceEval(state: EvalState, event: EvalEvent): EvalState {
     case 'cancelled':
       return { ...state, status: 'cancelled', done: event.done, total: event.total, cancelRequested: false };
     case 'error':
-      return {
-        ...state,
-        status: 'error',
-        error: { kind: event.kind, message: event.message, advice: event.advice },
-        cancelRequested: false,
-      };
+      return withJobError(state, event);
   }
 }

@@ -14,8 +14,8 @@ import type {
   ModelSource,
   ModelSummary,
 } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import type { JobError } from '../shell/jobState';
 import { useModelCache } from './modelCacheStore';
 import {
   droppedLoad,
@@ -45,7 +45,7 @@ export interface InspectState {
   fit: FitReport | null;
   fitOptions: FitOptions | null;
   limits: FitLimits | null;
-  error: CheckError | null;
+  error: JobError | null;
   /** Whether a URL model came from this browser's storage, was stored, or could not be. */
   cache: CacheNote | null;
   /** The file of a URL folder being downloaded while it opens, and how far. */
@@ -60,7 +60,7 @@ interface ModelStudioState {
   seqLen: number;
   load: LoadState;
   /** Set when the loaded model went away outside a job (a lost device). */
-  notice: CheckError | null;
+  notice: JobError | null;
   evalText: EvalText;
   /** null: all windows. */
   maxWindows: number | null;
@@ -112,7 +112,7 @@ export function rememberedUrl(): string {
   return remembered(URL_KEY) ?? '';
 }
 
-const internal = (error: unknown): CheckError => ({
+const internal = (error: unknown): JobError => ({
   kind: 'internal',
   message: String(error),
   advice: BUG_ADVICE,

@@ -6,7 +6,7 @@
 import type { RankSample, TrainEvent } from '../../train/job';
 import type { StateBytes } from '../../train/optim/index';
 import type { TrainJobEvent } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
+import { JOB_IDLE, type JobCommon, withJobError, withMemory } from '../shell/jobState';
 
 /**
  * Adapprox's per-matrix diagnostics over the steps: rank[s][i] is matrix names[i] at steps[s]
@@ -41,7 +41,7 @@ export interface ArmTrace {
   stopped: { step: number; message: string } | null;
 }
 
-export interface TrainJobState {
+export interface TrainJobState extends JobCommon {
   status: 'idle' | 'preparing' | 'running' | 'paused' | 'finished' | 'cancelled' | 'error';
   dataLabel: string | null;
   modelName: string | null;
@@ -61,11 +61,8 @@ export interface TrainJobState {
   degraded: { step: number; message: string } | null;
   /** The run the arms were kept as (set for finished, cancelled and failed runs alike). */
   runId: string | null;
-  error: CheckError | null;
-  memory: { liveBytes: number; peakBytes: number } | null;
   /** Pause asked for, not yet landed between steps. */
   pauseRequested: boolean;
-  cancelRequested: boolean;
 }
 
 export const initialTrainJob: TrainJobState = {
@@ -83,10 +80,8 @@ export const initialTrainJob: TrainJobState = {
   resumes: [],
   degraded: null,
   runId: null,
-  error: null,
-  memory: null,
   pauseRequested: false,
-  cancelRequested: false,
+  ...JOB_IDLE,
 };
 
 export function startingTrainJob(previous: TrainJobState): TrainJobState {
@@ -148,15 +143,9 @@ export function reduceTrainJob(state: TrainJobState, event: TrainJobEvent): Trai
     case 'cancelled':
       return { ...state, status: 'cancelled', pauseRequested: false, cancelRequested: false };
     case 'error':
-      return {
-        ...state,
-        status: 'error',
-        error: { kind: event.kind, message: event.message, advice: event.advice },
-        pauseRequested: false,
-        cancelRequested: false,
-      };
+      return { ...withJobError(state, event), pauseRequested: false };
     case 'memory':
-      return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+      return withMemory(state, event);
   }
 }
 

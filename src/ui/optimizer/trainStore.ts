@@ -9,12 +9,12 @@ import { create } from 'zustand';
 import type { ArmVariant } from '../../train/armVariants';
 import type { SecondMomentSpectrum } from '../../train/job';
 import type { AdapproxDefaults, TrainRun } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import { droppedLoad } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
 import { safeName, tarArchive } from '../pruning/pruneExport';
 import { downloadBytes } from '../shell/download';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import type { JobError } from '../shell/jobState';
 import { initialTrainJob, reduceTrainJob, startingTrainJob, type TrainJobState } from './trainReducer';
 import { type ArmField, buildTrainOptions, defaultTrainForm, type TrainForm } from './trainSettings';
 
@@ -23,7 +23,7 @@ export interface InspectionState {
   arm: string | null;
   matrix: string | null;
   spectrum: SecondMomentSpectrum | null;
-  error: CheckError | null;
+  error: JobError | null;
 }
 
 interface TrainStudioState {
@@ -37,7 +37,7 @@ interface TrainStudioState {
   /** 'runId/arm' being saved or opened. */
   busy: string | null;
   /** What went wrong saving or opening an arm. */
-  actionError: CheckError | null;
+  actionError: JobError | null;
 
   setForm(patch: Partial<TrainForm>): void;
   setArm(variant: ArmVariant, patch: Partial<ArmField>): void;
@@ -55,7 +55,7 @@ interface TrainStudioState {
 }
 
 const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
-const internal = (error: unknown): CheckError => ({
+const internal = (error: unknown): JobError => ({
   kind: 'internal',
   message: String(error),
   advice: BUG_ADVICE,

@@ -2,7 +2,7 @@
 // worker's events, with each model's numbers once it finishes.
 
 import type { GeneratedText, GenerateJobEvent } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
+import type { JobError } from '../shell/jobState';
 
 export interface Column {
   model: string;
@@ -17,7 +17,7 @@ export interface PlaygroundJob {
   status: 'idle' | 'running' | 'finished' | 'cancelled' | 'failed';
   columns: Column[];
   cancelRequested: boolean;
-  error: CheckError | null;
+  error: JobError | null;
 }
 
 export const initialPlaygroundJob: PlaygroundJob = {

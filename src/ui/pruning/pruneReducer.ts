@@ -7,7 +7,7 @@ import type { BlockSummary, MatrixSummary, PruneEvent } from '../../prune/events
 import { type FistaTrace, traceWithRound } from '../../prune/fistaTrace';
 import type { Series } from '../../series/series';
 import type { PruneJobEvent, PruneRun, PruneStage } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
+import { JOB_IDLE, type JobCommon, withJobError, withMemory } from '../shell/jobState';
 
 export interface PerplexityProgress {
   label: string;
@@ -19,7 +19,7 @@ export interface PerplexityProgress {
   cached: boolean;
 }
 
-export interface PruneJobState {
+export interface PruneJobState extends JobCommon {
   status: 'idle' | 'running' | 'finished' | 'cancelled' | 'error';
   stage: PruneStage | null;
   calibration: { label: string; windows: number; seqLen: number; tokens: number; plan: PlannedMemory } | null;
@@ -41,9 +41,6 @@ export interface PruneJobState {
   /** Set when a stage ran out of GPU memory and was run again with one window per pass. */
   degraded: { stage: PruneStage; message: string } | null;
   run: PruneRun | null;
-  error: CheckError | null;
-  memory: { liveBytes: number; peakBytes: number } | null;
-  cancelRequested: boolean;
 }
 
 export const initialPruneJob: PruneJobState = {
@@ -65,9 +62,7 @@ export const initialPruneJob: PruneJobState = {
   resumes: [],
   degraded: null,
   run: null,
-  error: null,
-  memory: null,
-  cancelRequested: false,
+  ...JOB_IDLE,
 };
 
 /** passesPerBlock: 1 without error correction, else the number of operator groups (statisticsPasses). */
@@ -203,14 +198,9 @@ export function reducePruneJob(state: PruneJobState, event: PruneJobEvent): Prun
     case 'cancelled':
       return { ...state, status: 'cancelled', stage: event.stage, cancelRequested: false };
     case 'error':
-      return {
-        ...state,
-        status: 'error',
-        error: { kind: event.kind, message: event.message, advice: event.advice },
-        cancelRequested: false,
-      };
+      return withJobError(state, event);
     case 'memory':
-      return { ...state, memory: { liveBytes: event.liveBytes, peakBytes: event.peakBytes } };
+      return withMemory(state, event);
   }
 }
 

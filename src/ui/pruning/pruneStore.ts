@@ -6,12 +6,12 @@ import { proxy } from 'comlink';
 import { create } from 'zustand';
 import type { DeviceRoom } from '../../prune/parallel';
 import type { PruneRun } from '../../worker/api';
-import type { CheckError } from '../kernelCheck/checkReducer';
 import type { Mask } from '../microscope/maskGrid';
 import { droppedLoad } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
 import { downloadBytes } from '../shell/download';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import type { JobError } from '../shell/jobState';
 import { runFolderName, tarArchive } from './pruneExport';
 import {
   initialPruneJob,
@@ -41,7 +41,7 @@ interface PruneStudioState {
   /** The run being exported, if any. */
   exporting: string | null;
   /** What went wrong with an export, with advice. */
-  exportError: CheckError | null;
+  exportError: JobError | null;
   microscope: MicroscopeChoice;
 
   /** Sets the form to the defaults for a model (on first sight of that model only, unless forced). */
@@ -55,7 +55,7 @@ interface PruneStudioState {
 }
 
 const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
-const internal = (error: unknown): CheckError => ({
+const internal = (error: unknown): JobError => ({
   kind: 'internal',
   message: String(error),
   advice: BUG_ADVICE,
@@ -169,7 +169,7 @@ export function useCurrentModelName(): string | null {
 // ---------------------------------------------------------------------------------------------
 // Masks, fetched on demand
 
-export type MaskAnswer = ({ ok: true } & Mask) | ({ ok: false } & CheckError);
+export type MaskAnswer = ({ ok: true } & Mask) | ({ ok: false } & JobError);
 
 const MASK_CACHE = 8;
 const masks = new Map<string, Promise<MaskAnswer>>();
