@@ -3,10 +3,12 @@
 
 import { type Command, Option } from 'commander';
 import { EvalJob, evalRecordParts } from '../jobs/eval';
+import { evalProblems } from '../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import { referenceScorer } from '../model/reference';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { adapterName } from '../run/build';
+import { refuseUnfit } from './modelLoad';
 import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import {
@@ -62,14 +64,19 @@ export function registerEval(program: Command): void {
 }
 
 async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult> {
-  const { opened, config, tokenizer } = await openModelFolder(cli.model);
+  const { inspected, opened, config, tokenizer } = await openModelFolder(cli.model);
   draft.model = await modelIdentity(cli.model, opened);
   const seqLen = cli.seqLen ?? config.maxPositions;
+  const budgetBytes = cli.budgetGib * 2 ** 30;
   const engine = cli.reference ? 'float64 CPU reference' : 'WebGPU';
   if (cli.reference) draft.adapter = engine;
   let bar: ProgressLine | undefined;
   let upload: ProgressLine | undefined;
   const { job, result } = await withRuntimes(async (acquire) => {
+    // The load job's fit check before the text is read, once the window is one the job accepts
+    // (else the job names the setting): a refusal says what does not fit, and exits with 2.
+    const settingsOk = Object.keys(evalProblems({ text: cli.text, seqLen }, config)).length === 0;
+    if (!cli.reference && settingsOk) refuseUnfit(await acquire(), inspected, { budgetBytes, seqLen });
     const job = new EvalJob(
       {
         acquire: async () => {
@@ -80,7 +87,7 @@ async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult
         source: opened.weights,
         // The float64 CPU forward the tests check the GPU against: slow, and independent of it.
         score: cli.reference ? await referenceScorer(opened.weights) : undefined,
-        budgetBytes: cli.budgetGib * 2 ** 30,
+        budgetBytes,
         compress: cli.sparse,
         onUpload: (p) => {
           upload ??= new ProgressLine('upload', p.bytesTotal, 'bytes');

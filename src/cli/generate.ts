@@ -4,12 +4,13 @@
 // tokens, the text, the timings and the counters.
 
 import { type Command, InvalidArgumentError } from 'commander';
-import { fitCheck } from '../model/fit';
+import { formatBytes } from '../gpu/errors';
+import { JobFailedError } from '../jobs/failure';
 import { DEFAULT_MAX_NEW_TOKENS, type GenerateOptions, generate } from '../model/generate';
-import { GpuModel } from '../model/gpuModel';
 import { KvCache } from '../model/kvCache';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { adapterName } from '../run/build';
+import { loadModel } from './modelLoad';
 import {
   emit,
   formatCounters,
@@ -85,7 +86,7 @@ export function registerGenerate(program: Command): void {
 }
 
 async function run(cli: GenerateCliOptions): Promise<void> {
-  const { opened, config, tokenizer } = await openModelFolder(cli.model);
+  const { inspected, config, tokenizer } = await openModelFolder(cli.model);
   const options: GenerateOptions = {
     maxNewTokens: cli.maxTokens,
     temperature: cli.temperature,
@@ -100,19 +101,21 @@ async function run(cli: GenerateCliOptions): Promise<void> {
     const budget = cli.budgetGib * 2 ** 30;
     const positions = Math.min(prompt.length + cli.maxTokens, config.maxPositions);
     // The cache is held beside the weights and one pass's activations, so it comes off the budget.
-    const fit = fitCheck(
-      config,
-      rt.limits,
-      budget - KvCache.bytes(config, positions),
-      prompt.length,
-      opened.weights,
+    const cacheBytes = KvCache.bytes(config, positions);
+    if (cacheBytes >= budget)
+      throw new JobFailedError({
+        kind: 'does-not-fit',
+        message: `${inspected.summary.name} does not fit: its KV cache of ${positions} positions takes ${formatBytes(cacheBytes)}, all of the ${formatBytes(budget)} budget`,
+        advice: 'Raise --budget-gib, or ask for fewer new tokens (--max-tokens).',
+      });
+    // The prompt's pass is the widest; the fit check takes windows of 2 tokens or more, up to the context.
+    const seqLen = Math.min(config.maxPositions, Math.max(2, prompt.length));
+    const { model } = await loadModel(
+      rt,
+      inspected,
+      { budgetBytes: budget - cacheBytes, seqLen },
+      cli.sparse,
     );
-    if (fit.verdict === 'does not fit')
-      throw new RangeError(`the model does not fit: ${fit.reasons.join('; ')}`);
-    const model = await GpuModel.load(rt, opened.weights, {
-      residency: fit.verdict === 'fits' ? 'resident' : 'streaming',
-      compress: cli.sparse,
-    });
     try {
       const result = await generate(model, tokenizer, prompt, options, (event) => {
         if (!cli.json) process.stdout.write(event.text);

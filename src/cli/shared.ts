@@ -1,15 +1,15 @@
 // What the CLI's commands share: where the built-in files are, argument parsers, output, and the
 // GPU runtime's lifetime.
 
+import { basename } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { WorkCounters } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { folderSources } from '../host/nodeFiles';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { projectRoot } from '../host/projectRoot';
-import { openModel } from '../model/checkpoint';
+import { inspectFiles, readTokenizer } from '../jobs/load';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
-import { loadTokenizer } from '../tokenizer';
 
 /** The project root with a trailing slash, where public/ holds the built-in model and texts. */
 export const ROOT = `${projectRoot()}/`;
@@ -103,13 +103,12 @@ export async function withRuntimes<T>(
   }
 }
 
-/** A model folder opened: its weights (lazily), config, tokenizer and the tokenizer's files. */
+/**
+ * A model folder (or one llama2.c file) opened by the load job, as the studio opens dropped files:
+ * its headers, weights (read lazily), config, tokenizer and the tokenizer's files.
+ */
 export async function openModelFolder(path: string) {
-  const opened = await openModel(await folderSources(path));
-  const config = opened.config;
-  const tokenizerFiles = await Promise.all(
-    opened.otherFiles.map(async (f) => ({ name: f.name, data: await f.read(0, f.size) })),
-  );
-  const tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: config.vocabSize });
-  return { opened, config, tokenizer, tokenizerFiles };
+  const inspected = await inspectFiles(basename(path), await folderSources(path));
+  const { tokenizer, files: tokenizerFiles } = await readTokenizer(inspected);
+  return { inspected, opened: inspected.opened, config: inspected.opened.config, tokenizer, tokenizerFiles };
 }

@@ -4,15 +4,19 @@
 
 import type { CachedModel } from '../cache/modelCache';
 import type { CapabilityReport } from '../gpu/device';
-import type { GpuErrorKind } from '../gpu/errors';
 import type { EvalJobProgress, EvalJobResult } from '../jobs/eval';
 import type { EvalJobOptions } from '../jobs/evalOptions';
+import type { EngineErrorKind, EngineFailure, ErrorEvent, MemoryEvent } from '../jobs/failure';
+import type {
+  FitAnswer,
+  FitOptions,
+  ModelLoadEvent,
+  ModelLoadOutcome,
+  ModelSummary,
+} from '../jobs/loadTypes';
 import type { PruneJobProgress, PruneStage } from '../jobs/prune';
 import type { KernelCaseResult } from '../kernels/suiteCase';
-import type { Family } from '../model/config';
 import type { EvalText } from '../model/evaluate';
-import type { FitReport } from '../model/fit';
-import type { Residency } from '../model/gpuModel';
 import type { PruneEvent, PruneSummary } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
 import type { DataIdentity, ModelIdentity } from '../run/record';
@@ -22,30 +26,19 @@ import type { SecondMomentSpectrum, TrainEvent, TrainSummary } from '../train/jo
 import type { PresetFamily, PresetName } from '../train/modelPresets';
 import type { Decay } from '../train/schedule';
 
-/**
- * GPU failures, plus 'busy' (a job is already running) and 'internal' (a bug, not the GPU), and
- * what a model or a text can get wrong: its files ('model-format', 'tokenizer'), where they come
- * from ('network'), its size ('does-not-fit'), a setting outside what the model or text allows
- * ('range'), and a job that needs a loaded model when there is none ('no-model').
- */
-export type EngineErrorKind =
-  | GpuErrorKind
-  | 'busy'
-  | 'internal'
-  | 'model-format'
-  | 'tokenizer'
-  | 'network'
-  | 'does-not-fit'
-  | 'range'
-  | 'no-model';
-
-export interface EngineFailure {
-  ok: false;
-  kind: EngineErrorKind;
-  message: string;
-  /** What a person can do about it. */
-  advice: string;
-}
+// The failure values and the load job's types are the jobs layer's (host-neutral); the studio
+// imports them from here, with the rest of the contract.
+export type { EngineErrorKind, EngineFailure, ErrorEvent, MemoryEvent } from '../jobs/failure';
+export type {
+  FitAnswer,
+  FitLimits,
+  FitOptions,
+  LoadPhase,
+  LoadProgressEvent,
+  ModelLoadEvent,
+  ModelLoadOutcome,
+  ModelSummary,
+} from '../jobs/loadTypes';
 
 export type CapabilityResult = { ok: true; report: CapabilityReport } | EngineFailure;
 
@@ -54,13 +47,6 @@ export interface KernelCheckOptions {
   seed?: number;
   /** Timed runs per case after the checked one. */
   timedRuns?: number;
-}
-
-/** Live and peak bytes from the buffer ledger, sent at most every few hundred milliseconds. */
-export interface MemoryEvent {
-  type: 'memory';
-  liveBytes: number;
-  peakBytes: number;
 }
 
 export type KernelCheckEvent =
@@ -74,9 +60,6 @@ export type KernelCheckEvent =
 /** The event that ends a kernel check; runKernelCheck also resolves with it. */
 export type KernelCheckOutcome = Extract<KernelCheckEvent, { type: 'finished' | 'cancelled' | 'error' }>;
 
-/** The event that ends any job with a failure. */
-export type ErrorEvent = { type: 'error'; kind: EngineErrorKind; message: string; advice: string };
-
 /**
  * Where a model comes from. Files are handed over as File objects (structured cloning keeps them
  * lazy: the worker reads slices, never the whole checkpoint). A URL names a folder laid out as on
@@ -87,53 +70,6 @@ export type ModelSource =
   /** label: what to call the model (a dropped folder's name); the file names otherwise. */
   | { kind: 'files'; files: File[]; label?: string }
   | { kind: 'url'; url: string };
-
-/** What the fit check depends on besides the model: the user's memory budget and the window length. */
-export interface FitOptions {
-  /** WebGPU does not report how much memory the GPU has, so this is the user's setting. */
-  budgetBytes: number;
-  seqLen: number;
-}
-
-export interface ModelSummary {
-  /** 'stories260K (built-in)', the folder or files dropped, or the URL. */
-  name: string;
-  family: Family;
-  format: 'safetensors' | 'llama2c';
-  layers: number;
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  ffnHidden: number;
-  vocabSize: number;
-  /** Longest window the model was trained for (max_position_embeddings). */
-  context: number;
-  /** The window the papers evaluate OPT and LLaMA with (2048). */
-  paperSeqLen: number;
-  /** The papers' window, or the model's context when that is shorter. */
-  defaultSeqLen: number;
-  parameters: number;
-  /** Bytes of weight data in the files (as stored: f16 checkpoints take half of what the GPU holds). */
-  weightBytes: number;
-  /** The files the weights come from. */
-  weightFiles: string[];
-  /** Tokenizer files found beside the weights; empty when there are none. */
-  tokenizerFiles: string[];
-}
-
-/** The device limits a fit report is judged against, for showing beside it. */
-export interface FitLimits {
-  maxBufferSize: number;
-  maxStorageBufferBindingSize: number;
-}
-
-/** A fit report with what it was computed for: seqLen is the default one when none was asked for. */
-export interface FitAnswer {
-  fit: FitReport;
-  options: FitOptions;
-  limits: FitLimits;
-}
 
 /**
  * Where a URL folder's files came from: 'hit', this browser's storage (no request); 'stored',
@@ -179,42 +115,6 @@ export type InspectResult =
   | EngineFailure;
 
 export type FitResult = ({ ok: true } & FitAnswer) | EngineFailure;
-
-/** read: bytes come from the file or URL; parse: they become f32 in the engine's layout; upload: to the GPU. */
-export type LoadPhase = 'read' | 'parse' | 'upload';
-
-export interface LoadProgressEvent {
-  type: 'progress';
-  phase: LoadPhase;
-  /** Bytes the GPU will hold (f32), of the tensors loaded now: all of them when resident, the shared ones when streaming. */
-  bytesDone: number;
-  bytesTotal: number;
-  /** The tensor (or tokenizer file) being worked on. */
-  item: string;
-  elapsedMs: number;
-  /** Null until the first bytes are done and a rate is known. */
-  etaMs: number | null;
-}
-
-export type ModelLoadEvent =
-  | { type: 'started'; name: string; residency: Residency; bytesTotal: number; verdict: FitReport['verdict'] }
-  | LoadProgressEvent
-  | {
-      type: 'loaded';
-      summary: ModelSummary;
-      residency: Residency;
-      bytesUploaded: number;
-      ms: number;
-      /** Which tokenizer loader was used, and from which file. */
-      tokenizer: string;
-      /** The budget the model was loaded under; evaluation checks longer windows against it. */
-      budgetBytes: number;
-    }
-  | { type: 'cancelled'; bytesDone: number; bytesTotal: number }
-  | ErrorEvent
-  | MemoryEvent;
-
-export type ModelLoadOutcome = Extract<ModelLoadEvent, { type: 'loaded' | 'cancelled' | 'error' }>;
 
 export type EvalOptions = EvalJobOptions;
 
