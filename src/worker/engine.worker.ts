@@ -9,6 +9,8 @@
 import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
 import { ModelCache } from '../cache/modelCache';
 import { openOpfsStore } from '../cache/opfsStore';
+import { checkFit, type LoadedModel, runModelLoad } from '../jobs/load';
+import { modelFailure } from '../jobs/loadFailure';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import { Adapprox } from '../train/optim';
@@ -37,15 +39,7 @@ import { errorEvent, toFailure } from './failure';
 import { runGenerate } from './generateJob';
 import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
-import {
-  type CacheSlot,
-  checkFit,
-  type InspectedModel,
-  inspectModel,
-  type LoadedModel,
-  modelFailure,
-  runModelLoad,
-} from './modelJob';
+import { type CacheSlot, type InspectedModel, inspectModel } from './modelJob';
 import { pruneFailure, runPrune } from './pruneJob';
 import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';

@@ -9,10 +9,11 @@
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { EvalOutOfMemoryError, EvalJob as HostNeutralJob } from '../jobs/eval';
+import type { LoadedModel } from '../jobs/load';
+import { modelFailure, NetworkError } from '../jobs/loadFailure';
+import { throttle } from '../jobs/throttle';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { EvalEvent, EvalOptions, EvalOutcome } from './api';
-import { type LoadedModel, modelFailure, NetworkError } from './modelJob';
-import { throttle } from './throttle';
 
 /**
  * Evaluation passes in the studio last about this long (perplexity.ts's passMs), so Cancel takes

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
+import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { Tokenizer } from '../tokenizer';
 import type { EvalEvent, EvalOutcome } from './api';
 import { EVAL_MEMORY_ADVICE, runEvaluation } from './evalJob';
-import type { LoadedModel } from './modelJob';
 import { loadedTestModel } from './testing';
 
 // The studio's evaluation runs out of GPU memory once, while it allocates a pass of several windows:

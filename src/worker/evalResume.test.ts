@@ -2,12 +2,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
+import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { Tokenizer } from '../tokenizer';
 import type { EvalEvent, EvalOutcome } from './api';
 import { runEvaluation } from './evalJob';
-import type { LoadedModel } from './modelJob';
 import { loadedTestModel } from './testing';
 
 // The studio's evaluation survives a lost device: the loaded model dies with it, the job uploads its

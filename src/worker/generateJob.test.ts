@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import type { LoadedModel } from '../jobs/load';
 import { bytesSource } from '../model/byteSource';
 import { openModel } from '../model/checkpoint';
 import { generate } from '../model/generate';
@@ -12,7 +13,6 @@ import { prunedWeightSource } from '../prune/job';
 import { loadTokenizer } from '../tokenizer';
 import { DENSE_MODEL, type GenerateJobEvent, type GenerateJobOptions, type PruneRun } from './api';
 import { runGenerate } from './generateJob';
-import type { LoadedModel } from './modelJob';
 import { PruneRunStore } from './pruneRuns';
 
 // The playground's job on stories260K: the loaded model and a pruned run continue one prompt in

@@ -6,6 +6,8 @@
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import type { LoadedModel } from '../jobs/load';
+import { modelFailure } from '../jobs/loadFailure';
 import { generate } from '../model/generate';
 import { GpuModel } from '../model/gpuModel';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -18,7 +20,6 @@ import {
   type GenerateJobOptions,
   type GenerateOutcome,
 } from './api';
-import { type LoadedModel, modelFailure } from './modelJob';
 import type { PruneRunStore } from './pruneRuns';
 
 export interface GenerateJob {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { NetworkError } from '../jobs/loadFailure';
 import { bytesSource } from '../model/byteSource';
 import { sha256Hex } from '../run/record';
 import type { ModelSummary } from './api';
 import { dataIdentity, hashSources, modelIdentity } from './identity';
-import { NetworkError } from './modelJob';
 
 const SITE = 'https://studio.test/app/';
 

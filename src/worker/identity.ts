@@ -4,6 +4,7 @@
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { NetworkError } from '../jobs/loadFailure';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
 import { CALIBRATION_TEXTS } from '../prune/calibration';
@@ -11,7 +12,6 @@ import type { DataIdentity, ModelIdentity } from '../run/record';
 import { sha256Hex } from '../run/record';
 import { TRAIN_TEXTS } from '../train/data';
 import type { BuiltinData, ModelSummary } from './api';
-import { NetworkError } from './modelJob';
 
 /** The site files behind the built-in names a record's data may carry. */
 export const BUILTIN_DATA_FILES: Record<BuiltinData, string> = {

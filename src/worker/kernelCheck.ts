@@ -4,13 +4,13 @@
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { throttle } from '../jobs/throttle';
 import { freshSeed } from '../kernels/random';
 import { kernelSuite, runKernelSuite } from '../kernels/suite';
 import { maskKernelCases } from '../prune/masks.suite';
 import { sparseKernelCases } from '../sparse/sparse.suite';
 import type { KernelCheckEvent, KernelCheckOptions, KernelCheckOutcome } from './api';
 import { errorEvent } from './failure';
-import { throttle } from './throttle';
 
 const MEMORY_INTERVAL_MS = 250;
 

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { type LoadedModel, runModelLoad } from '../jobs/load';
+import { modelFailure } from '../jobs/loadFailure';
 import type { EvalEvent, ModelLoadEvent } from './api';
 import { fetchEvalText, runEvaluation } from './evalJob';
-import { type InspectedModel, inspectModel, type LoadedModel, modelFailure, runModelLoad } from './modelJob';
+import { type InspectedModel, inspectModel } from './modelJob';
 
 // The jobs the worker runs for models, on Dawn in Node, with the site served by a fake fetch from
 // public/: the event protocol the UI relies on, checked without a browser.

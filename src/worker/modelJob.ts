@@ -6,14 +6,11 @@
 import type { CacheManifest, ModelCache } from '../cache/modelCache';
 import { inspectFiles, type InspectedModel as OpenedFiles, TOKENIZER_FILES } from '../jobs/load';
 import { NetworkError } from '../jobs/loadFailure';
+import { throttle } from '../jobs/throttle';
 import { type ByteSource, blobSource, bytesSource, ModelFormatError, urlSource } from '../model/byteSource';
 import { indexShards } from '../model/checkpoint';
 import type { CacheNote, DownloadProgress, ModelSource } from './api';
 import { modelFolderUrl } from './modelUrl';
-import { throttle } from './throttle';
-
-export { checkFit, type LoadedModel, runModelLoad } from '../jobs/load';
-export { modelFailure, NetworkError } from '../jobs/loadFailure';
 
 /** The built-in model's folder under the site root, and the files it has (a fixed list: see fetchOptional). */
 export const BUILTIN = {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { PruneEvent } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
 import { characterTokenizer } from '../tokenizer/testing';
 import type { PruneJobEvent, PruneJobOptions } from './api';
-import type { LoadedModel } from './modelJob';
 import { runPrune } from './pruneJob';
 import { PruneRunStore } from './pruneRuns';
 import { loadedTestModel } from './testing';

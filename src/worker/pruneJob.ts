@@ -6,7 +6,10 @@
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { checkFit, type LoadedModel } from '../jobs/load';
+import { modelFailure } from '../jobs/loadFailure';
 import { PruneJob as HostNeutralJob, type Perplexity } from '../jobs/prune';
+import { throttle } from '../jobs/throttle';
 import type { ByteSource } from '../model/byteSource';
 import type { EvalText } from '../model/evaluate';
 import type { Residency } from '../model/gpuModel';
@@ -20,9 +23,7 @@ import { StatisticsError } from '../prune/statistics';
 import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { eventBatcher } from './eventBatch';
-import { checkFit, type LoadedModel, modelFailure } from './modelJob';
 import type { PruneRunStore } from './pruneRuns';
-import { throttle } from './throttle';
 
 const MEMORY_INTERVAL_MS = 250;
 /** At most one message of engine events per this many milliseconds. */

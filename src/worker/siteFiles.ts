@@ -2,7 +2,7 @@
 // failure names the URL and says whether the connection or the server failed, so the person knows
 // whether to check the network or the deployment.
 
-import { NetworkError } from './modelJob';
+import { NetworkError } from '../jobs/loadFailure';
 
 export interface SiteFiles {
   text(path: string): Promise<string>;

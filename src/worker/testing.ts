@@ -2,10 +2,10 @@
 // a site or files to open it from.
 
 import type { GpuRuntime } from '../gpu/runtime';
+import type { LoadedModel } from '../jobs/load';
 import { GpuModel } from '../model/gpuModel';
 import { canonicalTensors, type WeightSource } from '../model/weights';
 import type { Tokenizer } from '../tokenizer';
-import type { LoadedModel } from './modelJob';
 
 /** `source` loaded resident, its summary from the config (f32 weights, the papers' 2048 tokens). */
 export async function loadedTestModel(

@@ -3,6 +3,7 @@
 // model's weights and tokenizer; and a shipped text (fetched once per session, tokenized once per
 // tokenizer: Tiny Shakespeare is 1.1 MB and takes ~0.7 s) or the person's own text.
 
+import type { LoadedModel } from '../jobs/load';
 import type { ByteSource } from '../model/byteSource';
 import { bytesSource } from '../model/byteSource';
 import type { ModelConfig } from '../model/config';
@@ -11,7 +12,6 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import { initialWeights, PRESETS, presetConfig } from '../train/modelPresets';
 import type { TrainDataChoice, TrainModelChoice } from './api';
-import type { LoadedModel } from './modelJob';
 import type { SiteFiles } from './siteFiles';
 
 /** The built-in tokenizer presets are trained over, under the site root. */

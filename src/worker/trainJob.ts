@@ -11,6 +11,9 @@
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import type { LoadedModel } from '../jobs/load';
+import { modelFailure } from '../jobs/loadFailure';
+import { throttle } from '../jobs/throttle';
 import { TrainJob } from '../jobs/train';
 import type { ByteSource } from '../model/byteSource';
 import { ARM_VARIANTS, type ArmChoice, optimizerOf } from '../train/armVariants';
@@ -24,9 +27,7 @@ import {
 } from '../train/job';
 import type { EngineFailure, TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
 import { eventBatcher } from './eventBatch';
-import { type LoadedModel, modelFailure } from './modelJob';
 import type { SiteFiles } from './siteFiles';
-import { throttle } from './throttle';
 import type { TrainControl } from './trainControl';
 import { dataLabel, NoModelError, startingModel, trainTokens } from './trainData';
 import type { TrainRunStore } from './trainRuns';
