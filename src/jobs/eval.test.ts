@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { heldBytes } from '../gpu/testing';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { ReacquiringRuntimes } from '../host/reacquiringRuntimes';
 import { windowActivationBytes } from '../model/batch';
 import { fitCheck } from '../model/fit';
 import { GpuModel } from '../model/gpuModel';
@@ -25,19 +25,9 @@ const source = memoryWeightSource(c, randomTensors(c, 11), 'tiny');
 const tokens = Array.from({ length: SEQ * WINDOWS + 5 }, (_, i) => 3 + ((i * 7919) % (c.vocabSize - 3)));
 const OPTIONS: EvalJobOptions = { text: 'tinystories', seqLen: SEQ };
 
-const made: GpuRuntime[] = [];
-let current: GpuRuntime | undefined;
-/** As the CLI's withRuntimes: the same runtime while its device lives, a new one after. */
-const acquire = async () => {
-  if (!current || current.isLost) {
-    current = await createNodeRuntime();
-    made.push(current);
-  }
-  return current;
-};
-afterAll(() => {
-  for (const rt of made) if (!rt.isLost) rt.destroy();
-});
+const runtimes = new ReacquiringRuntimes();
+const acquire = runtimes.acquire;
+afterAll(() => runtimes.destroyAll());
 
 /** A memory budget that leaves, beside the weights, room for passes of `windows` windows. */
 async function budgetFor(windows: number): Promise<number> {
@@ -86,10 +76,10 @@ describe('the evaluation job after a lost device', () => {
       }),
       OPTIONS,
     );
-    const before = made.length;
+    const before = runtimes.made.length;
     const result = await job.run();
     expect(destroyed).toBe(true);
-    expect(made.length).toBe(before + 1);
+    expect(runtimes.made.length).toBe(before + 1);
     expect(job.resumes).toBe(1);
     // The pass of windows 4–6 was scored before the loss was noticed: six windows are kept.
     const resumed = progress.filter((e) => e.type === 'resumed');
@@ -106,7 +96,7 @@ describe('the evaluation job after a lost device', () => {
     expect(result.ppl).toBe(whole.ppl);
     expect(result.windows).toBe(WINDOWS);
     // The job's own copy on the new device is freed at the end; the host's model is the host's.
-    expect(heldBytes(current as GpuRuntime)).toBe(0);
+    expect(heldBytes(runtimes.current as GpuRuntime)).toBe(0);
     loaded.destroy();
   }, 240_000);
 
@@ -117,9 +107,9 @@ describe('the evaluation job after a lost device', () => {
         // One window a pass: every device scores one window and is lost before its next pass.
         budgetBytes: await budgetFor(1),
         onProgress: (e) => {
-          if (e.type === 'window' && current && !lost.has(current)) {
-            lost.add(current);
-            current.device.destroy();
+          if (e.type === 'window' && runtimes.current && !lost.has(runtimes.current)) {
+            lost.add(runtimes.current);
+            runtimes.current.device.destroy();
           }
         },
       }),
@@ -194,6 +184,6 @@ describe('the evaluation job’s settings and cancel', () => {
     expect(job.done).toBe(3);
     expect(job.total).toBe(8);
     expect(job.resumes).toBe(0);
-    expect(heldBytes(current as GpuRuntime)).toBe(0);
+    expect(heldBytes(runtimes.current as GpuRuntime)).toBe(0);
   }, 60_000);
 });

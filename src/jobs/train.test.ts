@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ReacquiringRuntimes } from '../host/reacquiringRuntimes';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import type { ArmSpec, TrainEvent, TrainOptions } from '../train/job';
 import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
@@ -42,23 +41,10 @@ const OPTIONS: TrainOptions = {
   arms: ARMS,
 };
 
-let made: GpuRuntime[] = [];
-let current: GpuRuntime | undefined;
-/** As the CLI's withRuntimes: the same runtime while its device lives, a new one after. */
-const acquire = async () => {
-  if (!current || current.isLost) {
-    current = await createNodeRuntime();
-    made.push(current);
-  }
-  return current;
-};
+const runtimes = new ReacquiringRuntimes();
+const acquire = runtimes.acquire;
 
-beforeAll(() => {
-  made = [];
-});
-afterAll(() => {
-  for (const rt of made) if (!rt.isLost) rt.destroy();
-});
+afterAll(() => runtimes.destroyAll());
 
 function host(
   engine: TrainEvent[],
@@ -99,16 +85,16 @@ describe('the training job after a lost device', () => {
           // The first arm's step 3 is done; the other arms' step 3 is lost with the device.
           if (!destroyed && e.type === 'step' && e.step === 3) {
             destroyed = true;
-            current?.device.destroy();
+            runtimes.current?.device.destroy();
           }
         },
       }),
       input,
     );
-    const before = made.length;
+    const before = runtimes.made.length;
     const result = await job.run();
     expect(destroyed).toBe(true);
-    expect(made.length).toBe(before + 1);
+    expect(runtimes.made.length).toBe(before + 1);
     expect(job.resumes).toBe(1);
     expect(progress.filter((e) => e.type === 'resumed')).toEqual([
       { type: 'resumed', step: 2, attempt: 1, message: expect.any(String) },
@@ -147,7 +133,7 @@ describe('the training job after a lost device', () => {
         onEngineEvent: (e) => {
           if (e.type === 'step') {
             losses++;
-            current?.device.destroy();
+            runtimes.current?.device.destroy();
           }
         },
       }),

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { heldBytes } from '../gpu/testing';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { ReacquiringRuntimes } from '../host/reacquiringRuntimes';
 import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
@@ -31,19 +31,9 @@ const tokenizer: Tokenizer = {
   decode: () => '',
 };
 
-const made: GpuRuntime[] = [];
-let current: GpuRuntime | undefined;
-/** As the worker's RuntimeSlot: the same runtime while its device lives, a new one after. */
-const acquire = async () => {
-  if (!current || current.isLost) {
-    current = await createNodeRuntime();
-    made.push(current);
-  }
-  return current;
-};
-afterAll(() => {
-  for (const rt of made) if (!rt.isLost) rt.destroy();
-});
+const runtimes = new ReacquiringRuntimes();
+const acquire = runtimes.acquire;
+afterAll(() => runtimes.destroyAll());
 
 async function evaluate(loaded: LoadedModel, emit: (e: EvalEvent) => void): Promise<EvalOutcome> {
   return runEvaluation({
@@ -69,7 +59,7 @@ describe('the studio’s evaluation after a lost device', () => {
       if (e.type === 'window' && e.done === 1) first.device.destroy();
     });
     if (outcome.type !== 'finished') throw new Error(`the resumed run ended ${outcome.type}`);
-    expect(made).toHaveLength(2);
+    expect(runtimes.made).toHaveLength(2);
     const resumed = events.filter((e) => e.type === 'resumed');
     expect(resumed).toEqual([{ type: 'resumed', done: 1, attempt: 1, message: expect.any(String) }]);
     const at = events.indexOf(resumed[0] as EvalEvent);
@@ -81,9 +71,9 @@ describe('the studio’s evaluation after a lost device', () => {
     expect(outcome.result.ppl).toBe(whole.result.ppl);
     // The memory shown after the loss is the new device's (the lost one's ledger reads otherwise),
     // and the job's own copy there is freed at the end.
-    const now = (current as GpuRuntime).ledger.snapshot();
+    const now = (runtimes.current as GpuRuntime).ledger.snapshot();
     expect(first.ledger.snapshot().liveBytes).not.toBe(now.liveBytes);
     expect(events.at(-2)).toEqual({ type: 'memory', liveBytes: now.liveBytes, peakBytes: now.peakBytes });
-    expect(heldBytes(current as GpuRuntime)).toBe(0);
+    expect(heldBytes(runtimes.current as GpuRuntime)).toBe(0);
   }, 120_000);
 });
