@@ -1,7 +1,7 @@
 // What a unit of work (a pruned operator, a block, a training step, an evaluation) asked of the
 // GPU: the runtime's counters over it (read-backs, bytes read, dispatches, submissions, writes),
 // its GPU time on the GPU's own clock and its wall time. Jobs put these in their events, results
-// and run records, and the benchmark beside its timings (docs/DESIGN.md, "Counters").
+// and run records, and the benchmark beside its timings (docs/engine.md, "Counters").
 
 import { addCounters, countersSince, type GpuCounters, type GpuRuntime, zeroCounters } from './runtime';
 

@@ -4,7 +4,7 @@
 // the token limit. One read-back per token: the last row's logits (vocab floats), sampled on the
 // host (sampling.ts). That read-back cannot be avoided — the next pass needs the token it
 // chooses — and at a vocabulary of 32000 it is 128 KB, so an argmax or top-k on the GPU would
-// save bytes, not waits (docs/DESIGN.md, "Generation").
+// save bytes, not waits (docs/engine.md, "Generation").
 //
 // The studio's worker and the CLI call generate() alike; tokens stream out through onToken with
 // their text and timing, and an AbortSignal stops the run between tokens with its abort reason.
