@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ReacquiringRuntimes } from '../host/reacquiringRuntimes';
+import { ReacquiringRuntimes } from '../host/testRuntimes';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import type { ArmSpec, TrainEvent, TrainOptions } from '../train/job';
 import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { createTinyRuntime } from '../host/testRuntimes';
 import { attention } from './attention';
 import { scoresAttention } from './attentionScores';
 import { freshSeed, Random } from './random';
@@ -60,9 +61,7 @@ describe('attention through materialised scores', () => {
   });
 
   it('masks causally and normalises every row of a softmax, under a tiny binding limit', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
+    const tiny = await createTinyRuntime();
     const rows = 40;
     const cols = 40;
     const x = new Random(freshSeed()).uniform(rows * cols, -5, 5);

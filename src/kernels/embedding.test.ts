@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { embedding } from './embedding';
 import { Random } from './random';
 
@@ -8,15 +8,9 @@ import { Random } from './random';
 describe('embedding', () => {
   let rt: GpuRuntime;
   let tiny: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    rt.destroy();
-    tiny.destroy();
+  withKernelRuntimes((atDevice, atTiny) => {
+    rt = atDevice;
+    tiny = atTiny;
   });
 
   const upload = async (r: GpuRuntime, data: Float32Array | Uint32Array) =>

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { countersSince } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { lanczos, largestRitzValue } from './lanczos';
 import { lanczos64 } from './lanczos.reference';
 import { freshSeed, Random } from './random';
@@ -27,18 +27,12 @@ function unitStart(random: Random, n: number): Float32Array {
 
 describe('Lanczos on the GPU', () => {
   let rt: GpuRuntime;
+  let small: GpuRuntime;
   // 2 KiB bindings (448 elements) and 3 workgroups per dimension: G in row and column blocks,
   // the vector updates and reductions in windows.
-  let small: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    small = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    rt.destroy();
-    small.destroy();
+  withKernelRuntimes((atDevice, atTiny) => {
+    rt = atDevice;
+    small = atTiny;
   });
 
   for (const [label, which] of [

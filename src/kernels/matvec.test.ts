@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { matvec, matvecBlocks } from './matvec';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
 
 describe('matvec', () => {
   let rt: GpuRuntime;
+  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements: G is split into blocks of rows, and rows longer than 448
   // into column blocks that add to y; 3 workgroups per dimension fold the row grid.
-  let small: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    small = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    rt.destroy();
-    small.destroy();
+  withKernelRuntimes((atDevice, atTiny) => {
+    rt = atDevice;
+    small = atTiny;
   });
 
   const up = async (r: GpuRuntime, data: Float32Array) =>

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { embedding, embeddingDispatches } from './embedding';
 import { decodeHalves, floatToBf16Bits, floatToHalfBits } from './halfFloat';
 import { matmul, matmulDispatches } from './matmul';
@@ -56,17 +56,11 @@ const CASES: MatmulCase[] = [
 describe('matmul and embedding with packed 16-bit operands', () => {
   let full: GpuRuntime;
   let tiny: GpuRuntime;
-  beforeAll(async () => {
-    full = await createNodeRuntime();
-    // 2 KiB bindings (448 words a window after alignment slack, so 895 elements) force B and the
-    // table into several windows, many starting in the high half of a word.
-    tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    full.destroy();
-    tiny.destroy();
+  // 2 KiB bindings (448 words a window after alignment slack, so 895 elements) force B and the
+  // table into several windows, many starting in the high half of a word.
+  withKernelRuntimes((atDevice, atTiny) => {
+    full = atDevice;
+    tiny = atTiny;
   });
 
   const upload = async (rt: GpuRuntime, data: Float32Array | Uint32Array) =>

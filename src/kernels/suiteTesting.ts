@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { createTinyRuntime } from '../host/testRuntimes';
 import { freshSeed } from './random';
 import type { KernelCase } from './suiteCase';
 
@@ -40,9 +41,7 @@ export function describeKernelCases(what: string, cases: (size: 'check' | 'tiled
   describe(`${what} under a tiny binding limit and workgroup grid`, () => {
     let rt: GpuRuntime;
     beforeAll(async () => {
-      rt = await createNodeRuntime({
-        capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-      });
+      rt = await createTinyRuntime();
     });
     afterAll(() => rt.destroy());
     runCases('tiny limits', cases('tiled'), () => rt);

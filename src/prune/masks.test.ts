@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { createTinyRuntime } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import { applyKeep, magnitudeScores, nmMask, rowMask, wandaScores } from './masks';
 import { nmMaskReference, rowMaskReference, wandaScoresReference } from './masks.reference';
@@ -285,9 +286,7 @@ describe('pruning masks under a tiny binding limit and workgroup grid', () => {
   beforeAll(async () => {
     // 2 KiB bindings (a few hundred elements) and 3 workgroups per dimension: every kernel splits
     // into windows and folds its grid.
-    rt = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
+    rt = await createTinyRuntime();
   });
   afterAll(() => rt.destroy());
 

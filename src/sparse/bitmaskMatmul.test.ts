@@ -2,10 +2,10 @@
 // sparsity from dense to empty, rows empty and rows full in one matrix, accumulate, offsets into
 // larger buffers, and the same again under 2 KiB bindings where X, Y and W are split into blocks.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
 import { encodeBitmask } from './bitmaskFormat';
@@ -46,18 +46,12 @@ function mixedRows(random: Random, rows: number, cols: number, density: number):
 
 describe('bitmask Y = X·Wᵀ', () => {
   let rt: GpuRuntime;
+  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: X and Y are split
   // into blocks of tokens and W into blocks of rows (cut again where their values do not fit).
-  let small: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    small = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    rt.destroy();
-    small.destroy();
+  withKernelRuntimes((atDevice, atTiny) => {
+    rt = atDevice;
+    small = atTiny;
   });
 
   const up = async (r: GpuRuntime, data: Float32Array) =>

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withKernelRuntimes } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
 import { bitmaskBytes, bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
@@ -23,18 +23,12 @@ function plus(ref: Reference, y0: Float32Array): Reference {
 
 describe('sparse kernels', () => {
   let rt: GpuRuntime;
+  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: W is split into
   // blocks of rows (and nmMatmul's X and Y into blocks of tokens).
-  let small: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    small = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
-  });
-  afterAll(() => {
-    rt.destroy();
-    small.destroy();
+  withKernelRuntimes((atDevice, atTiny) => {
+    rt = atDevice;
+    small = atTiny;
   });
 
   const up = async (r: GpuRuntime, data: Float32Array) =>

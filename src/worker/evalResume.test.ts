@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { heldBytes } from '../gpu/testing';
-import { ReacquiringRuntimes } from '../host/reacquiringRuntimes';
+import { ReacquiringRuntimes } from '../host/testRuntimes';
 import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
+import { createTinyRuntime } from '../../host/testRuntimes';
 import { freshSeed, Random } from '../../kernels/random';
 import { Adafactor, type AdafactorOptions } from './adafactor';
 import { AdafactorReference, type AdafactorReferenceOptions } from './adafactor.reference';
@@ -113,9 +114,7 @@ describe('Adafactor on the GPU', () => {
   });
 
   it('follows it under a tiny binding limit (row windows, windowed passes)', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
+    const tiny = await createTinyRuntime();
     try {
       await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], { beta1: 0.9 });
     } finally {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
+import { createTinyRuntime } from '../../host/testRuntimes';
 import { freshSeed, Random } from '../../kernels/random';
 import { AdamW } from './adamw';
 import { AdamWReference } from './adamw.reference';
@@ -73,9 +74,7 @@ describe('AdamW on the GPU', () => {
     compare(rt, AWKWARD, freshSeed()));
 
   it('follows it under a tiny binding limit (windowed passes)', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
+    const tiny = await createTinyRuntime();
     try {
       await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], freshSeed());
     } finally {

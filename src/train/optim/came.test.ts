@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
+import { createTinyRuntime } from '../../host/testRuntimes';
 import { freshSeed, Random } from '../../kernels/random';
 import { Came } from './came';
 import { CameReference } from './came.reference';
@@ -104,9 +105,7 @@ describe('CAME on the GPU', () => {
   });
 
   it('follows it with weight decay under a tiny binding limit (row windows, windowed passes)', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 3 },
-    });
+    const tiny = await createTinyRuntime();
     try {
       await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], 0.1);
     } finally {
