@@ -2,8 +2,8 @@
 // model, its events batched for the UI, the dense model's perplexity cached per model, text and
 // windows, the memory the ledger holds streamed alongside, and the pruned weights kept in the run
 // store (or, when the run keeps them on disk, in a folder of the private file system that goes
-// with the run: prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new runtime and says where).
-// Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
+// with the run: prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
+// runtime and says where). Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
