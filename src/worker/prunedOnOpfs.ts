@@ -67,8 +67,8 @@ export const HOST_MEMORY_SHARE = 0.5;
 
 /**
  * Host bytes above which a run keeps its pruned matrices on disk unasked: half the device's
- * memory. navigator.deviceMemory reports GB rounded down to a power of two, 0.25 to 8 (Chromium
- * caps it there), read here as GiB.
+ * memory. navigator.deviceMemory reports GB rounded to a power of two and capped by the browser
+ * (the specification suggests 8; the tests' headless Chromium reports 16), read here as GiB.
  */
 export function onDiskThresholdBytes(deviceMemoryGib: number | undefined): number {
   const gib =
