@@ -47,6 +47,7 @@ export default defineConfig({
         'model-eval.spec.ts',
         'prune.spec.ts',
         'prune-devices.spec.ts',
+        'prune-on-disk.spec.ts',
         'playground.spec.ts',
         'train.spec.ts',
         'url-state.spec.ts',

@@ -55,3 +55,19 @@ export function tarNames(archive: Buffer): string[] {
   }
   return names.sort();
 }
+
+/** The bytes of the file with this base name in a ustar archive. */
+export function tarFile(archive: Buffer, baseName: string): Buffer {
+  for (let offset = 0; offset + 512 <= archive.length; ) {
+    const name = archive
+      .subarray(offset, offset + 100)
+      .toString('latin1')
+      .replace(/\0.*$/s, '');
+    if (!name) break;
+    const size = Number.parseInt(archive.subarray(offset + 124, offset + 136).toString('latin1'), 8);
+    if ((name.split('/').pop() ?? name) === baseName)
+      return archive.subarray(offset + 512, offset + 512 + size);
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`${baseName} is not in the archive`);
+}

@@ -57,7 +57,10 @@ export interface PlannedMemory {
   gpuPeakBytes: number;
   /** What the run is doing at that peak ('down: FISTA'). */
   gpuPeakPhase: string;
+  /** What the host holds at the end: with the finished blocks' matrices in memory, or one block's when they are kept elsewhere. */
   hostBytes: number;
+  /** Whether the finished blocks' matrices are kept elsewhere (PruneJobHost.prunedTensors): a file store, not memory. */
+  prunedElsewhere: boolean;
   windowsPerPass: number;
 }
 
@@ -129,8 +132,15 @@ export interface PruneJobHost {
   /**
    * A new store for finished blocks' pruned matrices (prune/prunedTensors.ts), one per range of
    * blocks and one for the joined result; default: in memory. The memory plan's host bytes follow.
+   * It may take time to make (the studio opens a file in the browser's private file system).
    */
-  prunedTensors?: () => PrunedTensors;
+  prunedTensors?: () => PrunedTensors | Promise<PrunedTensors>;
+  /**
+   * Whether this run uses prunedTensors, asked once the plan knows the host bytes the run would
+   * hold with every pruned matrix in memory (the studio: the person's setting, or too much of the
+   * device's memory). Default: whenever prunedTensors is given.
+   */
+  keepPrunedElsewhere?: (hostBytesInMemory: number) => boolean;
   /** A built-in calibration text's raw contents. */
   readCalibration: (kind: keyof typeof CALIBRATION_TEXTS) => Promise<string>;
   /** An evaluation text's tokens (tokenized as evaluate.ts tokenizeEvalText does). */
@@ -181,6 +191,8 @@ export class PruneJob {
   /** Set once a stage ran out of memory: every pass is one window from then on. */
   lean = false;
   private rt: GpuRuntime | undefined;
+  /** The host's store factory once the plan chose it; the engine's maps otherwise. */
+  private newStore: PruneJobHost['prunedTensors'];
 
   constructor(
     private readonly host: PruneJobHost,
@@ -218,10 +230,14 @@ export class PruneJob {
       windows: calibration.length,
       perPass,
     });
+    const elsewhere =
+      host.prunedTensors !== undefined && (host.keepPrunedElsewhere?.(memory.hostBytes) ?? true);
+    this.newStore = elsewhere ? host.prunedTensors : undefined;
     const plan: PlannedMemory = {
       gpuPeakBytes: memory.peak.bytes,
       gpuPeakPhase: memory.peak.phase,
-      hostBytes: host.prunedTensors ? memory.hostBytesPrunedElsewhere : memory.hostBytes,
+      hostBytes: elsewhere ? memory.hostBytesPrunedElsewhere : memory.hostBytes,
+      prunedElsewhere: elsewhere,
       windowsPerPass: perPass,
     };
     host.checkPlan?.(plan);
@@ -242,7 +258,6 @@ export class PruneJob {
 
     this.stage = 'prune';
     let checkpoint: PruneCheckpoint | undefined;
-    const tensors = host.prunedTensors?.();
     const targets = options.blocks ?? Array.from({ length: host.source.config.layers }, (_, l) => l);
     const ranges = canSplitBlocks(options)
       ? splitBlocks(
@@ -250,6 +265,8 @@ export class PruneJob {
           host.devices ?? 1,
         )
       : [];
+    // One store for a one-device run, kept across resumes; a run on several makes its own per range.
+    const tensors = ranges.length > 1 ? undefined : await this.newStore?.();
     const output = await phase('pruning', () =>
       this.leanOnOom(() =>
         ranges.length > 1
@@ -307,7 +324,7 @@ export class PruneJob {
     };
     const pruneRange = async (blocks: number[], slot: number): Promise<PruneOutput> => {
       let checkpoint: PruneCheckpoint | undefined;
-      const tensors = host.prunedTensors?.();
+      const tensors = await this.newStore?.();
       for (;;) {
         const rt = await liveRuntime(() => host.acquire(slot));
         // This range's own signal: the run's stop, or this device's loss.
@@ -363,7 +380,7 @@ export class PruneJob {
       return joinPruneOutputs(
         options,
         settled.map((r) => (r as PromiseFulfilledResult<PruneOutput>).value),
-        host.prunedTensors?.(),
+        await this.newStore?.(),
       );
     } finally {
       host.signal?.removeEventListener('abort', onAbort);

@@ -151,7 +151,18 @@ export interface PruneJobOptions {
    * its own device of the same worker (prune/parallel.ts), joined into the one-device result.
    */
   devices?: number;
+  /**
+   * Keep the finished blocks' pruned matrices on disk (the private file system) rather than in the
+   * tab's memory; a run whose plan needs more than the threshold of PrunedStorageResult does so unasked.
+   */
+  prunedOnDisk?: boolean;
 }
+
+/** Whether pruned matrices can be kept on disk here (worker/prunedOnOpfs.ts), and when a run does so unasked. */
+export type PrunedStorageResult = { thresholdBytes: number; deviceMemoryGib: number | null } & (
+  | { available: true }
+  | { available: false; reason: string }
+);
 
 /** What a finished run leaves: the record the results table, the charts and the exports read. */
 export interface PruneRun {
@@ -413,8 +424,10 @@ export interface EngineApi {
   maskOf(runId: string, tensor: string): Promise<MaskResult>;
   /** A run's model as files: model.safetensors, config.json, the tokenizer files, summary.json (transferred). */
   exportRun(runId: string): Promise<ExportResult>;
-  /** Drops a run's masks and weights from the worker. */
+  /** Drops a run's masks and weights from the worker (and its files, when they were kept on disk). */
   forgetRun(runId: string): Promise<void>;
+  /** Whether pruning runs can keep their matrices on disk in this browser, and above which planned host bytes they do. */
+  prunedStorage(): Promise<PrunedStorageResult>;
   /**
    * Continues a prompt with the loaded model and/or pruned runs, one after another, streaming
    * tokens; cancellable between tokens.

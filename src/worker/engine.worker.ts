@@ -40,6 +40,7 @@ import { runGenerate } from './generateJob';
 import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import { type CacheSlot, type InspectedModel, inspectModel } from './modelJob';
+import { onDiskThresholdBytes, openPrunedStorage } from './prunedOnOpfs';
 import { pruneFailure, runPrune } from './pruneJob';
 import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';
@@ -61,6 +62,13 @@ let loadedTokenizerFiles: ByteSource[] = [];
 let loadedWeightFiles: ByteSource[] = [];
 /** Finished pruning runs: every run's masks, the newest runs' pruned weights (see pruneRuns.ts). */
 const pruneRuns = new PruneRunStore();
+/**
+ * Where pruning runs keep their matrices on disk: opened now, at worker start, which also removes
+ * what ended sessions (closed tabs) left there; or why this browser cannot.
+ */
+const prunedStorage = openPrunedStorage();
+/** navigator.deviceMemory (GB, Chromium and Edge only), which sizes the threshold for keeping pruned matrices on disk. */
+const deviceMemoryGib = (self.navigator as { deviceMemory?: number }).deviceMemory ?? null;
 /** Finished training runs: every run's record, the newest runs' arm weights (see trainRuns.ts). */
 const trainRuns = new TrainRunStore();
 /** Pause and inspection of the training run in progress. */
@@ -370,6 +378,8 @@ const engine: EngineApi = {
           tokenizerFiles: loadedTokenizerFiles,
           emit,
           signal,
+          prunedStorage,
+          onDiskThresholdBytes: onDiskThresholdBytes(deviceMemoryGib ?? undefined),
         });
       } catch (error) {
         const outcome: ErrorEvent = { type: 'error', ...withoutOk(pruneFailure(error)) };
@@ -427,7 +437,20 @@ const engine: EngineApi = {
   },
 
   async forgetRun(runId) {
-    pruneRuns.forget(runId);
+    try {
+      await pruneRuns.forget(runId);
+    } catch (error) {
+      // The run is gone from the session; a folder left behind goes at the next worker start.
+      console.warn(`Run ${runId}'s pruned matrices could not be removed from disk now: ${error}`);
+    }
+  },
+
+  async prunedStorage() {
+    const slot = await prunedStorage;
+    const sizes = { thresholdBytes: onDiskThresholdBytes(deviceMemoryGib ?? undefined), deviceMemoryGib };
+    return 'opfs' in slot
+      ? { available: true, ...sizes }
+      : { available: false, reason: slot.unavailable, ...sizes };
   },
 
   async modelIdentity() {

@@ -55,7 +55,7 @@ beforeAll(async () => {
   // Every other weight of a row is zero, so each group of 4 keeps 2: a 2:4 pattern.
   const summary = { blocks: [], options: { pattern: { kind: 'nm', n: 2, m: 4 } } } as unknown as PruneSummary;
   const run = { id: RUN, summary } as PruneRun;
-  store.add(run, pruned, opened.weights, []);
+  await store.add(run, pruned, opened.weights, []);
 });
 afterAll(() => {
   loaded.model.destroy();

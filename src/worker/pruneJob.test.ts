@@ -8,6 +8,8 @@ import type { PruneEvent } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
 import { characterTokenizer } from '../tokenizer/testing';
 import type { PruneJobEvent, PruneJobOptions } from './api';
+import { MemoryDirectory, MemoryFile, MemoryLocks } from './opfsTesting';
+import { PRUNED_DIRECTORY, PrunedOpfs } from './prunedOnOpfs';
 import { runPrune } from './pruneJob';
 import { PruneRunStore } from './pruneRuns';
 import { loadedTestModel } from './testing';
@@ -300,5 +302,117 @@ describe('the pruning job', () => {
     expect([...extras.destroyed]).toEqual(extras.made);
     expect(rt.isLost).toBe(false);
     expect(store.list()).toHaveLength(0);
+  });
+
+  it('keeps the pruned matrices on disk when asked or over the threshold: the same weights, the files gone with the run', async () => {
+    const store = new PruneRunStore(8);
+    const weights = async (id: string) =>
+      (await store.exportFiles(id))?.find((f) => f.name === 'model.safetensors')?.data;
+    const planOf = (events: PruneJobEvent[]) => events.find((e) => e.type === 'calibrated');
+    const memoryEvents: PruneJobEvent[] = [];
+    const inMemory = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: EVALUATION }, memoryEvents),
+    );
+
+    const root = new MemoryDirectory();
+    const opfs = await PrunedOpfs.open(root, new MemoryLocks(), 'tab');
+    const session = () => root.at(`${PRUNED_DIRECTORY}/tab`) as MemoryDirectory;
+    const disk = (thresholdBytes: number) => ({
+      prunedStorage: Promise.resolve({ opfs }),
+      onDiskThresholdBytes: thresholdBytes,
+    });
+
+    // Asked for: every matrix in the run's one file, read back for the perplexity after and export.
+    const askedEvents: PruneJobEvent[] = [];
+    const asked = await runPrune(
+      job(
+        store,
+        { prune: pruneOptions(), evaluation: EVALUATION, prunedOnDisk: true },
+        askedEvents,
+        disk(Number.POSITIVE_INFINITY),
+      ),
+    );
+    expect(inMemory.type).toBe('finished');
+    expect(asked.type).toBe('finished');
+    if (inMemory.type !== 'finished' || asked.type !== 'finished') return;
+    const file = session().at('run-1/0.f32');
+    expect(file).toBeInstanceOf(MemoryFile);
+    const matrixBytes = asked.run.summary.blocks
+      .flatMap((b) => b.matrices)
+      .reduce((sum, m) => sum + 4 * m.rows * m.cols, 0);
+    expect((file as MemoryFile).bytes.byteLength).toBe(matrixBytes);
+    expect(asked.run.pplAfter).toBe(inMemory.run.pplAfter);
+    expect(await weights(asked.run.id)).toEqual(await weights(inMemory.run.id));
+    // The plan's host figure is the one that applies: two blocks' matrices fewer in the tab.
+    const inMemoryPlan = planOf(memoryEvents);
+    const askedPlan = planOf(askedEvents);
+    expect(inMemoryPlan).toMatchObject({ plan: { prunedElsewhere: false } });
+    expect(askedPlan).toMatchObject({ plan: { prunedElsewhere: true } });
+    if (inMemoryPlan?.type === 'calibrated' && askedPlan?.type === 'calibrated')
+      expect(inMemoryPlan.plan.hostBytes - askedPlan.plan.hostBytes).toBe((matrixBytes * 2) / 3);
+
+    // Unasked, over the threshold, on 2 devices: each range had a file; only the joined one stays.
+    const extras = extraRuntimes();
+    const over = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 2 }, [], {
+        ...disk(0),
+        createRuntime: extras.createRuntime,
+      }),
+    );
+    expect(over.type).toBe('finished');
+    if (over.type !== 'finished') return;
+    expect([...(session().at('run-2') as MemoryDirectory).entries.keys()]).toEqual(['2.f32']);
+    expect(await weights(over.run.id)).toEqual(await weights(inMemory.run.id));
+
+    // Under the threshold and not asked: in memory, no folder.
+    const underEvents: PruneJobEvent[] = [];
+    const under = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null }, underEvents, disk(Number.POSITIVE_INFINITY)),
+    );
+    expect(under.type).toBe('finished');
+    expect(planOf(underEvents)).toMatchObject({ plan: { prunedElsewhere: false } });
+    expect([...session().entries.keys()]).toEqual(['run-1', 'run-2']);
+
+    // Forgetting a run removes its folder.
+    await store.forget(asked.run.id);
+    expect([...session().entries.keys()]).toEqual(['run-2']);
+
+    // A cancelled run, and a failed one, leave nothing on disk.
+    const controller = new AbortController();
+    const cancelled = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, prunedOnDisk: true }, [], {
+        ...disk(Number.POSITIVE_INFINITY),
+        signal: controller.signal,
+        emit: (e: PruneJobEvent) => {
+          if (e.type === 'prune' && e.events.some((x) => x.type === 'block-finished')) controller.abort();
+        },
+      }),
+    );
+    expect(cancelled).toEqual({ type: 'cancelled', stage: 'prune' });
+    let calls = 0;
+    const failed = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, devices: 3, prunedOnDisk: true }, [], {
+        ...disk(Number.POSITIVE_INFINITY),
+        createRuntime: async () => {
+          if (++calls === 2) throw new Error('no adapter for a third device');
+          return extras.createRuntime();
+        },
+      }),
+    );
+    expect(failed).toMatchObject({ type: 'error', message: expect.stringMatching(/no adapter/) });
+    expect([...session().entries.keys()]).toEqual(['run-2']);
+    for (const extra of extras.made) if (!extra.isLost) extra.destroy();
+
+    // Asked where the disk cannot be had: refused before any work, naming why.
+    const refused = await runPrune(
+      job(store, { prune: pruneOptions(), evaluation: null, prunedOnDisk: true }, [], {
+        prunedStorage: Promise.resolve({ unavailable: 'no sync access handles here' }),
+      }),
+    );
+    expect(refused).toMatchObject({
+      type: 'error',
+      kind: 'range',
+      message: 'prunedOnDisk: no sync access handles here',
+    });
   });
 });

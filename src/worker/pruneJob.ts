@@ -1,8 +1,9 @@
 // A pruning run as the worker's job: the host-neutral job (src/jobs/prune.ts) with the loaded
 // model, its events batched for the UI, the dense model's perplexity cached per model, text and
 // windows, the memory the ledger holds streamed alongside, and the pruned weights kept in the run
-// store. A lost device does not end the run (the job resumes on a new runtime and says where).
-// Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
+// store (or, when the run keeps them on disk, in a folder of the private file system that goes
+// with the run: prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
+// runtime and says where). Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
@@ -23,6 +24,7 @@ import { StatisticsError } from '../prune/statistics';
 import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { eventBatcher } from './eventBatch';
+import { keepPrunedOnDisk, type PrunedRunFolder, type PrunedStorageSlot } from './prunedOnOpfs';
 import type { PruneRunStore } from './pruneRuns';
 
 const MEMORY_INTERVAL_MS = 250;
@@ -50,6 +52,13 @@ export interface PruneJob {
   tokenizerFiles: ByteSource[];
   emit: (event: PruneJobEvent) => void;
   signal: AbortSignal;
+  /**
+   * Where pruned matrices can be kept on disk, or why they cannot (engine.worker.ts opens it at
+   * start); without it every run keeps them in memory.
+   */
+  prunedStorage?: Promise<PrunedStorageSlot>;
+  /** Host bytes above which a run keeps its pruned matrices on disk unasked (prunedOnOpfs.ts onDiskThresholdBytes). */
+  onDiskThresholdBytes?: number;
 }
 
 /** Dense perplexity per loaded model and evaluation setting: a second run on the same model skips it. */
@@ -117,6 +126,11 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     return next;
   };
   const devices = options.devices ?? 1;
+  const disk = (await job.prunedStorage) ?? { unavailable: 'this host keeps pruned matrices in memory' };
+  const opfs = 'opfs' in disk ? disk.opfs : null;
+  // The run's folder, made when the job first asks for a store (once the plan chose the disk).
+  // (Typed by a cast: a `let` set only inside a closure would stay narrowed to null below.)
+  let folder = null as Promise<PrunedRunFolder> | null;
 
   let cache = denseCache.get(loaded);
   if (!cache) {
@@ -137,8 +151,22 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       loaded: { rt: modelRt, model: loaded.model },
       denseCache: cache,
       check: (rt) => {
+        if (options.prunedOnDisk && 'unavailable' in disk)
+          throw new PruneOptionsError(`prunedOnDisk: ${disk.unavailable}`);
         if (evaluation) checkEvaluation(rt, loaded, evaluation);
       },
+      ...(opfs && {
+        prunedTensors: async () => {
+          folder ??= opfs.runFolder();
+          return (await folder).store();
+        },
+        keepPrunedElsewhere: (hostBytes: number) =>
+          keepPrunedOnDisk(
+            options.prunedOnDisk ?? false,
+            hostBytes,
+            job.onDiskThresholdBytes ?? Number.POSITIVE_INFINITY,
+          ),
+      }),
       checkPlan: (plan) => {
         const max = maxPruneDevices({
           cores: job.cores,
@@ -183,10 +211,15 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       totalMs: performance.now() - started,
       exportable: true,
     };
-    const stored = store.add(run, result.tensors, loaded.model.source, job.tokenizerFiles);
+    // A run on several devices kept each range in a file of its own: only the joined one stays.
+    const files = await folder;
+    await files?.keepOnly(result.tensors);
+    const stored = await store.add(run, result.tensors, loaded.model.source, job.tokenizerFiles, files);
     const heldRuns = store.list().flatMap((r) => (r.exportable ? [r.id] : []));
     outcome = { type: 'finished', run: stored, heldRuns };
   } catch (error) {
+    // A failed or cancelled run leaves nothing on disk.
+    await removeFolder(folder);
     const reason: unknown = signal.aborted ? signal.reason : error;
     if (signal.aborted && !(reason instanceof GpuError))
       outcome = { type: 'cancelled', stage: pruneJob.stage };
@@ -203,6 +236,15 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
   emit(outcome);
   batcher.flush();
   return outcome;
+}
+
+/** Removes a run's folder, if it made one; a removal that fails is left to the next worker start (which sweeps ended sessions). */
+async function removeFolder(folder: Promise<PrunedRunFolder> | null): Promise<void> {
+  try {
+    await (await folder)?.remove();
+  } catch (error) {
+    console.warn(`The pruned matrices' folder of a run that ended could not be removed now: ${error}`);
+  }
 }
 
 async function calibrationFile(job: PruneJob, kind: keyof typeof CALIBRATION_TEXTS): Promise<string> {

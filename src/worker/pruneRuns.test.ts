@@ -94,7 +94,12 @@ describe('the store of finished runs', () => {
       size: 3,
       read: async () => new Uint8Array([1, 2, 3]).buffer,
     };
-    for (const id of ['a', 'b', 'c']) store.add(run(id), new Map([[q, qData]]), source, [tokenizer]);
+    // Runs whose tensors were kept on disk: their files go when the tensors are dropped or the run forgotten.
+    const removed: string[] = [];
+    const onDisk = (id: string) => ({ remove: async () => void removed.push(id) });
+    for (const id of ['a', 'b', 'c'])
+      await store.add(run(id), new Map([[q, qData]]), source, [tokenizer], onDisk(id));
+    expect(removed).toEqual(['a']);
     expect(store.list().map((r) => [r.id, r.exportable])).toEqual([
       ['a', false],
       ['b', true],
@@ -114,7 +119,10 @@ describe('the store of finished runs', () => {
       { tensor: q, rows: 12, cols: 12, sparsity: 0.5, error: 1, relativeError: 0.1 },
     ]);
     expect(summary.perplexity).toMatchObject({ before: 3, after: 4, windows: 2 });
-    store.forget('c');
+    await store.forget('c');
+    expect(removed).toEqual(['a', 'c']);
+    await store.forget('a');
+    expect(removed).toEqual(['a', 'c']);
     expect(store.hasRun('c')).toBe(false);
     expect(store.mask('c', q)).toBeUndefined();
   });

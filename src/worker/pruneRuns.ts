@@ -4,6 +4,8 @@
 // the model's block matrices (0.9 MB for stories260K, ~340 MB for a 125M-parameter model, and
 // gigabytes beyond), and exporting is what one does right after a run, or to pick between the last
 // two; an older run is re-created from its recorded settings (the run is seeded and deterministic).
+// A run whose tensors are kept on disk (prunedOnOpfs.ts) has its files removed when they are
+// dropped or the run is forgotten.
 
 import type { ByteSource } from '../model/byteSource';
 import { exportHfModel } from '../model/export';
@@ -14,6 +16,11 @@ import type { PrunedTensors } from '../prune/prunedTensors';
 import type { ExportedRunFile, PruneRun } from './api';
 
 export const KEPT_TENSOR_RUNS = 2;
+
+/** The files a run's pruned tensors live in when they are not in memory (a folder of the private file system). */
+export interface RunFiles {
+  remove(): Promise<void>;
+}
 
 export interface PackedMask {
   rows: number;
@@ -84,6 +91,8 @@ interface StoredRun {
   masks: Map<string, PackedMask>;
   /** Dropped once KEPT_TENSOR_RUNS newer runs exist. */
   tensors: PrunedTensors | null;
+  /** Where the tensors are kept on disk, if they are; removed with them. */
+  files: RunFiles | null;
   /** The dense model the run pruned, and the tokenizer files it was opened with (for export). */
   source: WeightSource;
   tokenizerFiles: ByteSource[];
@@ -94,19 +103,37 @@ export class PruneRunStore {
 
   constructor(private readonly keepTensors = KEPT_TENSOR_RUNS) {}
 
-  add(run: PruneRun, tensors: PrunedTensors, source: WeightSource, tokenizerFiles: ByteSource[]): PruneRun {
+  /**
+   * Keeps a finished run; the oldest run holding tensors beyond the newest `keepTensors` drops them
+   * (and its files, which are removed before this resolves).
+   */
+  async add(
+    run: PruneRun,
+    tensors: PrunedTensors,
+    source: WeightSource,
+    tokenizerFiles: ByteSource[],
+    files: RunFiles | null = null,
+  ): Promise<PruneRun> {
     const masks = new Map<string, PackedMask>();
     for (const block of run.summary.blocks)
       for (const m of block.matrices) {
         const data = tensors.get(m.tensor);
         if (data) masks.set(m.tensor, packMask(data, m.rows, m.cols));
       }
-    const stored: StoredRun = { run: { ...run, exportable: true }, masks, tensors, source, tokenizerFiles };
+    const stored: StoredRun = {
+      run: { ...run, exportable: true },
+      masks,
+      tensors,
+      files,
+      source,
+      tokenizerFiles,
+    };
     this.runs.set(run.id, stored);
     const withTensors = [...this.runs.values()].filter((r) => r.tensors !== null);
     for (const old of withTensors.slice(0, Math.max(0, withTensors.length - this.keepTensors))) {
       old.tensors = null;
       old.run = { ...old.run, exportable: false };
+      await release(old);
     }
     return stored.run;
   }
@@ -134,8 +161,11 @@ export class PruneRunStore {
     return this.runs.has(runId);
   }
 
-  forget(runId: string): void {
+  /** Drops the run, and removes its files if its tensors were on disk. */
+  async forget(runId: string): Promise<void> {
+    const stored = this.runs.get(runId);
     this.runs.delete(runId);
+    if (stored) await release(stored);
   }
 
   /**
@@ -157,4 +187,12 @@ export class PruneRunStore {
     files.push({ name: 'summary.json', data: new TextEncoder().encode(summaryJson(run)) });
     return files;
   }
+}
+
+/** Removes a run's files, once; the run's tensors are gone with them. */
+async function release(stored: StoredRun): Promise<void> {
+  const files = stored.files;
+  stored.files = null;
+  stored.tensors = null;
+  await files?.remove();
 }

@@ -28,6 +28,7 @@ const PLAN = {
   gpuPeakBytes: 2 ** 20,
   gpuPeakPhase: 'down: its error',
   hostBytes: 2 ** 16,
+  prunedElsewhere: false,
   windowsPerPass: 4,
 };
 

@@ -25,7 +25,8 @@ export function PrunePanel() {
   const modelBusy = useModelStudio((s) => s.load.status === 'loading' || s.evaluation.status === 'running');
   const form = usePruneStudio((s) => s.form);
   const job = usePruneStudio((s) => s.job);
-  const { resetForm, run, cancel } = usePruneStudio.getState();
+  const storage = usePruneStudio((s) => s.storage);
+  const { resetForm, run, cancel, loadStorage } = usePruneStudio.getState();
   const summary = loaded?.summary ?? null;
   const modelName = useCurrentModelName();
 
@@ -33,6 +34,10 @@ export function PrunePanel() {
   useEffect(() => {
     if (summary) resetForm(summary);
   }, [summary, resetForm]);
+
+  useEffect(() => {
+    void loadStorage();
+  }, [loadStorage]);
 
   const hints = useMemo(() => (summary ? fieldHints(summary) : {}), [summary]);
   // The devices offered follow the budget and the latest run's plan (job, above).
@@ -82,6 +87,7 @@ export function PrunePanel() {
             errors={errors}
             disabled={running}
             maxDevices={devicesOffered(room)}
+            storage={storage}
           />
         </>
       )}

@@ -59,7 +59,13 @@ export function PruneProgress({ job, evaluate }: { job: PruneJobState; evaluate:
         />
         <GpuMemory memory={job.memory} />
       </div>
-      <p className="muted small prune-detail">{detail(job)}</p>
+      <p
+        className="muted small prune-detail"
+        data-testid="prune-detail"
+        data-pruned-on-disk={job.calibration ? String(job.calibration.plan.prunedElsewhere) : undefined}
+      >
+        {detail(job)}
+      </p>
     </div>
   );
 }
@@ -76,7 +82,7 @@ function detail(job: PruneJobState): string {
     const { windows, seqLen, plan } = job.calibration;
     parts.push(`${windows} calibration windows × ${seqLen} tokens`);
     parts.push(
-      `planned peak: ${formatBytes(plan.gpuPeakBytes)} on the GPU (${plan.gpuPeakPhase}), ${formatBytes(plan.hostBytes)} in this tab`,
+      `planned peak: ${formatBytes(plan.gpuPeakBytes)} on the GPU (${plan.gpuPeakPhase}), ${formatBytes(plan.hostBytes)} in this tab${plan.prunedElsewhere ? ' (pruned matrices on disk, OPFS)' : ''}`,
     );
   }
   if (job.blocks.length > 0) {

@@ -4,6 +4,8 @@
 
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import { CALIBRATION_TEXTS } from '../../prune/calibration';
+import type { PrunedStorageResult } from '../../worker/api';
+import { formatBytes } from '../shell/format';
 import { Choices, LabelledField, type LabelledFieldProps } from '../shell/LabelledField';
 import {
   devicesUnavailable,
@@ -26,6 +28,8 @@ interface Props {
   disabled: boolean;
   /** The most devices this machine is offered (pruneSettings.ts devicesOffered). */
   maxDevices: number;
+  /** Whether pruned matrices can be kept on disk here; null while the worker has not said. */
+  storage: PrunedStorageResult | null;
 }
 
 const PATTERN_CHOICES: Record<PruneForm['pattern'], string> = {
@@ -50,7 +54,7 @@ const EVAL_TEXT_CHOICES: Record<EvalText, string> = {
   tinystories: EVAL_TEXTS.tinystories.label,
 };
 
-export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices }: Props) {
+export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices, storage }: Props) {
   const setForm = usePruneStudio((s) => s.setForm);
   const field = (name: FormField) => ({ hint: hints[name], error: errors[name] });
   const isFista = form.method === 'fista';
@@ -152,6 +156,7 @@ export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices }:
           )}
         </Field>
         <DevicesField form={form} hint={hints.devices} error={errors.devices} maxDevices={maxDevices} />
+        <PrunedOnDiskField form={form} storage={storage} />
       </fieldset>
 
       <fieldset disabled={disabled}>
@@ -444,5 +449,39 @@ function DevicesField({
         </select>
       )}
     </LabelledField>
+  );
+}
+
+/**
+ * Keep pruned matrices on disk (OPFS): off by default, and off with the reason where the browser
+ * has no private file system with sync access handles. The note says when a run does it unasked.
+ */
+function PrunedOnDiskField({ form, storage }: { form: PruneForm; storage: PrunedStorageResult | null }) {
+  const setForm = usePruneStudio((s) => s.setForm);
+  const available = storage?.available === true;
+  const memory =
+    storage?.deviceMemoryGib != null
+      ? `this device's ${storage.deviceMemoryGib} GB (navigator.deviceMemory)`
+      : 'the 4 GB assumed where the browser does not say (navigator.deviceMemory)';
+  return (
+    <div className="field">
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={available && form.prunedOnDisk}
+          disabled={!available}
+          data-testid="prune-on-disk"
+          onChange={(e) => setForm({ prunedOnDisk: e.target.checked })}
+        />
+        <span>Keep pruned matrices on disk (OPFS)</span>
+      </label>
+      <small className="muted" data-testid="prune-on-disk-note">
+        {storage === null
+          ? 'Asking the browser whether it can…'
+          : storage.available
+            ? `Each finished block's matrices go to this browser's private file system and are read back for the perplexity, the microscope, the playground and export, so the tab holds one block's. A run whose plan would hold more than ${formatBytes(storage.thresholdBytes)} in the tab (half of ${memory}) does this anyway. The files go when the run is forgotten.`
+            : `Unavailable: ${storage.reason}. Pruned matrices stay in the tab's memory.`}
+      </small>
+    </div>
   );
 }

@@ -118,7 +118,7 @@ export function ResultsTable({ modelName }: { modelName: string | null }) {
                   <td className="num" data-testid="prune-run-before">
                     {ppl(r.pplBefore)}
                   </td>
-                  <td className="num" data-testid="prune-run-after">
+                  <td className="num" data-testid="prune-run-after" data-ppl={r.pplAfter ?? undefined}>
                     {ppl(r.pplAfter)}
                   </td>
                   <td className="num">

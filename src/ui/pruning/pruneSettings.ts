@@ -52,6 +52,11 @@ export interface PruneForm {
   blockInputs: BlockInputs;
   /** GPU devices to prune on at once; above 1 only with dense block inputs. */
   devices: string;
+  /**
+   * Keep the finished blocks' pruned matrices on disk (the browser's private file system) instead
+   * of in the tab; a run whose plan needs too much of the device's memory does so anyway.
+   */
+  prunedOnDisk: boolean;
   percdamp: string;
   evaluate: boolean;
   evalText: EvalText;
@@ -110,6 +115,7 @@ export function defaultForm(model: ModelShape): PruneForm {
     errorCorrection: PAPER_FISTA.errorCorrection,
     blockInputs: defaultBlockInputs('fista'),
     devices: '1',
+    prunedOnDisk: false,
     percdamp: String(PAPER_SPARSEGPT.percdamp),
     evaluate: true,
     evalText: 'wikitext2',
@@ -321,6 +327,7 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
       evaluation,
       // Left out at 1 so a one-device run's options (and record) read as before.
       ...(devices > 1 ? { devices } : {}),
+      ...(form.prunedOnDisk ? { prunedOnDisk: true } : {}),
     },
   };
 }

@@ -5,7 +5,7 @@
 import { proxy } from 'comlink';
 import { create } from 'zustand';
 import type { DeviceRoom } from '../../prune/parallel';
-import type { PruneRun } from '../../worker/api';
+import type { PrunedStorageResult, PruneRun } from '../../worker/api';
 import type { Mask } from '../microscope/maskGrid';
 import { droppedLoad } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
@@ -43,7 +43,11 @@ interface PruneStudioState {
   /** What went wrong with an export, with advice. */
   exportError: JobError | null;
   microscope: MicroscopeChoice;
+  /** Whether runs can keep their pruned matrices on disk here, and above which plan they do unasked; null until asked. */
+  storage: PrunedStorageResult | null;
 
+  /** Asks the worker whether pruned matrices can be kept on disk (once). */
+  loadStorage(): Promise<void>;
   /** Sets the form to the defaults for a model (on first sight of that model only, unless forced). */
   resetForm(model: ModelShape & { name: string }, force?: boolean): void;
   setForm(patch: Partial<PruneForm>): void;
@@ -72,6 +76,23 @@ export const usePruneStudio = create<PruneStudioState>()((set, get) => ({
   exporting: null,
   exportError: null,
   microscope: { runA: null, runB: null, tensor: null, mode: 'mask' },
+  storage: null,
+
+  async loadStorage() {
+    if (get().storage) return;
+    try {
+      set({ storage: await getEngine().prunedStorage() });
+    } catch (error) {
+      set({
+        storage: {
+          available: false,
+          reason: String(error),
+          thresholdBytes: Number.POSITIVE_INFINITY,
+          deviceMemoryGib: null,
+        },
+      });
+    }
+  },
 
   resetForm(model, force = false) {
     if (!force && get().formModel === model.name && get().form) return;
@@ -89,6 +110,8 @@ export const usePruneStudio = create<PruneStudioState>()((set, get) => ({
     if (!form || !summary || job.status === 'running') return;
     const built = buildOptions(form, summary, deviceRoom());
     if (!built.ok) return;
+    // The setting is off where the disk cannot be had (the form says why): the run stays in memory.
+    if (!get().storage?.available) delete built.options.prunedOnDisk;
     const { prune } = built.options;
     const passes = statisticsPasses(
       prune.method === 'fista' && prune.fista.errorCorrection,

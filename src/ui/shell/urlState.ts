@@ -14,8 +14,11 @@ import type { ArmField, TrainForm } from '../optimizer/trainSettings';
 import type { PruneForm } from '../pruning/pruneSettings';
 import { parseSeed } from './format';
 
-/** What a link carries of the pruning form: everything but a pasted text, which is no link's business. */
-export type LinkedPruneForm = Omit<PruneForm, 'pastedText'>;
+/**
+ * What a link carries of the pruning form: everything but a pasted text, which is no link's
+ * business, and where this machine keeps pruned matrices, a choice about its memory, not the run's.
+ */
+export type LinkedPruneForm = Omit<PruneForm, 'pastedText' | 'prunedOnDisk'>;
 export type LinkedPruneField = keyof LinkedPruneForm;
 
 /** What a link carries of the training form: all but the person's own text, which stays on their machine. */
