@@ -13,6 +13,7 @@ import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import {
   addGpuTimeOption,
+  budgetOption,
   choice,
   formatCounters,
   openModelFolder,
@@ -48,7 +49,7 @@ export function registerEval(program: Command): void {
     .addOption(choice('--text <name>', 'the evaluation text', Object.keys(EVAL_TEXTS), 'wikitext2'))
     .option('--seq-len <n>', "tokens per window (default: the model's context)", positiveInt)
     .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
-    .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+    .addOption(budgetOption())
     .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
     .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout');

@@ -13,6 +13,7 @@ import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { adapterName } from '../run/build';
 import { loadModel } from './modelLoad';
 import {
+  budgetOption,
   emit,
   formatCounters,
   nonNegative,
@@ -61,7 +62,7 @@ export function registerGenerate(program: Command): void {
       nonNegativeInt(value),
     ])
     .option('--context <n>', "positions the KV cache may hold (default: the model's context)", positiveInt)
-    .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+    .addOption(budgetOption())
     .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout')
     .action(async (cli: GenerateCliOptions) => {

@@ -34,6 +34,12 @@ export const positiveInt = within(upward(1, true));
 export const nonNegativeInt = within(upward(0, true));
 export const nonNegative = within(upward(0, false));
 
+/** --budget-gib of the commands that check a model fits: WebGPU does not report the GPU's memory. */
+export const budgetOption = () =>
+  new Option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)')
+    .argParser(within({ ...upward(0, false), openMin: true }))
+    .default(4);
+
 /** An option that takes one of `values` (commander checks them: a usage error names the choices). */
 export function choice(flags: string, help: string, values: readonly string[], value?: string): Option {
   const option = new Option(flags, help).choices(values);
