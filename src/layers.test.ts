@@ -12,6 +12,10 @@ const FLOORS: Record<string, number> = {
   // Named series of numbers (src/series/series.ts): plain data the engine emits, the hosts record
   // and the studio draws, so it sits below all of them and imports nothing.
   series: 0,
+  // A setting's range and its words (src/bounds/bound.ts): pruning and training, which share a
+  // floor and may not import each other, both write their bounds with it, and every host above
+  // checks against them; so it sits at the bottom and imports nothing.
+  bounds: 0,
   kernels: 1,
   sparse: 1,
   tokenizer: 2,

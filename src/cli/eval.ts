@@ -1,7 +1,7 @@
 // `eval`: perplexity of a model on an evaluation text by the papers' protocol, on the GPU or with
 // the float64 CPU reference forward, with a run record (NLL per window, perplexity, timings).
 
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { EvalJob, evalRecordParts } from '../jobs/eval';
 import { evalProblems } from '../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
@@ -13,6 +13,8 @@ import { formatSeconds, ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import {
   addGpuTimeOption,
+  budgetOption,
+  choice,
   formatCounters,
   openModelFolder,
   parseSparse,
@@ -44,14 +46,10 @@ export function registerEval(program: Command): void {
       'a model folder (config.json + safetensors, or a llama2.c .bin)',
       `${ROOT}public/models/stories260K`,
     )
-    .addOption(
-      new Option('--text <name>', 'the evaluation text')
-        .choices(Object.keys(EVAL_TEXTS))
-        .default('wikitext2'),
-    )
+    .addOption(choice('--text <name>', 'the evaluation text', Object.keys(EVAL_TEXTS), 'wikitext2'))
     .option('--seq-len <n>', "tokens per window (default: the model's context)", positiveInt)
     .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
-    .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+    .addOption(budgetOption())
     .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
     .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout');

@@ -3,7 +3,8 @@
 // decode steps, the GPU work) goes to stderr; with --json, stdout holds one object instead: the
 // tokens, the text, the timings and the counters.
 
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { SEED_BOUND } from '../bounds/bound';
 import { formatBytes } from '../gpu/errors';
 import { JobFailedError } from '../jobs/failure';
 import { DEFAULT_MAX_NEW_TOKENS, type GenerateOptions, generate } from '../model/generate';
@@ -12,13 +13,17 @@ import type { SparseExportFormat } from '../model/sparseSafetensors';
 import { adapterName } from '../run/build';
 import { loadModel } from './modelLoad';
 import {
+  budgetOption,
   emit,
   formatCounters,
+  nonNegative,
+  nonNegativeInt,
   openModelFolder,
   parseSparse,
   positiveInt,
   ROOT,
   SPARSE_HELP,
+  within,
   withRuntime,
 } from './shared';
 
@@ -37,26 +42,6 @@ interface GenerateCliOptions {
   json?: boolean;
 }
 
-function nonNegative(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0');
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return n;
-}
-
-function seedValue(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
-    throw new InvalidArgumentError('expected an integer in 0..2^32 − 1');
-  }
-  return n;
-}
-
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
@@ -70,14 +55,14 @@ export function registerGenerate(program: Command): void {
     .option('--max-tokens <n>', 'new tokens at most', positiveInt, DEFAULT_MAX_NEW_TOKENS)
     .option('--temperature <t>', '0 is greedy; above 0, sample from softmax(logits / t)', nonNegative, 0)
     .option('--top-k <k>', 'sample only among the k most likely tokens', positiveInt)
-    .option('--seed <s>', 'seed of the draws (default: a fresh one, printed)', seedValue)
+    .option('--seed <s>', 'seed of the draws (default: a fresh one, printed)', within(SEED_BOUND))
     .option('--stop <text...>', 'texts that end the generation (EOS always does)')
     .option('--stop-id <id...>', 'token ids that end the generation', (value, previous: number[] = []) => [
       ...previous,
       nonNegativeInt(value),
     ])
     .option('--context <n>', "positions the KV cache may hold (default: the model's context)", positiveInt)
-    .option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)', Number, 4)
+    .addOption(budgetOption())
     .option('--sparse <format>', SPARSE_HELP, parseSparse)
     .option('--json', 'print one JSON object on stdout')
     .action(async (cli: GenerateCliOptions) => {

@@ -6,6 +6,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { describeBound, inBound, SEED_BOUND } from '../bounds/bound';
 import { formatBytes } from '../gpu/errors';
 import { PrunedOnDiskFolder } from '../host/prunedOnDisk';
 import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
@@ -15,13 +16,18 @@ import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { PruneEvent } from '../prune/events';
 import { checkOptionsFit, defaultPruneOptions } from '../prune/job';
 import {
+  BLOCK_INPUTS,
   type BlockInputs,
   type CalibrationSource,
+  PRUNE_BOUNDS,
+  PRUNE_METHODS,
   type PruneMethod,
   type PruneOptions,
   PruneOptionsError,
   type SparsityPattern,
+  THRESHOLD_GROUPS,
   type ThresholdGroup,
+  WARM_STARTS,
   type WarmStart,
 } from '../prune/options';
 import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
@@ -37,17 +43,30 @@ import {
 } from './prunedFolder';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
 import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
-import { addGpuTimeOption, formatCounters, openModelFolder, positiveInt, ROOT, withRuntimes } from './shared';
+import {
+  addGpuTimeOption,
+  choice,
+  formatCounters,
+  openModelFolder,
+  positiveInt,
+  ROOT,
+  usageError,
+  within,
+  withRuntimes,
+} from './shared';
 
-/** '50%', '0.5' or '2:4'. */
+/** '50%', '0.5' or '2:4', each number within PRUNE_BOUNDS (N < M is the engine's check). */
 export function parsePattern(value: string): SparsityPattern {
-  const nm = /^(\d+):(\d+)$/.exec(value);
-  if (nm) return { kind: 'nm', n: Number(nm[1]), m: Number(nm[2]) };
+  const B = PRUNE_BOUNDS;
+  const [n, m] = (/^(\d+):(\d+)$/.exec(value) ?? []).slice(1).map(Number);
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
   const sparsity = percent ? Number(percent[1]) / 100 : Number(value);
-  if (!Number.isFinite(sparsity))
-    throw new InvalidArgumentError('expected a sparsity such as 50% or 0.5, or N:M such as 2:4');
-  return { kind: 'unstructured', sparsity };
+  if (n !== undefined && m !== undefined && inBound(B.n, n) && inBound(B.m, m)) return { kind: 'nm', n, m };
+  if (n === undefined && inBound(B.sparsity, sparsity)) return { kind: 'unstructured', sparsity };
+  throw new InvalidArgumentError(
+    `expected a sparsity such as 50% or 0.5 (${describeBound(B.sparsity)}), ` +
+      `or N:M such as 2:4 (N ${describeBound(B.n)}, M ${describeBound(B.m)})`,
+  );
 }
 
 /** '0-3', '5', '0,2,4-6'. */
@@ -62,12 +81,6 @@ export function parseBlocks(value: string): number[] {
     for (let b = lo; b <= hi; b++) out.push(b);
   }
   return out;
-}
-
-function parseNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
 }
 
 interface PruneCliOptions {
@@ -103,6 +116,7 @@ interface PruneCliOptions {
 type Model = Awaited<ReturnType<typeof openModelFolder>>;
 
 export function registerPrune(program: Command): void {
+  const B = PRUNE_BOUNDS;
   const command = program
     .command('prune')
     .description(
@@ -113,39 +127,38 @@ export function registerPrune(program: Command): void {
       'a model folder (config.json + safetensors, or a llama2.c .bin)',
       `${ROOT}public/models/stories260K`,
     )
-    .addOption(
-      new Option('--method <name>', 'pruning method')
-        .choices(['fista', 'sparsegpt', 'wanda', 'magnitude'])
-        .default('fista'),
-    )
+    .addOption(choice('--method <name>', 'pruning method', PRUNE_METHODS, 'fista'))
     .option(
       '--pattern <p>',
       'unstructured sparsity (50%, 0.5) or N:M (2:4, 4:8)',
       parsePattern,
       parsePattern('50%'),
     )
+    .addOption(choice('--warm-start <name>', 'FISTAPruner: where FISTA starts', WARM_STARTS, 'sparsegpt'))
     .addOption(
-      new Option('--warm-start <name>', 'FISTAPruner: where FISTA starts')
-        .choices(['sparsegpt', 'wanda', 'magnitude', 'dense'])
-        .default('sparsegpt'),
-    )
-    .addOption(
-      new Option('--threshold-group <g>', 'FISTAPruner: rank unstructured magnitudes per row or per matrix')
-        .choices(['row', 'matrix'])
-        .default('row'),
+      choice(
+        '--threshold-group <g>',
+        'FISTAPruner: rank unstructured magnitudes per row or per matrix',
+        THRESHOLD_GROUPS,
+        'row',
+      ),
     )
     .option('--no-error-correction', 'FISTAPruner: X* = X (the ablation without intra-layer correction)')
-    .option('--iterations <k>', 'FISTAPruner: FISTA iterations per λ round (paper: 20)', positiveInt)
-    .option('--rounds <t>', 'FISTAPruner: λ rounds (paper: 3)', positiveInt)
-    .option('--xi <ξ>', 'FISTAPruner: error-ratio threshold of the λ search (paper: 0.3)', parseNumber)
+    .option('--iterations <k>', 'FISTAPruner: FISTA iterations per λ round (paper: 20)', within(B.iterations))
+    .option('--rounds <t>', 'FISTAPruner: λ rounds (paper: 3)', within(B.rounds))
+    .option('--xi <ξ>', 'FISTAPruner: error-ratio threshold of the λ search (paper: 0.3)', within(B.xi))
     .option('--calibration <source>', 'c4, tinystories, or a text file path', 'c4')
-    .option('--calibration-windows <n>', 'calibration windows (default scaled to the model)', positiveInt)
+    .option(
+      '--calibration-windows <n>',
+      'calibration windows (default scaled to the model)',
+      within(B.windows),
+    )
     .option(
       '--calibration-length <n>',
       'tokens per calibration window (default scaled to the model)',
-      positiveInt,
+      within(B.seqLen),
     )
-    .option('--seed <n>', 'calibration sampling seed', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', 'calibration sampling seed', within(SEED_BOUND), 0)
     .addOption(
       new Option('--blocks <list>', 'prune only these blocks (0-3, 1,4)')
         .argParser(parseBlocks)
@@ -164,10 +177,11 @@ export function registerPrune(program: Command): void {
       1,
     )
     .addOption(
-      new Option(
+      choice(
         '--block-inputs <from>',
         "each block's calibration input: the dense model's (FISTAPruner's default) or the pruned one's (the baselines')",
-      ).choices(['dense', 'pruned']),
+        BLOCK_INPUTS,
+      ),
     )
     .option(
       '--eval <texts>',
@@ -203,20 +217,14 @@ export function registerPrune(program: Command): void {
     .option('--json', 'print one JSON object on stdout (with the counters of the run and of each operator)');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: PruneCliOptions) => {
     if (cli.compressed && !cli.out)
-      command.error('error: --compressed says how --out stores the model; give --out too', {
-        exitCode: 2,
-        code: 'commander.invalidArgument',
-      });
+      usageError(command, '--compressed says how --out stores the model; give --out too');
     const model = await openModelFolder(cli.model);
     let blocks = cli.blocks;
     if (cli.shard) {
       try {
         blocks = shardBlocks(cli.shard, model.config.layers);
       } catch (error) {
-        command.error(`error: --shard ${cli.shard.index}/${cli.shard.count}: ${(error as Error).message}`, {
-          exitCode: 2,
-          code: 'commander.invalidArgument',
-        });
+        usageError(command, `--shard ${cli.shard.index}/${cli.shard.count}: ${(error as Error).message}`);
       }
     }
     try {
@@ -229,7 +237,7 @@ export function registerPrune(program: Command): void {
       if (problem) throw new PruneOptionsError(`--devices ${cli.devices}: ${problem}`);
     } catch (error) {
       if (!(error instanceof PruneOptionsError)) throw error;
-      command.error(`error: ${error.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      usageError(command, error.message);
     }
     const draft = new RunDraft('prune', cli.seed);
     await runRecorded(cli, draft, () => prune(cli, model, blocks, draft));

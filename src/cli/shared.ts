@@ -2,7 +2,8 @@
 // GPU runtime's lifetime.
 
 import { basename } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Bound, describeBound, inBound } from '../bounds/bound';
 import type { WorkCounters } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { folderSources } from '../host/nodeFiles';
@@ -14,10 +15,40 @@ import type { SparseExportFormat } from '../model/sparseSafetensors';
 /** The project root with a trailing slash, where public/ holds the built-in model and texts. */
 export const ROOT = `${projectRoot()}/`;
 
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
+/**
+ * Commander's parser for a numeric option within a bound (PRUNE_BOUNDS, TRAIN_BOUNDS, …): anything
+ * else is a usage error (exit 2) that names the option and says, in describeBound's words, what it
+ * takes, before any file is read.
+ */
+export function within(b: Bound): (value: string) => number {
+  return (value) => {
+    const n = value.trim() === '' ? Number.NaN : Number(value);
+    if (!inBound(b, n)) throw new InvalidArgumentError(`expected ${describeBound(b)}`);
+    return n;
+  };
+}
+
+const upward = (min: number, whole: boolean): Bound => ({ min, max: Number.POSITIVE_INFINITY, whole });
+/** Counts whose upper end is the model's or the machine's, checked where those are known. */
+export const positiveInt = within(upward(1, true));
+export const nonNegativeInt = within(upward(0, true));
+export const nonNegative = within(upward(0, false));
+
+/** --budget-gib of the commands that check a model fits: WebGPU does not report the GPU's memory. */
+export const budgetOption = () =>
+  new Option('--budget-gib <n>', 'GPU memory budget for the fit check (WebGPU does not report it)')
+    .argParser(within({ ...upward(0, false), openMin: true }))
+    .default(4);
+
+/** An option that takes one of `values` (commander checks them: a usage error names the choices). */
+export function choice(flags: string, help: string, values: readonly string[], value?: string): Option {
+  const option = new Option(flags, help).choices(values);
+  return value === undefined ? option : option.default(value);
+}
+
+/** A wrong argument found once the model is open: the usage and exit 2, as commander's own. */
+export function usageError(command: Command, message: string): never {
+  command.error(`error: ${message}`, { exitCode: 2, code: 'commander.invalidArgument' });
 }
 
 /**

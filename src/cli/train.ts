@@ -8,7 +8,8 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { SEED_BOUND } from '../bounds/bound';
 import { TrainJob } from '../jobs/train';
 import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
@@ -29,10 +30,11 @@ import {
 import type { OptimizerChoice } from '../train/optim';
 import { DEFAULT_BETAS as ADAMW_BETAS } from '../train/optim/adamw';
 import { DEFAULT_BETAS as CAME_BETAS } from '../train/optim/came';
-import type { Decay } from '../train/schedule';
+import { TRAIN_BOUNDS } from '../train/options';
+import { DECAYS, type Decay } from '../train/schedule';
 import { ProgressLine } from './progress';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { addGpuTimeOption, openModelFolder, positiveInt, ROOT, withRuntimes } from './shared';
+import { addGpuTimeOption, choice, openModelFolder, ROOT, within, withRuntimes } from './shared';
 
 /** Engine option names of the arm settings that map one to one (beta1/beta2 of AdamW and CAME go into betas). */
 const OPTION_OF: Record<string, string> = {
@@ -103,50 +105,44 @@ interface TrainCliOptions {
 }
 
 export function registerTrain(program: Command): void {
+  const B = TRAIN_BOUNDS;
   const command = program
     .command('train')
     .description('train a model with several optimizers side by side (AdamW, Adafactor, CAME, Adapprox)')
-    .addOption(
-      new Option('--size <preset>', 'model size to train from scratch')
-        .choices(Object.keys(PRESETS))
-        .default('tiny'),
-    )
-    .addOption(
-      new Option('--family <family>', 'decoder family of the preset')
-        .choices(['gpt2', 'llama'])
-        .default('gpt2'),
-    )
+    .addOption(choice('--size <preset>', 'model size to train from scratch', Object.keys(PRESETS), 'tiny'))
+    .addOption(choice('--family <family>', 'decoder family of the preset', ['gpt2', 'llama'], 'gpt2'))
     .option('--from <path>', 'fine-tune this model folder instead of a preset from scratch')
-    .addOption(
-      new Option('--text <name>', 'shipped training text')
-        .choices(Object.keys(TRAIN_TEXTS))
-        .default('tinyshakespeare'),
-    )
+    .addOption(choice('--text <name>', 'shipped training text', Object.keys(TRAIN_TEXTS), 'tinyshakespeare'))
     .option('--text-file <path>', 'train on this UTF-8 text file instead')
     .option(
       '--arm <spec>',
       'an optimizer arm, kind[@lr][:key=value,…], repeatable (e.g. adamw@3e-3, adapprox:beta1=0, adapprox:kmin=1,kmax=1)',
       (value: string, previous: ArmSpec[] | undefined) => [...(previous ?? []), parseArm(value)],
     )
-    .option('--steps <n>', 'optimizer steps per arm', positiveInt, 200)
-    .option('--batch <n>', 'windows per step', positiveInt, 8)
-    .option('--seq-len <n>', 'tokens per window', positiveInt, 64)
-    .option('--warmup <n>', 'linear warm-up steps (default: a tenth of the steps)', (v) => nonNegativeInt(v))
-    .addOption(
-      new Option('--decay <shape>', 'learning-rate decay after warm-up')
-        .choices(['cosine', 'linear', 'constant'])
-        .default('cosine'),
-    )
-    .option('--min-lr-ratio <r>', 'the decay floor as a fraction of the peak', Number, 0.1)
-    .option('--val-every <n>', 'validate every n steps (default: 10 times per run)', positiveInt)
-    .option('--val-windows <n>', 'held-out windows scored at each validation', positiveInt, 16)
-    .option('--val-fraction <f>', "fraction of the text's tail held out for validation", Number, 0.1)
+    .option('--steps <n>', 'optimizer steps per arm', within(B.steps), 200)
+    .option('--batch <n>', 'windows per step', within(B.batch), 8)
+    .option('--seq-len <n>', 'tokens per window', within(B.seqLen), 64)
+    .option('--warmup <n>', 'linear warm-up steps (default: a tenth of the steps)', within(B.warmupSteps))
+    .addOption(choice('--decay <shape>', 'learning-rate decay after warm-up', DECAYS, 'cosine'))
+    .option('--min-lr-ratio <r>', 'the decay floor as a fraction of the peak', within(B.minLrRatio), 0.1)
     .option(
-      '--seed <n>',
-      "seeds the batch order and the preset's initialization",
-      (v) => nonNegativeInt(v),
-      0,
+      '--val-every <n>',
+      'validate every n steps (default: 10 times per run)',
+      within(B.validationEvery),
     )
+    .option(
+      '--val-windows <n>',
+      'held-out windows scored at each validation',
+      within(B.validationWindows),
+      16,
+    )
+    .option(
+      '--val-fraction <f>',
+      "fraction of the text's tail held out for validation",
+      within(B.validationFraction),
+      0.1,
+    )
+    .option('--seed <n>', "seeds the batch order and the preset's initialization", within(SEED_BOUND), 0)
     .option('--out <dir>', "save every arm's model (safetensors, config, tokenizer) in <dir>/<arm>/")
     .option('--json', 'print one JSON object on stdout');
   addRecordOption(addGpuTimeOption(command)).action(async (cli: TrainCliOptions) => {
@@ -262,12 +258,6 @@ async function train(options: TrainCliOptions, draft: RunDraft): Promise<JobResu
       detail: summary,
     };
   });
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return n;
 }
 
 const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(4));

@@ -2,10 +2,13 @@
 // setting into a message before any GPU work starts. The open questions of the paper
 // (docs/algorithms/fistapruner.md §5) are options here; each default names the choice it makes.
 
+import { type Bound, describeBound, inBound } from '../bounds/bound';
+
 /** The largest group nmMask ranks (the private array of shaders/prune/masks.wgsl). */
 export const NM_MAX_M = 64;
 
-export type PruneMethod = 'fista' | 'sparsegpt' | 'wanda' | 'magnitude';
+export const PRUNE_METHODS = ['fista', 'sparsegpt', 'wanda', 'magnitude'] as const;
+export type PruneMethod = (typeof PRUNE_METHODS)[number];
 
 /** Unstructured: this fraction of each group is zeroed. N:M: N non-zeros are kept in every M consecutive inputs of a row. */
 export type SparsityPattern =
@@ -13,13 +16,15 @@ export type SparsityPattern =
   | { kind: 'nm'; n: number; m: number };
 
 /** Where FISTA starts: a baseline's pruned weights (computed on the same statistics) or the dense weights. */
-export type WarmStart = 'sparsegpt' | 'wanda' | 'magnitude' | 'dense';
+export const WARM_STARTS = ['sparsegpt', 'wanda', 'magnitude', 'dense'] as const;
+export type WarmStart = (typeof WARM_STARTS)[number];
 
 /**
  * Which magnitudes one unstructured hard threshold ranks together. The paper leaves it open (docs/algorithms/fistapruner.md §5.1); 'row'
  * (the default) matches the row-wise objective and Wanda, and our float64 prototype found it better.
  */
-export type ThresholdGroup = 'row' | 'matrix';
+export const THRESHOLD_GROUPS = ['row', 'matrix'] as const;
+export type ThresholdGroup = (typeof THRESHOLD_GROUPS)[number];
 
 export type CalibrationSource =
   | { kind: 'c4' }
@@ -60,7 +65,8 @@ export interface SparseGptOptions {
  * blocks are independent (FISTAPruner's choice, docs/algorithms/fistapruner.md §3). 'pruned': the previous blocks' pruned
  * outputs, as SparseGPT's and Wanda's code do (docs/algorithms/evaluation.md §1).
  */
-export type BlockInputs = 'dense' | 'pruned';
+export const BLOCK_INPUTS = ['dense', 'pruned'] as const;
+export type BlockInputs = (typeof BLOCK_INPUTS)[number];
 
 export interface PruneOptions {
   method: PruneMethod;
@@ -114,15 +120,6 @@ export class PruneOptionsError extends RangeError {
   override name = 'PruneOptionsError';
 }
 
-/** A setting's range: each end included unless marked open. */
-export interface Bound {
-  min: number;
-  max: number;
-  whole: boolean;
-  openMin?: boolean;
-  openMax?: boolean;
-}
-
 /**
  * Every range a pruning setting is checked against, written once: the engine (below), the
  * studio's form, its links and its demo files all read them from here.
@@ -141,21 +138,6 @@ export const PRUNE_BOUNDS = {
   xi: { min: 0, max: 1, whole: false, openMin: true, openMax: true },
   percdamp: { min: 0, max: 10, whole: false, openMin: true },
 } as const satisfies Record<string, Bound>;
-
-export function inBound(b: Bound, v: number): boolean {
-  return (
-    (!b.whole || Number.isInteger(v)) &&
-    (b.openMin ? v > b.min : v >= b.min) &&
-    (b.openMax ? v < b.max : v <= b.max)
-  );
-}
-
-/** 'a whole number from 1 to 10000', 'a number strictly between 0 and 1', 'a number in (0, 10]'. */
-export function describeBound(b: Bound): string {
-  if (b.whole) return `a whole number from ${b.min} to ${b.max}`;
-  if (b.openMin && b.openMax) return `a number strictly between ${b.min} and ${b.max}`;
-  return `a number in ${b.openMin ? '(' : '['}${b.min}, ${b.max}${b.openMax ? ')' : ']'}`;
-}
 
 /** Checks what does not depend on the model; checkPatternFits checks each operator's width. */
 export function validatePruneOptions(o: PruneOptions, layers: number): void {

@@ -1,9 +1,12 @@
 // An optimizer arm spelled as text, `kind[@lr][:key=value,…]`: how the CLI's --arm takes one and
-// how a CLI run record names its arms (the id is the text). Only the syntax and the names live
-// here, with no engine import, so the studio can read a CLI record's arms back into its own arm
-// variants (variantOfArm); the CLI turns the settings into an optimizer's options (cli/train.ts).
+// how a CLI run record names its arms (the id is the text). Only the syntax, the names and the
+// learning rate's bound (train/options.ts) live here, with no engine import, so the studio can read
+// a CLI record's arms back into its own arm variants (variantOfArm); the CLI turns the settings
+// into an optimizer's options (cli/train.ts).
 
+import { describeBound, inBound } from '../bounds/bound';
 import type { ArmVariant } from './armVariants';
+import { TRAIN_BOUNDS } from './options';
 
 export const ARM_KINDS = ['adamw', 'adafactor', 'came', 'adapprox'] as const;
 export type ArmKind = (typeof ARM_KINDS)[number];
@@ -51,6 +54,8 @@ export function readArmSpec(spec: string): ArmText {
   }
   const lr = m[2] === undefined ? DEFAULT_LR[kind] : Number(m[2]);
   if (!Number.isFinite(lr)) throw new ArmSpecError(`the learning rate of ${spec} is not a number`);
+  if (!inBound(TRAIN_BOUNDS.lr, lr))
+    throw new ArmSpecError(`the learning rate of ${spec} must be ${describeBound(TRAIN_BOUNDS.lr)}`);
   const settings: Record<string, number | string> = {};
   for (const pair of m[3] ? m[3].split(',') : []) {
     const [key, value] = pair.split('=') as [string, string | undefined];

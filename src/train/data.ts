@@ -3,9 +3,11 @@
 // is the text's tail (a contiguous held-out piece, so no training window overlaps it), scored on
 // fixed non-overlapping windows so every arm and every evaluation sees the same tokens.
 
+import { inBound, intervalOf } from '../bounds/bound';
 import { Random } from '../kernels/random';
 import { joinWikitext, splitStories } from '../model/datasets';
 import type { Tokenizer } from '../tokenizer';
+import { TRAIN_BOUNDS } from './options';
 
 export type TrainText = 'tinyshakespeare' | 'tinystories' | 'wikitext2' | 'user';
 
@@ -40,9 +42,9 @@ export interface DataSplit {
  * seqLen + 1 tokens (the window and its last target).
  */
 export function splitTokens(tokens: readonly number[], fraction: number, seqLen: number): DataSplit {
-  if (!(fraction > 0 && fraction < 1)) {
-    throw new RangeError(`the validation fraction must lie in (0, 1), got ${fraction}`);
-  }
+  const bound = TRAIN_BOUNDS.validationFraction;
+  if (!inBound(bound, fraction))
+    throw new RangeError(`the validation fraction must lie in ${intervalOf(bound)}, got ${fraction}`);
   const cut = Math.round(tokens.length * (1 - fraction));
   const split = {
     train: Uint32Array.from(tokens.slice(0, cut)),

@@ -18,6 +18,7 @@
 // window by window, accumulating the gradient, so its activations are one window's whatever the
 // batch.
 
+import { describeBound, inBound } from '../bounds/bound';
 import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import { addWork, perUnit, type WorkCounters, withGpuClock, zeroWork } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
@@ -34,34 +35,11 @@ import {
 } from './optim';
 import { gram, symmetricEigen } from './optim/srsi';
 import type { OptimizerState } from './optim/state';
-import { checkSchedule, type Decay, learningRate } from './schedule';
+import { type ArmSpec, TRAIN_BOUNDS, type TrainOptions } from './options';
+import { checkSchedule, learningRate } from './schedule';
 
-export interface ArmSpec {
-  /** Unique within the job; events and exports name the arm by it. */
-  id: string;
-  label: string;
-  optimizer: OptimizerChoice;
-  /** Peak learning rate of this arm (arms are tuned separately; docs/algorithms/adapprox.md §4). */
-  lr: number;
-}
-
-export interface TrainOptions {
-  seqLen: number;
-  /** Windows per step. */
-  batch: number;
-  steps: number;
-  warmupSteps: number;
-  decay: Decay;
-  /** Learning-rate floor as a fraction of the peak. Default 0.1. */
-  minLrRatio?: number;
-  /** Validate every this many steps (and before the first and after the last). */
-  validationEvery: number;
-  /** Fixed validation windows scored each time. */
-  validationWindows: number;
-  /** Seeds the batch order (the model's initialization is seeded by whoever builds it). */
-  seed: number;
-  arms: ArmSpec[];
-}
+// What a run is asked to do lives in options.ts, which the studio's page can import alone.
+export type { ArmSpec, TrainOptions } from './options';
 
 /** Adapprox's per-matrix diagnostics, as plain numbers for the rank heatmap. */
 export interface RankSample {
@@ -546,14 +524,14 @@ function scheduleOf(o: TrainOptions, peak: number) {
 }
 
 export function checkTrainOptions(o: TrainOptions, c: ModelConfig): void {
-  for (const [what, value, min] of [
-    ['the window', o.seqLen, 2],
-    ['the batch', o.batch, 1],
-    ['validation every', o.validationEvery, 1],
-    ['validation windows', o.validationWindows, 1],
+  const B = TRAIN_BOUNDS;
+  for (const [what, b, value] of [
+    ['the window', B.seqLen, o.seqLen],
+    ['the batch', B.batch, o.batch],
+    ['validation every', B.validationEvery, o.validationEvery],
+    ['validation windows', B.validationWindows, o.validationWindows],
   ] as const) {
-    if (!Number.isInteger(value) || value < min)
-      throw new RangeError(`${what} must be an integer ≥ ${min}, got ${value}`);
+    if (!inBound(b, value)) throw new RangeError(`${what} must be ${describeBound(b)}, got ${value}`);
   }
   if (o.seqLen > c.maxPositions) {
     throw new RangeError(
@@ -563,6 +541,7 @@ export function checkTrainOptions(o: TrainOptions, c: ModelConfig): void {
   if (o.arms.length === 0) throw new RangeError('choose at least one optimizer arm');
   const ids = new Set(o.arms.map((a) => a.id));
   if (ids.size !== o.arms.length) throw new RangeError('two arms share an id');
+  // The steps, warm-up, learning rates and floor: the schedule's own checks, against the same bounds.
   for (const a of o.arms) checkSchedule(scheduleOf(o, a.lr));
 }
 

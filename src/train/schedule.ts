@@ -2,7 +2,11 @@
 // (the setup of docs/algorithms/adapprox.md §4: warm-up, then cosine). Every optimizer arm of a comparison uses the same
 // schedule shape scaled to its own peak learning rate.
 
-export type Decay = 'constant' | 'linear' | 'cosine';
+import { describeBound, inBound, intervalOf } from '../bounds/bound';
+import { TRAIN_BOUNDS } from './options';
+
+export const DECAYS = ['cosine', 'linear', 'constant'] as const;
+export type Decay = (typeof DECAYS)[number];
 
 export interface Schedule {
   /** Peak learning rate, reached at the end of warm-up. */
@@ -15,20 +19,22 @@ export interface Schedule {
 }
 
 export function checkSchedule(s: Schedule): void {
-  if (!Number.isFinite(s.peak) || !(s.peak > 0) || s.peak > 1) {
-    throw new RangeError(`the learning rate must lie in (0, 1], got ${s.peak}`);
-  }
-  if (!Number.isInteger(s.totalSteps) || s.totalSteps < 1) {
-    throw new RangeError(`the number of steps must be an integer ≥ 1, got ${s.totalSteps}`);
-  }
-  if (!Number.isInteger(s.warmupSteps) || s.warmupSteps < 0 || s.warmupSteps > s.totalSteps) {
+  const B = TRAIN_BOUNDS;
+  if (!inBound(B.lr, s.peak))
+    throw new RangeError(`the learning rate must lie in ${intervalOf(B.lr)}, got ${s.peak}`);
+  if (!inBound(B.steps, s.totalSteps))
+    throw new RangeError(`the number of steps must be ${describeBound(B.steps)}, got ${s.totalSteps}`);
+  // Warm-up ends by the last step at the latest.
+  const warmup = { ...B.warmupSteps, max: Math.min(B.warmupSteps.max, s.totalSteps) };
+  if (!inBound(warmup, s.warmupSteps)) {
     throw new RangeError(
-      `warm-up must be an integer number of steps in 0..${s.totalSteps}, got ${s.warmupSteps}`,
+      `warm-up must be an integer number of steps in ${warmup.min}..${warmup.max}, got ${s.warmupSteps}`,
     );
   }
   const floor = s.minRatio ?? 0.1;
-  if (!(floor >= 0 && floor <= 1)) throw new RangeError(`the decay floor must lie in [0, 1], got ${floor}`);
-  if (!['constant', 'linear', 'cosine'].includes(s.decay)) throw new RangeError(`unknown decay ${s.decay}`);
+  if (!inBound(B.minLrRatio, floor))
+    throw new RangeError(`the decay floor must lie in ${intervalOf(B.minLrRatio)}, got ${floor}`);
+  if (!DECAYS.includes(s.decay)) throw new RangeError(`unknown decay ${s.decay}`);
 }
 
 /** The learning rate of step s (0-based). */

@@ -1,12 +1,15 @@
 // The Optimizer panel's settings as a form: text in the inputs, checked field by field into the
-// worker's TrainJobOptions, with the paper-scale setup (docs/algorithms/adapprox.md §4) beside each field. The learning rate and warm-up
-// are checked by the engine's own checkSchedule, so the field shows the message the engine would
-// give; the worker checks everything again (and the rest: a window beyond the context of a loaded
-// model, a text too short for a batch).
+// worker's TrainJobOptions, with the paper-scale setup (docs/algorithms/adapprox.md §4) beside each field.
+// Every range is the engine's (TRAIN_BOUNDS, train/options.ts); the learning rate and warm-up are
+// checked by the engine's own checkSchedule, so the field shows the message the engine would give.
+// The worker checks everything again (and the rest: a window beyond the context of a loaded model,
+// a text too short for a batch).
 
+import { type Bound, describeBound, inBound, SEED_BOUND } from '../../bounds/bound';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../../train/armVariants';
 import { TRAIN_TEXTS, type TrainText } from '../../train/data';
 import { PRESETS, type PresetFamily, type PresetName } from '../../train/modelPresets';
+import { TRAIN_BOUNDS } from '../../train/options';
 import { checkSchedule, type Decay, type Schedule } from '../../train/schedule';
 import type { TrainJobOptions } from '../../worker/api';
 import { parseSeed } from '../shell/format';
@@ -108,26 +111,31 @@ export function buildTrainOptions(form: TrainForm, loaded: LoadedShape | null): 
   if (form.model === 'loaded' && !loaded) errors.model = 'Load a model in the Model section to fine-tune it.';
   const context = contextOf(form, loaded);
 
+  const B = TRAIN_BOUNDS;
+  const outOf = (b: Bound) => `${describeBound(b).replace(/^a/, 'A')}.`;
   const steps = int(form.steps);
-  if (!(steps >= 1 && steps <= 1_000_000)) errors.steps = 'A whole number of steps, at least 1.';
+  if (!inBound(B.steps, steps)) errors.steps = outOf(B.steps);
   const batch = int(form.batch);
-  if (!(batch >= 1 && batch <= 4096)) errors.batch = 'A whole number of windows per step, at least 1.';
+  if (!inBound(B.batch, batch)) errors.batch = outOf(B.batch);
   const seqLen = int(form.seqLen);
-  if (context !== null && !(seqLen >= 2 && seqLen <= context))
-    errors.seqLen = `A whole number of tokens from 2 to the model’s context (${context}).`;
+  if (context !== null && !(inBound(B.seqLen, seqLen) && seqLen <= context))
+    errors.seqLen =
+      context <= B.seqLen.max
+        ? `A whole number of tokens from ${B.seqLen.min} to the model’s context (${context}).`
+        : outOf(B.seqLen);
   const warmup = int(form.warmup);
-  if (!(warmup >= 0)) errors.warmup = 'A whole number of steps, 0 for none.';
+  if (!inBound(B.warmupSteps, warmup)) errors.warmup = outOf(B.warmupSteps);
   else if (!errors.steps) {
+    // No longer than the run: the engine's own check and words.
     const problem = engineCheck({ peak: 1e-3, warmupSteps: warmup, totalSteps: steps, decay: form.decay });
     if (problem) errors.warmup = problem;
   }
   const validationEvery = int(form.validationEvery);
-  if (!(validationEvery >= 1)) errors.validationEvery = 'A whole number of steps, at least 1.';
+  if (!inBound(B.validationEvery, validationEvery)) errors.validationEvery = outOf(B.validationEvery);
   const validationWindows = int(form.validationWindows);
-  if (!(validationWindows >= 1 && validationWindows <= 100_000))
-    errors.validationWindows = 'A whole number of windows, at least 1.';
+  if (!inBound(B.validationWindows, validationWindows)) errors.validationWindows = outOf(B.validationWindows);
   const seed = parseSeed(form.seed);
-  if (seed === null) errors.seed = 'A whole number from 0 to 4294967295 (or 0x… hex).';
+  if (seed === null) errors.seed = `${describeBound(SEED_BOUND).replace(/^a/, 'A')} (or 0x… hex).`;
   if (form.text === 'user' && form.userText.trim() === '')
     errors.userText = 'Paste the text to train on, or drop a .txt file here.';
 

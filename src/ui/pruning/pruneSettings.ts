@@ -2,14 +2,12 @@
 // engine's PruneOptions, with the paper's value beside each field and, where our default differs,
 // why. Pure, so the rules are tested without a page; the engine checks the same settings again.
 
+import { type Bound, describeBound, inBound, SEED_BOUND } from '../../bounds/bound';
 import type { EvalText } from '../../model/evaluate';
 import {
   type BlockInputs,
-  type Bound,
   defaultBlockInputs,
   defaultCalibration,
-  describeBound,
-  inBound,
   PAPER_CALIBRATION,
   PAPER_FISTA,
   PAPER_SPARSEGPT,
@@ -263,7 +261,7 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
   if (!(inBound(B.seqLen, seqLen) && seqLen <= model.context))
     errors.seqLen = `A whole number of tokens from ${B.seqLen.min} to the model’s context (${model.context}).`;
   const seed = parseSeed(form.seed);
-  if (seed === null) errors.seed = 'A whole number from 0 to 4294967295 (or 0x… hex).';
+  if (seed === null) errors.seed = `${describeBound(SEED_BOUND).replace(/^a/, 'A')} (or 0x… hex).`;
   let source: PruneOptions['calibration']['source'] = { kind: 'c4' };
   if (form.calibration === 'tinystories') source = { kind: 'tinystories' };
   if (form.calibration === 'text') {

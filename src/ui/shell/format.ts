@@ -2,6 +2,7 @@
 // scientific notation; rates and times are shown to three significant digits, which is all the
 // run-to-run noise of a timed kernel allows.
 
+import { inBound, SEED_BOUND } from '../../bounds/bound';
 import type { LimitName } from '../../gpu/device';
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -60,10 +61,10 @@ export function formatSeed(seed: number): string {
   return `0x${seed.toString(16).padStart(8, '0')}`;
 }
 
-/** Accepts decimal or 0x-prefixed hex; null for anything that is not a 32-bit unsigned seed. */
+/** Accepts decimal or 0x-prefixed hex; null for anything that is not a 32-bit unsigned seed (SEED_BOUND). */
 export function parseSeed(text: string): number | null {
   const trimmed = text.trim();
   if (!/^(0x[0-9a-f]{1,8}|\d{1,10})$/i.test(trimmed)) return null;
   const value = Number(trimmed);
-  return value <= 0xffffffff ? value : null;
+  return inBound(SEED_BOUND, value) ? value : null;
 }

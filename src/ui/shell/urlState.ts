@@ -5,11 +5,20 @@
 // longer than its context, an M that does not divide its widths) is checked once the model is
 // there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
 
+import { type Bound, describeBound, inBound, intervalOf } from '../../bounds/bound';
 import type { EvalText } from '../../model/evaluate';
-import { type Bound, PRUNE_BOUNDS } from '../../prune/options';
+import {
+  BLOCK_INPUTS,
+  PRUNE_BOUNDS,
+  PRUNE_METHODS,
+  THRESHOLD_GROUPS,
+  WARM_STARTS,
+} from '../../prune/options';
 import { MAX_PRUNE_DEVICES } from '../../prune/parallel';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS, type ArmVariant } from '../../train/armVariants';
 import { PRESETS } from '../../train/modelPresets';
+import { TRAIN_BOUNDS } from '../../train/options';
+import { DECAYS } from '../../train/schedule';
 import type { ArmField, TrainForm } from '../optimizer/trainSettings';
 import type { PruneForm } from '../pruning/pruneSettings';
 import { parseSeed } from './format';
@@ -55,28 +64,23 @@ function oneOf<T extends string>(...values: T[]): Field<T> {
   return (text) => (values.includes(text as T) ? (text as T) : refused(`one of ${values.join(', ')}`));
 }
 
-function whole(min: number, max: number): Field<string> {
-  return (text) =>
-    WHOLE.test(text) && Number(text) >= min && Number(text) <= max
-      ? String(Number(text))
-      : refused(`a whole number from ${min} to ${max}`);
-}
-
-/** A decimal in (lo, hi), or (lo, hi] when `upTo` is set. */
-function decimal(lo: number, hi: number, upTo = false): Field<string> {
-  return (text) => {
-    const value = Number(text);
-    const inside = value > lo && (upTo ? value <= hi : value < hi);
-    return DECIMAL.test(text) && inside
-      ? text
-      : refused(`a number greater than ${lo} and ${upTo ? 'at most' : 'less than'} ${hi}`);
-  };
-}
-
-/** A whole number or a decimal within one of the engine's bounds (prune/options.ts). */
+/**
+ * A whole number or a decimal within one of the engine's bounds (prune/options.ts,
+ * train/options.ts). A decimal's range is said in words ('greater than 0 and at most 1'), as links
+ * and demo files have always said it.
+ */
 function inRange(b: Bound): Field<string> {
-  return b.whole ? whole(b.min, b.max) : decimal(b.min, b.max, !b.openMax);
+  const words = b.whole
+    ? describeBound(b)
+    : `a number ${b.openMin ? 'greater than' : 'at least'} ${b.min} and ` +
+      `${b.openMax ? 'less than' : 'at most'} ${b.max}`;
+  return (text) =>
+    (b.whole ? WHOLE : DECIMAL).test(text) && inBound(b, Number(text))
+      ? String(b.whole ? Number(text) : text)
+      : refused(words);
 }
+
+const whole = (min: number, max: number) => inRange({ min, max, whole: true });
 
 const seed: Field<string> = (text) =>
   parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim();
@@ -90,13 +94,17 @@ const flag: Field<boolean> = (text) =>
 
 /** The pruning form's fields as a link spells them; a demo file's settings go through the same table. */
 export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> } = {
-  method: oneOf('fista', 'sparsegpt', 'wanda', 'magnitude'),
+  method: oneOf(...PRUNE_METHODS),
   pattern: oneOf('unstructured', 'nm'),
   // A percentage in links and forms, a fraction in the engine.
-  sparsity: decimal(100 * PRUNE_BOUNDS.sparsity.min, 100 * PRUNE_BOUNDS.sparsity.max),
+  sparsity: inRange({
+    ...PRUNE_BOUNDS.sparsity,
+    min: 100 * PRUNE_BOUNDS.sparsity.min,
+    max: 100 * PRUNE_BOUNDS.sparsity.max,
+  }),
   n: inRange(PRUNE_BOUNDS.n),
   m: inRange(PRUNE_BOUNDS.m),
-  warmStart: oneOf('sparsegpt', 'wanda', 'magnitude', 'dense'),
+  warmStart: oneOf(...WARM_STARTS),
   // A pasted text is not carried, so a link cannot ask for it.
   calibration: oneOf('c4', 'tinystories'),
   windows: inRange(PRUNE_BOUNDS.windows),
@@ -105,9 +113,9 @@ export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> 
   iterations: inRange(PRUNE_BOUNDS.iterations),
   rounds: inRange(PRUNE_BOUNDS.rounds),
   xi: inRange(PRUNE_BOUNDS.xi),
-  thresholdGroup: oneOf('row', 'matrix'),
+  thresholdGroup: oneOf(...THRESHOLD_GROUPS),
   errorCorrection: flag,
-  blockInputs: oneOf('dense', 'pruned'),
+  blockInputs: oneOf(...BLOCK_INPUTS),
   devices: whole(1, MAX_PRUNE_DEVICES),
   percdamp: inRange(PRUNE_BOUNDS.percdamp),
   evaluate: flag,
@@ -144,34 +152,36 @@ const armsField: Field<Arms> = (text) => {
   const arms = Object.fromEntries(
     ARM_VARIANT_ORDER.map((v) => [v, { on: false, lr: String(ARM_VARIANTS[v].defaultLr) }]),
   ) as Arms;
-  const expected = `optimizers as variant@rate, comma-separated (${ARM_VARIANT_ORDER.join(', ')}), each rate in (0, 1]`;
+  const expected =
+    `optimizers as variant@rate, comma-separated (${ARM_VARIANT_ORDER.join(', ')}), ` +
+    `each rate in ${intervalOf(TRAIN_BOUNDS.lr)}`;
   if (text === '') return refused(expected);
   for (const item of text.split(',')) {
     const [variant, lr, ...rest] = item.trim().split('@');
     const known = variant !== undefined && (ARM_VARIANT_ORDER as string[]).includes(variant);
     if (!known || lr === undefined || rest.length > 0 || arms[variant as ArmVariant].on)
       return refused(expected);
-    const rate = decimal(0, 1, true)(lr);
+    const rate = inRange(TRAIN_BOUNDS.lr)(lr);
     if (isRefused(rate)) return refused(expected);
     arms[variant as ArmVariant] = { on: true, lr: rate };
   }
   return arms;
 };
 
-/** The training form's fields as a link spells them; ranges as the form checks them (trainSettings.ts). */
+/** The training form's fields as a link spells them; ranges as the engine and the form check them (train/options.ts). */
 export const TRAIN_FIELDS: { [K in LinkedTrainField]: Field<LinkedTrainForm[K]> } = {
   model: oneOf('preset', 'loaded'),
   preset: oneOf(...(Object.keys(PRESETS) as (keyof typeof PRESETS)[])),
   family: oneOf('gpt2', 'llama'),
   // The person's own text is not carried, so a link cannot ask for it.
   text: oneOf('tinyshakespeare', 'tinystories', 'wikitext2'),
-  steps: whole(1, 1_000_000),
-  batch: whole(1, 4096),
-  seqLen: whole(2, 1_000_000),
-  warmup: whole(0, 1_000_000),
-  decay: oneOf('cosine', 'linear', 'constant'),
-  validationEvery: whole(1, 1_000_000),
-  validationWindows: whole(1, 100_000),
+  steps: inRange(TRAIN_BOUNDS.steps),
+  batch: inRange(TRAIN_BOUNDS.batch),
+  seqLen: inRange(TRAIN_BOUNDS.seqLen),
+  warmup: inRange(TRAIN_BOUNDS.warmupSteps),
+  decay: oneOf(...DECAYS),
+  validationEvery: inRange(TRAIN_BOUNDS.validationEvery),
+  validationWindows: inRange(TRAIN_BOUNDS.validationWindows),
   seed,
   arms: armsField,
 };
