@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { declaredKernels } from './kernel';
+
+// Every module that declares kernels, loaded so that each declaration registers itself. This test
+// sits above the parts it loads only at run time, like src/layers.test.ts reading every file: the
+// glob is how a test finds every declaration, not a dependency of the kernels on those parts.
+const wrappers = import.meta.glob(
+  [
+    '../kernels/*.ts',
+    '../sparse/*.ts',
+    '../prune/*.ts',
+    '../train/backward/*.ts',
+    '../train/optim/*.ts',
+    '../model/*.ts',
+    '!**/*.test.ts',
+  ],
+  { eager: true },
+);
+
+describe('every declared kernel', () => {
+  const kernels = declaredKernels();
+
+  it('was found in the wrappers', () => {
+    expect(Object.keys(wrappers).length).toBeGreaterThan(20);
+    // fista alone declares seven blocks; far fewer means the glob missed the wrappers.
+    expect(kernels.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('agrees with its WGSL: every entry point exists and reads exactly the declared uniform struct', () => {
+    const problems: string[] = [];
+    for (const kernel of kernels) {
+      try {
+        kernel.check();
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('shares a name only with declarations of the same module, since the runtime caches modules by name', () => {
+    const codes = new Map<string, string>();
+    const clashes = kernels.filter((k) => {
+      const code = codes.get(k.name);
+      codes.set(k.name, k.code);
+      return code !== undefined && code !== k.code;
+    });
+    expect(clashes.map((k) => k.name)).toEqual([]);
+  });
+
+  it('declares each entry point of a module once', () => {
+    const seen = new Set<string>();
+    const twice = kernels.flatMap((k) =>
+      k.entryPoints.filter((e) => {
+        const key = `${k.name}/${e}`;
+        const repeated = seen.has(key);
+        seen.add(key);
+        return repeated;
+      }),
+    );
+    expect(twice).toEqual([]);
+  });
+});
