@@ -25,7 +25,7 @@ describe('every declared kernel', () => {
     expect(Object.keys(wrappers).length).toBeGreaterThan(20);
     // Modules from each folder the glob reads; one missing means the glob missed its wrappers.
     const names = new Set(kernels.map((k) => k.name));
-    for (const name of ['fista', 'adamw', 'adafactor', 'came', 'factored', 'adapprox', 'adapprox step'])
+    for (const name of ['fista', 'matmul', 'nmMatmul', 'normBackward', 'adafactor', 'adapprox'])
       expect(names, name).toContain(name);
   });
 
@@ -52,11 +52,16 @@ describe('every declared kernel', () => {
   });
 
   it('declares every entry point of the modules it declares', () => {
+    // activationBackward compiles the forward activation shader in front of its own for the
+    // activation functions; the forward entry points it carries are run by kernels/activation.ts.
+    const carried = new Set(
+      ['map', 'map_inplace', 'gated', 'gated_inplace', 'bias_add'].map((e) => `activationBackward/${e}`),
+    );
     const undeclared: string[] = [];
     for (const [name, code] of new Map(kernels.map((k) => [k.name, k.code]))) {
       const declared = new Set(kernels.filter((k) => k.name === name).flatMap((k) => k.entryPoints));
       for (const entry of readWgslShape(code).entryPoints)
-        if (!declared.has(entry)) undeclared.push(`${name}/${entry}`);
+        if (!declared.has(entry) && !carried.has(`${name}/${entry}`)) undeclared.push(`${name}/${entry}`);
     }
     expect(undeclared).toEqual([]);
   });
