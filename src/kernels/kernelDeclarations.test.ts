@@ -52,11 +52,12 @@ describe('every declared kernel', () => {
   });
 
   it('declares every entry point of the modules it declares', () => {
-    // activationBackward compiles the forward activation shader in front of its own for the
-    // activation functions; the forward entry points it carries are run by kernels/activation.ts.
-    const carried = new Set(
-      ['map', 'map_inplace', 'gated', 'gated_inplace', 'bias_add'].map((e) => `activationBackward/${e}`),
-    );
+    // activationBackward and ropeBackward compile the forward shader in front of their own, for its
+    // functions and uniform block; the forward entry points they carry are run by kernels/.
+    const carried = new Set([
+      ...['map', 'map_inplace', 'gated', 'gated_inplace', 'bias_add'].map((e) => `activationBackward/${e}`),
+      'ropeBackward/main',
+    ]);
     // A module's entry points may be declared under several names (cholesky's, one per entry point).
     const undeclared: string[] = [];
     for (const [code, name] of new Map(kernels.map((k) => [k.code, k.name]))) {

@@ -13,7 +13,7 @@ import { checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands'
 import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
-const ropeKernel = defineKernel({
+export const ropeKernel = defineKernel({
   name: 'rope',
   code: shader,
   uniforms: {
