@@ -313,7 +313,10 @@ async function softmaxBackwardDispatches(
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   const perWindow = Math.min(rowsPerWindow(kernel, 'row of scores', capacity, T, T), maxGroups * maxGroups);
-  const pipeline = await attentionBackwardKernel.pipeline(rt, 'softmax_backward');
+  const pipeline = await attentionBackwardKernel.pipeline(rt, 'softmax_backward', {
+    // About four columns per invocation, 64 at most per row, as the forward softmax.
+    GROUP: Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, T / 4)))),
+  });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < T; r0 += perWindow) {
     const rb = Math.min(perWindow, T - r0);

@@ -101,7 +101,10 @@ export async function crossEntropyBackwardDispatches(
     capacity,
     maxGroups * maxGroups,
   );
-  const pipeline = await crossEntropyBackwardKernel.pipeline(rt, inPlace ? 'main_inplace' : 'main');
+  const pipeline = await crossEntropyBackwardKernel.pipeline(rt, inPlace ? 'main_inplace' : 'main', {
+    // Each invocation handles about four logits; 256 at most per row.
+    GROUP: Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, vocab / 4)))),
+  });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
