@@ -6,9 +6,26 @@
 
 import shader from '../../shaders/kernels/activation.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkInteger, checkMatrix } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+const activationKernel = defineKernel({
+  name: 'activation',
+  code: shader,
+  entryPoints: ['map', 'map_inplace', 'gated', 'gated_inplace', 'bias_add'],
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld_a: 'u32',
+    ld_b: 'u32',
+    ld_y: 'u32',
+    off_a: 'u32',
+    off_b: 'u32',
+    off_y: 'u32',
+  },
+});
 
 export type ActivationFn = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
 
@@ -195,7 +212,7 @@ async function dispatch2d(
     ],
     64,
   );
-  const pipeline = await rt.pipeline({ name: 'activation', code: shader, entryPoint, constants: { FN: fn } });
+  const pipeline = await activationKernel.pipeline(rt, entryPoint, { FN: fn });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += block.r) {
     const rb = Math.min(block.r, rows - r0);
@@ -213,16 +230,16 @@ async function dispatch2d(
       });
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', rb],
-          ['u32', cb],
-          ['u32', ld.a],
-          ['u32', ld.b],
-          ['u32', ld.y],
-          ['u32', base.a],
-          ['u32', base.b],
-          ['u32', base.y],
-        ]),
+        uniforms: activationKernel.pack({
+          rows: rb,
+          cols: cb,
+          ld_a: ld.a,
+          ld_b: ld.b,
+          ld_y: ld.y,
+          off_a: base.a,
+          off_b: base.b,
+          off_y: base.y,
+        }),
         storage,
         workgroups: foldGrid(Math.ceil((rb * cb) / 256), maxGroups),
       });

@@ -12,9 +12,38 @@
 import shader from '../../shaders/kernels/attention.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+const attentionKernel = defineKernel({
+  name: 'attention',
+  code: shader,
+  uniforms: {
+    tokens: 'u32',
+    heads: 'u32',
+    head_dim: 'u32',
+    group: 'u32',
+    first_token: 'u32',
+    first_head: 'u32',
+    first_kv_head: 'u32',
+    key_begin: 'u32',
+    key_end: 'u32',
+    ld_q: 'u32',
+    ld_k: 'u32',
+    ld_v: 'u32',
+    ld_out: 'u32',
+    ld_state: 'u32',
+    off_q: 'u32',
+    off_k: 'u32',
+    off_v: 'u32',
+    off_out: 'u32',
+    off_state: 'u32',
+    seq_len: 'u32',
+    scale: 'f32',
+  },
+});
 
 /** The largest headDim: one workgroup of 256 invocations holds one query row. */
 export const ATTENTION_MAX_HEAD_DIM = 256;
@@ -168,7 +197,7 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
   const split = block.j < keys;
   const state = await rt.createBuffer('attention softmax state', 'scratch', split ? tokens * heads * 8 : 16);
   try {
-    const pipeline = await rt.pipeline({ name: 'attention', code: shader });
+    const pipeline = await attentionKernel.pipeline(rt);
     const dispatches: Dispatch[] = [];
     for (let t0 = 0; t0 < tokens; t0 += block.t) {
       const tb = Math.min(block.t, tokens - t0);
@@ -199,29 +228,29 @@ export async function attention(rt: GpuRuntime, args: AttentionArgs): Promise<vo
           const v = bindWindow(args.v, vFirst, span(jb, kvCount * headDim, ldV), align);
           dispatches.push({
             pipeline,
-            uniforms: packParams([
-              ['u32', tb],
-              ['u32', hb],
-              ['u32', headDim],
-              ['u32', group],
-              ['u32', first],
-              ['u32', h0],
-              ['u32', kvFirst],
-              ['u32', j0],
-              ['u32', j0 + jb],
-              ['u32', ldQ],
-              ['u32', ldK],
-              ['u32', ldV],
-              ['u32', ldOut],
-              ['u32', heads * 2],
-              ['u32', q.base],
-              ['u32', k.base],
-              ['u32', v.base],
-              ['u32', out.base],
-              ['u32', st.base],
-              ['u32', seqLen],
-              ['f32', scale],
-            ]),
+            uniforms: attentionKernel.pack({
+              tokens: tb,
+              heads: hb,
+              head_dim: headDim,
+              group,
+              first_token: first,
+              first_head: h0,
+              first_kv_head: kvFirst,
+              key_begin: j0,
+              key_end: j0 + jb,
+              ld_q: ldQ,
+              ld_k: ldK,
+              ld_v: ldV,
+              ld_out: ldOut,
+              ld_state: heads * 2,
+              off_q: q.base,
+              off_k: k.base,
+              off_v: v.base,
+              off_out: out.base,
+              off_state: st.base,
+              seq_len: seqLen,
+              scale,
+            }),
             storage: [q.binding, k.binding, v.binding, out.binding, st.binding],
             workgroups,
           });

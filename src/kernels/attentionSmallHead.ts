@@ -9,8 +9,48 @@ import type { EngineLimits } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type AttentionArgs, attentionLayout, attentionOperands } from './attention';
-import { foldGrid, packParams } from './params';
+import { defineKernel } from './kernel';
+import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
+
+// The shader as written (HEAD_DIM = 0); each head size compiles its own copy with HEAD_DIM set,
+// since the query and accumulator are registers sized by it.
+const template = {
+  name: 'attention small head',
+  code: shader,
+  uniforms: {
+    tokens: 'u32',
+    heads: 'u32',
+    group: 'u32',
+    seq_len: 'u32',
+    ld_q: 'u32',
+    ld_k: 'u32',
+    ld_v: 'u32',
+    ld_out: 'u32',
+    off_q: 'u32',
+    off_k: 'u32',
+    off_v: 'u32',
+    off_out: 'u32',
+    query_start: 'u32',
+    scale: 'f32',
+  },
+} as const;
+defineKernel(template);
+
+const byHeadDim = new Map<number, ReturnType<typeof defineKernel<typeof template.uniforms>>>();
+
+function smallHeadKernel(headDim: number) {
+  let kernel = byHeadDim.get(headDim);
+  if (!kernel) {
+    kernel = defineKernel({
+      ...template,
+      name: `attention small head ${headDim}`,
+      code: shader.replace('const HEAD_DIM: u32 = 0u;', `const HEAD_DIM: u32 = ${headDim}u;`),
+    });
+    byHeadDim.set(headDim, kernel);
+  }
+  return kernel;
+}
 
 /** The widest head this kernel takes: its query and accumulator live in registers. */
 export const SMALL_HEAD_MAX_DIM = 32;
@@ -49,29 +89,27 @@ export async function smallHeadAttention(rt: GpuRuntime, args: AttentionArgs): P
   const k = bindWindow(args.k, o.offK, span(o.keys, kvHeads * headDim, o.ldK), align);
   const v = bindWindow(args.v, o.offV, span(o.keys, kvHeads * headDim, o.ldV), align);
   const out = bindWindow(args.out, o.offOut, span(tokens, heads * headDim, o.ldOut), align);
-  const pipeline = await rt.pipeline({
-    name: `attention small head ${headDim}`,
-    code: shader.replace('const HEAD_DIM: u32 = 0u;', `const HEAD_DIM: u32 = ${headDim}u;`),
-  });
+  const kernel = smallHeadKernel(headDim);
+  const pipeline = await kernel.pipeline(rt);
   rt.submit([
     {
       pipeline,
-      uniforms: packParams([
-        ['u32', tokens],
-        ['u32', heads],
-        ['u32', heads / kvHeads],
-        ['u32', o.seqLen],
-        ['u32', o.ldQ],
-        ['u32', o.ldK],
-        ['u32', o.ldV],
-        ['u32', o.ldOut],
-        ['u32', q.base],
-        ['u32', k.base],
-        ['u32', v.base],
-        ['u32', out.base],
-        ['u32', o.queryStart],
-        ['f32', o.scale],
-      ]),
+      uniforms: kernel.pack({
+        tokens,
+        heads,
+        group: heads / kvHeads,
+        seq_len: o.seqLen,
+        ld_q: o.ldQ,
+        ld_k: o.ldK,
+        ld_v: o.ldV,
+        ld_out: o.ldOut,
+        off_q: q.base,
+        off_k: k.base,
+        off_v: v.base,
+        off_out: out.base,
+        query_start: o.queryStart,
+        scale: o.scale,
+      }),
       storage: [q.binding, k.binding, v.binding, out.binding],
       workgroups: foldGrid(
         Math.ceil((tokens * heads) / WORKGROUP),

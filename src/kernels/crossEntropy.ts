@@ -6,9 +6,24 @@
 
 import shader from '../../shaders/kernels/crossEntropy.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
+
+const crossEntropyKernel = defineKernel({
+  name: 'crossEntropy',
+  code: shader,
+  uniforms: {
+    rows: 'u32',
+    vocab: 'u32',
+    ld: 'u32',
+    off_logits: 'u32',
+    off_targets: 'u32',
+    off_nll: 'u32',
+    nan_bits: 'u32',
+  },
+});
 
 /** The target that marks a row to be ignored (nll = 0). */
 export const IGNORE_TARGET = 0xffffffff;
@@ -58,11 +73,7 @@ export async function crossEntropyDispatches(rt: GpuRuntime, args: CrossEntropyA
     capacity,
     maxGroups * maxGroups,
   );
-  const pipeline = await rt.pipeline({
-    name: 'crossEntropy',
-    code: shader,
-    constants: { GROUP: crossEntropyGroupSize(vocab) },
-  });
+  const pipeline = await crossEntropyKernel.pipeline(rt, 'main', { GROUP: crossEntropyGroupSize(vocab) });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
@@ -71,15 +82,15 @@ export async function crossEntropyDispatches(rt: GpuRuntime, args: CrossEntropyA
     const nll = bindWindow(args.nll, offNll + r0, rb, align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', vocab],
-        ['u32', ld],
-        ['u32', logits.base],
-        ['u32', targets.base],
-        ['u32', nll.base],
-        ['u32', QUIET_NAN_BITS],
-      ]),
+      uniforms: crossEntropyKernel.pack({
+        rows: rb,
+        vocab,
+        ld,
+        off_logits: logits.base,
+        off_targets: targets.base,
+        off_nll: nll.base,
+        nan_bits: QUIET_NAN_BITS,
+      }),
       storage: [logits.binding, targets.binding, nll.binding],
       workgroups: foldGrid(rb, maxGroups),
     });

@@ -3,8 +3,20 @@
 
 import shader from '../../shaders/kernels/elementwise.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { packParams } from './params';
+import { defineKernel } from './kernel';
 import { type PassOperand, windowedPassDispatches } from './windowedPass';
+
+const kernel = defineKernel({
+  name: 'elementwise',
+  code: shader,
+  entryPoints: ['axpy', 'scale', 'soft_threshold'],
+  uniforms: {
+    n: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    a: 'f32',
+  },
+});
 
 /** A vector: n elements of a buffer starting at an element offset. */
 export type VectorRef = Pick<PassOperand, 'buffer' | 'offset'>;
@@ -35,19 +47,13 @@ export async function elementwiseDispatches(
   a: number,
   vectors: readonly PassOperand[],
 ): Promise<Dispatch[]> {
-  const pipeline = await rt.pipeline({ name: 'elementwise', code: shader, entryPoint });
+  const pipeline = await kernel.pipeline(rt, entryPoint);
   return windowedPassDispatches(rt, {
     name: entryPoint,
     pipeline,
     count: n,
     operands: vectors,
     block: 256,
-    uniforms: ({ count, bases }) =>
-      packParams([
-        ['u32', count],
-        ['u32', bases[0] ?? 0],
-        ['u32', bases[1] ?? 0],
-        ['f32', a],
-      ]),
+    uniforms: ({ count, bases }) => kernel.pack({ n: count, off_x: bases[0] ?? 0, off_y: bases[1] ?? 0, a }),
   });
 }

@@ -11,13 +11,32 @@
 import body from '../../shaders/kernels/embedding.wgsl?raw';
 import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkDistinct, checkInteger, checkMatrix } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
 const QUIET_NAN_BITS = 0x7fc00000;
 const shader = `${halfStorage}\n${body}`;
+
+const embeddingKernel = defineKernel({
+  name: 'embedding',
+  code: shader,
+  uniforms: {
+    tokens: 'u32',
+    cols: 'u32',
+    ld_table: 'u32',
+    ld_out: 'u32',
+    off_ids: 'u32',
+    off_table: 'u32',
+    off_out: 'u32',
+    first_row: 'u32',
+    rows: 'u32',
+    vocab: 'u32',
+    nan_bits: 'u32',
+  },
+});
 
 export interface EmbeddingArgs {
   /** tokens u32 ids. */
@@ -86,10 +105,9 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
     ],
     64,
   );
-  const pipeline = await rt.pipeline({
-    name: 'embedding',
-    code: shader,
-    constants: { ACCUMULATE: Number(args.accumulate ?? false), TABLE_TYPE: STORAGE_CODE[tableType] },
+  const pipeline = await embeddingKernel.pipeline(rt, 'main', {
+    ACCUMULATE: Number(args.accumulate ?? false),
+    TABLE_TYPE: STORAGE_CODE[tableType],
   });
   const dispatches: Dispatch[] = [];
   for (let t0 = 0; t0 < tokens; t0 += block.t) {
@@ -105,19 +123,19 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
         const table = bindStorageWindow(args.table, first, span(vb, cb, width), align, tableType);
         dispatches.push({
           pipeline,
-          uniforms: packParams([
-            ['u32', tb],
-            ['u32', cb],
-            ['u32', width],
-            ['u32', ldOut],
-            ['u32', ids.base],
-            ['u32', table.base],
-            ['u32', out.base],
-            ['u32', v0],
-            ['u32', vb],
-            ['u32', vocab],
-            ['u32', QUIET_NAN_BITS],
-          ]),
+          uniforms: embeddingKernel.pack({
+            tokens: tb,
+            cols: cb,
+            ld_table: width,
+            ld_out: ldOut,
+            off_ids: ids.base,
+            off_table: table.base,
+            off_out: out.base,
+            first_row: v0,
+            rows: vb,
+            vocab,
+            nan_bits: QUIET_NAN_BITS,
+          }),
           storage: [ids.binding, table.binding, out.binding],
           workgroups,
         });

@@ -16,10 +16,24 @@
 import shader from '../../shaders/kernels/lanczos.wgsl?raw';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { matvec } from './matvec';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { reduce } from './reduce';
 import { bindWindow, windowCapacity } from './window';
+
+const lanczosKernel = defineKernel({
+  name: 'lanczos',
+  code: shader,
+  entryPoints: ['orthogonalize', 'normalize', 'step'],
+  uniforms: {
+    n: 'u32',
+    off_coef: 'u32',
+    off_w: 'u32',
+    off_v: 'u32',
+    off_u: 'u32',
+  },
+});
 
 /** T of `steps` Lanczos steps: α_1…α_k and β_2²…β_k² (k = steps; squared as reduced). */
 export interface LanczosCoefficients {
@@ -108,7 +122,7 @@ async function update(
   j: number,
   vectors: { w: GPUBuffer; v?: GPUBuffer; u: GPUBuffer },
 ): Promise<void> {
-  const pipeline = await rt.pipeline({ name: 'lanczos', code: shader, entryPoint });
+  const pipeline = await lanczosKernel.pipeline(rt, entryPoint);
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
   const coef = bindWindow(record, 2 * j - 2, 3, align);
@@ -122,13 +136,13 @@ async function update(
     );
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', count],
-        ['u32', coef.base],
-        ['u32', w?.base ?? 0],
-        ['u32', v?.base ?? 0],
-        ['u32', u?.base ?? 0],
-      ]),
+      uniforms: lanczosKernel.pack({
+        n: count,
+        off_coef: coef.base,
+        off_w: w?.base ?? 0,
+        off_v: v?.base ?? 0,
+        off_u: u?.base ?? 0,
+      }),
       storage: [coef, w, v, u].flatMap((x) => (x ? [x.binding] : [])),
       workgroups:
         entryPoint === 'step'

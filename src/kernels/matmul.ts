@@ -7,12 +7,32 @@
 import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
 import body from '../../shaders/kernels/matmul.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { foldGrid, packParams } from './params';
+import { defineKernel } from './kernel';
+import { foldGrid } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
 const TILE = 64;
 const shader = `${halfStorage}\n${body}`;
+
+const matmulKernel = defineKernel({
+  name: 'matmul',
+  code: shader,
+  uniforms: {
+    m: 'u32',
+    n: 'u32',
+    k: 'u32',
+    lda: 'u32',
+    ldb: 'u32',
+    ldc: 'u32',
+    off_a: 'u32',
+    off_b: 'u32',
+    off_c: 'u32',
+    alpha: 'f32',
+    beta: 'f32',
+    tiles_n: 'u32',
+  },
+});
 
 export interface MatmulArgs {
   a: GPUBuffer;
@@ -91,15 +111,11 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   );
   // Mirroring writes across the diagonal, so it needs the whole of C in one window.
   const symmetric = (args.symmetric ?? false) && block.m === m && block.n === n;
-  const pipeline = await rt.pipeline({
-    name: 'matmul',
-    code: shader,
-    constants: {
-      TRANS_A: Number(transA),
-      TRANS_B: Number(transB),
-      SYMMETRIC: Number(symmetric),
-      B_TYPE: STORAGE_CODE[bType],
-    },
+  const pipeline = await matmulKernel.pipeline(rt, 'main', {
+    TRANS_A: Number(transA),
+    TRANS_B: Number(transB),
+    SYMMETRIC: Number(symmetric),
+    B_TYPE: STORAGE_CODE[bType],
   });
 
   const dispatches: Dispatch[] = [];
@@ -126,21 +142,20 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
         );
         dispatches.push({
           pipeline,
-          uniforms: packParams([
-            ['u32', mb],
-            ['u32', nb],
-            ['u32', kb],
-            ['u32', lda],
-            ['u32', ldb],
-            ['u32', ldc],
-            ['u32', a.base],
-            ['u32', b.base],
-            ['u32', c.base],
-            ['f32', alpha],
-            // Later k blocks accumulate onto the earlier ones.
-            ['f32', k0 === 0 ? beta : 1],
-            ['u32', tilesN],
-          ]),
+          uniforms: matmulKernel.pack({
+            m: mb,
+            n: nb,
+            k: kb,
+            lda,
+            ldb,
+            ldc,
+            off_a: a.base,
+            off_b: b.base,
+            off_c: c.base,
+            alpha,
+            beta: k0 === 0 ? beta : 1,
+            tiles_n: tilesN,
+          }),
           storage: [a.binding, b.binding, c.binding],
           workgroups,
         });

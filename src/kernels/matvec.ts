@@ -9,8 +9,26 @@
 
 import shader from '../../shaders/kernels/matvec.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { foldGrid, packParams } from './params';
+import { defineKernel } from './kernel';
+import { foldGrid } from './params';
 import { bindWindow, windowCapacity } from './window';
+
+const matvecKernel = defineKernel({
+  name: 'matvec',
+  code: shader,
+  entryPoints: ['matvec', 'matvec_dots', 'matvec_t'],
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld: 'u32',
+    off_g: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    off_xr: 'u32',
+    off_dots: 'u32',
+    acc: 'u32',
+  },
+});
 
 export interface MatvecArgs {
   a: GPUBuffer;
@@ -63,15 +81,13 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
     if (dots.out === y || dots.out === dots.xRows || dots.out === a || dots.out === x)
       throw new RangeError('matvec: dots.out must be a buffer of its own');
   }
-  const plain = await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec' });
-  const withDots = dots
-    ? await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec_dots' })
-    : null;
+  const plain = await matvecKernel.pipeline(rt, 'matvec');
+  const withDots = dots ? await matvecKernel.pipeline(rt, 'matvec_dots') : null;
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const block = matvecBlocks(rt, rows, cols);
   const dispatches: Dispatch[] = [];
   if (transpose) {
-    const pipeline = await rt.pipeline({ name: 'matvec', code: shader, entryPoint: 'matvec_t' });
+    const pipeline = await matvecKernel.pipeline(rt, 'matvec_t');
     // Column blocks outermost, so each block's later row blocks add to what the first wrote.
     for (let c0 = 0; c0 < cols; c0 += block.cols) {
       const c = Math.min(block.cols, cols - c0);
@@ -82,17 +98,17 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
         const yw = bindWindow(y, c0, c, align);
         dispatches.push({
           pipeline,
-          uniforms: packParams([
-            ['u32', r],
-            ['u32', c],
-            ['u32', cols],
-            ['u32', gw.base],
-            ['u32', xw.base],
-            ['u32', yw.base],
-            ['u32', 0],
-            ['u32', 0],
-            ['u32', r0 > 0 ? 1 : 0],
-          ]),
+          uniforms: matvecKernel.pack({
+            rows: r,
+            cols: c,
+            ld: cols,
+            off_g: gw.base,
+            off_x: xw.base,
+            off_y: yw.base,
+            off_xr: 0,
+            off_dots: 0,
+            acc: r0 > 0 ? 1 : 0,
+          }),
           storage: [gw.binding, xw.binding, yw.binding],
           workgroups: foldGrid(Math.ceil(c / 256), rt.limits.maxComputeWorkgroupsPerDimension),
         });
@@ -121,17 +137,17 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
       }
       dispatches.push({
         pipeline: dots && last ? (withDots as GPUComputePipeline) : plain,
-        uniforms: packParams([
-          ['u32', r],
-          ['u32', c],
-          ['u32', cols],
-          ['u32', gw.base],
-          ['u32', xw.base],
-          ['u32', yw.base],
-          ['u32', offXr],
-          ['u32', offDots],
-          ['u32', c0 > 0 ? 1 : 0],
-        ]),
+        uniforms: matvecKernel.pack({
+          rows: r,
+          cols: c,
+          ld: cols,
+          off_g: gw.base,
+          off_x: xw.base,
+          off_y: yw.base,
+          off_xr: offXr,
+          off_dots: offDots,
+          acc: c0 > 0 ? 1 : 0,
+        }),
         storage,
         workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
       });

@@ -6,9 +6,27 @@
 
 import shader from '../../shaders/kernels/norm.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
+
+const normKernel = defineKernel({
+  name: 'norm',
+  code: shader,
+  entryPoints: ['layer_norm', 'rms_norm'],
+  uniforms: {
+    rows: 'u32',
+    width: 'u32',
+    ld_x: 'u32',
+    ld_y: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    off_g: 'u32',
+    off_b: 'u32',
+    eps: 'f32',
+  },
+});
 
 export type NormKind = 'layer' | 'rms';
 
@@ -78,11 +96,8 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
     rowsPerWindow(kernel, 'row', capacity, width, ldY),
     maxGroups * maxGroups,
   );
-  const pipeline = await rt.pipeline({
-    name: 'norm',
-    code: shader,
-    entryPoint: kind === 'layer' ? 'layer_norm' : 'rms_norm',
-    constants: { GROUP: normGroupSize(width) },
+  const pipeline = await normKernel.pipeline(rt, kind === 'layer' ? 'layer_norm' : 'rms_norm', {
+    GROUP: normGroupSize(width),
   });
   const g = bindWindow(args.weight, offG, width, align);
   const b = kind === 'layer' ? bindWindow(args.bias as GPUBuffer, offB, width, align) : undefined;
@@ -96,17 +111,17 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
       : [x.binding, g.binding, y.binding];
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', width],
-        ['u32', ldX],
-        ['u32', ldY],
-        ['u32', x.base],
-        ['u32', y.base],
-        ['u32', g.base],
-        ['u32', b?.base ?? 0],
-        ['f32', eps],
-      ]),
+      uniforms: normKernel.pack({
+        rows: rb,
+        width,
+        ld_x: ldX,
+        ld_y: ldY,
+        off_x: x.base,
+        off_y: y.base,
+        off_g: g.base,
+        off_b: b?.base ?? 0,
+        eps,
+      }),
       storage,
       workgroups: foldGrid(rb, maxGroups),
     });

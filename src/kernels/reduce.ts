@@ -6,8 +6,19 @@
 import shader from '../../shaders/kernels/reduce.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import type { VectorRef } from './elementwise';
-import { foldGrid, packParams } from './params';
+import { defineKernel } from './kernel';
+import { foldGrid } from './params';
 import { bindWindow, windowCapacity } from './window';
+
+const kernel = defineKernel({
+  name: 'reduce',
+  code: shader,
+  uniforms: {
+    n: 'u32',
+    off_in: 'u32',
+    off_out: 'u32',
+  },
+});
 
 export type ReduceOp = 'sum' | 'sumsq' | 'maxabs';
 
@@ -108,7 +119,7 @@ async function passDispatches(
   dst: VectorRef,
   chunk: number,
 ): Promise<Dispatch[]> {
-  const pipeline = await rt.pipeline({ name: 'reduce', code: shader, constants });
+  const pipeline = await kernel.pipeline(rt, 'main', constants);
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const dispatches: Dispatch[] = [];
   let written = 0;
@@ -119,11 +130,7 @@ async function passDispatches(
     const output = bindWindow(dst.buffer, (dst.offset ?? 0) + written, blocks, align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', count],
-        ['u32', input.base],
-        ['u32', output.base],
-      ]),
+      uniforms: kernel.pack({ n: count, off_in: input.base, off_out: output.base }),
       storage: [input.binding, output.binding],
       workgroups: foldGrid(blocks, rt.limits.maxComputeWorkgroupsPerDimension),
     });

@@ -8,9 +8,28 @@
 import shader from '../../shaders/kernels/rope.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+export const ropeKernel = defineKernel({
+  name: 'rope',
+  code: shader,
+  uniforms: {
+    tokens: 'u32',
+    heads: 'u32',
+    head_dim: 'u32',
+    half_rot: 'u32',
+    ld: 'u32',
+    off: 'u32',
+    first_row: 'u32',
+    seq_len: 'u32',
+    start_position: 'u32',
+    rate_hi: 'f32',
+    rate_lo: 'f32',
+  },
+});
 
 export type RopeConvention = 'interleaved' | 'half';
 
@@ -108,11 +127,7 @@ export async function ropeDispatches(rt: GpuRuntime, args: RopeArgs): Promise<Di
     1,
   );
   const rate = ropeRate(theta, rotaryDim);
-  const pipeline = await rt.pipeline({
-    name: 'rope',
-    code: shader,
-    constants: { HALF: Number(convention === 'half') },
-  });
+  const pipeline = await ropeKernel.pipeline(rt, 'main', { HALF: Number(convention === 'half') });
   const dispatches: Dispatch[] = [];
   for (let t0 = 0; t0 < tokens; t0 += block.t) {
     const tb = Math.min(block.t, tokens - t0);
@@ -126,19 +141,19 @@ export async function ropeDispatches(rt: GpuRuntime, args: RopeArgs): Promise<Di
       );
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', tb],
-          ['u32', hb],
-          ['u32', headDim],
-          ['u32', half],
-          ['u32', ld],
-          ['u32', x.base],
-          ['u32', t0],
-          ['u32', seqLen],
-          ['u32', start],
-          ['f32', rate.hi],
-          ['f32', rate.lo],
-        ]),
+        uniforms: ropeKernel.pack({
+          tokens: tb,
+          heads: hb,
+          head_dim: headDim,
+          half_rot: half,
+          ld,
+          off: x.base,
+          first_row: t0,
+          seq_len: seqLen,
+          start_position: start,
+          rate_hi: rate.hi,
+          rate_lo: rate.lo,
+        }),
         storage: [x.binding],
         workgroups: foldGrid(Math.ceil((tb * hb * half) / 256), maxGroups),
       });

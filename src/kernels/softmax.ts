@@ -3,9 +3,24 @@
 
 import shader from '../../shaders/kernels/softmax.wgsl?raw';
 import type { GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from './kernel';
 import { checkInteger, checkMatrix, rowsPerWindow } from './operands';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
+
+const softmaxKernel = defineKernel({
+  name: 'softmax',
+  code: shader,
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld: 'u32',
+    offset: 'u32',
+    first_row: 'u32',
+    causal: 'u32',
+    scale: 'f32',
+  },
+});
 
 export interface SoftmaxArgs {
   x: GPUBuffer;
@@ -38,22 +53,22 @@ export async function softmax(rt: GpuRuntime, args: SoftmaxArgs): Promise<void> 
   const perWindow = Math.min(rowsPerWindow(kernel, 'row', capacity, cols, ld), maxGroups * maxGroups);
   // Each invocation handles about four columns; 64 invocations at most per row.
   const group = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols / 4))));
-  const pipeline = await rt.pipeline({ name: 'softmax', code: shader, constants: { GROUP: group } });
+  const pipeline = await softmaxKernel.pipeline(rt, 'main', { GROUP: group });
   const dispatches = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
     const w = bindWindow(args.x, offset + r0 * ld, span(rb, cols, ld), align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', cols],
-        ['u32', ld],
-        ['u32', w.base],
-        ['u32', firstRow + r0],
-        ['u32', args.causal ? 1 : 0],
-        ['f32', args.scale ?? 1],
-      ]),
+      uniforms: softmaxKernel.pack({
+        rows: rb,
+        cols,
+        ld,
+        offset: w.base,
+        first_row: firstRow + r0,
+        causal: args.causal ? 1 : 0,
+        scale: args.scale ?? 1,
+      }),
       storage: [w.binding],
       workgroups: foldGrid(rb, maxGroups),
     });

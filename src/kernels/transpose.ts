@@ -3,8 +3,23 @@
 
 import shader from '../../shaders/kernels/transpose.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { foldGrid, packParams } from './params';
+import { defineKernel } from './kernel';
+import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
+
+const kernel = defineKernel({
+  name: 'transpose',
+  code: shader,
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld_in: 'u32',
+    ld_out: 'u32',
+    off_in: 'u32',
+    off_out: 'u32',
+    tiles_c: 'u32',
+  },
+});
 
 const TILE = 16;
 
@@ -55,7 +70,7 @@ export async function transpose(rt: GpuRuntime, args: TransposeArgs): Promise<vo
     ],
     TILE,
   );
-  const pipeline = await rt.pipeline({ name: 'transpose', code: shader });
+  const pipeline = await kernel.pipeline(rt);
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += block.r) {
     const rb = Math.min(block.r, rows - r0);
@@ -66,15 +81,15 @@ export async function transpose(rt: GpuRuntime, args: TransposeArgs): Promise<vo
       const tilesC = Math.ceil(cb / TILE);
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', rb],
-          ['u32', cb],
-          ['u32', ldIn],
-          ['u32', ldOut],
-          ['u32', input.base],
-          ['u32', output.base],
-          ['u32', tilesC],
-        ]),
+        uniforms: kernel.pack({
+          rows: rb,
+          cols: cb,
+          ld_in: ldIn,
+          ld_out: ldOut,
+          off_in: input.base,
+          off_out: output.base,
+          tiles_c: tilesC,
+        }),
         storage: [input.binding, output.binding],
         workgroups: foldGrid(Math.ceil(rb / TILE) * tilesC, maxGroups),
       });

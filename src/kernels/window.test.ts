@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { foldGrid, packParams } from './params';
+import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
 describe('binding windows', () => {
@@ -30,24 +30,7 @@ describe('binding windows', () => {
   });
 });
 
-describe('uniform packing and grid folding', () => {
-  it('packs u32 and f32 fields into a 16-byte-rounded block', () => {
-    const view = new DataView(
-      packParams([
-        ['u32', 7],
-        ['f32', 0.5],
-        ['u32', 2 ** 32 - 1],
-      ]),
-    );
-    expect(view.byteLength).toBe(16);
-    expect([view.getUint32(0, true), view.getFloat32(4, true), view.getUint32(8, true)]).toEqual([
-      7,
-      0.5,
-      2 ** 32 - 1,
-    ]);
-    expect(() => packParams([['u32', -1]])).toThrow(RangeError);
-  });
-
+describe('grid folding', () => {
   it('folds a large grid into two dimensions that cover it', () => {
     expect(foldGrid(10, 65535)).toEqual([10, 1]);
     const [x, y] = foldGrid(100_000, 65535);

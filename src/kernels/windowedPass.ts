@@ -5,9 +5,11 @@
 // when it needs more workgroups than one dimension allows. Every elementwise kernel family uses it:
 // axpy, scale and soft-threshold (kernels/elementwise.ts), FISTA's passes (prune/fista.ts), the
 // masks' vector kernels (prune/masks.ts) and the optimizers' fused passes (train/optim/passes.ts).
-// What differs between them is only their uniform block, which the caller packs per window.
+// What differs between them is only their uniform block, which the caller packs per window, by
+// name (kernels/kernel.ts): windowFields gives the fields every such block spells the same way.
 
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
+import type { Kernel } from './kernel';
 import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
 
@@ -105,4 +107,24 @@ export function windowedPassDispatches(rt: GpuRuntime, pass: WindowedPass): Disp
     });
   }
   return dispatches;
+}
+
+/**
+ * The fields of a window's uniform block that the pass knows, for the ones the kernel declares:
+ * `n`, the window's length; `start`, its first element in the pass; and, for each operand (named in
+ * binding order), the offset inside its binding of the element the window reads first, under the
+ * operand's own name.
+ */
+export function windowFields(
+  kernel: Kernel,
+  operands: Readonly<Record<string, unknown>>,
+  window: PassWindow,
+): Record<string, number> {
+  const fields: Record<string, number> = {};
+  if (Object.hasOwn(kernel.uniforms, 'n')) fields.n = window.count;
+  if (Object.hasOwn(kernel.uniforms, 'start')) fields.start = window.start;
+  Object.keys(operands).forEach((name, i) => {
+    fields[name] = window.bases[i] ?? 0;
+  });
+  return fields;
 }

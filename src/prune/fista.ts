@@ -11,10 +11,10 @@
 import fistaShader from '../../shaders/prune/fista.wgsl?raw';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
+import { defineKernel, type Kernel } from '../kernels/kernel';
 import { matmul } from '../kernels/matmul';
-import { packParams } from '../kernels/params';
 import { reduce, reduceToNumber } from '../kernels/reduce';
-import { type PassOperand, windowedPassDispatches } from '../kernels/windowedPass';
+import { type PassOperand, windowedPassDispatches, windowFields } from '../kernels/windowedPass';
 
 /** One operator's least-squares problem, as statistics on the GPU. */
 export interface OperatorProblem {
@@ -28,37 +28,83 @@ export interface OperatorProblem {
   denseEnergy: number;
 }
 
-type Entry = 'step' | 'quad_terms' | 'round_terms' | 'harden' | 'coordinate_scores' | 'stop_check' | 'latch';
+// One declaration per entry point of shaders/prune/fista.wgsl, each with its own uniform block: n is
+// a window's length and an operand's name is its window's offset inside its binding (see pass).
+const module = { name: 'fista', code: fistaShader } as const;
+const offsets = <const N extends string>(...names: N[]) =>
+  Object.fromEntries(names.map((name) => [name, 'u32'])) as { [K in N]: 'u32' };
+export const fistaKernels = {
+  step: defineKernel({
+    ...module,
+    entryPoints: ['step'],
+    uniforms: {
+      n: 'u32',
+      ...offsets('y', 'yg', 'b', 'w', 'pg', 'z', 'terms', 'change'),
+      inv_l: 'f32',
+      tau: 'f32',
+      beta_prev: 'f32',
+      beta: 'f32',
+      two_lambda: 'f32',
+      write_z: 'f32',
+    },
+  }),
+  quad_terms: defineKernel({
+    ...module,
+    entryPoints: ['quad_terms'],
+    uniforms: { n: 'u32', ...offsets('v', 'vg', 'b', 'out'), two_lambda: 'f32' },
+  }),
+  round_terms: defineKernel({
+    ...module,
+    entryPoints: ['round_terms'],
+    uniforms: { n: 'u32', ...offsets('a', 'ag', 'c', 'cg', 'out') },
+  }),
+  harden: defineKernel({
+    ...module,
+    entryPoints: ['harden'],
+    uniforms: { n: 'u32', ...offsets('keep', 'w', 'z', 'dense', 'out', 'zeros') },
+  }),
+  coordinate_scores: defineKernel({
+    ...module,
+    entryPoints: ['coordinate_scores'],
+    uniforms: { n: 'u32', ...offsets('w', 'wg', 'b', 'diag', 'out'), start: 'u32', cols: 'u32' },
+  }),
+  stop_check: defineKernel({
+    ...module,
+    entryPoints: ['stop_check'],
+    uniforms: { rec: 'u32', iteration: 'f32', tol_sq: 'f32' },
+  }),
+  latch: defineKernel({
+    ...module,
+    entryPoints: ['latch'],
+    uniforms: { n: 'u32', ...offsets('rec', 'src_a', 'src_b', 'dst_a', 'dst_b'), stop: 'f32' },
+  }),
+};
+
+type Entry = keyof typeof fistaKernels;
 
 /**
- * One elementwise pass over `count` elements (kernels/windowedPass.ts); `startSlot` names the
- * offset field that receives each window's first element index.
+ * One elementwise pass over `count` elements (kernels/windowedPass.ts). `operands` name the
+ * entry point's vectors in binding order, each name also the uniform field that receives its
+ * window's offset; `values` are the block's other fields. A block with a `start` field receives
+ * each window's first element index, and one with `n` the window's length.
  */
 export async function pass(
   rt: GpuRuntime,
   entryPoint: Entry,
   count: number,
-  vectors: readonly PassOperand[],
-  scalars: readonly number[] = [],
-  startSlot?: number,
+  operands: Readonly<Record<string, PassOperand>>,
+  values: Readonly<Record<string, number>> = {},
 ): Promise<void> {
-  const pipeline = await rt.pipeline({ name: 'fista', code: fistaShader, entryPoint });
+  const kernel: Kernel = fistaKernels[entryPoint];
+  const pipeline = await kernel.pipeline(rt, entryPoint);
   rt.submit(
     windowedPassDispatches(rt, {
       name: `fista/${entryPoint}`,
       pipeline,
       count,
-      operands: vectors,
+      operands: Object.values(operands),
       block: 256,
-      uniforms: ({ start, count: n, bases }) =>
-        packParams([
-          ['u32', n],
-          ...Array.from({ length: 8 }, (_, i): ['u32', number] => [
-            'u32',
-            i === startSlot ? start : (bases[i] ?? 0),
-          ]),
-          ...Array.from({ length: 6 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-        ]),
+      uniforms: (window) => kernel.pack({ ...windowFields(kernel, operands, window), ...values }),
     }),
   );
 }
@@ -175,8 +221,8 @@ export async function sumQuadTerms(
     rt,
     'quad_terms',
     count,
-    [{ buffer: v }, { buffer: vg }, { buffer: b }, { buffer: terms }],
-    [2 * lambda],
+    { v: { buffer: v }, vg: { buffer: vg }, b: { buffer: b }, out: { buffer: terms } },
+    { two_lambda: 2 * lambda },
   );
   return reduceToNumber(rt, 'sum', count, { buffer: terms });
 }
@@ -289,8 +335,24 @@ export async function recordSolve(rt: GpuRuntime, args: SolveArgs): Promise<void
       rt,
       'step',
       ws.count,
-      [ws.y, ws.yg, p.b, ws.w, ws.pg, ws.z, ws.terms, ws.change].map((buffer) => ({ buffer })),
-      [1 / L, lambda / L, betaPrev, betaNext, 2 * lambda, last || tolerance > 0 ? 1 : 0],
+      {
+        y: { buffer: ws.y },
+        yg: { buffer: ws.yg },
+        b: { buffer: p.b },
+        w: { buffer: ws.w },
+        pg: { buffer: ws.pg },
+        z: { buffer: ws.z },
+        terms: { buffer: ws.terms },
+        change: { buffer: ws.change },
+      },
+      {
+        inv_l: 1 / L,
+        tau: lambda / L,
+        beta_prev: betaPrev,
+        beta: betaNext,
+        two_lambda: 2 * lambda,
+        write_z: last || tolerance > 0 ? 1 : 0,
+      },
     );
     // Σ terms + ‖WX‖² = 2F(W_{k−1}); halved when read.
     await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: k - 1 });
@@ -299,34 +361,47 @@ export async function recordSolve(rt: GpuRuntime, args: SolveArgs): Promise<void
     if (tolerance > 0 && !last) {
       await reduce(rt, 'sumsq', ws.count, { buffer: ws.change }, { buffer: ws.record, offset: slots.change });
       await reduce(rt, 'sumsq', ws.count, { buffer: ws.w }, { buffer: ws.record, offset: slots.size });
-      await pass(rt, 'stop_check', 1, [record(slots.stop, 3)], [k, tolerance * tolerance]);
       await pass(
         rt,
-        'latch',
-        ws.count,
-        [record(slots.stop), ...[ws.w, ws.z, ws.hard, ws.keep].map((buffer) => ({ buffer }))],
-        [k],
+        'stop_check',
+        1,
+        { rec: record(slots.stop, 3) },
+        { iteration: k, tol_sq: tolerance * tolerance },
       );
+      await pass(rt, 'latch', ws.count, latchOperands(record(slots.stop), [ws.w, ws.z], [ws.hard, ws.keep]), {
+        stop: k,
+      });
     }
   }
   if (tolerance > 0)
-    await pass(
-      rt,
-      'latch',
-      ws.count,
-      [record(slots.stop), ...[ws.hard, ws.keep, ws.w, ws.z].map((buffer) => ({ buffer }))],
-      [0],
-    );
+    await pass(rt, 'latch', ws.count, latchOperands(record(slots.stop), [ws.hard, ws.keep], [ws.w, ws.z]), {
+      stop: 0,
+    });
   // The final iterate's own product and objective, in slot K whatever iteration it came from.
   await timesGram(rt, p, ws.w, ws.yg);
   await pass(
     rt,
     'quad_terms',
     ws.count,
-    [ws.w, ws.yg, p.b, ws.terms].map((buffer) => ({ buffer })),
-    [2 * lambda],
+    { v: { buffer: ws.w }, vg: { buffer: ws.yg }, b: { buffer: p.b }, out: { buffer: ws.terms } },
+    { two_lambda: 2 * lambda },
   );
   await reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: args.iterations });
+}
+
+/** The latch's operands: the record's stop slot, then two sources copied to two destinations. */
+function latchOperands(
+  rec: PassOperand,
+  [srcA, srcB]: readonly GPUBuffer[],
+  [dstA, dstB]: readonly GPUBuffer[],
+): Record<string, PassOperand> {
+  return {
+    rec,
+    src_a: { buffer: srcA as GPUBuffer },
+    src_b: { buffer: srcB as GPUBuffer },
+    dst_a: { buffer: dstA as GPUBuffer },
+    dst_b: { buffer: dstB as GPUBuffer },
+  };
 }
 
 /** The solve's result from its record as read back. */

@@ -29,10 +29,48 @@ import shader from '../../shaders/prune/cholesky.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from '../kernels/kernel';
 import { matmulDispatches } from '../kernels/matmul';
 import { checkInteger, checkMatrix } from '../kernels/operands';
-import { foldGrid, packParams } from '../kernels/params';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
+
+// shaders/prune/cholesky.wgsl's entry points share one uniform block. Each is declared under its own
+// name, so that a profile splits the GPU time by kernel (the pipeline's label).
+const CHOLESKY_ENTRIES = [
+  'check',
+  'diagonal',
+  'mean',
+  'damp',
+  'factor_diagonal',
+  'panel',
+  'zero_lower',
+  'invert_diagonal',
+  'apply_inverse',
+  'take_panel',
+] as const;
+type CholeskyEntry = (typeof CHOLESKY_ENTRIES)[number];
+const choleskyUniforms = {
+  n: 'u32',
+  rows: 'u32',
+  row0: 'u32',
+  base: 'u32',
+  base2: 'u32',
+  width: 'u32',
+  ld2: 'u32',
+  damping: 'f32',
+} as const;
+const choleskyKernels = Object.fromEntries(
+  CHOLESKY_ENTRIES.map((entry) => [
+    entry,
+    defineKernel({
+      name: `cholesky ${entry}`,
+      code: shader,
+      entryPoints: [entry],
+      uniforms: choleskyUniforms,
+    }),
+  ]),
+) as Record<CholeskyEntry, ReturnType<typeof defineKernel<typeof choleskyUniforms, CholeskyEntry>>>;
 
 /** A failed factorization is retried with the damping ×10 this many times before giving up. */
 export const DAMPING_RETRIES = 4;
@@ -127,9 +165,7 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
     const small = await make('SparseGPT factor diagonal block', 4 * block * block);
     const copy = await make('SparseGPT factor block row', 4 * block * n);
     const status = await make('SparseGPT factor status', 4 * STATUS_SLOTS);
-    // Named by entry point, so that a profile splits the GPU time by kernel.
-    const pipe = (entryPoint: string) =>
-      rt.pipeline({ name: `cholesky ${entryPoint}`, code: shader, entryPoint });
+    const pipe = (entryPoint: CholeskyEntry) => choleskyKernels[entryPoint].pipeline(rt);
     const check = await pipe('check');
     const diagonal = await pipe('diagonal');
     const mean = await pipe('mean');
@@ -149,16 +185,16 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
       ld2?: number;
       damping?: number;
     }) =>
-      packParams([
-        ['u32', n],
-        ['u32', q.rows ?? 0],
-        ['u32', q.row0 ?? 0],
-        ['u32', q.base ?? 0],
-        ['u32', q.base2 ?? 0],
-        ['u32', q.width ?? 0],
-        ['u32', q.ld2 ?? 0],
-        ['f32', q.damping ?? 0],
-      ]);
+      choleskyKernels.check.pack({
+        n,
+        rows: q.rows ?? 0,
+        row0: q.row0 ?? 0,
+        base: q.base ?? 0,
+        base2: q.base2 ?? 0,
+        width: q.width ?? 0,
+        ld2: q.ld2 ?? 0,
+        damping: q.damping ?? 0,
+      });
     // Row-parallel dispatches over windows of `per` rows; `first` is the element each window starts at.
     const overRows = (
       pipeline: GPUComputePipeline,

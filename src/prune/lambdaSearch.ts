@@ -95,18 +95,22 @@ export async function fistaPruneOperator(
   const { slots } = ws;
   const sumInto = (slot: number) =>
     reduce(rt, 'sum', ws.count, { buffer: ws.terms }, { buffer: ws.record, offset: slot });
-  const terms = (entry: 'quad_terms' | 'round_terms' | 'harden', buffers: GPUBuffer[], scalars?: number[]) =>
+  const terms = (
+    entry: 'quad_terms' | 'round_terms' | 'harden',
+    buffers: Record<string, GPUBuffer>,
+    values?: Record<string, number>,
+  ) =>
     pass(
       rt,
       entry,
       ws.count,
-      buffers.map((buffer) => ({ buffer })),
-      scalars,
+      Object.fromEntries(Object.entries(buffers).map(([name, buffer]) => [name, { buffer }])),
+      values,
     );
   try {
     rt.copy(args.start, ws.best, bytes);
     await timesGram(rt, p, ws.best, ws.yg);
-    await terms('quad_terms', [ws.best, ws.yg, p.b, ws.terms], [0]);
+    await terms('quad_terms', { v: ws.best, vg: ws.yg, b: p.b, out: ws.terms }, { two_lambda: 0 });
     await sumInto(slots.warm);
     let warmStartError = Number.NaN;
     let bestError = Number.POSITIVE_INFINITY;
@@ -135,13 +139,20 @@ export async function fistaPruneOperator(
       // zeroed (their |Z| exceeds λ/L), in the order of |W_K|, and zeroed ones by how near they came.
       await magnitudeScores(rt, { w: ws.z, count: ws.count, out: ws.change });
       await selectKeep(rt, ws.change, ws.keep, p.rows, p.cols, pattern, o.thresholdGroup);
-      await terms('harden', [ws.keep, ws.w, ws.z, args.dense, ws.hard, ws.terms]);
+      await terms('harden', {
+        keep: ws.keep,
+        w: ws.w,
+        z: ws.z,
+        dense: args.dense,
+        out: ws.hard,
+        zeros: ws.terms,
+      });
       await sumInto(slots.zeros);
       // ws.yg holds W_K·G; the thresholded product goes to ws.pg (free until the next solve).
       await timesGram(rt, p, ws.hard, ws.pg);
-      await terms('quad_terms', [ws.hard, ws.pg, p.b, ws.terms], [0]);
+      await terms('quad_terms', { v: ws.hard, vg: ws.pg, b: p.b, out: ws.terms }, { two_lambda: 0 });
       await sumInto(slots.total);
-      await terms('round_terms', [ws.hard, ws.pg, ws.w, ws.yg, ws.terms]);
+      await terms('round_terms', { a: ws.hard, ag: ws.pg, c: ws.w, cg: ws.yg, out: ws.terms });
       await sumInto(slots.round);
       const values = await rt.readF32(ws.record, 0, 4 * slots.length);
       if (round === 0) takeWarmStart(values);
@@ -198,15 +209,14 @@ async function initialLambda(
       rt,
       'coordinate_scores',
       ws.count,
-      [
-        { buffer: w0 },
-        { buffer: ws.yg },
-        { buffer: p.b },
-        { buffer: diagonal.buffer, whole: true },
-        { buffer: ws.terms },
-      ],
-      [p.cols],
-      5,
+      {
+        w: { buffer: w0 },
+        wg: { buffer: ws.yg },
+        b: { buffer: p.b },
+        diag: { buffer: diagonal.buffer, whole: true },
+        out: { buffer: ws.terms },
+      },
+      { cols: p.cols },
     );
     const scores = await rt.readF32(ws.terms, 0, 4 * ws.count);
     const lambda = median(scores);

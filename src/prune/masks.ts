@@ -17,11 +17,35 @@
 
 import shader from '../../shaders/prune/masks.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
-import { foldGrid, packParams } from '../kernels/params';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
 import { windowedPassDispatches } from '../kernels/windowedPass';
 import { NM_MAX_M } from './options';
+
+// shaders/prune/masks.wgsl's entry points, by uniform block.
+const module = { name: 'masks', code: shader } as const;
+const rowMaskKernel = defineKernel({
+  ...module,
+  entryPoints: ['row_mask'],
+  uniforms: { rows: 'u32', cols: 'u32', off_scores: 'u32', off_keep: 'u32', prune: 'u32' },
+});
+const nmMaskKernel = defineKernel({
+  ...module,
+  entryPoints: ['nm_mask'],
+  uniforms: { groups: 'u32', n: 'u32', m: 'u32', off_scores: 'u32', off_keep: 'u32' },
+});
+const vectorKernel = defineKernel({
+  ...module,
+  entryPoints: ['apply_keep', 'magnitude', 'wanda_norms'],
+  uniforms: { n: 'u32', off_a: 'u32', off_b: 'u32', stride_a: 'u32' },
+});
+const wandaScoresKernel = defineKernel({
+  ...module,
+  entryPoints: ['wanda_scores'],
+  uniforms: { rows: 'u32', cols: 'u32', ld: 'u32', off_w: 'u32', off_out: 'u32', off_norm: 'u32' },
+});
 
 export interface RowMaskArgs {
   /** rows × cols scores, f32, row-major, ≥ 0 (a lower score is pruned first). */
@@ -116,7 +140,7 @@ export async function rowMaskDispatches(rt: GpuRuntime, args: RowMaskArgs): Prom
   }
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   const perWindow = Math.min(Math.floor(capacity / cols), maxGroups * maxGroups);
-  const pipeline = await rt.pipeline({ name: 'masks', code: shader, entryPoint: 'row_mask' });
+  const pipeline = await rowMaskKernel.pipeline(rt);
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const rb = Math.min(perWindow, rows - r0);
@@ -124,13 +148,7 @@ export async function rowMaskDispatches(rt: GpuRuntime, args: RowMaskArgs): Prom
     const keep = bindWindow(args.keep, offK + r0 * cols, span(rb, cols, cols), align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', cols],
-        ['u32', scores.base],
-        ['u32', keep.base],
-        ['u32', prune],
-      ]),
+      uniforms: rowMaskKernel.pack({ rows: rb, cols, off_scores: scores.base, off_keep: keep.base, prune }),
       storage: [scores.binding, keep.binding],
       workgroups: foldGrid(rb, maxGroups),
     });
@@ -176,7 +194,7 @@ export async function nmMaskDispatches(rt: GpuRuntime, args: NmMaskArgs): Promis
     Math.floor(windowCapacity(limits.maxStorageBufferBindingSize, align) / m),
     maxGroups * maxGroups * NM_GROUP,
   );
-  const pipeline = await rt.pipeline({ name: 'masks', code: shader, entryPoint: 'nm_mask' });
+  const pipeline = await nmMaskKernel.pipeline(rt);
   const dispatches: Dispatch[] = [];
   for (let g0 = 0; g0 < total; g0 += perWindow) {
     const gb = Math.min(perWindow, total - g0);
@@ -184,13 +202,7 @@ export async function nmMaskDispatches(rt: GpuRuntime, args: NmMaskArgs): Promis
     const keep = bindWindow(args.keep, offK + g0 * m, gb * m, align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', gb],
-        ['u32', n],
-        ['u32', m],
-        ['u32', scores.base],
-        ['u32', keep.base],
-      ]),
+      uniforms: nmMaskKernel.pack({ groups: gb, n, m, off_scores: scores.base, off_keep: keep.base }),
       storage: [scores.binding, keep.binding],
       workgroups: foldGrid(Math.ceil(gb / NM_GROUP), maxGroups),
     });
@@ -266,7 +278,7 @@ export async function wandaScores(rt: GpuRuntime, args: WandaScoresArgs): Promis
       1,
       Math.min(1 + Math.floor((capacity - cb) / cols), Math.floor((maxGroups * maxGroups * GROUP) / cb)),
     );
-    const pipeline = await rt.pipeline({ name: 'masks', code: shader, entryPoint: 'wanda_scores' });
+    const pipeline = await wandaScoresKernel.pipeline(rt);
     for (let r0 = 0; r0 < rows; r0 += rb) {
       const rn = Math.min(rb, rows - r0);
       for (let c0 = 0; c0 < cols; c0 += cb) {
@@ -276,14 +288,14 @@ export async function wandaScores(rt: GpuRuntime, args: WandaScoresArgs): Promis
         const out = bindWindow(args.out, r0 * cols + c0, span(rn, cn, cols), align);
         dispatches.push({
           pipeline,
-          uniforms: packParams([
-            ['u32', rn],
-            ['u32', cn],
-            ['u32', cols],
-            ['u32', w.base],
-            ['u32', out.base],
-            ['u32', norm.base],
-          ]),
+          uniforms: wandaScoresKernel.pack({
+            rows: rn,
+            cols: cn,
+            ld: cols,
+            off_w: w.base,
+            off_out: out.base,
+            off_norm: norm.base,
+          }),
           storage: [w.binding, norm.binding, out.binding],
           workgroups: foldGrid(Math.ceil((rn * cn) / GROUP), maxGroups),
         });
@@ -307,7 +319,7 @@ async function vectorDispatches(
   [a, offA, strideA]: [GPUBuffer, number, number],
   [b, offB]: [GPUBuffer, number],
 ): Promise<Dispatch[]> {
-  const pipeline = await rt.pipeline({ name: 'masks', code: shader, entryPoint });
+  const pipeline = await vectorKernel.pipeline(rt, entryPoint);
   return windowedPassDispatches(rt, {
     name: `masks/${entryPoint}`,
     pipeline,
@@ -318,11 +330,6 @@ async function vectorDispatches(
     ],
     block: GROUP,
     uniforms: ({ count: k, bases }) =>
-      packParams([
-        ['u32', k],
-        ['u32', bases[0] ?? 0],
-        ['u32', bases[1] ?? 0],
-        ['u32', strideA],
-      ]),
+      vectorKernel.pack({ n: k, off_a: bases[0] ?? 0, off_b: bases[1] ?? 0, stride_a: strideA }),
   });
 }

@@ -17,14 +17,32 @@ import shader from '../../shaders/prune/sparsegpt.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from '../kernels/kernel';
 import { matmul } from '../kernels/matmul';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from '../kernels/operands';
-import { foldGrid, packParams } from '../kernels/params';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, span, windowCapacity } from '../kernels/window';
 import { checkFactorFits, factorHessian, type HessianFactor } from './hessianFactor';
 import { rowMask } from './masks';
 import type { SparseGptOptions, SparsityPattern } from './options';
 import { NM_MAX_M } from './options';
+
+const sparsegptKernel = defineKernel({
+  name: 'sparsegpt',
+  code: shader,
+  entryPoints: ['zero_columns', 'block_scores', 'sweep'],
+  uniforms: {
+    rows: 'u32',
+    ld: 'u32',
+    width: 'u32',
+    u_base: 'u32',
+    w_base: 'u32',
+    e_base: 'u32',
+    nm: 'u32',
+    n: 'u32',
+    m: 'u32',
+  },
+});
 
 export interface SparseGptArgs {
   /** rows × cols weights (out × in, row-major), pruned in place. */
@@ -168,7 +186,7 @@ export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): 
     const maxGroups = limits.maxComputeWorkgroupsPerDimension;
     const grid = (n: number) => foldGrid(Math.ceil(n / GROUP), maxGroups);
     if (factor.deadColumns > 0) {
-      const pipeline = await rt.pipeline({ name: 'sparsegpt', code: shader, entryPoint: 'zero_columns' });
+      const pipeline = await sparsegptKernel.pipeline(rt, 'zero_columns');
       const dispatches: Dispatch[] = [];
       for (let r0 = 0; r0 < rows; r0 += wholeRows) {
         const rb = Math.min(wholeRows, rows - r0);
@@ -188,8 +206,8 @@ export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): 
     const unstructured = pattern.kind === 'unstructured';
     const keep = await scratch('SparseGPT block mask', unstructured ? 4 * rows * width : 4);
     const scores = unstructured ? await scratch('SparseGPT block scores', 4 * rows * width) : null;
-    const sweep = await rt.pipeline({ name: 'sparsegpt', code: shader, entryPoint: 'sweep' });
-    const blockScores = await rt.pipeline({ name: 'sparsegpt', code: shader, entryPoint: 'block_scores' });
+    const sweep = await sparsegptKernel.pipeline(rt, 'sweep');
+    const blockScores = await sparsegptKernel.pipeline(rt, 'block_scores');
 
     for (let c0 = 0; c0 < cols; c0 += blocksize) {
       signal?.throwIfAborted();
@@ -283,15 +301,15 @@ interface SweepParams {
 }
 
 function params(q: SweepParams): ArrayBuffer {
-  return packParams([
-    ['u32', q.rows],
-    ['u32', q.ld],
-    ['u32', q.width ?? 0],
-    ['u32', q.uBase ?? 0],
-    ['u32', q.wBase],
-    ['u32', q.eBase ?? 0],
-    ['u32', q.nm ?? 0],
-    ['u32', q.n ?? 0],
-    ['u32', q.m ?? 1],
-  ]);
+  return sparsegptKernel.pack({
+    rows: q.rows,
+    ld: q.ld,
+    width: q.width ?? 0,
+    u_base: q.uBase ?? 0,
+    w_base: q.wBase,
+    e_base: q.eBase ?? 0,
+    nm: q.nm ?? 0,
+    n: q.n ?? 0,
+    m: q.m ?? 1,
+  });
 }

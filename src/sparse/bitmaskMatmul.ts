@@ -8,12 +8,34 @@
 import shader from '../../shaders/sparse/bitmaskMatmul.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
-import { foldGrid, packParams } from '../kernels/params';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
 import { bitmaskRowBlocks, bitmaskValuesWindow } from './bitmaskRowBlocks';
 import type { BitmaskOnGpu } from './upload';
+
+const bitmaskMatmulKernel = defineKernel({
+  name: 'bitmaskMatmul',
+  code: shader,
+  entryPoints: ['bitmask_matmul'],
+  uniforms: {
+    tokens: 'u32',
+    rows: 'u32',
+    cols: 'u32',
+    words: 'u32',
+    ld_y: 'u32',
+    off_m: 'u32',
+    off_o: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    off_v: 'u32',
+    first_value: 'u32',
+    acc: 'u32',
+    row_tiles: 'u32',
+  },
+});
 
 /** Tokens and rows of W per workgroup: the shader's TILE_T and TILE_R. */
 const TILE = 32;
@@ -105,7 +127,7 @@ export async function bitmaskMatmulDispatches(rt: GpuRuntime, args: BitmaskMatmu
     ['rowOffsets', w.rowOffsets],
     ['values', w.values],
   );
-  const pipeline = await rt.pipeline({ name: 'bitmaskMatmul', code: shader, entryPoint: 'bitmask_matmul' });
+  const pipeline = await bitmaskMatmulKernel.pipeline(rt, 'bitmask_matmul');
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const words = bitmaskWordsPerRow(w.cols);
   const block = bitmaskMatmulBlocks(rt, w, tokens);
@@ -123,21 +145,21 @@ export async function bitmaskMatmulDispatches(rt: GpuRuntime, args: BitmaskMatmu
       const rowTiles = Math.ceil(r / TILE_ROWS);
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', t],
-          ['u32', r],
-          ['u32', w.cols],
-          ['u32', words],
-          ['u32', w.rows],
-          ['u32', mw.base],
-          ['u32', ow.base],
-          ['u32', xw.base],
-          ['u32', yw.base],
-          ['u32', vw.base],
-          ['u32', first],
-          ['u32', args.accumulate ? 1 : 0],
-          ['u32', rowTiles],
-        ]),
+        uniforms: bitmaskMatmulKernel.pack({
+          tokens: t,
+          rows: r,
+          cols: w.cols,
+          words,
+          ld_y: w.rows,
+          off_m: mw.base,
+          off_o: ow.base,
+          off_x: xw.base,
+          off_y: yw.base,
+          off_v: vw.base,
+          first_value: first,
+          acc: args.accumulate ? 1 : 0,
+          row_tiles: rowTiles,
+        }),
         storage: [mw.binding, ow.binding, vw.binding, xw.binding, yw.binding],
         workgroups: foldGrid(rowTiles * Math.ceil(t / TILE), rt.limits.maxComputeWorkgroupsPerDimension),
       });

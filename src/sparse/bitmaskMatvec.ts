@@ -6,12 +6,31 @@
 import shader from '../../shaders/sparse/bitmaskMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { foldGrid, packParams } from '../kernels/params';
+import { defineKernel } from '../kernels/kernel';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
 import { bitmaskRowBlocks, bitmaskValuesWindow } from './bitmaskRowBlocks';
 import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import type { BitmaskOnGpu } from './upload';
+
+const bitmaskMatvecKernel = defineKernel({
+  name: 'bitmaskMatvec',
+  code: shader,
+  entryPoints: ['bitmask_matvec', 'bitmask_matvec_rows'],
+  uniforms: {
+    rows: 'u32',
+    words: 'u32',
+    run: 'u32',
+    off_m: 'u32',
+    off_o: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    off_v: 'u32',
+    first_value: 'u32',
+    acc: 'u32',
+  },
+});
 
 const GROUP = 128;
 const ROWS_PER_GROUP = 64;
@@ -59,11 +78,7 @@ export async function bitmaskMatvecDispatches(
   ]);
   const words = bitmaskWordsPerRow(w.cols);
   const short = words <= BITMASK_SHORT_ROW_WORDS;
-  const pipeline = await rt.pipeline({
-    name: 'bitmaskMatvec',
-    code: shader,
-    entryPoint: short ? 'bitmask_matvec_rows' : 'bitmask_matvec',
-  });
+  const pipeline = await bitmaskMatvecKernel.pipeline(rt, short ? 'bitmask_matvec_rows' : 'bitmask_matvec');
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
   const dispatches: Dispatch[] = [];
@@ -76,18 +91,18 @@ export async function bitmaskMatvecDispatches(
     const yw = bindWindow(args.y, (args.offsetY ?? 0) + r0, r, align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', r],
-        ['u32', words],
-        ['u32', Math.ceil(words / GROUP)],
-        ['u32', mw.base],
-        ['u32', ow.base],
-        ['u32', xw.base],
-        ['u32', yw.base],
-        ['u32', vw.base],
-        ['u32', first],
-        ['u32', args.accumulate ? 1 : 0],
-      ]),
+      uniforms: bitmaskMatvecKernel.pack({
+        rows: r,
+        words,
+        run: Math.ceil(words / GROUP),
+        off_m: mw.base,
+        off_o: ow.base,
+        off_x: xw.base,
+        off_y: yw.base,
+        off_v: vw.base,
+        first_value: first,
+        acc: args.accumulate ? 1 : 0,
+      }),
       storage: [mw.binding, ow.binding, vw.binding, xw.binding, yw.binding],
       workgroups: foldGrid(
         short ? Math.ceil(r / ROWS_PER_GROUP) : r,

@@ -5,11 +5,32 @@
 
 import shader from '../../shaders/sparse/nmMatmul.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
-import { foldGrid, packParams } from '../kernels/params';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../kernels/window';
 import { nmConstants } from './nmMatvec';
 import type { NmOnGpu } from './upload';
+
+const nmMatmulKernel = defineKernel({
+  name: 'nmMatmul',
+  code: shader,
+  entryPoints: ['nm_matmul'],
+  uniforms: {
+    tokens: 'u32',
+    rows: 'u32',
+    cols: 'u32',
+    kept: 'u32',
+    words: 'u32',
+    ld_y: 'u32',
+    off_v: 'u32',
+    off_i: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    acc: 'u32',
+    row_tiles: 'u32',
+  },
+});
 
 const TILE = 32;
 
@@ -58,12 +79,7 @@ export async function nmMatmulDispatches(rt: GpuRuntime, args: NmMatmulArgs): Pr
   checkMatrix('nmMatmul', 'x', args.x, tokens, w.cols, w.cols, offsetX);
   checkMatrix('nmMatmul', 'y', args.y, tokens, w.rows, w.rows, offsetY);
   checkDistinct('nmMatmul', ['y', args.y], ['x', args.x], ['values', w.values], ['indices', w.indices]);
-  const pipeline = await rt.pipeline({
-    name: 'nmMatmul',
-    code: shader,
-    entryPoint: 'nm_matmul',
-    constants: nmConstants(w),
-  });
+  const pipeline = await nmMatmulKernel.pipeline(rt, 'nm_matmul', nmConstants(w));
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const block = nmMatmulBlocks(rt, w, tokens);
   const dispatches: Dispatch[] = [];
@@ -78,20 +94,20 @@ export async function nmMatmulDispatches(rt: GpuRuntime, args: NmMatmulArgs): Pr
       const rowTiles = Math.ceil(r / TILE);
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', t],
-          ['u32', r],
-          ['u32', w.cols],
-          ['u32', w.kept],
-          ['u32', w.words],
-          ['u32', w.rows],
-          ['u32', vw.base],
-          ['u32', iw.base],
-          ['u32', xw.base],
-          ['u32', yw.base],
-          ['u32', args.accumulate ? 1 : 0],
-          ['u32', rowTiles],
-        ]),
+        uniforms: nmMatmulKernel.pack({
+          tokens: t,
+          rows: r,
+          cols: w.cols,
+          kept: w.kept,
+          words: w.words,
+          ld_y: w.rows,
+          off_v: vw.base,
+          off_i: iw.base,
+          off_x: xw.base,
+          off_y: yw.base,
+          acc: args.accumulate ? 1 : 0,
+          row_tiles: rowTiles,
+        }),
         storage: [vw.binding, iw.binding, xw.binding, yw.binding],
         workgroups: foldGrid(rowTiles * Math.ceil(t / TILE), rt.limits.maxComputeWorkgroupsPerDimension),
       });

@@ -8,11 +8,28 @@
 import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { foldGrid, packParams } from '../kernels/params';
+import { defineKernel } from '../kernels/kernel';
+import { foldGrid } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import { nmIndexBits, nmIndicesPerWord } from './nmFormat';
 import type { NmOnGpu } from './upload';
+
+const nmMatvecKernel = defineKernel({
+  name: 'nmMatvec',
+  code: shader,
+  entryPoints: ['nm_matvec', 'nm_matvec_rows'],
+  uniforms: {
+    rows: 'u32',
+    kept: 'u32',
+    words: 'u32',
+    off_v: 'u32',
+    off_i: 'u32',
+    off_x: 'u32',
+    off_y: 'u32',
+    acc: 'u32',
+  },
+});
 
 /**
  * Rows with at most this many kept values take one invocation per row (nm_matvec_rows): no
@@ -60,12 +77,7 @@ export async function nmMatvecDispatches(
     ['indices', w.indices],
   ]);
   const short = w.kept <= NM_SHORT_ROW_KEPT;
-  const pipeline = await rt.pipeline({
-    name: 'nmMatvec',
-    code: shader,
-    entryPoint: short ? 'nm_matvec_rows' : 'nm_matvec',
-    constants: nmConstants(w),
-  });
+  const pipeline = await nmMatvecKernel.pipeline(rt, short ? 'nm_matvec_rows' : 'nm_matvec', nmConstants(w));
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const blockRows = nmMatvecRows(rt, w);
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
@@ -77,16 +89,16 @@ export async function nmMatvecDispatches(
     const yw = bindWindow(args.y, (args.offsetY ?? 0) + r0, r, align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', r],
-        ['u32', w.kept],
-        ['u32', w.words],
-        ['u32', vw.base],
-        ['u32', iw.base],
-        ['u32', xw.base],
-        ['u32', yw.base],
-        ['u32', args.accumulate ? 1 : 0],
-      ]),
+      uniforms: nmMatvecKernel.pack({
+        rows: r,
+        kept: w.kept,
+        words: w.words,
+        off_v: vw.base,
+        off_i: iw.base,
+        off_x: xw.base,
+        off_y: yw.base,
+        acc: args.accumulate ? 1 : 0,
+      }),
       storage: [vw.binding, iw.binding, xw.binding, yw.binding],
       workgroups: foldGrid(
         short ? Math.ceil(r / ROWS_PER_GROUP) : r,

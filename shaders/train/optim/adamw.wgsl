@@ -4,9 +4,26 @@
 //   w ← w − (η / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + ε)
 // The bias corrections are computed on the CPU in float64 and passed in.
 
-// Params and its binding p come from shaders/train/optim/optimParams.wgsl (withOptimizerParams).
-// f0 = 1 − ηλ, f1 = β1, f2 = 1 − β1, f3 = β2, f4 = 1 − β2, f5 = η / (1 − β1ᵗ),
-// f6 = 1 / sqrt(1 − β2ᵗ), f7 = ε (the complements are formed in float64 on the CPU)
+// n elements of the window; grad, m, v, w: each operand's window offset; decay = 1 − ηλ,
+// step = η / (1 − β1ᵗ), inv_bias2 = 1 / sqrt(1 − β2ᵗ) (the complements are formed in float64 on the CPU)
+struct AdamwParams {
+  n: u32,
+  grad: u32,
+  m: u32,
+  v: u32,
+  w: u32,
+  decay: f32,
+  beta1: f32,
+  one_minus_beta1: f32,
+  beta2: f32,
+  one_minus_beta2: f32,
+  step: f32,
+  inv_bias2: f32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> ap: AdamwParams;
+
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
@@ -21,14 +38,14 @@ fn main(
   let first = (wg.x + wg.y * groups.x) * 2048u;
   for (var r = 0u; r < 8u; r++) {
     let i = first + r * 256u + t;
-    if (i < p.n) {
-      let g = grad[p.o0 + i];
-      let mi = p.f1 * m[p.o1 + i] + p.f2 * g;
-      let vi = p.f3 * v[p.o2 + i] + p.f4 * (g * g);
-      m[p.o1 + i] = mi;
-      v[p.o2 + i] = vi;
-      let denom = sqrt(vi) * p.f6 + p.f7;
-      w[p.o3 + i] = w[p.o3 + i] * p.f0 - p.f5 * mi / denom;
+    if (i < ap.n) {
+      let g = grad[ap.grad + i];
+      let mi = ap.beta1 * m[ap.m + i] + ap.one_minus_beta1 * g;
+      let vi = ap.beta2 * v[ap.v + i] + ap.one_minus_beta2 * (g * g);
+      m[ap.m + i] = mi;
+      v[ap.v + i] = vi;
+      let denom = sqrt(vi) * ap.inv_bias2 + ap.eps;
+      w[ap.w + i] = w[ap.w + i] * ap.decay - ap.step * mi / denom;
     }
   }
 }

@@ -5,19 +5,43 @@
 // same STEP_GROUP invocations over the parameter. Each invocation visits the same elements
 // e = t, t + STEP_GROUP, … in every sweep, so a sweep reads what the same invocation wrote in the
 // previous one without a barrier; the per-parameter sums meet in workgroup memory (step_fold).
-// The scalar slots it leaves (o0 = the slot) are those of the multi-pass path, which the S-RSI and
+// The scalar slots it leaves (from `slot`) are those of the multi-pass path, which the S-RSI and
 // the step's read-back read: Σ Û² at +0, ⟨M, Û⟩ at +1, Σ M² at +2, max V at +3, Σ (V / max V)²
 // at +4, the clamped-history count (u32) at +5.
 //
-// o1 = k (0: no history), o2 = the row stride of Q and U, o3 = 1 when Q holds the rows,
-// o4 = 1 with a first moment, o5 = the guidance mode (0 off, 1 half, 2 positive),
-// o6 = 1 when V is the dense EMA (the parameter's state) rather than the history of a factored one;
-// f0 = β2 (0 without history), f1 = 1 − β2, f2 = ε1, f3 = ε, f4 = 1/N, f5 = d, f6 = β1, f7 = 1 − β1,
-// f8 = η, f9 = λ.
+// The uniform block: n elements, `cols` their row length; k (0: no history), stride = the row
+// stride of Q and U, q_rows = 1 when Q holds the rows, momentum = 1 with a first moment, guidance =
+// the mode (0 off, 1 half, 2 positive), dense = 1 when V is the dense EMA (the parameter's state)
+// rather than the history of a factored one; beta2 = β2 (0 without history), eps1 = ε1, eps = ε,
+// inv_count = 1/N, d = the clip threshold, beta1 = β1, lr = η, weight_decay = λ.
 
 // Invocations, chosen by the host: few on a CPU adapter (a barrier costs per SIMD group there), 64
 // on a GPU. At most 64 (step_values).
 override STEP_GROUP: u32 = 64u;
+
+struct StepParams {
+  n: u32,
+  cols: u32,
+  slot: u32,
+  k: u32,
+  stride: u32,
+  q_rows: u32,
+  momentum: u32,
+  guidance: u32,
+  dense: u32,
+  beta2: f32,
+  one_minus_beta2: f32,
+  eps1: f32,
+  eps: f32,
+  inv_count: f32,
+  d: f32,
+  beta1: f32,
+  one_minus_beta1: f32,
+  lr: f32,
+  weight_decay: f32,
+}
+
+@group(0) @binding(0) var<uniform> sp: StepParams;
 
 @group(0) @binding(1) var<storage, read> st_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> st_v: array<f32>;
@@ -46,23 +70,23 @@ fn step_fold(t: u32, x: vec4<f32>) -> vec4<f32> {
 // W ← W − η·(D + λ·W).
 fn step_weight(e: u32, d: f32) {
   let w = st_w[e];
-  st_w[e] = w - p.f8 * (d + p.f9 * w);
+  st_w[e] = w - sp.lr * (d + sp.weight_decay * w);
 }
 
 @compute @workgroup_size(STEP_GROUP)
 fn fused_step(@builtin(local_invocation_index) t: u32) {
   // V, and Σ Û² (x), max V (y), the clamped history entries (z).
   var first = vec4<f32>(0.0);
-  for (var e = t; e < p.n; e += STEP_GROUP) {
+  for (var e = t; e < sp.n; e += STEP_GROUP) {
     var h = 0.0;
-    if (p.o6 == 1u) {
+    if (sp.dense == 1u) {
       h = st_v[e];
-    } else if (p.o1 > 0u) {
-      let row = e / p.cols;
-      let col = e % p.cols;
-      let a = select(col, row, p.o3 == 1u) * p.o2;
-      let b = select(row, col, p.o3 == 1u) * p.o2;
-      for (var c = 0u; c < p.o1; c++) {
+    } else if (sp.k > 0u) {
+      let row = e / sp.cols;
+      let col = e % sp.cols;
+      let a = select(col, row, sp.q_rows == 1u) * sp.stride;
+      let b = select(row, col, sp.q_rows == 1u) * sp.stride;
+      for (var c = 0u; c < sp.k; c++) {
         h += st_q[a + c] * st_u[b + c];
       }
       if (h < 0.0) {
@@ -70,27 +94,27 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
       }
     }
     let g = st_g[e];
-    let v = p.f0 * max(h, 0.0) + p.f1 * (g * g + p.f2);
+    let v = sp.beta2 * max(h, 0.0) + sp.one_minus_beta2 * (g * g + sp.eps1);
     st_v[e] = v;
-    let u = g / (sqrt(v) + p.f3);
+    let u = g / (sqrt(v) + sp.eps);
     first.x += u * u;
     first.y = max(first.y, v);
   }
   let a = step_fold(t, first);
-  let clip = 1.0 / max(1.0, sqrt(a.x * p.f4) / p.f5);
+  let clip = 1.0 / max(1.0, sqrt(a.x * sp.inv_count) / sp.d);
   let top = a.y;
   let inv = select(0.0, 1.0 / top, top > 0.0);
-  let momentum = p.o4 == 1u;
-  let guided = momentum && p.o5 != 0u;
+  let momentum = sp.momentum == 1u;
+  let guided = momentum && sp.guidance != 0u;
   // M and W (unless guided), and Σ (V / max V)² (x), ⟨M, Û⟩ with Û unclipped (z), Σ M² (w).
   var second = vec4<f32>(0.0);
-  for (var e = t; e < p.n; e += STEP_GROUP) {
+  for (var e = t; e < sp.n; e += STEP_GROUP) {
     let v = st_v[e];
     let x = v * inv;
     second.x += x * x;
-    let raw = st_g[e] / (sqrt(v) + p.f3);
+    let raw = st_g[e] / (sqrt(v) + sp.eps);
     if (momentum) {
-      let m = p.f6 * st_m[e] + p.f7 * clip * raw;
+      let m = sp.beta1 * st_m[e] + sp.one_minus_beta1 * clip * raw;
       st_m[e] = m;
       if (guided) {
         second.z += m * raw;
@@ -106,17 +130,17 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
   if (guided) {
     // The guidance factor of adapprox.wgsl's `guidance`, from the sums just taken.
     let c = clip * b.z / (sqrt(b.w) * clip * sqrt(a.x) + 1e-12);
-    let s = select(max(c, 0.0), 0.5 * (1.0 + c), p.o5 == 1u);
-    for (var e = t; e < p.n; e += STEP_GROUP) {
+    let s = select(max(c, 0.0), 0.5 * (1.0 + c), sp.guidance == 1u);
+    for (var e = t; e < sp.n; e += STEP_GROUP) {
       step_weight(e, s * st_m[e]);
     }
   }
   if (t == 0u) {
-    st_s[p.o0] = a.x;
-    st_s[p.o0 + 1u] = b.z;
-    st_s[p.o0 + 2u] = b.w;
-    st_s[p.o0 + 3u] = top;
-    st_s[p.o0 + 4u] = b.x;
-    st_s[p.o0 + 5u] = bitcast<f32>(u32(a.z));
+    st_s[sp.slot] = a.x;
+    st_s[sp.slot + 1u] = b.z;
+    st_s[sp.slot + 2u] = b.w;
+    st_s[sp.slot + 3u] = top;
+    st_s[sp.slot + 4u] = b.x;
+    st_s[sp.slot + 5u] = bitcast<f32>(u32(a.z));
   }
 }

@@ -7,7 +7,9 @@
 // serially (a workgroup tree per row cost 1.3 ms per row in barriers on SwiftShader). Columns: one
 // invocation per column, summing down the rows of a window serially (reads are coalesced across
 // the workgroup); a matrix taller than one binding is processed in row windows, the first applying
-// β and the later ones accumulating (f0 = β, then 1).
+// β and the later ones accumulating (beta = β, then 1). Each group of entry points has its own
+// uniform block: n is the window's length (rows, or elements), a field named after an operand its
+// offset inside that operand's binding.
 // Also here: the dense second moment of vectors and the partial sums of Û² (for the update clipping
 // RMS) in the layout of summing optimizer passes (8192 elements per workgroup, 32 per invocation,
 // see train/optim/passes.ts).
@@ -29,16 +31,29 @@ fn tree_sum(t: u32) {
   }
 }
 
-// ---- X = G² + ε1. Uniform: n rows in the window from global row `start`; o0 = first G element of the
-// window, o1 = target (R or C) offset; f0 = β (or 1 for later column windows), f1 = (1−β)/length of
-// the mean, f2 = ε1.
+// ---- X = G² + ε1. n rows in the window from global row `start`; g = first G element of the
+// window, dest = R or C; beta = β (or 1 for later column windows), weight = (1−β)/length of the
+// mean, eps = ε1.
+
+struct SqParams {
+  n: u32,
+  start: u32,
+  cols: u32,
+  g: u32,
+  dest: u32,
+  beta: f32,
+  weight: f32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> sqp: SqParams;
 
 @group(0) @binding(1) var<storage, read> sq_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sq_target: array<f32>;
 
 fn sq_at(row: u32, col: u32) -> f32 {
-  let g = sq_g[p.o0 + row * p.cols + col];
-  return g * g + p.f2;
+  let g = sq_g[sqp.g + row * sqp.cols + col];
+  return g * g + sqp.eps;
 }
 
 @compute @workgroup_size(64)
@@ -48,15 +63,15 @@ fn row_sq(
   @builtin(local_invocation_index) t: u32,
 ) {
   let row = (wg.x + wg.y * groups.x) * 64u + t;
-  if (row >= p.n) {
+  if (row >= sqp.n) {
     return;
   }
   var acc = 0.0;
-  for (var j = 0u; j < p.cols; j++) {
+  for (var j = 0u; j < sqp.cols; j++) {
     acc += sq_at(row, j);
   }
-  let i = p.o1 + p.start + row;
-  sq_target[i] = p.f0 * sq_target[i] + p.f1 * acc;
+  let i = sqp.dest + sqp.start + row;
+  sq_target[i] = sqp.beta * sq_target[i] + sqp.weight * acc;
 }
 
 @compute @workgroup_size(256)
@@ -66,21 +81,41 @@ fn col_sq(
   @builtin(local_invocation_index) t: u32,
 ) {
   let col = (wg.x + wg.y * groups.x) * 256u + t;
-  if (col >= p.cols) {
+  if (col >= sqp.cols) {
     return;
   }
   var acc = 0.0;
-  for (var row = 0u; row < p.n; row++) {
+  for (var row = 0u; row < sqp.n; row++) {
     acc += sq_at(row, col);
   }
-  let i = p.o1 + col;
-  sq_target[i] = p.f0 * sq_target[i] + p.f1 * acc;
+  let i = sqp.dest + col;
+  sq_target[i] = sqp.beta * sq_target[i] + sqp.weight * acc;
 }
 
 // ---- X = (Û − M)² + ε2, CAME's instability, with Û the clipped update of this step and M the
-// momentum already updated with it. o0 = G window, o1 = M window, o2 = R, o3 = C, o4 = the
-// parameter's scalar slots (ΣR at +0, ΣÛ² at +1), o5 = target; f0, f1 as above, f2 = ε2,
-// f3 = 1/rows, f4 = 1/(rows·cols), f5 = d.
+// momentum already updated with it. g = G window, m = M window, r = R, c = C, slot = the
+// parameter's scalar slots (ΣR at +0, ΣÛ² at +1), dest = R or C; beta, weight as above, eps = ε2,
+// inv_rows = 1/rows, inv_count = 1/(rows·cols), d = the clip threshold.
+
+struct ResParams {
+  n: u32,
+  start: u32,
+  cols: u32,
+  g: u32,
+  m: u32,
+  r: u32,
+  c: u32,
+  slot: u32,
+  dest: u32,
+  beta: f32,
+  weight: f32,
+  eps: f32,
+  inv_rows: f32,
+  inv_count: f32,
+  d: f32,
+}
+
+@group(0) @binding(0) var<uniform> rsp: ResParams;
 
 @group(0) @binding(1) var<storage, read> res_g: array<f32>;
 @group(0) @binding(2) var<storage, read> res_m: array<f32>;
@@ -90,12 +125,12 @@ fn col_sq(
 @group(0) @binding(6) var<storage, read_write> res_target: array<f32>;
 
 fn res_at(row: u32, col: u32) -> f32 {
-  let e = row * p.cols + col;
-  let mean_r = res_s[p.o4] * p.f3;
-  let clip = clip_factor(res_s[p.o4 + 1u], p.f4, p.f5);
-  let u = factored_u(res_g[p.o0 + e], res_r[p.o2 + p.start + row], res_c[p.o3 + col], mean_r) * clip;
-  let d = u - res_m[p.o1 + e];
-  return d * d + p.f2;
+  let e = row * rsp.cols + col;
+  let mean_r = res_s[rsp.slot] * rsp.inv_rows;
+  let clip = clip_factor(res_s[rsp.slot + 1u], rsp.inv_count, rsp.d);
+  let u = factored_u(res_g[rsp.g + e], res_r[rsp.r + rsp.start + row], res_c[rsp.c + col], mean_r) * clip;
+  let d = u - res_m[rsp.m + e];
+  return d * d + rsp.eps;
 }
 
 @compute @workgroup_size(64)
@@ -105,15 +140,15 @@ fn row_res(
   @builtin(local_invocation_index) t: u32,
 ) {
   let row = (wg.x + wg.y * groups.x) * 64u + t;
-  if (row >= p.n) {
+  if (row >= rsp.n) {
     return;
   }
   var acc = 0.0;
-  for (var j = 0u; j < p.cols; j++) {
+  for (var j = 0u; j < rsp.cols; j++) {
     acc += res_at(row, j);
   }
-  let i = p.o5 + p.start + row;
-  res_target[i] = p.f0 * res_target[i] + p.f1 * acc;
+  let i = rsp.dest + rsp.start + row;
+  res_target[i] = rsp.beta * res_target[i] + rsp.weight * acc;
 }
 
 @compute @workgroup_size(256)
@@ -123,19 +158,33 @@ fn col_res(
   @builtin(local_invocation_index) t: u32,
 ) {
   let col = (wg.x + wg.y * groups.x) * 256u + t;
-  if (col >= p.cols) {
+  if (col >= rsp.cols) {
     return;
   }
   var acc = 0.0;
-  for (var row = 0u; row < p.n; row++) {
+  for (var row = 0u; row < rsp.n; row++) {
     acc += res_at(row, col);
   }
-  let i = p.o5 + col;
-  res_target[i] = p.f0 * res_target[i] + p.f1 * acc;
+  let i = rsp.dest + col;
+  res_target[i] = rsp.beta * res_target[i] + rsp.weight * acc;
 }
 
-// ---- Σ Û² of a factored parameter, one partial per workgroup. o0 = G window, o1 = R, o2 = C,
-// o3 = scalar slots (ΣR at +0); f3 = 1/rows. `start` is the window's first element.
+// ---- Σ Û² of a factored parameter, one partial per workgroup, from partials[pbase]. g = G window,
+// r = R, c = C, slot = scalar slots (ΣR at +0); `start` is the window's first element.
+
+struct U2Params {
+  n: u32,
+  start: u32,
+  cols: u32,
+  pbase: u32,
+  g: u32,
+  r: u32,
+  c: u32,
+  slot: u32,
+  inv_rows: f32,
+}
+
+@group(0) @binding(0) var<uniform> u2p: U2Params;
 
 @group(0) @binding(1) var<storage, read> u2_g: array<f32>;
 @group(0) @binding(2) var<storage, read> u2_r: array<f32>;
@@ -151,25 +200,37 @@ fn factored_u2(
 ) {
   let block = wg.x + wg.y * groups.x;
   let first = block * 8192u;
-  let mean_r = u2_s[p.o3] * p.f3;
+  let mean_r = u2_s[u2p.slot] * u2p.inv_rows;
   var acc = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = first + r * 256u + t;
-    if (i < p.n) {
-      let e = p.start + i;
-      let u = factored_u(u2_g[p.o0 + i], u2_r[p.o1 + e / p.cols], u2_c[p.o2 + e % p.cols], mean_r);
+    if (i < u2p.n) {
+      let e = u2p.start + i;
+      let u = factored_u(u2_g[u2p.g + i], u2_r[u2p.r + e / u2p.cols], u2_c[u2p.c + e % u2p.cols], mean_r);
       acc += u * u;
     }
   }
   partial[t] = acc;
   tree_sum(t);
-  if (t == 0u && first < p.n) {
-    u2_partials[p.pbase + block] = partial[0];
+  if (t == 0u && first < u2p.n) {
+    u2_partials[u2p.pbase + block] = partial[0];
   }
 }
 
-// ---- Vectors: V ← β·V + (1−β)·(G² + ε1) in place, and Σ Û² with Û = G / sqrt(V). o0 = G window,
-// o1 = V window; f0 = β, f1 = 1 − β, f2 = ε1.
+// ---- Vectors: V ← β·V + (1−β)·(G² + ε1) in place, and Σ Û² with Û = G / sqrt(V). g = G window,
+// v = V window; eps = ε1.
+
+struct DenseParams {
+  n: u32,
+  pbase: u32,
+  g: u32,
+  v: u32,
+  beta: f32,
+  one_minus_beta: f32,
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> dsp: DenseParams;
 
 @group(0) @binding(1) var<storage, read> dense_g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dense_v: array<f32>;
@@ -186,17 +247,17 @@ fn dense_sq(
   var acc = 0.0;
   for (var r = 0u; r < 32u; r++) {
     let i = first + r * 256u + t;
-    if (i < p.n) {
-      let g = dense_g[p.o0 + i];
-      let v = p.f0 * dense_v[p.o1 + i] + p.f1 * (g * g + p.f2);
-      dense_v[p.o1 + i] = v;
+    if (i < dsp.n) {
+      let g = dense_g[dsp.g + i];
+      let v = dsp.beta * dense_v[dsp.v + i] + dsp.one_minus_beta * (g * g + dsp.eps);
+      dense_v[dsp.v + i] = v;
       let u = g * inverseSqrt(v);
       acc += u * u;
     }
   }
   partial[t] = acc;
   tree_sum(t);
-  if (t == 0u && first < p.n) {
-    dense_partials[p.pbase + block] = partial[0];
+  if (t == 0u && first < dsp.n) {
+    dense_partials[dsp.pbase + block] = partial[0];
   }
 }

@@ -65,18 +65,18 @@ fn cached_u(g: f32, w: Walk, rows: u32) -> f32 {
 }
 
 // The factored second moment of a fused step, shared by Adafactor and CAME, over the G, R and C
-// that both shaders bind as xg, xr and xc (ε1 in p.f11, 1/rows in p.f3):
+// that both shaders bind as xg, xr and xc (each passes its own cols, ε1 and 1/rows):
 // C ← β·C + (1−β)·colmean(G² + ε1), one column per invocation, with its factor rsqrt(C) cached;
 // then R ← β·R + (1−β)·rowmean(G² + ε1), one row per invocation. Since Û² = G²·mean R / (R·C),
 // Σ Û² = mean R · Σ_i (Σ_j G²/C_j) / R_i is summed in the same sweep. Returns (Σ R, Σ G²/(R·C)).
-fn factored_ema(t: u32, rows: u32, beta: f32, one_minus_beta: f32) -> vec2<f32> {
-  for (var j = t; j < p.cols; j += FUSED_GROUP) {
+fn factored_ema(t: u32, rows: u32, cols: u32, beta: f32, one_minus_beta: f32, eps1: f32, inv_rows: f32) -> vec2<f32> {
+  for (var j = t; j < cols; j += FUSED_GROUP) {
     var acc = 0.0;
     for (var i = 0u; i < rows; i++) {
-      let g = xg[i * p.cols + j];
-      acc += g * g + p.f11;
+      let g = xg[i * cols + j];
+      acc += g * g + eps1;
     }
-    let c = beta * xc[j] + one_minus_beta * acc * p.f3;
+    let c = beta * xc[j] + one_minus_beta * acc * inv_rows;
     xc[j] = c;
     factors[rows + j] = inverseSqrt(c);
   }
@@ -85,13 +85,13 @@ fn factored_ema(t: u32, rows: u32, beta: f32, one_minus_beta: f32) -> vec2<f32> 
   for (var i = t; i < rows; i += FUSED_GROUP) {
     var acc = 0.0;
     var scaled = 0.0;
-    for (var j = 0u; j < p.cols; j++) {
-      let g = xg[i * p.cols + j];
+    for (var j = 0u; j < cols; j++) {
+      let g = xg[i * cols + j];
       let b = factors[rows + j];
-      acc += g * g + p.f11;
+      acc += g * g + eps1;
       scaled += g * g * b * b;
     }
-    let r = beta * xr[i] + one_minus_beta * acc / f32(p.cols);
+    let r = beta * xr[i] + one_minus_beta * acc / f32(cols);
     xr[i] = r;
     own += vec2<f32>(r, scaled / r);
   }

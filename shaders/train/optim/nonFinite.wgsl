@@ -4,9 +4,16 @@
 // counts its own 8 elements and touches the atomics only when it found one, so a clean gradient
 // costs one read per element.
 
-// Params and its binding p come from shaders/train/optim/optimParams.wgsl (withOptimizerParams).
-// o0: the window's first gradient element; o1: the parameter's slot in counts (infinite at o1,
-// NaN at o1 + 1).
+// grad: the window's first gradient element; counts: the parameter's slot in counts (infinite at
+// counts, NaN at counts + 1).
+struct NonFiniteParams {
+  n: u32,
+  grad: u32,
+  counts: u32,
+}
+
+@group(0) @binding(0) var<uniform> np: NonFiniteParams;
+
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> counts: array<atomic<u32>>;
 
@@ -21,8 +28,8 @@ fn main(
   var nan = 0u;
   for (var r = 0u; r < 8u; r++) {
     let i = first + r * 256u + t;
-    if (i < p.n) {
-      let bits = bitcast<u32>(grad[p.o0 + i]);
+    if (i < np.n) {
+      let bits = bitcast<u32>(grad[np.grad + i]);
       if ((bits & 0x7f800000u) == 0x7f800000u) {
         if ((bits & 0x007fffffu) == 0u) {
           inf += 1u;
@@ -33,9 +40,9 @@ fn main(
     }
   }
   if (inf > 0u) {
-    atomicAdd(&counts[p.o1], inf);
+    atomicAdd(&counts[np.counts], inf);
   }
   if (nan > 0u) {
-    atomicAdd(&counts[p.o1 + 1u], nan);
+    atomicAdd(&counts[np.counts + 1u], nan);
   }
 }

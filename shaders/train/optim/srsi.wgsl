@@ -142,12 +142,21 @@ fn qr(t: u32, rows: u32, w: u32, y0: u32, g0: u32, plain: u32) {
   }
 }
 
-// ---- Thin QR of Y in place. n = rows, o0 = Y, o1 = work (w² + 2w), o2 = w, o3 = the plain passes
+// ---- Thin QR of Y in place. rows, y = Y, work (w² + 2w), w, plain = the plain passes
 // after the two shifted ones: 2 for an orthonormal Q, 0 where only Q's span and conditioning
 // matter (the power iterations before the last; κ(Q) ≲ 1e3 there).
+struct QrParams {
+  rows: u32,
+  y: u32,
+  work: u32,
+  w: u32,
+  plain: u32,
+}
+
+@group(0) @binding(0) var<uniform> cqp: QrParams;
 @compute @workgroup_size(WG)
 fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
-  qr(t, p.n, p.o2, p.o0, p.o1, p.o3);
+  qr(t, cqp.rows, cqp.w, cqp.y, cqp.work, cqp.plain);
 }
 
 // ---- Eigendecomposition of UᵀU (U rows × w at u0) by parallel cyclic Jacobi, then the
@@ -324,28 +333,59 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
   }
 }
 
-// n = rows, o0 = U, o1 = work, o2 = w, o3 = the parameter's slot, o4 = the record, o5 = k_min,
-// o6 = k_cap; f0 = ξ_thr.
+// rows, u = U, work, w, slot = the parameter's slot, record, k_min, k_cap, threshold = ξ_thr.
+struct EigenRankParams {
+  rows: u32,
+  u: u32,
+  work: u32,
+  w: u32,
+  slot: u32,
+  record: u32,
+  k_min: u32,
+  k_cap: u32,
+  threshold: f32,
+}
+
+@group(0) @binding(0) var<uniform> erp: EigenRankParams;
 @compute @workgroup_size(WG)
 fn eigen_rank(@builtin(local_invocation_index) t: u32) {
-  eigen(t, p.n, p.o2, p.o0, p.o1, p.o3, p.o4, p.o5, p.o6, p.f0);
+  eigen(t, erp.rows, erp.w, erp.u, erp.work, erp.slot, erp.record, erp.k_min, erp.k_cap, erp.threshold);
 }
 
 // ---- The whole S-RSI of a small matrix in one workgroup. V (read, `cols` its row length) is
-// oriented short × long (transposed when o0 = 1); n = short, start = long, pbase = w; o1 = slot
-// (max V at +3, Σ (V / max V)² at +4), o2 = record, o3 = k_min, o4 = k_cap, o5 = the Gaussian key,
-// o6 = l, o7 = columns of Ω taken from U_prev (the warm start; 0 for none), f0 = ξ_thr, f1 = U_prev's
-// row stride. Ω is drawn as sketch_gaussian / sketch_warm draw it, the products are
-// sketch-skinny's, the QR and eigensolver the ones above.
+// oriented short × long (transposed when transpose = 1); slot (max V at +3, Σ (V / max V)² at +4),
+// record, k_min, k_cap, key = the Gaussian key, l, taken = columns of Ω taken from U_prev (the warm
+// start; 0 for none), threshold = ξ_thr, u_stride = U_prev's row stride. Ω is drawn as
+// sketch_gaussian / sketch_warm draw it, the products are sketch-skinny's, the QR and eigensolver
+// the ones above.
+
+struct SrsiSmallParams {
+  short: u32,
+  long: u32,
+  cols: u32,
+  w: u32,
+  transpose: u32,
+  slot: u32,
+  record: u32,
+  k_min: u32,
+  k_cap: u32,
+  key: u32,
+  l: u32,
+  taken: u32,
+  threshold: f32,
+  u_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> srp: SrsiSmallParams;
 
 @group(0) @binding(3) var<storage, read> fs_v: array<f32>;
 @group(0) @binding(4) var<storage, read> fs_u: array<f32>;
 
 fn fs_at(i: u32, j: u32) -> f32 {
-  if (p.o0 == 1u) {
-    return fs_v[j * p.cols + i];
+  if (srp.transpose == 1u) {
+    return fs_v[j * srp.cols + i];
   }
-  return fs_v[i * p.cols + j];
+  return fs_v[i * srp.cols + j];
 }
 
 // C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
@@ -394,40 +434,54 @@ fn fs_product(t: u32, out: u32, inner: u32, w: u32, b0: u32, c0: u32, vt: bool, 
 
 @compute @workgroup_size(WG)
 fn srsi_small(@builtin(local_invocation_index) t: u32) {
-  let short = p.n;
-  let long = p.start;
-  let w = p.pbase;
+  let short = srp.short;
+  let long = srp.long;
+  let w = srp.w;
   let y0 = long * w;
   let g0 = y0 + short * w;
-  let top = sc[p.o1 + 3u];
+  let top = sc[srp.slot + 3u];
   let inv = select(1.0, 1.0 / top, top > 0.0);
-  let ustride = u32(p.f1);
+  let ustride = srp.u_stride;
   for (var e = t; e < long * w; e += WG) {
     let col = e % w;
-    if (col < p.o7) {
+    if (col < srp.taken) {
       sk[e] = fs_u[(e / w) * ustride + col] * inv;
     } else {
-      sk[e] = gaussian(p.o5, e);
+      sk[e] = gaussian(srp.key, e);
     }
   }
   storageBarrier();
-  for (var it = 0u; it < p.o6; it++) {
+  for (var it = 0u; it < srp.l; it++) {
     // Y = V·Ω / max V.
     fs_product(t, short, long, w, 0u, y0, false, inv);
     storageBarrier();
-    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == p.o6));
+    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == srp.l));
     // U = Vᵀ·Q / max V, into Ω's place.
     fs_product(t, long, short, w, y0, 0u, true, inv);
     storageBarrier();
   }
-  eigen(t, long, w, 0u, g0, p.o1, p.o2, p.o3, p.o4, p.f0);
+  eigen(t, long, w, 0u, g0, srp.slot, srp.record, srp.k_min, srp.k_cap, srp.threshold);
 }
 
 // ---- The new factors from the sketch, in singular-vector order and at the chosen rank k:
 // Q' = Q·E_k (short × k) and U' = max V · U·E_k (long × k; U was formed from V / max V), each
-// row-major with row length `cols` = the stored stride (columns k…stride−1 are zeroed).
-// n = (short + long)·stride elements, 8 per invocation; o0 = short, o1 = w, o2 = k, o3 = the
-// sorted E (in the sketch's work), o4 = the scalar slot (max V at +3), o5 = U, o6 = Q.
+// row-major with row length `stride` (columns k…stride−1 are zeroed).
+// n = (short + long)·stride elements, 8 per invocation; short, w, k, e = the sorted E (in the
+// sketch's work), slot = the scalar slot (max V at +3), u = U, q = Q (offsets in the sketch).
+
+struct RotateParams {
+  n: u32,
+  stride: u32,
+  short: u32,
+  w: u32,
+  k: u32,
+  e: u32,
+  slot: u32,
+  u: u32,
+  q: u32,
+}
+
+@group(0) @binding(0) var<uniform> rfp: RotateParams;
 
 @group(0) @binding(3) var<storage, read_write> ro_qo: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ro_uo: array<f32>;
@@ -438,22 +492,22 @@ fn rotate_factors(
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) t: u32,
 ) {
-  let stride = p.cols;
-  let w = p.o1;
-  let top = sc[p.o4 + 3u];
-  let split = p.o0 * stride;
+  let stride = rfp.stride;
+  let w = rfp.w;
+  let top = sc[rfp.slot + 3u];
+  let split = rfp.short * stride;
   for (var r = 0u; r < 8u; r++) {
     let i = (wg.x + wg.y * groups.x) * 2048u + r * 256u + t;
-    if (i < p.n) {
+    if (i < rfp.n) {
       let on_u = i >= split;
       let local = select(i, i - split, on_u);
       let row = local / stride;
       let col = local % stride;
-      let base = select(p.o6, p.o5, on_u) + row * w;
+      let base = select(rfp.q, rfp.u, on_u) + row * w;
       var acc = 0.0;
-      if (col < p.o2) {
+      if (col < rfp.k) {
         for (var c = 0u; c < w; c++) {
-          acc += sk[base + c] * sk[p.o3 + c * w + col];
+          acc += sk[base + c] * sk[rfp.e + c * w + col];
         }
       }
       if (on_u) {

@@ -9,11 +9,28 @@ import forwardShader from '../../../shaders/kernels/activation.wgsl?raw';
 import backwardShader from '../../../shaders/train/backward/activationBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import type { ActivationFn, MatrixRef } from '../../kernels/activation';
+import { defineKernel } from '../../kernels/kernel';
 import { checkInteger, checkMatrix } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
 
 const shader = `${forwardShader}\n${backwardShader}`;
+
+const activationBackwardKernel = defineKernel({
+  name: 'activationBackward',
+  code: shader,
+  entryPoints: ['map_backward', 'map_backward_inplace', 'gated_backward'],
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld_a: 'u32',
+    ld_b: 'u32',
+    ld_y: 'u32',
+    off_a: 'u32',
+    off_b: 'u32',
+    off_y: 'u32',
+  },
+});
 
 /** The FN override of activation.wgsl. */
 const FN_CODE: Record<ActivationFn, number> = { gelu: 0, gelu_tanh: 1, relu: 2, silu: 3 };
@@ -131,12 +148,7 @@ async function dispatches(
     ],
     64,
   );
-  const pipeline = await rt.pipeline({
-    name: 'activationBackward',
-    code: shader,
-    entryPoint,
-    constants: { FN: fn },
-  });
+  const pipeline = await activationBackwardKernel.pipeline(rt, entryPoint, { FN: fn });
   const out: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += block.r) {
     const rb = Math.min(block.r, rows - r0);
@@ -152,16 +164,16 @@ async function dispatches(
       });
       out.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', rb],
-          ['u32', cb],
-          ['u32', ld.a],
-          ['u32', ld.b],
-          ['u32', ld.y],
-          ['u32', base.a],
-          ['u32', base.b],
-          ['u32', base.y],
-        ]),
+        uniforms: activationBackwardKernel.pack({
+          rows: rb,
+          cols: cb,
+          ld_a: ld.a,
+          ld_b: ld.b,
+          ld_y: ld.y,
+          off_a: base.a,
+          off_b: base.b,
+          off_y: base.y,
+        }),
         storage,
         workgroups: foldGrid(Math.ceil((rb * cb) / 256), maxGroups),
       });

@@ -18,11 +18,29 @@ import { GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import type { AttentionArgs } from '../../kernels/attention';
 import { scoresFit } from '../../kernels/attentionScores';
+import { defineKernel } from '../../kernels/kernel';
 import { matmul } from '../../kernels/matmul';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { softmax } from '../../kernels/softmax';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
+
+const attentionBackwardKernel = defineKernel({
+  name: 'attentionBackward',
+  code: shader,
+  entryPoints: ['softmax_backward'],
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld_p: 'u32',
+    ld_d: 'u32',
+    off_p: 'u32',
+    off_d: 'u32',
+    first_row: 'u32',
+    causal: 'u32',
+    scale: 'f32',
+  },
+});
 
 export interface SavedAttentionArgs extends AttentionArgs {
   /** heads × tokens × tokens: the softmax probabilities of each head, written by the forward. */
@@ -295,12 +313,9 @@ async function softmaxBackwardDispatches(
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
   const perWindow = Math.min(rowsPerWindow(kernel, 'row of scores', capacity, T, T), maxGroups * maxGroups);
-  const pipeline = await rt.pipeline({
-    name: 'attentionBackward',
-    code: shader,
-    entryPoint: 'softmax_backward',
+  const pipeline = await attentionBackwardKernel.pipeline(rt, 'softmax_backward', {
     // About four columns per invocation, 64 at most per row, as the forward softmax.
-    constants: { GROUP: Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, T / 4)))) },
+    GROUP: Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, T / 4)))),
   });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < T; r0 += perWindow) {
@@ -309,17 +324,17 @@ async function softmaxBackwardDispatches(
     const d = bindWindow(dP, r0 * T, span(rb, T, T), align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', T],
-        ['u32', T],
-        ['u32', T],
-        ['u32', p.base],
-        ['u32', d.base],
-        ['u32', r0],
-        ['u32', 1],
-        ['f32', scale],
-      ]),
+      uniforms: attentionBackwardKernel.pack({
+        rows: rb,
+        cols: T,
+        ld_p: T,
+        ld_d: T,
+        off_p: p.base,
+        off_d: d.base,
+        first_row: r0,
+        causal: 1,
+        scale,
+      }),
       storage: [p.binding, d.binding],
       workgroups: foldGrid(rb, maxGroups),
     });

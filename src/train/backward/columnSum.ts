@@ -9,9 +9,26 @@
 
 import shader from '../../../shaders/train/backward/columnSum.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
+
+const columnSumKernel = defineKernel({
+  name: 'columnSum',
+  code: shader,
+  uniforms: {
+    rows: 'u32',
+    cols: 'u32',
+    ld_x: 'u32',
+    ld_out: 'u32',
+    off_x: 'u32',
+    off_out: 'u32',
+    chunk: 'u32',
+    chunks: 'u32',
+    col_groups: 'u32',
+  },
+});
 
 export interface ColumnSumArgs {
   /** rows × cols, rows ld apart. */
@@ -125,11 +142,7 @@ async function levelDispatches(
 ): Promise<Dispatch[]> {
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension;
-  const pipeline = await rt.pipeline({
-    name: 'columnSum',
-    code: shader,
-    constants: { ACCUMULATE: Number(accumulate) },
-  });
+  const pipeline = await columnSumKernel.pipeline(rt, 'main', { ACCUMULATE: Number(accumulate) });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < src.rows; r0 += level.windowRows) {
     const rb = Math.min(level.windowRows, src.rows - r0);
@@ -146,17 +159,17 @@ async function levelDispatches(
       const colGroups = Math.ceil(cb / 64);
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', rb],
-          ['u32', cb],
-          ['u32', src.ld],
-          ['u32', dst.ld],
-          ['u32', x.base],
-          ['u32', out.base],
-          ['u32', level.chunk],
-          ['u32', chunks],
-          ['u32', colGroups],
-        ]),
+        uniforms: columnSumKernel.pack({
+          rows: rb,
+          cols: cb,
+          ld_x: src.ld,
+          ld_out: dst.ld,
+          off_x: x.base,
+          off_out: out.base,
+          chunk: level.chunk,
+          chunks,
+          col_groups: colGroups,
+        }),
         storage: [x.binding, out.binding],
         workgroups: foldGrid(colGroups * chunks, maxGroups),
       });

@@ -7,9 +7,27 @@
 import shader from '../../../shaders/train/backward/crossEntropyBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { IGNORE_TARGET } from '../../kernels/crossEntropy';
+import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
+
+const crossEntropyBackwardKernel = defineKernel({
+  name: 'crossEntropyBackward',
+  code: shader,
+  entryPoints: ['main', 'main_inplace'],
+  uniforms: {
+    rows: 'u32',
+    vocab: 'u32',
+    ld_logits: 'u32',
+    ld_grad: 'u32',
+    off_logits: 'u32',
+    off_targets: 'u32',
+    off_grad: 'u32',
+    nan_bits: 'u32',
+    scale: 'f32',
+  },
+});
 
 const QUIET_NAN_BITS = 0x7fc00000;
 
@@ -83,12 +101,9 @@ export async function crossEntropyBackwardDispatches(
     capacity,
     maxGroups * maxGroups,
   );
-  const pipeline = await rt.pipeline({
-    name: 'crossEntropyBackward',
-    code: shader,
-    entryPoint: inPlace ? 'main_inplace' : 'main',
+  const pipeline = await crossEntropyBackwardKernel.pipeline(rt, inPlace ? 'main_inplace' : 'main', {
     // Each invocation handles about four logits; 256 at most per row.
-    constants: { GROUP: Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, vocab / 4)))) },
+    GROUP: Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(1, vocab / 4)))),
   });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
@@ -100,17 +115,17 @@ export async function crossEntropyBackwardDispatches(
       : bindWindow(args.grad as GPUBuffer, offGrad + r0 * ldGrad, span(rb, vocab, ldGrad), align);
     dispatches.push({
       pipeline,
-      uniforms: packParams([
-        ['u32', rb],
-        ['u32', vocab],
-        ['u32', ldLogits],
-        ['u32', ldGrad],
-        ['u32', logits.base],
-        ['u32', targets.base],
-        ['u32', grad.base],
-        ['u32', QUIET_NAN_BITS],
-        ['f32', scale],
-      ]),
+      uniforms: crossEntropyBackwardKernel.pack({
+        rows: rb,
+        vocab,
+        ld_logits: ldLogits,
+        ld_grad: ldGrad,
+        off_logits: logits.base,
+        off_targets: targets.base,
+        off_grad: grad.base,
+        nan_bits: QUIET_NAN_BITS,
+        scale,
+      }),
       storage: inPlace ? [logits.binding, targets.binding] : [logits.binding, targets.binding, grad.binding],
       workgroups: foldGrid(rb, maxGroups),
     });

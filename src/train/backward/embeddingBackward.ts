@@ -12,9 +12,29 @@
 import shader from '../../../shaders/train/backward/embeddingBackward.wgsl?raw';
 import { GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
+
+const embeddingBackwardKernel = defineKernel({
+  name: 'embeddingBackward',
+  code: shader,
+  uniforms: {
+    segments: 'u32',
+    first_segment: 'u32',
+    cols: 'u32',
+    ld_out: 'u32',
+    off_out: 'u32',
+    off_table: 'u32',
+    first_row: 'u32',
+    ld_table: 'u32',
+    col_groups: 'u32',
+    ids_base: 'u32',
+    starts_base: 'u32',
+    order_base: 'u32',
+  },
+});
 
 export interface EmbeddingBackwardArgs {
   /** The forward's ids, as the host wrote them: token ids, or position numbers. */
@@ -91,7 +111,7 @@ export async function embeddingBackward(rt: GpuRuntime, args: EmbeddingBackwardA
     ],
     64,
   );
-  const pipeline = await rt.pipeline({ name: 'embeddingBackward', code: shader });
+  const pipeline = await embeddingBackwardKernel.pipeline(rt);
   const scratch = [];
   try {
     for (let t0 = 0; t0 < tokens; t0 += block.t) {
@@ -132,20 +152,20 @@ export async function embeddingBackward(rt: GpuRuntime, args: EmbeddingBackwardA
           );
           dispatches.push({
             pipeline,
-            uniforms: packParams([
-              ['u32', s1 - s0],
-              ['u32', s0],
-              ['u32', cb],
-              ['u32', ldOut],
-              ['u32', dOut.base],
-              ['u32', table.base],
-              ['u32', firstId],
-              ['u32', width],
-              ['u32', colGroups],
-              ['u32', 0],
-              ['u32', S],
-              ['u32', 2 * S + 1],
-            ]),
+            uniforms: embeddingBackwardKernel.pack({
+              segments: s1 - s0,
+              first_segment: s0,
+              cols: cb,
+              ld_out: ldOut,
+              off_out: dOut.base,
+              off_table: table.base,
+              first_row: firstId,
+              ld_table: width,
+              col_groups: colGroups,
+              ids_base: 0,
+              starts_base: S,
+              order_base: 2 * S + 1,
+            }),
             storage: [index.buffer, dOut.binding, table.binding],
             workgroups: foldGrid((s1 - s0) * colGroups, maxGroups),
           });

@@ -10,11 +10,35 @@
 
 import shader from '../../../shaders/train/backward/normBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { type NormKind, normGroupSize } from '../../kernels/norm';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
 import { columnSum, sumChunk } from './columnSum';
+
+const normBackwardKernel = defineKernel({
+  name: 'normBackward',
+  code: shader,
+  entryPoints: ['row_backward', 'gain_partials_layer', 'gain_partials_rms'],
+  uniforms: {
+    rows: 'u32',
+    width: 'u32',
+    ld_x: 'u32',
+    ld_dy: 'u32',
+    ld_dx: 'u32',
+    off_x: 'u32',
+    off_dy: 'u32',
+    off_dx: 'u32',
+    off_g: 'u32',
+    off_stats: 'u32',
+    eps: 'f32',
+    chunk: 'u32',
+    chunks: 'u32',
+    col_groups: 'u32',
+    off_partials: 'u32',
+  },
+});
 
 export interface NormBackwardArgs {
   kind: NormKind;
@@ -113,15 +137,10 @@ export async function normBackward(rt: GpuRuntime, args: NormBackwardArgs): Prom
       Math.floor(capacity / 2),
       maxGroups * maxGroups,
     );
-    const rowPipeline = await rt.pipeline({
-      name: 'normBackward',
-      code: shader,
-      entryPoint: 'row_backward',
-      constants: {
-        GROUP: normGroupSize(width),
-        LAYER: Number(layer),
-        ACCUMULATE: Number(args.accumulateInput ?? true),
-      },
+    const rowPipeline = await normBackwardKernel.pipeline(rt, 'row_backward', {
+      GROUP: normGroupSize(width),
+      LAYER: Number(layer),
+      ACCUMULATE: Number(args.accumulateInput ?? true),
     });
     const g = bindWindow(args.weight, offG, width, align);
     const dispatches: Dispatch[] = [];
@@ -166,11 +185,10 @@ export async function normBackward(rt: GpuRuntime, args: NormBackwardArgs): Prom
       ? await rt.createBuffer(`${kernel} bias partials`, 'scratch', chunks * width * 4)
       : undefined;
     if (partialsB) scratch.push(partialsB);
-    const gainPipeline = await rt.pipeline({
-      name: 'normBackward',
-      code: shader,
-      entryPoint: layer ? 'gain_partials_layer' : 'gain_partials_rms',
-    });
+    const gainPipeline = await normBackwardKernel.pipeline(
+      rt,
+      layer ? 'gain_partials_layer' : 'gain_partials_rms',
+    );
     const colGroups = Math.ceil(width / 64);
     const gainDispatches: Dispatch[] = [];
     for (let r0 = 0; r0 < rows; r0 += block.r) {
@@ -238,21 +256,21 @@ function params(
   eps: number,
   gain = { chunk: 0, chunks: 0, colGroups: 0, partials: 0 },
 ): ArrayBuffer {
-  return packParams([
-    ['u32', rows],
-    ['u32', width],
-    ['u32', ldX],
-    ['u32', ldDy],
-    ['u32', ldDx],
-    ['u32', offX],
-    ['u32', offDy],
-    ['u32', offDx],
-    ['u32', offG],
-    ['u32', offStats],
-    ['f32', eps],
-    ['u32', gain.chunk],
-    ['u32', gain.chunks],
-    ['u32', gain.colGroups],
-    ['u32', gain.partials],
-  ]);
+  return normBackwardKernel.pack({
+    rows,
+    width,
+    ld_x: ldX,
+    ld_dy: ldDy,
+    ld_dx: ldDx,
+    off_x: offX,
+    off_dy: offDy,
+    off_dx: offDx,
+    off_g: offG,
+    off_stats: offStats,
+    eps,
+    chunk: gain.chunk,
+    chunks: gain.chunks,
+    col_groups: gain.colGroups,
+    off_partials: gain.partials,
+  });
 }

@@ -7,19 +7,23 @@
 import forwardShader from '../../../shaders/kernels/rope.wgsl?raw';
 import backwardShader from '../../../shaders/train/backward/ropeBackward.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { type RopeArgs, ropeDispatches } from '../../kernels/rope';
+import { defineKernel } from '../../kernels/kernel';
+import { type RopeArgs, ropeDispatches, ropeKernel } from '../../kernels/rope';
 
-const shader = `${forwardShader}\n${backwardShader}`;
+// The inverse rotation reads the forward's uniform block, packed by ropeDispatches.
+const ropeBackwardKernel = defineKernel({
+  name: 'ropeBackward',
+  code: `${forwardShader}\n${backwardShader}`,
+  entryPoints: ['rope_backward'],
+  uniforms: ropeKernel.uniforms,
+});
 
 /** x ← R(−θ)·x: the gradient of the input of rope(), given the gradient of its output in x. */
 export async function ropeBackward(rt: GpuRuntime, args: RopeArgs): Promise<void> {
   const forward = await ropeDispatches(rt, args);
   if (forward.length === 0) return;
-  const pipeline = await rt.pipeline({
-    name: 'ropeBackward',
-    code: shader,
-    entryPoint: 'rope_backward',
-    constants: { HALF: Number(args.convention === 'half') },
+  const pipeline = await ropeBackwardKernel.pipeline(rt, 'rope_backward', {
+    HALF: Number(args.convention === 'half'),
   });
   rt.submit(forward.map((d) => ({ ...d, pipeline })));
 }

@@ -13,8 +13,9 @@
 import body from '../../../shaders/train/optim/adafactor.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { reduce } from '../../kernels/reduce';
-import { FACTORED_SHADER, factoredEma } from './factored';
+import { factoredEma, factoredKernels } from './factored';
 import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
@@ -27,10 +28,137 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
+import { checkGradients, type Operands, partialCount, runPass, Scratch, sumPass } from './passes';
 import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
-const shader = withFusedStep(body);
+const module = { name: 'adafactor', code: withFusedStep(body) } as const;
+
+/** The entry points of shaders/train/optim/adafactor.wgsl, by uniform block. */
+const adafactorKernels = {
+  apply_factored: defineKernel({
+    ...module,
+    entryPoints: ['apply_factored'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      g: 'u32',
+      r: 'u32',
+      c: 'u32',
+      slot: 'u32',
+      w: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  apply_factored_momentum: defineKernel({
+    ...module,
+    entryPoints: ['apply_factored_momentum'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      g: 'u32',
+      r: 'u32',
+      c: 'u32',
+      slot: 'u32',
+      m: 'u32',
+      w: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  apply_dense: defineKernel({
+    ...module,
+    entryPoints: ['apply_dense'],
+    uniforms: {
+      n: 'u32',
+      g: 'u32',
+      v: 'u32',
+      slot: 'u32',
+      w: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  apply_dense_momentum: defineKernel({
+    ...module,
+    entryPoints: ['apply_dense_momentum'],
+    uniforms: {
+      n: 'u32',
+      g: 'u32',
+      v: 'u32',
+      slot: 'u32',
+      m: 'u32',
+      w: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  fused_factored: defineKernel({
+    ...module,
+    entryPoints: ['fused_factored', 'fused_factored_momentum'],
+    uniforms: {
+      n: 'u32',
+      cols: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+      beta2: 'f32',
+      one_minus_beta2: 'f32',
+      eps1: 'f32',
+    },
+  }),
+  fused_dense: defineKernel({
+    ...module,
+    entryPoints: ['fused_dense', 'fused_dense_momentum'],
+    uniforms: {
+      n: 'u32',
+      rho: 'f32',
+      scaling: 'f32',
+      eps2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+      beta2: 'f32',
+      one_minus_beta2: 'f32',
+      eps1: 'f32',
+    },
+  }),
+};
 
 export interface AdafactorOptions {
   /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */
@@ -141,18 +269,18 @@ export class Adafactor implements Optimizer {
   }
 
   /** f0…f8 of the update, the same in the fused step and the multi-pass apply pass. */
-  private applyScalars(lr: number, t: number, rows: number, count: number): number[] {
-    return [
-      this.stepSize(lr, t),
-      this.scaleParameter ? 1 : 0,
-      this.eps2,
-      1 / rows,
-      1 / count,
-      this.clipThreshold,
-      this.beta1,
-      1 - this.beta1,
-      this.weightDecay,
-    ];
+  /** The apply passes' scalars (shaders/train/optim/adafactor.wgsl), with β1 for the momentum's. */
+  private applyValues(lr: number, t: number, rows: number, count: number, momentum: boolean) {
+    return {
+      rho: this.stepSize(lr, t),
+      scaling: this.scaleParameter ? 1 : 0,
+      eps2: this.eps2,
+      inv_rows: 1 / rows,
+      inv_count: 1 / count,
+      d: this.clipThreshold,
+      weight_decay: this.weightDecay,
+      ...(momentum ? { beta1: this.beta1, one_minus_beta1: 1 - this.beta1 } : {}),
+    };
   }
 
   private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
@@ -175,16 +303,18 @@ export class Adafactor implements Optimizer {
     const m = state.m ? [{ buffer: state.m.buffer, length: count }] : [];
     await runFused(
       rt,
-      {
-        name: 'adafactor',
-        code: shader,
-        entryPoint: `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
-      },
+      state.r ? adafactorKernels.fused_factored : adafactorKernels.fused_dense,
+      `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
       this.fusedGroup ?? fusedGroup(rt),
-      rows,
-      cols,
       [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],
-      [...this.applyScalars(lr, state.t, rows, count), 1 - decay, decay, this.eps1],
+      {
+        n: count,
+        ...(state.r ? { cols } : {}),
+        ...this.applyValues(lr, state.t, rows, count, true),
+        beta2: 1 - decay,
+        one_minus_beta2: decay,
+        eps1: this.eps1,
+      },
     );
   }
 
@@ -201,7 +331,6 @@ export class Adafactor implements Optimizer {
     const count = rows * cols;
     state.t++;
     const beta2t = 1 - state.t ** this.decayRate;
-    const factoredKernel = (entryPoint: string) => ({ name: 'factored', code: FACTORED_SHADER, entryPoint });
     if (state.r && state.c) {
       await factoredEma(
         rt,
@@ -211,52 +340,56 @@ export class Adafactor implements Optimizer {
       await reduce(rt, 'sum', rows, { buffer: state.r.buffer }, { buffer: scalars, offset: at });
       await sumPass(
         rt,
-        factoredKernel('factored_u2'),
+        factoredKernels.u2,
         count,
-        [
-          { buffer: slot.g },
-          { buffer: state.r.buffer, whole: true },
-          { buffer: state.c.buffer, whole: true },
-          { buffer: scalars, offset: at, whole: true },
-        ],
-        { cols, scalars: [0, 0, 0, 1 / rows], partials },
+        {
+          g: { buffer: slot.g },
+          r: { buffer: state.r.buffer, whole: true },
+          c: { buffer: state.c.buffer, whole: true },
+          slot: { buffer: scalars, offset: at, whole: true },
+        },
+        { values: { cols, inv_rows: 1 / rows }, partials },
         { buffer: scalars, offset: at + 1 },
       );
     } else {
       await sumPass(
         rt,
-        factoredKernel('dense_sq'),
+        factoredKernels.dense,
         count,
-        [{ buffer: slot.g }, { buffer: (state.v as TrackedBuffer).buffer }],
-        { scalars: [beta2t, 1 - beta2t, this.eps1], partials },
+        { g: { buffer: slot.g }, v: { buffer: (state.v as TrackedBuffer).buffer } },
+        { values: { beta: beta2t, one_minus_beta: 1 - beta2t, eps: this.eps1 }, partials },
         { buffer: scalars, offset: at + 1 },
       );
     }
     if (this.scaleParameter) {
       await reduce(rt, 'sumsq', count, { buffer: slot.p }, { buffer: scalars, offset: at + 2 });
     }
-    const uniforms = this.applyScalars(lr, state.t, rows, count);
-    const momentum = state.m ? [{ buffer: state.m.buffer }] : [];
-    const suffix = state.m ? '_momentum' : '';
-    const second =
+    const values = this.applyValues(lr, state.t, rows, count, state.m !== undefined);
+    const momentum: Operands = state.m ? { m: { buffer: state.m.buffer } } : {};
+    const factored = state.r !== undefined && state.c !== undefined;
+    const second: Operands =
       state.r && state.c
-        ? [
-            { buffer: state.r.buffer, whole: true },
-            { buffer: state.c.buffer, whole: true },
-          ]
-        : [{ buffer: (state.v as TrackedBuffer).buffer }];
+        ? { r: { buffer: state.r.buffer, whole: true }, c: { buffer: state.c.buffer, whole: true } }
+        : { v: { buffer: (state.v as TrackedBuffer).buffer } };
+    const kernel = factored
+      ? state.m
+        ? adafactorKernels.apply_factored_momentum
+        : adafactorKernels.apply_factored
+      : state.m
+        ? adafactorKernels.apply_dense_momentum
+        : adafactorKernels.apply_dense;
     await runPass(
       rt,
-      { name: 'adafactor', code: shader, entryPoint: `apply_${state.r ? 'factored' : 'dense'}${suffix}` },
+      kernel,
       count,
-      [
-        { buffer: slot.g },
+      {
+        g: { buffer: slot.g },
         ...second,
-        { buffer: scalars, offset: at, whole: true },
+        slot: { buffer: scalars, offset: at, whole: true },
         ...momentum,
-        { buffer: slot.p },
-      ],
-      { cols, scalars: uniforms },
+        w: { buffer: slot.p },
+      },
+      { values: factored ? { cols, ...values } : values },
     );
   }
 

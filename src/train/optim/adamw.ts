@@ -6,6 +6,7 @@
 import body from '../../../shaders/train/optim/adamw.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import {
   checkLearningRate,
   checkParams,
@@ -16,10 +17,28 @@ import {
   type StateBytes,
   stateBuffer,
 } from './optimizer';
-import { checkGradients, runPass, withOptimizerParams } from './passes';
+import { checkGradients, runPass } from './passes';
 import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
-const shader = withOptimizerParams(body);
+const adamwKernel = defineKernel({
+  name: 'adamw',
+  code: body,
+  uniforms: {
+    n: 'u32',
+    grad: 'u32',
+    m: 'u32',
+    v: 'u32',
+    w: 'u32',
+    decay: 'f32',
+    beta1: 'f32',
+    one_minus_beta1: 'f32',
+    beta2: 'f32',
+    one_minus_beta2: 'f32',
+    step: 'f32',
+    inv_bias2: 'f32',
+    eps: 'f32',
+  },
+});
 
 /** PyTorch's (β1, β2). */
 export const DEFAULT_BETAS: [number, number] = [0.9, 0.999];
@@ -68,7 +87,6 @@ export class AdamW implements Optimizer {
     checkParams(this.name, params, (name) => this.states.get(name));
     if (params.length === 0) return;
     if (this.checkFinite) await checkGradients(rt, this.name, params);
-    const kernel = { name: 'adamw', code: shader, entryPoint: 'main' };
     for (const slot of params) {
       const state = await this.state(rt, slot);
       state.t++;
@@ -76,20 +94,25 @@ export class AdamW implements Optimizer {
       const bc2 = 1 - this.beta2 ** state.t;
       await runPass(
         rt,
-        kernel,
+        adamwKernel,
         slot.rows * slot.cols,
-        [{ buffer: slot.g }, { buffer: state.m.buffer }, { buffer: state.v.buffer }, { buffer: slot.p }],
         {
-          scalars: [
-            1 - lr * this.weightDecay,
-            this.beta1,
-            1 - this.beta1,
-            this.beta2,
-            1 - this.beta2,
-            lr / bc1,
-            1 / Math.sqrt(bc2),
-            this.eps,
-          ],
+          grad: { buffer: slot.g },
+          m: { buffer: state.m.buffer },
+          v: { buffer: state.v.buffer },
+          w: { buffer: slot.p },
+        },
+        {
+          values: {
+            decay: 1 - lr * this.weightDecay,
+            beta1: this.beta1,
+            one_minus_beta1: 1 - this.beta1,
+            beta2: this.beta2,
+            one_minus_beta2: 1 - this.beta2,
+            step: lr / bc1,
+            inv_bias2: 1 / Math.sqrt(bc2),
+            eps: this.eps,
+          },
         },
       );
     }

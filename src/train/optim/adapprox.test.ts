@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import shader from '../../../shaders/train/optim/adapprox.wgsl?raw';
 import { countersSince, type GpuRuntime } from '../../gpu/runtime';
 import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { Adapprox, type AdapproxInspection, type AdapproxOptions } from './adapprox';
 import { AdapproxReference, type AdapproxReferenceOptions } from './adapprox.reference';
+import { adapproxKernels } from './adapproxKernels';
 import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
@@ -579,12 +579,10 @@ describe('Adapprox on the GPU', () => {
     const buffer = await rt.createBuffer('omega', 'scratch', 4 * n);
     await runPass(
       rt,
-      { name: 'adapprox', code: shader, entryPoint: 'sketch_gaussian' },
+      adapproxKernels.sketch_gaussian,
       n,
-      [{ buffer: buffer.buffer }],
-      {
-        words: [key],
-      },
+      { omega: { buffer: buffer.buffer } },
+      { values: { key } },
     );
     const z = await rt.readF32(buffer.buffer);
     let worst = 0;

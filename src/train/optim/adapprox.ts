@@ -51,9 +51,10 @@ import type { TrackedBuffer } from '../../gpu/ledger';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { type MatmulArgs, matmul } from '../../kernels/matmul';
 import { rowsPerWindow } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
+import { adapproxKernels } from './adapproxKernels';
 import { canFuseStep, fusedStep } from './adapproxStep';
 import { fusedGroup } from './fused';
 import {
@@ -70,7 +71,6 @@ import {
 import { checkGradients, PASS_BLOCK, partialCount, runPass, Scratch, sumPass } from './passes';
 import { sketchKey } from './srsi';
 import {
-  ADAPPROX_SHADER,
   checkSketchFits,
   choleskyQr3,
   eigenRank,
@@ -80,8 +80,6 @@ import {
   srsiSmall,
 } from './srsiGpu';
 import { checkImport, type OptimizerState, type ParamState, readBuffers, restoreBuffers } from './state';
-
-const shader = ADAPPROX_SHADER;
 
 /** A rank bound: one number for every matrix, or a rule of its shape. */
 export type RankBound = number | ((rows: number, cols: number) => number);
@@ -546,7 +544,7 @@ export class Adapprox implements Optimizer {
     const { rows, cols } = slot;
     const count = rows * cols;
     state.t++;
-    const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
+    const kernels = adapproxKernels;
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     const f = state.factored;
     const factors = f?.q && f.u && f.k > 0 ? [f.q.buffer.size / 4, f.u.buffer.size / 4] : [];
@@ -598,67 +596,74 @@ export class Adapprox implements Optimizer {
       v = (state.v as TrackedBuffer).buffer;
       history = true;
     }
-    const moments = { scalars: [history ? this.beta2 : 0, 1 - this.beta2, this.eps1, this.eps], partials };
-    const counter = { buffer: scalars, offset: at + 5, whole: true };
+    const moments = {
+      beta2: history ? this.beta2 : 0,
+      one_minus_beta2: 1 - this.beta2,
+      eps1: this.eps1,
+      eps: this.eps,
+    };
+    const counts = { buffer: scalars, offset: at + 5, whole: true };
     if (fused && f) {
       await sumPass(
         rt,
-        kernel('history_moment'),
+        kernels.history_moment,
         count,
-        [
-          { buffer: slot.g },
-          { buffer: v },
-          counter,
-          { buffer: (f.q as TrackedBuffer).buffer, whole: true },
-          { buffer: (f.u as TrackedBuffer).buffer, whole: true },
-        ],
-        { ...moments, cols, words: [f.k, f.stride, f.qOnRows ? 1 : 0] },
+        {
+          g: { buffer: slot.g },
+          v: { buffer: v },
+          counts,
+          q: { buffer: (f.q as TrackedBuffer).buffer, whole: true },
+          u: { buffer: (f.u as TrackedBuffer).buffer, whole: true },
+        },
+        { values: { ...moments, cols, k: f.k, stride: f.stride, q_rows: f.qOnRows ? 1 : 0 }, partials },
         { buffer: scalars, offset: at },
       );
     } else {
       await sumPass(
         rt,
-        kernel('second_moment'),
+        kernels.second_moment,
         count,
-        [{ buffer: slot.g }, { buffer: v }, counter],
-        moments,
+        { g: { buffer: slot.g }, v: { buffer: v }, counts },
+        { values: moments, partials },
         { buffer: scalars, offset: at },
       );
     }
-    const clip = [1 / count, this.clipThreshold];
+    const clip = { inv_count: 1 / count, d: this.clipThreshold };
     if (state.m) {
       const m = state.m.buffer;
       await runPass(
         rt,
-        kernel('moment'),
+        kernels.moment,
         count,
-        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: m }],
-        {
-          scalars: [0, 0, 0, this.eps, ...clip, this.beta1, 1 - this.beta1],
-        },
+        { g: { buffer: slot.g }, v: { buffer: v }, slot: slotOperand, m: { buffer: m } },
+        { values: { eps: this.eps, ...clip, beta1: this.beta1, one_minus_beta1: 1 - this.beta1 } },
       );
       if (this.guidance !== 'off') {
         await sumPass(
           rt,
-          kernel('guidance_dot'),
+          kernels.guidance_dot,
           count,
-          [{ buffer: slot.g }, { buffer: v }, { buffer: m }],
-          { scalars: [0, 0, 0, this.eps], partials },
+          { g: { buffer: slot.g }, v: { buffer: v }, m: { buffer: m } },
+          { values: { eps: this.eps }, partials },
           { buffer: scalars, offset: at + 1 },
         );
         await reduce(rt, 'sumsq', count, { buffer: m }, { buffer: scalars, offset: at + 2 });
       }
       const mode = { off: 0, half: 1, positive: 2 }[this.guidance];
-      await runPass(rt, kernel('apply_momentum'), count, [{ buffer: m }, slotOperand, { buffer: slot.p }], {
-        scalars: [lr, this.weightDecay, mode, 0, ...clip],
-      });
+      await runPass(
+        rt,
+        kernels.apply_momentum,
+        count,
+        { m: { buffer: m }, slot: slotOperand, w: { buffer: slot.p } },
+        { values: { lr, weight_decay: this.weightDecay, guidance: mode, ...clip } },
+      );
     } else {
       await runPass(
         rt,
-        kernel('apply_plain'),
+        kernels.apply_plain,
         count,
-        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: slot.p }],
-        { scalars: [lr, this.weightDecay, 0, this.eps, ...clip] },
+        { g: { buffer: slot.g }, v: { buffer: v }, slot: slotOperand, w: { buffer: slot.p } },
+        { values: { lr, weight_decay: this.weightDecay, eps: this.eps, ...clip } },
       );
     }
     if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, false);
@@ -716,16 +721,14 @@ export class Adapprox implements Optimizer {
     const count = rows * cols;
     const { short, long, qOnRows } = f;
     const { w, kCap } = matrix.size;
-    const kernel = (entryPoint: string) => ({ name: 'adapprox', code: shader, entryPoint });
-
     // ‖V‖² without underflow: (max V)² · Σ (V / max V)², max V from the second-moment pass (the
     // fused step has already summed it).
     if (!summed)
       await sumPass(
         rt,
-        kernel('scaled_square'),
+        adapproxKernels.scaled_square,
         count,
-        [{ buffer: v }, { buffer: scalars, offset: at, whole: true }],
+        { v: { buffer: v }, slot: { buffer: scalars, offset: at, whole: true } },
         { partials },
         { buffer: scalars, offset: at + 4 },
       );
@@ -757,7 +760,14 @@ export class Adapprox implements Optimizer {
       return { slot, state, w, at, record, sketch, v, scalars };
     }
     if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, sketch, w, key, scalars, at);
-    else await runPass(rt, kernel('sketch_gaussian'), long * w, [{ buffer: sketch }], { words: [key] });
+    else
+      await runPass(
+        rt,
+        adapproxKernels.sketch_gaussian,
+        long * w,
+        { omega: { buffer: sketch } },
+        { values: { key } },
+      );
 
     // Every product is taken with V / max V (the skinny kernel reads max V from the slot): the QR's
     // Gram and the Gram of U then stay far from f32 underflow however small V is.
@@ -860,26 +870,31 @@ export class Adapprox implements Optimizer {
         k: a.inner,
         transA: a.vt,
       });
-      await runPass(rt, { name: 'adapprox', code: shader, entryPoint: 'scale_inverse_top' }, a.out * a.w, [
-        { buffer: a.temp },
-        { buffer: a.scalars, offset: a.at, whole: true },
-      ]);
+      await runPass(rt, adapproxKernels.scale_inverse_top, a.out * a.w, {
+        c: { buffer: a.temp },
+        slot: { buffer: a.scalars, offset: a.at, whole: true },
+      });
       rt.copy(a.temp, a.sketch, 4 * a.out * a.w, 0, 4 * a.c);
       return;
     }
-    const pipeline = await rt.pipeline({ name: 'adapprox', code: shader, entryPoint: 'skinny' });
+    const { skinny } = adapproxKernels;
+    const pipeline = await skinny.pipeline(rt);
     const invocations = Math.ceil(a.out / 4) * Math.ceil(a.w / 4);
     rt.submit([
       {
         pipeline,
-        uniforms: packParams([
-          ['u32', invocations],
-          ['u32', 0],
-          ['u32', a.cols],
-          ['u32', 0],
-          ...[0, a.b, a.c, a.inner, a.w, a.vt ? 1 : 0, a.out, a.at].map((x): ['u32', number] => ['u32', x]),
-          ...Array.from({ length: 12 }, (): ['f32', number] => ['f32', 0]),
-        ]),
+        uniforms: skinny.pack({
+          n: invocations,
+          cols: a.cols,
+          v: 0,
+          b: a.b,
+          c: a.c,
+          inner: a.inner,
+          w: a.w,
+          transpose: a.vt ? 1 : 0,
+          out: a.out,
+          slot: a.at,
+        }),
         storage: [a.v, a.sketch, a.scalars],
         workgroups: foldGrid(Math.ceil(invocations / 64), rt.limits.maxComputeWorkgroupsPerDimension),
       },
@@ -945,7 +960,8 @@ export class Adapprox implements Optimizer {
       rowsPerWindow('adapprox warm start', 'sketch row', capacity, w, w),
       rowsPerWindow('adapprox warm start', 'factor row', capacity, f.k, f.stride),
     );
-    const pipeline = await rt.pipeline({ name: 'adapprox', code: shader, entryPoint: 'sketch_warm' });
+    const warm = adapproxKernels.sketch_warm;
+    const pipeline = await warm.pipeline(rt);
     const dispatches: Dispatch[] = [];
     for (let r0 = 0; r0 < f.long; r0 += perWindow) {
       const n = Math.min(perWindow, f.long - r0);
@@ -953,14 +969,17 @@ export class Adapprox implements Optimizer {
       const uw = bindWindow(u, r0 * f.stride, span(n, f.k, f.stride), align);
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', n * w],
-          ['u32', r0],
-          ['u32', w],
-          ['u32', 0],
-          ...[o.base, uw.base, key, f.k, f.stride, at, 0, 0].map((x): ['u32', number] => ['u32', x]),
-          ...Array.from({ length: 12 }, (): ['f32', number] => ['f32', 0]),
-        ]),
+        uniforms: warm.pack({
+          n: n * w,
+          start: r0,
+          cols: w,
+          omega: o.base,
+          u: uw.base,
+          key,
+          taken: f.k,
+          stride: f.stride,
+          slot: at,
+        }),
         storage: [o.binding, uw.binding, scalars],
         workgroups: foldGrid(Math.ceil((n * w) / PASS_BLOCK), maxGroups),
       });

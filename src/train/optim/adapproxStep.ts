@@ -8,11 +8,35 @@
 
 import stepBody from '../../../shaders/train/optim/adapproxStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { packParams } from '../../kernels/params';
+import { defineKernel } from '../../kernels/kernel';
 import { bindWindow } from '../../kernels/window';
-import { withOptimizerParams } from './passes';
 
-const STEP_SHADER = withOptimizerParams(stepBody);
+const stepKernel = defineKernel({
+  name: 'adapprox step',
+  code: stepBody,
+  entryPoints: ['fused_step'],
+  uniforms: {
+    n: 'u32',
+    cols: 'u32',
+    slot: 'u32',
+    k: 'u32',
+    stride: 'u32',
+    q_rows: 'u32',
+    momentum: 'u32',
+    guidance: 'u32',
+    dense: 'u32',
+    beta2: 'f32',
+    one_minus_beta2: 'f32',
+    eps1: 'f32',
+    eps: 'f32',
+    inv_count: 'f32',
+    d: 'f32',
+    beta1: 'f32',
+    one_minus_beta1: 'f32',
+    lr: 'f32',
+    weight_decay: 'f32',
+  },
+});
 
 /** Storage buffers the fused step binds (G, V, scalars, M, W, Q, U). */
 const STEP_BINDINGS = 7;
@@ -58,50 +82,34 @@ export interface StepArgs {
 /** Records the fused step of one parameter. */
 export async function fusedStep(rt: GpuRuntime, a: StepArgs): Promise<void> {
   const count = a.rows * a.cols;
-  const pipeline = await rt.pipeline({
-    name: 'adapprox step',
-    code: STEP_SHADER,
-    entryPoint: 'fused_step',
-    constants: { STEP_GROUP: a.group },
-  });
+  const pipeline = await stepKernel.pipeline(rt, 'fused_step', { STEP_GROUP: a.group });
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const whole = (buffer: GPUBuffer, floats: number) => bindWindow(buffer, 0, floats, align).binding;
   const h = a.history;
-  const words = [
-    a.slot,
-    h?.k ?? 0,
-    h?.stride ?? 0,
-    h?.qOnRows ? 1 : 0,
-    a.m ? 1 : 0,
-    a.guidance,
-    a.dense ? 1 : 0,
-    0,
-  ];
-  const scalars = [
-    a.beta2,
-    a.oneMinusBeta2,
-    a.eps1,
-    a.eps,
-    1 / count,
-    a.clipThreshold,
-    a.beta1,
-    1 - a.beta1,
-    a.lr,
-    a.weightDecay,
-    0,
-    0,
-  ];
   rt.submit([
     {
       pipeline,
-      uniforms: packParams([
-        ['u32', count],
-        ['u32', 0],
-        ['u32', a.cols],
-        ['u32', 0],
-        ...words.map((x): ['u32', number] => ['u32', x]),
-        ...scalars.map((x): ['f32', number] => ['f32', x]),
-      ]),
+      uniforms: stepKernel.pack({
+        n: count,
+        cols: a.cols,
+        slot: a.slot,
+        k: h?.k ?? 0,
+        stride: h?.stride ?? 0,
+        q_rows: h?.qOnRows ? 1 : 0,
+        momentum: a.m ? 1 : 0,
+        guidance: a.guidance,
+        dense: a.dense ? 1 : 0,
+        beta2: a.beta2,
+        one_minus_beta2: a.oneMinusBeta2,
+        eps1: a.eps1,
+        eps: a.eps,
+        inv_count: 1 / count,
+        d: a.clipThreshold,
+        beta1: a.beta1,
+        one_minus_beta1: 1 - a.beta1,
+        lr: a.lr,
+        weight_decay: a.weightDecay,
+      }),
       storage: [
         whole(a.g, count),
         whole(a.v, count),

@@ -12,9 +12,10 @@
 import body from '../../../shaders/train/optim/came.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { reduce } from '../../kernels/reduce';
-import { FACTORED_SHADER, factoredEma } from './factored';
-import { canFuse, checkFusedGroup, FUSE_UP_TO, f32Bits, fusedGroup, runFused, withFusedStep } from './fused';
+import { factoredEma, factoredKernels } from './factored';
+import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -29,7 +30,110 @@ import {
 import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
 import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
 
-const shader = withFusedStep(body);
+const module = { name: 'came', code: withFusedStep(body) } as const;
+
+/** The entry points of shaders/train/optim/came.wgsl, each with its uniform block. */
+const cameKernels = {
+  moment_factored: defineKernel({
+    ...module,
+    entryPoints: ['moment_factored'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      g: 'u32',
+      r: 'u32',
+      c: 'u32',
+      slot: 'u32',
+      m: 'u32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+    },
+  }),
+  moment_dense: defineKernel({
+    ...module,
+    entryPoints: ['moment_dense'],
+    uniforms: {
+      n: 'u32',
+      g: 'u32',
+      v: 'u32',
+      slot: 'u32',
+      m: 'u32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+    },
+  }),
+  apply_factored: defineKernel({
+    ...module,
+    entryPoints: ['apply_factored'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      m: 'u32',
+      rr: 'u32',
+      rc: 'u32',
+      slot: 'u32',
+      w: 'u32',
+      lr: 'f32',
+      inv_rows: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  apply_dense: defineKernel({
+    ...module,
+    entryPoints: ['apply_dense'],
+    uniforms: {
+      n: 'u32',
+      m: 'u32',
+      w: 'u32',
+      lr: 'f32',
+      weight_decay: 'f32',
+    },
+  }),
+  fused_factored: defineKernel({
+    ...module,
+    entryPoints: ['fused_factored'],
+    uniforms: {
+      n: 'u32',
+      cols: 'u32',
+      lr: 'f32',
+      beta2: 'f32',
+      one_minus_beta2: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+      beta3: 'f32',
+      one_minus_beta3: 'f32',
+      eps1: 'f32',
+      eps2: 'f32',
+    },
+  }),
+  fused_dense: defineKernel({
+    ...module,
+    entryPoints: ['fused_dense'],
+    uniforms: {
+      n: 'u32',
+      lr: 'f32',
+      beta2: 'f32',
+      one_minus_beta2: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+      beta1: 'f32',
+      one_minus_beta1: 'f32',
+      weight_decay: 'f32',
+      eps1: 'f32',
+    },
+  }),
+};
 
 /** (β1, β2, β3) of the CAME paper. */
 export const DEFAULT_BETAS: [number, number, number] = [0.9, 0.999, 0.9999];
@@ -137,34 +241,35 @@ export class Came implements Optimizer {
             { buffer: s.rc.buffer, length: cols },
           ]
         : [{ buffer: (s.v as TrackedBuffer).buffer, length: count }];
-    await runFused(
-      rt,
-      { name: 'came', code: shader, entryPoint: s.r ? 'fused_factored' : 'fused_dense' },
-      this.fusedGroup ?? fusedGroup(rt),
-      rows,
-      cols,
-      [
-        { buffer: slot.g, length: count },
-        ...factors,
-        { buffer: s.m.buffer, length: count },
-        { buffer: slot.p, length: count },
-      ],
-      [
-        lr,
-        this.beta2,
-        1 - this.beta2,
-        1 / rows,
-        1 / count,
-        this.clipThreshold,
-        this.beta1,
-        1 - this.beta1,
-        this.weightDecay,
-        this.beta3,
-        1 - this.beta3,
-        this.eps1,
-      ],
-      [f32Bits(this.eps2)],
-    );
+    const operands = [
+      { buffer: slot.g, length: count },
+      ...factors,
+      { buffer: s.m.buffer, length: count },
+      { buffer: slot.p, length: count },
+    ];
+    const values = {
+      n: count,
+      lr,
+      beta2: this.beta2,
+      one_minus_beta2: 1 - this.beta2,
+      inv_count: 1 / count,
+      d: this.clipThreshold,
+      beta1: this.beta1,
+      one_minus_beta1: 1 - this.beta1,
+      weight_decay: this.weightDecay,
+      eps1: this.eps1,
+    };
+    const group = this.fusedGroup ?? fusedGroup(rt);
+    if (s.r)
+      await runFused(rt, cameKernels.fused_factored, 'fused_factored', group, operands, {
+        ...values,
+        cols,
+        inv_rows: 1 / rows,
+        beta3: this.beta3,
+        one_minus_beta3: 1 - this.beta3,
+        eps2: this.eps2,
+      });
+    else await runFused(rt, cameKernels.fused_dense, 'fused_dense', group, operands, values);
   }
 
   private async stepOne(
@@ -178,19 +283,13 @@ export class Came implements Optimizer {
   ): Promise<void> {
     const { rows, cols } = slot;
     const count = rows * cols;
-    const factored = (entryPoint: string) => ({ name: 'factored', code: FACTORED_SHADER, entryPoint });
-    const came = (entryPoint: string) => ({ name: 'came', code: shader, entryPoint });
-    const uniforms = [
-      lr,
-      0,
-      0,
-      1 / rows,
-      1 / count,
-      this.clipThreshold,
-      this.beta1,
-      1 - this.beta1,
-      this.weightDecay,
-    ];
+    const moment = {
+      inv_count: 1 / count,
+      d: this.clipThreshold,
+      beta1: this.beta1,
+      one_minus_beta1: 1 - this.beta1,
+    };
+    const apply = { lr, weight_decay: this.weightDecay };
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     if (s.r && s.c && s.rr && s.rc) {
       await factoredEma(
@@ -199,27 +298,24 @@ export class Came implements Optimizer {
         this.eps1,
       );
       await reduce(rt, 'sum', rows, { buffer: s.r.buffer }, { buffer: scalars, offset: at });
-      const factors = [
-        { buffer: s.r.buffer, whole: true },
-        { buffer: s.c.buffer, whole: true },
-      ];
+      const factors = {
+        r: { buffer: s.r.buffer, whole: true },
+        c: { buffer: s.c.buffer, whole: true },
+      };
       await sumPass(
         rt,
-        factored('factored_u2'),
+        factoredKernels.u2,
         count,
-        [{ buffer: slot.g }, ...factors, slotOperand],
-        { cols, scalars: [0, 0, 0, 1 / rows], partials },
+        { g: { buffer: slot.g }, ...factors, slot: slotOperand },
+        { values: { cols, inv_rows: 1 / rows }, partials },
         { buffer: scalars, offset: at + 1 },
       );
       await runPass(
         rt,
-        came('moment_factored'),
+        cameKernels.moment_factored,
         count,
-        [{ buffer: slot.g }, ...factors, slotOperand, { buffer: s.m.buffer }],
-        {
-          cols,
-          scalars: uniforms,
-        },
+        { g: { buffer: slot.g }, ...factors, slot: slotOperand, m: { buffer: s.m.buffer } },
+        { values: { cols, inv_rows: 1 / rows, ...moment } },
       );
       await factoredEma(
         rt,
@@ -237,39 +333,41 @@ export class Came implements Optimizer {
       await reduce(rt, 'sum', rows, { buffer: s.rr.buffer }, { buffer: scalars, offset: at + 2 });
       await runPass(
         rt,
-        came('apply_factored'),
+        cameKernels.apply_factored,
         count,
-        [
-          { buffer: s.m.buffer },
-          { buffer: s.rr.buffer, whole: true },
-          { buffer: s.rc.buffer, whole: true },
-          slotOperand,
-          { buffer: slot.p },
-        ],
-        { cols, scalars: uniforms },
+        {
+          m: { buffer: s.m.buffer },
+          rr: { buffer: s.rr.buffer, whole: true },
+          rc: { buffer: s.rc.buffer, whole: true },
+          slot: slotOperand,
+          w: { buffer: slot.p },
+        },
+        { values: { cols, inv_rows: 1 / rows, ...apply } },
       );
     } else {
       const v = (s.v as TrackedBuffer).buffer;
       await sumPass(
         rt,
-        factored('dense_sq'),
+        factoredKernels.dense,
         count,
-        [{ buffer: slot.g }, { buffer: v }],
-        { scalars: [this.beta2, 1 - this.beta2, this.eps1], partials },
+        { g: { buffer: slot.g }, v: { buffer: v } },
+        { values: { beta: this.beta2, one_minus_beta: 1 - this.beta2, eps: this.eps1 }, partials },
         { buffer: scalars, offset: at + 1 },
       );
       await runPass(
         rt,
-        came('moment_dense'),
+        cameKernels.moment_dense,
         count,
-        [{ buffer: slot.g }, { buffer: v }, slotOperand, { buffer: s.m.buffer }],
-        {
-          scalars: uniforms,
-        },
+        { g: { buffer: slot.g }, v: { buffer: v }, slot: slotOperand, m: { buffer: s.m.buffer } },
+        { values: moment },
       );
-      await runPass(rt, came('apply_dense'), count, [{ buffer: s.m.buffer }, { buffer: slot.p }], {
-        scalars: uniforms,
-      });
+      await runPass(
+        rt,
+        cameKernels.apply_dense,
+        count,
+        { m: { buffer: s.m.buffer }, w: { buffer: slot.p } },
+        { values: apply },
+      );
     }
   }
 

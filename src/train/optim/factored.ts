@@ -5,12 +5,84 @@
 
 import body from '../../../shaders/train/optim/factored.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
+import { defineKernel } from '../../kernels/kernel';
 import { rowsPerWindow } from '../../kernels/operands';
-import { foldGrid, packParams } from '../../kernels/params';
+import { foldGrid } from '../../kernels/params';
 import { bindWindow, windowCapacity } from '../../kernels/window';
-import { withOptimizerParams } from './passes';
+import { withOptimizerCommon } from './passes';
 
-export const FACTORED_SHADER = withOptimizerParams(body);
+const module = { name: 'factored', code: withOptimizerCommon(body) } as const;
+
+/** The entry points of shaders/train/optim/factored.wgsl, by uniform block. */
+export const factoredKernels = {
+  /** Row and column EMAs of G² + ε1. */
+  sq: defineKernel({
+    ...module,
+    entryPoints: ['row_sq', 'col_sq'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      g: 'u32',
+      dest: 'u32',
+      beta: 'f32',
+      weight: 'f32',
+      eps: 'f32',
+    },
+  }),
+  /** Row and column EMAs of CAME's instability. */
+  res: defineKernel({
+    ...module,
+    entryPoints: ['row_res', 'col_res'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      g: 'u32',
+      m: 'u32',
+      r: 'u32',
+      c: 'u32',
+      slot: 'u32',
+      dest: 'u32',
+      beta: 'f32',
+      weight: 'f32',
+      eps: 'f32',
+      inv_rows: 'f32',
+      inv_count: 'f32',
+      d: 'f32',
+    },
+  }),
+  /** Partial sums of Û² of a factored parameter. */
+  u2: defineKernel({
+    ...module,
+    entryPoints: ['factored_u2'],
+    uniforms: {
+      n: 'u32',
+      start: 'u32',
+      cols: 'u32',
+      pbase: 'u32',
+      g: 'u32',
+      r: 'u32',
+      c: 'u32',
+      slot: 'u32',
+      inv_rows: 'f32',
+    },
+  }),
+  /** A vector's second moment in place, and partial sums of its Û². */
+  dense: defineKernel({
+    ...module,
+    entryPoints: ['dense_sq'],
+    uniforms: {
+      n: 'u32',
+      pbase: 'u32',
+      g: 'u32',
+      v: 'u32',
+      beta: 'f32',
+      one_minus_beta: 'f32',
+      eps: 'f32',
+    },
+  }),
+};
 
 export interface Factors {
   rows: number;
@@ -52,17 +124,9 @@ export async function factoredEma(
     rowsPerWindow('factored moments', 'row', capacity, cols, cols),
     maxGroups * maxGroups,
   );
-  const kind = residual ? 'res' : 'sq';
-  const rowPipeline = await rt.pipeline({
-    name: 'factored',
-    code: FACTORED_SHADER,
-    entryPoint: `row_${kind}`,
-  });
-  const colPipeline = await rt.pipeline({
-    name: 'factored',
-    code: FACTORED_SHADER,
-    entryPoint: `col_${kind}`,
-  });
+  const { sq, res } = factoredKernels;
+  const rowPipeline = await (residual ? res.pipeline(rt, 'row_res') : sq.pipeline(rt, 'row_sq'));
+  const colPipeline = await (residual ? res.pipeline(rt, 'col_res') : sq.pipeline(rt, 'col_sq'));
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += perWindow) {
     const n = Math.min(perWindow, rows - r0);
@@ -82,23 +146,21 @@ export async function factoredEma(
             target,
           ]
         : [g.binding, target];
-      const offsets = residual ? [g.base, (m as { base: number }).base, 0, 0, residual.slot, 0] : [g.base, 0];
+      const common = { n, start: r0, cols, g: g.base, dest: 0, beta, weight: (1 - f.beta) / length, eps };
       dispatches.push({
         pipeline,
-        uniforms: packParams([
-          ['u32', n],
-          ['u32', r0],
-          ['u32', cols],
-          ['u32', 0],
-          ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
-          ['f32', beta],
-          ['f32', (1 - f.beta) / length],
-          ['f32', eps],
-          ['f32', 1 / rows],
-          ['f32', 1 / (rows * cols)],
-          ['f32', residual?.clipThreshold ?? 0],
-          ...Array.from({ length: 6 }, (): ['f32', number] => ['f32', 0]),
-        ]),
+        uniforms: residual
+          ? factoredKernels.res.pack({
+              ...common,
+              m: (m as { base: number }).base,
+              r: 0,
+              c: 0,
+              slot: residual.slot,
+              inv_rows: 1 / rows,
+              inv_count: 1 / (rows * cols),
+              d: residual.clipThreshold,
+            })
+          : factoredKernels.sq.pack(common),
         storage,
         workgroups: foldGrid(groups, maxGroups),
       });

@@ -13,17 +13,17 @@
 
 import fusedStep from '../../../shaders/train/optim/fusedStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { packParams } from '../../kernels/params';
+import type { Kernel } from '../../kernels/kernel';
 import { bindWindow, windowCapacity } from '../../kernels/window';
 import { isVector } from './optimizer';
-import { type Kernel, withOptimizerParams } from './passes';
+import { withOptimizerCommon } from './passes';
 
 /** Elements up to which a parameter steps in one fused workgroup by default. */
 export const FUSE_UP_TO = 65536;
 
-/** An optimizer shader with the Params block and the fused steps' pieces (fusedStep.wgsl) in front. */
+/** An optimizer shader with the shared helpers and the fused steps' pieces (fusedStep.wgsl) in front. */
 export function withFusedStep(code: string): string {
-  return withOptimizerParams(`${fusedStep}\n${code}`);
+  return withOptimizerCommon(`${fusedStep}\n${code}`);
 }
 
 /**
@@ -64,53 +64,32 @@ export function canFuse(
   );
 }
 
-/** f32 bits of x, to pass a float in one of the u32 words. */
-export function f32Bits(x: number): number {
-  return new Uint32Array(new Float32Array([x]).buffer)[0] as number;
-}
-
 /**
- * Records one workgroup of `group` invocations running `kernel` over a rows × cols parameter. Each
- * operand is bound from element 0 over `length` elements; `scalars` fill f0…f11 and `words` o0…o7
- * of the shared block.
+ * Records one workgroup of `group` invocations running one entry point of `kernel` over a
+ * parameter. Each operand is bound from element 0 over `length` elements; `values` is the
+ * kernel's uniform block, by name.
  */
 export async function runFused(
   rt: GpuRuntime,
   kernel: Kernel,
+  entryPoint: string,
   group: number,
-  rows: number,
-  cols: number,
   operands: readonly { buffer: GPUBuffer; length: number }[],
-  scalars: readonly number[],
-  words: readonly number[] = [],
+  values: Readonly<Record<string, number>>,
 ): Promise<void> {
-  if (scalars.length > 12 || words.length > 8)
-    throw new RangeError(`${kernel.name}/${kernel.entryPoint}: too many fused-step arguments`);
   checkFusedGroup(kernel.name, group);
   for (const o of operands) {
     if (o.length * 4 > o.buffer.size)
       throw new RangeError(
-        `${kernel.name}/${kernel.entryPoint}: ${o.length} elements overrun "${o.buffer.label}" (${o.buffer.size} bytes)`,
+        `${kernel.name}/${entryPoint}: ${o.length} elements overrun "${o.buffer.label}" (${o.buffer.size} bytes)`,
       );
   }
-  const pipeline = await rt.pipeline({
-    name: kernel.name,
-    code: kernel.code,
-    entryPoint: kernel.entryPoint,
-    constants: { FUSED_GROUP: group },
-  });
+  const pipeline = await kernel.pipeline(rt, entryPoint, { FUSED_GROUP: group });
   const align = rt.limits.minStorageBufferOffsetAlignment;
   rt.submit([
     {
       pipeline,
-      uniforms: packParams([
-        ['u32', rows * cols],
-        ['u32', 0],
-        ['u32', cols],
-        ['u32', 0],
-        ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', words[i] ?? 0]),
-        ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-      ]),
+      uniforms: kernel.pack(values),
       storage: operands.map((o) => bindWindow(o.buffer, 0, o.length, align).binding),
       workgroups: [1],
     },

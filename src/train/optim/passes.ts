@@ -1,7 +1,9 @@
 // The fused elementwise passes every optimizer is built from, and the gradient finiteness check.
 //
-// A pass runs one entry point of an optimizer shader over the `count` elements of a parameter. All
-// of those shaders share one uniform block (the Params struct of each shader, packed below) and one
+// A pass runs one entry point of an optimizer shader, declared as a kernel (kernels/kernel.ts), over
+// the `count` elements of a parameter. Its uniform block names its fields: the pass fills n (the
+// window's length), start (its first element), pbase (the first partial it writes) and each
+// operand's window offset under the operand's name, and the caller gives the rest by name. They share one
 // grid: a workgroup covers PASS_BLOCK = 2048 elements, each of its 256 invocations 8 elements 256
 // apart. A pass can also fold a per-element quantity (Σ Û², ⟨M, Û⟩, …) into one partial sum per
 // workgroup, which kernels/reduce.ts then sums into a scalar slot on the GPU: the optimizers never
@@ -11,11 +13,16 @@
 // Parameters longer than one storage binding are processed in windows (kernels/windowedPass.ts).
 
 import nonFiniteShader from '../../../shaders/train/optim/nonFinite.wgsl?raw';
-import optimizerParams from '../../../shaders/train/optim/optimParams.wgsl?raw';
+import optimizerCommon from '../../../shaders/train/optim/optimCommon.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
-import { packParams } from '../../kernels/params';
+import { defineKernel, type Kernel } from '../../kernels/kernel';
 import { reduce } from '../../kernels/reduce';
-import { type PassOperand, passWindowElements, windowedPassDispatches } from '../../kernels/windowedPass';
+import {
+  type PassOperand,
+  passWindowElements,
+  windowedPassDispatches,
+  windowFields,
+} from '../../kernels/windowedPass';
 import { type NonFiniteCount, NonFiniteGradientError, type ParamSlot } from './optimizer';
 
 /** Elements one workgroup of a pass covers (must match the shaders' 8 × 256). */
@@ -23,26 +30,24 @@ export const PASS_BLOCK = 2048;
 /** Elements one workgroup of a summing pass covers (the shaders' 32 × 256). */
 export const SUM_BLOCK = 8192;
 
-export interface Kernel {
-  name: string;
-  code: string;
-  entryPoint: string;
-  constants?: Record<string, number>;
-}
-
 /** An operand of a pass: windowed with the element range unless `whole` (short vectors, scalar slots). */
 export type Operand = Pick<PassOperand, 'buffer' | 'offset' | 'whole'>;
 
+/** A pass's operands in binding order, each under the uniform field that receives its window offset. */
+export type Operands = Readonly<Record<string, Operand>>;
+
 export interface PassOptions {
-  /** Row length, for passes that index row or column statistics. */
-  cols?: number;
-  /** Up to 12 f32 scalars (f0…f11). */
-  scalars?: readonly number[];
-  /** Extra u32 fields that follow the operands' offsets (o[k] for k ≥ operands; 8 in all). */
-  words?: readonly number[];
+  /** The block's fields that the pass does not fill (scalars, row length, flags), by name. */
+  values?: Readonly<Record<string, number>>;
   /** Receives one partial per workgroup, from index 0, bound after the operands. */
   partials?: GPUBuffer;
 }
+
+const nonFiniteKernel = defineKernel({
+  name: 'nonFinite',
+  code: nonFiniteShader,
+  uniforms: { n: 'u32', grad: 'u32', counts: 'u32' },
+});
 
 /** Partials a summing pass over `count` elements writes: one per workgroup of every window. */
 export function partialCount(rt: GpuRuntime, count: number): number {
@@ -56,39 +61,28 @@ async function passDispatches(
   rt: GpuRuntime,
   kernel: Kernel,
   count: number,
-  operands: readonly Operand[],
+  operands: Operands,
   options: PassOptions = {},
 ): Promise<{ dispatches: Dispatch[]; partials: number }> {
-  const scalars = options.scalars ?? [];
-  const words = options.words ?? [];
-  const name = `${kernel.name}/${kernel.entryPoint}`;
-  if (operands.length + words.length > 8 || scalars.length > 12)
-    throw new RangeError(`${name}: too many pass arguments`);
-  const pipeline = await rt.pipeline({
-    name: kernel.name,
-    code: kernel.code,
-    entryPoint: kernel.entryPoint,
-    constants: kernel.constants ?? {},
-  });
+  if (kernel.entryPoints.length !== 1)
+    throw new Error(`${kernel.name}: a pass runs a kernel declared with one entry point`);
+  const pipeline = await kernel.pipeline(rt);
+  const partialBase = Object.hasOwn(kernel.uniforms, 'pbase');
   let written = 0;
   const dispatches = windowedPassDispatches(rt, {
-    name,
+    name: `${kernel.name}/${kernel.entryPoints[0]}`,
     pipeline,
     count,
-    operands,
+    operands: Object.values(operands),
     block: options.partials ? SUM_BLOCK : PASS_BLOCK,
     extra: options.partials ? [options.partials] : [],
-    uniforms: ({ start, count: n, bases, blocks }) => {
-      const offsets = [...bases, ...words];
-      const uniforms = packParams([
-        ['u32', n],
-        ['u32', start],
-        ['u32', options.cols ?? 1],
-        ['u32', written],
-        ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
-        ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-      ]);
-      written += blocks;
+    uniforms: (window) => {
+      const uniforms = kernel.pack({
+        ...windowFields(kernel, operands, window),
+        ...(partialBase ? { pbase: written } : {}),
+        ...options.values,
+      });
+      written += window.blocks;
       return uniforms;
     },
   });
@@ -99,7 +93,7 @@ export async function runPass(
   rt: GpuRuntime,
   kernel: Kernel,
   count: number,
-  operands: readonly Operand[],
+  operands: Operands,
   options: PassOptions = {},
 ): Promise<number> {
   const { dispatches, partials } = await passDispatches(rt, kernel, count, operands, options);
@@ -112,7 +106,7 @@ export async function sumPass(
   rt: GpuRuntime,
   kernel: Kernel,
   count: number,
-  operands: readonly Operand[],
+  operands: Operands,
   options: PassOptions & { partials: GPUBuffer },
   out: { buffer: GPUBuffer; offset: number },
 ): Promise<void> {
@@ -139,12 +133,11 @@ export async function checkGradients(
     8 * params.length,
   );
   try {
-    const kernel = { name: 'nonFinite', code: withOptimizerParams(nonFiniteShader), entryPoint: 'main' };
     for (const [i, slot] of params.entries()) {
-      await runPass(rt, kernel, slot.rows * slot.cols, [
-        { buffer: slot.g },
-        { buffer: counts.buffer, offset: 2 * i, whole: true },
-      ]);
+      await runPass(rt, nonFiniteKernel, slot.rows * slot.cols, {
+        grad: { buffer: slot.g },
+        counts: { buffer: counts.buffer, offset: 2 * i, whole: true },
+      });
     }
     const found = new Uint32Array(await rt.read(counts.buffer));
     const bad: NonFiniteCount[] = [];
@@ -177,7 +170,7 @@ export class Scratch {
   }
 }
 
-/** A shader of the factored optimizers with the shared Params block and helpers in front of it. */
-export function withOptimizerParams(code: string): string {
-  return `${optimizerParams}\n${code}`;
+/** A shader of the factored optimizers with their shared helpers in front of it. */
+export function withOptimizerCommon(code: string): string {
+  return `${optimizerCommon}\n${code}`;
 }

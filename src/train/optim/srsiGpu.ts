@@ -4,15 +4,11 @@
 // nothing is read back between them. The float64 versions they are tested against live in
 // srsi.reference.ts.
 
-import adapproxBody from '../../../shaders/train/optim/adapprox.wgsl?raw';
-import srsiBody from '../../../shaders/train/optim/srsi.wgsl?raw';
 import { formatBytes, GpuLimitError } from '../../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
-import { foldGrid, packParams } from '../../kernels/params';
-import { PASS_BLOCK, withOptimizerParams } from './passes';
-
-/** Adapprox's shader module: its passes (adapprox.wgsl) and the S-RSI kernels (srsi.wgsl) together. */
-export const ADAPPROX_SHADER = withOptimizerParams(`${adapproxBody}\n${srsiBody}`);
+import { foldGrid } from '../../kernels/params';
+import { adapproxKernels } from './adapproxKernels';
+import { PASS_BLOCK } from './passes';
 
 /** Floats of the per-matrix scratch the QR and the eigensolver share (srsi.wgsl's `work`). */
 export function sketchWorkFloats(w: number): number {
@@ -57,26 +53,6 @@ export function checkSketchFits(
   }
 }
 
-function params(
-  n: number,
-  cols: number,
-  offsets: readonly number[],
-  scalars: readonly number[] = [],
-  head: readonly [number, number] = [0, 0],
-): ArrayBuffer {
-  return packParams([
-    ['u32', n],
-    ['u32', head[0]],
-    ['u32', cols],
-    ['u32', head[1]],
-    ...Array.from({ length: 8 }, (_, i): ['u32', number] => ['u32', offsets[i] ?? 0]),
-    ...Array.from({ length: 12 }, (_, i): ['f32', number] => ['f32', scalars[i] ?? 0]),
-  ]);
-}
-
-const pipeline = (rt: GpuRuntime, entryPoint: string, constants?: Record<string, number>) =>
-  rt.pipeline({ name: 'adapprox', code: ADAPPROX_SHADER, entryPoint, constants });
-
 /**
  * Y (rows × w at y0 of the sketch) ← its orthonormal factor Q, in one workgroup, with the scratch
  * at g0; with `basisOnly`, a well-conditioned basis of the same span (the two shifted passes
@@ -87,8 +63,14 @@ export async function choleskyQr3(
   a: { sketch: GPUBuffer; rows: number; w: number; y0: number; g0: number; basisOnly?: boolean },
 ): Promise<Dispatch> {
   return {
-    pipeline: await pipeline(rt, 'cholesky_qr3'),
-    uniforms: params(a.rows, 1, [a.y0, a.g0, a.w, a.basisOnly ? 0 : 2]),
+    pipeline: await adapproxKernels.cholesky_qr3.pipeline(rt),
+    uniforms: adapproxKernels.cholesky_qr3.pack({
+      rows: a.rows,
+      y: a.y0,
+      work: a.g0,
+      w: a.w,
+      plain: a.basisOnly ? 0 : 2,
+    }),
     storage: [a.sketch],
     workgroups: [1],
   };
@@ -113,8 +95,18 @@ export interface EigenRankArgs {
 /** The eigenpairs of UᵀU, ξ_0…ξ_w and the chosen rank into scalars[record…], in one workgroup. */
 export async function eigenRank(rt: GpuRuntime, a: EigenRankArgs): Promise<Dispatch> {
   return {
-    pipeline: await pipeline(rt, 'eigen_rank'),
-    uniforms: params(a.rows, 1, [a.u0, a.g0, a.w, a.slot, a.record, a.kMin, a.kCap], [a.threshold]),
+    pipeline: await adapproxKernels.eigen_rank.pipeline(rt),
+    uniforms: adapproxKernels.eigen_rank.pack({
+      rows: a.rows,
+      u: a.u0,
+      work: a.g0,
+      w: a.w,
+      slot: a.slot,
+      record: a.record,
+      k_min: a.kMin,
+      k_cap: a.kCap,
+      threshold: a.threshold,
+    }),
     storage: [a.sketch, a.scalars],
     workgroups: [1],
   };
@@ -146,14 +138,27 @@ export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch>
   const short = Math.min(a.rows, a.cols);
   const long = Math.max(a.rows, a.cols);
   return {
-    pipeline: await pipeline(rt, 'srsi_small', a.group === undefined ? undefined : { WG: a.group }),
-    uniforms: params(
-      short,
-      a.cols,
-      [a.rows > a.cols ? 1 : 0, a.slot, a.record, a.kMin, a.kCap, a.key, a.iterations, a.warm?.k ?? 0],
-      [a.threshold, a.warm?.stride ?? 0],
-      [long, a.w],
+    pipeline: await adapproxKernels.srsi_small.pipeline(
+      rt,
+      'srsi_small',
+      a.group === undefined ? undefined : { WG: a.group },
     ),
+    uniforms: adapproxKernels.srsi_small.pack({
+      short,
+      long,
+      cols: a.cols,
+      w: a.w,
+      transpose: a.rows > a.cols ? 1 : 0,
+      slot: a.slot,
+      record: a.record,
+      k_min: a.kMin,
+      k_cap: a.kCap,
+      key: a.key,
+      l: a.iterations,
+      taken: a.warm?.k ?? 0,
+      threshold: a.threshold,
+      u_stride: a.warm?.stride ?? 0,
+    }),
     storage: [a.sketch, a.scalars, a.v, a.warm?.u ?? a.v],
     workgroups: [1],
   };
@@ -177,8 +182,18 @@ export async function rotateFactors(rt: GpuRuntime, a: RotateArgs): Promise<Disp
   const n = (a.short + a.long) * a.stride;
   const { u0, y0, g0 } = sketchLayout(a.short, a.long, a.w);
   return {
-    pipeline: await pipeline(rt, 'rotate_factors'),
-    uniforms: params(n, a.stride, [a.short, a.w, a.k, g0 + 2 * a.w * a.w, a.slot, u0, y0]),
+    pipeline: await adapproxKernels.rotate_factors.pipeline(rt),
+    uniforms: adapproxKernels.rotate_factors.pack({
+      n,
+      stride: a.stride,
+      short: a.short,
+      w: a.w,
+      k: a.k,
+      e: g0 + 2 * a.w * a.w,
+      slot: a.slot,
+      u: u0,
+      q: y0,
+    }),
     storage: [a.sketch, a.scalars, a.qOut, a.uOut],
     workgroups: foldGrid(Math.ceil(n / PASS_BLOCK), rt.limits.maxComputeWorkgroupsPerDimension),
   };
