@@ -5,7 +5,7 @@
 // WGSL: every entry point must exist and reach exactly the uniform struct declared (names and types,
 // in order), so renaming a field on one side only fails at once, naming the field. Every
 // declaration is kept in a registry, and a test checks them all without running them
-// (kernels/kernelDeclarations.test.ts). Entry points of one module that take different blocks are
+// (src/kernelDeclarations.test.ts). Entry points of one module that take different blocks are
 // separate declarations with the same name and code (they share the compiled module).
 
 import type { GpuRuntime } from '../gpu/runtime';

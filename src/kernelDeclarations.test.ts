@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { declaredKernels } from './kernel';
-import { readWgslShape } from './wgslUniforms';
+import { declaredKernels } from './kernels/kernel';
+import { readWgslShape } from './kernels/wgslUniforms';
 
 // Every module that declares kernels, loaded so that each declaration registers itself. This test
-// sits above the parts it loads only at run time, like src/layers.test.ts reading every file: the
+// sits at the top of src/, above every part it loads, like src/layers.test.ts reading every file: the
 // glob is how a test finds every declaration, not a dependency of the kernels on those parts.
 const wrappers = import.meta.glob(
   [
-    '../kernels/*.ts',
-    '../sparse/*.ts',
-    '../prune/*.ts',
-    '../train/backward/*.ts',
-    '../train/optim/*.ts',
-    '../model/*.ts',
+    './kernels/*.ts',
+    './sparse/*.ts',
+    './prune/*.ts',
+    './train/backward/*.ts',
+    './train/optim/*.ts',
+    './model/*.ts',
     '!**/*.test.ts',
   ],
   { eager: true },
