@@ -5,14 +5,18 @@
 // B may be half-precision weights packed two per word (bType, see storage.ts), decoded in the shader.
 
 import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
-import body from '../../shaders/kernels/matmul.wgsl?raw';
+import tiledBody from '../../shaders/kernels/matmul.wgsl?raw';
+import directBody from '../../shaders/kernels/matmulDirect.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
+import { chooseMatmulKernel, MATMUL_KERNELS, MATMUL_TILE, type MatmulKernel } from './matmulKernel';
 import { foldGrid, packParams } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
-const TILE = 64;
-const shader = `${halfStorage}\n${body}`;
+const SHADERS: Record<MatmulKernel, { name: string; code: string }> = {
+  tiled: { name: 'matmul', code: `${halfStorage}\n${tiledBody}` },
+  direct: { name: 'matmul direct', code: `${halfStorage}\n${directBody}` },
+};
 
 export interface MatmulArgs {
   a: GPUBuffer;
@@ -41,6 +45,8 @@ export interface MatmulArgs {
   symmetric?: boolean;
   /** How B's elements are stored (default f32); ldb and offsetB count elements either way. */
   bType?: StorageType;
+  /** Which kernel runs the product; default: the adapter's (matmulKernel.ts). Tests name both. */
+  kernel?: MatmulKernel;
 }
 
 export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<void> {
@@ -66,6 +72,9 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   if (args.symmetric && (m !== n || transA === transB)) {
     throw new RangeError('symmetric matmul needs a square result from op(A) = op(B)ᵀ');
   }
+  const kernel = args.kernel ?? chooseMatmulKernel(rt);
+  if (!MATMUL_KERNELS.includes(kernel)) throw new RangeError(`matmul: no kernel named ${kernel}`);
+  const TILE = MATMUL_TILE[kernel];
   if (m === 0 || n === 0) return [];
 
   const limits = rt.limits;
@@ -92,8 +101,7 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   // Mirroring writes across the diagonal, so it needs the whole of C in one window.
   const symmetric = (args.symmetric ?? false) && block.m === m && block.n === n;
   const pipeline = await rt.pipeline({
-    name: 'matmul',
-    code: shader,
+    ...SHADERS[kernel],
     constants: {
       TRANS_A: Number(transA),
       TRANS_B: Number(transB),
