@@ -116,7 +116,9 @@ export async function benchForward(rt: GpuRuntime, quick: boolean, runs: number)
         totals = await rt.stopProfile();
         gpuMsByKernel = Object.fromEntries([...totals].map(([k, ns]) => [k, ns / 1e6]));
         const all = [...totals.values()].reduce((a, b) => a + b, 0);
-        matmulShare = all > 0 ? (totals.get('matmul') ?? 0) / all : null;
+        // Both matmul kernels ('matmul', 'matmul direct') count: the adapter chooses which runs.
+        const matmulNs = [...totals].filter(([k]) => isMatmul(k)).reduce((sum, [, ns]) => sum + ns, 0);
+        matmulShare = all > 0 ? matmulNs / all : null;
       }
       const flops = forwardFlops(model.config, tokens);
       rows.push({
@@ -154,7 +156,7 @@ export function formatForward(rows: readonly ForwardRow[]): string {
   ];
   const lines = rows.map((r) => {
     const others = Object.entries(r.gpuMsByKernel ?? {})
-      .filter(([k]) => k !== 'matmul')
+      .filter(([k]) => !isMatmul(k))
       .sort((a, b) => b[1] - a[1])
       .slice(0, 3)
       .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
@@ -179,4 +181,9 @@ export function formatForward(rows: readonly ForwardRow[]): string {
     row(widths.map((w) => '-'.repeat(w))),
     ...lines.map(row),
   ].join('\n');
+}
+
+/** Whether a profiled kernel label is one of the matmul kernels (matmulKernel.ts). */
+function isMatmul(label: string): boolean {
+  return label === 'matmul' || label.startsWith('matmul ');
 }

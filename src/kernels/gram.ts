@@ -5,6 +5,7 @@
 
 import type { GpuRuntime } from '../gpu/runtime';
 import { matmul } from './matmul';
+import type { MatmulKernel } from './matmulKernel';
 
 export interface GramArgs {
   x: GPUBuffer;
@@ -17,6 +18,8 @@ export interface GramArgs {
   ldx?: number;
   offsetX?: number;
   alpha?: number;
+  /** The matmul kernel to run; default: the adapter's (matmulKernel.ts). */
+  kernel?: MatmulKernel;
 }
 
 export async function accumulateGram(rt: GpuRuntime, args: GramArgs): Promise<void> {
@@ -38,5 +41,6 @@ export async function accumulateGram(rt: GpuRuntime, args: GramArgs): Promise<vo
     alpha: args.alpha ?? 1,
     beta: 1,
     symmetric: true,
+    kernel: args.kernel,
   });
 }

@@ -5,34 +5,34 @@
 // B may be half-precision weights packed two per word (bType, see storage.ts), decoded in the shader.
 
 import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
-import body from '../../shaders/kernels/matmul.wgsl?raw';
+import tiledBody from '../../shaders/kernels/matmul.wgsl?raw';
+import directBody from '../../shaders/kernels/matmulDirect.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
+import { chooseMatmulKernel, MATMUL_KERNELS, MATMUL_TILE, type MatmulKernel } from './matmulKernel';
 import { foldGrid } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';
 import { bindWindow, planBlocks, span, windowCapacity } from './window';
 
-const TILE = 64;
-const shader = `${halfStorage}\n${body}`;
-
-const matmulKernel = defineKernel({
-  name: 'matmul',
-  code: shader,
-  uniforms: {
-    m: 'u32',
-    n: 'u32',
-    k: 'u32',
-    lda: 'u32',
-    ldb: 'u32',
-    ldc: 'u32',
-    off_a: 'u32',
-    off_b: 'u32',
-    off_c: 'u32',
-    alpha: 'f32',
-    beta: 'f32',
-    tiles_n: 'u32',
-  },
-});
+// Both kernels take the same uniform block and bindings.
+const UNIFORMS = {
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  lda: 'u32',
+  ldb: 'u32',
+  ldc: 'u32',
+  off_a: 'u32',
+  off_b: 'u32',
+  off_c: 'u32',
+  alpha: 'f32',
+  beta: 'f32',
+  tiles_n: 'u32',
+} as const;
+const KERNELS = {
+  tiled: defineKernel({ name: 'matmul', code: `${halfStorage}\n${tiledBody}`, uniforms: UNIFORMS }),
+  direct: defineKernel({ name: 'matmul direct', code: `${halfStorage}\n${directBody}`, uniforms: UNIFORMS }),
+} satisfies Record<MatmulKernel, unknown>;
 
 export interface MatmulArgs {
   a: GPUBuffer;
@@ -61,6 +61,8 @@ export interface MatmulArgs {
   symmetric?: boolean;
   /** How B's elements are stored (default f32); ldb and offsetB count elements either way. */
   bType?: StorageType;
+  /** Which kernel runs the product; default: the adapter's (matmulKernel.ts). Tests name both. */
+  kernel?: MatmulKernel;
 }
 
 export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<void> {
@@ -86,6 +88,9 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   if (args.symmetric && (m !== n || transA === transB)) {
     throw new RangeError('symmetric matmul needs a square result from op(A) = op(B)ᵀ');
   }
+  const kernel = args.kernel ?? chooseMatmulKernel(rt);
+  if (!MATMUL_KERNELS.includes(kernel)) throw new RangeError(`matmul: no kernel named ${kernel}`);
+  const TILE = MATMUL_TILE[kernel];
   if (m === 0 || n === 0) return [];
 
   const limits = rt.limits;
@@ -111,7 +116,7 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   );
   // Mirroring writes across the diagonal, so it needs the whole of C in one window.
   const symmetric = (args.symmetric ?? false) && block.m === m && block.n === n;
-  const pipeline = await matmulKernel.pipeline(rt, 'main', {
+  const pipeline = await KERNELS[kernel].pipeline(rt, 'main', {
     TRANS_A: Number(transA),
     TRANS_B: Number(transB),
     SYMMETRIC: Number(symmetric),
@@ -142,7 +147,7 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
         );
         dispatches.push({
           pipeline,
-          uniforms: matmulKernel.pack({
+          uniforms: KERNELS[kernel].pack({
             m: mb,
             n: nb,
             k: kb,

@@ -4,6 +4,7 @@ import { withKernelRuntimes } from '../host/testRuntimes';
 import { embedding, embeddingDispatches } from './embedding';
 import { decodeHalves, floatToBf16Bits, floatToHalfBits } from './halfFloat';
 import { matmul, matmulDispatches } from './matmul';
+import { MATMUL_KERNELS } from './matmulKernel';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
 import { embeddingBound, embeddingReference } from './reference.model';
@@ -71,10 +72,12 @@ describe('matmul and embedding with packed 16-bit operands', () => {
     ['tiny limits', () => tiny],
   ] as const) {
     for (const type of ['f16', 'bf16'] as const) {
-      for (const cs of CASES) {
+      for (const [cs, kernel] of CASES.flatMap((cs) =>
+        MATMUL_KERNELS.map((kernel) => [cs, kernel] as const),
+      )) {
         const { m, n, k, transA, transB } = cs;
         const layout = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
-        it(`matmul ${layout} ${m}×${k}·${k}×${n}, ${type} B at offset ${cs.offsetB}, ${label}`, async () => {
+        it(`matmul ${kernel} ${layout} ${m}×${k}·${k}×${n}, ${type} B at offset ${cs.offsetB}, ${label}`, async () => {
           const rt = runtime();
           const seed = freshSeed();
           const random = new Random(seed);
@@ -105,6 +108,7 @@ describe('matmul and embedding with packed 16-bit operands', () => {
             alpha,
             beta,
             bType: type,
+            kernel,
           };
           if (label === 'tiny limits') expect((await matmulDispatches(rt, args)).length).toBeGreaterThan(1);
           await matmul(rt, args);

@@ -12,6 +12,7 @@ import { axpy, scale, softThreshold } from './elementwise';
 import { embedding } from './embedding';
 import { accumulateGram } from './gram';
 import { matmul } from './matmul';
+import { MATMUL_KERNELS, type MatmulKernel } from './matmulKernel';
 import { matvec, matvecBlocks } from './matvec';
 import { type NormKind, norm } from './norm';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
@@ -70,10 +71,11 @@ function matmulCase(
   transA: boolean,
   transB: boolean,
   withBeta: boolean,
+  kernel: MatmulKernel,
 ): KernelCase {
   const layout = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
   return defineCase(
-    `matmul ${layout}${withBeta ? ' (α, β)' : ''}`,
+    `matmul ${kernel} ${layout}${withBeta ? ' (α, β)' : ''}`,
     'matmul',
     `${m}×${k} · ${k}×${n}`,
     async (rt, random) => {
@@ -86,7 +88,8 @@ function matmulCase(
       const aBuf = await buffers.upload('A', a);
       const bBuf = await buffers.upload('B', b);
       const cBuf = await buffers.upload('C', c0);
-      const run = () => matmul(rt, { a: aBuf, b: bBuf, c: cBuf, m, n, k, transA, transB, alpha, beta });
+      const run = () =>
+        matmul(rt, { a: aBuf, b: bBuf, c: cBuf, m, n, k, transA, transB, alpha, beta, kernel });
       return {
         async check() {
           rt.write(cBuf, c0);
@@ -138,14 +141,14 @@ function matvecCase(rows: number, cols: number, transpose = false): KernelCase {
   });
 }
 
-function gramCase(rows: number, width: number): KernelCase {
-  return defineCase('gram G += XᵀX', 'gram', `X ${rows}×${width}`, async (rt, random) => {
+function gramCase(rows: number, width: number, kernel: MatmulKernel): KernelCase {
+  return defineCase(`gram ${kernel} G += XᵀX`, 'gram', `X ${rows}×${width}`, async (rt, random) => {
     const buffers = new Buffers(rt);
     const x = random.uniform(rows * width);
     const g0 = random.uniform(width * width);
     const xBuf = await buffers.upload('X', x);
     const gBuf = await buffers.upload('G', g0);
-    const run = () => accumulateGram(rt, { x: xBuf, rows, width, g: gBuf });
+    const run = () => accumulateGram(rt, { x: xBuf, rows, width, g: gBuf, kernel });
     return {
       check: overwriteCheck(rt, gBuf, g0, run),
       again: run,
@@ -248,6 +251,11 @@ function transposeCase(rows: number, cols: number): KernelCase {
   });
 }
 
+/** The matmul and Gram cases once per kernel: the adapter runs one by default, both must be right. */
+function bothKernels(cases: (kernel: MatmulKernel) => KernelCase[]): KernelCase[] {
+  return MATMUL_KERNELS.flatMap(cases);
+}
+
 /**
  * The cases. 'check' is what the studio and the tests run: awkward shapes (1, primes, sizes that do
  * not divide the 64-wide tile) small enough for a CPU adapter. 'tiled' is smaller still, for runs
@@ -256,13 +264,16 @@ function transposeCase(rows: number, cols: number): KernelCase {
 export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
   if (size === 'tiled') {
     return [
-      matmulCase(37, 29, 41, false, false, false),
-      matmulCase(23, 31, 19, false, true, true),
-      matmulCase(29, 17, 33, true, false, false),
+      ...bothKernels((kernel) => [
+        matmulCase(37, 29, 41, false, false, false, kernel),
+        matmulCase(23, 31, 19, false, true, true, kernel),
+        matmulCase(29, 17, 33, true, false, false, kernel),
+        matmulCase(70, 9, 13, true, true, true, kernel),
+        gramCase(53, 27, kernel),
+        gramCase(5, 70, kernel),
+      ]),
       matvecCase(41, 600),
       matvecCase(600, 41, true),
-      gramCase(53, 27),
-      gramCase(5, 70),
       elementwiseCase('axpy', 3001),
       elementwiseCase('scale', 2999),
       elementwiseCase('soft-threshold', 1031),
@@ -292,19 +303,23 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     ];
   }
   return [
-    matmulCase(1, 1, 1, false, false, false),
-    matmulCase(67, 45, 83, false, false, false),
-    matmulCase(128, 97, 64, false, true, false),
-    matmulCase(61, 130, 7, true, false, true),
-    matmulCase(70, 33, 129, false, true, true),
-    matmulCase(256, 256, 256, false, false, false),
+    ...bothKernels((kernel) => [
+      matmulCase(1, 1, 1, false, false, false, kernel),
+      matmulCase(67, 45, 83, false, false, false, kernel),
+      matmulCase(128, 97, 64, false, true, false, kernel),
+      matmulCase(61, 130, 7, true, false, true, kernel),
+      matmulCase(70, 33, 129, false, true, true, kernel),
+      matmulCase(33, 35, 0, true, true, true, kernel),
+      matmulCase(512, 172, 64, false, true, false, kernel),
+      matmulCase(256, 256, 256, false, false, false, kernel),
+      gramCase(1, 1, kernel),
+      gramCase(200, 131, kernel),
+      gramCase(300, 64, kernel),
+    ]),
     matvecCase(1, 1),
     matvecCase(131, 67),
     matvecCase(768, 768),
     matvecCase(97, 300, true),
-    gramCase(1, 1),
-    gramCase(200, 131),
-    gramCase(300, 64),
     elementwiseCase('axpy', 100_003),
     elementwiseCase('scale', 65_537),
     elementwiseCase('soft-threshold', 100_003),
