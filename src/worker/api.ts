@@ -158,7 +158,7 @@ export interface PruneJobOptions {
   prunedOnDisk?: boolean;
 }
 
-/** Whether pruned matrices can be kept on disk here (worker/prunedOnOpfs.ts), and when a run does so unasked. */
+/** Whether pruned matrices can be kept on disk here (cache/prunedOnOpfs.ts), and when a run does so unasked. */
 export type PrunedStorageResult = { thresholdBytes: number; deviceMemoryGib: number | null } & (
   | { available: true }
   | { available: false; reason: string }

@@ -9,6 +9,7 @@
 import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'comlink';
 import { ModelCache } from '../cache/modelCache';
 import { openOpfsStore } from '../cache/opfsStore';
+import { onDiskThresholdBytes, openPrunedStorage } from '../cache/prunedOnOpfs';
 import { checkFit, type LoadedModel, runModelLoad } from '../jobs/load';
 import { modelFailure } from '../jobs/loadFailure';
 import type { ByteSource } from '../model/byteSource';
@@ -40,7 +41,6 @@ import { runGenerate } from './generateJob';
 import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import { type CacheSlot, type InspectedModel, inspectModel } from './modelJob';
-import { onDiskThresholdBytes, openPrunedStorage } from './prunedOnOpfs';
 import { pruneFailure, runPrune } from './pruneJob';
 import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
 import { RuntimeSlot } from './runtimeSlot';

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryDirectory, MemoryFile, MemoryLocks } from '../cache/opfsTesting';
+import { PRUNED_DIRECTORY, PrunedOpfs } from '../cache/prunedOnOpfs';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
@@ -8,8 +10,6 @@ import type { PruneEvent } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/options';
 import { characterTokenizer } from '../tokenizer/testing';
 import type { PruneJobEvent, PruneJobOptions } from './api';
-import { MemoryDirectory, MemoryFile, MemoryLocks } from './opfsTesting';
-import { PRUNED_DIRECTORY, PrunedOpfs } from './prunedOnOpfs';
 import { runPrune } from './pruneJob';
 import { PruneRunStore } from './pruneRuns';
 import { loadedTestModel } from './testing';

@@ -2,9 +2,10 @@
 // model, its events batched for the UI, the dense model's perplexity cached per model, text and
 // windows, the memory the ledger holds streamed alongside, and the pruned weights kept in the run
 // store (or, when the run keeps them on disk, in a folder of the private file system that goes
-// with the run: prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
+// with the run: cache/prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
 // runtime and says where). Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
+import { keepPrunedOnDisk, type PrunedRunFolder, type PrunedStorageSlot } from '../cache/prunedOnOpfs';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { checkFit, type LoadedModel } from '../jobs/load';
@@ -24,7 +25,6 @@ import { StatisticsError } from '../prune/statistics';
 import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { eventBatcher } from './eventBatch';
-import { keepPrunedOnDisk, type PrunedRunFolder, type PrunedStorageSlot } from './prunedOnOpfs';
 import type { PruneRunStore } from './pruneRuns';
 
 const MEMORY_INTERVAL_MS = 250;
@@ -57,7 +57,7 @@ export interface PruneJob {
    * start); without it every run keeps them in memory.
    */
   prunedStorage?: Promise<PrunedStorageSlot>;
-  /** Host bytes above which a run keeps its pruned matrices on disk unasked (prunedOnOpfs.ts onDiskThresholdBytes). */
+  /** Host bytes above which a run keeps its pruned matrices on disk unasked (cache/prunedOnOpfs.ts onDiskThresholdBytes). */
   onDiskThresholdBytes?: number;
 }
 

@@ -4,7 +4,7 @@
 // the model's block matrices (0.9 MB for stories260K, ~340 MB for a 125M-parameter model, and
 // gigabytes beyond), and exporting is what one does right after a run, or to pick between the last
 // two; an older run is re-created from its recorded settings (the run is seeded and deterministic).
-// A run whose tensors are kept on disk (prunedOnOpfs.ts) has its files removed when they are
+// A run whose tensors are kept on disk (cache/prunedOnOpfs.ts) has its files removed when they are
 // dropped or the run is forgotten.
 
 import type { ByteSource } from '../model/byteSource';
