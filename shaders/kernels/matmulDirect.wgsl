@@ -49,43 +49,15 @@ const SIDE: u32 = 8u;
 @group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-fn b_element(e: u32) -> f32 {
-  if (B_TYPE == 0u) {
-    return bitcast<f32>(b[e]);
-  }
-  return unpack_half(b[e >> 1u], (e & 1u) == 1u, B_TYPE == 2u);
-}
-
-// Maps a linear tile index onto the upper triangle: index = tj·(tj+1)/2 + ti with ti ≤ tj.
-fn triangular_tile(index: u32) -> vec2<u32> {
-  var tj = u32((sqrt(8.0 * f32(index) + 1.0) - 1.0) * 0.5);
-  // The f32 square root can be off by one for large indices; correct it in integers.
-  while (tj * (tj + 1u) / 2u > index) {
-    tj -= 1u;
-  }
-  while ((tj + 1u) * (tj + 2u) / 2u <= index) {
-    tj += 1u;
-  }
-  return vec2<u32>(index - tj * (tj + 1u) / 2u, tj);
-}
-
 @compute @workgroup_size(8, 8)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
 ) {
-  let linear = wg.x + wg.y * groups.x;
-  var tile_row: u32;
-  var tile_col: u32;
-  if (SYMMETRIC) {
-    let t = triangular_tile(linear);
-    tile_row = t.x;
-    tile_col = t.y;
-  } else {
-    tile_row = linear / p.tiles_n;
-    tile_col = linear % p.tiles_n;
-  }
+  let tile = tile_of(wg.x + wg.y * groups.x);
+  let tile_row = tile.x;
+  let tile_col = tile.y;
   let row0 = tile_row * TILE + lid.y;
   let col0 = tile_col * TILE + lid.x;
   // Without barriers an invocation with nothing to write (a folded grid's spare workgroups, the

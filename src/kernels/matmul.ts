@@ -7,6 +7,7 @@
 import halfStorage from '../../shaders/kernels/halfStorage.wgsl?raw';
 import tiledBody from '../../shaders/kernels/matmul.wgsl?raw';
 import directBody from '../../shaders/kernels/matmulDirect.wgsl?raw';
+import shared from '../../shaders/kernels/matmulShared.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { chooseMatmulKernel, MATMUL_KERNELS, MATMUL_TILE, type MatmulKernel } from './matmulKernel';
@@ -30,8 +31,16 @@ const UNIFORMS = {
   tiles_n: 'u32',
 } as const;
 const KERNELS = {
-  tiled: defineKernel({ name: 'matmul', code: `${halfStorage}\n${tiledBody}`, uniforms: UNIFORMS }),
-  direct: defineKernel({ name: 'matmul direct', code: `${halfStorage}\n${directBody}`, uniforms: UNIFORMS }),
+  tiled: defineKernel({
+    name: 'matmul',
+    code: `${halfStorage}\n${shared}\n${tiledBody}`,
+    uniforms: UNIFORMS,
+  }),
+  direct: defineKernel({
+    name: 'matmul direct',
+    code: `${halfStorage}\n${shared}\n${directBody}`,
+    uniforms: UNIFORMS,
+  }),
 } satisfies Record<MatmulKernel, unknown>;
 
 export interface MatmulArgs {

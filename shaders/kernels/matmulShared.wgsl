@@ -1,0 +1,33 @@
+// What both matmul kernels (matmul.wgsl, matmulDirect.wgsl) share, put in front of each by
+// kernels/matmul.ts after halfStorage.wgsl: reading an element of B whatever its storage, and which
+// tile of C a workgroup computes. Each kernel declares the bindings and overrides these read (b, p,
+// B_TYPE, SYMMETRIC); WGSL resolves module-scope names in any order.
+
+fn b_element(e: u32) -> f32 {
+  if (B_TYPE == 0u) {
+    return bitcast<f32>(b[e]);
+  }
+  return unpack_half(b[e >> 1u], (e & 1u) == 1u, B_TYPE == 2u);
+}
+
+// Maps a linear tile index onto the upper triangle: index = tj·(tj+1)/2 + ti with ti ≤ tj.
+fn triangular_tile(index: u32) -> vec2<u32> {
+  var tj = u32((sqrt(8.0 * f32(index) + 1.0) - 1.0) * 0.5);
+  // The f32 square root can be off by one for large indices; correct it in integers.
+  while (tj * (tj + 1u) / 2u > index) {
+    tj -= 1u;
+  }
+  while ((tj + 1u) * (tj + 2u) / 2u <= index) {
+    tj += 1u;
+  }
+  return vec2<u32>(index - tj * (tj + 1u) / 2u, tj);
+}
+
+// The (row, column) tile of C that workgroup `linear` computes: with SYMMETRIC the tiles on and
+// above the diagonal, otherwise every tile, row by row.
+fn tile_of(linear: u32) -> vec2<u32> {
+  if (SYMMETRIC) {
+    return triangular_tile(linear);
+  }
+  return vec2<u32>(linear / p.tiles_n, linear % p.tiles_n);
+}
