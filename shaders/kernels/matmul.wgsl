@@ -14,39 +14,13 @@
 // statistic every pruner accumulates.
 //
 // B_TYPE says how B is stored (0 f32, 1 f16, 2 bf16; see halfStorage.wgsl, which the wrapper puts in
-// front of this file): half-precision weights stay packed two per word and are decoded as the B
+// front of this file with matmulShared.wgsl, where the uniform block, overrides and bindings are
+// declared for both kernels): half-precision weights stay packed two per word and are decoded as the B
 // panel is staged, so the product itself is f32 either way. B's off_b and ldb count elements, not
 // words, whatever its storage.
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  lda: u32,
-  ldb: u32,
-  ldc: u32,
-  off_a: u32,
-  off_b: u32,
-  off_c: u32,
-  alpha: f32,
-  beta: f32,
-  // Number of 64-wide tile columns (ceil(n / 64)), for mapping a folded 1-D grid to tiles.
-  tiles_n: u32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override SYMMETRIC: bool = false;
-override B_TYPE: u32 = 0u;
-
 const TILE: u32 = 64u;
 const TK: u32 = 16u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-// Read as words: f32 values are reinterpreted bit for bit, packed ones decoded.
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 // Both panels are stored k-major so the inner loop reads a row of each.
 var<workgroup> panel_a: array<f32, 1024>; // [TK][TILE]

@@ -17,37 +17,11 @@
 // k loop has no bounds checks; their results are simply not written.
 //
 // SYMMETRIC, B_TYPE and the operand windows (offsets, leading dimensions) mean what they mean in
-// matmul.wgsl; halfStorage.wgsl (unpack_half) is put in front of this file by the wrapper.
-
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  lda: u32,
-  ldb: u32,
-  ldc: u32,
-  off_a: u32,
-  off_b: u32,
-  off_c: u32,
-  alpha: f32,
-  beta: f32,
-  // Number of 32-wide tile columns (ceil(n / 32)), for mapping a folded 1-D grid to tiles.
-  tiles_n: u32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override SYMMETRIC: bool = false;
-override B_TYPE: u32 = 0u;
+// matmul.wgsl; halfStorage.wgsl (unpack_half) and matmulShared.wgsl (the uniform block,
+// overrides and bindings) are put in front of this file by the wrapper.
 
 const TILE: u32 = 32u;
 const SIDE: u32 = 8u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-// Read as words: f32 values are reinterpreted bit for bit, packed ones decoded.
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(8, 8)
 fn main(

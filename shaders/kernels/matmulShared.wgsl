@@ -1,7 +1,34 @@
 // What both matmul kernels (matmul.wgsl, matmulDirect.wgsl) share, put in front of each by
 // kernels/matmul.ts after halfStorage.wgsl: reading an element of B whatever its storage, and which
-// tile of C a workgroup computes. Each kernel declares the bindings and overrides these read (b, p,
-// B_TYPE, SYMMETRIC); WGSL resolves module-scope names in any order.
+// tile of C a workgroup computes, and the uniform block, overrides and bindings the two kernels
+// take alike. Each kernel declares its own TILE; WGSL resolves module-scope names in any order.
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  lda: u32,
+  ldb: u32,
+  ldc: u32,
+  off_a: u32,
+  off_b: u32,
+  off_c: u32,
+  alpha: f32,
+  beta: f32,
+  // Number of TILE-wide tile columns (ceil(n / TILE)), for mapping a folded 1-D grid to tiles.
+  tiles_n: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override SYMMETRIC: bool = false;
+override B_TYPE: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+// Read as words: f32 values are reinterpreted bit for bit, packed ones decoded.
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 fn b_element(e: u32) -> f32 {
   if (B_TYPE == 0u) {
