@@ -116,7 +116,11 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (runs('prune') && !rt.isLost)
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('blocks')) plans = planRows();
-    if (runs('blocks') && !options.quick) blocks = await measuredBlockRows();
+    // A LLaMA-2-7B block's solves take hours on a CPU adapter (bench/blocks.ts).
+    if (runs('blocks') && !options.quick)
+      blocks = await measuredBlockRows(
+        rt.capability.isFallbackAdapter ? ['OPT-125M'] : ['OPT-125M', 'LLaMA-2-7B'],
+      );
     // Its own runtimes per device count, like measuredBlockRows.
     if (runs('blocks')) devices = await benchDevices(options.quick);
     if (runs('train') && !rt.isLost) train = await benchTrain(rt, options.quick, options.runs ?? undefined);

@@ -268,7 +268,7 @@ run() {
   fi
   # An equal share of what is left for each section still to run, so one that hangs leaves the rest
   # their time (on a GPU each takes seconds).
-  local sections=(sparse forward prune train) i
+  local sections=(sparse forward prune train blocks) i
   for i in "${!sections[@]}"; do
     stage "${sections[$i]}" $((($(left) - 20) / (${#sections[@]} - i))) "${bench[@]}" "${quick[@]}" \
       --only "${sections[$i]}" --json-out "$WORK/bench-${sections[$i]}.json"
