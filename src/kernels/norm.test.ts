@@ -3,6 +3,7 @@ import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { norm } from './norm';
+import { NORM_KERNELS } from './normKernel';
 import { Random } from './random';
 import { relativeError } from './reference';
 import { layerNormReference, normBound, rmsNormReference } from './reference.model';
@@ -29,7 +30,9 @@ describe('LayerNorm and RMSNorm', () => {
     const before = new Float32Array(4 + rows * ldY).fill(42);
     const packed = new Float32Array(rows * width);
     for (let r = 0; r < rows; r++) packed.set(xs.subarray(3 + r * ldX, 3 + r * ldX + width), r * width);
-    for (const kind of ['layer', 'rms'] as const) {
+    for (const [kind, kernel] of (['layer', 'rms'] as const).flatMap((kind) =>
+      NORM_KERNELS.map((kernel) => [kind, kernel] as const),
+    )) {
       const y = await upload(rt, before);
       await norm(rt, {
         kind,
@@ -46,19 +49,25 @@ describe('LayerNorm and RMSNorm', () => {
         offsetWeight: 1,
         offsetBias: 2,
         eps: 1e-6,
+        kernel,
       });
       const got = await rt.readF32(y);
       const rowsOut = new Float32Array(rows * width);
       for (let r = 0; r < rows; r++) {
         rowsOut.set(got.subarray(4 + r * ldY, 4 + r * ldY + width), r * width);
-        expect(got.subarray(4 + r * ldY + width, 4 + (r + 1) * ldY).every((v) => v === 42)).toBe(true);
+        expect(
+          got.subarray(4 + r * ldY + width, 4 + (r + 1) * ldY).every((v) => v === 42),
+          kernel,
+        ).toBe(true);
       }
       expect(Array.from(got.subarray(0, 4))).toEqual([42, 42, 42, 42]);
       const reference =
         kind === 'layer'
           ? layerNormReference(packed, rows, width, g.subarray(1), b.subarray(2), 1e-6)
           : rmsNormReference(packed, rows, width, g.subarray(1), 1e-6);
-      expect(relativeError(rowsOut, reference), kind).toBeLessThanOrEqual(normBound(width));
+      expect(relativeError(rowsOut, reference), `${kind} ${kernel}`).toBeLessThanOrEqual(
+        normBound(width, kernel),
+      );
     }
   });
 

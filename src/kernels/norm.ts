@@ -1,32 +1,37 @@
-// LayerNorm (GPT-2, OPT) and RMSNorm (Llama) over the rows of a rows × width matrix, one workgroup
-// per row (see norm.wgsl for the two-pass variance). Rows are bound in windows of as many whole rows
+// LayerNorm (GPT-2, OPT) and RMSNorm (Llama) over the rows of a rows × width matrix: one workgroup
+// per row on a GPU (norm.wgsl, which explains the two-pass variance), one invocation per row on a CPU
+// adapter (normRow.wgsl; the choice is normKernel.ts's). Rows are bound in windows of as many whole rows
 // as one storage binding holds; a single row wider than a binding cannot be split (the row's
 // statistics need all of it) and is a GpuLimitError. In-place use is not supported: x and y are
 // different buffers.
 
 import shader from '../../shaders/kernels/norm.wgsl?raw';
+import rowShader from '../../shaders/kernels/normRow.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
+import { chooseNormKernel, NORM_ROW_GROUP, type NormKernel } from './normKernel';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid } from './params';
 import { bindWindow, span, windowCapacity } from './window';
 
-const normKernel = defineKernel({
-  name: 'norm',
-  code: shader,
-  entryPoints: ['layer_norm', 'rms_norm'],
-  uniforms: {
-    rows: 'u32',
-    width: 'u32',
-    ld_x: 'u32',
-    ld_y: 'u32',
-    off_x: 'u32',
-    off_y: 'u32',
-    off_g: 'u32',
-    off_b: 'u32',
-    eps: 'f32',
-  },
-});
+const uniforms = {
+  rows: 'u32',
+  width: 'u32',
+  ld_x: 'u32',
+  ld_y: 'u32',
+  off_x: 'u32',
+  off_y: 'u32',
+  off_g: 'u32',
+  off_b: 'u32',
+  eps: 'f32',
+} as const;
+const entryPoints = ['layer_norm', 'rms_norm'] as const;
+
+// The two kernels take the same uniform block and bindings, so one packing serves either.
+const normKernels = {
+  workgroup: defineKernel({ name: 'norm', code: shader, entryPoints, uniforms }),
+  row: defineKernel({ name: 'norm row', code: rowShader, entryPoints, uniforms }),
+};
 
 export type NormKind = 'layer' | 'rms';
 
@@ -48,6 +53,8 @@ export interface NormArgs {
   offsetY?: number;
   offsetWeight?: number;
   offsetBias?: number;
+  /** Which kernel runs it; default the adapter's (normKernel.ts, chooseNormKernel). */
+  kernel?: NormKernel;
 }
 
 export async function norm(rt: GpuRuntime, args: NormArgs): Promise<void> {
@@ -85,20 +92,28 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
     throw new RangeError('rmsNorm: takes no bias');
   }
   checkDistinct(kernel, ['y', args.y], ...read);
+  const choice = args.kernel ?? chooseNormKernel(rt);
+  const normKernel = normKernels[choice];
+  if (!normKernel)
+    throw new RangeError(`${kernel}: no kernel named ${choice} (${Object.keys(normKernels).join(', ')})`);
   if (rows === 0) return [];
 
   const limits = rt.limits;
   const align = limits.minStorageBufferOffsetAlignment;
   const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  // A workgroup per row, or an invocation per row in workgroups of NORM_ROW_GROUP.
+  const rowsPerGroup = choice === 'row' ? NORM_ROW_GROUP : 1;
   const perWindow = Math.min(
     rowsPerWindow(kernel, 'row', capacity, width, ldX),
     rowsPerWindow(kernel, 'row', capacity, width, ldY),
-    maxGroups * maxGroups,
+    maxGroups * maxGroups * rowsPerGroup,
   );
-  const pipeline = await normKernel.pipeline(rt, kind === 'layer' ? 'layer_norm' : 'rms_norm', {
-    GROUP: normGroupSize(width),
-  });
+  const entry = kind === 'layer' ? 'layer_norm' : 'rms_norm';
+  const pipeline =
+    choice === 'row'
+      ? await normKernel.pipeline(rt, entry)
+      : await normKernel.pipeline(rt, entry, { GROUP: normGroupSize(width) });
   const g = bindWindow(args.weight, offG, width, align);
   const b = kind === 'layer' ? bindWindow(args.bias as GPUBuffer, offB, width, align) : undefined;
   const dispatches: Dispatch[] = [];
@@ -123,7 +138,7 @@ export async function normDispatches(rt: GpuRuntime, args: NormArgs): Promise<Di
         eps,
       }),
       storage,
-      workgroups: foldGrid(rb, maxGroups),
+      workgroups: foldGrid(Math.ceil(rb / rowsPerGroup), maxGroups),
     });
   }
   return dispatches;

@@ -9,6 +9,7 @@
 
 import { crossEntropyGroupSize } from './crossEntropy';
 import { normGroupSize } from './norm';
+import type { NormKernel } from './normKernel';
 import { F32_EPS, type Reference } from './reference';
 
 // ——— Embedding ———
@@ -111,11 +112,14 @@ export function rmsNormReference(
 }
 
 /**
- * Both norms: the row sums (ceil(width / G) + log2 G roundings for the workgroup size G of norm.ts, plus one for the division by width), the deviation,
- * and r (eps add, sqrt, division: up to 3 + 2.5 ulps in WGSL's accuracy tables), then two products
- * and the bias add. (depth + 32)ε covers the sum of these with room for the ulp-level terms.
+ * Both norms: the row sums (depth roundings: ceil(width / G) + log2 G for the workgroup size G of
+ * norm.wgsl, ceil(width / 4) + 2 for normRow.wgsl's four lanes added pairwise; plus one for the
+ * division by width), the deviation, and r (eps add, sqrt, division: up to 3 + 2.5 ulps in WGSL's
+ * accuracy tables), then two products and the bias add. (depth + 32)ε covers the sum of these with
+ * room for the ulp-level terms.
  */
-export function normBound(width: number): number {
+export function normBound(width: number, kernel: NormKernel = 'workgroup'): number {
+  if (kernel === 'row') return (Math.ceil(width / 4) + 2 + 32) * F32_EPS;
   const group = normGroupSize(width);
   return (Math.ceil(width / group) + Math.log2(group) + 32) * F32_EPS;
 }

@@ -15,6 +15,7 @@ import { matmul } from './matmul';
 import { MATMUL_KERNELS, type MatmulKernel } from './matmulKernel';
 import { matvec, matvecBlocks } from './matvec';
 import { type NormKind, norm } from './norm';
+import type { NormKernel } from './normKernel';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
 import {
   axpyReference,
@@ -286,6 +287,12 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       normCase('layer', 13, 300, 0),
       normCase('layer', 7, 100, 1000),
       normCase('rms', 29, 37, 0),
+      normCase('layer', 13, 300, 0, 'row'),
+      normCase('layer', 7, 100, 1000, 'row'),
+      normCase('rms', 29, 37, 0, 'row'),
+      // 170 rows a window: six row-kernel workgroups, folded onto the tiny 3-wide grid.
+      normCase('rms', 400, 3, 0, 'row'),
+      normCase('layer', 400, 3, 10, 'row'),
       ropeCase('interleaved', 11, 3, 16, 16, 0),
       ropeCase('half', 7, 4, 24, 24, 2000),
       ropeCase('half', 5, 2, 32, 16, 3),
@@ -342,6 +349,12 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
     normCase('rms', 1, 1, 0),
     normCase('rms', 5, 8192, 0),
     normCase('rms', 17, 257, 0),
+    // The CPU adapter's kernel (normKernel.ts): rows narrower than 4, widths off the vec4 lanes.
+    normCase('layer', 1, 1, 0, 'row'),
+    normCase('layer', 37, 769, 0, 'row'),
+    normCase('layer', 13, 300, 1000, 'row'),
+    normCase('rms', 5, 8192, 0, 'row'),
+    normCase('rms', 67, 66, 0, 'row'),
     ropeCase('interleaved', 1, 1, 2, 2, 0),
     ropeCase('interleaved', 7, 3, 16, 16, 0),
     ropeCase('half', 5, 2, 64, 64, 4090),
@@ -458,8 +471,16 @@ function embeddingCase(tokens: number, vocab: number, width: number, positions: 
   );
 }
 
-function normCase(kind: NormKind, rows: number, width: number, mean: number): KernelCase {
-  const name = `${kind === 'layer' ? 'LayerNorm' : 'RMSNorm'}${mean ? ` (mean ${mean})` : ''}`;
+function normCase(
+  kind: NormKind,
+  rows: number,
+  width: number,
+  mean: number,
+  kernel: NormKernel = 'workgroup',
+): KernelCase {
+  // The workgroup kernel keeps the case names the studio's Kernel check has always shown.
+  const variant = kernel === 'workgroup' ? '' : ` ${kernel}`;
+  const name = `${kind === 'layer' ? 'LayerNorm' : 'RMSNorm'}${variant}${mean ? ` (mean ${mean})` : ''}`;
   return defineCase(name, 'norm', `${rows}×${width}`, async (rt, random) => {
     const buffers = new Buffers(rt);
     // Around a large mean, E[x²] − E[x]² cancels catastrophically; the two-pass variance does not.
@@ -473,7 +494,7 @@ function normCase(kind: NormKind, rows: number, width: number, mean: number): Ke
     const bBuf = await buffers.upload('b', b);
     const yBuf = await buffers.upload('y', poison);
     const bias = kind === 'layer' ? bBuf : undefined;
-    const run = () => norm(rt, { kind, x: xBuf, y: yBuf, weight: gBuf, bias, rows, width, eps });
+    const run = () => norm(rt, { kind, x: xBuf, y: yBuf, weight: gBuf, bias, rows, width, eps, kernel });
     return {
       check: overwriteCheck(rt, yBuf, poison, run),
       again: run,
@@ -481,7 +502,7 @@ function normCase(kind: NormKind, rows: number, width: number, mean: number): Ke
         kind === 'layer'
           ? layerNormReference(x, rows, width, g, b, eps)
           : rmsNormReference(x, rows, width, g, eps),
-      bound: normBound(width),
+      bound: normBound(width, kernel),
       flops: (kind === 'layer' ? 8 : 4) * rows * width,
       bytes: 4 * (2 * rows * width + (kind === 'layer' ? 2 : 1) * width),
       free: () => buffers.free(),
