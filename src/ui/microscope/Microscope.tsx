@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { PruneRun } from '../../worker/api';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { fetchMask, type MicroscopeMode, useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import type { JobError } from '../shell/jobState';
 import { fitView, type Size, zoomAt } from '../shell/viewport';
 import { MicroscopeCanvas } from './MicroscopeCanvas';
@@ -274,8 +275,8 @@ export function Microscope() {
       </div>
 
       {a.status === 'loading' && <p className="muted small">Fetching the mask…</p>}
-      {a.status === 'error' && <MaskError error={a.error} />}
-      {b.status === 'error' && <MaskError error={b.error} />}
+      {a.status === 'error' && <ErrorNotice error={a.error} />}
+      {b.status === 'error' && <ErrorNotice error={b.error} />}
       {choice.mode === 'compare' && !runB && (
         <p className="muted" data-testid="microscope-need-b">
           {runs.length > 1
@@ -316,15 +317,6 @@ export function Microscope() {
         />
       )}
     </section>
-  );
-}
-
-function MaskError({ error }: { error: JobError }) {
-  return (
-    <div className="notice notice-error" role="alert">
-      <p className="mono">{error.message}</p>
-      <p>{error.advice}</p>
-    </div>
   );
 }
 

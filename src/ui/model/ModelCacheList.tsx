@@ -2,6 +2,7 @@
 // total, whether the browser will keep them (persistent storage) and how much the site uses.
 
 import { useEffect, useState } from 'react';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatBytes } from '../shell/format';
 import { TableHead } from '../shell/TableHead';
 import { type Persistence, useModelCache } from './modelCacheStore';
@@ -42,12 +43,7 @@ export function ModelCacheList() {
             ` · this site uses ${formatBytes(estimate.usage)} of the ${formatBytes(estimate.quota)} the browser allows it`}
         </p>
       )}
-      {error && (
-        <div className="notice notice-error" role="alert" data-testid="model-cache-error">
-          <p className="mono">{error.message}</p>
-          <p>{error.advice}</p>
-        </div>
-      )}
+      <ErrorNotice error={error} testId="model-cache-error" />
       {problems.length > 0 && (
         <div className="notice notice-warn" role="status" data-testid="model-cache-problems">
           {problems.map((p) => (

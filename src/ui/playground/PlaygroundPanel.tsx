@@ -9,7 +9,7 @@ import { useModelStudio } from '../model/modelStore';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
 import { formatBytes } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
+import { JobButtons } from '../shell/JobButtons';
 import { LabelledField } from '../shell/LabelledField';
 import type { Column } from './playgroundReducer';
 import { type PlaygroundForm, playgroundProblems, usePlayground } from './playgroundStore';
@@ -147,19 +147,15 @@ export function PlaygroundPanel() {
         </>
       )}
       <div className="toolbar">
-        <RunButton
-          testId="playground-run"
+        <JobButtons
+          testIds={['playground-run', 'playground-cancel']}
           label="Generate"
           busyLabel="Generating…"
-          busy={running}
+          running={running}
           disabled={!canRun}
           title={pruneRunning || modelBusy ? 'Wait for the running job to finish.' : undefined}
+          cancelRequested={job.cancelRequested}
           onRun={() => run(chosen)}
-        />
-        <CancelButton
-          testId="playground-cancel"
-          running={running}
-          requested={job.cancelRequested}
           onCancel={cancel}
         />
       </div>

@@ -5,6 +5,7 @@
 import { lazy, Suspense } from 'react';
 import type { PruneRun } from '../../worker/api';
 import { downloadBytes } from '../shell/download';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration } from '../shell/format';
 import { num, TableHead } from '../shell/TableHead';
 import { runsCsv, runsJson, safeName } from './pruneExport';
@@ -47,12 +48,7 @@ export function ResultsTable({ modelName }: { modelName: string | null }) {
           Download JSON
         </button>
       </div>
-      {exportError && (
-        <div className="notice notice-error" role="alert" data-testid="prune-export-error">
-          <p className="mono">{exportError.message}</p>
-          <p>{exportError.advice}</p>
-        </div>
-      )}
+      <ErrorNotice error={exportError} testId="prune-export-error" />
       <div className="table-scroll">
         <table className="table prune-runs" aria-labelledby="prune-results-title">
           <TableHead
