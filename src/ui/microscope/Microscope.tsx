@@ -9,6 +9,7 @@ import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { fetchMask, type MicroscopeMode, useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
 import { ErrorNotice } from '../shell/ErrorNotice';
 import type { JobError } from '../shell/jobState';
+import { NmField } from '../shell/NmField';
 import { fitView, type Size, zoomAt } from '../shell/viewport';
 import { MicroscopeCanvas } from './MicroscopeCanvas';
 import { diffMasks, type MaskDiff } from './maskCompare';
@@ -201,28 +202,7 @@ export function Microscope() {
           </div>
         </fieldset>
         {choice.mode === 'nm' && (
-          <fieldset className="field plain">
-            <legend>N:M</legend>
-            <div className="nm-inputs">
-              <input
-                type="number"
-                min={1}
-                aria-label="N"
-                value={nm.n}
-                aria-invalid={!nmValid}
-                onChange={(e) => setNmText({ ...nm, n: e.target.value })}
-              />
-              <span aria-hidden="true">:</span>
-              <input
-                type="number"
-                min={2}
-                aria-label="M"
-                value={nm.m}
-                aria-invalid={!nmValid}
-                onChange={(e) => setNmText({ ...nm, m: e.target.value })}
-              />
-            </div>
-          </fieldset>
+          <NmField nm={nm} labels={['N', 'M']} invalid={[!nmValid, !nmValid]} onChange={setNmText} />
         )}
         {choice.mode === 'compare' && (
           <label className="field">
