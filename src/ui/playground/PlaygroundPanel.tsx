@@ -79,31 +79,9 @@ export function PlaygroundPanel() {
                 />
               )}
             </LabelledField>
-            <NumberField
-              label="New tokens"
-              field="maxNewTokens"
-              form={form}
-              error={problems.maxNewTokens}
-              disabled={running}
-            />
-            <NumberField
-              label="Temperature"
-              field="temperature"
-              form={form}
-              step={0.1}
-              note="0 is greedy."
-              error={problems.temperature}
-              disabled={running}
-            />
-            <NumberField
-              label="Top-k"
-              field="topK"
-              form={form}
-              note="0: every token."
-              error={problems.topK}
-              disabled={running}
-            />
-            <NumberField label="Seed" field="seed" form={form} error={problems.seed} disabled={running} />
+            {NUMBER_FIELDS.map((f) => (
+              <NumberField key={f.field} {...f} form={form} error={problems[f.field]} disabled={running} />
+            ))}
           </div>
           <label className="check">
             <input
@@ -277,6 +255,16 @@ function ColumnView({
   );
 }
 
+/** The generation's numbers, in the order they stand, with their step and note where they have one. */
+const NUMBER_FIELDS: { label: string; field: NumberName; step?: number; note?: string }[] = [
+  { label: 'New tokens', field: 'maxNewTokens' },
+  { label: 'Temperature', field: 'temperature', step: 0.1, note: '0 is greedy.' },
+  { label: 'Top-k', field: 'topK', note: '0: every token.' },
+  { label: 'Seed', field: 'seed' },
+];
+
+type NumberName = 'maxNewTokens' | 'temperature' | 'topK' | 'seed';
+
 function NumberField({
   label,
   field,
@@ -287,7 +275,7 @@ function NumberField({
   disabled,
 }: {
   label: string;
-  field: 'maxNewTokens' | 'temperature' | 'topK' | 'seed';
+  field: NumberName;
   form: PlaygroundForm;
   note?: string;
   error?: string;
