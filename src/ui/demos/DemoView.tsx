@@ -15,6 +15,7 @@ import { PruneProgress, pruneStatus } from '../pruning/PruneProgress';
 import { METHOD_LABELS } from '../pruning/pruneSettings';
 import { usePruneStudio } from '../pruning/pruneStore';
 import { ErrorBoundary } from '../shell/ErrorBoundary';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { LinkProblems } from '../shell/LinkProblems';
 import { NoWebGpu } from '../shell/NoWebGpu';
 import { useStudio } from '../shell/store';
@@ -124,12 +125,7 @@ function PruneResults() {
       <p className={`summary status-${job.status}`} data-testid="demo-status" aria-live="polite">
         {pruneStatus(job, true)}
       </p>
-      {job.status === 'error' && job.error && (
-        <div className="notice notice-error" role="alert">
-          <p className="mono">{job.error.message}</p>
-          <p>{job.error.advice}</p>
-        </div>
-      )}
+      {job.status === 'error' && <ErrorNotice error={job.error} />}
       <Suspense fallback={<p className="muted small">Loading charts…</p>}>
         {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
         {job.fista && <ObjectiveChart trace={job.fista} />}
@@ -174,12 +170,7 @@ function TrainResults() {
       <p className={`summary status-${job.status}`} data-testid="demo-status" aria-live="polite">
         {trainStatus(job)}
       </p>
-      {job.status === 'error' && job.error && (
-        <div className="notice notice-error" role="alert">
-          <p className="mono">{job.error.message}</p>
-          <p>{job.error.advice}</p>
-        </div>
-      )}
+      {job.status === 'error' && <ErrorNotice error={job.error} />}
       {job.arms.length > 0 && (
         <>
           <ArmsTable job={job} />

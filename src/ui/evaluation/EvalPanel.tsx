@@ -7,9 +7,10 @@ import { evalProblems } from '../../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import type { EvalState } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
-import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
+import { JobButtons } from '../shell/JobButtons';
+import { ProgressRow } from '../shell/ProgressBar';
 
 // recharts is most of the bundle's weight and is needed only once windows arrive.
 const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
@@ -118,19 +119,13 @@ export function EvalPanel() {
           </small>
         </label>
         <div className="eval-buttons">
-          <RunButton
-            testId="eval-run"
-            label="Run"
-            busyLabel="Running…"
-            busy={running}
+          <JobButtons
+            testIds={['eval-run', 'eval-cancel']}
+            running={running}
             disabled={!canRun}
             title={loaded ? undefined : 'Load a model first.'}
+            cancelRequested={evaluation.cancelRequested}
             onRun={runEvaluation}
-          />
-          <CancelButton
-            testId="eval-cancel"
-            running={running}
-            requested={evaluation.cancelRequested}
             onCancel={cancelEvaluation}
           />
         </div>
@@ -141,18 +136,12 @@ export function EvalPanel() {
         </p>
       ))}
 
-      <div className="progress-row">
-        <span className="progress-count" data-testid="eval-progress">
-          {evaluation.done} / {evaluation.total || '–'}
-        </span>
-        <ProgressBar
-          label="Evaluation progress"
-          done={evaluation.done}
-          total={evaluation.total}
-          status={evaluation.status === 'preparing' ? 'running' : evaluation.status}
-        />
-        <GpuMemory memory={evaluation.memory} />
-      </div>
+      <ProgressRow
+        label="Evaluation progress"
+        testId="eval-progress"
+        job={{ ...evaluation, status: evaluation.status === 'preparing' ? 'running' : evaluation.status }}
+        count={evaluation}
+      />
       <p className={`summary status-${evaluation.status}`} data-testid="eval-status" aria-live="polite">
         {summarize(evaluation, loaded !== null)}
       </p>
@@ -173,12 +162,7 @@ export function EvalPanel() {
           </p>
         </div>
       )}
-      {evaluation.status === 'error' && evaluation.error && (
-        <div className="notice notice-error" role="alert" data-testid="eval-error">
-          <p className="mono">{evaluation.error.message}</p>
-          <p>{evaluation.error.advice}</p>
-        </div>
-      )}
+      {evaluation.status === 'error' && <ErrorNotice error={evaluation.error} testId="eval-error" />}
 
       {(evaluation.runningPpl !== null || evaluation.result) && <EvalNumbers evaluation={evaluation} />}
       {evaluation.points.length > 0 && (

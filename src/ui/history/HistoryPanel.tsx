@@ -7,9 +7,10 @@ import { useEffect, useState } from 'react';
 import type { RunRecord } from '../../run/record';
 import '../shell/sharing.css';
 import { useDemo } from '../demos/demoStore';
+import { DeleteAll } from '../shell/DeleteAll';
 import { formatBytes } from '../shell/format';
 import { rerunOf } from '../shell/studioActions';
-import { TableHead } from '../shell/TableHead';
+import { ACTIONS, ScrollTable } from '../shell/TableHead';
 import { useHistory } from './historyStore';
 import { describeRecord, KIND_LABELS, RecordView } from './RecordView';
 import { perplexitiesOf, trainArmsOf } from './recordBuild';
@@ -30,7 +31,6 @@ function headline(record: RunRecord): string {
 export function HistoryPanel() {
   const { status, records, error, damaged, estimate, selected, importError } = useHistory();
   const { load, remove, clear, importFile, exportRecord, select } = useHistory.getState();
-  const [confirmClear, setConfirmClear] = useState(false);
   /** What the last Run again had to say (settings it could not read, another model). */
   const [rerunNotes, setRerunNotes] = useState<string[]>([]);
   const shown = records.find((r) => r.id === selected) ?? null;
@@ -63,62 +63,19 @@ export function HistoryPanel() {
       </p>
 
       <div className="toolbar">
-        <label className="button file-button">
-          Import record…
-          <input
-            type="file"
-            accept=".json,application/json"
-            data-testid="history-import"
-            onChange={(event) => {
-              const file = event.target.files?.[0];
-              if (file) void importFile(file);
-              // The same file may be picked again after a fix.
-              event.target.value = '';
-            }}
-          />
-        </label>
-        <label className="button file-button" title="A paper demo file: it opens in the demo layout and runs">
-          Open demo file…
-          <input
-            type="file"
-            accept=".json,application/json"
-            data-testid="history-open-demo"
-            onChange={(event) => {
-              const file = event.target.files?.[0];
-              if (file) void useDemo.getState().openFile(file);
-              event.target.value = '';
-            }}
-          />
-        </label>
-        {!confirmClear ? (
-          <button
-            type="button"
-            className="button"
-            data-testid="history-clear"
-            disabled={records.length === 0 && damaged.length === 0}
-            onClick={() => setConfirmClear(true)}
-          >
-            Delete all
-          </button>
-        ) : (
-          <span className="history-actions">
-            <span>Delete all {records.length} runs from this browser?</span>
-            <button
-              type="button"
-              className="button"
-              data-testid="history-clear-confirm"
-              onClick={() => {
-                setConfirmClear(false);
-                void clear();
-              }}
-            >
-              Delete all
-            </button>
-            <button type="button" className="button" onClick={() => setConfirmClear(false)}>
-              Keep them
-            </button>
-          </span>
-        )}
+        <JsonFileButton label="Import record…" testId="history-import" onFile={importFile} />
+        <JsonFileButton
+          label="Open demo file…"
+          testId="history-open-demo"
+          title="A paper demo file: it opens in the demo layout and runs"
+          onFile={(file) => useDemo.getState().openFile(file)}
+        />
+        <DeleteAll
+          testId="history-clear"
+          question={<>Delete all {records.length} runs from this browser?</>}
+          disabled={records.length === 0 && damaged.length === 0}
+          onDelete={clear}
+        />
       </div>
 
       {error && (
@@ -142,87 +99,72 @@ export function HistoryPanel() {
       )}
 
       {records.length > 0 && (
-        <div className="table-scroll">
-          <table className="table history-list" aria-labelledby="history-title">
-            <TableHead
-              columns={[
-                'Started',
-                'Run',
-                'Model',
-                'Result',
-                {
-                  label: (
-                    <>
-                      <span className="visually-hidden">Actions</span>
-                    </>
-                  ),
-                },
-              ]}
-            />
-            <tbody>
-              {records.map((r) => (
-                <tr
-                  key={r.id}
-                  data-testid="history-row"
-                  data-record={r.id}
-                  data-kind={r.kind}
-                  className={r.id === selected ? 'selected-row' : undefined}
-                >
-                  <td className="small">
-                    {new Date(r.startedAt).toLocaleString()}
-                    {r.producer === 'cli' && <span className="badge">CLI</span>}
-                  </td>
-                  <td>
-                    {KIND_LABELS[r.kind]}: {describeRecord(r)}{' '}
-                    <span className={`status-pill status-${r.status}`}>{r.status}</span>
-                  </td>
-                  <td className="small">{r.model.name}</td>
-                  <td className="small">{headline(r)}</td>
-                  <td>
-                    <span className="history-actions">
-                      <button
-                        type="button"
-                        className="button button-small"
-                        data-testid="history-view"
-                        onClick={() => select(r.id === selected ? null : r.id)}
-                      >
-                        {r.id === selected ? 'Hide' : 'View'}
-                      </button>
-                      {rerunOf(r) && (
-                        <button
-                          type="button"
-                          className="button button-small"
-                          data-testid="history-rerun"
-                          title="Load its settings into its panel and run it again"
-                          onClick={() => void again(r)}
-                        >
-                          Run again
-                        </button>
-                      )}
-                      <button
-                        type="button"
-                        className="button button-small"
-                        data-testid="history-export"
-                        onClick={() => exportRecord(r.id)}
-                      >
-                        Export JSON
-                      </button>
-                      <button
-                        type="button"
-                        className="button button-small"
-                        data-testid="history-delete"
-                        aria-label={`Delete the run of ${new Date(r.startedAt).toLocaleString()}`}
-                        onClick={() => void remove(r.id)}
-                      >
-                        Delete
-                      </button>
-                    </span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          className="table history-list"
+          aria-labelledby="history-title"
+          columns={['Started', 'Run', 'Model', 'Result', ACTIONS]}
+        >
+          {records.map((r) => (
+            <tr
+              key={r.id}
+              data-testid="history-row"
+              data-record={r.id}
+              data-kind={r.kind}
+              className={r.id === selected ? 'selected-row' : undefined}
+            >
+              <td className="small">
+                {new Date(r.startedAt).toLocaleString()}
+                {r.producer === 'cli' && <span className="badge">CLI</span>}
+              </td>
+              <td>
+                {KIND_LABELS[r.kind]}: {describeRecord(r)}{' '}
+                <span className={`status-pill status-${r.status}`}>{r.status}</span>
+              </td>
+              <td className="small">{r.model.name}</td>
+              <td className="small">{headline(r)}</td>
+              <td>
+                <span className="history-actions">
+                  <button
+                    type="button"
+                    className="button button-small"
+                    data-testid="history-view"
+                    onClick={() => select(r.id === selected ? null : r.id)}
+                  >
+                    {r.id === selected ? 'Hide' : 'View'}
+                  </button>
+                  {rerunOf(r) && (
+                    <button
+                      type="button"
+                      className="button button-small"
+                      data-testid="history-rerun"
+                      title="Load its settings into its panel and run it again"
+                      onClick={() => void again(r)}
+                    >
+                      Run again
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="button button-small"
+                    data-testid="history-export"
+                    onClick={() => exportRecord(r.id)}
+                  >
+                    Export JSON
+                  </button>
+                  <button
+                    type="button"
+                    className="button button-small"
+                    data-testid="history-delete"
+                    aria-label={`Delete the run of ${new Date(r.startedAt).toLocaleString()}`}
+                    onClick={() => void remove(r.id)}
+                  >
+                    Delete
+                  </button>
+                </span>
+              </td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
       {rerunNotes.length > 0 && (
         <div className="notice notice-warn" role="status" data-testid="history-rerun-notes">
@@ -233,5 +175,35 @@ export function HistoryPanel() {
       )}
       {shown && <RecordView record={shown} onClose={() => select(null)} />}
     </section>
+  );
+}
+
+/** A button that picks a JSON file and hands it on. */
+function JsonFileButton({
+  label,
+  testId,
+  title,
+  onFile,
+}: {
+  label: string;
+  testId: string;
+  title?: string;
+  onFile: (file: File) => Promise<void>;
+}) {
+  return (
+    <label className="button file-button" title={title}>
+      {label}
+      <input
+        type="file"
+        accept=".json,application/json"
+        data-testid={testId}
+        onChange={(event) => {
+          const file = event.target.files?.[0];
+          if (file) void onFile(file);
+          // The same file may be picked again after a fix.
+          event.target.value = '';
+        }}
+      />
+    </label>
   );
 }

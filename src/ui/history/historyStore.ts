@@ -6,12 +6,8 @@ import { create } from 'zustand';
 import { parseRunRecord, type RunRecord } from '../../run/record';
 import { safeName } from '../pruning/pruneExport';
 import { downloadBytes } from '../shell/download';
+import { type StorageEstimate, storageEstimate } from '../shell/storageEstimate';
 import { allRecords, clearRecords, deleteRecord, putRecord } from './recordDb';
-
-export interface StorageEstimate {
-  usage: number;
-  quota: number;
-}
 
 interface HistoryState {
   status: 'idle' | 'loading' | 'ready';
@@ -36,17 +32,6 @@ interface HistoryState {
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-async function storageEstimate(): Promise<StorageEstimate | null> {
-  try {
-    const e = await navigator.storage?.estimate?.();
-    return e && typeof e.usage === 'number' && typeof e.quota === 'number'
-      ? { usage: e.usage, quota: e.quota }
-      : null;
-  } catch {
-    return null;
-  }
-}
 
 /** 'prune-stories260K-2026-11-28T10-15-00.json'. */
 export function recordFileName(record: RunRecord): string {

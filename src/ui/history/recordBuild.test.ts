@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MatrixSummary, PruneEvent } from '../../prune/events';
 import { objectiveSeries } from '../../prune/fistaTrace';
-import { PAPER_FISTA, PAPER_SPARSEGPT } from '../../prune/options';
 import { buildRunRecord, trainOutcome } from '../../run/build';
 import { isTraceSeries, traceOf } from '../../run/fistaTraceSeries';
 import { type MetricSeries, parseRunRecord, type RunRecord } from '../../run/record';
@@ -11,6 +10,7 @@ import { initialEval, reduceEval, startingEval } from '../model/modelReducers';
 import { lossKey, lossRows } from '../optimizer/trainChartData';
 import { initialTrainJob, type TrainJobState } from '../optimizer/trainReducer';
 import { initialPruneJob, objectiveRows, reducePruneJob, startingPruneJob } from '../pruning/pruneReducer';
+import { evalStarted, PLAN, smallFista24 } from '../shell/testRuns';
 import {
   evalPointsOf,
   evalRecord,
@@ -23,14 +23,6 @@ import {
   trainRecord,
   trainTraceOf,
 } from './recordBuild';
-
-const PLAN = {
-  gpuPeakBytes: 2 ** 20,
-  gpuPeakPhase: 'down: its error',
-  hostBytes: 2 ** 16,
-  prunedElsewhere: false,
-  windowsPerPass: 4,
-};
 
 const HASH = 'ab'.repeat(32);
 const context: RecordContext = {
@@ -47,14 +39,7 @@ const roundTrip = (value: unknown) => parseRunRecord(JSON.parse(JSON.stringify(v
 describe('evaluation records', () => {
   const windowPpl = [12.5, 8, 10];
   let state = startingEval(initialEval);
-  state = reduceEval(state, {
-    type: 'started',
-    text: 'tinystories',
-    label: 'TinyStories',
-    seqLen: 64,
-    total: 3,
-    tokensInText: 5000,
-  });
+  state = reduceEval(state, evalStarted(5000));
 
   it('keep the per-window NLL, and give back the chart’s points and the final perplexity', () => {
     const finished = reduceEval(state, {
@@ -124,14 +109,7 @@ describe('evaluation records', () => {
 
 describe('pruning records', () => {
   const options: PruneJobOptions = {
-    prune: {
-      method: 'fista',
-      pattern: { kind: 'nm', n: 2, m: 4 },
-      calibration: { source: { kind: 'c4' }, windows: 4, seqLen: 32, seed: 7 },
-      fista: { ...PAPER_FISTA, iterations: 4, rounds: 2 },
-      sparsegpt: PAPER_SPARSEGPT,
-      blockInputs: 'dense',
-    },
+    prune: smallFista24(7),
     evaluation: { text: 'tinystories', seqLen: 64, maxWindows: 2 },
   };
   const matrix = (block: number, operator: string, relativeError: number): MatrixSummary => ({

@@ -3,9 +3,10 @@
 // being correct here, on this adapter, with these limits.
 
 import { lazy, Suspense, useState } from 'react';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration, formatSeed, parseSeed } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
-import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
+import { JobButtons } from '../shell/JobButtons';
+import { ProgressRow } from '../shell/ProgressBar';
 import { useStudio } from '../shell/store';
 import { countPassed, type KernelCheckState } from './checkReducer';
 import { KernelResultsTable } from './KernelResultsTable';
@@ -30,18 +31,13 @@ export function KernelCheck() {
       </p>
 
       <div className="toolbar">
-        <RunButton
-          testId="kernel-check-run"
+        <JobButtons
+          testIds={['kernel-check-run', 'kernel-check-cancel']}
           label={check.status === 'idle' ? 'Run' : 'Run again'}
-          busyLabel="Running…"
-          busy={running}
-          disabled={running || seed === null}
-          onRun={() => runCheck(seed == null ? {} : { seed })}
-        />
-        <CancelButton
-          testId="kernel-check-cancel"
           running={running}
-          requested={check.cancelRequested}
+          disabled={running || seed === null}
+          cancelRequested={check.cancelRequested}
+          onRun={() => runCheck(seed == null ? {} : { seed })}
           onCancel={cancelCheck}
         />
         <label className="seed">
@@ -60,28 +56,18 @@ export function KernelCheck() {
         {seed === null && <span className="field-error">A seed is a whole number below 2³², or 0x hex.</span>}
       </div>
 
-      <div className="progress-row">
-        <span className="progress-count" data-testid="kernel-check-progress">
-          {check.done} / {check.total || '–'}
-        </span>
-        <ProgressBar
-          label="Kernel check progress"
-          done={check.done}
-          total={check.total}
-          status={check.status}
-        />
-        <GpuMemory memory={check.memory} what="check" />
-      </div>
+      <ProgressRow
+        label="Kernel check progress"
+        testId="kernel-check-progress"
+        job={check}
+        count={check}
+        what="check"
+      />
 
       <p className={`summary status-${check.status}`} data-testid="kernel-check-summary" aria-live="polite">
         {summarize(check)}
       </p>
-      {check.status === 'error' && check.error && (
-        <div className="notice notice-error" role="alert">
-          <p className="mono">{check.error.message}</p>
-          <p>{check.error.advice}</p>
-        </div>
-      )}
+      {check.status === 'error' && <ErrorNotice error={check.error} />}
 
       {check.results.length > 0 && (
         <>

@@ -7,7 +7,10 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { PruneRun } from '../../worker/api';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { fetchMask, type MicroscopeMode, useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
+import { Button } from '../shell/Button';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import type { JobError } from '../shell/jobState';
+import { NmField } from '../shell/NmField';
 import { fitView, type Size, zoomAt } from '../shell/viewport';
 import { MicroscopeCanvas } from './MicroscopeCanvas';
 import { diffMasks, type MaskDiff } from './maskCompare';
@@ -146,20 +149,13 @@ export function Microscope() {
         until single weights show. The strips give the density of the rows (left) and columns (top) in view.
       </p>
       <div className="microscope-controls">
-        <label className="field">
-          <span>{choice.mode === 'compare' ? 'Run A' : 'Run'}</span>
-          <select
-            value={runA?.id ?? ''}
-            data-testid="microscope-run-a"
-            onChange={(e) => setMicroscope({ runA: e.target.value })}
-          >
-            {runs.map((r, i) => (
-              <option key={r.id} value={r.id}>
-                {runLabel(r, i)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RunSelect
+          label={choice.mode === 'compare' ? 'Run A' : 'Run'}
+          value={runA?.id ?? ''}
+          runs={runs}
+          testId="microscope-run-a"
+          onChange={(id) => setMicroscope({ runA: id })}
+        />
         <label className="field">
           <span>Matrix</span>
           <select
@@ -200,82 +196,38 @@ export function Microscope() {
           </div>
         </fieldset>
         {choice.mode === 'nm' && (
-          <fieldset className="field plain">
-            <legend>N:M</legend>
-            <div className="nm-inputs">
-              <input
-                type="number"
-                min={1}
-                aria-label="N"
-                value={nm.n}
-                aria-invalid={!nmValid}
-                onChange={(e) => setNmText({ ...nm, n: e.target.value })}
-              />
-              <span aria-hidden="true">:</span>
-              <input
-                type="number"
-                min={2}
-                aria-label="M"
-                value={nm.m}
-                aria-invalid={!nmValid}
-                onChange={(e) => setNmText({ ...nm, m: e.target.value })}
-              />
-            </div>
-          </fieldset>
+          <NmField nm={nm} labels={['N', 'M']} invalid={[!nmValid, !nmValid]} onChange={setNmText} />
         )}
         {choice.mode === 'compare' && (
-          <label className="field">
-            <span>Run B</span>
-            <select
-              value={runB?.id ?? ''}
-              data-testid="microscope-run-b"
-              onChange={(e) => setMicroscope({ runB: e.target.value || null })}
-            >
-              <option value="">Choose a run…</option>
-              {runs.map((r, i) =>
-                r.id === runA?.id ? null : (
-                  <option key={r.id} value={r.id}>
-                    {runLabel(r, i)}
-                  </option>
-                ),
-              )}
-            </select>
-          </label>
+          <RunSelect
+            label="Run B"
+            value={runB?.id ?? ''}
+            runs={runs}
+            skip={runA?.id}
+            placeholder="Choose a run…"
+            testId="microscope-run-b"
+            onChange={(id) => setMicroscope({ runB: id || null })}
+          />
         )}
         <fieldset className="field plain">
           <legend className="visually-hidden">Zoom</legend>
           <div className="microscope-zoom">
-            <button
-              type="button"
-              className="button button-small"
-              aria-label="Zoom in"
-              onClick={() => zoomBy(2)}
-            >
+            <Button small aria-label="Zoom in" onClick={() => zoomBy(2)}>
               +
-            </button>
-            <button
-              type="button"
-              className="button button-small"
-              aria-label="Zoom out"
-              onClick={() => zoomBy(0.5)}
-            >
+            </Button>
+            <Button small aria-label="Zoom out" onClick={() => zoomBy(0.5)}>
               −
-            </button>
-            <button
-              type="button"
-              className="button button-small"
-              data-testid="microscope-fit"
-              onClick={() => size && setView(fitView(rows, cols, size))}
-            >
+            </Button>
+            <Button small testId="microscope-fit" onClick={() => size && setView(fitView(rows, cols, size))}>
               Fit
-            </button>
+            </Button>
           </div>
         </fieldset>
       </div>
 
       {a.status === 'loading' && <p className="muted small">Fetching the mask…</p>}
-      {a.status === 'error' && <MaskError error={a.error} />}
-      {b.status === 'error' && <MaskError error={b.error} />}
+      {a.status === 'error' && <ErrorNotice error={a.error} />}
+      {b.status === 'error' && <ErrorNotice error={b.error} />}
       {choice.mode === 'compare' && !runB && (
         <p className="muted" data-testid="microscope-need-b">
           {runs.length > 1
@@ -319,12 +271,40 @@ export function Microscope() {
   );
 }
 
-function MaskError({ error }: { error: JobError }) {
+/** A select over this model's runs, each named as the results table numbers it. */
+function RunSelect({
+  label,
+  value,
+  runs,
+  skip,
+  placeholder,
+  testId,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  runs: PruneRun[];
+  /** A run not to offer (the other side of a comparison). */
+  skip?: string;
+  /** The empty choice, where none may be chosen. */
+  placeholder?: string;
+  testId: string;
+  onChange: (id: string) => void;
+}) {
   return (
-    <div className="notice notice-error" role="alert">
-      <p className="mono">{error.message}</p>
-      <p>{error.advice}</p>
-    </div>
+    <label className="field">
+      <span>{label}</span>
+      <select value={value} data-testid={testId} onChange={(e) => onChange(e.target.value)}>
+        {placeholder && <option value="">{placeholder}</option>}
+        {runs.map((r, i) =>
+          r.id === skip ? null : (
+            <option key={r.id} value={r.id}>
+              {runLabel(r, i)}
+            </option>
+          ),
+        )}
+      </select>
+    </label>
   );
 }
 
@@ -447,6 +427,18 @@ function describeEntry(mask: Mask, e: { row: number; col: number }, nm: NmCheck 
   return text;
 }
 
+/** Paints a mask's kept density, as the view shows it, into a fresh RGBA buffer. */
+function useMaskPaint(analysis: MaskAnalysis) {
+  return useCallback(
+    (v: View, w: number, h: number) => {
+      const rgba = new Uint8ClampedArray(4 * w * h);
+      paintMask(densityImage(analysis, v, w, h), rgba);
+      return rgba;
+    },
+    [analysis],
+  );
+}
+
 function CompareView({
   a,
   b,
@@ -466,22 +458,8 @@ function CompareView({
   labels: [string, string];
 }) {
   const { rows, cols } = a.mask;
-  const paintA = useCallback(
-    (v: View, w: number, h: number) => {
-      const rgba = new Uint8ClampedArray(4 * w * h);
-      paintMask(densityImage(a, v, w, h), rgba);
-      return rgba;
-    },
-    [a],
-  );
-  const paintB = useCallback(
-    (v: View, w: number, h: number) => {
-      const rgba = new Uint8ClampedArray(4 * w * h);
-      paintMask(densityImage(b, v, w, h), rgba);
-      return rgba;
-    },
-    [b],
-  );
+  const paintA = useMaskPaint(a);
+  const paintB = useMaskPaint(b);
   const paintDifference = useCallback(
     (v: View, w: number, h: number) => {
       const rgba = new Uint8ClampedArray(4 * w * h);

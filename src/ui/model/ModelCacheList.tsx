@@ -1,9 +1,11 @@
 // The models this browser keeps from URL folders: each with its size and a delete button, the
 // total, whether the browser will keep them (persistent storage) and how much the site uses.
 
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
+import { DeleteAll } from '../shell/DeleteAll';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatBytes } from '../shell/format';
-import { TableHead } from '../shell/TableHead';
+import { ACTIONS, ScrollTable } from '../shell/TableHead';
 import { type Persistence, useModelCache } from './modelCacheStore';
 
 const PERSISTENCE: Record<Persistence, string> = {
@@ -18,7 +20,6 @@ const PERSISTENCE: Record<Persistence, string> = {
 export function ModelCacheList() {
   const { status, models, totalBytes, unavailable, problems, error, persistence, estimate } = useModelCache();
   const { refresh, remove, removeAll } = useModelCache.getState();
-  const [confirmAll, setConfirmAll] = useState(false);
 
   useEffect(() => {
     void refresh();
@@ -42,12 +43,7 @@ export function ModelCacheList() {
             ` · this site uses ${formatBytes(estimate.usage)} of the ${formatBytes(estimate.quota)} the browser allows it`}
         </p>
       )}
-      {error && (
-        <div className="notice notice-error" role="alert" data-testid="model-cache-error">
-          <p className="mono">{error.message}</p>
-          <p>{error.advice}</p>
-        </div>
-      )}
+      <ErrorNotice error={error} testId="model-cache-error" />
       {problems.length > 0 && (
         <div className="notice notice-warn" role="status" data-testid="model-cache-problems">
           {problems.map((p) => (
@@ -56,79 +52,43 @@ export function ModelCacheList() {
         </div>
       )}
       {models.length > 0 && (
-        <div className="table-scroll">
-          <table className="table" aria-labelledby="model-cache-title">
-            <TableHead
-              columns={[
-                'Folder',
-                'Stored',
-                'Size',
-                {
-                  label: (
-                    <>
-                      <span className="visually-hidden">Actions</span>
-                    </>
-                  ),
-                },
-              ]}
-            />
-            <tbody>
-              {models.map((m) => (
-                <tr key={m.url} data-testid="model-cache-row" data-url={m.url} data-bytes={m.bytes}>
-                  <td className="mono small">{m.url}</td>
-                  <td className="small">{new Date(m.storedAt).toLocaleString()}</td>
-                  <td
-                    className="small"
-                    title={`${m.bytes.toLocaleString('en-US')} bytes in ${m.files.length} files`}
-                  >
-                    {formatBytes(m.bytes)}
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      className="button button-small"
-                      data-testid="model-cache-delete"
-                      aria-label={`Delete the stored copy of ${m.url}`}
-                      onClick={() => void remove(m.url)}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          className="table"
+          aria-labelledby="model-cache-title"
+          columns={['Folder', 'Stored', 'Size', ACTIONS]}
+        >
+          {models.map((m) => (
+            <tr key={m.url} data-testid="model-cache-row" data-url={m.url} data-bytes={m.bytes}>
+              <td className="mono small">{m.url}</td>
+              <td className="small">{new Date(m.storedAt).toLocaleString()}</td>
+              <td
+                className="small"
+                title={`${m.bytes.toLocaleString('en-US')} bytes in ${m.files.length} files`}
+              >
+                {formatBytes(m.bytes)}
+              </td>
+              <td>
+                <button
+                  type="button"
+                  className="button button-small"
+                  data-testid="model-cache-delete"
+                  aria-label={`Delete the stored copy of ${m.url}`}
+                  onClick={() => void remove(m.url)}
+                >
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
-      {models.length > 1 &&
-        (!confirmAll ? (
-          <button
-            type="button"
-            className="button"
-            data-testid="model-cache-clear"
-            onClick={() => setConfirmAll(true)}
-          >
-            Delete all
-          </button>
-        ) : (
-          <span className="history-actions">
-            <span>Delete all {models.length} stored models from this browser?</span>
-            <button
-              type="button"
-              className="button"
-              data-testid="model-cache-clear-confirm"
-              onClick={() => {
-                setConfirmAll(false);
-                void removeAll();
-              }}
-            >
-              Delete all
-            </button>
-            <button type="button" className="button" onClick={() => setConfirmAll(false)}>
-              Keep them
-            </button>
-          </span>
-        ))}
+      {models.length > 1 && (
+        <DeleteAll
+          testId="model-cache-clear"
+          question={<>Delete all {models.length} stored models from this browser?</>}
+          onDelete={removeAll}
+        />
+      )}
     </section>
   );
 }

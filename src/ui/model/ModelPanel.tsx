@@ -3,8 +3,9 @@
 // chosen, because choosing another model does not unload the one on the GPU until Load is pressed.
 
 import type { CacheNote, DownloadProgress, ModelSummary } from '../../worker/api';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatBytes, formatDuration } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
+import { JobButtons } from '../shell/JobButtons';
 import { ModelCacheList } from './ModelCacheList';
 import { ModelFitCard } from './ModelFitCard';
 import { ModelLoadProgress } from './ModelLoadProgress';
@@ -50,12 +51,7 @@ export function ModelPanel() {
           {cacheNoteText(inspect.cache)}
         </p>
       )}
-      {inspect.status === 'error' && inspect.error && (
-        <div className="notice notice-error" role="alert" data-testid="model-error">
-          <p className="mono">{inspect.error.message}</p>
-          <p>{inspect.error.advice}</p>
-        </div>
-      )}
+      {inspect.status === 'error' && <ErrorNotice error={inspect.error} testId="model-error" />}
 
       {inspect.summary && (
         <div className="model-grid">
@@ -70,19 +66,15 @@ export function ModelPanel() {
       )}
 
       <div className="toolbar">
-        <RunButton
-          testId="model-load"
+        <JobButtons
+          testIds={['model-load', 'model-load-cancel']}
           label={loadLabel(inspect.summary, load)}
           busyLabel="Loading…"
-          busy={loading}
+          running={loading}
           disabled={!canLoad}
           title={refused ? 'This model does not fit the memory budget; see why above.' : undefined}
+          cancelRequested={load.cancelRequested}
           onRun={loadModel}
-        />
-        <CancelButton
-          testId="model-load-cancel"
-          running={loading}
-          requested={load.cancelRequested}
           onCancel={cancelLoad}
         />
         <span className={`summary status-${load.status}`} data-testid="model-load-status" aria-live="polite">
@@ -91,18 +83,8 @@ export function ModelPanel() {
       </div>
       {(loading || load.bytesTotal > 0) && <ModelLoadProgress load={load} />}
 
-      {load.status === 'error' && load.error && (
-        <div className="notice notice-error" role="alert" data-testid="model-load-error">
-          <p className="mono">{load.error.message}</p>
-          <p>{load.error.advice}</p>
-        </div>
-      )}
-      {notice && !load.loaded && (
-        <div className="notice notice-error" role="alert" data-testid="model-dropped">
-          <p className="mono">{notice.message}</p>
-          <p>{notice.advice}</p>
-        </div>
-      )}
+      {load.status === 'error' && <ErrorNotice error={load.error} testId="model-load-error" />}
+      {!load.loaded && <ErrorNotice error={notice} testId="model-dropped" />}
 
       <ModelCacheList />
     </section>

@@ -2,6 +2,7 @@
 // a URL. The files stay on this machine: File objects go to the worker, which reads slices of them.
 
 import { type DragEvent, type FormEvent, useEffect, useRef, useState } from 'react';
+import { Button } from '../shell/Button';
 import { rememberedUrl, useModelStudio } from './modelStore';
 
 export function ModelSourcePicker() {
@@ -12,8 +13,6 @@ export function ModelSourcePicker() {
   const chooseUrl = useModelStudio((s) => s.chooseUrl);
   const [url, setUrl] = useState(rememberedUrl);
   const [dragging, setDragging] = useState(false);
-  const filesInput = useRef<HTMLInputElement>(null);
-  const folderInput = useRef<HTMLInputElement>(null);
 
   // A file dropped beside the drop zone would make the browser navigate to it, losing the page.
   useEffect(() => {
@@ -26,11 +25,6 @@ export function ModelSourcePicker() {
       window.removeEventListener('dragover', guard);
       window.removeEventListener('drop', guard);
     };
-  }, []);
-
-  // React does not know webkitdirectory; without it the folder picker is a plain file picker.
-  useEffect(() => {
-    folderInput.current?.setAttribute('webkitdirectory', '');
   }, []);
 
   const onDrop = (event: DragEvent) => {
@@ -106,39 +100,15 @@ export function ModelSourcePicker() {
           )}
         </p>
         <div className="drop-buttons">
-          <button
-            type="button"
-            className="button"
+          <FilePicker label="Choose files…" testId="model-files-input" disabled={busy} onPicked={onPicked} />
+          <FilePicker
+            label="Choose folder…"
+            folder
+            testId="model-folder-input"
             disabled={busy}
-            onClick={() => filesInput.current?.click()}
-          >
-            Choose files…
-          </button>
-          <button
-            type="button"
-            className="button"
-            disabled={busy}
-            onClick={() => folderInput.current?.click()}
-          >
-            Choose folder…
-          </button>
+            onPicked={onPicked}
+          />
         </div>
-        <input
-          ref={filesInput}
-          type="file"
-          multiple
-          hidden
-          data-testid="model-files-input"
-          onChange={(event) => onPicked(event.currentTarget, false)}
-        />
-        <input
-          ref={folderInput}
-          type="file"
-          multiple
-          hidden
-          data-testid="model-folder-input"
-          onChange={(event) => onPicked(event.currentTarget, true)}
-        />
       </section>
 
       <form className={`url-form${source.kind === 'url' ? ' selected' : ''}`} onSubmit={onUrl}>
@@ -218,4 +188,40 @@ async function childrenOf(directory: FileSystemDirectoryEntry): Promise<FileSyst
     if (batch.length === 0) return all;
     all.push(...batch);
   }
+}
+
+/** A button that opens the browser's picker for files, or for a folder, through a hidden input. */
+function FilePicker({
+  label,
+  folder = false,
+  testId,
+  disabled,
+  onPicked,
+}: {
+  label: string;
+  folder?: boolean;
+  testId: string;
+  disabled: boolean;
+  onPicked: (input: HTMLInputElement, folder: boolean) => void;
+}) {
+  const input = useRef<HTMLInputElement>(null);
+  // React does not know webkitdirectory; without it the folder picker is a plain file picker.
+  useEffect(() => {
+    if (folder) input.current?.setAttribute('webkitdirectory', '');
+  }, [folder]);
+  return (
+    <>
+      <Button disabled={disabled} onClick={() => input.current?.click()}>
+        {label}
+      </Button>
+      <input
+        ref={input}
+        type="file"
+        multiple
+        hidden
+        data-testid={testId}
+        onChange={(event) => onPicked(event.currentTarget, folder)}
+      />
+    </>
+  );
 }

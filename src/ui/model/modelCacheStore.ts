@@ -7,7 +7,8 @@ import { create } from 'zustand';
 import type { CachedModel } from '../../cache/modelCache';
 import type { ModelCacheResult } from '../../worker/api';
 import { getEngine } from '../shell/engineClient';
-import type { JobError } from '../shell/jobState';
+import { BUG_ADVICE, type JobError } from '../shell/jobState';
+import { storageEstimate } from '../shell/storageEstimate';
 
 /** 'unsupported': the browser has no persist(); 'denied': the browser may clear the site when space runs low. */
 export type Persistence = 'granted' | 'denied' | 'unsupported' | 'unknown';
@@ -30,17 +31,6 @@ interface ModelCacheState {
   removeAll(): Promise<void>;
   /** Asks the browser to keep the site's storage; answers and remembers what it said. */
   requestPersistence(): Promise<Persistence>;
-}
-
-async function storageEstimate(): Promise<{ usage: number; quota: number } | null> {
-  try {
-    const e = await navigator.storage?.estimate?.();
-    return e && typeof e.usage === 'number' && typeof e.quota === 'number'
-      ? { usage: e.usage, quota: e.quota }
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 async function currentPersistence(): Promise<Persistence> {
@@ -88,7 +78,7 @@ export const useModelCache = create<ModelCacheState>()((set, get) => {
       error: {
         kind: 'internal',
         message: error instanceof Error ? error.message : String(error),
-        advice: 'Reload the page; if it happens again, please report it with your browser version.',
+        advice: BUG_ADVICE,
       },
     });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EvalResult, ModelSummary } from '../../worker/api';
+import { evalStarted } from '../shell/testRuns';
 import {
   droppedLoad,
   initialEval,
@@ -115,14 +116,7 @@ describe('reduceEval', () => {
     let state = startingEval(initialEval);
     state = reduceEval(state, { type: 'preparing', text: 'tinystories', label: 'TinyStories' });
     expect(state.status).toBe('preparing');
-    state = reduceEval(state, {
-      type: 'started',
-      text: 'tinystories',
-      label: 'TinyStories',
-      seqLen: 64,
-      total: 3,
-      tokensInText: 1000,
-    });
+    state = reduceEval(state, evalStarted(1000));
     state = reduceEval(state, window(1, 5));
     state = reduceEval(state, window(2, 4.5));
     expect(state.points).toEqual([

@@ -15,7 +15,7 @@ import type {
   ModelSummary,
 } from '../../worker/api';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
-import type { JobError } from '../shell/jobState';
+import { internalError, type JobError } from '../shell/jobState';
 import { useModelCache } from './modelCacheStore';
 import {
   droppedLoad,
@@ -83,7 +83,6 @@ interface ModelStudioState {
   cancelEvaluation(): Promise<void>;
 }
 
-const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
 const BUDGET_KEY = 'compression-studio.budgetBytes';
 const URL_KEY = 'compression-studio.modelUrl';
 
@@ -111,12 +110,6 @@ function rememberedBudget(): number {
 export function rememberedUrl(): string {
   return remembered(URL_KEY) ?? '';
 }
-
-const internal = (error: unknown): JobError => ({
-  kind: 'internal',
-  message: String(error),
-  advice: BUG_ADVICE,
-});
 
 const initialInspect: InspectState = {
   status: 'idle',
@@ -174,7 +167,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
       }
     } catch (error) {
       if (request === inspectRequest)
-        set({ inspect: { ...initialInspect, status: 'error', error: internal(error) } });
+        set({ inspect: { ...initialInspect, status: 'error', error: internalError(error) } });
     }
   }
 
@@ -282,7 +275,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
         );
         if (outcome.type === 'loaded') void countTokens(get().evalText);
       } catch (error) {
-        set((s) => ({ load: reduceLoad(s.load, { type: 'error', ...internal(error) }) }));
+        set((s) => ({ load: reduceLoad(s.load, { type: 'error', ...internalError(error) }) }));
       }
     },
 
@@ -321,7 +314,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
           set((s) => ({ load: droppedLoad(s.load), textTokens: {} }));
         }
       } catch (error) {
-        set((s) => ({ evaluation: reduceEval(s.evaluation, { type: 'error', ...internal(error) }) }));
+        set((s) => ({ evaluation: reduceEval(s.evaluation, { type: 'error', ...internalError(error) }) }));
       }
     },
 
@@ -336,7 +329,7 @@ export const useModelStudio = create<ModelStudioState>()((set, get) => {
 
 onEngineCrash((message) => {
   const { load, evaluation, inspect } = useModelStudio.getState();
-  const failure = { type: 'error', kind: 'internal', message, advice: BUG_ADVICE } as const;
+  const failure = { type: 'error', ...internalError(message) } as const;
   if (load.status === 'loading') useModelStudio.setState({ load: reduceLoad(load, failure) });
   if (evaluation.status === 'running' || evaluation.status === 'preparing') {
     useModelStudio.setState({ evaluation: reduceEval(evaluation, failure) });

@@ -7,7 +7,8 @@
 import { lazy, Suspense, useEffect } from 'react';
 import { useModelStudio } from '../model/modelStore';
 import { usePruneStudio } from '../pruning/pruneStore';
-import { CancelButton, RunButton } from '../shell/JobButtons';
+import { ErrorNotice } from '../shell/ErrorNotice';
+import { JobButtons } from '../shell/JobButtons';
 import { RankHeatmap } from './RankHeatmap';
 import { SecondMomentView } from './SecondMomentView';
 import { TrainProgress, trainStatus } from './TrainProgress';
@@ -70,36 +71,31 @@ export function TrainPanel() {
       />
 
       <div className="toolbar">
-        <RunButton
-          testId="train-run"
-          label="Run"
-          busyLabel="Running…"
-          busy={active}
+        <JobButtons
+          testIds={['train-run', 'train-cancel']}
+          running={active}
           disabled={!canRun}
           title={busyElsewhere ? 'Wait for the model job or the pruning run to finish.' : undefined}
+          cancelRequested={job.cancelRequested}
           onRun={run}
-        />
-        {job.status === 'paused' ? (
-          <button type="button" className="button" data-testid="train-resume" onClick={() => void resume()}>
-            Resume
-          </button>
-        ) : (
-          <button
-            type="button"
-            className="button"
-            data-testid="train-pause"
-            disabled={!active || job.pauseRequested || job.cancelRequested}
-            onClick={() => void pause()}
-          >
-            {job.pauseRequested ? 'Pausing…' : 'Pause'}
-          </button>
-        )}
-        <CancelButton
-          testId="train-cancel"
-          running={active}
-          requested={job.cancelRequested}
           onCancel={cancel}
-        />
+        >
+          {job.status === 'paused' ? (
+            <button type="button" className="button" data-testid="train-resume" onClick={() => void resume()}>
+              Resume
+            </button>
+          ) : (
+            <button
+              type="button"
+              className="button"
+              data-testid="train-pause"
+              disabled={!active || job.pauseRequested || job.cancelRequested}
+              onClick={() => void pause()}
+            >
+              {job.pauseRequested ? 'Pausing…' : 'Pause'}
+            </button>
+          )}
+        </JobButtons>
         {!built.ok && (
           <span className="field-error" data-testid="train-form-invalid">
             Fix the settings marked in red to run.
@@ -111,12 +107,7 @@ export function TrainPanel() {
       <p className={`summary status-${job.status}`} data-testid="train-status" aria-live="polite">
         {trainStatus(job)}
       </p>
-      {job.status === 'error' && job.error && (
-        <div className="notice notice-error" role="alert" data-testid="train-error">
-          <p className="mono">{job.error.message}</p>
-          <p>{job.error.advice}</p>
-        </div>
-      )}
+      {job.status === 'error' && <ErrorNotice error={job.error} testId="train-error" />}
       {job.resumes.map((r) => (
         <div key={r.attempt} className="notice notice-warn" role="status" data-testid="train-resumed">
           <p>

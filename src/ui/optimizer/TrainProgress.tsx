@@ -2,32 +2,24 @@
 // known total with an ETA, the GPU memory live and at peak, and a one-sentence status per state.
 
 import { formatDuration } from '../shell/format';
-import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
+import { ProgressRow } from '../shell/ProgressBar';
 import { type TrainJobState, trainEta, trainProgress } from './trainReducer';
 
 export function TrainProgress({ job }: { job: TrainJobState }) {
-  const { done, total } = trainProgress(job);
   const eta = trainEta(job);
-  const finished = job.status === 'finished';
   return (
-    <div className="progress-row">
-      <span className="progress-count" data-testid="train-progress" data-done={done} data-total={total}>
-        {done} / {total || '–'}
-      </span>
-      <ProgressBar
-        label="Training progress: steps of every arm"
-        done={done}
-        total={total}
-        status={job.status}
-        full={finished}
-      />
+    <ProgressRow
+      label="Training progress: steps of every arm"
+      testId="train-progress"
+      job={job}
+      count={trainProgress(job)}
+    >
       <span className="memory" data-testid="train-eta">
         {job.arms.length > 0 && `${job.steps} steps × ${job.arms.length} arms`}
         {eta !== null && ` · about ${formatDuration(eta)} left`}
         {job.elapsedMs > 0 && ` · ${formatDuration(job.elapsedMs)} training`}
       </span>
-      <GpuMemory memory={job.memory} />
-    </div>
+    </ProgressRow>
   );
 }
 

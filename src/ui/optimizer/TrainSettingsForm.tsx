@@ -5,17 +5,10 @@
 
 import { type DragEvent, useId, useState } from 'react';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../../train/armVariants';
-import { PRESETS, type PresetFamily, type PresetName } from '../../train/modelPresets';
-import type { Decay } from '../../train/schedule';
-import { Choices, LabelledField, type LabelledFieldProps } from '../shell/LabelledField';
+import { PRESETS, type PresetName } from '../../train/modelPresets';
+import { type ChoiceSpec, type FieldSpecs, settingsFields } from '../shell/settingsFields';
 import { TableHead } from '../shell/TableHead';
-import {
-  SPEC_HINTS,
-  TEXT_LABELS,
-  type TrainField,
-  type TrainForm,
-  type TrainFormErrors,
-} from './trainSettings';
+import { SPEC_HINTS, TEXT_LABELS, type TrainForm, type TrainFormErrors } from './trainSettings';
 import { useTrainStudio } from './trainStore';
 
 interface Props {
@@ -27,162 +20,91 @@ interface Props {
   methods: Record<string, string> | null;
 }
 
-const PRESET_CHOICES = Object.fromEntries(
-  (Object.keys(PRESETS) as PresetName[]).map((p) => [
-    p,
-    `${PRESETS[p].label}, context ${PRESETS[p].context}`,
-  ]),
-) as Record<PresetName, string>;
-const FAMILY_CHOICES: Record<PresetFamily, string> = {
-  gpt2: 'GPT-2 (LayerNorm, learned positions, GELU)',
-  llama: 'Llama (RMSNorm, RoPE, SwiGLU)',
-};
-const DECAY_CHOICES: Record<Decay, string> = {
-  cosine: 'Cosine (to 10% of the peak)',
-  linear: 'Linear (to 10% of the peak)',
-  constant: 'Constant',
+/** Every field but the arms drawn from a spec; the model's, which names the loaded model, at each render. */
+const FIELDS: FieldSpecs<TrainForm> = {
+  preset: {
+    kind: 'choice',
+    label: 'Size',
+    labels: Object.fromEntries(
+      (Object.keys(PRESETS) as PresetName[]).map((p) => [
+        p,
+        `${PRESETS[p].label}, context ${PRESETS[p].context}`,
+      ]),
+    ) as Record<PresetName, string>,
+    testId: 'train-preset',
+  },
+  family: {
+    kind: 'choice',
+    label: 'Family',
+    labels: { gpt2: 'GPT-2 (LayerNorm, learned positions, GELU)', llama: 'Llama (RMSNorm, RoPE, SwiGLU)' },
+    testId: 'train-family',
+  },
+  text: { kind: 'choice', label: 'Text', labels: TEXT_LABELS, testId: 'train-text' },
+  steps: { kind: 'number', label: 'Steps (per arm)', testId: 'train-steps', min: 1 },
+  batch: { kind: 'number', label: 'Batch (windows per step)', testId: 'train-batch', min: 1 },
+  seqLen: { kind: 'number', label: 'Window (tokens)', testId: 'train-seq-len', min: 1 },
+  warmup: { kind: 'number', label: 'Warm-up (steps)', testId: 'train-warmup', min: 0 },
+  decay: {
+    kind: 'choice',
+    label: 'Decay after warm-up',
+    labels: {
+      cosine: 'Cosine (to 10% of the peak)',
+      linear: 'Linear (to 10% of the peak)',
+      constant: 'Constant',
+    },
+    testId: 'train-decay',
+  },
+  validationEvery: { kind: 'number', label: 'Validate every (steps)', testId: 'train-val-every', min: 1 },
+  validationWindows: { kind: 'number', label: 'Validation windows', testId: 'train-val-windows', min: 1 },
+  seed: { kind: 'text', label: 'Seed', testId: 'train-seed', inputMode: 'numeric' },
 };
 
 export function TrainSettingsForm({ form, errors, disabled, loadedName, methods }: Props) {
   const setForm = useTrainStudio((s) => s.setForm);
   const setArm = useTrainStudio((s) => s.setArm);
-  const field = (name: TrainField) => ({ hint: SPEC_HINTS[name], error: errors[name] });
+  const model: ChoiceSpec<TrainForm['model']> = {
+    kind: 'choice',
+    label: 'Start from',
+    labels: {
+      preset: 'A preset, from scratch (tokenizer: tok512)',
+      loaded: `Fine-tune the loaded model (${loadedName ?? 'none loaded'})`,
+    },
+    disabled: loadedName ? [] : ['loaded'],
+    testId: 'train-model',
+  };
+  const fields = settingsFields({
+    form,
+    setForm,
+    specs: { ...FIELDS, model },
+    notes: (name) => ({
+      note: SPEC_HINTS[name] && <small className="muted hint">{SPEC_HINTS[name]}</small>,
+      error: errors[name],
+    }),
+  });
 
   return (
     <div className="prune-settings train-settings">
       <fieldset disabled={disabled}>
         <legend>Model</legend>
-        <Field label="Start from" {...field('model')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.model}
-              labels={{
-                preset: 'A preset, from scratch (tokenizer: tok512)',
-                loaded: `Fine-tune the loaded model (${loadedName ?? 'none loaded'})`,
-              }}
-              disabled={loadedName ? [] : ['loaded']}
-              testId="train-model"
-              onChange={(model) => setForm({ model })}
-            />
-          )}
-        </Field>
-        {form.model === 'preset' && (
-          <>
-            <Field label="Size" {...field('preset')}>
-              {(a) => (
-                <Choices
-                  {...a}
-                  value={form.preset}
-                  labels={PRESET_CHOICES}
-                  testId="train-preset"
-                  onChange={(preset) => setForm({ preset })}
-                />
-              )}
-            </Field>
-            <Field label="Family" {...field('family')}>
-              {(a) => (
-                <Choices
-                  {...a}
-                  value={form.family}
-                  labels={FAMILY_CHOICES}
-                  testId="train-family"
-                  onChange={(family) => setForm({ family })}
-                />
-              )}
-            </Field>
-          </>
-        )}
+        {fields('model')}
+        {form.model === 'preset' && fields('preset', 'family')}
       </fieldset>
 
       <fieldset disabled={disabled}>
         <legend>Data</legend>
-        <Field label="Text" {...field('text')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.text}
-              labels={TEXT_LABELS}
-              testId="train-text"
-              onChange={(text) => setForm({ text })}
-            />
-          )}
-        </Field>
+        {fields('text')}
         {form.text === 'user' && <UserText form={form} error={errors.userText} />}
         <small className="muted">The last 10% of the tokens is held out for validation.</small>
       </fieldset>
 
       <fieldset disabled={disabled}>
         <legend>Steps and schedule</legend>
-        <NumberField
-          label="Steps (per arm)"
-          name="steps"
-          form={form}
-          testId="train-steps"
-          {...field('steps')}
-        />
-        <NumberField
-          label="Batch (windows per step)"
-          name="batch"
-          form={form}
-          testId="train-batch"
-          {...field('batch')}
-        />
-        <NumberField
-          label="Window (tokens)"
-          name="seqLen"
-          form={form}
-          testId="train-seq-len"
-          {...field('seqLen')}
-        />
-        <NumberField
-          label="Warm-up (steps)"
-          name="warmup"
-          form={form}
-          testId="train-warmup"
-          {...field('warmup')}
-        />
-        <Field label="Decay after warm-up" {...field('decay')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.decay}
-              labels={DECAY_CHOICES}
-              testId="train-decay"
-              onChange={(decay) => setForm({ decay })}
-            />
-          )}
-        </Field>
+        {fields('steps', 'batch', 'seqLen', 'warmup', 'decay')}
       </fieldset>
 
       <fieldset disabled={disabled}>
         <legend>Validation and seed</legend>
-        <NumberField
-          label="Validate every (steps)"
-          name="validationEvery"
-          form={form}
-          testId="train-val-every"
-          {...field('validationEvery')}
-        />
-        <NumberField
-          label="Validation windows"
-          name="validationWindows"
-          form={form}
-          testId="train-val-windows"
-          {...field('validationWindows')}
-        />
-        <Field label="Seed" {...field('seed')}>
-          {(a) => (
-            <input
-              {...a}
-              type="text"
-              inputMode="numeric"
-              value={form.seed}
-              data-testid="train-seed"
-              onChange={(e) => setForm({ seed: e.target.value })}
-            />
-          )}
-        </Field>
+        {fields('validationEvery', 'validationWindows', 'seed')}
         <small className="muted">
           The seed sets the batch order and a preset’s initial weights: a run replays exactly.
         </small>
@@ -326,44 +248,5 @@ function UserText({ form, error }: { form: TrainForm; error?: string }) {
       <small className="muted">{form.userText.length.toLocaleString('en-US')} characters</small>
       {(error || readError) && <small className="field-error">{readError ?? error}</small>}
     </div>
-  );
-}
-
-function Field({ hint, ...rest }: Omit<LabelledFieldProps, 'note'> & { hint?: string }) {
-  return <LabelledField {...rest} note={hint && <small className="muted hint">{hint}</small>} />;
-}
-
-type NumericField = 'steps' | 'batch' | 'seqLen' | 'warmup' | 'validationEvery' | 'validationWindows';
-
-function NumberField({
-  label,
-  name,
-  form,
-  testId,
-  hint,
-  error,
-}: {
-  label: string;
-  name: NumericField;
-  form: TrainForm;
-  testId: string;
-  hint?: string;
-  error?: string;
-}) {
-  const setForm = useTrainStudio((s) => s.setForm);
-  return (
-    <Field label={label} hint={hint} error={error}>
-      {(a) => (
-        <input
-          {...a}
-          type="number"
-          min={name === 'warmup' ? 0 : 1}
-          step={1}
-          value={form[name]}
-          data-testid={testId}
-          onChange={(e) => setForm({ [name]: e.target.value })}
-        />
-      )}
-    </Field>
   );
 }

@@ -3,7 +3,7 @@
 // matrix at its last step. The tables carry the exact values (data-*) that the charts round.
 
 import { formatBytes } from '../shell/format';
-import { num, TableHead } from '../shell/TableHead';
+import { num, ScrollTable, TableHead } from '../shell/TableHead';
 import { adamwBytes, memoryRows } from './trainChartData';
 import type { ArmTrace, RankTrace, TrainJobState } from './trainReducer';
 
@@ -20,51 +20,48 @@ function armState(status: TrainJobState['status']): string {
 export function ArmsTable({ job }: { job: TrainJobState }) {
   if (job.arms.length === 0) return null;
   return (
-    <div className="table-scroll">
-      <table className="table train-arms-table" data-testid="train-arms-table">
-        <caption>Arms</caption>
-        <TableHead
-          columns={[
-            'Arm',
-            num('Steps'),
-            num('Training loss'),
-            num('Validation loss'),
-            num('Learning rate now'),
-            num('Tokens/s'),
-            'State',
-          ]}
-        />
-        <tbody>
-          {job.arms.map((a) => {
-            const lastVal = a.validation.at(-1);
-            return (
-              <tr
-                key={a.id}
-                data-testid="train-arm-series"
-                data-arm={a.id}
-                data-train-points={a.train.length}
-                data-validation-points={a.validation.length}
-              >
-                <th scope="row">{a.label}</th>
-                <td className="num">
-                  {a.train.length} / {a.stopped ? a.train.length : job.steps}
-                </td>
-                <td className="num">{loss(a.train.at(-1)?.[1])}</td>
-                <td className="num">
-                  {loss(lastVal?.[1])}
-                  {lastVal && <span className="muted small"> (step {lastVal[0]})</span>}
-                </td>
-                <td className="num">{a.lr === null ? '—' : a.lr.toExponential(2)}</td>
-                <td className="num">{a.tokensPerSecond.at(-1)?.[1].toFixed(0) ?? '—'}</td>
-                <td className={a.stopped ? 'field-error' : undefined}>
-                  {a.stopped ? `stopped at step ${a.stopped.step}` : armState(job.status)}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+    <ScrollTable
+      className="table train-arms-table"
+      data-testid="train-arms-table"
+      caption={<caption>Arms</caption>}
+      columns={[
+        'Arm',
+        num('Steps'),
+        num('Training loss'),
+        num('Validation loss'),
+        num('Learning rate now'),
+        num('Tokens/s'),
+        'State',
+      ]}
+    >
+      {job.arms.map((a) => {
+        const lastVal = a.validation.at(-1);
+        return (
+          <tr
+            key={a.id}
+            data-testid="train-arm-series"
+            data-arm={a.id}
+            data-train-points={a.train.length}
+            data-validation-points={a.validation.length}
+          >
+            <th scope="row">{a.label}</th>
+            <td className="num">
+              {a.train.length} / {a.stopped ? a.train.length : job.steps}
+            </td>
+            <td className="num">{loss(a.train.at(-1)?.[1])}</td>
+            <td className="num">
+              {loss(lastVal?.[1])}
+              {lastVal && <span className="muted small"> (step {lastVal[0]})</span>}
+            </td>
+            <td className="num">{a.lr === null ? '—' : a.lr.toExponential(2)}</td>
+            <td className="num">{a.tokensPerSecond.at(-1)?.[1].toFixed(0) ?? '—'}</td>
+            <td className={a.stopped ? 'field-error' : undefined}>
+              {a.stopped ? `stopped at step ${a.stopped.step}` : armState(job.status)}
+            </td>
+          </tr>
+        );
+      })}
+    </ScrollTable>
   );
 }
 
@@ -131,29 +128,28 @@ export function RankTable({ arm, trace }: { arm: string; trace: RankTrace }) {
   return (
     <details className="details">
       <summary>Rank, error and clamping per matrix at step {trace.steps.at(-1)}</summary>
-      <div className="table-scroll">
-        <table className="table" data-testid="train-rank-table">
-          <TableHead columns={['Matrix', num('Rank k'), num('ξ (sketch)'), num('History entries clamped')]} />
-          <tbody>
-            {trace.last.map((s) => (
-              <tr
-                key={s.name}
-                data-testid="train-rank-row"
-                data-arm={arm}
-                data-matrix={s.name}
-                data-rank={s.rank}
-              >
-                <th scope="row" className="mono">
-                  {s.name}
-                </th>
-                <td className="num">{s.rank}</td>
-                <td className="num">{s.relativeError.toExponential(2)}</td>
-                <td className="num">{(100 * s.clampedFraction).toFixed(2)}%</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ScrollTable
+        className="table"
+        data-testid="train-rank-table"
+        columns={['Matrix', num('Rank k'), num('ξ (sketch)'), num('History entries clamped')]}
+      >
+        {trace.last.map((s) => (
+          <tr
+            key={s.name}
+            data-testid="train-rank-row"
+            data-arm={arm}
+            data-matrix={s.name}
+            data-rank={s.rank}
+          >
+            <th scope="row" className="mono">
+              {s.name}
+            </th>
+            <td className="num">{s.rank}</td>
+            <td className="num">{s.relativeError.toExponential(2)}</td>
+            <td className="num">{(100 * s.clampedFraction).toFixed(2)}%</td>
+          </tr>
+        ))}
+      </ScrollTable>
     </details>
   );
 }

@@ -14,7 +14,7 @@ import { useModelStudio } from '../model/modelStore';
 import { safeName, tarArchive } from '../pruning/pruneExport';
 import { downloadBytes } from '../shell/download';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
-import type { JobError } from '../shell/jobState';
+import { internalError, type JobError } from '../shell/jobState';
 import { initialTrainJob, reduceTrainJob, startingTrainJob, type TrainJobState } from './trainReducer';
 import { type ArmField, buildTrainOptions, defaultTrainForm, type TrainForm } from './trainSettings';
 
@@ -54,12 +54,6 @@ interface TrainStudioState {
   forgetRun(runId: string): Promise<void>;
 }
 
-const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
-const internal = (error: unknown): JobError => ({
-  kind: 'internal',
-  message: String(error),
-  advice: BUG_ADVICE,
-});
 const idleInspection: InspectionState = {
   status: 'idle',
   arm: null,
@@ -99,7 +93,7 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
     try {
       return await action();
     } catch (error) {
-      set({ actionError: internal(error) });
+      set({ actionError: internalError(error) });
       return fallback;
     } finally {
       set({ busy: null });
@@ -165,7 +159,7 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
         if (outcome.type === 'error' && outcome.kind === 'device-lost')
           useModelStudio.setState((s) => ({ load: droppedLoad(s.load), textTokens: {} }));
       } catch (error) {
-        set((s) => ({ job: reduceTrainJob(s.job, { type: 'error', ...internal(error) }) }));
+        set((s) => ({ job: reduceTrainJob(s.job, { type: 'error', ...internalError(error) }) }));
       }
     },
 
@@ -202,7 +196,7 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
           set({ inspection: { ...current, status: 'error', error: { kind, message, advice } } });
         }
       } catch (error) {
-        set((s) => ({ inspection: { ...s.inspection, status: 'error', error: internal(error) } }));
+        set((s) => ({ inspection: { ...s.inspection, status: 'error', error: internalError(error) } }));
       }
     },
 
@@ -257,7 +251,7 @@ onEngineCrash((message) => {
   const { job } = useTrainStudio.getState();
   if (job.status === 'running' || job.status === 'preparing' || job.status === 'paused') {
     useTrainStudio.setState({
-      job: reduceTrainJob(job, { type: 'error', kind: 'internal', message, advice: BUG_ADVICE }),
+      job: reduceTrainJob(job, { type: 'error', ...internalError(message) }),
     });
   }
 });

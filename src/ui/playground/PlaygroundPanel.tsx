@@ -9,7 +9,7 @@ import { useModelStudio } from '../model/modelStore';
 import { describeMethod, describePattern } from '../pruning/pruneSettings';
 import { useCurrentModelName, usePruneStudio } from '../pruning/pruneStore';
 import { formatBytes } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
+import { JobButtons } from '../shell/JobButtons';
 import { LabelledField } from '../shell/LabelledField';
 import type { Column } from './playgroundReducer';
 import { type PlaygroundForm, playgroundProblems, usePlayground } from './playgroundStore';
@@ -79,31 +79,9 @@ export function PlaygroundPanel() {
                 />
               )}
             </LabelledField>
-            <NumberField
-              label="New tokens"
-              field="maxNewTokens"
-              form={form}
-              error={problems.maxNewTokens}
-              disabled={running}
-            />
-            <NumberField
-              label="Temperature"
-              field="temperature"
-              form={form}
-              step={0.1}
-              note="0 is greedy."
-              error={problems.temperature}
-              disabled={running}
-            />
-            <NumberField
-              label="Top-k"
-              field="topK"
-              form={form}
-              note="0: every token."
-              error={problems.topK}
-              disabled={running}
-            />
-            <NumberField label="Seed" field="seed" form={form} error={problems.seed} disabled={running} />
+            {NUMBER_FIELDS.map((f) => (
+              <NumberField key={f.field} {...f} form={form} error={problems[f.field]} disabled={running} />
+            ))}
           </div>
           <label className="check">
             <input
@@ -147,19 +125,15 @@ export function PlaygroundPanel() {
         </>
       )}
       <div className="toolbar">
-        <RunButton
-          testId="playground-run"
+        <JobButtons
+          testIds={['playground-run', 'playground-cancel']}
           label="Generate"
           busyLabel="Generating…"
-          busy={running}
+          running={running}
           disabled={!canRun}
           title={pruneRunning || modelBusy ? 'Wait for the running job to finish.' : undefined}
+          cancelRequested={job.cancelRequested}
           onRun={() => run(chosen)}
-        />
-        <CancelButton
-          testId="playground-cancel"
-          running={running}
-          requested={job.cancelRequested}
           onCancel={cancel}
         />
       </div>
@@ -281,6 +255,16 @@ function ColumnView({
   );
 }
 
+/** The generation's numbers, in the order they stand, with their step and note where they have one. */
+const NUMBER_FIELDS: { label: string; field: NumberName; step?: number; note?: string }[] = [
+  { label: 'New tokens', field: 'maxNewTokens' },
+  { label: 'Temperature', field: 'temperature', step: 0.1, note: '0 is greedy.' },
+  { label: 'Top-k', field: 'topK', note: '0: every token.' },
+  { label: 'Seed', field: 'seed' },
+];
+
+type NumberName = 'maxNewTokens' | 'temperature' | 'topK' | 'seed';
+
 function NumberField({
   label,
   field,
@@ -291,7 +275,7 @@ function NumberField({
   disabled,
 }: {
   label: string;
-  field: 'maxNewTokens' | 'temperature' | 'topK' | 'seed';
+  field: NumberName;
   form: PlaygroundForm;
   note?: string;
   error?: string;

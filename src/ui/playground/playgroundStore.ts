@@ -6,6 +6,7 @@ import { proxy } from 'comlink';
 import { create } from 'zustand';
 import { DENSE_MODEL } from '../../worker/api';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
+import { internalError } from '../shell/jobState';
 import {
   initialPlaygroundJob,
   type PlaygroundJob,
@@ -59,8 +60,6 @@ interface PlaygroundState {
   cancel(): Promise<void>;
 }
 
-const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
-
 export const usePlayground = create<PlaygroundState>()((set, get) => ({
   form: DEFAULT_PLAYGROUND,
   models: [DENSE_MODEL],
@@ -102,12 +101,7 @@ export const usePlayground = create<PlaygroundState>()((set, get) => ({
       );
     } catch (error) {
       set((s) => ({
-        job: reducePlaygroundJob(s.job, {
-          type: 'error',
-          kind: 'internal',
-          message: String(error),
-          advice: BUG_ADVICE,
-        }),
+        job: reducePlaygroundJob(s.job, { type: 'error', ...internalError(error) }),
       }));
     }
   },
@@ -123,6 +117,6 @@ onEngineCrash((message) => {
   const { job } = usePlayground.getState();
   if (job.status === 'running')
     usePlayground.setState({
-      job: reducePlaygroundJob(job, { type: 'error', kind: 'internal', message, advice: BUG_ADVICE }),
+      job: reducePlaygroundJob(job, { type: 'error', ...internalError(message) }),
     });
 });

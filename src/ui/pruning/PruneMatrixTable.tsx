@@ -4,15 +4,17 @@
 
 import type { PruneRun } from '../../worker/api';
 import { formatError, formatMs } from '../shell/format';
-import { num, TableHead } from '../shell/TableHead';
+import { num, ScrollTable } from '../shell/TableHead';
 
 export function PruneMatrixTable({ run }: { run: PruneRun }) {
   const fista = run.summary.method === 'fista';
   const matrices = run.summary.blocks.flatMap((b) => b.matrices);
   const counted = matrices.some((m) => m.counters);
   return (
-    <div className="table-scroll">
-      <table className="table prune-matrices" data-testid="prune-matrices">
+    <ScrollTable
+      className="table prune-matrices"
+      data-testid="prune-matrices"
+      caption={
         <caption className="muted small">
           Overall sparsity{' '}
           <span data-testid="prune-overall-sparsity" data-sparsity={String(run.summary.sparsity)}>
@@ -21,52 +23,49 @@ export function PruneMatrixTable({ run }: { run: PruneRun }) {
           over {matrices.length} matrices, {run.summary.calibrationTokens.toLocaleString('en-US')} calibration
           tokens
         </caption>
-        <TableHead
-          columns={[
-            'Matrix',
-            num('Shape'),
-            num('Sparsity'),
-            num('Relative error'),
-            fista && num("Warm start's"),
-            fista && num('λ kept'),
-            counted && { label: 'Read-backs', num: true, title: 'GPU→CPU copies the operator waited for' },
-            num('ms'),
-          ]}
-        />
-        <tbody>
-          {matrices.map((m) => (
-            <tr
-              key={m.tensor}
-              data-testid="prune-matrix-row"
-              data-tensor={m.tensor}
-              data-sparsity={String(m.sparsity)}
-            >
-              <th scope="row" className="mono">
-                {m.tensor}
-              </th>
-              <td className="num">
-                {m.rows}×{m.cols}
-              </td>
-              <td className="num">{(100 * m.sparsity).toFixed(2)}%</td>
-              <td className="num">{formatError(m.relativeError)}</td>
-              {fista && (
-                <td className="num">
-                  {m.warmStartError === undefined
-                    ? '—'
-                    : formatError(m.warmStartError / (m.error / m.relativeError || 1))}
-                </td>
-              )}
-              {fista && <td className="num">{m.lambda === undefined ? '—' : formatError(m.lambda)}</td>}
-              {counted && (
-                <td className="num" data-testid="prune-matrix-readbacks">
-                  {m.counters ? m.counters.readbacks : '—'}
-                </td>
-              )}
-              <td className="num">{formatMs(m.ms)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+      }
+      columns={[
+        'Matrix',
+        num('Shape'),
+        num('Sparsity'),
+        num('Relative error'),
+        fista && num("Warm start's"),
+        fista && num('λ kept'),
+        counted && { label: 'Read-backs', num: true, title: 'GPU→CPU copies the operator waited for' },
+        num('ms'),
+      ]}
+    >
+      {matrices.map((m) => (
+        <tr
+          key={m.tensor}
+          data-testid="prune-matrix-row"
+          data-tensor={m.tensor}
+          data-sparsity={String(m.sparsity)}
+        >
+          <th scope="row" className="mono">
+            {m.tensor}
+          </th>
+          <td className="num">
+            {m.rows}×{m.cols}
+          </td>
+          <td className="num">{(100 * m.sparsity).toFixed(2)}%</td>
+          <td className="num">{formatError(m.relativeError)}</td>
+          {fista && (
+            <td className="num">
+              {m.warmStartError === undefined
+                ? '—'
+                : formatError(m.warmStartError / (m.error / m.relativeError || 1))}
+            </td>
+          )}
+          {fista && <td className="num">{m.lambda === undefined ? '—' : formatError(m.lambda)}</td>}
+          {counted && (
+            <td className="num" data-testid="prune-matrix-readbacks">
+              {m.counters ? m.counters.readbacks : '—'}
+            </td>
+          )}
+          <td className="num">{formatMs(m.ms)}</td>
+        </tr>
+      ))}
+    </ScrollTable>
   );
 }

@@ -4,8 +4,9 @@
 
 import { lazy, Suspense, useEffect, useMemo } from 'react';
 import { useModelStudio } from '../model/modelStore';
+import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration } from '../shell/format';
-import { CancelButton, RunButton } from '../shell/JobButtons';
+import { JobButtons } from '../shell/JobButtons';
 import { PruneMatrixTable } from './PruneMatrixTable';
 import { PruneProgress, pruneStatus } from './PruneProgress';
 import { PruneSettingsForm } from './PruneSettingsForm';
@@ -93,21 +94,15 @@ export function PrunePanel() {
       )}
 
       <div className="toolbar">
-        <RunButton
-          testId="prune-run"
-          label="Run"
-          busyLabel="Running…"
-          busy={running}
+        <JobButtons
+          testIds={['prune-run', 'prune-cancel']}
+          running={running}
           disabled={!canRun}
           title={
             summary ? (modelBusy ? 'Wait for the model job to finish.' : undefined) : 'Load a model first.'
           }
+          cancelRequested={job.cancelRequested}
           onRun={run}
-        />
-        <CancelButton
-          testId="prune-cancel"
-          running={running}
-          requested={job.cancelRequested}
           onCancel={cancel}
         />
         {built && !built.ok && (
@@ -145,12 +140,7 @@ export function PrunePanel() {
           </p>
         </div>
       )}
-      {job.status === 'error' && job.error && (
-        <div className="notice notice-error" role="alert" data-testid="prune-error">
-          <p className="mono">{job.error.message}</p>
-          <p>{job.error.advice}</p>
-        </div>
-      )}
+      {job.status === 'error' && <ErrorNotice error={job.error} testId="prune-error" />}
 
       {live && (
         <Suspense fallback={<p className="muted small">Loading charts…</p>}>

@@ -4,7 +4,7 @@
 
 import type { PruneStage } from '../../worker/api';
 import { formatBytes } from '../shell/format';
-import { GpuMemory, ProgressBar } from '../shell/ProgressBar';
+import { ProgressRow } from '../shell/ProgressBar';
 import { type PerplexityProgress, type PruneJobState, pruneProgress } from './pruneReducer';
 
 const STAGES: { stage: PruneStage; label: string }[] = [
@@ -15,7 +15,6 @@ const STAGES: { stage: PruneStage; label: string }[] = [
 ];
 
 export function PruneProgress({ job, evaluate }: { job: PruneJobState; evaluate: boolean }) {
-  const { done, total } = pruneProgress(job);
   const current = STAGES.findIndex((s) => s.stage === job.stage);
   const finished = job.status === 'finished';
   return (
@@ -46,19 +45,12 @@ export function PruneProgress({ job, evaluate }: { job: PruneJobState; evaluate:
         })}
       </ol>
 
-      <div className="progress-row">
-        <span className="progress-count" data-testid="prune-progress">
-          {done} / {total || '–'}
-        </span>
-        <ProgressBar
-          label="Pruning progress: statistics passes and operators"
-          done={done}
-          total={total}
-          status={job.status}
-          full={finished}
-        />
-        <GpuMemory memory={job.memory} />
-      </div>
+      <ProgressRow
+        label="Pruning progress: statistics passes and operators"
+        testId="prune-progress"
+        job={job}
+        count={pruneProgress(job)}
+      />
       <p
         className="muted small prune-detail"
         data-testid="prune-detail"

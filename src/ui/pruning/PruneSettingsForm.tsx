@@ -2,11 +2,13 @@
 // the perplexity measured before and after. Beside each field, the paper's value, and ours where
 // it differs with the reason. A wrong field says what it needs right under it; Run stays off.
 
-import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
+import { EVAL_TEXTS } from '../../model/evaluate';
 import { CALIBRATION_TEXTS } from '../../prune/calibration';
 import type { PrunedStorageResult } from '../../worker/api';
 import { formatBytes } from '../shell/format';
-import { Choices, LabelledField, type LabelledFieldProps } from '../shell/LabelledField';
+import { LabelledField } from '../shell/LabelledField';
+import { NmField } from '../shell/NmField';
+import { CheckField, ChoiceField, type FieldSpecs, settingsFields } from '../shell/settingsFields';
 import {
   devicesUnavailable,
   type FieldHint,
@@ -32,148 +34,125 @@ interface Props {
   storage: PrunedStorageResult | null;
 }
 
-const PATTERN_CHOICES: Record<PruneForm['pattern'], string> = {
-  unstructured: 'Unstructured',
-  nm: 'N:M (semi-structured)',
-};
-const BLOCK_INPUT_CHOICES: Record<PruneForm['blockInputs'], string> = {
-  dense: "Dense model's (blocks independent)",
-  pruned: "Pruned model's (sequential)",
-};
-const CALIBRATION_CHOICES: Record<PruneForm['calibration'], string> = {
-  c4: CALIBRATION_TEXTS.c4.label,
-  tinystories: CALIBRATION_TEXTS.tinystories.label,
-  text: 'Paste a text',
-};
-const THRESHOLD_GROUP_CHOICES: Record<PruneForm['thresholdGroup'], string> = {
-  row: 'Per row',
-  matrix: 'Whole matrix',
-};
-const EVAL_TEXT_CHOICES: Record<EvalText, string> = {
-  wikitext2: EVAL_TEXTS.wikitext2.label,
-  tinystories: EVAL_TEXTS.tinystories.label,
+/** Every field drawn from a spec: its label, control, limits and test id. */
+const FIELDS: FieldSpecs<PruneForm> = {
+  pattern: {
+    kind: 'choice',
+    label: 'Pattern',
+    labels: { unstructured: 'Unstructured', nm: 'N:M (semi-structured)' },
+    testId: 'prune-pattern',
+  },
+  sparsity: { kind: 'number', label: 'Sparsity (%)', testId: 'prune-sparsity', min: 1, max: 99, step: 'any' },
+  blockInputs: {
+    kind: 'choice',
+    label: 'Block inputs',
+    labels: { dense: "Dense model's (blocks independent)", pruned: "Pruned model's (sequential)" },
+    testId: 'prune-block-inputs',
+  },
+  calibration: {
+    kind: 'choice',
+    label: 'Text',
+    labels: {
+      c4: CALIBRATION_TEXTS.c4.label,
+      tinystories: CALIBRATION_TEXTS.tinystories.label,
+      text: 'Paste a text',
+    },
+    testId: 'prune-calibration',
+  },
+  windows: { kind: 'number', label: 'Windows', testId: 'prune-windows', min: 1 },
+  seqLen: { kind: 'number', label: 'Window length (tokens)', testId: 'prune-seq-len', min: 2 },
+  seed: { kind: 'text', label: 'Seed', testId: 'prune-seed', className: 'mono' },
+  warmStart: { kind: 'choice', label: 'Warm start', labels: WARM_START_LABELS, testId: 'prune-warm-start' },
+  iterations: { kind: 'number', label: 'FISTA iterations K', testId: 'prune-iterations', min: 1 },
+  rounds: { kind: 'number', label: 'λ rounds T', testId: 'prune-rounds', min: 1 },
+  xi: { kind: 'number', label: 'ξ (E_round / E_total)', testId: 'prune-xi', min: 0, step: 'any' },
+  thresholdGroup: {
+    kind: 'choice',
+    label: 'Threshold group',
+    labels: { row: 'Per row', matrix: 'Whole matrix' },
+    testId: 'prune-threshold-group',
+  },
+  errorCorrection: { kind: 'check', label: 'Intra-layer error correction', testId: 'prune-error-correction' },
+  percdamp: { kind: 'number', label: 'Damping', testId: 'prune-damping', min: 0, step: 'any' },
+  evaluate: {
+    kind: 'check',
+    label: 'Measure perplexity',
+    testId: 'prune-evaluate',
+    note: 'The dense number is measured once per model, text and windows, then reused.',
+  },
+  evalText: {
+    kind: 'choice',
+    label: 'Text',
+    labels: { wikitext2: EVAL_TEXTS.wikitext2.label, tinystories: EVAL_TEXTS.tinystories.label },
+    testId: 'prune-eval-text',
+  },
+  evalSeqLen: { kind: 'number', label: 'Window length (tokens)', testId: 'prune-eval-seq-len', min: 2 },
+  evalWindows: {
+    kind: 'number',
+    label: 'Windows',
+    testId: 'prune-eval-windows',
+    min: 1,
+    placeholder: 'all',
+  },
 };
 
 export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices, storage }: Props) {
   const setForm = usePruneStudio((s) => s.setForm);
-  const field = (name: FormField) => ({ hint: hints[name], error: errors[name] });
+  const notes = (name: FormField) => ({ note: <Hint hint={hints[name]} />, error: errors[name] });
+  const fields = settingsFields({ form, setForm, specs: FIELDS, notes });
   const isFista = form.method === 'fista';
 
   return (
     <div className="prune-settings">
       <fieldset disabled={disabled}>
         <legend>Method and pattern</legend>
-        <Field label="Method" {...field('method')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.method}
-              labels={METHOD_LABELS}
-              testId="prune-method"
-              onChange={(method) => setForm(withMethod(form, method))}
-            />
-          )}
-        </Field>
-        <Field label="Pattern" {...field('pattern')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.pattern}
-              labels={PATTERN_CHOICES}
-              testId="prune-pattern"
-              onChange={(pattern) => setForm({ pattern })}
-            />
-          )}
-        </Field>
+        <ChoiceField
+          label="Method"
+          {...notes('method')}
+          value={form.method}
+          labels={METHOD_LABELS}
+          testId="prune-method"
+          onChange={(method) => setForm(withMethod(form, method))}
+        />
+        {fields('pattern')}
         {form.pattern === 'unstructured' ? (
-          <Field label="Sparsity (%)" {...field('sparsity')}>
-            {(a) => (
-              <input
-                {...a}
-                type="number"
-                min={1}
-                max={99}
-                step="any"
-                value={form.sparsity}
-                data-testid="prune-sparsity"
-                onChange={(e) => setForm({ sparsity: e.target.value })}
-              />
-            )}
-          </Field>
+          fields('sparsity')
         ) : (
-          <fieldset className="field plain">
-            <legend>N:M</legend>
-            <div className="nm-inputs">
-              <input
-                type="number"
-                min={1}
-                step={1}
-                aria-label="N, kept of every M"
-                aria-invalid={Boolean(errors.n)}
-                value={form.n}
-                data-testid="prune-n"
-                onChange={(e) => setForm({ n: e.target.value })}
-              />
-              <span aria-hidden="true">:</span>
-              <input
-                type="number"
-                min={2}
-                step={1}
-                aria-label="M, group width"
-                aria-invalid={Boolean(errors.m)}
-                value={form.m}
-                data-testid="prune-m"
-                onChange={(e) => setForm({ m: e.target.value })}
-              />
-              {NM_PRESETS.map((p) => (
-                <button
-                  key={`${p.n}:${p.m}`}
-                  type="button"
-                  className={`button button-small${form.n === String(p.n) && form.m === String(p.m) ? ' selected' : ''}`}
-                  aria-pressed={form.n === String(p.n) && form.m === String(p.m)}
-                  data-testid={`prune-preset-${p.n}-${p.m}`}
-                  onClick={() => setForm({ n: String(p.n), m: String(p.m) })}
-                >
-                  {p.n}:{p.m}
-                </button>
-              ))}
-            </div>
+          <NmField
+            nm={form}
+            labels={['N, kept of every M', 'M, group width']}
+            invalid={[Boolean(errors.n), Boolean(errors.m)]}
+            testId="prune"
+            onChange={({ n, m }) => setForm({ n, m })}
+            presets={NM_PRESETS.map((p) => (
+              <button
+                key={`${p.n}:${p.m}`}
+                type="button"
+                className={`button button-small${form.n === String(p.n) && form.m === String(p.m) ? ' selected' : ''}`}
+                aria-pressed={form.n === String(p.n) && form.m === String(p.m)}
+                data-testid={`prune-preset-${p.n}-${p.m}`}
+                onClick={() => setForm({ n: String(p.n), m: String(p.m) })}
+              >
+                {p.n}:{p.m}
+              </button>
+            ))}
+          >
             <small className="muted">
               N weights kept in every M consecutive inputs of a row; 2:4 runs on sparse tensor cores.
             </small>
             {(errors.n || errors.m) && <small className="field-error">{errors.n ?? errors.m}</small>}
-          </fieldset>
+          </NmField>
         )}
-        <Field label="Block inputs" {...field('blockInputs')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.blockInputs}
-              labels={BLOCK_INPUT_CHOICES}
-              testId="prune-block-inputs"
-              onChange={(blockInputs) => setForm({ blockInputs })}
-            />
-          )}
-        </Field>
+        {fields('blockInputs')}
         <DevicesField form={form} hint={hints.devices} error={errors.devices} maxDevices={maxDevices} />
         <PrunedOnDiskField form={form} storage={storage} />
       </fieldset>
 
       <fieldset disabled={disabled}>
         <legend>Calibration</legend>
-        <Field label="Text" {...field('calibration')}>
-          {(a) => (
-            <Choices
-              {...a}
-              value={form.calibration}
-              labels={CALIBRATION_CHOICES}
-              testId="prune-calibration"
-              onChange={(calibration) => setForm({ calibration })}
-            />
-          )}
-        </Field>
+        {fields('calibration')}
         {form.calibration === 'text' && (
-          <Field label="Calibration text" {...field('pastedText')} wide>
+          <LabelledField label="Calibration text" {...notes('pastedText')} wide>
             {(a) => (
               <textarea
                 {...a}
@@ -184,21 +163,9 @@ export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices, s
                 onChange={(e) => setForm({ pastedText: e.target.value })}
               />
             )}
-          </Field>
+          </LabelledField>
         )}
-        <NumberField label="Windows" name="windows" form={form} {...field('windows')} min={1} />
-        <NumberField label="Window length (tokens)" name="seqLen" form={form} {...field('seqLen')} min={2} />
-        <Field label="Seed" {...field('seed')}>
-          {(a) => (
-            <input
-              {...a}
-              className="mono"
-              value={form.seed}
-              data-testid="prune-seed"
-              onChange={(e) => setForm({ seed: e.target.value })}
-            />
-          )}
-        </Field>
+        {fields('windows', 'seqLen', 'seed')}
         {form.method === 'magnitude' && (
           <p className="muted small field-note">
             Magnitude pruning reads no activations: the windows only measure its reconstruction error.
@@ -209,127 +176,24 @@ export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices, s
       {isFista && (
         <fieldset disabled={disabled}>
           <legend>FISTAPruner</legend>
-          <Field label="Warm start" {...field('warmStart')}>
-            {(a) => (
-              <Choices
-                {...a}
-                value={form.warmStart}
-                labels={WARM_START_LABELS}
-                testId="prune-warm-start"
-                onChange={(warmStart) => setForm({ warmStart })}
-              />
-            )}
-          </Field>
-          <NumberField
-            label="FISTA iterations K"
-            name="iterations"
-            form={form}
-            {...field('iterations')}
-            min={1}
-          />
-          <NumberField label="λ rounds T" name="rounds" form={form} {...field('rounds')} min={1} />
-          <NumberField
-            label="ξ (E_round / E_total)"
-            name="xi"
-            form={form}
-            {...field('xi')}
-            min={0}
-            step="any"
-          />
-          <Field label="Threshold group" {...field('thresholdGroup')}>
-            {(a) => (
-              <Choices
-                {...a}
-                value={form.thresholdGroup}
-                labels={THRESHOLD_GROUP_CHOICES}
-                testId="prune-threshold-group"
-                onChange={(thresholdGroup) => setForm({ thresholdGroup })}
-              />
-            )}
-          </Field>
-          <div className="field">
-            <label className="check">
-              <input
-                type="checkbox"
-                checked={form.errorCorrection}
-                data-testid="prune-error-correction"
-                onChange={(e) => setForm({ errorCorrection: e.target.checked })}
-              />
-              <span>Intra-layer error correction</span>
-            </label>
-            <Hint hint={hints.errorCorrection} />
-          </div>
+          {fields('warmStart', 'iterations', 'rounds', 'xi', 'thresholdGroup', 'errorCorrection')}
         </fieldset>
       )}
 
       {usesSparseGpt(form) && (
         <fieldset disabled={disabled}>
           <legend>SparseGPT{isFista ? ' (warm start)' : ''}</legend>
-          <NumberField
-            label="Damping"
-            name="percdamp"
-            form={form}
-            {...field('percdamp')}
-            min={0}
-            step="any"
-          />
+          {fields('percdamp')}
         </fieldset>
       )}
 
       <fieldset disabled={disabled}>
         <legend>Perplexity before and after</legend>
-        <div className="field">
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={form.evaluate}
-              data-testid="prune-evaluate"
-              onChange={(e) => setForm({ evaluate: e.target.checked })}
-            />
-            <span>Measure perplexity</span>
-          </label>
-          <small className="muted">
-            The dense number is measured once per model, text and windows, then reused.
-          </small>
-        </div>
-        {form.evaluate && (
-          <>
-            <Field label="Text" {...field('evalText')}>
-              {(a) => (
-                <Choices
-                  {...a}
-                  value={form.evalText}
-                  labels={EVAL_TEXT_CHOICES}
-                  testId="prune-eval-text"
-                  onChange={(evalText) => setForm({ evalText })}
-                />
-              )}
-            </Field>
-            <NumberField
-              label="Window length (tokens)"
-              name="evalSeqLen"
-              form={form}
-              {...field('evalSeqLen')}
-              min={2}
-            />
-            <NumberField
-              label="Windows"
-              name="evalWindows"
-              form={form}
-              {...field('evalWindows')}
-              min={1}
-              placeholder="all"
-            />
-          </>
-        )}
+        {fields('evaluate')}
+        {form.evaluate && fields('evalText', 'evalSeqLen', 'evalWindows')}
       </fieldset>
     </div>
   );
-}
-
-/** A field with the paper's value (and ours, where it differs) as its note. */
-function Field({ hint, ...rest }: Omit<LabelledFieldProps, 'note'> & { hint?: FieldHint }) {
-  return <LabelledField {...rest} note={<Hint hint={hint} />} />;
 }
 
 function Hint({ hint }: { hint?: FieldHint }) {
@@ -339,65 +203,6 @@ function Hint({ hint }: { hint?: FieldHint }) {
       Paper: {hint.paper}
       {hint.ours && <span className="hint-ours"> Ours: {hint.ours}</span>}
     </small>
-  );
-}
-
-type NumericField =
-  | 'windows'
-  | 'seqLen'
-  | 'iterations'
-  | 'rounds'
-  | 'xi'
-  | 'percdamp'
-  | 'evalSeqLen'
-  | 'evalWindows';
-
-const TEST_IDS: Record<NumericField, string> = {
-  windows: 'prune-windows',
-  seqLen: 'prune-seq-len',
-  iterations: 'prune-iterations',
-  rounds: 'prune-rounds',
-  xi: 'prune-xi',
-  percdamp: 'prune-damping',
-  evalSeqLen: 'prune-eval-seq-len',
-  evalWindows: 'prune-eval-windows',
-};
-
-function NumberField({
-  label,
-  name,
-  form,
-  hint,
-  error,
-  min,
-  step = 1,
-  placeholder,
-}: {
-  label: string;
-  name: NumericField;
-  form: PruneForm;
-  hint?: FieldHint;
-  error?: string;
-  min: number;
-  step?: number | 'any';
-  placeholder?: string;
-}) {
-  const setForm = usePruneStudio((s) => s.setForm);
-  return (
-    <Field label={label} hint={hint} error={error}>
-      {(a) => (
-        <input
-          {...a}
-          type="number"
-          min={min}
-          step={step}
-          placeholder={placeholder}
-          value={form[name]}
-          data-testid={TEST_IDS[name]}
-          onChange={(e) => setForm({ [name]: e.target.value })}
-        />
-      )}
-    </Field>
   );
 }
 
@@ -464,17 +269,13 @@ function PrunedOnDiskField({ form, storage }: { form: PruneForm; storage: Pruned
       ? `this device's ${storage.deviceMemoryGib} GB (navigator.deviceMemory)`
       : 'the 4 GB assumed where the browser does not say (navigator.deviceMemory)';
   return (
-    <div className="field">
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={available && form.prunedOnDisk}
-          disabled={!available}
-          data-testid="prune-on-disk"
-          onChange={(e) => setForm({ prunedOnDisk: e.target.checked })}
-        />
-        <span>Keep pruned matrices on disk (OPFS)</span>
-      </label>
+    <CheckField
+      label="Keep pruned matrices on disk (OPFS)"
+      checked={available && form.prunedOnDisk}
+      disabled={!available}
+      testId="prune-on-disk"
+      onChange={(prunedOnDisk) => setForm({ prunedOnDisk })}
+    >
       <small className="muted" data-testid="prune-on-disk-note">
         {storage === null
           ? 'Asking the browser whether it can…'
@@ -482,6 +283,6 @@ function PrunedOnDiskField({ form, storage }: { form: PruneForm; storage: Pruned
             ? `Each finished block's matrices go to this browser's private file system and are read back for the perplexity, the microscope, the playground and export, so the tab holds one block's. A run whose plan would hold more than ${formatBytes(storage.thresholdBytes)} in the tab (half of ${memory}) does this anyway. The files go when the run is forgotten.`
             : `Unavailable: ${storage.reason}. Pruned matrices stay in the tab's memory.`}
       </small>
-    </div>
+    </CheckField>
   );
 }

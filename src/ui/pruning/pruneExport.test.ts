@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PAPER_FISTA, PAPER_SPARSEGPT } from '../../prune/options';
 import type { PruneRun } from '../../worker/api';
+import { smallFista24 } from '../shell/testRuns';
 import { runFolderName, runsCsv, runsJson, safeName, tarArchive } from './pruneExport';
 
 function run(overrides: Partial<PruneRun> = {}): PruneRun {
@@ -14,14 +14,7 @@ function run(overrides: Partial<PruneRun> = {}): PruneRun {
     modelName: 'stories260K (built-in)',
     summary: {
       method: 'fista',
-      options: {
-        method: 'fista',
-        pattern: { kind: 'nm', n: 2, m: 4 },
-        calibration: { source: { kind: 'c4' }, windows: 4, seqLen: 32, seed: 0 },
-        fista: { ...PAPER_FISTA, iterations: 4, rounds: 2 },
-        sparsegpt: PAPER_SPARSEGPT,
-        blockInputs: 'dense',
-      },
+      options: smallFista24(0),
       blocks: [],
       sparsity: 0.5,
       calibrationTokens: 128,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MatrixSummary, PruneEvent } from '../../prune/events';
 import { objectiveSeries } from '../../prune/fistaTrace';
 import type { PruneJobEvent } from '../../worker/api';
+import { PLAN } from '../shell/testRuns';
 import {
   blockErrors,
   initialPruneJob,
@@ -11,14 +12,6 @@ import {
   startingPruneJob,
   statisticsPasses,
 } from './pruneReducer';
-
-const PLAN = {
-  gpuPeakBytes: 2 ** 20,
-  gpuPeakPhase: 'down: its error',
-  hostBytes: 2 ** 16,
-  prunedElsewhere: false,
-  windowsPerPass: 4,
-};
 
 const OPS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 

@@ -11,7 +11,7 @@ import { droppedLoad } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
 import { downloadBytes } from '../shell/download';
 import { getEngine, onEngineCrash } from '../shell/engineClient';
-import type { JobError } from '../shell/jobState';
+import { internalError, type JobError } from '../shell/jobState';
 import { runFolderName, tarArchive } from './pruneExport';
 import {
   initialPruneJob,
@@ -57,13 +57,6 @@ interface PruneStudioState {
   forgetRun(runId: string): Promise<void>;
   setMicroscope(patch: Partial<MicroscopeChoice>): void;
 }
-
-const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
-const internal = (error: unknown): JobError => ({
-  kind: 'internal',
-  message: String(error),
-  advice: BUG_ADVICE,
-});
 
 /** Operator names only matter for how many statistics passes a block makes (one per group). */
 const GENERIC_OPERATORS = ['q', 'k', 'v', 'o', 'up', 'down'];
@@ -137,7 +130,7 @@ export const usePruneStudio = create<PruneStudioState>()((set, get) => ({
         useModelStudio.setState((s) => ({ load: droppedLoad(s.load), textTokens: {} }));
       }
     } catch (error) {
-      set((s) => ({ job: reducePruneJob(s.job, { type: 'error', ...internal(error) }) }));
+      set((s) => ({ job: reducePruneJob(s.job, { type: 'error', ...internalError(error) }) }));
     }
   },
 
@@ -161,7 +154,7 @@ export const usePruneStudio = create<PruneStudioState>()((set, get) => ({
         set({ exportError: { kind, message, advice } });
       }
     } catch (error) {
-      set({ exportError: internal(error) });
+      set({ exportError: internalError(error) });
     } finally {
       set({ exporting: null });
     }
@@ -216,7 +209,7 @@ export function fetchMask(runId: string, tensor: string): Promise<MaskAnswer> {
     })
     .catch((error): MaskAnswer => {
       masks.delete(key);
-      return { ok: false, ...internal(error) };
+      return { ok: false, ...internalError(error) };
     });
   masks.set(key, answer);
   while (masks.size > MASK_CACHE) masks.delete(masks.keys().next().value as string);
@@ -231,7 +224,7 @@ onEngineCrash((message) => {
   const { job } = usePruneStudio.getState();
   if (job.status === 'running') {
     usePruneStudio.setState({
-      job: reducePruneJob(job, { type: 'error', kind: 'internal', message, advice: BUG_ADVICE }),
+      job: reducePruneJob(job, { type: 'error', ...internalError(message) }),
     });
   }
 });

@@ -4,7 +4,7 @@
 
 import { type CapabilityReport, type LimitName, PROBED_FEATURES } from '../../gpu/device';
 import { formatLimit } from './format';
-import { num, TableHead } from './TableHead';
+import { num, ScrollTable } from './TableHead';
 
 export function CapabilityCard({ report }: { report: CapabilityReport }) {
   const limitNames = Object.keys(report.adapterLimits) as LimitName[];
@@ -64,31 +64,29 @@ export function CapabilityCard({ report }: { report: CapabilityReport }) {
             <p className="mono small">{report.adapterFeatures.join(', ')}</p>
           </details>
         </div>
-        <div className="table-scroll">
-          <table className="table limits">
-            <caption>Negotiated limits</caption>
-            <TableHead columns={['Limit', num('Adapter'), num('Granted')]} />
-            <tbody>
-              {limitNames.map((name) => {
-                const granted = report.limits[name];
-                const adapter = report.adapterLimits[name];
-                return (
-                  <tr key={name} className={granted < adapter ? 'reduced' : undefined}>
-                    <th scope="row">
-                      <code>{name}</code>
-                    </th>
-                    <td className="num" title={String(adapter)}>
-                      {formatLimit(name, adapter)}
-                    </td>
-                    <td className="num" title={String(granted)}>
-                      {formatLimit(name, granted)}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          className="table limits"
+          caption={<caption>Negotiated limits</caption>}
+          columns={['Limit', num('Adapter'), num('Granted')]}
+        >
+          {limitNames.map((name) => {
+            const granted = report.limits[name];
+            const adapter = report.adapterLimits[name];
+            return (
+              <tr key={name} className={granted < adapter ? 'reduced' : undefined}>
+                <th scope="row">
+                  <code>{name}</code>
+                </th>
+                <td className="num" title={String(adapter)}>
+                  {formatLimit(name, adapter)}
+                </td>
+                <td className="num" title={String(granted)}>
+                  {formatLimit(name, granted)}
+                </td>
+              </tr>
+            );
+          })}
+        </ScrollTable>
       </div>
     </section>
   );

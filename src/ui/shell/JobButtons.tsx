@@ -3,51 +3,61 @@
 // says "Cancelling…" from the click until the job reports how it ended, so a second click is not
 // needed or possible.
 
-interface RunButtonProps {
-  testId: string;
-  label: string;
-  /** The label while the job runs ('Running…'). */
-  busyLabel: string;
-  busy: boolean;
-  disabled: boolean;
-  /** Why the button is disabled, where that is not plain from the page. */
-  title?: string;
-  onRun: () => Promise<unknown> | undefined;
-}
+import type { ReactNode } from 'react';
 
-export function RunButton({ testId, label, busyLabel, busy, disabled, title, onRun }: RunButtonProps) {
-  return (
-    <button
-      type="button"
-      className="button button-primary"
-      data-testid={testId}
-      disabled={disabled}
-      title={title}
-      onClick={() => void onRun()}
-    >
-      {busy ? busyLabel : label}
-    </button>
-  );
-}
-
-interface CancelButtonProps {
-  testId: string;
+interface JobButtonsProps {
+  /** The test ids of Run and of Cancel. */
+  testIds: [run: string, cancel: string];
+  label?: string;
+  /** Run's label while the job runs. */
+  busyLabel?: string;
   /** Whether the job runs (or, for training, is active: running or paused). */
   running: boolean;
-  requested: boolean;
+  /** Run is disabled (it is while the job runs, and whenever the panel says it cannot run). */
+  disabled: boolean;
+  /** Why Run is disabled, where that is not plain from the page. */
+  title?: string;
+  cancelRequested: boolean;
+  onRun: () => Promise<unknown> | undefined;
   onCancel: () => Promise<unknown> | undefined;
+  /** Buttons of the job's own between the two (training's Pause and Resume). */
+  children?: ReactNode;
 }
 
-export function CancelButton({ testId, running, requested, onCancel }: CancelButtonProps) {
+export function JobButtons({
+  testIds: [runId, cancelId],
+  label = 'Run',
+  busyLabel = 'Running…',
+  running,
+  disabled,
+  title,
+  cancelRequested,
+  onRun,
+  onCancel,
+  children,
+}: JobButtonsProps) {
   return (
-    <button
-      type="button"
-      className="button"
-      data-testid={testId}
-      disabled={!running || requested}
-      onClick={() => void onCancel()}
-    >
-      {requested ? 'Cancelling…' : 'Cancel'}
-    </button>
+    <>
+      <button
+        type="button"
+        className="button button-primary"
+        data-testid={runId}
+        disabled={disabled}
+        title={title}
+        onClick={() => void onRun()}
+      >
+        {running ? busyLabel : label}
+      </button>
+      {children}
+      <button
+        type="button"
+        className="button"
+        data-testid={cancelId}
+        disabled={!running || cancelRequested}
+        onClick={() => void onCancel()}
+      >
+        {cancelRequested ? 'Cancelling…' : 'Cancel'}
+      </button>
+    </>
   );
 }

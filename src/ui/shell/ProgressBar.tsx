@@ -1,6 +1,8 @@
 // The pieces every long job's progress row shares: the bar (done of a known total, coloured by the
-// job's state through the status-* classes) and the GPU memory the job holds now and held at most.
+// job's state through the status-* classes) and the GPU memory the job holds now and held at most;
+// and the row of a job counted in steps, which puts them together.
 
+import type { ReactNode } from 'react';
 import { formatBytes } from './format';
 
 export function ProgressBar({
@@ -46,5 +48,49 @@ export function GpuMemory({
     <span className="memory" title={`GPU buffers live now, and the most that were live during this ${what}.`}>
       GPU memory {formatBytes(memory.liveBytes)} live · {formatBytes(memory.peakBytes)} peak
     </span>
+  );
+}
+
+interface ProgressRowProps {
+  /** The bar's accessible name. */
+  label: string;
+  /** The count's test id; the count also carries its numbers as data-done and data-total. */
+  testId: string;
+  /** The job's state (a finished job's bar is drawn full) and the GPU memory it holds. */
+  job: { status: string; memory: { liveBytes: number; peakBytes: number } | null };
+  count: { done: number; total: number };
+  /** What the memory's title calls the job (run, check). */
+  what?: string;
+  /** Shown between the bar and the memory (an ETA). */
+  children?: ReactNode;
+}
+
+/**
+ * A job's progress row: "done / total" (a dash before the total is known), the bar, and the GPU
+ * memory. A finished job's bar is full even where it ended before its estimated total.
+ */
+export function ProgressRow({
+  label,
+  testId,
+  job,
+  count: { done, total },
+  what,
+  children,
+}: ProgressRowProps) {
+  return (
+    <div className="progress-row">
+      <span className="progress-count" data-testid={testId} data-done={done} data-total={total}>
+        {done} / {total || '–'}
+      </span>
+      <ProgressBar
+        label={label}
+        done={done}
+        total={total}
+        status={job.status}
+        full={job.status === 'finished'}
+      />
+      {children}
+      <GpuMemory memory={job.memory} what={what} />
+    </div>
   );
 }

@@ -1,7 +1,8 @@
 // The header row of the studio's tables. Numeric columns are right-aligned (class "num") so their
-// digits line up; a column given as false is left out, for columns only some runs have.
+// digits line up; a column given as false is left out, for columns only some runs have. And the
+// table itself, in the box that scrolls it sideways when it is wider than the page.
 
-import type { ReactNode } from 'react';
+import type { ReactNode, TableHTMLAttributes } from 'react';
 
 export interface Column {
   label: ReactNode;
@@ -15,6 +16,9 @@ export interface Column {
 
 /** A right-aligned column. */
 export const num = (label: ReactNode, key?: string): Column => ({ label, num: true, key });
+
+/** The column of a row's buttons: named for screen readers only. */
+export const ACTIONS: Column = { label: <span className="visually-hidden">Actions</span> };
 
 export function TableHead({ columns }: { columns: readonly (string | Column | false)[] }) {
   return (
@@ -36,5 +40,27 @@ export function TableHead({ columns }: { columns: readonly (string | Column | fa
         })}
       </tr>
     </thead>
+  );
+}
+
+interface ScrollTableProps extends TableHTMLAttributes<HTMLTableElement> {
+  columns: readonly (string | Column | false)[];
+  /** The table's <caption>, where it has one. */
+  caption?: ReactNode;
+  'data-testid'?: string;
+  /** The rows. */
+  children: ReactNode;
+}
+
+/** A table with its header row, in a box of its own that scrolls it sideways on a narrow page. */
+export function ScrollTable({ columns, caption, children, ...table }: ScrollTableProps) {
+  return (
+    <div className="table-scroll">
+      <table {...table}>
+        {caption}
+        <TableHead columns={columns} />
+        <tbody>{children}</tbody>
+      </table>
+    </div>
   );
 }

@@ -18,6 +18,14 @@ export interface JobCommon {
   cancelRequested: boolean;
 }
 
+/** What to do about a failure of the studio itself (a bug), rather than of the model or the GPU. */
+export const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
+
+/** Something the studio threw that it did not expect, as a job's error. */
+export function internalError(error: unknown): JobError {
+  return { kind: 'internal', message: String(error), advice: BUG_ADVICE };
+}
+
 export const JOB_IDLE: JobCommon = { error: null, memory: null, cancelRequested: false };
 
 /** The state after the job's error event: failed, with the error, and no cancel pending. */

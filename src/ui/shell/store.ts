@@ -7,6 +7,7 @@ import type { CapabilityReport } from '../../gpu/device';
 import type { EngineFailure, KernelCheckOptions } from '../../worker/api';
 import { initialCheck, type KernelCheckState, reduceCheck, startingCheck } from '../kernelCheck/checkReducer';
 import { getEngine, onEngineCrash } from './engineClient';
+import { internalError } from './jobState';
 
 export type CapabilityState =
   | { status: 'loading' }
@@ -20,8 +21,6 @@ interface StudioState {
   runCheck(options?: KernelCheckOptions): Promise<void>;
   cancelCheck(): Promise<void>;
 }
-
-const BUG_ADVICE = 'Reload the page; if it happens again, please report it with your browser version.';
 
 /**
  * The worker would only find out the same thing later, and a page that is not a secure context
@@ -68,7 +67,7 @@ export const useStudio = create<StudioState>()((set, get) => ({
       set({
         capability: {
           status: 'failed',
-          failure: { ok: false, kind: 'internal', message: String(error), advice: BUG_ADVICE },
+          failure: { ok: false, ...internalError(error) },
         },
       });
     }
@@ -84,12 +83,7 @@ export const useStudio = create<StudioState>()((set, get) => ({
       );
     } catch (error) {
       set((s) => ({
-        check: reduceCheck(s.check, {
-          type: 'error',
-          kind: 'internal',
-          message: String(error),
-          advice: BUG_ADVICE,
-        }),
+        check: reduceCheck(s.check, { type: 'error', ...internalError(error) }),
       }));
     }
   },
@@ -103,7 +97,7 @@ export const useStudio = create<StudioState>()((set, get) => ({
 
 onEngineCrash((message) => {
   const { capability, check } = useStudio.getState();
-  const failure = { kind: 'internal', message, advice: BUG_ADVICE } as const;
+  const failure = internalError(message);
   if (capability.status === 'loading') {
     useStudio.setState({ capability: { status: 'failed', failure: { ok: false, ...failure } } });
   }
