@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
 
 async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult> {
   const { inspected, opened, config, tokenizer } = await openModelFolder(cli.model);
-  draft.model = await modelIdentity(cli.model, opened);
+  draft.model = await modelIdentity(inspected);
   const seqLen = cli.seqLen ?? config.maxPositions;
   const budgetBytes = cli.budgetGib * 2 ** 30;
   const engine = cli.reference ? 'float64 CPU reference' : 'WebGPU';

@@ -32,17 +32,18 @@ import {
 } from '../prune/options';
 import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
-import type { DataIdentity } from '../run/record';
-import { formatSeconds, ProgressLine } from './progress';
 import {
   matrixEntries,
   PRUNED_FOLDER_FORMAT,
   type PrunedFolderSummary,
   RECORD_FILE,
-  writePrunedFolder,
-} from './prunedFolder';
+} from '../run/prunedFolder';
+import type { DataIdentity } from '../run/record';
+import { describeBlocks, type Shard, shardBlocks } from '../run/shards';
+import { formatSeconds, ProgressLine } from './progress';
+import { writePrunedFolder } from './prunedFolder';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
+import { parseShard } from './shard';
 import {
   addGpuTimeOption,
   choice,
@@ -283,7 +284,7 @@ async function prune(
   draft: RunDraft,
 ): Promise<JobResult> {
   const { opened, config, tokenizer, tokenizerFiles } = model;
-  draft.model = await modelIdentity(cli.model, opened);
+  draft.model = await modelIdentity(model.inspected);
   const calibration = await calibrationText(cli.calibration);
   draft.data.push(calibration.identity);
   const options = pruneOptionsOf(cli, model, blocks, calibration.source);

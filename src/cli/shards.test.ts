@@ -12,8 +12,8 @@ import { randomTensors, tinyConfig } from '../model/testModels';
 import { blockOperators, memoryWeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { traceOf } from '../run/fistaTraceSeries';
+import type { PrunedFolderSummary } from '../run/prunedFolder';
 import { parseRunRecord } from '../run/record';
-import type { PrunedFolderSummary } from './prunedFolder';
 import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
 
 const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
