@@ -5,9 +5,11 @@
 // with the run: cache/prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
 // runtime and says where). Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
+import { describeBound, inBound } from '../bounds/bound';
 import { keepPrunedOnDisk, type PrunedRunFolder, type PrunedStorageSlot } from '../cache/prunedOnOpfs';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { EVAL_BOUNDS } from '../jobs/evalOptions';
 import { failureEvent } from '../jobs/failure';
 import { checkFit, type LoadedModel } from '../jobs/load';
 import { PruneJob as HostNeutralJob, type Perplexity } from '../jobs/prune';
@@ -266,8 +268,10 @@ function checkEvaluation(rt: GpuRuntime, loaded: LoadedModel, e: NonNullable<Pru
     throw new RangeError(
       `perplexity windows of ${e.seqLen} tokens do not fit the memory budget: ${fit.reasons.join('; ')}`,
     );
-  if (e.maxWindows !== undefined && !(Number.isInteger(e.maxWindows) && e.maxWindows >= 1))
-    throw new RangeError(`the number of perplexity windows must be a whole number ≥ 1, got ${e.maxWindows}`);
+  if (e.maxWindows !== undefined && !inBound(EVAL_BOUNDS.maxWindows, e.maxWindows))
+    throw new RangeError(
+      `the number of perplexity windows must be ${describeBound(EVAL_BOUNDS.maxWindows)}, got ${e.maxWindows}`,
+    );
 }
 
 /**
