@@ -14,6 +14,7 @@ import { InvalidArgumentError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bound, describeBound, inBound, SEED_BOUND } from '../bounds/bound';
 import { edgeValues } from '../bounds/testing';
+import { EVAL_BOUNDS } from '../jobs/evalOptions';
 import { freshSeed, Random } from '../kernels/random';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { PRUNE_BOUNDS } from '../prune/options';
@@ -92,7 +93,7 @@ describe('hostile model folders through the CLI', () => {
 
 /** A numeric option, the bound it is checked against, and how a value is spelled on the command line. */
 interface Bounded {
-  command: 'prune' | 'train';
+  command: 'eval' | 'prune' | 'train';
   flag: string;
   bound: Bound;
   spell?: (text: string) => string;
@@ -102,6 +103,7 @@ interface Bounded {
 
 const P = PRUNE_BOUNDS;
 const T = TRAIN_BOUNDS;
+const E = EVAL_BOUNDS;
 const patternSays = /expected a sparsity such as 50% or 0\.5 .*or N:M such as 2:4/;
 const BOUNDED: Bounded[] = [
   { command: 'prune', flag: '--pattern', bound: P.sparsity, says: patternSays },
@@ -113,6 +115,11 @@ const BOUNDED: Bounded[] = [
   { command: 'prune', flag: '--calibration-windows', bound: P.windows },
   { command: 'prune', flag: '--calibration-length', bound: P.seqLen },
   { command: 'prune', flag: '--seed', bound: SEED_BOUND },
+  { command: 'prune', flag: '--devices', bound: P.devices },
+  { command: 'prune', flag: '--eval-windows', bound: E.maxWindows },
+  { command: 'prune', flag: '--seq-len', bound: E.seqLen },
+  { command: 'eval', flag: '--windows', bound: E.maxWindows },
+  { command: 'eval', flag: '--seq-len', bound: E.seqLen },
   { command: 'train', flag: '--steps', bound: T.steps },
   { command: 'train', flag: '--batch', bound: T.batch },
   { command: 'train', flag: '--seq-len', bound: T.seqLen },
@@ -160,8 +167,9 @@ describe('numeric options out of their bounds', () => {
 
     it(`${label}: a value past either end exits with 2, naming the option and the range`, async () => {
       const values = edgeValues(bound, () => random.next());
-      // The first is one below the bottom; the first above the top is one past it.
-      const past = [values[0], values.find((v) => v > bound.max)] as number[];
+      // The first is one below the bottom; the first above the top is one past it (none when the
+      // bound has no top: the model or the machine bounds it, where they are known).
+      const past = [values[0], values.find((v) => v > bound.max)].filter((v) => v !== undefined);
       for (const v of past) {
         const run = await runCommand(command, `${flag}=${spell(String(v))}`, '--json');
         expect(run.code, run.stderr).toBe(2);

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { EvalJob, evalRecordParts } from '../jobs/eval';
-import { evalProblems } from '../jobs/evalOptions';
+import { EVAL_BOUNDS, evalProblems } from '../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import { referenceScorer } from '../model/reference';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -18,9 +18,9 @@ import {
   formatCounters,
   openModelFolder,
   parseSparse,
-  positiveInt,
   ROOT,
   SPARSE_HELP,
+  within,
   withRuntimes,
 } from './shared';
 
@@ -47,8 +47,8 @@ export function registerEval(program: Command): void {
       `${ROOT}public/models/stories260K`,
     )
     .addOption(choice('--text <name>', 'the evaluation text', Object.keys(EVAL_TEXTS), 'wikitext2'))
-    .option('--seq-len <n>', "tokens per window (default: the model's context)", positiveInt)
-    .option('--windows <n>', 'score only the first n windows (default: all)', positiveInt)
+    .option('--seq-len <n>', "tokens per window (default: the model's context)", within(EVAL_BOUNDS.seqLen))
+    .option('--windows <n>', 'score only the first n windows (default: all)', within(EVAL_BOUNDS.maxWindows))
     .addOption(budgetOption())
     .option('--reference', 'score on the CPU with the float64 reference forward instead of the GPU')
     .option('--sparse <format>', SPARSE_HELP, parseSparse)
@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
 
 async function evaluate(cli: EvalCliOptions, draft: RunDraft): Promise<JobResult> {
   const { inspected, opened, config, tokenizer } = await openModelFolder(cli.model);
-  draft.model = await modelIdentity(cli.model, opened);
+  draft.model = await modelIdentity(inspected);
   const seqLen = cli.seqLen ?? config.maxPositions;
   const budgetBytes = cli.budgetGib * 2 ** 30;
   const engine = cli.reference ? 'float64 CPU reference' : 'WebGPU';

@@ -2,13 +2,10 @@
 // the model there and continues from the first window not yet scored. The perplexity and every
 // window's must be an uninterrupted run's bit for bit, and --json counts the loss in `resumes`.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { randomTensors, tinyConfig } from '../model/testModels';
-import { jsonOf, runCommand, writeModelFolder } from './testing';
+import { tinyConfig } from '../model/testModels';
+import { jsonOf, runCommand, tinyModelInTemp } from './testing';
 
 // The runtimes the CLI makes, and a switch that destroys the device once the second window is scored.
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterSecondWindow: false }));
@@ -38,19 +35,9 @@ vi.mock('../model/evaluate', async (importOriginal) => {
 });
 
 const config = tinyConfig('llama', { layers: 2, vocabSize: 512 });
-let dir: string;
-let model: string;
+const temp = tinyModelInTemp('eval-resume-test-', config, 5);
 
-const evalArgs = () => ['eval', '--model', model, '--text', 'tinystories', '--windows', '6', '--json'];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'eval-resume-test-'));
-  model = join(dir, 'tiny');
-  await writeModelFolder(model, config, randomTensors(config, 5));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const evalArgs = () => ['eval', '--model', temp.model, '--text', 'tinystories', '--windows', '6', '--json'];
 
 describe('eval after a lost device', () => {
   it('continues on a new device from the first unscored window, with the same perplexity bit for bit', async () => {

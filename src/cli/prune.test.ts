@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { TOKENIZER_FILE } from '../run/prunedFolder';
 import { parseBlocks, parsePattern } from './prune';
-import { TOKENIZER_FILE } from './prunedFolder';
 
 describe('prune command arguments', () => {
   it('reads sparsity as a percentage, a fraction or N:M', () => {

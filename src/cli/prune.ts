@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { describeBound, inBound, SEED_BOUND } from '../bounds/bound';
 import { formatBytes } from '../gpu/errors';
 import { PrunedOnDiskFolder } from '../host/prunedOnDisk';
+import { EVAL_BOUNDS } from '../jobs/evalOptions';
 import { type Perplexity, PruneJob, type PruneJobProgress } from '../jobs/prune';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -32,23 +33,23 @@ import {
 } from '../prune/options';
 import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
 import { adapterName, PruneSeriesCollector, pruneConfig, pruneResults } from '../run/build';
-import type { DataIdentity } from '../run/record';
-import { formatSeconds, ProgressLine } from './progress';
 import {
   matrixEntries,
   PRUNED_FOLDER_FORMAT,
   type PrunedFolderSummary,
   RECORD_FILE,
-  writePrunedFolder,
-} from './prunedFolder';
+} from '../run/prunedFolder';
+import type { DataIdentity } from '../run/record';
+import { describeBlocks, type Shard, shardBlocks } from '../run/shards';
+import { formatSeconds, ProgressLine } from './progress';
+import { writePrunedFolder } from './prunedFolder';
 import { addRecordOption, type JobResult, modelIdentity, RunDraft, readData, runRecorded } from './record';
-import { describeBlocks, parseShard, type Shard, shardBlocks } from './shard';
+import { parseShard } from './shard';
 import {
   addGpuTimeOption,
   choice,
   formatCounters,
   openModelFolder,
-  positiveInt,
   ROOT,
   usageError,
   within,
@@ -173,7 +174,7 @@ export function registerPrune(program: Command): void {
       '--devices <n>',
       'prune on n GPU devices at once: with dense block inputs (FISTAPruner) the blocks are split into n ranges, ' +
         'each on its own device, and joined (the same weights as on one device); at most the cores',
-      positiveInt,
+      within(B.devices),
       1,
     )
     .addOption(
@@ -199,8 +200,12 @@ export function registerPrune(program: Command): void {
       ['wikitext2'] as EvalText[],
     )
     .option('--no-eval-before', "skip the dense model's perplexity (when it is already known)")
-    .option('--eval-windows <n>', 'score only the first n windows of each text (default: all)', positiveInt)
-    .option('--seq-len <n>', "evaluation window (default: the model's context)", positiveInt)
+    .option(
+      '--eval-windows <n>',
+      'score only the first n windows of each text (default: all)',
+      within(EVAL_BOUNDS.maxWindows),
+    )
+    .option('--seq-len <n>', "evaluation window (default: the model's context)", within(EVAL_BOUNDS.seqLen))
     .option(
       '--out <dir>',
       'write the pruned model here (safetensors, config, tokenizer, summary.json, run-record.json)',
@@ -283,7 +288,7 @@ async function prune(
   draft: RunDraft,
 ): Promise<JobResult> {
   const { opened, config, tokenizer, tokenizerFiles } = model;
-  draft.model = await modelIdentity(cli.model, opened);
+  draft.model = await modelIdentity(model.inspected);
   const calibration = await calibrationText(cli.calibration);
   draft.data.push(calibration.identity);
   const options = pruneOptionsOf(cli, model, blocks, calibration.source);

@@ -2,13 +2,11 @@
 // continues from the last finished block. FISTAPruner's blocks see the dense model's inputs, so the
 // continued run must write the same weights as an uninterrupted one, bit for bit.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { randomTensors, tinyConfig } from '../model/testModels';
-import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
+import { tinyConfig } from '../model/testModels';
+import { jsonOf, runCommand, SHORT_FISTA, SMALL_CALIBRATION, tensorsOf, tinyModelInTemp } from './testing';
 
 // The runtimes the CLI makes, and a switch that destroys the device once the first block is done.
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], loseAfterFirstBlock: false }));
@@ -36,23 +34,14 @@ vi.mock('../prune/job', async (importOriginal) => {
 });
 
 const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
-let dir: string;
-let model: string;
+const temp = tinyModelInTemp('prune-resume-test-', config, 11);
 
 const pruneArgs = (out: string) => [
   'prune',
   '--model',
-  model,
-  '--calibration',
-  'tinystories',
-  '--calibration-windows',
-  '2',
-  '--calibration-length',
-  '8',
-  '--iterations',
-  '2',
-  '--rounds',
-  '2',
+  temp.model,
+  ...SMALL_CALIBRATION,
+  ...SHORT_FISTA,
   '--eval',
   'none',
   '--out',
@@ -60,24 +49,15 @@ const pruneArgs = (out: string) => [
   '--json',
 ];
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'prune-resume-test-'));
-  model = join(dir, 'tiny');
-  await writeModelFolder(model, config, randomTensors(config, 11));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 describe('prune after a lost device', () => {
   it('continues on a new device from the last finished block and writes the same weights', async () => {
-    const whole = await runCommand(...pruneArgs(join(dir, 'whole')));
+    const whole = await runCommand(...pruneArgs(join(temp.dir, 'whole')));
     expect(whole.code, whole.stderr).toBe(0);
     expect(jsonOf(whole).resumes).toBe(0);
 
     state.made.length = 0;
     state.loseAfterFirstBlock = true;
-    const resumed = await runCommand(...pruneArgs(join(dir, 'resumed')));
+    const resumed = await runCommand(...pruneArgs(join(temp.dir, 'resumed')));
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(state.made).toHaveLength(2);
     expect(state.made[0]?.isLost).toBe(true);
@@ -87,8 +67,8 @@ describe('prune after a lost device', () => {
       0, 1, 2,
     ]);
 
-    const want = await tensorsOf(join(dir, 'whole'), config);
-    const got = await tensorsOf(join(dir, 'resumed'), config);
+    const want = await tensorsOf(join(temp.dir, 'whole'), config);
+    const got = await tensorsOf(join(temp.dir, 'resumed'), config);
     for (const [name, w] of want) expect(got.get(name), name).toEqual(w);
   });
 });

@@ -2,13 +2,12 @@
 // it writes must be the in-memory run's, byte for byte, every pruned matrix must really have gone
 // through the files, and none of them may be left behind.
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PrunedOnDiskFolder } from '../host/prunedOnDisk';
-import { randomTensors, tinyConfig } from '../model/testModels';
-import { jsonOf, runCommand, writeModelFolder } from './testing';
+import { tinyConfig } from '../model/testModels';
+import { jsonOf, runCommand, SMALL_CALIBRATION, tinyModelInTemp } from './testing';
 
 const stores = vi.hoisted(() => [] as { size: number }[]);
 
@@ -25,21 +24,15 @@ vi.mock('../host/prunedOnDisk', async (importOriginal) => {
 });
 
 const config = tinyConfig('opt', { layers: 2, vocabSize: 512 });
-let dir: string;
-let model: string;
+const temp = tinyModelInTemp('pruned-on-disk-cli-test-', config, 5);
 
 const pruneArgs = (out: string, ...extra: string[]) => [
   'prune',
   '--model',
-  model,
+  temp.model,
   '--method',
   'wanda',
-  '--calibration',
-  'tinystories',
-  '--calibration-windows',
-  '2',
-  '--calibration-length',
-  '8',
+  ...SMALL_CALIBRATION,
   '--eval',
   'none',
   '--out',
@@ -48,29 +41,22 @@ const pruneArgs = (out: string, ...extra: string[]) => [
   ...extra,
 ];
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pruned-on-disk-cli-test-'));
-  model = join(dir, 'tiny');
-  await writeModelFolder(model, config, randomTensors(config, 5));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 describe('prune --pruned-on-disk', () => {
   it('writes the in-memory run’s model through files it removes afterwards', async () => {
-    const inMemory = await runCommand(...pruneArgs(join(dir, 'memory')));
+    const inMemory = await runCommand(...pruneArgs(join(temp.dir, 'memory')));
     expect(inMemory.code, inMemory.stderr).toBe(0);
     expect(stores).toHaveLength(0);
 
-    const onDisk = await runCommand(...pruneArgs(join(dir, 'disk'), '--pruned-on-disk'));
+    const onDisk = await runCommand(...pruneArgs(join(temp.dir, 'disk'), '--pruned-on-disk'));
     expect(onDisk.code, onDisk.stderr).toBe(0);
     expect(stores.map((s) => s.size)).toEqual([config.layers * 6]);
-    expect((await readdir(join(dir, 'disk'))).filter((n) => n.startsWith('.pruned-matrices'))).toEqual([]);
+    expect((await readdir(join(temp.dir, 'disk'))).filter((n) => n.startsWith('.pruned-matrices'))).toEqual(
+      [],
+    );
     expect(jsonOf(onDisk).summary).toMatchObject({
       sparsity: (jsonOf(inMemory).summary as { sparsity: number }).sparsity,
     });
-    const bytes = (run: string) => readFile(join(dir, run, 'model.safetensors'));
+    const bytes = (run: string) => readFile(join(temp.dir, run, 'model.safetensors'));
     expect(Buffer.compare(await bytes('disk'), await bytes('memory'))).toBe(0);
   });
 });

@@ -4,40 +4,24 @@
 // status 'failed' and the error, so a failed shard on a remote machine says what went wrong.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { OpenedModel } from '../model/checkpoint';
+import type { InspectedModel } from '../jobs/load';
 import { buildRunRecord, type RunRecordParts } from '../run/build';
+import { dataIdentityOf, modelIdentity as identityOf } from '../run/identity';
 import type { DataIdentity, ModelIdentity, RunKind, RunRecord } from '../run/record';
-import { parameterCount } from '../train/job';
 import { emit } from './shared';
 
 export function addRecordOption(command: Command): Command {
   return command.option('--record <file>', 'write the run record (JSON) to this file');
 }
 
-async function sha256OfFiles(paths: readonly string[]): Promise<string> {
-  const hash = createHash('sha256');
-  // Streamed: a checkpoint may be larger than the memory left for it.
-  for (const path of paths) for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /**
- * The model as a record names it: the sha256 of its weight files' bytes, concatenated in the order
- * the weight source reads them (the studio hashes the same files in the same order).
+ * The model as a record names it (src/run/identity.ts, as the studio names it), hashed with Node's
+ * native sha256: several times faster than the studio's on a large checkpoint.
  */
-export async function modelIdentity(path: string, opened: OpenedModel): Promise<ModelIdentity> {
-  const isFolder = (await stat(path)).isDirectory();
-  const files = opened.weights.description.split(', ');
-  return {
-    name: basename(path),
-    sha256: await sha256OfFiles(files.map((f) => (isFolder ? join(path, f) : path))),
-    files,
-    parameters: parameterCount(opened.config),
-  };
+export function modelIdentity(inspected: InspectedModel): Promise<ModelIdentity> {
+  return identityOf(inspected.summary, inspected.weightFiles, () => createHash('sha256'));
 }
 
 /** A text file read for a job, and its identity ('wikitext2', 'c4', … or 'user'). */
@@ -46,10 +30,7 @@ export async function readData(
   path: string,
 ): Promise<{ text: string; identity: DataIdentity }> {
   const bytes = await readFile(path);
-  return {
-    text: new TextDecoder().decode(bytes),
-    identity: { name, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength },
-  };
+  return { text: new TextDecoder().decode(bytes), identity: await dataIdentityOf(name, bytes) };
 }
 
 /** What a job adds to its record; the timings are the draft's phases. */

@@ -2,40 +2,23 @@
 // FISTAPruner's blocks see the dense model's inputs, so the merged shards must equal the whole run
 // bit for bit (same calibration seed, same kernels). Then the shards that must not merge.
 
-import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkCounters } from '../gpu/meter';
 import { exportHfModel } from '../model/export';
-import { randomTensors, tinyConfig } from '../model/testModels';
+import { tinyConfig } from '../model/testModels';
 import { blockOperators, memoryWeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { traceOf } from '../run/fistaTraceSeries';
+import type { PrunedFolderSummary } from '../run/prunedFolder';
 import { parseRunRecord } from '../run/record';
-import type { PrunedFolderSummary } from './prunedFolder';
-import { jsonOf, runCommand, tensorsOf, writeModelFolder } from './testing';
+import { jsonOf, runCommand, SHORT_FISTA, SMALL_CALIBRATION, tensorsOf, tinyModelInTemp } from './testing';
 
 const config = tinyConfig('llama', { layers: 3, vocabSize: 512 });
-let dir: string;
-let model: string;
+const temp = tinyModelInTemp('shards-test-', config, 7);
 
-const pruneArgs = () => [
-  'prune',
-  '--model',
-  model,
-  '--calibration',
-  'tinystories',
-  '--calibration-windows',
-  '2',
-  '--calibration-length',
-  '8',
-  '--iterations',
-  '2',
-  '--rounds',
-  '2',
-  '--json',
-];
+const pruneArgs = () => ['prune', '--model', temp.model, ...SMALL_CALIBRATION, ...SHORT_FISTA, '--json'];
 
 /** Series of times, which differ from run to run (GPU time only where the adapter has timestamps). */
 const timeSeries = (name: string) => name === 'operator/wall-ms' || name === 'operator/gpu-ms';
@@ -43,22 +26,13 @@ const timeSeries = (name: string) => name === 'operator/wall-ms' || name === 'op
 const summaryOf = async (folder: string): Promise<PrunedFolderSummary> =>
   JSON.parse(await readFile(join(folder, 'summary.json'), 'utf8'));
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'shards-test-'));
-  model = join(dir, 'tiny');
-  await writeModelFolder(model, config, randomTensors(config, 7));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
 describe('pruning in shards and merging them', () => {
-  const whole = () => join(dir, 'whole');
-  const shard = (i: number) => join(dir, `shard-${i}`);
-  const merged = () => join(dir, 'merged');
+  const whole = () => join(temp.dir, 'whole');
+  const shard = (i: number) => join(temp.dir, `shard-${i}`);
+  const merged = () => join(temp.dir, 'merged');
 
   it('prunes the whole model: the sparsity reported is the zeros in the written weights', async () => {
-    const recordFile = join(dir, 'whole-record.json');
+    const recordFile = join(temp.dir, 'whole-record.json');
     const run = await runCommand(...pruneArgs(), '--eval', 'none', '--out', whole(), '--record', recordFile);
     expect(run.code, run.stderr).toBe(0);
     const out = jsonOf(run);
@@ -139,7 +113,7 @@ describe('pruning in shards and merging them', () => {
   });
 
   it('merges the shards into the whole run, bit for bit', async () => {
-    const recordFile = join(dir, 'merged-record.json');
+    const recordFile = join(temp.dir, 'merged-record.json');
     const run = await runCommand(
       'merge',
       '--out',
@@ -175,7 +149,7 @@ describe('pruning in shards and merging them', () => {
     expect(record.model).toEqual(wholeRecord.model);
 
     // Without --json: nothing on stdout, the one-line summary on stderr after the progress.
-    const plain = await runCommand('merge', '--out', join(dir, 'merged-again'), shard(1), shard(2));
+    const plain = await runCommand('merge', '--out', join(temp.dir, 'merged-again'), shard(1), shard(2));
     expect(plain.code).toBe(0);
     expect(plain.stdout).toBe('');
     expect(plain.stderr).toMatch(
@@ -184,7 +158,7 @@ describe('pruning in shards and merging them', () => {
   });
 
   it('prunes on two devices at once (--devices 2): the whole run’s model and matrices, bit for bit', async () => {
-    const folder = join(dir, 'two-devices');
+    const folder = join(temp.dir, 'two-devices');
     const run = await runCommand(...pruneArgs(), '--eval', 'none', '--out', folder, '--devices', '2');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/memory plan: .* on the GPU at its peak \(down: FISTA\)/);
@@ -205,8 +179,8 @@ describe('pruning in shards and merging them', () => {
   });
 
   it('records a job that failed after reading its model, with the error', async () => {
-    const recordFile = join(dir, 'failed-record.json');
-    const missing = join(dir, 'no-such-text.txt');
+    const recordFile = join(temp.dir, 'failed-record.json');
+    const missing = join(temp.dir, 'no-such-text.txt');
     const run = await runCommand(...pruneArgs(), '--calibration', missing, '--record', recordFile);
     expect(run.code).toBe(1);
     const out = jsonOf(run);
@@ -225,14 +199,14 @@ describe('pruning in shards and merging them', () => {
 
   /** A copy of shard 1 with one thing changed. */
   async function brokenShard(name: string, change: (folder: string) => Promise<void>): Promise<string> {
-    const folder = join(dir, name);
+    const folder = join(temp.dir, name);
     await cp(shard(1), folder, { recursive: true });
     await change(folder);
     return folder;
   }
 
   async function refused(shards: string[], message: RegExp | string): Promise<void> {
-    const run = await runCommand('merge', '--out', join(dir, 'refused'), ...shards, '--json');
+    const run = await runCommand('merge', '--out', join(temp.dir, 'refused'), ...shards, '--json');
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toMatch(message);
     expect(jsonOf(run).error).toMatch(message);

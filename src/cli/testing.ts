@@ -2,14 +2,16 @@
 // with what it prints on stdout and stderr captured and its exit code returned. Building the bundle
 // and starting a process per command would cost more than most commands do on a CPU adapter.
 
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { folderSources } from '../host/nodeFiles';
 import { projectRoot } from '../host/projectRoot';
 import { openModel } from '../model/checkpoint';
 import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
+import { randomTensors } from '../model/testModels';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { runCli } from './program';
 
@@ -69,3 +71,38 @@ export async function tensorsOf(folder: string, config: ModelConfig): Promise<Ma
   for (const t of canonicalTensors(config)) out.set(t.name, await opened.weights.read(t.name));
   return out;
 }
+
+/**
+ * A test file's temporary folder, made before its tests with a model folder `tiny` in it
+ * (writeModelFolder, random weights drawn from `seed`) and removed after them. `dir` and `model`
+ * are set once the folder exists.
+ */
+export function tinyModelInTemp(
+  prefix: string,
+  config: ModelConfig,
+  seed: number,
+): { dir: string; model: string } {
+  const temp = { dir: '', model: '' };
+  beforeAll(async () => {
+    temp.dir = await mkdtemp(join(tmpdir(), prefix));
+    temp.model = join(temp.dir, 'tiny');
+    await writeModelFolder(temp.model, config, randomTensors(config, seed));
+  });
+  afterAll(async () => {
+    await rm(temp.dir, { recursive: true, force: true });
+  });
+  return temp;
+}
+
+/** The least calibration a test's pruning run takes: two windows of 8 tokens of TinyStories. */
+export const SMALL_CALIBRATION = [
+  '--calibration',
+  'tinystories',
+  '--calibration-windows',
+  '2',
+  '--calibration-length',
+  '8',
+];
+
+/** FISTAPruner at its cheapest for a test: two λ rounds of two iterations. */
+export const SHORT_FISTA = ['--iterations', '2', '--rounds', '2'];

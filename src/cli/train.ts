@@ -267,10 +267,10 @@ const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 /** A preset from scratch over the built-in tokenizer (tok512), or a model folder to fine-tune. */
 async function startingModel(options: TrainCliOptions) {
   if (options.from) {
-    const { opened, config, tokenizer, tokenizerFiles } = await openModelFolder(options.from);
+    const { inspected, opened, config, tokenizer, tokenizerFiles } = await openModelFolder(options.from);
     const start = new Map<string, Float32Array>();
     for (const t of canonicalTensors(config)) start.set(t.name, await opened.weights.read(t.name));
-    return { config, start, tokenizer, tokenizerFiles, identity: await modelIdentity(options.from, opened) };
+    return { config, start, tokenizer, tokenizerFiles, identity: await modelIdentity(inspected) };
   }
   const bytes = await readFile(join(ROOT, 'public/models/stories260K/tok512.bin'));
   const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

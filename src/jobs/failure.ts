@@ -32,6 +32,11 @@ export interface EngineFailure {
 /** The event that ends any job with a failure. */
 export type ErrorEvent = { type: 'error'; kind: EngineErrorKind; message: string; advice: string };
 
+/** A failure value as the event that ends a job. */
+export function failureEvent({ kind, message, advice }: Omit<EngineFailure, 'ok'>): ErrorEvent {
+  return { type: 'error', kind, message, advice };
+}
+
 /** Live and peak bytes from the buffer ledger, sent at most every few hundred milliseconds. */
 export interface MemoryEvent {
   type: 'memory';

@@ -137,6 +137,11 @@ export const PRUNE_BOUNDS = {
   rounds: { min: 1, max: 100, whole: true },
   xi: { min: 0, max: 1, whole: false, openMin: true, openMax: true },
   percdamp: { min: 0, max: 10, whole: false, openMin: true },
+  /**
+   * GPU devices pruning at once; also at most what the cores and the memory budget allow
+   * (parallel.ts maxPruneDevices), checked where those are known.
+   */
+  devices: { min: 1, max: Number.POSITIVE_INFINITY, whole: true },
 } as const satisfies Record<string, Bound>;
 
 /** Checks what does not depend on the model; checkPatternFits checks each operator's width. */

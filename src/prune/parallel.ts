@@ -5,9 +5,10 @@
 // windows, same kernels, same order of arithmetic inside a block). The baselines' pipeline feeds
 // each block the pruned blocks' output, so their ranges cannot be split this way.
 
+import { inBound } from '../bounds/bound';
 import { sumWork } from '../gpu/meter';
 import { type PruneOutput, sparsityOf } from './job';
-import type { PruneOptions } from './options';
+import { PRUNE_BOUNDS, type PruneOptions } from './options';
 import type { PrunedTensors } from './prunedTensors';
 
 /**
@@ -91,7 +92,7 @@ export function maxPruneDevices(room: DeviceRoom): number {
  * only where the blocks can be split (canSplitBlocks). The studio's form and its worker both ask.
  */
 export function devicesProblem(devices: number, splittable: boolean, max: number): string | null {
-  if (!Number.isInteger(devices) || devices < 1) return 'A whole number of devices, at least 1.';
+  if (!inBound(PRUNE_BOUNDS.devices, devices)) return 'A whole number of devices, at least 1.';
   if (devices > 1 && !splittable)
     return 'Several devices need dense block inputs (FISTAPruner): with pruned inputs each block waits for the one before.';
   if (devices > max)

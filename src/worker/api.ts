@@ -15,19 +15,19 @@ import type {
   ModelSummary,
 } from '../jobs/loadTypes';
 import type { PruneJobProgress, PruneStage } from '../jobs/prune';
+import type { ExportedRunFile, PruneRun } from '../jobs/pruneRuns';
+import type { TrainJobOptions } from '../jobs/trainData';
+import type { TrainRun } from '../jobs/trainRuns';
 import type { KernelCaseResult } from '../kernels/suiteCase';
 import type { EvalText } from '../model/evaluate';
-import type { PruneEvent, PruneSummary } from '../prune/events';
+import type { PruneEvent } from '../prune/events';
 import type { PruneOptions } from '../prune/options';
+import type { BuiltinData } from '../run/identity';
 import type { DataIdentity, ModelIdentity } from '../run/record';
-import type { ArmChoice } from '../train/armVariants';
-import type { TrainText } from '../train/data';
-import type { SecondMomentSpectrum, TrainEvent, TrainSummary } from '../train/job';
-import type { PresetFamily, PresetName } from '../train/modelPresets';
-import type { Decay } from '../train/schedule';
+import type { SecondMomentSpectrum, TrainEvent } from '../train/job';
 
-// The failure values and the load job's types are the jobs layer's (host-neutral); the studio
-// imports them from here, with the rest of the contract.
+// The failure values, the load job's types and the runs a host keeps are the jobs layer's
+// (host-neutral); the studio imports them from here, with the rest of the contract.
 export type { EngineErrorKind, EngineFailure, ErrorEvent, MemoryEvent } from '../jobs/failure';
 export type {
   FitAnswer,
@@ -39,6 +39,10 @@ export type {
   ModelLoadOutcome,
   ModelSummary,
 } from '../jobs/loadTypes';
+export type { ExportedRunFile, PruneRun } from '../jobs/pruneRuns';
+export type { TrainDataChoice, TrainJobOptions, TrainModelChoice } from '../jobs/trainData';
+export type { TrainRun } from '../jobs/trainRuns';
+export type { BuiltinData } from '../run/identity';
 
 export type CapabilityResult = { ok: true; report: CapabilityReport } | EngineFailure;
 
@@ -164,30 +168,6 @@ export type PrunedStorageResult = { thresholdBytes: number; deviceMemoryGib: num
   | { available: false; reason: string }
 );
 
-/** What a finished run leaves: the record the results table, the charts and the exports read. */
-export interface PruneRun {
-  id: string;
-  /** ISO 8601. */
-  createdAt: string;
-  modelName: string;
-  summary: PruneSummary;
-  /** Null when the run was asked for no evaluation. */
-  pplBefore: number | null;
-  pplAfter: number | null;
-  evalText: EvalText | null;
-  seqLen: number | null;
-  /** Windows scored (the same windows before and after). */
-  windows: number | null;
-  /** Where the calibration windows came from ('C4 sample …', a pasted text's label). */
-  calibrationLabel: string;
-  /** Lost devices the run survived by continuing from its last finished block. */
-  resumes: number;
-  /** Wall time of the whole job: calibration, both evaluations and the pruning. */
-  totalMs: number;
-  /** Whether the worker still holds the pruned weights (exportRun); masks are kept for every run. */
-  exportable: boolean;
-}
-
 export type { PruneStage };
 
 export type PruneJobEvent =
@@ -268,73 +248,16 @@ export type MaskResult =
   | { ok: true; tensor: string; rows: number; cols: number; bits: Uint8Array }
   | EngineFailure;
 
-export interface ExportedRunFile {
-  name: string;
-  data: Uint8Array;
-}
-
 export type ExportResult = { ok: true; files: ExportedRunFile[] } | EngineFailure;
 
 // ---------------------------------------------------------------------------------------------
 // Run records
-
-/** The shipped texts a run record can name by their file's sha256. */
-export type BuiltinData = 'wikitext2' | 'tinystories' | 'c4' | 'tinyshakespeare';
 
 export type ModelIdentityResult = { ok: true; identity: ModelIdentity } | EngineFailure;
 export type DataIdentityResult = { ok: true; identity: DataIdentity } | EngineFailure;
 
 // ---------------------------------------------------------------------------------------------
 // Training (the optimizer studio)
-
-/** A preset from scratch over the built-in tokenizer (tok512), or the loaded model fine-tuned. */
-export type TrainModelChoice =
-  | { kind: 'preset'; preset: PresetName; family: PresetFamily }
-  | { kind: 'loaded' };
-
-/** A shipped text, or the person's own (pasted or a dropped .txt). */
-export type TrainDataChoice =
-  | { kind: Exclude<TrainText, 'user'> }
-  | { kind: 'user'; label: string; text: string };
-
-export interface TrainJobOptions {
-  model: TrainModelChoice;
-  data: TrainDataChoice;
-  seqLen: number;
-  batch: number;
-  steps: number;
-  warmupSteps: number;
-  decay: Decay;
-  validationEvery: number;
-  validationWindows: number;
-  /** Seeds the batch order and a preset's initialization. */
-  seed: number;
-  arms: ArmChoice[];
-}
-
-/** What a training run leaves: its settings and summary, and whether the worker holds its arms' weights. */
-export interface TrainRun {
-  id: string;
-  /** ISO 8601. */
-  createdAt: string;
-  /** How the run ended; a failed run keeps the weights of its last validation. */
-  status: 'finished' | 'cancelled' | 'failed';
-  /** 'nano GPT-2 (from scratch)', or the loaded model's name and 'fine-tuned'. */
-  modelName: string;
-  dataLabel: string;
-  trainTokens: number;
-  validationTokens: number;
-  parameters: number;
-  /** The settings, with a pasted text left out (its label stays). */
-  options: TrainJobOptions;
-  summary: TrainSummary;
-  /** The step the kept weights are from (the last step, or the last validation after a failure). */
-  weightsStep: number;
-  /** Whether the worker still holds the arms' weights (exportTrainArm). */
-  exportable: boolean;
-  /** Lost devices the run continued after (absent in older records). */
-  resumes?: number;
-}
 
 export type TrainJobEvent =
   /** The text is fetched (first time only) and tokenized; a preset's tokenizer is read. */

@@ -10,10 +10,17 @@ import { expose, type ProxyMarked, type Remote, releaseProxy, transfer } from 'c
 import { ModelCache } from '../cache/modelCache';
 import { openOpfsStore } from '../cache/opfsStore';
 import { onDiskThresholdBytes, openPrunedStorage } from '../cache/prunedOnOpfs';
+import { type EngineFailure, failureEvent } from '../jobs/failure';
 import { checkFit, type LoadedModel, runModelLoad } from '../jobs/load';
 import { modelFailure } from '../jobs/loadFailure';
+import { pruneFailure } from '../jobs/pruneFailure';
+import { KEPT_TENSOR_RUNS, PruneRunStore } from '../jobs/pruneRuns';
+import { dataIdentity, siteFiles } from '../jobs/siteFiles';
+import { trainFailure } from '../jobs/trainFailure';
+import { KEPT_WEIGHT_RUNS, TrainRunStore } from '../jobs/trainRuns';
 import type { ByteSource } from '../model/byteSource';
 import { EVAL_TEXTS } from '../model/evaluate';
+import { modelIdentity } from '../run/identity';
 import { Adapprox } from '../train/optim';
 import type {
   DownloadProgress,
@@ -38,16 +45,12 @@ import type {
 import { fetchEvalText, runEvaluation, tokensFor } from './evalJob';
 import { errorEvent, toFailure } from './failure';
 import { runGenerate } from './generateJob';
-import { dataIdentity, modelIdentity } from './identity';
 import { runKernelCheck } from './kernelCheck';
 import { type CacheSlot, type InspectedModel, inspectModel } from './modelJob';
-import { pruneFailure, runPrune } from './pruneJob';
-import { KEPT_TENSOR_RUNS, PruneRunStore } from './pruneRuns';
+import { runPrune } from './pruneJob';
 import { RuntimeSlot } from './runtimeSlot';
-import { siteFiles } from './siteFiles';
 import { TrainControl } from './trainControl';
-import { runTrain, trainFailure } from './trainJob';
-import { KEPT_WEIGHT_RUNS, TrainRunStore } from './trainRuns';
+import { runTrain } from './trainJob';
 
 const slot = new RuntimeSlot(() => self.navigator.gpu);
 let active: { job: JobKind; controller: AbortController } | null = null;
@@ -169,6 +172,39 @@ async function runJob<E extends { type: string }, O extends E>(
   return outcome;
 }
 
+/**
+ * A job's body, whose failure (one it did not catch itself) becomes the event that ends it, with
+ * the job's own advice.
+ */
+async function orFailure<O>(
+  emit: (event: ErrorEvent) => void,
+  failure: (error: unknown) => EngineFailure,
+  body: () => Promise<O>,
+): Promise<O | ErrorEvent> {
+  try {
+    return await body();
+  } catch (error) {
+    const outcome = failureEvent(failure(error));
+    emit(outcome);
+    return outcome;
+  }
+}
+
+/** A job on the loaded model, as orFailure; it ends at once when no model is loaded. */
+function onLoaded<O>(
+  emit: (event: ErrorEvent) => void,
+  failure: (error: unknown) => EngineFailure,
+  body: (model: LoadedModel) => Promise<O>,
+): Promise<O | ErrorEvent> {
+  const model = loaded;
+  if (!model) {
+    const outcome = noModel();
+    emit(outcome);
+    return Promise.resolve(outcome);
+  }
+  return orFailure(emit, failure, () => body(model));
+}
+
 function noModel(): ErrorEvent {
   return {
     type: 'error',
@@ -287,7 +323,7 @@ const engine: EngineApi = {
         emit(outcome);
         return outcome;
       }
-      try {
+      return orFailure(emit, modelFailure, async () => {
         const rt = await slot.acquire();
         const result = await runModelLoad({
           rt,
@@ -309,11 +345,7 @@ const engine: EngineApi = {
           loadedStoredUrl = model.storedUrl;
         }
         return result.outcome;
-      } catch (error) {
-        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
-        emit(outcome);
-        return outcome;
-      }
+      });
     });
   },
 
@@ -329,28 +361,11 @@ const engine: EngineApi = {
   },
 
   evaluate(options, onEvent) {
-    return runJob<EvalEvent, EvalOutcome>('evaluate', onEvent, async (emit, signal) => {
-      const model = loaded;
-      if (!model) {
-        const outcome = noModel();
-        emit(outcome);
-        return outcome;
-      }
-      try {
-        return await runEvaluation({
-          acquire: () => slot.acquire(),
-          loaded: model,
-          options,
-          fetchText,
-          emit,
-          signal,
-        });
-      } catch (error) {
-        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
-        emit(outcome);
-        return outcome;
-      }
-    });
+    return runJob<EvalEvent, EvalOutcome>('evaluate', onEvent, (emit, signal) =>
+      onLoaded(emit, modelFailure, (model) =>
+        runEvaluation({ acquire: () => slot.acquire(), loaded: model, options, fetchText, emit, signal }),
+      ),
+    );
   },
 
   async watch(onNotice) {
@@ -358,54 +373,37 @@ const engine: EngineApi = {
   },
 
   prune(options, onEvent) {
-    return runJob<PruneJobEvent, PruneOutcome>('prune', onEvent, async (emit, signal) => {
-      const model = loaded;
-      if (!model) {
-        const outcome = noModel();
-        emit(outcome);
-        return outcome;
-      }
-      try {
-        return await runPrune({
-          loaded: model,
-          options,
-          acquire: () => slot.acquire(),
-          createRuntime: () => slot.createExtra(),
-          cores: self.navigator.hardwareConcurrency ?? 1,
-          fetchText,
-          fetchFile: site.text,
-          store: pruneRuns,
-          tokenizerFiles: loadedTokenizerFiles,
-          emit,
-          signal,
-          prunedStorage,
-          onDiskThresholdBytes: onDiskThresholdBytes(deviceMemoryGib ?? undefined),
-        });
-      } catch (error) {
-        const outcome: ErrorEvent = { type: 'error', ...withoutOk(pruneFailure(error)) };
-        emit(outcome);
-        return outcome;
-      }
-    });
+    return runJob<PruneJobEvent, PruneOutcome>('prune', onEvent, (emit, signal) =>
+      onLoaded(
+        emit,
+        (error) => pruneFailure(error),
+        (model) =>
+          runPrune({
+            loaded: model,
+            options,
+            acquire: () => slot.acquire(),
+            createRuntime: () => slot.createExtra(),
+            cores: self.navigator.hardwareConcurrency ?? 1,
+            fetchText,
+            fetchFile: site.text,
+            store: pruneRuns,
+            tokenizerFiles: loadedTokenizerFiles,
+            emit,
+            signal,
+            prunedStorage,
+            onDiskThresholdBytes: onDiskThresholdBytes(deviceMemoryGib ?? undefined),
+          }),
+      ),
+    );
   },
 
   generate(options, onEvent) {
-    return runJob<GenerateJobEvent, GenerateOutcome>('generate', onEvent, async (emit, signal) => {
-      const model = loaded;
-      if (!model) {
-        const outcome = noModel();
-        emit(outcome);
-        return outcome;
-      }
-      try {
+    return runJob<GenerateJobEvent, GenerateOutcome>('generate', onEvent, (emit, signal) =>
+      onLoaded(emit, modelFailure, async (model) => {
         const rt = await slot.acquire();
-        return await runGenerate({ rt, loaded: model, store: pruneRuns, options, emit, signal });
-      } catch (error) {
-        const outcome: ErrorEvent = { type: 'error', ...withoutOk(modelFailure(error)) };
-        emit(outcome);
-        return outcome;
-      }
-    });
+        return runGenerate({ rt, loaded: model, store: pruneRuns, options, emit, signal });
+      }),
+    );
   },
 
   async maskOf(runId, tensor) {
@@ -476,21 +474,22 @@ const engine: EngineApi = {
       const control = new TrainControl();
       training = control;
       try {
-        return await runTrain({
-          options,
-          acquire: () => slot.acquire(),
-          loaded,
-          loadedTokenizerFiles,
-          files: site,
-          store: trainRuns,
-          control,
+        return await orFailure(
           emit,
-          signal,
-        });
-      } catch (error) {
-        const outcome: ErrorEvent = { type: 'error', ...withoutOk(trainFailure(error)) };
-        emit(outcome);
-        return outcome;
+          (error) => trainFailure(error),
+          () =>
+            runTrain({
+              options,
+              acquire: () => slot.acquire(),
+              loaded,
+              loadedTokenizerFiles,
+              files: site,
+              store: trainRuns,
+              control,
+              emit,
+              signal,
+            }),
+        );
       } finally {
         if (training === control) training = null;
       }
@@ -549,10 +548,6 @@ function runMissing(runId: string, what: string) {
     message: `Run ${runId} ${what}.`,
     advice: 'Runs live as long as this page: pick a run from the results table.',
   };
-}
-
-function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {
-  return rest;
 }
 
 function withoutType<T extends { type: string }>({ type: _, ...rest }: T): Omit<T, 'type'> {

@@ -10,7 +10,8 @@ import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { EvalOutOfMemoryError, EvalJob as HostNeutralJob } from '../jobs/eval';
 import type { LoadedModel } from '../jobs/load';
-import { modelFailure, NetworkError } from '../jobs/loadFailure';
+import { modelFailure } from '../jobs/loadFailure';
+import { siteFiles } from '../jobs/siteFiles';
 import { throttle } from '../jobs/throttle';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { EvalEvent, EvalOptions, EvalOutcome } from './api';
@@ -30,17 +31,12 @@ export const EVAL_MEMORY_ADVICE =
   'block by block.';
 
 /** The raw text, from the site's public folder (siteRoot is where the studio is served from). */
-export async function fetchEvalText(text: EvalText, siteRoot: string, fetchFn: typeof fetch = fetch) {
-  const url = new URL(EVAL_TEXTS[text].file, siteRoot).href;
-  let response: Response;
-  try {
-    response = await fetchFn(url);
-  } catch (error) {
-    throw new NetworkError(url, error instanceof Error ? error.message : String(error));
-  }
-  if (!response.ok)
-    throw new NetworkError(url, `the server answered ${response.status} ${response.statusText}`);
-  return response.text();
+export function fetchEvalText(
+  text: EvalText,
+  siteRoot: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<string> {
+  return siteFiles(siteRoot, fetchFn).text(EVAL_TEXTS[text].file);
 }
 
 /** The text's tokens under the loaded model's tokenizer, tokenized on first use. */

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
+import { PruneRunStore } from '../jobs/pruneRuns';
 import { bytesSource } from '../model/byteSource';
 import { openModel } from '../model/checkpoint';
 import { generate } from '../model/generate';
@@ -13,7 +14,6 @@ import { prunedWeightSource } from '../prune/job';
 import { loadTokenizer } from '../tokenizer';
 import { DENSE_MODEL, type GenerateJobEvent, type GenerateJobOptions, type PruneRun } from './api';
 import { runGenerate } from './generateJob';
-import { PruneRunStore } from './pruneRuns';
 
 // The playground's job on stories260K: the loaded model and a pruned run continue one prompt in
 // turn, and each continuation is what generate() gives for that model on its own.

@@ -8,6 +8,7 @@ import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { LoadedModel } from '../jobs/load';
 import { modelFailure } from '../jobs/loadFailure';
+import type { PruneRunStore } from '../jobs/pruneRuns';
 import { generate } from '../model/generate';
 import { GpuModel } from '../model/gpuModel';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
@@ -20,7 +21,6 @@ import {
   type GenerateJobOptions,
   type GenerateOutcome,
 } from './api';
-import type { PruneRunStore } from './pruneRuns';
 
 export interface GenerateJob {
   rt: GpuRuntime;

@@ -4,6 +4,7 @@ import { PRUNED_DIRECTORY, PrunedOpfs } from '../cache/prunedOnOpfs';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
+import { PruneRunStore } from '../jobs/pruneRuns';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { PruneEvent } from '../prune/events';
@@ -11,7 +12,6 @@ import { PAPER_FISTA, PAPER_SPARSEGPT, type PruneOptions } from '../prune/option
 import { characterTokenizer } from '../tokenizer/testing';
 import type { PruneJobEvent, PruneJobOptions } from './api';
 import { runPrune } from './pruneJob';
-import { PruneRunStore } from './pruneRuns';
 import { loadedTestModel } from './testing';
 
 const c = tinyConfig('llama', { layers: 3 });

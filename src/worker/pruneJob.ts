@@ -5,27 +5,27 @@
 // with the run: cache/prunedOnOpfs.ts). A lost device does not end the run (the job resumes on a new
 // runtime and says where). Cancel lands between steps: a window, a statistics pass, a FISTA round, an operator.
 
+import { describeBound, inBound } from '../bounds/bound';
 import { keepPrunedOnDisk, type PrunedRunFolder, type PrunedStorageSlot } from '../cache/prunedOnOpfs';
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { EVAL_BOUNDS } from '../jobs/evalOptions';
+import { failureEvent } from '../jobs/failure';
 import { checkFit, type LoadedModel } from '../jobs/load';
-import { modelFailure } from '../jobs/loadFailure';
 import { PruneJob as HostNeutralJob, type Perplexity } from '../jobs/prune';
+import { pruneFailure } from '../jobs/pruneFailure';
+import type { PruneRunStore } from '../jobs/pruneRuns';
 import { throttle } from '../jobs/throttle';
 import type { ByteSource } from '../model/byteSource';
 import type { EvalText } from '../model/evaluate';
 import type { Residency } from '../model/gpuModel';
-import { CALIBRATION_TEXTS, CalibrationError } from '../prune/calibration';
+import { CALIBRATION_TEXTS } from '../prune/calibration';
 import type { PruneEvent } from '../prune/events';
-import { PruneInterruptedError } from '../prune/job';
 import { PruneOptionsError } from '../prune/options';
 import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parallel';
-import { SingularHessianError } from '../prune/sparsegpt';
-import { StatisticsError } from '../prune/statistics';
-import type { EngineFailure, PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
+import type { PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { eventBatcher } from './eventBatch';
-import type { PruneRunStore } from './pruneRuns';
 
 const MEMORY_INTERVAL_MS = 250;
 /** At most one message of engine events per this many milliseconds. */
@@ -223,7 +223,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     const reason: unknown = signal.aborted ? signal.reason : error;
     if (signal.aborted && !(reason instanceof GpuError))
       outcome = { type: 'cancelled', stage: pruneJob.stage };
-    else outcome = { type: 'error', ...withoutOk(pruneFailure(reason, pruneJob.resumes)) };
+    else outcome = failureEvent(pruneFailure(reason, pruneJob.resumes));
   } finally {
     unsubscribe();
     for (const stop of extraWatches) stop();
@@ -268,8 +268,10 @@ function checkEvaluation(rt: GpuRuntime, loaded: LoadedModel, e: NonNullable<Pru
     throw new RangeError(
       `perplexity windows of ${e.seqLen} tokens do not fit the memory budget: ${fit.reasons.join('; ')}`,
     );
-  if (e.maxWindows !== undefined && !(Number.isInteger(e.maxWindows) && e.maxWindows >= 1))
-    throw new RangeError(`the number of perplexity windows must be a whole number ≥ 1, got ${e.maxWindows}`);
+  if (e.maxWindows !== undefined && !inBound(EVAL_BOUNDS.maxWindows, e.maxWindows))
+    throw new RangeError(
+      `the number of perplexity windows must be ${describeBound(EVAL_BOUNDS.maxWindows)}, got ${e.maxWindows}`,
+    );
 }
 
 /**
@@ -289,39 +291,4 @@ function afterResidency(loaded: LoadedModel): Residency {
   return loaded.model.residency === 'resident' && 2 * f32Bytes <= loaded.budgetBytes
     ? 'resident'
     : 'streaming';
-}
-
-const OPTIONS_ADVICE =
-  'Change the setting the message names; the paper’s defaults are shown beside each field of the Pruning panel.';
-const CALIBRATION_ADVICE =
-  'Choose another calibration text, paste a longer one, or use shorter or fewer calibration windows.';
-const HESSIAN_ADVICE =
-  'Raise the SparseGPT damping (the reference code uses 0.01 of the mean diagonal) or use more calibration windows.';
-const STATISTICS_ADVICE = 'Check the weights for NaN, or use shorter calibration windows.';
-
-/** A failure with advice about pruning settings where the error is one; the model's failures otherwise. */
-export function pruneFailure(error: unknown, resumes = 0): EngineFailure {
-  if (error instanceof PruneOptionsError)
-    return { ok: false, kind: 'range', message: error.message, advice: OPTIONS_ADVICE };
-  if (error instanceof CalibrationError)
-    return { ok: false, kind: 'range', message: error.message, advice: CALIBRATION_ADVICE };
-  if (error instanceof StatisticsError)
-    return { ok: false, kind: 'range', message: error.message, advice: STATISTICS_ADVICE };
-  if (error instanceof SingularHessianError)
-    return { ok: false, kind: 'range', message: error.message, advice: HESSIAN_ADVICE };
-  if (error instanceof PruneInterruptedError) {
-    const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
-    return {
-      ok: false,
-      kind: 'device-lost',
-      message: `${error.message} (${cause})${resumes > 0 ? `, after ${resumes} resumed losses` : ''}.`,
-      advice:
-        'The device keeps being lost: close other GPU-heavy tabs, lower the memory budget or use fewer calibration windows, then load the model and run again.',
-    };
-  }
-  return modelFailure(error);
-}
-
-function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {
-  return rest;
 }

@@ -4,6 +4,9 @@ import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
+import type { SiteFiles } from '../jobs/siteFiles';
+import { trainFailure } from '../jobs/trainFailure';
+import { TrainRunStore } from '../jobs/trainRuns';
 import { bytesSource } from '../model/byteSource';
 import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
@@ -12,10 +15,8 @@ import type { Tokenizer } from '../tokenizer';
 import { type RankSample, TrainOutOfMemoryError } from '../train/job';
 import { presetConfig } from '../train/modelPresets';
 import type { SpectrumResult, TrainJobEvent, TrainJobOptions } from './api';
-import type { SiteFiles } from './siteFiles';
 import { TrainControl } from './trainControl';
-import { runTrain, trainFailure } from './trainJob';
-import { TrainRunStore } from './trainRuns';
+import { runTrain } from './trainJob';
 
 // The training job as the worker runs it, on Dawn in Node: a nano preset from scratch over the
 // shipped tok512 and TinyStories, paused, inspected and resumed, its arms kept and saved; a cancel

@@ -11,26 +11,20 @@
 
 import { GpuError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { failureEvent } from '../jobs/failure';
 import type { LoadedModel } from '../jobs/load';
-import { modelFailure } from '../jobs/loadFailure';
+import type { SiteFiles } from '../jobs/siteFiles';
 import { throttle } from '../jobs/throttle';
 import { TrainJob } from '../jobs/train';
+import { dataLabel, startingModel, trainTokens } from '../jobs/trainData';
+import { trainFailure } from '../jobs/trainFailure';
+import type { TrainRunStore } from '../jobs/trainRuns';
 import type { ByteSource } from '../model/byteSource';
 import { ARM_VARIANTS, type ArmChoice, optimizerOf } from '../train/armVariants';
-import { TrainDataError } from '../train/data';
-import {
-  type ArmSpec,
-  type TrainEvent,
-  type TrainOptions,
-  TrainOutOfMemoryError,
-  type TrainSummary,
-} from '../train/job';
-import type { EngineFailure, TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
+import type { ArmSpec, TrainEvent, TrainOptions, TrainSummary } from '../train/job';
+import type { TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
 import { eventBatcher } from './eventBatch';
-import type { SiteFiles } from './siteFiles';
 import type { TrainControl } from './trainControl';
-import { dataLabel, NoModelError, startingModel, trainTokens } from './trainData';
-import type { TrainRunStore } from './trainRuns';
 
 const MEMORY_INTERVAL_MS = 250;
 const EVENT_INTERVAL_MS = 150;
@@ -192,7 +186,7 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
           checkpoint.step,
           checkpoint.weights,
         );
-      outcome = { type: 'error', ...withoutOk(trainFailure(reason, job?.resumes)) };
+      outcome = failureEvent(trainFailure(reason, job?.resumes));
     }
   } finally {
     control.close('The training run has ended; the spectrum is taken during a run.');
@@ -228,44 +222,4 @@ function engineOptions(o: TrainJobOptions): TrainOptions {
 /** A pasted text can be megabytes; the run record keeps its label only. */
 function withoutText(o: TrainJobOptions): TrainJobOptions {
   return o.data.kind === 'user' ? { ...o, data: { ...o.data, text: '' } } : o;
-}
-
-const SETTINGS_ADVICE =
-  'Change the setting the message names: learning rates lie in (0, 1], the window within the model’s context, ' +
-  'warm-up within the steps, and the batch, steps and validation settings are whole numbers ≥ 1.';
-const DATA_ADVICE = 'Use a longer text, a shorter window or a smaller batch.';
-const MEMORY_ADVICE =
-  'Close other GPU-heavy tabs, or train a smaller model, a shorter window or fewer arms at a time.';
-const LOST_ADVICE =
-  'The arms’ weights at the last validation are kept in the runs table: save them, then run again ' +
-  '(a loaded model went with the device and must be loaded again). A device lost again and again ' +
-  'is not a passing fault: close other GPU-heavy tabs, or train a smaller model or fewer arms.';
-
-/** A failure with advice about training where the error is one; the model's and the GPU's otherwise. */
-export function trainFailure(error: unknown, resumes = 0): EngineFailure {
-  if (error instanceof NoModelError)
-    return {
-      ok: false,
-      kind: 'no-model',
-      message: error.message,
-      advice: 'Load a model in the Model section to fine-tune it, or train a preset from scratch.',
-    };
-  if (error instanceof TrainOutOfMemoryError)
-    return { ok: false, kind: 'out-of-memory', message: error.message, advice: MEMORY_ADVICE };
-  if (error instanceof TrainDataError)
-    return { ok: false, kind: 'range', message: error.message, advice: DATA_ADVICE };
-  if (error instanceof RangeError)
-    return { ok: false, kind: 'range', message: error.message, advice: SETTINGS_ADVICE };
-  if (error instanceof GpuError && error.kind === 'device-lost')
-    return {
-      ok: false,
-      kind: 'device-lost',
-      message: resumes > 0 ? `${error.message} (after ${resumes} resumed losses)` : error.message,
-      advice: LOST_ADVICE,
-    };
-  return modelFailure(error);
-}
-
-function withoutOk<T extends { ok: false }>({ ok: _, ...rest }: T): Omit<T, 'ok'> {
-  return rest;
 }

@@ -3,6 +3,7 @@
 // why. Pure, so the rules are tested without a page; the engine checks the same settings again.
 
 import { type Bound, describeBound, inBound, SEED_BOUND } from '../../bounds/bound';
+import { EVAL_BOUNDS } from '../../jobs/evalOptions';
 import type { EvalText } from '../../model/evaluate';
 import {
   type BlockInputs,
@@ -287,10 +288,10 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
   let evaluation: PruneJobOptions['evaluation'] = null;
   if (form.evaluate) {
     const evalSeqLen = int(form.evalSeqLen);
-    if (!(evalSeqLen >= 2 && evalSeqLen <= model.context))
+    if (!(inBound(EVAL_BOUNDS.seqLen, evalSeqLen) && evalSeqLen <= model.context))
       errors.evalSeqLen = `A whole number of tokens from 2 to the model’s context (${model.context}).`;
     const evalWindows = form.evalWindows.trim() === '' ? undefined : int(form.evalWindows);
-    if (evalWindows !== undefined && !(evalWindows >= 1))
+    if (evalWindows !== undefined && !inBound(EVAL_BOUNDS.maxWindows, evalWindows))
       errors.evalWindows = 'Empty for all, or a whole number ≥ 1.';
     evaluation = {
       text: form.evalText,

@@ -1,18 +1,50 @@
-// Where a training run's model and tokens come from in the browser: a preset from scratch over the
-// built-in stories260K tokenizer (tok512.bin, 512 tokens, fetched once per session), or the loaded
+// What the studio's training run is asked for, and where its model and tokens come from: a preset
+// from scratch over the built-in stories260K tokenizer (tok512.bin, 512 tokens, fetched once per session), or the loaded
 // model's weights and tokenizer; and a shipped text (fetched once per session, tokenized once per
 // tokenizer: Tiny Shakespeare is 1.1 MB and takes ~0.7 s) or the person's own text.
 
-import type { LoadedModel } from '../jobs/load';
 import type { ByteSource } from '../model/byteSource';
 import { bytesSource } from '../model/byteSource';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensors } from '../model/weights';
 import { loadTokenizer, type Tokenizer } from '../tokenizer';
+import type { ArmChoice } from '../train/armVariants';
 import { TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
-import { initialWeights, PRESETS, presetConfig } from '../train/modelPresets';
-import type { TrainDataChoice, TrainModelChoice } from './api';
+import {
+  initialWeights,
+  PRESETS,
+  type PresetFamily,
+  type PresetName,
+  presetConfig,
+} from '../train/modelPresets';
+import type { Decay } from '../train/schedule';
+import type { LoadedModel } from './load';
 import type { SiteFiles } from './siteFiles';
+
+/** A preset from scratch over the built-in tokenizer (tok512), or the loaded model fine-tuned. */
+export type TrainModelChoice =
+  | { kind: 'preset'; preset: PresetName; family: PresetFamily }
+  | { kind: 'loaded' };
+
+/** A shipped text, or the person's own (pasted or a dropped .txt). */
+export type TrainDataChoice =
+  | { kind: Exclude<TrainText, 'user'> }
+  | { kind: 'user'; label: string; text: string };
+
+export interface TrainJobOptions {
+  model: TrainModelChoice;
+  data: TrainDataChoice;
+  seqLen: number;
+  batch: number;
+  steps: number;
+  warmupSteps: number;
+  decay: Decay;
+  validationEvery: number;
+  validationWindows: number;
+  /** Seeds the batch order and a preset's initialization. */
+  seed: number;
+  arms: ArmChoice[];
+}
 
 /** The built-in tokenizer presets are trained over, under the site root. */
 const PRESET_TOKENIZER = { file: 'models/stories260K/tok512.bin', vocab: 512 };

@@ -1,4 +1,4 @@
-// What the worker keeps of finished pruning runs. Masks are kept for every run, one bit per weight
+// What a host keeps of finished pruning runs (the studio's worker keeps them for a session). Masks are kept for every run, one bit per weight
 // (1/32 of the f32 matrices), so the microscope can open and compare any two runs of a session.
 // The pruned f32 tensors are kept only for the newest KEPT_TENSOR_RUNS runs: each is a full copy of
 // the model's block matrices (0.9 MB for stories260K, ~340 MB for a 125M-parameter model, and
@@ -8,14 +8,44 @@
 // dropped or the run is forgotten.
 
 import type { ByteSource } from '../model/byteSource';
+import type { EvalText } from '../model/evaluate';
 import { exportHfModel } from '../model/export';
 import type { WeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { prunedWeightSource } from '../prune/job';
 import type { PrunedTensors } from '../prune/prunedTensors';
-import type { ExportedRunFile, PruneRun } from './api';
 
 export const KEPT_TENSOR_RUNS = 2;
+
+/** What a finished run leaves: the record the results table, the charts and the exports read. */
+export interface PruneRun {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  modelName: string;
+  summary: PruneSummary;
+  /** Null when the run was asked for no evaluation. */
+  pplBefore: number | null;
+  pplAfter: number | null;
+  evalText: EvalText | null;
+  seqLen: number | null;
+  /** Windows scored (the same windows before and after). */
+  windows: number | null;
+  /** Where the calibration windows came from ('C4 sample …', a pasted text's label). */
+  calibrationLabel: string;
+  /** Lost devices the run survived by continuing from its last finished block. */
+  resumes: number;
+  /** Wall time of the whole job: calibration, both evaluations and the pruning. */
+  totalMs: number;
+  /** Whether the worker still holds the pruned weights (exportRun); masks are kept for every run. */
+  exportable: boolean;
+}
+
+/** One file of a run exported as a Hugging Face folder. */
+export interface ExportedRunFile {
+  name: string;
+  data: Uint8Array;
+}
 
 /** The files a run's pruned tensors live in when they are not in memory (a folder of the private file system). */
 export interface RunFiles {
@@ -180,10 +210,7 @@ export class PruneRunStore {
       pruned_by: 'compression-studio',
       method: run.summary.method,
     });
-    for (const f of stored.tokenizerFiles) {
-      const name = f.name.split(/[\\/]/).pop() ?? f.name;
-      files.push({ name, data: new Uint8Array(await f.read(0, f.size)) });
-    }
+    files.push(...(await tokenizerExports(stored.tokenizerFiles)));
     files.push({ name: 'summary.json', data: new TextEncoder().encode(summaryJson(run)) });
     return files;
   }
@@ -195,4 +222,14 @@ async function release(stored: StoredRun): Promise<void> {
   stored.files = null;
   stored.tensors = null;
   await files?.remove();
+}
+
+/** The tokenizer files a model was opened or trained with, by their base names, to export beside its weights. */
+export async function tokenizerExports(tokenizerFiles: readonly ByteSource[]): Promise<ExportedRunFile[]> {
+  const files: ExportedRunFile[] = [];
+  for (const f of tokenizerFiles) {
+    const name = f.name.split(/[\\/]/).pop() ?? f.name;
+    files.push({ name, data: new Uint8Array(await f.read(0, f.size)) });
+  }
+  return files;
 }

@@ -1,4 +1,4 @@
-// What the worker keeps of finished training runs: the record of every run of the session, and
+// What a host keeps of finished training runs (the studio's worker, for a session): the record of every run of the session, and
 // every arm's weights for the newest KEPT_WEIGHT_RUNS runs, on the host (the job and its GPU
 // buffers are freed as soon as a run ends). A nano or tiny preset's arm is a few hundred kB, the
 // paper-preset model's 13 MB, times up to eight arms; saving or opening an arm is what one does right
@@ -10,9 +10,35 @@ import type { ByteSource } from '../model/byteSource';
 import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
 import { memoryWeightSource } from '../model/weights';
-import type { ExportedRunFile, TrainRun } from './api';
+import type { TrainSummary } from '../train/job';
+import { type ExportedRunFile, tokenizerExports } from './pruneRuns';
+import type { TrainJobOptions } from './trainData';
 
 export const KEPT_WEIGHT_RUNS = 2;
+
+/** What a training run leaves: its settings and summary, and whether the worker holds its arms' weights. */
+export interface TrainRun {
+  id: string;
+  /** ISO 8601. */
+  createdAt: string;
+  /** How the run ended; a failed run keeps the weights of its last validation. */
+  status: 'finished' | 'cancelled' | 'failed';
+  /** 'nano GPT-2 (from scratch)', or the loaded model's name and 'fine-tuned'. */
+  modelName: string;
+  dataLabel: string;
+  trainTokens: number;
+  validationTokens: number;
+  parameters: number;
+  /** The settings, with a pasted text left out (its label stays). */
+  options: TrainJobOptions;
+  summary: TrainSummary;
+  /** The step the kept weights are from (the last step, or the last validation after a failure). */
+  weightsStep: number;
+  /** Whether the worker still holds the arms' weights (exportTrainArm). */
+  exportable: boolean;
+  /** Lost devices the run continued after (absent in older records). */
+  resumes?: number;
+}
 
 interface StoredRun {
   run: TrainRun;
@@ -72,10 +98,7 @@ export class TrainRunStore {
       trained_by: 'compression-studio',
       optimizer: arm.label,
     });
-    for (const f of stored.tokenizerFiles) {
-      const name = f.name.split(/[\\/]/).pop() ?? f.name;
-      files.push({ name, data: new Uint8Array(await f.read(0, f.size)) });
-    }
+    files.push(...(await tokenizerExports(stored.tokenizerFiles)));
     const summary = {
       trainedBy: 'compression-studio',
       model: run.modelName,

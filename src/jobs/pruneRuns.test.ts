@@ -3,8 +3,7 @@ import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
 import type { PruneSummary } from '../prune/events';
 import { PAPER_FISTA, PAPER_SPARSEGPT } from '../prune/options';
-import type { PruneRun } from './api';
-import { PruneRunStore, packMask } from './pruneRuns';
+import { type PruneRun, PruneRunStore, packMask } from './pruneRuns';
 
 const bit = (bits: Uint8Array, i: number) => ((bits[i >> 3] ?? 0) >> (i & 7)) & 1;
 

@@ -6,8 +6,7 @@ import { canonicalTensors } from '../model/weights';
 import { loadTokenizer } from '../tokenizer';
 import type { ArmSummary } from '../train/job';
 import { initialWeights, presetConfig } from '../train/modelPresets';
-import type { TrainRun } from './api';
-import { TrainRunStore } from './trainRuns';
+import { type TrainRun, TrainRunStore } from './trainRuns';
 
 const config = presetConfig('nano', 'llama', { size: 512, bosId: 1, eosId: 2 });
 const tok = readFileSync('public/models/stories260K/tok512.bin');
