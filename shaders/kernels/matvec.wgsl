@@ -114,8 +114,8 @@ fn matvec_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 // rows serially in registers, no workgroup memory and no barrier. On SwiftShader invocations run
 // in lockstep groups of SIMD lanes, each lane's row read by a gather, while x[c], the same address
 // in every lane, is one load: 8 rows an invocation share each x[c] between 8 products. Measured on
-// OPT-125M's and LLaMA-7B's shapes (bench/README.md): 8 rows beat 1 and 4 (2.5–3× and about 1.3×),
-// and 64 invocations a workgroup beat 16 at most shapes.
+// OPT-125M's and LLaMA-7B's shapes (bench/README.md): 8 rows beat 1 by 2.8–3.9× and 4 by up to
+// 1.6×, and 64 invocations a workgroup beat 16 at three of the four shapes.
 const DIRECT_GROUP: u32 = 64u;
 const DIRECT_ROWS: u32 = 8u;
 

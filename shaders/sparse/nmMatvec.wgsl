@@ -115,7 +115,7 @@ fn nm_matvec_rows(
 // walk over index words and groups (every row of W has the same kept count), so the loop's
 // bookkeeping is paid once per 4 products; each index word is read once and shifted down, so no
 // division is left at all. Measured on SwiftShader (bench/README.md): 4 rows an invocation beat 1
-// by about 1.7×, and 16 invocations a workgroup beat 64 at most shapes.
+// by 1.5–2×, and 16 invocations a workgroup beat 64 at three of the four shapes.
 const DIRECT_GROUP: u32 = 16u;
 const DIRECT_ROWS: u32 = 4u;
 
