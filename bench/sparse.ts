@@ -14,6 +14,7 @@ import { formatBytes } from '../src/gpu/errors';
 import type { Dispatch, GpuRuntime } from '../src/gpu/runtime';
 import { matmulDispatches } from '../src/kernels/matmul';
 import { matvec } from '../src/kernels/matvec';
+import { chooseMatvecKernel } from '../src/kernels/matvecKernel';
 import { Random } from '../src/kernels/random';
 import { encodeBitmask } from '../src/sparse/bitmaskFormat';
 import { bitmaskMatmulDispatches } from '../src/sparse/bitmaskMatmul';
@@ -85,6 +86,8 @@ export async function benchSparse(
   // Enough products per submission that one timed run reads this many bytes of dense weights.
   const targetBytes = (quick ? 32 : 128) * 2 ** 20;
   const random = new Random(24);
+  // The matrix–vector kernels the adapter runs (workgroup or direct), named in the kernel column.
+  const kind = chooseMatvecKernel(rt);
   const out: SparseRow[] = [];
   for (const shape of SHAPES.filter((s) => s.quick || !quick)) {
     const { rows, cols } = shape;
@@ -132,7 +135,7 @@ export async function benchSparse(
       } finally {
         dense.destroy();
       }
-      out.push(row('dense', 'matvec', 4 * rows * cols, rows * cols, denseMs, denseMs));
+      out.push(row('dense', `matvec ${kind}`, 4 * rows * cols, rows * cols, denseMs, denseMs));
       const nm = (await uploadCompressed(
         rt,
         encodeNm('W', w24, rows, cols, 2, 4),
@@ -145,7 +148,7 @@ export async function benchSparse(
           reps,
           runs,
         );
-        out.push(row('2:4', 'nmMatvec', nm.bytes, (rows * cols) / 2, ms, denseMs));
+        out.push(row('2:4', `nmMatvec ${kind}`, nm.bytes, (rows * cols) / 2, ms, denseMs));
       } finally {
         nm.destroy();
       }
@@ -158,7 +161,9 @@ export async function benchSparse(
           reps,
           runs,
         );
-        out.push(row('unstructured 50%', 'bitmaskMatvec', un.bytes, matrix.values.length, ms, denseMs));
+        out.push(
+          row('unstructured 50%', `bitmaskMatvec ${kind}`, un.bytes, matrix.values.length, ms, denseMs),
+        );
       } finally {
         un.destroy();
       }

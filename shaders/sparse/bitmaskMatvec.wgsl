@@ -4,7 +4,8 @@
 // popcounts (Hillis–Steele, 7 steps). Each invocation then walks its set bits (lowest first, as the
 // values are packed) reading its values in order and gathering x; the partial sums are added in a
 // tree of 7 levels, as in matvec.wgsl. Short rows (bitmask_matvec_rows) take one invocation per row,
-// walking all its words with no workgroup memory and no barrier.
+// walking all its words with no workgroup memory and no barrier; a CPU adapter runs it for every
+// row length (src/kernels/matvecKernel.ts): there the 22 barriers cost more than a serial row.
 
 struct Params {
   rows: u32,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
-import { matvec, matvecBlocks } from './matvec';
+import { matvec, matvecBlocks, matvecBound } from './matvec';
+import { MATVEC_KERNELS } from './matvecKernel';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
 
@@ -26,62 +27,70 @@ describe('matvec', () => {
     [64, 64],
     [7, 500],
     [131, 67],
+    // The direct kernel's 8 rows an invocation and 512 a workgroup: a partial last invocation
+    // and a second workgroup.
+    [517, 9],
   ];
   for (const [label, which] of [
     ['default limits', () => rt],
     ['2 KiB bindings', () => small],
   ] as const) {
-    it(`y = A·x, x_rows⊙y and y = Aᵀ·x match float64 at awkward shapes (${label})`, async () => {
-      const r = which();
-      for (const [rows, cols] of shapes) {
-        const seed = freshSeed();
-        const random = new Random(seed);
-        const a = random.uniform(rows * cols);
-        const x = random.uniform(cols);
-        const xRows = random.uniform(rows);
-        const y = await up(r, new Float32Array(rows).fill(Number.NaN));
-        const out = await up(r, new Float32Array(rows).fill(Number.NaN));
-        await matvec(r, {
-          a: await up(r, a),
-          x: await up(r, x),
-          y,
-          rows,
-          cols,
-          dots: { xRows: await up(r, xRows), out },
-        });
-        const ref = matmulReference({ a, b: x, m: rows, n: 1, k: cols });
-        // Each row: ⌈c/128⌉ serial additions per invocation, 7 tree levels, one addition per later
-        // column block, then the product with x_rows: each a unit roundoff of Σ|a||x|.
-        const blocks = Math.ceil(cols / matvecBlocks(r, rows, cols).cols);
-        const bound = (Math.ceil(cols / 128) + 7 + blocks + 1) * F32_EPS;
-        expect(relativeError(await r.readF32(y), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
-          bound,
-        );
-        const dots = {
-          value: ref.value.map((v, i) => v * (xRows[i] as number)),
-          scale: ref.scale.map((s, i) => s * Math.abs(xRows[i] as number)),
-        };
-        expect(relativeError(await r.readF32(out), dots), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
-          bound,
-        );
-        // Without dots, y alone.
-        const y2 = await up(r, new Float32Array(rows).fill(Number.NaN));
-        await matvec(r, { a: await up(r, a), x: await up(r, x), y: y2, rows, cols });
-        expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
-          bound,
-        );
-        // y = Aᵀ·x: each column's rows serially, plus one addition per later row block.
-        const xt = random.uniform(rows);
-        const yt = await up(r, new Float32Array(cols).fill(Number.NaN));
-        await matvec(r, { a: await up(r, a), x: await up(r, xt), y: yt, rows, cols, transpose: true });
-        const refT = matmulReference({ a, b: xt, m: cols, n: 1, k: rows, transA: true });
-        const rowBlocks = Math.ceil(rows / matvecBlocks(r, rows, cols).rows);
-        expect(
-          relativeError(await r.readF32(yt), refT),
-          `Aᵀx ${rows}×${cols} seed ${seed}`,
-        ).toBeLessThanOrEqual((rows + rowBlocks) * F32_EPS);
-      }
-    });
+    for (const kernel of MATVEC_KERNELS) {
+      it(`y = A·x, x_rows⊙y and y = Aᵀ·x match float64 at awkward shapes (${kernel} kernel, ${label})`, async () => {
+        const r = which();
+        for (const [rows, cols] of shapes) {
+          const seed = freshSeed();
+          const random = new Random(seed);
+          const a = random.uniform(rows * cols);
+          const x = random.uniform(cols);
+          const xRows = random.uniform(rows);
+          const y = await up(r, new Float32Array(rows).fill(Number.NaN));
+          const out = await up(r, new Float32Array(rows).fill(Number.NaN));
+          await matvec(r, {
+            a: await up(r, a),
+            x: await up(r, x),
+            y,
+            rows,
+            cols,
+            dots: { xRows: await up(r, xRows), out },
+            kernel,
+          });
+          const ref = matmulReference({ a, b: x, m: rows, n: 1, k: cols });
+          // Each row: one invocation's serial additions (⌈c/128⌉ then 7 tree levels, or the whole
+          // row), one addition per later column block, then the product with x_rows: each a unit
+          // roundoff of Σ|a||x|.
+          const blocks = Math.ceil(cols / matvecBlocks(r, rows, cols).cols);
+          const bound = matvecBound(kernel, cols, blocks) * F32_EPS;
+          expect(relativeError(await r.readF32(y), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+            bound,
+          );
+          const dots = {
+            value: ref.value.map((v, i) => v * (xRows[i] as number)),
+            scale: ref.scale.map((s, i) => s * Math.abs(xRows[i] as number)),
+          };
+          expect(
+            relativeError(await r.readF32(out), dots),
+            `${rows}×${cols} seed ${seed}`,
+          ).toBeLessThanOrEqual(bound);
+          // Without dots, y alone.
+          const y2 = await up(r, new Float32Array(rows).fill(Number.NaN));
+          await matvec(r, { a: await up(r, a), x: await up(r, x), y: y2, rows, cols, kernel });
+          expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+            bound,
+          );
+          // y = Aᵀ·x: each column's rows serially, plus one addition per later row block.
+          const xt = random.uniform(rows);
+          const yt = await up(r, new Float32Array(cols).fill(Number.NaN));
+          await matvec(r, { a: await up(r, a), x: await up(r, xt), y: yt, rows, cols, transpose: true });
+          const refT = matmulReference({ a, b: xt, m: cols, n: 1, k: rows, transA: true });
+          const rowBlocks = Math.ceil(rows / matvecBlocks(r, rows, cols).rows);
+          expect(
+            relativeError(await r.readF32(yt), refT),
+            `Aᵀx ${rows}×${cols} seed ${seed}`,
+          ).toBeLessThanOrEqual((rows + rowBlocks) * F32_EPS);
+        }
+      });
+    }
   }
 
   it('splits a 7 × 500 matrix into column blocks under 2 KiB bindings', () => {
@@ -98,5 +107,8 @@ describe('matvec', () => {
       /y must be a different buffer/,
     );
     await expect(matvec(rt, { a, x, y, rows: 0, cols: 4 })).rejects.toThrow(/rows = 0/);
+    await expect(matvec(rt, { a, x, y, rows: 3, cols: 4, kernel: 'tree' as 'direct' })).rejects.toThrow(
+      /matvec: no kernel named tree/,
+    );
   });
 });

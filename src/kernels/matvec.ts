@@ -1,4 +1,6 @@
-// y = A·x for a row-major rows × cols matrix A, one workgroup per row (shaders/kernels/matvec.wgsl). The
+// y = A·x for a row-major rows × cols matrix A (shaders/kernels/matvec.wgsl) on one of two kernels
+// (matvecKernel.ts): 'workgroup', one workgroup per row and a tree of partial sums, for GPUs; and
+// 'direct', 8 rows an invocation summed serially with no barrier, for CPU adapters. The
 // tiled matmul kernel gives a 1-column product one useful column in every 64-wide tile; this one
 // reads each element of A once with every invocation busy. A matrix larger than one storage
 // binding is split into blocks of whole rows and, when a single row does not fit, of columns: the
@@ -10,13 +12,14 @@
 import shader from '../../shaders/kernels/matvec.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
+import { type MatvecKernel, matvecKernelFor } from './matvecKernel';
 import { foldGrid } from './params';
 import { bindWindow, windowCapacity } from './window';
 
 const matvecKernel = defineKernel({
   name: 'matvec',
   code: shader,
-  entryPoints: ['matvec', 'matvec_dots', 'matvec_t'],
+  entryPoints: ['matvec', 'matvec_dots', 'matvec_t', 'matvec_direct', 'matvec_direct_dots'],
   uniforms: {
     rows: 'u32',
     cols: 'u32',
@@ -40,6 +43,21 @@ export interface MatvecArgs {
   dots?: { xRows: GPUBuffer; out: GPUBuffer };
   /** y = Aᵀ·x instead (x has rows elements, y cols): one invocation per column, no barriers. */
   transpose?: boolean;
+  /** Which kernel runs A·x; default: the adapter's (matvecKernel.ts). Tests name both. */
+  kernel?: MatvecKernel;
+}
+
+/** Rows one workgroup of the direct kernel covers: 64 invocations of 8 rows (matvec.wgsl). */
+const DIRECT_ROWS_PER_GROUP = 64 * 8;
+
+/**
+ * The error bound's multiple of the unit roundoff, relative to Σ|a||x| per row, for a product of
+ * `cols` columns split into `columnBlocks` blocks: one invocation's serial additions (⌈c/128⌉ on
+ * the workgroup kernel, then 7 tree levels; the whole row on the direct one), one addition per later
+ * column block, one rounding of the products and one of x_rows·y for the dots.
+ */
+export function matvecBound(kernel: MatvecKernel, cols: number, columnBlocks: number): number {
+  return (kernel === 'direct' ? cols : Math.ceil(cols / 128) + 7) + columnBlocks + 1;
 }
 
 /** The rows × cols blocks of A that one dispatch covers under the runtime's limits. */
@@ -58,6 +76,7 @@ export function matvecBlocks(rt: GpuRuntime, rows: number, cols: number): { rows
 
 export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
   const { a, x, y, rows, cols, dots, transpose } = args;
+  const kernel = matvecKernelFor('matvec', rt, args.kernel);
   for (const [name, v] of [
     ['rows', rows],
     ['cols', cols],
@@ -81,8 +100,11 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
     if (dots.out === y || dots.out === dots.xRows || dots.out === a || dots.out === x)
       throw new RangeError('matvec: dots.out must be a buffer of its own');
   }
-  const plain = await matvecKernel.pipeline(rt, 'matvec');
-  const withDots = dots ? await matvecKernel.pipeline(rt, 'matvec_dots') : null;
+  const direct = kernel === 'direct';
+  const plain = await matvecKernel.pipeline(rt, direct ? 'matvec_direct' : 'matvec');
+  const withDots = dots
+    ? await matvecKernel.pipeline(rt, direct ? 'matvec_direct_dots' : 'matvec_dots')
+    : null;
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const block = matvecBlocks(rt, rows, cols);
   const dispatches: Dispatch[] = [];
@@ -149,7 +171,10 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
           acc: c0 > 0 ? 1 : 0,
         }),
         storage,
-        workgroups: foldGrid(r, rt.limits.maxComputeWorkgroupsPerDimension),
+        workgroups: foldGrid(
+          direct ? Math.ceil(r / DIRECT_ROWS_PER_GROUP) : r,
+          rt.limits.maxComputeWorkgroupsPerDimension,
+        ),
       });
     }
   }

@@ -13,7 +13,8 @@ import { embedding } from './embedding';
 import { accumulateGram } from './gram';
 import { matmul } from './matmul';
 import { MATMUL_KERNELS, type MatmulKernel } from './matmulKernel';
-import { matvec, matvecBlocks } from './matvec';
+import { matvec, matvecBlocks, matvecBound } from './matvec';
+import { MATVEC_KERNELS, type MatvecKernel } from './matvecKernel';
 import { type NormKind, norm } from './norm';
 import type { NormKernel } from './normKernel';
 import { type ReduceOp, reduce, reductionDepth } from './reduce';
@@ -109,10 +110,16 @@ function matmulCase(
   );
 }
 
-function matvecCase(rows: number, cols: number, transpose = false): KernelCase {
+function matvecCase(
+  rows: number,
+  cols: number,
+  transpose = false,
+  kernel: MatvecKernel = 'workgroup',
+): KernelCase {
+  // y = Aᵀ·x has one kernel; y = A·x is named by the kernel it runs on.
   const [label, outLength, inLength] = transpose
     ? ['matvec y = Aᵀ·x', cols, rows]
-    : ['matvec y = A·x', rows, cols];
+    : [`matvec ${kernel} y = A·x`, rows, cols];
   return defineCase(label, 'matvec', `${rows}×${cols} · ${inLength}`, async (rt, random) => {
     const buffers = new Buffers(rt);
     const a = random.uniform(rows * cols);
@@ -121,7 +128,7 @@ function matvecCase(rows: number, cols: number, transpose = false): KernelCase {
     const xBuf = await buffers.upload('x', x);
     const poison = new Float32Array(outLength).fill(NAN_POISON);
     const yBuf = await buffers.upload('y', poison);
-    const run = () => matvec(rt, { a: aBuf, x: xBuf, y: yBuf, rows, cols, transpose });
+    const run = () => matvec(rt, { a: aBuf, x: xBuf, y: yBuf, rows, cols, transpose, kernel });
     const block = matvecBlocks(rt, rows, cols);
     return {
       check: overwriteCheck(rt, yBuf, poison, run),
@@ -129,12 +136,12 @@ function matvecCase(rows: number, cols: number, transpose = false): KernelCase {
       reference: transpose
         ? matmulReference({ a, b: x, m: cols, n: 1, k: rows, transA: true })
         : matmulReference({ a, b: x, m: rows, n: 1, k: cols }),
-      // A·x: ⌈cols/128⌉ serial additions per invocation, 7 tree levels, one per later column
-      // block. Aᵀ·x: each column's rows serially, one per later row block.
+      // A·x: the kernel's serial additions per invocation, one per later column block (matvec.ts).
+      // Aᵀ·x: each column's rows serially, one per later row block.
       bound:
         (transpose
           ? rows + Math.ceil(rows / block.rows)
-          : Math.ceil(cols / 128) + 7 + Math.ceil(cols / block.cols)) * F32_EPS,
+          : matvecBound(kernel, cols, Math.ceil(cols / block.cols))) * F32_EPS,
       flops: 2 * rows * cols,
       bytes: 4 * (rows * cols + cols + rows),
       free: () => buffers.free(),
@@ -273,7 +280,7 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
         gramCase(53, 27, kernel),
         gramCase(5, 70, kernel),
       ]),
-      matvecCase(41, 600),
+      ...MATVEC_KERNELS.map((kernel) => matvecCase(41, 600, false, kernel)),
       matvecCase(600, 41, true),
       elementwiseCase('axpy', 3001),
       elementwiseCase('scale', 2999),
@@ -323,9 +330,11 @@ export function kernelSuite(size: 'check' | 'tiled' = 'check'): KernelCase[] {
       gramCase(200, 131, kernel),
       gramCase(300, 64, kernel),
     ]),
-    matvecCase(1, 1),
-    matvecCase(131, 67),
-    matvecCase(768, 768),
+    ...MATVEC_KERNELS.flatMap((kernel) => [
+      matvecCase(1, 1, false, kernel),
+      matvecCase(131, 67, false, kernel),
+      matvecCase(768, 768, false, kernel),
+    ]),
     matvecCase(97, 300, true),
     elementwiseCase('axpy', 100_003),
     elementwiseCase('scale', 65_537),

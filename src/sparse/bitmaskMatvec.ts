@@ -1,12 +1,16 @@
 // y = W·x for a bitmask-unstructured W on the GPU (shaders/sparse/bitmaskMatvec.wgsl): the
 // decode-time product of a linear layer with one token. W is split into blocks of whole rows whose
 // mask words, row offsets and values each fit one storage binding (bitmaskRowBlocks.ts), so a
-// block's binding covers exactly its rows' values.
+// block's binding covers exactly its rows' values. On the 'workgroup' kernel (GPUs) a long row takes
+// a workgroup and a prefix sum; the 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) gives
+// every row, at any length, one invocation that walks its mask words' set bits from the row's
+// offset into the values, with no workgroup memory and no barrier (bitmask_matvec_rows).
 
 import shader from '../../shaders/sparse/bitmaskMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
+import { type MatvecKernel, matvecKernelFor } from '../kernels/matvecKernel';
 import { foldGrid } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
@@ -36,18 +40,24 @@ const GROUP = 128;
 const ROWS_PER_GROUP = 64;
 
 /**
- * Rows of at most this many mask words (256 columns) take one invocation per row
- * (bitmask_matvec_rows): no prefix sum, no tree, no barrier. Longer ones take a 128-wide workgroup.
+ * On the workgroup kernel, rows of at most this many mask words (256 columns) take one invocation
+ * per row (bitmask_matvec_rows): no prefix sum, no tree, no barrier. Longer ones take a 128-wide
+ * workgroup.
  */
 export const BITMASK_SHORT_ROW_WORDS = 8;
+
+/** Whether rows of `words` mask words take one invocation each on `kernel`. */
+function perRow(kernel: MatvecKernel, words: number): boolean {
+  return kernel === 'direct' || words <= BITMASK_SHORT_ROW_WORDS;
+}
 
 /**
  * The error bound's multiple of the unit roundoff, relative to Σ|w||x| per row: one invocation's
  * serial additions (the whole row, or 32·⌈words/128⌉ columns and 7 tree levels), one for the
  * products and one for accumulating onto y.
  */
-export function bitmaskMatvecBound(words: number): number {
-  return words <= BITMASK_SHORT_ROW_WORDS ? 32 * words + 2 : 32 * Math.ceil(words / GROUP) + 7 + 2;
+export function bitmaskMatvecBound(words: number, kernel: MatvecKernel): number {
+  return perRow(kernel, words) ? 32 * words + 2 : 32 * Math.ceil(words / GROUP) + 7 + 2;
 }
 
 /** The blocks of rows [r0, r1) one dispatch each covers under the runtime's limits. */
@@ -77,8 +87,11 @@ export async function bitmaskMatvecDispatches(
     ['values', w.values],
   ]);
   const words = bitmaskWordsPerRow(w.cols);
-  const short = words <= BITMASK_SHORT_ROW_WORDS;
-  const pipeline = await bitmaskMatvecKernel.pipeline(rt, short ? 'bitmask_matvec_rows' : 'bitmask_matvec');
+  const oneRowEach = perRow(matvecKernelFor('bitmaskMatvec', rt, args.kernel), words);
+  const pipeline = await bitmaskMatvecKernel.pipeline(
+    rt,
+    oneRowEach ? 'bitmask_matvec_rows' : 'bitmask_matvec',
+  );
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
   const dispatches: Dispatch[] = [];
@@ -105,7 +118,7 @@ export async function bitmaskMatvecDispatches(
       }),
       storage: [mw.binding, ow.binding, vw.binding, xw.binding, yw.binding],
       workgroups: foldGrid(
-        short ? Math.ceil(r / ROWS_PER_GROUP) : r,
+        oneRowEach ? Math.ceil(r / ROWS_PER_GROUP) : r,
         rt.limits.maxComputeWorkgroupsPerDimension,
       ),
     });

@@ -1,5 +1,6 @@
 // The arguments both sparse matrix–vector kernels take (nmMatvec, bitmaskMatvec) and their checks.
 
+import type { MatvecKernel } from '../kernels/matvecKernel';
 import { checkDistinct, checkInteger } from '../kernels/operands';
 
 export interface SparseMatvecArgs<W> {
@@ -12,6 +13,8 @@ export interface SparseMatvecArgs<W> {
   offsetY?: number;
   /** y += W·x instead of y = W·x. */
   accumulate?: boolean;
+  /** Which kernel runs the product; default: the adapter's (kernels/matvecKernel.ts). Tests name both. */
+  kernel?: MatvecKernel;
 }
 
 /** Throws unless x and y hold the vectors the product needs and y is a buffer of its own. */

@@ -1,7 +1,9 @@
 // y = W·x for an N:M compressed W on the GPU (shaders/sparse/nmMatvec.wgsl): the decode-time
 // product of a linear layer with one token, memory bound, reading 8.5 bytes per group of 4 for 2:4
-// instead of dense's 16. Short rows take one invocation each: measured on stories260K's 64- and
-// 172-wide rows, a 128-wide workgroup per row spent its time in the reduction's barriers. W is split into blocks of whole rows whose values and indices each fit one
+// instead of dense's 16. On the 'workgroup' kernel (GPUs) short rows take one invocation each:
+// measured on stories260K's 64- and 172-wide rows, a 128-wide workgroup per row spent its time in
+// the reduction's barriers. The 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) takes 4 rows
+// an invocation at every length. W is split into blocks of whole rows whose values and indices each fit one
 // storage binding; a row longer than a binding is a limit error (a 128 MiB binding, WebGPU's
 // minimum, holds 32 M kept values).
 
@@ -9,6 +11,7 @@ import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
+import { type MatvecKernel, matvecKernelFor } from '../kernels/matvecKernel';
 import { foldGrid } from '../kernels/params';
 import { bindWindow, windowCapacity } from '../kernels/window';
 import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
@@ -18,7 +21,7 @@ import type { NmOnGpu } from './upload';
 const nmMatvecKernel = defineKernel({
   name: 'nmMatvec',
   code: shader,
-  entryPoints: ['nm_matvec', 'nm_matvec_rows'],
+  entryPoints: ['nm_matvec', 'nm_matvec_rows', 'nm_matvec_direct'],
   uniforms: {
     rows: 'u32',
     kept: 'u32',
@@ -39,14 +42,17 @@ export const NM_SHORT_ROW_KEPT = 128;
 
 /**
  * The error bound's multiple of the unit roundoff, relative to Σ|w||x| per row: the serial additions
- * of one invocation (the whole row on the short-row path; n·⌈groups/128⌉ and 7 tree levels
- * otherwise), one for the products and one for accumulating onto y.
+ * of one invocation (the whole row on the direct kernel and the short-row path; n·⌈groups/128⌉ and
+ * 7 tree levels otherwise), one for the products and one for accumulating onto y.
  */
-export function nmMatvecBound(kept: number, n: number): number {
-  return kept <= NM_SHORT_ROW_KEPT ? kept + 2 : n * Math.ceil(kept / n / 128) + 7 + 2;
+export function nmMatvecBound(kept: number, n: number, kernel: MatvecKernel): number {
+  return kernel === 'direct' || kept <= NM_SHORT_ROW_KEPT ? kept + 2 : n * Math.ceil(kept / n / 128) + 7 + 2;
 }
 
+/** Rows a workgroup of the short-row path covers (64 invocations of one row). */
 const ROWS_PER_GROUP = 64;
+/** Rows a workgroup of the direct kernel covers (16 invocations of 4 rows). */
+const DIRECT_ROWS_PER_GROUP = 16 * 4;
 
 /** Rows of W per dispatch: values and indices of whole rows fit one binding, rows fit the folded grid. */
 export function nmMatvecRows(rt: GpuRuntime, w: NmOnGpu): number {
@@ -76,8 +82,13 @@ export async function nmMatvecDispatches(
     ['values', w.values],
     ['indices', w.indices],
   ]);
-  const short = w.kept <= NM_SHORT_ROW_KEPT;
-  const pipeline = await nmMatvecKernel.pipeline(rt, short ? 'nm_matvec_rows' : 'nm_matvec', nmConstants(w));
+  const kernel = matvecKernelFor('nmMatvec', rt, args.kernel);
+  const entry =
+    kernel === 'direct' ? 'nm_matvec_direct' : w.kept <= NM_SHORT_ROW_KEPT ? 'nm_matvec_rows' : 'nm_matvec';
+  const perGroup = { nm_matvec_direct: DIRECT_ROWS_PER_GROUP, nm_matvec_rows: ROWS_PER_GROUP, nm_matvec: 1 }[
+    entry
+  ];
+  const pipeline = await nmMatvecKernel.pipeline(rt, entry, nmConstants(w));
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const blockRows = nmMatvecRows(rt, w);
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
@@ -100,10 +111,7 @@ export async function nmMatvecDispatches(
         acc: args.accumulate ? 1 : 0,
       }),
       storage: [vw.binding, iw.binding, xw.binding, yw.binding],
-      workgroups: foldGrid(
-        short ? Math.ceil(r / ROWS_PER_GROUP) : r,
-        rt.limits.maxComputeWorkgroupsPerDimension,
-      ),
+      workgroups: foldGrid(Math.ceil(r / perGroup), rt.limits.maxComputeWorkgroupsPerDimension),
     });
   }
   return dispatches;

@@ -1,9 +1,11 @@
 // The sparse kernels' cases for the kernel suite (src/kernels/suiteCase.ts), so the studio's kernel
-// check proves them on the person's own GPU too: N:M and bitmask matrix–vector products on short
-// rows (one invocation a row) and long ones (a workgroup a row), and Y = X·Wᵀ for both formats,
+// check proves them on the person's own GPU too: N:M and bitmask matrix–vector products on both
+// kernels (kernels/matvecKernel.ts: the adapter runs one, both must be right), on short rows and
+// long ones (a workgroup a row on the workgroup kernel), and Y = X·Wᵀ for both formats,
 // each against its float64 reference with the bound its wrapper states.
 
 import type { GpuRuntime } from '../gpu/runtime';
+import { MATVEC_KERNELS, type MatvecKernel } from '../kernels/matvecKernel';
 import type { Random } from '../kernels/random';
 import { F32_EPS, matmulReference } from '../kernels/reference';
 import { Buffers, defineCase, type KernelCase } from '../kernels/suiteCase';
@@ -21,18 +23,22 @@ import { type CompressedMatrixOnGpu, uploadCompressed } from './upload';
 export function sparseKernelCases(size: 'check' | 'tiled' = 'check'): KernelCase[] {
   return size === 'tiled'
     ? [
-        nmMatvecCase(33, 20),
-        nmMatvecCase(7, 264),
-        bitmaskMatvecCase(9, 67),
-        bitmaskMatvecCase(5, 300),
+        ...MATVEC_KERNELS.flatMap((kernel) => [
+          nmMatvecCase(33, 20, kernel),
+          nmMatvecCase(7, 264, kernel),
+          bitmaskMatvecCase(9, 67, kernel),
+          bitmaskMatvecCase(5, 300, kernel),
+        ]),
         nmMatmulCase(5, 33, 20),
         bitmaskMatmulCase(5, 33, 20),
       ]
     : [
-        nmMatvecCase(131, 64),
-        nmMatvecCase(37, 1024),
-        bitmaskMatvecCase(131, 67),
-        bitmaskMatvecCase(13, 600),
+        ...MATVEC_KERNELS.flatMap((kernel) => [
+          nmMatvecCase(131, 64, kernel),
+          nmMatvecCase(37, 1024, kernel),
+          bitmaskMatvecCase(131, 67, kernel),
+          bitmaskMatvecCase(13, 600, kernel),
+        ]),
         nmMatmulCase(7, 96, 64),
         bitmaskMatmulCase(37, 131, 67),
       ];
@@ -83,36 +89,42 @@ function sparseCase(
   });
 }
 
-function nmMatvecCase(rows: number, cols: number): KernelCase {
+function nmMatvecCase(rows: number, cols: number, kernel: MatvecKernel): KernelCase {
   return sparseCase(
-    'sparse W·x (2:4)',
+    `sparse W·x (2:4, ${kernel})`,
     `${rows}×${cols}`,
     rows,
     cols,
     1,
     (random) => ({
       dense: randomNmDense(random, rows, cols, 2, 4, true),
-      bound: nmMatvecBound(nmKeptPerRow(cols, 2, 4), 2),
+      bound: nmMatvecBound(nmKeptPerRow(cols, 2, 4), 2, kernel),
       compressed: (d) => encodeNm('W', d, rows, cols, 2, 4),
     }),
-    (rt, w, x, y) => nmMatvec(rt, { weights: w as Extract<CompressedMatrixOnGpu, { format: 'nm' }>, x, y }),
+    (rt, w, x, y) =>
+      nmMatvec(rt, { weights: w as Extract<CompressedMatrixOnGpu, { format: 'nm' }>, x, y, kernel }),
   );
 }
 
-function bitmaskMatvecCase(rows: number, cols: number): KernelCase {
+function bitmaskMatvecCase(rows: number, cols: number, kernel: MatvecKernel): KernelCase {
   return sparseCase(
-    'sparse W·x (bitmask 50%)',
+    `sparse W·x (bitmask 50%, ${kernel})`,
     `${rows}×${cols}`,
     rows,
     cols,
     1,
     (random) => ({
       dense: randomUnstructuredDense(random, rows, cols, 0.5),
-      bound: bitmaskMatvecBound(bitmaskWordsPerRow(cols)),
+      bound: bitmaskMatvecBound(bitmaskWordsPerRow(cols), kernel),
       compressed: (d) => encodeBitmask('W', d, rows, cols),
     }),
     (rt, w, x, y) =>
-      bitmaskMatvec(rt, { weights: w as Extract<CompressedMatrixOnGpu, { format: 'bitmask' }>, x, y }),
+      bitmaskMatvec(rt, {
+        weights: w as Extract<CompressedMatrixOnGpu, { format: 'bitmask' }>,
+        x,
+        y,
+        kernel,
+      }),
   );
 }
 

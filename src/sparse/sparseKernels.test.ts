@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
+import { MATVEC_KERNELS } from '../kernels/matvecKernel';
 import { freshSeed, Random } from '../kernels/random';
 import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
 import { bitmaskBytes, bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
@@ -41,78 +42,93 @@ describe('sparse kernels', () => {
   ] as const;
 
   for (const [label, which] of limits) {
-    it(`N:M y = W·x matches float64 at awkward shapes (${label})`, async () => {
-      const r = which();
-      for (const [rows, cols, n, m] of [
-        [1, 4, 2, 4],
-        [7, 12, 2, 4],
-        [33, 20, 2, 4],
-        [131, 64, 2, 4],
-        [5, 48, 4, 8],
-        [9, 30, 1, 5],
-        [4, 96, 5, 16],
-        [3, 400, 2, 4],
-        [2, 256, 2, 4],
-        [70, 264, 2, 4],
-      ] as const) {
-        const seed = freshSeed();
-        const random = new Random(seed);
-        const dense = randomNmDense(random, rows, cols, n, m, true);
-        const x = random.uniform(cols);
-        const y0 = random.uniform(rows);
-        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
-        const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
-        // Short rows (at most NM_SHORT_ROW_KEPT kept: 2×256 and 70×264 are either side) are summed
-        // serially by one invocation; longer ones by 128 invocations and a 7-level tree.
-        const bound = nmMatvecBound(nmKeptPerRow(cols, n, m), n) * F32_EPS;
-        const y = await poisoned(r, rows);
-        await nmMatvec(r, { weights: w, x: await up(r, x), y });
-        const what = `${rows}×${cols} ${n}:${m} seed ${seed}`;
-        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-        const yAcc = await up(r, y0);
-        await nmMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true });
-        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
-        w.destroy();
-      }
-      expect(nmMatvecRows(small, { kept: 32, words: 2, rows: 131 } as NmOnGpu)).toBeLessThan(131);
-    });
+    for (const kernel of MATVEC_KERNELS) {
+      it(`N:M y = W·x matches float64 at awkward shapes (${kernel} kernel, ${label})`, async () => {
+        const r = which();
+        for (const [rows, cols, n, m] of [
+          [1, 4, 2, 4],
+          [7, 12, 2, 4],
+          [33, 20, 2, 4],
+          [131, 64, 2, 4],
+          [5, 48, 4, 8],
+          [9, 30, 1, 5],
+          [4, 96, 5, 16],
+          [3, 400, 2, 4],
+          [2, 256, 2, 4],
+          [70, 264, 2, 4],
+          // The direct kernel's 4 rows an invocation and 64 a workgroup: a partial last invocation
+          // and a partial second workgroup; 3:4 and 4:8 (10 indices a word, 2 words a row here).
+          [67, 8, 2, 4],
+          [6, 12, 3, 4],
+          [5, 24, 4, 8],
+        ] as const) {
+          const seed = freshSeed();
+          const random = new Random(seed);
+          const dense = randomNmDense(random, rows, cols, n, m, true);
+          const x = random.uniform(cols);
+          const y0 = random.uniform(rows);
+          const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+          const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
+          // On the direct kernel every row, and on the workgroup kernel short rows (at most
+          // NM_SHORT_ROW_KEPT kept: 2×256 and 70×264 are either side), are summed serially by one
+          // invocation; longer ones by 128 invocations and a 7-level tree.
+          const bound = nmMatvecBound(nmKeptPerRow(cols, n, m), n, kernel) * F32_EPS;
+          const y = await poisoned(r, rows);
+          await nmMatvec(r, { weights: w, x: await up(r, x), y, kernel });
+          const what = `${rows}×${cols} ${n}:${m} seed ${seed}`;
+          expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+          const yAcc = await up(r, y0);
+          await nmMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true, kernel });
+          expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(
+            bound,
+          );
+          w.destroy();
+        }
+        expect(nmMatvecRows(small, { kept: 32, words: 2, rows: 131 } as NmOnGpu)).toBeLessThan(131);
+      });
 
-    it(`bitmask y = W·x matches float64 at awkward shapes and densities (${label})`, async () => {
-      const r = which();
-      const shapes: [number, number, number][] = [
-        [1, 1, 1],
-        [7, 12, 0.5],
-        [33, 20, 0.5],
-        [131, 67, 0.3],
-        [6, 40, 0],
-        [3, 400, 0.5],
-        [70, 256, 0.5],
-        [2, 257, 0.6],
-      ];
-      // 4500 columns = 141 mask words: invocations own runs of 2 words.
-      if (r === rt) shapes.push([3, 4500, 0.5]);
-      for (const [rows, cols, density] of shapes) {
-        const seed = freshSeed();
-        const random = new Random(seed);
-        const dense = randomUnstructuredDense(random, rows, cols, density);
-        const x = random.uniform(cols);
-        const y0 = random.uniform(rows);
-        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
-        const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
-        // Rows of at most BITMASK_SHORT_ROW_WORDS words (256 columns: 70×256 and 2×257 are either
-        // side) are summed serially by one invocation; longer ones by runs of words and a tree.
-        const bound = bitmaskMatvecBound(bitmaskWordsPerRow(cols)) * F32_EPS;
-        const what = `${rows}×${cols} density ${density} seed ${seed}`;
-        const y = await poisoned(r, rows);
-        await bitmaskMatvec(r, { weights: w, x: await up(r, x), y });
-        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-        const yAcc = await up(r, y0);
-        await bitmaskMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true });
-        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
-        if (r === small && rows === 131) expect(bitmaskMatvecBlocks(r, w).length).toBeGreaterThan(1);
-        w.destroy();
-      }
-    });
+      it(`bitmask y = W·x matches float64 at awkward shapes and densities (${kernel} kernel, ${label})`, async () => {
+        const r = which();
+        const shapes: [number, number, number][] = [
+          [1, 1, 1],
+          [7, 12, 0.5],
+          [33, 20, 0.5],
+          [131, 67, 0.3],
+          [6, 40, 0],
+          [3, 400, 0.5],
+          [70, 256, 0.5],
+          [2, 257, 0.6],
+          // More rows than one workgroup of the direct kernel's (64), the last partial.
+          [67, 33, 0.9],
+        ];
+        // 4500 columns = 141 mask words: invocations own runs of 2 words.
+        if (r === rt) shapes.push([3, 4500, 0.5]);
+        for (const [rows, cols, density] of shapes) {
+          const seed = freshSeed();
+          const random = new Random(seed);
+          const dense = randomUnstructuredDense(random, rows, cols, density);
+          const x = random.uniform(cols);
+          const y0 = random.uniform(rows);
+          const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+          const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
+          // On the direct kernel every row, and on the workgroup kernel rows of at most
+          // BITMASK_SHORT_ROW_WORDS words (256 columns: 70×256 and 2×257 are either side), are summed
+          // serially by one invocation; longer ones by runs of words and a tree.
+          const bound = bitmaskMatvecBound(bitmaskWordsPerRow(cols), kernel) * F32_EPS;
+          const what = `${rows}×${cols} density ${density} seed ${seed}`;
+          const y = await poisoned(r, rows);
+          await bitmaskMatvec(r, { weights: w, x: await up(r, x), y, kernel });
+          expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
+          const yAcc = await up(r, y0);
+          await bitmaskMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true, kernel });
+          expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(
+            bound,
+          );
+          if (r === small && rows === 131) expect(bitmaskMatvecBlocks(r, w).length).toBeGreaterThan(1);
+          w.destroy();
+        }
+      });
+    }
 
     it(`N:M Y = X·Wᵀ matches float64 at awkward shapes (${label})`, async () => {
       const r = which();
