@@ -49,6 +49,10 @@ const ARMS: { label: string; choice: OptimizerChoice }[] = [
   { label: 'CAME', choice: { kind: 'came' } },
   { label: 'Adapprox', choice: { kind: 'adapprox' } },
   { label: 'Adapprox without M', choice: { kind: 'adapprox', options: { beta1: 0 } } },
+  // Each of the two speed-ups of issue 12 turned off alone, so one run measures both: the cold
+  // start (a fresh Gaussian sketch, l = 5) and one S-RSI dispatch per small matrix (no batch).
+  { label: 'Adapprox, cold start', choice: { kind: 'adapprox', options: { warmStart: false } } },
+  { label: 'Adapprox, S-RSI per matrix', choice: { kind: 'adapprox', options: { batchBytes: 0 } } },
 ];
 
 const median = (xs: number[]) => {

@@ -30,6 +30,16 @@ describe('train command arguments', () => {
       options: { beta1: 0, kMin: 1, kMax: 1, guidance: 'half' },
     });
     expect(parseArm('came@3e-4').lr).toBe(3e-4);
+    // The cold start (a fresh Gaussian sketch, l = 5) is one setting away from the warm default.
+    expect(parseArm('adapprox:warm=off').optimizer).toEqual({
+      kind: 'adapprox',
+      options: { warmStart: false },
+    });
+    expect(parseArm('adapprox:warm=on').optimizer).toEqual({
+      kind: 'adapprox',
+      options: { warmStart: true },
+    });
+    expect(() => parseArm('adapprox:warm=0')).toThrow(/warm must be one of on, off/);
   });
 
   it('puts β1 and β2 of AdamW and CAME into their betas, the other β at its default', () => {

@@ -52,7 +52,8 @@ const OPTION_OF: Record<string, string> = {
 function optimizerOfArm({ kind, settings }: ArmText): OptimizerChoice {
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(settings)) {
-    if (key !== 'beta1' && key !== 'beta2') options[OPTION_OF[key] as string] = value;
+    if (key === 'warm') options.warmStart = value === 'on';
+    else if (key !== 'beta1' && key !== 'beta2') options[OPTION_OF[key] as string] = value;
   }
   const b1 = settings.beta1 as number | undefined;
   const b2 = settings.beta2 as number | undefined;

@@ -29,6 +29,8 @@ export const ARM_SETTINGS: Record<string, { kinds: readonly ArmKind[]; values?: 
   xi: { kinds: ['adapprox'] },
   guidance: { kinds: ['adapprox'], values: ['off', 'half', 'positive'] },
   seed: { kinds: ['adapprox'] },
+  /** Adapprox's sketch: warm-started from the previous U with l = 2 (on, the default) or fresh with l = 5 (off). */
+  warm: { kinds: ['adapprox'], values: ['on', 'off'] },
 };
 
 export interface ArmText {

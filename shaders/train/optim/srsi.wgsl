@@ -357,7 +357,10 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
 // record, k_min, k_cap, key = the Gaussian key, l, taken = columns of Ω taken from U_prev (the warm
 // start; 0 for none), threshold = ξ_thr, u_stride = U_prev's row stride. Ω is drawn as
 // sketch_gaussian / sketch_warm draw it, the products are sketch-skinny's, the QR and eigensolver
-// the ones above.
+// the ones above. srsi_small takes one matrix from its uniforms; srsi_batch takes one matrix per
+// workgroup from a table (several matrices in ONE dispatch, so that the driver can spread them over
+// its cores and the step pays one dispatch for all of them): there V, U_prev and the sketch sit at
+// offsets v0, u0 and s0 of buffers shared by the batch.
 
 struct SrsiSmallParams {
   short: u32,
@@ -381,18 +384,41 @@ struct SrsiSmallParams {
 @group(0) @binding(3) var<storage, read> fs_v: array<f32>;
 @group(0) @binding(4) var<storage, read> fs_u: array<f32>;
 
-fn fs_at(i: u32, j: u32) -> f32 {
-  if (srp.transpose == 1u) {
-    return fs_v[j * srp.cols + i];
+// One matrix's S-RSI: SrsiSmallParams' fields, then where its V (fs_v), U_prev (fs_u) and sketch
+// (sk) start. Passed by value from the entry points, so that loops over its fields stay uniform.
+struct SrsiJob {
+  short: u32,
+  long: u32,
+  cols: u32,
+  w: u32,
+  transpose: u32,
+  slot: u32,
+  record: u32,
+  k_min: u32,
+  k_cap: u32,
+  key: u32,
+  l: u32,
+  taken: u32,
+  threshold: f32,
+  u_stride: u32,
+  v0: u32,
+  s0: u32,
+  u0: u32,
+}
+
+fn fs_at(job: SrsiJob, i: u32, j: u32) -> f32 {
+  if (job.transpose == 1u) {
+    return fs_v[job.v0 + j * job.cols + i];
   }
-  return fs_v[i * srp.cols + j];
+  return fs_v[job.v0 + i * job.cols + j];
 }
 
 // C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
 // or, with `vt`, Vᵀ. Each invocation holds 4 × 4 tiles of C in registers, as the skinny kernel of
 // adapprox.wgsl does (16 multiply-adds per 8 loads instead of 1 per 2, each entry still summed
 // serially along the inner dimension); reads past the last row or column are clamped and dropped.
-fn fs_product(t: u32, out: u32, inner: u32, w: u32, b0: u32, c0: u32, vt: bool, inv: f32) {
+fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: bool, inv: f32) {
+  let w = job.w;
   let cb = (w + 3u) / 4u;
   let tiles = ((out + 3u) / 4u) * cb;
   let last = out - 1u;
@@ -410,9 +436,9 @@ fn fs_product(t: u32, out: u32, inner: u32, w: u32, b0: u32, c0: u32, vt: bool, 
       let b = vec4<f32>(sk[bi + cc.x], sk[bi + cc.y], sk[bi + cc.z], sk[bi + cc.w]);
       var x: vec4<f32>;
       if (vt) {
-        x = vec4<f32>(fs_at(j, rr.x), fs_at(j, rr.y), fs_at(j, rr.z), fs_at(j, rr.w));
+        x = vec4<f32>(fs_at(job, j, rr.x), fs_at(job, j, rr.y), fs_at(job, j, rr.z), fs_at(job, j, rr.w));
       } else {
-        x = vec4<f32>(fs_at(rr.x, j), fs_at(rr.y, j), fs_at(rr.z, j), fs_at(rr.w, j));
+        x = vec4<f32>(fs_at(job, rr.x, j), fs_at(job, rr.y, j), fs_at(job, rr.z, j), fs_at(job, rr.w, j));
       }
       a0 += x.x * b;
       a1 += x.y * b;
@@ -432,35 +458,99 @@ fn fs_product(t: u32, out: u32, inner: u32, w: u32, b0: u32, c0: u32, vt: bool, 
   }
 }
 
-@compute @workgroup_size(WG)
-fn srsi_small(@builtin(local_invocation_index) t: u32) {
-  let short = srp.short;
-  let long = srp.long;
-  let w = srp.w;
-  let y0 = long * w;
+fn srsi_run(t: u32, job: SrsiJob) {
+  let short = job.short;
+  let long = job.long;
+  let w = job.w;
+  let s0 = job.s0;
+  let y0 = s0 + long * w;
   let g0 = y0 + short * w;
-  let top = sc[srp.slot + 3u];
+  let top = sc[job.slot + 3u];
   let inv = select(1.0, 1.0 / top, top > 0.0);
-  let ustride = srp.u_stride;
   for (var e = t; e < long * w; e += WG) {
     let col = e % w;
-    if (col < srp.taken) {
-      sk[e] = fs_u[(e / w) * ustride + col] * inv;
+    if (col < job.taken) {
+      sk[s0 + e] = fs_u[job.u0 + (e / w) * job.u_stride + col] * inv;
     } else {
-      sk[e] = gaussian(srp.key, e);
+      sk[s0 + e] = gaussian(job.key, e);
     }
   }
   storageBarrier();
-  for (var it = 0u; it < srp.l; it++) {
+  for (var it = 0u; it < job.l; it++) {
     // Y = V·Ω / max V.
-    fs_product(t, short, long, w, 0u, y0, false, inv);
+    fs_product(t, job, short, long, s0, y0, false, inv);
     storageBarrier();
-    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == srp.l));
+    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == job.l));
     // U = Vᵀ·Q / max V, into Ω's place.
-    fs_product(t, long, short, w, y0, 0u, true, inv);
+    fs_product(t, job, long, short, y0, s0, true, inv);
     storageBarrier();
   }
-  eigen(t, long, w, 0u, g0, srp.slot, srp.record, srp.k_min, srp.k_cap, srp.threshold);
+  eigen(t, long, w, s0, g0, job.slot, job.record, job.k_min, job.k_cap, job.threshold);
+}
+
+@compute @workgroup_size(WG)
+fn srsi_small(@builtin(local_invocation_index) t: u32) {
+  let job = SrsiJob(
+    srp.short,
+    srp.long,
+    srp.cols,
+    srp.w,
+    srp.transpose,
+    srp.slot,
+    srp.record,
+    srp.k_min,
+    srp.k_cap,
+    srp.key,
+    srp.l,
+    srp.taken,
+    srp.threshold,
+    srp.u_stride,
+    0u,
+    0u,
+    0u,
+  );
+  srsi_run(t, job);
+}
+
+// first = where the batch's first entry starts in the bound table (in words), matrices = its
+// entries (one workgroup each).
+struct SrsiBatchParams {
+  first: u32,
+  matrices: u32,
+}
+
+@group(0) @binding(0) var<uniform> sbp: SrsiBatchParams;
+
+// SRSI_TABLE_WORDS words per matrix: SrsiJob's fields in order (threshold as its f32 bits).
+const SRSI_TABLE_WORDS: u32 = 17u;
+@group(0) @binding(5) var<storage, read> sb_table: array<u32>;
+
+@compute @workgroup_size(WG)
+fn srsi_batch(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  if (wg.x >= sbp.matrices) {
+    return;
+  }
+  let b = sbp.first + wg.x * SRSI_TABLE_WORDS;
+  let job = SrsiJob(
+    sb_table[b],
+    sb_table[b + 1u],
+    sb_table[b + 2u],
+    sb_table[b + 3u],
+    sb_table[b + 4u],
+    sb_table[b + 5u],
+    sb_table[b + 6u],
+    sb_table[b + 7u],
+    sb_table[b + 8u],
+    sb_table[b + 9u],
+    sb_table[b + 10u],
+    sb_table[b + 11u],
+    bitcast<f32>(sb_table[b + 12u]),
+    sb_table[b + 13u],
+    sb_table[b + 14u],
+    sb_table[b + 15u],
+    sb_table[b + 16u],
+  );
+  srsi_run(t, job);
 }
 
 // ---- The new factors from the sketch, in singular-vector order and at the chosen rank k:

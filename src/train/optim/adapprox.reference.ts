@@ -42,8 +42,8 @@ export const ADAPPROX_DEFAULTS: AdapproxReferenceOptions = {
   deltaK: 8,
   errorThreshold: 0.03,
   oversampling: 5,
-  powerIterations: 5,
-  warmStart: false,
+  powerIterations: 2,
+  warmStart: true,
   denseBelow: 8,
   guidance: 'off',
   seed: 1,
@@ -81,7 +81,9 @@ export class AdapproxReference {
   readonly last = new Map<string, ReferenceStepRecord>();
 
   constructor(options: Partial<AdapproxReferenceOptions> = {}) {
-    this.o = { ...ADAPPROX_DEFAULTS, ...options };
+    // As Adapprox: l defaults to 2 with the warm start and 5 with the cold one.
+    const warmStart = options.warmStart ?? ADAPPROX_DEFAULTS.warmStart;
+    this.o = { ...ADAPPROX_DEFAULTS, powerIterations: warmStart ? 2 : 5, ...options };
   }
 
   step(

@@ -9,6 +9,7 @@ import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
 import { recordFloats, sketchLayout } from './srsiGpu';
+import { SRSI_TABLE_WORDS } from './srsiGpuBatch';
 import {
   AWKWARD,
   awkwardGradient,
@@ -270,7 +271,7 @@ describe('Adapprox on the GPU', () => {
         );
   });
 
-  it('steps a small parameter in one dispatch, and a small factored matrix in three (step, S-RSI, factors)', async () => {
+  it('steps a small parameter in one dispatch, and a small factored matrix in two plus one S-RSI dispatch for all (three alone)', async () => {
     const random = new Random(freshSeed());
     const dense = [
       { name: 'row1x67', rows: 1, cols: 67 },
@@ -297,11 +298,16 @@ describe('Adapprox on the GPU', () => {
       return counts;
     };
     try {
-      // Every parameter also has its gradient check (one dispatch).
-      const fused = 2 * dense.length + 4 * factored.length;
-      expect(await dispatches({})).toEqual([fused, fused]);
-      expect(await dispatches({ guidance: 'positive' })).toEqual([fused, fused]);
-      for (const count of await dispatches({ fuseStepUpTo: 0 })) expect(count).toBeGreaterThan(fused);
+      // Every parameter also has its gradient check (one dispatch). A factored matrix then takes its
+      // step and the rotation into its factors, and the S-RSI of every small matrix is one dispatch
+      // (the batch, srsiGpuBatch.ts); without the batch, each has its own S-RSI dispatch.
+      const batched = 2 * dense.length + 3 * factored.length + 1;
+      const alone = 2 * dense.length + 4 * factored.length;
+      expect(await dispatches({})).toEqual([batched, batched]);
+      expect(await dispatches({ guidance: 'positive' })).toEqual([batched, batched]);
+      expect(await dispatches({ warmStart: false })).toEqual([batched, batched]);
+      expect(await dispatches({ batchBytes: 0 })).toEqual([alone, alone]);
+      for (const count of await dispatches({ fuseStepUpTo: 0 })) expect(count).toBeGreaterThan(alone);
     } finally {
       set.destroy();
     }
@@ -453,10 +459,14 @@ describe('Adapprox on the GPU', () => {
       { name: 'w40x24', rows: 40, cols: 24 },
       ...AWKWARD,
     ];
-    for (const beta1 of [0, 0.9]) {
+    for (const [beta1, batchBytes] of [
+      [0, undefined],
+      [0.9, undefined],
+      [0.9, 0],
+    ] as const) {
       const random = new Random(freshSeed());
       const set = await TestParams.create(rt, random, shapes);
-      const opt = new Adapprox({ beta1 });
+      const opt = new Adapprox({ beta1, batchBytes });
       const before = rt.ledger.bytesIn('optimizer');
       rt.ledger.resetPeakIn('optimizer-transient');
       set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
@@ -471,12 +481,15 @@ describe('Adapprox on the GPU', () => {
         if (factored) expect(k).toBeGreaterThanOrEqual(1);
         formula += 4 * ((beta1 > 0 ? n : 0) + (factored ? k * (s.rows + s.cols) : n));
       }
-      // The dense V of the largest factored matrix (one buffer, reused matrix after matrix) and, per
-      // factored matrix, its sketch (m + n)·w, the w × w scratch of the QR and eigensolver and its
-      // record: every matrix's new factors wait in its sketch until the step's one read-back of the
-      // ranks.
+      // Per factored matrix, its sketch (m + n)·w, the w × w scratch of the QR and eigensolver and
+      // its record: every matrix's new factors wait in its sketch until the step's one read-back of
+      // the ranks. Then V: in the S-RSI batch (the default), both matrices' V at once (960 floats
+      // each, a multiple of the 64-float offset alignment, so no padding; no U_prev copy at the
+      // first step) and the batch's table (17 words per matrix); without the batch, the dense V of
+      // the largest factored matrix (one buffer, reused matrix after matrix).
       const perSketch = sketchLayout(24, 40, 11).floats + recordFloats(11);
-      const transient = 4 * (24 * 40 + 2 * perSketch);
+      const v = batchBytes === 0 ? 24 * 40 : 2 * 24 * 40 + 2 * SRSI_TABLE_WORDS;
+      const transient = 4 * (v + 2 * perSketch);
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
       expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
@@ -489,7 +502,7 @@ describe('Adapprox on the GPU', () => {
     }
   });
 
-  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes nothing', async () => {
+  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes only the S-RSI batch table', async () => {
     const random = new Random(freshSeed());
     const shapes = [
       { name: 'w24x40', rows: 24, cols: 40 },
@@ -512,7 +525,9 @@ describe('Adapprox on the GPU', () => {
         await rt.sync();
         const used = countersSince(rt.counters(), before);
         expect(used.readbacks).toBe(2);
-        expect(used.writes).toBe(0);
+        // The batch's table of shapes and offsets, when the small-matrix S-RSI runs (not at
+        // fuseBelow 0, where every matrix takes the multi-dispatch S-RSI).
+        expect(used.writes).toBe(fuseBelow === 0 ? 0 : 1);
       }
       expect(opt.diagnostics().filter((d) => d.factored)).toHaveLength(3);
       opt.destroy();

@@ -14,8 +14,8 @@
 // S-RSI, as implemented, entirely on the GPU (shaders/train/optim/srsi.wgsl; docs/training.md, "Adapprox"):
 // Q lives on the short side of the matrix (§1.8). Ω is a fresh Gaussian (long side × w,
 // w = min(k_prev + Δk, k_max) + p, at most the short side), drawn on the GPU from a counter-based
-// hash of (seed, parameter, step) passed as a uniform, or [U_prev / max V | randn] with the warm
-// start. Then l times: Y = V·Ω / max V; the thin QR of Y in one workgroup (two shifted CholeskyQR
+// hash of (seed, parameter, step) passed as a uniform, or, with the warm start (the default, l = 2;
+// else l = 5), [U_prev / max V | randn]. Then l times: Y = V·Ω / max V; the thin QR of Y in one workgroup (two shifted CholeskyQR
 // passes, then CholeskyQR2 on the last iteration only: before it, only Q's span matters);
 // Ω ← Vᵀ·Q / max V. Every product is taken with V / max V so that no Gram underflows f32 however
 // small V is. Then one workgroup forms the w×w Gram of U, diagonalises it by parallel Jacobi,
@@ -33,18 +33,22 @@
 // kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
 // each (checked before the step: GpuLimitError).
-// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead: one dispatch.
+// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead, and those
+// that also take the fused step run as the workgroups of ONE dispatch per step (srsiGpuBatch.ts),
+// their V alive at once in a batch buffer (up to batchBytes).
 // Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
 // the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
 // too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
-// costs a fixed ~1–2 ms: 4 dispatches per small factored matrix (gradient check, step, S-RSI,
-// rotation), 3l + 5 per larger one, 2 per dense parameter (as AdamW); see bench/README.md.
+// costs a fixed ~1–2 ms: 3 dispatches per small factored matrix (gradient check, step, rotation)
+// and one S-RSI dispatch for all of them, 3l + 5 per larger one, 2 per dense parameter (as AdamW);
+// see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
-// §1.1); dense parameters: V (+ M). Transient: the dense V of the largest factored matrix (one
-// buffer, matrix after matrix) and, per factored matrix, its sketch ((m+n)·w), the w×w scratch
-// (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step
+// §1.1); dense parameters: V (+ M). Transient: per factored matrix, its sketch ((m+n)·w), the w×w
+// scratch (3w² + 2⌈w/2⌉ + w) and its record (w + 2), held until the end of the step; the batched
+// matrices' V (each aligned, with its U_prev copy) and their table; the dense V of the largest
+// other factored matrix (one buffer, matrix after matrix)
 // (docs/training.md, "Memory (exact)").
 
 import type { TrackedBuffer } from '../../gpu/ledger';
@@ -79,6 +83,16 @@ import {
   sketchLayout,
   srsiSmall,
 } from './srsiGpu';
+import {
+  type BatchEntry,
+  type BatchPlacement,
+  type BatchPlan,
+  type BatchShape,
+  packSrsiTable,
+  planSrsiBatches,
+  SRSI_TABLE_WORDS,
+  srsiBatch,
+} from './srsiGpuBatch';
 import { checkImport, type OptimizerState, type ParamState, readBuffers, restoreBuffers } from './state';
 
 /** A rank bound: one number for every matrix, or a rule of its shape. */
@@ -112,9 +126,15 @@ export interface AdapproxOptions {
   errorThreshold?: number;
   /** p, extra sketch columns. Default 5. */
   oversampling?: number;
-  /** l, power iterations. Default 5, or 2 with the warm start (§1.9). */
+  /** l, power iterations. Default 2 with the warm start, 5 without it (§1.9). */
   powerIterations?: number;
-  /** Ω = [U_prev | randn] instead of a fresh Gaussian (§1.3, an allowed speed-up). Default false. */
+  /**
+   * Ω = [U_prev | randn] instead of a fresh Gaussian (§1.3, an allowed speed-up). Default true: the
+   * second moment's dominant subspace moves little from one step to the next, so a sketch that starts
+   * from last step's U needs 2 power iterations where a fresh one needs 5, and at small scale the
+   * S-RSI's products are most of Adapprox's cost (docs/training.md, "Adapprox"). false is the cold
+   * start (a fresh Gaussian every step, l = 5).
+   */
   warmStart?: boolean;
   /** Allocate Q and U for k_max at once (as the paper did, §1.1). Default false: they follow the rank. */
   preallocate?: boolean;
@@ -144,6 +164,14 @@ export interface AdapproxOptions {
   stepGroup?: number;
   /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default as stepGroup's. */
   srsiGroup?: number;
+  /**
+   * The small matrices' S-RSI (those that take the fused step and the one-workgroup S-RSI) run as
+   * the workgroups of one dispatch per step (srsiGpuBatch.ts), which needs every such matrix's dense
+   * V alive at once. This caps those V buffers (with the warm start's U_prev copies), in bytes;
+   * matrices past it keep the per-matrix path (one V buffer reused matrix after matrix). Default
+   * 16 MiB (nano needs 0.2 MiB, tiny 2.6 MiB); 0 turns the batch off.
+   */
+  batchBytes?: number;
   checkFinite?: boolean;
   /**
    * Called for each compressed matrix with its GPU buffers before the dense V is freed (for
@@ -216,8 +244,9 @@ interface Compressed {
   at: number;
   /** Offset of its record (ξ_0…ξ_w, k) in the scalar buffer. */
   record: number;
-  /** Ω/U, Y/Q and the scratch (srsiGpu.ts sketchLayout). */
+  /** Ω/U, Y/Q and the scratch (srsiGpu.ts sketchLayout), from element `base` of `sketch`. */
   sketch: GPUBuffer;
+  base: number;
   v: GPUBuffer;
   scalars: GPUBuffer;
 }
@@ -226,6 +255,18 @@ interface Compressed {
 interface SketchSize {
   w: number;
   kCap: number;
+}
+
+/** A factored matrix's part of the step: where its dense V goes, its sketch's size, its record. */
+interface MatrixStep {
+  v: GPUBuffer;
+  /** V's element offset in `v` (on the storage-offset alignment; 0 outside a batch). */
+  vOffset: number;
+  size: SketchSize;
+  record: number;
+  scratch: Scratch;
+  /** Set when its S-RSI runs in a batch: the batch's sketch buffer and where this matrix's starts. */
+  batched?: { sketch: GPUBuffer; base: number };
 }
 
 /** Whether a whole buffer can be bound as one storage binding. */
@@ -262,6 +303,7 @@ export class Adapprox implements Optimizer {
   readonly seed: number;
   readonly fuseBelow: number;
   readonly fuseStepUpTo: number;
+  readonly batchBytes: number;
   readonly checkFinite: boolean;
   private readonly stepGroup: number | undefined;
   private readonly srsiGroup: number | undefined;
@@ -285,7 +327,7 @@ export class Adapprox implements Optimizer {
     this.deltaK = options.deltaK ?? 8;
     this.errorThreshold = options.errorThreshold ?? 0.03;
     this.oversampling = options.oversampling ?? 5;
-    this.warmStart = options.warmStart ?? false;
+    this.warmStart = options.warmStart ?? true;
     this.powerIterations = options.powerIterations ?? (this.warmStart ? 2 : 5);
     this.preallocate = options.preallocate ?? false;
     this.denseBelow = options.denseBelow ?? 8;
@@ -293,6 +335,7 @@ export class Adapprox implements Optimizer {
     this.seed = options.seed ?? 1;
     this.fuseBelow = options.fuseBelow ?? 2 ** 20;
     this.fuseStepUpTo = options.fuseStepUpTo ?? 65536;
+    this.batchBytes = options.batchBytes ?? 16 * 2 ** 20;
     this.stepGroup = options.stepGroup;
     this.srsiGroup = options.srsiGroup;
     this.checkFinite = options.checkFinite ?? true;
@@ -304,6 +347,7 @@ export class Adapprox implements Optimizer {
     checkPositive(n, 'ε1', this.eps1);
     checkPositive(n, 'clip threshold', this.clipThreshold);
     checkRange(n, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
+    checkRange(n, 'batchBytes', this.batchBytes, 0, Number.POSITIVE_INFINITY);
     checkRange(n, 'error threshold ξ_thr', this.errorThreshold, 0, 1, true);
     for (const [what, value, min] of [
       ['Δk', this.deltaK, 0],
@@ -349,6 +393,7 @@ export class Adapprox implements Optimizer {
       sizes.set(slot.name, size);
     }
     if (this.checkFinite) await checkGradients(rt, this.name, params);
+    const batch = this.planBatch(rt, params, plans, sizes);
     const scratch = new Scratch(rt);
     try {
       // One buffer holds every parameter's scalar slots and every matrix's record, so that the
@@ -364,32 +409,88 @@ export class Adapprox implements Optimizer {
       const scalars = await scratch.buffer('adapprox scalars', floats);
       const most = Math.max(...params.map((s) => s.rows * s.cols));
       const partials = await scratch.buffer('adapprox partials', partialCount(rt, most));
-      // The dense V of the factored matrices, one after another in the same buffer; each matrix's
-      // sketch stays until its factors are written at the end of the step.
+      // The dense V of the factored matrices outside the batch, one after another in the same
+      // buffer; each matrix's sketch stays until its factors are written at the end of the step.
       const factoredMost = Math.max(
         0,
-        ...params.filter((s) => sizes.has(s.name)).map((s) => s.rows * s.cols),
+        ...params.filter((s) => sizes.has(s.name) && !batch.at.has(s.name)).map((s) => s.rows * s.cols),
       );
       const v = factoredMost > 0 ? await scratch.buffer('adapprox V', factoredMost) : undefined;
+      const batchV: GPUBuffer[] = [];
+      const batchSketch: GPUBuffer[] = [];
+      for (const [b, group] of batch.plan.batches.entries()) {
+        batchV.push(await scratch.buffer(`adapprox batch V ${b}`, group.vFloats));
+        batchSketch.push(await scratch.buffer(`adapprox batch sketch ${b}`, group.sketchFloats));
+      }
       this.lastTransient =
         4 *
         (factoredMost +
+          batch.plan.batches.reduce((sum, g) => sum + g.vFloats + g.sketchFloats, 0) +
+          (batch.plan.entries > 0 ? batch.plan.entries * SRSI_TABLE_WORDS : 0) +
           params.reduce((sum, s) => {
             const w = sizes.get(s.name)?.w;
             if (w === undefined) return sum;
+            if (batch.at.has(s.name)) return sum + recordFloats(w);
             const short = Math.min(s.rows, s.cols);
             const long = Math.max(s.rows, s.cols);
             // Where V exceeds one binding, the tiled GEMM's product waits in a buffer of its own.
             const windowed = 4 * s.rows * s.cols > rt.limits.maxStorageBufferBindingSize ? long * w : 0;
             return sum + sketchLayout(short, long, w).floats + recordFloats(w) + windowed;
           }, 0));
+      let table: GPUBuffer | undefined;
+      if (batch.plan.entries > 0) {
+        // Written right after the gradient check's read-back, when nothing is pending, so that the
+        // write costs no submission of its own; with the warm start's U_prev copies.
+        const copies: { from: GPUBuffer; to: GPUBuffer; at: number }[] = [];
+        const entries = params.flatMap((slot, index): BatchEntry[] => {
+          const placement = batch.at.get(slot.name);
+          const size = sizes.get(slot.name);
+          const f = this.states.get(slot.name)?.factored ?? plans.get(slot.name);
+          if (!placement || !size || !f) return [];
+          const warm = this.warmUp(f);
+          if (warm) copies.push({ from: warm, to: batchV[placement.batch] as GPUBuffer, at: placement.u0 });
+          return [
+            {
+              rows: slot.rows,
+              cols: slot.cols,
+              w: size.w,
+              slot: SLOTS * index,
+              record: records.get(slot.name) as number,
+              kMin: f.kMin,
+              kCap: size.kCap,
+              key: sketchKey(this.seed, slot.name, (this.states.get(slot.name)?.t ?? 0) + 1),
+              iterations: this.powerIterations,
+              threshold: this.errorThreshold,
+              taken: warm ? f.k : 0,
+              uStride: warm ? f.stride : 0,
+              placement,
+            },
+          ];
+        });
+        const words = packSrsiTable(entries);
+        table = await scratch.buffer('adapprox S-RSI table', words.length);
+        rt.write(table, words);
+        for (const c of copies) rt.copy(c.from, c.to, c.from.size, 0, 4 * c.at);
+      }
       const compressed: Compressed[] = [];
       for (const [index, slot] of params.entries()) {
         const state =
           this.states.get(slot.name) ?? (await this.create(rt, slot, plans.get(slot.name) ?? null));
         const size = sizes.get(slot.name);
         const at = SLOTS * index;
-        const matrix = size && v ? { v, size, record: records.get(slot.name) as number, scratch } : undefined;
+        const placement = batch.at.get(slot.name);
+        const record = records.get(slot.name) as number;
+        let matrix: MatrixStep | undefined;
+        if (size && placement)
+          matrix = {
+            v: batchV[placement.batch] as GPUBuffer,
+            vOffset: placement.v0,
+            size,
+            record,
+            scratch,
+            batched: { sketch: batchSketch[placement.batch] as GPUBuffer, base: placement.s0 },
+          };
+        else if (size && v) matrix = { v, vOffset: 0, size, record, scratch };
         const done = await this.stepOne(rt, slot, state, lr, scalars, at, partials, matrix);
         if (!done) continue;
         if (this.inspect) {
@@ -398,10 +499,82 @@ export class Adapprox implements Optimizer {
           await this.inspect(view[0] as AdapproxInspection);
         } else compressed.push(done);
       }
+      // Every batched matrix's V is written: their S-RSI, one dispatch per batch.
+      for (const [b, group] of batch.plan.batches.entries())
+        rt.submit([
+          await srsiBatch(rt, {
+            group,
+            v: batchV[b] as GPUBuffer,
+            sketch: batchSketch[b] as GPUBuffer,
+            scalars,
+            table: table as GPUBuffer,
+            workgroup: this.srsiGroup ?? fusedGroup(rt),
+          }),
+        ]);
       await this.finish(rt, scalars, compressed);
     } finally {
       scratch.destroy();
     }
+  }
+
+  /** The previous U when this step's sketch starts from it (the warm start), else undefined. */
+  private warmUp(f: NonNullable<State['factored']>): GPUBuffer | undefined {
+    return this.warmStart && f.k > 0 && f.u ? f.u.buffer : undefined;
+  }
+
+  /** Whether a parameter's step (second moment to W) runs as the one-dispatch fused step. */
+  private fusesStep(rt: GpuRuntime, slot: ParamSlot, f: State['factored'] | undefined | null): boolean {
+    const count = slot.rows * slot.cols;
+    const factors = f?.q && f.u && f.k > 0 ? [f.q.buffer.size / 4, f.u.buffer.size / 4] : [];
+    return count <= this.fuseStepUpTo && canFuseStep(rt, [count, ...factors]);
+  }
+
+  /** Whether a matrix's whole S-RSI runs in one workgroup (srsi_small, or a batch's workgroup). */
+  private smallSrsi(rt: GpuRuntime, slot: ParamSlot, w: number): boolean {
+    const count = slot.rows * slot.cols;
+    return (
+      4 * count <= rt.limits.maxStorageBufferBindingSize && count * w * this.powerIterations < this.fuseBelow
+    );
+  }
+
+  /**
+   * Which factored matrices run their S-RSI in a batch (srsiGpuBatch.ts): those with the fused step
+   * and the one-workgroup S-RSI, within batchBytes, and not while `inspect` looks at each V before
+   * the next matrix (it finishes matrices one by one).
+   */
+  private planBatch(
+    rt: GpuRuntime,
+    params: readonly ParamSlot[],
+    plans: Map<string, State['factored'] | null>,
+    sizes: Map<string, SketchSize>,
+  ): { plan: BatchPlan; at: Map<string, BatchPlacement> } {
+    const candidates: { name: string; shape: BatchShape }[] = [];
+    if (this.batchBytes > 0 && !this.inspect)
+      for (const slot of params) {
+        const size = sizes.get(slot.name);
+        const f = this.states.get(slot.name)?.factored ?? plans.get(slot.name);
+        if (!size || !f || !this.fusesStep(rt, slot, f) || !this.smallSrsi(rt, slot, size.w)) continue;
+        const warm = this.warmUp(f);
+        candidates.push({
+          name: slot.name,
+          shape: { rows: slot.rows, cols: slot.cols, w: size.w, warmFloats: warm ? warm.size / 4 : 0 },
+        });
+      }
+    const plan = planSrsiBatches(
+      candidates.map((c) => c.shape),
+      {
+        bindingBytes: rt.limits.maxStorageBufferBindingSize,
+        alignBytes: rt.limits.minStorageBufferOffsetAlignment,
+        maxMatrices: rt.limits.maxComputeWorkgroupsPerDimension,
+        budgetBytes: this.batchBytes,
+      },
+    );
+    const at = new Map<string, BatchPlacement>();
+    for (const [i, c] of candidates.entries()) {
+      const p = plan.placements[i];
+      if (p) at.set(c.name, p);
+    }
+    return { plan, at };
   }
 
   /** Rank, error and clamping of every parameter at its last step. */
@@ -539,7 +712,7 @@ export class Adapprox implements Optimizer {
     scalars: GPUBuffer,
     at: number,
     partials: GPUBuffer,
-    matrix: { v: GPUBuffer; size: SketchSize; record: number; scratch: Scratch } | undefined,
+    matrix: MatrixStep | undefined,
   ): Promise<Compressed | undefined> {
     const { rows, cols } = slot;
     const count = rows * cols;
@@ -547,8 +720,7 @@ export class Adapprox implements Optimizer {
     const kernels = adapproxKernels;
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     const f = state.factored;
-    const factors = f?.q && f.u && f.k > 0 ? [f.q.buffer.size / 4, f.u.buffer.size / 4] : [];
-    if (count <= this.fuseStepUpTo && canFuseStep(rt, [count, ...factors])) {
+    if (this.fusesStep(rt, slot, f)) {
       const history =
         f && f.k > 0 && f.q && f.u
           ? { q: f.q.buffer, u: f.u.buffer, k: f.k, stride: f.stride, qOnRows: f.qOnRows }
@@ -560,6 +732,7 @@ export class Adapprox implements Optimizer {
         cols,
         g: slot.g,
         v,
+        vOffset: dense ? 0 : matrix?.vOffset,
         dense,
         scalars,
         slot: at,
@@ -585,6 +758,8 @@ export class Adapprox implements Optimizer {
     let v: GPUBuffer;
     let history: boolean;
     let fused = false;
+    if (matrix?.batched)
+      throw new Error(`Adapprox: "${slot.name}" was batched but does not take the fused step`);
     if (f && matrix) {
       v = matrix.v;
       history = f.k > 0;
@@ -713,7 +888,7 @@ export class Adapprox implements Optimizer {
     scalars: GPUBuffer,
     at: number,
     partials: GPUBuffer,
-    matrix: { size: SketchSize; record: number; scratch: Scratch },
+    matrix: MatrixStep,
     summed: boolean,
   ): Promise<Compressed> {
     const f = state.factored as NonNullable<State['factored']>;
@@ -733,6 +908,9 @@ export class Adapprox implements Optimizer {
         { buffer: scalars, offset: at + 4 },
       );
 
+    // A batched matrix's S-RSI runs with its batch's after every parameter's step (step()), from
+    // its sketch in the batch's buffer.
+    if (matrix.batched) return { slot, state, w, at, record: matrix.record, ...matrix.batched, v, scalars };
     // One buffer per matrix: Ω (long × w), later U = VᵀQ / max V; Y (short × w), later Q; the
     // scratch of the QR and the eigensolver. It lives until `finish`.
     const layout = sketchLayout(short, long, w);
@@ -741,8 +919,9 @@ export class Adapprox implements Optimizer {
     const record = matrix.record;
     const fits = 4 * count <= rt.limits.maxStorageBufferBindingSize;
     const rank = { scalars, slot: at, record, kMin: f.kMin, kCap, threshold: this.errorThreshold };
-    if (fits && count * w * this.powerIterations < this.fuseBelow) {
-      const warm = this.warmStart && f.k > 0 && f.u ? { u: f.u.buffer, k: f.k, stride: f.stride } : undefined;
+    if (this.smallSrsi(rt, slot, w)) {
+      const u = this.warmUp(f);
+      const warm = u ? { u, k: f.k, stride: f.stride } : undefined;
       rt.submit([
         await srsiSmall(rt, {
           ...rank,
@@ -757,7 +936,7 @@ export class Adapprox implements Optimizer {
           group: this.srsiGroup ?? fusedGroup(rt),
         }),
       ]);
-      return { slot, state, w, at, record, sketch, v, scalars };
+      return { slot, state, w, at, record, sketch, base: 0, v, scalars };
     }
     if (this.warmStart && f.k > 0) await this.warmSketch(rt, f, sketch, w, key, scalars, at);
     else
@@ -784,7 +963,7 @@ export class Adapprox implements Optimizer {
       await this.sketchProduct(rt, { ...product, b: y0, c: u0, out: long, inner: short, vt: qOnRows });
     }
     rt.submit([await eigenRank(rt, { ...rank, sketch, rows: long, w, u0, g0 })]);
-    return { slot, state, w, at, record, sketch, v, scalars };
+    return { slot, state, w, at, record, sketch, base: 0, v, scalars };
   }
 
   /**
@@ -934,6 +1113,7 @@ export class Adapprox implements Optimizer {
         stride,
         qOut: f.q.buffer,
         uOut: f.u.buffer,
+        base: c.base,
       }),
     ]);
     f.k = k;

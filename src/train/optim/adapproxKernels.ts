@@ -213,6 +213,11 @@ export const adapproxKernels = {
       u_stride: 'u32',
     },
   }),
+  srsi_batch: defineKernel({
+    ...module,
+    entryPoints: ['srsi_batch'],
+    uniforms: { first: 'u32', matrices: 'u32' },
+  }),
   rotate_factors: defineKernel({
     ...module,
     entryPoints: ['rotate_factors'],

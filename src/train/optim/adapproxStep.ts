@@ -4,7 +4,8 @@
 // on a CPU driver such as SwiftShader a dispatch costs a fixed 1–2 ms whatever its size, so a small
 // matrix's step was its dispatch count; one workgroup does all of the parameter's arithmetic, so
 // only parameters up to `fuseStepUpTo` elements (every tensor of the nano and tiny presets) take
-// it. The S-RSI of a small factored matrix stays its own single dispatch (srsi_small).
+// it. The S-RSI of the small factored matrices is one more dispatch for all of them
+// (srsiGpuBatch.ts), which reads each one's V where this step wrote it.
 
 import stepBody from '../../../shaders/train/optim/adapproxStep.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
@@ -56,6 +57,11 @@ export interface StepArgs {
   g: GPUBuffer;
   /** Out: this step's V. In: the dense EMA when `dense`, else unread. */
   v: GPUBuffer;
+  /**
+   * Where V starts in `v`, in elements (a batch of matrices shares one V buffer; srsiGpuBatch.ts);
+   * a multiple of the storage-offset alignment. Default 0.
+   */
+  vOffset?: number;
   dense: boolean;
   scalars: GPUBuffer;
   /** The parameter's slot offset in `scalars` (whose whole buffer is bound). */
@@ -86,6 +92,9 @@ export async function fusedStep(rt: GpuRuntime, a: StepArgs): Promise<void> {
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const whole = (buffer: GPUBuffer, floats: number) => bindWindow(buffer, 0, floats, align).binding;
   const h = a.history;
+  const vWindow = bindWindow(a.v, a.vOffset ?? 0, count, align);
+  if (vWindow.base !== 0)
+    throw new RangeError(`adapprox step: V's offset ${a.vOffset} is not on the storage-offset alignment`);
   rt.submit([
     {
       pipeline,
@@ -112,7 +121,7 @@ export async function fusedStep(rt: GpuRuntime, a: StepArgs): Promise<void> {
       }),
       storage: [
         whole(a.g, count),
-        whole(a.v, count),
+        vWindow.binding,
         a.scalars,
         a.m ? whole(a.m, count) : a.spare,
         whole(a.w, count),

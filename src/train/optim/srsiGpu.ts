@@ -175,12 +175,15 @@ export interface RotateArgs {
   stride: number;
   qOut: GPUBuffer;
   uOut: GPUBuffer;
+  /** Where the matrix's sketch starts in `sketch` (a batch's shared buffer); default 0. */
+  base?: number;
 }
 
 /** Q·E_k and max V · U·E_k from the sketch into the stored factors (row length `stride`). */
 export async function rotateFactors(rt: GpuRuntime, a: RotateArgs): Promise<Dispatch> {
   const n = (a.short + a.long) * a.stride;
   const { u0, y0, g0 } = sketchLayout(a.short, a.long, a.w);
+  const base = a.base ?? 0;
   return {
     pipeline: await adapproxKernels.rotate_factors.pipeline(rt),
     uniforms: adapproxKernels.rotate_factors.pack({
@@ -189,10 +192,10 @@ export async function rotateFactors(rt: GpuRuntime, a: RotateArgs): Promise<Disp
       short: a.short,
       w: a.w,
       k: a.k,
-      e: g0 + 2 * a.w * a.w,
+      e: base + g0 + 2 * a.w * a.w,
       slot: a.slot,
-      u: u0,
-      q: y0,
+      u: base + u0,
+      q: base + y0,
     }),
     storage: [a.sketch, a.scalars, a.qOut, a.uOut],
     workgroups: foldGrid(Math.ceil(n / PASS_BLOCK), rt.limits.maxComputeWorkgroupsPerDimension),
