@@ -8,7 +8,6 @@ import { withKernelRuntimes } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import { F32_EPS, matmulReference, relativeError } from '../kernels/reference';
 import { poisoned, scratch } from '../kernels/testing';
-import { encodeBitmask } from './bitmaskFormat';
 import {
   bitmaskMatmul,
   bitmaskMatmulBlocks,
@@ -18,8 +17,7 @@ import {
 } from './bitmaskMatmul';
 import { randomUnstructuredDense } from './randomSparse';
 import { sparseLinearDispatches } from './sparseLinear';
-import { expectAssignedAndAccumulated, plusAccumulated } from './testing';
-import { type BitmaskOnGpu, uploadCompressed } from './upload';
+import { expectAssignedAndAccumulated, plusAccumulated, uploadBitmask } from './testing';
 
 /**
  * A random matrix at `density` whose row 0 stores nothing and whose last row (when there are two
@@ -66,7 +64,7 @@ describe('bitmask Y = X·Wᵀ', () => {
         const dense = mixedRows(random, rows, cols, density);
         const x = random.uniform(tokens * cols);
         const y0 = random.uniform(tokens * rows);
-        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+        const w = await uploadBitmask(r, 'w', dense, rows, cols);
         const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
         // Each entry is one invocation's serial sum over its row's stored products in column order:
         // (stored − 1) additions, each product rounded once, one more for += Y. Relative to
@@ -91,7 +89,7 @@ describe('bitmask Y = X·Wᵀ', () => {
       const [tokens, rows, cols] = [9, 41, 70];
       const [offsetX, offsetY] = [13, 29];
       const dense = mixedRows(random, rows, cols, 0.5);
-      const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+      const w = await uploadBitmask(r, 'w', dense, rows, cols);
       const x = random.uniform(tokens * cols);
       const xPadded = new Float32Array(offsetX + tokens * cols + 5).fill(Number.NaN);
       xPadded.set(x, offsetX);
@@ -132,7 +130,7 @@ describe('bitmask Y = X·Wᵀ', () => {
     // blocks that X, Y and the mask allow are cut until each holds at most 448 values.
     const [rows, cols] = [131, 40];
     const dense = mixedRows(random, rows, cols, 1);
-    const w = (await uploadCompressed(small, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+    const w = await uploadBitmask(small, 'w', dense, rows, cols);
     const { rows: blocks } = bitmaskMatmulBlocks(small, w, 8);
     expect(blocks.length).toBeGreaterThan(1);
     expect(blocks[0]?.[0]).toBe(0);
@@ -148,19 +146,11 @@ describe('bitmask Y = X·Wᵀ', () => {
   it('refuses a row wider than a binding and names bad arguments', async () => {
     const [rt, small] = [full(), tiny()];
     const random = new Random(freshSeed());
-    const wide = (await uploadCompressed(
-      small,
-      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.5), 2, 1000),
-      'wide',
-    )) as BitmaskOnGpu;
+    const wide = await uploadBitmask(small, 'wide', randomUnstructuredDense(random, 2, 1000, 0.5), 2, 1000);
     expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(GpuLimitError);
     expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(/bitmaskMatmul: a row of wide \(1000 columns/);
     wide.destroy();
-    const w = (await uploadCompressed(
-      rt,
-      encodeBitmask('w', randomUnstructuredDense(random, 4, 8, 0.5), 4, 8),
-      'w',
-    )) as BitmaskOnGpu;
+    const w = await uploadBitmask(rt, 'w', randomUnstructuredDense(random, 4, 8, 0.5), 4, 8);
     const x = await scratch(rt, random.uniform(16));
     await expect(bitmaskMatmul(rt, { weights: w, x, y: x, tokens: 2 })).rejects.toThrow(
       /y must be a different buffer from x/,
@@ -181,11 +171,7 @@ describe('bitmask Y = X·Wᵀ', () => {
     const rt = full();
     const random = new Random(freshSeed());
     const [tokens, rows, cols] = [6, 19, 40];
-    const w = (await uploadCompressed(
-      rt,
-      encodeBitmask('w', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols),
-      'w',
-    )) as BitmaskOnGpu;
+    const w = await uploadBitmask(rt, 'w', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols);
     const x = await scratch(rt, random.uniform(tokens * cols));
     const y = await poisoned(rt, tokens * rows);
     const viaLinear = await sparseLinearDispatches(rt, { weights: w, x, y, tokens });

@@ -11,8 +11,8 @@ import { nmMatmul, nmMatmulBlocks } from './nmMatmul';
 import { nmMatvec, nmMatvecBound, nmMatvecRows } from './nmMatvec';
 import { randomNmDense, randomUnstructuredDense } from './randomSparse';
 import { sparseLinear } from './sparseLinear';
-import { expectAssignedAndAccumulated } from './testing';
-import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from './upload';
+import { expectAssignedAndAccumulated, uploadBitmask, uploadNm } from './testing';
+import { type NmOnGpu, uploadCompressed } from './upload';
 
 describe('sparse kernels', () => {
   // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: W is split into
@@ -39,7 +39,7 @@ describe('sparse kernels', () => {
         const dense = randomNmDense(random, rows, cols, n, m, true);
         const x = random.uniform(cols);
         const y0 = random.uniform(rows);
-        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+        const w = await uploadNm(r, 'w', dense, { rows, cols, n, m });
         const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
         // Short rows (at most NM_SHORT_ROW_KEPT kept: 2×256 and 70×264 are either side) are summed
         // serially by one invocation; longer ones by 128 invocations and a 7-level tree.
@@ -73,7 +73,7 @@ describe('sparse kernels', () => {
         const dense = randomUnstructuredDense(random, rows, cols, density);
         const x = random.uniform(cols);
         const y0 = random.uniform(rows);
-        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+        const w = await uploadBitmask(r, 'w', dense, rows, cols);
         const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
         // Rows of at most BITMASK_SHORT_ROW_WORDS words (256 columns: 70×256 and 2×257 are either
         // side) are summed serially by one invocation; longer ones by runs of words and a tree.
@@ -103,7 +103,7 @@ describe('sparse kernels', () => {
         const dense = randomNmDense(random, rows, cols, n, m, true);
         const x = random.uniform(tokens * cols);
         const y0 = random.uniform(tokens * rows);
-        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+        const w = await uploadNm(r, 'w', dense, { rows, cols, n, m });
         const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
         // One invocation adds a row's kept products in turn: kept − 1 additions, one rounding of
         // each product, one for accumulating onto Y.
@@ -171,11 +171,7 @@ describe('sparse kernels', () => {
   it('names the argument that is wrong and refuses rows wider than a binding', async () => {
     const [rt, small] = [full(), tiny()];
     const random = new Random(freshSeed());
-    const w = (await uploadCompressed(
-      rt,
-      encodeNm('w', randomNmDense(random, 4, 8, 2, 4), 4, 8, 2, 4),
-      'w',
-    )) as NmOnGpu;
+    const w = await uploadNm(rt, 'w', randomNmDense(random, 4, 8, 2, 4), { rows: 4, cols: 8, n: 2, m: 4 });
     const x = await scratch(rt, random.uniform(8));
     await expect(nmMatvec(rt, { weights: w, x, y: x })).rejects.toThrow(
       /y must be a different buffer from x/,
@@ -190,11 +186,7 @@ describe('sparse kernels', () => {
       /tokens must be an integer ≥ 1/,
     );
     w.destroy();
-    const wide = (await uploadCompressed(
-      small,
-      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.9), 2, 1000),
-      'wide',
-    )) as BitmaskOnGpu;
+    const wide = await uploadBitmask(small, 'wide', randomUnstructuredDense(random, 2, 1000, 0.9), 2, 1000);
     expect(() => bitmaskMatvecBlocks(small, wide)).toThrow(GpuLimitError);
     wide.destroy();
   });

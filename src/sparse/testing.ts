@@ -1,10 +1,36 @@
-// What the sparse kernels' tests share: every kernel writes y = W·x (or Y = X·Wᵀ) and, asked to,
-// accumulates onto y instead, and both must meet the float64 reference within the kernel's bound.
+// What the sparse kernels' tests share: a dense matrix put on the GPU in either format, and the check
+// that a kernel writes y = W·x (or Y = X·Wᵀ) and, asked to, accumulates onto y instead, both within
+// the kernel's bound of the float64 reference.
 
 import { expect } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type Reference, relativeError } from '../kernels/reference';
 import { poisoned, scratch } from '../kernels/testing';
+import { encodeBitmask } from './bitmaskFormat';
+import { encodeNm } from './nmFormat';
+import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from './upload';
+
+/** A dense row-major rows × cols matrix on the GPU as a bitmask matrix named `name`. */
+export async function uploadBitmask(
+  rt: GpuRuntime,
+  name: string,
+  dense: Float32Array,
+  rows: number,
+  cols: number,
+): Promise<BitmaskOnGpu> {
+  return (await uploadCompressed(rt, encodeBitmask(name, dense, rows, cols), name)) as BitmaskOnGpu;
+}
+
+/** A dense row-major rows × cols matrix, n of every m entries kept, on the GPU as N:M named `name`. */
+export async function uploadNm(
+  rt: GpuRuntime,
+  name: string,
+  dense: Float32Array,
+  shape: { rows: number; cols: number; n: number; m: number },
+): Promise<NmOnGpu> {
+  const { rows, cols, n, m } = shape;
+  return (await uploadCompressed(rt, encodeNm(name, dense, rows, cols, n, m), name)) as NmOnGpu;
+}
 
 /** ref + y0 (what a kernel accumulating into y0 must produce), its scale grown by |y0|. */
 export function plusAccumulated(ref: Reference, y0: Float32Array): Reference {
