@@ -16,18 +16,56 @@ export function createTinyRuntime(): Promise<GpuRuntime> {
 }
 
 /**
- * For a describe block: a runtime at the device's own limits and one at TINY_LIMITS, handed to
- * `use` before its tests and destroyed after them.
+ * For a describe block (or a whole file): a runtime at the device's own limits, handed to `use`
+ * before its tests and destroyed after them.
  */
-export function withKernelRuntimes(use: (full: GpuRuntime, tiny: GpuRuntime) => void): void {
-  let made: GpuRuntime[] = [];
+export function withNodeRuntime(use: (rt: GpuRuntime) => void): void {
+  let made: GpuRuntime | undefined;
+  beforeAll(async () => {
+    made = await createNodeRuntime();
+    use(made);
+  });
+  afterAll(() => made?.destroy());
+}
+
+/** The two runtimes of `withKernelRuntimes`, to be called inside tests (they exist from beforeAll on). */
+export interface KernelRuntimes {
+  /** At the device's own limits. */
+  full(): GpuRuntime;
+  /** At TINY_LIMITS. */
+  tiny(): GpuRuntime;
+  /** Both, each with the words a test's name gives it: `for (const [label, runtime] of both)`. */
+  readonly both: readonly (readonly [string, () => GpuRuntime])[];
+}
+
+/**
+ * For a describe block: a runtime at the device's own limits and one at TINY_LIMITS, made before
+ * its tests and destroyed after them, so each check can run through the kernels' single-dispatch
+ * paths and their windowed, multi-dispatch and folded-grid ones.
+ */
+export function withKernelRuntimes(): KernelRuntimes {
+  let made: [GpuRuntime, GpuRuntime] | undefined;
   beforeAll(async () => {
     made = [await createNodeRuntime(), await createTinyRuntime()];
-    use(made[0] as GpuRuntime, made[1] as GpuRuntime);
   });
   afterAll(() => {
-    for (const rt of made) rt.destroy();
+    for (const rt of made ?? []) rt.destroy();
   });
+  const get = (which: 0 | 1) => (): GpuRuntime => {
+    if (!made)
+      throw new Error('the kernel runtimes are made in beforeAll: call full() or tiny() inside a test');
+    return made[which];
+  };
+  const full = get(0);
+  const tiny = get(1);
+  return {
+    full,
+    tiny,
+    both: [
+      ['default limits', full],
+      ['2 KiB bindings', tiny],
+    ],
+  };
 }
 
 /**

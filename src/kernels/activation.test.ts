@@ -1,19 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { activation, biasAdd, gatedActivation, swiglu } from './activation';
 import { Random } from './random';
 import { relativeError } from './reference';
 import { ACTIVATION_BOUND, activate, activationReference, erf, gatedReference } from './reference.model';
+import { poisoned, scratch } from './testing';
 
 describe('activations', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
-
-  const upload = async (data: Float32Array) => (await rt.upload('activation test', 'scratch', data)).buffer;
 
   it('has a float64 erf good to 1e-13 (values from mpmath at 25 digits, rounded to float64)', () => {
     for (const [x, value] of [
@@ -34,8 +32,14 @@ describe('activations', () => {
   it('is exact at 0, saturates without NaN far out, and matches the reference in between', async () => {
     const x = Float32Array.of(0, -0, 1e-30, -1e-30, 30, -30, 100, -100, 1e4, -1e4, 0.5, -2.5, 3.9999, 4.0001);
     for (const fn of ['gelu', 'gelu_tanh', 'relu', 'silu'] as const) {
-      const y = await upload(new Float32Array(x.length).fill(Number.NaN));
-      await activation(rt, { fn, rows: 1, cols: x.length, x: { buffer: await upload(x) }, y: { buffer: y } });
+      const y = await poisoned(rt, x.length);
+      await activation(rt, {
+        fn,
+        rows: 1,
+        cols: x.length,
+        x: { buffer: await scratch(rt, x) },
+        y: { buffer: y },
+      });
       const got = await rt.readF32(y);
       expect(got[0], fn).toBe(0);
       expect(relativeError(got, activationReference(fn, x)), fn).toBeLessThanOrEqual(ACTIVATION_BOUND);
@@ -53,8 +57,8 @@ describe('activations', () => {
       a.set(fused.subarray(r * 2 * f, r * 2 * f + f), r * f);
       b.set(fused.subarray(r * 2 * f + f, (r + 1) * 2 * f), r * f);
     }
-    const fusedBuf = await upload(fused);
-    const out = await upload(new Float32Array(rows * f).fill(Number.NaN));
+    const fusedBuf = await scratch(rt, fused);
+    const out = await poisoned(rt, rows * f);
     await swiglu(rt, {
       rows,
       cols: f,
@@ -67,18 +71,18 @@ describe('activations', () => {
     );
 
     // In place: a ← gelu(a) · b, and x ← relu(x).
-    const aBuf = await upload(a);
+    const aBuf = await scratch(rt, a);
     await gatedActivation(rt, {
       fn: 'gelu',
       rows,
       cols: f,
       a: { buffer: aBuf },
-      b: { buffer: await upload(b) },
+      b: { buffer: await scratch(rt, b) },
     });
     expect(relativeError(await rt.readF32(aBuf), gatedReference('gelu', a, b))).toBeLessThanOrEqual(
       ACTIVATION_BOUND,
     );
-    const xBuf = await upload(a);
+    const xBuf = await scratch(rt, a);
     await activation(rt, { fn: 'relu', rows, cols: f, x: { buffer: xBuf } });
     expect(await rt.readF32(xBuf)).toEqual(Float32Array.from(a, (v) => activate('relu', v)));
   });
@@ -88,12 +92,12 @@ describe('activations', () => {
     const random = new Random(4);
     const y0 = random.uniform(2 + rows * ld);
     const bias = random.uniform(cols + 1);
-    const y = await upload(y0);
+    const y = await scratch(rt, y0);
     await biasAdd(rt, {
       rows,
       cols,
       y: { buffer: y, ld, offset: 2 },
-      bias: await upload(bias),
+      bias: await scratch(rt, bias),
       offsetBias: 1,
     });
     const expected = y0.slice();
@@ -106,9 +110,9 @@ describe('activations', () => {
   });
 
   it('names the argument that is wrong', async () => {
-    const x = await upload(new Float32Array(20));
-    const y = await upload(new Float32Array(20));
-    const bias = await upload(new Float32Array(4));
+    const x = await scratch(rt, new Float32Array(20));
+    const y = await scratch(rt, new Float32Array(20));
+    const bias = await scratch(rt, new Float32Array(4));
     await expect(
       activation(rt, { fn: 'swish' as 'silu', rows: 4, cols: 5, x: { buffer: x }, y: { buffer: y } }),
     ).rejects.toThrow(/fn must be one of gelu, gelu_tanh, relu, silu/);

@@ -9,7 +9,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { checkInteger, checkMatrix } from './operands';
 import { foldGrid } from './params';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowLimits } from './window';
 
 const activationKernel = defineKernel({
   name: 'activation',
@@ -188,10 +188,7 @@ async function dispatch2d(
   }
   if (rows === 0 || cols === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const block = planBlocks<'r' | 'c'>(
     { r: rows, c: cols },
     [

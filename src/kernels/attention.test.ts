@@ -1,20 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { type AttentionArgs, attention } from './attention';
 import { scoresAttention } from './attentionScores';
 import { freshSeed, Random } from './random';
 import { relativeError } from './reference';
 import { attentionBound, attentionReference } from './reference.model';
+import { poisoned, scratch } from './testing';
 
 type Shape = Pick<AttentionArgs, 'tokens' | 'heads' | 'kvHeads' | 'headDim' | 'scale'>;
 
 describe('causal attention', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
 
   async function run(
     r: GpuRuntime,
@@ -23,9 +24,14 @@ describe('causal attention', () => {
     k: Float32Array,
     v: Float32Array,
   ): Promise<Float32Array> {
-    const up = async (data: Float32Array) => (await r.upload('attention test', 'scratch', data)).buffer;
-    const out = await up(new Float32Array(shape.tokens * shape.heads * shape.headDim).fill(Number.NaN));
-    await attention(r, { ...shape, q: await up(q), k: await up(k), v: await up(v), out });
+    const out = await poisoned(r, shape.tokens * shape.heads * shape.headDim);
+    await attention(r, {
+      ...shape,
+      q: await scratch(r, q),
+      k: await scratch(r, k),
+      v: await scratch(r, v),
+      out,
+    });
     return r.readF32(out);
   }
 
@@ -134,9 +140,15 @@ describe('causal attention', () => {
         ['online, 8 KiB bindings', small, attention],
         ['materialised scores', rt, scoresAttention],
       ] as const) {
-        const up = async (data: Float32Array) => (await r.upload('attention test', 'scratch', data)).buffer;
-        const out = await up(new Float32Array(q.length).fill(Number.NaN));
-        await kernel(r, { ...shape, seqLen, q: await up(q), k: await up(k), v: await up(v), out });
+        const out = await poisoned(r, q.length);
+        await kernel(r, {
+          ...shape,
+          seqLen,
+          q: await scratch(r, q),
+          k: await scratch(r, k),
+          v: await scratch(r, v),
+          out,
+        });
         const got = await r.readF32(out);
         for (let w = 0; w < windows; w++) {
           const reference = attentionReference({
@@ -155,15 +167,13 @@ describe('causal attention', () => {
     } finally {
       small.destroy();
     }
-    const up = async (n: number) =>
-      (await rt.upload('attention test', 'scratch', new Float32Array(n))).buffer;
     const args = {
       ...shape,
       tokens: 10,
-      q: await up(320),
-      k: await up(160),
-      v: await up(160),
-      out: await up(320),
+      q: await scratch(rt, new Float32Array(320)),
+      k: await scratch(rt, new Float32Array(160)),
+      v: await scratch(rt, new Float32Array(160)),
+      out: await scratch(rt, new Float32Array(320)),
     };
     for (const kernel of [attention, scoresAttention]) {
       await expect(kernel(rt, { ...args, seqLen: 4 })).rejects.toThrow(
@@ -173,11 +183,9 @@ describe('causal attention', () => {
   });
 
   it('names the argument that is wrong', async () => {
-    const up = async (n: number) =>
-      (await rt.upload('attention test', 'scratch', new Float32Array(n))).buffer;
-    const q = await up(4 * 4 * 8);
-    const kv = await up(4 * 2 * 8);
-    const out = await up(4 * 4 * 8);
+    const q = await scratch(rt, new Float32Array(4 * 4 * 8));
+    const kv = await scratch(rt, new Float32Array(4 * 2 * 8));
+    const out = await scratch(rt, new Float32Array(4 * 4 * 8));
     const base = { q, k: kv, v: kv, out, tokens: 4, heads: 4, kvHeads: 2, headDim: 8 };
     await expect(attention(rt, { ...base, kvHeads: 3 })).rejects.toThrow(
       /heads \(4\) must be a multiple of kvHeads \(3\)/,

@@ -1,12 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { type AttentionArgs, attention } from './attention';
 import { scoresAttention } from './attentionScores';
 import { smallHeadAttention } from './attentionSmallHead';
 import { freshSeed, Random } from './random';
 import { relativeError } from './reference';
 import { attentionBound, attentionReference } from './reference.model';
+import { poisoned, scratch } from './testing';
 
 // Attention with a query offset (queryStart), as generation with a KV cache calls it: the last
 // `tokens` query rows of a sequence of `keys` positions, against every cached key. The float64
@@ -25,10 +27,9 @@ interface Shape {
 }
 
 let rt: GpuRuntime;
-beforeAll(async () => {
-  rt = await createNodeRuntime();
+withNodeRuntime((made) => {
+  rt = made;
 });
-afterAll(() => rt.destroy());
 
 async function check(r: GpuRuntime, kernel: Kernel, shape: Shape): Promise<void> {
   const seed = freshSeed();
@@ -38,17 +39,16 @@ async function check(r: GpuRuntime, kernel: Kernel, shape: Shape): Promise<void>
   const q = random.uniform(keys * H * D, -2, 2);
   const k = random.uniform(keys * Hkv * D, -2, 2);
   const v = random.uniform(keys * Hkv * D);
-  const up = async (data: Float32Array) => (await r.upload('attention test', 'scratch', data)).buffer;
   // The cache is larger than the positions filled so far, as it is during generation.
   const cacheK = new Float32Array((keys + 3) * Hkv * D).fill(Number.NaN);
   const cacheV = cacheK.slice();
   cacheK.set(k);
   cacheV.set(v);
-  const out = await up(new Float32Array(tokens * H * D).fill(Number.NaN));
+  const out = await poisoned(r, tokens * H * D);
   await kernel(r, {
-    q: await up(q.slice(start * H * D)),
-    k: await up(cacheK),
-    v: await up(cacheV),
+    q: await scratch(r, q.slice(start * H * D)),
+    k: await scratch(r, cacheK),
+    v: await scratch(r, cacheV),
     out,
     tokens,
     heads: H,
@@ -97,13 +97,11 @@ describe('attention with a query offset (KV cache)', () => {
   });
 
   it('refuses an offset with windows, offsets the scores cannot take, and a cache too short', async () => {
-    const up = async (n: number) =>
-      (await rt.upload('attention test', 'scratch', new Float32Array(n))).buffer;
     const base = {
-      q: await up(2 * 4 * 8),
-      k: await up(5 * 2 * 8),
-      v: await up(5 * 2 * 8),
-      out: await up(2 * 4 * 8),
+      q: await scratch(rt, new Float32Array(2 * 4 * 8)),
+      k: await scratch(rt, new Float32Array(5 * 2 * 8)),
+      v: await scratch(rt, new Float32Array(5 * 2 * 8)),
+      out: await scratch(rt, new Float32Array(2 * 4 * 8)),
       tokens: 2,
       heads: 4,
       kvHeads: 2,

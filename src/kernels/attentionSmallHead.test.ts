@@ -1,43 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { attention } from './attention';
 import { smallHeadAttention, smallHeadFits } from './attentionSmallHead';
+import { attentionShapes, expectAttentionReference } from './attentionTesting';
 import { freshSeed, Random } from './random';
 import { relativeError } from './reference';
 import { attentionBound, attentionReference } from './reference.model';
+import { scratch } from './testing';
 
 // The small-head kernel against the float64 reference, with the bound every attention kernel uses
 // (its derivation covers any summation order): single tokens, every grouped-query grouping, odd
 // widths up to the 32 limit, fused-qkv strides with offsets, and the windows of a batched pass.
 describe('attention for small heads', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
 
-  const up = async (data: Float32Array) => (await rt.upload('attention test', 'scratch', data)).buffer;
-
-  const SHAPES = [
-    { tokens: 1, heads: 1, kvHeads: 1, headDim: 1 },
-    { tokens: 37, heads: 6, kvHeads: 2, headDim: 8 },
-    { tokens: 70, heads: 4, kvHeads: 4, headDim: 13 },
-    { tokens: 129, heads: 3, kvHeads: 1, headDim: 32 },
-  ];
-  for (const shape of SHAPES) {
-    it(`matches the reference for ${JSON.stringify(shape)}`, async () => {
-      const seed = freshSeed();
-      const random = new Random(seed);
-      const { tokens: T, heads: H, kvHeads: Hkv, headDim: D } = shape;
-      const q = random.uniform(T * H * D, -2, 2);
-      const k = random.uniform(T * Hkv * D, -2, 2);
-      const v = random.uniform(T * Hkv * D);
-      const out = await up(new Float32Array(T * H * D).fill(Number.NaN));
-      await smallHeadAttention(rt, { ...shape, q: await up(q), k: await up(k), v: await up(v), out });
-      const error = relativeError(await rt.readF32(out), attentionReference({ ...shape, q, k, v }));
-      expect(error, `seed ${seed}`).toBeLessThanOrEqual(attentionBound(T, D));
-    });
+  for (const shape of attentionShapes(32)) {
+    it(`matches the reference for ${JSON.stringify(shape)}`, () =>
+      expectAttentionReference(rt, smallHeadAttention, shape));
   }
 
   it('reads q, k and v as column blocks of one fused buffer, windows of a pass apart', async () => {
@@ -47,9 +30,9 @@ describe('attention for small heads', () => {
     const tokens = windows * seqLen;
     const ld = (heads + 2 * kvHeads) * dim + pad;
     const qkv = random.uniform(3 + tokens * ld, -2, 2);
-    const out = await up(new Float32Array(2 + tokens * heads * dim).fill(7));
+    const out = await scratch(rt, new Float32Array(2 + tokens * heads * dim).fill(7));
     const shape = { tokens, seqLen, heads, kvHeads, headDim: dim, scale: 0.4 };
-    const fused = await up(qkv);
+    const fused = await scratch(rt, qkv);
     await smallHeadAttention(rt, {
       ...shape,
       q: fused,
@@ -92,11 +75,11 @@ describe('attention for small heads', () => {
     const seed = freshSeed();
     const random = new Random(seed);
     const shape = { tokens: 48, seqLen: 16, heads: 2, kvHeads: 1, headDim: 16 };
-    const q = await up(random.uniform(48 * 2 * 16));
-    const k = await up(random.uniform(48 * 16));
-    const v = await up(random.uniform(48 * 16));
-    const a = await up(new Float32Array(48 * 2 * 16));
-    const b = await up(new Float32Array(48 * 2 * 16));
+    const q = await scratch(rt, random.uniform(48 * 2 * 16));
+    const k = await scratch(rt, random.uniform(48 * 16));
+    const v = await scratch(rt, random.uniform(48 * 16));
+    const a = await scratch(rt, new Float32Array(48 * 2 * 16));
+    const b = await scratch(rt, new Float32Array(48 * 2 * 16));
     await smallHeadAttention(rt, { ...shape, q, k, v, out: a });
     await attention(rt, { ...shape, q, k, v, out: b });
     const [x, y] = [await rt.readF32(a), await rt.readF32(b)];
@@ -106,9 +89,9 @@ describe('attention for small heads', () => {
   });
 
   it('says when it does not fit, and names the argument that is wrong', async () => {
-    const q = await up(new Float32Array(4 * 4 * 8));
-    const kv = await up(new Float32Array(4 * 2 * 8));
-    const out = await up(new Float32Array(4 * 4 * 8));
+    const q = await scratch(rt, new Float32Array(4 * 4 * 8));
+    const kv = await scratch(rt, new Float32Array(4 * 2 * 8));
+    const out = await scratch(rt, new Float32Array(4 * 4 * 8));
     const base = { q, k: kv, v: kv, out, tokens: 4, heads: 4, kvHeads: 2, headDim: 8 };
     expect(smallHeadFits({ ...base, headDim: 33 }, rt.limits)).toBe(false);
     expect(smallHeadFits(base, { ...rt.limits, maxStorageBufferBindingSize: 256 + 64 })).toBe(false);

@@ -1,31 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { crossEntropy, IGNORE_TARGET } from './crossEntropy';
 import { Random } from './random';
 import { reduceToNumber } from './reduce';
 import { F32_EPS, relativeError } from './reference';
 import { crossEntropyBound, crossEntropyReference } from './reference.model';
+import { scratch } from './testing';
 
 describe('cross-entropy', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
-
-  const upload = async (r: GpuRuntime, data: Float32Array | Uint32Array) =>
-    (await r.upload('cross-entropy test', 'scratch', data)).buffer;
 
   it('gives 0 for ignored rows, NaN for a target past the vocabulary, and a mean NLL with reduce()', async () => {
     const [rows, vocab, ld] = [6, 37, 40];
     const logits = new Random(12).uniform(1 + rows * ld, -4, 4);
     const targets = Uint32Array.of(0, IGNORE_TARGET, vocab - 1, vocab, 5, IGNORE_TARGET);
-    const nll = await upload(rt, new Float32Array(rows + 2).fill(7));
+    const nll = await scratch(rt, new Float32Array(rows + 2).fill(7));
     await crossEntropy(rt, {
-      logits: await upload(rt, logits),
-      targets: await upload(rt, Uint32Array.of(1, ...targets)),
+      logits: await scratch(rt, logits),
+      targets: await scratch(rt, Uint32Array.of(1, ...targets)),
       nll,
       rows,
       vocab,
@@ -55,11 +53,11 @@ describe('cross-entropy', () => {
 
     // Mean over the rows that count: the sum with reduce(), the count is the caller's.
     const good = Uint32Array.of(0, IGNORE_TARGET, 3, 7, IGNORE_TARGET, 1);
-    const loss = await upload(rt, new Float32Array(good.length));
+    const loss = await scratch(rt, new Float32Array(good.length));
     const dense = new Random(13).uniform(good.length * vocab, -4, 4);
     await crossEntropy(rt, {
-      logits: await upload(rt, dense),
-      targets: await upload(rt, good),
+      logits: await scratch(rt, dense),
+      targets: await scratch(rt, good),
       nll: loss,
       rows: good.length,
       vocab,
@@ -78,9 +76,9 @@ describe('cross-entropy', () => {
     const tiny = await createNodeRuntime({ capLimits: { maxStorageBufferBindingSize: 2048 } });
     try {
       const run = crossEntropy(tiny, {
-        logits: await upload(tiny, new Float32Array(2000)),
-        targets: await upload(tiny, new Uint32Array(2)),
-        nll: await upload(tiny, new Float32Array(2)),
+        logits: await scratch(tiny, new Float32Array(2000)),
+        targets: await scratch(tiny, new Uint32Array(2)),
+        nll: await scratch(tiny, new Float32Array(2)),
         rows: 2,
         vocab: 1000,
       });
@@ -88,9 +86,9 @@ describe('cross-entropy', () => {
     } finally {
       tiny.destroy();
     }
-    const logits = await upload(rt, new Float32Array(30));
-    const targets = await upload(rt, new Uint32Array(3));
-    const nll = await upload(rt, new Float32Array(3));
+    const logits = await scratch(rt, new Float32Array(30));
+    const targets = await scratch(rt, new Uint32Array(3));
+    const nll = await scratch(rt, new Float32Array(3));
     const base = { logits, targets, nll, rows: 3, vocab: 10 };
     await expect(crossEntropy(rt, { ...base, vocab: 11 })).rejects.toThrow(/crossEntropy: logits \(3×11/);
     await expect(crossEntropy(rt, { ...base, rows: 4, vocab: 7 })).rejects.toThrow(

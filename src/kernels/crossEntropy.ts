@@ -9,7 +9,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid } from './params';
-import { bindWindow, span, windowCapacity } from './window';
+import { bindWindow, span, windowLimits } from './window';
 
 const crossEntropyKernel = defineKernel({
   name: 'crossEntropy',
@@ -64,10 +64,7 @@ export async function crossEntropyDispatches(rt: GpuRuntime, args: CrossEntropyA
   checkDistinct(kernel, ['nll', args.nll], ['logits', args.logits], ['targets', args.targets]);
   if (rows === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const perWindow = Math.min(
     rowsPerWindow(kernel, 'row of logits', capacity, vocab, ld),
     capacity,

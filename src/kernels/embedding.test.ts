@@ -1,35 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { embedding } from './embedding';
 import { Random } from './random';
+import { scratch } from './testing';
 
 // Bad ids, strided output and argument errors; the suite covers the values on random ids.
 describe('embedding', () => {
-  let rt: GpuRuntime;
-  let tiny: GpuRuntime;
-  withKernelRuntimes((atDevice, atTiny) => {
-    rt = atDevice;
-    tiny = atTiny;
-  });
+  const { full, both } = withKernelRuntimes();
 
-  const upload = async (r: GpuRuntime, data: Float32Array | Uint32Array) =>
-    (await r.upload('embedding test', 'scratch', data)).buffer;
-
-  for (const [label, runtime] of [
-    ['full limits', () => rt],
-    ['tiny limits', () => tiny],
-  ] as const) {
+  for (const [label, runtime] of both) {
     it(`writes NaN for ids past the vocabulary and copies the rest (${label})`, async () => {
       const r = runtime();
       const vocab = 41;
       const width = 23;
       const table = new Random(7).uniform(vocab * width);
       const ids = Uint32Array.of(3, vocab, 0, 0xffffffff, vocab - 1, vocab + 100);
-      const out = await upload(r, new Float32Array(ids.length * width).fill(1));
+      const out = await scratch(r, new Float32Array(ids.length * width).fill(1));
       await embedding(r, {
-        ids: await upload(r, ids),
-        table: await upload(r, table),
+        ids: await scratch(r, ids),
+        table: await scratch(r, table),
         out,
         tokens: ids.length,
         vocab,
@@ -45,16 +34,17 @@ describe('embedding', () => {
   }
 
   it('writes a column block of a wider output (ldOut, offsets) and leaves the rest alone', async () => {
+    const rt = full();
     const vocab = 10;
     const width = 6;
     const ld = 11;
     const table = new Random(3).uniform(vocab * width + 5);
     const ids = Uint32Array.of(9, 2, 2, 0);
     const before = new Float32Array(2 + ids.length * ld).fill(-7);
-    const out = await upload(rt, before);
+    const out = await scratch(rt, before);
     await embedding(rt, {
-      ids: await upload(rt, Uint32Array.of(99, ...ids)),
-      table: await upload(rt, table),
+      ids: await scratch(rt, Uint32Array.of(99, ...ids)),
+      table: await scratch(rt, table),
       out,
       tokens: ids.length,
       vocab,
@@ -73,9 +63,10 @@ describe('embedding', () => {
   });
 
   it('names the argument that is wrong', async () => {
-    const table = await upload(rt, new Float32Array(40));
-    const ids = await upload(rt, new Uint32Array(4));
-    const out = await upload(rt, new Float32Array(16));
+    const rt = full();
+    const table = await scratch(rt, new Float32Array(40));
+    const ids = await scratch(rt, new Uint32Array(4));
+    const out = await scratch(rt, new Float32Array(16));
     const base = { ids, table, out, tokens: 4, vocab: 10, width: 4 };
     await expect(embedding(rt, { ...base, tokens: 5 })).rejects.toThrow(/embedding: ids .* needs 20 bytes/);
     await expect(embedding(rt, { ...base, vocab: 11 })).rejects.toThrow(/embedding: table \(11×4/);

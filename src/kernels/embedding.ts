@@ -15,7 +15,7 @@ import { defineKernel } from './kernel';
 import { checkDistinct, checkInteger, checkMatrix } from './operands';
 import { foldGrid } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageCapacity } from './storage';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowLimits } from './window';
 
 const QUIET_NAN_BITS = 0x7fc00000;
 const shader = `${halfStorage}\n${body}`;
@@ -82,10 +82,7 @@ export async function embeddingDispatches(rt: GpuRuntime, args: EmbeddingArgs): 
   checkDistinct(kernel, ['out', args.out], ['ids', args.ids], ['table', args.table]);
   if (tokens === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const block = planBlocks<'t' | 'c' | 'v'>(
     { t: tokens, c: width, v: vocab },
     [

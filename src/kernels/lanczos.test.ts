@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
 import { countersSince } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { lanczos, largestRitzValue } from './lanczos';
 import { lanczos64 } from './lanczos.reference';
 import { freshSeed, Random } from './random';
+import { scratch } from './testing';
 
 /** A random n × n Gram XᵀX of `tokens` rows, rounded to f32. */
 function randomGram(random: Random, n: number, tokens: number): Float32Array {
@@ -26,19 +26,11 @@ function unitStart(random: Random, n: number): Float32Array {
 }
 
 describe('Lanczos on the GPU', () => {
-  let rt: GpuRuntime;
-  let small: GpuRuntime;
   // 2 KiB bindings (448 elements) and 3 workgroups per dimension: G in row and column blocks,
   // the vector updates and reductions in windows.
-  withKernelRuntimes((atDevice, atTiny) => {
-    rt = atDevice;
-    small = atTiny;
-  });
+  const { full, both } = withKernelRuntimes();
 
-  for (const [label, which] of [
-    ['default limits', () => rt],
-    ['2 KiB bindings', () => small],
-  ] as const) {
+  for (const [label, which] of both) {
     it(`matches the float64 recurrence with one read-back (${label})`, async () => {
       const r = which();
       for (const [n, steps] of [
@@ -51,7 +43,7 @@ describe('Lanczos on the GPU', () => {
         const random = new Random(seed);
         const g = randomGram(random, n, Math.min(n + 3, 40));
         const start = unitStart(random, n);
-        const buffer = (await r.upload('lanczos test G', 'scratch', g)).buffer;
+        const buffer = await scratch(r, g);
         const before = r.counters();
         const gpu = await lanczos(r, buffer, n, start, steps);
         expect(countersSince(r.counters(), before).readbacks, `n ${n}`).toBe(1);
@@ -77,10 +69,11 @@ describe('Lanczos on the GPU', () => {
   }
 
   it('stops T at an exhausted Krylov space instead of dividing by zero', async () => {
+    const rt = full();
     // G = diag(3, 3, 5, 5) from a start with equal weights on both eigenspaces: two steps span an
     // invariant subspace, β₃ = 0, and later steps must stay finite and zero.
     const g = new Float32Array([3, 0, 0, 0, 0, 3, 0, 0, 0, 0, 5, 0, 0, 0, 0, 5]);
-    const buffer = (await rt.upload('lanczos test G', 'scratch', g)).buffer;
+    const buffer = await scratch(rt, g);
     const t = await lanczos(rt, buffer, 4, new Float32Array([0.5, 0.5, 0.5, 0.5]), 4);
     expect([...t.alpha, ...t.betaSquared].every(Number.isFinite)).toBe(true);
     expect(t.betaSquared[1]).toBe(0);

@@ -20,7 +20,7 @@ import { defineKernel } from './kernel';
 import { matvec } from './matvec';
 import { foldGrid } from './params';
 import { reduce } from './reduce';
-import { bindWindow, windowCapacity } from './window';
+import { bindWindow, windowLimits } from './window';
 
 const lanczosKernel = defineKernel({
   name: 'lanczos',
@@ -81,8 +81,7 @@ export async function lanczos(
     rt.write(v, start);
     // One workgroup does a step's vector work when a vector fits one binding (any real n);
     // otherwise five windowed passes, with the terms of α_j in their own buffer.
-    const fused =
-      n <= windowCapacity(rt.limits.maxStorageBufferBindingSize, rt.limits.minStorageBufferOffsetAlignment);
+    const fused = n <= windowLimits(rt.limits).capacity;
     const dots = fused ? w : await make('lanczos α terms', n);
     for (let j = 1; j <= k; j++) {
       if (fused) {
@@ -123,8 +122,7 @@ async function update(
   vectors: { w: GPUBuffer; v?: GPUBuffer; u: GPUBuffer },
 ): Promise<void> {
   const pipeline = await lanczosKernel.pipeline(rt, entryPoint);
-  const align = rt.limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
+  const { align, capacity } = windowLimits(rt.limits);
   const coef = bindWindow(record, 2 * j - 2, 3, align);
   const dispatches: Dispatch[] = [];
   // The fused step covers all n elements with one workgroup, in one window.

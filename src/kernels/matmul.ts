@@ -13,7 +13,7 @@ import { defineKernel } from './kernel';
 import { chooseMatmulKernel, MATMUL_KERNELS, MATMUL_TILE, type MatmulKernel } from './matmulKernel';
 import { foldGrid } from './params';
 import { bindStorageWindow, STORAGE_CODE, type StorageType, storageBytes, storageCapacity } from './storage';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowLimits } from './window';
 
 // Both kernels take the same uniform block and bindings.
 const UNIFORMS = {
@@ -102,10 +102,7 @@ export async function matmulDispatches(rt: GpuRuntime, args: MatmulArgs): Promis
   const TILE = MATMUL_TILE[kernel];
   if (m === 0 || n === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const spanA = (bl: Blk) => (transA ? span(bl.k, bl.m, lda) : span(bl.m, bl.k, lda));
   const spanB = (bl: Blk) => (transB ? span(bl.n, bl.k, ldb) : span(bl.k, bl.n, ldb));
   const block = planBlocks<'m' | 'n' | 'k'>(

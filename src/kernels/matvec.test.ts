@@ -1,23 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { matvec, matvecBlocks, matvecBound } from './matvec';
 import { MATVEC_KERNELS } from './matvecKernel';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
+import { poisoned, scratch } from './testing';
 
 describe('matvec', () => {
-  let rt: GpuRuntime;
-  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements: G is split into blocks of rows, and rows longer than 448
   // into column blocks that add to y; 3 workgroups per dimension fold the row grid.
-  withKernelRuntimes((atDevice, atTiny) => {
-    rt = atDevice;
-    small = atTiny;
-  });
-
-  const up = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('matvec test', 'scratch', data)).buffer;
+  const { full, tiny, both } = withKernelRuntimes();
 
   const shapes: [number, number][] = [
     [1, 1],
@@ -31,10 +23,7 @@ describe('matvec', () => {
     // and a second workgroup.
     [517, 9],
   ];
-  for (const [label, which] of [
-    ['default limits', () => rt],
-    ['2 KiB bindings', () => small],
-  ] as const) {
+  for (const [label, which] of both) {
     for (const kernel of MATVEC_KERNELS) {
       it(`y = A·x, x_rows⊙y and y = Aᵀ·x match float64 at awkward shapes (${kernel} kernel, ${label})`, async () => {
         const r = which();
@@ -44,15 +33,15 @@ describe('matvec', () => {
           const a = random.uniform(rows * cols);
           const x = random.uniform(cols);
           const xRows = random.uniform(rows);
-          const y = await up(r, new Float32Array(rows).fill(Number.NaN));
-          const out = await up(r, new Float32Array(rows).fill(Number.NaN));
+          const y = await poisoned(r, rows);
+          const out = await poisoned(r, rows);
           await matvec(r, {
-            a: await up(r, a),
-            x: await up(r, x),
+            a: await scratch(r, a),
+            x: await scratch(r, x),
             y,
             rows,
             cols,
-            dots: { xRows: await up(r, xRows), out },
+            dots: { xRows: await scratch(r, xRows), out },
             kernel,
           });
           const ref = matmulReference({ a, b: x, m: rows, n: 1, k: cols });
@@ -73,15 +62,22 @@ describe('matvec', () => {
             `${rows}×${cols} seed ${seed}`,
           ).toBeLessThanOrEqual(bound);
           // Without dots, y alone.
-          const y2 = await up(r, new Float32Array(rows).fill(Number.NaN));
-          await matvec(r, { a: await up(r, a), x: await up(r, x), y: y2, rows, cols, kernel });
+          const y2 = await poisoned(r, rows);
+          await matvec(r, { a: await scratch(r, a), x: await scratch(r, x), y: y2, rows, cols, kernel });
           expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
             bound,
           );
           // y = Aᵀ·x: each column's rows serially, plus one addition per later row block.
           const xt = random.uniform(rows);
-          const yt = await up(r, new Float32Array(cols).fill(Number.NaN));
-          await matvec(r, { a: await up(r, a), x: await up(r, xt), y: yt, rows, cols, transpose: true });
+          const yt = await poisoned(r, cols);
+          await matvec(r, {
+            a: await scratch(r, a),
+            x: await scratch(r, xt),
+            y: yt,
+            rows,
+            cols,
+            transpose: true,
+          });
           const refT = matmulReference({ a, b: xt, m: cols, n: 1, k: rows, transA: true });
           const rowBlocks = Math.ceil(rows / matvecBlocks(r, rows, cols).rows);
           expect(
@@ -94,14 +90,15 @@ describe('matvec', () => {
   }
 
   it('splits a 7 × 500 matrix into column blocks under 2 KiB bindings', () => {
-    expect(matvecBlocks(small, 7, 500).cols).toBeLessThan(500);
-    expect(matvecBlocks(small, 131, 67).rows).toBeLessThan(131);
+    expect(matvecBlocks(tiny(), 7, 500).cols).toBeLessThan(500);
+    expect(matvecBlocks(tiny(), 131, 67).rows).toBeLessThan(131);
   });
 
   it('names the argument that is wrong', async () => {
-    const a = await up(rt, new Float32Array(12));
-    const x = await up(rt, new Float32Array(4));
-    const y = await up(rt, new Float32Array(3));
+    const rt = full();
+    const a = await scratch(rt, new Float32Array(12));
+    const x = await scratch(rt, new Float32Array(4));
+    const y = await scratch(rt, new Float32Array(3));
     await expect(matvec(rt, { a, x, y, rows: 4, cols: 4 })).rejects.toThrow(/matvec: a needs 64 bytes/);
     await expect(matvec(rt, { a, x, y: x, rows: 3, cols: 4 })).rejects.toThrow(
       /y must be a different buffer/,

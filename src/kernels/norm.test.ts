@@ -1,22 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { norm } from './norm';
 import { NORM_KERNELS } from './normKernel';
 import { Random } from './random';
 import { relativeError } from './reference';
 import { layerNormReference, normBound, rmsNormReference } from './reference.model';
+import { scratch } from './testing';
 
 describe('LayerNorm and RMSNorm', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
-
-  const upload = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('norm test', 'scratch', data)).buffer;
 
   it('reads and writes strided rows at offsets, leaving the padding alone', async () => {
     const rows = 5;
@@ -33,13 +31,13 @@ describe('LayerNorm and RMSNorm', () => {
     for (const [kind, kernel] of (['layer', 'rms'] as const).flatMap((kind) =>
       NORM_KERNELS.map((kernel) => [kind, kernel] as const),
     )) {
-      const y = await upload(rt, before);
+      const y = await scratch(rt, before);
       await norm(rt, {
         kind,
-        x: await upload(rt, xs),
+        x: await scratch(rt, xs),
         y,
-        weight: await upload(rt, g),
-        bias: kind === 'layer' ? await upload(rt, b) : undefined,
+        weight: await scratch(rt, g),
+        bias: kind === 'layer' ? await scratch(rt, b) : undefined,
         rows,
         width,
         ldX,
@@ -74,9 +72,9 @@ describe('LayerNorm and RMSNorm', () => {
   it('refuses a row wider than one binding with a limit error, and wrong arguments with RangeErrors', async () => {
     const tiny = await createNodeRuntime({ capLimits: { maxStorageBufferBindingSize: 2048 } });
     try {
-      const x = await upload(tiny, new Float32Array(1000));
-      const y = await upload(tiny, new Float32Array(1000));
-      const g = await upload(tiny, new Float32Array(1000));
+      const x = await scratch(tiny, new Float32Array(1000));
+      const y = await scratch(tiny, new Float32Array(1000));
+      const g = await scratch(tiny, new Float32Array(1000));
       const run = norm(tiny, { kind: 'rms', x, y, weight: g, rows: 1, width: 1000 });
       await expect(run).rejects.toBeInstanceOf(GpuLimitError);
       await expect(norm(tiny, { kind: 'rms', x, y, weight: g, rows: 1, width: 1000 })).rejects.toThrow(
@@ -85,9 +83,9 @@ describe('LayerNorm and RMSNorm', () => {
     } finally {
       tiny.destroy();
     }
-    const x = await upload(rt, new Float32Array(60));
-    const y = await upload(rt, new Float32Array(60));
-    const g = await upload(rt, new Float32Array(10));
+    const x = await scratch(rt, new Float32Array(60));
+    const y = await scratch(rt, new Float32Array(60));
+    const g = await scratch(rt, new Float32Array(10));
     const base = { x, y, weight: g, rows: 6, width: 10 };
     await expect(norm(rt, { ...base, kind: 'layer' })).rejects.toThrow(/layerNorm: bias is required/);
     await expect(norm(rt, { ...base, kind: 'rms', bias: g })).rejects.toThrow(/rmsNorm: takes no bias/);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { embedding, embeddingDispatches } from './embedding';
 import { decodeHalves, floatToBf16Bits, floatToHalfBits } from './halfFloat';
@@ -8,6 +7,7 @@ import { MATMUL_KERNELS } from './matmulKernel';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
 import { embeddingBound, embeddingReference } from './reference.model';
+import { scratch } from './testing';
 
 // Matmul's B and the embedding table stored as F16 or BF16, two per u32 word, against float64
 // references computed from the decoded 16-bit values. Decoding is exact, so the bounds are those of
@@ -55,22 +55,11 @@ const CASES: MatmulCase[] = [
 ];
 
 describe('matmul and embedding with packed 16-bit operands', () => {
-  let full: GpuRuntime;
-  let tiny: GpuRuntime;
   // 2 KiB bindings (448 words a window after alignment slack, so 895 elements) force B and the
   // table into several windows, many starting in the high half of a word.
-  withKernelRuntimes((atDevice, atTiny) => {
-    full = atDevice;
-    tiny = atTiny;
-  });
+  const { full, tiny, both } = withKernelRuntimes();
 
-  const upload = async (rt: GpuRuntime, data: Float32Array | Uint32Array) =>
-    (await rt.upload('packed test', 'scratch', data)).buffer;
-
-  for (const [label, runtime] of [
-    ['full limits', () => full],
-    ['tiny limits', () => tiny],
-  ] as const) {
+  for (const [label, runtime] of both) {
     for (const type of ['f16', 'bf16'] as const) {
       for (const [cs, kernel] of CASES.flatMap((cs) =>
         MATMUL_KERNELS.map((kernel) => [cs, kernel] as const),
@@ -93,10 +82,10 @@ describe('matmul and embedding with packed 16-bit operands', () => {
           const c0 = cs.withBeta ? random.uniform(m * n) : new Float32Array(m * n).fill(Number.NaN);
           const alpha = cs.withBeta ? Math.fround(0.5 + random.next()) : 1;
           const beta = cs.withBeta ? Math.fround(-0.75) : 0;
-          const c = await upload(rt, c0);
+          const c = await scratch(rt, c0);
           const args = {
-            a: await upload(rt, a),
-            b: await upload(rt, packWords(stored.bits)),
+            a: await scratch(rt, a),
+            b: await scratch(rt, packWords(stored.bits)),
             c,
             m,
             n,
@@ -110,7 +99,7 @@ describe('matmul and embedding with packed 16-bit operands', () => {
             bType: type,
             kernel,
           };
-          if (label === 'tiny limits') expect((await matmulDispatches(rt, args)).length).toBeGreaterThan(1);
+          if (rt === tiny()) expect((await matmulDispatches(rt, args)).length).toBeGreaterThan(1);
           await matmul(rt, args);
           const error = relativeError(
             await rt.readF32(c),
@@ -133,10 +122,10 @@ describe('matmul and embedding with packed 16-bit operands', () => {
             t < 2 ? vocab - 1 - t : Math.floor(random.next() * vocab),
           );
           const out0 = random.uniform(tokens * width);
-          const out = await upload(rt, out0);
+          const out = await scratch(rt, out0);
           const args = {
-            ids: await upload(rt, ids),
-            table: await upload(rt, packWords(stored.bits)),
+            ids: await scratch(rt, ids),
+            table: await scratch(rt, packWords(stored.bits)),
             out,
             tokens,
             vocab,
@@ -145,8 +134,7 @@ describe('matmul and embedding with packed 16-bit operands', () => {
             offsetTable: offset,
             tableType: type,
           };
-          if (label === 'tiny limits')
-            expect((await embeddingDispatches(rt, args)).length).toBeGreaterThan(1);
+          if (rt === tiny()) expect((await embeddingDispatches(rt, args)).length).toBeGreaterThan(1);
           await embedding(rt, args);
           const error = relativeError(
             await rt.readF32(out),
@@ -159,23 +147,22 @@ describe('matmul and embedding with packed 16-bit operands', () => {
   }
 
   it('sizes a packed operand in half words and names its type when the buffer is short', async () => {
+    const rt = full();
     // 9 × 7 = 63 f16 elements take 32 words: 128 bytes, where f32 would need 252.
-    const b = await upload(full, new Uint32Array(32));
-    const a = await upload(full, new Float32Array(2 * 7));
-    const c = await upload(full, new Float32Array(2 * 9));
+    const b = await scratch(rt, new Uint32Array(32));
+    const a = await scratch(rt, new Float32Array(2 * 7));
+    const c = await scratch(rt, new Float32Array(2 * 9));
     const base = { a, b, c, m: 2, n: 9, k: 7, transB: true, bType: 'f16' as const };
-    await expect(matmul(full, base)).resolves.toBeUndefined();
-    await expect(matmul(full, { ...base, offsetB: 2 })).rejects.toThrow(
+    await expect(matmul(rt, base)).resolves.toBeUndefined();
+    await expect(matmul(rt, { ...base, offsetB: 2 })).rejects.toThrow(
       /matmul B: a 9×7 f16 matrix \(ld 7, offset 2\) needs 132 bytes/,
     );
-    await expect(matmul(full, { ...base, bType: 'f32' })).rejects.toThrow(/needs 252 bytes/);
-    await expect(matmul(full, { ...base, bType: 'f8' as 'f16' })).rejects.toThrow(/storage type f8/);
-    const ids = await upload(full, new Uint32Array(2));
-    const out = await upload(full, new Float32Array(2 * 7));
+    await expect(matmul(rt, { ...base, bType: 'f32' })).rejects.toThrow(/needs 252 bytes/);
+    await expect(matmul(rt, { ...base, bType: 'f8' as 'f16' })).rejects.toThrow(/storage type f8/);
+    const ids = await scratch(rt, new Uint32Array(2));
+    const out = await scratch(rt, new Float32Array(2 * 7));
     const emb = { ids, table: b, out, tokens: 2, vocab: 9, width: 7, tableType: 'bf16' as const };
-    await expect(embedding(full, emb)).resolves.toBeUndefined();
-    await expect(embedding(full, { ...emb, vocab: 10 })).rejects.toThrow(
-      /table \(10×7 bf16.* needs 140 bytes/,
-    );
+    await expect(embedding(rt, emb)).resolves.toBeUndefined();
+    await expect(embedding(rt, { ...emb, vocab: 10 })).rejects.toThrow(/table \(10×7 bf16.* needs 140 bytes/);
   });
 });

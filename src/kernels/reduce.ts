@@ -8,7 +8,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import type { VectorRef } from './elementwise';
 import { defineKernel } from './kernel';
 import { foldGrid } from './params';
-import { bindWindow, windowCapacity } from './window';
+import { bindWindow, windowLimits } from './window';
 
 const kernel = defineKernel({
   name: 'reduce',
@@ -76,10 +76,7 @@ export async function reduce(
 
 /** Elements one window of a pass covers: whole blocks where the binding allows it. */
 function chunkFor(rt: GpuRuntime): number {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const capacity = windowLimits(rt.limits).capacity;
   return capacity >= REDUCE_BLOCK ? Math.floor(capacity / REDUCE_BLOCK) * REDUCE_BLOCK : capacity;
 }
 

@@ -1,22 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { freshSeed, Random } from './random';
 import { F32_EPS, relativeError } from './reference';
 import { ROPE_BOUND, ropeReference } from './reference.model';
 import { type RopeArgs, rope, ropeRate } from './rope';
+import { scratch } from './testing';
 
 // The two pairings checked against the formulas of the code they come from, written out here
 // independently of reference.model.ts, and against each other through Hugging Face's permutation.
 describe('rotary position embedding', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
 
   async function run(x: Float32Array, args: Omit<RopeArgs, 'x'>): Promise<Float32Array> {
-    const buffer = (await rt.upload('rope test', 'scratch', x)).buffer;
+    const buffer = await scratch(rt, x);
     await rope(rt, { ...args, x: buffer });
     return rt.readF32(buffer);
   }
@@ -178,7 +179,7 @@ describe('rotary position embedding', () => {
         [rt, 'one block'],
         [tiny, 'blocks of one token'],
       ] as const) {
-        const buffer = (await runtime.upload('rope test', 'scratch', x)).buffer;
+        const buffer = await scratch(runtime, x);
         const args = { x: buffer, heads, headDim: dim, convention: 'half' as const, startPosition: 2 };
         await rope(runtime, { ...args, tokens: windows * seqLen, seqLen });
         const got = await runtime.readF32(buffer);
@@ -201,7 +202,7 @@ describe('rotary position embedding', () => {
     }
     await expect(
       rope(rt, {
-        x: (await rt.upload('rope test', 'scratch', x)).buffer,
+        x: await scratch(rt, x),
         tokens: 20,
         seqLen: 7,
         heads,
@@ -238,7 +239,7 @@ describe('rotary position embedding', () => {
   });
 
   it('names the argument that is wrong', async () => {
-    const x = (await rt.upload('rope test', 'scratch', new Float32Array(64))).buffer;
+    const x = await scratch(rt, new Float32Array(64));
     const base = { x, tokens: 4, heads: 2, headDim: 8, convention: 'half' as const };
     await expect(rope(rt, { ...base, rotaryDim: 5 })).rejects.toThrow(/rotaryDim must be even/);
     await expect(rope(rt, { ...base, rotaryDim: 10 })).rejects.toThrow(

@@ -11,7 +11,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { checkFinite, checkInteger, checkMatrix, checkSeqLen } from './operands';
 import { foldGrid } from './params';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowLimits } from './window';
 
 export const ropeKernel = defineKernel({
   name: 'rope',
@@ -99,10 +99,7 @@ export async function ropeDispatches(rt: GpuRuntime, args: RopeArgs): Promise<Di
   checkMatrix(kernel, 'x', args.x, tokens, heads * headDim, ld, offset);
   if (tokens === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   if (rotaryDim > capacity) {
     throw new GpuLimitError(
       `rope: a head's ${rotaryDim} rotated elements do not fit one storage binding (${capacity} elements here)`,

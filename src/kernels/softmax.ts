@@ -6,7 +6,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { checkInteger, checkMatrix, rowsPerWindow } from './operands';
 import { foldGrid } from './params';
-import { bindWindow, span, windowCapacity } from './window';
+import { bindWindow, span, windowLimits } from './window';
 
 const softmaxKernel = defineKernel({
   name: 'softmax',
@@ -46,10 +46,7 @@ export async function softmax(rt: GpuRuntime, args: SoftmaxArgs): Promise<void> 
   checkInteger(kernel, 'firstRow', firstRow);
   checkMatrix(kernel, 'x', args.x, rows, cols, ld, offset);
   if (rows === 0) return;
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const perWindow = Math.min(rowsPerWindow(kernel, 'row', capacity, cols, ld), maxGroups * maxGroups);
   // Each invocation handles about four columns; 64 invocations at most per row.
   const group = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, cols / 4))));

@@ -5,7 +5,7 @@ import shader from '../../shaders/kernels/transpose.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { foldGrid } from './params';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowLimits } from './window';
 
 const kernel = defineKernel({
   name: 'transpose',
@@ -53,10 +53,7 @@ export async function transpose(rt: GpuRuntime, args: TransposeArgs): Promise<vo
   }
   if (rows === 0 || cols === 0) return;
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const block = planBlocks<'r' | 'c'>(
     { r: rows, c: cols },
     [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { EngineLimits } from '../gpu/device';
 import { foldGrid } from './params';
-import { bindWindow, planBlocks, span, windowCapacity } from './window';
+import { bindWindow, planBlocks, span, windowCapacity, windowLimits } from './window';
 
 describe('binding windows', () => {
   it('binds from the aligned address below the block and reports the element offset', () => {
@@ -21,6 +22,16 @@ describe('binding windows', () => {
     expect(span(block.m, block.k, ld)).toBeLessThanOrEqual(capacity);
     expect(block.m).toBe(1);
     expect(block.k % 64).toBe(0);
+  });
+
+  it('reads the alignment, the elements a window spans and the grid from the device limits', () => {
+    const limits = {
+      minStorageBufferOffsetAlignment: 256,
+      maxStorageBufferBindingSize: 2048,
+      maxComputeWorkgroupsPerDimension: 3,
+    } as EngineLimits;
+    // (2048 − 256) bytes of a binding are always usable past the aligned start: 448 f32.
+    expect(windowLimits(limits)).toEqual({ align: 256, capacity: 448, maxGroups: 3 });
   });
 
   it('refuses when not even one element fits', () => {

@@ -4,6 +4,7 @@
 // multiple of minStorageBufferOffsetAlignment, so it starts at the aligned address at or below the
 // block and the kernel is told the remaining element offset.
 
+import type { EngineLimits } from '../gpu/device';
 import { GpuLimitError } from '../gpu/errors';
 import type { Binding } from '../gpu/runtime';
 
@@ -21,6 +22,26 @@ export function span(rows: number, cols: number, ld: number): number {
 /** Elements a window may span so that, with the worst alignment slack, it fits one binding. */
 export function windowCapacity(maxBindingBytes: number, alignmentBytes: number): number {
   return Math.floor((maxBindingBytes - alignmentBytes) / 4);
+}
+
+/** What a kernel plans its windows and grid from, read once from the device's limits. */
+export interface WindowLimits {
+  /** minStorageBufferOffsetAlignment, in bytes: where a binding may start. */
+  align: number;
+  /** Elements a window may span (windowCapacity). */
+  capacity: number;
+  /** maxComputeWorkgroupsPerDimension. */
+  maxGroups: number;
+}
+
+/** The window limits of a device, as every windowed kernel reads them. */
+export function windowLimits(limits: EngineLimits): WindowLimits {
+  const align = limits.minStorageBufferOffsetAlignment;
+  return {
+    align,
+    capacity: windowCapacity(limits.maxStorageBufferBindingSize, align),
+    maxGroups: limits.maxComputeWorkgroupsPerDimension,
+  };
 }
 
 export function bindWindow(

@@ -11,7 +11,7 @@
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import type { Kernel } from './kernel';
 import { foldGrid } from './params';
-import { bindWindow, span, windowCapacity } from './window';
+import { bindWindow, span, windowLimits } from './window';
 
 /** A vector a pass reads or writes. */
 export interface PassOperand {
@@ -59,10 +59,7 @@ export interface WindowedPass {
 
 /** Elements one window of a pass spans: all operands fit their binding, the grid fits its fold. */
 export function passWindowElements(rt: GpuRuntime, block: number, strides: readonly number[] = [1]): number {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const capacity = windowLimits(rt.limits).capacity;
   // A window of k elements of an operand read `stride` apart spans (k − 1)·stride + 1 elements.
   const fits = Math.min(...strides.map((s) => 1 + Math.floor((capacity - 1) / s)));
   const groups = rt.limits.maxComputeWorkgroupsPerDimension;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { freshSeed } from '../kernels/random';
 import { parseLlama2cTokenizer } from '../tokenizer';
 import type { ModelConfig } from './config';
@@ -24,10 +24,9 @@ const file = (name: string) => {
 };
 
 let rt: GpuRuntime;
-beforeAll(async () => {
-  rt = await createNodeRuntime();
+withNodeRuntime((made) => {
+  rt = made;
 });
-afterAll(() => rt.destroy());
 
 async function compare(config: ModelConfig, residency: Residency = 'resident') {
   const seed = freshSeed();

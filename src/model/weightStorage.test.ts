@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { decodeHalves } from '../kernels/halfFloat';
 import { freshSeed } from '../kernels/random';
 import { loadTokenizer } from '../tokenizer';
@@ -30,10 +30,9 @@ const publicFile = (path: string) => readFileSync(new URL(`../../public/${path}`
 const stories = (name: string) => publicFile(`models/stories260K/${name}`);
 
 let rt: GpuRuntime;
-beforeAll(async () => {
-  rt = await createNodeRuntime();
+withNodeRuntime((made) => {
+  rt = made;
 });
-afterAll(() => rt.destroy());
 
 async function openConverted(
   files: { name: string; data: Uint8Array }[],

@@ -4,11 +4,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
-import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
-import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
-import { encodeBitmask } from './bitmaskFormat';
+import { F32_EPS, matmulReference, relativeError } from '../kernels/reference';
+import { poisoned, scratch } from '../kernels/testing';
 import {
   bitmaskMatmul,
   bitmaskMatmulBlocks,
@@ -18,15 +17,7 @@ import {
 } from './bitmaskMatmul';
 import { randomUnstructuredDense } from './randomSparse';
 import { sparseLinearDispatches } from './sparseLinear';
-import { type BitmaskOnGpu, uploadCompressed } from './upload';
-
-/** ref + y0 (what an accumulating kernel must produce), its scale grown by |y0|. */
-function plus(ref: Reference, y0: Float32Array): Reference {
-  return {
-    value: ref.value.map((v, i) => v + (y0[i] as number)),
-    scale: ref.scale.map((s, i) => s + Math.abs(y0[i] as number)),
-  };
-}
+import { expectAssignedAndAccumulated, plusAccumulated, uploadBitmask } from './testing';
 
 /**
  * A random matrix at `density` whose row 0 stores nothing and whose last row (when there are two
@@ -45,18 +36,9 @@ function mixedRows(random: Random, rows: number, cols: number, density: number):
 }
 
 describe('bitmask Y = X·Wᵀ', () => {
-  let rt: GpuRuntime;
-  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: X and Y are split
   // into blocks of tokens and W into blocks of rows (cut again where their values do not fit).
-  withKernelRuntimes((atDevice, atTiny) => {
-    rt = atDevice;
-    small = atTiny;
-  });
-
-  const up = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('bitmask matmul test', 'scratch', data)).buffer;
-  const poisoned = (r: GpuRuntime, n: number) => up(r, new Float32Array(n).fill(Number.NaN));
+  const { full, tiny, both } = withKernelRuntimes();
 
   // [tokens, rows, cols, density]: one token; primes; cols not a multiple of 32 (nor of the 64
   // columns staged at a time); sparsity 0 %, 50 %, 90 % and 100 %; token and row counts that leave
@@ -73,10 +55,7 @@ describe('bitmask Y = X·Wᵀ', () => {
     [37, 3, 257, 0.9],
   ];
 
-  for (const [label, which] of [
-    ['default limits', () => rt],
-    ['2 KiB bindings', () => small],
-  ] as const) {
+  for (const [label, which] of both) {
     it(`matches float64 at awkward shapes and sparsities, = and += (${label})`, async () => {
       const r = which();
       for (const [tokens, rows, cols, density] of shapes) {
@@ -85,20 +64,17 @@ describe('bitmask Y = X·Wᵀ', () => {
         const dense = mixedRows(random, rows, cols, density);
         const x = random.uniform(tokens * cols);
         const y0 = random.uniform(tokens * rows);
-        const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+        const w = await uploadBitmask(r, 'w', dense, rows, cols);
         const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
         // Each entry is one invocation's serial sum over its row's stored products in column order:
         // (stored − 1) additions, each product rounded once, one more for += Y. Relative to
         // Σ|w||x| (+ |y0|), that is at most (stored + 2)·u for the row storing the most values.
         const bound = bitmaskMatmulBound(bitmaskMostStored(w)) * F32_EPS;
         const what = `${tokens} tokens × ${rows}×${cols} density ${density} seed ${seed} (${label})`;
-        const y = await poisoned(r, tokens * rows);
-        await bitmaskMatmul(r, { weights: w, x: await up(r, x), y, tokens });
-        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-        const yAcc = await up(r, y0);
-        await bitmaskMatmul(r, { weights: w, x: await up(r, x), y: yAcc, tokens, accumulate: true });
-        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
-        if (r === small && tokens * cols > 448) {
+        await expectAssignedAndAccumulated(r, { x, y0, ref, bound, what }, (io) =>
+          bitmaskMatmul(r, { weights: w, tokens, ...io }),
+        );
+        if (r === tiny() && tokens * cols > 448) {
           const blocks = bitmaskMatmulBlocks(r, w, tokens);
           expect(blocks.tokens, `${what}: X is split into blocks of tokens`).toBeLessThan(tokens);
         }
@@ -113,15 +89,15 @@ describe('bitmask Y = X·Wᵀ', () => {
       const [tokens, rows, cols] = [9, 41, 70];
       const [offsetX, offsetY] = [13, 29];
       const dense = mixedRows(random, rows, cols, 0.5);
-      const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+      const w = await uploadBitmask(r, 'w', dense, rows, cols);
       const x = random.uniform(tokens * cols);
       const xPadded = new Float32Array(offsetX + tokens * cols + 5).fill(Number.NaN);
       xPadded.set(x, offsetX);
       const yStart = random.uniform(offsetY + tokens * rows + 7);
-      const y = await up(r, yStart);
+      const y = await scratch(r, yStart);
       await bitmaskMatmul(r, {
         weights: w,
-        x: await up(r, xPadded),
+        x: await scratch(r, xPadded),
         y,
         tokens,
         offsetX,
@@ -133,7 +109,7 @@ describe('bitmask Y = X·Wᵀ', () => {
       const y0 = yStart.subarray(offsetY, offsetY + tokens * rows);
       const bound = bitmaskMatmulBound(bitmaskMostStored(w)) * F32_EPS;
       expect(
-        relativeError(out.subarray(offsetY, offsetY + tokens * rows), plus(ref, y0)),
+        relativeError(out.subarray(offsetY, offsetY + tokens * rows), plusAccumulated(ref, y0)),
         `seed ${seed}`,
       ).toBeLessThanOrEqual(bound);
       expect(Array.from(out.subarray(0, offsetY)), `before Y, seed ${seed}`).toEqual(
@@ -147,13 +123,14 @@ describe('bitmask Y = X·Wᵀ', () => {
   }
 
   it('cuts row blocks where their values would not fit a binding', async () => {
+    const small = tiny();
     const seed = freshSeed();
     const random = new Random(seed);
     // 2 KiB bindings hold 448 elements: 130 full rows of 40 columns store 5200 values, so the row
     // blocks that X, Y and the mask allow are cut until each holds at most 448 values.
     const [rows, cols] = [131, 40];
     const dense = mixedRows(random, rows, cols, 1);
-    const w = (await uploadCompressed(small, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+    const w = await uploadBitmask(small, 'w', dense, rows, cols);
     const { rows: blocks } = bitmaskMatmulBlocks(small, w, 8);
     expect(blocks.length).toBeGreaterThan(1);
     expect(blocks[0]?.[0]).toBe(0);
@@ -167,21 +144,14 @@ describe('bitmask Y = X·Wᵀ', () => {
   });
 
   it('refuses a row wider than a binding and names bad arguments', async () => {
+    const [rt, small] = [full(), tiny()];
     const random = new Random(freshSeed());
-    const wide = (await uploadCompressed(
-      small,
-      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.5), 2, 1000),
-      'wide',
-    )) as BitmaskOnGpu;
+    const wide = await uploadBitmask(small, 'wide', randomUnstructuredDense(random, 2, 1000, 0.5), 2, 1000);
     expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(GpuLimitError);
     expect(() => bitmaskMatmulBlocks(small, wide, 3)).toThrow(/bitmaskMatmul: a row of wide \(1000 columns/);
     wide.destroy();
-    const w = (await uploadCompressed(
-      rt,
-      encodeBitmask('w', randomUnstructuredDense(random, 4, 8, 0.5), 4, 8),
-      'w',
-    )) as BitmaskOnGpu;
-    const x = await up(rt, random.uniform(16));
+    const w = await uploadBitmask(rt, 'w', randomUnstructuredDense(random, 4, 8, 0.5), 4, 8);
+    const x = await scratch(rt, random.uniform(16));
     await expect(bitmaskMatmul(rt, { weights: w, x, y: x, tokens: 2 })).rejects.toThrow(
       /y must be a different buffer from x/,
     );
@@ -198,14 +168,11 @@ describe('bitmask Y = X·Wᵀ', () => {
   });
 
   it('is what sparseLinear runs for a bitmask W over several tokens: one dispatch, not one per token', async () => {
+    const rt = full();
     const random = new Random(freshSeed());
     const [tokens, rows, cols] = [6, 19, 40];
-    const w = (await uploadCompressed(
-      rt,
-      encodeBitmask('w', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols),
-      'w',
-    )) as BitmaskOnGpu;
-    const x = await up(rt, random.uniform(tokens * cols));
+    const w = await uploadBitmask(rt, 'w', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols);
+    const x = await scratch(rt, random.uniform(tokens * cols));
     const y = await poisoned(rt, tokens * rows);
     const viaLinear = await sparseLinearDispatches(rt, { weights: w, x, y, tokens });
     const direct = await bitmaskMatmulDispatches(rt, { weights: w, x, y, tokens });

@@ -11,7 +11,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid } from '../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../kernels/window';
+import { bindWindow, planBlocks, span, windowLimits } from '../kernels/window';
 import { bitmaskWordsPerRow } from './bitmaskFormat';
 import { bitmaskRowBlocks, bitmaskValuesWindow } from './bitmaskRowBlocks';
 import type { BitmaskOnGpu } from './upload';
@@ -83,10 +83,7 @@ export function bitmaskMatmulBlocks(
   w: BitmaskOnGpu,
   tokens: number,
 ): { tokens: number; rows: [number, number][] } {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const capacity = windowLimits(rt.limits).capacity;
   const words = bitmaskWordsPerRow(w.cols);
   if (w.cols > capacity)
     throw new GpuLimitError(

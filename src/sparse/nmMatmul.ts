@@ -8,7 +8,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid } from '../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../kernels/window';
+import { bindWindow, planBlocks, span, windowLimits } from '../kernels/window';
 import { nmConstants } from './nmMatvec';
 import type { NmOnGpu } from './upload';
 
@@ -49,10 +49,7 @@ export interface NmMatmulArgs {
 
 /** Tokens and rows of W per dispatch under the runtime's limits. */
 export function nmMatmulBlocks(rt: GpuRuntime, w: NmOnGpu, tokens: number): { t: number; r: number } {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const capacity = windowLimits(rt.limits).capacity;
   const groups = rt.limits.maxComputeWorkgroupsPerDimension;
   return planBlocks<'t' | 'r'>(
     { t: tokens, r: w.rows },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { GpuLimitError } from '../gpu/errors';
-import type { GpuRuntime } from '../gpu/runtime';
 import { withKernelRuntimes } from '../host/testRuntimes';
 import { MATVEC_KERNELS } from '../kernels/matvecKernel';
 import { freshSeed, Random } from '../kernels/random';
-import { F32_EPS, matmulReference, type Reference, relativeError } from '../kernels/reference';
+import { F32_EPS, matmulReference, relativeError } from '../kernels/reference';
+import { poisoned, scratch } from '../kernels/testing';
 import { bitmaskBytes, bitmaskWordsPerRow, encodeBitmask } from './bitmaskFormat';
 import { bitmaskMatvec, bitmaskMatvecBlocks, bitmaskMatvecBound } from './bitmaskMatvec';
 import { encodeNm, nmBytes, nmKeptPerRow } from './nmFormat';
@@ -12,36 +12,15 @@ import { nmMatmul, nmMatmulBlocks } from './nmMatmul';
 import { nmMatvec, nmMatvecBound, nmMatvecRows } from './nmMatvec';
 import { randomNmDense, randomUnstructuredDense } from './randomSparse';
 import { sparseLinear } from './sparseLinear';
-import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from './upload';
-
-/** ref + y0 (what an accumulating kernel must produce), its scale grown by |y0|. */
-function plus(ref: Reference, y0: Float32Array): Reference {
-  return {
-    value: ref.value.map((v, i) => v + (y0[i] as number)),
-    scale: ref.scale.map((s, i) => s + Math.abs(y0[i] as number)),
-  };
-}
+import { expectAssignedAndAccumulated, uploadBitmask, uploadNm } from './testing';
+import { type NmOnGpu, uploadCompressed } from './upload';
 
 describe('sparse kernels', () => {
-  let rt: GpuRuntime;
-  let small: GpuRuntime;
   // 2 KiB bindings hold 448 elements and 3 workgroups per dimension fold the grid: W is split into
   // blocks of rows (and nmMatmul's X and Y into blocks of tokens).
-  withKernelRuntimes((atDevice, atTiny) => {
-    rt = atDevice;
-    small = atTiny;
-  });
+  const { full, tiny, both } = withKernelRuntimes();
 
-  const up = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('sparse test', 'scratch', data)).buffer;
-  const poisoned = (r: GpuRuntime, n: number) => up(r, new Float32Array(n).fill(Number.NaN));
-
-  const limits = [
-    ['default limits', () => rt],
-    ['2 KiB bindings', () => small],
-  ] as const;
-
-  for (const [label, which] of limits) {
+  for (const [label, which] of both) {
     for (const kernel of MATVEC_KERNELS) {
       it(`N:M y = W·x matches float64 at awkward shapes (${kernel} kernel, ${label})`, async () => {
         const r = which();
@@ -67,24 +46,19 @@ describe('sparse kernels', () => {
           const dense = randomNmDense(random, rows, cols, n, m, true);
           const x = random.uniform(cols);
           const y0 = random.uniform(rows);
-          const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+          const w = await uploadNm(r, 'w', dense, { rows, cols, n, m });
           const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
           // On the direct kernel every row, and on the workgroup kernel short rows (at most
           // NM_SHORT_ROW_KEPT kept: 2×256 and 70×264 are either side), are summed serially by one
           // invocation; longer ones by 128 invocations and a 7-level tree.
           const bound = nmMatvecBound(nmKeptPerRow(cols, n, m), n, kernel) * F32_EPS;
-          const y = await poisoned(r, rows);
-          await nmMatvec(r, { weights: w, x: await up(r, x), y, kernel });
           const what = `${rows}×${cols} ${n}:${m} seed ${seed}`;
-          expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-          const yAcc = await up(r, y0);
-          await nmMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true, kernel });
-          expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(
-            bound,
+          await expectAssignedAndAccumulated(r, { x, y0, ref, bound, what }, (io) =>
+            nmMatvec(r, { weights: w, ...io, kernel }),
           );
           w.destroy();
         }
-        expect(nmMatvecRows(small, { kept: 32, words: 2, rows: 131 } as NmOnGpu)).toBeLessThan(131);
+        expect(nmMatvecRows(tiny(), { kept: 32, words: 2, rows: 131 } as NmOnGpu)).toBeLessThan(131);
       });
 
       it(`bitmask y = W·x matches float64 at awkward shapes and densities (${kernel} kernel, ${label})`, async () => {
@@ -102,29 +76,24 @@ describe('sparse kernels', () => {
           [67, 33, 0.9],
         ];
         // 4500 columns = 141 mask words: invocations own runs of 2 words.
-        if (r === rt) shapes.push([3, 4500, 0.5]);
+        if (r === full()) shapes.push([3, 4500, 0.5]);
         for (const [rows, cols, density] of shapes) {
           const seed = freshSeed();
           const random = new Random(seed);
           const dense = randomUnstructuredDense(random, rows, cols, density);
           const x = random.uniform(cols);
           const y0 = random.uniform(rows);
-          const w = (await uploadCompressed(r, encodeBitmask('w', dense, rows, cols), 'w')) as BitmaskOnGpu;
+          const w = await uploadBitmask(r, 'w', dense, rows, cols);
           const ref = matmulReference({ a: dense, b: x, m: rows, n: 1, k: cols });
           // On the direct kernel every row, and on the workgroup kernel rows of at most
           // BITMASK_SHORT_ROW_WORDS words (256 columns: 70×256 and 2×257 are either side), are summed
           // serially by one invocation; longer ones by runs of words and a tree.
           const bound = bitmaskMatvecBound(bitmaskWordsPerRow(cols), kernel) * F32_EPS;
           const what = `${rows}×${cols} density ${density} seed ${seed}`;
-          const y = await poisoned(r, rows);
-          await bitmaskMatvec(r, { weights: w, x: await up(r, x), y, kernel });
-          expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-          const yAcc = await up(r, y0);
-          await bitmaskMatvec(r, { weights: w, x: await up(r, x), y: yAcc, accumulate: true, kernel });
-          expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(
-            bound,
+          await expectAssignedAndAccumulated(r, { x, y0, ref, bound, what }, (io) =>
+            bitmaskMatvec(r, { weights: w, ...io, kernel }),
           );
-          if (r === small && rows === 131) expect(bitmaskMatvecBlocks(r, w).length).toBeGreaterThan(1);
+          if (r === tiny() && rows === 131) expect(bitmaskMatvecBlocks(r, w).length).toBeGreaterThan(1);
           w.destroy();
         }
       });
@@ -146,26 +115,24 @@ describe('sparse kernels', () => {
         const dense = randomNmDense(random, rows, cols, n, m, true);
         const x = random.uniform(tokens * cols);
         const y0 = random.uniform(tokens * rows);
-        const w = (await uploadCompressed(r, encodeNm('w', dense, rows, cols, n, m), 'w')) as NmOnGpu;
+        const w = await uploadNm(r, 'w', dense, { rows, cols, n, m });
         const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
         // One invocation adds a row's kept products in turn: kept − 1 additions, one rounding of
         // each product, one for accumulating onto Y.
         const bound = (nmKeptPerRow(cols, n, m) + 2) * F32_EPS;
         const what = `${tokens} tokens × ${rows}×${cols} ${n}:${m} seed ${seed}`;
-        const y = await poisoned(r, tokens * rows);
-        await nmMatmul(r, { weights: w, x: await up(r, x), y, tokens });
-        expect(relativeError(await r.readF32(y), ref), what).toBeLessThanOrEqual(bound);
-        const yAcc = await up(r, y0);
-        await nmMatmul(r, { weights: w, x: await up(r, x), y: yAcc, tokens, accumulate: true });
-        expect(relativeError(await r.readF32(yAcc), plus(ref, y0)), `${what} +=`).toBeLessThanOrEqual(bound);
+        await expectAssignedAndAccumulated(r, { x, y0, ref, bound, what }, (io) =>
+          nmMatmul(r, { weights: w, tokens, ...io }),
+        );
         w.destroy();
       }
-      const blocks = nmMatmulBlocks(small, { rows: 131, cols: 64, kept: 32, words: 2 } as NmOnGpu, 70);
+      const blocks = nmMatmulBlocks(tiny(), { rows: 131, cols: 64, kept: 32, words: 2 } as NmOnGpu, 70);
       expect(blocks.t).toBeLessThan(70);
     });
   }
 
   it('sparseLinear picks the kernel by tokens and format and matches float64', async () => {
+    const rt = full();
     const seed = freshSeed();
     const random = new Random(seed);
     const [rows, cols] = [19, 40];
@@ -179,7 +146,7 @@ describe('sparse kernels', () => {
       for (const tokens of [1, 3]) {
         const x = random.uniform(tokens * cols);
         const y = await poisoned(rt, tokens * rows);
-        await sparseLinear(rt, { weights, x: await up(rt, x), y, tokens });
+        await sparseLinear(rt, { weights, x: await scratch(rt, x), y, tokens });
         const ref = matmulReference({ a: x, b: dense, m: tokens, n: rows, k: cols, transB: true });
         expect(
           relativeError(await rt.readF32(y), ref),
@@ -191,6 +158,7 @@ describe('sparse kernels', () => {
   });
 
   it('uploads exactly the format’s bytes as weights in the ledger', async () => {
+    const rt = full();
     const random = new Random(freshSeed());
     const before = rt.ledger.bytesIn('weights');
     const nm = await uploadCompressed(
@@ -213,18 +181,15 @@ describe('sparse kernels', () => {
   });
 
   it('names the argument that is wrong and refuses rows wider than a binding', async () => {
+    const [rt, small] = [full(), tiny()];
     const random = new Random(freshSeed());
-    const w = (await uploadCompressed(
-      rt,
-      encodeNm('w', randomNmDense(random, 4, 8, 2, 4), 4, 8, 2, 4),
-      'w',
-    )) as NmOnGpu;
-    const x = await up(rt, random.uniform(8));
+    const w = await uploadNm(rt, 'w', randomNmDense(random, 4, 8, 2, 4), { rows: 4, cols: 8, n: 2, m: 4 });
+    const x = await scratch(rt, random.uniform(8));
     await expect(nmMatvec(rt, { weights: w, x, y: x })).rejects.toThrow(
       /y must be a different buffer from x/,
     );
     await expect(
-      nmMatvec(rt, { weights: w, x: await up(rt, random.uniform(4)), y: await poisoned(rt, 4) }),
+      nmMatvec(rt, { weights: w, x: await scratch(rt, random.uniform(4)), y: await poisoned(rt, 4) }),
     ).rejects.toThrow(/nmMatvec: x needs 32 bytes/);
     await expect(nmMatmul(rt, { weights: w, x, y: await poisoned(rt, 4), tokens: 2 })).rejects.toThrow(
       /nmMatmul: x \(2×8/,
@@ -233,11 +198,7 @@ describe('sparse kernels', () => {
       /tokens must be an integer ≥ 1/,
     );
     w.destroy();
-    const wide = (await uploadCompressed(
-      small,
-      encodeBitmask('wide', randomUnstructuredDense(random, 2, 1000, 0.9), 2, 1000),
-      'wide',
-    )) as BitmaskOnGpu;
+    const wide = await uploadBitmask(small, 'wide', randomUnstructuredDense(random, 2, 1000, 0.9), 2, 1000);
     expect(() => bitmaskMatvecBlocks(small, wide)).toThrow(GpuLimitError);
     wide.destroy();
   });

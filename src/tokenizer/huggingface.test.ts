@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromGpt2Files, fromTokenizerJson } from './huggingface';
+import { tokenizerErrorOf } from './testing';
 import { TokenizerError } from './tokenizer';
 
 const dir = new URL('../../public/tokenizers/gpt2/', import.meta.url);
@@ -8,16 +9,6 @@ const vocabText = readFileSync(new URL('vocab.json', dir), 'utf8');
 const mergesText = readFileSync(new URL('merges.txt', dir), 'utf8');
 const vocab = JSON.parse(vocabText) as Record<string, number>;
 const merges = mergesText.split('\n').filter((line) => line !== '' && !line.startsWith('#version'));
-
-function errorOf(run: () => unknown): TokenizerError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenizerError);
-    return error as TokenizerError;
-  }
-  throw new Error('expected a TokenizerError');
-}
 
 describe('GPT-2 byte-level BPE (vocab.json + merges.txt)', () => {
   const tok = fromGpt2Files(vocabText, mergesText);
@@ -57,7 +48,9 @@ describe('GPT-2 byte-level BPE (vocab.json + merges.txt)', () => {
   });
 
   it('rejects ids it does not have', () => {
-    expect(errorOf(() => tok.decode([50257])).message).toMatch(/^vocab\.json: cannot decode id 50257/);
+    expect(tokenizerErrorOf(() => tok.decode([50257])).message).toMatch(
+      /^vocab\.json: cannot decode id 50257/,
+    );
     expect(() => tok.decode([1.5])).toThrow(TokenizerError);
   });
 
@@ -75,33 +68,33 @@ describe('GPT-2 byte-level BPE (vocab.json + merges.txt)', () => {
     // Which BOS to prepend is an option.
     const withS = fromGpt2Files(opt, mergesText, { bosToken: '<s>' });
     expect(withS.encode('Hello', { addBos: true })[0]).toBe(0);
-    expect(errorOf(() => fromGpt2Files(opt, mergesText, { bosToken: '<bos>' })).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files(opt, mergesText, { bosToken: '<bos>' })).message).toMatch(
       /^vocab\.json: BOS token "<bos>" is not in the vocabulary/,
     );
   });
 
   it('names vocab.json when it is malformed', () => {
-    expect(errorOf(() => fromGpt2Files('{"a": 1,', mergesText)).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files('{"a": 1,', mergesText)).message).toMatch(
       /^vocab\.json: is not valid JSON/,
     );
-    expect(errorOf(() => fromGpt2Files('[1, 2]', mergesText)).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files('[1, 2]', mergesText)).message).toMatch(
       /^vocab\.json: must map each token/,
     );
-    expect(errorOf(() => fromGpt2Files('{"a": -1}', '')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files('{"a": -1}', '')).message).toMatch(
       /^vocab\.json: token "a" has id -1/,
     );
-    expect(errorOf(() => fromGpt2Files('{"a": "x"}', '')).file).toBe('vocab.json');
+    expect(tokenizerErrorOf(() => fromGpt2Files('{"a": "x"}', '')).file).toBe('vocab.json');
   });
 
   it('names merges.txt when it is malformed or does not match vocab.json', () => {
-    expect(errorOf(() => fromGpt2Files(vocab, '#version: 0.2\nĠ t\nbad\n')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files(vocab, '#version: 0.2\nĠ t\nbad\n')).message).toMatch(
       /^merges\.txt: line 3 is "bad"/,
     );
-    expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'a b\n')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'a b\n')).message).toMatch(
       /^merges\.txt: line 1 uses "ab", which vocab\.json does not have/,
     );
     // Keys every object inherits are not tokens.
-    expect(errorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'construct or\n')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromGpt2Files({ a: 0, b: 1 }, 'construct or\n')).message).toMatch(
       /^merges\.txt: line 1 uses "construct"/,
     );
   });
@@ -179,23 +172,24 @@ describe('Hugging Face tokenizer.json', () => {
   });
 
   it('names tokenizer.json when it is malformed', () => {
-    expect(errorOf(() => fromTokenizerJson('{"model": ')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson('{"model": ')).message).toMatch(
       /^tokenizer\.json: is not valid JSON/,
     );
-    expect(errorOf(() => fromTokenizerJson('[]')).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson('[]')).message).toMatch(
       /^tokenizer\.json: must hold a JSON object/,
     );
-    expect(errorOf(() => fromTokenizerJson({ version: '1.0' })).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson({ version: '1.0' })).message).toMatch(
       /^tokenizer\.json: has no "model" with a "vocab"/,
     );
-    expect(errorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: 3 } })).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: 3 } })).message).toMatch(
       /^tokenizer\.json: has no "model" with a "vocab"/,
     );
     expect(
-      errorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: 5 } })).message,
+      tokenizerErrorOf(() => fromTokenizerJson({ model: { type: 'BPE', vocab: { a: 0 }, merges: 5 } }))
+        .message,
     ).toMatch(/^tokenizer\.json: a BPE model needs "vocab" as an object and "merges" as a list/);
     expect(
-      errorOf(() =>
+      tokenizerErrorOf(() =>
         fromTokenizerJson({ ...gpt2Json, added_tokens: 5 }, undefined, { file: 'opt/tokenizer.json' }),
       ).message,
     ).toMatch(/^opt\/tokenizer\.json: "added_tokens" must be a list/);
@@ -207,7 +201,7 @@ describe('Hugging Face tokenizer.json', () => {
       model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
       post_processor: { type: 'TemplateProcessing', single: 5 },
     });
-    expect(errorOf(() => tok.encode('ab')).message).toMatch(
+    expect(tokenizerErrorOf(() => tok.encode('ab')).message).toMatch(
       /^tokenizer\.json: could not encode with this tokenizer \(.*\); is the file's pipeline malformed\?/,
     );
   });
@@ -218,13 +212,15 @@ describe('Hugging Face tokenizer.json', () => {
       added_tokens: [token],
     });
     // Found by the fuzz tests: this content ran the library out of memory.
-    expect(errorOf(() => fromTokenizerJson(withAdded({ id: 0, content: { length: 1e9 } }))).message).toMatch(
+    expect(
+      tokenizerErrorOf(() => fromTokenizerJson(withAdded({ id: 0, content: { length: 1e9 } }))).message,
+    ).toMatch(
       /^tokenizer\.json: added_tokens\[0\] is .*; an added token has a non-empty "content" string and an integer "id" >= 0/,
     );
-    expect(errorOf(() => fromTokenizerJson(withAdded({ id: -1, content: 'x' }))).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson(withAdded({ id: -1, content: 'x' }))).message).toMatch(
       /added_tokens\[0\]/,
     );
-    expect(errorOf(() => fromTokenizerJson(withAdded('x'))).message).toMatch(/added_tokens\[0\]/);
+    expect(tokenizerErrorOf(() => fromTokenizerJson(withAdded('x'))).message).toMatch(/added_tokens\[0\]/);
     expect(fromTokenizerJson(withAdded({ id: 3, content: '<s>', special: true })).bosId).toBe(3);
   });
 
@@ -233,15 +229,15 @@ describe('Hugging Face tokenizer.json', () => {
     const bpe = (merges: unknown[]) => ({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges } });
     expect(fromTokenizerJson(bpe(['a b'])).encode('ab')).toEqual([2]);
     expect(fromTokenizerJson(bpe([['a', 'b']])).encode('ab')).toEqual([2]);
-    expect(errorOf(() => fromTokenizerJson(bpe(['a b', 'a zz']))).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson(bpe(['a b', 'a zz']))).message).toMatch(
       /^tokenizer\.json: model\.merges\[1\] uses "zz", which model\.vocab does not have/,
     );
-    expect(errorOf(() => fromTokenizerJson(bpe([['b', 'a']]))).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson(bpe([['b', 'a']]))).message).toMatch(
       /model\.merges\[0\] uses "ba", which model\.vocab does not have/,
     );
-    expect(errorOf(() => fromTokenizerJson(bpe(['a b c']))).message).toMatch(
+    expect(tokenizerErrorOf(() => fromTokenizerJson(bpe(['a b c']))).message).toMatch(
       /model\.merges\[0\] is "a b c"; a merge is "a b" or \["a", "b"\], two tokens/,
     );
-    expect(errorOf(() => fromTokenizerJson(bpe([5]))).message).toMatch(/model\.merges\[0\] is 5/);
+    expect(tokenizerErrorOf(() => fromTokenizerJson(bpe([5]))).message).toMatch(/model\.merges\[0\] is 5/);
   });
 });

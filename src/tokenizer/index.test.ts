@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer, type TokenizerFile } from './index';
-import { TokenizerError } from './tokenizer';
+import { tokenizerErrorOf } from './testing';
 
 const publicDir = new URL('../../public/', import.meta.url);
 
@@ -12,16 +12,6 @@ function file(name: string, path: string): TokenizerFile {
 
 function textFile(name: string, text: string): TokenizerFile {
   return { name, data: new TextEncoder().encode(text).buffer as ArrayBuffer };
-}
-
-function errorOf(run: () => unknown): TokenizerError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TokenizerError);
-    return error as TokenizerError;
-  }
-  throw new Error('expected a TokenizerError');
 }
 
 describe('loadTokenizer', () => {
@@ -36,7 +26,7 @@ describe('loadTokenizer', () => {
   });
 
   it('asks for the vocab size when only a tok*.bin is there', () => {
-    expect(errorOf(() => loadTokenizer([tok512])).message).toMatch(
+    expect(tokenizerErrorOf(() => loadTokenizer([tok512])).message).toMatch(
       /^stories260K\/tok512\.bin: does not store its token count/,
     );
   });
@@ -73,21 +63,25 @@ describe('loadTokenizer', () => {
   });
 
   it('says what is missing when no loader fits', () => {
-    expect(errorOf(() => loadTokenizer([textFile('README.md', '')])).message).toMatch(
+    expect(tokenizerErrorOf(() => loadTokenizer([textFile('README.md', '')])).message).toMatch(
       /^README\.md: no usable tokenizer: give tokenizer\.json, vocab\.json with merges\.txt, or a llama2\.c tok\*\.bin/,
     );
-    expect(errorOf(() => loadTokenizer([vocab])).message).toMatch(/vocab\.json needs its merges\.txt/);
-    expect(errorOf(() => loadTokenizer([])).message).toMatch(/^\(no files\): no usable tokenizer/);
+    expect(tokenizerErrorOf(() => loadTokenizer([vocab])).message).toMatch(
+      /vocab\.json needs its merges\.txt/,
+    );
+    expect(tokenizerErrorOf(() => loadTokenizer([])).message).toMatch(/^\(no files\): no usable tokenizer/);
   });
 
   it('names a file that is not text or not JSON', () => {
     const notUtf8 = { name: 'tokenizer.json', data: new Uint8Array([0x7b, 0xff, 0xfe]).buffer };
-    expect(errorOf(() => loadTokenizer([notUtf8])).message).toBe('tokenizer.json: is not UTF-8 text');
-    expect(errorOf(() => loadTokenizer([textFile('m/tokenizer.json', '{')])).message).toMatch(
+    expect(tokenizerErrorOf(() => loadTokenizer([notUtf8])).message).toBe(
+      'tokenizer.json: is not UTF-8 text',
+    );
+    expect(tokenizerErrorOf(() => loadTokenizer([textFile('m/tokenizer.json', '{')])).message).toMatch(
       /^m\/tokenizer\.json: is not valid JSON/,
     );
     expect(
-      errorOf(() => loadTokenizer([vocab, merges, textFile('tokenizer_config.json', '[]')])).message,
+      tokenizerErrorOf(() => loadTokenizer([vocab, merges, textFile('tokenizer_config.json', '[]')])).message,
     ).toBe('tokenizer_config.json: must hold a JSON object');
   });
 });

@@ -1,4 +1,7 @@
-import type { Tokenizer } from './tokenizer';
+// For tests: a stand-in tokenizer for jobs on tiny models, and the TokenizerError a bad input throws.
+
+import { expect } from 'vitest';
+import { type Tokenizer, TokenizerError } from './tokenizer';
 
 /**
  * For tests of jobs on tiny models: characters to ids 3..vocabSize − 1, BOS = 1. Enough of a
@@ -15,4 +18,15 @@ export function characterTokenizer(vocabSize: number): Tokenizer {
     ],
     decode: () => '',
   };
+}
+
+/** The TokenizerError that `run` throws; fails the test if it throws anything else or nothing. */
+export function tokenizerErrorOf(run: () => unknown): TokenizerError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenizerError);
+    return error as TokenizerError;
+  }
+  throw new Error('expected a TokenizerError');
 }
