@@ -29,6 +29,8 @@ export default defineConfig({
   // A subfolder, because Playwright empties outputDir on start and scripts/test.sh keeps Vitest's
   // report in test-results/ beside playwright.json, which scripts/summary.mjs reads.
   outputDir: 'test-results/e2e',
+  // The CLI's Node bundle, built once for the specs that compare the page with the CLI (e2e/cli.ts).
+  globalSetup: './e2e/buildCli.ts',
   // SwiftShader already keeps both cores busy; a second browser would only slow both down.
   workers: 1,
   fullyParallel: false,
@@ -55,7 +57,6 @@ export default defineConfig({
         'kernel-check.spec.ts',
         'model-eval.spec.ts',
         'prune.spec.ts',
-        'prune-devices.spec.ts',
         'prune-on-disk.spec.ts',
         'playground.spec.ts',
         'train.spec.ts',
