@@ -176,7 +176,6 @@ test('FISTAPruner and magnitude at 2:4, checked and compared under the microscop
     await expect(page.getByTestId('prune-run')).toBeEnabled();
     await page.getByTestId('prune-run').click();
     await expect(page.getByTestId('prune-status')).toHaveText(/^Done: 50\.00% sparse/, { timeout: PRUNE_MS });
-    await expect(page.getByTestId('prune-run-row')).toHaveCount(3);
 
     // Wanda feeds each block the pruned one before it: back to one device, the select off, the reason shown.
     await page.getByTestId('prune-method').selectOption('wanda');
