@@ -15,11 +15,22 @@ const BASE_ARGS = [
   '--disable-quic',
 ];
 
+// WGSL promises zeroed workgroup memory. By default Dawn leaves that to the Vulkan driver
+// (VK_KHR_zero_initialize_workgroup_memory), and SwiftShader then takes seconds to compile each
+// kernel with a large workgroup array: 25–28 s for a 64 × 64 f32 array (SparseGPT's factor,
+// shaders/prune/cholesky.wgsl) on a loaded 2-core machine, against 0.7–1.4 s with this feature off,
+// in which case Dawn's shader compiler zeroes the memory itself with a loop at the start of the
+// kernel. The same guarantee, and the same switch the Node rig sets (src/host/nodeGpu.ts); every
+// new page's worker and every device compiles its kernels anew, so the specs paid it over and over.
+const ZERO_INIT = '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension';
+
 export default defineConfig({
   testDir: 'e2e',
   // A subfolder, because Playwright empties outputDir on start and scripts/test.sh keeps Vitest's
   // report in test-results/ beside playwright.json, which scripts/summary.mjs reads.
   outputDir: 'test-results/e2e',
+  // The CLI's Node bundle, built once for the specs that compare the page with the CLI (e2e/cli.ts).
+  globalSetup: './e2e/buildCli.ts',
   // SwiftShader already keeps both cores busy; a second browser would only slow both down.
   workers: 1,
   fullyParallel: false,
@@ -46,7 +57,6 @@ export default defineConfig({
         'kernel-check.spec.ts',
         'model-eval.spec.ts',
         'prune.spec.ts',
-        'prune-devices.spec.ts',
         'prune-on-disk.spec.ts',
         'playground.spec.ts',
         'train.spec.ts',
@@ -58,7 +68,10 @@ export default defineConfig({
         'model-cache.spec.ts',
       ],
       use: {
-        launchOptions: { executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu', ...BASE_ARGS] },
+        launchOptions: {
+          executablePath: CHROMIUM,
+          args: ['--enable-unsafe-webgpu', ZERO_INIT, ...BASE_ARGS],
+        },
       },
     },
     {

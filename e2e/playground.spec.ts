@@ -5,11 +5,11 @@
 // give the same weights). Then the first screen's one-click start: FISTAPruner at 2:4, and the
 // playground runs the new run beside the dense model.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
+import { runCli } from './cli';
 import { collectErrors, LOAD_MS, loadModel } from './studioPage';
 
 const PRUNE_MS = 150_000;
@@ -20,15 +20,7 @@ const PROMPT = 'Once upon a time';
 const SAMPLING = { tokens: 12, temperature: '0.8', topK: '8', seed: '7' };
 
 function cli(args: string[]): string {
-  const env = { ...process.env };
-  env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-  env.XDG_RUNTIME_DIR ??= '/tmp';
-  return execFileSync('bash', ['scripts/cli.sh', ...args], {
-    env,
-    encoding: 'utf8',
-    timeout: CLI_MS,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return runCli(args, CLI_MS);
 }
 
 /** The CLI's continuation of the prompt by the model in `folder`, with the page's settings. */

@@ -2,7 +2,10 @@
 // adapter: the built-in model pruned with FISTAPruner at 2:4 on tiny settings, every matrix and the
 // whole model exactly 50% sparse, every 2:4 group valid under the microscope; then magnitude at 2:4,
 // and the two runs compared (Jaccard index of the kept sets). Also the results as CSV and the
-// pruned model as a .tar.
+// pruned model as a .tar. Then the "GPU devices" setting on the same page (what prune-devices.spec.ts
+// held): FISTAPruner on 2 devices of the one engine worker (a second requestAdapter/requestDevice)
+// finishes at exactly 50 % like a one-device run, and a baseline method puts the setting back to
+// 1 device and turns it off with the reason.
 
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
@@ -52,10 +55,10 @@ async function runAndWait(page: Page) {
   );
 }
 
-test('FISTAPruner and magnitude at 2:4, checked and compared under the microscope', async ({
+test('FISTAPruner and magnitude at 2:4, checked and compared under the microscope; FISTAPruner on 2 devices', async ({
   page,
 }, testInfo) => {
-  test.setTimeout(LOAD_MS + 2 * PRUNE_MS + 60_000);
+  test.setTimeout(LOAD_MS + 3 * PRUNE_MS + 60_000);
   const errors = collectErrors(page);
   await openAndLoad(page);
 
@@ -151,12 +154,34 @@ test('FISTAPruner and magnitude at 2:4, checked and compared under the microscop
 
   // A cancel lands between steps and leaves the finished runs as they were.
   await page.getByTestId('prune-method').selectOption('fista');
-  await page.getByTestId('prune-iterations').fill('20');
+  // K = 100: a step of about 4 s, so the run outlasts the cancel even on a loaded machine (with
+  // K = 20 the whole run once finished, in 47 s, before a slowed click landed).
+  await page.getByTestId('prune-iterations').fill('100');
   await page.getByTestId('prune-run').click();
   await expect(page.getByTestId('prune-progress')).toHaveText(/^[1-9]\d* \/ 55$/, { timeout: PRUNE_MS });
   await page.getByTestId('prune-cancel').click();
   await expect(page.getByTestId('prune-status')).toHaveText('Cancelled during pruning.', { timeout: 60_000 });
   await expect(page.getByTestId('prune-run')).toBeEnabled();
   await expect(page.getByTestId('prune-run-row')).toHaveCount(2);
+
+  // On the same page, its FISTA kernels already built for the first device.
+  await test.step('FISTAPruner on 2 devices in the studio; the setting off for a baseline', async () => {
+    // Tiny settings: K = 4, T = 1, no perplexity.
+    await page.getByTestId('prune-iterations').fill('4');
+    await page.getByTestId('prune-rounds').fill('1');
+    await page.getByTestId('prune-evaluate').uncheck();
+    const devices = page.getByTestId('prune-devices');
+    await expect(devices).toHaveValue('1');
+    await devices.selectOption('2');
+    await expect(page.getByTestId('prune-run')).toBeEnabled();
+    await page.getByTestId('prune-run').click();
+    await expect(page.getByTestId('prune-status')).toHaveText(/^Done: 50\.00% sparse/, { timeout: PRUNE_MS });
+
+    // Wanda feeds each block the pruned one before it: back to one device, the select off, the reason shown.
+    await page.getByTestId('prune-method').selectOption('wanda');
+    await expect(devices).toHaveValue('1');
+    await expect(devices).toBeDisabled();
+    await expect(page.locator('#prune')).toContainText('One device only');
+  });
   expect(errors).toEqual([]);
 });

@@ -4,29 +4,20 @@
 // evaluation, pruning and training); a bad file is refused with the field that is wrong, and
 // nothing else moves. Also the charts' PNG, SVG and CSV downloads.
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import type { TrainSummary } from '../src/train/job';
+import { runCli } from './cli';
 import { collectErrors, EVAL_MS, LOAD_MS, loadModel, runSmallEvaluation } from './studioPage';
 
 const PRUNE_MS = 150_000;
 const CLI_MS = 4 * 60_000;
-/** The tiny training run below took 13 s alone on two CPU cores, its bundle build included. */
+/** The tiny training run below took 13 s alone on two CPU cores, when each call still built the bundle. */
 const TRAIN_CLI_MS = 2 * 60_000;
 
 /** The headless CLI on Dawn in Node, writing its run record to `record`; resolves with its --json object. */
 function cli(args: string[], record: string, timeout = CLI_MS): Record<string, unknown> {
-  const env = { ...process.env };
-  env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-  env.XDG_RUNTIME_DIR ??= '/tmp';
-  const stdout = execFileSync('bash', ['scripts/cli.sh', ...args, '--json', '--record', record], {
-    env,
-    encoding: 'utf8',
-    timeout,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return JSON.parse(stdout);
+  return JSON.parse(runCli([...args, '--json', '--record', record], timeout));
 }
 
 async function openStudio(page: Page) {
@@ -34,13 +25,58 @@ async function openStudio(page: Page) {
   await expect(page.getByTestId('history-storage')).toContainText('kept', { timeout: 60_000 });
 }
 
-test('the history keeps runs across a reload, and deletes them', async ({ page }) => {
+// The chart's downloads use the evaluation the history test runs anyway: one page, one model load.
+test('the history keeps runs across a reload, and deletes them; a chart downloads as PNG, SVG and CSV', async ({
+  page,
+}) => {
   test.setTimeout(LOAD_MS + 2 * EVAL_MS);
   const errors = collectErrors(page);
   await openStudio(page);
   await expect(page.getByTestId('history-row')).toHaveCount(0);
   await loadModel(page);
   const ppl = await runSmallEvaluation(page);
+
+  await test.step('a chart downloads as PNG, SVG and CSV', async () => {
+    const chart = page.getByTestId('eval-chart');
+    await expect(chart.locator('.recharts-line').first()).toBeVisible();
+    const box = await chart.locator('.recharts-wrapper > svg').boundingBox();
+    const save = async (format: string) => {
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        chart.getByTestId(`chart-export-${format}`).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe(`perplexity-per-window.${format}`);
+      return readFileSync(await download.path());
+    };
+
+    const png = await save('png');
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    // IHDR: width and height at twice the chart's size on the page.
+    expect(png.readUInt32BE(16)).toBe(2 * Math.ceil(box?.width ?? 0));
+    expect(png.readUInt32BE(20)).toBe(2 * Math.ceil(box?.height ?? 0));
+    expect(png.length).toBeGreaterThan(5_000);
+
+    const svg = (await save('svg')).toString('utf8');
+    expect(svg).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
+    expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect(svg).toContain('<title>Perplexity per window, and over all windows so far</title>');
+    expect(svg).toMatch(/<path [^>]*class|<path /);
+    // The legend is drawn into the file; nothing refers to the page's CSS any more.
+    expect(svg).toMatch(/<text [^>]*>running<\/text>/);
+    expect(svg).not.toContain('var(--');
+    expect(svg).not.toMatch(/class="/);
+
+    const csv = (await save('csv')).toString('utf8').trim().split('\r\n');
+    expect(csv[0]).toBe('window,windowPpl,runningPpl');
+    expect(csv).toHaveLength(3);
+    for (const line of csv.slice(1)) {
+      const [window, windowPpl, runningPpl] = line.split(',').map(Number);
+      expect(window).toBeGreaterThan(0);
+      expect(windowPpl).toBeGreaterThan(1);
+      expect(runningPpl).toBeGreaterThan(1);
+    }
+  });
+
   // A cancelled run is kept too.
   await page.getByTestId('eval-windows').fill('');
   await page.getByTestId('eval-run').click();
@@ -179,53 +215,6 @@ test('an exported pruning record imports with the same numbers and charts', asyn
   await expect(row).toHaveCount(2);
   // The run is seeded: the same windows, the same masks, the same numbers.
   await expect(live.nth(1).getByTestId('prune-run-after')).toHaveText(after ?? '');
-  expect(errors).toEqual([]);
-});
-
-test('a chart downloads as PNG, SVG and CSV', async ({ page }) => {
-  test.setTimeout(LOAD_MS + EVAL_MS);
-  const errors = collectErrors(page);
-  await openStudio(page);
-  await loadModel(page);
-  await runSmallEvaluation(page);
-  const chart = page.getByTestId('eval-chart');
-  await expect(chart.locator('.recharts-line').first()).toBeVisible();
-  const box = await chart.locator('.recharts-wrapper > svg').boundingBox();
-  const save = async (format: string) => {
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      chart.getByTestId(`chart-export-${format}`).click(),
-    ]);
-    expect(download.suggestedFilename()).toBe(`perplexity-per-window.${format}`);
-    return readFileSync(await download.path());
-  };
-
-  const png = await save('png');
-  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  // IHDR: width and height at twice the chart's size on the page.
-  expect(png.readUInt32BE(16)).toBe(2 * Math.ceil(box?.width ?? 0));
-  expect(png.readUInt32BE(20)).toBe(2 * Math.ceil(box?.height ?? 0));
-  expect(png.length).toBeGreaterThan(5_000);
-
-  const svg = (await save('svg')).toString('utf8');
-  expect(svg).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
-  expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
-  expect(svg).toContain('<title>Perplexity per window, and over all windows so far</title>');
-  expect(svg).toMatch(/<path [^>]*class|<path /);
-  // The legend is drawn into the file; nothing refers to the page's CSS any more.
-  expect(svg).toMatch(/<text [^>]*>running<\/text>/);
-  expect(svg).not.toContain('var(--');
-  expect(svg).not.toMatch(/class="/);
-
-  const csv = (await save('csv')).toString('utf8').trim().split('\r\n');
-  expect(csv[0]).toBe('window,windowPpl,runningPpl');
-  expect(csv).toHaveLength(3);
-  for (const line of csv.slice(1)) {
-    const [window, windowPpl, runningPpl] = line.split(',').map(Number);
-    expect(window).toBeGreaterThan(0);
-    expect(windowPpl).toBeGreaterThan(1);
-    expect(runningPpl).toBeGreaterThan(1);
-  }
   expect(errors).toEqual([]);
 });
 
