@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersSince, type GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { describe, expect, it } from 'vitest';
+import { countersSince } from '../gpu/runtime';
 import { freshSeed, Random } from '../kernels/random';
 import { FistaWorkspace, fistaSolve, median, operatorError, weightedEnergy } from './fista';
 import {
@@ -11,24 +10,15 @@ import {
   lassoObjective64,
   lassoOptimum64,
   randomLayer,
-  TestUploads,
   tokenError64,
 } from './fista.reference';
 import { DegenerateGramError, LIPSCHITZ_MARGIN, largestEigenvalue } from './lipschitz';
+import { sharedUploads } from './uploadsTesting';
 
 describe('FISTA on the GPU', () => {
-  let rt: GpuRuntime;
-  let uploads: TestUploads;
-  const up = (data: Float32Array | Float64Array) => uploads.up(data);
-  const problemOf = (layer: Layer) => uploads.problem(layer);
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    uploads = new TestUploads(rt);
-  });
-  afterAll(() => {
-    uploads.destroy();
-    rt.destroy();
-  });
+  const shared = sharedUploads();
+  const up = (data: Float32Array | Float64Array) => shared.uploads.up(data);
+  const problemOf = (layer: Layer) => shared.uploads.problem(layer);
 
   it('reaches the float64 LASSO optimum: objective and KKT conditions', async () => {
     const seed = freshSeed();
@@ -39,8 +29,8 @@ describe('FISTA on the GPU', () => {
     const lambda = 0.3 * g0.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     const problem = await problemOf(layer);
     const L = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(p.g, p.n);
-    const ws = await FistaWorkspace.create(rt, p.m, p.n, 1500);
-    const solve = await fistaSolve(rt, {
+    const ws = await FistaWorkspace.create(shared.rt, p.m, p.n, 1500);
+    const solve = await fistaSolve(shared.rt, {
       problem,
       workspace: ws,
       start: await up(layer.w),
@@ -48,7 +38,7 @@ describe('FISTA on the GPU', () => {
       lipschitz: L,
       iterations: 1500,
     });
-    const gpu = await rt.readF32(ws.w);
+    const gpu = await shared.rt.readF32(ws.w);
     ws.destroy();
     const optimum = lassoOptimum64(p, lambda, layer.w);
     const fStar = lassoObjective64(p, optimum, lambda);
@@ -88,10 +78,10 @@ describe('FISTA on the GPU', () => {
     const v = random.uniform(layer.m * layer.n);
     const expected = tokenError64(v, layer.w, layer.x, layer.xStar, layer.m, layer.n, layer.tokens);
     // Statistics rounded to f32 (2⁻²⁴ each) and a sum with cancellation against ‖WX‖²: 1e-4 of ‖WX‖².
-    const gpu = await operatorError(rt, problem, await up(v));
+    const gpu = await operatorError(shared.rt, problem, await up(v));
     expect(Math.abs(gpu - expected), `seed ${seed}`).toBeLessThanOrEqual(1e-4 * layer.lasso.c0);
     const energy = await weightedEnergy(
-      rt,
+      shared.rt,
       await up(layer.w),
       await up(crossGram64(layer.x, layer.x, layer.tokens, layer.n)),
       layer.m,
@@ -105,9 +95,9 @@ describe('FISTA on the GPU', () => {
     const layer = randomLayer(new Random(seed), 1, 33, 80, 0);
     const exact = largestEigenvalue64(layer.lasso.g, 33);
     const gram = await up(layer.lasso.g);
-    const before = rt.counters();
-    const gpu = await largestEigenvalue(rt, gram, 33);
-    expect(countersSince(rt.counters(), before).readbacks).toBe(1);
+    const before = shared.rt.counters();
+    const gpu = await largestEigenvalue(shared.rt, gram, 33);
+    expect(countersSince(shared.rt.counters(), before).readbacks).toBe(1);
     // 33 ≤ LANCZOS_STEPS steps span the whole space: only f32 rounding of G and the recurrence.
     expect(Math.abs(gpu - exact) / exact, `seed ${seed}`).toBeLessThanOrEqual(1e-4);
   });
@@ -119,11 +109,11 @@ describe('FISTA on the GPU', () => {
       const poisoned = Float64Array.from(g);
       poisoned[4 * n + 7] = bad;
       poisoned[7 * n + 4] = bad;
-      await expect(largestEigenvalue(rt, await up(poisoned), n)).rejects.toThrow(
+      await expect(largestEigenvalue(shared.rt, await up(poisoned), n)).rejects.toThrow(
         new DegenerateGramError('the Gram matrix holds NaN or infinite values'),
       );
     }
-    await expect(largestEigenvalue(rt, await up(new Float64Array(n * n)), n)).rejects.toThrow(
+    await expect(largestEigenvalue(shared.rt, await up(new Float64Array(n * n)), n)).rejects.toThrow(
       new DegenerateGramError('the Gram matrix is zero: the operator never saw a non-zero input'),
     );
   });
@@ -138,28 +128,28 @@ describe('FISTA on the GPU', () => {
       0.1 * lassoGradient64(p, new Float64Array(p.m * p.n)).reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     const L = (1 + LIPSCHITZ_MARGIN) * largestEigenvalue64(p.g, p.n);
     const K = 200;
-    const ws = await FistaWorkspace.create(rt, p.m, p.n, K);
+    const ws = await FistaWorkspace.create(shared.rt, p.m, p.n, K);
     try {
       const solve = (iterations: number, tolerance = 0) =>
-        fistaSolve(rt, { problem, workspace: ws, start, lambda, lipschitz: L, iterations, tolerance });
+        fistaSolve(shared.rt, { problem, workspace: ws, start, lambda, lipschitz: L, iterations, tolerance });
       const tolerance = 1e-3;
       const early = await solve(K, tolerance);
-      const w = await rt.readF32(ws.w);
-      const z = await rt.readF32(ws.z);
+      const w = await shared.rt.readF32(ws.w);
+      const z = await shared.rt.readF32(ws.z);
       const s = early.iterations;
       expect(s, `seed ${seed}: the tolerance should end the solve early`).toBeLessThan(K);
       expect(s).toBeGreaterThan(1);
       expect(early.objectives).toHaveLength(s + 1);
       // The same kernels in the same order: bit-identical to a solve that runs s iterations.
       const plain = await solve(s);
-      expect(await rt.readF32(ws.w)).toEqual(w);
-      expect(await rt.readF32(ws.z)).toEqual(z);
+      expect(await shared.rt.readF32(ws.w)).toEqual(w);
+      expect(await shared.rt.readF32(ws.z)).toEqual(z);
       expect(early.objectives).toEqual(plain.objectives);
       // And s is the first iteration whose step ‖W_s − W_{s−1}‖ is within tol·‖W_s‖ (the GPU
       // compares f32 sums of squares; 1e-3 relative slack for their rounding).
       const iterate = async (k: number) => {
         await solve(k);
-        return rt.readF32(ws.w);
+        return shared.rt.readF32(ws.w);
       };
       const ratio = (a: Float32Array, b: Float32Array) =>
         Math.sqrt(a.reduce((t, v, i) => t + (v - (b[i] as number)) ** 2, 0)) /

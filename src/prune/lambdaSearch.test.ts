@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersSince, type GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { describe, expect, it } from 'vitest';
+import { countersSince } from '../gpu/runtime';
 import { freshSeed, Random } from '../kernels/random';
 import { thinSeries } from '../series/series';
 import { FistaWorkspace, fistaSolve } from './fista';
-import { type Layer, largestEigenvalue64, randomLayer, TestUploads, tokenError64 } from './fista.reference';
+import { type Layer, largestEigenvalue64, randomLayer, tokenError64 } from './fista.reference';
 import { FISTA_OBJECTIVE_POINTS, objectiveSeriesName } from './fistaTrace';
 import { fistaPruneOperator, type RoundReport } from './lambdaSearch';
 import { LIPSCHITZ_MARGIN, lipschitzConstant } from './lipschitz';
 import type { FistaOptions, SparsityPattern } from './options';
+import { sharedUploads } from './uploadsTesting';
 
 const M = 11;
 const N = 24;
@@ -29,18 +29,9 @@ function magnitudeStart(w: Float32Array, group: number): Float32Array {
 }
 
 describe('FISTAPruner λ search on one operator', () => {
-  let rt: GpuRuntime;
-  let uploads: TestUploads;
-  const up = (data: Float32Array | Float64Array) => uploads.up(data);
-  const problemOf = (layer: Layer) => uploads.problem(layer);
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-    uploads = new TestUploads(rt);
-  });
-  afterAll(() => {
-    uploads.destroy();
-    rt.destroy();
-  });
+  const shared = sharedUploads();
+  const up = (data: Float32Array | Float64Array) => shared.uploads.up(data);
+  const problemOf = (layer: Layer) => shared.uploads.problem(layer);
 
   const options: FistaOptions = {
     iterations: 20,
@@ -62,7 +53,7 @@ describe('FISTAPruner λ search on one operator', () => {
       const start = magnitudeStart(layer.w, group);
       const out = await up(new Float32Array(M * N).fill(Number.NaN));
       const rounds: number[] = [];
-      const result = await fistaPruneOperator(rt, {
+      const result = await fistaPruneOperator(shared.rt, {
         problem: await problemOf(layer),
         dense: await up(layer.w),
         start: await up(start),
@@ -74,7 +65,7 @@ describe('FISTAPruner λ search on one operator', () => {
         operator: OPERATOR,
         onRound: (r) => rounds.push(r.errorTotal),
       });
-      const pruned = await rt.readF32(out);
+      const pruned = await shared.rt.readF32(out);
       for (let r = 0; r < M; r++)
         for (let g0 = 0; g0 < N; g0 += group) {
           const kept = Array.from({ length: group }, (_, i) => pruned[r * N + g0 + i]).filter(
@@ -101,7 +92,7 @@ describe('FISTAPruner λ search on one operator', () => {
     const seed = freshSeed();
     const layer = randomLayer(new Random(seed), M, N, TOKENS, 0.1);
     const out = await up(new Float32Array(M * N).fill(Number.NaN));
-    const result = await fistaPruneOperator(rt, {
+    const result = await fistaPruneOperator(shared.rt, {
       problem: await problemOf(layer),
       dense: await up(layer.w),
       start: await up(layer.w),
@@ -112,7 +103,7 @@ describe('FISTAPruner λ search on one operator', () => {
       startIsCandidate: false,
       operator: OPERATOR,
     });
-    const pruned = await rt.readF32(out);
+    const pruned = await shared.rt.readF32(out);
     expect(pruned.filter((v) => v === 0).length, `seed ${seed}`).toBe((M * N) / 2);
     expect(result.lambda).not.toBeNull();
   });
@@ -129,11 +120,11 @@ describe('FISTAPruner λ search on one operator', () => {
       [40, 3, 1e-4],
     ] as const) {
       const out = await up(new Float32Array(M * N));
-      const before = rt.counters();
-      const lipschitz = await lipschitzConstant(rt, problem.gram, N);
-      const afterL = rt.counters();
+      const before = shared.rt.counters();
+      const lipschitz = await lipschitzConstant(shared.rt, problem.gram, N);
+      const afterL = shared.rt.counters();
       let reported = 0;
-      await fistaPruneOperator(rt, {
+      await fistaPruneOperator(shared.rt, {
         problem,
         dense,
         start,
@@ -151,9 +142,9 @@ describe('FISTAPruner λ search on one operator', () => {
       const label = `K ${iterations}, T ${rounds}, tolerance ${tolerance}, seed ${seed}`;
       expect(reported).toBe(rounds);
       expect(countersSince(afterL, before).readbacks, label).toBe(1);
-      expect(countersSince(rt.counters(), afterL).readbacks, label).toBe(rounds + 1);
+      expect(countersSince(shared.rt.counters(), afterL).readbacks, label).toBe(rounds + 1);
       // The issue's bound for the whole step: T + 3.
-      expect(countersSince(rt.counters(), before).readbacks, label).toBeLessThanOrEqual(rounds + 3);
+      expect(countersSince(shared.rt.counters(), before).readbacks, label).toBeLessThanOrEqual(rounds + 3);
     }
   });
 
@@ -166,7 +157,7 @@ describe('FISTAPruner λ search on one operator', () => {
     // K = 4 keeps every objective; K = 300 (301 objectives) is thinned to 101, every third.
     for (const iterations of [4, 300]) {
       const reports: RoundReport[] = [];
-      await fistaPruneOperator(rt, {
+      await fistaPruneOperator(shared.rt, {
         problem,
         dense: await up(layer.w),
         start,
@@ -179,9 +170,9 @@ describe('FISTAPruner λ search on one operator', () => {
         onRound: (r) => reports.push(r),
       });
       // Round 0 starts from the warm start itself: the same solve, run alone, gives its objectives.
-      const ws = await FistaWorkspace.create(rt, M, N, iterations);
+      const ws = await FistaWorkspace.create(shared.rt, M, N, iterations);
       const first = reports[0] as RoundReport;
-      const solve = await fistaSolve(rt, {
+      const solve = await fistaSolve(shared.rt, {
         problem,
         workspace: ws,
         start,

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import type { ActivationFn } from '../../kernels/activation';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS } from '../../kernels/reference';
 import { activate } from '../../kernels/reference.model';
+import { onCappedRuntime, sharedRuntime, uploader } from '../runtimeTesting';
 import { activationBackward, gatedActivationBackward } from './activationBackward';
 import { centralDifferences, gradientError } from './gradientCheck';
 
@@ -49,14 +49,9 @@ function slopes(fn: ActivationFn, x: Float32Array, weight: (i: number) => number
 }
 
 describe('activation backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
-  const upload = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('activationBackward test', 'scratch', data)).buffer;
+  const upload = uploader('activationBackward test');
 
   async function checkPointwise(
     r: GpuRuntime,
@@ -143,40 +138,38 @@ describe('activation backward', () => {
   for (const fn of FNS) {
     for (const { rows, cols } of SHAPES) {
       it(`${fn}: matches differences of the forward for ${rows}×${cols}`, () =>
-        checkPointwise(rt, fn, rows, cols, false));
+        checkPointwise(gpu.rt, fn, rows, cols, false));
     }
-    it(`${fn}: overwrites dy in place`, () => checkPointwise(rt, fn, 5, 67, true));
+    it(`${fn}: overwrites dy in place`, () => checkPointwise(gpu.rt, fn, 5, 67, true));
   }
   for (const fn of ['silu', 'gelu', 'gelu_tanh'] as const) {
     it(`gated ${fn} (SwiGLU for silu): d gate and d up on strided blocks`, () =>
-      checkGated(rt, fn, 13, 71, 3));
+      checkGated(gpu.rt, fn, 13, 71, 3));
   }
-  it('gated silu: 1×1', () => checkGated(rt, 'silu', 1, 1));
+  it('gated silu: 1×1', () => checkGated(gpu.rt, 'silu', 1, 1));
 
   it('processes windows under a tiny binding limit', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 2 },
-    });
-    try {
-      await checkPointwise(tiny, 'gelu_tanh', 23, 45, false);
-      await checkPointwise(tiny, 'silu', 23, 45, true);
-      await checkGated(tiny, 'silu', 19, 37, 2);
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 2 },
+      async (tiny) => {
+        await checkPointwise(tiny, 'gelu_tanh', 23, 45, false);
+        await checkPointwise(tiny, 'silu', 23, 45, true);
+        await checkGated(tiny, 'silu', 19, 37, 2);
+      },
+    );
   });
 
   it('rejects bad arguments with RangeErrors', async () => {
-    const x = await upload(rt, new Float32Array(12));
-    const y = await upload(rt, new Float32Array(12));
+    const x = await upload(gpu.rt, new Float32Array(12));
+    const y = await upload(gpu.rt, new Float32Array(12));
     await expect(
-      activationBackward(rt, { fn: 'relu', rows: 3, cols: 5, x: { buffer: x }, dy: { buffer: y } }),
+      activationBackward(gpu.rt, { fn: 'relu', rows: 3, cols: 5, x: { buffer: x }, dy: { buffer: y } }),
     ).rejects.toThrow(/x \(3×5.*needs 60 bytes/);
     await expect(
-      activationBackward(rt, { fn: 'relu', rows: 2, cols: 5, x: { buffer: x }, dy: { buffer: x } }),
+      activationBackward(gpu.rt, { fn: 'relu', rows: 2, cols: 5, x: { buffer: x }, dy: { buffer: x } }),
     ).rejects.toThrow(/shares a buffer/);
     await expect(
-      activationBackward(rt, {
+      activationBackward(gpu.rt, {
         fn: 'tanh' as ActivationFn,
         rows: 2,
         cols: 5,
@@ -185,7 +178,7 @@ describe('activation backward', () => {
       }),
     ).rejects.toThrow(/fn must be one of/);
     await expect(
-      gatedActivationBackward(rt, {
+      gatedActivationBackward(gpu.rt, {
         fn: 'silu',
         rows: 1,
         cols: 4,

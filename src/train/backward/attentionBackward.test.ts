@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS, relativeError } from '../../kernels/reference';
 import { attentionBound, attentionReference } from '../../kernels/reference.model';
+import { onCappedRuntime, sharedRuntime } from '../runtimeTesting';
 import { attentionBackward, attentionForwardSaving } from './attentionBackward';
 import { centralDifferences, dot, gradientError } from './gradientCheck';
 
@@ -86,11 +86,7 @@ function scales(s: Shape, q: Float32Array, k: Float32Array, v: Float32Array, dOu
 }
 
 describe('attention backward (materialised scores)', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   async function check(r: GpuRuntime, s: Shape) {
     const seed = freshSeed();
@@ -141,32 +137,42 @@ describe('attention backward (materialised scores)', () => {
   }
 
   for (const s of SHAPES)
-    it(`matches differences of the forward for ${JSON.stringify(s)}`, () => check(rt, s));
+    it(`matches differences of the forward for ${JSON.stringify(s)}`, () => check(gpu.rt, s));
 
   it('works in row windows under a tiny binding limit', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
-    });
-    try {
-      await check(tiny, { tokens: 19, heads: 2, kvHeads: 1, headDim: 6 });
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
+      async (tiny) => {
+        await check(tiny, { tokens: 19, heads: 2, kvHeads: 1, headDim: 6 });
+      },
+    );
   });
 
   it('rejects bad arguments with RangeErrors', async () => {
-    const b = (n: number) => rt.createBuffer('t', 'scratch', n * 4).then((t) => t.buffer);
+    const b = (n: number) => gpu.rt.createBuffer('t', 'scratch', n * 4).then((t) => t.buffer);
     const [q, k, v, o, p] = [await b(24), await b(24), await b(24), await b(24), await b(72)];
     const base = { q, k, v, probs: p, dOut: o, tokens: 3, heads: 2, kvHeads: 2, headDim: 4 };
     const [dQ, dK, dV] = [await b(24), await b(24), await b(24)];
-    await expect(attentionBackward(rt, { ...base, heads: 3, kvHeads: 2, dQ, dK, dV })).rejects.toThrow(
+    await expect(attentionBackward(gpu.rt, { ...base, heads: 3, kvHeads: 2, dQ, dK, dV })).rejects.toThrow(
       /multiple of kvHeads/,
     );
-    await expect(attentionBackward(rt, { ...base, dQ: q, dK, dV })).rejects.toThrow(/different buffer/);
+    await expect(attentionBackward(gpu.rt, { ...base, dQ: q, dK, dV })).rejects.toThrow(/different buffer/);
     const small = await b(10);
-    await expect(attentionBackward(rt, { ...base, probs: small, dQ, dK, dV })).rejects.toThrow(/probs \(2×9/);
+    await expect(attentionBackward(gpu.rt, { ...base, probs: small, dQ, dK, dV })).rejects.toThrow(
+      /probs \(2×9/,
+    );
     await expect(
-      attentionForwardSaving(rt, { q, k, v, out: o, probs: p, tokens: 4, heads: 2, kvHeads: 1, headDim: 4 }),
+      attentionForwardSaving(gpu.rt, {
+        q,
+        k,
+        v,
+        out: o,
+        probs: p,
+        tokens: 4,
+        heads: 2,
+        kvHeads: 1,
+        headDim: 4,
+      }),
     ).rejects.toThrow(/q \(4×8.*needs 128/);
   });
 });

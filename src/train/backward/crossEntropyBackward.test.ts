@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { IGNORE_TARGET } from '../../kernels/crossEntropy';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS } from '../../kernels/reference';
 import { crossEntropyReference, rowSumDepth } from '../../kernels/reference.model';
+import { onCappedRuntime, sharedRuntime, uploader } from '../runtimeTesting';
 import { countedTargets, crossEntropyBackward } from './crossEntropyBackward';
 import { centralDifferences, gradientError } from './gradientCheck';
 
@@ -32,14 +32,9 @@ function drawTargets(random: Random, rows: number, vocab: number): Uint32Array {
 }
 
 describe('cross-entropy backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
-  const upload = async (r: GpuRuntime, data: Float32Array | Uint32Array) =>
-    (await r.upload('crossEntropyBackward test', 'scratch', data)).buffer;
+  const upload = uploader('crossEntropyBackward test');
 
   async function check(r: GpuRuntime, rows: number, vocab: number, inPlace: boolean) {
     const seed = freshSeed();
@@ -88,51 +83,49 @@ describe('cross-entropy backward', () => {
   }
 
   for (const { rows, vocab } of SHAPES) {
-    it(`matches differences of the forward for ${rows}×${vocab}`, () => check(rt, rows, vocab, false));
+    it(`matches differences of the forward for ${rows}×${vocab}`, () => check(gpu.rt, rows, vocab, false));
   }
-  it('overwrites strided logits in place', () => check(rt, 9, 61, true));
+  it('overwrites strided logits in place', () => check(gpu.rt, 9, 61, true));
 
   it('sweeps rows in windows under a tiny binding limit', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
-    });
-    try {
-      await check(tiny, 23, 50, false);
-      await check(tiny, 23, 50, true);
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
+      async (tiny) => {
+        await check(tiny, 23, 50, false);
+        await check(tiny, 23, 50, true);
+      },
+    );
   });
 
   it('gives NaN rows for targets outside the vocabulary', async () => {
     const logits = new Random(freshSeed()).uniform(3 * 5);
-    const grad = await upload(rt, new Float32Array(15));
-    await crossEntropyBackward(rt, {
-      logits: await upload(rt, logits),
-      targets: await upload(rt, Uint32Array.of(1, 5, 0)),
+    const grad = await upload(gpu.rt, new Float32Array(15));
+    await crossEntropyBackward(gpu.rt, {
+      logits: await upload(gpu.rt, logits),
+      targets: await upload(gpu.rt, Uint32Array.of(1, 5, 0)),
       grad,
       rows: 3,
       vocab: 5,
     });
-    const g = await rt.readF32(grad);
+    const g = await gpu.rt.readF32(grad);
     expect([...g.subarray(5, 10)].every(Number.isNaN)).toBe(true);
     expect([...g.subarray(0, 5), ...g.subarray(10)].every(Number.isFinite)).toBe(true);
   });
 
   it('rejects bad shapes with RangeErrors', async () => {
-    const b = await upload(rt, new Float32Array(12));
-    const targets = await upload(rt, new Uint32Array(3));
-    await expect(crossEntropyBackward(rt, { logits: b, targets, rows: 3, vocab: 5 })).rejects.toThrow(
+    const b = await upload(gpu.rt, new Float32Array(12));
+    const targets = await upload(gpu.rt, new Uint32Array(3));
+    await expect(crossEntropyBackward(gpu.rt, { logits: b, targets, rows: 3, vocab: 5 })).rejects.toThrow(
       /logits \(3×5.*needs 60 bytes/,
     );
-    await expect(crossEntropyBackward(rt, { logits: b, targets, rows: 3, vocab: 0 })).rejects.toThrow(
+    await expect(crossEntropyBackward(gpu.rt, { logits: b, targets, rows: 3, vocab: 0 })).rejects.toThrow(
       RangeError,
     );
     await expect(
-      crossEntropyBackward(rt, { logits: b, targets, grad: b, offsetGrad: 1, rows: 2, vocab: 4 }),
+      crossEntropyBackward(gpu.rt, { logits: b, targets, grad: b, offsetGrad: 1, rows: 2, vocab: 4 }),
     ).rejects.toThrow(/different buffer/);
     await expect(
-      crossEntropyBackward(rt, { logits: b, targets, rows: 2, vocab: 4, scale: Number.NaN }),
+      crossEntropyBackward(gpu.rt, { logits: b, targets, rows: 2, vocab: 4, scale: Number.NaN }),
     ).rejects.toThrow(/scale/);
   });
 });

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS } from '../../kernels/reference';
 import { embeddingReference } from '../../kernels/reference.model';
+import { onCappedRuntime, sharedRuntime } from '../runtimeTesting';
 import { embeddingBackward, segmentsById } from './embeddingBackward';
 import { centralDifferences, dot, gradientError } from './gradientCheck';
 
@@ -30,11 +30,7 @@ const CASES: Case[] = [
 const H = 2 ** -10;
 
 describe('embedding backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   async function check(r: GpuRuntime, c: Case) {
     const seed = freshSeed();
@@ -80,7 +76,7 @@ describe('embedding backward', () => {
   }
 
   for (const c of CASES)
-    it(`matches differences of the forward for ${JSON.stringify(c)}`, () => check(rt, c));
+    it(`matches differences of the forward for ${JSON.stringify(c)}`, () => check(gpu.rt, c));
 
   it('sorts tokens into segments by id, ties in position order', () => {
     const s = segmentsById([5, 2, 5, 0, 2, 5], 0, 6);
@@ -93,31 +89,29 @@ describe('embedding backward', () => {
   });
 
   it('works in token, column and vocabulary windows under tiny limits', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 3 },
-    });
-    try {
-      await check(tiny, { tokens: 83, vocab: 211, width: 70 });
-      await check(tiny, { tokens: 50, vocab: 60, width: 3, positions: 7, ld: 4 });
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 3 },
+      async (tiny) => {
+        await check(tiny, { tokens: 83, vocab: 211, width: 70 });
+        await check(tiny, { tokens: 50, vocab: 60, width: 3, positions: 7, ld: 4 });
+      },
+    );
   });
 
   it('rejects bad ids and shapes with RangeErrors', async () => {
-    const b = (await rt.upload('t', 'scratch', new Float32Array(20))).buffer;
-    const c = (await rt.upload('t', 'scratch', new Float32Array(20))).buffer;
+    const b = (await gpu.rt.upload('t', 'scratch', new Float32Array(20))).buffer;
+    const c = (await gpu.rt.upload('t', 'scratch', new Float32Array(20))).buffer;
     await expect(
-      embeddingBackward(rt, { ids: [0, 4], dOut: b, dTable: c, vocab: 4, width: 5 }),
+      embeddingBackward(gpu.rt, { ids: [0, 4], dOut: b, dTable: c, vocab: 4, width: 5 }),
     ).rejects.toThrow(/id 4 of token 1 is outside/);
     await expect(
-      embeddingBackward(rt, { ids: [0, 1.5], dOut: b, dTable: c, vocab: 4, width: 5 }),
+      embeddingBackward(gpu.rt, { ids: [0, 1.5], dOut: b, dTable: c, vocab: 4, width: 5 }),
     ).rejects.toThrow(/id 1.5/);
     await expect(
-      embeddingBackward(rt, { ids: [0, 1], dOut: b, dTable: c, vocab: 5, width: 5 }),
+      embeddingBackward(gpu.rt, { ids: [0, 1], dOut: b, dTable: c, vocab: 5, width: 5 }),
     ).rejects.toThrow(/dTable \(5×5.*needs 100/);
     await expect(
-      embeddingBackward(rt, { ids: [0, 1], dOut: b, dTable: b, vocab: 4, width: 5 }),
+      embeddingBackward(gpu.rt, { ids: [0, 1], dOut: b, dTable: b, vocab: 4, width: 5 }),
     ).rejects.toThrow(/different buffer/);
   });
 });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS, matmulReference } from '../../kernels/reference';
+import { onCappedRuntime, sharedRuntime, uploader } from '../runtimeTesting';
 import { columnSumDepth } from './columnSum';
 import { centralDifferences, dot, gradientError } from './gradientCheck';
 import { linearBackward } from './linearBackward';
@@ -42,14 +42,9 @@ const withPrior = (scale: Float64Array, prior: Float32Array | undefined) =>
   prior ? scale.map((s, i) => s + Math.abs(prior[i] as number)) : scale;
 
 describe('linear layer backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
-  const upload = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('linearBackward test', 'scratch', data)).buffer;
+  const upload = uploader('linearBackward test');
 
   async function check(r: GpuRuntime, shape: (typeof SHAPES)[number], accumulate: boolean, ldPad = 0) {
     const seed = freshSeed();
@@ -113,38 +108,38 @@ describe('linear layer backward', () => {
   }
 
   for (const shape of SHAPES) {
-    it(`matches differences of the forward for ${JSON.stringify(shape)}`, () => check(rt, shape, false));
+    it(`matches differences of the forward for ${JSON.stringify(shape)}`, () => check(gpu.rt, shape, false));
   }
   it('accumulates onto prior gradients from a strided dy', () =>
-    check(rt, { rows: 45, inDim: 11, outDim: 19 }, true, 5));
+    check(gpu.rt, { rows: 45, inDim: 11, outDim: 19 }, true, 5));
 
   it('sums columns in windows and in several levels under tiny limits', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
-    });
-    try {
-      await check(tiny, { rows: 300, inDim: 3, outDim: 70 }, false);
-      await check(tiny, { rows: 97, inDim: 5, outDim: 7 }, true, 3);
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
+      async (tiny) => {
+        await check(tiny, { rows: 300, inDim: 3, outDim: 70 }, false);
+        await check(tiny, { rows: 97, inDim: 5, outDim: 7 }, true, 3);
+      },
+    );
   });
 
   it('rejects bad shapes with RangeErrors', async () => {
-    const small = await upload(rt, new Float32Array(6));
-    const big = await upload(rt, new Float32Array(100));
-    await expect(linearBackward(rt, { rows: 3, inDim: 4, outDim: 5, dy: small, dBias: big })).rejects.toThrow(
-      /dy \(3×5.*needs 60 bytes/,
-    );
+    const small = await upload(gpu.rt, new Float32Array(6));
+    const big = await upload(gpu.rt, new Float32Array(100));
     await expect(
-      linearBackward(rt, { rows: 2, inDim: 2, outDim: 3, dy: small, dWeight: big }),
+      linearBackward(gpu.rt, { rows: 3, inDim: 4, outDim: 5, dy: small, dBias: big }),
+    ).rejects.toThrow(/dy \(3×5.*needs 60 bytes/);
+    await expect(
+      linearBackward(gpu.rt, { rows: 2, inDim: 2, outDim: 3, dy: small, dWeight: big }),
     ).rejects.toThrow(/needs the layer's input/);
-    await expect(linearBackward(rt, { rows: 2, inDim: 2, outDim: 3, dy: small, dx: big })).rejects.toThrow(
-      /needs the weight/,
-    );
     await expect(
-      linearBackward(rt, { rows: 2, inDim: 2, outDim: 3, dy: big, x: big, dWeight: big }),
+      linearBackward(gpu.rt, { rows: 2, inDim: 2, outDim: 3, dy: small, dx: big }),
+    ).rejects.toThrow(/needs the weight/);
+    await expect(
+      linearBackward(gpu.rt, { rows: 2, inDim: 2, outDim: 3, dy: big, x: big, dWeight: big }),
     ).rejects.toThrow(/different buffer/);
-    await expect(linearBackward(rt, { rows: 2, inDim: 0, outDim: 3, dy: big })).rejects.toThrow(RangeError);
+    await expect(linearBackward(gpu.rt, { rows: 2, inDim: 0, outDim: 3, dy: big })).rejects.toThrow(
+      RangeError,
+    );
   });
 });

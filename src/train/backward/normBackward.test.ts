@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { type NormKind, normGroupSize } from '../../kernels/norm';
 import { freshSeed, Random } from '../../kernels/random';
 import { F32_EPS } from '../../kernels/reference';
 import { layerNormReference, rmsNormReference } from '../../kernels/reference.model';
+import { onCappedRuntime, sharedRuntime, uploader } from '../runtimeTesting';
 import { columnSumDepth } from './columnSum';
 import { centralDifferences, dot, gradientError } from './gradientCheck';
 import { normBackward } from './normBackward';
@@ -76,14 +76,9 @@ function unstrided(x: Float32Array, rows: number, width: number, ld: number, off
 }
 
 describe('LayerNorm and RMSNorm backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
-  const upload = async (r: GpuRuntime, data: Float32Array) =>
-    (await r.upload('normBackward test', 'scratch', data)).buffer;
+  const upload = uploader('normBackward test');
 
   async function check(r: GpuRuntime, c: Case) {
     const { kind, rows, width } = c;
@@ -197,32 +192,34 @@ describe('LayerNorm and RMSNorm backward', () => {
   for (const kind of ['layer', 'rms'] as const) {
     for (const shape of SHAPES) {
       it(`${kind}: matches differences of the forward for ${shape.rows}×${shape.width}`, () =>
-        check(rt, { kind, ...shape }));
+        check(gpu.rt, { kind, ...shape }));
     }
     it(`${kind}: strided views, accumulating parameter gradients`, () =>
-      check(rt, { kind, rows: 29, width: 41, pad: 3, accumulate: true }));
+      check(gpu.rt, { kind, rows: 29, width: 41, pad: 3, accumulate: true }));
     it(`${kind}: windows and chunked sums under tiny limits`, async () => {
-      const tiny = await createNodeRuntime({
-        capLimits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
-      });
-      try {
-        await check(tiny, { kind, rows: 131, width: 19, pad: 2 });
-      } finally {
-        tiny.destroy();
-      }
+      await onCappedRuntime(
+        { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 3 },
+        async (tiny) => {
+          await check(tiny, { kind, rows: 131, width: 19, pad: 2 });
+        },
+      );
     });
   }
 
   it('rejects bad arguments with RangeErrors', async () => {
-    const b = await upload(rt, new Float32Array(40));
-    const c = await upload(rt, new Float32Array(40));
-    const d = await upload(rt, new Float32Array(40));
+    const b = await upload(gpu.rt, new Float32Array(40));
+    const c = await upload(gpu.rt, new Float32Array(40));
+    const d = await upload(gpu.rt, new Float32Array(40));
     const base = { x: b, weight: c, dy: d, rows: 4, width: 10 };
-    await expect(normBackward(rt, { ...base, kind: 'rms', dx: b })).rejects.toThrow(/different buffer/);
-    const dx = await upload(rt, new Float32Array(30));
-    await expect(normBackward(rt, { ...base, kind: 'layer', dx })).rejects.toThrow(/dx \(4×10.*needs 160/);
-    const dx2 = await upload(rt, new Float32Array(40));
-    await expect(normBackward(rt, { ...base, kind: 'rms', dx: dx2, dBias: dx })).rejects.toThrow(/no bias/);
-    await expect(normBackward(rt, { ...base, kind: 'rms', dx: dx2, eps: -1 })).rejects.toThrow(/eps/);
+    await expect(normBackward(gpu.rt, { ...base, kind: 'rms', dx: b })).rejects.toThrow(/different buffer/);
+    const dx = await upload(gpu.rt, new Float32Array(30));
+    await expect(normBackward(gpu.rt, { ...base, kind: 'layer', dx })).rejects.toThrow(
+      /dx \(4×10.*needs 160/,
+    );
+    const dx2 = await upload(gpu.rt, new Float32Array(40));
+    await expect(normBackward(gpu.rt, { ...base, kind: 'rms', dx: dx2, dBias: dx })).rejects.toThrow(
+      /no bias/,
+    );
+    await expect(normBackward(gpu.rt, { ...base, kind: 'rms', dx: dx2, eps: -1 })).rejects.toThrow(/eps/);
   });
 });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
 import { freshSeed, Random } from '../../kernels/random';
 import { relativeError } from '../../kernels/reference';
 import { ROPE_BOUND, type RopeRefOptions, ropeReference } from '../../kernels/reference.model';
 import { rope } from '../../kernels/rope';
+import { onCappedRuntime, sharedRuntime } from '../runtimeTesting';
 import { centralDifferences, dot, gradientError } from './gradientCheck';
 import { ropeBackward } from './ropeBackward';
 
@@ -34,11 +34,7 @@ const CASES: Case[] = [
 const H = 2 ** -10;
 
 describe('RoPE backward', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   async function check(r: GpuRuntime, c: Case, pad = 0) {
     const seed = freshSeed();
@@ -80,45 +76,43 @@ describe('RoPE backward', () => {
   }
 
   for (const c of CASES)
-    it(`matches differences of the forward for ${JSON.stringify(c)}`, () => check(rt, c));
+    it(`matches differences of the forward for ${JSON.stringify(c)}`, () => check(gpu.rt, c));
   it('works on a column block of a wider buffer', () =>
-    check(rt, { tokens: 11, heads: 2, headDim: 6, options: { convention: 'half' } }, 5));
+    check(gpu.rt, { tokens: 11, heads: 2, headDim: 6, options: { convention: 'half' } }, 5));
 
   it('undoes the forward rotation', async () => {
     const random = new Random(freshSeed());
     const x = random.uniform(29 * 3 * 12);
-    const buffer = (await rt.upload('ropeBackward test', 'scratch', x)).buffer;
+    const buffer = (await gpu.rt.upload('ropeBackward test', 'scratch', x)).buffer;
     for (const convention of ['interleaved', 'half'] as const) {
-      rt.write(buffer, x);
+      gpu.rt.write(buffer, x);
       const args = { x: buffer, tokens: 29, heads: 3, headDim: 12, convention, startPosition: 1000 };
-      await rope(rt, args);
-      await ropeBackward(rt, args);
+      await rope(gpu.rt, args);
+      await ropeBackward(gpu.rt, args);
       // Two rotations, each within ROPE_BOUND of exact against scales of (|a| + |b|)(1 + angle).
       const scale = ropeReference(x, 29, 3, 12, { convention, startPosition: 1000 }).scale;
       expect(
-        relativeError(await rt.readF32(buffer), { value: Float64Array.from(x), scale }),
+        relativeError(await gpu.rt.readF32(buffer), { value: Float64Array.from(x), scale }),
       ).toBeLessThanOrEqual(2 * ROPE_BOUND);
     }
   });
 
   it('windows under a tiny binding limit', async () => {
-    const tiny = await createNodeRuntime({
-      capLimits: { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 2 },
-    });
-    try {
-      await check(tiny, { tokens: 23, heads: 3, headDim: 10, options: { convention: 'half' } }, 1);
-    } finally {
-      tiny.destroy();
-    }
+    await onCappedRuntime(
+      { maxStorageBufferBindingSize: 512, maxComputeWorkgroupsPerDimension: 2 },
+      async (tiny) => {
+        await check(tiny, { tokens: 23, heads: 3, headDim: 10, options: { convention: 'half' } }, 1);
+      },
+    );
   });
 
   it('rejects bad arguments with the forward checks', async () => {
-    const b = (await rt.upload('t', 'scratch', new Float32Array(10))).buffer;
+    const b = (await gpu.rt.upload('t', 'scratch', new Float32Array(10))).buffer;
     await expect(
-      ropeBackward(rt, { x: b, tokens: 2, heads: 1, headDim: 6, convention: 'half' }),
+      ropeBackward(gpu.rt, { x: b, tokens: 2, heads: 1, headDim: 6, convention: 'half' }),
     ).rejects.toThrow(/needs 48 bytes/);
     await expect(
-      ropeBackward(rt, { x: b, tokens: 1, heads: 1, headDim: 4, convention: 'odd' as 'half' }),
+      ropeBackward(gpu.rt, { x: b, tokens: 1, heads: 1, headDim: 4, convention: 'odd' as 'half' }),
     ).rejects.toThrow(RangeError);
   });
 });

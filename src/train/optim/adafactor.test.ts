@@ -1,22 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersSince, type GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
-import { createTinyRuntime } from '../../host/testRuntimes';
+import { describe, expect, it } from 'vitest';
+import type { GpuRuntime } from '../../gpu/runtime';
+import { TINY_LIMITS } from '../../host/testRuntimes';
 import { freshSeed, Random } from '../../kernels/random';
+import { onCappedRuntime, sharedRuntime } from '../runtimeTesting';
 import { Adafactor, type AdafactorOptions } from './adafactor';
 import { AdafactorReference, type AdafactorReferenceOptions } from './adafactor.reference';
 import { NonFiniteGradientError } from './optimizer';
 import {
   AWKWARD,
   awkwardGradient,
-  compareWithReference,
+  expectFollowsReference,
+  expectOneReadbackPerStep,
+  expectStateInLedger,
   maxAbs,
   type Shape,
   TestParams,
   U32,
 } from './testParams';
-
-const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
 
 /**
  * The bound per step: 2u·max|p| for rounding p (the decay and the subtraction), plus K·u·max|α·Û|
@@ -26,65 +26,40 @@ const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
  * the clip and the EMAs; with momentum the errors of the updates it averages add up to at most
  * the same bound on max|α·Û|.
  */
-async function compare(
+function compare(
   rt: GpuRuntime,
   shapes: readonly Shape[],
   options: AdafactorOptions & Partial<AdafactorReferenceOptions>,
 ) {
-  const seed = freshSeed();
-  const random = new Random(seed);
-  const set = await TestParams.create(rt, random, shapes);
-  const opt = new Adafactor(options);
   const ref = new AdafactorReference(options);
-  try {
-    const results = await compareWithReference(
-      rt,
-      opt,
-      {
-        step: (params, lr) => ref.step(params, lr),
-        boundAfterStep: (p) =>
-          2 * U32 * maxAbs(p.ref) +
-          (4 * (p.rows + p.cols) + 256) * U32 * (ref.lastUpdate.get(p.name) as number),
-      },
-      set,
-      random,
-      LRS,
-    );
-    for (const r of results) {
-      expect(r.error, `${r.name} seed ${seed}`).toBeLessThanOrEqual(r.bound);
-      expect(r.moved, `${r.name} seed ${seed}`).toBeGreaterThan(100 * r.bound);
-    }
-  } finally {
-    opt.destroy();
-    set.destroy();
-  }
+  return expectFollowsReference(rt, shapes, new Adafactor(options), {
+    step: (params, lr) => ref.step(params, lr),
+    boundAfterStep: (p) =>
+      2 * U32 * maxAbs(p.ref) + (4 * (p.rows + p.cols) + 256) * U32 * (ref.lastUpdate.get(p.name) as number),
+  });
 }
 
 describe('Adafactor on the GPU', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   it('follows the float64 reference: explicit lr, no momentum (the defaults)', () =>
-    compare(rt, AWKWARD, {}));
+    compare(gpu.rt, AWKWARD, {}));
 
   it('follows it with momentum, weight decay, relative step and parameter scaling', () =>
-    compare(rt, AWKWARD, { beta1: 0.9, weightDecay: 0.1, relativeStep: true, scaleParameter: true }));
+    compare(gpu.rt, AWKWARD, { beta1: 0.9, weightDecay: 0.1, relativeStep: true, scaleParameter: true }));
 
   // The tests above take the fused single-workgroup path (fused.ts) for every parameter; these take
   // the multi-pass path at the device's limits, and the fused one over more rows and columns than
   // its workgroup has invocations (an invocation walks several, a row wraps past the group).
   it('follows it on the multi-pass path (fuseUpTo: 0), with and without momentum', async () => {
-    await compare(rt, AWKWARD, { fuseUpTo: 0 });
-    await compare(rt, AWKWARD, { fuseUpTo: 0, beta1: 0.9, scaleParameter: true, weightDecay: 0.1 });
+    await compare(gpu.rt, AWKWARD, { fuseUpTo: 0 });
+    await compare(gpu.rt, AWKWARD, { fuseUpTo: 0, beta1: 0.9, scaleParameter: true, weightDecay: 0.1 });
   });
 
   it('follows it when fused over more rows and columns than the workgroup has invocations (8 and 64)', async () => {
     for (const fusedGroup of [8, 64])
       await compare(
-        rt,
+        gpu.rt,
         [
           { name: 'w67x3', rows: 67, cols: 3 },
           { name: 'w5x131', rows: 5, cols: 131 },
@@ -96,72 +71,45 @@ describe('Adafactor on the GPU', () => {
   });
 
   it('reads back once per step (the finiteness check), fused or not', async () => {
-    const random = new Random(freshSeed());
-    const set = await TestParams.create(rt, random, AWKWARD);
-    for (const fuseUpTo of [undefined, 0]) {
-      const opt = new Adafactor({ beta1: 0.9, fuseUpTo });
-      for (let step = 0; step < 2; step++) {
-        set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
-        const before = rt.counters();
-        await opt.step(rt, set.slots, 1e-3);
-        await rt.sync();
-        expect(countersSince(rt.counters(), before).readbacks).toBe(1);
-      }
-      opt.destroy();
-    }
+    await expectOneReadbackPerStep(gpu.rt, (fuseUpTo) => new Adafactor({ beta1: 0.9, fuseUpTo }));
     expect(() => new Adafactor({ fuseUpTo: -1 })).toThrow(/fuse limit/);
-    set.destroy();
   });
 
   it('follows it under a tiny binding limit (row windows, windowed passes)', async () => {
-    const tiny = await createTinyRuntime();
-    try {
+    await onCappedRuntime(TINY_LIMITS, async (tiny) => {
       await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], { beta1: 0.9 });
-    } finally {
-      tiny.destroy();
-    }
+    });
   });
 
   for (const beta1 of [0, 0.9])
-    it(`keeps rows + cols floats per matrix${beta1 ? ' plus the momentum' : ''}, as the ledger shows`, async () => {
-      const random = new Random(freshSeed());
-      const set = await TestParams.create(rt, random, AWKWARD);
-      const opt = new Adafactor({ beta1 });
-      const before = rt.ledger.bytesIn('optimizer');
-      set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
-      await opt.step(rt, set.slots, 1e-3);
+    it(`keeps rows + cols floats per matrix${beta1 ? ' plus the momentum' : ''}, as the ledger shows`, () => {
       // docs/algorithms/adafactor.md §3: (m + n) per matrix, n per vector, plus mn (or n) with β1 > 0.
       const formula = AWKWARD.reduce((sum, s) => {
         const vector = s.rows === 1 || s.cols === 1;
         return sum + 4 * ((vector ? s.rows * s.cols : s.rows + s.cols) + (beta1 > 0 ? s.rows * s.cols : 0));
       }, 0);
-      expect(opt.stateBytes()).toEqual({ persistent: formula, transient: 0 });
-      expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
-      opt.destroy();
-      await rt.sync();
-      expect(rt.ledger.bytesIn('optimizer')).toBe(before);
-      set.destroy();
+      return expectStateInLedger(gpu.rt, new Adafactor({ beta1 }), formula);
     });
 
   it('refuses bad learning rates, hyper-parameters and gradients', async () => {
     const random = new Random(freshSeed());
-    const set = await TestParams.create(rt, random, AWKWARD);
+    const set = await TestParams.create(gpu.rt, random, AWKWARD);
     const opt = new Adafactor({ beta1: 0.9 });
-    await expect(opt.step(rt, set.slots, -1)).rejects.toThrow(RangeError);
-    await expect(opt.step(rt, set.slots, Number.NaN)).rejects.toThrow(/learning rate/);
+    await expect(opt.step(gpu.rt, set.slots, -1)).rejects.toThrow(RangeError);
+    await expect(opt.step(gpu.rt, set.slots, Number.NaN)).rejects.toThrow(/learning rate/);
     expect(() => new Adafactor({ beta1: -0.1 })).toThrow(RangeError);
     expect(() => new Adafactor({ clipThreshold: 0 })).toThrow(RangeError);
     expect(() => new Adafactor({ warmupInit: true })).toThrow(/relative step/);
     set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
-    await opt.step(rt, set.slots, 1e-3);
+    await opt.step(gpu.rt, set.slots, 1e-3);
     const before = await Promise.all(set.params.map((p) => set.read(p)));
     set.setGradients((p) => {
       const g = awkwardGradient(random, p.rows, p.cols);
       if (p.name === 'col33x1') g[32] = Number.NaN;
       return g;
     });
-    await expect(opt.step(rt, set.slots, 1e-3)).rejects.toThrow(NonFiniteGradientError);
-    await expect(opt.step(rt, set.slots, 1e-3)).rejects.toThrow(/"col33x1" \(1 NaN, 0 infinite of 33\)/);
+    await expect(opt.step(gpu.rt, set.slots, 1e-3)).rejects.toThrow(NonFiniteGradientError);
+    await expect(opt.step(gpu.rt, set.slots, 1e-3)).rejects.toThrow(/"col33x1" \(1 NaN, 0 infinite of 33\)/);
     for (const [i, p] of set.params.entries()) expect(await set.read(p)).toEqual(before[i]);
     opt.destroy();
     set.destroy();

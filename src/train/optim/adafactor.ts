@@ -13,154 +13,59 @@
 import body from '../../../shaders/train/optim/adafactor.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { defineKernel } from '../../kernels/kernel';
 import { reduce } from '../../kernels/reduce';
 import { factoredEma, factoredKernels } from './factored';
-import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
-import {
-  checkLearningRate,
-  checkParams,
-  checkPositive,
-  checkRange,
-  isVector,
-  type Optimizer,
-  type ParamSlot,
-  type StateBytes,
-  stateBuffer,
-} from './optimizer';
-import { checkGradients, type Operands, partialCount, runPass, Scratch, sumPass } from './passes';
-import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
+import { CLIPPING, DENSE_OPERANDS, FACTORED_OPERANDS, MOMENTUM } from './factoredFields';
+import type { FusingOptions, StepSums } from './fused';
+import { fusedStepModule, fusing, runFused, stepFusedOrPassed } from './fused';
+import { checkPositive, checkRange, isVector, type ParamSlot } from './optimizer';
+import { type Operands, runPass, sumPass } from './passes';
+import { BufferedOptimizer, type HeldState, StateBuffers } from './state';
 
-const module = { name: 'adafactor', code: withFusedStep(body) } as const;
+const kernel = fusedStepModule('adafactor', body);
+
+/** The step's scalars every apply pass and fused step reads: ρ, parameter scaling, ε2, 1/rows, clipping. */
+const UPDATE = { rho: 'f32', scaling: 'f32', eps2: 'f32', inv_rows: 'f32', ...CLIPPING } as const;
+/** The fused steps' block: the apply passes' scalars and the second moment's EMA. */
+const FUSED = {
+  ...UPDATE,
+  ...MOMENTUM,
+  weight_decay: 'f32',
+  beta2: 'f32',
+  one_minus_beta2: 'f32',
+  eps1: 'f32',
+} as const;
 
 /** The entry points of shaders/train/optim/adafactor.wgsl, by uniform block. */
 const adafactorKernels = {
-  apply_factored: defineKernel({
-    ...module,
-    entryPoints: ['apply_factored'],
-    uniforms: {
-      n: 'u32',
-      start: 'u32',
-      cols: 'u32',
-      g: 'u32',
-      r: 'u32',
-      c: 'u32',
-      slot: 'u32',
-      w: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      weight_decay: 'f32',
-    },
+  apply_factored: kernel(['apply_factored'], {
+    ...FACTORED_OPERANDS,
+    w: 'u32',
+    ...UPDATE,
+    weight_decay: 'f32',
   }),
-  apply_factored_momentum: defineKernel({
-    ...module,
-    entryPoints: ['apply_factored_momentum'],
-    uniforms: {
-      n: 'u32',
-      start: 'u32',
-      cols: 'u32',
-      g: 'u32',
-      r: 'u32',
-      c: 'u32',
-      slot: 'u32',
-      m: 'u32',
-      w: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-    },
+  apply_factored_momentum: kernel(['apply_factored_momentum'], {
+    ...FACTORED_OPERANDS,
+    m: 'u32',
+    w: 'u32',
+    ...UPDATE,
+    ...MOMENTUM,
+    weight_decay: 'f32',
   }),
-  apply_dense: defineKernel({
-    ...module,
-    entryPoints: ['apply_dense'],
-    uniforms: {
-      n: 'u32',
-      g: 'u32',
-      v: 'u32',
-      slot: 'u32',
-      w: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      weight_decay: 'f32',
-    },
+  apply_dense: kernel(['apply_dense'], { ...DENSE_OPERANDS, w: 'u32', ...UPDATE, weight_decay: 'f32' }),
+  apply_dense_momentum: kernel(['apply_dense_momentum'], {
+    ...DENSE_OPERANDS,
+    m: 'u32',
+    w: 'u32',
+    ...UPDATE,
+    ...MOMENTUM,
+    weight_decay: 'f32',
   }),
-  apply_dense_momentum: defineKernel({
-    ...module,
-    entryPoints: ['apply_dense_momentum'],
-    uniforms: {
-      n: 'u32',
-      g: 'u32',
-      v: 'u32',
-      slot: 'u32',
-      m: 'u32',
-      w: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-    },
-  }),
-  fused_factored: defineKernel({
-    ...module,
-    entryPoints: ['fused_factored', 'fused_factored_momentum'],
-    uniforms: {
-      n: 'u32',
-      cols: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-      beta2: 'f32',
-      one_minus_beta2: 'f32',
-      eps1: 'f32',
-    },
-  }),
-  fused_dense: defineKernel({
-    ...module,
-    entryPoints: ['fused_dense', 'fused_dense_momentum'],
-    uniforms: {
-      n: 'u32',
-      rho: 'f32',
-      scaling: 'f32',
-      eps2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-      beta2: 'f32',
-      one_minus_beta2: 'f32',
-      eps1: 'f32',
-    },
-  }),
+  fused_factored: kernel(['fused_factored', 'fused_factored_momentum'], { n: 'u32', cols: 'u32', ...FUSED }),
+  fused_dense: kernel(['fused_dense', 'fused_dense_momentum'], { n: 'u32', ...FUSED }),
 };
 
-export interface AdafactorOptions {
+export interface AdafactorOptions extends FusingOptions {
   /** First-moment decay; 0 (HF's None) keeps no momentum. Default 0. */
   beta1?: number;
   /** β2,t = 1 − t^decayRate; default −0.8. */
@@ -178,27 +83,16 @@ export interface AdafactorOptions {
   /** With relativeStep: ρ = min(1e-6·t, 1/sqrt(t)). */
   warmupInit?: boolean;
   checkFinite?: boolean;
-  /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
-  fuseUpTo?: number;
-  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
-  fusedGroup?: number;
 }
 
-interface State {
-  rows: number;
-  cols: number;
-  t: number;
-  /** Matrices: row and column EMAs; vectors: the dense EMA in `v`. */
-  r?: TrackedBuffer;
-  c?: TrackedBuffer;
-  v?: TrackedBuffer;
-  m?: TrackedBuffer;
-}
+/** Matrices: row and column EMAs; vectors: the dense EMA in `v`. */
+type Buffers = { r?: TrackedBuffer; c?: TrackedBuffer; v?: TrackedBuffer; m?: TrackedBuffer };
+type State = HeldState<Buffers>;
 
 /** Scalar slots per parameter: ΣR, ΣÛ², ΣW², spare. */
 const SLOTS = 4;
 
-export class Adafactor implements Optimizer {
+export class Adafactor extends BufferedOptimizer<Buffers> {
   readonly name = 'Adafactor';
   readonly beta1: number;
   readonly decayRate: number;
@@ -212,9 +106,10 @@ export class Adafactor implements Optimizer {
   readonly checkFinite: boolean;
   readonly fuseUpTo: number;
   readonly fusedGroup: number | undefined;
-  private readonly states = new Map<string, State>();
+  protected readonly states = new StateBuffers<Buffers>(this.name, (p) => this.layout(p));
 
   constructor(options: AdafactorOptions = {}) {
+    super();
     this.beta1 = options.beta1 ?? 0;
     this.decayRate = options.decayRate ?? -0.8;
     [this.eps1, this.eps2] = options.eps ?? [1e-30, 1e-3];
@@ -224,16 +119,13 @@ export class Adafactor implements Optimizer {
     this.scaleParameter = options.scaleParameter ?? false;
     this.warmupInit = options.warmupInit ?? false;
     this.checkFinite = options.checkFinite ?? true;
-    this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
-    this.fusedGroup = options.fusedGroup;
-    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
+    ({ fuseUpTo: this.fuseUpTo, fusedGroup: this.fusedGroup } = fusing(this.name, options));
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'decay rate', this.decayRate, -1, 0, true);
     checkPositive(this.name, 'ε1', this.eps1);
     checkPositive(this.name, 'ε2', this.eps2);
     checkPositive(this.name, 'clip threshold', this.clipThreshold);
     checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
-    checkRange(this.name, 'fuse limit', this.fuseUpTo, 0, Number.POSITIVE_INFINITY);
     if (this.warmupInit && !this.relativeStep)
       throw new RangeError(`${this.name}: warm-up init needs the relative step`);
   }
@@ -244,31 +136,16 @@ export class Adafactor implements Optimizer {
     return Math.min(this.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t));
   }
 
-  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
-    checkLearningRate(this.name, lr);
-    checkParams(this.name, params, (name) => this.states.get(name));
-    if (params.length === 0) return;
-    if (this.checkFinite) await checkGradients(rt, this.name, params);
-    const scratch = new Scratch(rt);
-    try {
-      const passed = params.filter((s) => !this.fuses(rt, s));
-      const scalars = passed.length ? await scratch.buffer('adafactor scalars', SLOTS * passed.length) : null;
-      const most = Math.max(0, ...passed.map((s) => s.rows * s.cols));
-      const partials = passed.length
-        ? await scratch.buffer('adafactor partials', partialCount(rt, most))
-        : null;
-      for (const slot of params) {
-        const state = await this.state(rt, slot);
-        const at = passed.indexOf(slot);
-        if (at < 0) await this.stepFused(rt, slot, state, lr);
-        else await this.stepOne(rt, slot, state, lr, scalars as GPUBuffer, SLOTS * at, partials as GPUBuffer);
-      }
-    } finally {
-      scratch.destroy();
-    }
+  step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    return stepFusedOrPassed(rt, this, params, lr, (name) => this.states.get(name), {
+      slots: SLOTS,
+      fusedBindings: [4, 5],
+      state: (slot) => this.states.of(rt, slot),
+      fused: (slot, state, group) => this.stepFused(rt, slot, state, lr, group),
+      passes: (slot, state, sums) => this.passes(rt, slot, state, lr, sums),
+    });
   }
 
-  /** f0…f8 of the update, the same in the fused step and the multi-pass apply pass. */
   /** The apply passes' scalars (shaders/train/optim/adafactor.wgsl), with β1 for the momentum's. */
   private applyValues(lr: number, t: number, rows: number, count: number, momentum: boolean) {
     return {
@@ -283,12 +160,8 @@ export class Adafactor implements Optimizer {
     };
   }
 
-  private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
-    return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 5);
-  }
-
   /** The whole step of one parameter in one workgroup (shaders/train/optim/adafactor.wgsl, fused_*). */
-  private async stepFused(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number): Promise<void> {
+  private async stepFused(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number, group: number) {
     const { rows, cols } = slot;
     const count = rows * cols;
     state.t++;
@@ -305,7 +178,7 @@ export class Adafactor implements Optimizer {
       rt,
       state.r ? adafactorKernels.fused_factored : adafactorKernels.fused_dense,
       `fused_${state.r ? 'factored' : 'dense'}${state.m ? '_momentum' : ''}`,
-      this.fusedGroup ?? fusedGroup(rt),
+      group,
       [{ buffer: slot.g, length: count }, ...second, { buffer: slot.p, length: count }, ...m],
       {
         n: count,
@@ -318,15 +191,9 @@ export class Adafactor implements Optimizer {
     );
   }
 
-  private async stepOne(
-    rt: GpuRuntime,
-    slot: ParamSlot,
-    state: State,
-    lr: number,
-    scalars: GPUBuffer,
-    at: number,
-    partials: GPUBuffer,
-  ): Promise<void> {
+  /** The multi-pass step of one parameter. */
+  private async passes(rt: GpuRuntime, slot: ParamSlot, state: State, lr: number, sums: StepSums) {
+    const { scalars, at, partials } = sums;
     const { rows, cols } = slot;
     const count = rows * cols;
     state.t++;
@@ -393,42 +260,9 @@ export class Adafactor implements Optimizer {
     );
   }
 
-  stateBytes(): StateBytes {
-    let floats = 0;
-    for (const s of this.states.values()) {
-      const n = s.rows * s.cols;
-      floats += (s.r ? s.rows + s.cols : n) + (s.m ? n : 0);
-    }
-    return { persistent: 4 * floats, transient: 0 };
-  }
-
-  destroy(): void {
-    for (const s of this.states.values()) for (const b of [s.r, s.c, s.v, s.m]) b?.destroy();
-    this.states.clear();
-  }
-
-  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
-    const params = [];
-    for (const [name, s] of this.states) {
-      const buffers = await readBuffers(rt, { r: s.r, c: s.c, v: s.v, m: s.m });
-      params.push({ name, rows: s.rows, cols: s.cols, t: s.t, buffers });
-    }
-    return { optimizer: this.name, params };
-  }
-
-  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
-    const wanted = checkImport(this.name, state, params);
-    this.destroy();
-    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
-    try {
-      for (const [name, p] of wanted) {
-        const buffers = await restoreBuffers(rt, this.name, p, this.layout(p));
-        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, ...buffers });
-      }
-    } catch (error) {
-      this.destroy();
-      throw error;
-    }
+  protected floatsOf(s: State): number {
+    const n = s.rows * s.cols;
+    return (s.r ? s.rows + s.cols : n) + (s.m ? n : 0);
   }
 
   /** A parameter's state buffers: a matrix's row and column EMAs or a vector's dense V, and M with β1 > 0. */
@@ -441,15 +275,5 @@ export class Adafactor implements Optimizer {
         };
     if (this.beta1 > 0) out.m = { label: `adafactor m ${name}`, floats: rows * cols };
     return out;
-  }
-
-  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
-    let state = this.states.get(slot.name);
-    if (state) return state;
-    state = { rows: slot.rows, cols: slot.cols, t: 0 };
-    for (const [key, b] of Object.entries(this.layout(slot)))
-      state[key as 'r' | 'c' | 'v' | 'm'] = await stateBuffer(rt, b.label, b.floats);
-    this.states.set(slot.name, state);
-    return state;
   }
 }

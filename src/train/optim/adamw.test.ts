@@ -1,15 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { createNodeRuntime } from '../../host/nodeGpu';
-import { createTinyRuntime } from '../../host/testRuntimes';
+import { TINY_LIMITS } from '../../host/testRuntimes';
 import { freshSeed, Random } from '../../kernels/random';
+import { onCappedRuntime, sharedRuntime } from '../runtimeTesting';
 import { AdamW } from './adamw';
 import { AdamWReference } from './adamw.reference';
 import { NonFiniteGradientError } from './optimizer';
-import { AWKWARD, awkwardGradient, maxAbs, maxAbsDiff, type Shape, TestParams, U32 } from './testParams';
+import {
+  AWKWARD,
+  awkwardGradient,
+  expectStateInLedger,
+  LRS,
+  maxAbs,
+  maxAbsDiff,
+  type Shape,
+  TestParams,
+  U32,
+} from './testParams';
 
 const STEPS = 5;
-const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
 
 /**
  * Runs STEPS steps on the GPU and in float64 and checks every parameter against this bound, summed
@@ -64,47 +73,32 @@ async function compare(rt: GpuRuntime, shapes: readonly Shape[], seed: number) {
 }
 
 describe('AdamW on the GPU', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   it('follows the float64 reference for a few steps on awkward shapes', () =>
-    compare(rt, AWKWARD, freshSeed()));
+    compare(gpu.rt, AWKWARD, freshSeed()));
 
   it('follows it under a tiny binding limit (windowed passes)', async () => {
-    const tiny = await createTinyRuntime();
-    try {
+    await onCappedRuntime(TINY_LIMITS, async (tiny) => {
       await compare(tiny, [{ name: 'w37x29', rows: 37, cols: 29 }, ...AWKWARD.slice(2)], freshSeed());
-    } finally {
-      tiny.destroy();
-    }
+    });
   });
 
-  it('keeps 2·rows·cols floats per parameter, as the ledger shows', async () => {
-    const random = new Random(freshSeed());
-    const set = await TestParams.create(rt, random, AWKWARD);
-    const opt = new AdamW();
-    const before = rt.ledger.bytesIn('optimizer');
-    set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
-    await opt.step(rt, set.slots, 1e-3);
-    const formula = AWKWARD.reduce((sum, s) => sum + 4 * 2 * s.rows * s.cols, 0);
-    expect(opt.stateBytes()).toEqual({ persistent: formula, transient: 0 });
-    expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
-    opt.destroy();
-    // Destruction waits for the recorded work that uses the buffers.
-    await rt.sync();
-    expect(rt.ledger.bytesIn('optimizer')).toBe(before);
-    set.destroy();
-  });
+  it('keeps 2·rows·cols floats per parameter, as the ledger shows', () =>
+    expectStateInLedger(
+      gpu.rt,
+      new AdamW(),
+      AWKWARD.reduce((sum, s) => sum + 4 * 2 * s.rows * s.cols, 0),
+    ));
 
   it('refuses a bad learning rate or hyper-parameter with a RangeError', async () => {
     const random = new Random(freshSeed());
-    const set = await TestParams.create(rt, random, AWKWARD.slice(0, 1));
+    const set = await TestParams.create(gpu.rt, random, AWKWARD.slice(0, 1));
     const opt = new AdamW();
     for (const lr of [-1e-3, Number.NaN, Number.POSITIVE_INFINITY])
-      await expect(opt.step(rt, set.slots, lr)).rejects.toThrow(/learning rate must be a finite number ≥ 0/);
+      await expect(opt.step(gpu.rt, set.slots, lr)).rejects.toThrow(
+        /learning rate must be a finite number ≥ 0/,
+      );
     expect(() => new AdamW({ betas: [1, 0.999] })).toThrow(RangeError);
     expect(() => new AdamW({ eps: 0 })).toThrow(RangeError);
     expect(() => new AdamW({ weightDecay: -1 })).toThrow(RangeError);
@@ -114,10 +108,10 @@ describe('AdamW on the GPU', () => {
 
   it('refuses a NaN or infinite gradient, naming the parameter, and changes nothing', async () => {
     const random = new Random(freshSeed());
-    const set = await TestParams.create(rt, random, AWKWARD);
+    const set = await TestParams.create(gpu.rt, random, AWKWARD);
     const opt = new AdamW();
     set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
-    await opt.step(rt, set.slots, 1e-3);
+    await opt.step(gpu.rt, set.slots, 1e-3);
     const before = await Promise.all(set.params.map((p) => set.read(p)));
     set.setGradients((p) => {
       const g = awkwardGradient(random, p.rows, p.cols);
@@ -128,7 +122,7 @@ describe('AdamW on the GPU', () => {
       }
       return g;
     });
-    const error = await opt.step(rt, set.slots, 1e-3).catch((e: unknown) => e);
+    const error = await opt.step(gpu.rt, set.slots, 1e-3).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NonFiniteGradientError);
     const e = error as NonFiniteGradientError;
     expect(e.parameter).toBe('w13x7');

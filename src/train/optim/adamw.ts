@@ -7,18 +7,9 @@ import body from '../../../shaders/train/optim/adamw.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
-import {
-  checkLearningRate,
-  checkParams,
-  checkPositive,
-  checkRange,
-  type Optimizer,
-  type ParamSlot,
-  type StateBytes,
-  stateBuffer,
-} from './optimizer';
+import { checkLearningRate, checkParams, checkPositive, checkRange, type ParamSlot } from './optimizer';
 import { checkGradients, runPass } from './passes';
-import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
+import { BufferedOptimizer, StateBuffers } from './state';
 
 const adamwKernel = defineKernel({
   name: 'adamw',
@@ -54,24 +45,23 @@ export interface AdamWOptions {
   checkFinite?: boolean;
 }
 
-interface State {
-  rows: number;
-  cols: number;
-  t: number;
-  m: TrackedBuffer;
-  v: TrackedBuffer;
-}
-
-export class AdamW implements Optimizer {
+export class AdamW extends BufferedOptimizer<{ m: TrackedBuffer; v: TrackedBuffer }> {
   readonly name = 'AdamW';
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
   readonly checkFinite: boolean;
-  private readonly states = new Map<string, State>();
+  protected readonly states = new StateBuffers<{ m: TrackedBuffer; v: TrackedBuffer }>(
+    this.name,
+    ({ name, rows, cols }) => ({
+      m: { label: `adamw m ${name}`, floats: rows * cols },
+      v: { label: `adamw v ${name}`, floats: rows * cols },
+    }),
+  );
 
   constructor(options: AdamWOptions = {}) {
+    super();
     [this.beta1, this.beta2] = options.betas ?? DEFAULT_BETAS;
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 1e-2;
@@ -88,7 +78,7 @@ export class AdamW implements Optimizer {
     if (params.length === 0) return;
     if (this.checkFinite) await checkGradients(rt, this.name, params);
     for (const slot of params) {
-      const state = await this.state(rt, slot);
+      const state = await this.states.of(rt, slot);
       state.t++;
       const bc1 = 1 - this.beta1 ** state.t;
       const bc2 = 1 - this.beta2 ** state.t;
@@ -118,61 +108,7 @@ export class AdamW implements Optimizer {
     }
   }
 
-  stateBytes(): StateBytes {
-    let floats = 0;
-    for (const s of this.states.values()) floats += 2 * s.rows * s.cols;
-    return { persistent: 4 * floats, transient: 0 };
-  }
-
-  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
-    const params = [];
-    for (const [name, s] of this.states)
-      params.push({
-        name,
-        rows: s.rows,
-        cols: s.cols,
-        t: s.t,
-        buffers: await readBuffers(rt, { m: s.m, v: s.v }),
-      });
-    return { optimizer: this.name, params };
-  }
-
-  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
-    const wanted = checkImport(this.name, state, params);
-    this.destroy();
-    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
-    try {
-      for (const [name, p] of wanted) {
-        const n = p.rows * p.cols;
-        const { m, v } = await restoreBuffers(rt, this.name, p, {
-          m: { label: `adamw m ${name}`, floats: n },
-          v: { label: `adamw v ${name}`, floats: n },
-        });
-        this.states.set(name, { rows: p.rows, cols: p.cols, t: p.t, m, v });
-      }
-    } catch (error) {
-      this.destroy();
-      throw error;
-    }
-  }
-
-  destroy(): void {
-    for (const s of this.states.values()) {
-      s.m.destroy();
-      s.v.destroy();
-    }
-    this.states.clear();
-  }
-
-  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
-    let state = this.states.get(slot.name);
-    if (!state) {
-      const n = slot.rows * slot.cols;
-      const m = await stateBuffer(rt, `adamw m ${slot.name}`, n);
-      const v = await stateBuffer(rt, `adamw v ${slot.name}`, n);
-      state = { rows: slot.rows, cols: slot.cols, t: 0, m, v };
-      this.states.set(slot.name, state);
-    }
-    return state;
+  protected floatsOf(s: { rows: number; cols: number }): number {
+    return 2 * s.rows * s.cols;
   }
 }

@@ -12,133 +12,63 @@
 import body from '../../../shaders/train/optim/came.wgsl?raw';
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { defineKernel } from '../../kernels/kernel';
 import { reduce } from '../../kernels/reduce';
 import { factoredEma, factoredKernels } from './factored';
-import { canFuse, checkFusedGroup, FUSE_UP_TO, fusedGroup, runFused, withFusedStep } from './fused';
-import {
-  checkLearningRate,
-  checkParams,
-  checkPositive,
-  checkRange,
-  isVector,
-  type Optimizer,
-  type ParamSlot,
-  type StateBytes,
-  stateBuffer,
-} from './optimizer';
-import { checkGradients, partialCount, runPass, Scratch, sumPass } from './passes';
-import { checkImport, type OptimizerState, readBuffers, restoreBuffers } from './state';
+import { CLIPPING, DENSE_OPERANDS, FACTORED_OPERANDS, MOMENTUM } from './factoredFields';
+import type { FusingOptions, StepSums } from './fused';
+import { fusedStepModule, fusing, runFused, stepFusedOrPassed } from './fused';
+import { checkPositive, checkRange, isVector, type ParamSlot } from './optimizer';
+import { runPass, sumPass } from './passes';
+import { BufferedOptimizer, type HeldState, StateBuffers } from './state';
 
-const module = { name: 'came', code: withFusedStep(body) } as const;
+const kernel = fusedStepModule('came', body);
+
+// Both fused steps' scalars: the second moment's EMA and lr, then clipping, momentum and decay.
+const FUSED_EMA = { lr: 'f32', beta2: 'f32', one_minus_beta2: 'f32' } as const;
+const FUSED_UPDATE = { ...CLIPPING, ...MOMENTUM, weight_decay: 'f32' } as const;
 
 /** The entry points of shaders/train/optim/came.wgsl, each with its uniform block. */
 const cameKernels = {
-  moment_factored: defineKernel({
-    ...module,
-    entryPoints: ['moment_factored'],
-    uniforms: {
-      n: 'u32',
-      start: 'u32',
-      cols: 'u32',
-      g: 'u32',
-      r: 'u32',
-      c: 'u32',
-      slot: 'u32',
-      m: 'u32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-    },
+  moment_factored: kernel(['moment_factored'], {
+    ...FACTORED_OPERANDS,
+    m: 'u32',
+    inv_rows: 'f32',
+    ...CLIPPING,
+    ...MOMENTUM,
   }),
-  moment_dense: defineKernel({
-    ...module,
-    entryPoints: ['moment_dense'],
-    uniforms: {
-      n: 'u32',
-      g: 'u32',
-      v: 'u32',
-      slot: 'u32',
-      m: 'u32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-    },
+  moment_dense: kernel(['moment_dense'], { ...DENSE_OPERANDS, m: 'u32', ...CLIPPING, ...MOMENTUM }),
+  apply_factored: kernel(['apply_factored'], {
+    n: 'u32',
+    start: 'u32',
+    cols: 'u32',
+    m: 'u32',
+    rr: 'u32',
+    rc: 'u32',
+    slot: 'u32',
+    w: 'u32',
+    lr: 'f32',
+    inv_rows: 'f32',
+    weight_decay: 'f32',
   }),
-  apply_factored: defineKernel({
-    ...module,
-    entryPoints: ['apply_factored'],
-    uniforms: {
-      n: 'u32',
-      start: 'u32',
-      cols: 'u32',
-      m: 'u32',
-      rr: 'u32',
-      rc: 'u32',
-      slot: 'u32',
-      w: 'u32',
-      lr: 'f32',
-      inv_rows: 'f32',
-      weight_decay: 'f32',
-    },
+  apply_dense: kernel(['apply_dense'], { n: 'u32', m: 'u32', w: 'u32', lr: 'f32', weight_decay: 'f32' }),
+  fused_factored: kernel(['fused_factored'], {
+    n: 'u32',
+    cols: 'u32',
+    ...FUSED_EMA,
+    inv_rows: 'f32',
+    ...FUSED_UPDATE,
+    beta3: 'f32',
+    one_minus_beta3: 'f32',
+    eps1: 'f32',
+    eps2: 'f32',
   }),
-  apply_dense: defineKernel({
-    ...module,
-    entryPoints: ['apply_dense'],
-    uniforms: {
-      n: 'u32',
-      m: 'u32',
-      w: 'u32',
-      lr: 'f32',
-      weight_decay: 'f32',
-    },
-  }),
-  fused_factored: defineKernel({
-    ...module,
-    entryPoints: ['fused_factored'],
-    uniforms: {
-      n: 'u32',
-      cols: 'u32',
-      lr: 'f32',
-      beta2: 'f32',
-      one_minus_beta2: 'f32',
-      inv_rows: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-      beta3: 'f32',
-      one_minus_beta3: 'f32',
-      eps1: 'f32',
-      eps2: 'f32',
-    },
-  }),
-  fused_dense: defineKernel({
-    ...module,
-    entryPoints: ['fused_dense'],
-    uniforms: {
-      n: 'u32',
-      lr: 'f32',
-      beta2: 'f32',
-      one_minus_beta2: 'f32',
-      inv_count: 'f32',
-      d: 'f32',
-      beta1: 'f32',
-      one_minus_beta1: 'f32',
-      weight_decay: 'f32',
-      eps1: 'f32',
-    },
-  }),
+  fused_dense: kernel(['fused_dense'], { n: 'u32', ...FUSED_EMA, ...FUSED_UPDATE, eps1: 'f32' }),
 };
 
 /** (β1, β2, β3) of the CAME paper. */
 export const DEFAULT_BETAS: [number, number, number] = [0.9, 0.999, 0.9999];
 
-export interface CameOptions {
+export interface CameOptions extends FusingOptions {
   /** (β1, β2, β3); default (0.9, 0.999, 0.9999). */
   betas?: [number, number, number];
   /** (ε1 added to G², ε2 added to the instability); default (1e-30, 1e-16). */
@@ -148,28 +78,26 @@ export interface CameOptions {
   /** Decoupled, scaled by the learning rate; default 0 (the README's example uses 1e-2). */
   weightDecay?: number;
   checkFinite?: boolean;
-  /** Parameters of at most this many elements step in one fused dispatch (fused.ts); 0: never. */
-  fuseUpTo?: number;
-  /** Invocations of the fused workgroup (8, 16, 32 or 64); default fused.fusedGroup of the runtime. */
-  fusedGroup?: number;
 }
 
-interface State {
-  rows: number;
-  cols: number;
+/**
+ * M, and matrices' second-moment and instability factors or vectors' dense V. CAME has no step
+ * counter (no bias correction, a constant β2; docs/algorithms/came.md): t stays 0.
+ */
+type Buffers = {
   m: TrackedBuffer;
-  /** Matrices: second-moment and instability factors; vectors: the dense V. */
   r?: TrackedBuffer;
   c?: TrackedBuffer;
   rr?: TrackedBuffer;
   rc?: TrackedBuffer;
   v?: TrackedBuffer;
-}
+};
+type State = HeldState<Buffers>;
 
 /** Scalar slots per parameter: ΣR, ΣÛ², ΣRr, spare. */
 const SLOTS = 4;
 
-export class Came implements Optimizer {
+export class Came extends BufferedOptimizer<Buffers> {
   readonly name = 'CAME';
   readonly beta1: number;
   readonly beta2: number;
@@ -181,17 +109,16 @@ export class Came implements Optimizer {
   readonly checkFinite: boolean;
   readonly fuseUpTo: number;
   readonly fusedGroup: number | undefined;
-  private readonly states = new Map<string, State>();
+  protected readonly states = new StateBuffers<Buffers>(this.name, (p) => this.layout(p));
 
   constructor(options: CameOptions = {}) {
+    super();
     [this.beta1, this.beta2, this.beta3] = options.betas ?? DEFAULT_BETAS;
     [this.eps1, this.eps2] = options.eps ?? [1e-30, 1e-16];
     this.clipThreshold = options.clipThreshold ?? 1;
     this.weightDecay = options.weightDecay ?? 0;
     this.checkFinite = options.checkFinite ?? true;
-    this.fuseUpTo = options.fuseUpTo ?? FUSE_UP_TO;
-    this.fusedGroup = options.fusedGroup;
-    if (this.fusedGroup !== undefined) checkFusedGroup(this.name, this.fusedGroup);
+    ({ fuseUpTo: this.fuseUpTo, fusedGroup: this.fusedGroup } = fusing(this.name, options));
     checkRange(this.name, 'β1', this.beta1, 0, 1);
     checkRange(this.name, 'β2', this.beta2, 0, 1);
     checkRange(this.name, 'β3', this.beta3, 0, 1);
@@ -199,37 +126,20 @@ export class Came implements Optimizer {
     checkPositive(this.name, 'ε2', this.eps2);
     checkPositive(this.name, 'clip threshold', this.clipThreshold);
     checkRange(this.name, 'weight decay', this.weightDecay, 0, Number.POSITIVE_INFINITY);
-    checkRange(this.name, 'fuse limit', this.fuseUpTo, 0, Number.POSITIVE_INFINITY);
   }
 
-  async step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
-    checkLearningRate(this.name, lr);
-    checkParams(this.name, params, (name) => this.states.get(name));
-    if (params.length === 0) return;
-    if (this.checkFinite) await checkGradients(rt, this.name, params);
-    const passed = params.filter((s) => !this.fuses(rt, s));
-    const scratch = new Scratch(rt);
-    try {
-      const scalars = passed.length ? await scratch.buffer('came scalars', SLOTS * passed.length) : null;
-      const most = Math.max(0, ...passed.map((s) => s.rows * s.cols));
-      const partials = passed.length ? await scratch.buffer('came partials', partialCount(rt, most)) : null;
-      for (const slot of params) {
-        const state = await this.state(rt, slot);
-        const at = passed.indexOf(slot);
-        if (at < 0) await this.stepFused(rt, slot, state, lr);
-        else await this.stepOne(rt, slot, state, lr, scalars as GPUBuffer, SLOTS * at, partials as GPUBuffer);
-      }
-    } finally {
-      scratch.destroy();
-    }
-  }
-
-  private fuses(rt: GpuRuntime, slot: ParamSlot): boolean {
-    return canFuse(rt, slot, this.fuseUpTo, isVector(slot) ? 4 : 7);
+  step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void> {
+    return stepFusedOrPassed(rt, this, params, lr, (name) => this.states.get(name), {
+      slots: SLOTS,
+      fusedBindings: [4, 7],
+      state: (slot) => this.states.of(rt, slot),
+      fused: (slot, state, group) => this.stepFused(rt, slot, state, lr, group),
+      passes: (slot, state, sums) => this.passes(rt, slot, state, lr, sums),
+    });
   }
 
   /** The whole step of one parameter in one workgroup (shaders/train/optim/came.wgsl, fused_*). */
-  private async stepFused(rt: GpuRuntime, slot: ParamSlot, s: State, lr: number): Promise<void> {
+  private async stepFused(rt: GpuRuntime, slot: ParamSlot, s: State, lr: number, group: number) {
     const { rows, cols } = slot;
     const count = rows * cols;
     const factors =
@@ -259,7 +169,6 @@ export class Came implements Optimizer {
       weight_decay: this.weightDecay,
       eps1: this.eps1,
     };
-    const group = this.fusedGroup ?? fusedGroup(rt);
     if (s.r)
       await runFused(rt, cameKernels.fused_factored, 'fused_factored', group, operands, {
         ...values,
@@ -272,15 +181,9 @@ export class Came implements Optimizer {
     else await runFused(rt, cameKernels.fused_dense, 'fused_dense', group, operands, values);
   }
 
-  private async stepOne(
-    rt: GpuRuntime,
-    slot: ParamSlot,
-    s: State,
-    lr: number,
-    scalars: GPUBuffer,
-    at: number,
-    partials: GPUBuffer,
-  ): Promise<void> {
+  /** The multi-pass step of one parameter. */
+  private async passes(rt: GpuRuntime, slot: ParamSlot, s: State, lr: number, sums: StepSums) {
+    const { scalars, at, partials } = sums;
     const { rows, cols } = slot;
     const count = rows * cols;
     const moment = {
@@ -371,43 +274,9 @@ export class Came implements Optimizer {
     }
   }
 
-  stateBytes(): StateBytes {
-    let floats = 0;
-    for (const s of this.states.values()) {
-      const n = s.rows * s.cols;
-      floats += n + (s.r ? 2 * (s.rows + s.cols) : n);
-    }
-    return { persistent: 4 * floats, transient: 0 };
-  }
-
-  destroy(): void {
-    for (const s of this.states.values()) for (const b of [s.m, s.r, s.c, s.rr, s.rc, s.v]) b?.destroy();
-    this.states.clear();
-  }
-
-  async exportState(rt: GpuRuntime): Promise<OptimizerState> {
-    const params = [];
-    for (const [name, s] of this.states) {
-      const buffers = await readBuffers(rt, { m: s.m, r: s.r, c: s.c, rr: s.rr, rc: s.rc, v: s.v });
-      // CAME has no step counter: no bias correction, a constant β2 (docs/algorithms/came.md).
-      params.push({ name, rows: s.rows, cols: s.cols, t: 0, buffers });
-    }
-    return { optimizer: this.name, params };
-  }
-
-  async importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
-    const wanted = checkImport(this.name, state, params);
-    this.destroy();
-    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
-    try {
-      for (const [name, p] of wanted) {
-        const { m, ...rest } = await restoreBuffers(rt, this.name, p, this.layout(p));
-        this.states.set(name, { rows: p.rows, cols: p.cols, m: m as TrackedBuffer, ...rest });
-      }
-    } catch (error) {
-      this.destroy();
-      throw error;
-    }
+  protected floatsOf(s: State): number {
+    const n = s.rows * s.cols;
+    return n + (s.r ? 2 * (s.rows + s.cols) : n);
   }
 
   /** A parameter's state buffers: M, and a matrix's second-moment and instability factors or a vector's dense V. */
@@ -423,17 +292,5 @@ export class Came implements Optimizer {
       out.rc = { label: `came instability col ${name}`, floats: cols };
     }
     return out;
-  }
-
-  private async state(rt: GpuRuntime, slot: ParamSlot): Promise<State> {
-    let state = this.states.get(slot.name);
-    if (state) return state;
-    const buffers: Record<string, TrackedBuffer> = {};
-    for (const [key, b] of Object.entries(this.layout(slot)))
-      buffers[key] = await stateBuffer(rt, b.label, b.floats);
-    const { m, ...rest } = buffers;
-    state = { rows: slot.rows, cols: slot.cols, m: m as TrackedBuffer, ...rest };
-    this.states.set(slot.name, state);
-    return state;
   }
 }

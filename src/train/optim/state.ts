@@ -6,7 +6,7 @@
 
 import type { TrackedBuffer } from '../../gpu/ledger';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { type ParamSlot, stateBuffer } from './optimizer';
+import { type Optimizer, type ParamSlot, type StateBytes, stateBuffer } from './optimizer';
 
 /** One parameter's state. */
 export interface ParamState {
@@ -111,4 +111,121 @@ export async function restoreBuffers<K extends string>(
     throw error;
   }
   return out;
+}
+
+/** A state buffer an optimizer keeps for a parameter: its ledger label and length. */
+export interface BufferSpec {
+  label: string;
+  floats: number;
+}
+
+/** One parameter's state: its shape, the steps it has taken, and its buffers by name. */
+export type HeldState<B> = { rows: number; cols: number; t: number } & B;
+
+/**
+ * The state buffers of every parameter an optimizer has stepped, allocated on first use from the
+ * optimizer's layout (which buffers a parameter of this shape keeps), and exported, imported and
+ * destroyed as one. Why one place: AdamW, Adafactor and CAME differ only in the layout, and an
+ * import must treat each of them alike (checked first, dropped whole when one buffer fails).
+ */
+export class StateBuffers<B extends { [key: string]: TrackedBuffer | undefined }> {
+  private readonly held = new Map<string, HeldState<B>>();
+
+  constructor(
+    private readonly optimizer: string,
+    /** The buffers a parameter keeps, by the names of B; a name it does not keep is left out. */
+    private readonly layout: (p: { name: string; rows: number; cols: number }) => Record<string, BufferSpec>,
+  ) {}
+
+  get(name: string): HeldState<B> | undefined {
+    return this.held.get(name);
+  }
+
+  values(): IterableIterator<HeldState<B>> {
+    return this.held.values();
+  }
+
+  /** The parameter's state, allocated (zero-filled, step 0) the first time it is asked for. */
+  async of(rt: GpuRuntime, slot: ParamSlot): Promise<HeldState<B>> {
+    let state = this.held.get(slot.name);
+    if (state) return state;
+    const buffers: Record<string, TrackedBuffer> = {};
+    for (const [key, b] of Object.entries(this.layout(slot)))
+      buffers[key] = await stateBuffer(rt, b.label, b.floats);
+    state = { rows: slot.rows, cols: slot.cols, t: 0, ...buffers } as HeldState<B>;
+    this.held.set(slot.name, state);
+    return state;
+  }
+
+  async export(rt: GpuRuntime): Promise<OptimizerState> {
+    const params = [];
+    for (const [name, s] of this.held) {
+      const buffers = await readBuffers(rt, this.buffersOf(name, s));
+      params.push({ name, rows: s.rows, cols: s.cols, t: s.t, buffers });
+    }
+    return { optimizer: this.optimizer, params };
+  }
+
+  /** Replaces every state with the exported one (see checkImport and restoreBuffers). */
+  async import(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    const wanted = checkImport(this.optimizer, state, params);
+    this.destroy();
+    // A state that fails part-way is dropped whole: no parameter steps from a mix of states.
+    try {
+      for (const [name, p] of wanted) {
+        const buffers = await restoreBuffers(rt, this.optimizer, p, this.layout(p));
+        this.held.set(name, { rows: p.rows, cols: p.cols, t: p.t, ...buffers } as HeldState<B>);
+      }
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  destroy(): void {
+    for (const [name, s] of this.held) for (const b of Object.values(this.buffersOf(name, s))) b?.destroy();
+    this.held.clear();
+  }
+
+  /** A held state's buffers, by the layout's names for them. */
+  private buffersOf(name: string, s: HeldState<B>): Record<string, TrackedBuffer | undefined> {
+    const out: Record<string, TrackedBuffer | undefined> = {};
+    for (const key of Object.keys(this.layout({ name, rows: s.rows, cols: s.cols })))
+      out[key] = (s as Record<string, unknown>)[key] as TrackedBuffer | undefined;
+    return out;
+  }
+}
+
+/**
+ * An optimizer whose whole state is StateBuffers (AdamW, Adafactor, CAME): it exports, imports and
+ * destroys them, and counts their bytes as the ledger does from what each parameter keeps.
+ */
+export abstract class BufferedOptimizer<B extends { [key: string]: TrackedBuffer | undefined }>
+  implements Optimizer
+{
+  abstract readonly name: string;
+  protected abstract readonly states: StateBuffers<B>;
+
+  abstract step(rt: GpuRuntime, params: ParamSlot[], lr: number): Promise<void>;
+
+  /** The floats a parameter's state keeps, by the optimizer's formula (which the ledger must agree with). */
+  protected abstract floatsOf(state: HeldState<B>): number;
+
+  stateBytes(): StateBytes {
+    let floats = 0;
+    for (const s of this.states.values()) floats += this.floatsOf(s);
+    return { persistent: 4 * floats, transient: 0 };
+  }
+
+  exportState(rt: GpuRuntime): Promise<OptimizerState> {
+    return this.states.export(rt);
+  }
+
+  importState(rt: GpuRuntime, state: OptimizerState, params: readonly ParamSlot[]): Promise<void> {
+    return this.states.import(rt, state, params);
+  }
+
+  destroy(): void {
+    this.states.destroy();
+  }
 }

@@ -1,11 +1,12 @@
 // Test fixtures shared by the optimizer tests: parameters with awkward shapes uploaded to the GPU
 // next to float64 copies for the references, fresh seeded gradients, and the comparison of a GPU
-// run with its reference.
+// run with its reference, and the checks every optimizer's tests make of its state and failures.
 
+import { expect } from 'vitest';
 import type { TrackedBuffer } from '../../gpu/ledger';
-import type { GpuRuntime } from '../../gpu/runtime';
-import type { Random } from '../../kernels/random';
-import type { ParamSlot } from './optimizer';
+import { countersSince, type GpuRuntime } from '../../gpu/runtime';
+import { freshSeed, Random } from '../../kernels/random';
+import type { Optimizer, ParamSlot } from './optimizer';
 
 /** f32 unit roundoff. */
 export const U32 = 2 ** -24;
@@ -155,4 +156,73 @@ export async function compareWithReference(
   if (process.env.OPTIM_BOUNDS)
     console.log(out.map((o) => `${o.name}: error/bound ${(o.error / o.bound).toExponential(2)}`).join(', '));
   return out;
+}
+
+/** The learning rates of the reference comparisons, one a step. */
+export const LRS = [1e-3, 3e-3, 1e-2, 5e-3, 2e-3];
+
+/**
+ * compareWithReference over LRS on fresh parameters of `shapes` at a fresh seed, expecting each
+ * parameter within its bound and moved by more than 100 bounds; the seed is in every message.
+ * Destroys `opt` and the parameters after.
+ */
+export async function expectFollowsReference(
+  rt: GpuRuntime,
+  shapes: readonly Shape[],
+  opt: Optimizer,
+  ref: ReferenceRun,
+): Promise<void> {
+  const seed = freshSeed();
+  const random = new Random(seed);
+  const set = await TestParams.create(rt, random, shapes);
+  try {
+    for (const r of await compareWithReference(rt, opt, ref, set, random, LRS)) {
+      expect(r.error, `${r.name} seed ${seed}`).toBeLessThanOrEqual(r.bound);
+      expect(r.moved, `${r.name} seed ${seed}`).toBeGreaterThan(100 * r.bound);
+    }
+  } finally {
+    opt.destroy();
+    set.destroy();
+  }
+}
+
+/**
+ * Steps `opt` once on AWKWARD and expects stateBytes() to be `persistent` bytes kept (nothing
+ * transient), the ledger's 'optimizer' category to have grown by as much, and destroy() to free it
+ * all once the recorded work that uses the buffers is done.
+ */
+export async function expectStateInLedger(rt: GpuRuntime, opt: Optimizer, persistent: number): Promise<void> {
+  const random = new Random(freshSeed());
+  const set = await TestParams.create(rt, random, AWKWARD);
+  const before = rt.ledger.bytesIn('optimizer');
+  set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+  await opt.step(rt, set.slots, 1e-3);
+  expect(opt.stateBytes()).toEqual({ persistent, transient: 0 });
+  expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + persistent);
+  opt.destroy();
+  // Destruction waits for the recorded work that uses the buffers.
+  await rt.sync();
+  expect(rt.ledger.bytesIn('optimizer')).toBe(before);
+  set.destroy();
+}
+
+/** Two steps of each optimizer `make` gives (fused by default, then with fuseUpTo 0) read back once each: the finiteness check. */
+export async function expectOneReadbackPerStep(
+  rt: GpuRuntime,
+  make: (fuseUpTo: number | undefined) => Optimizer,
+): Promise<void> {
+  const random = new Random(freshSeed());
+  const set = await TestParams.create(rt, random, AWKWARD);
+  for (const fuseUpTo of [undefined, 0]) {
+    const opt = make(fuseUpTo);
+    for (let step = 0; step < 2; step++) {
+      set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
+      const before = rt.counters();
+      await opt.step(rt, set.slots, 1e-3);
+      await rt.sync();
+      expect(countersSince(rt.counters(), before).readbacks).toBe(1);
+    }
+    opt.destroy();
+  }
+  set.destroy();
 }
