@@ -67,6 +67,15 @@ test('FISTAPruner and magnitude at 2:4, checked and compared under the microscop
   await expect(settings).toContainText('Paper: 128');
   await expect(settings).toContainText('Ours: 32');
   await expect(page.getByTestId('prune-method')).toHaveValue('fista');
+  // FISTAPruner starts at the studio's settings (T = 10); the paper's are one click away, and back.
+  await expect(page.getByTestId('prune-rounds')).toHaveValue('10');
+  await expect(page.getByTestId('prune-fista-preset-studio')).toHaveAttribute('aria-pressed', 'true');
+  await page.getByTestId('prune-fista-preset-paper').click();
+  await expect(page.getByTestId('prune-rounds')).toHaveValue('3');
+  await expect(page.getByTestId('prune-iterations')).toHaveValue('20');
+  await expect(page.getByTestId('prune-fista-preset-paper')).toHaveAttribute('aria-pressed', 'true');
+  await page.getByTestId('prune-fista-preset-studio').click();
+  await expect(page.getByTestId('prune-rounds')).toHaveValue('10');
   // 4:8 cannot tile the 172 inputs of stories260K's down projection: said at the field, Run off.
   await page.getByTestId('prune-pattern').selectOption('nm');
   await page.getByTestId('prune-preset-4-8').click();

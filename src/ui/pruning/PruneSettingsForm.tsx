@@ -11,9 +11,11 @@ import { NmField } from '../shell/NmField';
 import { CheckField, ChoiceField, type FieldSpecs, settingsFields } from '../shell/settingsFields';
 import {
   devicesUnavailable,
+  FISTA_PRESETS,
   type FieldHint,
   type FormErrors,
   type FormField,
+  isFistaPreset,
   METHOD_LABELS,
   NM_PRESETS,
   type PruneForm,
@@ -176,6 +178,23 @@ export function PruneSettingsForm({ form, hints, errors, disabled, maxDevices, s
       {isFista && (
         <fieldset disabled={disabled}>
           <legend>FISTAPruner</legend>
+          <div className="preset-row" data-testid="prune-fista-presets">
+            {FISTA_PRESETS.map((p) => {
+              const selected = isFistaPreset(form, p.fields);
+              return (
+                <button
+                  key={p.id}
+                  type="button"
+                  className={`button button-small${selected ? ' selected' : ''}`}
+                  aria-pressed={selected}
+                  data-testid={`prune-fista-preset-${p.id}`}
+                  onClick={() => setForm(p.fields)}
+                >
+                  {p.label}
+                </button>
+              );
+            })}
+          </div>
           {fields('warmStart', 'iterations', 'rounds', 'xi', 'thresholdGroup', 'errorCorrection')}
         </fieldset>
       )}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PAPER_FISTA } from '../../prune/options';
 import { STORIES_260K } from '../shell/testModelShape';
 import {
   buildOptions,
@@ -7,7 +8,9 @@ import {
   describePattern,
   devicesOffered,
   devicesUnavailable,
+  FISTA_PRESETS,
   fieldHints,
+  isFistaPreset,
   type ModelShape,
   withMethod,
 } from './pruneSettings';
@@ -26,7 +29,7 @@ const OPT: ModelShape = {
 };
 
 describe('the pruning form', () => {
-  it('defaults to the paper’s settings, with calibration scaled to a small model', () => {
+  it('defaults to the paper’s settings with 10 λ rounds, calibration scaled to a small model', () => {
     const built = buildOptions(defaultForm(STORIES_260K), STORIES_260K);
     expect(built.ok).toBe(true);
     if (!built.ok) return;
@@ -36,7 +39,7 @@ describe('the pruning form', () => {
     expect(prune.calibration).toEqual({ source: { kind: 'c4' }, windows: 32, seqLen: 256, seed: 0 });
     expect(prune.fista).toMatchObject({
       iterations: 20,
-      rounds: 3,
+      rounds: 10,
       xi: 0.3,
       thresholdGroup: 'row',
       errorCorrection: true,
@@ -52,6 +55,19 @@ describe('the pruning form', () => {
       seqLen: 1024,
       seed: 0,
     });
+  });
+
+  it('offers the studio’s FISTAPruner settings and the paper’s as one-click presets', () => {
+    const form = defaultForm(STORIES_260K);
+    const [studio, paper] = FISTA_PRESETS;
+    expect(isFistaPreset(form, studio.fields)).toBe(true);
+    expect(isFistaPreset(form, paper.fields)).toBe(false);
+    const asPaper = { ...form, ...paper.fields };
+    expect(isFistaPreset(asPaper, paper.fields)).toBe(true);
+    const built = buildOptions(asPaper, STORIES_260K);
+    expect(built.ok && built.options.prune.fista).toEqual({ ...PAPER_FISTA });
+    // One field off a preset is no longer that preset.
+    expect(isFistaPreset({ ...asPaper, iterations: '21' }, paper.fields)).toBe(false);
   });
 
   it('explains where our defaults differ from the paper', () => {
