@@ -9,6 +9,7 @@ import {
   type BlockInputs,
   defaultBlockInputs,
   defaultCalibration,
+  type FistaOptions,
   PAPER_CALIBRATION,
   PAPER_FISTA,
   PAPER_SPARSEGPT,
@@ -127,7 +128,7 @@ type FistaFields = Pick<
   'warmStart' | 'iterations' | 'rounds' | 'xi' | 'thresholdGroup' | 'errorCorrection'
 >;
 
-function fistaFields(o: typeof PAPER_FISTA): FistaFields {
+function fistaFields(o: FistaOptions): FistaFields {
   return {
     warmStart: o.warmStart,
     iterations: String(o.iterations),
