@@ -1,38 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { describe, expect, it } from 'vitest';
 import { matmulDispatches } from './matmul';
 import { chooseMatmulKernel, MATMUL_TILE, type MatmulKernel } from './matmulKernel';
-
-/** A runtime stand-in that has only what the rule reads: the adapter's report. */
-const adapter = (isFallbackAdapter: boolean) =>
-  ({ capability: { isFallbackAdapter } }) as unknown as Pick<GpuRuntime, 'capability'>;
+import { adapterReport, withDispatchBuffers } from './testing';
 
 describe('the matmul kernel choice', () => {
   it('gives a CPU (fallback) adapter the direct kernel and any other adapter the tiled one', () => {
-    expect(chooseMatmulKernel(adapter(true))).toBe('direct');
-    expect(chooseMatmulKernel(adapter(false))).toBe('tiled');
+    expect(chooseMatmulKernel(adapterReport(true))).toBe('direct');
+    expect(chooseMatmulKernel(adapterReport(false))).toBe('tiled');
   });
 
   describe('in the wrapper', () => {
-    let rt: GpuRuntime;
-    let buffers: GPUBuffer[];
-    beforeAll(async () => {
-      rt = await createNodeRuntime();
-      buffers = await Promise.all(
-        ['A', 'B', 'C'].map(async (label) => (await rt.createBuffer(label, 'scratch', 4 * 100 * 100)).buffer),
-      );
-    });
-    afterAll(() => rt.destroy());
+    const setup = withDispatchBuffers(['A', 'B', 'C'], 4 * 100 * 100);
 
     const product = (kernel?: MatmulKernel) => {
-      const [a, b, c] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer];
-      return matmulDispatches(rt, { a, b, c, m: 100, n: 70, k: 9, kernel });
+      const [a, b, c] = setup.buffers() as [GPUBuffer, GPUBuffer, GPUBuffer];
+      return matmulDispatches(setup.rt(), { a, b, c, m: 100, n: 70, k: 9, kernel });
     };
 
     it("runs the adapter's kernel when the caller names none", async () => {
       const [chosen] = await product();
-      const [named] = await product(chooseMatmulKernel(rt));
+      const [named] = await product(chooseMatmulKernel(setup.rt()));
       expect(chosen?.pipeline).toBe(named?.pipeline);
     });
 

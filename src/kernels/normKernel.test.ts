@@ -1,38 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { describe, expect, it } from 'vitest';
 import { normDispatches } from './norm';
 import { chooseNormKernel, NORM_ROW_GROUP, type NormKernel } from './normKernel';
-
-/** A runtime stand-in that has only what the rule reads: the adapter's report. */
-const adapter = (isFallbackAdapter: boolean) =>
-  ({ capability: { isFallbackAdapter } }) as unknown as Pick<GpuRuntime, 'capability'>;
+import { adapterReport, withDispatchBuffers } from './testing';
 
 describe('the norm kernel choice', () => {
   it('gives a CPU (fallback) adapter the row kernel and any other adapter the workgroup one', () => {
-    expect(chooseNormKernel(adapter(true))).toBe('row');
-    expect(chooseNormKernel(adapter(false))).toBe('workgroup');
+    expect(chooseNormKernel(adapterReport(true))).toBe('row');
+    expect(chooseNormKernel(adapterReport(false))).toBe('workgroup');
   });
 
   describe('in the wrapper', () => {
-    let rt: GpuRuntime;
-    let buffers: GPUBuffer[];
-    beforeAll(async () => {
-      rt = await createNodeRuntime();
-      buffers = await Promise.all(
-        ['x', 'g', 'y'].map(async (label) => (await rt.createBuffer(label, 'scratch', 4 * 100 * 64)).buffer),
-      );
-    });
-    afterAll(() => rt.destroy());
+    const setup = withDispatchBuffers(['x', 'g', 'y'], 4 * 100 * 64);
 
     const rows = (kernel?: NormKernel) => {
-      const [x, weight, y] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer];
-      return normDispatches(rt, { kind: 'rms', x, y, weight, rows: 100, width: 64, kernel });
+      const [x, weight, y] = setup.buffers() as [GPUBuffer, GPUBuffer, GPUBuffer];
+      return normDispatches(setup.rt(), { kind: 'rms', x, y, weight, rows: 100, width: 64, kernel });
     };
 
     it("runs the adapter's kernel when the caller names none", async () => {
       const [chosen] = await rows();
-      const [named] = await rows(chooseNormKernel(rt));
+      const [named] = await rows(chooseNormKernel(setup.rt()));
       expect(chosen?.pipeline).toBe(named?.pipeline);
     });
 
