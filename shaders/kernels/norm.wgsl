@@ -8,21 +8,7 @@
 // of two ≤ 256) to the row: narrow rows get small workgroups rather than mostly idle ones, which
 // matters on CPU adapters, where every invocation and barrier costs.
 
-struct Params {
-  rows: u32,
-  width: u32,
-  ld_x: u32,
-  ld_y: u32,
-  off_x: u32,
-  off_y: u32,
-  off_g: u32,
-  off_b: u32,
-  eps: f32,
-}
-
 override GROUP: u32 = 256u;
-
-@group(0) @binding(0) var<uniform> p: Params;
 
 var<workgroup> partial: array<f32, GROUP>;
 
@@ -41,11 +27,6 @@ fn workgroup_sum(t: u32, value: f32) -> f32 {
   workgroupBarrier();
   return total;
 }
-
-@group(0) @binding(1) var<storage, read> ln_x: array<f32>;
-@group(0) @binding(2) var<storage, read> ln_g: array<f32>;
-@group(0) @binding(3) var<storage, read> ln_b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ln_y: array<f32>;
 
 @compute @workgroup_size(GROUP)
 fn layer_norm(
@@ -74,10 +55,6 @@ fn layer_norm(
     ln_y[y0 + i] = (ln_x[x0 + i] - mean) * inv_std * ln_g[p.off_g + i] + ln_b[p.off_b + i];
   }
 }
-
-@group(0) @binding(1) var<storage, read> rms_x: array<f32>;
-@group(0) @binding(2) var<storage, read> rms_g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rms_y: array<f32>;
 
 @compute @workgroup_size(GROUP)
 fn rms_norm(

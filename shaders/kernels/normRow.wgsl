@@ -12,29 +12,10 @@
 // The sums keep four running partial sums in one vec4 (elements 4i … 4i + 3 of the row go to lanes
 // 0 … 3) and add the lanes pairwise at the end, so an element goes through at most
 // ceil(width / 4) + 2 additions (the reference's bound, normBound). The variance is computed in two
-// passes (mean first, then Σ(x − mean)²), never as E[x²] − E[x]². The same uniform block and
-// bindings as norm.wgsl, which the wrapper shares.
-
-struct Params {
-  rows: u32,
-  width: u32,
-  ld_x: u32,
-  ld_y: u32,
-  off_x: u32,
-  off_y: u32,
-  off_g: u32,
-  off_b: u32,
-  eps: f32,
-}
+// passes (mean first, then Σ(x − mean)²), never as E[x²] − E[x]². The uniform block and bindings
+// are normShared.wgsl's, which kernels/norm.ts puts in front of this file.
 
 const GROUP: u32 = 32u;
-
-@group(0) @binding(0) var<uniform> p: Params;
-
-@group(0) @binding(1) var<storage, read> ln_x: array<f32>;
-@group(0) @binding(2) var<storage, read> ln_g: array<f32>;
-@group(0) @binding(3) var<storage, read> ln_b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ln_y: array<f32>;
 
 // The four lanes' sums added pairwise.
 fn lanes_sum(s: vec4<f32>) -> f32 {
@@ -77,10 +58,6 @@ fn layer_norm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     ln_y[y0 + i] = (ln_x[x0 + i] - mean) * inv_std * ln_g[p.off_g + i] + ln_b[p.off_b + i];
   }
 }
-
-@group(0) @binding(1) var<storage, read> rms_x: array<f32>;
-@group(0) @binding(2) var<storage, read> rms_g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rms_y: array<f32>;
 
 @compute @workgroup_size(GROUP)
 fn rms_norm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -7,6 +7,7 @@
 
 import shader from '../../shaders/kernels/norm.wgsl?raw';
 import rowShader from '../../shaders/kernels/normRow.wgsl?raw';
+import shared from '../../shaders/kernels/normShared.wgsl?raw';
 import type { Binding, Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from './kernel';
 import { chooseNormKernel, NORM_ROW_GROUP, type NormKernel } from './normKernel';
@@ -29,8 +30,8 @@ const entryPoints = ['layer_norm', 'rms_norm'] as const;
 
 // The two kernels take the same uniform block and bindings, so one packing serves either.
 const normKernels = {
-  workgroup: defineKernel({ name: 'norm', code: shader, entryPoints, uniforms }),
-  row: defineKernel({ name: 'norm row', code: rowShader, entryPoints, uniforms }),
+  workgroup: defineKernel({ name: 'norm', code: shared + shader, entryPoints, uniforms }),
+  row: defineKernel({ name: 'norm row', code: shared + rowShader, entryPoints, uniforms }),
 };
 
 export type NormKind = 'layer' | 'rms';
