@@ -86,11 +86,3 @@ fn main(
   }
 }
 
-fn store_c(index: u32, product: f32) {
-  // beta = 0 must overwrite without reading: C may hold garbage (even NaN) on entry.
-  if (p.beta == 0.0) {
-    c[index] = product;
-  } else {
-    c[index] = product + p.beta * c[index];
-  }
-}

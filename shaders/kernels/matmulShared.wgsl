@@ -1,7 +1,8 @@
 // What both matmul kernels (matmul.wgsl, matmulDirect.wgsl) share, put in front of each by
-// kernels/matmul.ts after halfStorage.wgsl: reading an element of B whatever its storage, and which
-// tile of C a workgroup computes, and the uniform block, overrides and bindings the two kernels
-// take alike. Each kernel declares its own TILE; WGSL resolves module-scope names in any order.
+// kernels/matmul.ts after halfStorage.wgsl: reading an element of B whatever its storage, which
+// tile of C a workgroup computes, how an element of C is stored (beta), and the uniform block,
+// overrides and bindings the two kernels take alike. Each kernel declares its own TILE; WGSL
+// resolves module-scope names in any order.
 
 struct Params {
   m: u32,
@@ -57,4 +58,13 @@ fn tile_of(linear: u32) -> vec2<u32> {
     return triangular_tile(linear);
   }
   return vec2<u32>(linear / p.tiles_n, linear % p.tiles_n);
+}
+
+fn store_c(index: u32, product: f32) {
+  // beta = 0 must overwrite without reading: C may hold garbage (even NaN) on entry.
+  if (p.beta == 0.0) {
+    c[index] = product;
+  } else {
+    c[index] = product + p.beta * c[index];
+  }
 }
