@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { loadTokenizer, type TokenizerFile } from '../tokenizer';
+import { byteLevelBpeJson, specialToken } from '../tokenizer/huggingface';
 import { TokenizerError } from '../tokenizer/tokenizer';
 import { expectOnlyTyped, fuzzParameters, mutatedBytes, mutatedJsonText, randomBytes } from './harness';
 
@@ -22,34 +23,10 @@ const merges = readFileSync(new URL('merges.txt', gpt2), 'utf8')
     return a !== undefined && b !== undefined && a + b in vocab && a in vocab && b in vocab;
   });
 const mergesText = `#version: 0.2\n${merges.join('\n')}\n`;
-const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-const tokenizerJson = {
-  version: '1.0',
-  added_tokens: [
-    {
-      id: 0,
-      content: '!',
-      special: true,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    },
-  ],
-  normalizer: null,
-  pre_tokenizer: byteLevel,
-  post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '!', type_id: 0 } }] },
-  decoder: byteLevel,
-  model: {
-    type: 'BPE',
-    dropout: null,
-    unk_token: null,
-    fuse_unk: false,
-    byte_fallback: false,
-    vocab,
-    merges,
-  },
-};
+const tokenizerJson = byteLevelBpeJson(vocab, merges, [specialToken(0, '!')], {
+  type: 'TemplateProcessing',
+  single: [{ SpecialToken: { id: '!', type_id: 0 } }],
+});
 const tokenizerConfig = { bos_token: '!', eos_token: { content: '"' }, clean_up_tokenization_spaces: false };
 const tok512 = new Uint8Array(
   readFileSync(new URL('../../public/models/stories260K/tok512.bin', import.meta.url)),

@@ -538,24 +538,10 @@ class KernelProfiler {
   resolve(encoder: GPUCommandEncoder): void {
     if (this.labels.length === 0) return;
     const bytes = 16 * this.labels.length;
-    const resolveBuffer = this.ledger.createFast(
-      {
-        label: 'timestamps',
-        category: 'staging',
-        size: bytes,
-        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-      },
-      () => {},
-    );
-    const readBuffer = this.ledger.createFast(
-      {
-        label: 'timestamps read',
-        category: 'staging',
-        size: bytes,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      },
-      () => {},
-    );
+    const staging = (label: string, usage: number) =>
+      this.ledger.createFast({ label, category: 'staging', size: bytes, usage }, () => {});
+    const resolveBuffer = staging('timestamps', GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+    const readBuffer = staging('timestamps read', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     encoder.resolveQuerySet(this.querySet, 0, 2 * this.labels.length, resolveBuffer.buffer, 0);
     encoder.copyBufferToBuffer(resolveBuffer.buffer, 0, readBuffer.buffer, 0, bytes);
     this.resolved = {

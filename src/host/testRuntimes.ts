@@ -16,13 +16,13 @@ export function createTinyRuntime(): Promise<GpuRuntime> {
 }
 
 /**
- * For a describe block (or a whole file): a runtime at the device's own limits, handed to `use`
- * before its tests and destroyed after them.
+ * For a describe block (or a whole file): a runtime at the device's own limits (or capped at
+ * `capLimits`, e.g. TINY_LIMITS), handed to `use` before its tests and destroyed after them.
  */
-export function withNodeRuntime(use: (rt: GpuRuntime) => void): void {
+export function withNodeRuntime(use: (rt: GpuRuntime) => void, capLimits?: typeof TINY_LIMITS): void {
   let made: GpuRuntime | undefined;
   beforeAll(async () => {
-    made = await createNodeRuntime();
+    made = await createNodeRuntime(capLimits && { capLimits });
     use(made);
   });
   afterAll(() => made?.destroy());

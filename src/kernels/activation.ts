@@ -6,25 +6,32 @@
 
 import shader from '../../shaders/kernels/activation.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { defineKernel } from './kernel';
+import { defineKernel, type Kernel } from './kernel';
 import { checkInteger, checkMatrix } from './operands';
 import { foldGrid } from './params';
 import { bindWindow, planBlocks, span, windowLimits } from './window';
+
+/**
+ * activation.wgsl's Params: a rows × cols block and the leading dimension and offset of operands a,
+ * b and y. The backward's entry points (train/backward/activationBackward.ts), compiled in one
+ * module with this file, read the same block.
+ */
+export const ACTIVATION_UNIFORMS = {
+  rows: 'u32',
+  cols: 'u32',
+  ld_a: 'u32',
+  ld_b: 'u32',
+  ld_y: 'u32',
+  off_a: 'u32',
+  off_b: 'u32',
+  off_y: 'u32',
+} as const;
 
 const activationKernel = defineKernel({
   name: 'activation',
   code: shader,
   entryPoints: ['map', 'map_inplace', 'gated', 'gated_inplace', 'bias_add'],
-  uniforms: {
-    rows: 'u32',
-    cols: 'u32',
-    ld_a: 'u32',
-    ld_b: 'u32',
-    ld_y: 'u32',
-    off_a: 'u32',
-    off_b: 'u32',
-    off_y: 'u32',
-  },
+  uniforms: ACTIVATION_UNIFORMS,
 });
 
 export type ActivationFn = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
@@ -75,14 +82,14 @@ export async function activation(rt: GpuRuntime, args: ActivationArgs): Promise<
 
 export async function activationDispatches(rt: GpuRuntime, args: ActivationArgs): Promise<Dispatch[]> {
   const kernel = `activation ${args.fn}`;
-  const fn = fnCode(kernel, args.fn);
-  const x = operand('a', args.x, args.cols);
-  if (!args.y || sameView(args.x, args.y, args.cols)) {
-    return dispatch2d(rt, kernel, 'map_inplace', fn, args.rows, args.cols, [named('x', x)]);
+  const fn = activationFnCode(kernel, args.fn);
+  const x = activationOperand('a', 'x', args.x, args.cols);
+  const y = args.y && activationOperand('y', 'y', args.y, args.cols);
+  if (!y || sameBlock(x, y)) {
+    return activationBlockDispatches(rt, activationKernel, kernel, 'map_inplace', fn, args, [x]);
   }
-  const y = operand('y', args.y, args.cols);
   if (y.buffer === x.buffer) throw aliasError(kernel, 'y', 'x');
-  return dispatch2d(rt, kernel, 'map', fn, args.rows, args.cols, [named('x', x), named('y', y)]);
+  return activationBlockDispatches(rt, activationKernel, kernel, 'map', fn, args, [x, y]);
 }
 
 /** out = f(a) · b; swiglu is fn = 'silu'. */
@@ -96,21 +103,17 @@ export async function swiglu(rt: GpuRuntime, args: Omit<GatedArgs, 'fn'>): Promi
 
 export async function gatedActivationDispatches(rt: GpuRuntime, args: GatedArgs): Promise<Dispatch[]> {
   const kernel = `gated ${args.fn}`;
-  const fn = fnCode(kernel, args.fn);
-  const a = operand('a', args.a, args.cols);
-  const b = operand('b', args.b, args.cols);
-  if (!args.out || sameView(args.a, args.out, args.cols)) {
+  const fn = activationFnCode(kernel, args.fn);
+  const a = activationOperand('a', 'a', args.a, args.cols);
+  const b = activationOperand('b', 'b', args.b, args.cols);
+  const out = args.out && activationOperand('y', 'out', args.out, args.cols);
+  if (!out || sameBlock(a, out)) {
     if (b.buffer === a.buffer) throw aliasError(kernel, 'out (in place in a)', 'b');
-    return dispatch2d(rt, kernel, 'gated_inplace', fn, args.rows, args.cols, [named('a', a), named('b', b)]);
+    return activationBlockDispatches(rt, activationKernel, kernel, 'gated_inplace', fn, args, [a, b]);
   }
-  const out = operand('y', args.out, args.cols);
   if (out.buffer === a.buffer) throw aliasError(kernel, 'out', 'a');
   if (out.buffer === b.buffer) throw aliasError(kernel, 'out', 'b');
-  return dispatch2d(rt, kernel, 'gated', fn, args.rows, args.cols, [
-    named('a', a),
-    named('b', b),
-    named('out', out),
-  ]);
+  return activationBlockDispatches(rt, activationKernel, kernel, 'gated', fn, args, [a, b, out]);
 }
 
 export async function biasAdd(rt: GpuRuntime, args: BiasAddArgs): Promise<void> {
@@ -119,25 +122,26 @@ export async function biasAdd(rt: GpuRuntime, args: BiasAddArgs): Promise<void> 
 
 export async function biasAddDispatches(rt: GpuRuntime, args: BiasAddArgs): Promise<Dispatch[]> {
   const kernel = 'biasAdd';
-  const bias: Operand = {
+  const bias: ActivationOperand = {
     slot: 'a',
+    name: 'bias',
     buffer: args.bias,
     ld: args.cols,
     offset: args.offsetBias ?? 0,
     broadcast: true,
   };
-  const y = operand('y', args.y, args.cols);
+  const y = activationOperand('y', 'y', args.y, args.cols);
   if (y.buffer === bias.buffer) throw aliasError(kernel, 'y', 'bias');
-  return dispatch2d(rt, kernel, 'bias_add', FN_CODE.gelu, args.rows, args.cols, [
-    named('bias', bias),
-    named('y', y),
-  ]);
+  return activationBlockDispatches(rt, activationKernel, kernel, 'bias_add', FN_CODE.gelu, args, [bias, y]);
 }
 
+/** Which of the block's operands (ld_a/off_a, ld_b/off_b, ld_y/off_y) an operand binds as. */
 type Slot = 'a' | 'b' | 'y';
 
-interface Operand {
+/** One operand of an activation.wgsl-style entry point: its slot, a name for errors, where it is. */
+export interface ActivationOperand {
   slot: Slot;
+  name: string;
   buffer: GPUBuffer;
   ld: number;
   offset: number;
@@ -145,16 +149,13 @@ interface Operand {
   broadcast?: boolean;
 }
 
-function operand(slot: Slot, ref: MatrixRef, cols: number): Operand {
-  return { slot, buffer: ref.buffer, ld: ref.ld ?? cols, offset: ref.offset ?? 0 };
+export function activationOperand(slot: Slot, name: string, ref: MatrixRef, cols: number): ActivationOperand {
+  return { slot, name, buffer: ref.buffer, ld: ref.ld ?? cols, offset: ref.offset ?? 0 };
 }
 
-function named(name: string, o: Operand): Operand & { name: string } {
-  return { ...o, name };
-}
-
-function sameView(x: MatrixRef, y: MatrixRef, cols: number): boolean {
-  return x.buffer === y.buffer && (x.offset ?? 0) === (y.offset ?? 0) && (x.ld ?? cols) === (y.ld ?? cols);
+/** Whether two operands are the same block of the same buffer (an in-place call). */
+export function sameBlock(x: ActivationOperand, y: ActivationOperand): boolean {
+  return x.buffer === y.buffer && x.offset === y.offset && x.ld === y.ld;
 }
 
 function aliasError(kernel: string, written: string, read: string): RangeError {
@@ -164,7 +165,8 @@ function aliasError(kernel: string, written: string, read: string): RangeError {
   );
 }
 
-function fnCode(kernel: string, fn: ActivationFn): number {
+/** The FN override of activation.wgsl for `fn`; throws naming `kernel` for an unknown function. */
+export function activationFnCode(kernel: string, fn: ActivationFn): number {
   const code = FN_CODE[fn];
   if (code === undefined) {
     throw new RangeError(`${kernel}: fn must be one of ${Object.keys(FN_CODE).join(', ')}, got ${fn}`);
@@ -172,14 +174,20 @@ function fnCode(kernel: string, fn: ActivationFn): number {
   return code;
 }
 
-async function dispatch2d(
+/**
+ * The dispatches of one entry point of a kernel that reads ACTIVATION_UNIFORMS (this file's and the
+ * backward's) over a rows × cols block, one invocation an element: the operands are checked
+ * (errors name `kernel`), and a block larger than one binding, or than the workgroup grid reaches,
+ * is split into windows.
+ */
+export async function activationBlockDispatches<E extends string>(
   rt: GpuRuntime,
+  declaration: Kernel<typeof ACTIVATION_UNIFORMS, E>,
   kernel: string,
-  entryPoint: 'map' | 'map_inplace' | 'gated' | 'gated_inplace' | 'bias_add',
+  entryPoint: E,
   fn: number,
-  rows: number,
-  cols: number,
-  operands: readonly (Operand & { name: string })[],
+  { rows, cols }: { rows: number; cols: number },
+  operands: readonly ActivationOperand[],
 ): Promise<Dispatch[]> {
   checkInteger(kernel, 'rows', rows);
   checkInteger(kernel, 'cols', cols);
@@ -209,7 +217,7 @@ async function dispatch2d(
     ],
     64,
   );
-  const pipeline = await activationKernel.pipeline(rt, entryPoint, { FN: fn });
+  const pipeline = await declaration.pipeline(rt, entryPoint, { FN: fn });
   const dispatches: Dispatch[] = [];
   for (let r0 = 0; r0 < rows; r0 += block.r) {
     const rb = Math.min(block.r, rows - r0);
@@ -227,7 +235,7 @@ async function dispatch2d(
       });
       dispatches.push({
         pipeline,
-        uniforms: activationKernel.pack({
+        uniforms: declaration.pack({
           rows: rb,
           cols: cb,
           ld_a: ld.a,

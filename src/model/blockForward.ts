@@ -123,11 +123,12 @@ export type GroupObserver = (
   input: GPUBuffer,
 ) => Promise<boolean | undefined> | boolean | undefined;
 
-const required = (lookup: WeightLookup, name: string): GPUBuffer => {
+/** The buffer `lookup` finds for `name`; throws, calling it a `what` (weight, gradient), when it finds none. */
+export function requiredBuffer(lookup: WeightLookup, name: string, what = 'weight'): GPUBuffer {
   const b = lookup(name);
-  if (!b) throw new Error(`weight ${name} is not on the GPU`);
+  if (!b) throw new Error(`${what} ${name} is not on the GPU`);
   return b;
-};
+}
 
 /**
  * Writes the embeddings of `ids`, the pass's windows one after another (token plus learned positions
@@ -144,34 +145,31 @@ export async function embedTokens(
   if (T !== buffers.tokens) {
     throw new RangeError(`${T} token ids for a pass of ${buffers.tokens} rows`);
   }
+  // Rows of a table (stored in 32 or 16 bits) into buffers.x: the token table's written, the
+  // position table's added.
+  const embed = async (ids: GPUBuffer, name: string, vocab: number, accumulate: boolean) => {
+    const table = requiredBuffer(weights, name);
+    const tableType = weightStorage(table);
+    await embedding(rt, {
+      ids,
+      table,
+      tableType,
+      out: buffers.x,
+      tokens: T,
+      vocab,
+      width: c.hidden,
+      accumulate,
+    });
+  };
   rt.write(buffers.ids, Uint32Array.from(ids));
-  const tokTable = required(weights, 'tok_embeddings');
-  await embedding(rt, {
-    ids: buffers.ids,
-    table: tokTable,
-    tableType: weightStorage(tokTable),
-    out: buffers.x,
-    tokens: T,
-    vocab: c.vocabSize,
-    width: c.hidden,
-  });
+  await embed(buffers.ids, 'tok_embeddings', c.vocabSize, false);
   if (c.positions === 'learned') {
     const start = buffers.cache?.start ?? 0;
     rt.write(
       buffers.positions,
       Uint32Array.from({ length: T }, (_, t) => start + (t % buffers.seqLen) + c.positionOffset),
     );
-    const posTable = required(weights, 'pos_embeddings');
-    await embedding(rt, {
-      ids: buffers.positions,
-      table: posTable,
-      tableType: weightStorage(posTable),
-      out: buffers.x,
-      tokens: T,
-      vocab: c.maxPositions + c.positionOffset,
-      width: c.hidden,
-      accumulate: true,
-    });
+    await embed(buffers.positions, 'pos_embeddings', c.maxPositions + c.positionOffset, true);
   }
 }
 
@@ -376,7 +374,7 @@ async function linearLayer(
   accumulate: boolean,
   offsetY = 0,
 ): Promise<void> {
-  const w = required(weights, `${name}.weight`);
+  const w = requiredBuffer(weights, `${name}.weight`);
   // A pruned matrix kept compressed (weightStorage.ts) goes through the sparse kernels.
   const sparse = compressedWeight(w);
   if (sparse) {
@@ -414,8 +412,8 @@ export async function normLayer(
     kind: c.norm === 'rmsnorm' ? 'rms' : 'layer',
     x,
     y,
-    weight: required(weights, `${name}.weight`),
-    bias: c.norm === 'layernorm' ? required(weights, `${name}.bias`) : undefined,
+    weight: requiredBuffer(weights, `${name}.weight`),
+    bias: c.norm === 'layernorm' ? requiredBuffer(weights, `${name}.bias`) : undefined,
     rows,
     width: c.hidden,
     eps: c.normEps,

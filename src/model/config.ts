@@ -56,6 +56,15 @@ export function parseConfig(file: string, text: string): ModelConfig {
     return value;
   };
   const id = (key: string): number | null => (typeof raw[key] === 'number' ? (raw[key] as number) : null);
+  const specialIds = { bosId: id('bos_token_id'), eosId: id('eos_token_id') };
+  // GPT-2 and OPT: a learned position table (no RoPE), the embedding tied to the head unless the
+  // config unties it.
+  const learnedPositions = {
+    positions: 'learned',
+    ropeTheta: 0,
+    ropeStyle: 'half',
+    tiedEmbeddings: raw.tie_word_embeddings !== false,
+  } as const;
   let config: ModelConfig;
   switch (type) {
     case 'gpt2': {
@@ -79,13 +88,9 @@ export function parseConfig(file: string, text: string): ModelConfig {
         normEps: num('layer_norm_epsilon', 1e-5),
         activation: act,
         bias: true,
-        positions: 'learned',
+        ...learnedPositions,
         positionOffset: 0,
-        ropeTheta: 0,
-        ropeStyle: 'half',
-        tiedEmbeddings: raw.tie_word_embeddings !== false,
-        bosId: id('bos_token_id'),
-        eosId: id('eos_token_id'),
+        ...specialIds,
       };
       break;
     }
@@ -114,13 +119,10 @@ export function parseConfig(file: string, text: string): ModelConfig {
         normEps: 1e-5,
         activation: 'relu',
         bias: raw.enable_bias !== false,
-        positions: 'learned',
+        ...learnedPositions,
+        // OPT's position table starts two rows in (HF's OPTLearnedPositionalEmbedding).
         positionOffset: 2,
-        ropeTheta: 0,
-        ropeStyle: 'half',
-        tiedEmbeddings: raw.tie_word_embeddings !== false,
-        bosId: id('bos_token_id'),
-        eosId: id('eos_token_id'),
+        ...specialIds,
       };
       break;
     }
@@ -152,8 +154,7 @@ export function parseConfig(file: string, text: string): ModelConfig {
         ropeTheta: num('rope_theta', 10000),
         ropeStyle: raw.rope_style === 'interleaved' ? 'interleaved' : 'half',
         tiedEmbeddings: raw.tie_word_embeddings === true,
-        bosId: id('bos_token_id'),
-        eosId: id('eos_token_id'),
+        ...specialIds,
       };
       break;
     }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { erf } from '../kernels/reference.model';
 import { parseLlama2cTokenizer } from '../tokenizer';
 import { parseLlama2c } from './llama2c';
-import { erf, referenceLogits } from './reference';
+import { referenceLogits } from './reference';
 import { STORIES260K_GREEDY } from './testModels';
 
 const file = (name: string) => {

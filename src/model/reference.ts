@@ -2,6 +2,7 @@
 // definitions and sharing no code with the GPU path. Tests compare the GPU logits and perplexity
 // with it; it is far too slow for anything but small models.
 
+import { erf } from '../kernels/reference.model';
 import type { ModelConfig } from './config';
 import type { WindowScorer } from './perplexity';
 import { canonicalTensors, type WeightSource } from './weights';
@@ -180,25 +181,6 @@ function activate(kind: ModelConfig['activation'], u: number): number {
     default:
       throw new Error(`reference: ${kind} is not an elementwise activation`);
   }
-}
-
-/** erf to about 1e-15: its Maclaurin series below 3, the continued fraction of erfc above. */
-export function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 3) {
-    let term = ax;
-    let sum = ax;
-    for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
-      term *= (-ax * ax) / n;
-      sum += term / (2 * n + 1);
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (ax > 6) return Math.sign(x);
-  // erfc(x) = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + …)))), evaluated from the tail.
-  let f = ax;
-  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
-  return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f);
 }
 
 /**

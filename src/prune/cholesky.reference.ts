@@ -48,19 +48,8 @@ export function cholesky(a: ArrayLike<number>, n: number): Float64Array {
 /** A⁻¹ (symmetric, both triangles filled) from A's lower Cholesky factor L: A⁻¹ = L⁻ᵀ·L⁻¹. */
 export function inverseFromCholesky(l: ArrayLike<number>, n: number): Float64Array {
   checkSquare(l, n);
-  // Y = L⁻ᵀ (upper triangular), one row at a time: row c of Y is column c of L⁻¹, and forward
-  // substitution gives Y_ci = (δ_ci − Σ_{c≤k<i} L_ik·Y_ck) / L_ii, a dot product of two contiguous rows.
-  const y = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) {
-    const rc = c * n;
-    for (let i = c; i < n; i++) {
-      const ri = i * n;
-      let s = i === c ? 1 : 0;
-      for (let k = c; k < i; k++) s -= (l[ri + k] as number) * (y[rc + k] as number);
-      y[rc + i] = s / (l[ri + i] as number);
-    }
-  }
-  // A⁻¹ = L⁻ᵀ·L⁻¹ = Y·Yᵀ: (A⁻¹)_ij = Σ_{k ≥ max(i, j)} Y_ik·Y_jk, again contiguous rows.
+  const y = inverseTransposed(l, n, new Float64Array(n * n));
+  // A⁻¹ = L⁻ᵀ·L⁻¹ = Y·Yᵀ with Y = L⁻ᵀ: (A⁻¹)_ij = Σ_{k ≥ max(i, j)} Y_ik·Y_jk, contiguous rows.
   const inv = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
@@ -116,19 +105,26 @@ export function upperFactorOfInverse(a: ArrayLike<number>, n: number): Float64Ar
   // Rᵀ, so that the columns of R read below are contiguous rows.
   const rt = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) rt[j * n + i] = r[i * n + j] as number;
-  // U = R⁻¹ from U·R = I, row by row: U_ij = (δ_ij − Σ_{i≤k<j} U_ik·R_kj) / R_jj with R_kj = Rᵀ_jk.
-  const u = r; // R's rows are no longer needed: U overwrites them.
-  u.fill(0);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = i; j < n; j++) {
-      const rj = j * n;
-      let s = i === j ? 1 : 0;
-      for (let k = i; k < j; k++) s -= (u[ri + k] as number) * (rt[rj + k] as number);
-      u[ri + j] = s / (rt[rj + j] as number);
+  // U = R⁻¹ = (Rᵀ)⁻ᵀ, written over R, whose rows are no longer needed.
+  return inverseTransposed(rt, n, r.fill(0));
+}
+
+/**
+ * L⁻ᵀ (upper triangular) of a lower-triangular L, into `out` (zeros below the diagonal), one row at a
+ * time: row c is column c of L⁻¹, and forward substitution gives (L⁻ᵀ)_ci = (δ_ci − Σ_{c≤k<i}
+ * L_ik·(L⁻ᵀ)_ck) / L_ii, a dot product of two contiguous rows.
+ */
+function inverseTransposed(l: ArrayLike<number>, n: number, out: Float64Array): Float64Array {
+  for (let c = 0; c < n; c++) {
+    const rc = c * n;
+    for (let i = c; i < n; i++) {
+      const ri = i * n;
+      let s = i === c ? 1 : 0;
+      for (let k = c; k < i; k++) s -= (l[ri + k] as number) * (out[rc + k] as number);
+      out[rc + i] = s / (l[ri + i] as number);
     }
   }
-  return u;
+  return out;
 }
 
 function checkSquare(a: ArrayLike<number>, n: number): void {

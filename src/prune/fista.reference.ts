@@ -30,13 +30,10 @@ export function crossGram64(
   tokens: number,
   n: number,
 ): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let t = 0; t < tokens; t++)
-    for (let i = 0; i < n; i++) {
-      const x = a[t * n + i] as number;
-      for (let j = 0; j < n; j++) out[i * n + j] = (out[i * n + j] as number) + x * (b[t * n + j] as number);
-    }
-  return out;
+  // As the product aᵀ·b: each entry sums over the tokens in order, as Σ_t would.
+  const aT = new Float64Array(n * tokens);
+  for (let t = 0; t < tokens; t++) for (let i = 0; i < n; i++) aT[i * tokens + t] = a[t * n + i] as number;
+  return matmul64(aT, b, n, tokens, n);
 }
 
 /** ‖V X*ᵀ − W Xᵀ‖²_F straight from the tokens (X, X* are tokens × n; V, W are m × n). */

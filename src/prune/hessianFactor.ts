@@ -33,7 +33,7 @@ import { defineKernel } from '../kernels/kernel';
 import { matmulDispatches } from '../kernels/matmul';
 import { checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid } from '../kernels/params';
-import { bindWindow, span, windowCapacity } from '../kernels/window';
+import { bindWindow, span, windowLimits } from '../kernels/window';
 
 // shaders/prune/cholesky.wgsl's entry points share one uniform block. Each is declared under its own
 // name, so that a profile splits the GPU time by kernel (the pipeline's label).
@@ -117,10 +117,7 @@ export interface FactorHessianArgs {
 
 /** Throws GpuLimitError when factorHessian cannot run at this width on this device. */
 export function checkFactorFits(rt: GpuRuntime, cols: number): void {
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const { capacity } = windowLimits(rt.limits);
   if (cols > capacity)
     throw new GpuLimitError(
       `SparseGPT: the Hessian's diagonal (${cols} inputs, ${4 * cols} bytes) must fit one storage ` +
@@ -137,10 +134,7 @@ export async function factorHessian(rt: GpuRuntime, args: FactorHessianArgs): Pr
   checkFactorFits(rt, n);
   signal?.throwIfAborted();
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   // Diagonal blocks are bound whole: narrow them until one fits a binding.
   let block = Math.min(MAX_BLOCK, Math.max(n, 1));
   while (block > 1 && span(block, block, n) > capacity) block--;

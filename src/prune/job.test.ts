@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sumWork, type WorkCounters } from '../gpu/meter';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createNodeRuntime } from '../host/nodeGpu';
+import { withNodeRuntime } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import type { ModelConfig } from '../model/config';
 import { GpuModel } from '../model/gpuModel';
@@ -38,10 +39,9 @@ function zeroFraction(data: Float32Array): number {
 
 describe('pruning a model block by block', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
 
   for (const family of ['llama', 'opt'] as const) {
     it(`FISTAPruner at 2:4 on a tiny ${family}: exact pattern, never worse than its warm start, reproducible`, async () => {

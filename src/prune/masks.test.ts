@@ -2,10 +2,9 @@
 // in every failure message). Masks are exact, so they must be identical to the reference, ties
 // included; the Wanda score is checked within its rounding bound.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
-import { createTinyRuntime } from '../host/testRuntimes';
+import { TINY_LIMITS, withNodeRuntime } from '../host/testRuntimes';
 import { freshSeed, Random } from '../kernels/random';
 import { applyKeep, magnitudeScores, nmMask, rowMask, wandaScores } from './masks';
 import { nmMaskReference, rowMaskReference, wandaScoresReference } from './masks.reference';
@@ -122,10 +121,9 @@ const ROW_SHAPES = [
 
 describe('pruning masks', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
+  withNodeRuntime((made) => {
+    rt = made;
   });
-  afterAll(() => rt.destroy());
 
   for (const [rows, cols] of ROW_SHAPES) {
     it(`rowMask ${rows}×${cols} matches the reference on distinct and on tied scores`, async () => {
@@ -283,12 +281,11 @@ describe('pruning masks', () => {
 
 describe('pruning masks under a tiny binding limit and workgroup grid', () => {
   let rt: GpuRuntime;
-  beforeAll(async () => {
-    // 2 KiB bindings (a few hundred elements) and 3 workgroups per dimension: every kernel splits
-    // into windows and folds its grid.
-    rt = await createTinyRuntime();
-  });
-  afterAll(() => rt.destroy());
+  // 2 KiB bindings (a few hundred elements) and 3 workgroups per dimension: every kernel splits
+  // into windows and folds its grid.
+  withNodeRuntime((made) => {
+    rt = made;
+  }, TINY_LIMITS);
 
   it('rowMask and nmMask match the reference across windows and a folded grid', async () => {
     const seed = freshSeed();

@@ -20,7 +20,7 @@ import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../kernels/operands';
 import { foldGrid } from '../kernels/params';
-import { bindWindow, span, windowCapacity } from '../kernels/window';
+import { bindWindow, span, windowCapacity, windowLimits } from '../kernels/window';
 import { windowedPassDispatches } from '../kernels/windowedPass';
 import { NM_MAX_M } from './options';
 
@@ -268,10 +268,7 @@ export async function wandaScores(rt: GpuRuntime, args: WandaScoresArgs): Promis
       [args.gram, 0, cols + 1],
       [norms.buffer, 0],
     );
-    const limits = rt.limits;
-    const align = limits.minStorageBufferOffsetAlignment;
-    const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-    const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+    const { align, capacity, maxGroups } = windowLimits(rt.limits);
     // Blocks of whole rows when a row fits a binding, else single rows split into column blocks.
     const cb = Math.min(cols, capacity);
     const rb = Math.max(

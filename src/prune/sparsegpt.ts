@@ -21,7 +21,7 @@ import { defineKernel } from '../kernels/kernel';
 import { matmul } from '../kernels/matmul';
 import { checkDistinct, checkInteger, checkMatrix, rowsPerWindow } from '../kernels/operands';
 import { foldGrid } from '../kernels/params';
-import { bindWindow, span, windowCapacity } from '../kernels/window';
+import { bindWindow, span, windowLimits } from '../kernels/window';
 import { checkFactorFits, factorHessian, type HessianFactor } from './hessianFactor';
 import { rowMask } from './masks';
 import type { SparseGptOptions, SparsityPattern } from './options';
@@ -132,10 +132,7 @@ export function checkSweep(rt: GpuRuntime, a: SweepShape): void {
   }
   checkMatrix('sparseGpt', 'w', a.w, rows, cols, cols, 0);
   if (rows === 0 || cols === 0) return;
-  const capacity = windowCapacity(
-    rt.limits.maxStorageBufferBindingSize,
-    rt.limits.minStorageBufferOffsetAlignment,
-  );
+  const { capacity } = windowLimits(rt.limits);
   const width = Math.min(blocksize, cols);
   const allowedBlock = (n: number) => (pattern.kind === 'nm' ? Math.floor(n / pattern.m) * pattern.m : n);
   const advice = (most: number) =>
@@ -166,9 +163,7 @@ export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): 
   signal?.throwIfAborted();
   if (rows === 0 || cols === 0) return;
   const u = factor.u;
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   // Rows of W per window: the sweep spans blocksize columns of each, zero_columns whole rows.
   const blockRows = Math.min(
     rows,
@@ -183,7 +178,6 @@ export async function sparseGptSweep(rt: GpuRuntime, args: SparseGptSweepArgs): 
     return b.buffer;
   };
   try {
-    const maxGroups = limits.maxComputeWorkgroupsPerDimension;
     const grid = (n: number) => foldGrid(Math.ceil(n / GROUP), maxGroups);
     if (factor.deadColumns > 0) {
       const pipeline = await sparsegptKernel.pipeline(rt, 'zero_columns');

@@ -253,6 +253,42 @@ function checkBpeMerges(file: string, model: Json): void {
   });
 }
 
+/** An entry of tokenizer.json's added_tokens for a special token, matched as written. */
+export function specialToken(id: number, content: string) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
+/**
+ * The tokenizer.json of a byte-level BPE (GPT-2's): its vocabulary, merges (one "a b" string each)
+ * and special tokens, with no post-processor unless one is given. fromGpt2Files reads vocab.json and
+ * merges.txt as this file.
+ */
+export function byteLevelBpeJson(
+  vocab: Json,
+  merges: readonly string[],
+  addedTokens: readonly ReturnType<typeof specialToken>[],
+  postProcessor: Json | null = null,
+): Json {
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    version: '1.0',
+    added_tokens: addedTokens,
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: postProcessor,
+    decoder: byteLevel,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
+  };
+}
+
 /** Special tokens of the GPT-2 family (GPT-2 has only <|endoftext|>; OPT/RoBERTa have the others). */
 const GPT2_SPECIALS = ['<|endoftext|>', '<s>', '<pad>', '</s>', '<unk>', '<mask>'];
 
@@ -292,32 +328,10 @@ export function fromGpt2Files(
     checkMerge(vocab, a, b, 'merges.txt', `line ${index + 1}`, 'vocab.json');
     merges.push(line);
   });
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  const tokenizerJson = {
-    version: '1.0',
-    added_tokens: GPT2_SPECIALS.filter((t) => t in vocab).map((content) => ({
-      id: vocab[content],
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: null,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges,
-    },
-  };
+  const specials = GPT2_SPECIALS.filter((t) => t in vocab).map((content) =>
+    specialToken(vocab[content] as number, content),
+  );
+  const tokenizerJson = byteLevelBpeJson(vocab, merges, specials);
   const hf = build(tokenizerJson, { clean_up_tokenization_spaces: false }, 'vocab.json');
   const file = options.file ?? 'vocab.json';
   const bosId = specialId(hf, file, 'BOS', [options.bosToken, '<|endoftext|>', '</s>']);

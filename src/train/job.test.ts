@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuRuntime } from '../gpu/runtime';
-import { createNodeRuntime } from '../host/nodeGpu';
+import { describe, expect, it } from 'vitest';
 import { freshSeed } from '../kernels/random';
 import { referenceNll } from '../model/reference';
 import { canonicalTensors } from '../model/weights';
@@ -9,6 +7,7 @@ import { parseLlama2cTokenizer } from '../tokenizer/llama2c';
 import { splitTokens, tokenizeTrainText } from './data';
 import { type ArmSpec, type TrainEvent, TrainingJob, type TrainOptions } from './job';
 import { initialWeights, presetConfig } from './modelPresets';
+import { sharedRuntime } from './runtimeTesting';
 
 // End to end on the nano preset over the first 40 kB of Tiny Shakespeare (tok512): every optimizer
 // lowers the validation loss in a short run, the reported losses agree with the float64 reference
@@ -40,11 +39,7 @@ const options = (arms: ArmSpec[], seed: number): TrainOptions => ({
 });
 
 describe('training job', () => {
-  let rt: GpuRuntime;
-  beforeAll(async () => {
-    rt = await createNodeRuntime();
-  });
-  afterAll(() => rt.destroy());
+  const gpu = sharedRuntime();
 
   for (const family of ['gpt2', 'llama'] as const) {
     it(`every optimizer lowers the validation loss of a nano ${family}`, async () => {
@@ -52,7 +47,7 @@ describe('training job', () => {
       const config = presetConfig('nano', family, vocab);
       const data = splitTokens(tokens, 0.1, 32);
       const job = await TrainingJob.create(
-        rt,
+        gpu.rt,
         config,
         initialWeights(config, seed),
         data,
@@ -73,7 +68,7 @@ describe('training job', () => {
           expect(after, `${arm.id} seed ${seed}`).toBeLessThan(before - 0.05);
           const steps = events.flatMap((e) => (e.type === 'step' && e.arm === arm.id ? [e] : []));
           expect(steps).toHaveLength(16);
-          const timed = gpuTime && rt.capability.features['timestamp-query'] === true;
+          const timed = gpuTime && gpu.rt.capability.features['timestamp-query'] === true;
           for (const s of steps) {
             const whole = s.counters;
             const optimizer = s.optimizerCounters;
@@ -94,7 +89,7 @@ describe('training job', () => {
           const mean = steps.reduce((n, s) => n + s.counters.dispatches, 0) / steps.length;
           expect(perStep?.dispatches).toBeCloseTo(mean, 9);
         }
-        expect(rt.gpuClock()).toBeNull();
+        expect(gpu.rt.gpuClock()).toBeNull();
         // Adapprox's transient by docs/algorithms/adapprox.md §2's formula (one m×n V plus (m+n)·w sketches, largest over the
         // matrices) against the ledger's measured scratch peak, which adds only the step-wide scalar
         // slots (8 floats per tensor) and the reduction's partial sums.
@@ -105,7 +100,7 @@ describe('training job', () => {
         expect(last.measuredTransient - last.state.transient).toBeLessThanOrEqual(4 * 8 * tensors + 64);
         // The state bytes every arm reports add up to what the ledger holds in 'optimizer'.
         const reported = summary.arms.reduce((s, a) => s + a.state.persistent, 0);
-        expect(rt.ledger.bytesIn('optimizer')).toBe(reported);
+        expect(gpu.rt.ledger.bytesIn('optimizer')).toBe(reported);
 
         // The last validation loss, recomputed by the float64 reference on the weights read back.
         const weights = await job.weightsOf('adamw');
@@ -122,7 +117,7 @@ describe('training job', () => {
       } finally {
         job.destroy();
       }
-      expect(rt.ledger.bytesIn('optimizer')).toBe(0);
+      expect(gpu.rt.ledger.bytesIn('optimizer')).toBe(0);
     }, 300_000);
   }
 
@@ -138,7 +133,7 @@ describe('training job', () => {
     gain[3] = Number.NaN;
     bad.set('final_norm.weight', gain);
     const arms: ArmSpec[] = [ARMS[0] as ArmSpec, { ...(ARMS[3] as ArmSpec), id: 'broken' }];
-    const job = await TrainingJob.create(rt, config, (arm) => (arm.id === 'broken' ? bad : good), data, {
+    const job = await TrainingJob.create(gpu.rt, config, (arm) => (arm.id === 'broken' ? bad : good), data, {
       ...options(arms, seed),
       steps: 3,
       validationEvery: 3,
@@ -168,7 +163,7 @@ describe('training job', () => {
     const seed = freshSeed();
     const config = presetConfig('nano', 'llama', vocab);
     const data = splitTokens(tokens, 0.1, 32);
-    const job = await TrainingJob.create(rt, config, initialWeights(config, seed), data, {
+    const job = await TrainingJob.create(gpu.rt, config, initialWeights(config, seed), data, {
       ...options([ARMS[3] as ArmSpec], seed),
       steps: 3,
       validationEvery: 3,
@@ -204,17 +199,17 @@ describe('training job', () => {
     const data = splitTokens(tokens.slice(0, 400), 0.2, 32);
     const start = initialWeights(config, 1);
     await expect(
-      TrainingJob.create(rt, config, start, data, { ...options(ARMS, 1), batch: 20 }),
+      TrainingJob.create(gpu.rt, config, start, data, { ...options(ARMS, 1), batch: 20 }),
     ).rejects.toThrow(/a batch of 20 windows × 32 tokens \(640\) is larger than the 320 training tokens/);
     await expect(
-      TrainingJob.create(rt, config, start, data, options([{ ...(ARMS[0] as ArmSpec), lr: 2 }], 1)),
+      TrainingJob.create(gpu.rt, config, start, data, options([{ ...(ARMS[0] as ArmSpec), lr: 2 }], 1)),
     ).rejects.toThrow(/learning rate must lie in \(0, 1\]/);
     await expect(
-      TrainingJob.create(rt, config, start, data, { ...options(ARMS, 1), seqLen: 65 }),
+      TrainingJob.create(gpu.rt, config, start, data, { ...options(ARMS, 1), seqLen: 65 }),
     ).rejects.toThrow(/longer than the model's context of 64/);
     await expect(
       TrainingJob.create(
-        rt,
+        gpu.rt,
         config,
         start,
         data,
@@ -224,6 +219,6 @@ describe('training job', () => {
         ),
       ),
     ).rejects.toThrow(/needs integer ranks 1 ≤ k_min ≤ k0 ≤ k_max ≤ min\(m, n\) = 32, got k_min = 40/);
-    expect(rt.ledger.bytesIn('weights')).toBe(0);
+    expect(gpu.rt.ledger.bytesIn('weights')).toBe(0);
   });
 });

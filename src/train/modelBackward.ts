@@ -10,7 +10,7 @@
 
 import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
-import type { WeightLookup } from '../model/blockForward';
+import { requiredBuffer, type WeightLookup } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
 import { activationBackward, gatedActivationBackward } from './backward/activationBackward';
 import { attentionBackward } from './backward/attentionBackward';
@@ -46,12 +46,6 @@ export interface BackwardScratch {
   /** The gradient of the MLP activation's output (then, without a gate, of its input). */
   dAct: GPUBuffer;
 }
-
-const need = (lookup: WeightLookup | GradientLookup, name: string, what: string): GPUBuffer => {
-  const b = lookup(name);
-  if (!b) throw new Error(`${what} ${name} is not on the GPU`);
-  return b;
-};
 
 /**
  * Gradients of the mean NLL of saved's targets with respect to every weight, into grads. The saved
@@ -102,10 +96,10 @@ export async function modelBackward(
       inDim: d,
       outDim: c.vocabSize,
       x: saved.hFinal,
-      weight: need(weights, head, 'weight'),
+      weight: requiredBuffer(weights, head),
       dy: saved.logits,
       dx: s.dH,
-      dWeight: need(grads, head, 'gradient'),
+      dWeight: requiredBuffer(grads, head, 'gradient'),
       accumulateParams: accumulate,
     });
     await normGrad(rt, c, weights, grads, 'final_norm', saved.xOut, s.dH, s.dX, T, accumulate, false);
@@ -113,12 +107,12 @@ export async function modelBackward(
       await blockBackward(rt, c, weights, grads, saved.layers[l] as LayerActivations, l, s, T, accumulate);
     }
     // Embeddings: the table's rows of the window's ids (and positions) take dX.
-    const tok = need(grads, 'tok_embeddings', 'gradient');
+    const tok = requiredBuffer(grads, 'tok_embeddings', 'gradient');
     if (!accumulate && !c.tiedEmbeddings) zero(rt, tok, c.vocabSize * d);
     await embeddingBackward(rt, { ids: saved.ids, dOut: s.dX, dTable: tok, vocab: c.vocabSize, width: d });
     if (c.positions === 'learned' && saved.positions) {
       const rows = c.maxPositions + c.positionOffset;
-      const pos = need(grads, 'pos_embeddings', 'gradient');
+      const pos = requiredBuffer(grads, 'pos_embeddings', 'gradient');
       if (!accumulate) zero(rt, pos, rows * d);
       await embeddingBackward(rt, { ids: saved.positions, dOut: s.dX, dTable: pos, vocab: rows, width: d });
     }
@@ -161,11 +155,13 @@ export async function blockBackward(
       inDim,
       outDim,
       x,
-      weight: need(weights, `${p}.${name}.weight`, 'weight'),
+      weight: requiredBuffer(weights, `${p}.${name}.weight`),
       dy,
       dx,
-      dWeight: need(grads, `${p}.${name}.weight`, 'gradient'),
-      dBias: weights(`${p}.${name}.bias`) ? need(grads, `${p}.${name}.bias`, 'gradient') : undefined,
+      dWeight: requiredBuffer(grads, `${p}.${name}.weight`, 'gradient'),
+      dBias: weights(`${p}.${name}.bias`)
+        ? requiredBuffer(grads, `${p}.${name}.bias`, 'gradient')
+        : undefined,
       accumulateInput,
       accumulateParams: accumulate,
     });
@@ -246,11 +242,11 @@ async function normGrad(
   await normBackward(rt, {
     kind: layer ? 'layer' : 'rms',
     x,
-    weight: need(weights, `${name}.weight`, 'weight'),
+    weight: requiredBuffer(weights, `${name}.weight`),
     dy,
     dx,
-    dWeight: need(grads, `${name}.weight`, 'gradient'),
-    dBias: layer ? need(grads, `${name}.bias`, 'gradient') : undefined,
+    dWeight: requiredBuffer(grads, `${name}.weight`, 'gradient'),
+    dBias: layer ? requiredBuffer(grads, `${name}.bias`, 'gradient') : undefined,
     rows,
     width: c.hidden,
     eps: c.normEps,

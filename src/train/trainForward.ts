@@ -12,7 +12,13 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { crossEntropy, IGNORE_TARGET } from '../kernels/crossEntropy';
 import { embedding } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
-import { type BlockActivations, normLayer, runBlock, type WeightLookup } from '../model/blockForward';
+import {
+  type BlockActivations,
+  normLayer,
+  requiredBuffer,
+  runBlock,
+  type WeightLookup,
+} from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
 import { attentionForwardSaving } from './backward/attentionBackward';
 
@@ -41,12 +47,6 @@ export interface SavedForward {
   /** Frees every buffer above. */
   free(): void;
 }
-
-const required = (lookup: WeightLookup, name: string): GPUBuffer => {
-  const b = lookup(name);
-  if (!b) throw new Error(`weight ${name} is not on the GPU`);
-  return b;
-};
 
 /**
  * Runs the model on one window of ids with next-token targets (IGNORE_TARGET where none), keeping
@@ -98,7 +98,7 @@ export async function trainForward(
     let x = await make('x0', T * d);
     await embedding(rt, {
       ids: idsBuffer,
-      table: required(weights, 'tok_embeddings'),
+      table: requiredBuffer(weights, 'tok_embeddings'),
       out: x,
       tokens: T,
       vocab: c.vocabSize,
@@ -111,7 +111,7 @@ export async function trainForward(
       rt.write(posBuffer, Uint32Array.from(positions));
       await embedding(rt, {
         ids: posBuffer,
-        table: required(weights, 'pos_embeddings'),
+        table: requiredBuffer(weights, 'pos_embeddings'),
         out: x,
         tokens: T,
         vocab: c.maxPositions + c.positionOffset,
@@ -164,7 +164,7 @@ export async function trainForward(
     const logits = await make('logits', T * c.vocabSize);
     await matmul(rt, {
       a: hFinal,
-      b: required(weights, c.tiedEmbeddings ? 'tok_embeddings' : 'lm_head.weight'),
+      b: requiredBuffer(weights, c.tiedEmbeddings ? 'tok_embeddings' : 'lm_head.weight'),
       c: logits,
       m: T,
       n: c.vocabSize,

@@ -1,27 +1,13 @@
 // Backward of the MLP activations (activation.wgsl). This file is compiled after activation.wgsl,
 // in one module, so the derivatives use the forward's own erf_f32 and activate() (and its
-// element indexing): forward and backward cannot drift apart. Its entry points bind only the variables
-// declared here (BackwardParams at @binding(0) beside the forward's Params, which none of them
-// uses).
+// element indexing) and read the forward's Params: forward and backward cannot drift apart. Their
+// storage bindings are declared here.
 //   map_backward:         dx = dy · f′(x)
 //   map_backward_inplace: dy = dy · f′(x)
 //   gated_backward:       with out = f(a) · b (SwiGLU: f = SiLU, a = gate, b = up), in place:
 //                         a ← dout · b · f′(a),  b ← dout · f(a)
 // FN selects f as in activation.wgsl: 0 GELU (erf), 1 GELU tanh approximation, 2 ReLU (f′(0) = 0,
 // as PyTorch), 3 SiLU.
-
-struct BackwardParams {
-  rows: u32,
-  cols: u32,
-  ld_a: u32,
-  ld_b: u32,
-  ld_y: u32,
-  off_a: u32,
-  off_b: u32,
-  off_y: u32,
-}
-
-@group(0) @binding(0) var<uniform> bp: BackwardParams;
 
 fn derivative(x: f32) -> f32 {
   switch FN {
@@ -58,11 +44,11 @@ fn derivative(x: f32) -> f32 {
 @compute @workgroup_size(256)
 fn map_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = element(gid, groups);
-  if (e < bp.rows * bp.cols) {
-    let r = e / bp.cols;
-    let c = e % bp.cols;
-    let x = bw_x[bp.off_a + r * bp.ld_a + c];
-    bw_dx[bp.off_y + r * bp.ld_y + c] = bw_dy[bp.off_b + r * bp.ld_b + c] * derivative(x);
+  if (e < p.rows * p.cols) {
+    let r = e / p.cols;
+    let c = e % p.cols;
+    let x = bw_x[p.off_a + r * p.ld_a + c];
+    bw_dx[p.off_y + r * p.ld_y + c] = bw_dy[p.off_b + r * p.ld_b + c] * derivative(x);
   }
 }
 
@@ -75,11 +61,11 @@ fn map_backward_inplace(
   @builtin(num_workgroups) groups: vec3<u32>,
 ) {
   let e = element(gid, groups);
-  if (e < bp.rows * bp.cols) {
-    let r = e / bp.cols;
-    let c = e % bp.cols;
-    let i = bp.off_b + r * bp.ld_b + c;
-    bwi_dy[i] = bwi_dy[i] * derivative(bwi_x[bp.off_a + r * bp.ld_a + c]);
+  if (e < p.rows * p.cols) {
+    let r = e / p.cols;
+    let c = e % p.cols;
+    let i = p.off_b + r * p.ld_b + c;
+    bwi_dy[i] = bwi_dy[i] * derivative(bwi_x[p.off_a + r * p.ld_a + c]);
   }
 }
 
@@ -90,14 +76,14 @@ fn map_backward_inplace(
 @compute @workgroup_size(256)
 fn gated_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = element(gid, groups);
-  if (e < bp.rows * bp.cols) {
-    let r = e / bp.cols;
-    let c = e % bp.cols;
-    let ia = bp.off_a + r * bp.ld_a + c;
-    let ib = bp.off_b + r * bp.ld_b + c;
+  if (e < p.rows * p.cols) {
+    let r = e / p.cols;
+    let c = e % p.cols;
+    let ia = p.off_a + r * p.ld_a + c;
+    let ib = p.off_b + r * p.ld_b + c;
     let a = bwg_a[ia];
     let b = bwg_b[ib];
-    let dout = bwg_dout[bp.off_y + r * bp.ld_y + c];
+    let dout = bwg_dout[p.off_y + r * p.ld_y + c];
     bwg_a[ia] = dout * b * derivative(a);
     bwg_b[ib] = dout * activate(a);
   }

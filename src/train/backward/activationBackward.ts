@@ -8,11 +8,17 @@
 import forwardShader from '../../../shaders/kernels/activation.wgsl?raw';
 import backwardShader from '../../../shaders/train/backward/activationBackward.wgsl?raw';
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
-import type { ActivationFn, MatrixRef } from '../../kernels/activation';
+import {
+  ACTIVATION_UNIFORMS,
+  type ActivationFn,
+  type ActivationOperand,
+  activationBlockDispatches,
+  activationFnCode,
+  type MatrixRef,
+  activationOperand as operand,
+  sameBlock,
+} from '../../kernels/activation';
 import { defineKernel } from '../../kernels/kernel';
-import { checkInteger, checkMatrix } from '../../kernels/operands';
-import { foldGrid } from '../../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
 
 const shader = `${forwardShader}\n${backwardShader}`;
 
@@ -20,20 +26,8 @@ const activationBackwardKernel = defineKernel({
   name: 'activationBackward',
   code: shader,
   entryPoints: ['map_backward', 'map_backward_inplace', 'gated_backward'],
-  uniforms: {
-    rows: 'u32',
-    cols: 'u32',
-    ld_a: 'u32',
-    ld_b: 'u32',
-    ld_y: 'u32',
-    off_a: 'u32',
-    off_b: 'u32',
-    off_y: 'u32',
-  },
+  uniforms: ACTIVATION_UNIFORMS,
 });
-
-/** The FN override of activation.wgsl. */
-const FN_CODE: Record<ActivationFn, number> = { gelu: 0, gelu_tanh: 1, relu: 2, silu: 3 };
 
 export interface ActivationBackwardArgs {
   fn: ActivationFn;
@@ -86,24 +80,6 @@ export async function gatedActivationBackward(rt: GpuRuntime, args: GatedBackwar
   rt.submit(await dispatches(rt, kernel, 'gated_backward', args, [a, b, dOut]));
 }
 
-type Slot = 'a' | 'b' | 'y';
-
-interface Operand {
-  slot: Slot;
-  name: string;
-  buffer: GPUBuffer;
-  ld: number;
-  offset: number;
-}
-
-function operand(slot: Slot, name: string, ref: MatrixRef, cols: number): Operand {
-  return { slot, name, buffer: ref.buffer, ld: ref.ld ?? cols, offset: ref.offset ?? 0 };
-}
-
-function sameBlock(x: Operand, y: Operand): boolean {
-  return x.buffer === y.buffer && x.offset === y.offset && x.ld === y.ld;
-}
-
 function aliasError(kernel: string, written: string, read: string): RangeError {
   return new RangeError(
     `${kernel}: ${written} shares a buffer with ${read}; WebGPU cannot bind one buffer for writing ` +
@@ -116,68 +92,8 @@ async function dispatches(
   kernel: string,
   entryPoint: 'map_backward' | 'map_backward_inplace' | 'gated_backward',
   args: { fn: ActivationFn; rows: number; cols: number },
-  operands: readonly Operand[],
+  operands: readonly ActivationOperand[],
 ): Promise<Dispatch[]> {
-  const { rows, cols } = args;
-  const fn = FN_CODE[args.fn];
-  if (fn === undefined) {
-    throw new RangeError(`${kernel}: fn must be one of ${Object.keys(FN_CODE).join(', ')}, got ${args.fn}`);
-  }
-  checkInteger(kernel, 'rows', rows);
-  checkInteger(kernel, 'cols', cols);
-  for (const o of operands) checkMatrix(kernel, o.name, o.buffer, rows, cols, o.ld, o.offset);
-  if (rows === 0 || cols === 0) return [];
-
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
-  const block = planBlocks<'r' | 'c'>(
-    { r: rows, c: cols },
-    [
-      ...operands.map((o) => ({
-        measure: (b: Record<'r' | 'c', number>) => span(b.r, b.c, o.ld),
-        limit: capacity,
-        shrink: ['r', 'c'] as const,
-      })),
-      {
-        measure: (b) => b.r * b.c,
-        limit: Math.min(maxGroups * maxGroups * 256, 2 ** 31),
-        shrink: ['r', 'c'] as const,
-      },
-    ],
-    64,
-  );
-  const pipeline = await activationBackwardKernel.pipeline(rt, entryPoint, { FN: fn });
-  const out: Dispatch[] = [];
-  for (let r0 = 0; r0 < rows; r0 += block.r) {
-    const rb = Math.min(block.r, rows - r0);
-    for (let c0 = 0; c0 < cols; c0 += block.c) {
-      const cb = Math.min(block.c, cols - c0);
-      const ld: Record<Slot, number> = { a: 0, b: 0, y: 0 };
-      const base: Record<Slot, number> = { a: 0, b: 0, y: 0 };
-      const storage = operands.map((o) => {
-        const w = bindWindow(o.buffer, o.offset + r0 * o.ld + c0, span(rb, cb, o.ld), align);
-        ld[o.slot] = o.ld;
-        base[o.slot] = w.base;
-        return w.binding;
-      });
-      out.push({
-        pipeline,
-        uniforms: activationBackwardKernel.pack({
-          rows: rb,
-          cols: cb,
-          ld_a: ld.a,
-          ld_b: ld.b,
-          ld_y: ld.y,
-          off_a: base.a,
-          off_b: base.b,
-          off_y: base.y,
-        }),
-        storage,
-        workgroups: foldGrid(Math.ceil((rb * cb) / 256), maxGroups),
-      });
-    }
-  }
-  return out;
+  const fn = activationFnCode(kernel, args.fn);
+  return activationBlockDispatches(rt, activationBackwardKernel, kernel, entryPoint, fn, args, operands);
 }

@@ -23,7 +23,7 @@ import { matmul } from '../../kernels/matmul';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
 import { softmax } from '../../kernels/softmax';
-import { bindWindow, span, windowCapacity } from '../../kernels/window';
+import { bindWindow, span, windowLimits } from '../../kernels/window';
 
 const attentionBackwardKernel = defineKernel({
   name: 'attentionBackward',
@@ -308,10 +308,7 @@ async function softmaxBackwardDispatches(
   scale: number,
 ): Promise<Dispatch[]> {
   const kernel = 'attentionBackward';
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const perWindow = Math.min(rowsPerWindow(kernel, 'row of scores', capacity, T, T), maxGroups * maxGroups);
   const pipeline = await attentionBackwardKernel.pipeline(rt, 'softmax_backward', {
     // About four columns per invocation, 64 at most per row, as the forward softmax.

@@ -12,7 +12,7 @@ import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
+import { bindWindow, planBlocks, span, windowLimits } from '../../kernels/window';
 
 const columnSumKernel = defineKernel({
   name: 'columnSum',
@@ -104,9 +104,7 @@ interface Level {
 }
 
 function planLevel(rt: GpuRuntime, rows: number, cols: number, ld: number): Level {
-  const limits = rt.limits;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, limits.minStorageBufferOffsetAlignment);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { capacity, maxGroups } = windowLimits(rt.limits);
   let chunk = sumChunk(rows);
   const block = planBlocks<'r' | 'c'>(
     { r: rows, c: cols },

@@ -10,7 +10,7 @@ import { IGNORE_TARGET } from '../../kernels/crossEntropy';
 import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
-import { bindWindow, span, windowCapacity } from '../../kernels/window';
+import { bindWindow, span, windowLimits } from '../../kernels/window';
 
 const crossEntropyBackwardKernel = defineKernel({
   name: 'crossEntropyBackward',
@@ -91,10 +91,7 @@ export async function crossEntropyBackwardDispatches(
   }
   if (rows === 0) return [];
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const perWindow = Math.min(
     rowsPerWindow(kernel, 'row of logits', capacity, vocab, ldLogits),
     rowsPerWindow(kernel, 'row of the gradient', capacity, vocab, ldGrad),

@@ -15,7 +15,7 @@ import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
+import { bindWindow, planBlocks, span, windowLimits } from '../../kernels/window';
 
 const embeddingBackwardKernel = defineKernel({
   name: 'embeddingBackward',
@@ -95,10 +95,7 @@ export async function embeddingBackward(rt: GpuRuntime, args: EmbeddingBackwardA
   checkDistinct(kernel, ['dTable', args.dTable], ['dOut', args.dOut]);
   if (tokens === 0) return;
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const block = planBlocks<'t' | 'c'>(
     { t: tokens, c: width },
     [

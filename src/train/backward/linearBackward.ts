@@ -11,7 +11,7 @@ import { matmul } from '../../kernels/matmul';
 import { checkDistinct, checkInteger, checkMatrix } from '../../kernels/operands';
 import { columnSum } from './columnSum';
 
-export interface LinearBackwardArgs {
+export interface LinearBackwardArgs extends BackwardPlacement {
   rows: number;
   inDim: number;
   outDim: number;
@@ -29,6 +29,13 @@ export interface LinearBackwardArgs {
   dBias?: GPUBuffer;
   accumulateInput?: boolean;
   accumulateParams?: boolean;
+}
+
+/**
+ * Where a layer's backward finds its operands (linearBackward, normBackward): the leading dimensions
+ * of x, dy and dx (default: their widths) and the element offset of every operand (default 0).
+ */
+export interface BackwardPlacement {
   ldX?: number;
   ldDy?: number;
   ldDx?: number;

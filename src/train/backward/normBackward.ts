@@ -14,8 +14,9 @@ import { defineKernel } from '../../kernels/kernel';
 import { type NormKind, normGroupSize } from '../../kernels/norm';
 import { checkDistinct, checkFinite, checkInteger, checkMatrix, rowsPerWindow } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
-import { bindWindow, planBlocks, span, windowCapacity } from '../../kernels/window';
+import { bindWindow, planBlocks, span, windowLimits } from '../../kernels/window';
 import { columnSum, sumChunk } from './columnSum';
+import type { BackwardPlacement } from './linearBackward';
 
 const normBackwardKernel = defineKernel({
   name: 'normBackward',
@@ -40,7 +41,7 @@ const normBackwardKernel = defineKernel({
   },
 });
 
-export interface NormBackwardArgs {
+export interface NormBackwardArgs extends BackwardPlacement {
   kind: NormKind;
   /** The forward's input, rows × width. */
   x: GPUBuffer;
@@ -62,15 +63,6 @@ export interface NormBackwardArgs {
   accumulateInput?: boolean;
   /** Default false: dWeight = …, dBias = …. */
   accumulateParams?: boolean;
-  ldX?: number;
-  ldDy?: number;
-  ldDx?: number;
-  offsetX?: number;
-  offsetDy?: number;
-  offsetDx?: number;
-  offsetWeight?: number;
-  offsetDWeight?: number;
-  offsetDBias?: number;
 }
 
 export async function normBackward(rt: GpuRuntime, args: NormBackwardArgs): Promise<void> {
@@ -121,10 +113,7 @@ export async function normBackward(rt: GpuRuntime, args: NormBackwardArgs): Prom
     return;
   }
 
-  const limits = rt.limits;
-  const align = limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(limits.maxStorageBufferBindingSize, align);
-  const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const layer = kind === 'layer';
   const stats = await rt.createBuffer(`${kernel} row statistics`, 'scratch', rows * 2 * 4);
   const scratch = [stats];
@@ -215,27 +204,12 @@ export async function normBackward(rt: GpuRuntime, args: NormBackwardArgs): Prom
       });
     }
     rt.submit(gainDispatches);
+    // Each parameter's gradient is the column sum of its per-chunk partials.
     const accumulate = args.accumulateParams ?? false;
-    if (args.dWeight) {
-      await columnSum(rt, {
-        x: partialsG.buffer,
-        rows: chunks,
-        cols: width,
-        out: args.dWeight,
-        offsetOut: args.offsetDWeight ?? 0,
-        accumulate,
-      });
-    }
-    if (args.dBias && partialsB) {
-      await columnSum(rt, {
-        x: partialsB.buffer,
-        rows: chunks,
-        cols: width,
-        out: args.dBias,
-        offsetOut: args.offsetDBias ?? 0,
-        accumulate,
-      });
-    }
+    const sumPartials = (partials: GPUBuffer, out: GPUBuffer, offsetOut = 0) =>
+      columnSum(rt, { x: partials, rows: chunks, cols: width, out, offsetOut, accumulate });
+    if (args.dWeight) await sumPartials(partialsG.buffer, args.dWeight, args.offsetDWeight);
+    if (args.dBias && partialsB) await sumPartials(partialsB.buffer, args.dBias, args.offsetDBias);
   } finally {
     // Deferred by the ledger until the recorded work is submitted.
     for (const s of scratch) s.destroy();

@@ -8,7 +8,7 @@ import type { Binding, Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { rowsPerWindow } from '../../kernels/operands';
 import { foldGrid } from '../../kernels/params';
-import { bindWindow, windowCapacity } from '../../kernels/window';
+import { bindWindow, windowLimits } from '../../kernels/window';
 import { withOptimizerCommon } from './passes';
 
 const module = { name: 'factored', code: withOptimizerCommon(body) } as const;
@@ -117,9 +117,7 @@ export async function factoredEma(
   residual?: ResidualInputs,
 ): Promise<void> {
   const { rows, cols } = f;
-  const align = rt.limits.minStorageBufferOffsetAlignment;
-  const capacity = windowCapacity(rt.limits.maxStorageBufferBindingSize, align);
-  const maxGroups = rt.limits.maxComputeWorkgroupsPerDimension;
+  const { align, capacity, maxGroups } = windowLimits(rt.limits);
   const perWindow = Math.min(
     rowsPerWindow('factored moments', 'row', capacity, cols, cols),
     maxGroups * maxGroups,
