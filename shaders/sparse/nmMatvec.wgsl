@@ -111,13 +111,39 @@ fn nm_matvec_rows(
 
 
 // The direct kernel, for CPU adapters (src/kernels/matvecKernel.ts), at every row length: each
-// invocation sums 4 whole rows serially, no workgroup memory and no barrier. The 4 rows share the
-// walk over index words and groups (every row of W has the same kept count), so the loop's
-// bookkeeping is paid once per 4 products; each index word is read once and shifted down, so no
-// division is left at all. Measured on SwiftShader (bench/README.md): 4 rows an invocation beat 1
-// by 1.5–2×, and 16 invocations a workgroup beat 64 at three of the four shapes.
+// invocation sums 8 whole rows serially (two vec4 accumulators), no workgroup memory and no
+// barrier. On SwiftShader every load whose address is computed at run time costs about the same
+// (a gather, emulated lane by lane); arithmetic in registers is cheap beside it. So the kernel
+// counts loads per kept value:
+// - values: one per kept value per row, unavoidable;
+// - index words: one per PER_WORD kept values per row, read once and shifted down;
+// - x: for M = 4 the group's 4 entries are loaded once at the group's start, at the same address in
+//   every lane and shared by the 8 rows, and each row picks its entry by its index's two bits with
+//   `select` (no load): 4 loads per group per 8 rows instead of N per row. Any other M gathers
+//   x[col + index] per kept value, as before.
+// The 8 rows share the walk over index words and groups (every row of W has the same kept count).
+// Measured on SwiftShader (bench/README.md, "Issue 15: the N:M direct kernel"): 8 rows and the
+// picked x beat 4 rows and the gathered x by about 2× at 768×768.
 const DIRECT_GROUP: u32 = 16u;
-const DIRECT_ROWS: u32 = 4u;
+const DIRECT_ROWS: u32 = 8u;
+
+// The x entry each of 4 rows' 2-bit in-group index selects from the group's x4.
+fn pick_of_four(index: vec4<u32>, x4: vec4<f32>) -> vec4<f32> {
+  let odd = (index & vec4<u32>(1u)) != vec4<u32>(0u);
+  let high = (index & vec4<u32>(2u)) != vec4<u32>(0u);
+  let low_pair = select(vec4<f32>(x4.x), vec4<f32>(x4.y), odd);
+  let high_pair = select(vec4<f32>(x4.z), vec4<f32>(x4.w), odd);
+  return select(low_pair, high_pair, high);
+}
+
+// Kept value v of the 4 rows whose first values are at `first`.
+fn kept_of_four(first: vec4<u32>, v: u32) -> vec4<f32> {
+  return vec4<f32>(values[first.x + v], values[first.y + v], values[first.z + v], values[first.w + v]);
+}
+
+fn x_of_four(c: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(x[c.x], x[c.y], x[c.z], x[c.w]);
+}
 
 @compute @workgroup_size(DIRECT_GROUP)
 fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -127,24 +153,43 @@ fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   }
   // Rows past the block repeat its last row, so every read stays inside the bindings; only the
   // rows that exist are written.
-  let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.rows - 1u));
-  let fv = p.off_v + rows * p.kept;
-  let fi = p.off_i + rows * p.words;
+  let last = vec4<u32>(p.rows - 1u);
+  let rows_a = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last);
+  let rows_b = min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last);
+  let fv_a = p.off_v + rows_a * p.kept;
+  let fv_b = p.off_v + rows_b * p.kept;
+  let fi_a = p.off_i + rows_a * p.words;
+  let fi_b = p.off_i + rows_b * p.words;
   let index_mask = vec4<u32>((1u << BITS) - 1u);
   // The x index of the current group's first column, and the place in the group.
   var col = p.off_x;
   var s = 0u;
   var k = 0u;
-  var acc = vec4<f32>();
+  var group_x = vec4<f32>();
+  var acc_a = vec4<f32>();
+  var acc_b = vec4<f32>();
   for (var w = 0u; w < p.words; w++) {
-    var word = vec4<u32>(indices[fi.x + w], indices[fi.y + w], indices[fi.z + w], indices[fi.w + w]);
+    var word_a = vec4<u32>(indices[fi_a.x + w], indices[fi_a.y + w], indices[fi_a.z + w], indices[fi_a.w + w]);
+    var word_b = vec4<u32>(indices[fi_b.x + w], indices[fi_b.y + w], indices[fi_b.z + w], indices[fi_b.w + w]);
     let n = min(PER_WORD, p.kept - k);
     for (var j = 0u; j < n; j++) {
-      let c = col + (word & index_mask);
-      let v = k + j;
-      acc += vec4<f32>(values[fv.x + v], values[fv.y + v], values[fv.z + v], values[fv.w + v])
-        * vec4<f32>(x[c.x], x[c.y], x[c.z], x[c.w]);
-      word >>= vec4<u32>(BITS);
+      var x_a: vec4<f32>;
+      var x_b: vec4<f32>;
+      // M is a pipeline constant: the branch not taken is compiled away.
+      if (M == 4u) {
+        if (s == 0u) {
+          group_x = vec4<f32>(x[col], x[col + 1u], x[col + 2u], x[col + 3u]);
+        }
+        x_a = pick_of_four(word_a, group_x);
+        x_b = pick_of_four(word_b, group_x);
+      } else {
+        x_a = x_of_four(col + (word_a & index_mask));
+        x_b = x_of_four(col + (word_b & index_mask));
+      }
+      acc_a += kept_of_four(fv_a, k + j) * x_a;
+      acc_b += kept_of_four(fv_b, k + j) * x_b;
+      word_a >>= vec4<u32>(BITS);
+      word_b >>= vec4<u32>(BITS);
       s++;
       if (s == N) {
         s = 0u;
@@ -155,6 +200,7 @@ fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   }
   for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
     let i = p.off_y + r0 + j;
-    y[i] = select(acc[j], y[i] + acc[j], p.acc != 0u);
+    let v = select(acc_b[j & 3u], acc_a[j & 3u], j < 4u);
+    y[i] = select(v, y[i] + v, p.acc != 0u);
   }
 }

@@ -35,11 +35,17 @@ describe('sparse kernels', () => {
           [3, 400, 2, 4],
           [2, 256, 2, 4],
           [70, 264, 2, 4],
-          // The direct kernel's 4 rows an invocation and 64 a workgroup: a partial last invocation
-          // and a partial second workgroup; 3:4 and 4:8 (10 indices a word, 2 words a row here).
+          // A partial last invocation of the direct kernel (8 rows each); 3:4 and 4:8 (10 indices a
+          // word, 2 words a row here).
           [67, 8, 2, 4],
           [6, 12, 3, 4],
           [5, 24, 4, 8],
+          // The direct kernel's 8 rows an invocation and 128 a workgroup: 131 rows end in a partial
+          // invocation of a second workgroup. 3:4 over 24 columns keeps 18 a row, so group 5's
+          // indices straddle the row's two index words while x is picked from the group's four;
+          // 1:4 picks one of four per group.
+          [131, 24, 3, 4],
+          [13, 72, 1, 4],
         ] as const) {
           const seed = freshSeed();
           const random = new Random(seed);
