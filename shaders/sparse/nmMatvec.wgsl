@@ -111,23 +111,72 @@ fn nm_matvec_rows(
 
 
 // The direct kernel, for CPU adapters (src/kernels/matvecKernel.ts), at every row length: each
-// invocation sums 8 whole rows serially (two vec4 accumulators), no workgroup memory and no
-// barrier. On SwiftShader every load whose address is computed at run time costs about the same
-// (a gather, emulated lane by lane); arithmetic in registers is cheap beside it. So the kernel
-// counts loads per kept value:
-// - values: one per kept value per row, unavoidable;
-// - index words: one per PER_WORD kept values per row, read once and shifted down;
-// - x: for M = 4 the group's 4 entries are loaded once at the group's start, at the same address in
-//   every lane and shared by the 8 rows, and each row picks its entry by its index's two bits with
-//   `select` (no load): 4 loads per group per 8 rows instead of N per row. Any other M gathers
-//   x[col + index] per kept value, as before.
-// The 8 rows share the walk over index words and groups (every row of W has the same kept count).
-// Measured on SwiftShader (bench/README.md, "Issue 15: the N:M direct kernel"): 8 rows and the
-// picked x beat 4 rows and the gathered x by about 2× at 768×768.
+// invocation sums 4 whole rows serially, no workgroup memory and no barrier. The 4 rows share the
+// walk over index words and groups (every row of W has the same kept count), so the loop's
+// bookkeeping is paid once per 4 products; each index word is read once and shifted down, so no
+// division is left at all. Measured on SwiftShader (bench/README.md): 4 rows an invocation beat 1
+// by 1.5–2×, and 16 invocations a workgroup beat 64 at three of the four shapes.
 const DIRECT_GROUP: u32 = 16u;
-const DIRECT_ROWS: u32 = 8u;
+const DIRECT_ROWS: u32 = 4u;
 
-// The x entry each of 4 rows' 2-bit in-group index selects from the group's x4.
+@compute @workgroup_size(DIRECT_GROUP)
+fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let r0 = DIRECT_ROWS * (gid.x + gid.y * groups.x * DIRECT_GROUP);
+  if (r0 >= p.rows) {
+    return;
+  }
+  // Rows past the block repeat its last row, so every read stays inside the bindings; only the
+  // rows that exist are written.
+  let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.rows - 1u));
+  let fv = p.off_v + rows * p.kept;
+  let fi = p.off_i + rows * p.words;
+  let index_mask = vec4<u32>((1u << BITS) - 1u);
+  // The x index of the current group's first column, and the place in the group.
+  var col = p.off_x;
+  var s = 0u;
+  var k = 0u;
+  var acc = vec4<f32>();
+  for (var w = 0u; w < p.words; w++) {
+    var word = vec4<u32>(indices[fi.x + w], indices[fi.y + w], indices[fi.z + w], indices[fi.w + w]);
+    let n = min(PER_WORD, p.kept - k);
+    for (var j = 0u; j < n; j++) {
+      let c = col + (word & index_mask);
+      let v = k + j;
+      acc += vec4<f32>(values[fv.x + v], values[fv.y + v], values[fv.z + v], values[fv.w + v])
+        * vec4<f32>(x[c.x], x[c.y], x[c.z], x[c.w]);
+      word >>= vec4<u32>(BITS);
+      s++;
+      if (s == N) {
+        s = 0u;
+        col += M;
+      }
+    }
+    k += n;
+  }
+  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
+    let i = p.off_y + r0 + j;
+    y[i] = select(acc[j], y[i] + acc[j], p.acc != 0u);
+  }
+}
+
+// The direct kernel for 2:4, the format pruning for speed targets (nm_matvec_direct_24; the wrapper
+// picks it when N = 2 and M = 4, any other N:M takes nm_matvec_direct above). On SwiftShader every
+// load whose address is computed at run time is a gather emulated lane by lane, and a loop's
+// bookkeeping costs about as much as a load, while selects in registers are cheap. So this kernel
+// cuts loads and loops:
+// - 8 rows an invocation (two vec4 accumulators) share one walk over index words and groups;
+// - a group's 4 entries of x are loaded once, at an address every lane shares, for all 8 rows, and
+//   each row picks the entry its 2-bit index names with `select` instead of gathering x[4g + index]:
+//   4 loads of x per group per 8 rows instead of 2 per row;
+// - the group's two kept values are written out, not looped over (a loop over N here measured
+//   slower than the 4-row kernel above).
+// Loads per dense weight: 1/2 (values) + 1/32 (index words) + 1/8 (x), against the dense direct
+// kernel's 1 + 1/8. Measured in CPU time on SwiftShader (bench/README.md, "Issue 15: the 2:4 direct
+// kernel"): 1.4–1.5× the dense direct kernel at OPT-125M's shapes, where the 4-row kernel above
+// was 1.0–1.1×.
+const DIRECT_ROWS_24: u32 = 8u;
+
+// The x entry each of 4 rows' 2-bit in-group index (the low bits of `index`) names in the group's x4.
 fn pick_of_four(index: vec4<u32>, x4: vec4<f32>) -> vec4<f32> {
   let odd = (index & vec4<u32>(1u)) != vec4<u32>(0u);
   let high = (index & vec4<u32>(2u)) != vec4<u32>(0u);
@@ -141,13 +190,12 @@ fn kept_of_four(first: vec4<u32>, v: u32) -> vec4<f32> {
   return vec4<f32>(values[first.x + v], values[first.y + v], values[first.z + v], values[first.w + v]);
 }
 
-fn x_of_four(c: vec4<u32>) -> vec4<f32> {
-  return vec4<f32>(x[c.x], x[c.y], x[c.z], x[c.w]);
-}
-
 @compute @workgroup_size(DIRECT_GROUP)
-fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let r0 = DIRECT_ROWS * (gid.x + gid.y * groups.x * DIRECT_GROUP);
+fn nm_matvec_direct_24(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
+  let r0 = DIRECT_ROWS_24 * (gid.x + gid.y * groups.x * DIRECT_GROUP);
   if (r0 >= p.rows) {
     return;
   }
@@ -160,45 +208,27 @@ fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let fv_b = p.off_v + rows_b * p.kept;
   let fi_a = p.off_i + rows_a * p.words;
   let fi_b = p.off_i + rows_b * p.words;
-  let index_mask = vec4<u32>((1u << BITS) - 1u);
-  // The x index of the current group's first column, and the place in the group.
   var col = p.off_x;
-  var s = 0u;
   var k = 0u;
-  var group_x = vec4<f32>();
   var acc_a = vec4<f32>();
   var acc_b = vec4<f32>();
   for (var w = 0u; w < p.words; w++) {
     var word_a = vec4<u32>(indices[fi_a.x + w], indices[fi_a.y + w], indices[fi_a.z + w], indices[fi_a.w + w]);
     var word_b = vec4<u32>(indices[fi_b.x + w], indices[fi_b.y + w], indices[fi_b.z + w], indices[fi_b.w + w]);
-    let n = min(PER_WORD, p.kept - k);
-    for (var j = 0u; j < n; j++) {
-      var x_a: vec4<f32>;
-      var x_b: vec4<f32>;
-      // M is a pipeline constant: the branch not taken is compiled away.
-      if (M == 4u) {
-        if (s == 0u) {
-          group_x = vec4<f32>(x[col], x[col + 1u], x[col + 2u], x[col + 3u]);
-        }
-        x_a = pick_of_four(word_a, group_x);
-        x_b = pick_of_four(word_b, group_x);
-      } else {
-        x_a = x_of_four(col + (word_a & index_mask));
-        x_b = x_of_four(col + (word_b & index_mask));
-      }
-      acc_a += kept_of_four(fv_a, k + j) * x_a;
-      acc_b += kept_of_four(fv_b, k + j) * x_b;
-      word_a >>= vec4<u32>(BITS);
-      word_b >>= vec4<u32>(BITS);
-      s++;
-      if (s == N) {
-        s = 0u;
-        col += M;
-      }
+    // 16 indices a word, 8 whole groups: no group straddles two words.
+    let end = k + min(16u, p.kept - k);
+    for (; k < end; k += 2u) {
+      let x4 = vec4<f32>(x[col], x[col + 1u], x[col + 2u], x[col + 3u]);
+      acc_a += kept_of_four(fv_a, k) * pick_of_four(word_a, x4)
+        + kept_of_four(fv_a, k + 1u) * pick_of_four(word_a >> vec4<u32>(2u), x4);
+      acc_b += kept_of_four(fv_b, k) * pick_of_four(word_b, x4)
+        + kept_of_four(fv_b, k + 1u) * pick_of_four(word_b >> vec4<u32>(2u), x4);
+      word_a >>= vec4<u32>(4u);
+      word_b >>= vec4<u32>(4u);
+      col += 4u;
     }
-    k += n;
   }
-  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
+  for (var j = 0u; j < min(DIRECT_ROWS_24, p.rows - r0); j++) {
     let i = p.off_y + r0 + j;
     let v = select(acc_b[j & 3u], acc_a[j & 3u], j < 4u);
     y[i] = select(v, y[i] + v, p.acc != 0u);

@@ -37,8 +37,8 @@ describe('the sparse matrix–vector wrappers pick their kernel', () => {
   });
   afterAll(() => rt.destroy());
 
-  // Rows one workgroup of each direct kernel covers: 16 invocations of 8 rows for N:M, 64 of one
-  // row for the bitmask.
+  // Rows one workgroup of each direct kernel covers: 16 invocations of 8 rows for 2:4
+  // (nm_matvec_direct_24), 64 of one row for the bitmask.
   const directRowsPerGroup = { nmMatvec: 128, bitmaskMatvec: 64 };
   const products = {
     nmMatvec: (kernel?: MatvecKernel) => nmMatvecDispatches(rt, { weights: nm, x, y, kernel }),
