@@ -172,8 +172,8 @@ fn nm_matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 //   slower than the 4-row kernel above).
 // Loads per dense weight: 1/2 (values) + 1/32 (index words) + 1/8 (x), against the dense direct
 // kernel's 1 + 1/8. Measured in CPU time on SwiftShader (bench/README.md, "Issue 15: the 2:4 direct
-// kernel"): 1.4–1.5× the dense direct kernel at OPT-125M's shapes, where the 4-row kernel above
-// was 1.0–1.1×.
+// kernel"): 1.31 / 0.93 / 1.61 / 1.36× the dense direct kernel at 768×768, 3072×768, 768×3072 and
+// 4096×4096, where the 4-row kernel above was 0.95 / 0.73 / 1.16 / 1.14×.
 const DIRECT_ROWS_24: u32 = 8u;
 
 // The x entry each of 4 rows' 2-bit in-group index (the low bits of `index`) names in the group's x4.
