@@ -2,8 +2,10 @@
 // product of a linear layer with one token, memory bound, reading 8.5 bytes per group of 4 for 2:4
 // instead of dense's 16. On the 'workgroup' kernel (GPUs) short rows take one invocation each:
 // measured on stories260K's 64- and 172-wide rows, a 128-wide workgroup per row spent its time in
-// the reduction's barriers. The 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) takes 4 rows
-// an invocation at every length. W is split into blocks of whole rows whose values and indices each fit one
+// the reduction's barriers. The 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) takes 4
+// rows an invocation at every length; for 2:4 its own entry takes 8 and loads each group's x once
+// for all 8 rows (nm_matvec_direct_24). W is split into blocks of whole rows whose values and
+// indices each fit one
 // storage binding; a row longer than a binding is a limit error (a 128 MiB binding, WebGPU's
 // minimum, holds 32 M kept values).
 
@@ -21,7 +23,7 @@ import type { NmOnGpu } from './upload';
 const nmMatvecKernel = defineKernel({
   name: 'nmMatvec',
   code: shader,
-  entryPoints: ['nm_matvec', 'nm_matvec_rows', 'nm_matvec_direct'],
+  entryPoints: ['nm_matvec', 'nm_matvec_rows', 'nm_matvec_direct', 'nm_matvec_direct_24'],
   uniforms: {
     rows: 'u32',
     kept: 'u32',
@@ -51,8 +53,9 @@ export function nmMatvecBound(kept: number, n: number, kernel: MatvecKernel): nu
 
 /** Rows a workgroup of the short-row path covers (64 invocations of one row). */
 const ROWS_PER_GROUP = 64;
-/** Rows a workgroup of the direct kernel covers (16 invocations of 4 rows). */
+/** Rows a workgroup of the direct kernel covers (16 invocations of 4 rows; of 8 for 2:4). */
 const DIRECT_ROWS_PER_GROUP = 16 * 4;
+const DIRECT_24_ROWS_PER_GROUP = 16 * 8;
 
 /** Rows of W per dispatch: values and indices of whole rows fit one binding, rows fit the folded grid. */
 export function nmMatvecRows(rt: GpuRuntime, w: NmOnGpu): number {
@@ -84,10 +87,19 @@ export async function nmMatvecDispatches(
   ]);
   const kernel = matvecKernelFor('nmMatvec', rt, args.kernel);
   const entry =
-    kernel === 'direct' ? 'nm_matvec_direct' : w.kept <= NM_SHORT_ROW_KEPT ? 'nm_matvec_rows' : 'nm_matvec';
-  const perGroup = { nm_matvec_direct: DIRECT_ROWS_PER_GROUP, nm_matvec_rows: ROWS_PER_GROUP, nm_matvec: 1 }[
-    entry
-  ];
+    kernel === 'direct'
+      ? w.n === 2 && w.m === 4
+        ? 'nm_matvec_direct_24'
+        : 'nm_matvec_direct'
+      : w.kept <= NM_SHORT_ROW_KEPT
+        ? 'nm_matvec_rows'
+        : 'nm_matvec';
+  const perGroup = {
+    nm_matvec_direct_24: DIRECT_24_ROWS_PER_GROUP,
+    nm_matvec_direct: DIRECT_ROWS_PER_GROUP,
+    nm_matvec_rows: ROWS_PER_GROUP,
+    nm_matvec: 1,
+  }[entry];
   const pipeline = await nmMatvecKernel.pipeline(rt, entry, nmConstants(w));
   const align = rt.limits.minStorageBufferOffsetAlignment;
   const blockRows = nmMatvecRows(rt, w);

@@ -35,11 +35,20 @@ describe('sparse kernels', () => {
           [3, 400, 2, 4],
           [2, 256, 2, 4],
           [70, 264, 2, 4],
-          // The direct kernel's 4 rows an invocation and 64 a workgroup: a partial last invocation
-          // and a partial second workgroup; 3:4 and 4:8 (10 indices a word, 2 words a row here).
+          // 67 rows: a partial last invocation of the 2:4 direct kernel; 3:4 and 4:8 (10 indices a
+          // word, 2 words a row here) on the general direct kernel (4 rows an invocation).
           [67, 8, 2, 4],
           [6, 12, 3, 4],
           [5, 24, 4, 8],
+          // 3:4 over 24 columns keeps 18 a row: group 5's indices straddle the row's two index
+          // words; 1:4 keeps one of four. Both take nm_matvec_direct, not the 2:4 kernel.
+          [131, 24, 3, 4],
+          [13, 72, 1, 4],
+          // The 2:4 direct kernel (nm_matvec_direct_24): 8 rows an invocation, 128 a workgroup;
+          // 131 rows end in a partial invocation of a second workgroup, 36 columns in a partial
+          // index word (18 kept values), and 256 columns in 8 whole words.
+          [131, 36, 2, 4],
+          [9, 256, 2, 4],
         ] as const) {
           const seed = freshSeed();
           const random = new Random(seed);
