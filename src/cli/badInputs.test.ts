@@ -7,11 +7,10 @@
 // (PRUNE_BOUNDS, TRAIN_BOUNDS, SEED_BOUND): its parser accepts exactly what the bound holds, and a
 // value past either end is a usage error (exit 2) that names the option and the range.
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Bound, describeBound, inBound, SEED_BOUND } from '../bounds/bound';
 import { edgeValues } from '../bounds/testing';
 import { EVAL_BOUNDS } from '../jobs/evalOptions';
@@ -22,21 +21,14 @@ import { splitTokens } from '../train/data';
 import { TRAIN_BOUNDS } from '../train/options';
 import { checkSchedule } from '../train/schedule';
 import { createProgram } from './program';
-import { jsonOf, runCommand, writeModelFolder } from './testing';
+import { jsonOf, runCommand, tempFolder, writeModelFolder } from './testing';
 
-let dir: string;
+const temp = tempFolder('cli-bad-inputs-');
 const config = tinyConfig('llama', { vocabSize: 512 });
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-bad-inputs-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** A valid tiny model folder with its config.json edited. */
 async function folderWithConfig(name: string, edit: Record<string, unknown>): Promise<string> {
-  const folder = join(dir, name);
+  const folder = join(temp.dir, name);
   await writeModelFolder(folder, config, randomTensors(config, 9));
   const json = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8'));
   await writeFile(join(folder, 'config.json'), JSON.stringify({ ...json, ...edit }));

@@ -2,10 +2,9 @@
 // JSON object under --json), and `eval` and `bench` on the built-in model and a tiny subset.
 
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { folderSources } from '../host/nodeFiles';
 import { createNodeRuntime } from '../host/nodeGpu';
 import { projectRoot } from '../host/projectRoot';
@@ -16,19 +15,13 @@ import { SERIES } from '../run/build';
 import { ENGINE_VERSION } from '../run/engineVersion';
 import { parseRunRecord, type RunRecord } from '../run/record';
 import { loadTokenizer } from '../tokenizer';
-import { jsonOf, runCommand } from './testing';
+import { jsonOf, runCommand, tempFolder } from './testing';
 
 const ROOT = projectRoot();
 const MODEL = join(ROOT, 'public/models/stories260K');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-test-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = tempFolder('cli-test-');
 
 describe('every command', () => {
   const wrong: [string, string[]][] = [
@@ -70,7 +63,7 @@ describe('every command', () => {
   }
 
   it('exits with 1 on a failed job, and --json still prints one object: the error', async () => {
-    const run = await runCommand('eval', '--model', join(dir, 'no-such-model'), '--json');
+    const run = await runCommand('eval', '--model', join(temp.dir, 'no-such-model'), '--json');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error: .*no-such-model/);
     expect(jsonOf(run)).toMatchObject({ command: 'eval', record: null });
@@ -80,7 +73,7 @@ describe('every command', () => {
 
 describe('eval', () => {
   it('prints the perplexity the engine computes on the same windows, with a run record', async () => {
-    const recordFile = join(dir, 'eval-record.json');
+    const recordFile = join(temp.dir, 'eval-record.json');
     const run = await runCommand(
       'eval',
       '--text',
@@ -161,7 +154,7 @@ describe('eval', () => {
 
 describe('bench', () => {
   it('runs a subset of the benchmark and prints its report as one JSON object', async () => {
-    const file = join(dir, 'bench.json');
+    const file = join(temp.dir, 'bench.json');
     const run = await runCommand(
       'bench',
       '--quick',

@@ -1,28 +1,19 @@
 // `prune --compressed --out`: the pruned matrices are written compressed in the run's own pattern,
 // and the folder opens as exactly the weights the same run writes dense.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { folderSources } from '../host/nodeFiles';
 import { bytesSource } from '../model/byteSource';
 import { openModel } from '../model/checkpoint';
 import { readSafetensorsHeader } from '../model/safetensors';
-import { randomTensors, tinyConfig } from '../model/testModels';
+import { tinyConfig } from '../model/testModels';
 import { canonicalTensors } from '../model/weights';
-import { runCommand, writeModelFolder } from './testing';
+import { runCommand, tinyModelInTemp } from './testing';
 
 const config = tinyConfig('llama', { layers: 1, vocabSize: 512 });
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'compressed-out-test-'));
-  await writeModelFolder(join(dir, 'tiny'), config, randomTensors(config, 11));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = tinyModelInTemp('compressed-out-test-', config, 11);
 
 const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
@@ -31,7 +22,7 @@ describe('prune --compressed', () => {
     runCommand(
       'prune',
       '--model',
-      join(dir, 'tiny'),
+      temp.model,
       '--method',
       'magnitude',
       '--pattern',
@@ -46,7 +37,7 @@ describe('prune --compressed', () => {
       'none',
       '--no-eval-before',
       '--out',
-      join(dir, out),
+      join(temp.dir, out),
       ...more,
     );
 
@@ -65,7 +56,7 @@ describe('prune --compressed', () => {
       }
       const headerOf = async (f: string) =>
         readSafetensorsHeader(
-          bytesSource('model.safetensors', await readFile(join(dir, f, 'model.safetensors'))),
+          bytesSource('model.safetensors', await readFile(join(temp.dir, f, 'model.safetensors'))),
         );
       // Data bytes (a tiny model's file also carries the parts' names in its header).
       const dataBytes = (h: Awaited<ReturnType<typeof headerOf>>) =>
@@ -78,7 +69,7 @@ describe('prune --compressed', () => {
       // Every block linear layer (7 in a Llama block) is compressed.
       expect(formats).toEqual(Array(7).fill(format));
       const [a, b] = await Promise.all(
-        [`packed-${tag}`, `dense-${tag}`].map(async (f) => openModel(await folderSources(join(dir, f)))),
+        [`packed-${tag}`, `dense-${tag}`].map(async (f) => openModel(await folderSources(join(temp.dir, f)))),
       );
       for (const t of canonicalTensors(config))
         expect(
@@ -89,7 +80,7 @@ describe('prune --compressed', () => {
   }
 
   it('refuses --compressed without --out', async () => {
-    const run = await runCommand('prune', '--model', join(dir, 'tiny'), '--compressed');
+    const run = await runCommand('prune', '--model', temp.model, '--compressed');
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--compressed says how --out stores the model/);
   });

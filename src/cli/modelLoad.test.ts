@@ -3,24 +3,17 @@
 // what does not fit and what to do; a load prints its progress in bytes; a broken model file fails
 // with the studio's advice, on stderr and in --json.
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../host/projectRoot';
-import { jsonOf, runCommand } from './testing';
+import { jsonOf, runCommand, tempFolder } from './testing';
 
 const MODEL = join(projectRoot(), 'public/models/stories260K');
 /** stories260K's 260,032 parameters as f32: what a resident load uploads. */
 const WEIGHT_BYTES = 4 * 260_032;
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-model-load-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = tempFolder('cli-model-load-');
 
 describe('the fit check in the CLI', () => {
   it('eval refuses a model over the budget with exit 2, naming what does not fit, before the text is read', async () => {
@@ -66,7 +59,7 @@ describe('loading in the CLI', () => {
   });
 
   it('a truncated weights file fails with exit 1, naming the file, with the studio’s advice', async () => {
-    const folder = join(dir, 'truncated');
+    const folder = join(temp.dir, 'truncated');
     await mkdir(folder);
     const weights = await readFile(join(MODEL, 'model.safetensors'));
     await writeFile(join(folder, 'model.safetensors'), weights.subarray(0, weights.length >> 1));

@@ -11,6 +11,7 @@ import { createNodeRuntime } from '../host/nodeGpu';
 import { projectRoot } from '../host/projectRoot';
 import { inspectFiles, readTokenizer } from '../jobs/load';
 import type { SparseExportFormat } from '../model/sparseSafetensors';
+import { NM_FORMAT_MAX_M } from '../sparse/nmFormat';
 
 /** The project root with a trailing slash, where public/ holds the built-in model and texts. */
 export const ROOT = `${projectRoot()}/`;
@@ -74,8 +75,10 @@ export function parseSparse(value: string): SparseExportFormat {
   const nm = /^(\d+):(\d+)$/.exec(value);
   const n = Number(nm?.[1]);
   const m = Number(nm?.[2]);
-  if (!nm || n < 1 || n >= m || m > 16)
-    throw new InvalidArgumentError('expected N:M with 1 ≤ N < M ≤ 16 (such as 2:4), or bitmask');
+  if (!nm || n < 1 || n >= m || m > NM_FORMAT_MAX_M)
+    throw new InvalidArgumentError(
+      `expected N:M with 1 ≤ N < M ≤ ${NM_FORMAT_MAX_M} (such as 2:4), or bitmask`,
+    );
   return { format: 'nm', n, m };
 }
 

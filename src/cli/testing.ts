@@ -13,6 +13,7 @@ import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
 import { randomTensors } from '../model/testModels';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
+import { type TrainEvent, TrainingJob } from '../train/job';
 import { runCli } from './program';
 
 export interface CommandRun {
@@ -73,25 +74,63 @@ export async function tensorsOf(folder: string, config: ModelConfig): Promise<Ma
 }
 
 /**
- * A test file's temporary folder, made before its tests with a model folder `tiny` in it
- * (writeModelFolder, random weights drawn from `seed`) and removed after them. `dir` and `model`
- * are set once the folder exists.
+ * A test file's temporary folder, made (and filled, when `fill` is given) before its tests and
+ * removed after them. `dir` is set once the folder exists.
  */
-export function tinyModelInTemp(
-  prefix: string,
-  config: ModelConfig,
-  seed: number,
-): { dir: string; model: string } {
-  const temp = { dir: '', model: '' };
+export function tempFolder(prefix: string, fill?: (dir: string) => Promise<void>): { dir: string } {
+  const temp = { dir: '' };
   beforeAll(async () => {
     temp.dir = await mkdtemp(join(tmpdir(), prefix));
-    temp.model = join(temp.dir, 'tiny');
-    await writeModelFolder(temp.model, config, randomTensors(config, seed));
+    await fill?.(temp.dir);
   });
   afterAll(async () => {
     await rm(temp.dir, { recursive: true, force: true });
   });
   return temp;
+}
+
+/**
+ * A temporary folder (tempFolder) with a model folder `tiny` in it (writeModelFolder, random
+ * weights drawn from `seed`). `dir` and `model` are set once the folder exists.
+ */
+export function tinyModelInTemp(
+  prefix: string,
+  config: ModelConfig,
+  seed: number,
+): { readonly dir: string; readonly model: string } {
+  const temp = tempFolder(prefix, (dir) =>
+    writeModelFolder(join(dir, 'tiny'), config, randomTensors(config, seed)),
+  );
+  return {
+    get dir() {
+      return temp.dir;
+    },
+    get model() {
+      return join(temp.dir, 'tiny');
+    },
+  };
+}
+
+/**
+ * Lets a test file act on the training engine's events as they pass, before the CLI sees them (to
+ * destroy the device or fail an allocation at a chosen step), for its tests; undone after them.
+ */
+export function onTrainingEvents(act: (event: TrainEvent) => void): void {
+  const run = TrainingJob.prototype.run;
+  beforeAll(() => {
+    TrainingJob.prototype.run = function (hooks = {}) {
+      return run.call(this, {
+        ...hooks,
+        emit: (event) => {
+          hooks.emit?.(event);
+          act(event);
+        },
+      });
+    };
+  });
+  afterAll(() => {
+    TrainingJob.prototype.run = run;
+  });
 }
 
 /** The least calibration a test's pruning run takes: two windows of 8 tokens of TinyStories. */

@@ -6,27 +6,22 @@
 // validation, says so on stderr, and --json counts it in `resumes`; out of GPU memory it continues
 // from there with one arm at a time on the GPU, says so on stderr, and --json has `residency`.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { SEED_BOUND } from '../bounds/bound';
+import { folderSiteFiles } from '../host/nodeFiles';
 import { TrainJob } from '../jobs/train';
+import { presetModel } from '../jobs/trainData';
 import type { ModelConfig } from '../model/config';
 import { exportHfModel } from '../model/export';
 import { canonicalTensors, memoryWeightSource } from '../model/weights';
 import { adapterName, trainOutcome } from '../run/build';
 import { presetIdentity } from '../run/presetIdentity';
-import { loadTokenizer, type Tokenizer } from '../tokenizer';
 import { ARM_KINDS, ArmSpecError, type ArmText, readArmSpec } from '../train/armSpec';
 import { TRAIN_TEXTS, type TrainText, tokenizeTrainText } from '../train/data';
 import type { ArmSpec, TrainOptions, TrainSummary } from '../train/job';
-import {
-  initialWeights,
-  PRESETS,
-  type PresetFamily,
-  type PresetName,
-  presetConfig,
-} from '../train/modelPresets';
+import { PRESETS, type PresetFamily, type PresetName } from '../train/modelPresets';
 import type { OptimizerChoice } from '../train/optim';
 import { DEFAULT_BETAS as ADAMW_BETAS } from '../train/optim/adamw';
 import { DEFAULT_BETAS as CAME_BETAS } from '../train/optim/came';
@@ -273,22 +268,27 @@ async function startingModel(options: TrainCliOptions) {
     for (const t of canonicalTensors(config)) start.set(t.name, await opened.weights.read(t.name));
     return { config, start, tokenizer, tokenizerFiles, identity: await modelIdentity(inspected) };
   }
-  const bytes = await readFile(join(ROOT, 'public/models/stories260K/tok512.bin'));
-  const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const tokenizerFiles = [{ name: 'tok512.bin', data }];
-  const tokenizer: Tokenizer = loadTokenizer(tokenizerFiles, { vocabSize: 512 });
-  const config = presetConfig(options.size, options.family, {
-    size: 512,
-    bosId: tokenizer.bosId ?? null,
-    eosId: tokenizer.eosId ?? null,
-  });
-  const start = initialWeights(config, options.seed);
+  // The studio's preset, its tokenizer read from public/ as the worker fetches it from the site.
+  const preset = await presetModel(
+    { kind: 'preset', preset: options.size, family: options.family },
+    options.seed,
+    folderSiteFiles(join(ROOT, 'public')),
+  );
+  const tokenizerFiles = await Promise.all(
+    preset.tokenizerFiles.map(async (f) => ({ name: f.name, data: await f.read(0, f.size) })),
+  );
   const identity = await presetIdentity(
-    config,
+    preset.config,
     `${options.size} ${options.family} preset, seed ${options.seed}`,
     options.seed,
   );
-  return { config, start, tokenizer, tokenizerFiles, identity };
+  return {
+    config: preset.config,
+    start: preset.weights,
+    tokenizer: preset.tokenizer,
+    tokenizerFiles,
+    identity,
+  };
 }
 
 async function saveArms(

@@ -3,14 +3,11 @@
 // (src/jobs/train.ts); the CLI must say so on stderr, finish every step, and report the residency in
 // --json. That the degraded steps equal an undegraded run's is src/jobs/trainOom.test.ts's part.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { failAllocations } from '../gpu/testing';
-import { TrainingJob } from '../train/job';
-import { jsonOf, runCommand } from './testing';
+import { jsonOf, onTrainingEvents, runCommand, tempFolder } from './testing';
 
 const state = vi.hoisted(() => ({ made: [] as GpuRuntime[], failAtStep: 0 }));
 
@@ -23,29 +20,14 @@ function failNextActivation(rt: GpuRuntime): void {
   failAllocations(rt, 1, (_, category) => category === 'activations');
 }
 
-const run = TrainingJob.prototype.run;
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'train-oom-test-'));
-  // The engine's events pass through here first: after step 2's checkpoint, the next activation fails.
-  TrainingJob.prototype.run = function (hooks = {}) {
-    return run.call(this, {
-      ...hooks,
-      emit: (event) => {
-        hooks.emit?.(event);
-        if (state.failAtStep > 0 && event.type === 'checkpoint' && event.step === state.failAtStep - 1) {
-          state.failAtStep = 0;
-          const rt = state.made.at(-1);
-          if (rt) failNextActivation(rt);
-        }
-      },
-    });
-  };
-});
-afterAll(async () => {
-  TrainingJob.prototype.run = run;
-  await rm(dir, { recursive: true, force: true });
+const temp = tempFolder('train-oom-test-');
+// The engine's events pass through here first: after step 2's checkpoint, the next activation fails.
+onTrainingEvents((event) => {
+  if (state.failAtStep > 0 && event.type === 'checkpoint' && event.step === state.failAtStep - 1) {
+    state.failAtStep = 0;
+    const rt = state.made.at(-1);
+    if (rt) failNextActivation(rt);
+  }
 });
 
 describe('train out of GPU memory', () => {
@@ -55,7 +37,7 @@ describe('train out of GPU memory', () => {
     const result = await runCommand(
       'train', '--size', 'nano', '--steps', '4', '--batch', '1', '--seq-len', '16',
       '--val-every', '2', '--val-windows', '2', '--arm', 'adamw', '--arm', 'adafactor',
-      '--out', join(dir, 'degraded'), '--json',
+      '--out', join(temp.dir, 'degraded'), '--json',
     );
     expect(result.code, result.stderr).toBe(0);
     expect(state.failAtStep).toBe(0);

@@ -3,14 +3,11 @@
 // The batches and learning rates follow the step alone, so the continued run must report the losses
 // of an uninterrupted one from that step on and save the same weights, bit for bit.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { ModelConfig } from '../model/config';
-import { TrainingJob } from '../train/job';
-import { jsonOf, runCommand, tensorsOf } from './testing';
+import { jsonOf, onTrainingEvents, runCommand, tempFolder, tensorsOf } from './testing';
 
 // The runtimes the CLI makes, and a switch that destroys the device during step 3 (after the
 // validation and checkpoint of step 2).
@@ -20,29 +17,14 @@ vi.mock('../host/nodeGpu', async (importOriginal) =>
   (await import('../host/testing')).recordingNodeGpu(await importOriginal(), state.made),
 );
 
-const run = TrainingJob.prototype.run;
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'train-resume-test-'));
-  // The engine's events pass through here first: the first arm's step 3 destroys the device, so the
-  // second arm's step 3 fails on it.
-  TrainingJob.prototype.run = function (hooks = {}) {
-    return run.call(this, {
-      ...hooks,
-      emit: (event) => {
-        hooks.emit?.(event);
-        if (state.loseAtStep > 0 && event.type === 'step' && event.step === state.loseAtStep) {
-          state.loseAtStep = 0;
-          state.made.at(-1)?.device.destroy();
-        }
-      },
-    });
-  };
-});
-afterAll(async () => {
-  TrainingJob.prototype.run = run;
-  await rm(dir, { recursive: true, force: true });
+const temp = tempFolder('train-resume-test-');
+// The engine's events pass through here first: the first arm's step 3 destroys the device, so the
+// second arm's step 3 fails on it.
+onTrainingEvents((event) => {
+  if (state.loseAtStep > 0 && event.type === 'step' && event.step === state.loseAtStep) {
+    state.loseAtStep = 0;
+    state.made.at(-1)?.device.destroy();
+  }
 });
 
 const trainArgs = (out: string) => [
@@ -77,14 +59,14 @@ interface TrainJson {
 
 describe('train after a lost device', () => {
   it('continues on a new device from the last checkpoint and ends as an uninterrupted run', async () => {
-    const whole = await runCommand(...trainArgs(join(dir, 'whole')));
+    const whole = await runCommand(...trainArgs(join(temp.dir, 'whole')));
     expect(whole.code, whole.stderr).toBe(0);
     const wholeOut = jsonOf(whole) as unknown as TrainJson;
     expect(wholeOut.resumes).toBe(0);
 
     state.made.length = 0;
     state.loseAtStep = 3;
-    const resumed = await runCommand(...trainArgs(join(dir, 'resumed')));
+    const resumed = await runCommand(...trainArgs(join(temp.dir, 'resumed')));
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(state.loseAtStep).toBe(0);
     expect(state.made).toHaveLength(2);
@@ -104,8 +86,8 @@ describe('train after a lost device', () => {
         finalValidationLoss: arm.finalValidationLoss,
       });
       const folder = arm.id.replace(/[^A-Za-z0-9._=-]+/g, '_');
-      const want = await tensorsOf(join(dir, 'whole', folder), wholeOut.config);
-      const got = await tensorsOf(join(dir, 'resumed', folder), out.config);
+      const want = await tensorsOf(join(temp.dir, 'whole', folder), wholeOut.config);
+      const got = await tensorsOf(join(temp.dir, 'resumed', folder), out.config);
       for (const [name, w] of want) expect(got.get(name), `${arm.id} ${name}`).toEqual(w);
     }
   }, 240_000);

@@ -1,8 +1,9 @@
 // Model and data files on disk, for the CLI: the same ByteSource the studio gets from a dropped
 // File, read in ranges so that a large checkpoint is never loaded whole.
 
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import type { SiteFiles } from '../jobs/siteFiles';
 import { type ByteSource, ModelFormatError } from '../model/byteSource';
 
 export async function fileSource(path: string): Promise<ByteSource> {
@@ -42,4 +43,19 @@ export async function folderSources(path: string): Promise<ByteSource[]> {
   if (!info.isDirectory()) return [await fileSource(path)];
   const names = (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
   return Promise.all(names.sort().map((name) => fileSource(join(path, name))));
+}
+
+/**
+ * The site's files (the shipped texts, the built-in tokenizer) read from a folder on disk (public/),
+ * as the studio's worker fetches them from where the site is served: the CLI's training presets and
+ * the worker's tests read the same files the studio would.
+ */
+export function folderSiteFiles(root: string): SiteFiles {
+  return {
+    text: (path) => readFile(join(root, path), 'utf8'),
+    bytes: async (path) => {
+      const data = await readFile(join(root, path));
+      return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    },
+  };
 }

@@ -37,7 +37,7 @@ export function evalProblems(
     problems.text = `there is no evaluation text "${options.text}": choose ${Object.keys(EVAL_TEXTS).join(' or ')}`;
   const { seqLen, maxWindows } = options;
   if (!inBound(EVAL_BOUNDS.seqLen, seqLen) || seqLen > config.maxPositions)
-    problems.seqLen = `a window must be a whole number of tokens from 2 to the model's context of ${config.maxPositions}, got ${seqLen}`;
+    problems.seqLen = `a window must be a whole number of tokens from ${EVAL_BOUNDS.seqLen.min} to the model's context of ${config.maxPositions}, got ${seqLen}`;
   if (maxWindows !== undefined && !inBound(EVAL_BOUNDS.maxWindows, maxWindows))
     problems.maxWindows = `the number of windows must be ${describeBound(EVAL_BOUNDS.maxWindows)}, got ${maxWindows}`;
   return problems;

@@ -95,12 +95,41 @@ function observeReads(source: ByteSource, onRead: (bytes: number) => void): Byte
 }
 
 function summarize(name: string, opened: OpenedModel, tokenizerFiles: ByteSource[]): ModelSummary {
-  const c = opened.config;
-  const parameters = canonicalTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  const shape = configSummary(opened.config);
   return {
     name,
-    family: c.family,
     format: opened.format,
+    ...shape,
+    paperSeqLen: PAPER_SEQ_LEN,
+    defaultSeqLen: defaultSeqLen(opened.config),
+    weightBytes: opened.weightBytes,
+    // The description of a weight source lists the files it reads, comma-separated.
+    weightFiles: opened.weights.description.split(', ').map(baseName),
+    tokenizerFiles: tokenizerFiles.map((f) => baseName(f.name)),
+  };
+}
+
+/**
+ * The part of a model's summary its configuration decides (the architecture and the parameter
+ * count), for the load job and for the worker's tests, which hold a model no file was opened for.
+ */
+export function configSummary(
+  c: ModelConfig,
+): Pick<
+  ModelSummary,
+  | 'family'
+  | 'layers'
+  | 'hidden'
+  | 'heads'
+  | 'kvHeads'
+  | 'headDim'
+  | 'ffnHidden'
+  | 'vocabSize'
+  | 'context'
+  | 'parameters'
+> {
+  return {
+    family: c.family,
     layers: c.layers,
     hidden: c.hidden,
     heads: c.heads,
@@ -109,13 +138,7 @@ function summarize(name: string, opened: OpenedModel, tokenizerFiles: ByteSource
     ffnHidden: c.ffnHidden,
     vocabSize: c.vocabSize,
     context: c.maxPositions,
-    paperSeqLen: PAPER_SEQ_LEN,
-    defaultSeqLen: defaultSeqLen(c),
-    parameters,
-    weightBytes: opened.weightBytes,
-    // The description of a weight source lists the files it reads, comma-separated.
-    weightFiles: opened.weights.description.split(', ').map(baseName),
-    tokenizerFiles: tokenizerFiles.map((f) => baseName(f.name)),
+    parameters: canonicalTensors(c).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0),
   };
 }
 

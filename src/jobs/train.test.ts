@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReacquiringRuntimes } from '../host/testRuntimes';
-import { randomTensors, tinyConfig } from '../model/testModels';
-import type { ArmSpec, TrainEvent, TrainOptions } from '../train/job';
+import type { ArmSpec, TrainEvent } from '../train/job';
 import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
+import { ADAMW_ARM, ADAPPROX_ARM, lossesFrom, tokens, trainInput, uninterruptedRun } from './trainTesting';
 
 // The training job survives a lost device: the device is destroyed in the middle of step 3, after
 // the checkpoint of the validation at step 2, and the job continues on a new device from that
@@ -12,13 +12,8 @@ import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
 // and the new device runs the same kernels on the same inputs in the same order. All four optimizers
 // run as arms of the same job, Adapprox with its factored matrices (the model's 12-wide ones).
 
-const c = tinyConfig('llama', { layers: 1 });
-const start = randomTensors(c, 3);
-const TEXT = 'Once upon a time a small model learned to tell stories, one token at a time. '.repeat(12);
-const tokens = [...TEXT].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3)));
-
 const ARMS: ArmSpec[] = [
-  { id: 'adamw', label: 'AdamW', optimizer: { kind: 'adamw' }, lr: 3e-3 },
+  ADAMW_ARM,
   {
     id: 'adafactor',
     label: 'Adafactor',
@@ -26,20 +21,10 @@ const ARMS: ArmSpec[] = [
     lr: 3e-3,
   },
   { id: 'came', label: 'CAME', optimizer: { kind: 'came' }, lr: 1e-3 },
-  { id: 'adapprox', label: 'Adapprox', optimizer: { kind: 'adapprox', options: { kMax: 3 } }, lr: 3e-3 },
+  ADAPPROX_ARM,
 ];
-
-const OPTIONS: TrainOptions = {
-  seqLen: 8,
-  batch: 2,
-  steps: 5,
-  warmupSteps: 1,
-  decay: 'cosine',
-  validationEvery: 2,
-  validationWindows: 2,
-  seed: 4,
-  arms: ARMS,
-};
+const input = trainInput(ARMS, 5);
+const OPTIONS = input.options;
 
 const runtimes = new ReacquiringRuntimes();
 const acquire = runtimes.acquire;
@@ -60,20 +45,9 @@ function host(
   };
 }
 
-const input = { config: c, start, options: OPTIONS, validationFraction: 0.2 };
-const lossesFrom = (events: TrainEvent[], from: number) =>
-  events.flatMap((e) =>
-    (e.type === 'step' || e.type === 'validation') && e.step > from
-      ? [`${e.type} ${e.arm} ${e.step} ${e.loss}`]
-      : [],
-  );
-
 describe('the training job after a lost device', () => {
   it('continues from the last checkpoint on a new device and takes the uninterrupted run’s steps, bit for bit', async () => {
-    const wholeEvents: TrainEvent[] = [];
-    const wholeJob = new TrainJob(host(wholeEvents, []), input);
-    const whole = await wholeJob.run();
-    expect(whole.summary.status).toBe('finished');
+    const { events: wholeEvents, job: wholeJob, result: whole } = await uninterruptedRun(host, input);
 
     const events: TrainEvent[] = [];
     const progress: TrainJobProgress[] = [];

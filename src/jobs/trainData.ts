@@ -49,7 +49,7 @@ export interface TrainJobOptions {
 /** The built-in tokenizer presets are trained over, under the site root. */
 const PRESET_TOKENIZER = { file: 'models/stories260K/tok512.bin', vocab: 512 };
 
-interface StartingModel {
+export interface StartingModel {
   config: ModelConfig;
   weights: Map<string, Float32Array>;
   tokenizer: Tokenizer;
@@ -83,6 +83,18 @@ export async function startingModel(
       name: `${loaded.summary.name}, fine-tuned`,
     };
   }
+  return presetModel(choice, seed, files);
+}
+
+/**
+ * A preset from scratch over the built-in tokenizer, read from the site's files (the worker fetches
+ * them, the CLI reads them from public/), its weights drawn from the seed.
+ */
+export async function presetModel(
+  choice: Extract<TrainModelChoice, { kind: 'preset' }>,
+  seed: number,
+  files: SiteFiles,
+): Promise<StartingModel> {
   if (!PRESETS[choice.preset]) {
     throw new RangeError(`unknown model size ${choice.preset}; choose ${Object.keys(PRESETS).join(', ')}`);
   }

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuRuntime } from '../gpu/runtime';
 import { failAllocations, heldBytes } from '../gpu/testing';
 import { createNodeRuntime } from '../host/nodeGpu';
-import { randomTensors, tinyConfig } from '../model/testModels';
 import { splitTokens } from '../train/data';
 import {
   type ArmResidency,
@@ -13,6 +12,16 @@ import {
   TrainOutOfMemoryError,
 } from '../train/job';
 import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
+import {
+  ADAMW_ARM,
+  ADAPPROX_ARM,
+  config as c,
+  lossesFrom,
+  start,
+  tokens,
+  trainInput,
+  uninterruptedRun,
+} from './trainTesting';
 
 // The training job runs out of GPU memory once, in the middle of step 3 (after the checkpoint of the
 // validation at step 2): it frees what it held, says so ('degraded'), and continues from that
@@ -22,28 +31,10 @@ import { TrainJob, type TrainJobHost, type TrainJobProgress } from './train';
 // an undegraded run's bit for bit. A second failure ends the run with the typed error and its
 // advice, and leaves nothing allocated.
 
-const c = tinyConfig('llama', { layers: 1 });
-const start = randomTensors(c, 3);
-const TEXT = 'Once upon a time a small model learned to tell stories, one token at a time. '.repeat(12);
-const tokens = [...TEXT].map((ch) => 3 + ((ch.codePointAt(0) ?? 0) % (c.vocabSize - 3)));
-
 // Two arms whose optimizers keep state between steps (moments; Adapprox its factors and rank).
-const ARMS: ArmSpec[] = [
-  { id: 'adamw', label: 'AdamW', optimizer: { kind: 'adamw' }, lr: 3e-3 },
-  { id: 'adapprox', label: 'Adapprox', optimizer: { kind: 'adapprox', options: { kMax: 3 } }, lr: 3e-3 },
-];
-const OPTIONS: TrainOptions = {
-  seqLen: 8,
-  batch: 2,
-  steps: 4,
-  warmupSteps: 1,
-  decay: 'cosine',
-  validationEvery: 2,
-  validationWindows: 2,
-  seed: 4,
-  arms: ARMS,
-};
-const input = { config: c, start, options: OPTIONS, validationFraction: 0.2 };
+const ARMS: ArmSpec[] = [ADAMW_ARM, ADAPPROX_ARM];
+const input = trainInput(ARMS, 4);
+const OPTIONS = input.options;
 
 let rt: GpuRuntime;
 const held = () => heldBytes(rt);
@@ -73,23 +64,13 @@ function failActivations(engine: TrainEvent[], afterEvents: number, count: numbe
   );
 }
 
-const lossesFrom = (events: TrainEvent[], from: number) =>
-  events.flatMap((e) =>
-    (e.type === 'step' || e.type === 'validation') && e.step > from
-      ? [`${e.type} ${e.arm} ${e.step} ${e.loss}`]
-      : [],
-  );
-
 /** The index just after the engine's checkpoint of `step` (the next activation belongs to step step+1). */
 const afterCheckpoint = (events: TrainEvent[], step: number) =>
   events.findIndex((e) => e.type === 'checkpoint' && e.step === step) + 1;
 
 describe('the training job out of memory', () => {
   it('continues from the checkpoint with one arm at a time and takes the undegraded run’s steps, bit for bit', async () => {
-    const wholeEvents: TrainEvent[] = [];
-    const wholeJob = new TrainJob(host(wholeEvents, []), input);
-    const whole = await wholeJob.run();
-    expect(whole.summary.status).toBe('finished');
+    const { events: wholeEvents, job: wholeJob, result: whole } = await uninterruptedRun(host, input);
     // The first arm's step 3 fails on its first activation.
     const failAt = afterCheckpoint(wholeEvents, 2);
     expect(failAt).toBeGreaterThan(0);

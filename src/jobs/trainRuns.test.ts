@@ -7,6 +7,7 @@ import { loadTokenizer } from '../tokenizer';
 import type { ArmSummary } from '../train/job';
 import { initialWeights, presetConfig } from '../train/modelPresets';
 import { type TrainRun, TrainRunStore } from './trainRuns';
+import { studioTrainOptions } from './trainTesting';
 
 const config = presetConfig('nano', 'llama', { size: 512, bosId: 1, eosId: 2 });
 const tok = readFileSync('public/models/stories260K/tok512.bin');
@@ -35,22 +36,15 @@ function run(id: string): TrainRun {
     trainTokens: 90,
     validationTokens: 10,
     parameters: 1,
-    options: {
+    options: studioTrainOptions({
       model: { kind: 'preset', preset: 'nano', family: 'llama' },
       data: { kind: 'user', label: 'pasted text', text: '' },
       seqLen: 8,
-      batch: 1,
-      steps: 4,
-      warmupSteps: 0,
-      decay: 'constant',
-      validationEvery: 2,
-      validationWindows: 1,
-      seed: 0,
       arms: [
         { id: 'adamw', variant: 'adamw', lr: 1e-3 },
         { id: 'adapprox', variant: 'adapprox', lr: 1e-3 },
       ],
-    },
+    }),
     summary: { status: 'finished', arms: [arm('adamw'), arm('adapprox')], ms: 10 },
     weightsStep: 4,
     exportable: false,

@@ -95,16 +95,18 @@ describe('building run records', () => {
     expect(s.y[1]).toBeCloseTo(Math.log(4.5), 15);
   });
 
+  /** What a λ round reports besides its number, λ and objectives: the same in every round here. */
+  const round = {
+    lo: 0,
+    hi: null,
+    sparsityBeforeThreshold: 0.4,
+    errorTotal: 1,
+    errorRound: 0.1,
+    best: true,
+  };
+
   it("collects per-operator series, λ over the run, the objective joined end to end and the last operator's trace", () => {
     const collector = new PruneSeriesCollector();
-    const round = {
-      lo: 0,
-      hi: null,
-      sparsityBeforeThreshold: 0.4,
-      errorTotal: 1,
-      errorRound: 0.1,
-      best: true,
-    };
     const lambdaRound = (block: number, operator: string, r: number, objectives: number[]): PruneEvent => ({
       type: 'lambda-round',
       block,
@@ -148,38 +150,16 @@ describe('building run records', () => {
   it("gives the record view the CLI's trace as the engine sent it", () => {
     const collector = new PruneSeriesCollector();
     const objective = objectiveSeries({ block: 1, operator: 'down', round: 0 }, [4, 3, 2]);
-    collector.add({
-      type: 'lambda-round',
-      block: 1,
-      operator: 'down',
-      round: 0,
-      lambda: 0.5,
-      lo: 0,
-      hi: null,
-      sparsityBeforeThreshold: 0.4,
-      errorTotal: 1,
-      errorRound: 0.1,
-      best: true,
-      objective,
-    });
+    // The round as the engine reports it, and as the trace must give it back.
+    const first = { round: 0, lambda: 0.5, ...round };
+    collector.add({ type: 'lambda-round', block: 1, operator: 'down', ...first, objective });
     const record = tinyPruneRecord({ metrics: collector.series(summary()), results: collector.results() });
     const trace = traceOf(parseRunRecord(JSON.parse(JSON.stringify(record))));
     expect(trace).toEqual({
       block: 1,
       operator: 'down',
       objectives: [objective],
-      rounds: [
-        {
-          round: 0,
-          lambda: 0.5,
-          lo: 0,
-          hi: null,
-          sparsityBeforeThreshold: 0.4,
-          errorTotal: 1,
-          errorRound: 0.1,
-          best: true,
-        },
-      ],
+      rounds: [first],
     });
   });
 

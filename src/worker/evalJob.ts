@@ -15,6 +15,7 @@ import { siteFiles } from '../jobs/siteFiles';
 import { throttle } from '../jobs/throttle';
 import { EVAL_TEXTS, type EvalText, tokenizeEvalText } from '../model/evaluate';
 import type { EvalEvent, EvalOptions, EvalOutcome } from './api';
+import { watchRuntime } from './watchedRuntime';
 
 /**
  * Evaluation passes in the studio last about this long (perplexity.ts's passMs), so Cancel takes
@@ -65,24 +66,22 @@ export interface EvalJob {
 export async function runEvaluation(job: EvalJob): Promise<EvalOutcome> {
   const { loaded, options, emit, signal } = job;
   const { model, budgetBytes } = loaded;
-  let rt = model.rt;
   const sendMemory = () => {
-    const { liveBytes, peakBytes } = rt.ledger.snapshot();
+    const { liveBytes, peakBytes } = runtime.rt.ledger.snapshot();
     emit({ type: 'memory', liveBytes, peakBytes });
   };
   const memory = throttle(sendMemory, MEMORY_INTERVAL_MS);
-  let unsubscribe = rt.ledger.subscribe(() => memory());
+  const runtime = watchRuntime(
+    model.rt,
+    () => job.acquire(),
+    () => memory(),
+  );
   const evaluation = new HostNeutralJob(
     {
       // The memory shown follows the runtime the job gets.
       acquire: async () => {
-        const next = await job.acquire();
-        if (next !== rt) {
-          unsubscribe();
-          rt = next;
-          unsubscribe = rt.ledger.subscribe(() => memory());
-        }
-        rt.ledger.resetPeak();
+        const next = await runtime.acquire();
+        next.ledger.resetPeak();
         return next;
       },
       source: model.source,
@@ -115,7 +114,7 @@ export async function runEvaluation(job: EvalJob): Promise<EvalOutcome> {
       outcome = { type: 'error', kind, message, advice };
     }
   } finally {
-    unsubscribe();
+    runtime.stop();
     memory.cancel();
   }
   sendMemory();

@@ -5,10 +5,9 @@ import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
-import type { Tokenizer } from '../tokenizer';
 import type { EvalEvent, EvalOutcome } from './api';
 import { EVAL_MEMORY_ADVICE, runEvaluation } from './evalJob';
-import { loadedTestModel } from './testing';
+import { pretokenizedTestModel } from './testing';
 
 // The studio's evaluation runs out of GPU memory once, while it allocates a pass of several windows:
 // it says so ('degraded'), frees the model's workspace and scores the windows again from the first,
@@ -32,16 +31,7 @@ afterAll(() => rt.destroy());
 
 /** The model loaded, with the text's tokens as the worker caches them after the first evaluation. */
 function load(): Promise<LoadedModel> {
-  const tokenizer: Tokenizer = {
-    kind: 'test',
-    vocabSize: c.vocabSize,
-    bosId: 1,
-    encode: () => {
-      throw new Error('the text is tokenized already');
-    },
-    decode: () => '',
-  };
-  return loadedTestModel(rt, source, tokenizer, new Map([['tinystories', tokens]]));
+  return pretokenizedTestModel(rt, source, tokens);
 }
 
 async function evaluate(loaded: LoadedModel, events: EvalEvent[]): Promise<EvalOutcome> {
@@ -58,14 +48,24 @@ async function evaluate(loaded: LoadedModel, events: EvalEvent[]): Promise<EvalO
 /** One window's residual stream, in bytes: a larger one belongs to a pass of several windows. */
 const ONE_WINDOW = 4 * SEQ * c.hidden;
 
-/** Makes `count` workspace allocations fail as out of memory: of a multi-window pass only, or any. */
-function failWorkspace(count: number, multiWindowOnly: boolean): () => void {
-  return failAllocations(
+/** The evaluation with `count` workspace allocations failing as out of memory: of a multi-window pass only, or any. */
+async function evaluateFailing(
+  loaded: LoadedModel,
+  events: EvalEvent[],
+  count: number,
+  multiWindowOnly: boolean,
+): Promise<EvalOutcome> {
+  const restore = failAllocations(
     rt,
     count,
     (label, category, size) =>
       category === 'activations' && label === 'residual stream' && (!multiWindowOnly || size > ONE_WINDOW),
   );
+  try {
+    return await evaluate(loaded, events);
+  } finally {
+    restore();
+  }
 }
 
 describe('the studio’s evaluation out of memory', () => {
@@ -79,13 +79,7 @@ describe('the studio’s evaluation out of memory', () => {
       loaded.model.releaseWorkspace();
 
       const events: EvalEvent[] = [];
-      const restore = failWorkspace(1, true);
-      let outcome: EvalOutcome;
-      try {
-        outcome = await evaluate(loaded, events);
-      } finally {
-        restore();
-      }
+      const outcome = await evaluateFailing(loaded, events, 1, true);
       if (outcome.type !== 'finished') throw new Error(`the degraded run ended ${outcome.type}`);
       const degraded = events.filter((e) => e.type === 'degraded');
       expect(degraded).toEqual([
@@ -110,13 +104,7 @@ describe('the studio’s evaluation out of memory', () => {
     try {
       const weights = held();
       const events: EvalEvent[] = [];
-      const restore = failWorkspace(2, false);
-      let outcome: EvalOutcome;
-      try {
-        outcome = await evaluate(loaded, events);
-      } finally {
-        restore();
-      }
+      const outcome = await evaluateFailing(loaded, events, 2, false);
       expect(events.filter((e) => e.type === 'degraded')).toHaveLength(1);
       expect(outcome).toEqual({
         type: 'error',

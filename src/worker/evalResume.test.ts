@@ -5,10 +5,9 @@ import { ReacquiringRuntimes } from '../host/testRuntimes';
 import type { LoadedModel } from '../jobs/load';
 import { randomTensors, tinyConfig } from '../model/testModels';
 import { memoryWeightSource } from '../model/weights';
-import type { Tokenizer } from '../tokenizer';
 import type { EvalEvent, EvalOutcome } from './api';
 import { runEvaluation } from './evalJob';
-import { loadedTestModel } from './testing';
+import { pretokenizedTestModel } from './testing';
 
 // The studio's evaluation survives a lost device: the loaded model dies with it, the job uploads its
 // own copy to the new device the worker's slot hands out, and continues at the first window not yet
@@ -21,15 +20,6 @@ const SEQ = 16;
 const WINDOWS = 10;
 const source = memoryWeightSource(c, randomTensors(c, 9), 'tiny');
 const tokens = Array.from({ length: SEQ * WINDOWS }, (_, i) => 3 + ((i * 104729) % (c.vocabSize - 3)));
-const tokenizer: Tokenizer = {
-  kind: 'test',
-  vocabSize: c.vocabSize,
-  bosId: 1,
-  encode: () => {
-    throw new Error('the text is tokenized already');
-  },
-  decode: () => '',
-};
 
 const runtimes = new ReacquiringRuntimes();
 const acquire = runtimes.acquire;
@@ -49,7 +39,7 @@ async function evaluate(loaded: LoadedModel, emit: (e: EvalEvent) => void): Prom
 describe('the studio’s evaluation after a lost device', () => {
   it('continues on a new device after the finished windows, with the uninterrupted perplexity', async () => {
     const first = await acquire();
-    const loaded = await loadedTestModel(first, source, tokenizer, new Map([['tinystories', tokens]]));
+    const loaded = await pretokenizedTestModel(first, source, tokens);
     const whole = await evaluate(loaded, () => {});
     if (whole.type !== 'finished') throw new Error(`the uninterrupted run ended ${whole.type}`);
 

@@ -26,6 +26,7 @@ import { canSplitBlocks, devicesProblem, maxPruneDevices } from '../prune/parall
 import type { PruneJobEvent, PruneJobOptions, PruneOutcome, PruneRun } from './api';
 import { CANCEL_PASS_MS, tokensFor } from './evalJob';
 import { eventBatcher } from './eventBatch';
+import { watchRuntime } from './watchedRuntime';
 
 const MEMORY_INTERVAL_MS = 250;
 /** At most one message of engine events per this many milliseconds. */
@@ -81,41 +82,31 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
     job.emit(event);
   };
 
-  let rt = await job.acquire();
-  const modelRt = rt;
-  let unsubscribe = () => {};
+  const memory = throttle(() => sendMemory(), MEMORY_INTERVAL_MS);
+  // The job asks again after a lost device; the memory shown follows the runtime it gets.
+  const runtime = watchRuntime(
+    await job.acquire(),
+    () => job.acquire(),
+    () => memory(),
+  );
+  const modelRt = runtime.rt;
   // The extra devices of a run on several (slots 1…), each the current one for its slot; every one
   // made is destroyed when the job ends, however it ends.
   const extras = new Map<number, GpuRuntime>();
   const made: GpuRuntime[] = [];
   const extraWatches: (() => void)[] = [];
-  const memory = throttle(() => sendMemory(), MEMORY_INTERVAL_MS);
   // The chart shows every device together: live bytes summed, and the peak the highest sum seen
   // (the main ledger's own peak when it alone is higher). Per-device ledgers peak at different
   // moments, so adding their peaks would overstate it.
   let summedPeak = 0;
   const sendMemory = () => {
-    const main = rt.ledger.snapshot();
+    const main = runtime.rt.ledger.snapshot();
     let liveBytes = main.liveBytes;
     for (const extra of extras.values()) if (!extra.isLost) liveBytes += extra.ledger.snapshot().liveBytes;
     summedPeak = Math.max(summedPeak, liveBytes);
     emit({ type: 'memory', liveBytes, peakBytes: Math.max(main.peakBytes, summedPeak) });
   };
-  const watch = () => {
-    unsubscribe();
-    unsubscribe = rt.ledger.subscribe(() => memory());
-  };
-  watch();
-  // The job asks again after a lost device; the memory shown follows the runtime it gets.
-  const acquire = async (slot = 0) => {
-    if (slot > 0) return acquireExtra(slot);
-    const next = await job.acquire();
-    if (next !== rt) {
-      rt = next;
-      watch();
-    }
-    return next;
-  };
+  const acquire = async (slot = 0) => (slot > 0 ? acquireExtra(slot) : runtime.acquire());
   const acquireExtra = async (slot: number) => {
     const current = extras.get(slot);
     if (current && !current.isLost) return current;
@@ -225,7 +216,7 @@ export async function runPrune(job: PruneJob): Promise<PruneOutcome> {
       outcome = { type: 'cancelled', stage: pruneJob.stage };
     else outcome = failureEvent(pruneFailure(reason, pruneJob.resumes));
   } finally {
-    unsubscribe();
+    runtime.stop();
     for (const stop of extraWatches) stop();
     memory.cancel();
     // The memory after the run is the main device's: the extra ones go now.

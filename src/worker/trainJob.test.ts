@@ -1,12 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuDeviceLostError, GpuOutOfMemoryError } from '../gpu/errors';
 import type { GpuRuntime } from '../gpu/runtime';
+import { folderSiteFiles } from '../host/nodeFiles';
 import { createNodeRuntime } from '../host/nodeGpu';
 import type { LoadedModel } from '../jobs/load';
-import type { SiteFiles } from '../jobs/siteFiles';
 import { trainFailure } from '../jobs/trainFailure';
 import { TrainRunStore } from '../jobs/trainRuns';
+import { studioTrainOptions } from '../jobs/trainTesting';
 import { bytesSource } from '../model/byteSource';
 import { GpuModel } from '../model/gpuModel';
 import { randomTensors, tinyConfig } from '../model/testModels';
@@ -24,30 +24,25 @@ import { runTrain } from './trainJob';
 // training; and the loaded model fine-tuned with its own tokenizer.
 
 /** The site's files, from public/ as the dev server would serve them. */
-const files: SiteFiles = {
-  text: (path) => readFile(`public/${path}`, 'utf8'),
-  bytes: async (path) => {
-    const data = await readFile(`public/${path}`);
-    return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-  },
-};
+const files = folderSiteFiles('public');
 
-const OPTIONS: TrainJobOptions = {
+const OPTIONS = studioTrainOptions({
   model: { kind: 'preset', preset: 'nano', family: 'gpt2' },
   data: { kind: 'tinystories' },
   seqLen: 16,
-  batch: 1,
-  steps: 4,
-  warmupSteps: 0,
-  decay: 'constant',
-  validationEvery: 2,
-  validationWindows: 1,
-  seed: 0,
   arms: [
     { id: 'adamw', variant: 'adamw', lr: 3e-3 },
     { id: 'no-m', variant: 'adapprox-no-m', lr: 3e-3 },
   ],
-};
+});
+
+/** The files an arm is saved as, by name. */
+async function savedNames(store: TrainRunStore, runId: string, arm: string) {
+  return (await store.exportArm(runId, arm))?.map((f) => f.name).sort();
+}
+
+/** A saved arm's files: the model as Hugging Face's, its summary, and the tokenizer it was trained with. */
+const savedFiles = (tokenizer: string) => ['config.json', 'model.safetensors', 'summary.json', tokenizer];
 
 describe('the training job', () => {
   let rt: GpuRuntime;
@@ -132,13 +127,7 @@ describe('the training job', () => {
     }
     expect(kept.run.summary.arms[1]?.state.persistent).toBe(4 * floats);
 
-    const saved = await store.exportArm(kept.run.id, 'no-m');
-    expect(saved?.map((f) => f.name).sort()).toEqual([
-      'config.json',
-      'model.safetensors',
-      'summary.json',
-      'tok512.bin',
-    ]);
+    expect(await savedNames(store, kept.run.id, 'no-m')).toEqual(savedFiles('tok512.bin'));
     expect(rt.ledger.bytesIn('optimizer')).toBe(0);
   }, 300_000);
 
@@ -323,13 +312,7 @@ describe('the training job', () => {
       expect(kept.run).toMatchObject({ modelName: 'tiny (test), fine-tuned', dataLabel: 'story.txt' });
       // The pasted text itself is not kept in the record.
       expect(kept.run.options.data).toEqual({ kind: 'user', label: 'story.txt', text: '' });
-      const saved = await store.exportArm(kept.run.id, 'adamw');
-      expect(saved?.map((f) => f.name).sort()).toEqual([
-        'config.json',
-        'model.safetensors',
-        'summary.json',
-        'tok.json',
-      ]);
+      expect(await savedNames(store, kept.run.id, 'adamw')).toEqual(savedFiles('tok.json'));
     } finally {
       model.destroy();
     }

@@ -25,6 +25,7 @@ import type { ArmSpec, TrainEvent, TrainOptions, TrainSummary } from '../train/j
 import type { TrainJobEvent, TrainJobOptions, TrainOutcome, TrainRun } from './api';
 import { eventBatcher } from './eventBatch';
 import type { TrainControl } from './trainControl';
+import { watchRuntime } from './watchedRuntime';
 
 const MEMORY_INTERVAL_MS = 250;
 const EVENT_INTERVAL_MS = 150;
@@ -63,23 +64,17 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
     ctx.emit(event);
   };
 
-  let rt = await ctx.acquire();
   const sendMemory = () => {
-    const { liveBytes, peakBytes } = rt.ledger.snapshot();
+    const { liveBytes, peakBytes } = runtime.rt.ledger.snapshot();
     emit({ type: 'memory', liveBytes, peakBytes });
   };
   const memory = throttle(sendMemory, MEMORY_INTERVAL_MS);
-  let unsubscribe = rt.ledger.subscribe(() => memory());
   // The job asks again after a lost device; the memory shown follows the runtime it gets.
-  const acquire = async () => {
-    const next = await ctx.acquire();
-    if (next !== rt) {
-      rt = next;
-      unsubscribe();
-      unsubscribe = rt.ledger.subscribe(() => memory());
-    }
-    return next;
-  };
+  const runtime = watchRuntime(
+    await ctx.acquire(),
+    () => ctx.acquire(),
+    () => memory(),
+  );
 
   let job: TrainJob | null = null;
   let base: Omit<TrainRun, 'status' | 'summary' | 'weightsStep' | 'exportable'> | null = null;
@@ -115,7 +110,7 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
     tokenizerFiles = model.tokenizerFiles;
     job = new TrainJob(
       {
-        acquire,
+        acquire: () => runtime.acquire(),
         tokens: () => trainTokens(options.data, model.tokenizer, ctx.files),
         onProgress: (event) => {
           if (event.type === 'prepared') {
@@ -190,7 +185,7 @@ export async function runTrain(ctx: TrainJobContext): Promise<TrainOutcome> {
     }
   } finally {
     control.close('The training run has ended; the spectrum is taken during a run.');
-    unsubscribe();
+    runtime.stop();
     memory.cancel();
   }
   sendMemory();

@@ -24,10 +24,7 @@ import { type DemoSpec, parseDemoText } from './demoSpec';
 import { useDemo } from './demoStore';
 
 const charts = () => import('../pruning/PruneCharts');
-const ObjectiveChart = lazy(() => charts().then((m) => ({ default: m.ObjectiveChart })));
-const LambdaCharts = lazy(() => charts().then((m) => ({ default: m.LambdaCharts })));
-const ErrorCharts = lazy(() => charts().then((m) => ({ default: m.ErrorCharts })));
-const PerplexityChart = lazy(() => charts().then((m) => ({ default: m.PerplexityChart })));
+const PruneJobCharts = lazy(() => charts().then((m) => ({ default: m.PruneJobCharts })));
 const EvalChart = lazy(() => import('../evaluation/EvalChart').then((m) => ({ default: m.EvalChart })));
 const trainCharts = () => import('../optimizer/TrainCharts');
 const LossChart = lazy(() => trainCharts().then((m) => ({ default: m.LossChart })));
@@ -113,8 +110,6 @@ function PruneResults() {
   const job = usePruneStudio((s) => s.job);
   const form = usePruneStudio((s) => s.form);
   if (job.status === 'idle') return null;
-  const before = job.before?.ppl ?? job.before?.runningPpl ?? null;
-  const after = job.after?.ppl ?? job.after?.runningPpl ?? null;
   const xi = Number(form?.xi ?? 0.3);
   return (
     <>
@@ -127,10 +122,7 @@ function PruneResults() {
       </p>
       {job.status === 'error' && <ErrorNotice error={job.error} />}
       <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-        {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
-        {job.fista && <ObjectiveChart trace={job.fista} />}
-        {job.fista && <LambdaCharts trace={job.fista} xi={xi} />}
-        <ErrorCharts matrices={job.matrices} />
+        <PruneJobCharts job={job} xi={xi} />
       </Suspense>
     </>
   );

@@ -5,6 +5,9 @@ import { buildOptions, defaultForm, type PruneForm } from '../pruning/pruneSetti
 import { STORIES_260K } from '../shell/testModelShape';
 import { evalSettingsOfRecord, pruneFormOfRecord, trainFormOfRecord } from './recordConfig';
 
+/** The studio's default pruning form for stories260K, with `patch` typed in. */
+const pruneForm = (patch: Partial<PruneForm>): PruneForm => ({ ...defaultForm(STORIES_260K), ...patch });
+
 function optionsOf(form: PruneForm) {
   const built = buildOptions(form, STORIES_260K);
   if (!built.ok) throw new Error(JSON.stringify(built.errors));
@@ -20,8 +23,7 @@ function studioRecord(form: PruneForm) {
 
 describe('a record’s config as settings', () => {
   it('gives back the pruning form the studio’s options were built from', () => {
-    const form: PruneForm = {
-      ...defaultForm(STORIES_260K),
+    const form = pruneForm({
       method: 'fista',
       pattern: 'nm',
       n: '2',
@@ -38,21 +40,20 @@ describe('a record’s config as settings', () => {
       evalWindows: '2',
       // Several devices are recorded beside the prune options and come back.
       devices: '2',
-    };
+    });
     const { values, problems } = pruneFormOfRecord(studioRecord(form));
     expect(problems).toEqual([]);
-    expect({ ...defaultForm(STORIES_260K), ...values }).toEqual(form);
+    expect(pruneForm(values)).toEqual(form);
   });
 
   it('reads unstructured sparsity and no evaluation, and asks for a pasted text again', () => {
-    const form: PruneForm = {
-      ...defaultForm(STORIES_260K),
+    const form = pruneForm({
       method: 'wanda',
       sparsity: '62.5',
       calibration: 'text',
       pastedText: 'Once upon a time.',
       evaluate: false,
-    };
+    });
     const { values, problems } = pruneFormOfRecord(studioRecord(form));
     expect(values).toMatchObject({ method: 'wanda', sparsity: '62.5', evaluate: false });
     expect(values.pastedText).toBeUndefined();
@@ -62,7 +63,7 @@ describe('a record’s config as settings', () => {
   });
 
   it('reads a CLI record: the engine’s options alone, the evaluated text from the results', () => {
-    const { prune } = optionsOf({ ...defaultForm(STORIES_260K), method: 'magnitude', windows: '9' });
+    const { prune } = optionsOf(pruneForm({ method: 'magnitude', windows: '9' }));
     const { values, problems } = pruneFormOfRecord({
       config: JSON.parse(JSON.stringify(pruneConfig(prune))),
       results: { 'pplBefore.tinystories': 4.3, 'pplAfter.tinystories': 30.1 },

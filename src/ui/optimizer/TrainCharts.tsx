@@ -4,6 +4,7 @@
 // per matrix over the steps, and the singular spectrum of one matrix's second moment. The loss and
 // state-bytes charts also draw a training run record (RecordView), from the arms it keeps.
 
+import type { ReactNode } from 'react';
 import {
   Bar,
   BarChart,
@@ -21,6 +22,7 @@ import type { SecondMomentSpectrum } from '../../train/job';
 import { ChartFigure } from '../shell/ChartFigure';
 import { AXIS, countAxis, valueAxis } from '../shell/chartAxes';
 import { formatBytes, formatMs } from '../shell/format';
+import { seriesLine } from '../shell/seriesLine';
 import {
   type ArmState,
   errorRows,
@@ -54,6 +56,42 @@ function formatValue(v: number): string {
 
 const stepAxis = <XAxis {...countAxis('step', 0, 'step')} />;
 
+/**
+ * Horizontal bars, one row per arm (its label on the left), for the per-arm totals: the state
+ * bytes and the step time. `head` is the height above the bars (a legend takes some).
+ */
+function ArmBars({
+  rows,
+  head,
+  labelWidth,
+  tick,
+  tip,
+  children,
+}: {
+  rows: readonly object[];
+  head: number;
+  labelWidth: number;
+  tick: (v: number) => string;
+  tip: (v: number) => string;
+  children: ReactNode;
+}) {
+  return (
+    <BarChart
+      responsive
+      data={rows as object[]}
+      margin={MARGIN}
+      layout="vertical"
+      style={{ width: '100%', height: head + 34 * rows.length }}
+    >
+      <CartesianGrid stroke="var(--grid)" />
+      <XAxis type="number" {...AXIS} tickFormatter={(v) => tick(Number(v))} />
+      <YAxis type="category" dataKey="label" {...AXIS} width={labelWidth} />
+      <Tooltip formatter={(v) => tip(Number(v))} />
+      {children}
+    </BarChart>
+  );
+}
+
 export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
   const rows = lossRows(arms);
   if (rows.length === 0) return null;
@@ -76,16 +114,7 @@ export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" height={44} />
         {arms.flatMap((a) => [
-          <Line
-            key={lossKey(a.id, 'train')}
-            type="linear"
-            dataKey={lossKey(a.id, 'train')}
-            name={`${a.label} (train)`}
-            stroke={armColor(arms, a.id)}
-            dot={false}
-            connectNulls
-            isAnimationActive={false}
-          />,
+          seriesLine(lossKey(a.id, 'train'), `${a.label} (train)`, armColor(arms, a.id)),
           <Line
             key={lossKey(a.id, 'val')}
             type="linear"
@@ -119,23 +148,19 @@ export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; p
       exportName="optimizer-state-bytes"
       rows={rows}
     >
-      <BarChart
-        responsive
-        data={rows}
-        margin={MARGIN}
-        layout="vertical"
-        style={{ width: '100%', height: 60 + 34 * rows.length }}
+      <ArmBars
+        rows={rows}
+        head={60}
+        labelWidth={210}
+        tick={formatBytes}
+        tip={(v) => `${v.toLocaleString('en-US')} B`}
       >
-        <CartesianGrid stroke="var(--grid)" />
-        <XAxis type="number" {...AXIS} tickFormatter={(v) => formatBytes(Number(v))} />
-        <YAxis type="category" dataKey="label" {...AXIS} width={210} />
-        <Tooltip formatter={(v) => `${Number(v).toLocaleString('en-US')} B`} />
         <Bar dataKey="bytes" name="state bytes" isAnimationActive={false}>
           {rows.map((r) => (
             <Cell key={r.id} fill={r.analytical ? '#9aa3ad' : armColor(arms, r.id)} />
           ))}
         </Bar>
-      </BarChart>
+      </ArmBars>
     </ChartFigure>
   );
 }
@@ -154,17 +179,7 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
       exportName="step-time"
       rows={rows}
     >
-      <BarChart
-        responsive
-        data={rows}
-        margin={MARGIN}
-        layout="vertical"
-        style={{ width: '100%', height: 70 + 34 * rows.length }}
-      >
-        <CartesianGrid stroke="var(--grid)" />
-        <XAxis type="number" {...AXIS} tickFormatter={(v) => `${formatMs(Number(v))} ms`} />
-        <YAxis type="category" dataKey="label" {...AXIS} width={250} />
-        <Tooltip formatter={(v) => `${formatMs(Number(v))} ms`} />
+      <ArmBars rows={rows} head={70} labelWidth={250} tick={ms} tip={ms}>
         <Legend verticalAlign="top" height={26} />
         <Bar
           dataKey="modelMs"
@@ -180,10 +195,12 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
           fill="var(--accent-strong)"
           isAnimationActive={false}
         />
-      </BarChart>
+      </ArmBars>
     </ChartFigure>
   );
 }
+
+const ms = (v: number) => `${formatMs(v)} ms`;
 
 export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
   const rows = speedRows(arms);
@@ -202,17 +219,7 @@ export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
         <YAxis {...AXIS} width={56} tickFormatter={formatValue} />
         <Tooltip formatter={(v) => formatValue(Number(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" height={26} />
-        {arms.map((a) => (
-          <Line
-            key={a.id}
-            dataKey={a.id}
-            name={a.label}
-            stroke={armColor(arms, a.id)}
-            dot={false}
-            connectNulls
-            isAnimationActive={false}
-          />
-        ))}
+        {arms.map((a) => seriesLine(a.id, a.label, armColor(arms, a.id)))}
       </LineChart>
     </ChartFigure>
   );
@@ -246,17 +253,7 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
           strokeDasharray="5 3"
           label={{ value: 'ξ_thr', position: 'right', fontSize: 12 }}
         />
-        {trace.names.map((name, i) => (
-          <Line
-            key={name}
-            dataKey={name}
-            name={name}
-            stroke={PALETTE[i % PALETTE.length]}
-            dot={false}
-            connectNulls
-            isAnimationActive={false}
-          />
-        ))}
+        {trace.names.map((name, i) => seriesLine(name, name, PALETTE[i % PALETTE.length] as string))}
       </LineChart>
     </ChartFigure>
   );
@@ -322,14 +319,7 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
             label={{ value: 'ξ_thr', position: 'right', fontSize: 12 }}
           />
           <ReferenceLine x={spectrum.rank} stroke="var(--accent-strong)" strokeDasharray="4 3" />
-          <Line
-            dataKey="exact"
-            name="exact truncation (Eckart–Young)"
-            stroke="var(--accent)"
-            dot={false}
-            connectNulls
-            isAnimationActive={false}
-          />
+          {seriesLine('exact', 'exact truncation (Eckart–Young)', 'var(--accent)')}
           <Line
             dataKey="sketch"
             name="sketch ξ_k"

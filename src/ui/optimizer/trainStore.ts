@@ -86,12 +86,21 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
     return { run, label: run.summary.arms.find((a) => a.id === arm)?.label ?? arm, files };
   }
 
-  /** Runs an action on one arm at a time, with its failure shown rather than thrown. */
-  async function onArm<T>(runId: string, arm: string, action: () => Promise<T>, fallback: T): Promise<T> {
+  /**
+   * Runs an action on one arm's files at a time, with its failure shown rather than thrown; the
+   * fallback when another action is running or the run no longer holds the arm.
+   */
+  async function onArm<T>(
+    runId: string,
+    arm: string,
+    fallback: T,
+    action: (found: NonNullable<Awaited<ReturnType<typeof armOfRun>>>) => Promise<T>,
+  ): Promise<T> {
     if (get().busy) return fallback;
     set({ busy: `${runId}/${arm}`, actionError: null });
     try {
-      return await action();
+      const found = await armOfRun(runId, arm);
+      return found ? await action(found) : fallback;
     } catch (error) {
       set({ actionError: internalError(error) });
       return fallback;
@@ -201,43 +210,27 @@ export const useTrainStudio = create<TrainStudioState>()((set, get) => {
     },
 
     saveArm(runId, arm) {
-      return onArm(
-        runId,
-        arm,
-        async () => {
-          const found = await armOfRun(runId, arm);
-          if (!found) return;
-          const { run, label, files } = found;
-          const folder = armFolderName(run, label);
-          downloadBytes(`${folder}.tar`, tarArchive(folder, files), 'application/x-tar');
-        },
-        undefined,
-      );
+      return onArm(runId, arm, undefined, async ({ run, label, files }) => {
+        const folder = armFolderName(run, label);
+        downloadBytes(`${folder}.tar`, tarArchive(folder, files), 'application/x-tar');
+      });
     },
 
     openArm(runId, arm) {
-      return onArm(
-        runId,
-        arm,
-        async () => {
-          const found = await armOfRun(runId, arm);
-          if (!found) return false;
-          const { run, label, files } = found;
-          // The model's own files, as if dropped on the Model section (summary.json is ours, not the model's).
-          const model = files
-            .filter((f) => f.name !== 'summary.json')
-            .map((f) => new File([f.data as Uint8Array<ArrayBuffer>], f.name));
-          const studio = useModelStudio.getState();
-          await studio.chooseFiles(
-            model,
-            `${run.modelName.replace(/\s*\(from scratch\)/, '')}, ${label} (${run.id})`,
-          );
-          if (useModelStudio.getState().inspect.status !== 'ready') return false;
-          await useModelStudio.getState().loadModel();
-          return useModelStudio.getState().load.status === 'loaded';
-        },
-        false,
-      );
+      return onArm(runId, arm, false, async ({ run, label, files }) => {
+        // The model's own files, as if dropped on the Model section (summary.json is ours, not the model's).
+        const model = files
+          .filter((f) => f.name !== 'summary.json')
+          .map((f) => new File([f.data as Uint8Array<ArrayBuffer>], f.name));
+        const studio = useModelStudio.getState();
+        await studio.chooseFiles(
+          model,
+          `${run.modelName.replace(/\s*\(from scratch\)/, '')}, ${label} (${run.id})`,
+        );
+        if (useModelStudio.getState().inspect.status !== 'ready') return false;
+        await useModelStudio.getState().loadModel();
+        return useModelStudio.getState().load.status === 'loaded';
+      });
     },
 
     async forgetRun(runId) {

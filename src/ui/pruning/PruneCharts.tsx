@@ -27,7 +27,8 @@ import type { PruneRun } from '../../worker/api';
 import { ChartFigure } from '../shell/ChartFigure';
 import { AXIS, countAxis, valueAxis } from '../shell/chartAxes';
 import { formatError } from '../shell/format';
-import { blockErrors, objectiveRows } from './pruneReducer';
+import { seriesLine } from '../shell/seriesLine';
+import { blockErrors, objectiveRows, type PruneJobState } from './pruneReducer';
 import { describePattern, METHOD_LABELS } from './pruneSettings';
 
 const ROUND_COLORS = ['#1f6fb2', '#d9822b', '#1a7f37', '#8e44ad', '#c4312b', '#5b6470'];
@@ -47,6 +48,23 @@ function formatValue(v: number): string {
 }
 
 /** Each λ round's objective series as the engine sent it (thinned there), one line per round. */
+/**
+ * A pruning run's charts while it runs and after (the pruning panel and a paper demo show the same):
+ * perplexity before and after, so far or final, the operator being solved, and the error per matrix.
+ */
+export function PruneJobCharts({ job, xi }: { job: PruneJobState; xi: number }) {
+  const before = job.before?.ppl ?? job.before?.runningPpl ?? null;
+  const after = job.after?.ppl ?? job.after?.runningPpl ?? null;
+  return (
+    <>
+      {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
+      {job.fista && <ObjectiveChart trace={job.fista} />}
+      {job.fista && <LambdaCharts trace={job.fista} xi={xi} />}
+      <ErrorCharts matrices={job.matrices} />
+    </>
+  );
+}
+
 export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
   const rows = objectiveRows(trace.objectives);
   if (rows.length === 0) return null;
@@ -72,18 +90,7 @@ export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
         <Legend verticalAlign="top" height={26} />
         {trace.objectives.map((series, i) => {
           const r = series.round?.round ?? i;
-          return (
-            <Line
-              key={`round-${r}`}
-              type="linear"
-              dataKey={`r${r}`}
-              name={`round ${r + 1}`}
-              stroke={ROUND_COLORS[r % ROUND_COLORS.length]}
-              dot={false}
-              connectNulls
-              isAnimationActive={false}
-            />
-          );
+          return seriesLine(`r${r}`, `round ${r + 1}`, ROUND_COLORS[r % ROUND_COLORS.length] as string);
         })}
       </LineChart>
     </ChartFigure>

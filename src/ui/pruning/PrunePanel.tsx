@@ -16,10 +16,7 @@ import { ResultsTable } from './ResultsTable';
 
 // recharts is most of the bundle's weight and is needed only once a run reports.
 const charts = () => import('./PruneCharts');
-const ObjectiveChart = lazy(() => charts().then((m) => ({ default: m.ObjectiveChart })));
-const LambdaCharts = lazy(() => charts().then((m) => ({ default: m.LambdaCharts })));
-const ErrorCharts = lazy(() => charts().then((m) => ({ default: m.ErrorCharts })));
-const PerplexityChart = lazy(() => charts().then((m) => ({ default: m.PerplexityChart })));
+const PruneJobCharts = lazy(() => charts().then((m) => ({ default: m.PruneJobCharts })));
 
 export function PrunePanel() {
   const loaded = useModelStudio((s) => s.load.loaded);
@@ -50,8 +47,6 @@ export function PrunePanel() {
   const canRun = Boolean(built?.ok) && !running && !modelBusy;
   const fistaXi = built?.ok ? built.options.prune.fista.xi : 0.3;
   const live = job.status !== 'idle';
-  const before = job.before?.ppl ?? job.before?.runningPpl ?? null;
-  const after = job.after?.ppl ?? job.after?.runningPpl ?? null;
 
   return (
     <section className="card" id="prune" aria-labelledby="prune-title">
@@ -144,10 +139,7 @@ export function PrunePanel() {
 
       {live && (
         <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-          {(before !== null || after !== null) && <PerplexityChart before={before} after={after} />}
-          {job.fista && <ObjectiveChart trace={job.fista} />}
-          {job.fista && <LambdaCharts trace={job.fista} xi={fistaXi} />}
-          <ErrorCharts matrices={job.matrices} />
+          <PruneJobCharts job={job} xi={fistaXi} />
         </Suspense>
       )}
       {job.run && job.status === 'finished' && (

@@ -327,7 +327,7 @@ export function buildOptions(form: PruneForm, model: ModelShape, room?: DeviceRo
   if (form.evaluate) {
     const evalSeqLen = int(form.evalSeqLen);
     if (!(inBound(EVAL_BOUNDS.seqLen, evalSeqLen) && evalSeqLen <= model.context))
-      errors.evalSeqLen = `A whole number of tokens from 2 to the model’s context (${model.context}).`;
+      errors.evalSeqLen = `A whole number of tokens from ${EVAL_BOUNDS.seqLen.min} to the model’s context (${model.context}).`;
     const evalWindows = form.evalWindows.trim() === '' ? undefined : int(form.evalWindows);
     if (evalWindows !== undefined && !inBound(EVAL_BOUNDS.maxWindows, evalWindows))
       errors.evalWindows = 'Empty for all, or a whole number ≥ 1.';

@@ -5,7 +5,8 @@
 // longer than its context, an M that does not divide its widths) is checked once the model is
 // there (urlSync.ts). A bad value is reported and ignored; it never reaches a store.
 
-import { type Bound, describeBound, inBound, intervalOf } from '../../bounds/bound';
+import { type Bound, describeBound, inBound, intervalOf, SEED_BOUND } from '../../bounds/bound';
+import { EVAL_BOUNDS } from '../../jobs/evalOptions';
 import type { EvalText } from '../../model/evaluate';
 import {
   BLOCK_INPUTS,
@@ -82,8 +83,15 @@ function inRange(b: Bound): Field<string> {
 
 const whole = (min: number, max: number) => inRange({ min, max, whole: true });
 
+/**
+ * An evaluation's counts have no upper end but the model's context or its text; a link asking for
+ * more than this is refused unread.
+ */
+const LINK_MAX_COUNT = 1_000_000;
+const linkable = (b: Bound) => inRange({ ...b, max: Math.min(b.max, LINK_MAX_COUNT) });
+
 const seed: Field<string> = (text) =>
-  parseSeed(text) === null ? refused('a whole number from 0 to 4294967295') : text.trim();
+  parseSeed(text) === null ? refused(describeBound(SEED_BOUND)) : text.trim();
 
 const flag: Field<boolean> = (text) =>
   text === 'true' || text === '1'
@@ -120,20 +128,20 @@ export const PRUNE_FIELDS: { [K in LinkedPruneField]: Field<LinkedPruneForm[K]> 
   percdamp: inRange(PRUNE_BOUNDS.percdamp),
   evaluate: flag,
   evalText: oneOf('wikitext2', 'tinystories'),
-  evalSeqLen: whole(2, 1_000_000),
+  evalSeqLen: linkable(EVAL_BOUNDS.seqLen),
   // Empty: every window.
-  evalWindows: (text) => (text === '' ? '' : whole(1, 1_000_000)(text)),
+  evalWindows: (text) => (text === '' ? '' : linkable(EVAL_BOUNDS.maxWindows)(text)),
 };
 
 export const EVAL_FIELDS: { [K in keyof EvalSettings]: Field<EvalSettings[K]> } = {
   text: oneOf('wikitext2', 'tinystories'),
   seqLen: (text) => {
-    const v = whole(2, 1_000_000)(text);
+    const v = linkable(EVAL_BOUNDS.seqLen)(text);
     return isRefused(v) ? v : Number(v);
   },
   windows: (text) => {
     if (text === 'all') return null;
-    const v = whole(1, 1_000_000)(text);
+    const v = linkable(EVAL_BOUNDS.maxWindows)(text);
     return isRefused(v) ? refused('a whole number of windows from 1, or "all"') : Number(v);
   },
 };
