@@ -3,7 +3,7 @@
 // number is shown to 4 decimals, with the full double in data-ppl for tests and for copying.
 
 import { lazy, Suspense, useEffect, useState } from 'react';
-import { evalProblems } from '../../jobs/evalOptions';
+import { EVAL_BOUNDS, evalProblems } from '../../jobs/evalOptions';
 import { EVAL_TEXTS, type EvalText } from '../../model/evaluate';
 import type { EvalState } from '../model/modelReducers';
 import { useModelStudio } from '../model/modelStore';
@@ -11,6 +11,7 @@ import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration } from '../shell/format';
 import { JobButtons } from '../shell/JobButtons';
 import { ProgressRow } from '../shell/ProgressBar';
+import { inputLimits } from '../shell/settingsFields';
 
 // recharts is most of the bundle's weight and is needed only once windows arrive.
 const EvalChart = lazy(() => import('./EvalChart').then((m) => ({ default: m.EvalChart })));
@@ -77,9 +78,8 @@ export function EvalPanel() {
           <span>Sequence length</span>
           <input
             type="number"
-            min={2}
+            {...inputLimits(EVAL_BOUNDS.seqLen)}
             max={context}
-            step={1}
             value={seqText}
             data-testid="eval-seq-len"
             aria-invalid={!seqValid}
@@ -99,8 +99,7 @@ export function EvalPanel() {
           <span>Windows</span>
           <input
             type="number"
-            min={1}
-            step={1}
+            {...inputLimits(EVAL_BOUNDS.maxWindows)}
             placeholder="all"
             value={windowsText}
             data-testid="eval-windows"

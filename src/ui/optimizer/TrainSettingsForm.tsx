@@ -6,6 +6,7 @@
 import { type DragEvent, useId, useState } from 'react';
 import { ARM_VARIANT_ORDER, ARM_VARIANTS } from '../../train/armVariants';
 import { PRESETS, type PresetName } from '../../train/modelPresets';
+import { TRAIN_BOUNDS } from '../../train/options';
 import { type ChoiceSpec, type FieldSpecs, settingsFields } from '../shell/settingsFields';
 import { TableHead } from '../shell/TableHead';
 import { SPEC_HINTS, TEXT_LABELS, type TrainForm, type TrainFormErrors } from './trainSettings';
@@ -40,10 +41,20 @@ const FIELDS: FieldSpecs<TrainForm> = {
     testId: 'train-family',
   },
   text: { kind: 'choice', label: 'Text', labels: TEXT_LABELS, testId: 'train-text' },
-  steps: { kind: 'number', label: 'Steps (per arm)', testId: 'train-steps', min: 1 },
-  batch: { kind: 'number', label: 'Batch (windows per step)', testId: 'train-batch', min: 1 },
-  seqLen: { kind: 'number', label: 'Window (tokens)', testId: 'train-seq-len', min: 1 },
-  warmup: { kind: 'number', label: 'Warm-up (steps)', testId: 'train-warmup', min: 0 },
+  steps: { kind: 'number', label: 'Steps (per arm)', testId: 'train-steps', bound: TRAIN_BOUNDS.steps },
+  batch: {
+    kind: 'number',
+    label: 'Batch (windows per step)',
+    testId: 'train-batch',
+    bound: TRAIN_BOUNDS.batch,
+  },
+  seqLen: { kind: 'number', label: 'Window (tokens)', testId: 'train-seq-len', bound: TRAIN_BOUNDS.seqLen },
+  warmup: {
+    kind: 'number',
+    label: 'Warm-up (steps)',
+    testId: 'train-warmup',
+    bound: TRAIN_BOUNDS.warmupSteps,
+  },
   decay: {
     kind: 'choice',
     label: 'Decay after warm-up',
@@ -54,8 +65,18 @@ const FIELDS: FieldSpecs<TrainForm> = {
     },
     testId: 'train-decay',
   },
-  validationEvery: { kind: 'number', label: 'Validate every (steps)', testId: 'train-val-every', min: 1 },
-  validationWindows: { kind: 'number', label: 'Validation windows', testId: 'train-val-windows', min: 1 },
+  validationEvery: {
+    kind: 'number',
+    label: 'Validate every (steps)',
+    testId: 'train-val-every',
+    bound: TRAIN_BOUNDS.validationEvery,
+  },
+  validationWindows: {
+    kind: 'number',
+    label: 'Validation windows',
+    testId: 'train-val-windows',
+    bound: TRAIN_BOUNDS.validationWindows,
+  },
   seed: { kind: 'text', label: 'Seed', testId: 'train-seed', inputMode: 'numeric' },
 };
 

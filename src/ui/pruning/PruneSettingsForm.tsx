@@ -2,8 +2,10 @@
 // the perplexity measured before and after. Beside each field, the paper's value, and ours where
 // it differs with the reason. A wrong field says what it needs right under it; Run stays off.
 
+import { EVAL_BOUNDS } from '../../jobs/evalOptions';
 import { EVAL_TEXTS } from '../../model/evaluate';
 import { CALIBRATION_TEXTS } from '../../prune/calibration';
+import { PRUNE_BOUNDS } from '../../prune/options';
 import type { PrunedStorageResult } from '../../worker/api';
 import { formatBytes } from '../shell/format';
 import { LabelledField } from '../shell/LabelledField';
@@ -44,7 +46,13 @@ const FIELDS: FieldSpecs<PruneForm> = {
     labels: { unstructured: 'Unstructured', nm: 'N:M (semi-structured)' },
     testId: 'prune-pattern',
   },
-  sparsity: { kind: 'number', label: 'Sparsity (%)', testId: 'prune-sparsity', min: 1, max: 99, step: 'any' },
+  sparsity: {
+    kind: 'number',
+    label: 'Sparsity (%)',
+    testId: 'prune-sparsity',
+    bound: PRUNE_BOUNDS.sparsity,
+    percent: true,
+  },
   blockInputs: {
     kind: 'choice',
     label: 'Block inputs',
@@ -61,13 +69,23 @@ const FIELDS: FieldSpecs<PruneForm> = {
     },
     testId: 'prune-calibration',
   },
-  windows: { kind: 'number', label: 'Windows', testId: 'prune-windows', min: 1 },
-  seqLen: { kind: 'number', label: 'Window length (tokens)', testId: 'prune-seq-len', min: 2 },
+  windows: { kind: 'number', label: 'Windows', testId: 'prune-windows', bound: PRUNE_BOUNDS.windows },
+  seqLen: {
+    kind: 'number',
+    label: 'Window length (tokens)',
+    testId: 'prune-seq-len',
+    bound: PRUNE_BOUNDS.seqLen,
+  },
   seed: { kind: 'text', label: 'Seed', testId: 'prune-seed', className: 'mono' },
   warmStart: { kind: 'choice', label: 'Warm start', labels: WARM_START_LABELS, testId: 'prune-warm-start' },
-  iterations: { kind: 'number', label: 'FISTA iterations K', testId: 'prune-iterations', min: 1 },
-  rounds: { kind: 'number', label: 'λ rounds T', testId: 'prune-rounds', min: 1 },
-  xi: { kind: 'number', label: 'ξ (E_round / E_total)', testId: 'prune-xi', min: 0, step: 'any' },
+  iterations: {
+    kind: 'number',
+    label: 'FISTA iterations K',
+    testId: 'prune-iterations',
+    bound: PRUNE_BOUNDS.iterations,
+  },
+  rounds: { kind: 'number', label: 'λ rounds T', testId: 'prune-rounds', bound: PRUNE_BOUNDS.rounds },
+  xi: { kind: 'number', label: 'ξ (E_round / E_total)', testId: 'prune-xi', bound: PRUNE_BOUNDS.xi },
   thresholdGroup: {
     kind: 'choice',
     label: 'Threshold group',
@@ -75,7 +93,7 @@ const FIELDS: FieldSpecs<PruneForm> = {
     testId: 'prune-threshold-group',
   },
   errorCorrection: { kind: 'check', label: 'Intra-layer error correction', testId: 'prune-error-correction' },
-  percdamp: { kind: 'number', label: 'Damping', testId: 'prune-damping', min: 0, step: 'any' },
+  percdamp: { kind: 'number', label: 'Damping', testId: 'prune-damping', bound: PRUNE_BOUNDS.percdamp },
   evaluate: {
     kind: 'check',
     label: 'Measure perplexity',
@@ -88,12 +106,17 @@ const FIELDS: FieldSpecs<PruneForm> = {
     labels: { wikitext2: EVAL_TEXTS.wikitext2.label, tinystories: EVAL_TEXTS.tinystories.label },
     testId: 'prune-eval-text',
   },
-  evalSeqLen: { kind: 'number', label: 'Window length (tokens)', testId: 'prune-eval-seq-len', min: 2 },
+  evalSeqLen: {
+    kind: 'number',
+    label: 'Window length (tokens)',
+    testId: 'prune-eval-seq-len',
+    bound: EVAL_BOUNDS.seqLen,
+  },
   evalWindows: {
     kind: 'number',
     label: 'Windows',
     testId: 'prune-eval-windows',
-    min: 1,
+    bound: EVAL_BOUNDS.maxWindows,
     placeholder: 'all',
   },
 };

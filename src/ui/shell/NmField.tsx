@@ -2,6 +2,8 @@
 // take them: two whole numbers, N kept of every M, each marked when it is wrong.
 
 import { Fragment, type ReactNode } from 'react';
+import { PRUNE_BOUNDS } from '../../prune/options';
+import { inputLimits } from './settingsFields';
 
 export interface NmText {
   n: string;
@@ -22,8 +24,8 @@ interface NmFieldProps {
   children?: ReactNode;
 }
 
-/** N is at least 1 and M at least 2, as the browser's arrows step them; the owner checks N < M. */
-const LEAST = { n: 1, m: 2 } as const;
+/** N and M in their ranges, as the browser's arrows step them; the owner checks N < M. */
+const LIMITS = { n: inputLimits(PRUNE_BOUNDS.n), m: inputLimits(PRUNE_BOUNDS.m) } as const;
 
 export function NmField({ nm, onChange, labels, invalid, testId, presets, children }: NmFieldProps) {
   return (
@@ -35,8 +37,7 @@ export function NmField({ nm, onChange, labels, invalid, testId, presets, childr
             {i > 0 && <span aria-hidden="true">:</span>}
             <input
               type="number"
-              min={LEAST[key]}
-              step={1}
+              {...LIMITS[key]}
               aria-label={labels[i]}
               aria-invalid={invalid[i]}
               value={nm[key]}

@@ -4,6 +4,7 @@
 // form's own check can word what is wrong under the field.
 
 import type { ReactNode } from 'react';
+import type { Bound } from '../../bounds/bound';
 import { Choices, LabelledField } from './LabelledField';
 
 /** A select over a fixed set of values. */
@@ -21,11 +22,24 @@ export interface NumberSpec {
   kind: 'number';
   label: string;
   testId: string;
-  min: number;
-  max?: number;
-  /** 1 unless given: a whole number. */
-  step?: number | 'any';
+  /** The setting's range, from the job's bounds; the input's limits and step come from it. */
+  bound: Bound;
+  /** Shown as a percentage of the setting's value (sparsity). */
+  percent?: boolean;
   placeholder?: string;
+}
+
+/**
+ * A number input's min, max and step for a bound, so that the browser's arrows stay in the range
+ * the job checks. An open end becomes the nearest the input can say (its closed end); the job's
+ * own check, shown beside the field, refuses the end itself.
+ */
+export function inputLimits(b: Bound, scale = 1): { min: number; max?: number; step: number | 'any' } {
+  return {
+    min: b.min * scale,
+    ...(Number.isFinite(b.max) ? { max: b.max * scale } : {}),
+    step: b.whole ? 1 : 'any',
+  };
 }
 
 /** Free text in one line (a seed). */
@@ -102,9 +116,7 @@ export function settingsFields<F extends object>({ form, setForm, specs, notes }
               <input
                 {...control}
                 type="number"
-                min={spec.min}
-                max={spec.max}
-                step={spec.step ?? 1}
+                {...inputLimits(spec.bound, spec.percent ? 100 : 1)}
                 placeholder={spec.placeholder}
                 value={text}
                 data-testid={spec.testId}
