@@ -3,7 +3,6 @@
 // without the flag Chromium offers no adapter, which is how the no-WebGPU page is tested.
 // See shared/notes/webgpu-on-cpu.md. Never `npx playwright install`: the system Chromium is used.
 
-import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
 
 const PORT = 5199;
@@ -24,29 +23,14 @@ const BASE_ARGS = [
 // kernel. The same guarantee, and the same switch the Node rig sets (src/host/nodeGpu.ts); every
 // new page's worker and every device compiles its kernels anew, so the specs paid it over and over.
 const ZERO_INIT = '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension';
-const WEBGPU_ARGS = ['--enable-unsafe-webgpu', ZERO_INIT, ...BASE_ARGS];
-
-// scripts/test.sh builds the site and the CLI's bundle once, beside Vitest, and runs the specs in two
-// passes (the light projects beside Vitest, then the webgpu project alone): E2E_BUILT=1 says both
-// bundles are there, so neither pass builds them again, and E2E_PASS names each pass's reports and
-// output folder, so that the second pass neither overwrites nor empties the first's.
-const BUILT = process.env.E2E_BUILT === '1';
-if (BUILT && !existsSync('dist/index.html'))
-  throw new Error('E2E_BUILT=1, but dist/ holds no built site: run `npx vite build` first');
-const PASS = process.env.E2E_PASS ? `-${process.env.E2E_PASS}` : '';
-if (PASS && !/^-[a-z0-9]+$/.test(PASS))
-  throw new Error(
-    `E2E_PASS must be lowercase letters and digits, not ${JSON.stringify(process.env.E2E_PASS)}`,
-  );
 
 export default defineConfig({
   testDir: 'e2e',
   // A subfolder, because Playwright empties outputDir on start and scripts/test.sh keeps Vitest's
   // report in test-results/ beside playwright.json, which scripts/summary.mjs reads.
-  outputDir: `test-results/e2e${PASS}`,
-  // The CLI's Node bundle, built once for the specs that compare the page with the CLI (e2e/cli.ts),
-  // unless scripts/test.sh has built it already.
-  globalSetup: BUILT ? undefined : './e2e/buildCli.ts',
+  outputDir: 'test-results/e2e',
+  // The CLI's Node bundle, built once for the specs that compare the page with the CLI (e2e/cli.ts).
+  globalSetup: './e2e/buildCli.ts',
   // SwiftShader already keeps both cores busy; a second browser would only slow both down.
   workers: 1,
   fullyParallel: false,
@@ -56,8 +40,8 @@ export default defineConfig({
   expect: { timeout: 30_000 },
   reporter: [
     ['list'],
-    ['json', { outputFile: `test-results/playwright${PASS}.json` }],
-    ['html', { open: 'never', outputFolder: `playwright-report${PASS}` }],
+    ['json', { outputFile: 'test-results/playwright.json' }],
+    ['html', { open: 'never', outputFolder: 'playwright-report' }],
   ],
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
@@ -76,19 +60,19 @@ export default defineConfig({
         'prune-on-disk.spec.ts',
         'playground.spec.ts',
         'train.spec.ts',
+        'url-state.spec.ts',
         'offline.spec.ts',
         'run-history.spec.ts',
         'demo.spec.ts',
+        'hostile-config.spec.ts',
         'model-cache.spec.ts',
       ],
-      use: { launchOptions: { executablePath: CHROMIUM, args: WEBGPU_ARGS } },
-    },
-    {
-      // Specs that open the studio and load the built-in model or refuse a broken one, but run no
-      // evaluation, pruning or training: little CPU, so scripts/test.sh runs them beside Vitest.
-      name: 'webgpu-light',
-      testMatch: ['url-state.spec.ts', 'hostile-config.spec.ts'],
-      use: { launchOptions: { executablePath: CHROMIUM, args: WEBGPU_ARGS } },
+      use: {
+        launchOptions: {
+          executablePath: CHROMIUM,
+          args: ['--enable-unsafe-webgpu', ZERO_INIT, ...BASE_ARGS],
+        },
+      },
     },
     {
       name: 'no-webgpu',
@@ -100,7 +84,7 @@ export default defineConfig({
   webServer: {
     // The built site, as users get it, rather than the dev server: nothing recompiles or reloads
     // the page while a test runs.
-    command: `${BUILT ? '' : 'npx vite build --logLevel warn && '}npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    command: `npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
     url: `http://127.0.0.1:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
