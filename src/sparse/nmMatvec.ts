@@ -5,9 +5,8 @@
 // the reduction's barriers. The 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) takes 4
 // rows an invocation at every length; for 2:4 its own entry takes 8 and loads each group's x once
 // for all 8 rows (nm_matvec_direct_24). W is split into blocks of whole rows whose values and
-// indices each fit one
-// storage binding; a row longer than a binding is a limit error (a 128 MiB binding, WebGPU's
-// minimum, holds 32 M kept values).
+// indices each fit one storage binding; a row longer than a binding is a limit error (a 128 MiB
+// binding, WebGPU's minimum, holds 32 M kept values).
 
 import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
