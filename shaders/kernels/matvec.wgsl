@@ -157,10 +157,16 @@ fn matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   }
   let s = direct_rows(r0);
   for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    let i = p.off_y + r0 + j;
-    let v = eight_at(s, j);
-    y[i] = select(v, y[i] + v, p.acc != 0u);
+    store_direct_row(r0 + j, eight_at(s, j));
   }
+}
+
+// Writes row r's product into y (added to it when accumulating) and returns what y now holds.
+fn store_direct_row(r: u32, v: f32) -> f32 {
+  let i = p.off_y + r;
+  let total = select(v, y[i] + v, p.acc != 0u);
+  y[i] = total;
+  return total;
 }
 
 @compute @workgroup_size(DIRECT_GROUP)
@@ -174,10 +180,7 @@ fn matvec_direct_dots(
   }
   let s = direct_rows(r0);
   for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    let i = p.off_y + r0 + j;
-    let v = eight_at(s, j);
-    let total = select(v, y[i] + v, p.acc != 0u);
-    y[i] = total;
+    let total = store_direct_row(r0 + j, eight_at(s, j));
     dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
   }
 }
