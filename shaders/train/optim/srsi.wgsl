@@ -376,8 +376,8 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
 // oriented short × long (transposed when transpose = 1); slot (max V at +3, Σ (V / max V)² at +4),
 // record, k_min, k_cap, key = the Gaussian key, l, taken = columns of Ω taken from U_prev (the warm
 // start; 0 for none), threshold = ξ_thr, u_stride = U_prev's row stride. Ω is drawn as
-// sketch_gaussian / sketch_warm draw it, the products are sketch-skinny's, the QR and eigensolver
-// the ones above. srsi_small takes one matrix from its uniforms; srsi_batch takes one matrix per
+// sketch_gaussian / sketch_warm draw it, the products (fs_product) compute the skinny kernel's,
+// the QR and eigensolver are the ones above. srsi_small takes one matrix from its uniforms; srsi_batch takes one matrix per
 // workgroup from a table (several matrices in ONE dispatch, so that the driver can spread them over
 // its cores and the step pays one dispatch for all of them): there V, U_prev and the sketch sit at
 // offsets v0, u0 and s0 of buffers shared by the batch.
