@@ -10,7 +10,7 @@
 // CPU time of SwiftShader's worker threads, interleaved with the
 // dense direct kernel (bench/README.md, "Issue 15: the 2:4 direct kernel without shifts"), this
 // layout of the work beat the previous one (8 rows, the same x sharing, but each index taken by
-// shifting the word and its kept values loaded one by one) by about 1.35×:
+// shifting the word and its kept values loaded one by one) by 1.26–1.47× in four runs:
 // - 8 rows an invocation (two vec4 accumulators) share one walk over index words and groups, and
 //   a group's 4 entries of x are loaded once for all 8 rows; each row picks its two with `select`;
 // - a group's two kept values are adjacent in `values`, so they are read as one vec2: one address
