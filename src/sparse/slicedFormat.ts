@@ -15,7 +15,7 @@
 // (docs/sparse.md). What it buys is a regular decode: no bit walk, no divergent loop, one step
 // word for 8 entries (bench/README.md, issue 15).
 
-import { isStored, SparseFormatError } from './formatError';
+import { checkSparseShape, isStored, SparseFormatError } from './formatError';
 
 /** Rows a slice holds: one invocation's rows in slicedMatvec. */
 export const SLICE_ROWS = 8;
@@ -46,16 +46,6 @@ export function slicedBytes(rows: number, slots: number): number {
   return 4 * (slicedSlices(rows) + 1) + 4 * (1 + SLICE_ROWS) * slots;
 }
 
-function checkShape(name: string, rows: number, cols: number): void {
-  for (const [what, v] of [
-    ['rows', rows],
-    ['cols', cols],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1)
-      throw new SparseFormatError(name, `${what} = ${v} must be an integer ≥ 1`);
-  }
-}
-
 /** One row's entries: the column steps and the value bits, bridges included. */
 function rowEntries(bits: Uint32Array, start: number, cols: number): { steps: number[]; values: number[] } {
   const steps: number[] = [];
@@ -77,7 +67,7 @@ function rowEntries(bits: Uint32Array, start: number, cols: number): { steps: nu
 
 /** Encodes a row-major matrix, storing every entry whose bits are not +0 (−0 is stored). */
 export function encodeSliced(name: string, dense: Float32Array, rows: number, cols: number): SlicedMatrix {
-  checkShape(name, rows, cols);
+  checkSparseShape(name, rows, cols);
   if (dense.length !== rows * cols)
     throw new SparseFormatError(name, `${dense.length} elements do not make a ${rows}×${cols} matrix`);
   const bits = new Uint32Array(dense.buffer, dense.byteOffset, dense.length);
@@ -140,7 +130,7 @@ function forEachEntry(
  */
 export function validateSliced(matrix: SlicedMatrix): void {
   const { name, rows, cols, sliceStarts, steps, values } = matrix;
-  checkShape(name, rows, cols);
+  checkSparseShape(name, rows, cols);
   const slices = slicedSlices(rows);
   if (sliceStarts.length !== slices + 1)
     throw new SparseFormatError(
