@@ -162,9 +162,21 @@ fn matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct_rows(r0);
+  store_eight(r0, direct_rows(r0));
+}
+
+// Writes the products of rows r0… (up to 8, those that exist) into y.
+fn store_eight(r0: u32, s: EightRows) {
   for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
     store_direct_row(r0 + j, eight_at(s, j));
+  }
+}
+
+// store_eight, and each row's x_rows ⊙ y into dots.
+fn store_eight_dots(r0: u32, s: EightRows) {
+  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
+    let total = store_direct_row(r0 + j, eight_at(s, j));
+    dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
   }
 }
 
@@ -185,11 +197,7 @@ fn matvec_direct_dots(
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct_rows(r0);
-  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    let total = store_direct_row(r0 + j, eight_at(s, j));
-    dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
-  }
+  store_eight_dots(r0, direct_rows(r0));
 }
 
 // The vec4 direct kernel: direct_rows with G and x read 4 columns at a time. SwiftShader loads a
@@ -235,10 +243,7 @@ fn matvec_direct4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct4_rows(r0);
-  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    store_direct_row(r0 + j, eight_at(s, j));
-  }
+  store_eight(r0, direct4_rows(r0));
 }
 
 @compute @workgroup_size(DIRECT_GROUP)
@@ -250,9 +255,5 @@ fn matvec_direct4_dots(
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct4_rows(r0);
-  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    let total = store_direct_row(r0 + j, eight_at(s, j));
-    dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
-  }
+  store_eight_dots(r0, direct4_rows(r0));
 }
