@@ -2,9 +2,9 @@
 // (train/optim/adapproxStep.ts says when and why): the passes of adapprox.wgsl (second moment with
 // the history Q·Uᵀ formed in place, max V, Σ Û² for the clipping, the first moment, the cosine
 // guidance, the weight update, and Σ (V / max V)² for the S-RSI's error identity) as sweeps of the
-// same STEP_GROUP invocations over the parameter. Each invocation visits the same elements
-// e = t, t + STEP_GROUP, … in every sweep, so a sweep reads what the same invocation wrote in the
-// previous one without a barrier; the per-parameter sums meet in workgroup memory (step_fold).
+// same STEP_GROUP invocations over the parameter. Each invocation visits the same elements in
+// every sweep (step_span), so a sweep reads what the same invocation wrote in the previous one
+// without a barrier; the per-parameter sums meet in workgroup memory (step_fold).
 // The scalar slots it leaves (from `slot`) are those of the multi-pass path, which the S-RSI and
 // the step's read-back read: Σ Û² at +0, ⟨M, Û⟩ at +1, Σ M² at +2, max V at +3, Σ (V / max V)²
 // at +4, the clamped-history count (u32) at +5.
@@ -73,32 +73,79 @@ fn step_weight(e: u32, d: f32) {
   st_w[e] = w - sp.lr * (d + sp.weight_decay * w);
 }
 
+// Which elements invocation t visits, the same in every sweep: rows in blocks of 4, block
+// b ≡ band (mod bands), and in each of their rows the columns c ≡ lane (mod width). Consecutive
+// invocations take consecutive columns of one row, so on a CPU driver's 4-lane SIMD groups
+// (SwiftShader) G, V, M and W are read at consecutive addresses and the history's row factor at
+// equal ones, and each load of the column factor (a gather: its rows are k apart) serves the 4 rows
+// of the block. No element index is divided (a scalar divide per lane on a CPU driver). When a row
+// is shorter than the workgroup, the workgroup splits into `bands` groups of rows, each as wide as
+// a row (the invocations left over idle).
+struct StepSpan {
+  band: u32,
+  bands: u32,
+  lane: u32,
+  width: u32,
+}
+
+fn step_span(t: u32) -> StepSpan {
+  let width = clamp(sp.cols, 1u, STEP_GROUP);
+  let bands = STEP_GROUP / width;
+  return StepSpan(t / width, bands, t % width, width);
+}
+
+// History entry (row, col) of the block's 4 rows r0…r0 + 3 (clamped to the last row, `last`; the
+// caller drops what is past it): Σ_c A[row, c]·B[col, c] with A the factor on the rows' side.
+fn step_history(r0: u32, last: u32, col: u32) -> vec4<f32> {
+  let rows = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * sp.stride;
+  let q_rows = sp.q_rows == 1u;
+  let b = col * sp.stride;
+  var h = vec4<f32>(0.0);
+  for (var c = 0u; c < sp.k; c++) {
+    var x: vec4<f32>;
+    var y: f32;
+    if (q_rows) {
+      x = vec4<f32>(st_q[rows.x + c], st_q[rows.y + c], st_q[rows.z + c], st_q[rows.w + c]);
+      y = st_u[b + c];
+    } else {
+      x = vec4<f32>(st_u[rows.x + c], st_u[rows.y + c], st_u[rows.z + c], st_u[rows.w + c]);
+      y = st_q[b + c];
+    }
+    h += x * y;
+  }
+  return h;
+}
+
 @compute @workgroup_size(STEP_GROUP)
 fn fused_step(@builtin(local_invocation_index) t: u32) {
+  let span = step_span(t);
+  let rows = sp.n / sp.cols;
+  let owns = span.band < span.bands;
+  let history = sp.dense == 0u && sp.k > 0u;
   // V, and Σ Û² (x), max V (y), the clamped history entries (z).
   var first = vec4<f32>(0.0);
-  for (var e = t; e < sp.n; e += STEP_GROUP) {
-    var h = 0.0;
-    if (sp.dense == 1u) {
-      h = st_v[e];
-    } else if (sp.k > 0u) {
-      let row = e / sp.cols;
-      let col = e % sp.cols;
-      let a = select(col, row, sp.q_rows == 1u) * sp.stride;
-      let b = select(row, col, sp.q_rows == 1u) * sp.stride;
-      for (var c = 0u; c < sp.k; c++) {
-        h += st_q[a + c] * st_u[b + c];
+  for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
+    for (var col = span.lane; col < sp.cols; col += span.width) {
+      var hs = vec4<f32>(0.0);
+      if (history) {
+        hs = step_history(r0, rows - 1u, col);
       }
-      if (h < 0.0) {
-        first.z += 1.0;
+      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+        let e = (r0 + i) * sp.cols + col;
+        var h = hs[i];
+        if (sp.dense == 1u) {
+          h = st_v[e];
+        } else if (history && h < 0.0) {
+          first.z += 1.0;
+        }
+        let g = st_g[e];
+        let v = sp.beta2 * max(h, 0.0) + sp.one_minus_beta2 * (g * g + sp.eps1);
+        st_v[e] = v;
+        let u = g / (sqrt(v) + sp.eps);
+        first.x += u * u;
+        first.y = max(first.y, v);
       }
     }
-    let g = st_g[e];
-    let v = sp.beta2 * max(h, 0.0) + sp.one_minus_beta2 * (g * g + sp.eps1);
-    st_v[e] = v;
-    let u = g / (sqrt(v) + sp.eps);
-    first.x += u * u;
-    first.y = max(first.y, v);
   }
   let a = step_fold(t, first);
   let clip = 1.0 / max(1.0, sqrt(a.x * sp.inv_count) / sp.d);
@@ -108,22 +155,27 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
   let guided = momentum && sp.guidance != 0u;
   // M and W (unless guided), and Σ (V / max V)² (x), ⟨M, Û⟩ with Û unclipped (z), Σ M² (w).
   var second = vec4<f32>(0.0);
-  for (var e = t; e < sp.n; e += STEP_GROUP) {
-    let v = st_v[e];
-    let x = v * inv;
-    second.x += x * x;
-    let raw = st_g[e] / (sqrt(v) + sp.eps);
-    if (momentum) {
-      let m = sp.beta1 * st_m[e] + sp.one_minus_beta1 * clip * raw;
-      st_m[e] = m;
-      if (guided) {
-        second.z += m * raw;
-        second.w += m * m;
-      } else {
-        step_weight(e, m);
+  for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
+    for (var col = span.lane; col < sp.cols; col += span.width) {
+      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+        let e = (r0 + i) * sp.cols + col;
+        let v = st_v[e];
+        let x = v * inv;
+        second.x += x * x;
+        let raw = st_g[e] / (sqrt(v) + sp.eps);
+        if (momentum) {
+          let m = sp.beta1 * st_m[e] + sp.one_minus_beta1 * clip * raw;
+          st_m[e] = m;
+          if (guided) {
+            second.z += m * raw;
+            second.w += m * m;
+          } else {
+            step_weight(e, m);
+          }
+        } else {
+          step_weight(e, clip * raw);
+        }
       }
-    } else {
-      step_weight(e, clip * raw);
     }
   }
   let b = step_fold(t, second);
@@ -131,8 +183,13 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
     // The guidance factor of adapprox.wgsl's `guidance`, from the sums just taken.
     let c = clip * b.z / (sqrt(b.w) * clip * sqrt(a.x) + 1e-12);
     let s = select(max(c, 0.0), 0.5 * (1.0 + c), sp.guidance == 1u);
-    for (var e = t; e < sp.n; e += STEP_GROUP) {
-      step_weight(e, s * st_m[e]);
+    for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
+      for (var col = span.lane; col < sp.cols; col += span.width) {
+        for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+          let e = (r0 + i) * sp.cols + col;
+          step_weight(e, s * st_m[e]);
+        }
+      }
     }
   }
   if (t == 0u) {

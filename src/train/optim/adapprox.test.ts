@@ -254,8 +254,9 @@ describe('Adapprox on the GPU', () => {
     // Wider and taller than either workgroup (70 > 64), 1-row and 1-column vectors, a matrix kept
     // dense (short side 3 < denseBelow) and factored ones with a history below full rank (rank 2
     // squares, k = 3: the reference's S-RSI with the same sketch). Bound: compare's, the same for
-    // every path; the fused sums are serial per invocation, at most ⌈630/8⌉ + 8 = 87 deep, which
-    // 96u covers for these positive sums.
+    // every path; the fused sums are serial per invocation, at most 2·70 + 8 = 148 deep (w70x9 with
+    // 8 invocations: the first takes 2 of its 9 columns), and Σ Û² reaches the update through the
+    // clip's square root, which halves that to 74u, inside the 96u for these positive sums.
     const shapes = [
       { name: 'w9x70', rows: 9, cols: 70 },
       { name: 'w70x9', rows: 70, cols: 9 },
