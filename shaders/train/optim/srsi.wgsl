@@ -237,13 +237,16 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
     if (t == 0u) {
       // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
       // rotations cannot take it much further (each leaves O(u·‖A‖) behind).
+      // Row by row, in the order of the flat index, with no integer division per entry.
       var off = 0.0;
       var total = 0.0;
-      for (var e = 0u; e < w * w; e++) {
-        let x = sk[a0 + e];
-        total += x * x;
-        if (e / w != e % w) {
-          off += x * x;
+      for (var a = 0u; a < w; a++) {
+        for (var b = 0u; b < w; b++) {
+          let x = sk[a0 + a * w + b];
+          total += x * x;
+          if (a != b) {
+            off += x * x;
+          }
         }
       }
       eg_converged = select(0u, 1u, off <= 1e-12 * total);
@@ -401,7 +404,8 @@ struct SrsiSmallParams {
 
 @group(0) @binding(0) var<uniform> srp: SrsiSmallParams;
 
-@group(0) @binding(3) var<storage, read> fs_v: array<f32>;
+// Writable for srsi_batch, which leaves the rotated factors in V's place (srsi_run).
+@group(0) @binding(3) var<storage, read_write> fs_v: array<f32>;
 @group(0) @binding(4) var<storage, read> fs_u: array<f32>;
 
 // One matrix's S-RSI: SrsiSmallParams' fields, then where its V (fs_v), U_prev (fs_u) and sketch
@@ -424,6 +428,7 @@ struct SrsiJob {
   v0: u32,
   s0: u32,
   u0: u32,
+  out_stride: u32,
 }
 
 // C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
@@ -491,7 +496,9 @@ fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: 
   }
 }
 
-fn srsi_run(t: u32, job: SrsiJob) {
+// `batched`: U_prev is read from V's buffer (fs_v at u0; srsi_small reads it from fs_u), and the new
+// factors are left, rotated, in V's place (srsi_rotate).
+fn srsi_run(t: u32, job: SrsiJob, batched: bool) {
   let short = job.short;
   let long = job.long;
   let w = job.w;
@@ -500,12 +507,27 @@ fn srsi_run(t: u32, job: SrsiJob) {
   let g0 = y0 + short * w;
   let top = sc[job.slot + 3u];
   let inv = select(1.0, 1.0 / top, top > 0.0);
+  // Element e = row·w + col, stepped by WG without an integer division per element.
+  let row_step = WG / w;
+  let col_step = WG % w;
+  var row = t / w;
+  var col = t % w;
   for (var e = t; e < long * w; e += WG) {
-    let col = e % w;
     if (col < job.taken) {
-      sk[s0 + e] = fs_u[job.u0 + (e / w) * job.u_stride + col] * inv;
+      let at = job.u0 + row * job.u_stride + col;
+      if (batched) {
+        sk[s0 + e] = fs_v[at] * inv;
+      } else {
+        sk[s0 + e] = fs_u[at] * inv;
+      }
     } else {
       sk[s0 + e] = gaussian(job.key, e);
+    }
+    row += row_step;
+    col += col_step;
+    if (col >= w) {
+      col -= w;
+      row++;
     }
   }
   storageBarrier();
@@ -519,6 +541,43 @@ fn srsi_run(t: u32, job: SrsiJob) {
     storageBarrier();
   }
   eigen(t, long, w, s0, g0, job.slot, job.record, job.k_min, job.k_cap, job.threshold);
+  if (batched) {
+    storageBarrier();
+    srsi_rotate(t, job, top);
+  }
+}
+
+// The new factors of a batched matrix at its chosen rank k, computed as rotate_factors computes them
+// (below; the same products in the same order), into V's place, which the S-RSI no longer reads:
+// Q' (short × stride) at v0, then U' (long × stride), row-major, stride = out_stride, or k where
+// that is 0; columns k…stride − 1 are zeroed. The host copies them into Q and U once it has read
+// the ranks back, so a batched matrix needs no rotation dispatch of its own. Consecutive invocations
+// take consecutive columns of one row (equal-address loads of the sketch's row, consecutive ones of
+// E); a row shorter than the workgroup splits it into bands of rows.
+fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
+  let w = job.w;
+  let short = job.short;
+  let y0 = job.s0 + job.long * w;
+  let es0 = y0 + short * w + 2u * w * w;
+  let k = u32(sc[job.record + w + 1u]);
+  let stride = select(job.out_stride, k, job.out_stride == 0u);
+  let width = clamp(stride, 1u, WG);
+  let bands = WG / width;
+  let lane = t % width;
+  let rows = short + job.long;
+  for (var r = t / width; r < rows && t / width < bands; r += bands) {
+    let on_u = r >= short;
+    let base = select(y0 + r * w, job.s0 + (r - short) * w, on_u);
+    for (var col = lane; col < stride; col += width) {
+      var acc = 0.0;
+      if (col < k) {
+        for (var c = 0u; c < w; c++) {
+          acc += sk[base + c] * sk[es0 + c * w + col];
+        }
+      }
+      fs_v[job.v0 + r * stride + col] = select(acc, top * acc, on_u && top > 0.0);
+    }
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -541,8 +600,9 @@ fn srsi_small(@builtin(local_invocation_index) t: u32) {
     0u,
     0u,
     0u,
+    0u,
   );
-  srsi_run(t, job);
+  srsi_run(t, job, false);
 }
 
 // first = where the batch's first entry starts in the bound table (in words), matrices = its
@@ -555,7 +615,7 @@ struct SrsiBatchParams {
 @group(0) @binding(0) var<uniform> sbp: SrsiBatchParams;
 
 // SRSI_TABLE_WORDS words per matrix: SrsiJob's fields in order (threshold as its f32 bits).
-const SRSI_TABLE_WORDS: u32 = 17u;
+const SRSI_TABLE_WORDS: u32 = 18u;
 @group(0) @binding(5) var<storage, read> sb_table: array<u32>;
 
 @compute @workgroup_size(WG)
@@ -582,8 +642,9 @@ fn srsi_batch(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     sb_table[b + 14u],
     sb_table[b + 15u],
     sb_table[b + 16u],
+    sb_table[b + 17u],
   );
-  srsi_run(t, job);
+  srsi_run(t, job, true);
 }
 
 // ---- The new factors from the sketch, in singular-vector order and at the chosen rank k:

@@ -35,12 +35,13 @@
 // each (checked before the step: GpuLimitError).
 // Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead, and those
 // that also take the fused step run as the workgroups of ONE dispatch per step (srsiGpuBatch.ts),
-// their V alive at once in a batch buffer (up to batchBytes).
+// their V alive at once in a batch buffer (up to batchBytes); that dispatch also rotates each
+// one's new factors into its V's place, from where two copies fill Q and U after the read-back.
 // Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
 // the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
 // too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
-// costs a fixed ~1–2 ms: 3 dispatches per small factored matrix (gradient check, step, rotation)
-// and one S-RSI dispatch for all of them, 3l + 5 per larger one, 2 per dense parameter (as AdamW);
+// costs a fixed ~1–2 ms: 2 dispatches per small factored matrix (gradient check, step) and one
+// S-RSI dispatch for all of them, 3l + 5 per larger one, 2 per dense parameter (as AdamW);
 // see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
@@ -248,6 +249,8 @@ interface Compressed {
   sketch: GPUBuffer;
   base: number;
   v: GPUBuffer;
+  /** Batched: the new factors wait rotated in V's place, from element `vOffset` of `v` (srsiGpuBatch.ts). */
+  vOffset?: number;
   scalars: GPUBuffer;
 }
 
@@ -265,8 +268,11 @@ interface MatrixStep {
   size: SketchSize;
   record: number;
   scratch: Scratch;
-  /** Set when its S-RSI runs in a batch: the batch's sketch buffer and where this matrix's starts. */
-  batched?: { sketch: GPUBuffer; base: number };
+  /**
+   * Set when its S-RSI runs in a batch: the batch's sketch buffer and where this matrix's starts,
+   * and where its V starts (where the batch leaves its new factors).
+   */
+  batched?: { sketch: GPUBuffer; base: number; vOffset: number };
 }
 
 /** Whether a whole buffer can be bound as one storage binding. */
@@ -463,6 +469,7 @@ export class Adapprox implements Optimizer {
               threshold: this.errorThreshold,
               taken: warm ? f.k : 0,
               uStride: warm ? f.stride : 0,
+              outStride: this.preallocate ? f.kMax : 0,
               placement,
             },
           ];
@@ -488,7 +495,11 @@ export class Adapprox implements Optimizer {
             size,
             record,
             scratch,
-            batched: { sketch: batchSketch[placement.batch] as GPUBuffer, base: placement.s0 },
+            batched: {
+              sketch: batchSketch[placement.batch] as GPUBuffer,
+              base: placement.s0,
+              vOffset: placement.v0,
+            },
           };
         else if (size && v) matrix = { v, vOffset: 0, size, record, scratch };
         const done = await this.stepOne(rt, slot, state, lr, scalars, at, partials, matrix);
@@ -557,7 +568,13 @@ export class Adapprox implements Optimizer {
         const warm = this.warmUp(f);
         candidates.push({
           name: slot.name,
-          shape: { rows: slot.rows, cols: slot.cols, w: size.w, warmFloats: warm ? warm.size / 4 : 0 },
+          shape: {
+            rows: slot.rows,
+            cols: slot.cols,
+            w: size.w,
+            warmFloats: warm ? warm.size / 4 : 0,
+            factorFloats: (f.short + f.long) * (this.preallocate ? f.kMax : size.kCap),
+          },
         });
       }
     const plan = planSrsiBatches(
@@ -933,6 +950,7 @@ export class Adapprox implements Optimizer {
           key,
           iterations: this.powerIterations,
           warm,
+          spare: partials,
           group: this.srsiGroup ?? fusedGroup(rt),
         }),
       ]);
@@ -968,7 +986,8 @@ export class Adapprox implements Optimizer {
 
   /**
    * Reads every listed matrix's chosen rank and error (one read-back for all), then resizes each
-   * one's Q and U when its rank changed and records the rotation that fills them from the sketch.
+   * one's Q and U when its rank changed and records what fills them (the rotation from the sketch,
+   * or a batched matrix's copies).
    */
   private async finish(
     rt: GpuRuntime,
@@ -1081,8 +1100,9 @@ export class Adapprox implements Optimizer {
   }
 
   /**
-   * Q (short × k) and U (long × k) from the sketch, reallocated when the rank (or the first step)
-   * asks: the old factors were last read by this step's history and warm start, recorded before.
+   * Q (short × k) and U (long × k) from the sketch (or, batched, copied from where the batch left
+   * them), reallocated when the rank (or the first step) asks: the old factors were last read by this
+   * step's history and warm start, recorded before.
    */
   private async storeFactors(
     rt: GpuRuntime,
@@ -1100,6 +1120,14 @@ export class Adapprox implements Optimizer {
       f.q = await stateBuffer(rt, `adapprox Q ${slot.name}`, f.short * stride);
       f.u = await stateBuffer(rt, `adapprox U ${slot.name}`, f.long * stride);
       f.stride = stride;
+    }
+    if (c.vOffset !== undefined) {
+      // The batch left them rotated in V's place, at this stride (srsi.wgsl srsi_rotate).
+      const q = f.short * stride;
+      rt.copy(c.v, f.q.buffer, 4 * q, 4 * c.vOffset);
+      rt.copy(c.v, f.u.buffer, 4 * f.long * stride, 4 * (c.vOffset + q));
+      f.k = k;
+      return;
     }
     rt.submit([
       await rotateFactors(rt, {

@@ -129,6 +129,8 @@ export interface SmallArgs {
   iterations: number;
   /** The warm start: the previous U (long × k, row length stride). */
   warm?: { u: GPUBuffer; k: number; stride: number };
+  /** Any buffer the dispatch does not otherwise bind: it stands in for U_prev without a warm start. */
+  spare: GPUBuffer;
   /** Invocations of the workgroup (srsi.wgsl's WG); default 64. */
   group?: number;
 }
@@ -159,7 +161,7 @@ export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch>
       threshold: a.threshold,
       u_stride: a.warm?.stride ?? 0,
     }),
-    storage: [a.sketch, a.scalars, a.v, a.warm?.u ?? a.v],
+    storage: [a.sketch, a.scalars, a.v, a.warm?.u ?? a.spare],
     workgroups: [1],
   };
 }

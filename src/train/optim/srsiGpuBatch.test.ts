@@ -44,6 +44,20 @@ describe('planSrsiBatches: which small matrices share a dispatch, and where thei
     });
   });
 
+  it("makes a matrix's region large enough for the rotated factors the S-RSI leaves in V's place", () => {
+    const shapes: BatchShape[] = [
+      // V 8 × 8 = 64 floats, U_prev 16, but (8 + 8) · 8 = 128 floats of factors.
+      { rows: 8, cols: 8, w: 8, warmFloats: 16, factorFloats: 128 },
+      { rows: 3, cols: 5, w: 2, warmFloats: 0, factorFloats: 8 },
+    ];
+    const plan = planSrsiBatches(shapes, limits);
+    expect(plan.placements.map((p) => p && [p.v0, p.u0])).toEqual([
+      [0, 64],
+      [128, 143],
+    ]);
+    expect(plan.batches[0]?.vFloats).toBe(143);
+  });
+
   it('opens a new batch at the binding limit or the workgroup limit, and leaves out what cannot fit', () => {
     const shapes: BatchShape[] = [
       { rows: 20, cols: 30, w: 5, warmFloats: 0 }, // 600 floats
@@ -187,6 +201,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
             key: d.key,
             iterations: 2,
             warm,
+            spare: await create(`spare ${c.name}`, 1),
             group: 8,
           }),
           await rotateFactors(rt, {
@@ -212,6 +227,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
           cols: c.cols,
           w: c.w,
           warmFloats: c.warm > 0 ? (data[cases.indexOf(c)]?.u.length ?? 0) : 0,
+          factorFloats: (c.rows + c.cols) * c.k,
         })),
         {
           bindingBytes: rt.limits.maxStorageBufferBindingSize,
@@ -231,6 +247,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
         iterations: 2,
         taken: c.warm,
         uStride: c.warm > 0 ? c.k : 0,
+        outStride: 0,
         placement: plan.placements[i] as NonNullable<(typeof plan.placements)[number]>,
       }));
       const table = await upload('table', packSrsiTable(entries));
@@ -250,7 +267,6 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
           await upload(`batch sketch ${b}`, new Float32Array(group.sketchFloats).fill(Number.NaN)),
         );
       }
-      const batchedFactors = [];
       let dispatches = 0;
       for (const [b, group] of plan.batches.entries()) {
         rt.submit([
@@ -265,29 +281,17 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
         ]);
         dispatches++;
       }
-      for (const [i, c] of cases.entries()) {
+      // The batch leaves each matrix's rotated factors in its V's place: Q (short × k), then U.
+      const vRead = await Promise.all(vBuffers.map((v) => rt.readF32(v)));
+      const batchedFactors = cases.map((c, i) => {
         const p = entries[i]?.placement as BatchEntry['placement'];
-        const short = Math.min(c.rows, c.cols);
-        const long = Math.max(c.rows, c.cols);
-        const q = await create(`q batched ${c.name}`, short * c.k);
-        const u = await create(`u batched ${c.name}`, long * c.k);
-        rt.submit([
-          await rotateFactors(rt, {
-            sketch: sketches[p.batch] as GPUBuffer,
-            scalars: batched,
-            slot: SLOTS * i,
-            short,
-            long,
-            w: c.w,
-            k: c.k,
-            stride: c.k,
-            qOut: q,
-            uOut: u,
-            base: p.s0,
-          }),
-        ]);
-        batchedFactors.push({ q, u });
-      }
+        const q = Math.min(c.rows, c.cols) * c.k;
+        const values = vRead[p.batch] as Float32Array;
+        return {
+          q: values.slice(p.v0, p.v0 + q),
+          u: values.slice(p.v0 + q, p.v0 + (c.rows + c.cols) * c.k),
+        };
+      });
 
       const a = await rt.readF32(single);
       const b = await rt.readF32(batched);
@@ -307,11 +311,10 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
         // through the QR passes and the products: ‖ΔH‖_F ≤ 16·(short + long)·w·u·‖V‖_F.
         const short = Math.min(c.rows, c.cols);
         const long = Math.max(c.rows, c.cols);
-        const [qa, ua, qb, ub] = await Promise.all(
-          [singleFactors[i]?.q, singleFactors[i]?.u, batchedFactors[i]?.q, batchedFactors[i]?.u].map((x) =>
-            rt.readF32(x as GPUBuffer),
-          ),
+        const [qa, ua] = await Promise.all(
+          [singleFactors[i]?.q, singleFactors[i]?.u].map((x) => rt.readF32(x as GPUBuffer)),
         );
+        const { q: qb, u: ub } = batchedFactors[i] as { q: Float32Array; u: Float32Array };
         let diff = 0;
         let norm = 0;
         for (let s = 0; s < short; s++)
@@ -428,7 +431,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
   });
 });
 
-// The table's layout is the shader's: SrsiJob has 17 fields.
+// The table's layout is the shader's: SrsiJob has 18 fields.
 it('packs one table entry of SRSI_TABLE_WORDS words per matrix, the threshold as its f32 bits', () => {
   const placement = { batch: 0, v0: 64, u0: 100, s0: 7, entry: 1 };
   const words = packSrsiTable([
@@ -445,12 +448,13 @@ it('packs one table entry of SRSI_TABLE_WORDS words per matrix, the threshold as
       threshold: 0.5,
       taken: 2,
       uStride: 3,
+      outStride: 4,
       placement,
     },
   ]);
   expect(words).toHaveLength(2 * SRSI_TABLE_WORDS);
   expect(Array.from(words.subarray(SRSI_TABLE_WORDS))).toEqual([
-    20, 30, 20, 5, 1, 8, 16, 1, 3, 99, 2, 2, 0x3f000000, 3, 64, 7, 100,
+    20, 30, 20, 5, 1, 8, 16, 1, 3, 99, 2, 2, 0x3f000000, 3, 64, 7, 100, 4,
   ]);
   expect(() =>
     packSrsiTable([
@@ -468,6 +472,7 @@ it('packs one table entry of SRSI_TABLE_WORDS words per matrix, the threshold as
           threshold: 0,
           taken: 0,
           uStride: 0,
+          outStride: 0,
         },
         placement,
       },

@@ -9,7 +9,9 @@
 // Layout of one batch: a V buffer holding each matrix's V (rows × cols, starting on the device's
 // storage-offset alignment so that the fused step can bind it as a window from element 0) followed
 // by a copy of its U_prev for the warm start, and a sketch buffer holding each matrix's sketch
-// (srsiGpu.ts sketchLayout) one after another. Each buffer must fit one storage binding, and a
+// (srsiGpu.ts sketchLayout) one after another. The S-RSI leaves each matrix's new factors, rotated
+// (srsi.wgsl srsi_rotate), in its V's place, whose region is made large enough for them; the host
+// copies them into Q and U once it has read the ranks back, so no rotation dispatch is needed. Each buffer must fit one storage binding, and a
 // batch has at most maxComputeWorkgroupsPerDimension matrices; a larger set becomes several batches.
 
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
@@ -18,7 +20,7 @@ import { adapproxKernels } from './adapproxKernels';
 import { sketchLayout } from './srsiGpu';
 
 /** Words per matrix in the table (srsi.wgsl SRSI_TABLE_WORDS, SrsiJob's fields). */
-export const SRSI_TABLE_WORDS = 17;
+export const SRSI_TABLE_WORDS = 18;
 
 /** What the plan needs of one matrix. */
 export interface BatchShape {
@@ -27,6 +29,11 @@ export interface BatchShape {
   w: number;
   /** Floats of the warm start's U_prev copy (long × stride), 0 without one. */
   warmFloats: number;
+  /**
+   * Floats of the rotated factors the S-RSI leaves in V's place ((short + long) × their widest
+   * stride); the matrix's region holds the larger of these and V with U_prev. Default 0.
+   */
+  factorFloats?: number;
 }
 
 /** Where a batched matrix lives: its batch, and element offsets in the batch's buffers. */
@@ -36,6 +43,7 @@ export interface BatchPlacement {
   v0: number;
   /** Its U_prev copy in the V buffer (right after V). */
   u0: number;
+  /** (v0 is also where the S-RSI leaves its new factors: Q then U, row length the stride.) */
   /** Its sketch in the sketch buffer. */
   s0: number;
   /** Its entry's index in the step's table. */
@@ -103,7 +111,7 @@ export function planSrsiBatches(shapes: readonly BatchShape[], limits: BatchLimi
     const short = Math.min(s.rows, s.cols);
     const long = Math.max(s.rows, s.cols);
     const v = s.rows * s.cols;
-    const data = v + s.warmFloats;
+    const data = Math.max(v + s.warmFloats, s.factorFloats ?? 0);
     // The next matrix's V starts aligned, so this one's region is rounded up.
     const region = alignUp(data, alignFloats);
     const sketch = sketchLayout(short, long, s.w).floats;
@@ -156,6 +164,8 @@ export interface BatchEntry {
   /** Columns of Ω taken from U_prev (0: a fresh Gaussian) and U_prev's row stride. */
   taken: number;
   uStride: number;
+  /** The row stride of the new factors left in V's place; 0: the rank the S-RSI chooses. */
+  outStride: number;
   placement: BatchPlacement;
 }
 
@@ -187,6 +197,7 @@ export function packSrsiTable(entries: readonly BatchEntry[]): Uint32Array {
       p.v0,
       p.s0,
       p.u0,
+      e.outStride,
     ];
     for (const w of words)
       if (!Number.isInteger(w) || w < 0 || w > 0xffffffff)
@@ -208,7 +219,11 @@ export interface BatchArgs {
   workgroup?: number;
 }
 
-/** The S-RSI of every matrix of one batch: one dispatch, one workgroup per matrix. */
+/**
+ * The S-RSI of every matrix of one batch: one dispatch, one workgroup per matrix. It writes each
+ * matrix's record and, in its V's place, its new factors. (The table stands in for the per-matrix
+ * path's U_prev binding, which the batch reads from the V buffer instead.)
+ */
 export async function srsiBatch(rt: GpuRuntime, a: BatchArgs): Promise<Dispatch> {
   const { first, count } = a.group;
   const table = bindWindow(
@@ -225,7 +240,7 @@ export async function srsiBatch(rt: GpuRuntime, a: BatchArgs): Promise<Dispatch>
       a.workgroup === undefined ? undefined : { WG: a.workgroup },
     ),
     uniforms: kernel.pack({ first: table.base, matrices: count }),
-    storage: [a.sketch, a.scalars, a.v, a.v, table.binding],
+    storage: [a.sketch, a.scalars, a.v, table.binding, table.binding],
     workgroups: [count],
   };
 }
