@@ -370,14 +370,21 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
     }
   });
 
-  it('Adapprox batched and per matrix: the same ranks, errors and weights over warm-started steps', async () => {
+  it('Adapprox batched and per matrix: the same ranks, errors and weights over warm-started steps, also preallocated', async () => {
     const seed = freshSeed();
     const shapes = [
       ...CASES.map(({ name, rows, cols }) => ({ name, rows, cols })),
       { name: 'row1x67', rows: 1, cols: 67 },
       { name: 'w5x3', rows: 5, cols: 3 },
     ];
-    for (const runtime of ['default', 'tiny binding'] as const) {
+    // Preallocated with Δk = 1, the rank (2, 3, then 4) stays below the factors' stride k_max = 4 (columns
+    // k…3 zeroed, by the batch's rotation and by rotate_factors).
+    const settings = [{}, { deltaK: 1, preallocate: true }];
+    for (const [runtime, extra] of [
+      ['default', settings[0]],
+      ['tiny binding', settings[0]],
+      ['default', settings[1]],
+    ] as const) {
       const device =
         runtime === 'default'
           ? rt
@@ -389,7 +396,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
         for (const batchBytes of [undefined, 0]) {
           const random = new Random(seed);
           const set = await TestParams.create(device, random, shapes);
-          const opt = new Adapprox({ kMax: () => 4, seed: 3, batchBytes });
+          const opt = new Adapprox({ kMax: () => 4, seed: 3, batchBytes, ...extra });
           for (let t = 0; t < 3; t++) {
             set.setGradients((p) =>
               Float32Array.from({ length: p.rows * p.cols }, () => (random.next() - 0.5) * 1e-2),
