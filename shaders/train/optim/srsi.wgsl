@@ -551,9 +551,10 @@ fn srsi_run(t: u32, job: SrsiJob, batched: bool) {
 // (below; the same products in the same order), into V's place, which the S-RSI no longer reads:
 // Q' (short × stride) at v0, then U' (long × stride), row-major, stride = out_stride, or k where
 // that is 0; columns k…stride − 1 are zeroed. The host copies them into Q and U once it has read
-// the ranks back, so a batched matrix needs no rotation dispatch of its own. Consecutive invocations
-// take consecutive columns of one row (equal-address loads of the sketch's row, consecutive ones of
-// E); a row shorter than the workgroup splits it into bands of rows.
+// the ranks back, so a batched matrix needs no rotation dispatch of its own. Laid out as fs_product
+// is: each invocation takes 4 rows of the output and consecutive invocations consecutive columns,
+// so each step along w costs 4 equal-address loads of the sketch's rows and one consecutive-address
+// load of E for 4 multiply-adds; an output row shorter than the workgroup splits it into bands.
 fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
   let w = job.w;
   let short = job.short;
@@ -565,17 +566,24 @@ fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
   let bands = WG / width;
   let lane = t % width;
   let rows = short + job.long;
-  for (var r = t / width; r < rows && t / width < bands; r += bands) {
-    let on_u = r >= short;
-    let base = select(y0 + r * w, job.s0 + (r - short) * w, on_u);
+  let last = rows - 1u;
+  for (var r0 = 4u * (t / width); r0 < rows && t / width < bands; r0 += 4u * bands) {
+    // Row r of the output reads row r of Q (r < short) or row r − short of U.
+    let rr = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
+    let on_u = rr >= vec4<u32>(short);
+    let base = select(vec4<u32>(y0) + rr * w, vec4<u32>(job.s0) + (rr - vec4<u32>(short)) * w, on_u);
     for (var col = lane; col < stride; col += width) {
-      var acc = 0.0;
+      var acc = vec4<f32>(0.0);
       if (col < k) {
         for (var c = 0u; c < w; c++) {
-          acc += sk[base + c] * sk[es0 + c * w + col];
+          let x = vec4<f32>(sk[base.x + c], sk[base.y + c], sk[base.z + c], sk[base.w + c]);
+          acc += x * sk[es0 + c * w + col];
         }
       }
-      fs_v[job.v0 + r * stride + col] = select(acc, top * acc, on_u && top > 0.0);
+      let out = select(acc, top * acc, on_u & vec4<bool>(top > 0.0));
+      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+        fs_v[job.v0 + (r0 + i) * stride + col] = out[i];
+      }
     }
   }
 }
