@@ -2,7 +2,8 @@
 // linear layer with one token, at OPT-125M's shapes (q/k/v/out_proj 768×768, fc1 3072×768, fc2
 // 768×3072) and LLaMA-7B's (4096×4096 attention, 11008×4096 MLP, not in --quick), for W stored
 // dense (the existing matvec kernel on a 2:4-pruned matrix: what a pruned model costs today), 2:4
-// compressed and 50% unstructured in the bitmask format; and Y = X·Wᵀ over many tokens at one shape
+// compressed and 50% unstructured in the bitmask format and in the sliced format (slicedMatvec);
+// and Y = X·Wᵀ over many tokens at one shape
 // for 2:4 (nmMatmul) and 50% unstructured (bitmaskMatmul) against the dense matmul, the bitmask also
 // against what sparseLinear ran before bitmaskMatmul existed: bitmaskMatvec once per token. Each timed run records `reps` products in one submission
 // and then waits (submit → rt.sync()), so the round trip, which on a GPU dwarfs a single 768×768
@@ -23,7 +24,9 @@ import { encodeNm } from '../src/sparse/nmFormat';
 import { nmMatmulDispatches } from '../src/sparse/nmMatmul';
 import { nmMatvecDispatches } from '../src/sparse/nmMatvec';
 import { randomNmDense, randomUnstructuredDense } from '../src/sparse/randomSparse';
-import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed } from '../src/sparse/upload';
+import { encodeSliced } from '../src/sparse/slicedFormat';
+import { slicedMatvecDispatches } from '../src/sparse/slicedMatvec';
+import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed, uploadSliced } from '../src/sparse/upload';
 import { timeRuns } from './measure';
 import { alignedRows, num } from './table';
 
@@ -152,7 +155,8 @@ export async function benchSparse(
       } finally {
         nm.destroy();
       }
-      const matrix = encodeBitmask('W', randomUnstructuredDense(random, rows, cols, 0.5), rows, cols);
+      const unDense = randomUnstructuredDense(random, rows, cols, 0.5);
+      const matrix = encodeBitmask('W', unDense, rows, cols);
       const un = (await uploadCompressed(rt, matrix, 'sparse bench unstructured W')) as BitmaskOnGpu;
       try {
         const ms = await timeDispatches(
@@ -167,8 +171,24 @@ export async function benchSparse(
       } finally {
         un.destroy();
       }
-      const last = out.slice(-3);
-      process.stderr.write(`${last.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
+      // The same W in the sliced format (src/sparse/slicedFormat.ts): a measured option, not what
+      // sparseLinear runs.
+      const sliced = await uploadSliced(rt, encodeSliced('W', unDense, rows, cols), 'sparse bench sliced W');
+      try {
+        const ms = await timeDispatches(
+          rt,
+          await slicedMatvecDispatches(rt, { weights: sliced, x: x.buffer, y: y.buffer }),
+          reps,
+          runs,
+        );
+        out.push(row('unstructured 50%', 'slicedMatvec', sliced.bytes, matrix.values.length, ms, denseMs));
+      } finally {
+        sliced.destroy();
+      }
+      const last = out.slice(-4);
+      process.stderr.write(
+        `${last.map((r) => `${r.kernel.split(' ')[0]} ${num(r.medianMs, 4)} ms`).join(', ')}\n`,
+      );
     } catch (error) {
       process.stderr.write('FAILED\n');
       out.push({ ...row('dense', 'matvec', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });

@@ -40,6 +40,8 @@ export interface TrainRow {
    */
   stepCounters: BenchCounters;
   optimizerCounters: BenchCounters;
+  /** The optimizer's GPU ms per kernel (pipeline label) in one more, profiled step; null without timestamps. */
+  optimizerKernels: Record<string, number> | null;
   error?: string;
 }
 
@@ -98,6 +100,11 @@ export async function benchTrain(
           stepCounts.push(r.counters);
           optimizerCounts.push(r.optimizerCounters);
         }
+        // The state after the timed steps, then one more step, profiled (its times are not used:
+        // timing every pass slows it; it may change Adapprox's ranks, hence the state first).
+        const stateBytes = arm.optimizer.stateBytes().persistent;
+        const profiled = await arm.step(rt, batch, 1e-4, { profileOptimizer: true });
+        const kernels = profiled.optimizerGpuMsByKernel;
         const modelMs = median(model);
         const optimizerMs = median(opt);
         const isAdamW = choice.kind === 'adamw';
@@ -110,7 +117,7 @@ export async function benchTrain(
           modelMs,
           optimizerMs,
           optimizerShare: optimizerMs / (modelMs + optimizerMs),
-          stateBytes: arm.optimizer.stateBytes().persistent,
+          stateBytes,
           modelGflops: flops / modelMs / 1e6,
           optimizerGbps: isAdamW ? (7 * 4 * parameters) / optimizerMs / 1e6 : null,
           fracPeakCopy: null,
@@ -118,6 +125,7 @@ export async function benchTrain(
           overStepAdamW: null,
           stepCounters: medianCounts(stepCounts, clocked.counters.gpuMs),
           optimizerCounters: medianCounts(optimizerCounts, clocked.optimizerCounters.gpuMs),
+          optimizerKernels: kernels ? Object.fromEntries(kernels) : null,
         });
         const o = optimizerCounts[0];
         process.stderr.write(
@@ -142,6 +150,7 @@ export async function benchTrain(
           overStepAdamW: null,
           stepCounters: medianCounts([], null),
           optimizerCounters: medianCounts([], null),
+          optimizerKernels: null,
           error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
         });
         if (rt.isLost) return rows;
@@ -203,6 +212,17 @@ export function formatTrain(rows: readonly TrainRow[]): string {
     '',
     '* Counts: median of the timed steps (read-backs = GPU→CPU copies waited for; submits = command ' +
       'buffers queued). GPU ms: the second untimed step, timed on the GPU clock (timestamp queries; n/a without them).',
+    '',
+    "The optimizer's GPU ms per kernel (pipeline label), one profiled step after the timed ones, largest first:",
+    '',
+    '| model | optimizer | GPU ms by kernel |',
+    '| --- | --- | --- |',
+    ...rows
+      .filter((r) => !r.error && r.optimizerKernels)
+      .map((r) => {
+        const byKernel = Object.entries(r.optimizerKernels ?? {}).sort((a, b) => b[1] - a[1]);
+        return `| ${r.preset} | ${r.optimizer} | ${byKernel.map(([k, ms]) => `${k} ${num(ms, 3)}`).join(', ')} |`;
+      }),
   ];
   return lines.join('\n');
 }

@@ -5,7 +5,8 @@
 // a block after the first column block adds to y (ACC), and the last one may also write
 // dots = x_rows ⊙ y, the terms of xᵀG·x (x_rows is x bound over the block's rows), so that a
 // Rayleigh quotient needs no separate elementwise pass. matvec_direct and matvec_direct_dots, for
-// CPU adapters, compute the same with 8 rows an invocation and no barrier (below).
+// CPU adapters, compute the same with 8 rows an invocation and no barrier (below);
+// matvec_direct4 and matvec_direct4_dots read G and x as vec4 when the layout allows (below).
 
 struct Params {
   rows: u32,
@@ -28,6 +29,12 @@ const GROUP: u32 = 128u;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> x_rows: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dots: array<f32>;
+
+// The same G and x as vec4, for the vec4 direct entry points only (an entry point may use one
+// variable of a binding; the wrapper binds them only when ld, cols and both offsets are multiples
+// of 4, so every vec4 is 16-byte aligned and whole).
+@group(0) @binding(1) var<storage, read> g4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
 
 var<workgroup> partial: array<f32, 128>;
 
@@ -155,9 +162,21 @@ fn matvec_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct_rows(r0);
+  store_eight(r0, direct_rows(r0));
+}
+
+// Writes the products of rows r0… (up to 8, those that exist) into y.
+fn store_eight(r0: u32, s: EightRows) {
   for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
     store_direct_row(r0 + j, eight_at(s, j));
+  }
+}
+
+// store_eight, and each row's x_rows ⊙ y into dots.
+fn store_eight_dots(r0: u32, s: EightRows) {
+  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
+    let total = store_direct_row(r0 + j, eight_at(s, j));
+    dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
   }
 }
 
@@ -178,9 +197,63 @@ fn matvec_direct_dots(
   if (r0 >= p.rows) {
     return;
   }
-  let s = direct_rows(r0);
-  for (var j = 0u; j < min(DIRECT_ROWS, p.rows - r0); j++) {
-    let total = store_direct_row(r0 + j, eight_at(s, j));
-    dots[p.off_dots + r0 + j] = x_rows[p.off_xr + r0 + j] * total;
+  store_eight_dots(r0, direct_rows(r0));
+}
+
+// The vec4 direct kernel: direct_rows with G and x read 4 columns at a time. SwiftShader loads a
+// vec4 at once where the scalar kernel gathers 4 times, and x's vec4 is shared by the 8 rows as
+// x[c] is. Each row keeps 4 partial sums (columns c ≡ 0, 1, 2, 3 mod 4) added at the end, so a
+// row's serial additions drop from cols to cols / 4 + 3. Measured in bench/README.md ("Issue 15: a vec4 dense direct kernel").
+fn direct4_rows(r0: u32) -> EightRows {
+  let last = vec4<u32>(p.rows - 1u);
+  let ld4 = p.ld / 4u;
+  let g0 = p.off_g / 4u;
+  let a = g0 + min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), last) * ld4;
+  let b = g0 + min(vec4<u32>(r0) + vec4<u32>(4u, 5u, 6u, 7u), last) * ld4;
+  let x0 = p.off_x / 4u;
+  var s0 = vec4<f32>();
+  var s1 = vec4<f32>();
+  var s2 = vec4<f32>();
+  var s3 = vec4<f32>();
+  var s4 = vec4<f32>();
+  var s5 = vec4<f32>();
+  var s6 = vec4<f32>();
+  var s7 = vec4<f32>();
+  for (var c = 0u; c < p.cols / 4u; c++) {
+    let xc = x4[x0 + c];
+    s0 += g4[a.x + c] * xc;
+    s1 += g4[a.y + c] * xc;
+    s2 += g4[a.z + c] * xc;
+    s3 += g4[a.w + c] * xc;
+    s4 += g4[b.x + c] * xc;
+    s5 += g4[b.y + c] * xc;
+    s6 += g4[b.z + c] * xc;
+    s7 += g4[b.w + c] * xc;
   }
+  let one = vec4<f32>(1.0);
+  return EightRows(
+    vec4<f32>(dot(s0, one), dot(s1, one), dot(s2, one), dot(s3, one)),
+    vec4<f32>(dot(s4, one), dot(s5, one), dot(s6, one), dot(s7, one)),
+  );
+}
+
+@compute @workgroup_size(DIRECT_GROUP)
+fn matvec_direct4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let r0 = direct_first_row(gid, groups);
+  if (r0 >= p.rows) {
+    return;
+  }
+  store_eight(r0, direct4_rows(r0));
+}
+
+@compute @workgroup_size(DIRECT_GROUP)
+fn matvec_direct4_dots(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
+  let r0 = direct_first_row(gid, groups);
+  if (r0 >= p.rows) {
+    return;
+  }
+  store_eight_dots(r0, direct4_rows(r0));
 }

@@ -40,6 +40,8 @@ export interface KernelSource {
   code: string;
   entryPoint?: string;
   constants?: Record<string, number>;
+  /** Labels the pipeline, which names its time in a profile (startProfile); `name` when omitted. */
+  label?: string;
 }
 
 /** Recorded dispatches that trigger a submit on their own, to bound the encoder's size. */
@@ -208,7 +210,7 @@ export class GpuRuntime {
     }
     try {
       return await this.device.createComputePipelineAsync({
-        label: source.name,
+        label: source.label ?? source.name,
         layout: 'auto',
         compute: { module, entryPoint, constants: source.constants ?? {} },
       });

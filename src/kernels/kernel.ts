@@ -24,6 +24,11 @@ export interface KernelDeclaration<F extends UniformFields, E extends string> {
   entryPoints?: readonly E[];
   /** The block bound at @group(0) @binding(0), in the WGSL struct's order; {} for none. */
   uniforms: F;
+  /**
+   * Label each pipeline "name/entry point" instead of "name", so that a profile (rt.startProfile)
+   * splits the module's time by entry point. Default false.
+   */
+  labelEntryPoints?: boolean;
 }
 
 export interface Kernel<F extends UniformFields = UniformFields, E extends string = string> {
@@ -127,7 +132,13 @@ export function defineKernel<const F extends UniformFields, const E extends stri
         throw new Error(`${label()}: "${entry}" is not one of its entry points (${entryPoints.join(', ')})`);
       }
       check();
-      return rt.pipeline({ name, code, entryPoint: entry, ...(constants ? { constants } : {}) });
+      return rt.pipeline({
+        name,
+        code,
+        entryPoint: entry,
+        ...(constants ? { constants } : {}),
+        ...(declaration.labelEntryPoints ? { label: `${name}/${entry}` } : {}),
+      });
     },
     pack(values) {
       check();

@@ -3,8 +3,8 @@
 //
 // - 'tiled' (matmul.wgsl): 64×64 tiles of C from panels staged in workgroup memory, two barriers
 //   per 16 steps of k. Made for GPUs, where workgroup memory is fast and barriers cheap.
-// - 'direct' (matmulDirect.wgsl): 32×32 tiles, each invocation a 4×4 register block read straight
-//   from the storage buffers, no workgroup memory and no barrier.
+// - 'direct' (matmulDirect.wgsl): 32×32 tiles, each of 16 invocations an 8×8 register block read
+//   straight from the storage buffers, no workgroup memory and no barrier.
 //
 // The rule: a CPU adapter (the fallback adapter, SwiftShader here) gets 'direct' for every shape,
 // anything else gets 'tiled'. On SwiftShader a workgroup runs on one thread and each barrier

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { withKernelRuntimes } from '../host/testRuntimes';
-import { matvec, matvecBlocks, matvecBound } from './matvec';
+import { directReadsVec4, matvec, matvecBlocks, matvecBound } from './matvec';
 import { MATVEC_KERNELS } from './matvecKernel';
 import { freshSeed, Random } from './random';
 import { F32_EPS, matmulReference, relativeError } from './reference';
@@ -88,6 +88,70 @@ describe('matvec', () => {
       });
     }
   }
+
+  // The direct kernel's vec4 form (cols a multiple of 4): rows not a multiple of 8, cols not a
+  // multiple of 8 or 16, windows that start mid-binding (row blocks of 131 × 68 under 2 KiB) and
+  // rows split into column blocks that add to y (3 × 1000: 448 + 448 + 104).
+  const vec4Shapes: [number, number][] = [
+    [45, 12],
+    [517, 36],
+    [131, 68],
+    [3, 1000],
+  ];
+  for (const [label, which] of both) {
+    it(`the direct kernel's vec4 form matches float64 within ⌈c/4⌉ + 3 serial additions (${label})`, async () => {
+      const r = which();
+      for (const [rows, cols] of vec4Shapes) {
+        expect(directReadsVec4(cols, r.limits.minStorageBufferOffsetAlignment)).toBe(true);
+        const seed = freshSeed();
+        const random = new Random(seed);
+        const a = random.uniform(rows * cols);
+        const x = random.uniform(cols);
+        const xRows = random.uniform(rows);
+        const y = await poisoned(r, rows);
+        const out = await poisoned(r, rows);
+        const args = {
+          a: await scratch(r, a),
+          x: await scratch(r, x),
+          rows,
+          cols,
+          kernel: 'direct',
+        } as const;
+        await matvec(r, { ...args, y, dots: { xRows: await scratch(r, xRows), out } });
+        const ref = matmulReference({ a, b: x, m: rows, n: 1, k: cols });
+        // Per column block of c: 4 partial sums of c/4 products, their sum (3 additions), one
+        // addition per later column block, the products' rounding and x_rows·y's.
+        const block = matvecBlocks(r, rows, cols).cols;
+        const blocks = Math.ceil(cols / block);
+        const bound = (Math.ceil(block / 4) + 3 + blocks + 1) * F32_EPS;
+        expect(relativeError(await r.readF32(y), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+        const dots = {
+          value: ref.value.map((v, i) => v * (xRows[i] as number)),
+          scale: ref.scale.map((s, i) => s * Math.abs(xRows[i] as number)),
+        };
+        expect(relativeError(await r.readF32(out), dots), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+        const y2 = await poisoned(r, rows);
+        await matvec(r, { ...args, y: y2 });
+        expect(relativeError(await r.readF32(y2), ref), `${rows}×${cols} seed ${seed}`).toBeLessThanOrEqual(
+          bound,
+        );
+      }
+    });
+  }
+
+  it('reads vec4 only when every window is whole vec4s', () => {
+    expect(directReadsVec4(36, 256)).toBe(true);
+    // Odd widths and widths of 2 mod 4 keep the scalar kernel (the awkward shapes above).
+    expect(directReadsVec4(67, 256)).toBe(false);
+    expect(directReadsVec4(9, 256)).toBe(false);
+    expect(directReadsVec4(38, 256)).toBe(false);
+    // Column blocks of a row of 1000 under 2 KiB bindings end on multiples of 4.
+    expect(matvecBlocks(tiny(), 3, 1000).cols % 4).toBe(0);
+  });
 
   it('splits a 7 × 500 matrix into column blocks under 2 KiB bindings', () => {
     expect(matvecBlocks(tiny(), 7, 500).cols).toBeLessThan(500);

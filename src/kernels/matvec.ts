@@ -1,6 +1,7 @@
 // y = A·x for a row-major rows × cols matrix A (shaders/kernels/matvec.wgsl) on one of two kernels
 // (matvecKernel.ts): 'workgroup', one workgroup per row and a tree of partial sums, for GPUs; and
-// 'direct', 8 rows an invocation summed serially with no barrier, for CPU adapters. The
+// 'direct', 8 rows an invocation summed serially with no barrier, for CPU adapters; when cols is a
+// multiple of 4 the direct kernel reads A and x as vec4 (matvec_direct4), else as scalars. The
 // tiled matmul kernel gives a 1-column product one useful column in every 64-wide tile; this one
 // reads each element of A once with every invocation busy. A matrix larger than one storage
 // binding is split into blocks of whole rows and, when a single row does not fit, of columns: the
@@ -19,7 +20,15 @@ import { bindWindow, windowCapacity } from './window';
 const matvecKernel = defineKernel({
   name: 'matvec',
   code: shader,
-  entryPoints: ['matvec', 'matvec_dots', 'matvec_t', 'matvec_direct', 'matvec_direct_dots'],
+  entryPoints: [
+    'matvec',
+    'matvec_dots',
+    'matvec_t',
+    'matvec_direct',
+    'matvec_direct_dots',
+    'matvec_direct4',
+    'matvec_direct4_dots',
+  ],
   uniforms: {
     rows: 'u32',
     cols: 'u32',
@@ -51,10 +60,20 @@ export interface MatvecArgs {
 const DIRECT_ROWS_PER_GROUP = 64 * 8;
 
 /**
+ * Whether the direct kernel reads A and x as vec4: a vec4 binding needs every window to start and
+ * end on a whole vec4, which holds when cols (A's leading dimension) is a multiple of 4, since
+ * matvecBlocks cuts column blocks at multiples of 4 and bindings start at multiples of `align`.
+ */
+export function directReadsVec4(cols: number, alignBytes: number): boolean {
+  return cols % 4 === 0 && alignBytes % 16 === 0;
+}
+
+/**
  * The error bound's multiple of the unit roundoff, relative to Σ|a||x| per row, for a product of
  * `cols` columns split into `columnBlocks` blocks: one invocation's serial additions (⌈c/128⌉ on
  * the workgroup kernel, then 7 tree levels; the whole row on the direct one), one addition per later
- * column block, one rounding of the products and one of x_rows·y for the dots.
+ * column block, one rounding of the products and one of x_rows·y for the dots. The direct kernel's
+ * vec4 form adds ⌈c/4⌉ + 3 serially (4 partial sums, then their sum), within the same bound.
  */
 export function matvecBound(kernel: MatvecKernel, cols: number, columnBlocks: number): number {
   return (kernel === 'direct' ? cols : Math.ceil(cols / 128) + 7) + columnBlocks + 1;
@@ -66,7 +85,9 @@ export function matvecBlocks(rt: GpuRuntime, rows: number, cols: number): { rows
     rt.limits.maxStorageBufferBindingSize,
     rt.limits.minStorageBufferOffsetAlignment,
   );
-  const blockCols = Math.min(cols, capacity);
+  // A column block shorter than the row ends on a multiple of 4 columns, so that every block of a
+  // row whose length is a multiple of 4 is one too (directReadsVec4).
+  const blockCols = cols <= capacity ? cols : capacity - (capacity % 4);
   // (blockRows − 1)·cols + blockCols elements of A fit one binding, and one workgroup per row fits
   // the (folded) grid.
   const grid = rt.limits.maxComputeWorkgroupsPerDimension ** 2;
@@ -101,11 +122,14 @@ export async function matvec(rt: GpuRuntime, args: MatvecArgs): Promise<void> {
       throw new RangeError('matvec: dots.out must be a buffer of its own');
   }
   const direct = kernel === 'direct';
-  const plain = await matvecKernel.pipeline(rt, direct ? 'matvec_direct' : 'matvec');
-  const withDots = dots
-    ? await matvecKernel.pipeline(rt, direct ? 'matvec_direct_dots' : 'matvec_dots')
-    : null;
   const align = rt.limits.minStorageBufferOffsetAlignment;
+  const [plainEntry, dotsEntry] = !direct
+    ? (['matvec', 'matvec_dots'] as const)
+    : directReadsVec4(cols, align)
+      ? (['matvec_direct4', 'matvec_direct4_dots'] as const)
+      : (['matvec_direct', 'matvec_direct_dots'] as const);
+  const plain = await matvecKernel.pipeline(rt, plainEntry);
+  const withDots = dots ? await matvecKernel.pipeline(rt, dotsEntry) : null;
   const block = matvecBlocks(rt, rows, cols);
   const dispatches: Dispatch[] = [];
   if (transpose) {

@@ -9,7 +9,7 @@
 // that is d < 1/16 (sparsity above 93.75%), far beyond what pruning a language model keeps; so this
 // format is the only unstructured one (csrU16Bytes is here for the comparison in docs and tests).
 
-import { isStored, SparseFormatError } from './formatError';
+import { checkSparseShape, isStored, SparseFormatError } from './formatError';
 
 export interface BitmaskMatrix {
   format: 'bitmask';
@@ -46,19 +46,9 @@ export function popcount(word: number): number {
   return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) as number;
 }
 
-function checkShape(name: string, rows: number, cols: number): void {
-  for (const [what, v] of [
-    ['rows', rows],
-    ['cols', cols],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1)
-      throw new SparseFormatError(name, `${what} = ${v} must be an integer ≥ 1`);
-  }
-}
-
 /** Encodes a row-major matrix, storing every entry whose bits are not +0 (−0 is stored). */
 export function encodeBitmask(name: string, dense: Float32Array, rows: number, cols: number): BitmaskMatrix {
-  checkShape(name, rows, cols);
+  checkSparseShape(name, rows, cols);
   if (dense.length !== rows * cols)
     throw new SparseFormatError(name, `${dense.length} elements do not make a ${rows}×${cols} matrix`);
   const bits = new Uint32Array(dense.buffer, dense.byteOffset, dense.length);
@@ -91,7 +81,7 @@ export function encodeBitmask(name: string, dense: Float32Array, rows: number, c
  */
 export function validateBitmask(matrix: BitmaskMatrix): void {
   const { name, rows, cols, mask, values, rowOffsets } = matrix;
-  checkShape(name, rows, cols);
+  checkSparseShape(name, rows, cols);
   const words = bitmaskWordsPerRow(cols);
   if (mask.length !== rows * words)
     throw new SparseFormatError(

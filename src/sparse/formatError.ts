@@ -17,3 +17,14 @@ export class SparseFormatError extends Error {
 export function isStored(bits: number): boolean {
   return bits !== 0;
 }
+
+/** Throws unless rows and cols are integers ≥ 1: the shape check every format starts with. */
+export function checkSparseShape(name: string, rows: number, cols: number): void {
+  for (const [what, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new SparseFormatError(name, `${what} = ${v} must be an integer ≥ 1`);
+  }
+}

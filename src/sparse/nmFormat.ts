@@ -9,7 +9,7 @@
 // For 2:4 with cols a multiple of 32: per group of 4 columns, 2 · 4 bytes of values and 2 · 2 bits of
 // indices = 8.5 bytes instead of dense's 16 (53%).
 
-import { isStored, SparseFormatError } from './formatError';
+import { checkSparseShape, isStored, SparseFormatError } from './formatError';
 
 export interface NmMatrix {
   format: 'nm';
@@ -55,13 +55,7 @@ export function nmBytes(rows: number, cols: number, n: number, m: number): numbe
 
 /** Throws unless rows × cols with n:m is a shape the format holds. */
 export function checkNmShape(name: string, rows: number, cols: number, n: number, m: number): void {
-  for (const [what, v] of [
-    ['rows', rows],
-    ['cols', cols],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1)
-      throw new SparseFormatError(name, `${what} = ${v} must be an integer ≥ 1`);
-  }
+  checkSparseShape(name, rows, cols);
   if (!Number.isInteger(m) || m < 2 || m > NM_FORMAT_MAX_M)
     throw new SparseFormatError(name, `N:M needs 2 ≤ m ≤ ${NM_FORMAT_MAX_M}, got m = ${m}`);
   if (!Number.isInteger(n) || n < 1 || n >= m)

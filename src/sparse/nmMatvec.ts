@@ -3,12 +3,14 @@
 // instead of dense's 16. On the 'workgroup' kernel (GPUs) short rows take one invocation each:
 // measured on stories260K's 64- and 172-wide rows, a 128-wide workgroup per row spent its time in
 // the reduction's barriers. The 'direct' kernel (CPU adapters, kernels/matvecKernel.ts) takes 4
-// rows an invocation at every length; for 2:4 its own entry takes 8 and loads each group's x once
-// for all 8 rows (nm_matvec_direct_24). W is split into blocks of whole rows whose values and
+// rows an invocation at every length; for 2:4 its own module (nmMatvec24.wgsl) takes 8, loads each
+// group's x once for all 8 rows and its two kept values as one vec2, and tests index bits without
+// shifting (nm_matvec_direct_24). W is split into blocks of whole rows whose values and
 // indices each fit one storage binding; a row longer than a binding is a limit error (a 128 MiB
 // binding, WebGPU's minimum, holds 32 M kept values).
 
 import shader from '../../shaders/sparse/nmMatvec.wgsl?raw';
+import shader24 from '../../shaders/sparse/nmMatvec24.wgsl?raw';
 import { GpuLimitError } from '../gpu/errors';
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { defineKernel } from '../kernels/kernel';
@@ -19,20 +21,30 @@ import { checkVectors, type SparseMatvecArgs } from './matvecArgs';
 import { nmIndexBits, nmIndicesPerWord } from './nmFormat';
 import type { NmOnGpu } from './upload';
 
+const uniforms = {
+  rows: 'u32',
+  kept: 'u32',
+  words: 'u32',
+  off_v: 'u32',
+  off_i: 'u32',
+  off_x: 'u32',
+  off_y: 'u32',
+  acc: 'u32',
+} as const;
+
 const nmMatvecKernel = defineKernel({
   name: 'nmMatvec',
   code: shader,
-  entryPoints: ['nm_matvec', 'nm_matvec_rows', 'nm_matvec_direct', 'nm_matvec_direct_24'],
-  uniforms: {
-    rows: 'u32',
-    kept: 'u32',
-    words: 'u32',
-    off_v: 'u32',
-    off_i: 'u32',
-    off_x: 'u32',
-    off_y: 'u32',
-    acc: 'u32',
-  },
+  entryPoints: ['nm_matvec', 'nm_matvec_rows', 'nm_matvec_direct'],
+  uniforms,
+});
+
+// The same block: the wrapper packs it once for either module.
+const nmMatvec24Kernel = defineKernel({
+  name: 'nmMatvec24',
+  code: shader24,
+  entryPoints: ['nm_matvec_direct_24'],
+  uniforms,
 });
 
 /**
@@ -85,9 +97,12 @@ export async function nmMatvecDispatches(
     ['indices', w.indices],
   ]);
   const kernel = matvecKernelFor('nmMatvec', rt, args.kernel);
+  const align = rt.limits.minStorageBufferOffsetAlignment;
+  // The 2:4 kernel reads a group's two values as one vec2: each row's first value (an even element,
+  // kept being even) must stay even inside its binding, which an offset alignment of 8 bytes keeps.
   const entry =
     kernel === 'direct'
-      ? w.n === 2 && w.m === 4
+      ? w.n === 2 && w.m === 4 && align % 8 === 0
         ? 'nm_matvec_direct_24'
         : 'nm_matvec_direct'
       : w.kept <= NM_SHORT_ROW_KEPT
@@ -99,8 +114,10 @@ export async function nmMatvecDispatches(
     nm_matvec_rows: ROWS_PER_GROUP,
     nm_matvec: 1,
   }[entry];
-  const pipeline = await nmMatvecKernel.pipeline(rt, entry, nmConstants(w));
-  const align = rt.limits.minStorageBufferOffsetAlignment;
+  const pipeline =
+    entry === 'nm_matvec_direct_24'
+      ? await nmMatvec24Kernel.pipeline(rt, entry)
+      : await nmMatvecKernel.pipeline(rt, entry, nmConstants(w));
   const blockRows = nmMatvecRows(rt, w);
   const xw = bindWindow(args.x, args.offsetX ?? 0, w.cols, align);
   const dispatches: Dispatch[] = [];

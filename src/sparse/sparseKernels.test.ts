@@ -44,11 +44,15 @@ describe('sparse kernels', () => {
           // words; 1:4 keeps one of four. Both take nm_matvec_direct, not the 2:4 kernel.
           [131, 24, 3, 4],
           [13, 72, 1, 4],
-          // The 2:4 direct kernel (nm_matvec_direct_24): 8 rows an invocation, 128 a workgroup;
-          // 131 rows end in a partial invocation of a second workgroup, 36 columns in a partial
-          // index word (18 kept values), and 256 columns in 8 whole words.
+          // The 2:4 direct kernel (nm_matvec_direct_24, nmMatvec24.wgsl): 8 rows an invocation,
+          // 128 a workgroup, a group's values read as one vec2; 131 rows end in a partial
+          // invocation of a second workgroup, 36 columns in a partial index word (18 kept values),
+          // and 256 columns in 8 whole words; 100 columns are 3 whole words and one group, 392 are
+          // 12 and two groups (2 rows a block under 2 KiB bindings, so blocks start at odd rows).
           [131, 36, 2, 4],
           [9, 256, 2, 4],
+          [75, 100, 2, 4],
+          [21, 392, 2, 4],
         ] as const) {
           const seed = freshSeed();
           const random = new Random(seed);

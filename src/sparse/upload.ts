@@ -6,6 +6,7 @@ import type { TrackedBuffer } from '../gpu/ledger';
 import type { GpuRuntime } from '../gpu/runtime';
 import { type CompressedMatrix, validateCompressed } from './compressed';
 import { nmIndexWordsPerRow, nmKeptPerRow } from './nmFormat';
+import { SLICE_ROWS, type SlicedMatrix, validateSliced } from './slicedFormat';
 
 interface OnGpuCommon {
   name: string;
@@ -37,6 +38,15 @@ export interface BitmaskOnGpu extends OnGpuCommon {
 }
 
 export type CompressedMatrixOnGpu = NmOnGpu | BitmaskOnGpu;
+
+export interface SlicedOnGpu extends OnGpuCommon {
+  format: 'sliced';
+  sliceStarts: GPUBuffer;
+  steps: GPUBuffer;
+  values: GPUBuffer;
+  /** The slice starts on the host too: the kernel's wrapper sizes its bindings from them. */
+  hostSliceStarts: Uint32Array;
+}
 
 /** Validates the matrix, then uploads its arrays as buffers labelled `${label} values` and so on. */
 export async function uploadCompressed(
@@ -86,6 +96,48 @@ export async function uploadCompressed(
       hostRowOffsets: matrix.rowOffsets.slice(),
       bytes: bytes(),
       destroy,
+    };
+  } catch (error) {
+    for (const t of tracked) t.destroy();
+    throw error;
+  }
+}
+
+/**
+ * Validates a sliced matrix (slicedFormat.ts), then uploads its arrays as `${label} sliced_starts`,
+ * `sliced_steps` and `sliced_values`. A matrix with no slot (every row empty) gets one slot of +0
+ * (36 bytes more than slicedBytes counts), since a kernel binds no empty buffer.
+ */
+export async function uploadSliced(
+  rt: GpuRuntime,
+  matrix: SlicedMatrix,
+  label: string,
+): Promise<SlicedOnGpu> {
+  validateSliced(matrix);
+  const empty = matrix.steps.length === 0;
+  const tracked: TrackedBuffer[] = [];
+  const put = async (part: string, data: Float32Array | Uint32Array) => {
+    const t = await rt.upload(`${label} ${part}`, 'weights', data);
+    tracked.push(t);
+    return t.buffer;
+  };
+  try {
+    const sliceStarts = await put('sliced_starts', matrix.sliceStarts);
+    const steps = await put('sliced_steps', empty ? new Uint32Array(1) : matrix.steps);
+    const values = await put('sliced_values', empty ? new Float32Array(SLICE_ROWS) : matrix.values);
+    return {
+      name: matrix.name,
+      rows: matrix.rows,
+      cols: matrix.cols,
+      format: 'sliced',
+      sliceStarts,
+      steps,
+      values,
+      hostSliceStarts: matrix.sliceStarts.slice(),
+      bytes: tracked.reduce((s, t) => s + t.entry.size, 0),
+      destroy: () => {
+        for (const t of tracked) t.destroy();
+      },
     };
   } catch (error) {
     for (const t of tracked) t.destroy();

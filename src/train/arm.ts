@@ -26,6 +26,11 @@ export interface StepResult {
   /** What the whole step asked of the GPU (forward, backward and optimizer), and the optimizer alone. */
   counters: WorkCounters;
   optimizerCounters: WorkCounters;
+  /**
+   * With `profileOptimizer` (and timestamp queries): the optimizer's GPU ms per kernel (pipeline
+   * label). Timing every pass slows the step, so a profiled step's times are not comparable.
+   */
+  optimizerGpuMsByKernel?: Map<string, number>;
 }
 
 export class TrainArm {
@@ -83,7 +88,12 @@ export class TrainArm {
    * writes anything (NonFiniteGradientError), so after a refused step the weights and the optimizer
    * state are still those of the last good step.
    */
-  async step(rt: GpuRuntime, batch: readonly Window[], lr: number): Promise<StepResult> {
+  async step(
+    rt: GpuRuntime,
+    batch: readonly Window[],
+    lr: number,
+    options: { profileOptimizer?: boolean } = {},
+  ): Promise<StepResult> {
     const t0 = performance.now();
     const whole = WorkMeter.start(rt);
     let sum = 0;
@@ -106,10 +116,13 @@ export class TrainArm {
     const t1 = performance.now();
     const optimizer = WorkMeter.start(rt);
     rt.ledger.resetPeakIn('optimizer-transient');
+    const profiling = options.profileOptimizer === true && rt.startProfile();
     await this.optimizer.step(rt, this.slots, lr);
     await rt.sync();
     const optimizerMs = performance.now() - t1;
+    const profile = profiling ? await rt.stopProfile() : undefined;
     return {
+      ...(profile ? { optimizerGpuMsByKernel: new Map([...profile].map(([k, ns]) => [k, ns / 1e6])) } : {}),
       loss: sum / count,
       modelMs: t1 - t0,
       optimizerMs,

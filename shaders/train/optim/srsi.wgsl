@@ -13,9 +13,9 @@
 // Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
 // costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
 // (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
-// (no barrier: one invocation per entry sums over the rows), w pivots of 2 barriers each, and a
-// row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares the condition number in
-// the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
+// (no barrier: each entry is summed over the rows by one invocation, `gram`), w pivots of 2
+// barriers each, and a row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares
+// the condition number in the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
 // s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
 // leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
 // Yanagisawa 2020). In f32, s/‖Y‖² ≈ 1e-3 at these sizes, so one shift leaves κ(Q₁) above
@@ -38,6 +38,49 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read_write> sk: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sc: array<f32>;
 
+// The Gram XᵀX of X (rows × w at x0, row-major) into g (w × w, both triangles), laid out as
+// fs_product is (below) for a CPU driver's 4-lane SIMD groups: each group of 4 invocations takes 4
+// rows a…a + 3 of the Gram and a block of 16 columns, lane ℓ the columns ℓ, ℓ + 4, …, so each row
+// of X costs 4 equal-address loads and 4 consecutive-address ones. Each entry is summed serially
+// over the rows, and entry (a, b) and (b, a) are the same products in the same order, so the Gram
+// is exactly symmetric. Reads past column w land in the next row of X or in what follows X in the
+// sketch, and are dropped.
+fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
+  let lane = t % 4u;
+  let blocks = (w + 15u) / 16u;
+  let tasks = ((w + 3u) / 4u) * blocks;
+  let last = w - 1u;
+  for (var id = t / 4u; id < tasks; id += WG / 4u) {
+    let a0 = (id / blocks) * 4u;
+    let k0 = (id % blocks) * 16u + lane;
+    let aa = vec4<u32>(a0, min(a0 + 1u, last), min(a0 + 2u, last), min(a0 + 3u, last));
+    var c0 = vec4<f32>();
+    var c1 = vec4<f32>();
+    var c2 = vec4<f32>();
+    var c3 = vec4<f32>();
+    for (var r = 0u; r < rows; r++) {
+      let row = x0 + r * w;
+      let x = vec4<f32>(sk[row + aa.x], sk[row + aa.y], sk[row + aa.z], sk[row + aa.w]);
+      c0 += x * sk[row + k0];
+      c1 += x * sk[row + k0 + 4u];
+      c2 += x * sk[row + k0 + 8u];
+      c3 += x * sk[row + k0 + 12u];
+    }
+    // c_c holds column k0 + 4c of rows a0…a0 + 3.
+    let tile = array<vec4<f32>, 4>(c0, c1, c2, c3);
+    for (var c = 0u; c < 4u; c++) {
+      let b = k0 + 4u * c;
+      if (b < w) {
+        for (var ai = 0u; ai < 4u; ai++) {
+          if (a0 + ai < w) {
+            sk[g + (a0 + ai) * w + b] = tile[c][ai];
+          }
+        }
+      }
+    }
+  }
+}
+
 // One CholeskyQR pass over Y (rows × w at y0) with the scratch at g0: the Gram / R (upper
 // triangle) at +0, the diagonal before factoring at +w², R's diagonal at +w² + w.
 fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
@@ -46,18 +89,8 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
   if (t == 0u) {
     qr_unsettled = 0u;
   }
-  // Upper triangle of YᵀY: one invocation per entry, summing over the rows serially.
-  for (var e = t; e < w * w; e += WG) {
-    let a = e / w;
-    let b = e % w;
-    if (a <= b) {
-      var acc = 0.0;
-      for (var r = 0u; r < rows; r++) {
-        acc += sk[y0 + r * w + a] * sk[y0 + r * w + b];
-      }
-      sk[g + a * w + b] = acc;
-    }
-  }
+  // YᵀY (the factorisation reads its upper triangle).
+  gram(t, rows, w, y0, g);
   storageBarrier();
   var shift = 0.0;
   if (shifted) {
@@ -92,12 +125,11 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
       sk[rdiag + j] = r;
     }
     storageBarrier();
-    let m = w - j - 1u;
-    for (var e = t; e < m * m; e += WG) {
-      let a = j + 1u + e / m;
-      let b = j + 1u + e % m;
-      if (a <= b) {
-        sk[g + a * w + b] -= sk[g + j * w + a] * sk[g + j * w + b];
+    // Row by row (no integer division per entry: on a CPU driver it is a scalar divide per lane).
+    for (var a = j + 1u; a < w; a++) {
+      let rja = sk[g + j * w + a];
+      for (var b = a + t; b < w; b += WG) {
+        sk[g + a * w + b] -= rja * sk[g + j * w + b];
       }
     }
     storageBarrier();
@@ -196,18 +228,9 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
   let half = players / 2u;
   let rot0 = es0 + w * w;
   let vals0 = rot0 + 2u * half;
+  gram(t, rows, w, u0, a0);
   for (var e = t; e < w * w; e += WG) {
-    let a = e / w;
-    let b = e % w;
-    if (a <= b) {
-      var acc = 0.0;
-      for (var r = 0u; r < rows; r++) {
-        acc += sk[u0 + r * w + a] * sk[u0 + r * w + b];
-      }
-      sk[a0 + a * w + b] = acc;
-      sk[a0 + b * w + a] = acc;
-    }
-    sk[e0 + e] = select(0.0, 1.0, a == b);
+    sk[e0 + e] = select(0.0, 1.0, e / w == e % w);
   }
   storageBarrier();
   for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
@@ -255,14 +278,13 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
         sk[rot0 + 2u * i + 1u] = s;
       }
       storageBarrier();
-      // A ← A·J and E ← E·J: columns p and q of every row k.
-      for (var e = t; e < half * w; e += WG) {
-        let i = e / w;
-        let k = e % w;
+      // A ← A·J and E ← E·J: columns p and q of every row k. Pair by pair, so that no entry pays an
+      // integer division (a scalar divide per lane on a CPU driver).
+      for (var i = 0u; i < half; i++) {
         let pq = eg_pair(round, i, players);
         let s = sk[rot0 + 2u * i + 1u];
-        if (pq.y < w && s != 0.0) {
-          let c = sk[rot0 + 2u * i];
+        let c = sk[rot0 + 2u * i];
+        for (var k = t; pq.y < w && s != 0.0 && k < w; k += WG) {
           let kp = a0 + k * w + pq.x;
           let kq = a0 + k * w + pq.y;
           let x = sk[kp];
@@ -279,13 +301,11 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
       }
       storageBarrier();
       // A ← Jᵀ·A: rows p and q of every column k.
-      for (var e = t; e < half * w; e += WG) {
-        let i = e / w;
-        let k = e % w;
+      for (var i = 0u; i < half; i++) {
         let pq = eg_pair(round, i, players);
         let s = sk[rot0 + 2u * i + 1u];
-        if (pq.y < w && s != 0.0) {
-          let c = sk[rot0 + 2u * i];
+        let c = sk[rot0 + 2u * i];
+        for (var k = t; pq.y < w && s != 0.0 && k < w; k += WG) {
           let pk = a0 + pq.x * w + k;
           let qk = a0 + pq.y * w + k;
           let x = sk[pk];
@@ -356,8 +376,8 @@ fn eigen_rank(@builtin(local_invocation_index) t: u32) {
 // oriented short × long (transposed when transpose = 1); slot (max V at +3, Σ (V / max V)² at +4),
 // record, k_min, k_cap, key = the Gaussian key, l, taken = columns of Ω taken from U_prev (the warm
 // start; 0 for none), threshold = ξ_thr, u_stride = U_prev's row stride. Ω is drawn as
-// sketch_gaussian / sketch_warm draw it, the products are sketch-skinny's, the QR and eigensolver
-// the ones above. srsi_small takes one matrix from its uniforms; srsi_batch takes one matrix per
+// sketch_gaussian / sketch_warm draw it, the products (fs_product) compute the skinny kernel's,
+// the QR and eigensolver are the ones above. srsi_small takes one matrix from its uniforms; srsi_batch takes one matrix per
 // workgroup from a table (several matrices in ONE dispatch, so that the driver can spread them over
 // its cores and the step pays one dispatch for all of them): there V, U_prev and the sketch sit at
 // offsets v0, u0 and s0 of buffers shared by the batch.
@@ -406,51 +426,64 @@ struct SrsiJob {
   u0: u32,
 }
 
-fn fs_at(job: SrsiJob, i: u32, j: u32) -> f32 {
-  if (job.transpose == 1u) {
-    return fs_v[job.v0 + j * job.cols + i];
-  }
-  return fs_v[job.v0 + i * job.cols + j];
-}
-
 // C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
-// or, with `vt`, Vᵀ. Each invocation holds 4 × 4 tiles of C in registers, as the skinny kernel of
-// adapprox.wgsl does (16 multiply-adds per 8 loads instead of 1 per 2, each entry still summed
-// serially along the inner dimension); reads past the last row or column are clamped and dropped.
+// or, with `vt`, Vᵀ. Laid out for a CPU driver that runs 4 consecutive invocations as the lanes of
+// one SIMD group (SwiftShader), where a load costs one operation when the lanes' addresses are equal
+// or consecutive and four (a gather) otherwise: each group of 4 takes 4 rows of C and a block of
+// columns, lane ℓ the columns ℓ, ℓ + 4, …, so at each step along the inner dimension the 4 entries
+// of V are the same for all lanes (4 loads) and each row of B is read at consecutive addresses (one
+// load per 4 columns). Each entry is still summed serially along the inner dimension. Column blocks
+// are 16 wide, the last one 8 wide when 8 columns cover what is left; reads past the last row or
+// column are clamped or land in the sketch's next row, and are dropped.
 fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: bool, inv: f32) {
   let w = job.w;
-  let cb = (w + 3u) / 4u;
-  let tiles = ((out + 3u) / 4u) * cb;
+  let lane = t % 4u;
+  let groups = WG / 4u;
+  // Blocks of 16 columns, the last one of 8 when that covers the rest.
+  let wide = select((w + 15u) / 16u, w / 16u, w % 16u != 0u && w % 16u <= 8u);
+  let blocks = select(wide, wide + 1u, w % 16u != 0u && w % 16u <= 8u);
+  let tasks = ((out + 3u) / 4u) * blocks;
   let last = out - 1u;
-  for (var id = t; id < tiles; id += WG) {
-    let r0 = (id / cb) * 4u;
-    let k0 = (id % cb) * 4u;
-    let rr = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-    let cc = min(vec4<u32>(k0, k0 + 1u, k0 + 2u, k0 + 3u), vec4<u32>(w - 1u));
+  // op(V)[r, j] sits at v0 + r·row_step + j·inner_step of the stored V (row length cols).
+  let stored_rows = vt != (job.transpose == 1u);
+  let row_step = select(job.cols, 1u, stored_rows);
+  let inner_step = select(1u, job.cols, stored_rows);
+  for (var id = t / 4u; id < tasks; id += groups) {
+    let r0 = (id / blocks) * 4u;
+    let block = id % blocks;
+    let k0 = block * 16u + lane;
+    let ro = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * row_step;
     var a0 = vec4<f32>();
     var a1 = vec4<f32>();
     var a2 = vec4<f32>();
     var a3 = vec4<f32>();
-    for (var j = 0u; j < inner; j++) {
-      let bi = b0 + j * w;
-      let b = vec4<f32>(sk[bi + cc.x], sk[bi + cc.y], sk[bi + cc.z], sk[bi + cc.w]);
-      var x: vec4<f32>;
-      if (vt) {
-        x = vec4<f32>(fs_at(job, j, rr.x), fs_at(job, j, rr.y), fs_at(job, j, rr.z), fs_at(job, j, rr.w));
-      } else {
-        x = vec4<f32>(fs_at(job, rr.x, j), fs_at(job, rr.y, j), fs_at(job, rr.z, j), fs_at(job, rr.w, j));
+    if (block < wide) {
+      for (var j = 0u; j < inner; j++) {
+        let bi = b0 + j * w + k0;
+        let p = job.v0 + j * inner_step;
+        let x = vec4<f32>(fs_v[p + ro.x], fs_v[p + ro.y], fs_v[p + ro.z], fs_v[p + ro.w]);
+        a0 += x * sk[bi];
+        a1 += x * sk[bi + 4u];
+        a2 += x * sk[bi + 8u];
+        a3 += x * sk[bi + 12u];
       }
-      a0 += x.x * b;
-      a1 += x.y * b;
-      a2 += x.z * b;
-      a3 += x.w * b;
+    } else {
+      for (var j = 0u; j < inner; j++) {
+        let bi = b0 + j * w + k0;
+        let p = job.v0 + j * inner_step;
+        let x = vec4<f32>(fs_v[p + ro.x], fs_v[p + ro.y], fs_v[p + ro.z], fs_v[p + ro.w]);
+        a0 += x * sk[bi];
+        a1 += x * sk[bi + 4u];
+      }
     }
+    // a_c holds column k0 + 4c of rows r0…r0 + 3.
     let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
-    for (var ri = 0u; ri < 4u; ri++) {
-      if (r0 + ri < out) {
-        for (var c = 0u; c < 4u; c++) {
-          if (k0 + c < w) {
-            sk[c0 + (r0 + ri) * w + k0 + c] = inv * tile[ri][c];
+    for (var c = 0u; c < 4u; c++) {
+      let col = k0 + 4u * c;
+      if (col < w && (block < wide || c < 2u)) {
+        for (var ri = 0u; ri < 4u; ri++) {
+          if (r0 + ri < out) {
+            sk[c0 + (r0 + ri) * w + col] = inv * tile[c][ri];
           }
         }
       }

@@ -8,7 +8,12 @@ import srsiBody from '../../../shaders/train/optim/srsi.wgsl?raw';
 import { defineKernel } from '../../kernels/kernel';
 import { withOptimizerCommon } from './passes';
 
-const module = { name: 'adapprox', code: withOptimizerCommon(`${adapproxBody}\n${srsiBody}`) } as const;
+// Each entry point is labelled apart, so that a profile shows Adapprox's time per kernel.
+const module = {
+  name: 'adapprox',
+  code: withOptimizerCommon(`${adapproxBody}\n${srsiBody}`),
+  labelEntryPoints: true,
+} as const;
 
 export const adapproxKernels = {
   second_moment: defineKernel({
