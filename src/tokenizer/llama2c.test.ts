@@ -25,7 +25,14 @@ function referenceEncode(file: ArrayBuffer, vocabSize: number, text: string, bos
     vocab.push([...new Uint8Array(file, offset + 8, length)]);
     offset += 8 + length;
   }
-  const lookup = (bytes: number[]): number => vocab.findIndex((v) => v.join() === bytes.join());
+  // run.c's str_lookup: the first id whose bytes are these. A map rather than a scan of all 512
+  // pieces per lookup, which made this reference most of its test's time; the merge loop below
+  // stays run.c's naive rescan.
+  const firstId = new Map<string, number>();
+  vocab.forEach((v, id) => {
+    if (!firstId.has(v.join())) firstId.set(v.join(), id);
+  });
+  const lookup = (bytes: number[]): number => firstId.get(bytes.join()) ?? -1;
   const tokens = bos ? [1] : [];
   const utf8 = [...new TextEncoder().encode(text)];
   if (utf8.length > 0) tokens.push(lookup([32]));
@@ -162,7 +169,9 @@ describe('llama2.c tokenizer (stories260K tok512.bin)', () => {
         offset += 8 + length;
       }
     }
-    const bytesOf = (id: number) => [...pieces.entries()].find(([, v]) => v === id)?.[0] ?? '';
+    // The bytes of an id's first piece (pieces keeps the first id of each byte string).
+    const bytesById = new Map([...pieces].map(([bytes, id]) => [id, bytes]));
+    const bytesOf = (id: number) => bytesById.get(id) ?? '';
     for (const text of samples) {
       for (const bos of [false, true]) {
         const ids = tok.encode(text, { addBos: bos });
