@@ -1,6 +1,8 @@
 // Command-line options of `npm run bench`, parsed by hand (no dependency for a few flags). The CLI's
 // `bench` command takes the same options through commander.
 
+import type { RealModel } from './realModels';
+
 /** The parts of the benchmark, in the order they run. */
 export const BENCH_SECTIONS = [
   'kernels',
@@ -12,6 +14,9 @@ export const BENCH_SECTIONS = [
   'generate',
 ] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
+
+/** The models the blocks section can prune one block of (bench/blocks.ts). */
+export const MEASURED_BLOCK_MODELS: readonly RealModel[] = ['OPT-125M', 'LLaMA-2-7B'];
 
 export interface BenchOptions {
   /** Small sizes only: a smoke run that finishes in well under a minute on a CPU adapter. */
@@ -26,6 +31,8 @@ export interface BenchOptions {
   cases: string | null;
   /** Also time SparseGPT's factor at LLaMA-7B's widths 4096 and 11008 (hours on a CPU adapter). */
   sparsegptWide?: boolean;
+  /** The models whose one block the blocks section prunes for real (full mode); default both. */
+  blockModels?: RealModel[];
   help: boolean;
 }
 
@@ -35,6 +42,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                    without --runs, products above 4 GFLOP get 3; the copy always gets >= 10)
   --sparsegpt-wide also time SparseGPT's factor at widths 4096 and 11008 (prune section;
                    half an hour to hours on a CPU adapter)
+  --block-models LIST  the models whose one block the blocks section prunes for real, comma-
+                   separated: ${MEASURED_BLOCK_MODELS.join(', ')} (full mode; default both)
   --json-out PATH  write the JSON report to PATH instead of bench/results/bench-<timestamp>.json
   --only LIST      run only these sections, comma-separated: ${BENCH_SECTIONS.join(', ')}
   --cases TEXT     only the kernel cases whose group or name contains TEXT (e.g. n=128, Gram)
@@ -82,6 +91,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--sparsegpt-wide':
         options.sparsegptWide = true;
         break;
+      case '--block-models':
+        options.blockModels = parseBlockModels(value());
+        break;
       case '--help':
       case '-h':
         options.help = true;
@@ -91,6 +103,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
   }
   return options;
+}
+
+/** 'LLaMA-2-7B' → those models in run order; an unknown name throws with the valid ones. */
+export function parseBlockModels(list: string): RealModel[] {
+  const names = list.split(',').map((s) => s.trim());
+  for (const name of names)
+    if (!(MEASURED_BLOCK_MODELS as readonly string[]).includes(name))
+      throw new Error(`unknown block model "${name}": choose from ${MEASURED_BLOCK_MODELS.join(', ')}`);
+  return MEASURED_BLOCK_MODELS.filter((m) => names.includes(m));
 }
 
 /** 'kernels,prune' → those sections in run order; an unknown name throws with the valid ones. */

@@ -5,14 +5,18 @@
 //   the paper's calibration (128 windows of 2048 tokens, 1024 for GPT-2): the GPU's peak by
 //   category and what it is doing then, the host memory, and whether a 16 GiB budget holds it.
 //   Pruning keeps one block on the GPU at a time, so a block's peak is the whole run's.
-// - Full mode only: one OPT-125M block (and, on a GPU adapter, one LLaMA-2-7B block) with seeded
-//   random weights, really pruned by each method on a reduced calibration set (4 windows of 128 random tokens; FISTAPruner with K = 5 iterations
-//   and T = 1 λ round instead of 20 and 3, as a CPU adapter spends about a second per GFLOP), each
-//   on a fresh runtime: wall time split into the operators' solves and the rest (statistics
-//   passes, λ_max, the next block's inputs), the solves' matrix-product FLOPs and rate, counters,
-//   and the ledger's measured peak against the plan's. The LLaMA-2-7B block is left out on a CPU
-//   adapter: its solves are about 2.3 TFLOP per method (B = W·C alone is 2·m·n² per operator), hours
-//   at a CPU adapter's GFLOP/s, seconds on a GPU.
+// - Full mode only: one block of OPT-125M and of LLaMA-2-7B with seeded random weights, really
+//   pruned by each method on a reduced calibration set, each on a fresh runtime: wall time split
+//   into the operators' solves and the rest (statistics passes, λ_max, the next block's inputs),
+//   the solves' matrix-product FLOPs and rate, counters, and the ledger's measured peak against
+//   the plan's. OPT-125M: every method on 4 windows of 128 random tokens (FISTAPruner with K = 5
+//   iterations and T = 1 λ round instead of 20 and 3, as a CPU adapter spends about a second per
+//   GFLOP). LLaMA-2-7B on a GPU adapter: the same. On a CPU adapter only magnitude and Wanda, on one
+//   window of 128 tokens: with t ≪ n they measure through the tokens (src/prune/tokenForm.ts),
+//   2·2mnt instead of 3·2mn² FLOPs, about 0.10 TFLOP over the block instead of 6.8. SparseGPT's
+//   factors (2n³/3 per group: 1.0 TFLOP over the block, 0.89 of it for down's n = 11008) and
+//   sweeps (about m·n² each, 1.1 TFLOP), and FISTAPruner's products with G (2mn² each, 2.3 TFLOP
+//   per iteration over the block), stay hours at a CPU adapter's GFLOP/s.
 
 import { formatBytes } from '../src/gpu/errors';
 import type { BufferCategory } from '../src/gpu/ledger';
@@ -24,6 +28,7 @@ import type { MatrixSummary, PruneEvent } from '../src/prune/events';
 import { defaultPruneOptions, pruneModel, pruneWindowsPerPass } from '../src/prune/job';
 import { pruneMemoryPlan } from '../src/prune/memoryPlan';
 import type { PruneMethod, PruneOptions } from '../src/prune/options';
+import { measuresThroughTokens } from '../src/prune/tokenForm';
 import { type RealModel, randomWeights, realConfig } from './realModels';
 import { alignedRows, num } from './table';
 
@@ -95,41 +100,67 @@ export function planRows(): PlanRow[] {
 }
 
 /**
- * The matrix products of one operator's solve, 2·m·n² each: B = W·C and ‖WX‖²'s W·H for every
- * method; the baselines' error V·G; FISTAPruner's λ₀ product, one per iteration and one closing
- * each round (with the fused step's 23·m·n and the objective's 7·m·n, as bench/prune.ts counts).
- * SparseGPT's factor and sweep are not counted.
+ * The matrix products of one operator's solve. A baseline measuring through the Gram: B = W·C,
+ * ‖WX‖²'s W·H and the error's V·G, 2·m·n² each; through its t tokens (tokenForm.ts): X·Wᵀ and
+ * X·Vᵀ, 2·m·n·t each. FISTAPruner: the three Gram products, its λ₀ product, one per iteration and
+ * one closing each round (with the fused step's 23·m·n and the objective's 7·m·n, as
+ * bench/prune.ts counts). SparseGPT's factor and sweep are not counted.
  */
-function solveFlops(m: MatrixSummary, method: PruneMethod, iterations: number, rounds: number): number {
+function solveFlops(
+  m: MatrixSummary,
+  method: PruneMethod,
+  tokens: number,
+  iterations: number,
+  rounds: number,
+): number {
   const product = 2 * m.rows * m.cols * m.cols;
   const mn = m.rows * m.cols;
-  if (method !== 'fista') return 3 * product;
+  if (method !== 'fista') return measuresThroughTokens(tokens, m.cols) ? 2 * (2 * mn * tokens) : 3 * product;
   return 3 * product + iterations * (product + 23 * mn) + rounds * (product + 7 * mn);
 }
 
-/** One block of each model pruned for real by each method (the header says with what). */
-export async function measuredBlockRows(models: RealModel[]): Promise<MeasuredBlockRow[]> {
+/** One block's real prune in the bench: the model, its methods and calibration. */
+export interface BlockRun {
+  model: RealModel;
+  methods: PruneMethod[];
+  windows: number;
+  seqLen: number;
+}
+
+/** The blocks the full mode prunes, for a CPU adapter or a GPU (the header says why they differ). */
+export function blockRuns(models: RealModel[], cpuAdapter: boolean): BlockRun[] {
+  const all: PruneMethod[] = ['magnitude', 'wanda', 'sparsegpt', 'fista'];
+  return models.map((model) =>
+    model === 'LLaMA-2-7B' && cpuAdapter
+      ? { model, methods: ['magnitude', 'wanda'], windows: 1, seqLen: 128 }
+      : { model, methods: all, windows: 4, seqLen: 128 },
+  );
+}
+
+/** One block of each run pruned for real by each of its methods. */
+export async function measuredBlockRows(runs: BlockRun[]): Promise<MeasuredBlockRow[]> {
   const rows: MeasuredBlockRow[] = [];
-  for (const model of models) rows.push(...(await measuredBlock(model)));
+  for (const run of runs) rows.push(...(await measuredBlock(run)));
   return rows;
 }
 
-async function measuredBlock(model: RealModel): Promise<MeasuredBlockRow[]> {
+async function measuredBlock({ model, methods, windows, seqLen }: BlockRun): Promise<MeasuredBlockRow[]> {
   const c = { ...realConfig(model), layers: 1 };
-  const seqLen = 128;
-  const windows = 4;
   const random = new Random(7);
   const calibration = Array.from({ length: windows }, () =>
     Array.from({ length: seqLen }, () => Math.floor(random.next() * c.vocabSize)),
   );
   const source = randomWeights(c, `random ${model} block`);
   const rows: MeasuredBlockRow[] = [];
-  for (const method of ['magnitude', 'wanda', 'sparsegpt', 'fista'] as const) {
+  for (const method of methods) {
     const paper = paperOptions(method, c, seqLen);
     const options = { ...paper, fista: { ...paper.fista, iterations: 5, rounds: 1 } };
     const perPass = pruneWindowsPerPass(c, seqLen, windows, { maxBufferSize: 2 ** 31 });
     const plan = pruneMemoryPlan(c, options, { seqLen, windows, perPass });
-    const calibrationLabel = `${windows} × ${seqLen} tokens${method === 'fista' ? ', K 5, T 1' : ''}`;
+    // A baseline whose groups all measure through their tokens says so ("via X").
+    const viaTokens =
+      method !== 'fista' && measuresThroughTokens(windows * seqLen, Math.min(c.hidden, c.ffnHidden));
+    const calibrationLabel = `${windows} × ${seqLen} tokens${method === 'fista' ? ', K 5, T 1' : viaTokens ? ', via X' : ''}`;
     process.stderr.write(`  ${model} block · ${method} (${calibrationLabel}) … `);
     const rt = await createNodeRuntime();
     const iterations = new Map<string, number>();
@@ -163,7 +194,9 @@ async function measuredBlock(model: RealModel): Promise<MeasuredBlockRow[]> {
         wallMs,
         solveMs: matrices.reduce((s, m) => s + m.ms, 0),
         solveFlops: matrices.reduce(
-          (s, m) => s + solveFlops(m, method, iterationsOf(m.operator), rounds.get(m.operator) ?? 0),
+          (s, m) =>
+            s +
+            solveFlops(m, method, windows * seqLen, iterationsOf(m.operator), rounds.get(m.operator) ?? 0),
           0,
         ),
         fistaIterations: [...iterations.keys()].reduce((s, op) => s + iterationsOf(op), 0),

@@ -10,8 +10,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createNodeRuntime } from '../src/host/nodeGpu';
-import type { BenchOptions } from './args';
+import { type BenchOptions, MEASURED_BLOCK_MODELS } from './args';
 import {
+  blockRuns,
   formatMeasuredBlocks,
   formatPlan,
   type MeasuredBlockRow,
@@ -116,10 +117,10 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (runs('prune') && !rt.isLost)
       factor = await benchFactor(rt, options.quick, options.runs, options.sparsegptWide ?? false);
     if (runs('blocks')) plans = planRows();
-    // A LLaMA-2-7B block's solves take hours on a CPU adapter (bench/blocks.ts).
+    // On a CPU adapter a LLaMA-2-7B block is pruned by the methods that fit (bench/blocks.ts).
     if (runs('blocks') && !options.quick)
       blocks = await measuredBlockRows(
-        rt.capability.isFallbackAdapter ? ['OPT-125M'] : ['OPT-125M', 'LLaMA-2-7B'],
+        blockRuns(options.blockModels ?? [...MEASURED_BLOCK_MODELS], rt.capability.isFallbackAdapter),
       );
     // Its own runtimes per device count, like measuredBlockRows.
     if (runs('blocks')) devices = await benchDevices(options.quick);

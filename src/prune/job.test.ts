@@ -138,39 +138,43 @@ describe('pruning a model block by block', () => {
     });
   }
 
-  it('gives the same masks whether the calibration windows run one per pass or several', async () => {
-    const seed = freshSeed();
-    const c = tinyConfig('opt');
-    const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
-    const run = (windowsPerPass: number) =>
-      pruneModel({
-        rt,
-        source,
-        calibration: calibration(c, seed),
-        // Block 1 sees block 0's outputs, computed in passes too.
-        options: options('wanda', { kind: 'unstructured', sparsity: 0.5 }, { blocks: [1] }),
-        windowsPerPass,
-      });
-    const one = await run(1);
-    // Six windows in passes of 4 and 2.
-    const batched = await run(4);
-    // The forward of a pass is the windows' forwards row for row; only the order in which the
-    // statistics sum their rows differs, a float32 rounding that may swap two near-equal scores.
-    let entries = 0;
-    let differ = 0;
-    for (const [name, data] of one.tensors) {
-      const other = batched.tensors.get(name) as Float32Array;
-      entries += data.length;
-      for (let i = 0; i < data.length; i++) if ((data[i] === 0) !== (other[i] === 0)) differ++;
-    }
-    expect(differ / entries, `seed ${seed}`).toBeLessThanOrEqual(1e-3);
-    const errors = (o: typeof one) => o.summary.blocks.flatMap((b) => b.matrices.map((m) => m.relativeError));
-    const [a, b] = [errors(one), errors(batched)];
-    for (let i = 0; i < a.length; i++)
-      expect(Math.abs((a[i] as number) - (b[i] as number)), `seed ${seed}`).toBeLessThanOrEqual(
-        1e-4 * (a[i] as number) + 1e-6,
-      );
-  });
+  // 12 tokens a window measure through the Gram; 2 (12 tokens in all, 2t < 3n) through the
+  // kept inputs, which the passes fill at their offsets (tokenForm.ts).
+  for (const tokens of [12, 2])
+    it(`gives the same masks whether the calibration windows run one per pass or several (${tokens} tokens a window)`, async () => {
+      const seed = freshSeed();
+      const c = tinyConfig('opt');
+      const source = memoryWeightSource(c, randomTensors(c, seed), 'tiny');
+      const run = (windowsPerPass: number) =>
+        pruneModel({
+          rt,
+          source,
+          calibration: calibration(c, seed, 6, tokens),
+          // Block 1 sees block 0's outputs, computed in passes too.
+          options: options('wanda', { kind: 'unstructured', sparsity: 0.5 }, { blocks: [1] }),
+          windowsPerPass,
+        });
+      const one = await run(1);
+      // Six windows in passes of 4 and 2.
+      const batched = await run(4);
+      // The forward of a pass is the windows' forwards row for row; only the order in which the
+      // statistics sum their rows differs, a float32 rounding that may swap two near-equal scores.
+      let entries = 0;
+      let differ = 0;
+      for (const [name, data] of one.tensors) {
+        const other = batched.tensors.get(name) as Float32Array;
+        entries += data.length;
+        for (let i = 0; i < data.length; i++) if ((data[i] === 0) !== (other[i] === 0)) differ++;
+      }
+      expect(differ / entries, `seed ${seed}`).toBeLessThanOrEqual(1e-3);
+      const errors = (o: typeof one) =>
+        o.summary.blocks.flatMap((b) => b.matrices.map((m) => m.relativeError));
+      const [a, b] = [errors(one), errors(batched)];
+      for (let i = 0; i < a.length; i++)
+        expect(Math.abs((a[i] as number) - (b[i] as number)), `seed ${seed}`).toBeLessThanOrEqual(
+          1e-4 * (a[i] as number) + 1e-6,
+        );
+    });
 
   it('resumes after a lost device from the last finished block, with the same result', async () => {
     const seed = freshSeed();

@@ -50,6 +50,7 @@ import {
 } from './options';
 import type { PrunedTensors } from './prunedTensors';
 import { GroupStatistics } from './statistics';
+import { denseOutput, measuresThroughTokens, type TokenProblem, tokenError } from './tokenForm';
 
 /** Where a run stands after its last finished block. */
 export interface PruneCheckpoint {
@@ -496,9 +497,19 @@ async function pruneBlock(
   };
   try {
     // Without correction every group's statistics come from one dense pass.
+    // A baseline's group keeps its inputs too when its operators are cheaper to measure through them.
     if (!corrected) {
-      for (const [g, group] of groups.entries())
-        stats[g] = await GroupStatistics.create(rt, group.inputWidth, false, `layers.${layer} group ${g}`);
+      const tokens = inputs.length * runner.seqLen;
+      for (const [g, group] of groups.entries()) {
+        const keep = options.method !== 'fista' && measuresThroughTokens(tokens, group.inputWidth);
+        stats[g] = await GroupStatistics.create(
+          rt,
+          group.inputWidth,
+          false,
+          `layers.${layer} group ${g}`,
+          keep ? tokens : 0,
+        );
+      }
       for (const pass of runner.passes(inputs.length)) {
         signal?.throwIfAborted();
         const rows = pass.count * runner.seqLen;
@@ -629,6 +640,39 @@ type OperatorOutcome = Pick<
 
 /** One operator: its least-squares problem from the statistics, then the method. */
 async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorOutcome> {
+  const x = a.stats.inputs;
+  return x ? pruneThroughTokens(rt, a, x) : pruneThroughGram(rt, a);
+}
+
+/** A baseline whose group kept its inputs X: its energy and error through X (tokenForm.ts). */
+async function pruneThroughTokens(rt: GpuRuntime, a: OperatorArgs, x: GPUBuffer): Promise<OperatorOutcome> {
+  const { rows, cols, options: o } = a;
+  if (o.method === 'fista') throw new RangeError('FISTAPruner measures through the Gram, not the tokens');
+  const tokens = a.stats.keptTokens;
+  const xw = await rt.createBuffer('X·Wᵀ', 'statistics', 4 * tokens * rows);
+  try {
+    const p: TokenProblem = { rows, cols, tokens, x, xw: xw.buffer };
+    const denseEnergy = await denseOutput(rt, p, a.w);
+    const result = await pruneBaseline(rt, o.method, {
+      w: a.w,
+      out: a.out,
+      rows,
+      cols,
+      gram: a.stats.gram,
+      pattern: o.pattern,
+      sparsegpt: o.sparsegpt,
+      factor: a.factor,
+      signal: a.signal,
+    });
+    const error = await tokenError(rt, p, a.out);
+    return { error, relativeError: error / denseEnergy, damping: result.damping };
+  } finally {
+    xw.destroy();
+  }
+}
+
+/** The operator's problem through the group's n × n statistics, as FISTAPruner solves it. */
+async function pruneThroughGram(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorOutcome> {
   const { rows, cols, options: o } = a;
   const b = await rt.createBuffer('B = W·C', 'statistics', 4 * rows * cols);
   try {

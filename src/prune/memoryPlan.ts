@@ -3,7 +3,7 @@
 // plan a LLaMA-2-7B-sized run is judged by on a machine that cannot run it.
 //
 // The plan replays job.ts's allocations in their order (block.ts's runner, one block's weights,
-// each group's statistics, each operator's B, scratch and output) and keeps the most bytes live at
+// each group's statistics, each operator's B or X·Wᵀ, scratch and output) and keeps the most bytes live at
 // once, overall and per ledger category, as BufferLedger measures them. Every block is alike, so
 // one block's timeline is the run's. Left out are buffers whose size does not grow with a matrix or
 // a pass (uniforms, staging for read-backs, reduction partials, Lanczos vectors, the attention
@@ -15,6 +15,7 @@ import type { ModelConfig } from '../model/config';
 import { canonicalTensors } from '../model/weights';
 import { LANCZOS_STEPS } from './lipschitz';
 import type { PruneOptions } from './options';
+import { measuresThroughTokens } from './tokenForm';
 
 /** hessianFactor.ts's diagonal block width and status record; the plan follows its allocations. */
 const FACTOR_BLOCK = 64;
@@ -131,12 +132,17 @@ export function pruneMemoryPlan(
 
   const groups = operatorGroups(c);
   const corrected = options.method === 'fista' && options.fista.errorCorrection;
+  // A baseline's group keeps its inputs X (tokens × n) when measuring through them is cheaper.
+  const tokens = windows * seqLen;
+  const keeps = (n: number) => options.method !== 'fista' && measuresThroughTokens(tokens, n);
+  const statisticNames = (n: number, correctHere: boolean) =>
+    correctHere ? ['H', 'G', 'C'] : keeps(n) ? ['H', 'X'] : ['H'];
   const statistics = (g: number, n: number, correctHere: boolean, phase: string) => {
-    for (const name of correctHere ? ['H', 'G', 'C'] : ['H'])
-      t.alloc(`group ${g} ${name}`, 'statistics', 4 * n * n, phase);
+    for (const name of statisticNames(n, correctHere))
+      t.alloc(`group ${g} ${name}`, 'statistics', 4 * n * (name === 'X' ? tokens : n), phase);
   };
-  const freeStatistics = (g: number, correctHere: boolean) =>
-    t.free(...(correctHere ? ['H', 'G', 'C'] : ['H']).map((name) => `group ${g} ${name}`));
+  const freeStatistics = (g: number, n: number, correctHere: boolean) =>
+    t.free(...statisticNames(n, correctHere).map((name) => `group ${g} ${name}`));
   if (!corrected)
     for (const [g, group] of groups.entries())
       statistics(g, group.inputWidth, false, 'collecting every group’s statistics');
@@ -153,13 +159,19 @@ export function pruneMemoryPlan(
       const m = operatorRows(c, op);
       const mn = 4 * m * n;
       const phase = (what: string) => `${op}: ${what}`;
+      const throughTokens = keeps(n);
+      // Through the tokens: X·Wᵀ (tokens × m) until the error; through the Gram: B, then W·H's scratch.
+      const tm = 4 * tokens * m;
       t.alloc(`pruned ${op}`, 'weights', mn, phase('its output'));
-      t.alloc(`B ${op}`, 'statistics', mn, phase('B = W·C'));
-      t.transient(phase('‖WX‖²'), [
-        ['W·H', 'scratch', mn],
-        ['zeros', 'scratch', mn],
-        ['energy terms', 'scratch', mn],
-      ]);
+      if (throughTokens) t.alloc(`X·Wᵀ ${op}`, 'statistics', tm, phase('X·Wᵀ'));
+      else {
+        t.alloc(`B ${op}`, 'statistics', mn, phase('B = W·C'));
+        t.transient(phase('‖WX‖²'), [
+          ['W·H', 'scratch', mn],
+          ['zeros', 'scratch', mn],
+          ['energy terms', 'scratch', mn],
+        ]);
+      }
       t.read(4, phase('‖WX‖²'));
       const baseline = options.method === 'fista' ? options.fista.warmStart : options.method;
       if (options.method === 'fista') t.alloc('warm start', 'scratch', mn, phase('the warm start'));
@@ -200,17 +212,19 @@ export function pruneMemoryPlan(
         t.read(mn, phase('λ₀'));
         t.read(4 * (options.fista.iterations + 8), phase('FISTA'));
         t.free(...workspace, 'warm start');
+      } else if (throughTokens) {
+        t.transient(phase('its error'), [['X·Vᵀ − X·Wᵀ', 'scratch', tm]]);
       } else {
         t.transient(phase('its error'), [
           ['V·G', 'scratch', mn],
           ['error terms', 'scratch', mn],
         ]);
       }
-      t.free(`B ${op}`);
+      t.free(throughTokens ? `X·Wᵀ ${op}` : `B ${op}`);
       t.read(mn, phase('reading its pruned weights back'));
     }
     if (factored) t.free('factor', 'dead inputs');
-    freeStatistics(g, correctHere);
+    freeStatistics(g, n, correctHere);
   }
   readPasses('the next block’s inputs');
 
