@@ -31,7 +31,7 @@ import {
 } from '../model/blockForward';
 import type { ModelConfig } from '../model/config';
 import { canonicalTensors, checkFinite, type WeightSource } from '../model/weights';
-import { pruneBaseline } from './baselines';
+import { type BaselineArgs, pruneBaseline } from './baselines';
 import type { BlockSummary, MatrixSummary, PruneEvent, PruneSummary } from './events';
 import { type OperatorProblem, operatorError, weightedEnergy } from './fista';
 import { GroupHessianFactor } from './hessianFactor';
@@ -638,6 +638,22 @@ type OperatorOutcome = Pick<
   'error' | 'relativeError' | 'warmStartError' | 'lambda' | 'damping'
 >;
 
+/** A baseline's arguments for this operator, writing the pruned matrix to `out`. */
+function baselineArgs(a: OperatorArgs, out: GPUBuffer): BaselineArgs {
+  const o = a.options;
+  return {
+    w: a.w,
+    out,
+    rows: a.rows,
+    cols: a.cols,
+    gram: a.stats.gram,
+    pattern: o.pattern,
+    sparsegpt: o.sparsegpt,
+    factor: a.factor,
+    signal: a.signal,
+  };
+}
+
 /** One operator: its least-squares problem from the statistics, then the method. */
 async function pruneOperator(rt: GpuRuntime, a: OperatorArgs): Promise<OperatorOutcome> {
   const x = a.stats.inputs;
@@ -653,17 +669,7 @@ async function pruneThroughTokens(rt: GpuRuntime, a: OperatorArgs, x: GPUBuffer)
   try {
     const p: TokenProblem = { rows, cols, tokens, x, xw: xw.buffer };
     const denseEnergy = await denseOutput(rt, p, a.w);
-    const result = await pruneBaseline(rt, o.method, {
-      w: a.w,
-      out: a.out,
-      rows,
-      cols,
-      gram: a.stats.gram,
-      pattern: o.pattern,
-      sparsegpt: o.sparsegpt,
-      factor: a.factor,
-      signal: a.signal,
-    });
+    const result = await pruneBaseline(rt, o.method, baselineArgs(a, a.out));
     const error = await tokenError(rt, p, a.out);
     return { error, relativeError: error / denseEnergy, damping: result.damping };
   } finally {
@@ -685,24 +691,14 @@ async function pruneThroughGram(rt: GpuRuntime, a: OperatorArgs): Promise<Operat
       denseEnergy: await weightedEnergy(rt, a.w, a.stats.dense, rows, cols),
     };
     const baseline = o.method === 'fista' ? o.fista.warmStart : o.method;
-    const baselineArgs = {
-      w: a.w,
-      rows,
-      cols,
-      gram: a.stats.gram,
-      pattern: o.pattern,
-      sparsegpt: o.sparsegpt,
-      factor: a.factor,
-      signal: a.signal,
-    };
     if (o.method !== 'fista') {
-      const result = await pruneBaseline(rt, baseline, { ...baselineArgs, out: a.out });
+      const result = await pruneBaseline(rt, baseline, baselineArgs(a, a.out));
       const error = await operatorError(rt, problem, a.out);
       return { error, relativeError: error / problem.denseEnergy, damping: result.damping };
     }
     const start = await rt.createBuffer('warm start', 'scratch', 4 * rows * cols);
     try {
-      const warm = await pruneBaseline(rt, baseline, { ...baselineArgs, out: start.buffer });
+      const warm = await pruneBaseline(rt, baseline, baselineArgs(a, start.buffer));
       const result = await fistaPruneOperator(rt, {
         problem,
         dense: a.w,

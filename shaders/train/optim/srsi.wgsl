@@ -462,6 +462,7 @@ fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: 
     var a1 = vec4<f32>();
     var a2 = vec4<f32>();
     var a3 = vec4<f32>();
+    // Two copies of the inner loop, 16 and 8 columns, so that neither tests the block's width per step.
     if (block < wide) {
       for (var j = 0u; j < inner; j++) {
         let bi = b0 + j * w + k0;
