@@ -107,18 +107,19 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
 
 /** 'LLaMA-2-7B' → those models in run order; an unknown name throws with the valid ones. */
 export function parseBlockModels(list: string): RealModel[] {
-  const names = list.split(',').map((s) => s.trim());
-  for (const name of names)
-    if (!(MEASURED_BLOCK_MODELS as readonly string[]).includes(name))
-      throw new Error(`unknown block model "${name}": choose from ${MEASURED_BLOCK_MODELS.join(', ')}`);
-  return MEASURED_BLOCK_MODELS.filter((m) => names.includes(m));
+  return pickInOrder(list, MEASURED_BLOCK_MODELS, 'block model');
 }
 
 /** 'kernels,prune' → those sections in run order; an unknown name throws with the valid ones. */
 export function parseSections(list: string): BenchSection[] {
+  return pickInOrder(list, BENCH_SECTIONS, 'bench section');
+}
+
+/** The names of a comma-separated list, in `valid`'s order; an unknown one throws naming the valid ones. */
+function pickInOrder<T extends string>(list: string, valid: readonly T[], what: string): T[] {
   const names = list.split(',').map((s) => s.trim());
   for (const name of names)
-    if (!(BENCH_SECTIONS as readonly string[]).includes(name))
-      throw new Error(`unknown bench section "${name}": choose from ${BENCH_SECTIONS.join(', ')}`);
-  return BENCH_SECTIONS.filter((s) => names.includes(s));
+    if (!(valid as readonly string[]).includes(name))
+      throw new Error(`unknown ${what} "${name}": choose from ${valid.join(', ')}`);
+  return valid.filter((v) => names.includes(v));
 }
