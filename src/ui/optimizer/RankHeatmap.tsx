@@ -3,7 +3,7 @@
 // pixel per cell on a canvas the browser scales up without smoothing, so a run of thousands of
 // steps costs one small image, not thousands of DOM nodes.
 
-import { useEffect, useMemo, useRef } from 'react';
+import { memo, useEffect, useMemo, useRef } from 'react';
 import { thinIndices } from './trainChartData';
 import type { RankTrace } from './trainReducer';
 
@@ -22,7 +22,7 @@ function rankColor(t: number): [number, number, number] {
   ];
 }
 
-export function RankHeatmap({ trace, label }: { trace: RankTrace; label: string }) {
+export const RankHeatmap = memo(function RankHeatmap({ trace, label }: { trace: RankTrace; label: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const columns = useMemo(() => thinIndices(trace.steps.length, MAX_COLUMNS), [trace.steps.length]);
   const [lo, hi] = useMemo(() => {
@@ -91,4 +91,4 @@ export function RankHeatmap({ trace, label }: { trace: RankTrace; label: string 
       </p>
     </figure>
   );
-}
+});

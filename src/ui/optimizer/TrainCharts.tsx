@@ -4,7 +4,7 @@
 // per matrix over the steps, and the singular spectrum of one matrix's second moment. The loss and
 // state-bytes charts also draw a training run record (RecordView), from the arms it keeps.
 
-import type { ReactNode } from 'react';
+import { memo, type ReactNode } from 'react';
 import {
   Bar,
   BarChart,
@@ -92,7 +92,7 @@ function ArmBars({
   );
 }
 
-export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
+export const LossChart = memo(function LossChart({ arms }: { arms: readonly LossCurves[] }) {
   const rows = lossRows(arms);
   if (rows.length === 0) return null;
   return (
@@ -130,9 +130,15 @@ export function LossChart({ arms }: { arms: readonly LossCurves[] }) {
       </LineChart>
     </ChartFigure>
   );
-}
+});
 
-export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; parameters: number }) {
+export const MemoryChart = memo(function MemoryChart({
+  arms,
+  parameters,
+}: {
+  arms: readonly ArmState[];
+  parameters: number;
+}) {
   const rows = memoryRows(arms, parameters);
   if (rows.length <= 1) return null;
   return (
@@ -163,9 +169,9 @@ export function MemoryChart({ arms, parameters }: { arms: readonly ArmState[]; p
       </ArmBars>
     </ChartFigure>
   );
-}
+});
 
-export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
+export const StepTimeChart = memo(function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
   const rows = timeRows(arms).map((r) => ({
     ...r,
     label: `${r.label} (${(100 * r.share).toFixed(0)}% optimizer)`,
@@ -198,11 +204,11 @@ export function StepTimeChart({ arms }: { arms: readonly ArmTrace[] }) {
       </ArmBars>
     </ChartFigure>
   );
-}
+});
 
 const ms = (v: number) => `${formatMs(v)} ms`;
 
-export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
+export const SpeedChart = memo(function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
   const rows = speedRows(arms);
   if (rows.length === 0) return null;
   return (
@@ -223,9 +229,17 @@ export function SpeedChart({ arms }: { arms: readonly ArmTrace[] }) {
       </LineChart>
     </ChartFigure>
   );
-}
+});
 
-export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: string; target: number }) {
+export const ErrorChart = memo(function ErrorChart({
+  trace,
+  label,
+  target,
+}: {
+  trace: RankTrace;
+  label: string;
+  target: number;
+}) {
   const rows = errorRows(trace);
   if (rows.length === 0) return null;
   return (
@@ -257,9 +271,9 @@ export function ErrorChart({ trace, label, target }: { trace: RankTrace; label: 
       </LineChart>
     </ChartFigure>
   );
-}
+});
 
-export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum }) {
+export const SpectrumCharts = memo(function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum }) {
   const sigma = spectrumRows(spectrum);
   const errors = truncationRows(spectrum);
   return (
@@ -333,4 +347,4 @@ export function SpectrumCharts({ spectrum }: { spectrum: SecondMomentSpectrum })
       </ChartFigure>
     </div>
   );
-}
+});

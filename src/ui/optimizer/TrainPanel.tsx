@@ -9,6 +9,7 @@ import { useModelStudio } from '../model/modelStore';
 import { usePruneStudio } from '../pruning/pruneStore';
 import { ErrorNotice } from '../shell/ErrorNotice';
 import { JobButtons } from '../shell/JobButtons';
+import { usePacedValue } from '../shell/pacedValue';
 import { RankHeatmap } from './RankHeatmap';
 import { SecondMomentView } from './SecondMomentView';
 import { TrainProgress, trainStatus } from './TrainProgress';
@@ -44,7 +45,10 @@ export function TrainPanel() {
   const active = job.status === 'preparing' || job.status === 'running' || job.status === 'paused';
   const busyElsewhere = otherJob || pruning;
   const canRun = built.ok && !active && !busyElsewhere;
-  const adapproxArms = job.arms.filter((a) => a.ranks);
+  // The charts, the heat map and the rank table redraw at the pace their cost allows (pacedValue.ts);
+  // progress, status and the arm and memory tables follow every event.
+  const drawnArms = usePacedValue(job.arms, job.status === 'running');
+  const adapproxArms = drawnArms.filter((a) => a.ranks);
   const errorTarget = adapprox?.errorThreshold ?? null;
 
   return (
@@ -147,13 +151,13 @@ export function TrainPanel() {
         <>
           <ArmsTable job={job} />
           <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-            <LossChart arms={job.arms} />
+            <LossChart arms={drawnArms} />
             <div className="chart-pair">
-              <MemoryChart arms={job.arms} parameters={job.parameters} />
-              <StepTimeChart arms={job.arms} />
+              <MemoryChart arms={drawnArms} parameters={job.parameters} />
+              <StepTimeChart arms={drawnArms} />
             </div>
             <MemoryTable arms={job.arms} parameters={job.parameters} />
-            <SpeedChart arms={job.arms} />
+            <SpeedChart arms={drawnArms} />
             {adapproxArms.map((a) =>
               a.ranks ? (
                 <div key={a.id} className="adapprox-arm">

@@ -3,6 +3,7 @@
 // bracket, and E_round/E_total against ξ, the ratio that moves it), the reconstruction error per
 // operator and per block, perplexity before and after, and sparsity against perplexity across runs.
 
+import { memo } from 'react';
 import {
   Bar,
   BarChart,
@@ -52,7 +53,7 @@ function formatValue(v: number): string {
  * A pruning run's charts while it runs and after (the pruning panel and a paper demo show the same):
  * perplexity before and after, so far or final, the operator being solved, and the error per matrix.
  */
-export function PruneJobCharts({ job, xi }: { job: PruneJobState; xi: number }) {
+export const PruneJobCharts = memo(function PruneJobCharts({ job, xi }: { job: PruneJobState; xi: number }) {
   const before = job.before?.ppl ?? job.before?.runningPpl ?? null;
   const after = job.after?.ppl ?? job.after?.runningPpl ?? null;
   return (
@@ -63,7 +64,7 @@ export function PruneJobCharts({ job, xi }: { job: PruneJobState; xi: number }) 
       <ErrorCharts matrices={job.matrices} />
     </>
   );
-}
+});
 
 export function ObjectiveChart({ trace }: { trace: FistaTrace }) {
   const rows = objectiveRows(trace.objectives);

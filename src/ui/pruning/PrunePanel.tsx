@@ -7,6 +7,7 @@ import { useModelStudio } from '../model/modelStore';
 import { ErrorNotice } from '../shell/ErrorNotice';
 import { formatDuration } from '../shell/format';
 import { JobButtons } from '../shell/JobButtons';
+import { usePacedValue } from '../shell/pacedValue';
 import { PruneMatrixTable } from './PruneMatrixTable';
 import { PruneProgress, pruneStatus } from './PruneProgress';
 import { PruneSettingsForm } from './PruneSettingsForm';
@@ -47,6 +48,8 @@ export function PrunePanel() {
   const canRun = Boolean(built?.ok) && !running && !modelBusy;
   const fistaXi = built?.ok ? built.options.prune.fista.xi : 0.3;
   const live = job.status !== 'idle';
+  // The charts redraw at the pace their cost allows (pacedValue.ts); status and tables follow every event.
+  const drawnJob = usePacedValue(job, running);
 
   return (
     <section className="card" id="prune" aria-labelledby="prune-title">
@@ -139,7 +142,7 @@ export function PrunePanel() {
 
       {live && (
         <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-          <PruneJobCharts job={job} xi={fistaXi} />
+          <PruneJobCharts job={drawnJob} xi={fistaXi} />
         </Suspense>
       )}
       {job.run && job.status === 'finished' && (
