@@ -18,6 +18,7 @@ import { ErrorBoundary } from '../shell/ErrorBoundary';
 import { ErrorNotice } from '../shell/ErrorNotice';
 import { LinkProblems } from '../shell/LinkProblems';
 import { NoWebGpu } from '../shell/NoWebGpu';
+import { usePacedValue } from '../shell/pacedValue';
 import { useStudio } from '../shell/store';
 import { encodeUrlState } from '../shell/urlState';
 import { type DemoSpec, parseDemoText } from './demoSpec';
@@ -109,6 +110,8 @@ function DemoText({ text }: { text: string }) {
 function PruneResults() {
   const job = usePruneStudio((s) => s.job);
   const form = usePruneStudio((s) => s.form);
+  // As in the panels, the charts redraw at the pace their cost allows (pacedValue.ts).
+  const drawnJob = usePacedValue(job, job.status === 'running');
   if (job.status === 'idle') return null;
   const xi = Number(form?.xi ?? 0.3);
   return (
@@ -122,7 +125,7 @@ function PruneResults() {
       </p>
       {job.status === 'error' && <ErrorNotice error={job.error} />}
       <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-        <PruneJobCharts job={job} xi={xi} />
+        <PruneJobCharts job={drawnJob} xi={xi} />
       </Suspense>
     </>
   );
@@ -155,6 +158,7 @@ function EvalResults() {
 
 function TrainResults() {
   const job = useTrainStudio((s) => s.job);
+  const drawnArms = usePacedValue(job.arms, job.status === 'running');
   if (job.status === 'idle') return null;
   return (
     <>
@@ -167,8 +171,8 @@ function TrainResults() {
         <>
           <ArmsTable job={job} />
           <Suspense fallback={<p className="muted small">Loading charts…</p>}>
-            <LossChart arms={job.arms} />
-            <MemoryChart arms={job.arms} parameters={job.parameters} />
+            <LossChart arms={drawnArms} />
+            <MemoryChart arms={drawnArms} parameters={job.parameters} />
           </Suspense>
         </>
       )}
