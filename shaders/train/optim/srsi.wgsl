@@ -13,8 +13,8 @@
 // Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
 // costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
 // (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
-// (no barrier: each entry is summed over the rows by one invocation, `gram`), w pivots of 2
-// barriers each, and a row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares
+// (no barrier: each entry is summed over the rows by one invocation, `gram`), a Cholesky of one
+// barrier per row of R, and a row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares
 // the condition number in the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
 // s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
 // leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
@@ -107,29 +107,34 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
     sk[diag + a] = d;
   }
   storageBarrier();
-  // Right-looking Cholesky G = RᵀR in the upper triangle. Every invocation reads the pivot itself
-  // (the same value), so it needs no barrier of its own.
+  // Cholesky G = RᵀR, row by row into the upper triangle: r_jb = (g_jb − Σ_{m<j} r_mj·r_mb) / r_jj,
+  // entry b by invocation b − j − 1, from the rows above only, so one barrier per row (a
+  // right-looking update needs two: on a CPU driver a barrier costs microseconds, more than the
+  // row's arithmetic). Each invocation forms the pivot r_jj itself: the same loads for all of them
+  // (one load per SIMD group). The sums run in the order a right-looking update subtracts them.
   let tol = f32(w) * UNIT_ROUNDOFF;
   for (var j = 0u; j < w; j++) {
-    let pivot = sk[g + j * w + j];
-    let r = sqrt(max(pivot, tol * sk[diag + j]));
-    // A column of the pass's input far from unit length (and not zero): see qr.
-    let d = sk[diag + j];
-    if (t == 0u && d != 0.0 && abs(d - 1.0) > 1e-3) {
-      qr_unsettled = 1u;
-    }
-    for (var q = j + 1u + t; q < w; q += WG) {
-      sk[g + j * w + q] = select(0.0, sk[g + j * w + q] / r, r > 0.0);
-    }
-    if (t == 0u) {
-      sk[rdiag + j] = r;
-    }
-    storageBarrier();
-    // Row by row (no integer division per entry: on a CPU driver it is a scalar divide per lane).
-    for (var a = j + 1u; a < w; a++) {
-      let rja = sk[g + j * w + a];
-      for (var b = a + t; b < w; b += WG) {
-        sk[g + a * w + b] -= rja * sk[g + j * w + b];
+    if (t == 0u || j + 1u + t < w) {
+      var pivot = sk[g + j * w + j];
+      for (var m = 0u; m < j; m++) {
+        let rmj = sk[g + m * w + j];
+        pivot -= rmj * rmj;
+      }
+      let d = sk[diag + j];
+      let r = sqrt(max(pivot, tol * d));
+      // A column of the pass's input far from unit length (and not zero): see qr.
+      if (t == 0u) {
+        sk[rdiag + j] = r;
+        if (d != 0.0 && abs(d - 1.0) > 1e-3) {
+          qr_unsettled = 1u;
+        }
+      }
+      for (var b = j + 1u + t; b < w; b += WG) {
+        var x = sk[g + j * w + b];
+        for (var m = 0u; m < j; m++) {
+          x -= sk[g + m * w + j] * sk[g + m * w + b];
+        }
+        sk[g + j * w + b] = select(0.0, x / r, r > 0.0);
       }
     }
     storageBarrier();
@@ -207,6 +212,9 @@ var<workgroup> eg_converged: u32;
 const JACOBI_SWEEPS: u32 = 30u;
 
 // Pair i of round r among `players` (even) indices: the circle method, player players−1 fixed.
+// r < ring and 0 < i < ring, so each sum below is under 2·ring and one conditional subtraction
+// takes it mod ring (an integer division is a scalar divide per lane on a CPU driver, and the
+// rotations call this once per pair and row block).
 fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   let ring = players - 1u;
   var a: u32;
@@ -215,8 +223,10 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
     a = ring;
     b = r;
   } else {
-    a = (r + i) % ring;
-    b = (r + ring - i) % ring;
+    a = r + i;
+    a = select(a, a - ring, a >= ring);
+    b = r + ring - i;
+    b = select(b, b - ring, b >= ring);
   }
   return vec2<u32>(min(a, b), max(a, b));
 }
@@ -281,40 +291,45 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
         sk[rot0 + 2u * i + 1u] = s;
       }
       storageBarrier();
-      // A ← A·J and E ← E·J: columns p and q of every row k. Pair by pair, so that no entry pays an
-      // integer division (a scalar divide per lane on a CPU driver).
-      for (var i = 0u; i < half; i++) {
-        let pq = eg_pair(round, i, players);
-        let s = sk[rot0 + 2u * i + 1u];
-        let c = sk[rot0 + 2u * i];
-        for (var k = t; pq.y < w && s != 0.0 && k < w; k += WG) {
-          let kp = a0 + k * w + pq.x;
-          let kq = a0 + k * w + pq.y;
-          let x = sk[kp];
-          let y = sk[kq];
-          sk[kp] = c * x - s * y;
-          sk[kq] = s * x + c * y;
-          let vp = e0 + k * w + pq.x;
-          let vq = e0 + k * w + pq.y;
-          let u = sk[vp];
-          let v = sk[vq];
-          sk[vp] = c * u - s * v;
-          sk[vq] = s * u + c * v;
+      // A ← A·J and E ← E·J: columns p and q of every row k. Invocation k takes row k through every
+      // pair, so that the invocations past row w − 1 skip the round at once instead of walking
+      // the pairs with nothing to do.
+      for (var k = t; k < w; k += WG) {
+        for (var i = 0u; i < half; i++) {
+          let pq = eg_pair(round, i, players);
+          let s = sk[rot0 + 2u * i + 1u];
+          let c = sk[rot0 + 2u * i];
+          if (pq.y < w && s != 0.0) {
+            let kp = a0 + k * w + pq.x;
+            let kq = a0 + k * w + pq.y;
+            let x = sk[kp];
+            let y = sk[kq];
+            sk[kp] = c * x - s * y;
+            sk[kq] = s * x + c * y;
+            let vp = e0 + k * w + pq.x;
+            let vq = e0 + k * w + pq.y;
+            let u = sk[vp];
+            let v = sk[vq];
+            sk[vp] = c * u - s * v;
+            sk[vq] = s * u + c * v;
+          }
         }
       }
       storageBarrier();
       // A ← Jᵀ·A: rows p and q of every column k.
-      for (var i = 0u; i < half; i++) {
-        let pq = eg_pair(round, i, players);
-        let s = sk[rot0 + 2u * i + 1u];
-        let c = sk[rot0 + 2u * i];
-        for (var k = t; pq.y < w && s != 0.0 && k < w; k += WG) {
-          let pk = a0 + pq.x * w + k;
-          let qk = a0 + pq.y * w + k;
-          let x = sk[pk];
-          let y = sk[qk];
-          sk[pk] = c * x - s * y;
-          sk[qk] = s * x + c * y;
+      for (var k = t; k < w; k += WG) {
+        for (var i = 0u; i < half; i++) {
+          let pq = eg_pair(round, i, players);
+          let s = sk[rot0 + 2u * i + 1u];
+          let c = sk[rot0 + 2u * i];
+          if (pq.y < w && s != 0.0) {
+            let pk = a0 + pq.x * w + k;
+            let qk = a0 + pq.y * w + k;
+            let x = sk[pk];
+            let y = sk[qk];
+            sk[pk] = c * x - s * y;
+            sk[qk] = s * x + c * y;
+          }
         }
       }
       storageBarrier();
