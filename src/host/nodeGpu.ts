@@ -6,6 +6,7 @@ import { create, globals } from 'webgpu';
 import type { AcquireOptions } from '../gpu/device';
 import { GpuUnavailableError } from '../gpu/errors';
 import { GpuRuntime } from '../gpu/runtime';
+import { paceDawnPolling } from './dawnPolling';
 
 // Dawn segfaults if the object returned by create() is collected while a device is alive, so it
 // is held for the life of the process.
@@ -34,7 +35,10 @@ export function nodeGpu(): GPU {
 /** A GPU runtime on Node's WebGPU, failing with the setup hint when no adapter is found. */
 export async function createNodeRuntime(options: AcquireOptions = {}): Promise<GpuRuntime> {
   try {
-    return await GpuRuntime.create(nodeGpu(), options);
+    const rt = await GpuRuntime.create(nodeGpu(), options);
+    // On a CPU adapter the GPU's work needs the core Dawn's polling would spin on (dawnPolling.ts).
+    if (rt.capability.isFallbackAdapter) paceDawnPolling(true);
+    return rt;
   } catch (error) {
     if (error instanceof GpuUnavailableError && !process.env.VK_ICD_FILENAMES) {
       throw new GpuUnavailableError(
