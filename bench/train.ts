@@ -7,6 +7,7 @@
 
 import { withGpuClock } from '../src/gpu/meter';
 import type { GpuCounters, GpuRuntime } from '../src/gpu/runtime';
+import { paceDawnPolling } from '../src/host/dawnPolling';
 import { Random } from '../src/kernels/random';
 import { TrainArm } from '../src/train/arm';
 import { parameterCount } from '../src/train/job';
@@ -45,7 +46,7 @@ export interface TrainRow {
   error?: string;
 }
 
-const ARMS: { label: string; choice: OptimizerChoice }[] = [
+const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; spin?: true }[] = [
   { label: 'AdamW', choice: { kind: 'adamw' } },
   { label: 'Adafactor', choice: { kind: 'adafactor' } },
   { label: 'CAME', choice: { kind: 'came' } },
@@ -55,6 +56,16 @@ const ARMS: { label: string; choice: OptimizerChoice }[] = [
   // start (a fresh Gaussian sketch, l = 5) and one S-RSI dispatch per small matrix (no batch).
   { label: 'Adapprox, cold start', choice: { kind: 'adapprox', options: { warmStart: false } } },
   { label: 'Adapprox, S-RSI per matrix', choice: { kind: 'adapprox', options: { batchBytes: 0 } } },
+  // On a CPU adapter only: the S-RSI batch at a GPU's workgroup size (a CPU adapter's default is
+  // 8, src/train/optim/fused.ts), and AdamW and Adapprox again with Dawn's polls spinning as they
+  // do unpaced (src/host/dawnPolling.ts): the pacing's gain, measured in the same run.
+  {
+    label: 'Adapprox, S-RSI workgroups of 64',
+    choice: { kind: 'adapprox', options: { srsiGroup: 64 } },
+    cpuOnly: true,
+  },
+  { label: 'AdamW, Dawn spinning', choice: { kind: 'adamw' }, cpuOnly: true, spin: true },
+  { label: 'Adapprox, Dawn spinning', choice: { kind: 'adapprox' }, cpuOnly: true, spin: true },
 ];
 
 const median = (xs: number[]) => {
@@ -79,9 +90,11 @@ export async function benchTrain(
     const parameters = parameterCount(config);
     const flops = 6 * parameters * T + 12 * config.layers * T * T * config.hidden;
     const start = initialWeights(config, 1);
-    for (const { label, choice } of ARMS) {
+    for (const { label, choice, cpuOnly, spin } of ARMS) {
+      if (cpuOnly && !rt.capability.isFallbackAdapter) continue;
       process.stderr.write(`  train · ${preset} · ${label} (${timed} steps) … `);
       let arm: TrainArm | undefined;
+      if (spin) paceDawnPolling(false);
       try {
         arm = await TrainArm.create(rt, config, start, choice, `bench ${label}`);
         // Small lr: the bench measures speed, and the weights must stay finite for every step. The
@@ -156,6 +169,7 @@ export async function benchTrain(
         if (rt.isLost) return rows;
       } finally {
         arm?.destroy();
+        if (spin) paceDawnPolling(true);
       }
     }
     const adamw = rows.find((r) => r.preset === preset && r.optimizer === 'AdamW' && !r.error);
