@@ -18,7 +18,8 @@ async function measure(rt: GpuRuntime, m: number, n: number, tokens: number) {
   const random = new Random(seed);
   const w = random.uniform(m * n);
   const x = random.uniform(tokens * n);
-  // Half the weights zeroed and the rest perturbed: a pruned matrix, error below ‖WX‖².
+  // Half the weights zeroed and the rest perturbed: a pruned matrix. (Its error is usually below
+  // ‖WX‖², but with 3 tokens not always: seed 2041785440 had 68.6 against 65.5.)
   const v = w.map((value, i) => (i % 2 === 0 ? 0 : value * (1 + 0.1 * random.next())));
   const owned: { destroy(): void }[] = [];
   const up = async (data: Float32Array | Float64Array) => {
@@ -62,7 +63,6 @@ function check(r: Awaited<ReturnType<typeof measure>>) {
   const at = `seed ${r.seed}`;
   expect(Math.abs(r.energy - r.energy64), at).toBeLessThanOrEqual(1e-5 * r.energy64);
   expect(Math.abs(r.gramEnergy - r.energy64), at).toBeLessThanOrEqual(1e-5 * r.energy64);
-  expect(r.error64, at).toBeLessThan(r.energy64);
   expect(Math.abs(r.error - r.error64), at).toBeLessThanOrEqual(1e-4 * r.error64);
   expect(Math.abs(r.gramError - r.error64), at).toBeLessThanOrEqual(1e-4 * r.energy64);
 }
