@@ -38,44 +38,68 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read_write> sk: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sc: array<f32>;
 
-// The Gram XᵀX of X (rows × w at x0, row-major) into g (w × w, both triangles), laid out as
-// fs_product is (below) for a CPU driver's 4-lane SIMD groups: each group of 4 invocations takes 4
-// rows a…a + 3 of the Gram and a block of 16 columns, lane ℓ the columns ℓ, ℓ + 4, …, so each row
-// of X costs 4 equal-address loads and 4 consecutive-address ones. Each entry is summed serially
-// over the rows, and entry (a, b) and (b, a) are the same products in the same order, so the Gram
-// is exactly symmetric. Reads past column w land in the next row of X or in what follows X in the
-// sketch, and are dropped.
+// The Gram XᵀX of X (rows × w at x0, row-major) into g (w × w, both triangles), in 8 × 8 blocks as
+// fs_product's (below): an invocation loads 8 entries of a row of X for its block's rows and 8 for
+// its columns, and makes 64 multiply-adds of them. Each entry is summed serially over the rows, and
+// entry (a, b) and (b, a) are the same products in the same order, so the Gram is exactly
+// symmetric. Indices past w − 1 are clamped and their entries dropped.
 fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
-  let lane = t % 4u;
-  let blocks = (w + 15u) / 16u;
-  let tasks = ((w + 3u) / 4u) * blocks;
+  let blocks = (w + 7u) / 8u;
   let last = w - 1u;
-  for (var id = t / 4u; id < tasks; id += WG / 4u) {
-    let a0 = (id / blocks) * 4u;
-    let k0 = (id % blocks) * 16u + lane;
+  for (var id = t; id < blocks * blocks; id += WG) {
+    let a0 = (id / blocks) * 8u;
+    let k0 = (id % blocks) * 8u;
     let aa = vec4<u32>(a0, min(a0 + 1u, last), min(a0 + 2u, last), min(a0 + 3u, last));
-    var c0 = vec4<f32>();
-    var c1 = vec4<f32>();
-    var c2 = vec4<f32>();
-    var c3 = vec4<f32>();
+    let ab = vec4<u32>(min(a0 + 4u, last), min(a0 + 5u, last), min(a0 + 6u, last), min(a0 + 7u, last));
+    let ka = vec4<u32>(k0, min(k0 + 1u, last), min(k0 + 2u, last), min(k0 + 3u, last));
+    let kb = vec4<u32>(min(k0 + 4u, last), min(k0 + 5u, last), min(k0 + 6u, last), min(k0 + 7u, last));
+    var lo0 = vec4<f32>();
+    var lo1 = vec4<f32>();
+    var lo2 = vec4<f32>();
+    var lo3 = vec4<f32>();
+    var lo4 = vec4<f32>();
+    var lo5 = vec4<f32>();
+    var lo6 = vec4<f32>();
+    var lo7 = vec4<f32>();
+    var hi0 = vec4<f32>();
+    var hi1 = vec4<f32>();
+    var hi2 = vec4<f32>();
+    var hi3 = vec4<f32>();
+    var hi4 = vec4<f32>();
+    var hi5 = vec4<f32>();
+    var hi6 = vec4<f32>();
+    var hi7 = vec4<f32>();
     for (var r = 0u; r < rows; r++) {
       let row = x0 + r * w;
       let x = vec4<f32>(sk[row + aa.x], sk[row + aa.y], sk[row + aa.z], sk[row + aa.w]);
-      c0 += x * sk[row + k0];
-      c1 += x * sk[row + k0 + 4u];
-      c2 += x * sk[row + k0 + 8u];
-      c3 += x * sk[row + k0 + 12u];
+      let z = vec4<f32>(sk[row + ab.x], sk[row + ab.y], sk[row + ab.z], sk[row + ab.w]);
+      let y = vec4<f32>(sk[row + ka.x], sk[row + ka.y], sk[row + ka.z], sk[row + ka.w]);
+      let u = vec4<f32>(sk[row + kb.x], sk[row + kb.y], sk[row + kb.z], sk[row + kb.w]);
+      lo0 += x * y.x;
+      lo1 += x * y.y;
+      lo2 += x * y.z;
+      lo3 += x * y.w;
+      lo4 += x * u.x;
+      lo5 += x * u.y;
+      lo6 += x * u.z;
+      lo7 += x * u.w;
+      hi0 += z * y.x;
+      hi1 += z * y.y;
+      hi2 += z * y.z;
+      hi3 += z * y.w;
+      hi4 += z * u.x;
+      hi5 += z * u.y;
+      hi6 += z * u.z;
+      hi7 += z * u.w;
     }
-    // c_c holds column k0 + 4c of rows a0…a0 + 3.
-    let tile = array<vec4<f32>, 4>(c0, c1, c2, c3);
-    for (var c = 0u; c < 4u; c++) {
-      let b = k0 + 4u * c;
-      if (b < w) {
-        for (var ai = 0u; ai < 4u; ai++) {
-          if (a0 + ai < w) {
-            sk[g + (a0 + ai) * w + b] = tile[c][ai];
-          }
-        }
+    let top = array<vec4<f32>, 8>(lo0, lo1, lo2, lo3, lo4, lo5, lo6, lo7);
+    let bottom = array<vec4<f32>, 8>(hi0, hi1, hi2, hi3, hi4, hi5, hi6, hi7);
+    for (var c = 0u; c < 8u && k0 + c < w; c++) {
+      for (var i = 0u; i < 4u && a0 + i < w; i++) {
+        sk[g + (a0 + i) * w + k0 + c] = top[c][i];
+      }
+      for (var i = 4u; i < 8u && a0 + i < w; i++) {
+        sk[g + (a0 + i) * w + k0 + c] = bottom[c][i - 4u];
       }
     }
   }
@@ -447,66 +471,75 @@ struct SrsiJob {
 }
 
 // C (out × w at c0 of the sketch) = inv·op(V)·B with B (inner × w at b0): op(V) = V (short × long)
-// or, with `vt`, Vᵀ. Laid out for a CPU driver that runs 4 consecutive invocations as the lanes of
-// one SIMD group (SwiftShader), where a load costs one operation when the lanes' addresses are equal
-// or consecutive and four (a gather) otherwise: each group of 4 takes 4 rows of C and a block of
-// columns, lane ℓ the columns ℓ, ℓ + 4, …, so at each step along the inner dimension the 4 entries
-// of V are the same for all lanes (4 loads) and each row of B is read at consecutive addresses (one
-// load per 4 columns). Each entry is still summed serially along the inner dimension. Column blocks
-// are 16 wide, the last one 8 wide when 8 columns cover what is left; reads past the last row or
-// column are clamped or land in the sketch's next row, and are dropped.
+// or, with `vt`, Vᵀ. Each invocation holds an 8 × 8 block of C in registers, as the direct matmul
+// does (kernels/matmulDirect.wgsl, docs/engine.md): on a CPU driver (SwiftShader) a load whose
+// address depends on the invocation is a gather behind a bounds check, and a block of R × C costs
+// R + C of them per step along the inner dimension for R·C multiply-adds: 8 × 8 takes 16 for 64,
+// where the 4 × 4 blocks of 4-lane groups this replaced took 8 for 16 (measured on the tiny
+// preset's S-RSI batch: 55 → 45 ms at workgroups of 8, 83 → 75 at 64; bench/README.md). Each entry
+// is still summed serially along the inner dimension. Row indices past the last are clamped, and
+// reads past column w − 1 land in B's next row or in what follows B in the sketch; both are dropped.
 fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: bool, inv: f32) {
   let w = job.w;
-  let lane = t % 4u;
-  let groups = WG / 4u;
-  // Blocks of 16 columns, the last one of 8 when that covers the rest.
-  let wide = select((w + 15u) / 16u, w / 16u, w % 16u != 0u && w % 16u <= 8u);
-  let blocks = select(wide, wide + 1u, w % 16u != 0u && w % 16u <= 8u);
-  let tasks = ((out + 3u) / 4u) * blocks;
+  let cblocks = (w + 7u) / 8u;
+  let tasks = ((out + 7u) / 8u) * cblocks;
   let last = out - 1u;
-  // op(V)[r, j] sits at v0 + r·row_step + j·inner_step of the stored V (row length cols).
   let stored_rows = vt != (job.transpose == 1u);
   let row_step = select(job.cols, 1u, stored_rows);
   let inner_step = select(1u, job.cols, stored_rows);
-  for (var id = t / 4u; id < tasks; id += groups) {
-    let r0 = (id / blocks) * 4u;
-    let block = id % blocks;
-    let k0 = block * 16u + lane;
-    let ro = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * row_step;
-    var a0 = vec4<f32>();
-    var a1 = vec4<f32>();
-    var a2 = vec4<f32>();
-    var a3 = vec4<f32>();
-    // Two copies of the inner loop, 16 and 8 columns, so that neither tests the block's width per step.
-    if (block < wide) {
-      for (var j = 0u; j < inner; j++) {
-        let bi = b0 + j * w + k0;
-        let p = job.v0 + j * inner_step;
-        let x = vec4<f32>(fs_v[p + ro.x], fs_v[p + ro.y], fs_v[p + ro.z], fs_v[p + ro.w]);
-        a0 += x * sk[bi];
-        a1 += x * sk[bi + 4u];
-        a2 += x * sk[bi + 8u];
-        a3 += x * sk[bi + 12u];
-      }
-    } else {
-      for (var j = 0u; j < inner; j++) {
-        let bi = b0 + j * w + k0;
-        let p = job.v0 + j * inner_step;
-        let x = vec4<f32>(fs_v[p + ro.x], fs_v[p + ro.y], fs_v[p + ro.z], fs_v[p + ro.w]);
-        a0 += x * sk[bi];
-        a1 += x * sk[bi + 4u];
-      }
+  for (var id = t; id < tasks; id += WG) {
+    let r0 = (id / cblocks) * 8u;
+    let k0 = (id % cblocks) * 8u;
+    let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * row_step;
+    let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last)) * row_step;
+    var lo0 = vec4<f32>();
+    var lo1 = vec4<f32>();
+    var lo2 = vec4<f32>();
+    var lo3 = vec4<f32>();
+    var lo4 = vec4<f32>();
+    var lo5 = vec4<f32>();
+    var lo6 = vec4<f32>();
+    var lo7 = vec4<f32>();
+    var hi0 = vec4<f32>();
+    var hi1 = vec4<f32>();
+    var hi2 = vec4<f32>();
+    var hi3 = vec4<f32>();
+    var hi4 = vec4<f32>();
+    var hi5 = vec4<f32>();
+    var hi6 = vec4<f32>();
+    var hi7 = vec4<f32>();
+    for (var j = 0u; j < inner; j++) {
+      let p = job.v0 + j * inner_step;
+      let x = vec4<f32>(fs_v[p + ra.x], fs_v[p + ra.y], fs_v[p + ra.z], fs_v[p + ra.w]);
+      let z = vec4<f32>(fs_v[p + rb.x], fs_v[p + rb.y], fs_v[p + rb.z], fs_v[p + rb.w]);
+      let bi = b0 + j * w + k0;
+      let y = vec4<f32>(sk[bi], sk[bi + 1u], sk[bi + 2u], sk[bi + 3u]);
+      let u = vec4<f32>(sk[bi + 4u], sk[bi + 5u], sk[bi + 6u], sk[bi + 7u]);
+      lo0 += x * y.x;
+      lo1 += x * y.y;
+      lo2 += x * y.z;
+      lo3 += x * y.w;
+      lo4 += x * u.x;
+      lo5 += x * u.y;
+      lo6 += x * u.z;
+      lo7 += x * u.w;
+      hi0 += z * y.x;
+      hi1 += z * y.y;
+      hi2 += z * y.z;
+      hi3 += z * y.w;
+      hi4 += z * u.x;
+      hi5 += z * u.y;
+      hi6 += z * u.z;
+      hi7 += z * u.w;
     }
-    // a_c holds column k0 + 4c of rows r0…r0 + 3.
-    let tile = array<vec4<f32>, 4>(a0, a1, a2, a3);
-    for (var c = 0u; c < 4u; c++) {
-      let col = k0 + 4u * c;
-      if (col < w && (block < wide || c < 2u)) {
-        for (var ri = 0u; ri < 4u; ri++) {
-          if (r0 + ri < out) {
-            sk[c0 + (r0 + ri) * w + col] = inv * tile[c][ri];
-          }
-        }
+    let top = array<vec4<f32>, 8>(lo0, lo1, lo2, lo3, lo4, lo5, lo6, lo7);
+    let bottom = array<vec4<f32>, 8>(hi0, hi1, hi2, hi3, hi4, hi5, hi6, hi7);
+    for (var c = 0u; c < 8u && k0 + c < w; c++) {
+      for (var ri = 0u; ri < 4u && r0 + ri < out; ri++) {
+        sk[c0 + (r0 + ri) * w + k0 + c] = inv * top[c][ri];
+      }
+      for (var ri = 4u; ri < 8u && r0 + ri < out; ri++) {
+        sk[c0 + (r0 + ri) * w + k0 + c] = inv * bottom[c][ri - 4u];
       }
     }
   }
@@ -567,8 +600,8 @@ fn srsi_run(t: u32, job: SrsiJob, batched: bool) {
 // (below; the same products in the same order), into V's place, which the S-RSI no longer reads:
 // Q' (short × stride) at v0, then U' (long × stride), row-major, stride = out_stride, or k where
 // that is 0; columns k…stride − 1 are zeroed. The host copies them into Q and U once it has read
-// the ranks back, so a batched matrix needs no rotation dispatch of its own. Laid out as fs_product
-// is: each invocation takes 4 rows of the output and consecutive invocations consecutive columns,
+// the ranks back, so a batched matrix needs no rotation dispatch of its own. Each invocation takes
+// 4 rows of the output and consecutive invocations consecutive columns,
 // so each step along w costs 4 equal-address loads of the sketch's rows and one consecutive-address
 // load of E for 4 multiply-adds; an output row shorter than the workgroup splits it into bands.
 fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
