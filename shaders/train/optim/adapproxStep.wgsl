@@ -73,12 +73,12 @@ fn step_weight(e: u32, d: f32) {
   st_w[e] = w - sp.lr * (d + sp.weight_decay * w);
 }
 
-// Which elements invocation t visits, the same in every sweep: rows in blocks of 4, block
+// Which elements invocation t visits, the same in every sweep: rows in blocks of 8, block
 // b ≡ band (mod bands), and in each of their rows the columns c ≡ lane (mod width). Consecutive
 // invocations take consecutive columns of one row, so on a CPU driver's 4-lane SIMD groups
 // (SwiftShader) G, V, M and W are read at consecutive addresses and the history's row factor at
-// equal ones; the first sweep takes an invocation's columns 4 at a time, so that each load of the
-// history's factors serves 4 products (step_history). No element index is divided (a scalar divide per lane on a CPU driver). When a row
+// equal ones; the first sweep takes an invocation's columns 8 at a time, so that each load of the
+// history's factors serves 8 products (step_history). No element index is divided (a scalar divide per lane on a CPU driver). When a row
 // is shorter than the workgroup, the workgroup splits into `bands` groups of rows, each as wide as
 // a row (the invocations left over idle).
 struct StepSpan {
@@ -94,36 +94,54 @@ fn step_span(t: u32) -> StepSpan {
   return StepSpan(t / width, bands, t % width, width);
 }
 
-// The history entries of the block's 4 rows r0…r0 + 3 (clamped to the last row, `last`) and 4 of
-// their columns `cols` (the caller clamps them and drops what is past either end): h[j][i] =
-// Σ_c A[r0 + i, c]·B[cols[j], c] with A the factor on the rows' side. Each step along c loads the
-// 4 rows' and the 4 columns' factor entries once and uses each 4 times (16 multiply-adds for 8
-// loads instead of 4 for 5): on a CPU driver a load at a run-time address is a lane-by-lane gather
-// and costs far more than the arithmetic. Every entry is still summed serially over c.
-fn step_history(r0: u32, last: u32, cols: vec4<u32>) -> array<vec4<f32>, 4> {
-  let rows = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * sp.stride;
+// The history entries of the block's 8 rows r0…r0 + 7 (clamped to the last row, `last`) and 8 of
+// their columns ca, cb (the caller clamps them and drops what is past either end): h[j][i] =
+// Σ_c A[r0 + i, c]·B[col_j, c] for rows i < 4, h[8 + j][i − 4] for the other 4, with A the factor on
+// the rows' side and col_j the j-th of ca, cb. Each step along c loads the 8 rows' and the 8
+// columns' factor entries once and uses each 8 times (64 multiply-adds for 16 loads; the 4 × 4
+// tiles before took 8 for 16): on a CPU driver a load at a run-time address is a lane-by-lane
+// gather and costs far more than the arithmetic. Every entry is still summed serially over c.
+fn step_history(r0: u32, last: u32, ca: vec4<u32>, cb: vec4<u32>) -> array<vec4<f32>, 16> {
+  let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * sp.stride;
+  let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last)) * sp.stride;
   let q_rows = sp.q_rows == 1u;
-  let b = cols * sp.stride;
-  var h0 = vec4<f32>(0.0);
-  var h1 = vec4<f32>(0.0);
-  var h2 = vec4<f32>(0.0);
-  var h3 = vec4<f32>(0.0);
+  let ba = ca * sp.stride;
+  let bb = cb * sp.stride;
+  var h = array<vec4<f32>, 16>();
   for (var c = 0u; c < sp.k; c++) {
     var x: vec4<f32>;
+    var z: vec4<f32>;
     var y: vec4<f32>;
+    var u: vec4<f32>;
     if (q_rows) {
-      x = vec4<f32>(st_q[rows.x + c], st_q[rows.y + c], st_q[rows.z + c], st_q[rows.w + c]);
-      y = vec4<f32>(st_u[b.x + c], st_u[b.y + c], st_u[b.z + c], st_u[b.w + c]);
+      x = vec4<f32>(st_q[ra.x + c], st_q[ra.y + c], st_q[ra.z + c], st_q[ra.w + c]);
+      z = vec4<f32>(st_q[rb.x + c], st_q[rb.y + c], st_q[rb.z + c], st_q[rb.w + c]);
+      y = vec4<f32>(st_u[ba.x + c], st_u[ba.y + c], st_u[ba.z + c], st_u[ba.w + c]);
+      u = vec4<f32>(st_u[bb.x + c], st_u[bb.y + c], st_u[bb.z + c], st_u[bb.w + c]);
     } else {
-      x = vec4<f32>(st_u[rows.x + c], st_u[rows.y + c], st_u[rows.z + c], st_u[rows.w + c]);
-      y = vec4<f32>(st_q[b.x + c], st_q[b.y + c], st_q[b.z + c], st_q[b.w + c]);
+      x = vec4<f32>(st_u[ra.x + c], st_u[ra.y + c], st_u[ra.z + c], st_u[ra.w + c]);
+      z = vec4<f32>(st_u[rb.x + c], st_u[rb.y + c], st_u[rb.z + c], st_u[rb.w + c]);
+      y = vec4<f32>(st_q[ba.x + c], st_q[ba.y + c], st_q[ba.z + c], st_q[ba.w + c]);
+      u = vec4<f32>(st_q[bb.x + c], st_q[bb.y + c], st_q[bb.z + c], st_q[bb.w + c]);
     }
-    h0 += x * y.x;
-    h1 += x * y.y;
-    h2 += x * y.z;
-    h3 += x * y.w;
+    h[0] += x * y.x;
+    h[1] += x * y.y;
+    h[2] += x * y.z;
+    h[3] += x * y.w;
+    h[4] += x * u.x;
+    h[5] += x * u.y;
+    h[6] += x * u.z;
+    h[7] += x * u.w;
+    h[8] += z * y.x;
+    h[9] += z * y.y;
+    h[10] += z * y.z;
+    h[11] += z * y.w;
+    h[12] += z * u.x;
+    h[13] += z * u.y;
+    h[14] += z * u.z;
+    h[15] += z * u.w;
   }
-  return array<vec4<f32>, 4>(h0, h1, h2, h3);
+  return h;
 }
 
 // The first sweep's work on element e with history entry h: V into st_v, and `first`'s Σ Û² (x),
@@ -153,33 +171,32 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
   let history = sp.dense == 0u && sp.k > 0u;
   // V, and Σ Û² (x), max V (y), the clamped history entries (z).
   var first = vec4<f32>(0.0);
-  // The columns 4 at a time (lane, lane + width, lane + 2·width, lane + 3·width), so that the
-  // history's loads serve a 4 × 4 tile; the same elements per invocation as the sweeps below.
-  let stride4 = 4u * span.width;
+  // The rows 8 at a time and the columns 8 at a time (lane, lane + width, …, lane + 7·width), so
+  // that the history's loads serve an 8 × 8 tile; the same elements per invocation as the sweeps
+  // below (rows in blocks of 8, columns ≡ lane mod width).
+  let stride8 = 8u * span.width;
   let last_col = sp.cols - 1u;
-  for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
-    for (var col = span.lane; col < sp.cols; col += stride4) {
-      let cs = vec4<u32>(
-        col,
-        min(col + span.width, last_col),
-        min(col + 2u * span.width, last_col),
-        min(col + 3u * span.width, last_col),
+  for (var r0 = 8u * span.band; owns && r0 < rows; r0 += 8u * span.bands) {
+    for (var col = span.lane; col < sp.cols; col += stride8) {
+      let wd = span.width;
+      let ca = vec4<u32>(col, min(col + wd, last_col), min(col + 2u * wd, last_col), min(col + 3u * wd, last_col));
+      let cb = vec4<u32>(
+        min(col + 4u * wd, last_col),
+        min(col + 5u * wd, last_col),
+        min(col + 6u * wd, last_col),
+        min(col + 7u * wd, last_col),
       );
-      var hs = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+      var hs = array<vec4<f32>, 16>();
       if (history) {
-        hs = step_history(r0, rows - 1u, cs);
+        hs = step_history(r0, rows - 1u, ca, cb);
       }
-      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+      for (var i = 0u; i < 8u && r0 + i < rows; i++) {
         let row = (r0 + i) * sp.cols;
-        first = step_moment(row + cs.x, hs[0][i], history, first);
-        if (col + span.width < sp.cols) {
-          first = step_moment(row + cs.y, hs[1][i], history, first);
-        }
-        if (col + 2u * span.width < sp.cols) {
-          first = step_moment(row + cs.z, hs[2][i], history, first);
-        }
-        if (col + 3u * span.width < sp.cols) {
-          first = step_moment(row + cs.w, hs[3][i], history, first);
+        // Rows 4…7 of the tile are in hs[8…15].
+        let part = select(0u, 8u, i >= 4u);
+        let ri = i - select(0u, 4u, i >= 4u);
+        for (var j = 0u; j < 8u && col + j * wd < sp.cols; j++) {
+          first = step_moment(row + col + j * wd, hs[part + j][ri], history, first);
         }
       }
     }
@@ -192,9 +209,9 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
   let guided = momentum && sp.guidance != 0u;
   // M and W (unless guided), and Σ (V / max V)² (x), ⟨M, Û⟩ with Û unclipped (z), Σ M² (w).
   var second = vec4<f32>(0.0);
-  for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
+  for (var r0 = 8u * span.band; owns && r0 < rows; r0 += 8u * span.bands) {
     for (var col = span.lane; col < sp.cols; col += span.width) {
-      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+      for (var i = 0u; i < 8u && r0 + i < rows; i++) {
         let e = (r0 + i) * sp.cols + col;
         let v = st_v[e];
         let x = v * inv;
@@ -220,9 +237,9 @@ fn fused_step(@builtin(local_invocation_index) t: u32) {
     // The guidance factor of adapprox.wgsl's `guidance`, from the sums just taken.
     let c = clip * b.z / (sqrt(b.w) * clip * sqrt(a.x) + 1e-12);
     let s = select(max(c, 0.0), 0.5 * (1.0 + c), sp.guidance == 1u);
-    for (var r0 = 4u * span.band; owns && r0 < rows; r0 += 4u * span.bands) {
+    for (var r0 = 8u * span.band; owns && r0 < rows; r0 += 8u * span.bands) {
       for (var col = span.lane; col < sp.cols; col += span.width) {
-        for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+        for (var i = 0u; i < 8u && r0 + i < rows; i++) {
           let e = (r0 + i) * sp.cols + col;
           step_weight(e, s * st_m[e]);
         }
