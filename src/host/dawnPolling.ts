@@ -4,11 +4,11 @@
 // nothing else. On a CPU adapter (SwiftShader) the GPU's work runs on the same cores, and the spin
 // takes one away from it: on this project's two-core machine it made the S-RSI of a training step
 // 1.7 times slower and the Vitest suite of src/kernels and src/train/optim 1.6 times slower
-// (docs/testing.md, "Dawn's polling"; bench/README.md, "Issue 12: Dawn's polling and the S-RSI's
-// barriers"). Dawn looks setImmediate up on the global object at every
-// poll, and its poll is an anonymous native function, so a global setImmediate that hands such
-// callbacks to a 1 ms timer, once a wait has spun for SPIN_MS, paces Dawn's polls and passes
-// everything else through unchanged.
+// (docs/testing.md, "Dawn's polling"; bench/README.md, "Issue 12: Dawn's polling, the S-RSI's
+// barriers and 8 × 8 blocks"). Dawn looks setImmediate up on the global object at every poll, and
+// its poll is an anonymous native function, so a global setImmediate that hands such callbacks to
+// a 1 ms timer, once a wait has spun for SPIN_MS, paces Dawn's polls and passes everything else
+// through unchanged.
 
 /** An anonymous native function: what Dawn hands setImmediate (a bound function is named "bound …"). */
 export function isDawnPoll(callback: unknown): boolean {
