@@ -53,54 +53,53 @@ fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
     let ab = vec4<u32>(min(a0 + 4u, last), min(a0 + 5u, last), min(a0 + 6u, last), min(a0 + 7u, last));
     let ka = vec4<u32>(k0, min(k0 + 1u, last), min(k0 + 2u, last), min(k0 + 3u, last));
     let kb = vec4<u32>(min(k0 + 4u, last), min(k0 + 5u, last), min(k0 + 6u, last), min(k0 + 7u, last));
-    var lo0 = vec4<f32>();
-    var lo1 = vec4<f32>();
-    var lo2 = vec4<f32>();
-    var lo3 = vec4<f32>();
-    var lo4 = vec4<f32>();
-    var lo5 = vec4<f32>();
-    var lo6 = vec4<f32>();
-    var lo7 = vec4<f32>();
-    var hi0 = vec4<f32>();
-    var hi1 = vec4<f32>();
-    var hi2 = vec4<f32>();
-    var hi3 = vec4<f32>();
-    var hi4 = vec4<f32>();
-    var hi5 = vec4<f32>();
-    var hi6 = vec4<f32>();
-    var hi7 = vec4<f32>();
+    var acc = array<vec4<f32>, 16>();
     for (var r = 0u; r < rows; r++) {
       let row = x0 + r * w;
-      let x = vec4<f32>(sk[row + aa.x], sk[row + aa.y], sk[row + aa.z], sk[row + aa.w]);
-      let z = vec4<f32>(sk[row + ab.x], sk[row + ab.y], sk[row + ab.z], sk[row + ab.w]);
-      let y = vec4<f32>(sk[row + ka.x], sk[row + ka.y], sk[row + ka.z], sk[row + ka.w]);
-      let u = vec4<f32>(sk[row + kb.x], sk[row + kb.y], sk[row + kb.z], sk[row + kb.w]);
-      lo0 += x * y.x;
-      lo1 += x * y.y;
-      lo2 += x * y.z;
-      lo3 += x * y.w;
-      lo4 += x * u.x;
-      lo5 += x * u.y;
-      lo6 += x * u.z;
-      lo7 += x * u.w;
-      hi0 += z * y.x;
-      hi1 += z * y.y;
-      hi2 += z * y.z;
-      hi3 += z * y.w;
-      hi4 += z * u.x;
-      hi5 += z * u.y;
-      hi6 += z * u.z;
-      hi7 += z * u.w;
+      block_step(
+        &acc,
+        vec4<f32>(sk[row + aa.x], sk[row + aa.y], sk[row + aa.z], sk[row + aa.w]),
+        vec4<f32>(sk[row + ab.x], sk[row + ab.y], sk[row + ab.z], sk[row + ab.w]),
+        vec4<f32>(sk[row + ka.x], sk[row + ka.y], sk[row + ka.z], sk[row + ka.w]),
+        vec4<f32>(sk[row + kb.x], sk[row + kb.y], sk[row + kb.z], sk[row + kb.w]),
+      );
     }
-    let top = array<vec4<f32>, 8>(lo0, lo1, lo2, lo3, lo4, lo5, lo6, lo7);
-    let bottom = array<vec4<f32>, 8>(hi0, hi1, hi2, hi3, hi4, hi5, hi6, hi7);
-    for (var c = 0u; c < 8u && k0 + c < w; c++) {
-      for (var i = 0u; i < 4u && a0 + i < w; i++) {
-        sk[g + (a0 + i) * w + k0 + c] = top[c][i];
-      }
-      for (var i = 4u; i < 8u && a0 + i < w; i++) {
-        sk[g + (a0 + i) * w + k0 + c] = bottom[c][i - 4u];
-      }
+    block_store(&acc, g, a0, w, k0, w, 1.0);
+  }
+}
+
+// One step of an 8 × 8 block's sums: rows 0–3 x and 4–7 z of the left operand, columns 0–3 y and
+// 4–7 u of the right one. acc[j] holds column j's rows 0–3, acc[8 + j] its rows 4–7.
+fn block_step(acc: ptr<function, array<vec4<f32>, 16>>, x: vec4<f32>, z: vec4<f32>, y: vec4<f32>, u: vec4<f32>) {
+  (*acc)[0] += x * y.x;
+  (*acc)[1] += x * y.y;
+  (*acc)[2] += x * y.z;
+  (*acc)[3] += x * y.w;
+  (*acc)[4] += x * u.x;
+  (*acc)[5] += x * u.y;
+  (*acc)[6] += x * u.z;
+  (*acc)[7] += x * u.w;
+  (*acc)[8] += z * y.x;
+  (*acc)[9] += z * y.y;
+  (*acc)[10] += z * y.z;
+  (*acc)[11] += z * y.w;
+  (*acc)[12] += z * u.x;
+  (*acc)[13] += z * u.y;
+  (*acc)[14] += z * u.z;
+  (*acc)[15] += z * u.w;
+}
+
+// Writes scale times the 8 × 8 block at rows r0…, columns k0… of the `cols`-wide matrix at c0 of
+// the sketch, dropping what is past row `rows` − 1 or column `cols` − 1.
+fn block_store(acc: ptr<function, array<vec4<f32>, 16>>, c0: u32, r0: u32, rows: u32, k0: u32, cols: u32, scale: f32) {
+  for (var c = 0u; c < 8u && k0 + c < cols; c++) {
+    let top = (*acc)[c];
+    let bottom = (*acc)[8u + c];
+    for (var i = 0u; i < 4u && r0 + i < rows; i++) {
+      sk[c0 + (r0 + i) * cols + k0 + c] = scale * top[i];
+    }
+    for (var i = 4u; i < 8u && r0 + i < rows; i++) {
+      sk[c0 + (r0 + i) * cols + k0 + c] = scale * bottom[i - 4u];
     }
   }
 }
@@ -255,6 +254,36 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   return vec2<u32>(min(a, b), max(a, b));
 }
 
+// The plane rotation of the sketch's entries at p and q: (x, y) ← (c·x − s·y, s·x + c·y).
+fn eg_rotate(p: u32, q: u32, c: f32, s: f32) {
+  let x = sk[p];
+  let y = sk[q];
+  sk[p] = c * x - s * y;
+  sk[q] = s * x + c * y;
+}
+
+// One round's rotations, from the (c, s) of each pair at rot0: with `columns`, A ← A·J and
+// E ← E·J (columns p and q of every row k), else A ← Jᵀ·A (rows p and q of every column k).
+// Invocation k takes row (or column) k through every pair, so that the invocations past the w-th
+// skip the round at once instead of walking the pairs with nothing to do.
+fn eg_apply(t: u32, round: u32, players: u32, w: u32, a0: u32, e0: u32, rot0: u32, columns: bool) {
+  for (var k = t; k < w; k += WG) {
+    for (var i = 0u; i < players / 2u; i++) {
+      let pq = eg_pair(round, i, players);
+      let s = sk[rot0 + 2u * i + 1u];
+      let c = sk[rot0 + 2u * i];
+      if (pq.y < w && s != 0.0) {
+        if (columns) {
+          eg_rotate(a0 + k * w + pq.x, a0 + k * w + pq.y, c, s);
+          eg_rotate(e0 + k * w + pq.x, e0 + k * w + pq.y, c, s);
+        } else {
+          eg_rotate(a0 + pq.x * w + k, a0 + pq.y * w + k, c, s);
+        }
+      }
+    }
+  }
+}
+
 fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_min: u32, k_cap: u32, threshold: f32) {
   let e0 = a0 + w * w;
   let es0 = e0 + w * w;
@@ -315,47 +344,10 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
         sk[rot0 + 2u * i + 1u] = s;
       }
       storageBarrier();
-      // A ← A·J and E ← E·J: columns p and q of every row k. Invocation k takes row k through every
-      // pair, so that the invocations past row w − 1 skip the round at once instead of walking
-      // the pairs with nothing to do.
-      for (var k = t; k < w; k += WG) {
-        for (var i = 0u; i < half; i++) {
-          let pq = eg_pair(round, i, players);
-          let s = sk[rot0 + 2u * i + 1u];
-          let c = sk[rot0 + 2u * i];
-          if (pq.y < w && s != 0.0) {
-            let kp = a0 + k * w + pq.x;
-            let kq = a0 + k * w + pq.y;
-            let x = sk[kp];
-            let y = sk[kq];
-            sk[kp] = c * x - s * y;
-            sk[kq] = s * x + c * y;
-            let vp = e0 + k * w + pq.x;
-            let vq = e0 + k * w + pq.y;
-            let u = sk[vp];
-            let v = sk[vq];
-            sk[vp] = c * u - s * v;
-            sk[vq] = s * u + c * v;
-          }
-        }
-      }
+      // A ← A·J and E ← E·J, then A ← Jᵀ·A.
+      eg_apply(t, round, players, w, a0, e0, rot0, true);
       storageBarrier();
-      // A ← Jᵀ·A: rows p and q of every column k.
-      for (var k = t; k < w; k += WG) {
-        for (var i = 0u; i < half; i++) {
-          let pq = eg_pair(round, i, players);
-          let s = sk[rot0 + 2u * i + 1u];
-          let c = sk[rot0 + 2u * i];
-          if (pq.y < w && s != 0.0) {
-            let pk = a0 + pq.x * w + k;
-            let qk = a0 + pq.y * w + k;
-            let x = sk[pk];
-            let y = sk[qk];
-            sk[pk] = c * x - s * y;
-            sk[qk] = s * x + c * y;
-          }
-        }
-      }
+      eg_apply(t, round, players, w, a0, e0, rot0, false);
       storageBarrier();
     }
   }
@@ -492,56 +484,19 @@ fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: 
     let k0 = (id % cblocks) * 8u;
     let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * row_step;
     let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last)) * row_step;
-    var lo0 = vec4<f32>();
-    var lo1 = vec4<f32>();
-    var lo2 = vec4<f32>();
-    var lo3 = vec4<f32>();
-    var lo4 = vec4<f32>();
-    var lo5 = vec4<f32>();
-    var lo6 = vec4<f32>();
-    var lo7 = vec4<f32>();
-    var hi0 = vec4<f32>();
-    var hi1 = vec4<f32>();
-    var hi2 = vec4<f32>();
-    var hi3 = vec4<f32>();
-    var hi4 = vec4<f32>();
-    var hi5 = vec4<f32>();
-    var hi6 = vec4<f32>();
-    var hi7 = vec4<f32>();
+    var acc = array<vec4<f32>, 16>();
     for (var j = 0u; j < inner; j++) {
       let p = job.v0 + j * inner_step;
-      let x = vec4<f32>(fs_v[p + ra.x], fs_v[p + ra.y], fs_v[p + ra.z], fs_v[p + ra.w]);
-      let z = vec4<f32>(fs_v[p + rb.x], fs_v[p + rb.y], fs_v[p + rb.z], fs_v[p + rb.w]);
       let bi = b0 + j * w + k0;
-      let y = vec4<f32>(sk[bi], sk[bi + 1u], sk[bi + 2u], sk[bi + 3u]);
-      let u = vec4<f32>(sk[bi + 4u], sk[bi + 5u], sk[bi + 6u], sk[bi + 7u]);
-      lo0 += x * y.x;
-      lo1 += x * y.y;
-      lo2 += x * y.z;
-      lo3 += x * y.w;
-      lo4 += x * u.x;
-      lo5 += x * u.y;
-      lo6 += x * u.z;
-      lo7 += x * u.w;
-      hi0 += z * y.x;
-      hi1 += z * y.y;
-      hi2 += z * y.z;
-      hi3 += z * y.w;
-      hi4 += z * u.x;
-      hi5 += z * u.y;
-      hi6 += z * u.z;
-      hi7 += z * u.w;
+      block_step(
+        &acc,
+        vec4<f32>(fs_v[p + ra.x], fs_v[p + ra.y], fs_v[p + ra.z], fs_v[p + ra.w]),
+        vec4<f32>(fs_v[p + rb.x], fs_v[p + rb.y], fs_v[p + rb.z], fs_v[p + rb.w]),
+        vec4<f32>(sk[bi], sk[bi + 1u], sk[bi + 2u], sk[bi + 3u]),
+        vec4<f32>(sk[bi + 4u], sk[bi + 5u], sk[bi + 6u], sk[bi + 7u]),
+      );
     }
-    let top = array<vec4<f32>, 8>(lo0, lo1, lo2, lo3, lo4, lo5, lo6, lo7);
-    let bottom = array<vec4<f32>, 8>(hi0, hi1, hi2, hi3, hi4, hi5, hi6, hi7);
-    for (var c = 0u; c < 8u && k0 + c < w; c++) {
-      for (var ri = 0u; ri < 4u && r0 + ri < out; ri++) {
-        sk[c0 + (r0 + ri) * w + k0 + c] = inv * top[c][ri];
-      }
-      for (var ri = 4u; ri < 8u && r0 + ri < out; ri++) {
-        sk[c0 + (r0 + ri) * w + k0 + c] = inv * bottom[c][ri - 4u];
-      }
-    }
+    block_store(&acc, c0, r0, out, k0, w, inv);
   }
 }
 
