@@ -254,31 +254,67 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   return vec2<u32>(min(a, b), max(a, b));
 }
 
-// The plane rotation of the sketch's entries at p and q: (x, y) ← (c·x − s·y, s·x + c·y).
-fn eg_rotate(p: u32, q: u32, c: f32, s: f32) {
-  let x = sk[p];
-  let y = sk[q];
-  sk[p] = c * x - s * y;
-  sk[q] = s * x + c * y;
-}
-
-// One round's rotations, from the (c, s) of each pair at rot0: with `columns`, A ← A·J and
-// E ← E·J (columns p and q of every row k), else A ← Jᵀ·A (rows p and q of every column k).
-// Invocation k takes row (or column) k through every pair, so that the invocations past the w-th
-// skip the round at once instead of walking the pairs with nothing to do.
-fn eg_apply(t: u32, round: u32, players: u32, w: u32, a0: u32, e0: u32, rot0: u32, columns: bool) {
+// One round's rotations, from the (c, s) of each pair at rot0: A ← Jᵀ·A·J and E ← E·J. The
+// round's pairs are disjoint, so the 2 × 2 block of A on the rows of pair i and the columns of pair
+// j depends on nothing else: invocation i takes the blocks of pair i's rows, loads each block once,
+// rotates its columns (A·J) and then its rows (Jᵀ·), the order and the operations of two separate
+// passes, and stores it; no barrier between the two sides. Invocation k takes row k of E through
+// every pair. A pair's q is w when w is odd (the idle player): its p is then rotated by the other
+// pairs only.
+fn eg_apply(t: u32, round: u32, players: u32, w: u32, a0: u32, e0: u32, rot0: u32) {
+  let half = players / 2u;
+  for (var i = t; i < half; i += WG) {
+    let pi = eg_pair(round, i, players);
+    let si = sk[rot0 + 2u * i + 1u];
+    let ci = sk[rot0 + 2u * i];
+    let rows_on = pi.y < w && si != 0.0;
+    // Row q_i, clamped to p_i where it is the idle player's (then read, not written).
+    let qi = select(pi.x, pi.y, pi.y < w);
+    for (var j = 0u; j < half; j++) {
+      let pj = eg_pair(round, j, players);
+      let sj = sk[rot0 + 2u * j + 1u];
+      let cj = sk[rot0 + 2u * j];
+      let cols_on = pj.y < w && sj != 0.0;
+      if (!rows_on && !cols_on) {
+        continue;
+      }
+      let qj = select(pj.x, pj.y, pj.y < w);
+      var x = vec4<f32>(
+        sk[a0 + pi.x * w + pj.x],
+        sk[a0 + pi.x * w + qj],
+        sk[a0 + qi * w + pj.x],
+        sk[a0 + qi * w + qj],
+      );
+      if (cols_on) {
+        x = vec4<f32>(cj * x.x - sj * x.y, sj * x.x + cj * x.y, cj * x.z - sj * x.w, sj * x.z + cj * x.w);
+      }
+      if (rows_on) {
+        x = vec4<f32>(ci * x.x - si * x.z, ci * x.y - si * x.w, si * x.x + ci * x.z, si * x.y + ci * x.w);
+      }
+      sk[a0 + pi.x * w + pj.x] = x.x;
+      if (pj.y < w) {
+        sk[a0 + pi.x * w + qj] = x.y;
+      }
+      if (pi.y < w) {
+        sk[a0 + qi * w + pj.x] = x.z;
+      }
+      if (pi.y < w && pj.y < w) {
+        sk[a0 + qi * w + qj] = x.w;
+      }
+    }
+  }
   for (var k = t; k < w; k += WG) {
-    for (var i = 0u; i < players / 2u; i++) {
+    for (var i = 0u; i < half; i++) {
       let pq = eg_pair(round, i, players);
       let s = sk[rot0 + 2u * i + 1u];
       let c = sk[rot0 + 2u * i];
       if (pq.y < w && s != 0.0) {
-        if (columns) {
-          eg_rotate(a0 + k * w + pq.x, a0 + k * w + pq.y, c, s);
-          eg_rotate(e0 + k * w + pq.x, e0 + k * w + pq.y, c, s);
-        } else {
-          eg_rotate(a0 + pq.x * w + k, a0 + pq.y * w + k, c, s);
-        }
+        let p = e0 + k * w + pq.x;
+        let q = e0 + k * w + pq.y;
+        let u = sk[p];
+        let v = sk[q];
+        sk[p] = c * u - s * v;
+        sk[q] = s * u + c * v;
       }
     }
   }
@@ -344,10 +380,8 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
         sk[rot0 + 2u * i + 1u] = s;
       }
       storageBarrier();
-      // A ← A·J and E ← E·J, then A ← Jᵀ·A.
-      eg_apply(t, round, players, w, a0, e0, rot0, true);
-      storageBarrier();
-      eg_apply(t, round, players, w, a0, e0, rot0, false);
+      // A ← Jᵀ·A·J and E ← E·J.
+      eg_apply(t, round, players, w, a0, e0, rot0);
       storageBarrier();
     }
   }
