@@ -147,11 +147,13 @@ export interface AdapproxOptions {
   /**
    * Matrices with m·n·w·l below this (and V within one storage binding) run their whole S-RSI in one
    * workgroup, one dispatch (shaders/train/optim/srsi.wgsl srsi_small), instead of 2l + 2 dispatches. Default
-   * 2²⁰: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
+   * 2²¹: on SwiftShader a dispatch costs more than that much arithmetic in one workgroup. Measured on
    * nano's and tiny's shapes: 2¹⁸ beat 0, 2²⁰ and 2²³ with one scalar product per invocation; with
    * the products in 4 × 4 register tiles and a workgroup of 8 (srsi.wgsl fs_product), 2²⁰ beat 2¹⁸
    * at tiny and tied at nano; 2²¹ did not measurably beat 2²⁰ (two bench runs each, busy machine).
-   * 0 turns it off.
+   * With the products in 8 × 8 blocks and Dawn's polls paced, 2²¹, which batches tiny's 512 × 64
+   * embedding too, beat 2²⁰ by 10–16 ms of 107–113 in three alternated pairs (idle machine,
+   * bench/README.md), so 2²¹ is the default. 0 turns it off.
    */
   fuseBelow?: number;
   /**
@@ -339,7 +341,7 @@ export class Adapprox implements Optimizer {
     this.denseBelow = options.denseBelow ?? 8;
     this.guidance = options.guidance ?? 'off';
     this.seed = options.seed ?? 1;
-    this.fuseBelow = options.fuseBelow ?? 2 ** 20;
+    this.fuseBelow = options.fuseBelow ?? 2 ** 21;
     this.fuseStepUpTo = options.fuseStepUpTo ?? 65536;
     this.batchBytes = options.batchBytes ?? 16 * 2 ** 20;
     this.stepGroup = options.stepGroup;
