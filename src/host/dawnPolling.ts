@@ -15,7 +15,7 @@ export function isDawnPoll(callback: unknown): boolean {
   return (
     typeof callback === 'function' &&
     callback.name === '' &&
-    /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(callback))
+    Function.prototype.toString.call(callback).endsWith('{ [native code] }')
   );
 }
 

@@ -124,22 +124,7 @@ fn step_history(r0: u32, last: u32, ca: vec4<u32>, cb: vec4<u32>) -> array<vec4<
       y = vec4<f32>(st_q[ba.x + c], st_q[ba.y + c], st_q[ba.z + c], st_q[ba.w + c]);
       u = vec4<f32>(st_q[bb.x + c], st_q[bb.y + c], st_q[bb.z + c], st_q[bb.w + c]);
     }
-    h[0] += x * y.x;
-    h[1] += x * y.y;
-    h[2] += x * y.z;
-    h[3] += x * y.w;
-    h[4] += x * u.x;
-    h[5] += x * u.y;
-    h[6] += x * u.z;
-    h[7] += x * u.w;
-    h[8] += z * y.x;
-    h[9] += z * y.y;
-    h[10] += z * y.z;
-    h[11] += z * y.w;
-    h[12] += z * u.x;
-    h[13] += z * u.y;
-    h[14] += z * u.z;
-    h[15] += z * u.w;
+    block_step(&h, x, z, y, u);
   }
   return h;
 }

@@ -8,7 +8,8 @@
 // For small matrices, srsi_small runs the whole S-RSI of one matrix (Ω, the l power iterations with
 // their products and QRs, the eigendecomposition and the rank) in one dispatch: on CPU drivers a
 // dispatch has a fixed cost of a millisecond or more, larger than all of that arithmetic.
-// This file is compiled together with adapprox.wgsl (its Gaussian stream; srsiGpu.ts).
+// This file is compiled together with adapprox.wgsl (its Gaussian stream; srsiGpu.ts) and
+// block8.wgsl (block_step).
 //
 // Why shifted CholeskyQR3 and not Householder: on CPU drivers (SwiftShader) a workgroup barrier
 // costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
@@ -66,27 +67,6 @@ fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
     }
     block_store(&acc, g, a0, w, k0, w, 1.0);
   }
-}
-
-// One step of an 8 × 8 block's sums: rows 0–3 x and 4–7 z of the left operand, columns 0–3 y and
-// 4–7 u of the right one. acc[j] holds column j's rows 0–3, acc[8 + j] its rows 4–7.
-fn block_step(acc: ptr<function, array<vec4<f32>, 16>>, x: vec4<f32>, z: vec4<f32>, y: vec4<f32>, u: vec4<f32>) {
-  (*acc)[0] += x * y.x;
-  (*acc)[1] += x * y.y;
-  (*acc)[2] += x * y.z;
-  (*acc)[3] += x * y.w;
-  (*acc)[4] += x * u.x;
-  (*acc)[5] += x * u.y;
-  (*acc)[6] += x * u.z;
-  (*acc)[7] += x * u.w;
-  (*acc)[8] += z * y.x;
-  (*acc)[9] += z * y.y;
-  (*acc)[10] += z * y.z;
-  (*acc)[11] += z * y.w;
-  (*acc)[12] += z * u.x;
-  (*acc)[13] += z * u.y;
-  (*acc)[14] += z * u.z;
-  (*acc)[15] += z * u.w;
 }
 
 // Writes scale times the 8 × 8 block at rows r0…, columns k0… of the `cols`-wide matrix at c0 of

@@ -4,6 +4,7 @@
 // name its window offset (train/optim/passes.ts fills those).
 
 import adapproxBody from '../../../shaders/train/optim/adapprox.wgsl?raw';
+import block8 from '../../../shaders/train/optim/block8.wgsl?raw';
 import srsiBody from '../../../shaders/train/optim/srsi.wgsl?raw';
 import { defineKernel } from '../../kernels/kernel';
 import { withOptimizerCommon } from './passes';
@@ -11,7 +12,7 @@ import { withOptimizerCommon } from './passes';
 // Each entry point is labelled apart, so that a profile shows Adapprox's time per kernel.
 const module = {
   name: 'adapprox',
-  code: withOptimizerCommon(`${adapproxBody}\n${srsiBody}`),
+  code: withOptimizerCommon(`${adapproxBody}\n${srsiBody}\n${block8}`),
   labelEntryPoints: true,
 } as const;
 

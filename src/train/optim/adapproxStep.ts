@@ -8,13 +8,14 @@
 // (srsiGpuBatch.ts), which reads each one's V where this step wrote it.
 
 import stepBody from '../../../shaders/train/optim/adapproxStep.wgsl?raw';
+import block8 from '../../../shaders/train/optim/block8.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { bindWindow } from '../../kernels/window';
 
 const stepKernel = defineKernel({
   name: 'adapprox step',
-  code: stepBody,
+  code: `${block8}\n${stepBody}`,
   entryPoints: ['fused_step'],
   uniforms: {
     n: 'u32',
