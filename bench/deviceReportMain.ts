@@ -10,7 +10,7 @@ import path from 'node:path';
 import { compareToTorch, formatComparison, parseStages, summarize, type TorchRow } from './deviceReport';
 import type { BenchRow } from './row';
 
-const SECTIONS = ['kernels', 'sparse', 'forward', 'prune', 'train', 'blocks'] as const;
+const SECTIONS = ['kernels', 'sparse', 'forward', 'prune', 'train', 'generate', 'blocks'] as const;
 /** Characters of a failed stage's log kept in the report. */
 const LOG_TAIL = 4000;
 

@@ -58,6 +58,33 @@ pack() {
   cp "$wg/package.json" "$wg/index.js" "$wg/LICENSE.md" "$stage/app/node_modules/webgpu/"
   cp "$wg/dist/linux-x64/dawn.node" "$stage/app/node_modules/webgpu/dist/linux-x64/"
   cp package.json "$stage/app/"
+  # The bundle leaves npm packages external (Vite's SSR default): copy the ones it imports, with what
+  # they depend on, or the bench dies at its first import there.
+  node -e '
+    const fs = require("node:fs");
+    const path = require("node:path");
+    const [dist, to] = process.argv.slice(1);
+    const files = [dist, path.join(dist, "chunks")].flatMap((d) =>
+      fs.readdirSync(d).filter((f) => f.endsWith(".js")).map((f) => path.join(d, f)));
+    const wanted = new Set();
+    for (const f of files)
+      for (const [, spec] of fs.readFileSync(f, "utf8").matchAll(/^(?:import|export)\b[^\n]*?\bfrom\s*"([^".][^"]*)"/gm)) {
+        if (spec.startsWith("node:") || spec === "webgpu") continue;
+        wanted.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]);
+      }
+    const copied = [];
+    const copy = (name) => {
+      if (copied.includes(name)) return;
+      const from = path.join("node_modules", name);
+      if (!fs.existsSync(path.join(from, "package.json"))) throw new Error(`node_modules/${name} is missing`);
+      fs.cpSync(from, path.join(to, "node_modules", name), { recursive: true });
+      copied.push(name);
+      const pkg = JSON.parse(fs.readFileSync(path.join(from, "package.json"), "utf8"));
+      for (const dep of Object.keys(pkg.dependencies ?? {})) copy(dep);
+    };
+    for (const name of wanted) copy(name);
+    console.log(`Packages the bundle imports: ${copied.join(", ")}`);
+  ' "$stage/app/dist-node" "$stage/app" || die "copying the bundle's packages failed"
   cp "$node_bin" "$stage/node"
 
   mkdir -p "$PACK"
@@ -268,10 +295,14 @@ run() {
   fi
   # An equal share of what is left for each section still to run, so one that hangs leaves the rest
   # their time (on a GPU each takes seconds).
-  local sections=(sparse forward prune train blocks) i
+  # On a GPU the prune section also factors LLaMA-7B's widths (4096, 11008), which would take hours
+  # on SwiftShader.
+  local sections=(sparse forward prune train generate blocks) i extra
   for i in "${!sections[@]}"; do
+    extra=()
+    [ "${sections[$i]}" = prune ] && [ "$mode" = full ] && extra=(--sparsegpt-wide)
     stage "${sections[$i]}" $((($(left) - 20) / (${#sections[@]} - i))) "${bench[@]}" "${quick[@]}" \
-      --only "${sections[$i]}" --json-out "$WORK/bench-${sections[$i]}.json"
+      --only "${sections[$i]}" "${extra[@]}" --json-out "$WORK/bench-${sections[$i]}.json"
   done
 
   local ldconfig_vk nvsmi
