@@ -22,6 +22,7 @@ import {
 } from './blocks';
 import { suite } from './cases';
 import { benchDevices, type DevicesRow, formatDevices } from './devices';
+import { benchDispatch, type DispatchRow, formatDispatch } from './dispatch';
 import { cpuSnapshot, environment, otherCpuOver, otherCpuShare, repoRoot } from './environment';
 import { benchEvaluation, type EvaluationRow, formatEvaluation } from './evaluation';
 import { benchFactor, type FactorRow, formatFactor, relateFactorToPeak } from './factor';
@@ -66,6 +67,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   print('');
 
   const rows: BenchRow[] = [];
+  let dispatch: DispatchRow[] = [];
+  let dispatchFailed = false;
   let forward: ForwardRow[] = [];
   let evaluation: EvaluationRow | null = null;
   let prune: PruneRow[] = [];
@@ -110,6 +113,17 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
         if (rt.isLost) break;
       }
     }
+    if (runs('kernels') && !options.cases && !rt.isLost) {
+      process.stderr.write('  dispatch cost … ');
+      try {
+        dispatch = await benchDispatch(rt, options.quick);
+        process.stderr.write(`${dispatch.map((r) => `${r.arm} ${num(r.wallUs)} µs`).join(', ')}\n`);
+      } catch (error) {
+        process.stderr.write('FAILED\n');
+        console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+        dispatchFailed = true;
+      }
+    }
     if (runs('forward') && !rt.isLost)
       forward = await benchForward(rt, options.quick, options.runs ?? (options.quick ? 1 : 3));
     if (runs('forward') && !rt.isLost) evaluation = await benchEvaluation(rt, options.quick);
@@ -143,6 +157,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
 
   const otherCpu = otherCpuShare(runStart, cpuSnapshot());
   if (rows.length) print(`\n${formatTable(rows)}\n\n${formatNotes(rows, peaks, otherCpu)}\n`);
+  if (dispatch.length) print(`${formatDispatch(dispatch)}\n`);
   if (forward.length) print(`${formatForward(forward)}\n`);
   if (evaluation) print(`${formatEvaluation(evaluation)}\n`);
   if (prune.length) print(`${formatPrune(prune, peaks)}\n`);
@@ -184,6 +199,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
       maxRelError: 'max |gpu − js| / max |js| over the rows the JS loop computed',
     },
     rows,
+    dispatch,
     forward,
     evaluation,
     prune,
@@ -198,6 +214,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   print(`JSON report: ${path.relative(process.cwd(), path.resolve(file)) || file}`);
   const failed =
+    dispatchFailed ||
     rows.some((r) => r.error) ||
     prune.some((r) => r.error) ||
     factor.some((r) => r.error) ||

@@ -8,7 +8,7 @@
 #       Vulkan loader's Debian packages. Fails if .device/ and the working tree would not fit the
 #       device tool's 64 MiB.
 #
-#   scripts/device-bench.sh run [--out DIR] [--quick | --full] [--budget SECONDS]
+#   scripts/device-bench.sh run [--out DIR] [--quick | --full] [--budget SECONDS] [--only LIST]
 #       There (and here): unpacks into /tmp, installs the loader if the system has none, picks the
 #       Vulkan driver (NVIDIA's if present, else Chromium's SwiftShader), runs our benchmark through
 #       the bundle, times the same products in PyTorch (bench/torch_matmul.py: float32 with TF32 off,
@@ -16,7 +16,8 @@
 #       (DIR: --out, else $OUT, else bench/results), printing our GFLOP/s as a fraction of PyTorch's.
 #       Every stage runs under a timeout cut from one budget (default 450 s), so the run ends within
 #       8 minutes even if a stage hangs; a failed or timed-out stage is recorded in the JSON.
-#       Default mode: full on a GPU driver, --quick on SwiftShader.
+#       Default mode: full on a GPU driver, --quick on SwiftShader. --only: the sections after kernels
+#       to run, comma-separated (default all: sparse,forward,prune,train,generate,blocks).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -236,7 +237,7 @@ EOF
 }
 
 run() {
-  local out="" mode="" budget=${DEVICE_BENCH_BUDGET:-450}
+  local out="" mode="" budget=${DEVICE_BENCH_BUDGET:-450} only=sparse,forward,prune,train,generate,blocks
   while [ $# -gt 0 ]; do
     case $1 in
       --out) out=${2:?--out needs a folder}; shift 2 ;;
@@ -244,7 +245,8 @@ run() {
       --quick) mode=quick; shift ;;
       --full) mode=full; shift ;;
       --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
-      *) die "unknown option $1 (run [--out DIR] [--quick | --full] [--budget SECONDS])" ;;
+      --only) only=${2:?--only needs a list of sections}; shift 2 ;;
+      *) die "unknown option $1 (run [--out DIR] [--quick | --full] [--budget SECONDS] [--only LIST])" ;;
     esac
   done
   START=$(date +%s)
@@ -297,7 +299,8 @@ run() {
   # their time (on a GPU each takes seconds).
   # On a GPU the prune section also factors LLaMA-7B's widths (4096, 11008), which would take hours
   # on SwiftShader.
-  local sections=(sparse forward prune train generate blocks) i extra
+  local sections i extra
+  IFS=, read -r -a sections <<<"$only"
   for i in "${!sections[@]}"; do
     extra=()
     [ "${sections[$i]}" = prune ] && [ "$mode" = full ] && extra=(--sparsegpt-wide)
@@ -322,5 +325,5 @@ run() {
 case ${1:-} in
   pack) pack ;;
   run) shift; run "$@" ;;
-  *) die "usage: scripts/device-bench.sh pack | run [--out DIR] [--quick | --full] [--budget SECONDS]" ;;
+  *) die "usage: scripts/device-bench.sh pack | run [--out DIR] [--quick | --full] [--budget SECONDS] [--only LIST]" ;;
 esac

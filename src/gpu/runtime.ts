@@ -46,6 +46,18 @@ export interface KernelSource {
 
 /** Recorded dispatches that trigger a submit on their own, to bound the encoder's size. */
 const MAX_PENDING_DISPATCHES = 512;
+/** One shared uniform buffer's size: 64 blocks at the usual 256-byte offset alignment. */
+const UNIFORM_CHUNK_BYTES = 16384;
+
+/** Work recorded but not yet submitted. */
+interface Pending {
+  encoder: GPUCommandEncoder;
+  dispatches: number;
+  /** Destructions of buffers this work uses, run after the submit. */
+  deferred: (() => void)[];
+  /** The uniform buffers this work binds, mapped until the submit; `used` bytes of the last one. */
+  uniforms: { tracked: TrackedBuffer; bytes: Uint8Array; used: number }[];
+}
 
 /**
  * What the runtime has asked of the GPU so far: the costs that decide speed on a real GPU, where a
@@ -95,7 +107,8 @@ export class GpuRuntime {
   private readonly staging: TrackedBuffer[] = [];
   private readonly lostListeners = new Set<(error: GpuDeviceLostError) => void>();
   private pendingError: GpuError | null = null;
-  private pending: { encoder: GPUCommandEncoder; dispatches: number; deferred: (() => void)[] } | null = null;
+  private pending: Pending | null = null;
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private lostError: GpuDeviceLostError | null = null;
   private destroying = false;
   /** Timestamps around every compute pass, while profiling or while the GPU clock runs. */
@@ -238,33 +251,15 @@ export class GpuRuntime {
       const [x, y = 1, z = 1] = dispatch.workgroups;
       if (x === 0 || y === 0 || z === 0) continue;
       const entries: GPUBindGroupEntry[] = [];
-      if (dispatch.uniforms) {
-        const u = this.ledger.createFast(
-          {
-            label: `${dispatch.pipeline.label} params`,
-            category: 'uniform',
-            size: dispatch.uniforms.byteLength,
-            usage: GPUBufferUsage.UNIFORM,
-            mappedAtCreation: true,
-          },
-          (error) => this.fail(error as GpuError),
-        );
-        new Uint8Array(u.buffer.getMappedRange()).set(new Uint8Array(dispatch.uniforms));
-        u.buffer.unmap();
-        entries.push({ binding: 0, resource: { buffer: u.buffer } });
-        // Freed once the batch is submitted (the ledger defers it while work is pending).
-        u.destroy();
-      }
+      if (dispatch.uniforms)
+        entries.push({ binding: 0, resource: this.uniformSlot(pending, dispatch.uniforms) });
       for (const binding of dispatch.storage) {
         entries.push({
           binding: entries.length,
           resource: 'offset' in binding ? binding : { buffer: binding },
         });
       }
-      const bindGroup = this.device.createBindGroup({
-        layout: dispatch.pipeline.getBindGroupLayout(0),
-        entries,
-      });
+      const bindGroup = this.device.createBindGroup({ layout: this.layoutOf(dispatch.pipeline), entries });
       pass.setPipeline(dispatch.pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(x, y, z);
@@ -273,6 +268,47 @@ export class GpuRuntime {
     }
     pass.end();
     if (pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
+  }
+
+  /**
+   * A dispatch's uniform block, placed in the pending batch's shared uniform buffer (a new one when
+   * the last is full). One buffer per UNIFORM_CHUNK_BYTES of blocks instead of one per dispatch:
+   * creating a buffer costs far more than a dispatch on a GPU. The buffers stay mapped while work
+   * is recorded and are unmapped and freed at the submit (flush).
+   */
+  private uniformSlot(pending: Pending, block: ArrayBuffer): GPUBufferBinding {
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    const size = block.byteLength;
+    let chunk = pending.uniforms.at(-1);
+    let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
+    if (!chunk || offset + size > chunk.bytes.byteLength) {
+      const tracked = this.ledger.createFast(
+        {
+          label: 'uniform blocks',
+          category: 'uniform',
+          size: Math.max(UNIFORM_CHUNK_BYTES, size),
+          usage: GPUBufferUsage.UNIFORM,
+          mappedAtCreation: true,
+        },
+        (error) => this.fail(error as GpuError),
+      );
+      chunk = { tracked, bytes: new Uint8Array(tracked.buffer.getMappedRange()), used: 0 };
+      pending.uniforms.push(chunk);
+      offset = 0;
+    }
+    chunk.bytes.set(new Uint8Array(block), offset);
+    chunk.used = offset + size;
+    return { buffer: chunk.tracked.buffer, offset, size };
+  }
+
+  /** A pipeline's bind group layout, asked of the pipeline once (each call makes a new object). */
+  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, layout);
+    }
+    return layout;
   }
 
   /** Records a buffer-to-buffer copy after the work recorded so far (offsets and length in bytes, multiples of 4). */
@@ -363,6 +399,8 @@ export class GpuRuntime {
     if (!pending) return;
     this.pending = null;
     if (this.lostError) return;
+    // The uniform blocks were written in place; a buffer must be unmapped before a submit uses it.
+    for (const chunk of pending.uniforms) chunk.tracked.buffer.unmap();
     this.profiler?.resolve(pending.encoder);
     this.device.queue.submit([pending.encoder.finish()]);
     this.counts.submissions++;
@@ -373,13 +411,19 @@ export class GpuRuntime {
     // Destroying after submit is allowed: the implementation keeps the memory until the work that
     // uses it has finished.
     for (const destroyNow of pending.deferred) destroyNow();
+    for (const chunk of pending.uniforms) chunk.tracked.destroy();
   }
 
   /** The encoder that work is being recorded into, opened (with its validation scope) on first use. */
   private openPending(): NonNullable<typeof this.pending> {
     if (!this.pending) {
       this.device.pushErrorScope('validation');
-      this.pending = { encoder: this.device.createCommandEncoder(), dispatches: 0, deferred: [] };
+      this.pending = {
+        encoder: this.device.createCommandEncoder(),
+        dispatches: 0,
+        deferred: [],
+        uniforms: [],
+      };
     }
     return this.pending;
   }

@@ -94,11 +94,13 @@ describe('the pruning job’s memory plan', () => {
       if (calibrated?.type !== 'calibrated') throw new Error('no calibrated event');
       const { plan } = calibrated;
       const peak = fresh.ledger.snapshot().peakBytes;
-      // All six windows fit one pass; the plan leaves out only uniforms and reduction partials
-      // (measured: 180 bytes over a 65 kB plan), so 1 % bounds them.
+      // All six windows fit one pass. The plan leaves out the uniform blocks (the runtime's shared
+      // buffers of 16 KiB, a few while work is recorded: large next to this toy plan, nothing next
+      // to a real model's) and reduction partials (measured: 180 bytes over a 65 kB plan), so the
+      // peak is within 1 % of the plan once the uniform buffers' own peak is set aside.
       expect(plan.windowsPerPass).toBe(6);
       expect(peak).toBeGreaterThanOrEqual(plan.gpuPeakBytes);
-      expect(peak).toBeLessThanOrEqual(plan.gpuPeakBytes * 1.01);
+      expect(peak).toBeLessThanOrEqual(plan.gpuPeakBytes * 1.01 + fresh.ledger.peakIn('uniform'));
     } finally {
       fresh.destroy();
     }
