@@ -46,7 +46,7 @@ export interface TrainRow {
   error?: string;
 }
 
-const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; spin?: true }[] = [
+const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; gpuOnly?: true; spin?: true }[] = [
   { label: 'AdamW', choice: { kind: 'adamw' } },
   { label: 'Adafactor', choice: { kind: 'adafactor' } },
   { label: 'CAME', choice: { kind: 'came' } },
@@ -63,6 +63,13 @@ const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; spin?: tru
     label: 'Adapprox, S-RSI workgroups of 64',
     choice: { kind: 'adapprox', options: { srsiGroup: 64 } },
     cpuOnly: true,
+  },
+  // On a GPU only: the fused step at its former GPU workgroup of 64 invocations (now 256,
+  // src/train/optim/adapproxStep.ts), its gain measured in the same run.
+  {
+    label: 'Adapprox, step workgroups of 64',
+    choice: { kind: 'adapprox', options: { stepGroup: 64 } },
+    gpuOnly: true,
   },
   { label: 'AdamW, Dawn spinning', choice: { kind: 'adamw' }, spin: true },
   { label: 'Adapprox, Dawn spinning', choice: { kind: 'adapprox' }, spin: true },
@@ -90,9 +97,10 @@ export async function benchTrain(
     const parameters = parameterCount(config);
     const flops = 6 * parameters * T + 12 * config.layers * T * T * config.hidden;
     const start = initialWeights(config, 1);
-    for (const { label, choice, cpuOnly, spin } of ARMS) {
+    for (const { label, choice, cpuOnly, gpuOnly, spin } of ARMS) {
       // Dawn's polls are paced on a CPU adapter only, so spinning arms are CPU-only too.
       if ((cpuOnly || spin) && !rt.capability.isFallbackAdapter) continue;
+      if (gpuOnly && rt.capability.isFallbackAdapter) continue;
       process.stderr.write(`  train · ${preset} · ${label} (${timed} steps) … `);
       let arm: TrainArm | undefined;
       if (spin) paceDawnPolling(false);

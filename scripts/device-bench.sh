@@ -16,8 +16,9 @@
 #       (DIR: --out, else $OUT, else bench/results), printing our GFLOP/s as a fraction of PyTorch's.
 #       Every stage runs under a timeout cut from one budget (default 450 s), so the run ends within
 #       8 minutes even if a stage hangs; a failed or timed-out stage is recorded in the JSON.
-#       Default mode: full on a GPU driver, --quick on SwiftShader. --only: the sections after kernels
-#       to run, comma-separated (default all: sparse,forward,prune,train,generate,blocks).
+#       Default mode: full on a GPU driver, --quick on SwiftShader. --only: the sections to run,
+#       comma-separated (default all: kernels,sparse,forward,prune,train,generate,blocks); PyTorch's
+#       products run only with kernels, whose products they time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -237,7 +238,7 @@ EOF
 }
 
 run() {
-  local out="" mode="" budget=${DEVICE_BENCH_BUDGET:-450} only=sparse,forward,prune,train,generate,blocks
+  local out="" mode="" budget=${DEVICE_BENCH_BUDGET:-450} only=kernels,sparse,forward,prune,train,generate,blocks
   while [ $# -gt 0 ]; do
     case $1 in
       --out) out=${2:?--out needs a folder}; shift 2 ;;
@@ -284,10 +285,14 @@ run() {
   # what is left, each its own process so one that hangs costs only itself.
   local bench=("$node" "$WORK/app/dist-node/bench.js")
   local reserve=90 # PyTorch's share of the budget, plus the merge
-  stage kernels $(($(left) - reserve)) "${bench[@]}" "${quick[@]}" --only kernels \
-    --json-out "$WORK/bench-kernels.json"
+  local sections i extra
+  IFS=, read -r -a sections <<<"$only"
   PYTHON=""
-  find_python || echo "device-bench: no Python with PyTorch found" >&2
+  if [[ ",$only," == *,kernels,* ]]; then
+    stage kernels $(($(left) - reserve)) "${bench[@]}" "${quick[@]}" --only kernels \
+      --json-out "$WORK/bench-kernels.json"
+    find_python || echo "device-bench: no Python with PyTorch found" >&2
+  fi
   if [ -n "$PYTHON" ] && [ -f "$WORK/bench-kernels.json" ]; then
     local t=$(($(left) - 20 > 120 ? 120 : $(left) - 20))
     stage torch "$t" env PYTHONUNBUFFERED=1 "$PYTHON" bench/torch_matmul.py \
@@ -299,13 +304,13 @@ run() {
   # their time (on a GPU each takes seconds).
   # On a GPU the prune section also factors LLaMA-7B's widths (4096, 11008), which would take hours
   # on SwiftShader.
-  local sections i extra
-  IFS=, read -r -a sections <<<"$only"
-  for i in "${!sections[@]}"; do
+  local rest=() s
+  for s in "${sections[@]}"; do [ "$s" = kernels ] || rest+=("$s"); done
+  for i in "${!rest[@]}"; do
     extra=()
-    [ "${sections[$i]}" = prune ] && [ "$mode" = full ] && extra=(--sparsegpt-wide)
-    stage "${sections[$i]}" $((($(left) - 20) / (${#sections[@]} - i))) "${bench[@]}" "${quick[@]}" \
-      --only "${sections[$i]}" "${extra[@]}" --json-out "$WORK/bench-${sections[$i]}.json"
+    [ "${rest[$i]}" = prune ] && [ "$mode" = full ] && extra=(--sparsegpt-wide)
+    stage "${rest[$i]}" $((($(left) - 20) / (${#rest[@]} - i))) "${bench[@]}" "${quick[@]}" \
+      --only "${rest[$i]}" "${extra[@]}" --json-out "$WORK/bench-${rest[$i]}.json"
   done
 
   local ldconfig_vk nvsmi

@@ -15,9 +15,9 @@
 // rather than the history of a factored one; beta2 = β2 (0 without history), eps1 = ε1, eps = ε,
 // inv_count = 1/N, d = the clip threshold, beta1 = β1, lr = η, weight_decay = λ.
 
-// Invocations, chosen by the host: few on a CPU adapter (a barrier costs per SIMD group there), 64
-// on a GPU. At most 64 (step_values).
-override STEP_GROUP: u32 = 64u;
+// Invocations, chosen by the host (adapproxStep.ts stepGroup): few on a CPU adapter (a barrier
+// costs per SIMD group there), 256 on a GPU. At most 256 (step_values).
+override STEP_GROUP: u32 = 256u;
 
 struct StepParams {
   n: u32,
@@ -51,7 +51,7 @@ struct StepParams {
 @group(0) @binding(6) var<storage, read> st_q: array<f32>;
 @group(0) @binding(7) var<storage, read> st_u: array<f32>;
 
-var<workgroup> step_values: array<vec4<f32>, 64>;
+var<workgroup> step_values: array<vec4<f32>, 256>;
 
 // The workgroup's combination of every invocation's x: sums in x, z, w and the maximum in y. Every
 // invocation adds the values in the same order, so all hold the same total. Uniform control flow.

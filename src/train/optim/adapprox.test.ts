@@ -255,8 +255,9 @@ describe('Adapprox on the GPU', () => {
     // dense (short side 3 < denseBelow) and factored ones with a history below full rank (rank 2
     // squares, k = 3: the reference's S-RSI with the same sketch). Bound: compare's, the same for
     // every path; the fused sums are serial per invocation, at most 2·70 + 8 = 148 deep (w70x9 with
-    // 8 invocations: the first takes 2 of its 9 columns), and Σ Û² reaches the update through the
-    // clip's square root, which halves that to 74u, inside the 96u for these positive sums.
+    // 8 invocations: the first takes 2 of its 9 columns; with 256, w9x70's 2 bands of 70 invocations
+    // hold 8 terms each and the fold adds their 140 partials: 148 again), and Σ Û² reaches the update
+    // through the clip's square root, which halves that to 74u, inside the 96u for these positive sums.
     const shapes = [
       { name: 'w9x70', rows: 9, cols: 70 },
       { name: 'w70x9', rows: 70, cols: 9 },
@@ -265,7 +266,7 @@ describe('Adapprox on the GPU', () => {
       { name: 'w5x3', rows: 5, cols: 3 },
     ];
     const ranks = { kMin: fixedRank(3), kMax: fixedRank(3), oversampling: 4, powerIterations: 3, seed: 11 };
-    for (const path of [{ stepGroup: 8 }, { stepGroup: 64 }, { fuseStepUpTo: 0 }])
+    for (const path of [{ stepGroup: 8 }, { stepGroup: 256 }, { fuseStepUpTo: 0 }])
       for (const extra of [{}, { beta1: 0 }, { guidance: 'half' as const }])
         await compare(rt, shapes, { ...ranks, ...path, ...extra }, { ...ranks, ...extra }, (r) =>
           lowRankSquares(r, 2),

@@ -60,7 +60,7 @@ import { foldGrid } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
 import { adapproxKernels } from './adapproxKernels';
-import { canFuseStep, fusedStep } from './adapproxStep';
+import { canFuseStep, fusedStep, STEP_GROUPS, stepGroup } from './adapproxStep';
 import { fusedGroup } from './fused';
 import {
   checkLearningRate,
@@ -163,9 +163,9 @@ export interface AdapproxOptions {
    * the nano and tiny presets; 0 turns it off.
    */
   fuseStepUpTo?: number;
-  /** Invocations of that workgroup (8, 16, 32 or 64). Default 8 on a CPU adapter, 64 on a GPU. */
+  /** Invocations of that workgroup (8, 16, 32, 64, 128 or 256). Default 8 on a CPU adapter, 256 on a GPU. */
   stepGroup?: number;
-  /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default as stepGroup's. */
+  /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default 8 on a CPU adapter, 64 on a GPU. */
   srsiGroup?: number;
   /**
    * The small matrices' S-RSI (those that take the fused step and the one-workgroup S-RSI) run as
@@ -374,8 +374,8 @@ export class Adapprox implements Optimizer {
       if (typeof bound === 'number' && (!Number.isInteger(bound) || bound < 1))
         throw new RangeError(`${n}: ${what} must be an integer ≥ 1, got ${bound}`);
     }
-    if (this.stepGroup !== undefined && ![8, 16, 32, 64].includes(this.stepGroup))
-      throw new RangeError(`${n}: stepGroup must be 8, 16, 32 or 64, got ${this.stepGroup}`);
+    if (this.stepGroup !== undefined && !(STEP_GROUPS as readonly number[]).includes(this.stepGroup))
+      throw new RangeError(`${n}: stepGroup must be ${STEP_GROUPS.join(', ')}, got ${this.stepGroup}`);
     if (!['off', 'half', 'positive'].includes(this.guidance))
       throw new RangeError(`${n}: guidance must be 'off', 'half' or 'positive', got ${this.guidance}`);
     if (this.guidance !== 'off' && this.beta1 === 0)
@@ -768,7 +768,7 @@ export class Adapprox implements Optimizer {
         lr,
         weightDecay: this.weightDecay,
         guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
-        group: this.stepGroup ?? fusedGroup(rt),
+        group: this.stepGroup ?? stepGroup(rt),
       });
       if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, true);
       state.diagnostics = this.denseDiagnostics(slot);
