@@ -7,6 +7,7 @@ function ours(
   kind: BenchRow['kind'],
   product: ProductDims | undefined,
   gflops: number,
+  gpuGflops?: number,
 ): BenchRow {
   const flops = product ? 2 * product.m * product.n * product.k : 0;
   return {
@@ -33,6 +34,8 @@ function ours(
     vsJs: null,
     maxRelError: null,
     otherCpu: 0,
+    gpuMs: gpuGflops === undefined ? null : flops / gpuGflops / 1e6,
+    gpuGflops: gpuGflops ?? null,
   };
 }
 
@@ -143,6 +146,16 @@ describe('formatComparison', () => {
     const rows = compareToTorch([ours('ab', 'matmul', ab, 30)], [torch(ab, 'matmul', 'float32', 60)]);
     const lines = formatComparison(rows, 'cpu').split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toMatch(/^g · ab\s+7×13×5\s+A·B\s+.*\b30\.0\s+60\.0\s+50%\s+–\s+–$/);
+    expect(lines[2]).toMatch(/^g · ab\s+7×13×5\s+A·B\s+.*\b30\.0\s+60\.0\s+50%\s+–\s+–\s+–\s+–\s+–$/);
+  });
+
+  it('adds our GPU-clock rate and its fractions where the row has one', () => {
+    const rows = compareToTorch([ours('ab', 'matmul', ab, 30, 45)], [torch(ab, 'matmul', 'float32', 60)]);
+    expect(rows[0]?.gpuFracOfFloat32).toBeCloseTo(0.75, 12);
+    expect(rows[0]?.gpuFracOfBfloat16).toBeNull();
+    expect(summarize(rows, 'float32', 'gpu').median).toBeCloseTo(0.75, 12);
+    expect(summarize(rows, 'float32').median).toBeCloseTo(0.5, 12);
+    const lines = formatComparison(rows, 'cpu').split('\n');
+    expect(lines[2]).toMatch(/\b45\.0\s+75%\s+–$/);
   });
 });

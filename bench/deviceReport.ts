@@ -36,6 +36,14 @@ export interface Comparison {
   /** Our GFLOP/s ÷ PyTorch's; null where PyTorch has no timing for the product. */
   fracOfFloat32: number | null;
   fracOfBfloat16: number | null;
+  /**
+   * Ours on the GPU clock (timestamp queries), null without them: the same basis as PyTorch's
+   * CUDA-event times, which the wall-time fractions above are not (they include our host's
+   * recording and the completion round trip).
+   */
+  oursGpu: Speed | null;
+  gpuFracOfFloat32: number | null;
+  gpuFracOfBfloat16: number | null;
   /** Why PyTorch has no timing, per dtype. */
   torchErrors: string[];
 }
@@ -60,6 +68,7 @@ export function compareToTorch(ours: readonly BenchRow[], torch: readonly TorchR
       else if (t.error || !((t.gflops ?? 0) > 0)) torchErrors.push(`${dtype}: ${t.error ?? 'no timing'}`);
       else speeds[dtype] = { medianMs: t.medianMs as number, gflops: t.gflops as number };
     }
+    const gpu = row.gpuMs && row.gpuGflops ? { medianMs: row.gpuMs, gflops: row.gpuGflops } : null;
     out.push({
       group: row.group,
       name: row.name,
@@ -72,6 +81,9 @@ export function compareToTorch(ours: readonly BenchRow[], torch: readonly TorchR
       bfloat16: speeds.bfloat16,
       fracOfFloat32: speeds.float32 ? row.gflops / speeds.float32.gflops : null,
       fracOfBfloat16: speeds.bfloat16 ? row.gflops / speeds.bfloat16.gflops : null,
+      oursGpu: gpu,
+      gpuFracOfFloat32: gpu && speeds.float32 ? gpu.gflops / speeds.float32.gflops : null,
+      gpuFracOfBfloat16: gpu && speeds.bfloat16 ? gpu.gflops / speeds.bfloat16.gflops : null,
       torchErrors,
     });
   }
@@ -87,12 +99,22 @@ export interface FractionSummary {
   worst: { case: string; frac: number } | null;
 }
 
-export function summarize(rows: readonly Comparison[], dtype: 'float32' | 'bfloat16'): FractionSummary {
+/** The fractions of PyTorch's speed for one dtype, by our wall time or (gpu) by our GPU time. */
+export function summarize(
+  rows: readonly Comparison[],
+  dtype: 'float32' | 'bfloat16',
+  basis: 'wall' | 'gpu' = 'wall',
+): FractionSummary {
+  const pick = (r: Comparison) =>
+    basis === 'wall'
+      ? dtype === 'float32'
+        ? r.fracOfFloat32
+        : r.fracOfBfloat16
+      : dtype === 'float32'
+        ? r.gpuFracOfFloat32
+        : r.gpuFracOfBfloat16;
   const fracs = rows
-    .map((r) => ({
-      case: `${r.group} · ${r.name}`,
-      frac: dtype === 'float32' ? r.fracOfFloat32 : r.fracOfBfloat16,
-    }))
+    .map((r) => ({ case: `${r.group} · ${r.name}`, frac: pick(r) }))
     .filter((r): r is { case: string; frac: number } => r.frac !== null && Number.isFinite(r.frac));
   if (fracs.length === 0) return { count: 0, median: null, best: null, worst: null };
   const sorted = [...fracs].sort((a, b) => a.frac - b.frac);
@@ -145,6 +167,9 @@ export function formatComparison(rows: readonly Comparison[], torchDevice: strin
     'ours/fp32',
     'torch bf16 GFLOP/s',
     'ours/bf16',
+    'ours GPU GFLOP/s',
+    'GPU/fp32',
+    'GPU/bf16',
   ];
   const body = rows.map((r) => [
     `${r.group} · ${r.name}`,
@@ -156,6 +181,9 @@ export function formatComparison(rows: readonly Comparison[], torchDevice: strin
     pct(r.fracOfFloat32),
     num(r.bfloat16?.gflops),
     pct(r.fracOfBfloat16),
+    num(r.oursGpu?.gflops),
+    pct(r.gpuFracOfFloat32),
+    pct(r.gpuFracOfBfloat16),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] as string).length)));
   const line = (cells: string[]) =>

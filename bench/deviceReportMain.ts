@@ -91,7 +91,12 @@ function main(): void {
           rows: torchRows,
         }
       : null,
-    summary: { float32: summarize(comparison, 'float32'), bfloat16: summarize(comparison, 'bfloat16') },
+    summary: {
+      float32: summarize(comparison, 'float32'),
+      bfloat16: summarize(comparison, 'bfloat16'),
+      gpuFloat32: summarize(comparison, 'float32', 'gpu'),
+      gpuBfloat16: summarize(comparison, 'bfloat16', 'gpu'),
+    },
     comparison,
     bench,
   };
@@ -105,11 +110,16 @@ function main(): void {
     `Stages: ${stages.map((s) => `${s.name} ${s.timedOut ? 'TIMED OUT' : s.status === 0 ? 'ok' : s.status} (${s.seconds} s)`).join(', ')}`,
   );
   if (comparison.length) console.log(`\n${formatComparison(comparison, torchDevice)}\n`);
-  for (const dtype of ['float32', 'bfloat16'] as const) {
-    const s = report.summary[dtype];
+  for (const [key, dtype, basis] of [
+    ['float32', 'float32', 'wall time'],
+    ['bfloat16', 'bfloat16', 'wall time'],
+    ['gpuFloat32', 'float32', 'GPU time'],
+    ['gpuBfloat16', 'bfloat16', 'GPU time'],
+  ] as const) {
+    const s = report.summary[key];
     if (s.median !== null)
       console.log(
-        `Median of ours / torch ${dtype}: ${(100 * s.median).toFixed(1)} % over ${s.count} products ` +
+        `Median of ours (${basis}) / torch ${dtype}: ${(100 * s.median).toFixed(1)} % over ${s.count} products ` +
           `(best ${s.best?.case} ${(100 * (s.best?.frac ?? 0)).toFixed(1)} %, worst ${s.worst?.case} ${(100 * (s.worst?.frac ?? 0)).toFixed(1)} %)`,
       );
   }

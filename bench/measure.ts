@@ -4,6 +4,7 @@
 // (pipeline compilation, lazy buffer clears, JIT warm-up), then N timed runs; the median is reported.
 
 import { performance } from 'node:perf_hooks';
+import type { GpuRuntime } from '../src/gpu/runtime';
 
 export interface Timing {
   /** The untimed warm-up run, measured anyway (includes pipeline compilation). */
@@ -21,6 +22,24 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * The GPU time (ms) of one more run of `once`, on the GPU's clock (timestamp queries around every
+ * compute pass it records): the kernels alone, without the host's recording and the completion
+ * round trip that the wall time includes. Null where the adapter has no timestamp queries.
+ */
+export async function gpuMsOf(rt: GpuRuntime, once: () => Promise<void> | void): Promise<number | null> {
+  if (!rt.startGpuClock()) return null;
+  try {
+    const start = rt.gpuClock() as Promise<number>;
+    await once();
+    const end = rt.gpuClock() as Promise<number>;
+    await rt.sync();
+    return ((await end) - (await start)) / 1e6;
+  } finally {
+    rt.stopGpuClock();
+  }
 }
 
 /** Runs `once` 1 + runs times (the first untimed) and returns the timings in milliseconds. */

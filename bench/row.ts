@@ -45,6 +45,12 @@ export interface BenchRow {
   maxMs: number;
   gflops: number;
   gbps: number;
+  /**
+   * GPU time of one more run (ms, timestamp queries; measure.ts gpuMsOf) and the GFLOP/s it gives:
+   * the kernel without the host's cost and round trip. Null for the copy and without timestamps.
+   */
+  gpuMs: number | null;
+  gpuGflops: number | null;
   /** GFLOP/s over the run's best plain matmul GFLOP/s (a Gram counts delivered FLOPs, so can exceed 1). */
   fracPeakMatmul: number | null;
   /** GB/s over the run's copy GB/s. */

@@ -263,6 +263,8 @@ function failedRow(
     maxMs: Number.NaN,
     gflops: Number.NaN,
     gbps: Number.NaN,
+    gpuMs: null,
+    gpuGflops: null,
     fracPeakMatmul: null,
     fracPeakCopy: null,
     js: null,

@@ -13,7 +13,7 @@ import {
   type MatmulCase,
 } from './cases';
 import { ikjMatmul, type Product, packSlice, sliceRows } from './jsBaseline';
-import { type Timing, timeRuns } from './measure';
+import { gpuMsOf, type Timing, timeRuns } from './measure';
 import type { BenchRow, JsBaseline, ProductDims } from './row';
 
 export interface RunPlan {
@@ -62,6 +62,8 @@ async function runCopy(rt: GpuRuntime, c: CopyCase, plan: RunPlan): Promise<Benc
       ...timing,
       gflops: 0,
       gbps: bytes / timing.medianMs / 1e6,
+      gpuMs: null,
+      gpuGflops: null,
       fracPeakMatmul: null,
       fracPeakCopy: null,
       js: null,
@@ -83,16 +85,19 @@ async function runMatmul(rt: GpuRuntime, c: MatmulCase, plan: RunPlan): Promise<
   const b = await rt.upload('bench B', 'weights', product.b);
   const out = await rt.createBuffer('bench C', 'scratch', m * n * 4);
   try {
-    const timing = await timeRuns(plan.runs, async () => {
+    const once = async () => {
       await matmul(rt, { a: a.buffer, b: b.buffer, c: out.buffer, m, n, k, transA, transB });
       await rt.sync();
-    });
+    };
+    const timing = await timeRuns(plan.runs, once);
+    const gpuMs = await gpuMsOf(rt, once);
     const flops = 2 * m * n * k;
     const js = await jsBaseline(product, plan);
     const gpuRows = await rt.readF32(out.buffer, 0, js.rows * n * 4);
     const dims = { m, n, k, transA, transB };
     return finishProduct(c, layoutName(c), dims, flops, flops, 4 * (m * k + k * n + m * n), {
       timing,
+      gpuMs,
       plan,
       js: js.result,
       error: relativeDifference(gpuRows, js.out, 1),
@@ -112,11 +117,13 @@ async function runGram(rt: GpuRuntime, c: GramCase, plan: RunPlan): Promise<Benc
   const g = await rt.createBuffer('bench G', 'statistics', width * width * 4);
   try {
     let accumulations = 0;
-    const timing = await timeRuns(plan.runs, async () => {
+    const once = async () => {
       await accumulateGram(rt, { x: xBuf.buffer, rows, width, g: g.buffer });
       await rt.sync();
       accumulations++;
-    });
+    };
+    const timing = await timeRuns(plan.runs, once);
+    const gpuMs = await gpuMsOf(rt, once);
     const flops = 2 * rows * width * width;
     const tiles = Math.ceil(width / MATMUL_TILE);
     const executed = 2 * rows * MATMUL_TILE * MATMUL_TILE * ((tiles * (tiles + 1)) / 2);
@@ -135,6 +142,7 @@ async function runGram(rt: GpuRuntime, c: GramCase, plan: RunPlan): Promise<Benc
       4 * (rows * width + 2 * width * width),
       {
         timing,
+        gpuMs,
         plan,
         js: js.result,
         error: relativeDifference(gpuRows, js.out, accumulations),
@@ -153,7 +161,7 @@ function finishProduct(
   flops: number,
   executedFlops: number,
   bytes: number,
-  measured: { timing: Timing; plan: RunPlan; js: JsBaseline; error: number },
+  measured: { timing: Timing; gpuMs: number | null; plan: RunPlan; js: JsBaseline; error: number },
 ): BenchRow {
   const { timing, js } = measured;
   const gflops = flops / timing.medianMs / 1e6;
@@ -171,6 +179,8 @@ function finishProduct(
     ...timing,
     gflops,
     gbps: bytes / timing.medianMs / 1e6,
+    gpuMs: measured.gpuMs,
+    gpuGflops: measured.gpuMs ? flops / measured.gpuMs / 1e6 : null,
     fracPeakMatmul: null,
     fracPeakCopy: null,
     js,

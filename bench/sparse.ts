@@ -27,7 +27,7 @@ import { randomNmDense, randomUnstructuredDense } from '../src/sparse/randomSpar
 import { encodeSliced } from '../src/sparse/slicedFormat';
 import { slicedMatvecDispatches } from '../src/sparse/slicedMatvec';
 import { type BitmaskOnGpu, type NmOnGpu, uploadCompressed, uploadSliced } from '../src/sparse/upload';
-import { timeRuns } from './measure';
+import { gpuMsOf, timeRuns } from './measure';
 import { alignedRows, num } from './table';
 
 export interface SparseRow {
@@ -53,6 +53,14 @@ export interface SparseRow {
   gflops: number;
   /** Dense ms / this row's ms, same shape and run (1 for dense). */
   vsDense: number;
+  /**
+   * GPU time per product (µs), from one more run on the GPU's clock (timestamp queries around the
+   * passes): the kernels alone, without the host's cost of recording them, which on a GPU can
+   * exceed a small product's; null without timestamp queries.
+   */
+  gpuUs: number | null;
+  /** Dense GPU µs / this row's, same shape and run; null without timestamps. */
+  gpuVsDense: number | null;
   /** For the unstructured X·Wᵀ rows: the per-token bitmaskMatvec path's ms / this row's ms. */
   vsPerToken?: number;
   error?: string;
@@ -71,13 +79,24 @@ async function timeDispatches(
   dispatches: Dispatch[],
   reps: number,
   runs: number,
-): Promise<number> {
+): Promise<{ ms: number; gpuUs: number | null }> {
   const all = Array.from({ length: reps }, () => dispatches).flat();
-  const timing = await timeRuns(runs, async () => {
+  return timeProducts(rt, reps, runs, async () => {
     rt.submit(all);
     await rt.sync();
   });
-  return timing.medianMs / reps;
+}
+
+/** Wall ms per product over the timed runs of `once` (reps products), and GPU µs from one more. */
+async function timeProducts(
+  rt: GpuRuntime,
+  reps: number,
+  runs: number,
+  once: () => Promise<void>,
+): Promise<{ ms: number; gpuUs: number | null }> {
+  const timing = await timeRuns(runs, once);
+  const gpuMs = await gpuMsOf(rt, once);
+  return { ms: timing.medianMs / reps, gpuUs: gpuMs === null ? null : (1000 * gpuMs) / reps };
 }
 
 export async function benchSparse(
@@ -104,8 +123,8 @@ export async function benchSparse(
       kernel: string,
       weightBytes: number,
       stored: number,
-      ms: number,
-      dense: number,
+      { ms, gpuUs }: { ms: number; gpuUs: number | null },
+      dense: { ms: number; gpuUs: number | null },
     ) => ({
       product: 'W·x' as const,
       shape: label,
@@ -121,20 +140,21 @@ export async function benchSparse(
       gbps: (weightBytes + 4 * (rows + cols)) / ms / 1e6,
       flops: 2 * stored,
       gflops: (2 * stored) / ms / 1e6,
-      vsDense: dense / ms,
+      vsDense: dense.ms / ms,
+      gpuUs,
+      gpuVsDense: gpuUs && dense.gpuUs ? dense.gpuUs / gpuUs : null,
     });
     try {
       const w24 = randomNmDense(random, rows, cols, 2, 4);
       const dense = await rt.upload('sparse bench dense W', 'weights', w24);
-      let denseMs: number;
+      let denseMs: { ms: number; gpuUs: number | null };
       try {
         // matvec's wrapper submits itself: time it the same way, reps calls per timed run.
-        const timing = await timeRuns(runs, async () => {
+        denseMs = await timeProducts(rt, reps, runs, async () => {
           for (let r = 0; r < reps; r++)
             await matvec(rt, { a: dense.buffer, x: x.buffer, y: y.buffer, rows, cols });
           await rt.sync();
         });
-        denseMs = timing.medianMs / reps;
       } finally {
         dense.destroy();
       }
@@ -191,7 +211,8 @@ export async function benchSparse(
       );
     } catch (error) {
       process.stderr.write('FAILED\n');
-      out.push({ ...row('dense', 'matvec', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+      const none = { ms: Number.NaN, gpuUs: null };
+      out.push({ ...row('dense', 'matvec', Number.NaN, 0, none, none), error: String(error) });
       if (rt.isLost) break;
     } finally {
       x.destroy();
@@ -223,8 +244,8 @@ async function benchSparseMatmul(
     kernel: string,
     weightBytes: number,
     stored: number,
-    ms: number,
-    dense: number,
+    { ms, gpuUs }: { ms: number; gpuUs: number | null },
+    dense: { ms: number; gpuUs: number | null },
   ) => ({
     product: 'X·Wᵀ' as const,
     shape: label,
@@ -240,13 +261,15 @@ async function benchSparseMatmul(
     gbps: (weightBytes + 4 * tokens * (rows + cols)) / ms / 1e6,
     flops: 2 * stored * tokens,
     gflops: (2 * stored * tokens) / ms / 1e6,
-    vsDense: dense / ms,
+    vsDense: dense.ms / ms,
+    gpuUs,
+    gpuVsDense: gpuUs && dense.gpuUs ? dense.gpuUs / gpuUs : null,
   });
   const out: SparseRow[] = [];
   try {
     const w24 = randomNmDense(random, rows, cols, 2, 4);
     const dense = await rt.upload('sparse bench dense W', 'weights', w24);
-    let denseMs: number;
+    let denseMs: { ms: number; gpuUs: number | null };
     try {
       const product = await matmulDispatches(rt, {
         a: x.buffer,
@@ -307,7 +330,7 @@ async function benchSparseMatmul(
         },
         {
           ...row('unstructured 50%', 'bitmaskMatmul', un.bytes, stored, matmulMs, denseMs),
-          vsPerToken: perTokenMs / matmulMs,
+          vsPerToken: perTokenMs.ms / matmulMs.ms,
         },
       );
     } finally {
@@ -316,7 +339,8 @@ async function benchSparseMatmul(
     process.stderr.write(`${out.map((r) => `${r.weights} ${num(r.medianMs, 4)} ms`).join(', ')}\n`);
   } catch (error) {
     process.stderr.write('FAILED\n');
-    out.push({ ...row('2:4', 'nmMatmul', Number.NaN, 0, Number.NaN, Number.NaN), error: String(error) });
+    const none = { ms: Number.NaN, gpuUs: null };
+    out.push({ ...row('2:4', 'nmMatmul', Number.NaN, 0, none, none), error: String(error) });
   } finally {
     x.destroy();
     y.destroy();
@@ -337,6 +361,8 @@ export function formatSparse(rows: readonly SparseRow[]): string {
     'GFLOP/s',
     '× dense',
     '× per-token',
+    'GPU µs',
+    '× dense, GPU',
   ];
   const lines = rows.map((r) =>
     r.error
@@ -353,11 +379,14 @@ export function formatSparse(rows: readonly SparseRow[]): string {
           num(r.gflops),
           num(r.vsDense),
           r.vsPerToken === undefined ? '' : num(r.vsPerToken),
+          r.gpuUs === null ? 'n/a' : num(r.gpuUs),
+          r.gpuVsDense === null ? 'n/a' : num(r.gpuVsDense),
         ],
   );
   return [
     'Sparse weights (src/sparse/): ms per product, × dense = dense ms / ms in this run (> 1 is faster);',
-    '× per-token = ms of bitmaskMatvec once per token / ms, same W, same run',
+    '× per-token = ms of bitmaskMatvec once per token / ms, same W, same run; GPU µs: per product, the ' +
+      'kernels alone on the GPU clock (one more run), and × dense, GPU its ratio',
     ...alignedRows(header, lines, (i) => i < 4),
   ].join('\n');
 }

@@ -58,6 +58,8 @@ const COLUMNS: Column[] = [
   { head: 'median ms', align: 'right', cell: (r) => num(r.medianMs, 4) },
   { head: 'GFLOP/s', align: 'right', cell: (r) => (r.kind === 'copy' ? dash : num(r.gflops)) },
   { head: 'GB/s', align: 'right', cell: (r) => num(r.gbps) },
+  { head: 'GPU ms', align: 'right', cell: (r) => (r.gpuMs === null ? dash : num(r.gpuMs, 4)) },
+  { head: 'GPU GFLOP/s', align: 'right', cell: (r) => (r.gpuGflops === null ? dash : num(r.gpuGflops)) },
   { head: '%mm', align: 'right', cell: (r) => pct(r.fracPeakMatmul) },
   { head: '%copy', align: 'right', cell: (r) => pct(r.fracPeakCopy) },
   { head: 'JS GFLOP/s', align: 'right', cell: (r) => num(r.js?.gflops) },
@@ -113,7 +115,9 @@ export function formatNotes(rows: readonly BenchRow[], peaks: Peaks, otherCpu: n
     `Peak of this run: matmul ${num(peaks.matmulGflops)} GFLOP/s (${peaks.matmulCase}, the best plain matmul row), ` +
       `copy ${num(peaks.copyGbps)} GB/s (copyBufferToBuffer; bytes = read + write). %mm and %copy are fractions of these.`,
     'Time: submit → await rt.sync(), median of the runs after one untimed warm-up run. ' +
-      'MB / GB/s: the fewest bytes moved (each input read once, each output written once).',
+      'MB / GB/s: the fewest bytes moved (each input read once, each output written once). ' +
+      'GPU ms: one more run on the GPU clock (timestamp queries around each compute pass), the kernels ' +
+      'without the host and the round trip; GPU GFLOP/s counts the same FLOPs over it.',
     'JS: a single-threaded ikj triple loop on Float32Array (transposed operands packed row-major before timing). ' +
       '"JS rows a/b": it computed only the first a of b result rows, and its GFLOP/s counts the FLOPs of that slice. ' +
       'err: max |gpu − js| / max |js| on those rows.',

@@ -57,6 +57,13 @@ interface Pending {
   deferred: (() => void)[];
   /** The uniform buffers this work binds, mapped until the submit; `used` bytes of the last one. */
   uniforms: { tracked: TrackedBuffer; bytes: Uint8Array; used: number }[];
+  /** The compute pass that dispatches are being recorded into, while one is open. */
+  pass: GPUComputePassEncoder | null;
+}
+
+function endPass(pending: Pending): void {
+  pending.pass?.end();
+  pending.pass = null;
 }
 
 /**
@@ -244,9 +251,16 @@ export class GpuRuntime {
     for (const dispatch of dispatches) this.checkDispatch(dispatch);
     const pending = this.openPending();
     const label = dispatches[0]?.pipeline.label ?? '';
-    const pass = pending.encoder.beginComputePass(
-      this.profiler ? { timestampWrites: this.profiler.next(label) } : undefined,
-    );
+    // A profile times each call's dispatches in a pass of their own; otherwise consecutive calls
+    // share one pass (a pass costs the host about as much as a dispatch), ended before a copy or
+    // the submit.
+    let pass: GPUComputePassEncoder;
+    if (this.profiler) {
+      pass = pending.encoder.beginComputePass({ timestampWrites: this.profiler.next(label) });
+    } else {
+      pending.pass ??= pending.encoder.beginComputePass();
+      pass = pending.pass;
+    }
     for (const dispatch of dispatches) {
       const [x, y = 1, z = 1] = dispatch.workgroups;
       if (x === 0 || y === 0 || z === 0) continue;
@@ -266,7 +280,7 @@ export class GpuRuntime {
       pending.dispatches++;
       this.counts.dispatches++;
     }
-    pass.end();
+    if (this.profiler) pass.end();
     if (pending.dispatches >= MAX_PENDING_DISPATCHES || this.profiler?.full) this.flush();
   }
 
@@ -327,6 +341,7 @@ export class GpuRuntime {
     }
     if (byteLength === 0) return;
     const pending = this.openPending();
+    endPass(pending);
     pending.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, byteLength);
   }
 
@@ -399,6 +414,7 @@ export class GpuRuntime {
     if (!pending) return;
     this.pending = null;
     if (this.lostError) return;
+    endPass(pending);
     // The uniform blocks were written in place; a buffer must be unmapped before a submit uses it.
     for (const chunk of pending.uniforms) chunk.tracked.buffer.unmap();
     this.profiler?.resolve(pending.encoder);
@@ -423,6 +439,7 @@ export class GpuRuntime {
         dispatches: 0,
         deferred: [],
         uniforms: [],
+        pass: null,
       };
     }
     return this.pending;

@@ -20,7 +20,9 @@ let instance: GPU | undefined;
 // zeroes the memory itself with a loop at the start of the kernel (the generated SPIR-V shows it):
 // the same guarantee, and those kernels compile in 0.1–0.3 s. On a real GPU the loop is a few
 // stores per invocation and a barrier before the kernel's own work.
-const DAWN_OPTIONS = ['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension'];
+const DAWN_OPTIONS = [
+  'disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension,timestamp_quantization',
+];
 
 export function nodeGpu(): GPU {
   if (!instance) {

@@ -144,8 +144,10 @@ export function defineKernel<const F extends UniformFields, const E extends stri
       check();
       if (fields.length === 0) throw new Error(`${label()}: declares no uniform block to pack`);
       const given = values as Readonly<Record<string, unknown>>;
-      const extra = Object.keys(given).filter((key) => !Object.hasOwn(uniforms, key));
-      if (extra.length > 0) {
+      // Every dispatch packs a block, so the common case (no unknown field) allocates nothing here.
+      for (const key in given) {
+        if (Object.hasOwn(uniforms, key)) continue;
+        const extra = Object.keys(given).filter((k) => !Object.hasOwn(uniforms, k));
         throw new Error(
           `${label()}: unknown uniform field${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`,
         );
@@ -153,7 +155,8 @@ export function defineKernel<const F extends UniformFields, const E extends stri
       // A uniform block's size rounds up to 16 bytes.
       const buffer = new ArrayBuffer(Math.ceil((fields.length * 4) / 16) * 16);
       const view = new DataView(buffer);
-      fields.forEach(([field, type], index) => {
+      for (let index = 0; index < fields.length; index++) {
+        const [field, type] = fields[index] as [string, UniformType];
         const value = given[field];
         if (value === undefined) throw new Error(`${label()}: uniform field "${field}" is missing`);
         if (typeof value !== 'number') {
@@ -167,7 +170,7 @@ export function defineKernel<const F extends UniformFields, const E extends stri
         } else {
           view.setFloat32(index * 4, value, true);
         }
-      });
+      }
       return buffer;
     },
   };

@@ -250,7 +250,7 @@ describe('Adapprox on the GPU', () => {
     }
   });
 
-  it('the fused step (workgroups of 8 and 64) and the multi-pass path both follow the reference on the same shapes', async () => {
+  it('the fused step (workgroups of 8 and 256) and the multi-pass path both follow the reference on the same shapes', async () => {
     // Wider and taller than either workgroup (70 > 64), 1-row and 1-column vectors, a matrix kept
     // dense (short side 3 < denseBelow) and factored ones with a history below full rank (rank 2
     // squares, k = 3: the reference's S-RSI with the same sketch). Bound: compare's, the same for
