@@ -20,6 +20,9 @@ let instance: GPU | undefined;
 // zeroes the memory itself with a loop at the start of the kernel (the generated SPIR-V shows it):
 // the same guarantee, and those kernels compile in 0.1–0.3 s. On a real GPU the loop is a few
 // stores per invocation and a barrier before the kernel's own work.
+// Dawn also rounds every timestamp query down to a multiple of 65,536 ns by default (a guard for
+// web pages against timing attacks). Here the timestamps are our own process's measurements, and
+// at that grain a 10 µs kernel read 0 or 65.5 µs (bench/README.md, the H200 runs), so the rounding is off.
 const DAWN_OPTIONS = [
   'disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension,timestamp_quantization',
 ];
