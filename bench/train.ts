@@ -1,7 +1,9 @@
 // Training throughput: one training step (forward and backward of one window, then the optimizer)
 // for each optimizer on the model presets, with the optimizer's share of the step and Adapprox's
 // overhead over AdamW. Each arm first takes two untimed steps (the first allocates the optimizer's
-// state and compiles its pipelines); the median of the timed steps is reported. The model's rate
+// state and compiles its pipelines); the median of the timed steps is reported. A preset's arms
+// take their steps in turn (one step each, round after round), so that their ratios are taken
+// under the same conditions. The model's rate
 // counts 6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·layers·T²·d
 // per window; AdamW's bytes are its fewest: p, g, m, v read and p, m, v written, 4 bytes each.
 
@@ -75,6 +77,25 @@ const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; gpuOnly?: 
   { label: 'Adapprox, Dawn spinning', choice: { kind: 'adapprox' }, spin: true },
 ];
 
+type ArmSpec = (typeof ARMS)[number];
+type StepResult = Awaited<ReturnType<TrainArm['step']>>;
+
+/** One arm of a preset while the bench runs it. */
+interface LiveArm {
+  spec: ArmSpec;
+  arm: TrainArm | null;
+  /** Set when the arm failed; it takes no further steps. */
+  error?: string;
+  /** The second untimed step, on the GPU clock. */
+  clocked?: StepResult;
+  model: number[];
+  opt: number[];
+  stepCounts: GpuCounters[];
+  optimizerCounts: GpuCounters[];
+  stateBytes?: number;
+  kernels?: StepResult['optimizerGpuMsByKernel'];
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
@@ -97,64 +118,64 @@ export async function benchTrain(
     const parameters = parameterCount(config);
     const flops = 6 * parameters * T + 12 * config.layers * T * T * config.hidden;
     const start = initialWeights(config, 1);
-    for (const { label, choice, cpuOnly, gpuOnly, spin } of ARMS) {
-      // Dawn's polls are paced on a CPU adapter only, so spinning arms are CPU-only too.
-      if ((cpuOnly || spin) && !rt.capability.isFallbackAdapter) continue;
-      if (gpuOnly && rt.capability.isFallbackAdapter) continue;
-      process.stderr.write(`  train · ${preset} · ${label} (${timed} steps) … `);
-      let arm: TrainArm | undefined;
-      if (spin) paceDawnPolling(false);
+    // Every arm of the preset is created first, and each phase (warm-up, clocked step, every timed
+    // step, profiled step) visits the arms in turn: a drift of the device's speed over the preset
+    // (a GPU's clocks, another process) then reaches all arms alike instead of favoring the later.
+    const arms: LiveArm[] = ARMS.filter(
+      (a) =>
+        // Dawn's polls are paced on a CPU adapter only, so spinning arms are CPU-only too.
+        !((a.cpuOnly || a.spin) && !rt.capability.isFallbackAdapter) &&
+        !(a.gpuOnly && rt.capability.isFallbackAdapter),
+    ).map((spec) => ({ spec, arm: null, model: [], opt: [], stepCounts: [], optimizerCounts: [] }));
+    process.stderr.write(`  train · ${preset} · ${arms.length} arms in turn (${timed} timed steps each) … `);
+    // Runs one arm's share of a phase; a failure ends that arm (its row says why), not the others.
+    const visit = async (live: LiveArm, work: (arm: TrainArm) => Promise<void>) => {
+      if (live.error || rt.isLost) return;
+      if (live.spec.spin) paceDawnPolling(false);
       try {
-        arm = await TrainArm.create(rt, config, start, choice, `bench ${label}`);
-        // Small lr: the bench measures speed, and the weights must stay finite for every step. The
-        // second untimed step runs on the GPU's clock (timestamps slow the wall clock).
-        const untimed = arm;
-        await untimed.step(rt, batch, 1e-4);
-        const clocked = await withGpuClock(rt, true, () => untimed.step(rt, batch, 1e-4));
-        const model: number[] = [];
-        const opt: number[] = [];
-        const stepCounts: GpuCounters[] = [];
-        const optimizerCounts: GpuCounters[] = [];
-        for (let i = 0; i < timed; i++) {
-          const r = await arm.step(rt, batch, 1e-4);
-          model.push(r.modelMs);
-          opt.push(r.optimizerMs);
-          stepCounts.push(r.counters);
-          optimizerCounts.push(r.optimizerCounters);
-        }
-        // The state after the timed steps, then one more step, profiled (its times are not used:
-        // timing every pass slows it; it may change Adapprox's ranks, hence the state first).
-        const stateBytes = arm.optimizer.stateBytes().persistent;
-        const profiled = await arm.step(rt, batch, 1e-4, { profileOptimizer: true });
-        const kernels = profiled.optimizerGpuMsByKernel;
-        const modelMs = median(model);
-        const optimizerMs = median(opt);
-        const isAdamW = choice.kind === 'adamw';
-        rows.push({
-          preset,
-          optimizer: label,
-          parameters,
-          tokens: T,
-          runs: timed,
-          modelMs,
-          optimizerMs,
-          optimizerShare: optimizerMs / (modelMs + optimizerMs),
-          stateBytes,
-          modelGflops: flops / modelMs / 1e6,
-          optimizerGbps: isAdamW ? (7 * 4 * parameters) / optimizerMs / 1e6 : null,
-          fracPeakCopy: null,
-          overOptimizerAdamW: null,
-          overStepAdamW: null,
-          stepCounters: medianCounts(stepCounts, clocked.counters.gpuMs),
-          optimizerCounters: medianCounts(optimizerCounts, clocked.optimizerCounters.gpuMs),
-          optimizerKernels: kernels ? Object.fromEntries(kernels) : null,
-        });
-        const o = optimizerCounts[0];
-        process.stderr.write(
-          `${num(modelMs)} + ${num(optimizerMs)} ms; optimizer: read-backs ${o?.readbacks}, dispatches ${o?.dispatches}\n`,
-        );
+        live.arm ??= await TrainArm.create(rt, config, start, live.spec.choice, `bench ${live.spec.label}`);
+        await work(live.arm);
       } catch (error) {
-        process.stderr.write('FAILED\n');
+        live.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        live.arm?.destroy();
+        live.arm = null;
+      } finally {
+        if (live.spec.spin) paceDawnPolling(true);
+      }
+    };
+    try {
+      // Small lr: the bench measures speed, and the weights must stay finite for every step. The
+      // second untimed step runs on the GPU's clock (timestamps slow the wall clock).
+      for (const live of arms) await visit(live, (arm) => arm.step(rt, batch, 1e-4).then(() => undefined));
+      for (const live of arms)
+        await visit(live, async (arm) => {
+          live.clocked = await withGpuClock(rt, true, () => arm.step(rt, batch, 1e-4));
+        });
+      for (let i = 0; i < timed; i++)
+        for (const live of arms)
+          await visit(live, async (arm) => {
+            const r = await arm.step(rt, batch, 1e-4);
+            live.model.push(r.modelMs);
+            live.opt.push(r.optimizerMs);
+            live.stepCounts.push(r.counters);
+            live.optimizerCounts.push(r.optimizerCounters);
+          });
+      // The state after the timed steps, then one more step, profiled (its times are not used:
+      // timing every pass slows it; it may change Adapprox's ranks, hence the state first).
+      for (const live of arms)
+        await visit(live, async (arm) => {
+          live.stateBytes = arm.optimizer.stateBytes().persistent;
+          const profiled = await arm.step(rt, batch, 1e-4, { profileOptimizer: true });
+          live.kernels = profiled.optimizerGpuMsByKernel;
+        });
+    } finally {
+      for (const live of arms) live.arm?.destroy();
+    }
+    process.stderr.write(`${arms.filter((a) => a.error).length ? 'some FAILED' : 'done'}\n`);
+    for (const live of arms) {
+      const { label, choice } = live.spec;
+      if (live.error || !live.clocked) {
+        process.stderr.write(`    ${label}: FAILED ${live.error ?? 'device lost'}\n`);
         rows.push({
           preset,
           optimizer: label,
@@ -173,14 +194,37 @@ export async function benchTrain(
           stepCounters: medianCounts([], null),
           optimizerCounters: medianCounts([], null),
           optimizerKernels: null,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          error: live.error ?? 'the device was lost',
         });
-        if (rt.isLost) return rows;
-      } finally {
-        arm?.destroy();
-        if (spin) paceDawnPolling(true);
+        continue;
       }
+      const modelMs = median(live.model);
+      const optimizerMs = median(live.opt);
+      rows.push({
+        preset,
+        optimizer: label,
+        parameters,
+        tokens: T,
+        runs: timed,
+        modelMs,
+        optimizerMs,
+        optimizerShare: optimizerMs / (modelMs + optimizerMs),
+        stateBytes: live.stateBytes ?? Number.NaN,
+        modelGflops: flops / modelMs / 1e6,
+        optimizerGbps: choice.kind === 'adamw' ? (7 * 4 * parameters) / optimizerMs / 1e6 : null,
+        fracPeakCopy: null,
+        overOptimizerAdamW: null,
+        overStepAdamW: null,
+        stepCounters: medianCounts(live.stepCounts, live.clocked.counters.gpuMs),
+        optimizerCounters: medianCounts(live.optimizerCounts, live.clocked.optimizerCounters.gpuMs),
+        optimizerKernels: live.kernels ? Object.fromEntries(live.kernels) : null,
+      });
+      const o = live.optimizerCounts[0];
+      process.stderr.write(
+        `    ${label}: ${num(modelMs)} + ${num(optimizerMs)} ms; optimizer: read-backs ${o?.readbacks}, dispatches ${o?.dispatches}\n`,
+      );
     }
+    if (rt.isLost) return rows;
     const adamw = rows.find((r) => r.preset === preset && r.optimizer === 'AdamW' && !r.error);
     if (adamw) {
       for (const r of rows.filter((x) => x.preset === preset && !x.error)) {
