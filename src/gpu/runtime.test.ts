@@ -49,6 +49,47 @@ describe('GpuRuntime', () => {
     expect(await rt.pipeline({ name: 'copy-test', code: COPY })).toBe(pipeline);
   });
 
+  it('gives every dispatch of a batch its own uniform block, across shared buffers, copies and passes', async () => {
+    // Each dispatch adds its block's value into its block's slot: 150 blocks fill several of the
+    // runtime's 16 KiB uniform buffers (64 blocks each at the usual 256-byte alignment), and a copy
+    // in the middle of the batch ends the shared compute pass, so both boundaries are crossed.
+    const ADD = `
+struct Params { slot: u32, value: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> acc: array<f32>;
+@compute @workgroup_size(1)
+fn main() { acc[params.slot] += params.value; }`;
+    const pipeline = await rt.pipeline({ name: 'uniform-slots-test', code: ADD });
+    const slots = 37;
+    const acc = await rt.createBuffer('acc', 'scratch', 4 * slots);
+    const snapshot = await rt.createBuffer('snapshot', 'scratch', 4 * slots);
+    const expected = new Float64Array(slots);
+    let atCopy: number[] = [];
+    const block = (slot: number, value: number) => {
+      const bytes = new ArrayBuffer(16);
+      new DataView(bytes).setUint32(0, slot, true);
+      new DataView(bytes).setFloat32(4, value, true);
+      return bytes;
+    };
+    for (let i = 0; i < 150; i++) {
+      // Small integers: every partial sum is exact in float32, so the order of addition is moot.
+      const slot = (i * 11) % slots;
+      const value = (i % 7) - 3;
+      rt.submit([{ pipeline, uniforms: block(slot, value), storage: [acc.buffer], workgroups: [1] }]);
+      expected[slot] = (expected[slot] as number) + value;
+      if (i === 99) {
+        rt.copy(acc.buffer, snapshot.buffer, 4 * slots);
+        atCopy = Array.from(expected);
+      }
+    }
+    expect(Array.from(await rt.readF32(acc.buffer))).toEqual(Array.from(expected));
+    expect(Array.from(await rt.readF32(snapshot.buffer))).toEqual(atCopy);
+    // The shared uniform buffers were all live until the submit, and are freed with it.
+    const perBuffer = Math.floor(16384 / rt.limits.minUniformBufferOffsetAlignment);
+    expect(rt.ledger.peakIn('uniform')).toBe(Math.ceil(150 / perBuffer) * 16384);
+    expect(rt.ledger.bytesIn('uniform')).toBe(0);
+  });
+
   it('counts dispatches, submissions, writes and read-backs with their bytes', async () => {
     const before = rt.counters();
     const src = await rt.upload('src', 'scratch', new Float32Array(96).fill(3));
