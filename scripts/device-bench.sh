@@ -151,7 +151,7 @@ stage() {
     printf '%s\t%s\t%s\t%s\n' "$name" skipped 0 "$limit" >>"$WORK/stages.tsv"
     return 1
   fi
-  echo "== $name (at most ${limit} s)"
+  echo "== $name (at most ${limit} s), from $(date -u +%H:%M:%S) UTC"
   start=$(date +%s)
   timeout -k 10 "$limit" "$@" 2>&1 | tee "$WORK/$name.log"
   rc=${PIPESTATUS[0]}
@@ -281,6 +281,16 @@ run() {
   [ "$mode" = quick ] && quick=(--quick)
   echo "Driver: $DRIVER ($VK_ICD_FILENAMES), mode: $mode, node $("$node" --version 2>&1), budget ${budget} s"
 
+  # The GPU's clocks, power and load twice a second for the whole run, into gpu-clocks.csv beside the
+  # report (stage starts are in the log, in UTC): the H200 runs of 2026-12-04 showed a preset's later
+  # training arms running the same kernels up to 4x faster, and nothing had recorded the clocks.
+  local sampler=""
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,utilization.gpu,power.draw,temperature.gpu,pstate \
+      --format=csv -lms 500 >"$(dirname "$REPORT")/gpu-clocks.csv" 2>/dev/null &
+    sampler=$!
+  fi
+
   # Kernels first: the products PyTorch is compared on. Then PyTorch, then the other sections with
   # what is left, each its own process so one that hangs costs only itself.
   local bench=("$node" "$WORK/app/dist-node/bench.js")
@@ -297,6 +307,9 @@ run() {
     local t=$(($(left) - 20 > 120 ? 120 : $(left) - 20))
     stage torch "$t" env PYTHONUNBUFFERED=1 "$PYTHON" bench/torch_matmul.py \
       --bench "$WORK/bench-kernels.json" --out "$WORK/torch.json" --budget $((t > 30 ? t - 25 : 5))
+  elif [[ ",$only," != *,kernels,* ]]; then
+    printf '%s\t%s\t%s\t%s\n' torch "skipped: it times the kernels stage's products, which did not run" 0 0 \
+      >>"$WORK/stages.tsv"
   else
     printf '%s\t%s\t%s\t%s\n' torch "skipped: ${PYTHON:-no python with torch}, kernels report: $([ -f "$WORK/bench-kernels.json" ] && echo yes || echo no)" 0 0 >>"$WORK/stages.tsv"
   fi
@@ -313,6 +326,7 @@ run() {
       --only "${rest[$i]}" "${extra[@]}" --json-out "$WORK/bench-${rest[$i]}.json"
   done
 
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
   local ldconfig_vk nvsmi
   ldconfig_vk=$(ldconfig -p 2>/dev/null | grep -E 'libvulkan|libGLX_nvidia|libGLdispatch' || true)
   nvsmi=$(nvidia-smi -L 2>/dev/null || true)
