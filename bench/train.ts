@@ -174,14 +174,11 @@ export async function benchTrain(
     process.stderr.write(`${arms.filter((a) => a.error).length ? 'some FAILED' : 'done'}\n`);
     for (const live of arms) {
       const { label, choice } = live.spec;
+      const arm = { preset, optimizer: label, parameters, tokens: T, runs: timed };
       if (live.error || !live.clocked) {
         process.stderr.write(`    ${label}: FAILED ${live.error ?? 'device lost'}\n`);
         rows.push({
-          preset,
-          optimizer: label,
-          parameters,
-          tokens: T,
-          runs: timed,
+          ...arm,
           modelMs: Number.NaN,
           optimizerMs: Number.NaN,
           optimizerShare: Number.NaN,
@@ -201,11 +198,7 @@ export async function benchTrain(
       const modelMs = median(live.model);
       const optimizerMs = median(live.opt);
       rows.push({
-        preset,
-        optimizer: label,
-        parameters,
-        tokens: T,
-        runs: timed,
+        ...arm,
         modelMs,
         optimizerMs,
         optimizerShare: optimizerMs / (modelMs + optimizerMs),
