@@ -34,6 +34,10 @@ import { runCase } from './runCase';
 import { benchSparse, formatSparse, type SparseRow } from './sparse';
 import { formatNotes, formatTable, num, type Peaks, pct } from './table';
 import { benchTrain, formatTrain, relateTrainToPeak, type TrainRow } from './train';
+import { warmUpGpu } from './warmUp';
+
+/** How long a GPU is kept busy before the first case (bench/warmUp.ts). */
+const GPU_WARM_UP_SECONDS = 3;
 
 export interface BenchOutcome {
   report: Record<string, unknown>;
@@ -63,6 +67,12 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   );
   if (busyBefore > 0.2) {
     print('Warning: the machine is already busy; other work skews every number below.');
+  }
+  if (!cap.isFallbackAdapter) {
+    const products = await warmUpGpu(rt, GPU_WARM_UP_SECONDS);
+    print(
+      `Warmed the GPU up first: ${products} products of 2048³ in ${GPU_WARM_UP_SECONDS} s (bench/warmUp.ts).`,
+    );
   }
   print('');
 
