@@ -99,22 +99,21 @@ export interface FractionSummary {
   worst: { case: string; frac: number } | null;
 }
 
+/** Where a comparison keeps its fraction of PyTorch's speed, by basis and dtype. */
+const FRACTION_FIELDS = {
+  wall: { float32: 'fracOfFloat32', bfloat16: 'fracOfBfloat16' },
+  gpu: { float32: 'gpuFracOfFloat32', bfloat16: 'gpuFracOfBfloat16' },
+} as const;
+
 /** The fractions of PyTorch's speed for one dtype, by our wall time or (gpu) by our GPU time. */
 export function summarize(
   rows: readonly Comparison[],
   dtype: 'float32' | 'bfloat16',
   basis: 'wall' | 'gpu' = 'wall',
 ): FractionSummary {
-  const pick = (r: Comparison) =>
-    basis === 'wall'
-      ? dtype === 'float32'
-        ? r.fracOfFloat32
-        : r.fracOfBfloat16
-      : dtype === 'float32'
-        ? r.gpuFracOfFloat32
-        : r.gpuFracOfBfloat16;
+  const field = FRACTION_FIELDS[basis][dtype];
   const fracs = rows
-    .map((r) => ({ case: `${r.group} · ${r.name}`, frac: pick(r) }))
+    .map((r) => ({ case: `${r.group} · ${r.name}`, frac: r[field] }))
     .filter((r): r is { case: string; frac: number } => r.frac !== null && Number.isFinite(r.frac));
   if (fracs.length === 0) return { count: 0, median: null, best: null, worst: null };
   const sorted = [...fracs].sort((a, b) => a.frac - b.frac);

@@ -7,6 +7,7 @@
 
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { defineKernel } from '../src/kernels/kernel';
+import { median } from './measure';
 import { alignedRows, num } from './table';
 
 const addKernel = defineKernel({
@@ -36,8 +37,6 @@ export interface DispatchRow {
 /** Dispatches a submit holds in both arms (the training step averages about 50). */
 const PER_SUBMIT = 50;
 const ELEMENTS = 64;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 export async function benchDispatch(rt: GpuRuntime, quick: boolean): Promise<DispatchRow[]> {
   const dispatches = quick ? 500 : 2000;

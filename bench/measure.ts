@@ -4,6 +4,7 @@
 // (pipeline compilation, lazy buffer clears, JIT warm-up), then N timed runs; the median is reported.
 
 import { performance } from 'node:perf_hooks';
+import { WorkMeter, withGpuClock } from '../src/gpu/meter';
 import type { GpuRuntime } from '../src/gpu/runtime';
 
 export interface Timing {
@@ -29,17 +30,12 @@ export function median(values: readonly number[]): number {
  * compute pass it records): the kernels alone, without the host's recording and the completion
  * round trip that the wall time includes. Null where the adapter has no timestamp queries.
  */
-export async function gpuMsOf(rt: GpuRuntime, once: () => Promise<void> | void): Promise<number | null> {
-  if (!rt.startGpuClock()) return null;
-  try {
-    const start = rt.gpuClock() as Promise<number>;
+export function gpuMsOf(rt: GpuRuntime, once: () => Promise<void> | void): Promise<number | null> {
+  return withGpuClock(rt, true, async () => {
+    const meter = WorkMeter.start(rt);
     await once();
-    const end = rt.gpuClock() as Promise<number>;
-    await rt.sync();
-    return ((await end) - (await start)) / 1e6;
-  } finally {
-    rt.stopGpuClock();
-  }
+    return (await meter.read()).gpuMs;
+  });
 }
 
 /** Runs `once` 1 + runs times (the first untimed) and returns the timings in milliseconds. */
