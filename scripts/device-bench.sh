@@ -250,6 +250,14 @@ run() {
       *) die "unknown option $1 (run [--out DIR] [--quick | --full] [--budget SECONDS] [--only LIST])" ;;
     esac
   done
+  local sections i extra
+  IFS=, read -r -a sections <<<"$only"
+  for i in "${sections[@]}"; do
+    case $i in
+      kernels | sparse | forward | prune | train | generate | blocks) ;;
+      *) die "--only: unknown section \"$i\" (kernels, sparse, forward, prune, train, generate, blocks)" ;;
+    esac
+  done
   START=$(date +%s)
   DEADLINE=$((START + budget))
   out=${out:-${OUT:-$REPO/bench/results}}
@@ -295,8 +303,6 @@ run() {
   # what is left, each its own process so one that hangs costs only itself.
   local bench=("$node" "$WORK/app/dist-node/bench.js")
   local reserve=90 # PyTorch's share of the budget, plus the merge
-  local sections i extra
-  IFS=, read -r -a sections <<<"$only"
   PYTHON=""
   if [[ ",$only," == *,kernels,* ]]; then
     stage kernels $(($(left) - reserve)) "${bench[@]}" "${quick[@]}" --only kernels \
