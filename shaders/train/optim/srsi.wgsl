@@ -30,6 +30,14 @@
 // scaling makes no difference, orthonormalises it (qr adds a pass when the last one floored). So κ(Y) up to ~1e6 (the tests) and exactly
 // rank-deficient sketches (V of rank below w; Q is then completed by orthonormal noise directions
 // whose columns of U are ~0) both come out orthonormal. An all-zero column of Y stays zero.
+//
+// The w × w work of the QR's Cholesky and of the eigensolver (the Gram, R, A, E, the round's
+// rotations) lives in workgroup memory when the host found room for it there (WK_FLOATS > 1,
+// srsiGpu.ts workOverrides), else in the sketch at the work's offset. Why: the Cholesky's rows and
+// the Jacobi rounds are chains of dependent loads between barriers, one workgroup long; on a GPU a
+// load from a storage buffer waits hundreds of cycles where workgroup memory answers in tens (on an
+// H200 the paper preset's cholesky_qr3 and eigen_rank took 145 and 147 GPU ms a step from storage).
+// Everything read after the kernel (the sorted E, the eigenvalues, Q and U) is always in the sketch.
 
 const UNIT_ROUNDOFF: f32 = 5.9604645e-8;
 
@@ -39,8 +47,37 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read_write> sk: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sc: array<f32>;
 
-// The Gram XᵀX of X (rows × w at x0, row-major) into g (w × w, both triangles), in 8 × 8 blocks as
-// fs_product's (below): an invocation loads 8 entries of a row of X for its block's rows and 8 for
+// The work in workgroup memory; 1 (unused) when it stays in the sketch.
+override WK_FLOATS: u32 = 1u;
+var<workgroup> wk: array<f32, WK_FLOATS>;
+
+// Entry i of the work whose sketch copy starts at g.
+fn wget(g: u32, i: u32) -> f32 {
+  if (WK_FLOATS > 1u) {
+    return wk[i];
+  }
+  return sk[g + i];
+}
+
+fn wput(g: u32, i: u32, x: f32) {
+  if (WK_FLOATS > 1u) {
+    wk[i] = x;
+  } else {
+    sk[g + i] = x;
+  }
+}
+
+// The barrier that orders the work's accesses wherever it lives.
+fn work_barrier() {
+  if (WK_FLOATS > 1u) {
+    workgroupBarrier();
+  } else {
+    storageBarrier();
+  }
+}
+
+// The Gram XᵀX of X (rows × w at x0 of the sketch, row-major) into the work at g (w × w, both
+// triangles; wput), in 8 × 8 blocks as fs_product's (below): an invocation loads 8 entries of a row of X for its block's rows and 8 for
 // its columns, and makes 64 multiply-adds of them. Each entry is summed serially over the rows, and
 // entry (a, b) and (b, a) are the same products in the same order, so the Gram is exactly
 // symmetric. Indices past w − 1 are clamped and their entries dropped.
@@ -65,7 +102,16 @@ fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
         vec4<f32>(sk[row + kb.x], sk[row + kb.y], sk[row + kb.z], sk[row + kb.w]),
       );
     }
-    block_store(&acc, g, a0, w, k0, w, 1.0);
+    for (var c = 0u; c < 8u && k0 + c < w; c++) {
+      let top = acc[c];
+      let bottom = acc[8u + c];
+      for (var i = 0u; i < 4u && a0 + i < w; i++) {
+        wput(g, (a0 + i) * w + k0 + c, top[i]);
+      }
+      for (var i = 4u; i < 8u && a0 + i < w; i++) {
+        wput(g, (a0 + i) * w + k0 + c, bottom[i - 4u]);
+      }
+    }
   }
 }
 
@@ -84,32 +130,33 @@ fn block_store(acc: ptr<function, array<vec4<f32>, 16>>, c0: u32, r0: u32, rows:
   }
 }
 
-// One CholeskyQR pass over Y (rows × w at y0) with the scratch at g0: the Gram / R (upper
-// triangle) at +0, the diagonal before factoring at +w², R's diagonal at +w² + w.
+// One CholeskyQR pass over Y (rows × w at y0 of the sketch) with the work whose sketch copy is at
+// g: the Gram / R (upper triangle) at +0, the diagonal before factoring at +w², R's diagonal at
+// +w² + w.
 fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
-  let diag = g + w * w;
+  let diag = w * w;
   let rdiag = diag + w;
   if (t == 0u) {
     qr_unsettled = 0u;
   }
   // YᵀY (the factorisation reads its upper triangle).
   gram(t, rows, w, y0, g);
-  storageBarrier();
+  work_barrier();
   var shift = 0.0;
   if (shifted) {
     var trace = 0.0;
     for (var a = 0u; a < w; a++) {
-      trace += sk[g + a * w + a];
+      trace += wget(g, a * w + a);
     }
     shift = 11.0 * f32(rows * w + w * (w + 1u)) * UNIT_ROUNDOFF * trace;
   }
-  storageBarrier();
+  work_barrier();
   for (var a = t; a < w; a += WG) {
-    let d = sk[g + a * w + a] + shift;
-    sk[g + a * w + a] = d;
-    sk[diag + a] = d;
+    let d = wget(g, a * w + a) + shift;
+    wput(g, a * w + a, d);
+    wput(g, diag + a, d);
   }
-  storageBarrier();
+  work_barrier();
   // Cholesky G = RᵀR, row by row into the upper triangle: r_jb = (g_jb − Σ_{m<j} r_mj·r_mb) / r_jj,
   // entry b by invocation b − j − 1, from the rows above only, so one barrier per row (a
   // right-looking update needs two: on a CPU driver a barrier costs microseconds, more than the
@@ -118,29 +165,29 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
   let tol = f32(w) * UNIT_ROUNDOFF;
   for (var j = 0u; j < w; j++) {
     if (t == 0u || j + 1u + t < w) {
-      var pivot = sk[g + j * w + j];
+      var pivot = wget(g, j * w + j);
       for (var m = 0u; m < j; m++) {
-        let rmj = sk[g + m * w + j];
+        let rmj = wget(g, m * w + j);
         pivot -= rmj * rmj;
       }
-      let d = sk[diag + j];
+      let d = wget(g, diag + j);
       let r = sqrt(max(pivot, tol * d));
       // A column of the pass's input far from unit length (and not zero): see qr.
       if (t == 0u) {
-        sk[rdiag + j] = r;
+        wput(g, rdiag + j, r);
         if (d != 0.0 && abs(d - 1.0) > 1e-3) {
           qr_unsettled = 1u;
         }
       }
       for (var b = j + 1u + t; b < w; b += WG) {
-        var x = sk[g + j * w + b];
+        var x = wget(g, j * w + b);
         for (var m = 0u; m < j; m++) {
-          x -= sk[g + m * w + j] * sk[g + m * w + b];
+          x -= wget(g, m * w + j) * wget(g, m * w + b);
         }
-        sk[g + j * w + b] = select(0.0, x / r, r > 0.0);
+        wput(g, j * w + b, select(0.0, x / r, r > 0.0));
       }
     }
-    storageBarrier();
+    work_barrier();
   }
   // Y ← Y·R⁻¹, one row per invocation: x_j = (y_j − Σ_{i<j} x_i·R_ij) / R_jj, in place.
   for (var r = t; r < rows; r += WG) {
@@ -148,12 +195,13 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
     for (var j = 0u; j < w; j++) {
       var x = sk[base + j];
       for (var i = 0u; i < j; i++) {
-        x -= sk[base + i] * sk[g + i * w + j];
+        x -= sk[base + i] * wget(g, i * w + j);
       }
-      let rjj = sk[rdiag + j];
+      let rjj = wget(g, rdiag + j);
       sk[base + j] = select(0.0, x / rjj, rjj > 0.0);
     }
   }
+  // Y is read by the next pass's Gram, or by the caller; the work is rewritten by the next pass.
   storageBarrier();
 }
 
@@ -203,14 +251,18 @@ fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
 // truncation errors ξ_j = sqrt(max(s² − Σ_{i<j} λ_i⁺, 0) / s²) for j = 0…w and the rank rule (the
 // smallest j in [k_min, k_cap] with ξ_j ≤ ξ_thr, else k_cap), as srsi.reference.ts computes them in
 // float64. s² = Σ (V / max V)² is read from the parameter's scalar slot (+4), matching U = Vᵀ·Q /
-// max V; the record (ξ_0…ξ_w, then k as f32) goes to sc[record…]. Work at a0 (3w² + 2⌈w/2⌉ + w):
-// A at +0, the eigenvectors E at +w², E with its columns sorted by descending eigenvalue at +2w²
-// (what the rotation reads), the round's rotations (c, s) at +3w², the sorted eigenvalues after.
+// max V; the record (ξ_0…ξ_w, then k as f32) goes to sc[record…]. Work at a0 of the sketch
+// (3w² + 2⌈w/2⌉ + w): A at +0, the eigenvectors E at +w², E with its columns sorted by descending
+// eigenvalue at +2w² (what the rotation reads), the round's rotations (c, s) at +3w², the sorted
+// eigenvalues after. A, E and the rotations are the work (wget, wput): in workgroup memory they
+// sit at +0, +w² and +2w² instead; the sorted E and eigenvalues are always in the sketch.
 // Parallel ordering (round robin): each round rotates ⌈w/2⌉ disjoint pairs (p, q) at once, so its
 // column rotations commute and one barrier covers them all; w − 1 (or w) rounds visit every pair
 // once per sweep. A sweep costs 3 barriers per round instead of 2 per pair for the serial order.
 
 var<workgroup> eg_converged: u32;
+// Each invocation's share of the off-diagonal and the whole squared Frobenius norm of A.
+var<workgroup> eg_norms: array<vec2<f32>, WG>;
 
 const JACOBI_SWEEPS: u32 = 30u;
 
@@ -234,36 +286,39 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   return vec2<u32>(min(a, b), max(a, b));
 }
 
-// One round's rotations, from the (c, s) of each pair at rot0: A ← Jᵀ·A·J and E ← E·J. The
+// One round's rotations, from the (c, s) of each pair at rot0 of the work at g (A at +0, E at
+// e0): A ← Jᵀ·A·J and E ← E·J. The
 // round's pairs are disjoint, so the 2 × 2 block of A on the rows of pair i and the columns of pair
 // j depends on nothing else: invocation i takes the blocks of pair i's rows, loads each block once,
 // rotates its columns (A·J) and then its rows (Jᵀ·), the order and the operations of two separate
 // passes, and stores it; no barrier between the two sides. Invocation k takes row k of E through
 // every pair. A pair's q is w when w is odd (the idle player): its p is then rotated by the other
-// pairs only.
-fn eg_apply(t: u32, round: u32, players: u32, w: u32, a0: u32, e0: u32, rot0: u32) {
+// pairs only. Where the workgroup has more invocations than pairs (or rows of E), `lanes` of them
+// share a pair's row blocks (a row of E), taking every lanes-th column pair.
+fn eg_apply(t: u32, round: u32, players: u32, w: u32, g: u32, e0: u32, rot0: u32) {
   let half = players / 2u;
-  for (var i = t; i < half; i += WG) {
+  let lanes = max(1u, WG / half);
+  for (var i = t / lanes; i < half; i += WG / lanes) {
     let pi = eg_pair(round, i, players);
-    let si = sk[rot0 + 2u * i + 1u];
-    let ci = sk[rot0 + 2u * i];
+    let si = wget(g, rot0 + 2u * i + 1u);
+    let ci = wget(g, rot0 + 2u * i);
     let rows_on = pi.y < w && si != 0.0;
     // Row q_i, clamped to p_i where it is the idle player's (then read, not written).
     let qi = select(pi.x, pi.y, pi.y < w);
-    for (var j = 0u; j < half; j++) {
+    for (var j = t % lanes; j < half; j += lanes) {
       let pj = eg_pair(round, j, players);
-      let sj = sk[rot0 + 2u * j + 1u];
-      let cj = sk[rot0 + 2u * j];
+      let sj = wget(g, rot0 + 2u * j + 1u);
+      let cj = wget(g, rot0 + 2u * j);
       let cols_on = pj.y < w && sj != 0.0;
       if (!rows_on && !cols_on) {
         continue;
       }
       let qj = select(pj.x, pj.y, pj.y < w);
       var x = vec4<f32>(
-        sk[a0 + pi.x * w + pj.x],
-        sk[a0 + pi.x * w + qj],
-        sk[a0 + qi * w + pj.x],
-        sk[a0 + qi * w + qj],
+        wget(g, pi.x * w + pj.x),
+        wget(g, pi.x * w + qj),
+        wget(g, qi * w + pj.x),
+        wget(g, qi * w + qj),
       );
       if (cols_on) {
         x = vec4<f32>(cj * x.x - sj * x.y, sj * x.x + cj * x.y, cj * x.z - sj * x.w, sj * x.z + cj * x.w);
@@ -271,64 +326,72 @@ fn eg_apply(t: u32, round: u32, players: u32, w: u32, a0: u32, e0: u32, rot0: u3
       if (rows_on) {
         x = vec4<f32>(ci * x.x - si * x.z, ci * x.y - si * x.w, si * x.x + ci * x.z, si * x.y + ci * x.w);
       }
-      sk[a0 + pi.x * w + pj.x] = x.x;
+      wput(g, pi.x * w + pj.x, x.x);
       if (pj.y < w) {
-        sk[a0 + pi.x * w + qj] = x.y;
+        wput(g, pi.x * w + qj, x.y);
       }
       if (pi.y < w) {
-        sk[a0 + qi * w + pj.x] = x.z;
+        wput(g, qi * w + pj.x, x.z);
       }
       if (pi.y < w && pj.y < w) {
-        sk[a0 + qi * w + qj] = x.w;
+        wput(g, qi * w + qj, x.w);
       }
     }
   }
-  for (var k = t; k < w; k += WG) {
-    for (var i = 0u; i < half; i++) {
+  let e_lanes = max(1u, WG / w);
+  for (var k = t / e_lanes; k < w; k += WG / e_lanes) {
+    for (var i = t % e_lanes; i < half; i += e_lanes) {
       let pq = eg_pair(round, i, players);
-      let s = sk[rot0 + 2u * i + 1u];
-      let c = sk[rot0 + 2u * i];
+      let s = wget(g, rot0 + 2u * i + 1u);
+      let c = wget(g, rot0 + 2u * i);
       if (pq.y < w && s != 0.0) {
         let p = e0 + k * w + pq.x;
         let q = e0 + k * w + pq.y;
-        let u = sk[p];
-        let v = sk[q];
-        sk[p] = c * u - s * v;
-        sk[q] = s * u + c * v;
+        let u = wget(g, p);
+        let v = wget(g, q);
+        wput(g, p, c * u - s * v);
+        wput(g, q, s * u + c * v);
       }
     }
   }
 }
 
 fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_min: u32, k_cap: u32, threshold: f32) {
-  let e0 = a0 + w * w;
-  let es0 = e0 + w * w;
+  // A at +0 and E at e0 of the work; the rotations at rot0 of it (after the sorted E in the
+  // sketch, at 2w² in workgroup memory); the sorted E and eigenvalues in the sketch.
+  let e0 = w * w;
+  let es0 = a0 + 2u * w * w;
   let players = w + (w & 1u);
   let half = players / 2u;
-  let rot0 = es0 + w * w;
-  let vals0 = rot0 + 2u * half;
+  let rot0 = select(3u * w * w, 2u * w * w, WK_FLOATS > 1u);
+  let vals0 = a0 + 3u * w * w + 2u * half;
   gram(t, rows, w, u0, a0);
   for (var e = t; e < w * w; e += WG) {
-    sk[e0 + e] = select(0.0, 1.0, e / w == e % w);
+    wput(a0, e0 + e, select(0.0, 1.0, e / w == e % w));
   }
-  storageBarrier();
+  work_barrier();
   for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
-    if (t == 0u) {
-      // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
-      // rotations cannot take it much further (each leaves O(u·‖A‖) behind).
-      // Row by row, in the order of the flat index, with no integer division per entry.
-      var off = 0.0;
-      var total = 0.0;
-      for (var a = 0u; a < w; a++) {
-        for (var b = 0u; b < w; b++) {
-          let x = sk[a0 + a * w + b];
-          total += x * x;
-          if (a != b) {
-            off += x * x;
-          }
+    // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
+    // rotations cannot take it much further (each leaves O(u·‖A‖) behind). Each invocation sums
+    // whole rows (no integer division per entry), and invocation 0 adds the shares in order.
+    var norms = vec2<f32>(0.0);
+    for (var a = t; a < w; a += WG) {
+      for (var b = 0u; b < w; b++) {
+        let x = wget(a0, a * w + b);
+        norms.y += x * x;
+        if (a != b) {
+          norms.x += x * x;
         }
       }
-      eg_converged = select(0u, 1u, off <= 1e-12 * total);
+    }
+    eg_norms[t] = norms;
+    workgroupBarrier();
+    if (t == 0u) {
+      var total = vec2<f32>(0.0);
+      for (var i = 0u; i < WG; i++) {
+        total += eg_norms[i];
+      }
+      eg_converged = select(0u, 1u, total.x <= 1e-12 * total.y);
     }
     if (workgroupUniformLoad(&eg_converged) == 1u) {
       break;
@@ -339,10 +402,10 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
         var c = 1.0;
         var s = 0.0;
         if (pq.y < w) {
-          let apq = sk[a0 + pq.x * w + pq.y];
+          let apq = wget(a0, pq.x * w + pq.y);
           if (apq != 0.0) {
             // The rotation that zeroes (p, q): t = tan θ, the smaller root of t² + 2τt − 1 = 0.
-            let tau = (sk[a0 + pq.y * w + pq.y] - sk[a0 + pq.x * w + pq.x]) / (2.0 * apq);
+            let tau = (wget(a0, pq.y * w + pq.y) - wget(a0, pq.x * w + pq.x)) / (2.0 * apq);
             var tn: f32;
             if (abs(tau) > 1e15) {
               tn = 0.5 / tau;
@@ -356,28 +419,28 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
             s = tn * c;
           }
         }
-        sk[rot0 + 2u * i] = c;
-        sk[rot0 + 2u * i + 1u] = s;
+        wput(a0, rot0 + 2u * i, c);
+        wput(a0, rot0 + 2u * i + 1u, s);
       }
-      storageBarrier();
+      work_barrier();
       // A ← Jᵀ·A·J and E ← E·J.
       eg_apply(t, round, players, w, a0, e0, rot0);
-      storageBarrier();
+      work_barrier();
     }
   }
   // Sort by descending eigenvalue (ties by index): each eigenpair finds its own position.
   for (var j = t; j < w; j += WG) {
-    let lj = sk[a0 + j * w + j];
+    let lj = wget(a0, j * w + j);
     var at = 0u;
     for (var i = 0u; i < w; i++) {
-      let li = sk[a0 + i * w + i];
+      let li = wget(a0, i * w + i);
       if (li > lj || (li == lj && i < j)) {
         at++;
       }
     }
     sk[vals0 + at] = lj;
     for (var k = 0u; k < w; k++) {
-      sk[es0 + k * w + at] = sk[e0 + k * w + j];
+      sk[es0 + k * w + at] = wget(a0, e0 + k * w + j);
     }
   }
   storageBarrier();

@@ -15,6 +15,42 @@ export function sketchWorkFloats(w: number): number {
   return 3 * w * w + 2 * Math.ceil(w / 2) + w;
 }
 
+/**
+ * Floats of the work the QR and the eigensolver keep in workgroup memory where it fits (srsi.wgsl
+ * `wk`): the eigensolver's A, E and rotations, which hold more than the QR's Gram and diagonals.
+ */
+export function workgroupWorkFloats(w: number): number {
+  return 2 * w * w + 2 * Math.ceil(w / 2);
+}
+
+/**
+ * Invocations of the single-workgroup QR and eigensolver (srsi.wgsl's WG): 64 on a CPU adapter; 256
+ * on a GPU, where the one workgroup is all the parallelism these kernels have (the QR's triangular
+ * solve takes one row of Y per invocation, the Jacobi rounds a pair's blocks per few invocations).
+ */
+export function soloGroup(rt: GpuRuntime): number {
+  return rt.capability.isFallbackAdapter ? 64 : 256;
+}
+
+/**
+ * The pipeline constants of a single-workgroup S-RSI kernel of `group` invocations (default
+ * soloGroup) for sketches up to w wide. WK_FLOATS is all the workgroup memory the device leaves
+ * beside the kernels' other workgroup variables (eg_norms, 8 bytes per invocation, and two flags),
+ * the same for every width so that one pipeline serves them all (the ranks, and so w, change from
+ * step to step; a pipeline per width compiled in the middle of training), or 1 (the work stays in
+ * the sketch) where the work does not fit it. With an H200's 48 KiB and 256 invocations that is up
+ * to w = 76; with SwiftShader's 32 KiB and 8 invocations up to w = 63.
+ */
+export function workOverrides(
+  rt: GpuRuntime,
+  w: number,
+  group = soloGroup(rt),
+): { WG: number; WK_FLOATS: number } {
+  // Dawn counts each workgroup variable rounded up to 16 bytes: the two flags take 32.
+  const room = 4 * Math.floor((rt.limits.maxComputeWorkgroupStorageSize - 8 * group - 32) / 16);
+  return { WG: group, WK_FLOATS: workgroupWorkFloats(w) <= room ? room : 1 };
+}
+
 /** Where a matrix's sketch buffer holds Ω/U (long × w), Y/Q (short × w) and the scratch. */
 export function sketchLayout(short: number, long: number, w: number) {
   const y0 = long * w;
@@ -63,7 +99,7 @@ export async function choleskyQr3(
   a: { sketch: GPUBuffer; rows: number; w: number; y0: number; g0: number; basisOnly?: boolean },
 ): Promise<Dispatch> {
   return {
-    pipeline: await adapproxKernels.cholesky_qr3.pipeline(rt),
+    pipeline: await adapproxKernels.cholesky_qr3.pipeline(rt, 'cholesky_qr3', workOverrides(rt, a.w)),
     uniforms: adapproxKernels.cholesky_qr3.pack({
       rows: a.rows,
       y: a.y0,
@@ -95,7 +131,7 @@ export interface EigenRankArgs {
 /** The eigenpairs of UᵀU, ξ_0…ξ_w and the chosen rank into scalars[record…], in one workgroup. */
 export async function eigenRank(rt: GpuRuntime, a: EigenRankArgs): Promise<Dispatch> {
   return {
-    pipeline: await adapproxKernels.eigen_rank.pipeline(rt),
+    pipeline: await adapproxKernels.eigen_rank.pipeline(rt, 'eigen_rank', workOverrides(rt, a.w)),
     uniforms: adapproxKernels.eigen_rank.pack({
       rows: a.rows,
       u: a.u0,
@@ -131,7 +167,7 @@ export interface SmallArgs {
   warm?: { u: GPUBuffer; k: number; stride: number };
   /** Any buffer the dispatch does not otherwise bind: it stands in for U_prev without a warm start. */
   spare: GPUBuffer;
-  /** Invocations of the workgroup (srsi.wgsl's WG); default 64. */
+  /** Invocations of the workgroup (srsi.wgsl's WG); default soloGroup. */
   group?: number;
 }
 
@@ -140,11 +176,7 @@ export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch>
   const short = Math.min(a.rows, a.cols);
   const long = Math.max(a.rows, a.cols);
   return {
-    pipeline: await adapproxKernels.srsi_small.pipeline(
-      rt,
-      'srsi_small',
-      a.group === undefined ? undefined : { WG: a.group },
-    ),
+    pipeline: await adapproxKernels.srsi_small.pipeline(rt, 'srsi_small', workOverrides(rt, a.w, a.group)),
     uniforms: adapproxKernels.srsi_small.pack({
       short,
       long,

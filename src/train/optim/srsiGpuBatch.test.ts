@@ -39,6 +39,8 @@ describe('planSrsiBatches: which small matrices share a dispatch, and where thei
     expect(plan.batches[0]).toEqual({
       vFloats: 341,
       sketchFloats: shapes.reduce((s, x) => s + sketchLayout(x.rows, x.cols, x.w).floats, 0),
+      // The widest sketch, which sizes the batch's work in workgroup memory.
+      w: 5,
       first: 0,
       count: 3,
     });

@@ -17,7 +17,7 @@
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { bindWindow } from '../../kernels/window';
 import { adapproxKernels } from './adapproxKernels';
-import { sketchLayout } from './srsiGpu';
+import { sketchLayout, workOverrides } from './srsiGpu';
 
 /** Words per matrix in the table (srsi.wgsl SRSI_TABLE_WORDS, SrsiJob's fields). */
 export const SRSI_TABLE_WORDS = 18;
@@ -54,6 +54,8 @@ export interface BatchGroup {
   /** Floats of the batch's V buffer and of its sketch buffer. */
   vFloats: number;
   sketchFloats: number;
+  /** Its widest sketch (w). */
+  w: number;
   /** Its first entry in the table and how many it has. */
   first: number;
   count: number;
@@ -126,7 +128,7 @@ export function planSrsiBatches(shapes: readonly BatchShape[], limits: BatchLimi
       cursor + data > bindingFloats ||
       last.sketchFloats + sketch > bindingFloats
     ) {
-      last = { vFloats: 0, sketchFloats: 0, first: entries, count: 0 };
+      last = { vFloats: 0, sketchFloats: 0, w: 0, first: entries, count: 0 };
       batches.push(last);
       cursor = 0;
     }
@@ -140,6 +142,7 @@ export function planSrsiBatches(shapes: readonly BatchShape[], limits: BatchLimi
     // The V buffer ends at its last matrix's data: no padding after it.
     last.vFloats = cursor + data;
     last.sketchFloats += sketch;
+    last.w = Math.max(last.w, s.w);
     last.count++;
     cursor += region;
     used += region;
@@ -215,7 +218,7 @@ export interface BatchArgs {
   scalars: GPUBuffer;
   /** The step's table (packSrsiTable), bound as a window around this batch's entries. */
   table: GPUBuffer;
-  /** Invocations of each workgroup (srsi.wgsl's WG); default 64. */
+  /** Invocations of each workgroup (srsi.wgsl's WG); default soloGroup (srsiGpu.ts). */
   workgroup?: number;
 }
 
@@ -234,11 +237,7 @@ export async function srsiBatch(rt: GpuRuntime, a: BatchArgs): Promise<Dispatch>
   );
   const kernel = adapproxKernels.srsi_batch;
   return {
-    pipeline: await kernel.pipeline(
-      rt,
-      'srsi_batch',
-      a.workgroup === undefined ? undefined : { WG: a.workgroup },
-    ),
+    pipeline: await kernel.pipeline(rt, 'srsi_batch', workOverrides(rt, a.group.w, a.workgroup)),
     uniforms: kernel.pack({ first: table.base, matrices: count }),
     storage: [a.sketch, a.scalars, a.v, table.binding, table.binding],
     workgroups: [count],
