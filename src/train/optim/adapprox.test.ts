@@ -310,7 +310,12 @@ describe('Adapprox on the GPU', () => {
       expect(await dispatches({ guidance: 'positive' })).toEqual([batched, batched]);
       expect(await dispatches({ warmStart: false })).toEqual([batched, batched]);
       expect(await dispatches({ batchBytes: 0 })).toEqual([alone, alone]);
-      for (const count of await dispatches({ fuseStepUpTo: 0 })) expect(count).toBeGreaterThan(alone);
+      const multiPass = await dispatches({ fuseStepUpTo: 0 });
+      for (const count of multiPass) expect(count).toBeGreaterThan(alone);
+      // Matrices that take the multi-pass step join the batch too: each one's S-RSI and rotation
+      // (two dispatches) become the batch's one dispatch.
+      const multiPassAlone = await dispatches({ fuseStepUpTo: 0, batchBytes: 0 });
+      expect(multiPass).toEqual(multiPassAlone.map((count) => count - 2 * factored.length + 1));
     } finally {
       set.destroy();
     }

@@ -33,10 +33,10 @@
 // kernel, both when their operands fit one storage binding; otherwise the tiled, windowed GEMM of
 // kernels/matmul.ts does them. The sketch, the QR's scratch and the factors must fit one binding
 // each (checked before the step: GpuLimitError).
-// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead, and those
-// that also take the fused step run as the workgroups of ONE dispatch per step (srsiGpuBatch.ts),
-// their V alive at once in a batch buffer (up to batchBytes); that dispatch also rotates each
-// one's new factors into its V's place, from where two copies fill Q and U after the read-back.
+// Small matrices (m·n·w·l < fuseBelow) run the whole S-RSI in one workgroup instead, as the
+// workgroups of ONE dispatch per step (srsiGpuBatch.ts), their V alive at once in a batch buffer
+// (up to batchBytes) where their step writes it; that dispatch also rotates each one's new factors
+// into its V's place, from where two copies fill Q and U after the read-back.
 // Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
 // the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
 // too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
@@ -165,14 +165,14 @@ export interface AdapproxOptions {
   fuseStepUpTo?: number;
   /** Invocations of that workgroup (8, 16, 32, 64, 128 or 256). Default 8 on a CPU adapter, 256 on a GPU. */
   stepGroup?: number;
-  /** Invocations of the small-matrix S-RSI's workgroup (8, 16, 32 or 64). Default 8 on a CPU adapter, 64 on a GPU. */
+  /** Invocations of the one-workgroup S-RSI's workgroup (8 to 256). Default 8 on a CPU adapter, 64 on a GPU. */
   srsiGroup?: number;
   /**
-   * The small matrices' S-RSI (those that take the fused step and the one-workgroup S-RSI) run as
-   * the workgroups of one dispatch per step (srsiGpuBatch.ts), which needs every such matrix's dense
-   * V alive at once. This caps those V buffers (with the warm start's U_prev copies), in bytes;
-   * matrices past it keep the per-matrix path (one V buffer reused matrix after matrix). Default
-   * 16 MiB (nano needs 0.2 MiB, tiny 2.6 MiB); 0 turns the batch off.
+   * The matrices that take the one-workgroup S-RSI run as the workgroups of one dispatch per step
+   * (srsiGpuBatch.ts), which needs every such matrix's dense V alive at once. This caps those V
+   * buffers (with the warm start's U_prev copies), in bytes; matrices past it keep the per-matrix
+   * path (one V buffer reused matrix after matrix). Default 16 MiB (nano needs 0.2 MiB, tiny
+   * 2.6 MiB); 0 turns the batch off.
    */
   batchBytes?: number;
   checkFinite?: boolean;
@@ -551,9 +551,11 @@ export class Adapprox implements Optimizer {
   }
 
   /**
-   * Which factored matrices run their S-RSI in a batch (srsiGpuBatch.ts): those with the fused step
-   * and the one-workgroup S-RSI, within batchBytes, and not while `inspect` looks at each V before
-   * the next matrix (it finishes matrices one by one).
+   * Which factored matrices run their S-RSI in a batch (srsiGpuBatch.ts): those with the
+   * one-workgroup S-RSI whose step can write V at an offset of the batch's buffer (the fused step
+   * always; the multi-pass path unless its history needs the tiled GEMM, which writes a whole
+   * buffer), within batchBytes, and not while `inspect` looks at each V before the next matrix (it
+   * finishes matrices one by one).
    */
   private planBatch(
     rt: GpuRuntime,
@@ -566,7 +568,9 @@ export class Adapprox implements Optimizer {
       for (const slot of params) {
         const size = sizes.get(slot.name);
         const f = this.states.get(slot.name)?.factored ?? plans.get(slot.name);
-        if (!size || !f || !this.fusesStep(rt, slot, f) || !this.smallSrsi(rt, slot, size.w)) continue;
+        if (!size || !f || !this.smallSrsi(rt, slot, size.w)) continue;
+        const gemmHistory = f.k > 0 && !(fitsBinding(rt, f.q) && fitsBinding(rt, f.u));
+        if (!this.fusesStep(rt, slot, f) && gemmHistory) continue;
         const warm = this.warmUp(f);
         candidates.push({
           name: slot.name,
@@ -775,21 +779,27 @@ export class Adapprox implements Optimizer {
       return undefined;
     }
     let v: GPUBuffer;
+    // Where V starts in v: a batched matrix's V is a window of its batch's buffer.
+    let vOffset = 0;
     let history: boolean;
     let fused = false;
-    if (matrix?.batched)
-      throw new Error(`Adapprox: "${slot.name}" was batched but does not take the fused step`);
     if (f && matrix) {
       v = matrix.v;
+      vOffset = matrix.vOffset;
       history = f.k > 0;
       // The history is formed inside the second-moment pass when Q and U fit one binding each,
-      // else by the tiled GEMM into V first.
+      // else by the tiled GEMM into V first (never for a batched matrix: planBatch).
       fused = history && fitsBinding(rt, f.q) && fitsBinding(rt, f.u);
-      if (history && !fused) await matmul(rt, this.historyProduct(state, v));
+      if (history && !fused) {
+        if (matrix.batched)
+          throw new Error(`Adapprox: "${slot.name}" was batched but its history needs the tiled GEMM`);
+        await matmul(rt, this.historyProduct(state, v));
+      }
     } else {
       v = (state.v as TrackedBuffer).buffer;
       history = true;
     }
+    const vOperand = { buffer: v, offset: vOffset };
     const moments = {
       beta2: history ? this.beta2 : 0,
       one_minus_beta2: 1 - this.beta2,
@@ -804,7 +814,7 @@ export class Adapprox implements Optimizer {
         count,
         {
           g: { buffer: slot.g },
-          v: { buffer: v },
+          v: vOperand,
           counts,
           q: { buffer: (f.q as TrackedBuffer).buffer, whole: true },
           u: { buffer: (f.u as TrackedBuffer).buffer, whole: true },
@@ -817,7 +827,7 @@ export class Adapprox implements Optimizer {
         rt,
         kernels.second_moment,
         count,
-        { g: { buffer: slot.g }, v: { buffer: v }, counts },
+        { g: { buffer: slot.g }, v: vOperand, counts },
         { values: moments, partials },
         { buffer: scalars, offset: at },
       );
@@ -829,7 +839,7 @@ export class Adapprox implements Optimizer {
         rt,
         kernels.moment,
         count,
-        { g: { buffer: slot.g }, v: { buffer: v }, slot: slotOperand, m: { buffer: m } },
+        { g: { buffer: slot.g }, v: vOperand, slot: slotOperand, m: { buffer: m } },
         { values: { eps: this.eps, ...clip, beta1: this.beta1, one_minus_beta1: 1 - this.beta1 } },
       );
       if (this.guidance !== 'off') {
@@ -837,7 +847,7 @@ export class Adapprox implements Optimizer {
           rt,
           kernels.guidance_dot,
           count,
-          { g: { buffer: slot.g }, v: { buffer: v }, m: { buffer: m } },
+          { g: { buffer: slot.g }, v: vOperand, m: { buffer: m } },
           { values: { eps: this.eps }, partials },
           { buffer: scalars, offset: at + 1 },
         );
@@ -856,7 +866,7 @@ export class Adapprox implements Optimizer {
         rt,
         kernels.apply_plain,
         count,
-        { g: { buffer: slot.g }, v: { buffer: v }, slot: slotOperand, w: { buffer: slot.p } },
+        { g: { buffer: slot.g }, v: vOperand, slot: slotOperand, w: { buffer: slot.p } },
         { values: { lr, weight_decay: this.weightDecay, eps: this.eps, ...clip } },
       );
     }
@@ -922,7 +932,7 @@ export class Adapprox implements Optimizer {
         rt,
         adapproxKernels.scaled_square,
         count,
-        { v: { buffer: v }, slot: { buffer: scalars, offset: at, whole: true } },
+        { v: { buffer: v, offset: matrix.vOffset }, slot: { buffer: scalars, offset: at, whole: true } },
         { partials },
         { buffer: scalars, offset: at + 4 },
       );

@@ -381,11 +381,13 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
     ];
     // Preallocated with Δk = 1, the rank (2, 3, then 4) stays below the factors' stride k_max = 4 (columns
     // k…3 zeroed, by the batch's rotation and by rotate_factors).
-    const settings = [{}, { deltaK: 1, preallocate: true }];
+    // Also with every step on the multi-pass path, whose V goes to the batch's buffer at an offset.
+    const settings = [{}, { deltaK: 1, preallocate: true }, { fuseStepUpTo: 0 }];
     for (const [runtime, extra] of [
       ['default', settings[0]],
       ['tiny binding', settings[0]],
       ['default', settings[1]],
+      ['default', settings[2]],
     ] as const) {
       const device =
         runtime === 'default'
