@@ -5,6 +5,7 @@ import { freshSeed, Random } from '../../kernels/random';
 import { Adapprox, type AdapproxInspection, type AdapproxOptions } from './adapprox';
 import { AdapproxReference, type AdapproxReferenceOptions } from './adapprox.reference';
 import { adapproxKernels } from './adapproxKernels';
+import { regionFloats, STEP_TABLE_WORDS } from './adapproxStep';
 import { NonFiniteGradientError } from './optimizer';
 import { runPass } from './passes';
 import { gaussianAt } from './srsi';
@@ -273,7 +274,7 @@ describe('Adapprox on the GPU', () => {
         );
   });
 
-  it('steps a small parameter in one dispatch, and a small factored matrix in one plus one S-RSI dispatch for all (three alone)', async () => {
+  it('steps every small parameter in one dispatch and runs the S-RSI of the small factored matrices in one more (each matrix three alone)', async () => {
     const random = new Random(freshSeed());
     const dense = [
       { name: 'row1x67', rows: 1, cols: 67 },
@@ -300,12 +301,13 @@ describe('Adapprox on the GPU', () => {
       return counts;
     };
     try {
-      // Every parameter also has its gradient check (one dispatch). A factored matrix then takes its
-      // step, and the S-RSI of every small matrix is one dispatch (the batch, srsiGpuBatch.ts),
-      // which also rotates their new factors (copied into Q and U, no dispatch); without the batch,
-      // each has its own S-RSI dispatch and its own rotation.
-      const batched = 2 * dense.length + 2 * factored.length + 1;
-      const alone = 2 * dense.length + 4 * factored.length;
+      // Every parameter has its gradient check (one dispatch). The fused steps of the dense
+      // parameters and the batched matrices are one dispatch (adapproxStep.ts), and the S-RSI of
+      // every small matrix one more (the batch, srsiGpuBatch.ts), which also rotates their new
+      // factors (copied into Q and U, no dispatch). Without the batch, each matrix takes its own
+      // step before its own S-RSI dispatch and its own rotation.
+      const batched = dense.length + factored.length + 2;
+      const alone = dense.length + 1 + 4 * factored.length;
       expect(await dispatches({})).toEqual([batched, batched]);
       expect(await dispatches({ guidance: 'positive' })).toEqual([batched, batched]);
       expect(await dispatches({ warmStart: false })).toEqual([batched, batched]);
@@ -495,9 +497,16 @@ describe('Adapprox on the GPU', () => {
       // each, a multiple of the 64-float offset alignment, so no padding; no U_prev copy at the
       // first step) and the batch's table (17 words per matrix); without the batch, the dense V of
       // the largest factored matrix (one buffer, reused matrix after matrix).
+      // And every parameter takes the fused step: its G, W, M and V (no history yet) in an arena,
+      // however the steps are grouped, with its entry in their table.
       const perSketch = sketchLayout(24, 40, 11).floats + recordFloats(11);
       const v = batchBytes === 0 ? 24 * 40 : 2 * 24 * 40 + 2 * SRSI_TABLE_WORDS;
-      const transient = 4 * (v + 2 * perSketch);
+      const steps = shapes.reduce(
+        (sum, s) =>
+          sum + regionFloats({ ...s, slot: 0, dense: true, beta2: 0 }, beta1 > 0) + STEP_TABLE_WORDS,
+        0,
+      );
+      const transient = 4 * (v + 2 * perSketch + steps);
       expect(opt.stateBytes()).toEqual({ persistent: formula, transient });
       await rt.sync();
       expect(rt.ledger.snapshot().byCategory.optimizer ?? 0).toBe(before + formula);
@@ -510,7 +519,7 @@ describe('Adapprox on the GPU', () => {
     }
   });
 
-  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes only the S-RSI batch table', async () => {
+  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes only the tables of the fused steps and the S-RSI batch', async () => {
     const random = new Random(freshSeed());
     const shapes = [
       { name: 'w24x40', rows: 24, cols: 40 },
@@ -533,9 +542,9 @@ describe('Adapprox on the GPU', () => {
         await rt.sync();
         const used = countersSince(rt.counters(), before);
         expect(used.readbacks).toBe(2);
-        // The batch's table of shapes and offsets, when the small-matrix S-RSI runs (not at
-        // fuseBelow 0, where every matrix takes the multi-dispatch S-RSI).
-        expect(used.writes).toBe(fuseBelow === 0 ? 0 : 1);
+        // The fused steps' table, and the batch's table of shapes and offsets when the small-matrix
+        // S-RSI runs (not at fuseBelow 0, where every matrix takes the multi-dispatch S-RSI).
+        expect(used.writes).toBe(fuseBelow === 0 ? 1 : 2);
       }
       expect(opt.diagnostics().filter((d) => d.factored)).toHaveLength(3);
       opt.destroy();

@@ -38,11 +38,11 @@
 // (up to batchBytes) where their step writes it; that dispatch also rotates each one's new factors
 // into its V's place, from where two copies fill Q and U after the read-back.
 // Small parameters (at most fuseStepUpTo elements) run the rest of the step (second moment with
-// the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one single-workgroup dispatch
-// too (adapproxStep.ts); larger ones take the passes below. Cost on SwiftShader, where a dispatch
-// costs a fixed ~1–2 ms: 2 dispatches per small factored matrix (gradient check, step) and one
-// S-RSI dispatch for all of them, 3l + 5 per larger one, 2 per dense parameter (as AdamW);
-// see bench/README.md.
+// the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one workgroup each too, all of
+// them in one dispatch (adapproxStep.ts; a matrix outside the S-RSI batch in its own, before its
+// S-RSI); larger ones take the passes below. Dispatches per step with every parameter small: one
+// gradient check per parameter, one fused step and one S-RSI batch for all (AdamW: two per
+// parameter); see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
@@ -60,7 +60,17 @@ import { foldGrid } from '../../kernels/params';
 import { reduce } from '../../kernels/reduce';
 import { bindWindow, span, windowCapacity } from '../../kernels/window';
 import { adapproxKernels } from './adapproxKernels';
-import { canFuseStep, fusedStep, STEP_GROUPS, stepGroup } from './adapproxStep';
+import {
+  canFuseStep,
+  planFusedSteps,
+  runFusedSteps,
+  STEP_GROUPS,
+  STEP_TABLE_WORDS,
+  type StepBuffers,
+  type StepPlan,
+  type StepShape,
+  stepGroup,
+} from './adapproxStep';
 import { fusedGroup } from './fused';
 import {
   checkLearningRate,
@@ -277,6 +287,15 @@ interface MatrixStep {
   batched?: { sketch: GPUBuffer; base: number; vOffset: number };
 }
 
+/** A step's fused steps: their plan, its table and each group's buffers as stepOne gathers them. */
+interface FusedSteps {
+  plan: StepPlan;
+  groupOf: Map<string, number>;
+  table: GPUBuffer | undefined;
+  buffers: StepBuffers[][];
+  scratch: Scratch;
+}
+
 /** Whether a whole buffer can be bound as one storage binding. */
 function fitsBinding(rt: GpuRuntime, b: { buffer: GPUBuffer } | undefined): boolean {
   return b !== undefined && b.buffer.size <= rt.limits.maxStorageBufferBindingSize;
@@ -430,9 +449,12 @@ export class Adapprox implements Optimizer {
         batchV.push(await scratch.buffer(`adapprox batch V ${b}`, group.vFloats));
         batchSketch.push(await scratch.buffer(`adapprox batch sketch ${b}`, group.sketchFloats));
       }
+      const fused = this.planSteps(rt, params, plans, batch.at);
       this.lastTransient =
         4 *
         (factoredMost +
+          fused.plan.dispatches.reduce((sum, d) => sum + d.arenaFloats, 0) +
+          (fused.entries > 0 ? fused.entries * STEP_TABLE_WORDS : 0) +
           batch.plan.batches.reduce((sum, g) => sum + g.vFloats + g.sketchFloats, 0) +
           (batch.plan.entries > 0 ? batch.plan.entries * SRSI_TABLE_WORDS : 0) +
           params.reduce((sum, s) => {
@@ -481,6 +503,17 @@ export class Adapprox implements Optimizer {
         rt.write(table, words);
         for (const c of copies) rt.copy(c.from, c.to, c.from.size, 0, 4 * c.at);
       }
+      // The fused steps' table, written at the same point for the same reason.
+      const steps: FusedSteps = {
+        ...fused,
+        table:
+          fused.entries > 0
+            ? await scratch.buffer('adapprox step table', fused.plan.table.length)
+            : undefined,
+        buffers: fused.plan.groups.map(() => []),
+        scratch,
+      };
+      if (steps.table) rt.write(steps.table, fused.plan.table);
       const compressed: Compressed[] = [];
       for (const [index, slot] of params.entries()) {
         const state =
@@ -504,7 +537,7 @@ export class Adapprox implements Optimizer {
             },
           };
         else if (size && v) matrix = { v, vOffset: 0, size, record, scratch };
-        const done = await this.stepOne(rt, slot, state, lr, scalars, at, partials, matrix);
+        const done = await this.stepOne(rt, slot, state, lr, scalars, at, partials, matrix, steps);
         if (!done) continue;
         if (this.inspect) {
           // Diagnostics look at this matrix's V, which the next matrix overwrites: finish it now.
@@ -512,7 +545,9 @@ export class Adapprox implements Optimizer {
           await this.inspect(view[0] as AdapproxInspection);
         } else compressed.push(done);
       }
-      // Every batched matrix's V is written: their S-RSI, one dispatch per batch.
+      // The fused steps of the batched matrices and the dense parameters, which write every batched
+      // matrix's V; then their S-RSI, one dispatch per batch.
+      await this.runSteps(rt, steps, 0, scalars, lr);
       for (const [b, group] of batch.plan.batches.entries())
         rt.submit([
           await srsiBatch(rt, {
@@ -530,6 +565,81 @@ export class Adapprox implements Optimizer {
     }
   }
 
+  /**
+   * The fused steps of this step (adapproxStep.ts) in groups: group 0 holds the dense parameters and
+   * the batched matrices, which run together after every other parameter's step; each other
+   * factored matrix runs its own group right before its S-RSI, which reads its V from the buffer
+   * that every such matrix reuses.
+   */
+  private planSteps(
+    rt: GpuRuntime,
+    params: readonly ParamSlot[],
+    plans: Map<string, State['factored'] | null>,
+    batched: Map<string, BatchPlacement>,
+  ): { plan: StepPlan; groupOf: Map<string, number>; entries: number } {
+    const groups: StepShape[][] = [[]];
+    const groupOf = new Map<string, number>();
+    for (const [index, slot] of params.entries()) {
+      const f = this.states.get(slot.name)?.factored ?? plans.get(slot.name) ?? undefined;
+      if (!this.fusesStep(rt, slot, f)) continue;
+      const history =
+        f?.q && f.u && f.k > 0
+          ? {
+              k: f.k,
+              stride: f.stride,
+              qFloats: f.q.buffer.size / 4,
+              uFloats: f.u.buffer.size / 4,
+              qOnRows: f.qOnRows,
+            }
+          : undefined;
+      const shape = {
+        rows: slot.rows,
+        cols: slot.cols,
+        slot: SLOTS * index,
+        dense: !f,
+        beta2: !f || history ? this.beta2 : 0,
+        history,
+      };
+      const group = f && !batched.has(slot.name) ? groups.push([]) - 1 : 0;
+      (groups[group] as StepShape[]).push(shape);
+      groupOf.set(slot.name, group);
+    }
+    const plan = planFusedSteps(groups, this.beta1 > 0, {
+      bindingBytes: rt.limits.maxStorageBufferBindingSize,
+      maxWorkgroups: rt.limits.maxComputeWorkgroupsPerDimension,
+    });
+    return { plan, groupOf, entries: groupOf.size };
+  }
+
+  /** Records group `group` of the fused steps, whose buffers stepOne has gathered. */
+  private async runSteps(
+    rt: GpuRuntime,
+    steps: FusedSteps,
+    group: number,
+    scalars: GPUBuffer,
+    lr: number,
+  ): Promise<void> {
+    const buffers = steps.buffers[group] as StepBuffers[];
+    if (buffers.length === 0 || !steps.table) return;
+    await runFusedSteps(rt, steps.plan, group, buffers, {
+      table: steps.table,
+      scalars,
+      arena: (floats) => steps.scratch.buffer(`adapprox step arena ${group}`, floats),
+      settings: {
+        momentum: this.beta1 > 0,
+        guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
+        oneMinusBeta2: 1 - this.beta2,
+        eps1: this.eps1,
+        eps: this.eps,
+        clipThreshold: this.clipThreshold,
+        beta1: this.beta1,
+        lr,
+        weightDecay: this.weightDecay,
+        group: this.stepGroup ?? stepGroup(rt),
+      },
+    });
+  }
+
   /** The previous U when this step's sketch starts from it (the warm start), else undefined. */
   private warmUp(f: NonNullable<State['factored']>): GPUBuffer | undefined {
     return this.warmStart && f.k > 0 && f.u ? f.u.buffer : undefined;
@@ -539,7 +649,7 @@ export class Adapprox implements Optimizer {
   private fusesStep(rt: GpuRuntime, slot: ParamSlot, f: State['factored'] | undefined | null): boolean {
     const count = slot.rows * slot.cols;
     const factors = f?.q && f.u && f.k > 0 ? [f.q.buffer.size / 4, f.u.buffer.size / 4] : [];
-    return count <= this.fuseStepUpTo && canFuseStep(rt, [count, ...factors]);
+    return count <= this.fuseStepUpTo && canFuseStep(rt, count, factors);
   }
 
   /** Whether a matrix's whole S-RSI runs in one workgroup (srsi_small, or a batch's workgroup). */
@@ -736,6 +846,7 @@ export class Adapprox implements Optimizer {
     at: number,
     partials: GPUBuffer,
     matrix: MatrixStep | undefined,
+    steps: FusedSteps,
   ): Promise<Compressed | undefined> {
     const { rows, cols } = slot;
     const count = rows * cols;
@@ -743,38 +854,24 @@ export class Adapprox implements Optimizer {
     const kernels = adapproxKernels;
     const slotOperand = { buffer: scalars, offset: at, whole: true };
     const f = state.factored;
-    if (this.fusesStep(rt, slot, f)) {
-      const history =
-        f && f.k > 0 && f.q && f.u
-          ? { q: f.q.buffer, u: f.u.buffer, k: f.k, stride: f.stride, qOnRows: f.qOnRows }
-          : undefined;
-      const dense = !(f && matrix);
-      const v = dense ? (state.v as TrackedBuffer).buffer : (matrix?.v as GPUBuffer);
-      await fusedStep(rt, {
-        rows,
-        cols,
+    const group = steps.groupOf.get(slot.name);
+    if (group !== undefined) {
+      // Recorded with the rest of its group (planSteps): now when it is a matrix outside the batch,
+      // whose S-RSI follows.
+      const history = f && f.k > 0 && f.q && f.u ? { q: f.q.buffer, u: f.u.buffer } : {};
+      const v =
+        f && matrix
+          ? { buffer: matrix.v, offset: matrix.vOffset }
+          : { buffer: (state.v as TrackedBuffer).buffer, offset: 0 };
+      (steps.buffers[group] as StepBuffers[]).push({
         g: slot.g,
-        v,
-        vOffset: dense ? 0 : matrix?.vOffset,
-        dense,
-        scalars,
-        slot: at,
-        m: state.m?.buffer,
-        spare: partials,
         w: slot.p,
-        history,
-        beta2: dense || history ? this.beta2 : 0,
-        oneMinusBeta2: 1 - this.beta2,
-        eps1: this.eps1,
-        eps: this.eps,
-        clipThreshold: this.clipThreshold,
-        beta1: this.beta1,
-        lr,
-        weightDecay: this.weightDecay,
-        guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
-        group: this.stepGroup ?? stepGroup(rt),
+        m: state.m?.buffer,
+        v,
+        ...history,
       });
-      if (f && matrix) return this.compress(rt, slot, state, v, scalars, at, partials, matrix, true);
+      if (group > 0) await this.runSteps(rt, steps, group, scalars, lr);
+      if (f && matrix) return this.compress(rt, slot, state, v.buffer, scalars, at, partials, matrix, true);
       state.diagnostics = this.denseDiagnostics(slot);
       return undefined;
     }

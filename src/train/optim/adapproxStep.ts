@@ -1,11 +1,19 @@
-// Adapprox's fused step of a small parameter: everything but the S-RSI (second moment with the
-// history, max V, the clipped Û, M, the guidance, W, and Σ (V / max V)²) in one single-workgroup
-// dispatch of shaders/train/optim/adapproxStep.wgsl, instead of 4–8 multi-pass dispatches and reductions. Why:
-// on a CPU driver such as SwiftShader a dispatch costs a fixed 1–2 ms whatever its size, so a small
-// matrix's step was its dispatch count; one workgroup does all of the parameter's arithmetic, so
-// only parameters up to `fuseStepUpTo` elements (every tensor of the nano and tiny presets) take
-// it. The S-RSI of the small factored matrices is one more dispatch for all of them
-// (srsiGpuBatch.ts), which reads each one's V where this step wrote it.
+// Adapprox's fused step of small parameters: everything but the S-RSI (second moment with the
+// history, max V, the clipped Û, M, the guidance, W, and Σ (V / max V)²) in one workgroup per
+// parameter (shaders/train/optim/adapproxStep.wgsl), instead of 4–8 multi-pass dispatches and
+// reductions each. Why: on a CPU driver such as SwiftShader a dispatch costs a fixed amount
+// whatever its size, so a small matrix's step was its dispatch count; one workgroup does all of the
+// parameter's arithmetic, so only parameters up to `fuseStepUpTo` elements (every tensor of the
+// nano and tiny presets) take it.
+//
+// The parameters run as the workgroups of ONE dispatch, so that a CPU driver spreads them over its
+// cores and a GPU over its multiprocessors (one dispatch per parameter ran them one after another).
+// A dispatch reaches its parameters' G, W, M, V, Q and U in one arena: the host copies each
+// parameter's buffers into its region before the dispatch, and W, M and V back out after it (a
+// copy costs a memcpy; the buffers themselves belong to the model and the optimizer's state, one
+// per tensor). A table gives each parameter's shape, scalar slot and regions. The S-RSI of the
+// small factored matrices is one more dispatch for all of them (srsiGpuBatch.ts), which reads each
+// one's V where the copy out put it.
 
 import stepBody from '../../../shaders/train/optim/adapproxStep.wgsl?raw';
 import block8 from '../../../shaders/train/optim/block8.wgsl?raw';
@@ -18,20 +26,13 @@ const stepKernel = defineKernel({
   code: `${block8}\n${stepBody}`,
   entryPoints: ['fused_step'],
   uniforms: {
-    n: 'u32',
-    cols: 'u32',
-    slot: 'u32',
-    k: 'u32',
-    stride: 'u32',
-    q_rows: 'u32',
+    first: 'u32',
+    count: 'u32',
     momentum: 'u32',
     guidance: 'u32',
-    dense: 'u32',
-    beta2: 'f32',
     one_minus_beta2: 'f32',
     eps1: 'f32',
     eps: 'f32',
-    inv_count: 'f32',
     d: 'f32',
     beta1: 'f32',
     one_minus_beta1: 'f32',
@@ -40,53 +41,200 @@ const stepKernel = defineKernel({
   },
 });
 
+/** Words per parameter in the table (adapproxStep.wgsl STEP_TABLE_WORDS, StepJob's fields). */
+export const STEP_TABLE_WORDS = 15;
+
 /** The invocation counts the fused step's workgroup may have (adapproxStep.wgsl step_values). */
 export const STEP_GROUPS = [8, 16, 32, 64, 128, 256] as const;
 
 /**
  * The fused step's invocations on this runtime: 8 on a CPU adapter, where a barrier costs per SIMD
- * group of the workgroup; 256 on a GPU, where the one workgroup is all of a parameter's
- * parallelism (on an H200, 64 left tiny's steps at 9.4 GPU ms of a 13.5 ms optimizer step).
+ * group of the workgroup; 256 on a GPU, where a workgroup is all of a parameter's parallelism (on
+ * an H200, 64 left tiny's steps at 9.4 GPU ms of a 13.5 ms optimizer step).
  */
 export function stepGroup(rt: GpuRuntime): number {
   return rt.capability.isFallbackAdapter ? 8 : 256;
 }
 
-/** Storage buffers the fused step binds (G, V, scalars, M, W, Q, U). */
-const STEP_BINDINGS = 7;
-
-/**
- * Whether the fused step can run on this device: each operand must be bound whole, from element 0,
- * in one storage binding, and the dispatch binds seven storage buffers.
- */
-export function canFuseStep(rt: GpuRuntime, floats: readonly number[]): boolean {
-  const limit = rt.limits.maxStorageBufferBindingSize;
-  return rt.limits.maxStorageBuffersPerShaderStage >= STEP_BINDINGS && floats.every((f) => 4 * f <= limit);
-}
-
-export interface StepArgs {
+/** What the plan needs of one parameter that takes the fused step. */
+export interface StepShape {
   rows: number;
   cols: number;
-  g: GPUBuffer;
-  /** Out: this step's V. In: the dense EMA when `dense`, else unread. */
-  v: GPUBuffer;
-  /**
-   * Where V starts in `v`, in elements (a batch of matrices shares one V buffer; srsiGpuBatch.ts);
-   * a multiple of the storage-offset alignment. Default 0.
-   */
-  vOffset?: number;
-  dense: boolean;
-  scalars: GPUBuffer;
-  /** The parameter's slot offset in `scalars` (whose whole buffer is bound). */
+  /** Its scalar slot's offset in the step's scalar buffer. */
   slot: number;
-  /** Absent without a first moment; `spare` (any buffer the dispatch does not otherwise bind) stands in. */
-  m: GPUBuffer | undefined;
-  spare: GPUBuffer;
-  w: GPUBuffer;
-  /** The history Q·Uᵀ (Q short × k, U long × k, row length stride), when a factored matrix has one. */
-  history?: { q: GPUBuffer; u: GPUBuffer; k: number; stride: number; qOnRows: boolean };
-  /** β2 (0 on a first step without history), 1 − β2, ε1, ε, d, β1, η, λ, guidance mode. */
+  /** V is the dense EMA (the parameter's state), read and written; else the history's product. */
+  dense: boolean;
+  /** β2, or 0 on a factored matrix's first step (no history yet). */
   beta2: number;
+  /** The previous factors Q (short × stride) and U (long × stride) with k columns in use. */
+  history?: { k: number; stride: number; qFloats: number; uFloats: number; qOnRows: boolean };
+}
+
+/** Where a parameter's operands start in its dispatch's arena, and its entry in the table. */
+export interface StepPlacement {
+  dispatch: number;
+  entry: number;
+  /** Its elements, and whether its V is read (a dense V) as well as written. */
+  n: number;
+  dense: boolean;
+  g0: number;
+  w0: number;
+  /** Unused (0) without a first moment. */
+  m0: number;
+  v0: number;
+  /** Unused (0) without a history. */
+  q0: number;
+  u0: number;
+}
+
+/** One dispatch: its first entry in the table, how many parameters, and its arena's floats. */
+export interface StepDispatch {
+  first: number;
+  count: number;
+  arenaFloats: number;
+}
+
+export interface StepPlan {
+  /** Per group, per shape, in the order given. */
+  placements: StepPlacement[][];
+  /** Per group, its dispatches (indices into `dispatches`). */
+  groups: number[][];
+  dispatches: StepDispatch[];
+  /** Every entry, STEP_TABLE_WORDS words each. */
+  table: Uint32Array;
+}
+
+/** Floats of a parameter's region in an arena: G, W, (M,) V, (Q, U). */
+export function regionFloats(s: StepShape, momentum: boolean): number {
+  const n = s.rows * s.cols;
+  return n * (momentum ? 4 : 3) + (s.history ? s.history.qFloats + s.history.uFloats : 0);
+}
+
+/**
+ * Lays out groups of fused steps: each group's parameters share dispatches (a group runs when its
+ * step needs it: the batched matrices and dense parameters at the end of the step, a matrix outside
+ * the batch alone, before its own S-RSI). A group opens a new dispatch where the arena would pass
+ * one storage binding or the dispatch the workgroup limit. Throws where one parameter's region
+ * alone does not fit a binding (canFuseStep keeps such parameters off the fused step).
+ */
+export function planFusedSteps(
+  groups: readonly (readonly StepShape[])[],
+  momentum: boolean,
+  limits: { bindingBytes: number; maxWorkgroups: number },
+): StepPlan {
+  const bindingFloats = Math.floor(limits.bindingBytes / 4);
+  const placements: StepPlacement[][] = [];
+  const groupDispatches: number[][] = [];
+  const dispatches: StepDispatch[] = [];
+  const entries: { shape: StepShape; placement: StepPlacement }[] = [];
+  for (const group of groups) {
+    const placed: StepPlacement[] = [];
+    const own: number[] = [];
+    let current: StepDispatch | undefined;
+    for (const shape of group) {
+      const region = regionFloats(shape, momentum);
+      if (region > bindingFloats)
+        throw new RangeError(
+          `adapprox step: a ${shape.rows} × ${shape.cols} parameter's ${region} floats cannot share one binding`,
+        );
+      if (!current || current.count >= limits.maxWorkgroups || current.arenaFloats + region > bindingFloats) {
+        current = { first: entries.length, count: 0, arenaFloats: 0 };
+        own.push(dispatches.length);
+        dispatches.push(current);
+      }
+      const n = shape.rows * shape.cols;
+      const g0 = current.arenaFloats;
+      const w0 = g0 + n;
+      const m0 = momentum ? w0 + n : 0;
+      const v0 = w0 + n * (momentum ? 2 : 1);
+      const q0 = shape.history ? v0 + n : 0;
+      const u0 = shape.history ? q0 + shape.history.qFloats : 0;
+      const placement = {
+        dispatch: dispatches.length - 1,
+        entry: entries.length,
+        n,
+        dense: shape.dense,
+        g0,
+        w0,
+        m0,
+        v0,
+        q0,
+        u0,
+      };
+      placed.push(placement);
+      entries.push({ shape, placement });
+      current.arenaFloats += region;
+      current.count++;
+    }
+    placements.push(placed);
+    groupDispatches.push(own);
+  }
+  const table = new Uint32Array(Math.max(1, entries.length * STEP_TABLE_WORDS));
+  const bits = new DataView(new ArrayBuffer(4));
+  const f32 = (x: number) => {
+    bits.setFloat32(0, x, true);
+    return bits.getUint32(0, true);
+  };
+  for (const { shape: s, placement: p } of entries) {
+    const h = s.history;
+    const words = [
+      s.rows * s.cols,
+      s.cols,
+      s.slot,
+      h?.k ?? 0,
+      h?.stride ?? 0,
+      h?.qOnRows ? 1 : 0,
+      s.dense ? 1 : 0,
+      f32(s.beta2),
+      f32(1 / (s.rows * s.cols)),
+      p.g0,
+      p.w0,
+      p.m0,
+      p.v0,
+      p.q0,
+      p.u0,
+    ];
+    for (const w of words)
+      if (!Number.isInteger(w) || w < 0 || w > 0xffffffff)
+        throw new RangeError(`adapprox step entry ${p.entry}: ${w} is not a u32`);
+    table.set(words, p.entry * STEP_TABLE_WORDS);
+  }
+  return { placements, groups: groupDispatches, dispatches, table };
+}
+
+/** Storage buffers the fused step binds (the arena, the scalars, the table). */
+const STEP_BINDINGS = 3;
+
+/**
+ * Whether a parameter can take the fused step on this device: its region of the arena (G, W, M,
+ * V, and Q and U where `factors` lists their floats) must fit one storage binding.
+ */
+export function canFuseStep(rt: GpuRuntime, count: number, factors: readonly number[]): boolean {
+  const floats = 4 * count + factors.reduce((a, b) => a + b, 0);
+  return (
+    rt.limits.maxStorageBuffersPerShaderStage >= STEP_BINDINGS &&
+    4 * floats <= rt.limits.maxStorageBufferBindingSize
+  );
+}
+
+/** The buffers of one parameter's fused step. */
+export interface StepBuffers {
+  g: GPUBuffer;
+  w: GPUBuffer;
+  /** Absent without a first moment. */
+  m?: GPUBuffer;
+  /** Where V goes after the step, and for a dense V (the parameter's state) where it comes from. */
+  v: { buffer: GPUBuffer; offset: number };
+  /** The previous factors, with a history. */
+  q?: GPUBuffer;
+  u?: GPUBuffer;
+}
+
+/** The settings every parameter of a step shares. */
+export interface StepSettings {
+  momentum: boolean;
+  /** 0 off, 1 half, 2 positive. */
+  guidance: number;
   oneMinusBeta2: number;
   eps1: number;
   eps: number;
@@ -94,54 +242,81 @@ export interface StepArgs {
   beta1: number;
   lr: number;
   weightDecay: number;
-  guidance: number;
+  /** Invocations per workgroup (STEP_GROUPS). */
   group: number;
 }
 
-/** Records the fused step of one parameter. */
-export async function fusedStep(rt: GpuRuntime, a: StepArgs): Promise<void> {
-  const count = a.rows * a.cols;
-  const pipeline = await stepKernel.pipeline(rt, 'fused_step', { STEP_GROUP: a.group });
-  const align = rt.limits.minStorageBufferOffsetAlignment;
-  const whole = (buffer: GPUBuffer, floats: number) => bindWindow(buffer, 0, floats, align).binding;
-  const h = a.history;
-  const vWindow = bindWindow(a.v, a.vOffset ?? 0, count, align);
-  if (vWindow.base !== 0)
-    throw new RangeError(`adapprox step: V's offset ${a.vOffset} is not on the storage-offset alignment`);
-  rt.submit([
-    {
-      pipeline,
-      uniforms: stepKernel.pack({
-        n: count,
-        cols: a.cols,
-        slot: a.slot,
-        k: h?.k ?? 0,
-        stride: h?.stride ?? 0,
-        q_rows: h?.qOnRows ? 1 : 0,
-        momentum: a.m ? 1 : 0,
-        guidance: a.guidance,
-        dense: a.dense ? 1 : 0,
-        beta2: a.beta2,
-        one_minus_beta2: a.oneMinusBeta2,
-        eps1: a.eps1,
-        eps: a.eps,
-        inv_count: 1 / count,
-        d: a.clipThreshold,
-        beta1: a.beta1,
-        one_minus_beta1: 1 - a.beta1,
-        lr: a.lr,
-        weight_decay: a.weightDecay,
-      }),
-      storage: [
-        whole(a.g, count),
-        vWindow.binding,
-        a.scalars,
-        a.m ? whole(a.m, count) : a.spare,
-        whole(a.w, count),
-        h ? h.q : a.g,
-        h ? h.u : a.g,
-      ],
-      workgroups: [1],
-    },
-  ]);
+/**
+ * Records one group of the plan: for each of its dispatches, an arena (from `arena`, which owns
+ * it until the step's end), the copies in, the dispatch and the copies out. `buffers` follows the
+ * group's shapes.
+ */
+export async function runFusedSteps(
+  rt: GpuRuntime,
+  plan: StepPlan,
+  group: number,
+  buffers: readonly StepBuffers[],
+  args: {
+    table: GPUBuffer;
+    scalars: GPUBuffer;
+    settings: StepSettings;
+    arena: (floats: number) => Promise<GPUBuffer>;
+  },
+): Promise<void> {
+  const placements = plan.placements[group] as StepPlacement[];
+  const shapes = placements.map((p, i) => ({ p, b: buffers[i] as StepBuffers }));
+  const pipeline = await stepKernel.pipeline(rt, 'fused_step', { STEP_GROUP: args.settings.group });
+  const s = args.settings;
+  for (const d of plan.groups[group] as number[]) {
+    const dispatch = plan.dispatches[d] as StepDispatch;
+    const arena = await args.arena(dispatch.arenaFloats);
+    const mine = shapes.filter(({ p }) => p.dispatch === d);
+    const copy = (from: GPUBuffer, to: GPUBuffer, bytes: number, fromAt: number, toAt: number) =>
+      rt.copy(from, to, bytes, 4 * fromAt, 4 * toAt);
+    for (const { p, b } of mine) {
+      const bytes = 4 * p.n;
+      copy(b.g, arena, bytes, 0, p.g0);
+      copy(b.w, arena, bytes, 0, p.w0);
+      if (s.momentum && b.m) copy(b.m, arena, bytes, 0, p.m0);
+      // A dense V is the parameter's state, which the step reads.
+      if (p.dense) copy(b.v.buffer, arena, bytes, b.v.offset, p.v0);
+      if (b.q && b.u) {
+        copy(b.q, arena, b.q.size, 0, p.q0);
+        copy(b.u, arena, b.u.size, 0, p.u0);
+      }
+    }
+    const table = bindWindow(
+      args.table,
+      dispatch.first * STEP_TABLE_WORDS,
+      dispatch.count * STEP_TABLE_WORDS,
+      rt.limits.minStorageBufferOffsetAlignment,
+    );
+    rt.submit([
+      {
+        pipeline,
+        uniforms: stepKernel.pack({
+          first: table.base,
+          count: dispatch.count,
+          momentum: s.momentum ? 1 : 0,
+          guidance: s.guidance,
+          one_minus_beta2: s.oneMinusBeta2,
+          eps1: s.eps1,
+          eps: s.eps,
+          d: s.clipThreshold,
+          beta1: s.beta1,
+          one_minus_beta1: 1 - s.beta1,
+          lr: s.lr,
+          weight_decay: s.weightDecay,
+        }),
+        storage: [arena, args.scalars, table.binding],
+        workgroups: [dispatch.count],
+      },
+    ]);
+    for (const { p, b } of mine) {
+      const bytes = 4 * p.n;
+      copy(arena, b.w, bytes, p.w0, 0);
+      if (s.momentum && b.m) copy(arena, b.m, bytes, p.m0, 0);
+      copy(arena, b.v.buffer, bytes, p.v0, b.v.offset);
+    }
+  }
 }
