@@ -20,6 +20,7 @@ import block8 from '../../../shaders/train/optim/block8.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { bindWindow } from '../../kernels/window';
+import { f32Bits, setEntry } from './jobTable';
 
 const stepKernel = defineKernel({
   name: 'adapprox step',
@@ -170,11 +171,6 @@ export function planFusedSteps(
     groupDispatches.push(own);
   }
   const table = new Uint32Array(Math.max(1, entries.length * STEP_TABLE_WORDS));
-  const bits = new DataView(new ArrayBuffer(4));
-  const f32 = (x: number) => {
-    bits.setFloat32(0, x, true);
-    return bits.getUint32(0, true);
-  };
   for (const { shape: s, placement: p } of entries) {
     const h = s.history;
     const words = [
@@ -185,8 +181,8 @@ export function planFusedSteps(
       h?.stride ?? 0,
       h?.qOnRows ? 1 : 0,
       s.dense ? 1 : 0,
-      f32(s.beta2),
-      f32(1 / (s.rows * s.cols)),
+      f32Bits(s.beta2),
+      f32Bits(1 / (s.rows * s.cols)),
       p.g0,
       p.w0,
       p.m0,
@@ -194,10 +190,7 @@ export function planFusedSteps(
       p.q0,
       p.u0,
     ];
-    for (const w of words)
-      if (!Number.isInteger(w) || w < 0 || w > 0xffffffff)
-        throw new RangeError(`adapprox step entry ${p.entry}: ${w} is not a u32`);
-    table.set(words, p.entry * STEP_TABLE_WORDS);
+    setEntry(table, p.entry, STEP_TABLE_WORDS, words, 'adapprox step');
   }
   return { placements, groups: groupDispatches, dispatches, table };
 }

@@ -17,6 +17,7 @@
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { bindWindow } from '../../kernels/window';
 import { adapproxKernels } from './adapproxKernels';
+import { f32Bits, setEntry } from './jobTable';
 import { sketchLayout, workOverrides } from './srsiGpu';
 
 /** Words per matrix in the table (srsi.wgsl SRSI_TABLE_WORDS, SrsiJob's fields). */
@@ -176,11 +177,9 @@ export interface BatchEntry {
 export function packSrsiTable(entries: readonly BatchEntry[]): Uint32Array {
   const count = Math.max(0, ...entries.map((e) => e.placement.entry + 1));
   const table = new Uint32Array(Math.max(1, count * SRSI_TABLE_WORDS));
-  const bits = new DataView(new ArrayBuffer(4));
   for (const e of entries) {
     const short = Math.min(e.rows, e.cols);
     const long = Math.max(e.rows, e.cols);
-    bits.setFloat32(0, e.threshold, true);
     const p = e.placement;
     const words = [
       short,
@@ -195,17 +194,14 @@ export function packSrsiTable(entries: readonly BatchEntry[]): Uint32Array {
       e.key,
       e.iterations,
       e.taken,
-      bits.getUint32(0, true),
+      f32Bits(e.threshold),
       e.uStride,
       p.v0,
       p.s0,
       p.u0,
       e.outStride,
     ];
-    for (const w of words)
-      if (!Number.isInteger(w) || w < 0 || w > 0xffffffff)
-        throw new RangeError(`S-RSI batch entry ${p.entry}: ${w} is not a u32`);
-    table.set(words, p.entry * SRSI_TABLE_WORDS);
+    setEntry(table, p.entry, SRSI_TABLE_WORDS, words, 'S-RSI batch');
   }
   return table;
 }
