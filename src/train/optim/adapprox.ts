@@ -454,7 +454,7 @@ export class Adapprox implements Optimizer {
         4 *
         (factoredMost +
           fused.plan.dispatches.reduce((sum, d) => sum + d.arenaFloats, 0) +
-          (fused.entries > 0 ? fused.entries * STEP_TABLE_WORDS : 0) +
+          fused.groupOf.size * STEP_TABLE_WORDS +
           batch.plan.batches.reduce((sum, g) => sum + g.vFloats + g.sketchFloats, 0) +
           (batch.plan.entries > 0 ? batch.plan.entries * SRSI_TABLE_WORDS : 0) +
           params.reduce((sum, s) => {
@@ -507,7 +507,7 @@ export class Adapprox implements Optimizer {
       const steps: FusedSteps = {
         ...fused,
         table:
-          fused.entries > 0
+          fused.groupOf.size > 0
             ? await scratch.buffer('adapprox step table', fused.plan.table.length)
             : undefined,
         buffers: fused.plan.groups.map(() => []),
@@ -576,7 +576,7 @@ export class Adapprox implements Optimizer {
     params: readonly ParamSlot[],
     plans: Map<string, State['factored'] | null>,
     batched: Map<string, BatchPlacement>,
-  ): { plan: StepPlan; groupOf: Map<string, number>; entries: number } {
+  ): { plan: StepPlan; groupOf: Map<string, number> } {
     const groups: StepShape[][] = [[]];
     const groupOf = new Map<string, number>();
     for (const [index, slot] of params.entries()) {
@@ -608,7 +608,7 @@ export class Adapprox implements Optimizer {
       bindingBytes: rt.limits.maxStorageBufferBindingSize,
       maxWorkgroups: rt.limits.maxComputeWorkgroupsPerDimension,
     });
-    return { plan, groupOf, entries: groupOf.size };
+    return { plan, groupOf };
   }
 
   /** Records group `group` of the fused steps, whose buffers stepOne has gathered. */

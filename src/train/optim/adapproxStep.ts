@@ -75,9 +75,10 @@ export interface StepShape {
 export interface StepPlacement {
   dispatch: number;
   entry: number;
-  /** Its elements, and whether its V is read (a dense V) as well as written. */
+  /** Its elements; whether its V is read (a dense V) as well as written; whether it has Q and U. */
   n: number;
   dense: boolean;
+  history: boolean;
   g0: number;
   w0: number;
   /** Unused (0) without a first moment. */
@@ -155,6 +156,7 @@ export function planFusedSteps(
         entry: entries.length,
         n,
         dense: shape.dense,
+        history: shape.history !== undefined,
         g0,
         w0,
         m0,
@@ -195,19 +197,14 @@ export function planFusedSteps(
   return { placements, groups: groupDispatches, dispatches, table };
 }
 
-/** Storage buffers the fused step binds (the arena, the scalars, the table). */
-const STEP_BINDINGS = 3;
-
 /**
  * Whether a parameter can take the fused step on this device: its region of the arena (G, W, M,
- * V, and Q and U where `factors` lists their floats) must fit one storage binding.
+ * V, and Q and U where `factors` lists their floats) must fit one storage binding. (The dispatch
+ * binds three storage buffers, within every device's minimum of eight.)
  */
 export function canFuseStep(rt: GpuRuntime, count: number, factors: readonly number[]): boolean {
   const floats = 4 * count + factors.reduce((a, b) => a + b, 0);
-  return (
-    rt.limits.maxStorageBuffersPerShaderStage >= STEP_BINDINGS &&
-    4 * floats <= rt.limits.maxStorageBufferBindingSize
-  );
+  return 4 * floats <= rt.limits.maxStorageBufferBindingSize;
 }
 
 /** The buffers of one parameter's fused step. */
@@ -266,14 +263,17 @@ export async function runFusedSteps(
     const mine = shapes.filter(({ p }) => p.dispatch === d);
     const copy = (from: GPUBuffer, to: GPUBuffer, bytes: number, fromAt: number, toAt: number) =>
       rt.copy(from, to, bytes, 4 * fromAt, 4 * toAt);
+    // The regions follow the plan; a parameter's buffers must match it.
     for (const { p, b } of mine) {
+      if ((s.momentum && !b.m) || (p.history && !(b.q && b.u)))
+        throw new Error(`adapprox step entry ${p.entry}: its buffers do not match its plan`);
       const bytes = 4 * p.n;
       copy(b.g, arena, bytes, 0, p.g0);
       copy(b.w, arena, bytes, 0, p.w0);
       if (s.momentum && b.m) copy(b.m, arena, bytes, 0, p.m0);
       // A dense V is the parameter's state, which the step reads.
       if (p.dense) copy(b.v.buffer, arena, bytes, b.v.offset, p.v0);
-      if (b.q && b.u) {
+      if (p.history && b.q && b.u) {
         copy(b.q, arena, b.q.size, 0, p.q0);
         copy(b.u, arena, b.u.size, 0, p.u0);
       }
