@@ -15,7 +15,7 @@
 // costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
 // (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
 // (no barrier: each entry is summed over the rows by one invocation, `gram`), a Cholesky of one
-// barrier per row of R, and a row-parallel triangular solve (no barrier). Plain f32 CholeskyQR squares
+// barrier per row of R, R⁻¹ by columns (one barrier) and the product Y·R⁻¹ (none). Plain f32 CholeskyQR squares
 // the condition number in the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
 // s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
 // leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
@@ -77,16 +77,27 @@ fn work_barrier() {
 }
 
 // The Gram XᵀX of X (rows × w at x0 of the sketch, row-major) into the work at g (w × w, both
-// triangles; wput), in 8 × 8 blocks as fs_product's (below): an invocation loads 8 entries of a row of X for its block's rows and 8 for
-// its columns, and makes 64 multiply-adds of them. Each entry is summed serially over the rows, and
-// entry (a, b) and (b, a) are the same products in the same order, so the Gram is exactly
-// symmetric. Indices past w − 1 are clamped and their entries dropped.
+// triangles; wput), in 8 × 8 blocks as fs_product's (below): an invocation loads 8 entries of a row of
+// X for its block's rows and 8 for its columns, and makes 64 multiply-adds of them. Only the blocks on
+// and above the diagonal are summed (⌈w/8⌉(⌈w/8⌉+1)/2 of them: 6 of the 9 at w = 21), each entry
+// also stored at its mirror, so the Gram is exactly
+// symmetric; within a diagonal block, entries (a, b) and (b, a) are the same products in the same
+// order. Each entry is summed serially over the rows. Indices past w − 1 are clamped and their
+// entries dropped.
 fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
   let blocks = (w + 7u) / 8u;
   let last = w - 1u;
-  for (var id = t; id < blocks * blocks; id += WG) {
-    let a0 = (id / blocks) * 8u;
-    let k0 = (id % blocks) * 8u;
+  for (var id = t; id < blocks * (blocks + 1u) / 2u; id += WG) {
+    // Block (bi, bk), bi ≤ bk, of the upper triangle, numbered row by row.
+    var bi = 0u;
+    var bk = id;
+    while (bk >= blocks - bi) {
+      bk -= blocks - bi;
+      bi++;
+    }
+    bk += bi;
+    let a0 = bi * 8u;
+    let k0 = bk * 8u;
     let aa = vec4<u32>(a0, min(a0 + 1u, last), min(a0 + 2u, last), min(a0 + 3u, last));
     let ab = vec4<u32>(min(a0 + 4u, last), min(a0 + 5u, last), min(a0 + 6u, last), min(a0 + 7u, last));
     let ka = vec4<u32>(k0, min(k0 + 1u, last), min(k0 + 2u, last), min(k0 + 3u, last));
@@ -103,13 +114,11 @@ fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
       );
     }
     for (var c = 0u; c < 8u && k0 + c < w; c++) {
-      let top = acc[c];
-      let bottom = acc[8u + c];
-      for (var i = 0u; i < 4u && a0 + i < w; i++) {
-        wput(g, (a0 + i) * w + k0 + c, top[i]);
-      }
-      for (var i = 4u; i < 8u && a0 + i < w; i++) {
-        wput(g, (a0 + i) * w + k0 + c, bottom[i - 4u]);
+      for (var i = 0u; i < 8u && a0 + i < w; i++) {
+        // Rows 4…7 of the block are in acc[8…15].
+        let x = acc[select(0u, 8u, i >= 4u) + c][i & 3u];
+        wput(g, (a0 + i) * w + k0 + c, x);
+        wput(g, (k0 + c) * w + a0 + i, x);
       }
     }
   }
@@ -131,8 +140,8 @@ fn block_store(acc: ptr<function, array<vec4<f32>, 16>>, c0: u32, r0: u32, rows:
 }
 
 // One CholeskyQR pass over Y (rows × w at y0 of the sketch) with the work whose sketch copy is at
-// g: the Gram / R (upper triangle) at +0, the diagonal before factoring at +w², R's diagonal at
-// +w² + w.
+// g: the Gram / R (upper triangle) at +0, later R⁻¹ transposed (lower triangle and diagonal), the
+// diagonal before factoring at +w², R's diagonal at +w² + w.
 fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
   let diag = w * w;
   let rdiag = diag + w;
@@ -189,16 +198,55 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
     }
     work_barrier();
   }
-  // Y ← Y·R⁻¹, one row per invocation: x_j = (y_j − Σ_{i<j} x_i·R_ij) / R_jj, in place.
-  for (var r = t; r < rows; r += WG) {
-    let base = y0 + r * w;
-    for (var j = 0u; j < w; j++) {
-      var x = sk[base + j];
-      for (var i = 0u; i < j; i++) {
-        x -= sk[base + i] * wget(g, i * w + j);
+  // Y ← Y·R⁻¹. First R⁻¹ (upper triangular) by columns: column c by back substitution,
+  // z_cc = 1/r_cc, z_ic = −(Σ_{i<m≤c} r_im·z_mc)/r_ii, one column per invocation; it goes
+  // transposed into row c of the work's lower triangle and diagonal (z_ic at c·w + i), which the
+  // factorisation no longer reads, so no invocation reads what another writes. A column with
+  // r_cc = 0 (an all-zero column of Y) is zero, and so is its row.
+  for (var c = t; c < w; c += WG) {
+    let rc = wget(g, rdiag + c);
+    wput(g, c * w + c, select(0.0, 1.0 / rc, rc > 0.0));
+    for (var i = c; i > 0u; ) {
+      i--;
+      var x = 0.0;
+      for (var m = i + 1u; m <= c; m++) {
+        x += wget(g, i * w + m) * wget(g, c * w + m);
       }
-      let rjj = wget(g, rdiag + j);
-      sk[base + j] = select(0.0, x / rjj, rjj > 0.0);
+      let ri = wget(g, rdiag + i);
+      wput(g, c * w + i, select(0.0, -x / ri, ri > 0.0));
+    }
+  }
+  work_barrier();
+  // Then the product, in place: an invocation takes 8 rows of Y and their 8-column blocks from the
+  // last to the first, each an 8 × 8 block of multiply-adds over the columns up to the block's last
+  // (fs_product's blocking: 16 loads per step for 64 multiply-adds, where the triangular solve this
+  // replaced loaded twice per multiply-add); block k reads only columns before its end, which no
+  // block of the same rows has overwritten yet. Columns past w − 1 are clamped and dropped.
+  let cblocks = (w + 7u) / 8u;
+  let wlast = w - 1u;
+  let rlast = rows - 1u;
+  for (var id = t; id < (rows + 7u) / 8u; id += WG) {
+    let r0 = id * 8u;
+    let ra = vec4<u32>(r0, min(r0 + 1u, rlast), min(r0 + 2u, rlast), min(r0 + 3u, rlast)) * w + y0;
+    let rb = vec4<u32>(min(r0 + 4u, rlast), min(r0 + 5u, rlast), min(r0 + 6u, rlast), min(r0 + 7u, rlast)) * w + y0;
+    for (var kb = cblocks; kb > 0u; ) {
+      kb--;
+      let k0 = kb * 8u;
+      let ka = vec4<u32>(k0, min(k0 + 1u, wlast), min(k0 + 2u, wlast), min(k0 + 3u, wlast));
+      let kc = vec4<u32>(min(k0 + 4u, wlast), min(k0 + 5u, wlast), min(k0 + 6u, wlast), min(k0 + 7u, wlast));
+      var acc = array<vec4<f32>, 16>();
+      for (var i = 0u; i < min(k0 + 8u, w); i++) {
+        let za = select(vec4<f32>(0.0), vec4<f32>(wget(g, ka.x * w + i), wget(g, ka.y * w + i), wget(g, ka.z * w + i), wget(g, ka.w * w + i)), vec4<u32>(i) <= ka);
+        let zb = select(vec4<f32>(0.0), vec4<f32>(wget(g, kc.x * w + i), wget(g, kc.y * w + i), wget(g, kc.z * w + i), wget(g, kc.w * w + i)), vec4<u32>(i) <= kc);
+        block_step(
+          &acc,
+          vec4<f32>(sk[ra.x + i], sk[ra.y + i], sk[ra.z + i], sk[ra.w + i]),
+          vec4<f32>(sk[rb.x + i], sk[rb.y + i], sk[rb.z + i], sk[rb.w + i]),
+          za,
+          zb,
+        );
+      }
+      block_store(&acc, y0, r0, rows, k0, w, 1.0);
     }
   }
   // Y is read by the next pass's Gram, or by the caller; the work is rewritten by the next pass.
@@ -633,9 +681,8 @@ fn srsi_run(t: u32, job: SrsiJob, batched: bool) {
 // Q' (short × stride) at v0, then U' (long × stride), row-major, stride = out_stride, or k where
 // that is 0; columns k…stride − 1 are zeroed. The host copies them into Q and U once it has read
 // the ranks back, so a batched matrix needs no rotation dispatch of its own. Each invocation takes
-// 4 rows of the output and consecutive invocations consecutive columns,
-// so each step along w costs 4 equal-address loads of the sketch's rows and one consecutive-address
-// load of E for 4 multiply-adds; an output row shorter than the workgroup splits it into bands.
+// an 8 × 8 block of the output (fs_product's blocking): per step along w, 8 loads of the sketch's
+// rows and 8 of E for 64 multiply-adds.
 fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
   let w = job.w;
   let short = job.short;
@@ -643,27 +690,39 @@ fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
   let es0 = y0 + short * w + 2u * w * w;
   let k = u32(sc[job.record + w + 1u]);
   let stride = select(job.out_stride, k, job.out_stride == 0u);
-  let width = clamp(stride, 1u, WG);
-  let bands = WG / width;
-  let lane = t % width;
   let rows = short + job.long;
   let last = rows - 1u;
-  for (var r0 = 4u * (t / width); r0 < rows && t / width < bands; r0 += 4u * bands) {
+  let cblocks = (stride + 7u) / 8u;
+  // E's columns past k − 1 are read from column k − 1 (or 0) and their outputs zeroed.
+  let klast = max(k, 1u) - 1u;
+  for (var id = t; id < ((rows + 7u) / 8u) * cblocks; id += WG) {
+    let r0 = (id / cblocks) * 8u;
+    let k0 = (id % cblocks) * 8u;
     // Row r of the output reads row r of Q (r < short) or row r − short of U.
-    let rr = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-    let on_u = rr >= vec4<u32>(short);
-    let base = select(vec4<u32>(y0) + rr * w, vec4<u32>(job.s0) + (rr - vec4<u32>(short)) * w, on_u);
-    for (var col = lane; col < stride; col += width) {
-      var acc = vec4<f32>(0.0);
-      if (col < k) {
-        for (var c = 0u; c < w; c++) {
-          let x = vec4<f32>(sk[base.x + c], sk[base.y + c], sk[base.z + c], sk[base.w + c]);
-          acc += x * sk[es0 + c * w + col];
-        }
-      }
-      let out = select(acc, top * acc, on_u & vec4<bool>(top > 0.0));
-      for (var i = 0u; i < 4u && r0 + i < rows; i++) {
-        fs_v[job.v0 + (r0 + i) * stride + col] = out[i];
+    let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
+    let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
+    let short4 = vec4<u32>(short);
+    let ba = select(vec4<u32>(y0) + ra * w, vec4<u32>(job.s0) + (ra - short4) * w, ra >= short4);
+    let bb = select(vec4<u32>(y0) + rb * w, vec4<u32>(job.s0) + (rb - short4) * w, rb >= short4);
+    let ka = vec4<u32>(min(k0, klast), min(k0 + 1u, klast), min(k0 + 2u, klast), min(k0 + 3u, klast));
+    let kb = vec4<u32>(min(k0 + 4u, klast), min(k0 + 5u, klast), min(k0 + 6u, klast), min(k0 + 7u, klast));
+    var acc = array<vec4<f32>, 16>();
+    for (var c = 0u; c < w; c++) {
+      let e = es0 + c * w;
+      block_step(
+        &acc,
+        vec4<f32>(sk[ba.x + c], sk[ba.y + c], sk[ba.z + c], sk[ba.w + c]),
+        vec4<f32>(sk[bb.x + c], sk[bb.y + c], sk[bb.z + c], sk[bb.w + c]),
+        vec4<f32>(sk[e + ka.x], sk[e + ka.y], sk[e + ka.z], sk[e + ka.w]),
+        vec4<f32>(sk[e + kb.x], sk[e + kb.y], sk[e + kb.z], sk[e + kb.w]),
+      );
+    }
+    for (var j = 0u; j < 8u && k0 + j < stride; j++) {
+      let col = k0 + j;
+      for (var i = 0u; i < 8u && r0 + i < rows; i++) {
+        let x = acc[select(0u, 8u, i >= 4u) + j][i & 3u];
+        let scaled = select(x, top * x, r0 + i >= short && top > 0.0);
+        fs_v[job.v0 + (r0 + i) * stride + col] = select(0.0, scaled, col < k);
       }
     }
   }

@@ -71,7 +71,6 @@ import {
   type StepShape,
   stepGroup,
 } from './adapproxStep';
-import { fusedGroup } from './fused';
 import {
   checkLearningRate,
   checkParams,
@@ -175,7 +174,7 @@ export interface AdapproxOptions {
   fuseStepUpTo?: number;
   /** Invocations of that workgroup (8, 16, 32, 64, 128 or 256). Default 8 on a CPU adapter, 256 on a GPU. */
   stepGroup?: number;
-  /** Invocations of the one-workgroup S-RSI's workgroup (8 to 256). Default 8 on a CPU adapter, 64 on a GPU. */
+  /** Invocations of the one-workgroup S-RSI's workgroup (4 to 256). Default 4 on a CPU adapter, 64 on a GPU (srsiWorkgroup). */
   srsiGroup?: number;
   /**
    * The matrices that take the one-workgroup S-RSI run as the workgroups of one dispatch per step
@@ -556,7 +555,7 @@ export class Adapprox implements Optimizer {
             sketch: batchSketch[b] as GPUBuffer,
             scalars,
             table: table as GPUBuffer,
-            workgroup: this.srsiGroup ?? fusedGroup(rt),
+            workgroup: this.srsiGroup,
           }),
         ]);
       await this.finish(rt, scalars, compressed);
@@ -1060,7 +1059,7 @@ export class Adapprox implements Optimizer {
           iterations: this.powerIterations,
           warm,
           spare: partials,
-          group: this.srsiGroup ?? fusedGroup(rt),
+          group: this.srsiGroup,
         }),
       ]);
       return { slot, state, w, at, record, sketch, base: 0, v, scalars };

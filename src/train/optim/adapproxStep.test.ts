@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planFusedSteps, regionFloats, STEP_TABLE_WORDS, type StepShape } from './adapproxStep';
-import { f32Bits, setEntry } from './jobTable';
+import { costliestFirst, f32Bits, setEntry } from './jobTable';
 
 const shape = (rows: number, cols: number, extra: Partial<StepShape> = {}): StepShape => ({
   rows,
@@ -15,6 +15,7 @@ describe('planFusedSteps: where each parameter of the fused steps lives in its a
   const history = { k: 2, stride: 3, qFloats: 12, uFloats: 15, qOnRows: true };
 
   it('lays out G, W, M, V, Q and U back to back, and writes each entry of the table', () => {
+    // The second parameter has a history of rank 2, so its entry (its workgroup) comes first.
     const shapes = [shape(4, 5, { slot: 8 }), shape(4, 5, { slot: 16, dense: false, beta2: 0, history })];
     const plan = planFusedSteps([shapes], true, { bindingBytes: 1 << 20, maxWorkgroups: 64 });
     expect(plan.dispatches).toEqual([{ first: 0, count: 2, arenaFloats: 80 + 80 + 27 }]);
@@ -22,7 +23,7 @@ describe('planFusedSteps: where each parameter of the fused steps lives in its a
     const [a, b] = plan.placements[0] as [unknown, unknown];
     expect(a).toEqual({
       dispatch: 0,
-      entry: 0,
+      entry: 1,
       n: 20,
       dense: true,
       history: false,
@@ -35,7 +36,7 @@ describe('planFusedSteps: where each parameter of the fused steps lives in its a
     });
     expect(b).toEqual({
       dispatch: 0,
-      entry: 1,
+      entry: 0,
       n: 20,
       dense: false,
       history: true,
@@ -46,7 +47,7 @@ describe('planFusedSteps: where each parameter of the fused steps lives in its a
       q0: 160,
       u0: 172,
     });
-    expect(Array.from(plan.table.subarray(STEP_TABLE_WORDS))).toEqual([
+    expect(Array.from(plan.table.subarray(0, STEP_TABLE_WORDS))).toEqual([
       20,
       5,
       16,
@@ -102,5 +103,12 @@ describe("the batched kernels' tables (jobTable.ts)", () => {
     expect(() => setEntry(table, 0, 3, [1, -1, 2], 'test')).toThrow(/test entry 0: -1 is not a u32/);
     expect(() => setEntry(table, 0, 3, [1, 2.5, 2], 'test')).toThrow(/2.5 is not a u32/);
     expect(() => setEntry(table, 0, 3, [1, 2], 'test')).toThrow(/an entry has 2 words, not 3/);
+  });
+
+  it("renumbers a dispatch's run of entries costliest first, ties in their order", () => {
+    const members = [{ entry: 5 }, { entry: 6 }, { entry: 7 }, { entry: 8 }];
+    costliestFirst(members, [3, 10, 3, 4]);
+    expect(members.map((m) => m.entry)).toEqual([7, 5, 8, 6]);
+    expect(() => costliestFirst(members, [1])).toThrow(/4 entries to renumber but 1 costs/);
   });
 });

@@ -20,7 +20,7 @@ import block8 from '../../../shaders/train/optim/block8.wgsl?raw';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { defineKernel } from '../../kernels/kernel';
 import { bindWindow } from '../../kernels/window';
-import { f32Bits, setEntry } from './jobTable';
+import { costliestFirst, f32Bits, setEntry } from './jobTable';
 
 const stepKernel = defineKernel({
   name: 'adapprox step',
@@ -116,8 +116,10 @@ export function regionFloats(s: StepShape, momentum: boolean): number {
  * Lays out groups of fused steps: each group's parameters share dispatches (a group runs when its
  * step needs it: the batched matrices and dense parameters at the end of the step, a matrix outside
  * the batch alone, before its own S-RSI). A group opens a new dispatch where the arena would pass
- * one storage binding or the dispatch the workgroup limit. Throws where one parameter's region
- * alone does not fit a binding (canFuseStep keeps such parameters off the fused step).
+ * one storage binding or the dispatch the workgroup limit. The regions follow the given order; the
+ * entries (the workgroups) of each dispatch go costliest first (jobTable.ts costliestFirst). Throws
+ * where one parameter's region alone does not fit a binding (canFuseStep keeps such parameters off
+ * the fused step).
  */
 export function planFusedSteps(
   groups: readonly (readonly StepShape[])[],
@@ -171,6 +173,15 @@ export function planFusedSteps(
     }
     placements.push(placed);
     groupDispatches.push(own);
+  }
+  // The costliest parameters first in each dispatch: the history's k multiply-adds per element,
+  // and about 6 more for the rest of the step.
+  for (const [d] of dispatches.entries()) {
+    const mine = entries.filter((e) => e.placement.dispatch === d);
+    costliestFirst(
+      mine.map((e) => e.placement),
+      mine.map((e) => e.placement.n * ((e.shape.history?.k ?? 0) + 6)),
+    );
   }
   const table = new Uint32Array(Math.max(1, entries.length * STEP_TABLE_WORDS));
   for (const { shape: s, placement: p } of entries) {

@@ -33,6 +33,16 @@ export function soloGroup(rt: GpuRuntime): number {
 }
 
 /**
+ * Invocations of a matrix's one-workgroup S-RSI (srsi_small, and each workgroup of srsi_batch): 4 on
+ * a CPU adapter, 64 on a GPU. SwiftShader runs a workgroup as SIMD groups of 4 invocations, each a
+ * coroutine that yields at every barrier; at 4 the workgroup is one group, and the tiny preset's
+ * batch took 27.8–28.2 ms a step against 29.1–29.6 at 8 (bench/README.md).
+ */
+export function srsiWorkgroup(rt: GpuRuntime): number {
+  return rt.capability.isFallbackAdapter ? 4 : 64;
+}
+
+/**
  * The pipeline constants of a single-workgroup S-RSI kernel of `group` invocations (default
  * soloGroup) for sketches up to w wide. WK_FLOATS is all the workgroup memory the device leaves
  * beside the kernels' other workgroup variables (eg_norms, 8 bytes per invocation, and two flags),
@@ -167,7 +177,7 @@ export interface SmallArgs {
   warm?: { u: GPUBuffer; k: number; stride: number };
   /** Any buffer the dispatch does not otherwise bind: it stands in for U_prev without a warm start. */
   spare: GPUBuffer;
-  /** Invocations of the workgroup (srsi.wgsl's WG); default soloGroup. */
+  /** Invocations of the workgroup (srsi.wgsl's WG); default srsiWorkgroup. */
   group?: number;
 }
 
@@ -176,7 +186,11 @@ export async function srsiSmall(rt: GpuRuntime, a: SmallArgs): Promise<Dispatch>
   const short = Math.min(a.rows, a.cols);
   const long = Math.max(a.rows, a.cols);
   return {
-    pipeline: await adapproxKernels.srsi_small.pipeline(rt, 'srsi_small', workOverrides(rt, a.w, a.group)),
+    pipeline: await adapproxKernels.srsi_small.pipeline(
+      rt,
+      'srsi_small',
+      workOverrides(rt, a.w, a.group ?? srsiWorkgroup(rt)),
+    ),
     uniforms: adapproxKernels.srsi_small.pack({
       short,
       long,

@@ -84,6 +84,20 @@ describe('planSrsiBatches: which small matrices share a dispatch, and where thei
     }
   });
 
+  it("numbers each batch's entries (its workgroups) costliest first, and leaves the data in the given order", () => {
+    const shapes: BatchShape[] = [
+      { rows: 4, cols: 8, w: 2, warmFloats: 0 },
+      { rows: 20, cols: 30, w: 5, warmFloats: 0 },
+      { rows: 10, cols: 12, w: 4, warmFloats: 0 },
+      { rows: 4, cols: 8, w: 2, warmFloats: 0 },
+    ];
+    const plan = planSrsiBatches(shapes, { ...limits, bindingBytes: 1 << 20, maxMatrices: 64 });
+    expect(plan.batches.map((b) => [b.first, b.count])).toEqual([[0, 4]]);
+    // The 20 × 30 matrix first, then 10 × 12, then the two equal 4 × 8 in their order.
+    expect(plan.placements.map((p) => p?.entry)).toEqual([2, 0, 1, 3]);
+    expect(plan.placements.map((p) => p?.v0)).toEqual([0, 64, 704, 832]);
+  });
+
   it('keeps the batched V within the byte budget, the rest per matrix; a budget of 0 batches nothing', () => {
     const shapes: BatchShape[] = Array.from({ length: 4 }, () => ({
       rows: 8,
@@ -133,10 +147,15 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
 
   /**
    * Runs the S-RSI of every case both ways, from the same V, U_prev, scalars and Gaussian keys, and
-   * compares the chosen ranks, the errors ξ_j and the reconstructions Q_k·U_kᵀ. Returns how many
-   * dispatches the batched path took.
+   * compares the chosen ranks, the errors ξ_j and the reconstructions Q_k·U_kᵀ, with workgroups of
+   * `invocations` each (default srsiWorkgroup's). Returns how many dispatches the batched path took.
    */
-  async function bothWays(rt: GpuRuntime, cases: readonly Case[], seed: number): Promise<number> {
+  async function bothWays(
+    rt: GpuRuntime,
+    cases: readonly Case[],
+    seed: number,
+    invocations?: number,
+  ): Promise<number> {
     const random = new Random(seed);
     const data = cases.map((c) => {
       const v = secondMoment(random, c.rows, c.cols);
@@ -204,7 +223,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
             iterations: 2,
             warm,
             spare: await create(`spare ${c.name}`, 1),
-            group: 8,
+            group: invocations,
           }),
           await rotateFactors(rt, {
             sketch,
@@ -257,9 +276,9 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
       const sketches: GPUBuffer[] = [];
       for (const [b, group] of plan.batches.entries()) {
         const values = new Float32Array(group.vFloats).fill(Number.NaN);
-        for (const e of entries)
+        for (const [i, e] of entries.entries())
           if (e.placement.batch === b) {
-            const d = data[e.placement.entry] as (typeof data)[number];
+            const d = data[i] as (typeof data)[number];
             values.set(d.v, e.placement.v0);
             if (e.taken > 0) values.set(d.u, e.placement.u0);
           }
@@ -278,7 +297,7 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
             sketch: sketches[b] as GPUBuffer,
             scalars: batched,
             table,
-            workgroup: 8,
+            workgroup: invocations,
           }),
         ]);
         dispatches++;
@@ -357,14 +376,14 @@ describe('the batched S-RSI (one dispatch for many matrices) against one dispatc
     expect(await bothWays(rt, CASES, freshSeed())).toBe(1);
   });
 
-  it('matches under a tiny binding limit and 3 workgroups per dispatch, split over several batches', async () => {
+  it('matches under a tiny binding limit and 3 workgroups of 8 per dispatch, split over several batches', async () => {
     const tiny = await createNodeRuntime({
       capLimits: { maxStorageBufferBindingSize: 4096, maxComputeWorkgroupsPerDimension: 3 },
     });
     try {
       // 4 KiB holds one 24 × 40 V (960 floats) at a time, or 9 × 70 with its U_prev (840) and
       // 13 × 13 (169) with its U_prev (52).
-      const dispatches = await bothWays(tiny, CASES, freshSeed());
+      const dispatches = await bothWays(tiny, CASES, freshSeed(), 8);
       expect(dispatches).toBeGreaterThan(1);
       expect(dispatches).toBeLessThan(CASES.length);
     } finally {

@@ -17,8 +17,8 @@
 import type { Dispatch, GpuRuntime } from '../../gpu/runtime';
 import { bindWindow } from '../../kernels/window';
 import { adapproxKernels } from './adapproxKernels';
-import { f32Bits, setEntry } from './jobTable';
-import { sketchLayout, workOverrides } from './srsiGpu';
+import { costliestFirst, f32Bits, setEntry } from './jobTable';
+import { sketchLayout, srsiWorkgroup, workOverrides } from './srsiGpu';
 
 /** Words per matrix in the table (srsi.wgsl SRSI_TABLE_WORDS, SrsiJob's fields). */
 export const SRSI_TABLE_WORDS = 18;
@@ -88,6 +88,7 @@ const alignUp = (x: number, to: number) => Math.ceil(x / to) * to;
  * V buffer and sketch buffer each fit one binding and it has room for another workgroup, else it
  * opens a new batch. A matrix whose V (with its U_prev copy) would take the batches past the budget,
  * or whose own V or sketch cannot fit a binding, is not batched (null): it keeps the per-matrix path.
+ * The data follow the given order; the entries (the workgroups) of each batch go costliest first.
  */
 export function planSrsiBatches(shapes: readonly BatchShape[], limits: BatchLimits): BatchPlan {
   const { bindingBytes, alignBytes, budgetBytes } = limits;
@@ -148,6 +149,21 @@ export function planSrsiBatches(shapes: readonly BatchShape[], limits: BatchLimi
     cursor += region;
     used += region;
     entries++;
+  }
+  // The costliest matrices first in each batch (jobTable.ts costliestFirst), by an estimate of
+  // their multiply-adds: the 2l products with V (l = 2), the QRs' 6 passes of about 1.5·short·w²
+  // each, and some 5 Jacobi sweeps of 7w³.
+  for (const b of batches.keys()) {
+    const mine = shapes.flatMap((s, i) => {
+      const p = placements[i];
+      return p && p.batch === b ? [{ s, p }] : [];
+    });
+    costliestFirst(
+      mine.map((m) => m.p),
+      mine.map(
+        ({ s }) => 4 * s.rows * s.cols * s.w + 9 * Math.min(s.rows, s.cols) * s.w ** 2 + 35 * s.w ** 3,
+      ),
+    );
   }
   return { placements, batches, entries };
 }
@@ -214,7 +230,7 @@ export interface BatchArgs {
   scalars: GPUBuffer;
   /** The step's table (packSrsiTable), bound as a window around this batch's entries. */
   table: GPUBuffer;
-  /** Invocations of each workgroup (srsi.wgsl's WG); default soloGroup (srsiGpu.ts). */
+  /** Invocations of each workgroup (srsi.wgsl's WG); default srsiWorkgroup (srsiGpu.ts). */
   workgroup?: number;
 }
 
@@ -233,7 +249,11 @@ export async function srsiBatch(rt: GpuRuntime, a: BatchArgs): Promise<Dispatch>
   );
   const kernel = adapproxKernels.srsi_batch;
   return {
-    pipeline: await kernel.pipeline(rt, 'srsi_batch', workOverrides(rt, a.group.w, a.workgroup)),
+    pipeline: await kernel.pipeline(
+      rt,
+      'srsi_batch',
+      workOverrides(rt, a.group.w, a.workgroup ?? srsiWorkgroup(rt)),
+    ),
     uniforms: kernel.pack({ first: table.base, matrices: count }),
     storage: [a.sketch, a.scalars, a.v, table.binding, table.binding],
     workgroups: [count],
