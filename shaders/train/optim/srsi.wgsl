@@ -300,7 +300,8 @@ fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
 // smallest j in [k_min, k_cap] with ξ_j ≤ ξ_thr, else k_cap), as srsi.reference.ts computes them in
 // float64. s² = Σ (V / max V)² is read from the parameter's scalar slot (+4), matching U = Vᵀ·Q /
 // max V; the record (ξ_0…ξ_w, then k as f32) goes to sc[record…]. Work at a0 of the sketch
-// (3w² + 2⌈w/2⌉ + w): A at +0, the eigenvectors E at +w², E with its columns sorted by descending
+// (3w² + 2⌈w/2⌉ + w): A at +0 (the Gram; the rotations keep its upper triangle only, eg_at), the
+// eigenvectors E at +w², E with its columns sorted by descending
 // eigenvalue at +2w² (what the rotation reads), the round's rotations (c, s) at +3w², the sorted
 // eigenvalues after. A, E and the rotations are the work (wget, wput): in workgroup memory they
 // sit at +0, +w² and +2w² instead; the sorted E and eigenvalues are always in the sketch.
@@ -334,15 +335,23 @@ fn eg_pair(r: u32, i: u32, players: u32) -> vec2<u32> {
   return vec2<u32>(min(a, b), max(a, b));
 }
 
+// Where entry (a, b) of the symmetric A lives in the work at g: its upper triangle.
+fn eg_at(a: u32, b: u32, w: u32) -> u32 {
+  return min(a, b) * w + max(a, b);
+}
+
 // One round's rotations, from the (c, s) of each pair at rot0 of the work at g (A at +0, E at
-// e0): A ← Jᵀ·A·J and E ← E·J. The
-// round's pairs are disjoint, so the 2 × 2 block of A on the rows of pair i and the columns of pair
-// j depends on nothing else: invocation i takes the blocks of pair i's rows, loads each block once,
-// rotates its columns (A·J) and then its rows (Jᵀ·), the order and the operations of two separate
-// passes, and stores it; no barrier between the two sides. Invocation k takes row k of E through
-// every pair. A pair's q is w when w is odd (the idle player): its p is then rotated by the other
-// pairs only. Where the workgroup has more invocations than pairs (or rows of E), `lanes` of them
-// share a pair's row blocks (a row of E), taking every lanes-th column pair.
+// e0): A ← Jᵀ·A·J and E ← E·J. The round's pairs are disjoint, so the 2 × 2 block of A on the rows
+// of pair i and the columns of pair j depends on nothing else: it is loaded once, its columns
+// rotated (A·J) and then its rows (Jᵀ·), the order and the operations of two separate passes, and
+// stored; no barrier between the two sides. A is symmetric and kept in its upper triangle (eg_at):
+// block (i, j) is block (j, i) transposed, so only the blocks with i ≤ j are rotated, each entry
+// stored once (on a CPU adapter each load and store here is a gather or a scatter, and this halves
+// them). Invocation i takes the blocks of pair i's rows; where the workgroup has more invocations
+// than pairs, `lanes` of them share a pair's blocks, taking every lanes-th one. For E, each
+// invocation takes a pair's two columns through every row (or, with more invocations than pairs,
+// through every lanes-th row), loading the pair and its rotation once. A pair's q is w when w is
+// odd (the idle player): its p is then rotated by the other pairs only.
 fn eg_apply(t: u32, round: u32, players: u32, w: u32, g: u32, e0: u32, rot0: u32) {
   let half = players / 2u;
   let lanes = max(1u, WG / half);
@@ -353,7 +362,7 @@ fn eg_apply(t: u32, round: u32, players: u32, w: u32, g: u32, e0: u32, rot0: u32
     let rows_on = pi.y < w && si != 0.0;
     // Row q_i, clamped to p_i where it is the idle player's (then read, not written).
     let qi = select(pi.x, pi.y, pi.y < w);
-    for (var j = t % lanes; j < half; j += lanes) {
+    for (var j = i + t % lanes; j < half; j += lanes) {
       let pj = eg_pair(round, j, players);
       let sj = wget(g, rot0 + 2u * j + 1u);
       let cj = wget(g, rot0 + 2u * j);
@@ -363,10 +372,10 @@ fn eg_apply(t: u32, round: u32, players: u32, w: u32, g: u32, e0: u32, rot0: u32
       }
       let qj = select(pj.x, pj.y, pj.y < w);
       var x = vec4<f32>(
-        wget(g, pi.x * w + pj.x),
-        wget(g, pi.x * w + qj),
-        wget(g, qi * w + pj.x),
-        wget(g, qi * w + qj),
+        wget(g, eg_at(pi.x, pj.x, w)),
+        wget(g, eg_at(pi.x, qj, w)),
+        wget(g, eg_at(qi, pj.x, w)),
+        wget(g, eg_at(qi, qj, w)),
       );
       if (cols_on) {
         x = vec4<f32>(cj * x.x - sj * x.y, sj * x.x + cj * x.y, cj * x.z - sj * x.w, sj * x.z + cj * x.w);
@@ -374,25 +383,25 @@ fn eg_apply(t: u32, round: u32, players: u32, w: u32, g: u32, e0: u32, rot0: u32
       if (rows_on) {
         x = vec4<f32>(ci * x.x - si * x.z, ci * x.y - si * x.w, si * x.x + ci * x.z, si * x.y + ci * x.w);
       }
-      wput(g, pi.x * w + pj.x, x.x);
+      // On the diagonal block (i = j), (p, q) and (q, p) are one entry: it takes (p, q)'s value.
+      wput(g, eg_at(pi.x, pj.x, w), x.x);
       if (pj.y < w) {
-        wput(g, pi.x * w + qj, x.y);
+        wput(g, eg_at(pi.x, qj, w), x.y);
       }
-      if (pi.y < w) {
-        wput(g, qi * w + pj.x, x.z);
+      if (pi.y < w && i != j) {
+        wput(g, eg_at(qi, pj.x, w), x.z);
       }
       if (pi.y < w && pj.y < w) {
-        wput(g, qi * w + qj, x.w);
+        wput(g, eg_at(qi, qj, w), x.w);
       }
     }
   }
-  let e_lanes = max(1u, WG / w);
-  for (var k = t / e_lanes; k < w; k += WG / e_lanes) {
-    for (var i = t % e_lanes; i < half; i += e_lanes) {
-      let pq = eg_pair(round, i, players);
-      let s = wget(g, rot0 + 2u * i + 1u);
-      let c = wget(g, rot0 + 2u * i);
-      if (pq.y < w && s != 0.0) {
+  for (var i = t / lanes; i < half; i += WG / lanes) {
+    let pq = eg_pair(round, i, players);
+    let s = wget(g, rot0 + 2u * i + 1u);
+    let c = wget(g, rot0 + 2u * i);
+    if (pq.y < w && s != 0.0) {
+      for (var k = t % lanes; k < w; k += lanes) {
         let p = e0 + k * w + pq.x;
         let q = e0 + k * w + pq.y;
         let u = wget(g, p);
@@ -421,15 +430,15 @@ fn eigen(t: u32, rows: u32, w: u32, u0: u32, a0: u32, slot: u32, record: u32, k_
   for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
     // Converged when the off-diagonal part is below 1e-6 of the whole in Frobenius norm: f32
     // rotations cannot take it much further (each leaves O(u·‖A‖) behind). Each invocation sums
-    // whole rows (no integer division per entry), and invocation 0 adds the shares in order.
+    // whole rows of the upper triangle, an entry off the diagonal twice (no integer division per
+    // entry), and invocation 0 adds the shares in order.
     var norms = vec2<f32>(0.0);
     for (var a = t; a < w; a += WG) {
-      for (var b = 0u; b < w; b++) {
+      let d = wget(a0, a * w + a);
+      norms.y += d * d;
+      for (var b = a + 1u; b < w; b++) {
         let x = wget(a0, a * w + b);
-        norms.y += x * x;
-        if (a != b) {
-          norms.x += x * x;
-        }
+        norms += vec2<f32>(2.0 * x * x);
       }
     }
     eg_norms[t] = norms;
