@@ -59,8 +59,9 @@ const ARMS: { label: string; choice: OptimizerChoice; cpuOnly?: true; gpuOnly?: 
   { label: 'Adapprox, cold start', choice: { kind: 'adapprox', options: { warmStart: false } } },
   { label: 'Adapprox, S-RSI per matrix', choice: { kind: 'adapprox', options: { batchBytes: 0 } } },
   // On a CPU adapter only: the S-RSI batch at a GPU's workgroup size (a CPU adapter's default is
-  // 8, src/train/optim/fused.ts), and AdamW and Adapprox again with Dawn's polls spinning as they
-  // do unpaced (src/host/dawnPolling.ts): the pacing's gain, measured in the same run.
+  // 4, srsiWorkgroup in src/train/optim/srsiGpu.ts), and AdamW and Adapprox again with Dawn's
+  // polls spinning as they do unpaced (src/host/dawnPolling.ts): the pacing's gain, measured in
+  // the same run.
   {
     label: 'Adapprox, S-RSI workgroups of 64',
     choice: { kind: 'adapprox', options: { srsiGroup: 64 } },

@@ -49,7 +49,7 @@ export function srsiWorkgroup(rt: GpuRuntime): number {
  * the same for every width so that one pipeline serves them all (the ranks, and so w, change from
  * step to step; a pipeline per width compiled in the middle of training), or 1 (the work stays in
  * the sketch) where the work does not fit it. With an H200's 48 KiB and 256 invocations that is up
- * to w = 76; with SwiftShader's 32 KiB and 8 invocations up to w = 63.
+ * to w = 76; with SwiftShader's 32 KiB and 4 or 8 invocations up to w = 63.
  */
 export function workOverrides(
   rt: GpuRuntime,
