@@ -139,10 +139,11 @@ fn block_store(acc: ptr<function, array<vec4<f32>, 16>>, c0: u32, r0: u32, rows:
   }
 }
 
-// One CholeskyQR pass over Y (rows × w at y0 of the sketch) with the work whose sketch copy is at
-// g: the Gram / R (upper triangle) at +0, later R⁻¹ transposed (lower triangle and diagonal), the
-// diagonal before factoring at +w², R's diagonal at +w² + w.
-fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
+// One CholeskyQR pass over Y (rows × w at y0 of the sketch) into `out` (rows × w elsewhere in the
+// sketch) with the work whose sketch copy is at g: the Gram / R (upper triangle) at +0, later R⁻¹
+// transposed (lower triangle and diagonal), the diagonal before factoring at +w², R's diagonal at
+// +w² + w.
+fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, out: u32, shifted: bool) {
   let diag = w * w;
   let rdiag = diag + w;
   if (t == 0u) {
@@ -217,39 +218,38 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, shifted: bool) {
     }
   }
   work_barrier();
-  // Then the product, in place: an invocation takes 8 rows of Y and their 8-column blocks from the
-  // last to the first, each an 8 × 8 block of multiply-adds over the columns up to the block's last
-  // (fs_product's blocking: 16 loads per step for 64 multiply-adds, where the triangular solve this
-  // replaced loaded twice per multiply-add); block k reads only columns before its end, which no
-  // block of the same rows has overwritten yet. Columns past w − 1 are clamped and dropped.
-  let cblocks = (w + 7u) / 8u;
+  // Then the product Y·R⁻¹ into `out`, an 8 × 8 block per invocation summed over the columns up to
+  // the block's last (fs_product's blocking: 16 loads per step for 64 multiply-adds, where the
+  // triangular solve this replaced loaded twice per multiply-add); (rows / 8)·(w / 8) blocks to
+  // spread over the invocations. Neighbouring invocations take the row blocks of one column block,
+  // so they loop equally long (a SIMD group runs as long as its longest lane). Columns past w − 1
+  // are clamped and dropped.
+  let rblocks = (rows + 7u) / 8u;
   let wlast = w - 1u;
   let rlast = rows - 1u;
-  for (var id = t; id < (rows + 7u) / 8u; id += WG) {
-    let r0 = id * 8u;
+  for (var id = t; id < rblocks * ((w + 7u) / 8u); id += WG) {
+    let r0 = (id % rblocks) * 8u;
+    let k0 = (id / rblocks) * 8u;
     let ra = vec4<u32>(r0, min(r0 + 1u, rlast), min(r0 + 2u, rlast), min(r0 + 3u, rlast)) * w + y0;
     let rb = vec4<u32>(min(r0 + 4u, rlast), min(r0 + 5u, rlast), min(r0 + 6u, rlast), min(r0 + 7u, rlast)) * w + y0;
-    for (var kb = cblocks; kb > 0u; ) {
-      kb--;
-      let k0 = kb * 8u;
-      let ka = vec4<u32>(k0, min(k0 + 1u, wlast), min(k0 + 2u, wlast), min(k0 + 3u, wlast));
-      let kc = vec4<u32>(min(k0 + 4u, wlast), min(k0 + 5u, wlast), min(k0 + 6u, wlast), min(k0 + 7u, wlast));
-      var acc = array<vec4<f32>, 16>();
-      for (var i = 0u; i < min(k0 + 8u, w); i++) {
-        let za = select(vec4<f32>(0.0), vec4<f32>(wget(g, ka.x * w + i), wget(g, ka.y * w + i), wget(g, ka.z * w + i), wget(g, ka.w * w + i)), vec4<u32>(i) <= ka);
-        let zb = select(vec4<f32>(0.0), vec4<f32>(wget(g, kc.x * w + i), wget(g, kc.y * w + i), wget(g, kc.z * w + i), wget(g, kc.w * w + i)), vec4<u32>(i) <= kc);
-        block_step(
-          &acc,
-          vec4<f32>(sk[ra.x + i], sk[ra.y + i], sk[ra.z + i], sk[ra.w + i]),
-          vec4<f32>(sk[rb.x + i], sk[rb.y + i], sk[rb.z + i], sk[rb.w + i]),
-          za,
-          zb,
-        );
-      }
-      block_store(&acc, y0, r0, rows, k0, w, 1.0);
+    let ka = vec4<u32>(k0, min(k0 + 1u, wlast), min(k0 + 2u, wlast), min(k0 + 3u, wlast));
+    let kc = vec4<u32>(min(k0 + 4u, wlast), min(k0 + 5u, wlast), min(k0 + 6u, wlast), min(k0 + 7u, wlast));
+    var acc = array<vec4<f32>, 16>();
+    for (var i = 0u; i < min(k0 + 8u, w); i++) {
+      let za = select(vec4<f32>(0.0), vec4<f32>(wget(g, ka.x * w + i), wget(g, ka.y * w + i), wget(g, ka.z * w + i), wget(g, ka.w * w + i)), vec4<u32>(i) <= ka);
+      let zb = select(vec4<f32>(0.0), vec4<f32>(wget(g, kc.x * w + i), wget(g, kc.y * w + i), wget(g, kc.z * w + i), wget(g, kc.w * w + i)), vec4<u32>(i) <= kc);
+      block_step(
+        &acc,
+        vec4<f32>(sk[ra.x + i], sk[ra.y + i], sk[ra.z + i], sk[ra.w + i]),
+        vec4<f32>(sk[rb.x + i], sk[rb.y + i], sk[rb.z + i], sk[rb.w + i]),
+        za,
+        zb,
+      );
     }
+    block_store(&acc, out, r0, rows, k0, w, 1.0);
   }
-  // Y is read by the next pass's Gram, or by the caller; the work is rewritten by the next pass.
+  // The product is read by the next pass's Gram, or by the caller; the work is rewritten by the
+  // next pass.
   storageBarrier();
 }
 
@@ -264,35 +264,47 @@ var<workgroup> qr_unsettled: u32;
 // unit length (an 11 × 11 rank-1 sketch, srsiGpu.test.ts seed 2365451509, ended with a column of
 // squared norm 0.9933 after two plain passes, and 1.0000 after a third). So while the last pass's
 // input was unsettled, one more plain pass runs, at most twice; a settled input costs nothing more.
-fn qr(t: u32, rows: u32, w: u32, y0: u32, g0: u32, plain: u32) {
-  qr_pass(t, rows, w, y0, g0, true);
-  qr_pass(t, rows, w, y0, g0, true);
-  for (var k = 0u; k < plain; k++) {
-    qr_pass(t, rows, w, y0, g0, false);
-  }
-  for (var k = 0u; plain > 0u && k < 2u; k++) {
-    if (workgroupUniformLoad(&qr_unsettled) == 0u) {
-      break;
+// The passes alternate between Y's place and the spare one, each reading its input from one and
+// writing its product to the other, so no pass copies; after an odd number of passes Q is copied
+// back into Y's place.
+fn qr(t: u32, rows: u32, w: u32, y0: u32, g0: u32, spare: u32, plain: u32) {
+  var yin = y0;
+  var yout = spare;
+  var passes = 2u + plain;
+  for (var k = 0u; k < passes; k++) {
+    qr_pass(t, rows, w, yin, g0, yout, k < 2u);
+    let done = yin;
+    yin = yout;
+    yout = done;
+    if (k + 1u == passes && plain > 0u && passes < 4u + plain && workgroupUniformLoad(&qr_unsettled) != 0u) {
+      passes++;
     }
-    qr_pass(t, rows, w, y0, g0, false);
+  }
+  if (yin != y0) {
+    for (var e = t; e < rows * w; e += WG) {
+      sk[y0 + e] = sk[yin + e];
+    }
+    storageBarrier();
   }
 }
 
 // ---- Thin QR of Y in place. rows, y = Y, work (w² + 2w), w, plain = the plain passes
 // after the two shifted ones: 2 for an orthonormal Q, 0 where only Q's span and conditioning
-// matter (the power iterations before the last; κ(Q) ≲ 1e3 there).
+// matter (the power iterations before the last; κ(Q) ≲ 1e3 there), spare = rows × w floats of the
+// sketch the QR may overwrite (Ω's place, free between the products).
 struct QrParams {
   rows: u32,
   y: u32,
   work: u32,
   w: u32,
   plain: u32,
+  spare: u32,
 }
 
 @group(0) @binding(0) var<uniform> cqp: QrParams;
 @compute @workgroup_size(WG)
 fn cholesky_qr3(@builtin(local_invocation_index) t: u32) {
-  qr(t, cqp.rows, cqp.w, cqp.y, cqp.work, cqp.plain);
+  qr(t, cqp.rows, cqp.w, cqp.y, cqp.work, cqp.spare, cqp.plain);
 }
 
 // ---- Eigendecomposition of UᵀU (U rows × w at u0) by parallel cyclic Jacobi, then the
@@ -673,7 +685,7 @@ fn srsi_run(t: u32, job: SrsiJob, batched: bool) {
     // Y = V·Ω / max V.
     fs_product(t, job, short, long, s0, y0, false, inv);
     storageBarrier();
-    qr(t, short, w, y0, g0, select(0u, 2u, it + 1u == job.l));
+    qr(t, short, w, y0, g0, s0, select(0u, 2u, it + 1u == job.l));
     // U = Vᵀ·Q / max V, into Ω's place.
     fs_product(t, job, long, short, y0, s0, true, inv);
     storageBarrier();

@@ -1079,8 +1079,9 @@ export class Adapprox implements Optimizer {
     const temp = fits ? undefined : await matrix.scratch.buffer(`adapprox sketch product ${name}`, long * w);
     const product = { v, rows, cols, w, sketch, scalars, at, temp };
     const { u0, y0, g0 } = layout;
-    const basis = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0, basisOnly: true });
-    const qr = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0 });
+    // Ω's place is free while Y is factored (the product has read Ω; U is written after).
+    const basis = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0, spare: u0, basisOnly: true });
+    const qr = await choleskyQr3(rt, { sketch, rows: short, w, y0, g0, spare: u0 });
     for (let it = 0; it < this.powerIterations; it++) {
       // Y = V·Ω with V oriented short × long, then Y ← Q.
       await this.sketchProduct(rt, { ...product, b: u0, c: y0, out: short, inner: long, vt: !qOnRows });

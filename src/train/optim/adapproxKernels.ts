@@ -182,6 +182,7 @@ export const adapproxKernels = {
       work: 'u32',
       w: 'u32',
       plain: 'u32',
+      spare: 'u32',
     },
   }),
   eigen_rank: defineKernel({

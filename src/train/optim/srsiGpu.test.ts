@@ -61,11 +61,13 @@ describe.each([
     afterAll(() => rt.destroy());
 
     async function qr(y: Float64Array, rows: number, w: number): Promise<Float64Array> {
-      // Y at +0 and the scratch after it, poisoned.
-      const data = new Float32Array(rows * w + sketchWorkFloats(w)).fill(Number.NaN);
+      // Y at +0, the spare region and the scratch after it, poisoned.
+      const data = new Float32Array(2 * rows * w + sketchWorkFloats(w)).fill(Number.NaN);
       data.set(Float32Array.from(y));
       const sketch = await rt.upload('test sketch', 'scratch', data);
-      rt.submit([await choleskyQr3(rt, { sketch: sketch.buffer, rows, w, y0: 0, g0: rows * w })]);
+      rt.submit([
+        await choleskyQr3(rt, { sketch: sketch.buffer, rows, w, y0: 0, spare: rows * w, g0: 2 * rows * w }),
+      ]);
       const q = Float64Array.from(await rt.readF32(sketch.buffer, 0, 4 * rows * w));
       sketch.destroy();
       return q;

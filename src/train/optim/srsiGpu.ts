@@ -101,12 +101,21 @@ export function checkSketchFits(
 
 /**
  * Y (rows × w at y0 of the sketch) ← its orthonormal factor Q, in one workgroup, with the scratch
- * at g0; with `basisOnly`, a well-conditioned basis of the same span (the two shifted passes
- * without the closing CholeskyQR2), enough for the power iterations before the last.
+ * at g0 and rows × w floats at `spare` that it may overwrite (each pass's product goes there before
+ * it is copied over Y); with `basisOnly`, a well-conditioned basis of the same span (the two shifted
+ * passes without the closing CholeskyQR2), enough for the power iterations before the last.
  */
 export async function choleskyQr3(
   rt: GpuRuntime,
-  a: { sketch: GPUBuffer; rows: number; w: number; y0: number; g0: number; basisOnly?: boolean },
+  a: {
+    sketch: GPUBuffer;
+    rows: number;
+    w: number;
+    y0: number;
+    g0: number;
+    spare: number;
+    basisOnly?: boolean;
+  },
 ): Promise<Dispatch> {
   return {
     pipeline: await adapproxKernels.cholesky_qr3.pipeline(rt, 'cholesky_qr3', workOverrides(rt, a.w)),
@@ -116,6 +125,7 @@ export async function choleskyQr3(
       work: a.g0,
       w: a.w,
       plain: a.basisOnly ? 0 : 2,
+      spare: a.spare,
     }),
     storage: [a.sketch],
     workgroups: [1],
