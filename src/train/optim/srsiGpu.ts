@@ -101,9 +101,9 @@ export function checkSketchFits(
 
 /**
  * Y (rows × w at y0 of the sketch) ← its orthonormal factor Q, in one workgroup, with the scratch
- * at g0 and rows × w floats at `spare` that it may overwrite (each pass's product goes there before
- * it is copied over Y); with `basisOnly`, a well-conditioned basis of the same span (the two shifted
- * passes without the closing CholeskyQR2), enough for the power iterations before the last.
+ * at g0 and rows × w floats at `spare` that it may overwrite (its passes alternate between Y's place
+ * and that one); with `basisOnly`, a well-conditioned basis of the same span (the two shifted passes
+ * without the closing CholeskyQR2), enough for the power iterations before the last.
  */
 export async function choleskyQr3(
   rt: GpuRuntime,
