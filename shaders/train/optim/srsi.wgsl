@@ -4,7 +4,8 @@
 // singular-vector order. w is small (k + oversampling), so the QR and the eigensolver each run in
 // ONE workgroup (of WG invocations). Each matrix's sketch lives in one buffer `sk`: Ω, later U
 // (long × w) at +0, Y, later Q (short × w) at +long·w, and the w × w scratch (`work`) after them;
-// it must fit one binding (train/optim/srsiGpu.ts checks it up front). Nothing here is read back.
+// it must fit one binding (train/optim/srsiGpu.ts checks it up front). While Y is factored, Ω's
+// place is free and the QR's passes alternate between it and Y's. Nothing here is read back.
 // For small matrices, srsi_small runs the whole S-RSI of one matrix (Ω, the l power iterations with
 // their products and QRs, the eigendecomposition and the rank) in one dispatch: on CPU drivers a
 // dispatch has a fixed cost of a millisecond or more, larger than all of that arithmetic.
@@ -15,14 +16,14 @@
 // costs far more than the arithmetic between two of them, and a Householder QR needs a reduction
 // (several barriers) per column plus as many again to form Q, where a CholeskyQR pass is one Gram
 // (no barrier: each entry is summed over the rows by one invocation, `gram`), a Cholesky of one
-// barrier per row of R, R⁻¹ by columns (one barrier) and the product Y·R⁻¹ (none). Plain f32 CholeskyQR squares
-// the condition number in the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass factors YᵀY + s·I with
-// s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky defined for any Y and
-// leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan, Nakatsukasa, Yamamoto,
-// Yanagisawa 2020). In f32, s/‖Y‖² ≈ 1e-3 at these sizes, so one shift leaves κ(Q₁) above
-// u^-½ ≈ 4096 once κ(Y) ≳ 1e5 (the tests saw orthogonality errors of O(1) at κ = 1e6 with one);
-// a second shifted pass brings it to ~1e3, and two plain passes (CholeskyQR2) then make Q
-// orthonormal to O((rows·w + w²)·u).
+// barrier per row of R, R⁻¹ by columns (one barrier) and the product Y·R⁻¹ (none). Plain f32
+// CholeskyQR squares the condition number in the Gram and fails from κ(Y) ≈ 1e4 on. A shifted pass
+// factors YᵀY + s·I with s = 11·(rows·w + w(w+1))·u·‖Y‖²_F (u = 2⁻²⁴), which keeps its Cholesky
+// defined for any Y and leaves Q₁ = Y·R⁻¹ with κ(Q₁) ≈ sqrt(s)/σ_min(Y) (Fukaya, Kannan,
+// Nakatsukasa, Yamamoto, Yanagisawa 2020). In f32, s/‖Y‖² ≈ 1e-3 at these sizes, so one shift
+// leaves κ(Q₁) above u^-½ ≈ 4096 once κ(Y) ≳ 1e5 (the tests saw orthogonality errors of O(1) at
+// κ = 1e6 with one); a second shifted pass brings it to ~1e3, and two plain passes (CholeskyQR2)
+// then make Q orthonormal to O((rows·w + w²)·u).
 // A pivot below w·u of its column's squared norm is rounding noise (the column is, to working
 // precision, in the span of the earlier ones, or Y is worse conditioned than one shift can mend) and
 // is raised to that floor. Only the pivot is inaccurate there, not the column's direction, which the
@@ -80,10 +81,9 @@ fn work_barrier() {
 // triangles; wput), in 8 × 8 blocks as fs_product's (below): an invocation loads 8 entries of a row of
 // X for its block's rows and 8 for its columns, and makes 64 multiply-adds of them. Only the blocks on
 // and above the diagonal are summed (⌈w/8⌉(⌈w/8⌉+1)/2 of them: 6 of the 9 at w = 21), each entry
-// also stored at its mirror, so the Gram is exactly
-// symmetric; within a diagonal block, entries (a, b) and (b, a) are the same products in the same
-// order. Each entry is summed serially over the rows. Indices past w − 1 are clamped and their
-// entries dropped.
+// also stored at its mirror, so the Gram is exactly symmetric; within a diagonal block, entries
+// (a, b) and (b, a) are the same products in the same order. Each entry is summed serially over the
+// rows. Indices past w − 1 are clamped and their entries dropped.
 fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
   let blocks = (w + 7u) / 8u;
   let last = w - 1u;
