@@ -122,10 +122,8 @@ fn step_history(job: StepJob, r0: u32, last: u32, ca: vec4<u32>, cb: vec4<u32>) 
   // The factor on the rows' side and the one on the columns' side, where they start in the arena.
   let rows0 = select(job.u0, job.q0, job.q_rows == 1u);
   let cols0 = select(job.q0, job.u0, job.q_rows == 1u);
-  let ra = vec4<u32>(rows0) +
-    vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * job.stride;
-  let rb = vec4<u32>(rows0) +
-    vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last)) * job.stride;
+  let ra = vec4<u32>(rows0) + clamp4(r0, last) * job.stride;
+  let rb = vec4<u32>(rows0) + clamp4(r0 + 4u, last) * job.stride;
   let ba = vec4<u32>(cols0) + ca * job.stride;
   let bb = vec4<u32>(cols0) + cb * job.stride;
   var h = array<vec4<f32>, 16>();

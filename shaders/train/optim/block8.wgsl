@@ -23,3 +23,9 @@ fn block_step(acc: ptr<function, array<vec4<f32>, 16>>, x: vec4<f32>, z: vec4<f3
   (*acc)[14] += z * u.z;
   (*acc)[15] += z * u.w;
 }
+
+// Indices first…first + 3, each clamped to `last`: a quarter of an 8 × 8 block's rows or columns,
+// where the block runs past the matrix's edge (what is past it is read again and dropped).
+fn clamp4(first: u32, last: u32) -> vec4<u32> {
+  return min(vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+}

@@ -98,10 +98,10 @@ fn gram(t: u32, rows: u32, w: u32, x0: u32, g: u32) {
     bk += bi;
     let a0 = bi * 8u;
     let k0 = bk * 8u;
-    let aa = vec4<u32>(a0, min(a0 + 1u, last), min(a0 + 2u, last), min(a0 + 3u, last));
-    let ab = vec4<u32>(min(a0 + 4u, last), min(a0 + 5u, last), min(a0 + 6u, last), min(a0 + 7u, last));
-    let ka = vec4<u32>(k0, min(k0 + 1u, last), min(k0 + 2u, last), min(k0 + 3u, last));
-    let kb = vec4<u32>(min(k0 + 4u, last), min(k0 + 5u, last), min(k0 + 6u, last), min(k0 + 7u, last));
+    let aa = clamp4(a0, last);
+    let ab = clamp4(a0 + 4u, last);
+    let ka = clamp4(k0, last);
+    let kb = clamp4(k0 + 4u, last);
     var acc = array<vec4<f32>, 16>();
     for (var r = 0u; r < rows; r++) {
       let row = x0 + r * w;
@@ -230,10 +230,10 @@ fn qr_pass(t: u32, rows: u32, w: u32, y0: u32, g: u32, out: u32, shifted: bool) 
   for (var id = t; id < rblocks * ((w + 7u) / 8u); id += WG) {
     let r0 = (id % rblocks) * 8u;
     let k0 = (id / rblocks) * 8u;
-    let ra = vec4<u32>(r0, min(r0 + 1u, rlast), min(r0 + 2u, rlast), min(r0 + 3u, rlast)) * w + y0;
-    let rb = vec4<u32>(min(r0 + 4u, rlast), min(r0 + 5u, rlast), min(r0 + 6u, rlast), min(r0 + 7u, rlast)) * w + y0;
-    let ka = vec4<u32>(k0, min(k0 + 1u, wlast), min(k0 + 2u, wlast), min(k0 + 3u, wlast));
-    let kc = vec4<u32>(min(k0 + 4u, wlast), min(k0 + 5u, wlast), min(k0 + 6u, wlast), min(k0 + 7u, wlast));
+    let ra = clamp4(r0, rlast) * w + y0;
+    let rb = clamp4(r0 + 4u, rlast) * w + y0;
+    let ka = clamp4(k0, wlast);
+    let kc = clamp4(k0 + 4u, wlast);
     var acc = array<vec4<f32>, 16>();
     for (var i = 0u; i < min(k0 + 8u, w); i++) {
       let za = select(vec4<f32>(0.0), vec4<f32>(wget(g, ka.x * w + i), wget(g, ka.y * w + i), wget(g, ka.z * w + i), wget(g, ka.w * w + i)), vec4<u32>(i) <= ka);
@@ -628,8 +628,8 @@ fn fs_product(t: u32, job: SrsiJob, out: u32, inner: u32, b0: u32, c0: u32, vt: 
   for (var id = t; id < tasks; id += WG) {
     let r0 = (id / cblocks) * 8u;
     let k0 = (id % cblocks) * 8u;
-    let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last)) * row_step;
-    let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last)) * row_step;
+    let ra = clamp4(r0, last) * row_step;
+    let rb = clamp4(r0 + 4u, last) * row_step;
     var acc = array<vec4<f32>, 16>();
     for (var j = 0u; j < inner; j++) {
       let p = job.v0 + j * inner_step;
@@ -720,13 +720,13 @@ fn srsi_rotate(t: u32, job: SrsiJob, top: f32) {
     let r0 = (id / cblocks) * 8u;
     let k0 = (id % cblocks) * 8u;
     // Row r of the output reads row r of Q (r < short) or row r − short of U.
-    let ra = vec4<u32>(r0, min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-    let rb = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
+    let ra = clamp4(r0, last);
+    let rb = clamp4(r0 + 4u, last);
     let short4 = vec4<u32>(short);
     let ba = select(vec4<u32>(y0) + ra * w, vec4<u32>(job.s0) + (ra - short4) * w, ra >= short4);
     let bb = select(vec4<u32>(y0) + rb * w, vec4<u32>(job.s0) + (rb - short4) * w, rb >= short4);
-    let ka = vec4<u32>(min(k0, klast), min(k0 + 1u, klast), min(k0 + 2u, klast), min(k0 + 3u, klast));
-    let kb = vec4<u32>(min(k0 + 4u, klast), min(k0 + 5u, klast), min(k0 + 6u, klast), min(k0 + 7u, klast));
+    let ka = clamp4(k0, klast);
+    let kb = clamp4(k0 + 4u, klast);
     var acc = array<vec4<f32>, 16>();
     for (var c = 0u; c < w; c++) {
       let e = es0 + c * w;
