@@ -7,7 +7,8 @@
 // without a barrier; the per-parameter sums meet in workgroup memory (step_fold).
 // The scalar slots it leaves (from `slot`) are those of the multi-pass path, which the S-RSI and
 // the step's read-back read: Σ Û² at +0, ⟨M, Û⟩ at +1, Σ M² at +2, max V at +3, Σ (V / max V)²
-// at +4, the clamped-history count (u32) at +5.
+// at +4, the clamped-history count (u32) at +5; and at +6 the count of G's NaN and infinite
+// entries (f32), which the host checks before it keeps any of the step's results.
 //
 // Each parameter's G, W, M, V, Q and U are copied by the host into one arena (`ar`), where its
 // entry of the table says they start; the host copies W, M and V back out after the dispatch.
@@ -140,7 +141,7 @@ fn step_history(job: StepJob, r0: u32, last: u32, ca: vec4<u32>, cb: vec4<u32>) 
 }
 
 // The first sweep's work on element e with history entry h: V into the arena, and `first`'s Σ Û²
-// (x), max V (y) and clamped-history count (z) updated.
+// (x), max V (y), clamped-history count (z) and non-finite gradient count (w) updated.
 fn step_moment(job: StepJob, e: u32, h_in: f32, history: bool, first: vec4<f32>) -> vec4<f32> {
   var acc = first;
   var h = h_in;
@@ -150,6 +151,10 @@ fn step_moment(job: StepJob, e: u32, h_in: f32, history: bool, first: vec4<f32>)
     acc.z += 1.0;
   }
   let g = ar[job.g0 + e];
+  // NaN or ±∞: every exponent bit set (a comparison may be folded away by a compiler).
+  if ((bitcast<u32>(g) & 0x7f800000u) == 0x7f800000u) {
+    acc.w += 1.0;
+  }
   let v = job.beta2 * max(h, 0.0) + sp.one_minus_beta2 * (g * g + sp.eps1);
   ar[job.v0 + e] = v;
   let u = g / (sqrt(v) + sp.eps);
@@ -185,7 +190,7 @@ fn fused_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
   let rows = job.n / job.cols;
   let owns = span.band < span.bands;
   let history = job.dense == 0u && job.k > 0u;
-  // V, and Σ Û² (x), max V (y), the clamped history entries (z).
+  // V, and Σ Û² (x), max V (y), the clamped history entries (z), G's non-finite entries (w).
   var first = vec4<f32>(0.0);
   // The rows 8 at a time and the columns 8 at a time (lane, lane + width, …, lane + 7·width), so
   // that the history's loads serve an 8 × 8 tile; the same elements per invocation as the sweeps
@@ -269,5 +274,6 @@ fn fused_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     st_s[job.slot + 3u] = top;
     st_s[job.slot + 4u] = b.x;
     st_s[job.slot + 5u] = bitcast<f32>(u32(a.z));
+    st_s[job.slot + 6u] = a.w;
   }
 }

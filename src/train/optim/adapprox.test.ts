@@ -301,13 +301,14 @@ describe('Adapprox on the GPU', () => {
       return counts;
     };
     try {
-      // Every parameter has its gradient check (one dispatch). The fused steps of the dense
-      // parameters and the batched matrices are one dispatch (adapproxStep.ts), and the S-RSI of
+      // The fused steps of the dense parameters and the batched matrices are one dispatch
+      // (adapproxStep.ts), which also counts each gradient's non-finite entries, and the S-RSI of
       // every small matrix one more (the batch, srsiGpuBatch.ts), which also rotates their new
       // factors (copied into Q and U, no dispatch). Without the batch, each matrix takes its own
-      // step before its own S-RSI dispatch and its own rotation.
-      const batched = dense.length + factored.length + 2;
-      const alone = dense.length + 1 + 4 * factored.length;
+      // step before its own S-RSI dispatch and its own rotation. On the multi-pass step every
+      // parameter has a gradient check of its own (one dispatch each) first.
+      const batched = 2;
+      const alone = 1 + 3 * factored.length;
       expect(await dispatches({})).toEqual([batched, batched]);
       expect(await dispatches({ guidance: 'positive' })).toEqual([batched, batched]);
       expect(await dispatches({ warmStart: false })).toEqual([batched, batched]);
@@ -519,7 +520,7 @@ describe('Adapprox on the GPU', () => {
     }
   });
 
-  it('reads back twice per step for all matrices together (the gradient check and the ranks) and writes only the tables of the fused steps and the S-RSI batch', async () => {
+  it('reads back once per step for all matrices together (the ranks and the gradient counts; twice on the multi-pass step) and writes only the tables of the fused steps and the S-RSI batch', async () => {
     const random = new Random(freshSeed());
     const shapes = [
       { name: 'w24x40', rows: 24, cols: 40 },
@@ -527,13 +528,14 @@ describe('Adapprox on the GPU', () => {
       { name: 'w17x31', rows: 17, cols: 31 },
       ...AWKWARD,
     ];
-    for (const [warmStart, fuseBelow] of [
-      [false, undefined],
-      [true, undefined],
-      [true, 0],
+    for (const [warmStart, fuseBelow, fuseStepUpTo] of [
+      [false, undefined, undefined],
+      [true, undefined, undefined],
+      [true, 0, undefined],
+      [true, undefined, 0],
     ] as const) {
       const set = await TestParams.create(rt, random, shapes);
-      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2, fuseBelow });
+      const opt = new Adapprox({ warmStart, kMax: fixedRank(6), deltaK: 2, fuseBelow, fuseStepUpTo });
       for (let t = 0; t < 3; t++) {
         set.setGradients((p) => awkwardGradient(random, p.rows, p.cols));
         await rt.sync();
@@ -541,10 +543,11 @@ describe('Adapprox on the GPU', () => {
         await opt.step(rt, set.slots, 1e-3);
         await rt.sync();
         const used = countersSince(rt.counters(), before);
-        expect(used.readbacks).toBe(2);
+        // On the multi-pass step the gradients are checked first, with a read-back of their own.
+        expect(used.readbacks).toBe(fuseStepUpTo === 0 ? 2 : 1);
         // The fused steps' table, and the batch's table of shapes and offsets when the small-matrix
         // S-RSI runs (not at fuseBelow 0, where every matrix takes the multi-dispatch S-RSI).
-        expect(used.writes).toBe(fuseBelow === 0 ? 1 : 2);
+        expect(used.writes).toBe((fuseStepUpTo === 0 ? 0 : 1) + (fuseBelow === 0 ? 0 : 1));
       }
       expect(opt.diagnostics().filter((d) => d.factored)).toHaveLength(3);
       opt.destroy();
@@ -603,6 +606,48 @@ describe('Adapprox on the GPU', () => {
     expect(opt.diagnostics().map((d) => d.rank)).toEqual(ranks);
     opt.destroy();
     set.destroy();
+  });
+
+  it('leaves nothing of a refused step behind: the steps after it match a run without it, also when it is the first, fused or multi-pass', async () => {
+    const seed = freshSeed();
+    const shapes = [{ name: 'w24x40', rows: 24, cols: 40 }, ...AWKWARD];
+    const random = new Random(seed);
+    const good = Array.from({ length: 3 }, () => shapes.map((s) => awkwardGradient(random, s.rows, s.cols)));
+    // The first parameter's gradient with one infinite entry, the rest finite.
+    const bad = (good[0] as Float32Array[]).map((g, i) => {
+      const b = Float32Array.from(g);
+      if (i === 0) b[7] = Number.NEGATIVE_INFINITY;
+      return b;
+    });
+    // The fused step counts the bad entry in its own kernel (the default here); the multi-pass step
+    // checks every gradient before it starts.
+    for (const options of [{}, { fuseStepUpTo: 0 }] as AdapproxOptions[]) {
+      const run = async (sequence: Float32Array[][]) => {
+        const set = await TestParams.create(rt, new Random(seed + 1), shapes);
+        const opt = new Adapprox(options);
+        for (const gradients of sequence) {
+          set.setGradients((p) => gradients[set.params.indexOf(p)] as Float32Array);
+          const error = await opt.step(rt, set.slots, 1e-3).catch((e: unknown) => e);
+          if (gradients === bad) {
+            expect(error, `${JSON.stringify(options)} seed ${seed}`).toBeInstanceOf(NonFiniteGradientError);
+            expect((error as NonFiniteGradientError).counts).toEqual([
+              { parameter: 'w24x40', nan: 0, infinite: 1, elements: 24 * 40 },
+            ]);
+          } else expect(error).toBeUndefined();
+        }
+        const weights = await Promise.all(set.params.map((p) => set.read(p)));
+        const ranks = opt.diagnostics().map((d) => [d.name, d.rank]);
+        opt.destroy();
+        set.destroy();
+        return { weights, ranks };
+      };
+      const refused = await run([bad, ...good.slice(0, 2), bad, ...good.slice(2)]);
+      const clean = await run(good);
+      // The same kernels on the same data, and the Gaussian sketch drawn from each parameter's step
+      // count, which the refused steps must not have moved: equal to the bit.
+      expect(refused.ranks).toEqual(clean.ranks);
+      for (const [i, w] of refused.weights.entries()) expect(w, shapes[i]?.name).toEqual(clean.weights[i]);
+    }
   });
 
   it('draws the same Gaussian test matrix as the float64 reference stream', async () => {

@@ -24,7 +24,8 @@
 // error ≤ ξ_thr, else that cap (§1.4, a reconstruction: the paper's rule was not recovered), into
 // the step's scalar buffer. Nothing is read back there: each matrix's new factors wait in its
 // sketch buffers, and at the end of the step ONE read-back brings every matrix's rank (with the
-// gradient check, two read-backs per step in all, and no writes). Then Q and U are reallocated
+// gradient counts of the fused step; a separate gradient check where a parameter takes the
+// multi-pass step reads back once more). Then Q and U are reallocated
 // where the rank changed and filled on the GPU with Q·E_k and max V·U·E_k (rotated into
 // singular-vector order, §1.3). The float64 QR, eigensolver and rank rule are the tests'
 // reference (srsi.reference.ts, srsi.ts).
@@ -41,8 +42,8 @@
 // the history, max V, clipping, M, guidance, W, Σ (V / max V)²) in one workgroup each too, all of
 // them in one dispatch (adapproxStep.ts; a matrix outside the S-RSI batch in its own, before its
 // S-RSI); larger ones take the passes below. Dispatches per step with every parameter small: one
-// gradient check per parameter, one fused step and one S-RSI batch for all (AdamW: two per
-// parameter); see bench/README.md.
+// fused step, which also counts each gradient's NaN and infinite entries, and one S-RSI batch for
+// all (AdamW: two per parameter); see bench/README.md.
 //
 // State per factored m×n matrix: M (m·n, with β1 > 0) + Q (short × k) + U (long × k) = mn + k(m+n)
 // floats, with k the current rank (or k_max from the start with `preallocate`, as the paper did,
@@ -293,6 +294,8 @@ interface FusedSteps {
   table: GPUBuffer | undefined;
   buffers: StepBuffers[][];
   scratch: Scratch;
+  /** The copies of the state out of the arenas, recorded at the step's end (runFusedSteps). */
+  stateOut: (() => void)[];
 }
 
 /** Whether a whole buffer can be bound as one storage binding. */
@@ -418,8 +421,16 @@ export class Adapprox implements Optimizer {
       checkSketchFits(rt, slot.name, { short: f.short, long: f.long, w: size.w, stride });
       sizes.set(slot.name, size);
     }
-    if (this.checkFinite) await checkGradients(rt, this.name, params);
     const batch = this.planBatch(rt, params, plans, sizes);
+    const fused = this.planSteps(rt, params, plans, batch.at);
+    // Where every parameter takes the fused step, that kernel counts each gradient's NaN and
+    // infinite entries, and the step's one read-back brings the counts with the ranks: W, M, the
+    // dense V, Q and U are written only after it, so a bad gradient still changes nothing (check).
+    // Else the gradients are checked first, a dispatch per parameter and a read-back of its own.
+    const checkInStep = this.checkFinite && !this.inspect && fused.groupOf.size === params.length;
+    if (this.checkFinite && !checkInStep) await checkGradients(rt, this.name, params);
+    const before = new Map(params.map((s) => [s.name, this.states.get(s.name)?.t]));
+    const stateOut: (() => void)[] = [];
     const scratch = new Scratch(rt);
     try {
       // One buffer holds every parameter's scalar slots and every matrix's record, so that the
@@ -448,7 +459,6 @@ export class Adapprox implements Optimizer {
         batchV.push(await scratch.buffer(`adapprox batch V ${b}`, group.vFloats));
         batchSketch.push(await scratch.buffer(`adapprox batch sketch ${b}`, group.sketchFloats));
       }
-      const fused = this.planSteps(rt, params, plans, batch.at);
       this.lastTransient =
         4 *
         (factoredMost +
@@ -468,8 +478,9 @@ export class Adapprox implements Optimizer {
           }, 0));
       let table: GPUBuffer | undefined;
       if (batch.plan.entries > 0) {
-        // Written right after the gradient check's read-back, when nothing is pending, so that the
-        // write costs no submission of its own; with the warm start's U_prev copies.
+        // Written before anything of the step is recorded (after the gradient check's read-back,
+        // where there is one), so that the write costs no submission of its own; with the warm
+        // start's U_prev copies.
         const copies: { from: GPUBuffer; to: GPUBuffer; at: number }[] = [];
         const entries = params.flatMap((slot, index): BatchEntry[] => {
           const placement = batch.at.get(slot.name);
@@ -511,6 +522,7 @@ export class Adapprox implements Optimizer {
             : undefined,
         buffers: fused.plan.groups.map(() => []),
         scratch,
+        stateOut,
       };
       if (steps.table) rt.write(steps.table, fused.plan.table);
       const compressed: Compressed[] = [];
@@ -558,10 +570,48 @@ export class Adapprox implements Optimizer {
             workgroup: this.srsiGroup,
           }),
         ]);
-      await this.finish(rt, scalars, compressed);
+      await this.finish(
+        rt,
+        scalars,
+        compressed,
+        checkInStep
+          ? { slots: SLOTS * params.length, check: (f32) => this.check(rt, params, f32, before) }
+          : undefined,
+      );
+      for (const copy of stateOut) copy();
     } finally {
       scratch.destroy();
     }
+  }
+
+  /**
+   * Refuses the step when its fused kernel counted a non-finite gradient entry (slot +6), after
+   * undoing what the step changed on the host: each parameter's step count, and the state of a
+   * parameter it met for the first time. The error (NonFiniteGradientError, with each parameter's
+   * NaN and infinite counts) comes from checkGradients on the parameters concerned.
+   */
+  private async check(
+    rt: GpuRuntime,
+    params: readonly ParamSlot[],
+    f32: Float32Array,
+    before: ReadonlyMap<string, number | undefined>,
+  ): Promise<void> {
+    const bad = params.filter((_, i) => (f32[SLOTS * i + 6] as number) > 0);
+    if (bad.length === 0) return;
+    for (const slot of params) {
+      const t = before.get(slot.name);
+      const state = this.states.get(slot.name);
+      if (!state) continue;
+      if (t !== undefined) state.t = t;
+      else {
+        for (const b of [state.m, state.v]) b?.destroy();
+        this.states.delete(slot.name);
+      }
+    }
+    await checkGradients(rt, this.name, bad);
+    throw new Error(
+      `${this.name}: the step counted non-finite gradient entries that a second check did not find`,
+    );
   }
 
   /**
@@ -624,6 +674,7 @@ export class Adapprox implements Optimizer {
       table: steps.table,
       scalars,
       arena: (floats) => steps.scratch.buffer(`adapprox step arena ${group}`, floats),
+      stateOut: steps.stateOut,
       settings: {
         momentum: this.beta1 > 0,
         guidance: { off: 0, half: 1, positive: 2 }[this.guidance],
@@ -1096,18 +1147,21 @@ export class Adapprox implements Optimizer {
   /**
    * Reads every listed matrix's chosen rank and error (one read-back for all), then resizes each
    * one's Q and U when its rank changed and records what fills them (the rotation from the sketch,
-   * or a batched matrix's copies).
+   * or a batched matrix's copies). With `gradients`, the read covers the first `slots` floats too
+   * (every parameter's scalar slots) and `check` sees them before anything is stored.
    */
   private async finish(
     rt: GpuRuntime,
     scalars: GPUBuffer,
     list: Compressed[],
+    gradients?: { slots: number; check: (f32: Float32Array) => Promise<void> },
   ): Promise<AdapproxInspection[]> {
-    if (list.length === 0) return [];
-    const end = Math.max(...list.map((c) => c.record + recordFloats(c.w)));
+    if (list.length === 0 && !gradients) return [];
+    const end = Math.max(gradients?.slots ?? 0, ...list.map((c) => c.record + recordFloats(c.w)));
     const bytes = await rt.read(scalars, 0, 4 * end);
     const f32 = new Float32Array(bytes);
     const u32 = new Uint32Array(bytes);
+    await gradients?.check(f32);
     const views: AdapproxInspection[] = [];
     for (const c of list) {
       const { slot, state, w, at } = c;

@@ -249,8 +249,8 @@ export interface StepSettings {
 
 /**
  * Records one group of the plan: for each of its dispatches, an arena (from `arena`, which owns
- * it until the step's end), the copies in, the dispatch and the copies out. `buffers` follows the
- * group's shapes.
+ * it until the step's end), the copies in, the dispatch and the copies out (those of the state
+ * left to `stateOut`). `buffers` follows the group's shapes.
  */
 export async function runFusedSteps(
   rt: GpuRuntime,
@@ -262,6 +262,12 @@ export async function runFusedSteps(
     scalars: GPUBuffer;
     settings: StepSettings;
     arena: (floats: number) => Promise<GPUBuffer>;
+    /**
+     * Where the copies of the parameters' state out of the arena (W, M, a dense V) go, for the
+     * caller to record once it has seen the step's gradient counts; a factored matrix's V, which
+     * its S-RSI reads next, is copied out at once.
+     */
+    stateOut: (() => void)[];
   },
 ): Promise<void> {
   const placements = plan.placements[group] as StepPlacement[];
@@ -318,9 +324,13 @@ export async function runFusedSteps(
     ]);
     for (const { p, b } of mine) {
       const bytes = 4 * p.n;
-      copy(arena, b.w, bytes, p.w0, 0);
-      if (s.momentum && b.m) copy(arena, b.m, bytes, p.m0, 0);
-      copy(arena, b.v.buffer, bytes, p.v0, b.v.offset);
+      const m = s.momentum ? b.m : undefined;
+      args.stateOut.push(() => {
+        copy(arena, b.w, bytes, p.w0, 0);
+        if (m) copy(arena, m, bytes, p.m0, 0);
+        if (p.dense) copy(arena, b.v.buffer, bytes, p.v0, b.v.offset);
+      });
+      if (!p.dense) copy(arena, b.v.buffer, bytes, p.v0, b.v.offset);
     }
   }
 }
