@@ -11,7 +11,9 @@
 // entries (f32), which the host checks before it keeps any of the step's results.
 //
 // Each parameter's G, W, M, V, Q and U are copied by the host into one arena (`ar`), where its
-// entry of the table says they start; the host copies W, M and V back out after the dispatch.
+// entry of the table says they start; the host copies a factored matrix's V back out after the
+// dispatch (its S-RSI reads it), and W, M and a dense V once the step's read-back has shown the
+// gradients finite.
 // The uniform block, shared by the dispatch's parameters: first = the table's first word, count =
 // the parameters, momentum = 1 with a first moment, guidance = the mode (0 off, 1 half, 2
 // positive), one_minus_beta2 = 1 − β2, eps1 = ε1, eps = ε, d = the clip threshold, beta1 = β1, lr
