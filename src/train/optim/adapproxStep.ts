@@ -176,7 +176,7 @@ export function planFusedSteps(
   }
   // The costliest parameters first in each dispatch: the history's k multiply-adds per element,
   // and about 6 more for the rest of the step.
-  for (const [d] of dispatches.entries()) {
+  for (const d of dispatches.keys()) {
     const mine = entries.filter((e) => e.placement.dispatch === d);
     costliestFirst(
       mine.map((e) => e.placement),
